@@ -1,0 +1,74 @@
+//! Artifact keys, media types and cache policies: named once, used everywhere.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::Sha256Digest;
+use crate::manifest::DocumentFormat;
+use crate::slug::Slug;
+use crate::version::PluginVersion;
+
+/// Media type of bundles.
+pub const ZIP_CONTENT_TYPE: &str = "application/zip";
+/// Cache policy of content-addressed artifacts: they never change.
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// Cache policy of dynamic answers (details, search): short, revalidated by ETag.
+pub const SHORT_CACHE_CONTROL: &str = "public, max-age=60, must-revalidate";
+/// Cache policy of answers that depend on the caller's key.
+pub const PRIVATE_CACHE_CONTROL: &str = "private, no-store";
+
+/// The storage key of an artifact. Content-addressed: the digest is part of the key,
+/// so an artifact is written once and never overwritten.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ArtifactKey(String);
+
+impl ArtifactKey {
+    /// The key of a published schema document.
+    pub fn schema(
+        slug: &Slug,
+        version: &PluginVersion,
+        sha256: &Sha256Digest,
+        format: DocumentFormat,
+    ) -> Self {
+        Self(format!(
+            "artifacts/{slug}/{version}/{sha256}.{}",
+            format.extension()
+        ))
+    }
+
+    /// The key of a published bundle.
+    pub fn bundle(slug: &Slug, version: &PluginVersion, sha256: &Sha256Digest) -> Self {
+        Self(format!("artifacts/{slug}/{version}/{sha256}.zip"))
+    }
+
+    /// Wraps a key read back from a store.
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The key as a relative path / object key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ArtifactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a stored artifact is and what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredArtifact {
+    /// Storage key.
+    pub key: ArtifactKey,
+    /// SHA-256 of the exact stored bytes.
+    pub sha256: Sha256Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type it is served with.
+    pub content_type: String,
+}

@@ -1,0 +1,341 @@
+//! Principals, API keys and scopes.
+//!
+//! A key only authenticates; the principal it belongs to owns plugins. Keys are
+//! `sk_` followed by 32 random bytes in hex, stored only as their SHA-256, and the
+//! stored hash is compared in constant time.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::timestamp::Timestamp;
+
+/// Prefix of every API key secret.
+pub const KEY_PREFIX: &str = "sk_";
+/// Random bytes in a key secret.
+pub const KEY_RANDOM_BYTES: usize = 32;
+
+/// What a key may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read a private registry.
+    Read,
+    /// Publish, update, deprecate and unpublish the principal's plugins (implies `read`).
+    Publish,
+    /// Register MCP router instances (implies `read`).
+    Router,
+    /// Everything, including managing every principal's keys.
+    Admin,
+}
+
+impl Scope {
+    /// All scopes, for help texts.
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Publish, Scope::Router, Scope::Admin];
+
+    /// The scope's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Publish => "publish",
+            Self::Router => "router",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                format!("unknown scope {raw:?}; expected read, publish, router or admin")
+            })
+    }
+
+    /// Whether a key holding `self` may act with `needed`.
+    pub fn grants(self, needed: Scope) -> bool {
+        self == needed
+            || self == Scope::Admin
+            || (needed == Scope::Read && matches!(self, Scope::Publish | Scope::Router))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of scopes.
+pub type Scopes = BTreeSet<Scope>;
+
+/// Whether any scope in `held` grants `needed`.
+pub fn scopes_grant(held: &Scopes, needed: Scope) -> bool {
+    held.iter().any(|s| s.grants(needed))
+}
+
+/// Identifier of a principal (`prn_` + 16 hex characters).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PrincipalId(String);
+
+impl PrincipalId {
+    /// A fresh random id.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(Self(format!("prn_{}", random_hex(8)?)))
+    }
+
+    /// Wraps a stored id.
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What kind of party a principal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// A person.
+    User,
+    /// A team or service account.
+    Team,
+    /// An organisation.
+    Org,
+}
+
+impl PrincipalKind {
+    /// The kind's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Team => "team",
+            Self::Org => "org",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "user" => Ok(Self::User),
+            "team" => Ok(Self::Team),
+            "org" => Ok(Self::Org),
+            other => Err(format!(
+                "unknown principal kind {other:?}; expected user, team or org"
+            )),
+        }
+    }
+}
+
+/// A party that owns plugins and holds keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Stable identifier.
+    pub id: PrincipalId,
+    /// Display name.
+    pub name: String,
+    /// User, team or org.
+    pub kind: PrincipalKind,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Public identifier of a key (`key_` + 16 hex characters), safe to show and log.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// A fresh random id.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(Self(format!("key_{}", random_hex(8)?)))
+    }
+
+    /// Wraps an id from a request path or store.
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key secret as presented by a client. Never logged: `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl ApiKeySecret {
+    /// Generates a new secret.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(Self(format!(
+            "{KEY_PREFIX}{}",
+            random_hex(KEY_RANDOM_BYTES)?
+        )))
+    }
+
+    /// Wraps a presented secret if it has the key shape; anything else cannot be a key.
+    pub fn from_presented(raw: &str) -> Option<Self> {
+        let body = raw.strip_prefix(KEY_PREFIX)?;
+        (body.len() >= 2 * KEY_RANDOM_BYTES
+            && body.len() <= 256
+            && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| Self(raw.to_owned()))
+    }
+
+    /// The secret text, for showing once to its creator.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The hash under which the key is stored.
+    pub fn hash(&self) -> KeyHash {
+        KeyHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret(sk_…)")
+    }
+}
+
+/// SHA-256 of a key secret: the only form in which keys are stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    /// Parses a stored hex hash.
+    pub fn from_hex(raw: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(raw, &mut out).ok()?;
+        Some(Self(out))
+    }
+
+    /// The hash as hex, for storage.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Constant-time equality, so a lookup cannot leak how much of a hash matched.
+    pub fn matches(&self, other: &KeyHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+/// A stored API key (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public id.
+    pub id: KeyId,
+    /// SHA-256 of the secret.
+    pub hash: KeyHash,
+    /// The owning principal.
+    pub principal: PrincipalId,
+    /// Label given at creation ("CI/CD Pipeline").
+    pub name: String,
+    /// What the key may do.
+    pub scopes: Scopes,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The principal acting.
+    pub principal: PrincipalId,
+    /// The key used.
+    pub key_id: KeyId,
+    /// The key's scopes.
+    pub scopes: Scopes,
+}
+
+impl Caller {
+    /// Whether the caller's key grants `needed`.
+    pub fn can(&self, needed: Scope) -> bool {
+        scopes_grant(&self.scopes, needed)
+    }
+}
+
+fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(hex::encode(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_the_documented_shape() {
+        let secret = ApiKeySecret::generate().expect("entropy");
+        assert!(secret.expose().starts_with("sk_"));
+        assert_eq!(secret.expose().len(), 3 + 64);
+        assert!(ApiKeySecret::from_presented(secret.expose()).is_some());
+        assert!(!format!("{secret:?}").contains(&secret.expose()[3..]));
+    }
+
+    #[test]
+    fn malformed_secrets_are_not_keys() {
+        for bad in [
+            "",
+            "sk_",
+            "sk_short",
+            "pk_0000000000000000000000000000000000000000000000000000000000000000",
+        ] {
+            assert!(ApiKeySecret::from_presented(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_implications() {
+        assert!(Scope::Admin.grants(Scope::Publish));
+        assert!(Scope::Publish.grants(Scope::Read));
+        assert!(!Scope::Read.grants(Scope::Publish));
+        assert!(!Scope::Publish.grants(Scope::Admin));
+        assert!(!Scope::Router.grants(Scope::Publish));
+    }
+}

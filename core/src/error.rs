@@ -1,0 +1,146 @@
+//! The registry's domain errors. The HTTP edge maps each variant to one status and
+//! one stable problem code; nothing here knows about HTTP.
+
+use crate::bundle::BundleError;
+use crate::manifest::{DocumentFormat, FieldError};
+use crate::store::StorageError;
+
+/// Everything a registry operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// No credentials, or credentials that are not a live key.
+    #[error("{detail}")]
+    Unauthenticated {
+        /// What was wrong with the credentials.
+        detail: String,
+    },
+    /// The key is valid but lacks a needed scope.
+    #[error("this API key lacks the '{needed}' scope")]
+    MissingScope {
+        /// The scope needed.
+        needed: crate::auth::Scope,
+    },
+    /// The caller may not act on something owned by another principal.
+    #[error("{detail}")]
+    Forbidden {
+        /// What was refused.
+        detail: String,
+    },
+    /// A request parameter is malformed.
+    #[error("invalid {name}: {detail}")]
+    InvalidParameter {
+        /// Which parameter.
+        name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The document is not well-formed JSON or YAML.
+    #[error("the {format:?} document could not be parsed: {detail}")]
+    MalformedDocument {
+        /// Its claimed format.
+        format: DocumentFormat,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The document or request parsed but breaks the rules, field by field.
+    #[error("{} problem(s) with the submitted fields", .problems.len())]
+    Invalid {
+        /// Every problem found.
+        problems: Vec<FieldError>,
+    },
+    /// A bundle failed the ZIP checks.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// No such plugin.
+    #[error("plugin '{slug}' does not exist")]
+    PluginNotFound {
+        /// The slug asked for.
+        slug: String,
+    },
+    /// No such version (never published).
+    #[error("plugin '{slug}' has no version {version}")]
+    VersionNotFound {
+        /// The slug.
+        slug: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// The version was unpublished.
+    #[error("{slug}@{version} was unpublished and is gone")]
+    VersionGone {
+        /// The slug.
+        slug: String,
+        /// The version.
+        version: String,
+    },
+    /// The version was not published as a bundle.
+    #[error("{slug}@{version} has no bundle; fetch its schema instead")]
+    NoBundle {
+        /// The slug.
+        slug: String,
+        /// The version.
+        version: String,
+    },
+    /// No such key (or not one the caller may see).
+    #[error("API key '{key_id}' does not exist")]
+    KeyNotFound {
+        /// The id asked for.
+        key_id: String,
+    },
+    /// The version string was used before (perhaps since unpublished).
+    #[error("{detail}")]
+    VersionExists {
+        /// Which version and why it cannot be used.
+        detail: String,
+    },
+    /// An update's version is not above the latest.
+    #[error("version {version} must be greater than the latest version {latest}")]
+    VersionNotIncremented {
+        /// The version offered.
+        version: String,
+        /// The current latest.
+        latest: String,
+    },
+    /// Unpublish is not allowed for this version now.
+    #[error("{detail}")]
+    UnpublishRefused {
+        /// Why, and what to do instead.
+        detail: String,
+    },
+    /// Too many concurrent writers changed the plugin; nothing was written.
+    #[error("plugin '{slug}' changed concurrently; retry the request")]
+    ConcurrentUpdate {
+        /// The slug.
+        slug: String,
+    },
+    /// The stored catalog refers to an artifact that is missing.
+    #[error("artifact {key} is missing from the artifact store")]
+    MissingArtifact {
+        /// The artifact's key.
+        key: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The system's random source failed.
+    #[error("random number generator failed")]
+    Entropy,
+}
+
+impl From<getrandom::Error> for RegistryError {
+    fn from(_: getrandom::Error) -> Self {
+        Self::Entropy
+    }
+}
+
+impl RegistryError {
+    /// A validation failure of one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            problems: vec![FieldError {
+                field: field.into(),
+                message: message.into(),
+            }],
+        }
+    }
+}

@@ -1,0 +1,812 @@
+//! Field-by-field validation of a manifest, collecting every problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Action, Compatibility, EnvironmentVariable, Manifest, Runtime, Signature};
+use crate::slug::Slug;
+use crate::version::PluginVersion;
+
+/// The bounds every manifest must respect; the README's "Plugin manifest rules" table
+/// lists the same numbers.
+pub mod limits {
+    /// Longest `name`, in characters.
+    pub const NAME: usize = 100;
+    /// Longest `description` (plugin or action or variable), in characters.
+    pub const DESCRIPTION: usize = 1_000;
+    /// Longest `author`, in characters.
+    pub const AUTHOR: usize = 200;
+    /// Longest URL, in bytes.
+    pub const URL: usize = 2_048;
+    /// Longest `license` expression, in bytes.
+    pub const LICENSE: usize = 200;
+    /// Most tags.
+    pub const TAGS: usize = 20;
+    /// Longest tag, in characters.
+    pub const TAG: usize = 32;
+    /// Most actions.
+    pub const ACTIONS: usize = 200;
+    /// Longest action name, in characters.
+    pub const ACTION_NAME: usize = 64;
+    /// Most environment variables.
+    pub const ENVIRONMENT: usize = 100;
+    /// Longest environment variable name, in characters.
+    pub const ENV_NAME: usize = 128;
+    /// Longest `changelog`, in characters.
+    pub const CHANGELOG: usize = 50_000;
+    /// Most dependencies.
+    pub const DEPENDENCIES: usize = 100;
+    /// Longest runtime timeout, in seconds.
+    pub const TIMEOUT_SECS: u64 = 3_600;
+    /// Longest `signature` block, in bytes.
+    pub const SIGNATURE: usize = 16_384;
+}
+
+/// One problem with one field of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Path of the field, such as `actions[1].name`.
+    pub field: String,
+    /// What is wrong and what to do about it.
+    pub message: String,
+}
+
+const KNOWN_FIELDS: &[&str] = &[
+    "slug",
+    "version",
+    "name",
+    "description",
+    "actions",
+    "author",
+    "homepage",
+    "repository",
+    "license",
+    "tags",
+    "icon",
+    "runtime",
+    "environment",
+    "changelog",
+    "dependencies",
+    "compatibility",
+    "security",
+    "support",
+    "signature",
+];
+
+/// Validates a parsed document and builds the manifest, or lists every problem.
+pub fn validate_manifest(value: &Value) -> Result<Manifest, Vec<FieldError>> {
+    let Some(map) = value.as_object() else {
+        return Err(vec![FieldError {
+            field: String::new(),
+            message: format!(
+                "the document must be a mapping of fields, not {}",
+                kind_of(value)
+            ),
+        }]);
+    };
+    let mut v = Validator::default();
+    for key in map.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            v.fail(
+                key,
+                "unknown field (check the spelling; see the manifest field list)",
+            );
+        }
+    }
+    let slug = v
+        .required_str(map, "slug")
+        .and_then(|s| v.check(Slug::parse(s), "slug"));
+    let version = v
+        .required_str(map, "version")
+        .and_then(|s| v.check(PluginVersion::parse(s), "version"));
+    let name = v.text(map, "name", limits::NAME, true);
+    let description = v.text(map, "description", limits::DESCRIPTION, true);
+    let author = v.text(map, "author", limits::AUTHOR, true);
+    let homepage = v.url(map, "homepage", true);
+    let repository = v.url(map, "repository", true);
+    let icon = v.url(map, "icon", true);
+    let license = v.license(map);
+    let tags = v.tags(map);
+    let actions = v.actions(map);
+    let runtime = v.runtime(map);
+    let environment = v.environment(map);
+    let changelog = v.text(map, "changelog", limits::CHANGELOG, false);
+    let dependencies = v.dependencies(map, slug.as_ref());
+    let compatibility = v.compatibility(map);
+    let security = v.url(map, "security", false);
+    let support = v.support(map);
+    let signature = v.signature(map);
+
+    if !v.errors.is_empty() {
+        return Err(v.errors);
+    }
+    match (
+        slug,
+        version,
+        name,
+        description,
+        author,
+        homepage,
+        repository,
+        icon,
+        license,
+        tags,
+        actions,
+    ) {
+        (
+            Some(slug),
+            Some(version),
+            Some(name),
+            Some(description),
+            Some(author),
+            Some(homepage),
+            Some(repository),
+            Some(icon),
+            Some(license),
+            Some(tags),
+            Some(actions),
+        ) => Ok(Manifest {
+            slug,
+            version,
+            name,
+            description,
+            author,
+            homepage,
+            repository,
+            license,
+            tags,
+            icon,
+            actions,
+            runtime,
+            environment,
+            changelog,
+            dependencies,
+            compatibility,
+            security,
+            support,
+            signature,
+        }),
+        // Every None above recorded an error, so this arm is unreachable in practice;
+        // it still answers honestly instead of panicking.
+        _ => Err(vec![FieldError {
+            field: String::new(),
+            message: "the manifest is incomplete".to_owned(),
+        }]),
+    }
+}
+
+#[derive(Default)]
+struct Validator {
+    errors: Vec<FieldError>,
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+impl Validator {
+    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn check<T>(&mut self, result: Result<T, String>, field: &str) -> Option<T> {
+        result.map_err(|m| self.fail(field, m)).ok()
+    }
+
+    /// The field's value if present and not null; records a problem if required and absent.
+    fn field<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Value> {
+        match map.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.fail(key, "is required");
+                }
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    fn string_at<'a>(&mut self, value: &'a Value, path: &str) -> Option<&'a str> {
+        match value {
+            Value::String(s) => Some(s),
+            other => {
+                self.fail(path, format!("must be a string, not {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn required_str<'a>(&mut self, map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+        let value = self.field(map, key, true)?;
+        self.string_at(value, key)
+    }
+
+    fn text_at(&mut self, value: &Value, path: &str, max_chars: usize) -> Option<String> {
+        let s = self.string_at(value, path)?;
+        let trimmed = s.trim();
+        let len = trimmed.chars().count();
+        if len == 0 {
+            self.fail(path, "must not be empty");
+            return None;
+        }
+        if len > max_chars {
+            self.fail(
+                path,
+                format!("must be at most {max_chars} characters (got {len})"),
+            );
+            return None;
+        }
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
+            self.fail(path, "must not contain control characters");
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
+    fn text(
+        &mut self,
+        map: &Map<String, Value>,
+        key: &str,
+        max_chars: usize,
+        required: bool,
+    ) -> Option<String> {
+        let value = self.field(map, key, required)?;
+        self.text_at(value, key, max_chars)
+    }
+
+    fn url_at(&mut self, value: &Value, path: &str) -> Option<String> {
+        let s = self.string_at(value, path)?;
+        match check_http_url(s) {
+            Ok(()) => Some(s.to_owned()),
+            Err(m) => {
+                self.fail(path, m);
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, map: &Map<String, Value>, key: &str, required: bool) -> Option<String> {
+        let value = self.field(map, key, required)?;
+        self.url_at(value, key)
+    }
+
+    fn license(&mut self, map: &Map<String, Value>) -> Option<String> {
+        let s = self.required_str(map, "license")?;
+        if s.len() > limits::LICENSE {
+            self.fail(
+                "license",
+                format!("must be at most {} bytes", limits::LICENSE),
+            );
+            return None;
+        }
+        match spdx::Expression::parse(s) {
+            Ok(_) => Some(s.to_owned()),
+            Err(e) => {
+                self.fail(
+                    "license",
+                    format!("must be a valid SPDX license expression such as MIT or Apache-2.0 OR MIT ({})", e.reason),
+                );
+                None
+            }
+        }
+    }
+
+    fn list<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Vec<Value>> {
+        match self.field(map, key, required)? {
+            Value::Array(items) => Some(items),
+            other => {
+                self.fail(key, format!("must be a list, not {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn tags(&mut self, map: &Map<String, Value>) -> Option<Vec<String>> {
+        let items = self.list(map, "tags", true)?;
+        let before = self.errors.len();
+        if items.is_empty() {
+            self.fail("tags", "must list at least one tag");
+        }
+        if items.len() > limits::TAGS {
+            self.fail(
+                "tags",
+                format!(
+                    "must list at most {} tags (got {})",
+                    limits::TAGS,
+                    items.len()
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut tags = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("tags[{i}]");
+            let Some(tag) = self.string_at(item, &path) else {
+                continue;
+            };
+            if let Err(m) = check_tag(tag) {
+                self.fail(&path, m);
+            } else if !seen.insert(tag.to_owned()) {
+                self.fail(&path, format!("duplicate tag {tag:?}"));
+            } else {
+                tags.push(tag.to_owned());
+            }
+        }
+        (self.errors.len() == before).then_some(tags)
+    }
+
+    fn actions(&mut self, map: &Map<String, Value>) -> Option<Vec<Action>> {
+        let items = self.list(map, "actions", true)?;
+        let before = self.errors.len();
+        if items.is_empty() {
+            self.fail("actions", "must define at least one action");
+        }
+        if items.len() > limits::ACTIONS {
+            self.fail(
+                "actions",
+                format!("must define at most {} actions", limits::ACTIONS),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut actions = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("actions[{i}]");
+            let Some(obj) = self.object_at(item, &path) else {
+                continue;
+            };
+            self.no_unknown(obj, &path, &["name", "description", "input", "output"]);
+            let name = match obj.get("name") {
+                None | Some(Value::Null) => {
+                    self.fail(format!("{path}.name"), "is required");
+                    None
+                }
+                Some(value) => self
+                    .string_at(value, &format!("{path}.name"))
+                    .and_then(|n| match check_action_name(n) {
+                        Err(m) => {
+                            self.fail(format!("{path}.name"), m);
+                            None
+                        }
+                        Ok(()) if !seen.insert(n.to_owned()) => {
+                            self.fail(
+                                format!("{path}.name"),
+                                format!("duplicate action name {n:?}"),
+                            );
+                            None
+                        }
+                        Ok(()) => Some(n.to_owned()),
+                    }),
+            };
+            let description = self.nested_text(obj, &path, "description", limits::DESCRIPTION);
+            let input = self.optional_mapping(obj, &path, "input");
+            let output = self.optional_mapping(obj, &path, "output");
+            if let (Some(name), Some(description)) = (name, description) {
+                actions.push(Action {
+                    name,
+                    description,
+                    input,
+                    output,
+                });
+            }
+        }
+        (self.errors.len() == before).then_some(actions)
+    }
+
+    fn object_at<'a>(&mut self, value: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
+        match value {
+            Value::Object(obj) => Some(obj),
+            other => {
+                self.fail(path, format!("must be a mapping, not {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn no_unknown(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for key in obj.keys() {
+            if !known.contains(&key.as_str()) {
+                self.fail(
+                    format!("{path}.{key}"),
+                    format!("unknown field (expected one of: {})", known.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn nested_text(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> Option<String> {
+        let field = format!("{path}.{key}");
+        match obj.get(key) {
+            None | Some(Value::Null) => {
+                self.fail(field, "is required");
+                None
+            }
+            Some(value) => self.text_at(value, &field, max),
+        }
+    }
+
+    fn optional_mapping(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Value> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value @ Value::Object(_)) => Some(value.clone()),
+            Some(other) => {
+                self.fail(
+                    format!("{path}.{key}"),
+                    format!(
+                        "must be a mapping of names to types or schemas, not {}",
+                        kind_of(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn runtime(&mut self, map: &Map<String, Value>) -> Option<Runtime> {
+        let value = self.field(map, "runtime", false)?;
+        let obj = self.object_at(value, "runtime")?;
+        self.no_unknown(obj, "runtime", &["memory", "timeout"]);
+        let memory = match obj.get("memory") {
+            None | Some(Value::Null) => None,
+            Some(value) => self.string_at(value, "runtime.memory").and_then(|m| {
+                check_memory(m)
+                    .map_err(|e| self.fail("runtime.memory", e))
+                    .ok()
+                    .map(|()| m.to_owned())
+            }),
+        };
+        let timeout = match obj.get("timeout") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(secs) if (1..=limits::TIMEOUT_SECS).contains(&secs) => {
+                    u32::try_from(secs).ok()
+                }
+                _ => {
+                    self.fail(
+                        "runtime.timeout",
+                        format!(
+                            "must be a whole number of seconds from 1 to {}",
+                            limits::TIMEOUT_SECS
+                        ),
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                self.fail(
+                    "runtime.timeout",
+                    format!("must be a number of seconds, not {}", kind_of(other)),
+                );
+                None
+            }
+        };
+        Some(Runtime { memory, timeout })
+    }
+
+    fn environment(&mut self, map: &Map<String, Value>) -> Option<Vec<EnvironmentVariable>> {
+        let items = self.list(map, "environment", false)?;
+        if items.len() > limits::ENVIRONMENT {
+            self.fail(
+                "environment",
+                format!("must list at most {} variables", limits::ENVIRONMENT),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut vars = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("environment[{i}]");
+            let Some(obj) = self.object_at(item, &path) else {
+                continue;
+            };
+            self.no_unknown(obj, &path, &["name", "description", "required"]);
+            let name = match obj.get("name") {
+                None | Some(Value::Null) => {
+                    self.fail(format!("{path}.name"), "is required");
+                    None
+                }
+                Some(value) => self
+                    .string_at(value, &format!("{path}.name"))
+                    .and_then(|n| {
+                        if let Err(m) = check_env_name(n) {
+                            self.fail(format!("{path}.name"), m);
+                            None
+                        } else if !seen.insert(n.to_owned()) {
+                            self.fail(format!("{path}.name"), format!("duplicate variable {n:?}"));
+                            None
+                        } else {
+                            Some(n.to_owned())
+                        }
+                    }),
+            };
+            let description = self.nested_text(obj, &path, "description", limits::DESCRIPTION);
+            let required = match obj.get("required") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    self.fail(
+                        format!("{path}.required"),
+                        format!("must be true or false, not {}", kind_of(other)),
+                    );
+                    false
+                }
+            };
+            if let (Some(name), Some(description)) = (name, description) {
+                vars.push(EnvironmentVariable {
+                    name,
+                    description,
+                    required,
+                });
+            }
+        }
+        Some(vars)
+    }
+
+    fn dependencies(
+        &mut self,
+        map: &Map<String, Value>,
+        own: Option<&Slug>,
+    ) -> Option<BTreeMap<String, String>> {
+        let value = self.field(map, "dependencies", false)?;
+        let obj = self.object_at(value, "dependencies")?;
+        if obj.len() > limits::DEPENDENCIES {
+            self.fail(
+                "dependencies",
+                format!("must list at most {} plugins", limits::DEPENDENCIES),
+            );
+        }
+        let mut deps = BTreeMap::new();
+        for (slug, req) in obj {
+            let path = format!("dependencies.{slug}");
+            if let Err(m) = Slug::parse(slug) {
+                self.fail(&path, format!("the key must be a plugin slug: it {m}"));
+                continue;
+            }
+            if own.is_some_and(|own| own.as_str() == slug) {
+                self.fail(&path, "a plugin cannot depend on itself");
+                continue;
+            }
+            let Some(req) = self.string_at(req, &path) else {
+                continue;
+            };
+            match semver::VersionReq::parse(req) {
+                Ok(_) => {
+                    deps.insert(slug.clone(), req.to_owned());
+                }
+                Err(e) => self.fail(
+                    &path,
+                    format!("must be a semver requirement such as \"^1.2\" ({e})"),
+                ),
+            }
+        }
+        Some(deps)
+    }
+
+    fn compatibility(&mut self, map: &Map<String, Value>) -> Option<Compatibility> {
+        let value = self.field(map, "compatibility", false)?;
+        let obj = self.object_at(value, "compatibility")?;
+        self.no_unknown(obj, "compatibility", &["min", "max"]);
+        let mut bound = |key: &str| -> Option<(String, semver::Version)> {
+            let path = format!("compatibility.{key}");
+            let raw = match obj.get(key) {
+                None | Some(Value::Null) => return None,
+                Some(value) => self.string_at(value, &path)?,
+            };
+            match semver::Version::parse(raw) {
+                Ok(v) => Some((raw.to_owned(), v)),
+                Err(e) => {
+                    self.fail(
+                        path,
+                        format!("must be an OpenWorkflow version such as 1.0.0 ({e})"),
+                    );
+                    None
+                }
+            }
+        };
+        let min = bound("min");
+        let max = bound("max");
+        if let (Some((_, lo)), Some((_, hi))) = (&min, &max)
+            && lo > hi
+        {
+            self.fail("compatibility", "min must not be greater than max");
+        }
+        Some(Compatibility {
+            min: min.map(|(s, _)| s),
+            max: max.map(|(s, _)| s),
+        })
+    }
+
+    fn support(&mut self, map: &Map<String, Value>) -> Option<String> {
+        let value = self.field(map, "support", false)?;
+        let s = self.string_at(value, "support")?;
+        let ok = check_http_url(s).is_ok()
+            || s.starts_with("mailto:") && s.len() > 7
+            || looks_like_email(s);
+        if ok && s.len() <= limits::URL {
+            Some(s.to_owned())
+        } else {
+            self.fail(
+                "support",
+                "must be an http(s) URL, a mailto: URL or an e-mail address",
+            );
+            None
+        }
+    }
+
+    fn signature(&mut self, map: &Map<String, Value>) -> Option<Signature> {
+        let value = self.field(map, "signature", false)?;
+        let obj = self.object_at(value, "signature")?;
+        self.no_unknown(obj, "signature", &["type", "key_id", "signature"]);
+        let kind = self.nested_text(obj, "signature", "type", 16);
+        if let Some(k) = &kind
+            && k != "gpg"
+        {
+            self.fail("signature.type", "must be \"gpg\"");
+        }
+        let key_id = self.nested_text(obj, "signature", "key_id", 64);
+        if let Some(id) = &key_id {
+            let hex_part = id
+                .strip_prefix("0x")
+                .or_else(|| id.strip_prefix("0X"))
+                .unwrap_or(id);
+            if !(8..=40).contains(&hex_part.len())
+                || !hex_part.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                self.fail(
+                    "signature.key_id",
+                    "must be a key id of 8 to 40 hex digits, such as 0x1234ABCD",
+                );
+            }
+        }
+        let armored = self.nested_text(obj, "signature", "signature", limits::SIGNATURE);
+        if let Some(text) = &armored
+            && !(text.starts_with("-----BEGIN PGP SIGNATURE-----")
+                && text.ends_with("-----END PGP SIGNATURE-----"))
+        {
+            self.fail(
+                "signature.signature",
+                "must be an ASCII-armored PGP signature (BEGIN/END PGP SIGNATURE)",
+            );
+        }
+        match (kind, key_id, armored) {
+            (Some(kind), Some(key_id), Some(signature)) => Some(Signature {
+                kind,
+                key_id,
+                signature,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Accepts absolute `http`/`https` URLs with a host, up to [`limits::URL`] bytes.
+pub(crate) fn check_http_url(raw: &str) -> Result<(), String> {
+    if raw.len() > limits::URL {
+        return Err(format!("must be at most {} bytes", limits::URL));
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("must be an absolute http(s) URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("must use http or https, not {}", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".to_owned());
+    }
+    Ok(())
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && s.len() <= 254
+}
+
+fn check_tag(tag: &str) -> Result<(), String> {
+    let len = tag.chars().count();
+    if len == 0 || len > limits::TAG {
+        return Err(format!("must be 1 to {} characters", limits::TAG));
+    }
+    if !tag
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("may contain only lowercase letters, digits and '-'".to_owned());
+    }
+    if tag.starts_with('-') || tag.ends_with('-') {
+        return Err("must start and end with a letter or digit".to_owned());
+    }
+    Ok(())
+}
+
+fn check_action_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok || name.len() > limits::ACTION_NAME {
+        return Err(format!(
+            "must start with a letter and be at most {} characters",
+            limits::ACTION_NAME
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err("may contain only letters, digits, '_', '-' and '.'".to_owned());
+    }
+    Ok(())
+}
+
+fn check_env_name(name: &str) -> Result<(), String> {
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_');
+    if !first_ok
+        || name.len() > limits::ENV_NAME
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "must be UPPER_SNAKE_CASE (A-Z, 0-9, _; not starting with a digit), at most {} characters",
+            limits::ENV_NAME
+        ));
+    }
+    Ok(())
+}
+
+fn check_memory(raw: &str) -> Result<(), String> {
+    let err =
+        || "must be an amount such as 128MB or 2GB (units KB, MB, GB), from 1MB to 64GB".to_owned();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (digits, unit) = raw.split_at(split);
+    let amount: u64 = digits.parse().map_err(|_| err())?;
+    let kib = match unit {
+        "KB" => amount,
+        "MB" => amount.saturating_mul(1024),
+        "GB" => amount.saturating_mul(1024 * 1024),
+        _ => return Err(err()),
+    };
+    if (1024..=64 * 1024 * 1024).contains(&kib) {
+        Ok(())
+    } else {
+        Err(err())
+    }
+}

@@ -1,0 +1,302 @@
+//! API keys: authenticate, create, list, revoke, and the first-start admin key.
+
+use serde::Serialize;
+
+use super::Registry;
+use crate::auth::{
+    ApiKeyRecord, ApiKeySecret, Caller, KeyId, Principal, PrincipalId, PrincipalKind, Scope,
+    Scopes, scopes_grant,
+};
+use crate::error::RegistryError;
+use crate::manifest::FieldError;
+use crate::store::{Conflict, StorageError};
+use crate::timestamp::Timestamp;
+
+/// Longest key or principal name, in characters.
+pub const MAX_KEY_NAME: usize = 100;
+
+/// A principal to create together with its first key (admins only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPrincipal {
+    /// Display name.
+    pub name: String,
+    /// User, team or org.
+    pub kind: PrincipalKind,
+}
+
+/// A key to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// Label ("CI/CD Pipeline").
+    pub name: String,
+    /// Scopes; at least one.
+    pub scopes: Scopes,
+    /// An existing principal to attach the key to; default: the caller's.
+    pub principal: Option<PrincipalId>,
+    /// Or a new principal to create for it.
+    pub new_principal: Option<NewPrincipal>,
+}
+
+/// A created key: the only time its secret is visible.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// What is stored about it.
+    pub info: KeyInfo,
+    /// The secret; show once, never store.
+    pub secret: ApiKeySecret,
+}
+
+/// A key as listed: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KeyInfo {
+    /// Public id.
+    #[schema(value_type = String)]
+    pub id: KeyId,
+    /// Label.
+    pub name: String,
+    /// Owning principal.
+    #[schema(value_type = String)]
+    pub principal: PrincipalId,
+    /// Scopes.
+    pub scopes: Vec<Scope>,
+    /// When it was created.
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// When it was revoked, or `null`.
+    #[schema(value_type = Option<String>)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<&ApiKeyRecord> for KeyInfo {
+    fn from(r: &ApiKeyRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            principal: r.principal.clone(),
+            scopes: r.scopes.iter().copied().collect(),
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+impl Registry {
+    /// Resolves a presented secret to a caller; 401 for anything but a live key.
+    pub async fn authenticate(&self, presented: &str) -> Result<Caller, RegistryError> {
+        let invalid = || RegistryError::Unauthenticated {
+            detail: "the API key is not valid (it may have been revoked); create a new one"
+                .to_owned(),
+        };
+        let secret = ApiKeySecret::from_presented(presented).ok_or_else(invalid)?;
+        let hash = secret.hash();
+        let record = self.keys.key_by_hash(&hash).await?.ok_or_else(invalid)?;
+        if !record.hash.matches(&hash) || record.revoked_at.is_some() {
+            return Err(invalid());
+        }
+        Ok(Caller {
+            principal: record.principal,
+            key_id: record.id,
+            scopes: record.scopes,
+        })
+    }
+
+    /// Creates a key. Admin keys may create keys for any principal (or a new one);
+    /// other keys only for their own principal, with no scope they do not hold.
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        request: NewKey,
+    ) -> Result<CreatedKey, RegistryError> {
+        let is_admin = caller.can(Scope::Admin);
+        if !is_admin {
+            if request.new_principal.is_some()
+                || request
+                    .principal
+                    .as_ref()
+                    .is_some_and(|p| *p != caller.principal)
+            {
+                return Err(RegistryError::Forbidden {
+                    detail: "only an admin key may create keys for another principal".to_owned(),
+                });
+            }
+            if let Some(extra) = request
+                .scopes
+                .iter()
+                .find(|s| !scopes_grant(&caller.scopes, **s))
+            {
+                return Err(RegistryError::Forbidden {
+                    detail: format!("this key cannot grant the '{extra}' scope it does not hold"),
+                });
+            }
+        }
+        let target = match (&request.principal, &request.new_principal) {
+            (Some(_), Some(_)) => {
+                return Err(RegistryError::invalid_field(
+                    "principal",
+                    "give either principal or new_principal, not both",
+                ));
+            }
+            (Some(id), None) => id.clone(),
+            (None, Some(_)) => PrincipalId::generate()?,
+            (None, None) => caller.principal.clone(),
+        };
+        self.issue_key(request, target).await
+    }
+
+    /// Creates a key without a calling key: for the server's `create-key` command and
+    /// the first-start admin key. Attaches to `request.principal` or creates one.
+    pub async fn create_key_locally(
+        &self,
+        mut request: NewKey,
+    ) -> Result<CreatedKey, RegistryError> {
+        let target = match &request.principal {
+            Some(id) => id.clone(),
+            None => {
+                if request.new_principal.is_none() {
+                    request.new_principal = Some(NewPrincipal {
+                        name: request.name.clone(),
+                        kind: PrincipalKind::Team,
+                    });
+                }
+                PrincipalId::generate()?
+            }
+        };
+        self.issue_key(request, target).await
+    }
+
+    /// On a registry with no keys at all, creates the first admin key.
+    pub async fn bootstrap_admin_key(&self) -> Result<Option<CreatedKey>, RegistryError> {
+        if self.keys.any_key_exists().await? {
+            return Ok(None);
+        }
+        let request = NewKey {
+            name: "admin".to_owned(),
+            scopes: Scopes::from([Scope::Admin]),
+            principal: None,
+            new_principal: Some(NewPrincipal {
+                name: "admin".to_owned(),
+                kind: PrincipalKind::User,
+            }),
+        };
+        self.create_key_locally(request).await.map(Some)
+    }
+
+    async fn issue_key(
+        &self,
+        request: NewKey,
+        principal: PrincipalId,
+    ) -> Result<CreatedKey, RegistryError> {
+        let mut problems = Vec::new();
+        let name = request.name.trim().to_owned();
+        if name.is_empty()
+            || name.chars().count() > MAX_KEY_NAME
+            || name.chars().any(char::is_control)
+        {
+            problems.push(FieldError {
+                field: "name".into(),
+                message: format!("must be 1 to {MAX_KEY_NAME} printable characters"),
+            });
+        }
+        if request.scopes.is_empty() {
+            problems.push(FieldError {
+                field: "scopes".into(),
+                message: "must list at least one of read, publish, router, admin".into(),
+            });
+        }
+        if let Some(new) = &request.new_principal
+            && (new.name.trim().is_empty() || new.name.chars().count() > MAX_KEY_NAME)
+        {
+            problems.push(FieldError {
+                field: "new_principal.name".into(),
+                message: format!("must be 1 to {MAX_KEY_NAME} characters"),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(RegistryError::Invalid { problems });
+        }
+        let now = self.clock.now();
+        match &request.new_principal {
+            Some(new) => {
+                let principal = Principal {
+                    id: principal.clone(),
+                    name: new.name.trim().to_owned(),
+                    kind: new.kind,
+                    created_at: now,
+                };
+                self.keys.create_principal(&principal).await?;
+            }
+            None => {
+                if self.keys.principal(&principal).await?.is_none() {
+                    return Err(RegistryError::invalid_field(
+                        "principal",
+                        format!("principal '{principal}' does not exist"),
+                    ));
+                }
+            }
+        }
+        let secret = ApiKeySecret::generate()?;
+        let record = ApiKeyRecord {
+            id: KeyId::generate()?,
+            hash: secret.hash(),
+            principal,
+            name,
+            scopes: request.scopes,
+            created_at: now,
+            revoked_at: None,
+        };
+        self.keys.insert_key(&record).await?;
+        tracing::info!(key_id = %record.id, principal = %record.principal, "API key created");
+        Ok(CreatedKey {
+            info: KeyInfo::from(&record),
+            secret,
+        })
+    }
+
+    /// Keys the caller may see: all for an admin (optionally one principal's), else
+    /// the caller's principal's own.
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        principal: Option<&str>,
+    ) -> Result<Vec<KeyInfo>, RegistryError> {
+        let filter = match (caller.can(Scope::Admin), principal) {
+            (true, Some(p)) => Some(PrincipalId::from_stored(p)),
+            (true, None) => None,
+            (false, Some(p)) if p != caller.principal.as_str() => {
+                return Err(RegistryError::Forbidden {
+                    detail: "only an admin key may list another principal's keys".to_owned(),
+                });
+            }
+            (false, _) => Some(caller.principal.clone()),
+        };
+        let keys = self.keys.list_keys(filter.as_ref()).await?;
+        Ok(keys.iter().map(KeyInfo::from).collect())
+    }
+
+    /// Revokes a key: any key for an admin, else only the caller's principal's.
+    pub async fn revoke_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<KeyInfo, RegistryError> {
+        let id = KeyId::from_stored(key_id);
+        let not_found = || RegistryError::KeyNotFound {
+            key_id: key_id.to_owned(),
+        };
+        let record = self.keys.key(&id).await?.ok_or_else(not_found)?;
+        // Another principal's key reads as absent, so ids cannot be probed.
+        if !caller.can(Scope::Admin) && record.principal != caller.principal {
+            return Err(not_found());
+        }
+        let at = self.clock.now();
+        match self.keys.revoke_key(&id, at).await {
+            Ok(()) => {}
+            // Already revoked: revoking is idempotent.
+            Err(StorageError::Conflict(Conflict::Missing)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(key_id = %id, "API key revoked");
+        let record = self.keys.key(&id).await?.ok_or_else(not_found)?;
+        Ok(KeyInfo::from(&record))
+    }
+}

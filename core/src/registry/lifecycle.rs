@@ -1,0 +1,236 @@
+//! Deprecating and unpublishing versions.
+
+use time::Duration;
+
+use super::read::parse_version;
+use super::{CAS_ATTEMPTS, Registry, latest_version, require_scope};
+use crate::auth::{Caller, Scope};
+use crate::error::RegistryError;
+use crate::manifest::limits;
+use crate::store::{Conflict, Deprecation, PluginRecord, StorageError, VersionChange};
+use crate::timestamp::Timestamp;
+use crate::version::PluginVersion;
+
+/// How long after publication a version may be unpublished unconditionally.
+pub const UNPUBLISH_GRACE: Duration = Duration::hours(72);
+/// Days without downloads a deprecated version needs before it may be unpublished.
+pub const UNPUBLISH_QUIET_DAYS: i64 = 7;
+
+/// The outcome of a deprecation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deprecated {
+    /// The plugin.
+    pub slug: String,
+    /// The deprecated version.
+    pub version: String,
+    /// The notice now shown with it.
+    pub deprecation: Deprecation,
+}
+
+/// The outcome of an unpublish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpublished {
+    /// The plugin.
+    pub slug: String,
+    /// The version removed.
+    pub version: String,
+    /// When.
+    pub unpublished_at: Timestamp,
+}
+
+impl Registry {
+    /// Marks a version deprecated (again, to change the notice).
+    pub async fn deprecate_version(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: &str,
+        reason: &str,
+        replacement_version: Option<&str>,
+    ) -> Result<Deprecated, RegistryError> {
+        require_scope(Some(caller), Scope::Publish)?;
+        let version = parse_version(version)?;
+        let reason = reason.trim();
+        let mut problems = Vec::new();
+        if reason.is_empty() || reason.chars().count() > limits::DESCRIPTION {
+            problems.push(crate::manifest::FieldError {
+                field: "reason".into(),
+                message: format!("must be 1 to {} characters saying why", limits::DESCRIPTION),
+            });
+        }
+        let replacement = match replacement_version.map(PluginVersion::parse).transpose() {
+            Ok(r) => r,
+            Err(message) => {
+                problems.push(crate::manifest::FieldError {
+                    field: "replacement_version".into(),
+                    message,
+                });
+                None
+            }
+        };
+        if !problems.is_empty() {
+            return Err(RegistryError::Invalid { problems });
+        }
+        let notice = Deprecation {
+            reason: reason.to_owned(),
+            replacement_version: replacement.clone(),
+            deprecated_at: self.clock.now(),
+        };
+        self.change_with_retries(caller, slug, &version, |plugin| {
+            if let Some(r) = &replacement {
+                let live = plugin
+                    .versions
+                    .iter()
+                    .any(|v| &v.version == r && v.unpublished_at.is_none());
+                if !live {
+                    return Err(RegistryError::invalid_field(
+                        "replacement_version",
+                        format!("{}@{r} is not a published version", plugin.slug),
+                    ));
+                }
+                if *r == version {
+                    return Err(RegistryError::invalid_field(
+                        "replacement_version",
+                        "a version cannot replace itself",
+                    ));
+                }
+            }
+            Ok(VersionChange::Deprecate(notice.clone()))
+        })
+        .await?;
+        Ok(Deprecated {
+            slug: slug.to_owned(),
+            version: version.to_string(),
+            deprecation: notice,
+        })
+    }
+
+    /// Unpublishes a version if the rules allow: within 72 hours of publication, or
+    /// deprecated and not downloaded for 7 days. The version string stays taken.
+    pub async fn unpublish_version(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: &str,
+    ) -> Result<Unpublished, RegistryError> {
+        require_scope(Some(caller), Scope::Publish)?;
+        let version = parse_version(version)?;
+        let now = self.clock.now();
+        let quiet_since = now.day() - Duration::days(UNPUBLISH_QUIET_DAYS - 1);
+        // The download check is a read outside the compare-and-set: it only ever
+        // refuses, and a download racing the unpublish is served either way.
+        let recent = self
+            .catalog
+            .downloads_since(
+                &crate::slug::Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
+                    slug: slug.to_owned(),
+                })?,
+                &version,
+                quiet_since,
+            )
+            .await?;
+        self.change_with_retries(caller, slug, &version, |plugin| {
+            let Some(summary) = plugin.versions.iter().find(|v| v.version == version) else {
+                return Err(RegistryError::VersionNotFound { slug: slug.to_owned(), version: version.to_string() });
+            };
+            if now.since(summary.published_at) <= UNPUBLISH_GRACE {
+                return Ok(VersionChange::Unpublish(now));
+            }
+            if summary.deprecated.is_none() {
+                return Err(RegistryError::UnpublishRefused {
+                    detail: format!(
+                        "{slug}@{version} was published more than 72 hours ago; deprecate it first, then unpublish once it has had no downloads for {UNPUBLISH_QUIET_DAYS} days"
+                    ),
+                });
+            }
+            if recent > 0 {
+                return Err(RegistryError::UnpublishRefused {
+                    detail: format!(
+                        "{slug}@{version} is deprecated but was downloaded {recent} time(s) in the last {UNPUBLISH_QUIET_DAYS} days; it can be unpublished once nothing uses it"
+                    ),
+                });
+            }
+            Ok(VersionChange::Unpublish(now))
+        })
+        .await?;
+        tracing::info!(%slug, %version, principal = %caller.principal, "unpublished");
+        Ok(Unpublished {
+            slug: slug.to_owned(),
+            version: version.to_string(),
+            unpublished_at: now,
+        })
+    }
+
+    /// Applies a change decided by `decide` from a fresh read, retrying on races.
+    async fn change_with_retries(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: &PluginVersion,
+        decide: impl Fn(&PluginRecord) -> Result<VersionChange, RegistryError>,
+    ) -> Result<(), RegistryError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let plugin = self.find_plugin(slug).await?;
+            if plugin.owner != caller.principal {
+                return Err(RegistryError::Forbidden {
+                    detail: format!(
+                        "plugin '{slug}' belongs to another principal; only its owner may change it"
+                    ),
+                });
+            }
+            let Some(summary) = plugin.versions.iter().find(|v| &v.version == version) else {
+                return Err(RegistryError::VersionNotFound {
+                    slug: slug.to_owned(),
+                    version: version.to_string(),
+                });
+            };
+            if summary.unpublished_at.is_some() {
+                return Err(RegistryError::VersionGone {
+                    slug: slug.to_owned(),
+                    version: version.to_string(),
+                });
+            }
+            let change = decide(&plugin)?;
+            let mut after = plugin.versions.clone();
+            for v in after.iter_mut().filter(|v| &v.version == version) {
+                match &change {
+                    VersionChange::Deprecate(notice) => v.deprecated = Some(notice.clone()),
+                    VersionChange::Unpublish(at) => v.unpublished_at = Some(*at),
+                }
+            }
+            let latest = self
+                .summary_for(
+                    &plugin.slug,
+                    latest_version(&after).map(|v| &v.version),
+                    None,
+                )
+                .await?;
+            let at = self.clock.now();
+            match self
+                .catalog
+                .change_version(
+                    &plugin.slug,
+                    plugin.revision,
+                    version,
+                    &change,
+                    latest.as_ref(),
+                    at,
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
+                Err(StorageError::Conflict(Conflict::Missing)) => {
+                    return Err(RegistryError::VersionNotFound {
+                        slug: slug.to_owned(),
+                        version: version.to_string(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::ConcurrentUpdate {
+            slug: slug.to_owned(),
+        })
+    }
+}

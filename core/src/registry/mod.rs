@@ -1,0 +1,275 @@
+//! The registry services: the protocol's rules over the storage ports. No HTTP here.
+
+mod keys;
+mod lifecycle;
+mod publish;
+mod read;
+
+use std::sync::Arc;
+
+use tokio::sync::RwLock;
+
+pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
+pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
+pub use publish::{PublishBody, Published};
+pub use read::{Download, PluginDetails};
+
+use crate::auth::{Caller, Scope};
+use crate::error::RegistryError;
+use crate::search::{
+    DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchPage, SearchQuery,
+};
+use crate::store::{
+    ArtifactStore, CatalogStore, KeyStore, LatestSummary, VersionRecord, VersionSummary,
+};
+use crate::timestamp::Clock;
+use crate::version::PluginVersion;
+
+/// How many times a write re-reads and retries after losing a compare-and-set race.
+const CAS_ATTEMPTS: usize = 8;
+/// Page size when streaming the catalog into the search index.
+const LISTING_PAGE: usize = 1_000;
+
+/// Settings of one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Base URL written into `url`, `schema_url` and `bundle_url` (no trailing `/`).
+    pub public_url: String,
+    /// Whether every read needs a key with the `read` scope.
+    pub private: bool,
+}
+
+/// The registry: every protocol operation, over storage ports.
+pub struct Registry {
+    catalog: Arc<dyn CatalogStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    keys: Arc<dyn KeyStore>,
+    clock: Arc<dyn Clock>,
+    config: RegistryConfig,
+    search_cache: RwLock<Option<(u64, Arc<SearchIndex>)>>,
+}
+
+impl Registry {
+    /// A registry over the given stores.
+    pub fn new(
+        catalog: Arc<dyn CatalogStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        keys: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        mut config: RegistryConfig,
+    ) -> Self {
+        config.public_url = config.public_url.trim_end_matches('/').to_owned();
+        Self {
+            catalog,
+            artifacts,
+            keys,
+            clock,
+            config,
+            search_cache: RwLock::new(None),
+        }
+    }
+
+    /// The registry's settings.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Checks that `caller` may read: anyone on a public registry, a key with the
+    /// `read` scope on a private one.
+    pub fn authorize_read(&self, caller: Option<&Caller>) -> Result<(), RegistryError> {
+        if self.config.private {
+            require_scope(caller, Scope::Read)?;
+        }
+        Ok(())
+    }
+
+    /// Searches the latest version of every plugin.
+    pub async fn search_plugins(
+        &self,
+        q: Option<String>,
+        tag: Option<String>,
+        limit: Option<usize>,
+        offset: Option<usize>,
+    ) -> Result<SearchPage, RegistryError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(RegistryError::InvalidParameter {
+                name: "limit",
+                detail: format!("must be from 1 to {MAX_LIMIT} (got {limit})"),
+            });
+        }
+        if q.as_ref().is_some_and(|q| q.len() > MAX_QUERY_LEN) {
+            return Err(RegistryError::InvalidParameter {
+                name: "q",
+                detail: format!("must be at most {MAX_QUERY_LEN} bytes"),
+            });
+        }
+        let query = SearchQuery {
+            q: q.filter(|q| !q.trim().is_empty()),
+            tag: tag
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
+            limit,
+            offset: offset.unwrap_or(0),
+        };
+        Ok(self.search_index().await?.search(&query))
+    }
+
+    /// The current search index, rebuilt only when the catalog revision moved.
+    pub async fn search_index(&self) -> Result<Arc<SearchIndex>, RegistryError> {
+        let revision = self.catalog.catalog_revision().await?;
+        if let Some((cached, index)) = self.search_cache.read().await.as_ref()
+            && *cached == revision
+        {
+            return Ok(Arc::clone(index));
+        }
+        let mut slot = self.search_cache.write().await;
+        if let Some((cached, index)) = slot.as_ref()
+            && *cached == revision
+        {
+            return Ok(Arc::clone(index));
+        }
+        let mut listings = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .catalog
+                .list_plugins(after.as_ref(), LISTING_PAGE)
+                .await?;
+            let done = page.len() < LISTING_PAGE;
+            after = page.last().map(|p| p.slug.clone());
+            listings.extend(page);
+            if done {
+                break;
+            }
+        }
+        let index = Arc::new(SearchIndex::build(listings));
+        *slot = Some((revision, Arc::clone(&index)));
+        Ok(index)
+    }
+
+    /// Folds daily download counters into each plugin's `downloads`.
+    pub async fn roll_up_downloads(&self) -> Result<usize, RegistryError> {
+        Ok(self.catalog.roll_up_downloads().await?)
+    }
+}
+
+/// Checks that a caller is present and holds `needed`.
+pub fn require_scope(caller: Option<&Caller>, needed: Scope) -> Result<&Caller, RegistryError> {
+    let caller = caller.ok_or_else(|| RegistryError::Unauthenticated {
+        detail: "this request needs an API key: send 'Authorization: Bearer sk_...'".to_owned(),
+    })?;
+    if caller.can(needed) {
+        Ok(caller)
+    } else {
+        Err(RegistryError::MissingScope { needed })
+    }
+}
+
+/// The version `GET /plugins/{slug}` shows by default (DESIGN.md): among stable
+/// versions if any exist, else among pre-releases, the highest that is not
+/// deprecated, or the highest of all if every one is deprecated. Unpublished
+/// versions never count.
+pub fn latest_version(versions: &[VersionSummary]) -> Option<&VersionSummary> {
+    let live = || versions.iter().filter(|v| v.unpublished_at.is_none());
+    let any_stable = live().any(|v| !v.version.is_prerelease());
+    let pool = || live().filter(move |v| !any_stable || !v.version.is_prerelease());
+    pool()
+        .filter(|v| v.deprecated.is_none())
+        .max_by(|a, b| a.version.cmp(&b.version))
+        .or_else(|| pool().max_by(|a, b| a.version.cmp(&b.version)))
+}
+
+/// The highest live version, whatever its state: what an update must exceed.
+pub fn highest_live_version(versions: &[VersionSummary]) -> Option<&PluginVersion> {
+    versions
+        .iter()
+        .filter(|v| v.unpublished_at.is_none())
+        .map(|v| &v.version)
+        .max()
+}
+
+/// Versions for `versions` lists: live ones, newest first.
+pub fn listed_versions(versions: &[VersionSummary]) -> Vec<PluginVersion> {
+    let mut live: Vec<PluginVersion> = versions
+        .iter()
+        .filter(|v| v.unpublished_at.is_none())
+        .map(|v| v.version.clone())
+        .collect();
+    live.sort_by(|a, b| b.cmp(a));
+    live
+}
+
+fn summary_of(record: &VersionRecord) -> LatestSummary {
+    LatestSummary {
+        version: record.version.clone(),
+        name: record.manifest.name.clone(),
+        description: record.manifest.description.clone(),
+        author: record.manifest.author.clone(),
+        tags: record.manifest.tags.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Deprecation;
+    use crate::timestamp::Timestamp;
+
+    fn summary(v: &str, deprecated: bool, unpublished: bool) -> VersionSummary {
+        let at = Timestamp::parse("2024-01-01T00:00:00Z").unwrap_or_else(|e| panic!("{e}"));
+        VersionSummary {
+            version: PluginVersion::parse(v).unwrap_or_else(|e| panic!("{e}")),
+            published_at: at,
+            deprecated: deprecated.then(|| Deprecation {
+                reason: "old".into(),
+                replacement_version: None,
+                deprecated_at: at,
+            }),
+            unpublished_at: unpublished.then_some(at),
+        }
+    }
+
+    fn latest(versions: &[VersionSummary]) -> Option<String> {
+        latest_version(versions).map(|v| v.version.to_string())
+    }
+
+    #[test]
+    fn latest_prefers_highest_non_deprecated_stable() {
+        let vs = [
+            summary("1.0.0", false, false),
+            summary("1.2.0", true, false),
+            summary("2.0.0-rc.1", false, false),
+        ];
+        assert_eq!(latest(&vs).as_deref(), Some("1.0.0"));
+    }
+
+    #[test]
+    fn latest_falls_back_to_highest_when_all_deprecated() {
+        let vs = [
+            summary("1.0.0", true, false),
+            summary("1.2.0", true, false),
+            summary("2.0.0-rc.1", false, false),
+        ];
+        assert_eq!(latest(&vs).as_deref(), Some("1.2.0"));
+    }
+
+    #[test]
+    fn prereleases_are_latest_only_when_nothing_else_exists() {
+        let vs = [
+            summary("1.0.0-beta.1", false, false),
+            summary("1.0.0-beta.2", false, false),
+        ];
+        assert_eq!(latest(&vs).as_deref(), Some("1.0.0-beta.2"));
+    }
+
+    #[test]
+    fn unpublished_versions_never_count() {
+        let vs = [
+            summary("1.0.0", false, false),
+            summary("1.1.0", false, true),
+        ];
+        assert_eq!(latest(&vs).as_deref(), Some("1.0.0"));
+        assert_eq!(latest(&[summary("1.1.0", false, true)]), None);
+    }
+}

@@ -1,0 +1,361 @@
+//! Publishing a new version (`POST /plugins`) and updating a plugin (`PUT /plugins/{slug}`).
+//!
+//! Order of work: validate everything, write the content-addressed artifacts, then
+//! write the catalog row with a condition. A crash between the two leaves only an
+//! unreferenced artifact, never a visible half-published version.
+
+use bytes::Bytes;
+
+use super::{
+    CAS_ATTEMPTS, Registry, highest_live_version, latest_version, require_scope, summary_of,
+};
+use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
+use crate::auth::{Caller, Scope};
+use crate::bundle::{check_file_name, validate_bundle};
+use crate::checksum::Sha256Digest;
+use crate::error::RegistryError;
+use crate::manifest::{DocumentFormat, Manifest, ParsedDocument, parse_document};
+use crate::slug::Slug;
+use crate::store::{Conflict, LatestSummary, StorageError, VersionRecord, VersionSummary};
+use crate::version::PluginVersion;
+
+/// What a publish request carries.
+#[derive(Debug, Clone)]
+pub enum PublishBody {
+    /// A bare schema document.
+    Document {
+        /// The bytes as sent.
+        bytes: Bytes,
+        /// JSON or YAML.
+        format: DocumentFormat,
+    },
+    /// A ZIP bundle with `plugin.yaml` or `plugin.json` at its root.
+    Bundle {
+        /// The ZIP as sent.
+        bytes: Bytes,
+        /// The file name the client gave, if any.
+        file_name: Option<String>,
+    },
+}
+
+/// The outcome of a publish or update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The plugin.
+    pub slug: Slug,
+    /// The new version.
+    pub version: PluginVersion,
+    /// The highest version before this one (updates only).
+    pub previous_version: Option<PluginVersion>,
+    /// The plugin's URL.
+    pub url: String,
+}
+
+struct Prepared {
+    manifest: Manifest,
+    schema_bytes: Bytes,
+    schema_format: DocumentFormat,
+    bundle: Option<(Bytes, Sha256Digest)>,
+}
+
+enum Mode<'a> {
+    Publish,
+    Update(&'a Slug),
+}
+
+impl Registry {
+    /// Publishes a version: creates the plugin (owned by the caller's principal) if
+    /// the slug is new, else adds any version never used before.
+    pub async fn publish_version(
+        &self,
+        caller: &Caller,
+        body: PublishBody,
+    ) -> Result<Published, RegistryError> {
+        self.publish(caller, body, Mode::Publish).await
+    }
+
+    /// Updates a plugin: the version must be greater than its highest live version.
+    pub async fn update_plugin(
+        &self,
+        caller: &Caller,
+        slug: &Slug,
+        body: PublishBody,
+    ) -> Result<Published, RegistryError> {
+        self.publish(caller, body, Mode::Update(slug)).await
+    }
+
+    async fn publish(
+        &self,
+        caller: &Caller,
+        body: PublishBody,
+        mode: Mode<'_>,
+    ) -> Result<Published, RegistryError> {
+        require_scope(Some(caller), Scope::Publish)?;
+        let prepared = prepare(body)?;
+        let manifest = &prepared.manifest;
+        if manifest.slug.is_reserved() {
+            return Err(RegistryError::invalid_field(
+                "slug",
+                format!(
+                    "'{}' is reserved by the registry; choose another slug",
+                    manifest.slug
+                ),
+            ));
+        }
+        if let Mode::Update(path_slug) = mode
+            && *path_slug != manifest.slug
+        {
+            return Err(RegistryError::invalid_field(
+                "slug",
+                format!(
+                    "the document's slug '{}' does not match the URL's '{path_slug}'",
+                    manifest.slug
+                ),
+            ));
+        }
+        let slug = manifest.slug.clone();
+        let version = manifest.version.clone();
+
+        // Fail fast on the common refusals before writing any artifact.
+        let existing = self.catalog.plugin(&slug).await?;
+        if let Some(plugin) = &existing {
+            check_may_add(
+                caller,
+                &plugin.owner,
+                &plugin.versions,
+                &version,
+                &mode,
+                &slug,
+            )?;
+        } else if matches!(mode, Mode::Update(_)) {
+            return Err(RegistryError::PluginNotFound {
+                slug: slug.to_string(),
+            });
+        }
+
+        let record = self.store_artifacts(caller, prepared).await?;
+        let mut previous = None;
+        for _ in 0..CAS_ATTEMPTS {
+            let result = match self.catalog.plugin(&slug).await? {
+                None if matches!(mode, Mode::Update(_)) => {
+                    return Err(RegistryError::PluginNotFound {
+                        slug: slug.to_string(),
+                    });
+                }
+                None => {
+                    self.catalog
+                        .create_plugin(&slug, &caller.principal, &record, &summary_of(&record))
+                        .await
+                }
+                Some(plugin) => {
+                    check_may_add(
+                        caller,
+                        &plugin.owner,
+                        &plugin.versions,
+                        &version,
+                        &mode,
+                        &slug,
+                    )?;
+                    previous = highest_live_version(&plugin.versions).cloned();
+                    let latest = self
+                        .latest_after_adding(&slug, &plugin.versions, &record)
+                        .await?;
+                    self.catalog
+                        .add_version(&slug, plugin.revision, &record, &latest)
+                        .await
+                }
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                    return Ok(Published {
+                        url: format!("{}/plugins/{slug}", self.config.public_url),
+                        previous_version: if matches!(mode, Mode::Update(_)) {
+                            previous
+                        } else {
+                            None
+                        },
+                        slug,
+                        version,
+                    });
+                }
+                // Someone else wrote first: re-read and decide again.
+                Err(StorageError::Conflict(Conflict::PluginExists | Conflict::RevisionChanged)) => {
+                    continue;
+                }
+                Err(StorageError::Conflict(Conflict::VersionExists)) => {
+                    return Err(version_exists(&slug, &version, false));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::ConcurrentUpdate {
+            slug: slug.to_string(),
+        })
+    }
+
+    async fn store_artifacts(
+        &self,
+        caller: &Caller,
+        prepared: Prepared,
+    ) -> Result<VersionRecord, RegistryError> {
+        let Prepared {
+            manifest,
+            schema_bytes,
+            schema_format,
+            bundle,
+        } = prepared;
+        let schema_sha = Sha256Digest::of(&schema_bytes);
+        let schema = StoredArtifact {
+            key: ArtifactKey::schema(
+                &manifest.slug,
+                &manifest.version,
+                &schema_sha,
+                schema_format,
+            ),
+            sha256: schema_sha,
+            size: schema_bytes.len() as u64,
+            content_type: schema_format.content_type().to_owned(),
+        };
+        self.artifacts
+            .put_if_absent(&schema.key, schema_bytes, &schema.content_type)
+            .await?;
+        let bundle = match bundle {
+            None => None,
+            Some((bytes, sha256)) => {
+                let stored = StoredArtifact {
+                    key: ArtifactKey::bundle(&manifest.slug, &manifest.version, &sha256),
+                    sha256,
+                    size: bytes.len() as u64,
+                    content_type: ZIP_CONTENT_TYPE.to_owned(),
+                };
+                self.artifacts
+                    .put_if_absent(&stored.key, bytes, ZIP_CONTENT_TYPE)
+                    .await?;
+                Some(stored)
+            }
+        };
+        Ok(VersionRecord {
+            version: manifest.version.clone(),
+            manifest,
+            schema,
+            bundle,
+            published_at: self.clock.now(),
+            published_by: caller.principal.clone(),
+            deprecated: None,
+            unpublished_at: None,
+        })
+    }
+
+    /// The latest summary once `record` joins `versions`.
+    async fn latest_after_adding(
+        &self,
+        slug: &Slug,
+        versions: &[VersionSummary],
+        record: &VersionRecord,
+    ) -> Result<LatestSummary, RegistryError> {
+        let mut all = versions.to_vec();
+        all.push(VersionSummary::of(record));
+        self.summary_for(slug, latest_version(&all).map(|v| &v.version), Some(record))
+            .await?
+            .ok_or_else(|| RegistryError::ConcurrentUpdate {
+                slug: slug.to_string(),
+            })
+    }
+
+    /// The latest summary for `latest`, reading its record unless it is `at_hand`.
+    pub(super) async fn summary_for(
+        &self,
+        slug: &Slug,
+        latest: Option<&PluginVersion>,
+        at_hand: Option<&VersionRecord>,
+    ) -> Result<Option<LatestSummary>, RegistryError> {
+        let Some(latest) = latest else {
+            return Ok(None);
+        };
+        if let Some(record) = at_hand.filter(|r| &r.version == latest) {
+            return Ok(Some(summary_of(record)));
+        }
+        let record = self.catalog.version(slug, latest).await?.ok_or_else(|| {
+            RegistryError::VersionNotFound {
+                slug: slug.to_string(),
+                version: latest.to_string(),
+            }
+        })?;
+        Ok(Some(summary_of(&record)))
+    }
+}
+
+fn prepare(body: PublishBody) -> Result<Prepared, RegistryError> {
+    let (schema_bytes, schema_format, bundle) = match body {
+        PublishBody::Document { bytes, format } => (bytes, format, None),
+        PublishBody::Bundle { bytes, file_name } => {
+            if let Some(name) = &file_name {
+                check_file_name(name)?;
+            }
+            let validated = validate_bundle(&bytes)?;
+            (
+                Bytes::from(validated.manifest),
+                validated.manifest_format,
+                Some((bytes, validated.sha256)),
+            )
+        }
+    };
+    let manifest = parse_document(&schema_bytes, schema_format).map_err(|e| match e {
+        ParsedDocument::Malformed { format, detail } => {
+            RegistryError::MalformedDocument { format, detail }
+        }
+        ParsedDocument::Invalid(problems) => RegistryError::Invalid { problems },
+    })?;
+    Ok(Prepared {
+        manifest,
+        schema_bytes,
+        schema_format,
+        bundle,
+    })
+}
+
+fn check_may_add(
+    caller: &Caller,
+    owner: &crate::auth::PrincipalId,
+    versions: &[VersionSummary],
+    version: &PluginVersion,
+    mode: &Mode<'_>,
+    slug: &Slug,
+) -> Result<(), RegistryError> {
+    if *owner != caller.principal {
+        return Err(RegistryError::Forbidden {
+            detail: format!(
+                "plugin '{slug}' belongs to another principal; only its owner may publish to it"
+            ),
+        });
+    }
+    if let Some(existing) = versions.iter().find(|v| &v.version == version) {
+        return Err(version_exists(
+            slug,
+            version,
+            existing.unpublished_at.is_some(),
+        ));
+    }
+    if let Mode::Update(_) = mode
+        && let Some(highest) = highest_live_version(versions)
+        && version <= highest
+    {
+        return Err(RegistryError::VersionNotIncremented {
+            version: version.to_string(),
+            latest: highest.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn version_exists(slug: &Slug, version: &PluginVersion, unpublished: bool) -> RegistryError {
+    let detail = if unpublished {
+        format!(
+            "{slug}@{version} was published and later unpublished; a version string is never reused, so bump the version"
+        )
+    } else {
+        format!("{slug}@{version} is already published; bump the version to publish changes")
+    };
+    RegistryError::VersionExists { detail }
+}

@@ -1,0 +1,314 @@
+//! Storage ports: the narrow traits the services use, with conditional-write
+//! guarantees that every adapter must give (the contract tests check them).
+//!
+//! - Creating something that exists fails with [`Conflict`], never overwrites.
+//! - Every change to a plugin names the revision it was computed from
+//!   (compare-and-set); a stale revision fails with [`Conflict::RevisionChanged`] and
+//!   changes nothing.
+
+mod files;
+mod sqlite;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub use files::FileArtifactStore;
+pub use sqlite::SqliteStore;
+
+use crate::artifact::{ArtifactKey, StoredArtifact};
+use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
+use crate::manifest::Manifest;
+use crate::slug::Slug;
+use crate::timestamp::Timestamp;
+use crate::version::PluginVersion;
+
+/// A boxed error from a storage backend, kept whole (never flattened to a string).
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which condition of a conditional write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Create-if-absent found the plugin already there.
+    PluginExists,
+    /// Create-if-absent found the version already there.
+    VersionExists,
+    /// Compare-and-set found a different revision (or no plugin).
+    RevisionChanged,
+    /// Create-if-absent found the key or principal already there.
+    AlreadyExists,
+    /// The thing to change does not exist.
+    Missing,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A conditional write's condition did not hold; nothing was written.
+    #[error("conditional write refused: {0:?}")]
+    Conflict(Conflict),
+    /// The backend is overloaded or unreachable after retries; try again later.
+    #[error("storage temporarily unavailable")]
+    Unavailable(#[source] BackendError),
+    /// The backend failed.
+    #[error("storage backend failed")]
+    Backend(#[source] BackendError),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A version's deprecation notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Deprecation {
+    /// Why the version is deprecated.
+    pub reason: String,
+    /// The version to use instead.
+    #[schema(value_type = Option<String>)]
+    pub replacement_version: Option<PluginVersion>,
+    /// When it was deprecated.
+    #[schema(value_type = String)]
+    pub deprecated_at: Timestamp,
+}
+
+/// One published version, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The version.
+    pub version: PluginVersion,
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// The schema document exactly as published.
+    pub schema: StoredArtifact,
+    /// The bundle, when the version was published as one.
+    pub bundle: Option<StoredArtifact>,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// Who published it.
+    pub published_by: PrincipalId,
+    /// Its deprecation notice, if deprecated.
+    pub deprecated: Option<Deprecation>,
+    /// When it was unpublished; the row stays so the version string is never reused.
+    pub unpublished_at: Option<Timestamp>,
+}
+
+/// The short form of a version, as listed with its plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    /// The version.
+    pub version: PluginVersion,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// Its deprecation notice, if any.
+    pub deprecated: Option<Deprecation>,
+    /// When it was unpublished, if it was.
+    pub unpublished_at: Option<Timestamp>,
+}
+
+impl VersionSummary {
+    /// The summary of a full record.
+    pub fn of(record: &VersionRecord) -> Self {
+        Self {
+            version: record.version.clone(),
+            published_at: record.published_at,
+            deprecated: record.deprecated.clone(),
+            unpublished_at: record.unpublished_at,
+        }
+    }
+}
+
+/// What search and listings show of a plugin: its latest version's metadata,
+/// kept on the plugin row so listing needs one read per plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestSummary {
+    /// The latest version (DESIGN.md's rule).
+    pub version: PluginVersion,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Its author.
+    pub author: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// A plugin with the state of all its versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginRecord {
+    /// The slug.
+    pub slug: Slug,
+    /// The principal that first published it.
+    pub owner: PrincipalId,
+    /// When its first version was published.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// Compare-and-set revision, bumped by every change.
+    pub revision: u64,
+    /// Latest-version metadata; `None` once every version is unpublished.
+    pub latest: Option<LatestSummary>,
+    /// Every version ever published, unpublished ones included, in no set order.
+    pub versions: Vec<VersionSummary>,
+}
+
+/// A plugin as listed for search: no per-version detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginListing {
+    /// The slug.
+    pub slug: Slug,
+    /// When its first version was published.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// Latest-version metadata; `None` when nothing is published.
+    pub latest: Option<LatestSummary>,
+}
+
+/// A change to one version's lifecycle state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionChange {
+    /// Set (or replace) the deprecation notice.
+    Deprecate(Deprecation),
+    /// Mark unpublished at this instant.
+    Unpublish(Timestamp),
+}
+
+/// The plugin catalog: plugins, versions and download counters.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// A plugin and the state of its versions.
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
+
+    /// One version in full.
+    async fn version(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<VersionRecord>, StorageError>;
+
+    /// Creates a plugin with its first version. Fails with
+    /// [`Conflict::PluginExists`] if the slug exists, writing nothing.
+    async fn create_plugin(
+        &self,
+        slug: &Slug,
+        owner: &PrincipalId,
+        first: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError>;
+
+    /// Adds a version to a plugin at `expected_revision`. Fails with
+    /// [`Conflict::VersionExists`] if the version was ever published, or
+    /// [`Conflict::RevisionChanged`] if the plugin moved on; writes nothing then.
+    async fn add_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        record: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError>;
+
+    /// Changes one version's lifecycle state and the plugin's latest summary, at
+    /// `expected_revision` ([`Conflict::RevisionChanged`] otherwise;
+    /// [`Conflict::Missing`] if the version does not exist).
+    async fn change_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        version: &PluginVersion,
+        change: &VersionChange,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Counts one download of a version on `day` (an atomic increment).
+    async fn record_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        day: time::Date,
+    ) -> Result<(), StorageError>;
+
+    /// Downloads of a version on `since` and every later day.
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError>;
+
+    /// Sets every plugin's `downloads` to the sum of its daily counters; returns how
+    /// many plugins changed.
+    async fn roll_up_downloads(&self) -> Result<usize, StorageError>;
+
+    /// A number that changes whenever any listing could have changed, so readers
+    /// can cache listings and revalidate cheaply.
+    async fn catalog_revision(&self) -> Result<u64, StorageError>;
+
+    /// Plugins in slug order after `after`, at most `limit` of them (a page).
+    async fn list_plugins(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<PluginListing>, StorageError>;
+}
+
+/// Principals and their API keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Creates a principal ([`Conflict::AlreadyExists`] if the id is taken).
+    async fn create_principal(&self, principal: &Principal) -> Result<(), StorageError>;
+
+    /// A principal by id.
+    async fn principal(&self, id: &PrincipalId) -> Result<Option<Principal>, StorageError>;
+
+    /// Stores a key ([`Conflict::AlreadyExists`] if its id or hash is taken).
+    async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError>;
+
+    /// The key stored under `hash`, revoked or not.
+    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError>;
+
+    /// A key by id.
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StorageError>;
+
+    /// Keys of one principal, or of all when `None`, oldest first.
+    async fn list_keys(
+        &self,
+        principal: Option<&PrincipalId>,
+    ) -> Result<Vec<ApiKeyRecord>, StorageError>;
+
+    /// Revokes a key that is not yet revoked ([`Conflict::Missing`] if there is no
+    /// such live key).
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError>;
+
+    /// Whether any key exists at all (first-start bootstrap).
+    async fn any_key_exists(&self) -> Result<bool, StorageError>;
+}
+
+/// Whether a create-if-absent write created the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The object was written.
+    Created,
+    /// The object was already there (content-addressed, so identical); nothing written.
+    AlreadyExisted,
+}
+
+/// Immutable, content-addressed artifact storage.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// Writes `bytes` under `key` unless something is already there.
+    async fn put_if_absent(
+        &self,
+        key: &ArtifactKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<PutOutcome, StorageError>;
+
+    /// The bytes under `key`.
+    async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
+}

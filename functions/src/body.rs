@@ -1,0 +1,77 @@
+//! Reading request bodies under a byte cap, counted while streaming.
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::http::header;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::problem::ApiError;
+
+/// Reads at most `limit` bytes; 413 as soon as the body (or its declared length)
+/// goes past it, without buffering the excess.
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(
+            "unreadable_body",
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// Parses a JSON body: 400 for broken JSON, 422 for JSON of the wrong shape.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the JSON body has the wrong shape: {e}"),
+            ),
+            _ => {
+                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            }
+        }
+    })
+}
+
+/// The media type of a request, lowercased, parameters dropped.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// The `filename` parameter of a `Content-Disposition` header, if any.
+pub fn disposition_file_name(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_DISPOSITION)?.to_str().ok()?;
+    value.split(';').map(str::trim).find_map(|part| {
+        let (key, raw) = part.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("filename")
+            .then(|| raw.trim().trim_matches('"').to_owned())
+    })
+}

@@ -1,0 +1,178 @@
+//! RFC 9457 problem details: the one error type of the HTTP edge.
+//!
+//! Every refusal has a stable machine `code` and a `detail` that says what to fix.
+//! Unexpected failures are logged in full and answered with a generic 500 (or 503
+//! when storage is only temporarily unavailable), never leaking internals.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use registry_core::RegistryError;
+use registry_core::bundle::BundleError;
+use registry_core::manifest::FieldError;
+use registry_core::store::StorageError;
+use serde::Serialize;
+
+/// Media type of problem responses.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// Base of every problem `type` URI; the code is appended.
+pub const PROBLEM_TYPE_BASE: &str = "https://registry.openworkflowspec.org/problems/";
+
+/// The problem+json body.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// URI identifying the problem kind.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened and what to do about it.
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Field-by-field problems, for validation failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error answered as problem+json.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    /// A problem with a status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400 for a malformed request.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 404 for an unknown route or resource.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 413 for a body over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body exceeds the {limit}-byte limit"),
+        )
+    }
+
+    /// 415 for a body type the route does not take.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+fn title_of(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: format!("{PROBLEM_TYPE_BASE}{}", self.code.replace('_', "-")),
+            title: title_of(self.status).to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_owned(),
+            errors: self.errors,
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (self.status, bytes).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"openworkflow-registry\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        use StatusCode as S;
+        let detail = error.to_string();
+        let (status, code) = match &error {
+            RegistryError::Unauthenticated { .. } => (S::UNAUTHORIZED, "unauthenticated"),
+            RegistryError::MissingScope { .. } => (S::FORBIDDEN, "missing_scope"),
+            RegistryError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
+            RegistryError::InvalidParameter { .. } => (S::BAD_REQUEST, "invalid_parameter"),
+            RegistryError::MalformedDocument { .. } => (S::BAD_REQUEST, "malformed_document"),
+            RegistryError::Invalid { problems } => {
+                return Self {
+                    status: S::UNPROCESSABLE_ENTITY,
+                    code: "invalid_plugin",
+                    detail,
+                    errors: problems.clone(),
+                };
+            }
+            RegistryError::Bundle(BundleError::TooLarge { .. }) => {
+                (S::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            RegistryError::Bundle(_) => (S::BAD_REQUEST, "invalid_bundle"),
+            RegistryError::PluginNotFound { .. } => (S::NOT_FOUND, "plugin_not_found"),
+            RegistryError::VersionNotFound { .. } => (S::NOT_FOUND, "version_not_found"),
+            RegistryError::NoBundle { .. } => (S::NOT_FOUND, "no_bundle"),
+            RegistryError::KeyNotFound { .. } => (S::NOT_FOUND, "key_not_found"),
+            RegistryError::VersionGone { .. } => (S::GONE, "version_unpublished"),
+            RegistryError::VersionExists { .. } => (S::CONFLICT, "version_exists"),
+            RegistryError::VersionNotIncremented { .. } => (S::CONFLICT, "version_not_incremented"),
+            RegistryError::UnpublishRefused { .. } => (S::CONFLICT, "unpublish_refused"),
+            RegistryError::ConcurrentUpdate { .. } => (S::CONFLICT, "concurrent_update"),
+            RegistryError::Storage(StorageError::Unavailable(_)) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "storage unavailable"
+                );
+                return Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the registry is busy; retry shortly",
+                );
+            }
+            RegistryError::Storage(_)
+            | RegistryError::MissingArtifact { .. }
+            | RegistryError::Entropy => {
+                tracing::error!(error = &error as &dyn std::error::Error, "internal error");
+                return Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the registry failed; the failure is logged",
+                );
+            }
+        };
+        Self::new(status, code, detail)
+    }
+}

@@ -1,0 +1,133 @@
+//! The routes, grouped so each Lambda function mounts only its own.
+
+pub mod keys;
+pub mod meta;
+pub mod plugins;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use registry_core::artifact::{PRIVATE_CACHE_CONTROL, SHORT_CACHE_CONTROL};
+use serde::Serialize;
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Public reads: search, details, schema and bundle downloads.
+pub fn read_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/plugins/search", get(plugins::search::search_plugins))
+        .route("/plugins/{slug}", get(plugins::details::get_plugin))
+        .route(
+            "/plugins/{slug}/{version}/schema",
+            get(plugins::download::download_schema),
+        )
+        .route(
+            "/plugins/{slug}/{version}/bundle",
+            get(plugins::download::download_bundle),
+        )
+}
+
+/// Publishing: `POST /plugins` and `PUT /plugins/{slug}`.
+pub fn publish_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/plugins", post(plugins::publish::publish_plugin))
+        .route(
+            "/plugins/{slug}",
+            axum::routing::put(plugins::publish::update_plugin),
+        )
+}
+
+/// Deprecation.
+pub fn deprecate_routes() -> Router<Arc<AppState>> {
+    Router::new().route(
+        "/plugins/{slug}/{version}/deprecate",
+        post(plugins::deprecate::deprecate_version),
+    )
+}
+
+/// Unpublishing.
+pub fn unpublish_routes() -> Router<Arc<AppState>> {
+    Router::new().route(
+        "/plugins/{slug}/{version}",
+        delete(plugins::unpublish::unpublish_version),
+    )
+}
+
+/// API key management.
+pub fn key_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/auth/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/auth/keys/{key_id}", delete(keys::revoke_key))
+}
+
+/// `/openapi.json` and `/healthz`.
+pub fn meta_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/openapi.json", get(meta::openapi_document))
+        .route("/healthz", get(meta::health))
+}
+
+/// Every route, as the local server mounts them, with problem+json for unknown
+/// routes and wrong methods.
+pub fn all_routes(state: Arc<AppState>) -> Router {
+    with_fallbacks(
+        Router::new()
+            .merge(read_routes())
+            .merge(publish_routes())
+            .merge(deprecate_routes())
+            .merge(unpublish_routes())
+            .merge(key_routes())
+            .merge(meta_routes()),
+    )
+    .with_state(state)
+}
+
+/// Adds problem+json answers for unknown routes (404) and wrong methods (405).
+pub fn with_fallbacks(router: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
+    router
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json for the API") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+}
+
+/// A JSON response with a cache policy: short and shared on a public registry,
+/// private on a private one.
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T, private: bool) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "response serialisation failed"
+            );
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "response serialisation failed",
+            )
+            .into_response();
+        }
+    };
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let cache = if private || status != StatusCode::OK {
+        PRIVATE_CACHE_CONTROL
+    } else {
+        SHORT_CACHE_CONTROL
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}

@@ -1,0 +1,89 @@
+//! `POST /plugins/{slug}/{version}/deprecate`
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use registry_core::store::Deprecation;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::MaybeCaller;
+use crate::body::{parse_json, read_limited};
+use crate::problem::{ApiError, Problem};
+use crate::routes::json_response;
+use crate::state::AppState;
+
+const MAX_DEPRECATE_BODY: usize = 16 * 1024;
+
+/// The deprecation request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeprecateRequest {
+    /// Why the version should no longer be used.
+    reason: String,
+    /// A published version to use instead.
+    #[serde(default)]
+    replacement_version: Option<String>,
+}
+
+/// Answer to a deprecation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeprecateResponse {
+    /// `deprecated`
+    status: &'static str,
+    /// The plugin.
+    slug: String,
+    /// The version.
+    version: String,
+    /// The notice now shown with it.
+    deprecated: Deprecation,
+}
+
+/// Deprecates a version (repeat to change the notice).
+#[utoipa::path(
+    post,
+    path = "/plugins/{slug}/{version}/deprecate",
+    params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
+    request_body = DeprecateRequest,
+    responses(
+        (status = 200, description = "Deprecated", body = DeprecateResponse),
+        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing reason or unknown replacement", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])),
+    tag = "publishing"
+)]
+pub async fn deprecate_version(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path((slug, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let bytes = read_limited(&headers, body, MAX_DEPRECATE_BODY).await?;
+    let request: DeprecateRequest = parse_json(&bytes)?;
+    let done = state
+        .registry
+        .deprecate_version(
+            caller,
+            &slug,
+            &version,
+            &request.reason,
+            request.replacement_version.as_deref(),
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &DeprecateResponse {
+            status: "deprecated",
+            slug: done.slug,
+            version: done.version,
+            deprecated: done.deprecation,
+        },
+        true,
+    ))
+}

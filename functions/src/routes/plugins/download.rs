@@ -1,0 +1,75 @@
+//! `GET /plugins/{slug}/{version}/schema` and `.../bundle`
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use registry_core::artifact::{IMMUTABLE_CACHE_CONTROL, PRIVATE_CACHE_CONTROL};
+use registry_core::registry::Download;
+
+use crate::auth::MaybeCaller;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+fn artifact_response(download: Download, private: bool) -> Response {
+    let mut response = (StatusCode::OK, download.bytes).into_response();
+    let headers = response.headers_mut();
+    if let Ok(ct) = HeaderValue::from_str(&download.content_type) {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", download.sha256)) {
+        headers.insert(header::ETAG, etag);
+    }
+    let cache = if private {
+        PRIVATE_CACHE_CONTROL
+    } else {
+        IMMUTABLE_CACHE_CONTROL
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// The schema document exactly as published (its SHA-256 is the details' `sha256`).
+#[utoipa::path(
+    get,
+    path = "/plugins/{slug}/{version}/schema",
+    params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
+    responses(
+        (status = 200, description = "The document, as application/json or application/yaml"),
+        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "That version was unpublished", body = Problem, content_type = "application/problem+json"),
+    ),
+    tag = "plugins"
+)]
+pub async fn download_schema(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path((slug, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    state.registry.authorize_read(caller.0.as_ref())?;
+    let download = state.registry.download_schema(&slug, &version).await?;
+    Ok(artifact_response(download, state.registry.config().private))
+}
+
+/// The version's ZIP bundle, when it was published as one.
+#[utoipa::path(
+    get,
+    path = "/plugins/{slug}/{version}/bundle",
+    params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
+    responses(
+        (status = 200, description = "The ZIP", content_type = "application/zip"),
+        (status = 404, description = "No such version, or it has no bundle", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "That version was unpublished", body = Problem, content_type = "application/problem+json"),
+    ),
+    tag = "plugins"
+)]
+pub async fn download_bundle(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path((slug, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    state.registry.authorize_read(caller.0.as_ref())?;
+    let download = state.registry.download_bundle(&slug, &version).await?;
+    Ok(artifact_response(download, state.registry.config().private))
+}

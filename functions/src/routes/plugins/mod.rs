@@ -1,0 +1,8 @@
+//! `/plugins/...` handlers, one file per verb.
+
+pub mod deprecate;
+pub mod details;
+pub mod download;
+pub mod publish;
+pub mod search;
+pub mod unpublish;

@@ -1,0 +1,153 @@
+//! `POST /plugins` and `PUT /plugins/{slug}`
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use registry_core::RegistryError;
+use registry_core::artifact::ZIP_CONTENT_TYPE;
+use registry_core::bundle::MAX_BUNDLE_BYTES;
+use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
+use registry_core::registry::PublishBody;
+use registry_core::slug::Slug;
+use serde::Serialize;
+
+use crate::auth::MaybeCaller;
+use crate::body::{disposition_file_name, media_type, read_limited};
+use crate::problem::{ApiError, Problem};
+use crate::routes::json_response;
+use crate::state::AppState;
+
+/// Answer to a publish.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublishResponse {
+    /// `published`
+    status: &'static str,
+    /// The plugin.
+    slug: String,
+    /// The new version.
+    version: String,
+    /// The plugin's URL.
+    url: String,
+}
+
+/// Answer to an update.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpdateResponse {
+    /// `updated`
+    status: &'static str,
+    /// The plugin.
+    slug: String,
+    /// The new version.
+    version: String,
+    /// The highest version before this one.
+    previous_version: Option<String>,
+}
+
+async fn read_publish_body(headers: &HeaderMap, body: Body) -> Result<PublishBody, ApiError> {
+    let media = media_type(headers).ok_or_else(|| {
+        ApiError::unsupported_media_type(
+            "set Content-Type to application/json, application/yaml or application/zip",
+        )
+    })?;
+    if media == ZIP_CONTENT_TYPE {
+        let bytes = read_limited(headers, body, MAX_BUNDLE_BYTES).await?;
+        return Ok(PublishBody::Bundle {
+            bytes,
+            file_name: disposition_file_name(headers),
+        });
+    }
+    let format = DocumentFormat::from_media_type(&media).ok_or_else(|| {
+        ApiError::unsupported_media_type(format!(
+            "Content-Type {media} is not accepted; use application/json, application/yaml or application/zip"
+        ))
+    })?;
+    let bytes = read_limited(headers, body, MAX_SCHEMA_DOCUMENT_BYTES).await?;
+    Ok(PublishBody::Document { bytes, format })
+}
+
+/// Publishes a version (a new plugin, or a version never used before).
+#[utoipa::path(
+    post,
+    path = "/plugins",
+    request_body(description = "The plugin schema (JSON or YAML) or a ZIP bundle with plugin.yaml/plugin.json at its root",
+        content(("application/json"), ("application/yaml"), ("application/zip"))),
+    responses(
+        (status = 201, description = "Published", body = PublishResponse),
+        (status = 400, description = "Malformed document or bundle", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Slug owned by another principal, or key lacks publish", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version already used", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid plugin, field by field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])),
+    tag = "publishing"
+)]
+pub async fn publish_plugin(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let body = read_publish_body(&headers, body).await?;
+    let published = state.registry.publish_version(caller, body).await?;
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &PublishResponse {
+            status: "published",
+            slug: published.slug.to_string(),
+            version: published.version.to_string(),
+            url: published.url.clone(),
+        },
+        true,
+    );
+    if let Ok(location) = HeaderValue::from_str(&published.url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Publishes a new version that must be greater than the plugin's latest.
+#[utoipa::path(
+    put,
+    path = "/plugins/{slug}",
+    params(("slug" = String, Path, description = "Plugin slug; must match the document's")),
+    request_body(description = "The updated plugin schema or bundle",
+        content(("application/json"), ("application/yaml"), ("application/zip"))),
+    responses(
+        (status = 200, description = "Updated", body = UpdateResponse),
+        (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version not incremented or already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid plugin", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])),
+    tag = "publishing"
+)]
+pub async fn update_plugin(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let slug =
+        Slug::parse(&slug).map_err(|_| RegistryError::PluginNotFound { slug: slug.clone() })?;
+    let body = read_publish_body(&headers, body).await?;
+    let published = state.registry.update_plugin(caller, &slug, body).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &UpdateResponse {
+            status: "updated",
+            slug: published.slug.to_string(),
+            version: published.version.to_string(),
+            previous_version: published.previous_version.map(|v| v.to_string()),
+        },
+        true,
+    ))
+}

@@ -1,0 +1,64 @@
+//! `DELETE /plugins/{slug}/{version}`
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::auth::MaybeCaller;
+use crate::problem::{ApiError, Problem};
+use crate::routes::json_response;
+use crate::state::AppState;
+
+/// Answer to an unpublish.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnpublishResponse {
+    /// `unpublished`
+    status: &'static str,
+    /// The plugin.
+    slug: String,
+    /// The version removed (its string stays taken).
+    version: String,
+    /// When.
+    unpublished_at: String,
+}
+
+/// Unpublishes a version: within 72 hours of publication, or once deprecated and
+/// not downloaded for 7 days.
+#[utoipa::path(
+    delete,
+    path = "/plugins/{slug}/{version}",
+    params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
+    responses(
+        (status = 200, description = "Unpublished", body = UnpublishResponse),
+        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Refused, with the reason", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Already unpublished", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])),
+    tag = "publishing"
+)]
+pub async fn unpublish_version(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path((slug, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let done = state
+        .registry
+        .unpublish_version(caller, &slug, &version)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &UnpublishResponse {
+            status: "unpublished",
+            slug: done.slug,
+            version: done.version,
+            unpublished_at: done.unpublished_at.to_string(),
+        },
+        true,
+    ))
+}

@@ -1,0 +1,162 @@
+//! The all-in-one local / self-hosted registry: embedded storage, every route, the
+//! download roll-up on a timer. `main.rs` only parses flags and calls in here, so the
+//! tests start exactly what users run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use registry_core::registry::CreatedKey;
+use registry_core::store::{FileArtifactStore, SqliteStore};
+use registry_core::timestamp::{Clock, SystemClock};
+use registry_core::{Registry, RegistryConfig};
+use registry_functions::AppState;
+use tokio::net::TcpListener;
+
+/// File name of the catalog database inside the data directory.
+pub const CATALOG_FILE: &str = "catalog.sqlite3";
+/// File the first admin key is written to inside the data directory.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+/// How often daily download counters are folded into plugin totals.
+pub const DOWNLOAD_ROLLUP_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Everything needed to open a registry over a data directory.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Data directory (SQLite, artifacts, admin.key).
+    pub data_dir: PathBuf,
+    /// Base URL written into responses.
+    pub public_url: String,
+    /// Whether reads need a `read` key.
+    pub private: bool,
+}
+
+/// Opens the embedded stores under `config.data_dir` and builds the registry.
+pub fn open_registry(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Registry>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let db = config.data_dir.join(CATALOG_FILE);
+    let store = Arc::new(
+        SqliteStore::open(&db).with_context(|| format!("opening catalog {}", db.display()))?,
+    );
+    let artifacts = Arc::new(FileArtifactStore::new(&config.data_dir));
+    Ok(Arc::new(Registry::new(
+        store.clone(),
+        artifacts,
+        store,
+        clock,
+        RegistryConfig {
+            public_url: config.public_url.clone(),
+            private: config.private,
+        },
+    )))
+}
+
+/// Opens the registry on the system clock.
+pub fn open_registry_now(config: &ServerConfig) -> anyhow::Result<Arc<Registry>> {
+    open_registry(config, Arc::new(SystemClock))
+}
+
+/// On a registry with no keys, creates the admin key and writes it to
+/// `DIR/admin.key` (mode 0600). Returns it so the caller can print it once.
+pub async fn bootstrap_admin_key(
+    registry: &Registry,
+    data_dir: &Path,
+) -> anyhow::Result<Option<CreatedKey>> {
+    let Some(created) = registry
+        .bootstrap_admin_key()
+        .await
+        .context("creating the admin key")?
+    else {
+        return Ok(None);
+    };
+    write_secret_file(&data_dir.join(ADMIN_KEY_FILE), created.secret.expose())?;
+    Ok(Some(created))
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Serves every route on `listener` until `shutdown` resolves, rolling up download
+/// counters in the background.
+pub async fn serve(
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let rollup = tokio::spawn(roll_up_periodically(Arc::clone(&registry)));
+    let app = registry_functions::all_routes(Arc::new(AppState { registry }))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP");
+    rollup.abort();
+    result
+}
+
+async fn roll_up_periodically(registry: Arc<Registry>) {
+    let mut ticker = tokio::time::interval(DOWNLOAD_ROLLUP_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match registry.roll_up_downloads().await {
+            Ok(changed) if changed > 0 => tracing::info!(changed, "download counters rolled up"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "download roll-up failed"
+            ),
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

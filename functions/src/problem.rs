@@ -133,7 +133,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::Invalid { problems } => {
                 return Self {
                     status: S::UNPROCESSABLE_ENTITY,
-                    code: "invalid_plugin",
+                    code: "validation_failed",
                     detail,
                     errors: problems.clone(),
                 };

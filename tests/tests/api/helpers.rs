@@ -1,0 +1,222 @@
+//! `TestApp`: the real server on a temp dir and port 0, with a manual clock.
+
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+
+use openworkflow_registry::{ServerConfig, bootstrap_admin_key, open_registry, serve};
+use registry_core::Registry;
+use registry_core::timestamp::{ManualClock, Timestamp};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The spec's GitHub example, with the `icon` its own field list requires.
+pub const GITHUB_YAML: &str = include_str!("../../fixtures/github.yaml");
+
+pub struct TestApp {
+    pub base: String,
+    pub admin_key: String,
+    pub client: reqwest::Client,
+    pub registry: Arc<Registry>,
+    pub clock: Arc<ManualClock>,
+    pub data: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(false).await
+    }
+
+    pub async fn spawn_private() -> Self {
+        Self::spawn_with(true).await
+    }
+
+    async fn spawn_with(private: bool) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-03-02T12:00:00Z").expect("ts")));
+        let config = ServerConfig { data_dir: data.path().to_path_buf(), public_url: base.clone(), private };
+        let registry = open_registry(&config, clock.clone()).expect("open registry");
+        let admin = bootstrap_admin_key(&registry, data.path()).await.expect("bootstrap").expect("first key");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(serve(Arc::clone(&registry), listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            admin_key: admin.secret.expose().to_owned(),
+            client: reqwest::Client::new(),
+            registry,
+            clock,
+            data,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("GET")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn send_body(&self, method: reqwest::Method, path: &str, key: Option<&str>, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        let mut request = self.client.request(method, self.url(path)).header("content-type", content_type).body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn publish(&self, key: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.send_body(reqwest::Method::POST, "/plugins", Some(key), content_type, body).await
+    }
+
+    pub async fn publish_yaml(&self, key: &str, yaml: &str) -> Response {
+        self.publish(key, "application/yaml", yaml.to_owned()).await
+    }
+
+    pub async fn publish_ok(&self, key: &str, slug: &str, version: &str) {
+        let response = self.publish_yaml(key, &plugin_yaml(slug, version)).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+    }
+
+    pub async fn update(&self, key: &str, slug: &str, yaml: &str) -> Response {
+        self.send_body(reqwest::Method::PUT, &format!("/plugins/{slug}"), Some(key), "application/yaml", yaml.to_owned()).await
+    }
+
+    pub async fn deprecate(&self, key: &str, slug: &str, version: &str, body: Value) -> Response {
+        self.send_body(
+            reqwest::Method::POST,
+            &format!("/plugins/{slug}/{version}/deprecate"),
+            Some(key),
+            "application/json",
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn unpublish(&self, key: &str, slug: &str, version: &str) -> Response {
+        self.client
+            .delete(self.url(&format!("/plugins/{slug}/{version}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// A key for a brand-new principal, made by the admin key.
+    pub async fn new_principal_key(&self, name: &str, scopes: &[&str]) -> String {
+        let response = self
+            .send_body(
+                reqwest::Method::POST,
+                "/auth/keys",
+                Some(&self.admin_key),
+                "application/json",
+                json!({"name": name, "scopes": scopes, "new_principal": {"name": name, "kind": "team"}}).to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        body["key"].as_str().expect("key").to_owned()
+    }
+
+    pub async fn roll_up(&self) {
+        self.registry.roll_up_downloads().await.expect("roll-up");
+    }
+}
+
+/// A valid manifest for `slug@version`.
+pub fn plugin_yaml(slug: &str, version: &str) -> String {
+    plugin_yaml_with(slug, version, &format!("{slug} plugin"), "Does useful things", &["tools"])
+}
+
+pub fn plugin_yaml_with(slug: &str, version: &str, name: &str, description: &str, tags: &[&str]) -> String {
+    format!(
+        "slug: {slug}\nversion: {version}\nname: {name}\ndescription: {description}\nauthor: Test Author\n\
+         homepage: https://example.com/{slug}\nrepository: https://github.com/example/{slug}\nlicense: Apache-2.0\n\
+         icon: https://example.com/{slug}.svg\ntags: [{}]\nactions:\n  - name: run\n    description: Run it\n",
+        tags.join(", ")
+    )
+}
+
+/// Asserts a problem+json answer and returns its body.
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("https://")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    body
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A ZIP holding `files` (name, bytes), deflate-compressed.
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        writer.start_file(*name, options).expect("start file");
+        writer.write_all(bytes).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+/// A ZIP with one stored (uncompressed) entry.
+pub fn stored_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in files {
+        writer.start_file(*name, options).expect("start file");
+        writer.write_all(bytes).expect("write");
+    }
+    writer.finish().expect("finish").into_inner()
+}
+
+/// Replaces every occurrence of `from` with `to` (same length) in raw ZIP bytes, to
+/// forge what a well-behaved writer refuses to produce.
+pub fn patch_bytes(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut i = 0;
+    let mut patched = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            patched += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(patched > 0, "pattern not found");
+    bytes
+}

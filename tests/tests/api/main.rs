@@ -1,0 +1,9 @@
+//! End-to-end tests of the registry API over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod bundles;
+mod helpers;
+mod keys;
+mod lifecycle;
+mod publish;
+mod read;

@@ -6,6 +6,8 @@
 //!   (compare-and-set); a stale revision fails with [`Conflict::RevisionChanged`] and
 //!   changes nothing.
 
+#[cfg(feature = "contract")]
+pub mod contract;
 mod files;
 mod sqlite;
 

@@ -43,12 +43,23 @@ impl TestApp {
 
     async fn spawn_with(private: bool) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let clock = Arc::new(ManualClock::new(Timestamp::parse("2026-03-02T12:00:00Z").expect("ts")));
-        let config = ServerConfig { data_dir: data.path().to_path_buf(), public_url: base.clone(), private };
+        let clock = Arc::new(ManualClock::new(
+            Timestamp::parse("2026-03-02T12:00:00Z").expect("ts"),
+        ));
+        let config = ServerConfig {
+            data_dir: data.path().to_path_buf(),
+            public_url: base.clone(),
+            private,
+        };
         let registry = open_registry(&config, clock.clone()).expect("open registry");
-        let admin = bootstrap_admin_key(&registry, data.path()).await.expect("bootstrap").expect("first key");
+        let admin = bootstrap_admin_key(&registry, data.path())
+            .await
+            .expect("bootstrap")
+            .expect("first key");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(serve(Arc::clone(&registry), listener, async {
             let _ = rx.await;
@@ -73,7 +84,12 @@ impl TestApp {
     }
 
     pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("GET")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET")
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -82,16 +98,39 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
-    pub async fn send_body(&self, method: reqwest::Method, path: &str, key: Option<&str>, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
-        let mut request = self.client.request(method, self.url(path)).header("content-type", content_type).body(body);
+    pub async fn send_body(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
         request.send().await.expect("request")
     }
 
-    pub async fn publish(&self, key: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
-        self.send_body(reqwest::Method::POST, "/plugins", Some(key), content_type, body).await
+    pub async fn publish(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.send_body(
+            reqwest::Method::POST,
+            "/plugins",
+            Some(key),
+            content_type,
+            body,
+        )
+        .await
     }
 
     pub async fn publish_yaml(&self, key: &str, yaml: &str) -> Response {
@@ -100,11 +139,23 @@ impl TestApp {
 
     pub async fn publish_ok(&self, key: &str, slug: &str, version: &str) {
         let response = self.publish_yaml(key, &plugin_yaml(slug, version)).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     pub async fn update(&self, key: &str, slug: &str, yaml: &str) -> Response {
-        self.send_body(reqwest::Method::PUT, &format!("/plugins/{slug}"), Some(key), "application/yaml", yaml.to_owned()).await
+        self.send_body(
+            reqwest::Method::PUT,
+            &format!("/plugins/{slug}"),
+            Some(key),
+            "application/yaml",
+            yaml.to_owned(),
+        )
+        .await
     }
 
     pub async fn deprecate(&self, key: &str, slug: &str, version: &str, body: Value) -> Response {
@@ -150,10 +201,22 @@ impl TestApp {
 
 /// A valid manifest for `slug@version`.
 pub fn plugin_yaml(slug: &str, version: &str) -> String {
-    plugin_yaml_with(slug, version, &format!("{slug} plugin"), "Does useful things", &["tools"])
+    plugin_yaml_with(
+        slug,
+        version,
+        &format!("{slug} plugin"),
+        "Does useful things",
+        &["tools"],
+    )
 }
 
-pub fn plugin_yaml_with(slug: &str, version: &str, name: &str, description: &str, tags: &[&str]) -> String {
+pub fn plugin_yaml_with(
+    slug: &str,
+    version: &str,
+    name: &str,
+    description: &str,
+    tags: &[&str],
+) -> String {
     format!(
         "slug: {slug}\nversion: {version}\nname: {name}\ndescription: {description}\nauthor: Test Author\n\
          homepage: https://example.com/{slug}\nrepository: https://github.com/example/{slug}\nlicense: Apache-2.0\n\
@@ -165,13 +228,26 @@ pub fn plugin_yaml_with(slug: &str, version: &str, name: &str, description: &str
 /// Asserts a problem+json answer and returns its body.
 pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("https://")), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
     body
 }
 
@@ -183,7 +259,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A ZIP holding `files` (name, bytes), deflate-compressed.
 pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in files {
         writer.start_file(*name, options).expect("start file");
         writer.write_all(bytes).expect("write");
@@ -194,7 +271,8 @@ pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
 /// A ZIP with one stored (uncompressed) entry.
 pub fn stored_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, bytes) in files {
         writer.start_file(*name, options).expect("start file");
         writer.write_all(bytes).expect("write");

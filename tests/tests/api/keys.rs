@@ -6,7 +6,14 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn create_key(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
-    app.send_body(reqwest::Method::POST, "/auth/keys", Some(key), "application/json", body.to_string()).await
+    app.send_body(
+        reqwest::Method::POST,
+        "/auth/keys",
+        Some(key),
+        "application/json",
+        body.to_string(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -19,19 +26,51 @@ async fn keys_are_created_listed_without_secrets_and_revoked() {
     assert!(secret.starts_with("sk_") && secret.len() >= 3 + 64);
     assert_eq!(created["scopes"], json!(["publish"]));
 
-    let listing = app.get_with_key("/auth/keys", &app.admin_key).await.text().await.unwrap();
+    let listing = app
+        .get_with_key("/auth/keys", &app.admin_key)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(listing.contains("CI/CD Pipeline"));
     assert!(!listing.contains(&secret[3..]), "secrets are never listed");
-    let own: Value = app.get_with_key("/auth/keys", &secret).await.json().await.unwrap();
-    assert_eq!(own["keys"].as_array().unwrap().len(), 1, "a principal sees only its own keys");
+    let own: Value = app
+        .get_with_key("/auth/keys", &secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        own["keys"].as_array().unwrap().len(),
+        1,
+        "a principal sees only its own keys"
+    );
 
     app.publish_ok(&secret, "ci-plugin", "1.0.0").await;
     let id = created["id"].as_str().unwrap();
-    let revoke = app.client.delete(app.url(&format!("/auth/keys/{id}"))).bearer_auth(&app.admin_key).send().await.unwrap();
+    let revoke = app
+        .client
+        .delete(app.url(&format!("/auth/keys/{id}")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoke.status(), StatusCode::OK);
     assert!(revoke.json::<Value>().await.unwrap()["revoked_at"].is_string());
-    expect_problem(app.publish_yaml(&secret, &plugin_yaml("ci-plugin", "1.1.0")).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let missing = app.client.delete(app.url("/auth/keys/key_nope")).bearer_auth(&app.admin_key).send().await.unwrap();
+    expect_problem(
+        app.publish_yaml(&secret, &plugin_yaml("ci-plugin", "1.1.0"))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let missing = app
+        .client
+        .delete(app.url("/auth/keys/key_nope"))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
     expect_problem(missing, StatusCode::NOT_FOUND, "key_not_found").await;
 }
 
@@ -40,18 +79,53 @@ async fn a_rotated_key_keeps_ownership_because_the_principal_owns_the_plugin() {
     let app = TestApp::spawn().await;
     let old = app.new_principal_key("team", &["publish"]).await;
     app.publish_ok(&old, "rotated", "1.0.0").await;
-    let response = create_key(&app, &old, json!({"name": "new CI key", "scopes": ["publish"]})).await;
+    let response = create_key(
+        &app,
+        &old,
+        json!({"name": "new CI key", "scopes": ["publish"]}),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();
     let new = created["key"].as_str().unwrap().to_owned();
-    let keys: Value = app.get_with_key("/auth/keys", &old).await.json().await.unwrap();
-    let ids: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    let keys: Value = app
+        .get_with_key("/auth/keys", &old)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2, "both keys belong to the one principal");
-    let old_id = ids.iter().find(|id| **id != created["id"].as_str().unwrap()).unwrap().to_string();
-    let revoke = app.client.delete(app.url(&format!("/auth/keys/{old_id}"))).bearer_auth(&new).send().await.unwrap();
+    let old_id = ids
+        .iter()
+        .find(|id| **id != created["id"].as_str().unwrap())
+        .unwrap()
+        .to_string();
+    let revoke = app
+        .client
+        .delete(app.url(&format!("/auth/keys/{old_id}")))
+        .bearer_auth(&new)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoke.status(), StatusCode::OK);
-    assert_eq!(app.update(&new, "rotated", &plugin_yaml("rotated", "1.1.0")).await.status(), StatusCode::OK);
-    assert_eq!(app.update(&old, "rotated", &plugin_yaml("rotated", "1.2.0")).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.update(&new, "rotated", &plugin_yaml("rotated", "1.1.0"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.update(&old, "rotated", &plugin_yaml("rotated", "1.2.0"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -59,21 +133,61 @@ async fn non_admin_keys_cannot_escalate_or_reach_other_principals() {
     let app = TestApp::spawn().await;
     let publisher = app.new_principal_key("pub", &["publish"]).await;
     let other = app.new_principal_key("other", &["publish"]).await;
-    expect_problem(create_key(&app, &publisher, json!({"name": "x", "scopes": ["admin"]})).await, StatusCode::FORBIDDEN, "forbidden").await;
     expect_problem(
-        create_key(&app, &publisher, json!({"name": "x", "new_principal": {"name": "evil", "kind": "user"}})).await,
+        create_key(&app, &publisher, json!({"name": "x", "scopes": ["admin"]})).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
-    let theirs: Value = app.get_with_key("/auth/keys", &other).await.json().await.unwrap();
+    expect_problem(
+        create_key(
+            &app,
+            &publisher,
+            json!({"name": "x", "new_principal": {"name": "evil", "kind": "user"}}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let theirs: Value = app
+        .get_with_key("/auth/keys", &other)
+        .await
+        .json()
+        .await
+        .unwrap();
     let their_id = theirs["keys"][0]["id"].as_str().unwrap();
     let their_principal = theirs["keys"][0]["principal"].as_str().unwrap();
-    let attempt = app.client.delete(app.url(&format!("/auth/keys/{their_id}"))).bearer_auth(&publisher).send().await.unwrap();
+    let attempt = app
+        .client
+        .delete(app.url(&format!("/auth/keys/{their_id}")))
+        .bearer_auth(&publisher)
+        .send()
+        .await
+        .unwrap();
     expect_problem(attempt, StatusCode::NOT_FOUND, "key_not_found").await;
-    expect_problem(app.get_with_key(&format!("/auth/keys?principal={their_principal}"), &publisher).await, StatusCode::FORBIDDEN, "forbidden").await;
-    expect_problem(create_key(&app, &publisher, json!({"name": "", "scopes": []})).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    expect_problem(app.get("/auth/keys").await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    expect_problem(
+        app.get_with_key(
+            &format!("/auth/keys?principal={their_principal}"),
+            &publisher,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_problem(
+        create_key(&app, &publisher, json!({"name": "", "scopes": []})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    expect_problem(
+        app.get("/auth/keys").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -85,7 +199,13 @@ async fn the_first_admin_key_is_written_owner_only() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
-    assert!(app.registry.bootstrap_admin_key().await.unwrap().is_none(), "only on first start");
+    assert!(
+        app.registry.bootstrap_admin_key().await.unwrap().is_none(),
+        "only on first start"
+    );
 }

@@ -12,16 +12,60 @@ async fn details_pick_versions_and_refuse_unknown_ones() {
         app.publish_ok(&app.admin_key, "multi", v).await;
     }
     let latest = app.get_json("/plugins/multi").await;
-    assert_eq!(latest["version"], "1.10.0", "pre-releases are not latest while a release exists");
-    assert_eq!(latest["versions"], json!(["2.0.0-beta.1", "1.10.0", "1.2.0", "1.0.0"]));
-    assert_eq!(app.get_json("/plugins/multi?version=1.2.0").await["version"], "1.2.0");
-    expect_problem(app.get("/plugins/multi?version=9.9.9").await, StatusCode::NOT_FOUND, "version_not_found").await;
-    expect_problem(app.get("/plugins/multi?version=banana").await, StatusCode::BAD_REQUEST, "invalid_parameter").await;
-    expect_problem(app.get("/plugins/absent").await, StatusCode::NOT_FOUND, "plugin_not_found").await;
-    expect_problem(app.get("/plugins/absent/1.0.0/schema").await, StatusCode::NOT_FOUND, "plugin_not_found").await;
-    expect_problem(app.get("/plugins/multi/9.0.0/schema").await, StatusCode::NOT_FOUND, "version_not_found").await;
-    expect_problem(app.get("/plugins/multi/1.0.0/bundle").await, StatusCode::NOT_FOUND, "no_bundle").await;
-    expect_problem(app.get("/no/such/route").await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        latest["version"], "1.10.0",
+        "pre-releases are not latest while a release exists"
+    );
+    assert_eq!(
+        latest["versions"],
+        json!(["2.0.0-beta.1", "1.10.0", "1.2.0", "1.0.0"])
+    );
+    assert_eq!(
+        app.get_json("/plugins/multi?version=1.2.0").await["version"],
+        "1.2.0"
+    );
+    expect_problem(
+        app.get("/plugins/multi?version=9.9.9").await,
+        StatusCode::NOT_FOUND,
+        "version_not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/multi?version=banana").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/absent").await,
+        StatusCode::NOT_FOUND,
+        "plugin_not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/absent/1.0.0/schema").await,
+        StatusCode::NOT_FOUND,
+        "plugin_not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/multi/9.0.0/schema").await,
+        StatusCode::NOT_FOUND,
+        "version_not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/multi/1.0.0/bundle").await,
+        StatusCode::NOT_FOUND,
+        "no_bundle",
+    )
+    .await;
+    expect_problem(
+        app.get("/no/such/route").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -29,9 +73,16 @@ async fn downloads_count_per_day_and_reach_details_at_roll_up() {
     let app = TestApp::spawn().await;
     app.publish_ok(&app.admin_key, "counted", "1.0.0").await;
     for _ in 0..3 {
-        assert_eq!(app.get("/plugins/counted/1.0.0/schema").await.status(), StatusCode::OK);
+        assert_eq!(
+            app.get("/plugins/counted/1.0.0/schema").await.status(),
+            StatusCode::OK
+        );
     }
-    assert_eq!(app.get_json("/plugins/counted").await["downloads"], 0, "not before the roll-up");
+    assert_eq!(
+        app.get_json("/plugins/counted").await["downloads"],
+        0,
+        "not before the roll-up"
+    );
     app.roll_up().await;
     assert_eq!(app.get_json("/plugins/counted").await["downloads"], 3);
 }
@@ -41,28 +92,77 @@ async fn search_matches_filters_pages_and_ranks() {
     let app = TestApp::spawn().await;
     let key = &app.admin_key;
     for (slug, name, description, tags) in [
-        ("github", "GitHub Integration", "Interact with GitHub repositories", &["vcs", "github", "git"][..]),
-        ("gitlab", "GitLab", "Work with GitLab projects and git repositories", &["vcs", "git"][..]),
-        ("weather", "Weather", "Forecasts for any city", &["weather"][..]),
-        ("slack", "Slack", "Post messages; integrates with github webhooks", &["chat"][..]),
+        (
+            "github",
+            "GitHub Integration",
+            "Interact with GitHub repositories",
+            &["vcs", "github", "git"][..],
+        ),
+        (
+            "gitlab",
+            "GitLab",
+            "Work with GitLab projects and git repositories",
+            &["vcs", "git"][..],
+        ),
+        (
+            "weather",
+            "Weather",
+            "Forecasts for any city",
+            &["weather"][..],
+        ),
+        (
+            "slack",
+            "Slack",
+            "Post messages; integrates with github webhooks",
+            &["chat"][..],
+        ),
     ] {
-        let response = app.publish_yaml(key, &plugin_yaml_with(slug, "1.0.0", name, description, tags)).await;
+        let response = app
+            .publish_yaml(
+                key,
+                &plugin_yaml_with(slug, "1.0.0", name, description, tags),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
     }
     let spec_example = app.get_json("/plugins/search?q=github&tag=vcs").await;
     assert_eq!(spec_example["total"], 1);
     let hit = &spec_example["results"][0];
     assert_eq!(hit["slug"], "github");
-    let mut keys: Vec<&str> = hit.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = hit
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["author", "created_at", "description", "downloads", "name", "slug", "tags", "updated_at", "version"]
+        [
+            "author",
+            "created_at",
+            "description",
+            "downloads",
+            "name",
+            "slug",
+            "tags",
+            "updated_at",
+            "version"
+        ]
     );
 
     let by_relevance = app.get_json("/plugins/search?q=github").await;
-    let order: Vec<&str> = by_relevance["results"].as_array().unwrap().iter().map(|r| r["slug"].as_str().unwrap()).collect();
-    assert_eq!(order, ["github", "slack"], "a name match outranks a description match");
+    let order: Vec<&str> = by_relevance["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["github", "slack"],
+        "a name match outranks a description match"
+    );
 
     // Equal relevance: more downloads first.
     for _ in 0..2 {
@@ -77,12 +177,34 @@ async fn search_matches_filters_pages_and_ranks() {
     let page = app.get_json("/plugins/search?limit=2&offset=1").await;
     assert_eq!(page["total"], 4, "total counts every match, not the page");
     assert_eq!(page["results"].as_array().unwrap().len(), 2);
-    assert_eq!(app.get_json("/plugins/search?q=nothing-like-this").await, json!({"total": 0, "results": []}));
-    assert_eq!(app.get_json("/plugins/search?q=fore").await["results"][0]["slug"], "weather", "prefix match");
+    assert_eq!(
+        app.get_json("/plugins/search?q=nothing-like-this").await,
+        json!({"total": 0, "results": []})
+    );
+    assert_eq!(
+        app.get_json("/plugins/search?q=fore").await["results"][0]["slug"],
+        "weather",
+        "prefix match"
+    );
 
-    expect_problem(app.get("/plugins/search?limit=101").await, StatusCode::BAD_REQUEST, "invalid_parameter").await;
-    expect_problem(app.get("/plugins/search?limit=abc").await, StatusCode::BAD_REQUEST, "invalid_parameter").await;
-    expect_problem(app.get("/plugins/search?offset=-1").await, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    expect_problem(
+        app.get("/plugins/search?limit=101").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/search?limit=abc").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
+    expect_problem(
+        app.get("/plugins/search?offset=-1").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+    )
+    .await;
     assert_eq!(app.get_json("/plugins/search?limit=100").await["total"], 4);
 }
 
@@ -90,16 +212,35 @@ async fn search_matches_filters_pages_and_ranks() {
 async fn a_private_registry_needs_a_read_key_for_every_read() {
     let app = TestApp::spawn_private().await;
     app.publish_ok(&app.admin_key, "secret", "1.0.0").await;
-    for path in ["/plugins/secret", "/plugins/search?q=secret", "/plugins/secret/1.0.0/schema"] {
-        expect_problem(app.get(path).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    for path in [
+        "/plugins/secret",
+        "/plugins/search?q=secret",
+        "/plugins/secret/1.0.0/schema",
+    ] {
+        expect_problem(
+            app.get(path).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
     }
     let reader = app.new_principal_key("reader", &["read"]).await;
     let router = app.new_principal_key("router-only", &["router"]).await;
     let details = app.get_with_key("/plugins/secret", &reader).await;
     assert_eq!(details.status(), StatusCode::OK);
     assert_eq!(details.headers()["cache-control"], "private, no-store");
-    assert_eq!(app.get_with_key("/plugins/secret/1.0.0/schema", &reader).await.status(), StatusCode::OK);
-    assert_eq!(app.get_with_key("/plugins/search?q=secret", &router).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_with_key("/plugins/secret/1.0.0/schema", &reader)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get_with_key("/plugins/search?q=secret", &router)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -121,7 +262,10 @@ async fn openapi_describes_every_route() {
         ("/auth/keys", "get"),
         ("/auth/keys/{key_id}", "delete"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path}");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path}"
+        );
     }
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");

@@ -1,0 +1,571 @@
+//! The storage ports' contract, written once and run against every adapter (the
+//! embedded ones in `core/tests/contract.rs`; DynamoDB/S3 in `registry-aws`).
+//!
+//! Each check panics with a message naming the broken guarantee, as tests do.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{
+    ArtifactStore, CatalogStore, Conflict, Deprecation, KeyStore, LatestSummary, PutOutcome,
+    StorageError, VersionChange, VersionRecord,
+};
+use crate::artifact::{ArtifactKey, StoredArtifact};
+use crate::auth::{
+    ApiKeyRecord, ApiKeySecret, KeyId, Principal, PrincipalId, PrincipalKind, Scope, Scopes,
+};
+use crate::checksum::Sha256Digest;
+use crate::manifest::{DocumentFormat, parse_document};
+use crate::slug::Slug;
+use crate::timestamp::Timestamp;
+use crate::version::PluginVersion;
+
+/// How many writers race in the concurrency checks.
+pub const RACERS: usize = 16;
+
+fn at(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).expect("timestamp")
+}
+
+/// A version record for `slug@version`, as the publish service would build it.
+pub fn sample_version(slug: &str, version: &str) -> VersionRecord {
+    let doc = format!(
+        "slug: {slug}\nversion: {version}\nname: {slug}\ndescription: d\nauthor: a\nhomepage: https://h.io\n\
+         repository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\nactions:\n  - name: run\n    description: r\n"
+    );
+    let manifest =
+        parse_document(doc.as_bytes(), DocumentFormat::Yaml).expect("sample manifest is valid");
+    let sha256 = Sha256Digest::of(doc.as_bytes());
+    VersionRecord {
+        version: manifest.version.clone(),
+        schema: StoredArtifact {
+            key: ArtifactKey::schema(
+                &manifest.slug,
+                &manifest.version,
+                &sha256,
+                DocumentFormat::Yaml,
+            ),
+            sha256,
+            size: doc.len() as u64,
+            content_type: "application/yaml".into(),
+        },
+        manifest,
+        bundle: None,
+        published_at: at("2026-01-01T00:00:00Z"),
+        published_by: PrincipalId::from_stored("prn_owner"),
+        deprecated: None,
+        unpublished_at: None,
+    }
+}
+
+fn latest_of(record: &VersionRecord) -> LatestSummary {
+    LatestSummary {
+        version: record.version.clone(),
+        name: record.manifest.name.clone(),
+        description: record.manifest.description.clone(),
+        author: record.manifest.author.clone(),
+        tags: record.manifest.tags.clone(),
+    }
+}
+
+fn slug(raw: &str) -> Slug {
+    Slug::parse(raw).expect("slug")
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
+    match result {
+        Err(StorageError::Conflict(c)) => c,
+        other => panic!("expected a conditional-write conflict, got {other:?}"),
+    }
+}
+
+/// Runs every catalog check against `catalog`; slugs are prefixed with `prefix` so
+/// one database can host several runs.
+pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    create_is_exclusive_under_races(Arc::clone(&catalog), prefix).await;
+    add_version_is_conditional(Arc::clone(&catalog), prefix).await;
+    add_version_races_have_one_winner(Arc::clone(&catalog), prefix).await;
+    change_version_is_conditional(Arc::clone(&catalog), prefix).await;
+    downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
+    listing_pages_past_one_page(catalog, prefix).await;
+}
+
+async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-race"));
+    let record = sample_version(s.as_str(), "1.0.0");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (catalog, s, record) = (Arc::clone(&catalog), s.clone(), record.clone());
+            tokio::spawn(async move {
+                let owner = PrincipalId::from_stored(format!("prn_{i}"));
+                (
+                    owner.clone(),
+                    catalog
+                        .create_plugin(&s, &owner, &record, &latest_of(&record))
+                        .await,
+                )
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (owner, result) = task.await.expect("task");
+        match result {
+            Ok(()) => winners.push(owner),
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::PluginExists),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of {RACERS} concurrent creators wins"
+    );
+    let stored = catalog.plugin(&s).await.expect("read").expect("created");
+    assert_eq!(stored.owner, winners[0], "the winner owns the plugin");
+    assert_eq!(stored.versions.len(), 1);
+    assert_eq!(
+        stored
+            .latest
+            .as_ref()
+            .map(|l| l.version.to_string())
+            .as_deref(),
+        Some("1.0.0")
+    );
+}
+
+async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-cas"));
+    let owner = PrincipalId::from_stored("prn_owner");
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(&s, &owner, &first, &latest_of(&first))
+        .await
+        .expect("create");
+    let before = catalog.plugin(&s).await.unwrap().unwrap();
+    let second = sample_version(s.as_str(), "1.1.0");
+
+    let stale = catalog
+        .add_version(&s, before.revision + 7, &second, &latest_of(&second))
+        .await;
+    assert_eq!(
+        conflict(stale),
+        Conflict::RevisionChanged,
+        "a stale revision is refused"
+    );
+    let again = catalog
+        .add_version(&s, before.revision, &first, &latest_of(&first))
+        .await;
+    assert_eq!(
+        conflict(again),
+        Conflict::VersionExists,
+        "an existing version is never overwritten"
+    );
+    let unchanged = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(
+        unchanged.revision, before.revision,
+        "a refused write changes nothing"
+    );
+    assert_eq!(unchanged.versions.len(), 1);
+
+    let revision_before = catalog.catalog_revision().await.unwrap();
+    catalog
+        .add_version(&s, before.revision, &second, &latest_of(&second))
+        .await
+        .expect("add");
+    let after = catalog.plugin(&s).await.unwrap().unwrap();
+    assert!(
+        after.revision > before.revision,
+        "a write moves the plugin's revision"
+    );
+    assert!(
+        catalog.catalog_revision().await.unwrap() > revision_before,
+        "and the catalog's"
+    );
+    assert_eq!(after.versions.len(), 2);
+    let read = catalog
+        .version(&s, &second.version)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(read, second, "a version record round-trips unchanged");
+    let missing = PluginVersion::parse("9.9.9").unwrap();
+    assert!(catalog.version(&s, &missing).await.unwrap().is_none());
+    assert!(
+        catalog
+            .plugin(&slug(&format!("{prefix}-absent")))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let never = catalog
+        .add_version(
+            &slug(&format!("{prefix}-absent")),
+            1,
+            &second,
+            &latest_of(&second),
+        )
+        .await;
+    assert_eq!(
+        conflict(never),
+        Conflict::RevisionChanged,
+        "no plugin means no matching revision"
+    );
+}
+
+async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-cas-race"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &latest_of(&first),
+        )
+        .await
+        .unwrap();
+    let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (catalog, s) = (Arc::clone(&catalog), s.clone());
+            tokio::spawn(async move {
+                let record = sample_version(s.as_str(), &format!("2.0.{i}"));
+                catalog
+                    .add_version(&s, revision, &record, &latest_of(&record))
+                    .await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => wins += 1,
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::RevisionChanged),
+        }
+    }
+    assert_eq!(
+        wins, 1,
+        "compare-and-set lets exactly one writer of a revision through"
+    );
+    assert_eq!(catalog.plugin(&s).await.unwrap().unwrap().versions.len(), 2);
+}
+
+async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-change"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &latest_of(&first),
+        )
+        .await
+        .unwrap();
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    let notice = Deprecation {
+        reason: "old".into(),
+        replacement_version: None,
+        deprecated_at: at("2026-01-02T00:00:00Z"),
+    };
+    let when = at("2026-01-03T00:00:00Z");
+
+    let stale = catalog
+        .change_version(
+            &s,
+            plugin.revision + 1,
+            &first.version,
+            &VersionChange::Deprecate(notice.clone()),
+            None,
+            when,
+        )
+        .await;
+    assert_eq!(conflict(stale), Conflict::RevisionChanged);
+    let missing = PluginVersion::parse("3.0.0").unwrap();
+    let absent = catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &missing,
+            &VersionChange::Deprecate(notice.clone()),
+            None,
+            when,
+        )
+        .await;
+    assert_eq!(conflict(absent), Conflict::Missing);
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().revision,
+        plugin.revision,
+        "refusals change nothing"
+    );
+
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &first.version,
+            &VersionChange::Deprecate(notice.clone()),
+            Some(&latest_of(&first)),
+            when,
+        )
+        .await
+        .expect("deprecate");
+    let deprecated = catalog.version(&s, &first.version).await.unwrap().unwrap();
+    assert_eq!(deprecated.deprecated, Some(notice));
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(plugin.updated_at, when);
+
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &first.version,
+            &VersionChange::Unpublish(when),
+            None,
+            when,
+        )
+        .await
+        .expect("unpublish");
+    let gone = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(
+        gone.versions[0].unpublished_at,
+        Some(when),
+        "the row stays, marked unpublished"
+    );
+    assert!(
+        gone.latest.is_none(),
+        "no live version leaves no latest summary"
+    );
+}
+
+async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-dl"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &latest_of(&first),
+        )
+        .await
+        .unwrap();
+    let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::March, d).expect("date");
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
+            tokio::spawn(async move {
+                catalog
+                    .record_download(&s, &v, day(if i % 4 == 0 { 1 } else { 5 }))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("counted");
+    }
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(1))
+            .await
+            .unwrap(),
+        RACERS as u64,
+        "no lost increments"
+    );
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(2))
+            .await
+            .unwrap(),
+        (RACERS - RACERS / 4) as u64
+    );
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(6))
+            .await
+            .unwrap(),
+        0
+    );
+
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().downloads,
+        0,
+        "counting never touches the plugin row"
+    );
+    assert!(catalog.roll_up_downloads().await.unwrap() >= 1);
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().downloads,
+        RACERS as u64
+    );
+    let revision = catalog.catalog_revision().await.unwrap();
+    catalog.roll_up_downloads().await.unwrap();
+    assert_eq!(
+        catalog.catalog_revision().await.unwrap(),
+        revision,
+        "an idle roll-up changes nothing"
+    );
+}
+
+async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let page_prefix = format!("{prefix}-page");
+    for i in 0..25 {
+        let s = slug(&format!("{page_prefix}-{i:02}"));
+        let record = sample_version(s.as_str(), "1.0.0");
+        catalog
+            .create_plugin(
+                &s,
+                &PrincipalId::from_stored("prn_owner"),
+                &record,
+                &latest_of(&record),
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<Slug> = None;
+    loop {
+        let page = catalog.list_plugins(after.as_ref(), 10).await.unwrap();
+        assert!(page.len() <= 10, "a page never exceeds its limit");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|p| p.slug.clone());
+        seen.extend(page.into_iter().map(|p| p.slug.to_string()));
+    }
+    let ours: Vec<&String> = seen
+        .iter()
+        .filter(|s| s.starts_with(&page_prefix))
+        .collect();
+    assert_eq!(ours.len(), 25, "every plugin listed exactly once");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "listings come in slug order");
+}
+
+/// Runs every key-store check.
+pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
+    let principal = Principal {
+        id: PrincipalId::from_stored(format!("prn_{prefix}")),
+        name: "team".into(),
+        kind: PrincipalKind::Team,
+        created_at: at("2026-01-01T00:00:00Z"),
+    };
+    keys.create_principal(&principal)
+        .await
+        .expect("create principal");
+    assert_eq!(
+        conflict(keys.create_principal(&principal).await),
+        Conflict::AlreadyExists
+    );
+    assert_eq!(
+        keys.principal(&principal.id).await.unwrap(),
+        Some(principal.clone())
+    );
+    assert!(
+        keys.principal(&PrincipalId::from_stored("prn_nobody"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let secret = ApiKeySecret::generate().unwrap();
+    let record = ApiKeyRecord {
+        id: KeyId::from_stored(format!("key_{prefix}")),
+        hash: secret.hash(),
+        principal: principal.id.clone(),
+        name: "CI".into(),
+        scopes: Scopes::from([Scope::Publish, Scope::Read]),
+        created_at: at("2026-01-01T00:00:00Z"),
+        revoked_at: None,
+    };
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (keys, record) = (Arc::clone(&keys), record.clone());
+            tokio::spawn(async move { keys.insert_key(&record).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => wins += 1,
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::AlreadyExists),
+        }
+    }
+    assert_eq!(wins, 1, "a key id is created once");
+    assert!(keys.any_key_exists().await.unwrap());
+    assert_eq!(
+        keys.key_by_hash(&secret.hash()).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(keys.key(&record.id).await.unwrap(), Some(record.clone()));
+    assert!(
+        keys.key_by_hash(&ApiKeySecret::generate().unwrap().hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = keys.list_keys(Some(&principal.id)).await.unwrap();
+    assert_eq!(listed, vec![record.clone()]);
+    assert!(keys.list_keys(None).await.unwrap().contains(&record));
+
+    let when = at("2026-02-01T00:00:00Z");
+    keys.revoke_key(&record.id, when).await.expect("revoke");
+    assert_eq!(
+        conflict(keys.revoke_key(&record.id, when).await),
+        Conflict::Missing,
+        "revoking twice is refused by the store"
+    );
+    assert_eq!(
+        keys.key(&record.id).await.unwrap().unwrap().revoked_at,
+        Some(when)
+    );
+    assert_eq!(
+        conflict(keys.revoke_key(&KeyId::from_stored("key_nope"), when).await),
+        Conflict::Missing
+    );
+}
+
+/// Runs every artifact-store check.
+pub async fn artifact_store_contract(store: Arc<dyn ArtifactStore>, prefix: &str) {
+    let bytes = Bytes::from(format!("artifact of {prefix}"));
+    let sha = Sha256Digest::of(&bytes);
+    let key = ArtifactKey::bundle(
+        &slug(&format!("{prefix}-art")),
+        &PluginVersion::parse("1.0.0").unwrap(),
+        &sha,
+    );
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "absent reads as None"
+    );
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, key, bytes) = (Arc::clone(&store), key.clone(), bytes.clone());
+            tokio::spawn(async move { store.put_if_absent(&key, bytes, "application/zip").await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        if task.await.expect("task").expect("put") == PutOutcome::Created {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1, "an artifact is written once");
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        Some(bytes.clone()),
+        "bytes round-trip"
+    );
+    let other = store
+        .put_if_absent(&key, Bytes::from_static(b"different"), "application/zip")
+        .await
+        .unwrap();
+    assert_eq!(other, PutOutcome::AlreadyExisted);
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        Some(bytes),
+        "an artifact is never overwritten"
+    );
+}

@@ -168,6 +168,7 @@ pub fn validate_bundle(bytes: &[u8]) -> Result<ValidatedBundle, BundleError> {
     let mut seen = HashSet::with_capacity(archive.len());
     let mut total: u64 = 0;
     let mut manifest: Option<(Vec<u8>, DocumentFormat)> = None;
+    let mut buffer = vec![0u8; DRAIN_BUFFER_BYTES];
     for index in 0..archive.len() {
         let options = ZipReadOptions::new().enforce_header_consistency(true);
         let mut entry = archive
@@ -196,11 +197,14 @@ pub fn validate_bundle(bytes: &[u8]) -> Result<ValidatedBundle, BundleError> {
         let mut sink = CountingSink::new(is_manifest);
         // One byte past the remaining allowance proves the cap was exceeded without
         // trusting the declared size.
-        let copied = io::copy(&mut (&mut entry).take(remaining + 1), &mut sink).map_err(|e| {
-            BundleError::CorruptEntry {
-                name: name.clone(),
-                detail: e.to_string(),
-            }
+        let copied = drain(
+            &mut (&mut entry).take(remaining + 1),
+            &mut sink,
+            &mut buffer,
+        )
+        .map_err(|e| BundleError::CorruptEntry {
+            name: name.clone(),
+            detail: e.to_string(),
         })?;
         if copied > remaining {
             return Err(BundleError::UncompressedTooLarge);
@@ -230,6 +234,26 @@ pub fn validate_bundle(bytes: &[u8]) -> Result<ValidatedBundle, BundleError> {
         entries: archive.len(),
         uncompressed_bytes: total,
     })
+}
+
+/// Read size while decompressing: large enough that the inflater, not per-call
+/// overhead, sets the pace.
+const DRAIN_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Reads `reader` to its end into `sink`, returning the byte count.
+fn drain(reader: &mut impl Read, sink: &mut CountingSink, buffer: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        match reader.read(buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                sink.write_all(&buffer[..n])?;
+                total += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn malformed(e: zip::result::ZipError) -> BundleError {

@@ -43,7 +43,7 @@ pub enum RegistryError {
         detail: String,
     },
     /// The document or request parsed but breaks the rules, field by field.
-    #[error("{} problem(s) with the submitted fields", .problems.len())]
+    #[error("{}", describe_problems(.problems))]
     Invalid {
         /// Every problem found.
         problems: Vec<FieldError>,
@@ -125,6 +125,24 @@ pub enum RegistryError {
     /// The system's random source failed.
     #[error("random number generator failed")]
     Entropy,
+}
+
+/// One line naming every problem, for logs, CLIs and problem `detail`s.
+fn describe_problems(problems: &[FieldError]) -> String {
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            if p.field.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.field, p.message)
+            }
+        })
+        .collect();
+    match listed.len() {
+        1 => listed.join(""),
+        n => format!("{n} problems: {}", listed.join("; ")),
+    }
 }
 
 impl From<getrandom::Error> for RegistryError {

@@ -92,12 +92,30 @@ pub fn parse_document(bytes: &[u8], format: DocumentFormat) -> Result<Manifest, 
     let text = std::str::from_utf8(bytes).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
     let value: Value = match format {
         DocumentFormat::Json => serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?,
-        DocumentFormat::Yaml => {
-            serde_saphyr::from_str(text).map_err(|e| malformed(e.to_string()))?
-        }
+        DocumentFormat::Yaml => serde_saphyr::from_str_with_options(text, yaml_options())
+            .map_err(|e| malformed(e.to_string()))?,
     };
     let value = unwrap_plugin_key(value);
     validate_manifest(&value).map_err(ParsedDocument::Invalid)
+}
+
+/// YAML as YAML 1.2 reads it: only `true`/`false` are booleans, so `name: N` or
+/// `country: NO` stay strings (YAML 1.1's "Norway problem"). Duplicate keys are an
+/// error. Budgets are sized for a manifest of at most 256 KiB, far below the
+/// parser's general-purpose defaults, so an alias bomb is refused after a few
+/// thousand events instead of a million.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 100_000;
+    budget.max_nodes = 50_000;
+    budget.max_aliases = 1_000;
+    budget.max_depth = 32;
+    budget.max_documents = 1;
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 20_000;
+    options
 }
 
 fn unwrap_plugin_key(value: Value) -> Value {
@@ -108,5 +126,49 @@ fn unwrap_plugin_key(value: Value) -> Value {
             map.remove("plugin").unwrap_or(Value::Null)
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "slug: norway\nversion: 1.0.0\nname: NO\ndescription: 'y'\nauthor: N\n\
+        homepage: https://h.io\nrepository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\n\
+        actions:\n  - name: run\n    description: r\n";
+
+    #[test]
+    fn yaml_11_booleans_stay_strings() {
+        let manifest = parse_document(VALID.as_bytes(), DocumentFormat::Yaml).expect("valid");
+        assert_eq!(
+            (manifest.name.as_str(), manifest.author.as_str()),
+            ("NO", "N")
+        );
+    }
+
+    #[test]
+    fn duplicate_yaml_keys_are_malformed() {
+        let doc = format!("{VALID}slug: again\n");
+        assert!(matches!(
+            parse_document(doc.as_bytes(), DocumentFormat::Yaml),
+            Err(ParsedDocument::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn the_spec_signing_example_wraps_the_manifest_in_plugin() {
+        let indented: String = VALID.lines().map(|l| format!("  {l}\n")).collect();
+        let doc = format!("plugin:\n{indented}");
+        assert!(parse_document(doc.as_bytes(), DocumentFormat::Yaml).is_ok());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        assert!(parse_document(doc.as_bytes(), DocumentFormat::Yaml).is_err());
     }
 }

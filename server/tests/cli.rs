@@ -1,0 +1,177 @@
+//! The `openworkflow-registry` binary as users run it.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_openworkflow-registry");
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: String,
+}
+
+impl Server {
+    /// Starts `serve` on port 0 and waits for the "listening" log line.
+    fn start(data: &Path, envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .envs(envs.iter().copied())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start server");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut base = None;
+        for line in stderr.by_ref() {
+            let line = line.unwrap();
+            if line.contains("registry listening") {
+                let addr = line
+                    .split("local=")
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
+                base = Some(format!("http://{addr}"));
+                break;
+            }
+        }
+        let base = base.expect("the server logs its address");
+        // Keep reading the log so the server never writes into a closed pipe.
+        std::thread::spawn(move || stderr.for_each(drop));
+        Self {
+            child,
+            base,
+            stdout: String::new(),
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit, collecting stdout.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut out = std::mem::take(&mut self.stdout);
+                std::io::Read::read_to_string(&mut self.child.stdout.take().unwrap(), &mut out)
+                    .unwrap();
+                return (status, out);
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn create_key(data: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["create-key", "--data"])
+        .arg(data)
+        .args(extra)
+        .output()
+        .expect("run create-key")
+}
+
+fn plugin_yaml(slug: &str) -> String {
+    format!(
+        "slug: {slug}\nversion: 1.0.0\nname: N\ndescription: D\nauthor: A\nhomepage: https://h.io\n\
+         repository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\nactions:\n  - name: run\n    description: r\n"
+    )
+}
+
+#[tokio::test]
+async fn first_start_prints_the_admin_key_once_and_create_key_prints_a_working_key() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let key = create_key(
+        data.path(),
+        &["--name", "CI/CD Pipeline", "--scope", "publish"],
+    );
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let stdout = String::from_utf8(key.stdout).unwrap();
+    let secret = stdout.trim();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the key alone on stdout: {stdout:?}"
+    );
+    assert!(secret.starts_with("sk_") && secret.len() == 67, "{secret}");
+
+    let client = reqwest::Client::new();
+    let published = client
+        .post(format!("{}/plugins", server.base))
+        .bearer_auth(secret)
+        .header("content-type", "application/yaml")
+        .body(plugin_yaml("from-cli"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 201);
+
+    let (status, stdout) = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    assert!(
+        stdout.contains(admin.trim()),
+        "the first start prints the admin key"
+    );
+
+    let again = Server::start(data.path(), &[]);
+    let (_, stdout) = again.terminate();
+    assert!(
+        !stdout.contains("sk_"),
+        "later starts print no key: {stdout:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_private_switch_is_read_from_the_environment() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[("OPENWORKFLOW_REGISTRY_PRIVATE", "1")]);
+    let response = reqwest::get(format!("{}/plugins/search", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let reader = create_key(data.path(), &["--name", "reader", "--scope", "read"]);
+    let secret = String::from_utf8(reader.stdout).unwrap();
+    let allowed = reqwest::Client::new()
+        .get(format!("{}/plugins/search", server.base))
+        .bearer_auth(secret.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    server.terminate();
+}
+
+#[test]
+fn create_key_refuses_unknown_principals_and_scopes_clearly() {
+    let data = tempfile::tempdir().unwrap();
+    let unknown = create_key(data.path(), &["--name", "x", "--principal", "prn_missing"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("prn_missing"));
+    let bad_scope = create_key(data.path(), &["--name", "x", "--scope", "everything"]);
+    assert!(!bad_scope.status.success());
+    assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope"));
+}

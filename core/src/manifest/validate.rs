@@ -226,6 +226,17 @@ impl Validator {
     fn string_at<'a>(&mut self, value: &'a Value, path: &str) -> Option<&'a str> {
         match value {
             Value::String(s) => Some(s),
+            // YAML types unquoted `1.0` or `true`; say how to keep it text.
+            scalar @ (Value::Number(_) | Value::Bool(_)) => {
+                self.fail(
+                    path,
+                    format!(
+                        "must be a string, not {} (in YAML, quote it: \"{scalar}\")",
+                        kind_of(scalar)
+                    ),
+                );
+                None
+            }
             other => {
                 self.fail(path, format!("must be a string, not {}", kind_of(other)));
                 None

@@ -218,3 +218,42 @@ async fn a_bundle_needs_exactly_one_manifest_at_its_root() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_bundle_just_under_the_cap_is_accepted() {
+    let app = TestApp::spawn().await;
+    let manifest = plugin_yaml("big-bundle", "1.0.0");
+    // Incompressible bytes, stored, so the ZIP is as large as its content.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let noise: Vec<u8> = (0..5 * 1024 * 1024 - 4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let zip = stored_zip_of(&[
+        ("plugin.yaml", manifest.as_bytes()),
+        ("assets/blob.bin", &noise),
+    ]);
+    assert!(
+        zip.len() <= 5 * 1024 * 1024 && zip.len() > 5 * 1024 * 1024 - 8192,
+        "{}",
+        zip.len()
+    );
+    let response = publish_zip(&app, zip.clone(), Some("big.zip")).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let served = app
+        .get("/plugins/big-bundle/1.0.0/bundle")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha256_hex(&served), sha256_hex(&zip));
+}

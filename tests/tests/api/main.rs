@@ -7,3 +7,4 @@ mod keys;
 mod lifecycle;
 mod publish;
 mod read;
+mod snapshots;

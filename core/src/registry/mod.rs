@@ -19,9 +19,7 @@ use crate::error::RegistryError;
 use crate::search::{
     DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchPage, SearchQuery,
 };
-use crate::store::{
-    ArtifactStore, CatalogStore, KeyStore, LatestSummary, VersionRecord, VersionSummary,
-};
+use crate::store::{ArtifactStore, CatalogStore, KeyStore, VersionSummary};
 use crate::timestamp::Clock;
 use crate::version::PluginVersion;
 
@@ -198,16 +196,6 @@ pub fn listed_versions(versions: &[VersionSummary]) -> Vec<PluginVersion> {
         .collect();
     live.sort_by(|a, b| b.cmp(a));
     live
-}
-
-fn summary_of(record: &VersionRecord) -> LatestSummary {
-    LatestSummary {
-        version: record.version.clone(),
-        name: record.manifest.name.clone(),
-        description: record.manifest.description.clone(),
-        author: record.manifest.author.clone(),
-        tags: record.manifest.tags.clone(),
-    }
 }
 
 #[cfg(test)]

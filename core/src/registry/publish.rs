@@ -6,9 +6,7 @@
 
 use bytes::Bytes;
 
-use super::{
-    CAS_ATTEMPTS, Registry, highest_live_version, latest_version, require_scope, summary_of,
-};
+use super::{CAS_ATTEMPTS, Registry, highest_live_version, latest_version, require_scope};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::auth::{Caller, Scope};
 use crate::bundle::{check_file_name, validate_bundle};
@@ -144,7 +142,12 @@ impl Registry {
                 }
                 None => {
                     self.catalog
-                        .create_plugin(&slug, &caller.principal, &record, &summary_of(&record))
+                        .create_plugin(
+                            &slug,
+                            &caller.principal,
+                            &record,
+                            &LatestSummary::of(&record),
+                        )
                         .await
                 }
                 Some(plugin) => {
@@ -274,7 +277,7 @@ impl Registry {
             return Ok(None);
         };
         if let Some(record) = at_hand.filter(|r| &r.version == latest) {
-            return Ok(Some(summary_of(record)));
+            return Ok(Some(LatestSummary::of(record)));
         }
         let record = self.catalog.version(slug, latest).await?.ok_or_else(|| {
             RegistryError::VersionNotFound {
@@ -282,7 +285,7 @@ impl Registry {
                 version: latest.to_string(),
             }
         })?;
-        Ok(Some(summary_of(&record)))
+        Ok(Some(LatestSummary::of(&record)))
     }
 }
 

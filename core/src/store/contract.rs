@@ -60,16 +60,6 @@ pub fn sample_version(slug: &str, version: &str) -> VersionRecord {
     }
 }
 
-fn latest_of(record: &VersionRecord) -> LatestSummary {
-    LatestSummary {
-        version: record.version.clone(),
-        name: record.manifest.name.clone(),
-        description: record.manifest.description.clone(),
-        author: record.manifest.author.clone(),
-        tags: record.manifest.tags.clone(),
-    }
-}
-
 fn slug(raw: &str) -> Slug {
     Slug::parse(raw).expect("slug")
 }
@@ -79,6 +69,43 @@ fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
         Err(StorageError::Conflict(c)) => c,
         other => panic!("expected a conditional-write conflict, got {other:?}"),
     }
+}
+
+/// Starts `RACERS` copies of `attempt` at once and returns their results in order.
+async fn race<T, Fut>(attempt: impl Fn(usize) -> Fut) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..RACERS).map(|i| tokio::spawn(attempt(i))).collect();
+    let mut results = Vec::with_capacity(RACERS);
+    for task in tasks {
+        results.push(task.await.expect("racer task"));
+    }
+    results
+}
+
+/// Asserts that exactly one racer won and every other lost with `expected`;
+/// returns the winner's index.
+fn single_winner(
+    results: Vec<Result<(), StorageError>>,
+    expected: Conflict,
+    guarantee: &str,
+) -> usize {
+    let mut winners = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(()) => winners.push(i),
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), expected, "{guarantee}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "{guarantee}: {} of {RACERS} racers won",
+        winners.len()
+    );
+    winners[0]
 }
 
 /// Runs every catalog check against `catalog`; slugs are prefixed with `prefix` so
@@ -95,35 +122,27 @@ pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
 async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     let s = slug(&format!("{prefix}-race"));
     let record = sample_version(s.as_str(), "1.0.0");
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let (catalog, s, record) = (Arc::clone(&catalog), s.clone(), record.clone());
-            tokio::spawn(async move {
-                let owner = PrincipalId::from_stored(format!("prn_{i}"));
-                (
-                    owner.clone(),
-                    catalog
-                        .create_plugin(&s, &owner, &record, &latest_of(&record))
-                        .await,
-                )
-            })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (owner, result) = task.await.expect("task");
-        match result {
-            Ok(()) => winners.push(owner),
-            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::PluginExists),
+    let results = race(|i| {
+        let (catalog, s, record) = (Arc::clone(&catalog), s.clone(), record.clone());
+        async move {
+            let owner = PrincipalId::from_stored(format!("prn_{i}"));
+            catalog
+                .create_plugin(&s, &owner, &record, &LatestSummary::of(&record))
+                .await
         }
-    }
-    assert_eq!(
-        winners.len(),
-        1,
-        "exactly one of {RACERS} concurrent creators wins"
+    })
+    .await;
+    let winner = single_winner(
+        results,
+        Conflict::PluginExists,
+        "exactly one concurrent creator wins",
     );
     let stored = catalog.plugin(&s).await.expect("read").expect("created");
-    assert_eq!(stored.owner, winners[0], "the winner owns the plugin");
+    assert_eq!(
+        stored.owner.as_str(),
+        format!("prn_{winner}"),
+        "the winner owns the plugin"
+    );
     assert_eq!(stored.versions.len(), 1);
     assert_eq!(
         stored
@@ -140,14 +159,19 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
     let owner = PrincipalId::from_stored("prn_owner");
     let first = sample_version(s.as_str(), "1.0.0");
     catalog
-        .create_plugin(&s, &owner, &first, &latest_of(&first))
+        .create_plugin(&s, &owner, &first, &LatestSummary::of(&first))
         .await
         .expect("create");
     let before = catalog.plugin(&s).await.unwrap().unwrap();
     let second = sample_version(s.as_str(), "1.1.0");
 
     let stale = catalog
-        .add_version(&s, before.revision + 7, &second, &latest_of(&second))
+        .add_version(
+            &s,
+            before.revision + 7,
+            &second,
+            &LatestSummary::of(&second),
+        )
         .await;
     assert_eq!(
         conflict(stale),
@@ -155,7 +179,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
         "a stale revision is refused"
     );
     let again = catalog
-        .add_version(&s, before.revision, &first, &latest_of(&first))
+        .add_version(&s, before.revision, &first, &LatestSummary::of(&first))
         .await;
     assert_eq!(
         conflict(again),
@@ -171,7 +195,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
 
     let revision_before = catalog.catalog_revision().await.unwrap();
     catalog
-        .add_version(&s, before.revision, &second, &latest_of(&second))
+        .add_version(&s, before.revision, &second, &LatestSummary::of(&second))
         .await
         .expect("add");
     let after = catalog.plugin(&s).await.unwrap().unwrap();
@@ -204,7 +228,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             &slug(&format!("{prefix}-absent")),
             1,
             &second,
-            &latest_of(&second),
+            &LatestSummary::of(&second),
         )
         .await;
     assert_eq!(
@@ -222,32 +246,25 @@ async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefi
             &s,
             &PrincipalId::from_stored("prn_owner"),
             &first,
-            &latest_of(&first),
+            &LatestSummary::of(&first),
         )
         .await
         .unwrap();
     let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let (catalog, s) = (Arc::clone(&catalog), s.clone());
-            tokio::spawn(async move {
-                let record = sample_version(s.as_str(), &format!("2.0.{i}"));
-                catalog
-                    .add_version(&s, revision, &record, &latest_of(&record))
-                    .await
-            })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(()) => wins += 1,
-            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::RevisionChanged),
+    let results = race(|i| {
+        let (catalog, s) = (Arc::clone(&catalog), s.clone());
+        async move {
+            let record = sample_version(s.as_str(), &format!("2.0.{i}"));
+            catalog
+                .add_version(&s, revision, &record, &LatestSummary::of(&record))
+                .await
         }
-    }
-    assert_eq!(
-        wins, 1,
-        "compare-and-set lets exactly one writer of a revision through"
+    })
+    .await;
+    single_winner(
+        results,
+        Conflict::RevisionChanged,
+        "compare-and-set lets one writer of a revision through",
     );
     assert_eq!(catalog.plugin(&s).await.unwrap().unwrap().versions.len(), 2);
 }
@@ -260,7 +277,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             &s,
             &PrincipalId::from_stored("prn_owner"),
             &first,
-            &latest_of(&first),
+            &LatestSummary::of(&first),
         )
         .await
         .unwrap();
@@ -307,7 +324,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             plugin.revision,
             &first.version,
             &VersionChange::Deprecate(notice.clone()),
-            Some(&latest_of(&first)),
+            Some(&LatestSummary::of(&first)),
             when,
         )
         .await
@@ -348,23 +365,22 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
             &s,
             &PrincipalId::from_stored("prn_owner"),
             &first,
-            &latest_of(&first),
+            &LatestSummary::of(&first),
         )
         .await
         .unwrap();
     let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::March, d).expect("date");
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|i| {
-            let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
-            tokio::spawn(async move {
-                catalog
-                    .record_download(&s, &v, day(if i % 4 == 0 { 1 } else { 5 }))
-                    .await
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task").expect("counted");
+    let results = race(|i| {
+        let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
+        async move {
+            catalog
+                .record_download(&s, &v, day(if i % 4 == 0 { 1 } else { 5 }))
+                .await
+        }
+    })
+    .await;
+    for result in results {
+        result.expect("counted");
     }
     assert_eq!(
         catalog
@@ -418,7 +434,7 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
                 &s,
                 &PrincipalId::from_stored("prn_owner"),
                 &record,
-                &latest_of(&record),
+                &LatestSummary::of(&record),
             )
             .await
             .unwrap();
@@ -480,20 +496,12 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
         created_at: at("2026-01-01T00:00:00Z"),
         revoked_at: None,
     };
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|_| {
-            let (keys, record) = (Arc::clone(&keys), record.clone());
-            tokio::spawn(async move { keys.insert_key(&record).await })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        match task.await.expect("task") {
-            Ok(()) => wins += 1,
-            Err(e) => assert_eq!(conflict::<()>(Err(e)), Conflict::AlreadyExists),
-        }
-    }
-    assert_eq!(wins, 1, "a key id is created once");
+    let results = race(|_| {
+        let (keys, record) = (Arc::clone(&keys), record.clone());
+        async move { keys.insert_key(&record).await }
+    })
+    .await;
+    single_winner(results, Conflict::AlreadyExists, "a key id is created once");
     assert!(keys.any_key_exists().await.unwrap());
     assert_eq!(
         keys.key_by_hash(&secret.hash()).await.unwrap(),
@@ -540,18 +548,15 @@ pub async fn artifact_store_contract(store: Arc<dyn ArtifactStore>, prefix: &str
         store.get(&key).await.unwrap().is_none(),
         "absent reads as None"
     );
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|_| {
-            let (store, key, bytes) = (Arc::clone(&store), key.clone(), bytes.clone());
-            tokio::spawn(async move { store.put_if_absent(&key, bytes, "application/zip").await })
-        })
-        .collect();
-    let mut created = 0;
-    for task in tasks {
-        if task.await.expect("task").expect("put") == PutOutcome::Created {
-            created += 1;
-        }
-    }
+    let outcomes = race(|_| {
+        let (store, key, bytes) = (Arc::clone(&store), key.clone(), bytes.clone());
+        async move { store.put_if_absent(&key, bytes, "application/zip").await }
+    })
+    .await;
+    let created = outcomes
+        .into_iter()
+        .filter(|o| matches!(o, Ok(PutOutcome::Created)))
+        .count();
     assert_eq!(created, 1, "an artifact is written once");
     assert_eq!(
         store.get(&key).await.unwrap(),

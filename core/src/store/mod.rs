@@ -135,6 +135,19 @@ pub struct LatestSummary {
     pub tags: Vec<String>,
 }
 
+impl LatestSummary {
+    /// The summary of a version record.
+    pub fn of(record: &VersionRecord) -> Self {
+        Self {
+            version: record.version.clone(),
+            name: record.manifest.name.clone(),
+            description: record.manifest.description.clone(),
+            author: record.manifest.author.clone(),
+            tags: record.manifest.tags.clone(),
+        }
+    }
+}
+
 /// A plugin with the state of all its versions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginRecord {

@@ -1,0 +1,73 @@
+//! DynamoDB and S3 adapters of the registry's storage ports.
+//!
+//! One table holds the whole catalog (see [`table`] for the key schema); one bucket
+//! holds the artifacts. Clients are built once from `aws-config`, so the SDK's own
+//! settings (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
+//! credentials) apply unchanged.
+
+mod error;
+pub mod replicated;
+pub mod s3;
+pub mod setup;
+pub mod table;
+
+use std::sync::Arc;
+
+pub use replicated::ReplicatedArtifactStore;
+pub use s3::S3ArtifactStore;
+pub use table::DynamoStore;
+
+/// Where the registry's AWS resources are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// DynamoDB table name.
+    pub table: String,
+    /// S3 bucket name.
+    pub bucket: String,
+    /// Address the bucket by path (`endpoint/bucket/key`), as local S3 servers need.
+    pub force_path_style: bool,
+}
+
+/// The SDK clients, built once per process.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl AwsClients {
+    /// Loads the SDK configuration from the environment and builds both clients.
+    pub async fn from_env(force_path_style: bool) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::from_config(&config, force_path_style)
+    }
+
+    /// Builds both clients from a loaded SDK configuration.
+    pub fn from_config(config: &aws_config::SdkConfig, force_path_style: bool) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+        }
+    }
+
+    /// The catalog and key store over `settings.table`.
+    pub fn dynamo_store(&self, settings: &AwsSettings) -> Arc<DynamoStore> {
+        Arc::new(DynamoStore::new(
+            self.dynamodb.clone(),
+            settings.table.clone(),
+        ))
+    }
+
+    /// The artifact store over `settings.bucket`.
+    pub fn s3_store(&self, settings: &AwsSettings) -> Arc<S3ArtifactStore> {
+        Arc::new(S3ArtifactStore::new(
+            self.s3.clone(),
+            settings.bucket.clone(),
+        ))
+    }
+}

@@ -1,0 +1,199 @@
+//! Creating the table and bucket (`openworkflow-registry init-aws`), for local
+//! testing and self-hosting; production creates them from the SAM template.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+};
+
+use crate::table::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use crate::{AwsClients, AwsSettings};
+
+/// Why setting up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Creating or describing the table failed.
+    #[error("creating DynamoDB table {table}")]
+    Table {
+        /// The table.
+        table: String,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The table did not become ACTIVE in time.
+    #[error("DynamoDB table {table} did not become ACTIVE")]
+    NotActive {
+        /// The table.
+        table: String,
+    },
+    /// Creating the bucket failed.
+    #[error("creating S3 bucket {bucket}")]
+    Bucket {
+        /// The bucket.
+        bucket: String,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What `ensure_resources` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupReport {
+    /// Whether the table was created (false: it existed).
+    pub table_created: bool,
+    /// Whether the bucket was created (false: it existed).
+    pub bucket_created: bool,
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap_or_else(|_| unreachable_build())
+}
+
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap_or_else(|_| unreachable_build())
+}
+
+/// The builders above fail only when a required field is missing, and every one is
+/// set; this keeps that impossibility from becoming a panic path.
+fn unreachable_build<T>() -> T {
+    unreachable!("every required builder field is set")
+}
+
+/// Creates the table (on-demand, stream `NEW_AND_OLD_IMAGES`) and the bucket unless
+/// they exist, and waits until the table is ACTIVE.
+pub async fn ensure_resources(
+    clients: &AwsClients,
+    settings: &AwsSettings,
+) -> Result<SetupReport, SetupError> {
+    let table_err = |e: Box<dyn std::error::Error + Send + Sync>| SetupError::Table {
+        table: settings.table.clone(),
+        source: e,
+    };
+    let exists = match clients
+        .dynamodb
+        .describe_table()
+        .table_name(&settings.table)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(table_err(Box::new(e))),
+    };
+    if !exists {
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(GSI1)
+            .key_schema(key(GSI1_PK, KeyType::Hash))
+            .key_schema(key(GSI1_SK, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| table_err(Box::new(e)))?;
+        let created = clients
+            .dynamodb
+            .create_table()
+            .table_name(&settings.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute(PK))
+            .attribute_definitions(attribute(SK))
+            .attribute_definitions(attribute(GSI1_PK))
+            .attribute_definitions(attribute(GSI1_SK))
+            .key_schema(key(PK, KeyType::Hash))
+            .key_schema(key(SK, KeyType::Range))
+            .global_secondary_indexes(gsi)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| table_err(Box::new(e)))?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            // Someone else created it meanwhile: fine.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(table_err(Box::new(e))),
+        }
+    }
+    wait_until_active(clients, settings).await?;
+
+    let bucket_created = match clients
+        .s3
+        .create_bucket()
+        .bucket(&settings.bucket)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+            }) =>
+        {
+            false
+        }
+        Err(e) => {
+            return Err(SetupError::Bucket {
+                bucket: settings.bucket.clone(),
+                source: Box::new(e),
+            });
+        }
+    };
+    Ok(SetupReport {
+        table_created: !exists,
+        bucket_created,
+    })
+}
+
+async fn wait_until_active(clients: &AwsClients, settings: &AwsSettings) -> Result<(), SetupError> {
+    for _ in 0..120 {
+        let described = clients
+            .dynamodb
+            .describe_table()
+            .table_name(&settings.table)
+            .send()
+            .await
+            .map_err(|e| SetupError::Table {
+                table: settings.table.clone(),
+                source: Box::new(e),
+            })?;
+        let table = described.table();
+        let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
+        let indexes_active = table
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .all(|i| i.index_status().is_none_or(|s| s.as_str() == "ACTIVE"));
+        if table_active && indexes_active {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(SetupError::NotActive {
+        table: settings.table.clone(),
+    })
+}

@@ -1,0 +1,148 @@
+//! The storage contract, run against DynamoDB Local and moto's S3 server, which
+//! `scripts/test.sh` starts on free loopback ports.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use registry_aws::s3::Fetched;
+use registry_aws::setup::ensure_resources;
+use registry_aws::{AwsClients, AwsSettings, ReplicatedArtifactStore};
+use registry_core::artifact::ArtifactKey;
+use registry_core::checksum::Sha256Digest;
+use registry_core::slug::Slug;
+use registry_core::store::contract::{
+    artifact_store_contract, catalog_contract, key_store_contract,
+};
+use registry_core::store::{ArtifactStore, FileArtifactStore};
+use registry_core::version::PluginVersion;
+
+/// Fresh, uniquely named resources on the local servers.
+async fn resources(name: &str) -> (AwsClients, AwsSettings) {
+    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: run ./scripts/test.sh, which starts DynamoDB Local and moto and points the tests at them"
+        );
+    }
+    let mut suffix = [0u8; 4];
+    getrandom::fill(&mut suffix).unwrap();
+    let unique = format!("{name}-{}", hex::encode(suffix));
+    let settings = AwsSettings {
+        table: format!("registry-{unique}"),
+        bucket: format!("registry-{unique}"),
+        force_path_style: true,
+    };
+    let clients = AwsClients::from_env(true).await;
+    ensure_resources(&clients, &settings)
+        .await
+        .expect("create table and bucket");
+    (clients, settings)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_catalog_keeps_the_catalog_contract() {
+    let (clients, settings) = resources("catalog").await;
+    catalog_contract(clients.dynamo_store(&settings), "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_keys_keep_the_key_store_contract() {
+    let (clients, settings) = resources("keys").await;
+    key_store_contract(clients.dynamo_store(&settings), "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_artifacts_keep_the_artifact_store_contract() {
+    let (clients, settings) = resources("artifacts").await;
+    artifact_store_contract(clients.s3_store(&settings), "s3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicated_artifacts_keep_the_artifact_store_contract() {
+    let (clients, settings) = resources("replicated").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = ReplicatedArtifactStore::new(
+        FileArtifactStore::new(dir.path()),
+        Some(clients.s3_store(&settings)),
+    );
+    artifact_store_contract(Arc::new(store), "replicated").await;
+}
+
+fn key_for(content: &[u8]) -> ArtifactKey {
+    ArtifactKey::bundle(
+        &Slug::parse("etag").unwrap(),
+        &PluginVersion::parse("1.0.0").unwrap(),
+        &Sha256Digest::of(content),
+    )
+}
+
+#[tokio::test]
+async fn s3_objects_carry_their_media_type_and_cache_policy_and_reads_honour_etags() {
+    let (clients, settings) = resources("headers").await;
+    let store = clients.s3_store(&settings);
+    let key = key_for(b"zip bytes");
+    store
+        .put_if_absent(
+            &key,
+            bytes::Bytes::from_static(b"zip bytes"),
+            "application/zip",
+        )
+        .await
+        .unwrap();
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(&settings.bucket)
+        .key(key.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("application/zip"));
+    assert_eq!(
+        head.cache_control(),
+        Some(registry_core::artifact::IMMUTABLE_CACHE_CONTROL)
+    );
+
+    let Fetched::Body { bytes, etag } = store.get_if_changed(&key, None).await.unwrap() else {
+        panic!("the object is there");
+    };
+    assert_eq!(bytes.as_ref(), b"zip bytes");
+    let etag = etag.expect("S3 returns an ETag");
+    assert_eq!(
+        store.get_if_changed(&key, Some(&etag)).await.unwrap(),
+        Fetched::NotModified
+    );
+    assert_eq!(
+        store
+            .get_if_changed(&key_for(b"absent"), None)
+            .await
+            .unwrap(),
+        Fetched::Missing
+    );
+}
+
+#[tokio::test]
+async fn a_replicated_store_reads_through_to_s3_and_keeps_a_local_copy() {
+    let (clients, settings) = resources("readthrough").await;
+    let s3 = clients.s3_store(&settings);
+    let key = key_for(b"published elsewhere");
+    s3.put_if_absent(
+        &key,
+        bytes::Bytes::from_static(b"published elsewhere"),
+        "application/zip",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = FileArtifactStore::new(dir.path());
+    let store = ReplicatedArtifactStore::new(local.clone(), Some(s3));
+    assert_eq!(
+        store.get(&key).await.unwrap().as_deref(),
+        Some(&b"published elsewhere"[..])
+    );
+    assert_eq!(
+        local.get(&key).await.unwrap().as_deref(),
+        Some(&b"published elsewhere"[..]),
+        "cached locally"
+    );
+}

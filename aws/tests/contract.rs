@@ -146,3 +146,43 @@ async fn a_replicated_store_reads_through_to_s3_and_keeps_a_local_copy() {
         "cached locally"
     );
 }
+
+#[tokio::test]
+async fn aws_stores_never_show_a_half_published_version() {
+    let (clients, settings) = resources("faults").await;
+    let store = clients.dynamo_store(&settings);
+    registry_core::store::contract::faults::failed_publishes_leave_nothing_visible(
+        store.clone(),
+        clients.s3_store(&settings),
+        store,
+        "ddb",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_table_reads_as_unavailable_not_as_a_bug() {
+    use registry_core::store::{CatalogStore, StorageError};
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:1")
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::for_tests(),
+        ))
+        .build();
+    let clients = AwsClients::from_config(&config, true);
+    let settings = AwsSettings {
+        table: "nowhere".into(),
+        bucket: "nowhere".into(),
+        force_path_style: true,
+    };
+    let result = clients
+        .dynamo_store(&settings)
+        .plugin(&Slug::parse("any").unwrap())
+        .await;
+    assert!(
+        matches!(result, Err(StorageError::Unavailable(_))),
+        "{result:?}"
+    );
+}

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: formatting, lints, every test.
-# It installs and starts whatever the tests need, and stops what it started.
+# The whole test suite, from a fresh clone: formatting, lints, every test on both
+# storage backends. It installs and starts what the tests need (DynamoDB Local and
+# moto's S3 server, into .tools/, on free loopback ports) and stops them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != "--with-servers" ]; then
+  exec ./scripts/aws-local.sh "$0" --with-servers
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -12,8 +17,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "cargo test"
+step "cargo test: every crate; the HTTP suite on the embedded backend"
 cargo test --workspace --all-features --locked
+
+step "the HTTP suite again, on the aws backend (DynamoDB Local + moto S3)"
+OPENWORKFLOW_TEST_BACKEND=aws cargo test -p registry-tests --locked
 
 step "benchmarks compile and run once (figures: cargo bench -p registry-core)"
 cargo test --release -p registry-core --bench registry --locked -- --test

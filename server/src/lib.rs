@@ -8,8 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use registry_aws::replicated::credentials_available;
+use registry_aws::setup::{SetupReport, ensure_resources};
+use registry_aws::{
+    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore,
+};
 use registry_core::registry::CreatedKey;
-use registry_core::store::{FileArtifactStore, SqliteStore};
+use registry_core::store::{ArtifactStore, FileArtifactStore, SqliteStore};
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
 use registry_functions::AppState;
@@ -22,44 +27,129 @@ pub const ADMIN_KEY_FILE: &str = "admin.key";
 /// How often daily download counters are folded into plugin totals.
 pub const DOWNLOAD_ROLLUP_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Everything needed to open a registry over a data directory.
+/// Where the catalog lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the data directory.
+    Embedded,
+    /// A DynamoDB table.
+    Aws {
+        /// The table's name.
+        table: String,
+    },
+}
+
+/// Everything needed to open a registry.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Data directory (SQLite, artifacts, admin.key).
+    /// Data directory (SQLite, local artifacts, admin.key).
     pub data_dir: PathBuf,
     /// Base URL written into responses.
     pub public_url: String,
     /// Whether reads need a `read` key.
     pub private: bool,
+    /// Where the catalog lives.
+    pub backend: Backend,
+    /// S3 bucket artifacts replicate to (required with the AWS backend).
+    pub bucket: Option<String>,
 }
 
-/// Opens the embedded stores under `config.data_dir` and builds the registry.
-pub fn open_registry(
+impl ServerConfig {
+    /// An embedded, public registry over `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            public_url: public_url.into(),
+            private: false,
+            backend: Backend::Embedded,
+            bucket: None,
+        }
+    }
+}
+
+/// Whether the S3 client must address buckets by path: local S3 servers need it, and
+/// they are what an endpoint override points at.
+pub fn s3_needs_path_style() -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+}
+
+/// Opens the configured stores and builds the registry.
+pub async fn open_registry(
     config: &ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Registry>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let db = config.data_dir.join(CATALOG_FILE);
-    let store = Arc::new(
-        SqliteStore::open(&db).with_context(|| format!("opening catalog {}", db.display()))?,
-    );
-    let artifacts = Arc::new(FileArtifactStore::new(&config.data_dir));
-    Ok(Arc::new(Registry::new(
-        store.clone(),
-        artifacts,
-        store,
-        clock,
-        RegistryConfig {
-            public_url: config.public_url.clone(),
-            private: config.private,
-        },
-    )))
+    let local = FileArtifactStore::new(&config.data_dir);
+    let registry_config = RegistryConfig {
+        public_url: config.public_url.clone(),
+        private: config.private,
+    };
+    // The SDK is loaded only when something AWS is configured.
+    let aws = if config.backend == Backend::Embedded && config.bucket.is_none() {
+        None
+    } else {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Some((AwsClients::from_config(&sdk, s3_needs_path_style()), sdk))
+    };
+    match (&config.backend, aws) {
+        (Backend::Embedded, aws) => {
+            let db = config.data_dir.join(CATALOG_FILE);
+            let store = Arc::new(
+                SqliteStore::open(&db)
+                    .with_context(|| format!("opening catalog {}", db.display()))?,
+            );
+            let mut remote: Option<Arc<dyn ArtifactStore>> = None;
+            if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
+                && credentials_available(&sdk).await
+            {
+                remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
+            }
+            let artifacts = Arc::new(ReplicatedArtifactStore::new(local, remote));
+            Ok(Arc::new(Registry::new(
+                store.clone(),
+                artifacts,
+                store,
+                clock,
+                registry_config,
+            )))
+        }
+        (Backend::Aws { table }, Some((clients, _))) => {
+            let bucket = config.bucket.clone().context(
+                "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
+            )?;
+            let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
+            let s3: Arc<dyn ArtifactStore> = Arc::new(S3ArtifactStore::new(clients.s3, bucket));
+            let artifacts = Arc::new(ReplicatedArtifactStore::new(local, Some(s3)));
+            Ok(Arc::new(Registry::new(
+                store.clone(),
+                artifacts,
+                store,
+                clock,
+                registry_config,
+            )))
+        }
+        (Backend::Aws { .. }, None) => {
+            anyhow::bail!("the AWS SDK was not loaded for the aws backend")
+        }
+    }
 }
 
 /// Opens the registry on the system clock.
-pub fn open_registry_now(config: &ServerConfig) -> anyhow::Result<Arc<Registry>> {
-    open_registry(config, Arc::new(SystemClock))
+pub async fn open_registry_now(config: &ServerConfig) -> anyhow::Result<Arc<Registry>> {
+    open_registry(config, Arc::new(SystemClock)).await
+}
+
+/// Creates the DynamoDB table (with its stream) and the S3 bucket unless they exist.
+pub async fn init_aws(settings: &AwsSettings) -> anyhow::Result<SetupReport> {
+    let clients = AwsClients::from_env(settings.force_path_style).await;
+    ensure_resources(&clients, settings).await.with_context(|| {
+        format!(
+            "creating table {} and bucket {}",
+            settings.table, settings.bucket
+        )
+    })
 }
 
 /// On a registry with no keys, creates the admin key and writes it to

@@ -1,17 +1,20 @@
-//! `openworkflow-registry`: run the registry, or manage its keys, from the command line.
+//! `openworkflow-registry`: run the registry, manage its keys, or create its AWS
+//! resources, from the command line.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ServerConfig, bootstrap_admin_key, open_registry_now, serve, shutdown_signal,
+    ADMIN_KEY_FILE, Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry_now,
+    s3_needs_path_style, serve, shutdown_signal,
 };
+use registry_aws::AwsSettings;
 use registry_core::auth::{PrincipalId, Scope, Scopes};
 use registry_core::registry::NewKey;
 use tracing_subscriber::EnvFilter;
 
-/// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage.
+/// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage or AWS.
 #[derive(Debug, Parser)]
 #[command(name = "openworkflow-registry", version, about)]
 struct Cli {
@@ -19,17 +22,71 @@ struct Cli {
     command: Command,
 }
 
+/// Where the registry keeps its data; shared by every command that opens it.
+#[derive(Debug, Args)]
+struct StorageArgs {
+    /// Data directory (SQLite catalog, local artifacts, admin.key).
+    #[arg(
+        long = "data",
+        env = "OPENWORKFLOW_REGISTRY_DATA",
+        default_value = "./registry-data"
+    )]
+    data: PathBuf,
+    /// Catalog backend: `embedded` (SQLite) or `aws` (DynamoDB + S3).
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_BACKEND",
+        value_enum,
+        default_value = "embedded"
+    )]
+    backend: BackendKind,
+    /// DynamoDB table (the aws backend).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_TABLE")]
+    table: Option<String>,
+    /// S3 bucket: the aws backend's artifacts, or where an embedded registry replicates them.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_BUCKET")]
+    bucket: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendKind {
+    Embedded,
+    Aws,
+}
+
+impl StorageArgs {
+    fn config(&self, public_url: String, private: bool) -> anyhow::Result<ServerConfig> {
+        let backend = match self.backend {
+            BackendKind::Embedded => Backend::Embedded,
+            BackendKind::Aws => {
+                if self.bucket.is_none() {
+                    anyhow::bail!(
+                        "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET"
+                    );
+                }
+                Backend::Aws {
+                    table: self.table.clone().context(
+                        "the aws backend needs a table: set --table or OPENWORKFLOW_REGISTRY_TABLE",
+                    )?,
+                }
+            }
+        };
+        Ok(ServerConfig {
+            data_dir: self.data.clone(),
+            public_url,
+            private,
+            backend,
+            bucket: self.bucket.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the registry API.
     Serve {
-        /// Data directory (SQLite catalog, artifacts, admin.key).
-        #[arg(
-            long = "data",
-            env = "OPENWORKFLOW_REGISTRY_DATA",
-            default_value = "./registry-data"
-        )]
-        data: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
         /// Address to listen on.
         #[arg(
             long,
@@ -46,13 +103,8 @@ enum Command {
     },
     /// Create an API key and print it alone on stdout.
     CreateKey {
-        /// Data directory of the registry.
-        #[arg(
-            long = "data",
-            env = "OPENWORKFLOW_REGISTRY_DATA",
-            default_value = "./registry-data"
-        )]
-        data: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
         /// Label for the key ("CI/CD Pipeline").
         #[arg(long)]
         name: String,
@@ -62,6 +114,15 @@ enum Command {
         /// Attach to this existing principal (to rotate a key); default: a new principal named after the key.
         #[arg(long)]
         principal: Option<String>,
+    },
+    /// Create the DynamoDB table (stream enabled) and S3 bucket, for local testing and self-hosting.
+    InitAws {
+        /// DynamoDB table to create.
+        #[arg(long, env = "OPENWORKFLOW_REGISTRY_TABLE")]
+        table: String,
+        /// S3 bucket to create.
+        #[arg(long, env = "OPENWORKFLOW_REGISTRY_BUCKET")]
+        bucket: String,
     },
 }
 
@@ -76,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve {
-            data,
+            storage,
             listen,
             public_url,
             private,
@@ -85,34 +146,35 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             let local = listener.local_addr().context("reading the bound address")?;
-            let config = ServerConfig {
-                data_dir: data.clone(),
-                public_url: public_url.unwrap_or_else(|| format!("http://{local}")),
+            let config = storage.config(
+                public_url.unwrap_or_else(|| format!("http://{local}")),
                 private,
-            };
-            let registry = open_registry_now(&config)?;
-            if let Some(created) = bootstrap_admin_key(&registry, &data).await? {
+            )?;
+            let registry = open_registry_now(&config).await?;
+            if let Some(created) = bootstrap_admin_key(&registry, &storage.data).await? {
                 print_secret(&format!(
                     "Created the first admin key (also written to {}):\n{}",
-                    data.join(openworkflow_registry::ADMIN_KEY_FILE).display(),
+                    storage.data.join(ADMIN_KEY_FILE).display(),
                     created.secret.expose()
                 ));
             }
-            tracing::info!(%local, public_url = %config.public_url, private, data = %data.display(), "registry listening");
+            tracing::info!(
+                %local,
+                public_url = %config.public_url,
+                private,
+                backend = ?config.backend,
+                data = %storage.data.display(),
+                "registry listening"
+            );
             serve(registry, listener, shutdown_signal()).await
         }
         Command::CreateKey {
-            data,
+            storage,
             name,
             scopes,
             principal,
         } => {
-            let config = ServerConfig {
-                data_dir: data,
-                public_url: String::new(),
-                private: false,
-            };
-            let registry = open_registry_now(&config)?;
+            let registry = open_registry_now(&storage.config(String::new(), false)?).await?;
             let created = registry
                 .create_key_locally(NewKey {
                     name,
@@ -124,6 +186,22 @@ async fn main() -> anyhow::Result<()> {
                 .context("creating the key")?;
             tracing::info!(key_id = %created.info.id, principal = %created.info.principal, "key created");
             print_secret(created.secret.expose());
+            Ok(())
+        }
+        Command::InitAws { table, bucket } => {
+            let settings = AwsSettings {
+                table,
+                bucket,
+                force_path_style: s3_needs_path_style(),
+            };
+            let report = init_aws(&settings).await?;
+            tracing::info!(
+                table = %settings.table,
+                table_created = report.table_created,
+                bucket = %settings.bucket,
+                bucket_created = report.bucket_created,
+                "AWS resources ready"
+            );
             Ok(())
         }
     }

@@ -12,6 +12,7 @@ struct Server {
     child: Child,
     base: String,
     stdout: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -27,9 +28,11 @@ impl Server {
             .spawn()
             .expect("start server");
         let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut base = None;
         for line in stderr.by_ref() {
             let line = line.unwrap();
+            log.lock().unwrap().push(line.clone());
             if line.contains("registry listening") {
                 let addr = line
                     .split("local=")
@@ -44,11 +47,13 @@ impl Server {
         }
         let base = base.expect("the server logs its address");
         // Keep reading the log so the server never writes into a closed pipe.
-        std::thread::spawn(move || stderr.for_each(drop));
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || stderr.for_each(|line| sink.lock().unwrap().extend(line.ok())));
         Self {
             child,
             base,
             stdout: String::new(),
+            log,
         }
     }
 
@@ -174,4 +179,149 @@ fn create_key_refuses_unknown_principals_and_scopes_clearly() {
     let bad_scope = create_key(data.path(), &["--name", "x", "--scope", "everything"]);
     assert!(!bad_scope.status.success());
     assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope"));
+}
+
+#[tokio::test]
+async fn init_aws_then_serve_and_create_keys_on_the_aws_backend() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "needs DynamoDB Local and moto: run ./scripts/test.sh"
+    );
+    let name = format!("cli-{}", std::process::id());
+    let aws = [
+        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
+        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
+    ];
+    let init = Command::new(BIN)
+        .arg("init-aws")
+        .envs(aws)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let again = Command::new(BIN)
+        .arg("init-aws")
+        .envs(aws)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "init-aws is idempotent: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let mut envs = aws.to_vec();
+    envs.push(("OPENWORKFLOW_REGISTRY_BACKEND", "aws"));
+    let server = Server::start(data.path(), &envs);
+    let key = Command::new(BIN)
+        .args([
+            "create-key",
+            "--backend",
+            "aws",
+            "--table",
+            &name,
+            "--bucket",
+            &name,
+            "--name",
+            "ci",
+            "--data",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let secret = String::from_utf8(key.stdout).unwrap();
+    let published = reqwest::Client::new()
+        .post(format!("{}/plugins", server.base))
+        .bearer_auth(secret.trim())
+        .header("content-type", "application/yaml")
+        .body(plugin_yaml("on-dynamodb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        published.status(),
+        201,
+        "a key made by create-key --backend aws works on serve --backend aws"
+    );
+
+    // A second server on a fresh data directory sees the same catalog and artifacts.
+    let other_data = tempfile::tempdir().unwrap();
+    let other = Server::start(other_data.path(), &envs);
+    let schema = reqwest::get(format!("{}/plugins/on-dynamodb/1.0.0/schema", other.base))
+        .await
+        .unwrap();
+    assert_eq!(schema.status(), 200);
+    assert_eq!(schema.text().await.unwrap(), plugin_yaml("on-dynamodb"));
+    let (status, stdout) = other.terminate();
+    assert!(status.success());
+    assert!(
+        !stdout.contains("sk_"),
+        "the shared catalog already has keys, so no new admin key"
+    );
+    server.terminate();
+}
+
+#[test]
+fn the_aws_backend_refuses_to_start_without_a_table() {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "create-key",
+            "--backend",
+            "aws",
+            "--bucket",
+            "b",
+            "--name",
+            "x",
+            "--data",
+        ])
+        .arg(data.path())
+        .env_remove("OPENWORKFLOW_REGISTRY_TABLE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--table"));
+}
+
+#[tokio::test]
+async fn without_s3_credentials_artifacts_stay_local_after_one_warning() {
+    let data = tempfile::tempdir().unwrap();
+    let nowhere = data.path().join("no-such-file");
+    let nowhere = nowhere.to_str().unwrap();
+    let envs = [
+        ("OPENWORKFLOW_REGISTRY_BUCKET", "replica"),
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_CONFIG_FILE", nowhere),
+        ("AWS_SHARED_CREDENTIALS_FILE", nowhere),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let server = Server::start(data.path(), &envs);
+    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    let published = reqwest::Client::new()
+        .post(format!("{}/plugins", server.base))
+        .bearer_auth(admin.trim())
+        .header("content-type", "application/yaml")
+        .body(plugin_yaml("local-only"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 201, "the catalog keeps working");
+    let log = server.log.lock().unwrap().clone();
+    let warnings = log
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("local-only"))
+        .count();
+    assert_eq!(warnings, 1, "exactly one clear warning: {log:#?}");
+    server.terminate();
 }

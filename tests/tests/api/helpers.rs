@@ -3,7 +3,9 @@
 use std::io::{Cursor, Write};
 use std::sync::Arc;
 
-use openworkflow_registry::{ServerConfig, bootstrap_admin_key, open_registry, serve};
+use openworkflow_registry::{
+    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry, s3_needs_path_style, serve,
+};
 use registry_core::Registry;
 use registry_core::timestamp::{ManualClock, Timestamp};
 use reqwest::{Response, StatusCode};
@@ -50,12 +52,16 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(
             Timestamp::parse("2026-03-02T12:00:00Z").expect("ts"),
         ));
-        let config = ServerConfig {
-            data_dir: data.path().to_path_buf(),
-            public_url: base.clone(),
-            private,
-        };
-        let registry = open_registry(&config, clock.clone()).expect("open registry");
+        let mut config = ServerConfig::embedded(data.path(), base.clone());
+        config.private = private;
+        if std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() == Ok("aws") {
+            let (table, bucket) = fresh_aws_resources().await;
+            config.backend = Backend::Aws { table };
+            config.bucket = Some(bucket);
+        }
+        let registry = open_registry(&config, clock.clone())
+            .await
+            .expect("open registry");
         let admin = bootstrap_admin_key(&registry, data.path())
             .await
             .expect("bootstrap")
@@ -197,6 +203,25 @@ impl TestApp {
     pub async fn roll_up(&self) {
         self.registry.roll_up_downloads().await.expect("roll-up");
     }
+}
+
+/// A uniquely named table and bucket on the local DynamoDB and S3 servers that
+/// `scripts/test.sh` starts, so every test has its own catalog.
+async fn fresh_aws_resources() -> (String, String) {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "OPENWORKFLOW_TEST_BACKEND=aws needs the local servers: run ./scripts/test.sh"
+    );
+    let mut suffix = [0u8; 6];
+    getrandom::fill(&mut suffix).expect("entropy");
+    let name = format!("api-{}", hex::encode(suffix));
+    let settings = registry_aws::AwsSettings {
+        table: name.clone(),
+        bucket: name.clone(),
+        force_path_style: s3_needs_path_style(),
+    };
+    init_aws(&settings).await.expect("create table and bucket");
+    (name.clone(), name)
 }
 
 /// A valid manifest for `slug@version`.

@@ -49,26 +49,20 @@ pub struct SetupReport {
     pub bucket_created: bool,
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BoxError> {
+    Ok(KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(kind)
-        .build()
-        .unwrap_or_else(|_| unreachable_build())
+        .build()?)
 }
 
-fn attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
+fn attribute(name: &str) -> Result<AttributeDefinition, BoxError> {
+    Ok(AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap_or_else(|_| unreachable_build())
-}
-
-/// The builders above fail only when a required field is missing, and every one is
-/// set; this keeps that impossibility from becoming a panic path.
-fn unreachable_build<T>() -> T {
-    unreachable!("every required builder field is set")
+        .build()?)
 }
 
 /// Creates the table (on-demand, stream `NEW_AND_OLD_IMAGES`) and the bucket unless
@@ -77,7 +71,7 @@ pub async fn ensure_resources(
     clients: &AwsClients,
     settings: &AwsSettings,
 ) -> Result<SetupReport, SetupError> {
-    let table_err = |e: Box<dyn std::error::Error + Send + Sync>| SetupError::Table {
+    let table_err = |e: BoxError| SetupError::Table {
         table: settings.table.clone(),
         source: e,
     };
@@ -100,8 +94,8 @@ pub async fn ensure_resources(
     if !exists {
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
-            .key_schema(key(GSI1_PK, KeyType::Hash))
-            .key_schema(key(GSI1_SK, KeyType::Range))
+            .key_schema(key(GSI1_PK, KeyType::Hash).map_err(table_err)?)
+            .key_schema(key(GSI1_SK, KeyType::Range).map_err(table_err)?)
             .projection(
                 Projection::builder()
                     .projection_type(ProjectionType::All)
@@ -114,12 +108,12 @@ pub async fn ensure_resources(
             .create_table()
             .table_name(&settings.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute(PK))
-            .attribute_definitions(attribute(SK))
-            .attribute_definitions(attribute(GSI1_PK))
-            .attribute_definitions(attribute(GSI1_SK))
-            .key_schema(key(PK, KeyType::Hash))
-            .key_schema(key(SK, KeyType::Range))
+            .attribute_definitions(attribute(PK).map_err(table_err)?)
+            .attribute_definitions(attribute(SK).map_err(table_err)?)
+            .attribute_definitions(attribute(GSI1_PK).map_err(table_err)?)
+            .attribute_definitions(attribute(GSI1_SK).map_err(table_err)?)
+            .key_schema(key(PK, KeyType::Hash).map_err(table_err)?)
+            .key_schema(key(SK, KeyType::Range).map_err(table_err)?)
             .global_secondary_indexes(gsi)
             .stream_specification(
                 StreamSpecification::builder()

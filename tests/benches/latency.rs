@@ -1,0 +1,134 @@
+//! Publish and details latency through HTTP, on the embedded backend and on the aws
+//! backend against DynamoDB Local and moto. Run with the local servers up:
+//!
+//!     ./scripts/aws-local.sh cargo bench -p registry-tests --bench latency
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openworkflow_registry::{
+    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry_now, s3_needs_path_style,
+    serve,
+};
+
+const PUBLISHES: usize = 200;
+const DETAIL_READS: usize = 1_000;
+
+fn manifest(slug: &str, version: &str) -> String {
+    format!(
+        "slug: {slug}\nversion: {version}\nname: Bench {slug}\ndescription: Latency benchmark plugin\nauthor: Bench\n\
+         homepage: https://example.com\nrepository: https://github.com/example/bench\nlicense: MIT\n\
+         icon: https://example.com/i.svg\ntags: [bench, latency]\nactions:\n  - name: run\n    description: Run it\n"
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn report(backend: &str, what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{backend:>8} {what:<8} n={:<5} p50={:>8.2?} p90={:>8.2?} p99={:>8.2?}",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.90),
+        percentile(&samples, 0.99)
+    );
+}
+
+async fn run(backend_name: &str, backend: Backend, bucket: Option<String>) {
+    let data = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = ServerConfig::embedded(data.path(), base.clone());
+    config.backend = backend;
+    config.bucket = bucket;
+    let registry = open_registry_now(&config).await.unwrap();
+    let admin = bootstrap_admin_key(&registry, data.path())
+        .await
+        .unwrap()
+        .unwrap();
+    let key = admin.secret.expose().to_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(Arc::clone(&registry), listener, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+
+    let mut publishes = Vec::with_capacity(PUBLISHES);
+    for i in 0..PUBLISHES {
+        // Half new plugins, half new versions of an existing one: both write paths.
+        let (slug, version) = if i % 2 == 0 {
+            (format!("bench-{i}"), "1.0.0".to_owned())
+        } else {
+            ("bench-0".to_owned(), format!("1.0.{i}"))
+        };
+        let body = manifest(&slug, &version);
+        let started = Instant::now();
+        let response = client
+            .post(format!("{base}/plugins"))
+            .bearer_auth(&key)
+            .header("content-type", "application/yaml")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        publishes.push(started.elapsed());
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    report(backend_name, "publish", publishes);
+
+    let mut reads = Vec::with_capacity(DETAIL_READS);
+    for i in 0..DETAIL_READS {
+        let slug = format!("bench-{}", (i * 2) % PUBLISHES);
+        let started = Instant::now();
+        let response = client
+            .get(format!("{base}/plugins/{slug}"))
+            .send()
+            .await
+            .unwrap();
+        let _ = response.bytes().await.unwrap();
+        reads.push(started.elapsed());
+    }
+    report(backend_name, "details", reads);
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--test") {
+        // `cargo test --benches` runs benches as tests; there is nothing to check here.
+        return;
+    }
+    run("embedded", Backend::Embedded, None).await;
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+        println!(
+            "aws backend skipped: run under ./scripts/aws-local.sh to measure it against DynamoDB Local and moto"
+        );
+        return;
+    }
+    let name = format!("bench-{}", std::process::id());
+    let settings = registry_aws::AwsSettings {
+        table: name.clone(),
+        bucket: name.clone(),
+        force_path_style: s3_needs_path_style(),
+    };
+    init_aws(&settings).await.unwrap();
+    run(
+        "aws",
+        Backend::Aws {
+            table: name.clone(),
+        },
+        Some(name),
+    )
+    .await;
+}

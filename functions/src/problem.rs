@@ -176,3 +176,56 @@ impl From<RegistryError> for ApiError {
         Self::new(status, code, detail)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_and_code(error: RegistryError) -> (u16, String) {
+        let api = ApiError::from(error);
+        (api.status.as_u16(), api.code.to_owned())
+    }
+
+    #[test]
+    fn storage_failures_are_503_when_transient_and_500_otherwise_without_leaking() {
+        let unavailable = RegistryError::Storage(StorageError::Unavailable("throttled".into()));
+        assert_eq!(
+            status_and_code(unavailable),
+            (503, "unavailable".to_owned())
+        );
+        let broken = ApiError::from(RegistryError::Storage(StorageError::Backend(
+            "secret table name".into(),
+        )));
+        assert_eq!((broken.status.as_u16(), broken.code), (500, "internal"));
+        assert!(
+            !broken.detail.contains("secret"),
+            "internals never reach the client"
+        );
+    }
+
+    #[test]
+    fn conflicts_are_409_and_validation_is_422_with_every_problem() {
+        let exists = RegistryError::VersionExists {
+            detail: "x@1.0.0 is already published".into(),
+        };
+        assert_eq!(status_and_code(exists), (409, "version_exists".to_owned()));
+        let invalid = ApiError::from(RegistryError::Invalid {
+            problems: vec![
+                FieldError {
+                    field: "slug".into(),
+                    message: "is required".into(),
+                },
+                FieldError {
+                    field: "tags".into(),
+                    message: "is required".into(),
+                },
+            ],
+        });
+        assert_eq!((invalid.status.as_u16(), invalid.errors.len()), (422, 2));
+        let too_big = RegistryError::Bundle(BundleError::TooLarge { limit: 5 });
+        assert_eq!(
+            status_and_code(too_big),
+            (413, "payload_too_large".to_owned())
+        );
+    }
+}

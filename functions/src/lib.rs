@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod lambda;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

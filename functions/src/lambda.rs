@@ -1,0 +1,87 @@
+//! What every Lambda function's `main` shares: logs, configuration from the
+//! environment, the AWS clients built once per container, and the runtime loop.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use registry_aws::{AwsClients, AwsSettings};
+use registry_core::timestamp::SystemClock;
+use registry_core::{Registry, RegistryConfig};
+
+use crate::routes::with_fallbacks;
+use crate::state::AppState;
+
+/// A function's settings, from the environment its template gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaConfig {
+    /// `OPENWORKFLOW_REGISTRY_TABLE`
+    pub table: String,
+    /// `OPENWORKFLOW_REGISTRY_BUCKET`
+    pub bucket: String,
+    /// `OPENWORKFLOW_REGISTRY_PUBLIC_URL`: the CloudFront URL written into responses.
+    pub public_url: String,
+    /// `OPENWORKFLOW_REGISTRY_PRIVATE=1`
+    pub private: bool,
+}
+
+impl LambdaConfig {
+    /// Reads the settings, naming any that is missing.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
+        Ok(Self {
+            table: var("OPENWORKFLOW_REGISTRY_TABLE")?,
+            bucket: var("OPENWORKFLOW_REGISTRY_BUCKET")?,
+            public_url: var("OPENWORKFLOW_REGISTRY_PUBLIC_URL")?,
+            private: std::env::var("OPENWORKFLOW_REGISTRY_PRIVATE")
+                .is_ok_and(|v| v == "1" || v == "true"),
+        })
+    }
+}
+
+/// The state a function's routes share, over DynamoDB and S3.
+pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState> {
+    let settings = AwsSettings {
+        table: config.table.clone(),
+        bucket: config.bucket.clone(),
+        force_path_style: false,
+    };
+    let store = clients.dynamo_store(&settings);
+    let registry = Registry::new(
+        store.clone(),
+        clients.s3_store(&settings),
+        store,
+        Arc::new(SystemClock),
+        RegistryConfig {
+            public_url: config.public_url.clone(),
+            private: config.private,
+        },
+    );
+    Arc::new(AppState {
+        registry: Arc::new(registry),
+    })
+}
+
+/// A function's router: its routes, the problem+json fallbacks, its state.
+pub fn function_router(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    with_fallbacks(routes).with_state(state)
+}
+
+/// The whole life of a Lambda function serving `routes`: JSON logs for CloudWatch,
+/// configuration and clients built once (outside the handler), then the runtime loop.
+pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let config = LambdaConfig::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&sdk, false);
+    let router = function_router(routes(), lambda_state(&clients, &config));
+    lambda_http::run(router).await
+}

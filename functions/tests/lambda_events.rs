@@ -1,0 +1,223 @@
+//! Each Lambda function's router, fed real API Gateway HTTP API (v2) events through
+//! `lambda_http`'s own event parsing, over DynamoDB Local and moto's S3 server.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::Router;
+use base64::Engine;
+use http_body_util::BodyExt;
+use registry_aws::setup::ensure_resources;
+use registry_aws::{AwsClients, AwsSettings};
+use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
+use registry_functions::routes::{
+    deprecate_routes, key_routes, publish_routes, read_routes, unpublish_routes,
+};
+use registry_functions::state::AppState;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const GITHUB_YAML: &str = include_str!("../../tests/fixtures/github.yaml");
+
+struct Functions {
+    state: Arc<AppState>,
+    key: String,
+}
+
+impl Functions {
+    async fn start() -> Self {
+        assert!(
+            std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+            "needs DynamoDB Local and moto: run ./scripts/test.sh"
+        );
+        let mut suffix = [0u8; 4];
+        getrandom::fill(&mut suffix).unwrap();
+        let name = format!("lambda-{}", hex::encode(suffix));
+        let settings = AwsSettings {
+            table: name.clone(),
+            bucket: name.clone(),
+            force_path_style: true,
+        };
+        let clients = AwsClients::from_env(true).await;
+        ensure_resources(&clients, &settings).await.unwrap();
+        let config = LambdaConfig {
+            table: name.clone(),
+            bucket: name,
+            public_url: "https://registry.example.com".into(),
+            private: false,
+        };
+        let state = lambda_state(&clients, &config);
+        let key = state
+            .registry
+            .bootstrap_admin_key()
+            .await
+            .unwrap()
+            .unwrap()
+            .secret
+            .expose()
+            .to_owned();
+        Self { state, key }
+    }
+
+    fn router(&self, routes: fn() -> Router<Arc<AppState>>) -> Router {
+        function_router(routes(), Arc::clone(&self.state))
+    }
+
+    /// Sends a fixture event to a function, the way `lambda_http::run` would.
+    async fn invoke(
+        &self,
+        routes: fn() -> Router<Arc<AppState>>,
+        fixture: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let path = format!(
+            "{}/tests/fixtures/apigw/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event = std::fs::read_to_string(path)
+            .unwrap()
+            .replace("{{API_KEY}}", &self.key)
+            .replace("{{BODY_LENGTH}}", &body.len().to_string())
+            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
+        let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
+        let response = self
+            .router(routes)
+            .oneshot(request.map(axum::body::Body::new))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        (status, json)
+    }
+}
+
+#[tokio::test]
+async fn each_function_answers_its_api_gateway_events() {
+    let f = Functions::start().await;
+    let (status, body) = f
+        .invoke(publish_routes, "publish_yaml.json", GITHUB_YAML)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["url"], "https://registry.example.com/plugins/github");
+
+    let (status, body) = f.invoke(read_routes, "search.json", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["results"][0]["slug"], "github");
+
+    let (status, body) = f.invoke(read_routes, "details_version.json", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["version"], "1.2.0");
+    assert_eq!(
+        body["schema_url"],
+        "https://registry.example.com/plugins/github/1.2.0/schema"
+    );
+
+    let (status, body) = f.invoke(deprecate_routes, "deprecate.json", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["deprecated"]["reason"],
+        "Security vulnerability fixed in 1.3.0"
+    );
+
+    let (status, body) = f.invoke(key_routes, "create_key.json", "").await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["key"].as_str().unwrap().starts_with("sk_"));
+
+    let (status, body) = f.invoke(unpublish_routes, "unpublish.json", "").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = f.invoke(read_routes, "details_version.json", "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (410, Some("version_unpublished"))
+    );
+}
+
+#[tokio::test]
+async fn a_base64_encoded_bundle_event_publishes_the_bundle() {
+    let f = Functions::start().await;
+    let manifest = GITHUB_YAML.replace("slug: github", "slug: zipped");
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("plugin.yaml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(manifest.as_bytes()).unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&zip);
+    let (status, body) = f
+        .invoke(publish_routes, "publish_zip_base64.json", &encoded)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let details = f
+        .state
+        .registry
+        .plugin_details("zipped", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        details.bundle_sha256.map(|d| d.to_hex()),
+        Some(registry_core::checksum::Sha256Digest::of(&zip).to_hex())
+    );
+}
+
+#[tokio::test]
+async fn a_function_refuses_routes_it_does_not_own() {
+    let f = Functions::start().await;
+    // The search function does not publish: the event reaches no route.
+    let (status, body) = f
+        .invoke(read_routes, "publish_yaml.json", GITHUB_YAML)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    // The unpublish function owns DELETE on that path, not GET.
+    let (status, body) = f.invoke(unpublish_routes, "details_version.json", "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (status, body) = f.invoke(key_routes, "search.json", "").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // A bad request still gets problem+json through the Lambda path.
+    let (status, body) = f
+        .invoke(publish_routes, "publish_yaml.json", "slug: [unclosed")
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("malformed_document"))
+    );
+}
+
+#[test]
+fn a_function_without_its_configuration_names_what_is_missing() {
+    for bin in [
+        env!("CARGO_BIN_EXE_publish"),
+        env!("CARGO_BIN_EXE_deprecate"),
+        env!("CARGO_BIN_EXE_unpublish"),
+        env!("CARGO_BIN_EXE_search"),
+        env!("CARGO_BIN_EXE_keys"),
+    ] {
+        let output = std::process::Command::new(bin)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{bin} must not start unconfigured"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("OPENWORKFLOW_REGISTRY_TABLE is not set"),
+            "{bin}: {stderr}"
+        );
+    }
+}

@@ -262,20 +262,46 @@ impl DynamoStore {
         ]))
     }
 
+    /// A transaction item writing `item` only if the item is absent (`attribute_not_exists`)
+    /// or only if it exists (`attribute_exists`).
+    fn conditional_put(
+        &self,
+        item: Item,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(format!("{condition}(#pk)"))
+                .expression_attribute_names("#pk", PK)
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     fn put_version(
         &self,
         slug: &Slug,
         record: &VersionRecord,
     ) -> Result<TransactWriteItem, StorageError> {
-        let put = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(self.version_item(slug, record)?))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.conditional_put(self.version_item(slug, record)?, "attribute_not_exists")
+    }
+
+    /// Runs a plugin's two-item transaction and bumps the catalog revision, mapping
+    /// a failed condition on the first item to `first` and on the second to `second`.
+    async fn write_plugin(
+        &self,
+        items: Vec<TransactWriteItem>,
+        first: Conflict,
+        second: Conflict,
+    ) -> Result<(), StorageError> {
+        match self.transact(items).await {
+            Ok(()) => self.bump_catalog_revision().await,
+            Err(TransactionOutcome::ConditionFailed(0)) => Err(StorageError::Conflict(first)),
+            Err(TransactionOutcome::ConditionFailed(_)) => Err(StorageError::Conflict(second)),
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
     }
 
     /// The plugin-row update of every change: bump the revision it was read at,
@@ -382,28 +408,12 @@ impl CatalogStore for DynamoStore {
             ("revision".to_owned(), n(1)),
             ("latest".to_owned(), s(json(latest)?)),
         ]);
-        let put_meta = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(meta))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build(),
-        )?;
         let items = vec![
-            TransactWriteItem::builder().put(put_meta).build(),
+            self.conditional_put(meta, "attribute_not_exists")?,
             self.put_version(slug, first)?,
         ];
-        match self.transact(items).await {
-            Ok(()) => self.bump_catalog_revision().await,
-            Err(TransactionOutcome::ConditionFailed(0)) => {
-                Err(StorageError::Conflict(Conflict::PluginExists))
-            }
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::VersionExists))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.write_plugin(items, Conflict::PluginExists, Conflict::VersionExists)
+            .await
     }
 
     async fn add_version(
@@ -417,16 +427,8 @@ impl CatalogStore for DynamoStore {
             self.update_plugin_row(slug, expected_revision, Some(latest), record.published_at)?,
             self.put_version(slug, record)?,
         ];
-        match self.transact(items).await {
-            Ok(()) => self.bump_catalog_revision().await,
-            Err(TransactionOutcome::ConditionFailed(0)) => {
-                Err(StorageError::Conflict(Conflict::RevisionChanged))
-            }
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::VersionExists))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.write_plugin(items, Conflict::RevisionChanged, Conflict::VersionExists)
+            .await
     }
 
     async fn change_version(
@@ -443,32 +445,13 @@ impl CatalogStore for DynamoStore {
         let Some(mut record) = self.version(slug, version).await? else {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
-        match change {
-            VersionChange::Deprecate(notice) => record.deprecated = Some(notice.clone()),
-            VersionChange::Unpublish(when) => record.unpublished_at = Some(*when),
-        }
-        let put = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(self.version_item(slug, &record)?))
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build(),
-        )?;
+        change.apply(&mut record.deprecated, &mut record.unpublished_at);
         let items = vec![
             self.update_plugin_row(slug, expected_revision, latest, at)?,
-            TransactWriteItem::builder().put(put).build(),
+            self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
         ];
-        match self.transact(items).await {
-            Ok(()) => self.bump_catalog_revision().await,
-            Err(TransactionOutcome::ConditionFailed(0)) => {
-                Err(StorageError::Conflict(Conflict::RevisionChanged))
-            }
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::Missing))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.write_plugin(items, Conflict::RevisionChanged, Conflict::Missing)
+            .await
     }
 
     async fn record_download(
@@ -708,18 +691,11 @@ impl KeyStore for DynamoStore {
             (SK.to_owned(), s("KEY")),
             ("hash".to_owned(), s(key.hash.to_hex())),
         ]);
-        let put = |item: Item| -> Result<TransactWriteItem, StorageError> {
-            let put = built(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", PK)
-                    .build(),
-            )?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
-        match self.transact(vec![put(key_item)?, put(id_item)?]).await {
+        let items = vec![
+            self.conditional_put(key_item, "attribute_not_exists")?,
+            self.conditional_put(id_item, "attribute_not_exists")?,
+        ];
+        match self.transact(items).await {
             Ok(()) => {}
             Err(TransactionOutcome::ConditionFailed(_)) => {
                 return Err(StorageError::Conflict(Conflict::AlreadyExists));

@@ -193,10 +193,7 @@ impl Registry {
             let change = decide(&plugin)?;
             let mut after = plugin.versions.clone();
             for v in after.iter_mut().filter(|v| &v.version == version) {
-                match &change {
-                    VersionChange::Deprecate(notice) => v.deprecated = Some(notice.clone()),
-                    VersionChange::Unpublish(at) => v.unpublished_at = Some(*at),
-                }
+                change.apply(&mut v.deprecated, &mut v.unpublished_at);
             }
             let latest = self
                 .summary_for(

@@ -193,6 +193,20 @@ pub enum VersionChange {
     Unpublish(Timestamp),
 }
 
+impl VersionChange {
+    /// Applies the change to a version's lifecycle fields (of a record or a summary).
+    pub fn apply(
+        &self,
+        deprecated: &mut Option<Deprecation>,
+        unpublished_at: &mut Option<Timestamp>,
+    ) {
+        match self {
+            Self::Deprecate(notice) => *deprecated = Some(notice.clone()),
+            Self::Unpublish(at) => *unpublished_at = Some(*at),
+        }
+    }
+}
+
 /// The plugin catalog: plugins, versions and download counters.
 #[async_trait]
 pub trait CatalogStore: Send + Sync {

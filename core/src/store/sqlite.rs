@@ -345,10 +345,7 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Missing));
             };
             let mut record: VersionRecord = from_json("version record", &raw)?;
-            match change {
-                VersionChange::Deprecate(notice) => record.deprecated = Some(notice),
-                VersionChange::Unpublish(when) => record.unpublished_at = Some(when),
-            }
+            change.apply(&mut record.deprecated, &mut record.unpublished_at);
             tx.execute(
                 "UPDATE versions SET record = ?3 WHERE slug = ?1 AND version = ?2",
                 params![slug.as_str(), version.to_string(), to_json(&record)?],

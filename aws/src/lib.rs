@@ -10,12 +10,14 @@ pub mod replicated;
 pub mod s3;
 pub mod setup;
 pub mod table;
+pub mod uploads;
 
 use std::sync::Arc;
 
 pub use replicated::ReplicatedArtifactStore;
 pub use s3::S3ArtifactStore;
 pub use table::DynamoStore;
+pub use uploads::S3UploadStore;
 
 /// Where the registry's AWS resources are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,5 +71,10 @@ impl AwsClients {
             self.s3.clone(),
             settings.bucket.clone(),
         ))
+    }
+
+    /// The upload quarantine in `settings.bucket`.
+    pub fn upload_store(&self, settings: &AwsSettings) -> Arc<S3UploadStore> {
+        Arc::new(S3UploadStore::new(self.s3.clone(), settings.bucket.clone()))
     }
 }

@@ -76,12 +76,12 @@ impl S3ArtifactStore {
     }
 }
 
-fn status_of<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
+pub(crate) fn status_of<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
     error.raw_response().map(HttpStatus::status_code)
 }
 
 /// The HTTP status of a raw SDK response.
-trait HttpStatus {
+pub(crate) trait HttpStatus {
     fn status_code(&self) -> u16;
 }
 

@@ -8,12 +8,14 @@ use registry_aws::s3::Fetched;
 use registry_aws::setup::ensure_resources;
 use registry_aws::{AwsClients, AwsSettings, ReplicatedArtifactStore};
 use registry_core::artifact::ArtifactKey;
+use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::slug::Slug;
 use registry_core::store::contract::{
     artifact_store_contract, catalog_contract, key_store_contract,
 };
-use registry_core::store::{ArtifactStore, FileArtifactStore};
+use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
+use registry_core::upload::{PresignedPut, UploadId, UploadKey, UploadRequest};
 use registry_core::version::PluginVersion;
 
 /// Fresh, uniquely named resources on the local servers.
@@ -185,4 +187,61 @@ async fn an_unreachable_table_reads_as_unavailable_not_as_a_bug() {
         matches!(result, Err(StorageError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+/// Sends `bytes` the way a client follows a presigned upload.
+async fn put_presigned(put: &PresignedPut, bytes: Vec<u8>) -> reqwest::StatusCode {
+    let mut request = reqwest::Client::new().put(&put.url);
+    for (name, value) in &put.headers {
+        request = request.header(name, value);
+    }
+    request.body(bytes).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn s3_uploads_sign_size_type_and_digest_and_read_back_capped() {
+    let (clients, settings) = resources("uploads").await;
+    let uploads = clients.upload_store(&settings);
+    let owner = PrincipalId::from_stored("prn_0123456789abcdef");
+    let key = UploadKey::new(&owner, &UploadId::generate().unwrap());
+    assert!(uploads.fetch(&key, 100).await.unwrap().is_none());
+
+    let bytes = b"PK\x03\x04 pretend zip of forty bytes or so....".to_vec();
+    let request = UploadRequest {
+        size: bytes.len() as u64,
+        sha256: Sha256Digest::of(&bytes),
+    };
+    let put = uploads
+        .presign_put(&key, &request, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(put.url.contains(&format!("/{key}?")), "{}", put.url);
+    assert!(put.url.contains("X-Amz-Expires=60&"), "{}", put.url);
+    let header = |name: &str| {
+        put.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        header("content-length"),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert_eq!(header("content-type"), Some("application/zip"));
+    assert_eq!(
+        header("x-amz-meta-sha256"),
+        Some(request.sha256.to_hex().as_str())
+    );
+    assert!(put_presigned(&put, bytes.clone()).await.is_success());
+
+    let fetched = uploads.fetch(&key, 1_000).await.unwrap().unwrap();
+    assert_eq!(fetched.bytes.as_ref(), bytes.as_slice());
+    assert_eq!(fetched.declared_sha256, Some(request.sha256));
+    // Reads stop one byte past the cap, so an oversize object is never buffered whole.
+    let capped = uploads.fetch(&key, 9).await.unwrap().unwrap();
+    assert_eq!(capped.bytes.len(), 10);
+
+    uploads.discard(&key).await.unwrap();
+    assert!(uploads.fetch(&key, 1_000).await.unwrap().is_none());
+    uploads.discard(&key).await.unwrap();
 }

@@ -299,7 +299,7 @@ impl Caller {
     }
 }
 
-fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf)?;
     Ok(hex::encode(buf))

@@ -119,6 +119,25 @@ pub enum RegistryError {
         /// The artifact's key.
         key: String,
     },
+    /// This registry takes bundles in the request body, not through uploads.
+    #[error(
+        "this registry takes bundles directly: POST the ZIP to /plugins with Content-Type: application/zip"
+    )]
+    UploadsUnsupported,
+    /// No such upload for this caller (never made, expired, or already published).
+    #[error(
+        "upload '{upload_id}' does not exist for this principal (it may have expired or been published already); request a new one with POST /uploads"
+    )]
+    UploadNotFound {
+        /// The id named.
+        upload_id: String,
+    },
+    /// The uploaded bytes are not what the client declared.
+    #[error("{detail}")]
+    UploadMismatch {
+        /// What differs and what to do.
+        detail: String,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -15,6 +15,7 @@ pub mod search;
 pub mod slug;
 pub mod store;
 pub mod timestamp;
+pub mod upload;
 pub mod version;
 
 pub use error::RegistryError;

@@ -56,7 +56,8 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState
             public_url: config.public_url.clone(),
             private: config.private,
         },
-    );
+    )
+    .with_uploads(clients.upload_store(&settings));
     Arc::new(AppState {
         registry: Arc::new(registry),
     })

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{keys, plugins};
+use crate::routes::{keys, plugins, uploads};
 
 /// The registry API.
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::routes::{keys, plugins};
         plugins::download::download_bundle,
         plugins::publish::publish_plugin,
         plugins::publish::update_plugin,
+        uploads::create_upload,
         plugins::deprecate::deprecate_version,
         plugins::unpublish::unpublish_version,
         keys::create_key,

@@ -10,6 +10,7 @@ use base64::Engine;
 use http_body_util::BodyExt;
 use registry_aws::setup::ensure_resources;
 use registry_aws::{AwsClients, AwsSettings};
+use registry_core::checksum::Sha256Digest;
 use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
 use registry_functions::routes::{
     deprecate_routes, key_routes, publish_routes, read_routes, unpublish_routes,
@@ -71,6 +72,17 @@ impl Functions {
         fixture: &str,
         body: &str,
     ) -> (u16, Value) {
+        self.invoke_with(routes, fixture, body, &[]).await
+    }
+
+    /// As [`Self::invoke`], filling in the fixture's other `{{NAME}}` placeholders.
+    async fn invoke_with(
+        &self,
+        routes: fn() -> Router<Arc<AppState>>,
+        fixture: &str,
+        body: &str,
+        vars: &[(&str, &str)],
+    ) -> (u16, Value) {
         let path = format!(
             "{}/tests/fixtures/apigw/{fixture}",
             env!("CARGO_MANIFEST_DIR")
@@ -80,6 +92,9 @@ impl Functions {
             .replace("{{API_KEY}}", &self.key)
             .replace("{{BODY_LENGTH}}", &body.len().to_string())
             .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
+        let event = vars
+            .iter()
+            .fold(event, |event, (name, value)| event.replace(name, value));
         let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
         let response = self
             .router(routes)
@@ -162,7 +177,86 @@ async fn a_base64_encoded_bundle_event_publishes_the_bundle() {
         .unwrap();
     assert_eq!(
         details.bundle_sha256.map(|d| d.to_hex()),
-        Some(registry_core::checksum::Sha256Digest::of(&zip).to_hex())
+        Some(Sha256Digest::of(&zip).to_hex())
+    );
+}
+
+fn zip_with_manifest(slug: &str) -> Vec<u8> {
+    let manifest = GITHUB_YAML.replace("slug: github", &format!("slug: {slug}"));
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("plugin.yaml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(manifest.as_bytes()).unwrap();
+    writer.finish().unwrap().into_inner()
+}
+
+/// What `POST /uploads` returned, sent on to S3 as a client would.
+async fn put_to_presigned_url(ticket: &Value, bytes: Vec<u8>) -> reqwest::StatusCode {
+    let mut request = reqwest::Client::new().put(ticket["url"].as_str().unwrap());
+    for (name, value) in ticket["headers"].as_object().unwrap() {
+        request = request.header(name.as_str(), value.as_str().unwrap());
+    }
+    request.body(bytes).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_bundle_uploaded_with_a_presigned_put_publishes_through_the_publish_function() {
+    let f = Functions::start().await;
+    let zip = zip_with_manifest("uploaded");
+    let sha256 = Sha256Digest::of(&zip).to_hex();
+    let request = serde_json::json!({ "size": zip.len(), "sha256": sha256 }).to_string();
+    let (status, ticket) = f
+        .invoke(publish_routes, "create_upload.json", &request)
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let url = ticket["url"].as_str().unwrap();
+    assert!(url.contains("/uploads/prn_"), "quarantine prefix: {url}");
+    assert!(url.contains("X-Amz-Expires=600"), "short expiry: {url}");
+    let signed = url
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap();
+    for header in ["content-length", "content-type", "x-amz-meta-sha256"] {
+        assert!(signed.contains(header), "{header} must be signed: {signed}");
+    }
+    assert_eq!(ticket["headers"]["content-length"], zip.len().to_string());
+
+    assert!(
+        put_to_presigned_url(&ticket, zip.clone())
+            .await
+            .is_success()
+    );
+    let upload_id = ticket["upload_id"].as_str().unwrap();
+    let (status, body) = f
+        .invoke_with(
+            publish_routes,
+            "publish_upload.json",
+            "",
+            &[("{{UPLOAD_ID}}", upload_id)],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let details = f
+        .state
+        .registry
+        .plugin_details("uploaded", None)
+        .await
+        .unwrap();
+    assert_eq!(details.bundle_sha256.map(|d| d.to_hex()), Some(sha256));
+
+    // Published uploads leave quarantine: the id cannot be used twice.
+    let (status, body) = f
+        .invoke_with(
+            publish_routes,
+            "publish_upload.json",
+            "",
+            &[("{{UPLOAD_ID}}", upload_id)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("upload_not_found"))
     );
 }
 

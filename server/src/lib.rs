@@ -11,7 +11,7 @@ use anyhow::Context;
 use registry_aws::replicated::credentials_available;
 use registry_aws::setup::{SetupReport, ensure_resources};
 use registry_aws::{
-    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore,
+    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3UploadStore,
 };
 use registry_core::registry::CreatedKey;
 use registry_core::store::{ArtifactStore, FileArtifactStore, SqliteStore};
@@ -120,15 +120,13 @@ pub async fn open_registry(
                 "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
             )?;
             let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
+            let uploads = Arc::new(S3UploadStore::new(clients.s3.clone(), bucket.clone()));
             let s3: Arc<dyn ArtifactStore> = Arc::new(S3ArtifactStore::new(clients.s3, bucket));
             let artifacts = Arc::new(ReplicatedArtifactStore::new(local, Some(s3)));
-            Ok(Arc::new(Registry::new(
-                store.clone(),
-                artifacts,
-                store,
-                clock,
-                registry_config,
-            )))
+            Ok(Arc::new(
+                Registry::new(store.clone(), artifacts, store, clock, registry_config)
+                    .with_uploads(uploads),
+            ))
         }
         (Backend::Aws { .. }, None) => {
             anyhow::bail!("the AWS SDK was not loaded for the aws backend")

@@ -4,6 +4,7 @@ mod keys;
 mod lifecycle;
 mod publish;
 mod read;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::error::RegistryError;
 use crate::search::{
     DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchPage, SearchQuery,
 };
-use crate::store::{ArtifactStore, CatalogStore, KeyStore, VersionSummary};
+use crate::store::{ArtifactStore, CatalogStore, KeyStore, UploadStore, VersionSummary};
 use crate::timestamp::Clock;
 use crate::version::PluginVersion;
 
@@ -42,6 +43,7 @@ pub struct Registry {
     catalog: Arc<dyn CatalogStore>,
     artifacts: Arc<dyn ArtifactStore>,
     keys: Arc<dyn KeyStore>,
+    uploads: Option<Arc<dyn UploadStore>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
     search_cache: RwLock<Option<(u64, Arc<SearchIndex>)>>,
@@ -61,10 +63,18 @@ impl Registry {
             catalog,
             artifacts,
             keys,
+            uploads: None,
             clock,
             config,
             search_cache: RwLock::new(None),
         }
+    }
+
+    /// Takes bundles through presigned uploads into `uploads` as well as in the body.
+    #[must_use]
+    pub fn with_uploads(mut self, uploads: Arc<dyn UploadStore>) -> Self {
+        self.uploads = Some(uploads);
+        self
     }
 
     /// The registry's settings.

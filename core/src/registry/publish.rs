@@ -15,6 +15,7 @@ use crate::error::RegistryError;
 use crate::manifest::{DocumentFormat, Manifest, ParsedDocument, parse_document};
 use crate::slug::Slug;
 use crate::store::{Conflict, LatestSummary, StorageError, VersionRecord, VersionSummary};
+use crate::upload::UploadId;
 use crate::version::PluginVersion;
 
 /// What a publish request carries.
@@ -33,6 +34,11 @@ pub enum PublishBody {
         bytes: Bytes,
         /// The file name the client gave, if any.
         file_name: Option<String>,
+    },
+    /// A ZIP bundle the caller uploaded through `POST /uploads`.
+    Upload {
+        /// The id `POST /uploads` returned.
+        upload_id: UploadId,
     },
 }
 
@@ -89,7 +95,18 @@ impl Registry {
         mode: Mode<'_>,
     ) -> Result<Published, RegistryError> {
         require_scope(Some(caller), Scope::Publish)?;
-        let prepared = prepare(body)?;
+        let (prepared, upload) = match body {
+            PublishBody::Document { bytes, format } => {
+                (prepare_document(bytes, format, None)?, None)
+            }
+            PublishBody::Bundle { bytes, file_name } => {
+                (prepare_bundle(bytes, file_name.as_deref())?, None)
+            }
+            PublishBody::Upload { upload_id } => {
+                let resolved = self.resolve_upload(caller, &upload_id).await?;
+                (prepare_bundle(resolved.bytes, None)?, Some(resolved.key))
+            }
+        };
         let manifest = &prepared.manifest;
         if manifest.slug.is_reserved() {
             return Err(RegistryError::invalid_field(
@@ -171,6 +188,9 @@ impl Registry {
             match result {
                 Ok(()) => {
                     tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                    if let Some(key) = &upload {
+                        self.discard_upload(key).await;
+                    }
                     return Ok(Published {
                         url: format!("{}/plugins/{slug}", self.config.public_url),
                         previous_version: if matches!(mode, Mode::Update(_)) {
@@ -289,21 +309,23 @@ impl Registry {
     }
 }
 
-fn prepare(body: PublishBody) -> Result<Prepared, RegistryError> {
-    let (schema_bytes, schema_format, bundle) = match body {
-        PublishBody::Document { bytes, format } => (bytes, format, None),
-        PublishBody::Bundle { bytes, file_name } => {
-            if let Some(name) = &file_name {
-                check_file_name(name)?;
-            }
-            let validated = validate_bundle(&bytes)?;
-            (
-                Bytes::from(validated.manifest),
-                validated.manifest_format,
-                Some((bytes, validated.sha256)),
-            )
-        }
-    };
+fn prepare_bundle(bytes: Bytes, file_name: Option<&str>) -> Result<Prepared, RegistryError> {
+    if let Some(name) = file_name {
+        check_file_name(name)?;
+    }
+    let validated = validate_bundle(&bytes)?;
+    prepare_document(
+        Bytes::from(validated.manifest),
+        validated.manifest_format,
+        Some((bytes, validated.sha256)),
+    )
+}
+
+fn prepare_document(
+    schema_bytes: Bytes,
+    schema_format: DocumentFormat,
+    bundle: Option<(Bytes, Sha256Digest)>,
+) -> Result<Prepared, RegistryError> {
     let manifest = parse_document(&schema_bytes, schema_format).map_err(|e| match e {
         ParsedDocument::Malformed { format, detail } => {
             RegistryError::MalformedDocument { format, detail }

@@ -23,6 +23,7 @@ use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
 use crate::manifest::Manifest;
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
+use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
 use crate::version::PluginVersion;
 
 /// A boxed error from a storage backend, kept whole (never flattened to a string).
@@ -340,4 +341,29 @@ pub trait ArtifactStore: Send + Sync {
 
     /// The bytes under `key`.
     async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
+}
+
+/// The quarantine area that clients upload bundles into directly (AWS: S3 with
+/// presigned PUTs). Optional: a registry without one takes bundles in the body.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// A request that stores exactly `request.size` bytes under `key`, with the
+    /// size and the declared digest signed into it, usable for `expires_in`.
+    async fn presign_put(
+        &self,
+        key: &UploadKey,
+        request: &UploadRequest,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedPut, StorageError>;
+
+    /// The upload under `key`, reading at most `max_bytes + 1` bytes so an oversize
+    /// object is recognised without being buffered whole.
+    async fn fetch(
+        &self,
+        key: &UploadKey,
+        max_bytes: u64,
+    ) -> Result<Option<FetchedUpload>, StorageError>;
+
+    /// Removes the upload; removing one that is gone succeeds.
+    async fn discard(&self, key: &UploadKey) -> Result<(), StorageError>;
 }

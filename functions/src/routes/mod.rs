@@ -3,6 +3,7 @@
 pub mod keys;
 pub mod meta;
 pub mod plugins;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -31,10 +32,11 @@ pub fn read_routes() -> Router<Arc<AppState>> {
         )
 }
 
-/// Publishing: `POST /plugins` and `PUT /plugins/{slug}`.
+/// Publishing: `POST /plugins`, `PUT /plugins/{slug}` and `POST /uploads`.
 pub fn publish_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/plugins", post(plugins::publish::publish_plugin))
+        .route("/uploads", post(uploads::create_upload))
         .route(
             "/plugins/{slug}",
             axum::routing::put(plugins::publish::update_plugin),

@@ -16,6 +16,23 @@ use tokio::sync::oneshot;
 /// The spec's GitHub example, with the `icon` its own field list requires.
 pub const GITHUB_YAML: &str = include_str!("../../fixtures/github.yaml");
 
+/// Where a test registry keeps its catalog and artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// SQLite and files.
+    Embedded,
+    /// DynamoDB Local and moto's S3, as `./scripts/test.sh` starts them.
+    Aws,
+}
+
+fn backend_under_test() -> TestBackend {
+    if std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() == Ok("aws") {
+        TestBackend::Aws
+    } else {
+        TestBackend::Embedded
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub admin_key: String,
@@ -35,15 +52,22 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A public registry on the backend `OPENWORKFLOW_TEST_BACKEND` names.
     pub async fn spawn() -> Self {
-        Self::spawn_with(false).await
+        Self::spawn_with(false, backend_under_test()).await
     }
 
+    /// A private registry on the backend under test.
     pub async fn spawn_private() -> Self {
-        Self::spawn_with(true).await
+        Self::spawn_with(true, backend_under_test()).await
     }
 
-    async fn spawn_with(private: bool) -> Self {
+    /// A public registry on the given backend, whatever the suite runs on.
+    pub async fn spawn_on(backend: TestBackend) -> Self {
+        Self::spawn_with(false, backend).await
+    }
+
+    async fn spawn_with(private: bool, backend: TestBackend) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -54,7 +78,7 @@ impl TestApp {
         ));
         let mut config = ServerConfig::embedded(data.path(), base.clone());
         config.private = private;
-        if std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() == Ok("aws") {
+        if backend == TestBackend::Aws {
             let (table, bucket) = fresh_aws_resources().await;
             config.backend = Backend::Aws { table };
             config.bucket = Some(bucket);
@@ -210,7 +234,7 @@ impl TestApp {
 async fn fresh_aws_resources() -> (String, String) {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
-        "OPENWORKFLOW_TEST_BACKEND=aws needs the local servers: run ./scripts/test.sh"
+        "the aws backend needs the local servers: run ./scripts/test.sh"
     );
     let mut suffix = [0u8; 6];
     getrandom::fill(&mut suffix).expect("entropy");

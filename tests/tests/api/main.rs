@@ -8,3 +8,4 @@ mod lifecycle;
 mod publish;
 mod read;
 mod snapshots;
+mod uploads;

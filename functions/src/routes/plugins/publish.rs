@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
@@ -12,7 +13,8 @@ use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
 use registry_core::registry::PublishBody;
 use registry_core::slug::Slug;
-use serde::Serialize;
+use registry_core::upload::UploadId;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{disposition_file_name, media_type, read_limited};
@@ -46,7 +48,31 @@ pub struct UpdateResponse {
     previous_version: Option<String>,
 }
 
-async fn read_publish_body(headers: &HeaderMap, body: Body) -> Result<PublishBody, ApiError> {
+/// Names a bundle uploaded through `POST /uploads` instead of sending a body.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PublishParams {
+    /// The id `POST /uploads` returned; the request then has no body.
+    upload_id: Option<String>,
+}
+
+async fn read_publish_body(
+    headers: &HeaderMap,
+    body: Body,
+    params: Result<Query<PublishParams>, QueryRejection>,
+) -> Result<PublishBody, ApiError> {
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    if let Some(upload_id) = params.upload_id {
+        read_limited(headers, body, 0).await.map_err(|_| {
+            ApiError::bad_request(
+                "ambiguous_body",
+                "send either a body or ?upload_id=, not both",
+            )
+        })?;
+        return Ok(PublishBody::Upload {
+            upload_id: UploadId::parse(&upload_id)?,
+        });
+    }
     let media = media_type(headers).ok_or_else(|| {
         ApiError::unsupported_media_type(
             "set Content-Type to application/json, application/yaml or application/zip",
@@ -72,6 +98,7 @@ async fn read_publish_body(headers: &HeaderMap, body: Body) -> Result<PublishBod
 #[utoipa::path(
     post,
     path = "/plugins",
+    params(PublishParams),
     request_body(description = "The plugin schema (JSON or YAML) or a ZIP bundle with plugin.yaml/plugin.json at its root",
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
@@ -90,11 +117,12 @@ async fn read_publish_body(headers: &HeaderMap, body: Body) -> Result<PublishBod
 pub async fn publish_plugin(
     State(state): State<Arc<AppState>>,
     caller: MaybeCaller,
+    params: Result<Query<PublishParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = caller.required()?;
-    let body = read_publish_body(&headers, body).await?;
+    let body = read_publish_body(&headers, body, params).await?;
     let published = state.registry.publish_version(caller, body).await?;
     let mut response = json_response(
         StatusCode::CREATED,
@@ -116,7 +144,7 @@ pub async fn publish_plugin(
 #[utoipa::path(
     put,
     path = "/plugins/{slug}",
-    params(("slug" = String, Path, description = "Plugin slug; must match the document's")),
+    params(("slug" = String, Path, description = "Plugin slug; must match the document's"), PublishParams),
     request_body(description = "The updated plugin schema or bundle",
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
@@ -132,13 +160,14 @@ pub async fn update_plugin(
     State(state): State<Arc<AppState>>,
     caller: MaybeCaller,
     Path(slug): Path<String>,
+    params: Result<Query<PublishParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = caller.required()?;
     let slug =
         Slug::parse(&slug).map_err(|_| RegistryError::PluginNotFound { slug: slug.clone() })?;
-    let body = read_publish_body(&headers, body).await?;
+    let body = read_publish_body(&headers, body, params).await?;
     let published = state.registry.update_plugin(caller, &slug, body).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -19,6 +19,13 @@ pub use s3::S3ArtifactStore;
 pub use table::DynamoStore;
 pub use uploads::S3UploadStore;
 
+/// Whether the S3 client must address buckets by path: local S3 servers need it, and
+/// they are what an endpoint override points at.
+pub fn s3_needs_path_style() -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+}
+
 /// Where the registry's AWS resources are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {

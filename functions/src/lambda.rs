@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use registry_aws::{AwsClients, AwsSettings};
+use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 
+use lambda_http::LambdaEvent;
+
 use crate::routes::with_fallbacks;
+use crate::scheduled::{ScheduledEvent, run_health_checks};
 use crate::state::AppState;
 
 /// A function's settings, from the environment its template gives it.
@@ -44,7 +47,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState
     let settings = AwsSettings {
         table: config.table.clone(),
         bucket: config.bucket.clone(),
-        force_path_style: false,
+        force_path_style: s3_needs_path_style(),
     };
     let store = clients.dynamo_store(&settings);
     let registry = Registry::new(
@@ -68,9 +71,9 @@ pub fn function_router(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> R
     with_fallbacks(routes).with_state(state)
 }
 
-/// The whole life of a Lambda function serving `routes`: JSON logs for CloudWatch,
-/// configuration and clients built once (outside the handler), then the runtime loop.
-pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), lambda_http::Error> {
+/// JSON logs for CloudWatch (the request id comes from the runtime's span), level
+/// from `RUST_LOG`, default `info`.
+fn init_logging() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -80,9 +83,33 @@ pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), l
         .with_current_span(false)
         .without_time()
         .init();
+}
+
+/// Configuration and clients, built once per container, outside the handler.
+async fn load_state() -> anyhow::Result<Arc<AppState>> {
     let config = LambdaConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let clients = AwsClients::from_config(&sdk, false);
-    let router = function_router(routes(), lambda_state(&clients, &config));
+    let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
+    Ok(lambda_state(&clients, &config))
+}
+
+/// The whole life of a Lambda function serving `routes`: logs, state, then the
+/// runtime loop.
+pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), lambda_http::Error> {
+    init_logging();
+    let router = function_router(routes(), load_state().await?);
     lambda_http::run(router).await
+}
+
+/// The whole life of the scheduled `health-check` function.
+pub async fn run_scheduled_health_checks() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let state = load_state().await?;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<ScheduledEvent>| {
+            let state = Arc::clone(&state);
+            async move { run_health_checks(&state.registry, event.payload).await }
+        },
+    ))
+    .await
 }

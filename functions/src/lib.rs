@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod scheduled;
 pub mod state;
 
 pub use routes::all_routes;

@@ -2,6 +2,9 @@
 //! `lambda_http`'s own event parsing, over DynamoDB Local and moto's S3 server.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -15,7 +18,9 @@ use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
 use registry_functions::routes::{
     deprecate_routes, key_routes, publish_routes, read_routes, unpublish_routes,
 };
+use registry_functions::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use registry_functions::state::AppState;
+use runtime_api::{Outcome, RuntimeApi};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -23,6 +28,7 @@ const GITHUB_YAML: &str = include_str!("../../tests/fixtures/github.yaml");
 
 struct Functions {
     state: Arc<AppState>,
+    config: LambdaConfig,
     key: String,
 }
 
@@ -58,7 +64,7 @@ impl Functions {
             .secret
             .expose()
             .to_owned();
-        Self { state, key }
+        Self { state, config, key }
     }
 
     fn router(&self, routes: fn() -> Router<Arc<AppState>>) -> Router {
@@ -75,6 +81,19 @@ impl Functions {
         self.invoke_with(routes, fixture, body, &[]).await
     }
 
+    /// A fixture event with its placeholders filled in: the key, the body (and its
+    /// length), and any other `{{NAME}}` in `vars`.
+    fn render(&self, fixture: &str, body: &str, vars: &[(&str, &str)]) -> String {
+        let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        let event = std::fs::read_to_string(path)
+            .unwrap()
+            .replace("{{API_KEY}}", &self.key)
+            .replace("{{BODY_LENGTH}}", &body.len().to_string())
+            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
+        vars.iter()
+            .fold(event, |event, (name, value)| event.replace(name, value))
+    }
+
     /// As [`Self::invoke`], filling in the fixture's other `{{NAME}}` placeholders.
     async fn invoke_with(
         &self,
@@ -83,18 +102,7 @@ impl Functions {
         body: &str,
         vars: &[(&str, &str)],
     ) -> (u16, Value) {
-        let path = format!(
-            "{}/tests/fixtures/apigw/{fixture}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let event = std::fs::read_to_string(path)
-            .unwrap()
-            .replace("{{API_KEY}}", &self.key)
-            .replace("{{BODY_LENGTH}}", &body.len().to_string())
-            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
-        let event = vars
-            .iter()
-            .fold(event, |event, (name, value)| event.replace(name, value));
+        let event = self.render(fixture, body, vars);
         let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
         let response = self
             .router(routes)
@@ -116,17 +124,19 @@ impl Functions {
 async fn each_function_answers_its_api_gateway_events() {
     let f = Functions::start().await;
     let (status, body) = f
-        .invoke(publish_routes, "publish_yaml.json", GITHUB_YAML)
+        .invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["url"], "https://registry.example.com/plugins/github");
 
-    let (status, body) = f.invoke(read_routes, "search.json", "").await;
+    let (status, body) = f.invoke(read_routes, "apigw/search.json", "").await;
     assert_eq!(status, 200);
     assert_eq!(body["total"], 1);
     assert_eq!(body["results"][0]["slug"], "github");
 
-    let (status, body) = f.invoke(read_routes, "details_version.json", "").await;
+    let (status, body) = f
+        .invoke(read_routes, "apigw/details_version.json", "")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["version"], "1.2.0");
     assert_eq!(
@@ -134,20 +144,22 @@ async fn each_function_answers_its_api_gateway_events() {
         "https://registry.example.com/plugins/github/1.2.0/schema"
     );
 
-    let (status, body) = f.invoke(deprecate_routes, "deprecate.json", "").await;
+    let (status, body) = f.invoke(deprecate_routes, "apigw/deprecate.json", "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["deprecated"]["reason"],
         "Security vulnerability fixed in 1.3.0"
     );
 
-    let (status, body) = f.invoke(key_routes, "create_key.json", "").await;
+    let (status, body) = f.invoke(key_routes, "apigw/create_key.json", "").await;
     assert_eq!(status, 201, "{body}");
     assert!(body["key"].as_str().unwrap().starts_with("sk_"));
 
-    let (status, body) = f.invoke(unpublish_routes, "unpublish.json", "").await;
+    let (status, body) = f.invoke(unpublish_routes, "apigw/unpublish.json", "").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = f.invoke(read_routes, "details_version.json", "").await;
+    let (status, body) = f
+        .invoke(read_routes, "apigw/details_version.json", "")
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (410, Some("version_unpublished"))
@@ -166,7 +178,7 @@ async fn a_base64_encoded_bundle_event_publishes_the_bundle() {
     let zip = writer.finish().unwrap().into_inner();
     let encoded = base64::engine::general_purpose::STANDARD.encode(&zip);
     let (status, body) = f
-        .invoke(publish_routes, "publish_zip_base64.json", &encoded)
+        .invoke(publish_routes, "apigw/publish_zip_base64.json", &encoded)
         .await;
     assert_eq!(status, 201, "{body}");
     let details = f
@@ -207,7 +219,7 @@ async fn a_bundle_uploaded_with_a_presigned_put_publishes_through_the_publish_fu
     let sha256 = Sha256Digest::of(&zip).to_hex();
     let request = serde_json::json!({ "size": zip.len(), "sha256": sha256 }).to_string();
     let (status, ticket) = f
-        .invoke(publish_routes, "create_upload.json", &request)
+        .invoke(publish_routes, "apigw/create_upload.json", &request)
         .await;
     assert_eq!(status, 201, "{ticket}");
     let url = ticket["url"].as_str().unwrap();
@@ -231,7 +243,7 @@ async fn a_bundle_uploaded_with_a_presigned_put_publishes_through_the_publish_fu
     let (status, body) = f
         .invoke_with(
             publish_routes,
-            "publish_upload.json",
+            "apigw/publish_upload.json",
             "",
             &[("{{UPLOAD_ID}}", upload_id)],
         )
@@ -249,7 +261,7 @@ async fn a_bundle_uploaded_with_a_presigned_put_publishes_through_the_publish_fu
     let (status, body) = f
         .invoke_with(
             publish_routes,
-            "publish_upload.json",
+            "apigw/publish_upload.json",
             "",
             &[("{{UPLOAD_ID}}", upload_id)],
         )
@@ -265,7 +277,7 @@ async fn a_function_refuses_routes_it_does_not_own() {
     let f = Functions::start().await;
     // The search function does not publish: the event reaches no route.
     let (status, body) = f
-        .invoke(read_routes, "publish_yaml.json", GITHUB_YAML)
+        .invoke(read_routes, "apigw/publish_yaml.json", GITHUB_YAML)
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -273,17 +285,19 @@ async fn a_function_refuses_routes_it_does_not_own() {
         "{body}"
     );
     // The unpublish function owns DELETE on that path, not GET.
-    let (status, body) = f.invoke(unpublish_routes, "details_version.json", "").await;
+    let (status, body) = f
+        .invoke(unpublish_routes, "apigw/details_version.json", "")
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (404, Some("not_found")),
         "{body}"
     );
-    let (status, body) = f.invoke(key_routes, "search.json", "").await;
+    let (status, body) = f.invoke(key_routes, "apigw/search.json", "").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     // A bad request still gets problem+json through the Lambda path.
     let (status, body) = f
-        .invoke(publish_routes, "publish_yaml.json", "slug: [unclosed")
+        .invoke(publish_routes, "apigw/publish_yaml.json", "slug: [unclosed")
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -299,6 +313,7 @@ fn a_function_without_its_configuration_names_what_is_missing() {
         env!("CARGO_BIN_EXE_unpublish"),
         env!("CARGO_BIN_EXE_search"),
         env!("CARGO_BIN_EXE_keys"),
+        env!("CARGO_BIN_EXE_health-check"),
     ] {
         let output = std::process::Command::new(bin)
             .env_clear()
@@ -314,4 +329,127 @@ fn a_function_without_its_configuration_names_what_is_missing() {
             "{bin}: {stderr}"
         );
     }
+}
+
+/// A built function binary, running against the emulated Runtime API.
+struct Bootstrap(std::process::Child);
+
+impl Bootstrap {
+    fn spawn(bin: &str, f: &Functions, api: &RuntimeApi) -> Self {
+        let child = std::process::Command::new(bin)
+            .envs(api.lambda_env("registry-function"))
+            .env("OPENWORKFLOW_REGISTRY_TABLE", &f.config.table)
+            .env("OPENWORKFLOW_REGISTRY_BUCKET", &f.config.bucket)
+            .env("OPENWORKFLOW_REGISTRY_PUBLIC_URL", &f.config.public_url)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+}
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The next outcome, failing the test rather than hanging if none comes.
+async fn outcome_of(api: &mut RuntimeApi) -> Outcome {
+    tokio::time::timeout(std::time::Duration::from_secs(60), api.next_outcome())
+        .await
+        .expect("the function answered the Runtime API")
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_publish_bootstrap_serves_an_api_gateway_event_through_the_runtime_api() {
+    let f = Functions::start().await;
+    let event = f.render("apigw/publish_yaml.json", GITHUB_YAML, &[]);
+    let mut api = RuntimeApi::start(vec![event]).await;
+    let _function = Bootstrap::spawn(env!("CARGO_BIN_EXE_publish"), &f, &api);
+    let Outcome::Response(response) = outcome_of(&mut api).await else {
+        panic!("the publish function failed the invocation");
+    };
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert_eq!(
+        response["headers"]["content-type"], "application/json",
+        "{response}"
+    );
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["url"], "https://registry.example.com/plugins/github");
+    // It went on to wait for the next event rather than exiting.
+    api.next_poll().await;
+    api.next_poll().await;
+    let details = f
+        .state
+        .registry
+        .plugin_details("github", None)
+        .await
+        .unwrap();
+    assert_eq!(details.manifest.version.to_string(), "1.2.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_health_check_bootstrap_answers_a_real_eventbridge_schedule() {
+    let f = Functions::start().await;
+    let before = f.state.registry.catalog_revision().await.unwrap();
+    f.invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    let scheduled = f.render("eventbridge/scheduled.json", "", &[]);
+    let not_scheduled = f.render("apigw/search.json", "", &[]);
+    let mut api = RuntimeApi::start(vec![scheduled, not_scheduled]).await;
+    let _function = Bootstrap::spawn(env!("CARGO_BIN_EXE_health-check"), &f, &api);
+
+    let Outcome::Response(report) = outcome_of(&mut api).await else {
+        panic!("the health check failed on a scheduled event");
+    };
+    assert_eq!(report["event_id"], "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
+    assert_eq!(report["scheduled_at"], "1970-01-01T00:00:00Z");
+    assert!(
+        report["catalog_revision"].as_u64().unwrap() > before,
+        "{report}"
+    );
+    assert_eq!(report["instances_checked"], 0);
+
+    // Anything but a schedule is an invocation error, not a silent success.
+    let Outcome::Error(error) = outcome_of(&mut api).await else {
+        panic!("an API Gateway event must not pass as a schedule");
+    };
+    assert_eq!(error["errorType"], "NotScheduled", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("expected an EventBridge scheduled event"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_health_check_reports_on_a_schedule_and_refuses_other_events() {
+    let f = Functions::start().await;
+    let event: ScheduledEvent =
+        serde_json::from_str(&f.render("eventbridge/scheduled.json", "", &[])).unwrap();
+    let report = run_health_checks(&f.state.registry, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.event_id, "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
+    assert_eq!(
+        report.catalog_revision,
+        f.state.registry.catalog_revision().await.unwrap()
+    );
+    let from_s3 = ScheduledEvent {
+        source: "aws.s3".into(),
+        detail_type: "Object Created".into(),
+        ..event
+    };
+    let error = run_health_checks(&f.state.registry, from_s3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, HealthCheckError::NotScheduled { .. }),
+        "{error}"
+    );
 }

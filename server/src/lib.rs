@@ -67,12 +67,7 @@ impl ServerConfig {
     }
 }
 
-/// Whether the S3 client must address buckets by path: local S3 servers need it, and
-/// they are what an endpoint override points at.
-pub fn s3_needs_path_style() -> bool {
-    std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some()
-}
+pub use registry_aws::s3_needs_path_style;
 
 /// Opens the configured stores and builds the registry.
 pub async fn open_registry(

@@ -77,6 +77,11 @@ impl Registry {
         self
     }
 
+    /// A number that changes whenever the catalog does (and proves it answers).
+    pub async fn catalog_revision(&self) -> Result<u64, RegistryError> {
+        Ok(self.catalog.catalog_revision().await?)
+    }
+
     /// The registry's settings.
     pub fn config(&self) -> &RegistryConfig {
         &self.config

@@ -1,0 +1,103 @@
+//! The scheduled `health-check` function: EventBridge scheduled events in, a report
+//! out. The MCP router fills in the instance checks; until then a run proves the
+//! catalog answers, so a failing table surfaces as a failed invocation (and alarm).
+
+use lambda_http::lambda_runtime::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+use registry_core::{Registry, RegistryError};
+
+/// `detail-type` of the events an EventBridge schedule sends.
+pub const SCHEDULED_EVENT_DETAIL_TYPE: &str = "Scheduled Event";
+/// `source` of the events an EventBridge schedule sends.
+pub const SCHEDULED_EVENT_SOURCE: &str = "aws.events";
+
+/// An EventBridge event, as a schedule rule delivers it (the fields we read). Every
+/// field defaults, so a stray event of another shape reaches [`run_health_checks`]
+/// and is refused by name instead of failing deserialisation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ScheduledEvent {
+    /// Unique per delivery.
+    pub id: String,
+    /// `Scheduled Event` for schedules.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// `aws.events` for schedules.
+    pub source: String,
+    /// When the schedule fired (RFC 3339).
+    pub time: String,
+    /// The rule that fired.
+    pub resources: Vec<String>,
+}
+
+/// What one run did, returned as the invocation's result and logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheckReport {
+    /// The event that triggered the run.
+    pub event_id: String,
+    /// When the schedule fired.
+    pub scheduled_at: String,
+    /// The catalog revision seen: proof the table answered.
+    pub catalog_revision: u64,
+    /// Router instances checked (none until the router exists).
+    pub instances_checked: usize,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthCheckError {
+    /// The function was invoked by something other than a schedule.
+    #[error(
+        "expected an EventBridge scheduled event (detail-type {SCHEDULED_EVENT_DETAIL_TYPE:?}, source {SCHEDULED_EVENT_SOURCE:?}), got detail-type {detail_type:?} from {event_source:?}"
+    )]
+    NotScheduled {
+        /// The event's detail-type.
+        detail_type: String,
+        /// The event's source.
+        event_source: String,
+    },
+    /// The catalog did not answer.
+    #[error("the catalog did not answer: {0}")]
+    Catalog(#[from] RegistryError),
+}
+
+impl From<HealthCheckError> for Diagnostic {
+    fn from(error: HealthCheckError) -> Self {
+        let error_type = match error {
+            HealthCheckError::NotScheduled { .. } => "NotScheduled",
+            HealthCheckError::Catalog(_) => "CatalogUnavailable",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Runs the scheduled checks for `event`.
+pub async fn run_health_checks(
+    registry: &Registry,
+    event: ScheduledEvent,
+) -> Result<HealthCheckReport, HealthCheckError> {
+    if event.detail_type != SCHEDULED_EVENT_DETAIL_TYPE || event.source != SCHEDULED_EVENT_SOURCE {
+        return Err(HealthCheckError::NotScheduled {
+            detail_type: event.detail_type,
+            event_source: event.source,
+        });
+    }
+    let catalog_revision = registry.catalog_revision().await?;
+    let report = HealthCheckReport {
+        event_id: event.id,
+        scheduled_at: event.time,
+        catalog_revision,
+        instances_checked: 0,
+    };
+    tracing::info!(
+        event = %report.event_id,
+        revision = report.catalog_revision,
+        instances = report.instances_checked,
+        "health checks done"
+    );
+    Ok(report)
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: formatting, lints, every test on both
 # storage backends. It installs and starts what the tests need (DynamoDB Local and
-# moto's S3 server, into .tools/, on free loopback ports) and stops them at the end.
+# moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
+# and checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ cargo test --workspace --all-features --locked
 
 step "the HTTP suite again, on the aws backend (DynamoDB Local + moto S3)"
 OPENWORKFLOW_TEST_BACKEND=aws cargo test -p registry-tests --locked
+
+step "the AWS deployment: cfn-lint, sam validate --lint, the CloudFront Function"
+./scripts/infra-check.sh
 
 step "benchmarks compile and run once (figures: cargo bench -p registry-core)"
 cargo test --release -p registry-core --bench registry --locked -- --test

@@ -1,9 +1,10 @@
-//! The `search` Lambda function: GET /plugins/search, and until the static index lands the other public reads.
+//! The `search` Lambda function: GET /plugins/search, the other public reads until
+//! the static index serves them from S3, `/openapi.json` and `/healthz`.
 
 use registry_functions::lambda::run_function;
-use registry_functions::routes::read_routes;
+use registry_functions::routes::search_function_routes;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_function(read_routes).await
+    run_function(search_function_routes).await
 }

@@ -32,6 +32,11 @@ pub fn read_routes() -> Router<Arc<AppState>> {
         )
 }
 
+/// What the `search` function serves: the public reads, `/openapi.json` and `/healthz`.
+pub fn search_function_routes() -> Router<Arc<AppState>> {
+    read_routes().merge(meta_routes())
+}
+
 /// Publishing: `POST /plugins`, `PUT /plugins/{slug}` and `POST /uploads`.
 pub fn publish_routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -1,0 +1,111 @@
+// The CloudFront viewer-request function, run exactly as the template deploys it:
+// its code is read out of infra/template.yaml, so the test and the deployment
+// cannot drift apart. Run with: node --test infra/tests/router.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+
+const template = readFileSync(new URL('../template.yaml', import.meta.url), 'utf8');
+
+/** The literal block under `FunctionCode: |`, dedented. */
+function functionCode() {
+  const lines = template.split('\n');
+  const start = lines.findIndex((l) => /^\s+FunctionCode: \|\s*$/.test(l));
+  assert.notEqual(start, -1, 'template.yaml has an inline FunctionCode block');
+  const body = [];
+  let indent = null;
+  for (const line of lines.slice(start + 1)) {
+    if (line.trim() === '') { body.push(''); continue; }
+    const width = line.length - line.trimStart().length;
+    if (indent === null) indent = width;
+    if (width < indent) break;
+    body.push(line.slice(indent));
+  }
+  return body.join('\n');
+}
+
+/** Loads the function with a stand-in for the `cloudfront` module that records
+ *  which origin it selected. */
+function loadRouter() {
+  const code = functionCode();
+  assert.match(code, /^import cf from 'cloudfront';/, 'cloudfront-js-2.0 origin helpers are imported');
+  const selected = [];
+  const context = vm.createContext({
+    cf: { selectRequestOriginById: (id) => selected.push(id) },
+  });
+  vm.runInContext(code.replace(/^import cf from 'cloudfront';/, ''), context);
+  return (request) => {
+    selected.length = 0;
+    const out = context.handler({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '203.0.113.10' }, request });
+    return { request: out, origin: selected.length ? selected.at(-1) : 'api', selections: selected.length };
+  };
+}
+
+function viewerRequest(method, uri, headers = {}) {
+  return {
+    method,
+    uri,
+    querystring: {},
+    headers: { host: { value: 'registry.example.com' }, ...headers },
+    cookies: {},
+  };
+}
+
+const route = loadRouter();
+const AUTH = { authorization: { value: 'Bearer sk_0123' } };
+const ARTIFACT = '/artifacts/github/1.2.0/0f343b0931126a20f133d67c2b018a3b59e7c4e5d1e46b3a9c7b1d2e3f4a5b6c.zip';
+
+test('public GETs and HEADs of artifacts and index objects go to the bucket', () => {
+  for (const [method, uri] of [
+    ['GET', ARTIFACT],
+    ['HEAD', ARTIFACT],
+    ['GET', '/index/plugins/github.json'],
+    ['GET', '/index/plugins/github/1.2.0+build.5.json'],
+  ]) {
+    const { origin, selections } = route(viewerRequest(method, uri));
+    assert.equal(origin, 'artifacts', `${method} ${uri}`);
+    assert.equal(selections, 1);
+  }
+});
+
+test('static reads drop Authorization so every caller shares one cached copy', () => {
+  const { request, origin } = route(viewerRequest('GET', ARTIFACT, AUTH));
+  assert.equal(origin, 'artifacts');
+  assert.equal(request.headers.authorization, undefined);
+  assert.equal(request.uri, ARTIFACT, 'the object key is the path, unchanged');
+});
+
+test('every write goes to the API, whatever the path', () => {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+    for (const uri of ['/plugins', '/plugins/github', ARTIFACT, '/index/plugins/github.json', '/uploads']) {
+      const { origin, request } = route(viewerRequest(method, uri, AUTH));
+      assert.equal(origin, 'api', `${method} ${uri}`);
+      assert.deepEqual(request.headers.authorization, AUTH.authorization, 'the API sees the key');
+    }
+  }
+});
+
+test('dynamic reads go to the API with their key', () => {
+  for (const uri of ['/plugins/search', '/plugins/github', '/plugins/github/1.2.0/schema', '/auth/keys', '/openapi.json', '/healthz', '/']) {
+    const { origin, request } = route(viewerRequest('GET', uri, AUTH));
+    assert.equal(origin, 'api', uri);
+    assert.deepEqual(request.headers.authorization, AUTH.authorization);
+  }
+});
+
+test('nothing outside the public prefixes is ever read from the bucket', () => {
+  for (const uri of [
+    '/uploads/prn_0011223344556677/upl_00112233445566778899aabbccddeeff.zip',
+    '/artifacts/../uploads/prn_0011223344556677/x.zip',
+    '/index/..%2Fuploads/x',
+    '//artifacts/github/1.2.0/x.zip',
+    '/artifacts//github',
+    '/artifacts/',
+    '/index',
+    '/artifactsx/github',
+    '/artifacts/github/<script>',
+  ]) {
+    assert.equal(route(viewerRequest('GET', uri)).origin, 'api', uri);
+  }
+});

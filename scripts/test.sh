@@ -27,7 +27,8 @@ OPENWORKFLOW_TEST_BACKEND=aws cargo test -p registry-tests --locked
 step "the AWS deployment: cfn-lint, sam validate --lint, the CloudFront Function"
 ./scripts/infra-check.sh
 
-step "benchmarks compile and run once (figures: cargo bench -p registry-core)"
+step "benchmarks compile and run once (figures: see README, Measured)"
 cargo test --release -p registry-core --bench registry --locked -- --test
+cargo test -p registry-functions --bench cold_start --locked
 
 printf '\nAll checks passed.\n'

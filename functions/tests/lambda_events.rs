@@ -2,123 +2,22 @@
 //! `lambda_http`'s own event parsing, over DynamoDB Local and moto's S3 server.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/functions.rs"]
+mod functions;
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
 
 use std::io::Write;
-use std::sync::Arc;
 
-use axum::Router;
 use base64::Engine;
-use http_body_util::BodyExt;
-use registry_aws::setup::ensure_resources;
-use registry_aws::{AwsClients, AwsSettings};
+use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
-use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
 use registry_functions::routes::{
     deprecate_routes, key_routes, publish_routes, read_routes, unpublish_routes,
 };
 use registry_functions::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
-use registry_functions::state::AppState;
 use runtime_api::{Outcome, RuntimeApi};
 use serde_json::Value;
-use tower::ServiceExt;
-
-const GITHUB_YAML: &str = include_str!("../../tests/fixtures/github.yaml");
-
-struct Functions {
-    state: Arc<AppState>,
-    config: LambdaConfig,
-    key: String,
-}
-
-impl Functions {
-    async fn start() -> Self {
-        assert!(
-            std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
-            "needs DynamoDB Local and moto: run ./scripts/test.sh"
-        );
-        let mut suffix = [0u8; 4];
-        getrandom::fill(&mut suffix).unwrap();
-        let name = format!("lambda-{}", hex::encode(suffix));
-        let settings = AwsSettings {
-            table: name.clone(),
-            bucket: name.clone(),
-            force_path_style: true,
-        };
-        let clients = AwsClients::from_env(true).await;
-        ensure_resources(&clients, &settings).await.unwrap();
-        let config = LambdaConfig {
-            table: name.clone(),
-            bucket: name,
-            public_url: "https://registry.example.com".into(),
-            private: false,
-        };
-        let state = lambda_state(&clients, &config);
-        let key = state
-            .registry
-            .bootstrap_admin_key()
-            .await
-            .unwrap()
-            .unwrap()
-            .secret
-            .expose()
-            .to_owned();
-        Self { state, config, key }
-    }
-
-    fn router(&self, routes: fn() -> Router<Arc<AppState>>) -> Router {
-        function_router(routes(), Arc::clone(&self.state))
-    }
-
-    /// Sends a fixture event to a function, the way `lambda_http::run` would.
-    async fn invoke(
-        &self,
-        routes: fn() -> Router<Arc<AppState>>,
-        fixture: &str,
-        body: &str,
-    ) -> (u16, Value) {
-        self.invoke_with(routes, fixture, body, &[]).await
-    }
-
-    /// A fixture event with its placeholders filled in: the key, the body (and its
-    /// length), and any other `{{NAME}}` in `vars`.
-    fn render(&self, fixture: &str, body: &str, vars: &[(&str, &str)]) -> String {
-        let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-        let event = std::fs::read_to_string(path)
-            .unwrap()
-            .replace("{{API_KEY}}", &self.key)
-            .replace("{{BODY_LENGTH}}", &body.len().to_string())
-            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
-        vars.iter()
-            .fold(event, |event, (name, value)| event.replace(name, value))
-    }
-
-    /// As [`Self::invoke`], filling in the fixture's other `{{NAME}}` placeholders.
-    async fn invoke_with(
-        &self,
-        routes: fn() -> Router<Arc<AppState>>,
-        fixture: &str,
-        body: &str,
-        vars: &[(&str, &str)],
-    ) -> (u16, Value) {
-        let event = self.render(fixture, body, vars);
-        let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
-        let response = self
-            .router(routes)
-            .oneshot(request.map(axum::body::Body::new))
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        (status, json)
-    }
-}
 
 #[tokio::test]
 async fn each_function_answers_its_api_gateway_events() {
@@ -328,30 +227,6 @@ fn a_function_without_its_configuration_names_what_is_missing() {
             stderr.contains("OPENWORKFLOW_REGISTRY_TABLE is not set"),
             "{bin}: {stderr}"
         );
-    }
-}
-
-/// A built function binary, running against the emulated Runtime API.
-struct Bootstrap(std::process::Child);
-
-impl Bootstrap {
-    fn spawn(bin: &str, f: &Functions, api: &RuntimeApi) -> Self {
-        let child = std::process::Command::new(bin)
-            .envs(api.lambda_env("registry-function"))
-            .env("OPENWORKFLOW_REGISTRY_TABLE", &f.config.table)
-            .env("OPENWORKFLOW_REGISTRY_BUCKET", &f.config.bucket)
-            .env("OPENWORKFLOW_REGISTRY_PUBLIC_URL", &f.config.public_url)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
-}
-
-impl Drop for Bootstrap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

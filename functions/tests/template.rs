@@ -156,3 +156,22 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
         ]
     );
 }
+
+#[test]
+fn every_api_gateway_fixture_names_a_route_the_template_declares() {
+    let declared: BTreeSet<String> = template_routes().into_iter().map(|(k, _)| k).collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apigw");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let route = event["routeKey"].as_str().unwrap();
+        assert_eq!(event["requestContext"]["routeKey"], route, "{path:?}");
+        assert!(
+            declared.contains(route),
+            "{path:?}: {route} is not in the template"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 9);
+}

@@ -198,13 +198,18 @@ impl DynamoStore {
     }
 
     async fn bump_catalog_revision(&self) -> Result<(), StorageError> {
+        self.add_one(CATALOG, "REVISION", "revision").await
+    }
+
+    /// Atomically adds 1 to a numeric attribute, creating the item at 1 if absent.
+    async fn add_one(&self, pk: &str, sk: &str, attribute: &str) -> Result<(), StorageError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(CATALOG))
-            .key(SK, s("REVISION"))
-            .update_expression("ADD #rev :one")
-            .expression_attribute_names("#rev", "revision")
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD #counter :one")
+            .expression_attribute_names("#counter", attribute)
             .expression_attribute_values(":one", n(1))
             .send()
             .await
@@ -460,18 +465,8 @@ impl CatalogStore for DynamoStore {
         version: &PluginVersion,
         day: time::Date,
     ) -> Result<(), StorageError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(plugin_pk(slug)))
-            .key(SK, s(downloads_sk(version, day)))
-            .update_expression("ADD #count :one")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_values(":one", n(1))
-            .send()
+        self.add_one(&plugin_pk(slug), &downloads_sk(version, day), "count")
             .await
-            .map_err(storage_error)?;
-        Ok(())
     }
 
     async fn downloads_since(

@@ -68,13 +68,7 @@ async fn each_function_answers_its_api_gateway_events() {
 #[tokio::test]
 async fn a_base64_encoded_bundle_event_publishes_the_bundle() {
     let f = Functions::start().await;
-    let manifest = GITHUB_YAML.replace("slug: github", "slug: zipped");
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    writer
-        .start_file("plugin.yaml", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    writer.write_all(manifest.as_bytes()).unwrap();
-    let zip = writer.finish().unwrap().into_inner();
+    let zip = zip_with_manifest("zipped");
     let encoded = base64::engine::general_purpose::STANDARD.encode(&zip);
     let (status, body) = f
         .invoke(publish_routes, "apigw/publish_zip_base64.json", &encoded)

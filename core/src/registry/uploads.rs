@@ -15,11 +15,6 @@ pub(super) struct ResolvedUpload {
 }
 
 impl Registry {
-    /// Whether this registry takes bundles through `POST /uploads`.
-    pub fn accepts_uploads(&self) -> bool {
-        self.uploads.is_some()
-    }
-
     /// Opens an upload slot: a presigned PUT for exactly the declared size and digest.
     pub async fn create_upload(
         &self,

@@ -64,8 +64,18 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Partition-key prefix of the public registry's plugins.
+pub const PUBLIC_PLUGIN_PK_PREFIX: &str = "PLUGIN#public#";
+
+/// The slug of a public plugin's partition key.
+pub fn slug_of_pk(pk: &str) -> Result<Slug, StorageError> {
+    pk.strip_prefix(PUBLIC_PLUGIN_PK_PREFIX)
+        .and_then(|raw| Slug::parse(raw).ok())
+        .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
+}
+
 fn plugin_pk(slug: &Slug) -> String {
-    format!("PLUGIN#public#{slug}")
+    format!("{PUBLIC_PLUGIN_PK_PREFIX}{slug}")
 }
 
 fn version_sk(version: &PluginVersion) -> String {
@@ -489,7 +499,7 @@ impl CatalogStore for DynamoStore {
         Ok(total)
     }
 
-    async fn roll_up_downloads(&self) -> Result<usize, StorageError> {
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
         let mut totals: HashMap<String, u64> = HashMap::new();
         let mut start = None;
         loop {
@@ -512,7 +522,7 @@ impl CatalogStore for DynamoStore {
                 break;
             }
         }
-        let mut changed = 0;
+        let mut changed = Vec::new();
         for (pk, total) in totals {
             let result = self
                 .client
@@ -528,16 +538,17 @@ impl CatalogStore for DynamoStore {
                 .send()
                 .await;
             match result {
-                Ok(_) => changed += 1,
+                Ok(_) => changed.push(slug_of_pk(&pk)?),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(storage_error(e)),
             }
         }
-        if changed > 0 {
+        if !changed.is_empty() {
             self.bump_catalog_revision().await?;
         }
+        changed.sort();
         Ok(changed)
     }
 

@@ -5,6 +5,11 @@ use crate::bundle::BundleError;
 use crate::manifest::{DocumentFormat, FieldError};
 use crate::store::StorageError;
 
+/// Media type of RFC 9457 problem documents.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// Base of every problem `type` URI; the code, with `_` as `-`, is appended.
+pub const PROBLEM_TYPE_BASE: &str = "https://registry.openworkflowspec.org/problems/";
+
 /// Everything a registry operation can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

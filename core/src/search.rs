@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::error::RegistryError;
 use crate::store::PluginListing;
 use crate::timestamp::Timestamp;
 
@@ -47,6 +48,24 @@ pub struct SearchHit {
     pub updated_at: Timestamp,
 }
 
+impl SearchHit {
+    /// What search shows of a listed plugin; `None` when nothing is published.
+    pub fn of_listing(listing: PluginListing) -> Option<Self> {
+        let latest = listing.latest?;
+        Some(Self {
+            slug: listing.slug.to_string(),
+            name: latest.name,
+            description: latest.description,
+            version: latest.version.to_string(),
+            author: latest.author,
+            tags: latest.tags,
+            downloads: listing.downloads,
+            created_at: listing.created_at,
+            updated_at: listing.updated_at,
+        })
+    }
+}
+
 /// A page of search results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
@@ -67,6 +86,39 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Results to skip.
     pub offset: usize,
+}
+
+impl SearchQuery {
+    /// A query from request parameters, refusing out-of-range ones: `limit` from 1
+    /// to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]), `q` at most [`MAX_QUERY_LEN`].
+    pub fn from_params(
+        q: Option<String>,
+        tag: Option<String>,
+        limit: Option<usize>,
+        offset: Option<usize>,
+    ) -> Result<Self, RegistryError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(RegistryError::InvalidParameter {
+                name: "limit",
+                detail: format!("must be from 1 to {MAX_LIMIT} (got {limit})"),
+            });
+        }
+        if q.as_ref().is_some_and(|q| q.len() > MAX_QUERY_LEN) {
+            return Err(RegistryError::InvalidParameter {
+                name: "q",
+                detail: format!("must be at most {MAX_QUERY_LEN} bytes"),
+            });
+        }
+        Ok(Self {
+            q: q.filter(|q| !q.trim().is_empty()),
+            tag: tag
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
+            limit,
+            offset: offset.unwrap_or(0),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,12 +168,14 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
 impl SearchIndex {
     /// Builds the index from listings; plugins with nothing published are left out.
     pub fn build(listings: impl IntoIterator<Item = PluginListing>) -> Self {
+        Self::from_hits(listings.into_iter().filter_map(SearchHit::of_listing))
+    }
+
+    /// Builds the index from search hits (one per plugin).
+    pub fn from_hits(hits: impl IntoIterator<Item = SearchHit>) -> Self {
         let mut index = Self::default();
         let mut per_term: HashMap<String, HashMap<u32, Field>> = HashMap::new();
-        for listing in listings {
-            let Some(latest) = listing.latest else {
-                continue;
-            };
+        for hit in hits {
             let doc = u32::try_from(index.hits.len()).unwrap_or(u32::MAX);
             let mut add = |term: String, field: Field| {
                 let slot = per_term
@@ -131,26 +185,16 @@ impl SearchIndex {
                     .or_insert(field);
                 *slot = (*slot).max(field);
             };
-            add(listing.slug.as_str().to_owned(), Field::Slug);
-            tokenize(listing.slug.as_str()).for_each(|t| add(t, Field::Slug));
-            tokenize(&latest.name).for_each(|t| add(t, Field::Name));
-            tokenize(&latest.description).for_each(|t| add(t, Field::Description));
-            for tag in &latest.tags {
+            add(hit.slug.clone(), Field::Slug);
+            tokenize(&hit.slug).for_each(|t| add(t, Field::Slug));
+            tokenize(&hit.name).for_each(|t| add(t, Field::Name));
+            tokenize(&hit.description).for_each(|t| add(t, Field::Description));
+            for tag in &hit.tags {
                 add(tag.clone(), Field::Tag);
                 tokenize(tag).for_each(|t| add(t, Field::Tag));
                 index.tags.entry(tag.clone()).or_default().push(doc);
             }
-            index.hits.push(SearchHit {
-                slug: listing.slug.to_string(),
-                name: latest.name,
-                description: latest.description,
-                version: latest.version.to_string(),
-                author: latest.author,
-                tags: latest.tags,
-                downloads: listing.downloads,
-                created_at: listing.created_at,
-                updated_at: listing.updated_at,
-            });
+            index.hits.push(hit);
         }
         index.terms = per_term
             .into_iter()

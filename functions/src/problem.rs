@@ -12,10 +12,7 @@ use registry_core::manifest::FieldError;
 use registry_core::store::StorageError;
 use serde::Serialize;
 
-/// Media type of problem responses.
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-/// Base of every problem `type` URI; the code is appended.
-pub const PROBLEM_TYPE_BASE: &str = "https://registry.openworkflowspec.org/problems/";
+pub use registry_core::error::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
 
 /// The problem+json body.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -205,7 +205,9 @@ async fn roll_up_periodically(registry: Arc<Registry>) {
     loop {
         ticker.tick().await;
         match registry.roll_up_downloads().await {
-            Ok(changed) if changed > 0 => tracing::info!(changed, "download counters rolled up"),
+            Ok(changed) if !changed.is_empty() => {
+                tracing::info!(changed = changed.len(), "download counters rolled up");
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(
                 error = &error as &dyn std::error::Error,

@@ -98,6 +98,9 @@ impl Registry {
             Ok(VersionChange::Deprecate(notice.clone()))
         })
         .await?;
+        if let Ok(parsed) = crate::slug::Slug::parse(slug) {
+            self.notify_changed(&parsed, Some(&version)).await;
+        }
         Ok(Deprecated {
             slug: slug.to_owned(),
             version: version.to_string(),
@@ -154,6 +157,9 @@ impl Registry {
         })
         .await?;
         tracing::info!(%slug, %version, principal = %caller.principal, "unpublished");
+        if let Ok(parsed) = crate::slug::Slug::parse(slug) {
+            self.notify_changed(&parsed, None).await;
+        }
         Ok(Unpublished {
             slug: slug.to_owned(),
             version: version.to_string(),

@@ -1,5 +1,6 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
+mod changes;
 mod keys;
 mod lifecycle;
 mod publish;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::RwLock;
 
+pub use changes::ChangeListener;
 pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
 pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
 pub use publish::{PublishBody, Published};
@@ -17,9 +19,8 @@ pub use read::{Download, PluginDetails};
 
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
-use crate::search::{
-    DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchPage, SearchQuery,
-};
+use crate::search::{SearchIndex, SearchPage, SearchQuery};
+use crate::slug::Slug;
 use crate::store::{ArtifactStore, CatalogStore, KeyStore, UploadStore, VersionSummary};
 use crate::timestamp::Clock;
 use crate::version::PluginVersion;
@@ -44,6 +45,7 @@ pub struct Registry {
     artifacts: Arc<dyn ArtifactStore>,
     keys: Arc<dyn KeyStore>,
     uploads: Option<Arc<dyn UploadStore>>,
+    listener: Option<Arc<dyn ChangeListener>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
     search_cache: RwLock<Option<(u64, Arc<SearchIndex>)>>,
@@ -64,6 +66,7 @@ impl Registry {
             artifacts,
             keys,
             uploads: None,
+            listener: None,
             clock,
             config,
             search_cache: RwLock::new(None),
@@ -74,6 +77,13 @@ impl Registry {
     #[must_use]
     pub fn with_uploads(mut self, uploads: Arc<dyn UploadStore>) -> Self {
         self.uploads = Some(uploads);
+        self
+    }
+
+    /// Tells `listener` of every committed change (the local server's index builder).
+    #[must_use]
+    pub fn with_listener(mut self, listener: Arc<dyn ChangeListener>) -> Self {
+        self.listener = Some(listener);
         self
     }
 
@@ -104,27 +114,7 @@ impl Registry {
         limit: Option<usize>,
         offset: Option<usize>,
     ) -> Result<SearchPage, RegistryError> {
-        let limit = limit.unwrap_or(DEFAULT_LIMIT);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(RegistryError::InvalidParameter {
-                name: "limit",
-                detail: format!("must be from 1 to {MAX_LIMIT} (got {limit})"),
-            });
-        }
-        if q.as_ref().is_some_and(|q| q.len() > MAX_QUERY_LEN) {
-            return Err(RegistryError::InvalidParameter {
-                name: "q",
-                detail: format!("must be at most {MAX_QUERY_LEN} bytes"),
-            });
-        }
-        let query = SearchQuery {
-            q: q.filter(|q| !q.trim().is_empty()),
-            tag: tag
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty()),
-            limit,
-            offset: offset.unwrap_or(0),
-        };
+        let query = SearchQuery::from_params(q, tag, limit, offset)?;
         Ok(self.search_index().await?.search(&query))
     }
 
@@ -161,9 +151,14 @@ impl Registry {
         Ok(index)
     }
 
-    /// Folds daily download counters into each plugin's `downloads`.
-    pub async fn roll_up_downloads(&self) -> Result<usize, RegistryError> {
-        Ok(self.catalog.roll_up_downloads().await?)
+    /// Folds daily download counters into each plugin's `downloads`; returns the
+    /// plugins whose total changed.
+    pub async fn roll_up_downloads(&self) -> Result<Vec<Slug>, RegistryError> {
+        let changed = self.catalog.roll_up_downloads().await?;
+        for slug in &changed {
+            self.notify_changed(slug, None).await;
+        }
+        Ok(changed)
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Published {
     pub previous_version: Option<PluginVersion>,
     /// The plugin's URL.
     pub url: String,
+    /// ETag of the new version's details document, when the index was built in
+    /// process (the local server); `None` when it is built after the fact (AWS).
+    pub details_etag: Option<String>,
 }
 
 struct Prepared {
@@ -191,8 +194,10 @@ impl Registry {
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
+                    let details_etag = self.notify_changed(&slug, Some(&version)).await;
                     return Ok(Published {
                         url: format!("{}/plugins/{slug}", self.config.public_url),
+                        details_etag,
                         previous_version: if matches!(mode, Mode::Update(_)) {
                             previous
                         } else {

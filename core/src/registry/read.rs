@@ -48,6 +48,26 @@ pub struct PluginDetails {
     pub bundle_sha256: Option<Sha256Digest>,
 }
 
+impl PluginDetails {
+    /// The details of `record`, one version of `plugin`, with URLs under `public_url`.
+    pub fn of(plugin: &PluginRecord, record: VersionRecord, public_url: &str) -> Self {
+        let base = format!("{public_url}/plugins/{}/{}", plugin.slug, record.version);
+        Self {
+            versions: listed_versions(&plugin.versions),
+            downloads: plugin.downloads,
+            created_at: plugin.created_at,
+            updated_at: plugin.updated_at,
+            published_at: record.published_at,
+            schema_url: format!("{base}/schema"),
+            sha256: record.schema.sha256,
+            deprecated: record.deprecated,
+            bundle_url: record.bundle.as_ref().map(|_| format!("{base}/bundle")),
+            bundle_sha256: record.bundle.as_ref().map(|b| b.sha256),
+            manifest: record.manifest,
+        }
+    }
+}
+
 /// An artifact to send.
 #[derive(Debug, Clone)]
 pub struct Download {
@@ -103,23 +123,7 @@ impl Registry {
     }
 
     fn details_of(&self, plugin: &PluginRecord, record: VersionRecord) -> PluginDetails {
-        let base = format!(
-            "{}/plugins/{}/{}",
-            self.config.public_url, plugin.slug, record.version
-        );
-        PluginDetails {
-            versions: listed_versions(&plugin.versions),
-            downloads: plugin.downloads,
-            created_at: plugin.created_at,
-            updated_at: plugin.updated_at,
-            published_at: record.published_at,
-            schema_url: format!("{base}/schema"),
-            sha256: record.schema.sha256,
-            deprecated: record.deprecated,
-            bundle_url: record.bundle.as_ref().map(|_| format!("{base}/bundle")),
-            bundle_sha256: record.bundle.as_ref().map(|b| b.sha256),
-            manifest: record.manifest,
-        }
+        PluginDetails::of(plugin, record, &self.config.public_url)
     }
 
     /// The schema document of a version, exactly as published; counts a download.
@@ -172,19 +176,24 @@ impl Registry {
                 key: artifact.key.to_string(),
             }
         })?;
-        // A lost count must not cost the user the download.
-        if let Err(error) = self
-            .catalog
-            .record_download(&slug, &version, self.clock.now().day())
-            .await
-        {
-            tracing::warn!(%slug, %version, error = &error as &dyn std::error::Error, "download not counted");
-        }
+        self.count_download(&slug, &version).await;
         Ok(Download {
             bytes,
             content_type: artifact.content_type.clone(),
             sha256: artifact.sha256,
         })
+    }
+
+    /// Counts one download of a version. Best effort: a lost count must not cost
+    /// the user the download, so a failure is logged, not returned.
+    pub async fn count_download(&self, slug: &Slug, version: &PluginVersion) {
+        if let Err(error) = self
+            .catalog
+            .record_download(slug, version, self.clock.now().day())
+            .await
+        {
+            tracing::warn!(%slug, %version, error = &error as &dyn std::error::Error, "download not counted");
+        }
     }
 
     pub(super) async fn find_plugin(&self, slug: &str) -> Result<PluginRecord, RegistryError> {

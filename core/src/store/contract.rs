@@ -415,13 +415,13 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
         0,
         "counting never touches the plugin row"
     );
-    assert!(catalog.roll_up_downloads().await.unwrap() >= 1);
+    assert_eq!(catalog.roll_up_downloads().await.unwrap(), vec![s.clone()]);
     assert_eq!(
         catalog.plugin(&s).await.unwrap().unwrap().downloads,
         RACERS as u64
     );
     let revision = catalog.catalog_revision().await.unwrap();
-    catalog.roll_up_downloads().await.unwrap();
+    assert!(catalog.roll_up_downloads().await.unwrap().is_empty());
     assert_eq!(
         catalog.catalog_revision().await.unwrap(),
         revision,
@@ -711,7 +711,7 @@ pub mod faults {
         ) -> Result<u64, StorageError> {
             self.inner.downloads_since(slug, version, since).await
         }
-        async fn roll_up_downloads(&self) -> Result<usize, StorageError> {
+        async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
             self.inner.roll_up_downloads().await
         }
         async fn catalog_revision(&self) -> Result<u64, StorageError> {

@@ -9,6 +9,7 @@
 #[cfg(feature = "contract")]
 pub mod contract;
 mod files;
+mod index;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use files::FileArtifactStore;
+pub use index::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use sqlite::SqliteStore;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
@@ -271,9 +273,9 @@ pub trait CatalogStore: Send + Sync {
         since: time::Date,
     ) -> Result<u64, StorageError>;
 
-    /// Sets every plugin's `downloads` to the sum of its daily counters; returns how
-    /// many plugins changed.
-    async fn roll_up_downloads(&self) -> Result<usize, StorageError>;
+    /// Sets every plugin's `downloads` to the sum of its daily counters; returns the
+    /// plugins whose total changed.
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError>;
 
     /// A number that changes whenever any listing could have changed, so readers
     /// can cache listings and revalidate cheaply.

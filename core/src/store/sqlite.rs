@@ -396,22 +396,31 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
-    async fn roll_up_downloads(&self) -> Result<usize, StorageError> {
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let changed = tx
-                .execute(
-                    "UPDATE plugins SET downloads = totals.total
-                     FROM (SELECT slug, SUM(count) AS total FROM daily_downloads GROUP BY slug) AS totals
-                     WHERE plugins.slug = totals.slug AND plugins.downloads != totals.total",
-                    [],
-                )
-                .map_err(backend)?;
-            if changed > 0 {
+            let changed: Vec<String> = {
+                let mut stmt = tx
+                    .prepare(
+                        "UPDATE plugins SET downloads = totals.total
+                         FROM (SELECT slug, SUM(count) AS total FROM daily_downloads GROUP BY slug) AS totals
+                         WHERE plugins.slug = totals.slug AND plugins.downloads != totals.total
+                         RETURNING plugins.slug",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            };
+            if !changed.is_empty() {
                 bump_catalog_revision(&tx)?;
             }
             tx.commit().map_err(backend)?;
-            Ok(changed)
+            let mut slugs = changed
+                .iter()
+                .map(|raw| Slug::parse(raw).map_err(StorageError::Corrupt))
+                .collect::<Result<Vec<_>, _>>()?;
+            slugs.sort();
+            Ok(slugs)
         })
         .await
     }

@@ -1,0 +1,207 @@
+//! The documented structs of every index file. Each carries `format_version`, so a
+//! reader can refuse a layout it does not know (like the sparse index's `v`).
+//!
+//! Files are written as canonical JSON ([`crate::canonical`]): the same content
+//! always gives the same bytes. Details files are exactly the API's
+//! [`registry_core::registry::PluginDetails`] bodies and are not wrapped.
+
+use std::collections::BTreeMap;
+
+use registry_core::error::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
+use registry_core::search::SearchHit;
+use registry_core::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The layout version of every file described here.
+pub const FORMAT_VERSION: u32 = 1;
+/// Signature scheme of the snapshot chain.
+pub const SIGNATURE_ALGORITHM: &str = "ed25519";
+
+/// `config.json`: how a client finds everything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexConfig {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Base URL of the API (publish, search, keys).
+    pub api_url: String,
+    /// Template of a plugin's details URL; `{slug}` is replaced.
+    pub details_url: String,
+    /// Template of one version's details URL; `{slug}` and `{version}` are replaced.
+    pub version_url: String,
+    /// Template of a schema download; `{slug}` and `{version}` are replaced.
+    pub download_url: String,
+    /// Template of a bundle download; `{slug}` and `{version}` are replaced.
+    pub bundle_url: String,
+    /// The search endpoint (dynamic; not a static file).
+    pub search_url: String,
+    /// Where the signed timestamp, the root of the snapshot chain, is.
+    pub timestamp_url: String,
+    /// Whether every read needs an API key with the `read` scope.
+    pub auth_required: bool,
+    /// The key that signs the snapshot chain.
+    pub index_public_key: PublicKeyInfo,
+}
+
+/// A public key, as published in `config.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeyInfo {
+    /// Always [`SIGNATURE_ALGORITHM`].
+    pub algorithm: String,
+    /// Lowercase hex SHA-256 of the raw public key: how signatures name their key.
+    pub key_id: String,
+    /// The raw 32-byte Ed25519 public key, lowercase hex.
+    pub public_key: String,
+}
+
+/// One plugin in a search shard: the latest version's searchable fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchEntry {
+    /// Plugin slug.
+    pub slug: String,
+    /// Latest version's name.
+    pub name: String,
+    /// Latest version's description.
+    pub description: String,
+    /// The latest version.
+    pub version: String,
+    /// Latest version's author.
+    pub author: String,
+    /// Latest version's tags.
+    pub tags: Vec<String>,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// First publication.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+impl From<SearchHit> for SearchEntry {
+    fn from(hit: SearchHit) -> Self {
+        Self {
+            slug: hit.slug,
+            name: hit.name,
+            description: hit.description,
+            version: hit.version,
+            author: hit.author,
+            tags: hit.tags,
+            downloads: hit.downloads,
+            created_at: hit.created_at,
+            updated_at: hit.updated_at,
+        }
+    }
+}
+
+impl From<SearchEntry> for SearchHit {
+    fn from(entry: SearchEntry) -> Self {
+        Self {
+            slug: entry.slug,
+            name: entry.name,
+            description: entry.description,
+            version: entry.version,
+            author: entry.author,
+            tags: entry.tags,
+            downloads: entry.downloads,
+            created_at: entry.created_at,
+            updated_at: entry.updated_at,
+        }
+    }
+}
+
+/// `search/{shard}.json`: the search entries of one shard's plugins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchShard {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The shard's three-hex-digit name.
+    pub shard: String,
+    /// One entry per plugin with a live version, by slug.
+    pub plugins: Vec<SearchEntry>,
+}
+
+/// `snapshot/{shard}.json` (signed): the hash of every file in one bin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bin {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The bin's three-hex-digit name.
+    pub bin: String,
+    /// Path inside the index to the lowercase hex SHA-256 of the file's bytes.
+    pub files: BTreeMap<String, String>,
+}
+
+/// `snapshot.json` (signed): the hash of every bin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Bin name to the lowercase hex SHA-256 of the signed bin file.
+    pub bins: BTreeMap<String, String>,
+}
+
+/// `timestamp.json` (signed): the current snapshot, valid for a short time so a
+/// replayed old index is detected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimestampDocument {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Lowercase hex SHA-256 of `snapshot.json`.
+    pub snapshot_sha256: String,
+    /// When this was signed.
+    pub issued_at: Timestamp,
+    /// After this instant clients must refuse the index as stale.
+    pub expires_at: Timestamp,
+}
+
+/// A signed file: the payload and signatures over its canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed<T> {
+    /// The signed payload.
+    pub signed: T,
+    /// Signatures over the canonical JSON bytes of `signed`.
+    pub signatures: Vec<KeySignature>,
+}
+
+/// One signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySignature {
+    /// The signing key's id ([`PublicKeyInfo::key_id`]).
+    pub key_id: String,
+    /// The 64-byte Ed25519 signature, lowercase hex.
+    pub sig: String,
+}
+
+/// What an unpublished version's paths hold: the same problem document the API
+/// answers with, served with status 410.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoneDocument {
+    /// Problem type URI.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short title.
+    pub title: String,
+    /// Always 410.
+    pub status: u16,
+    /// What happened.
+    pub detail: String,
+    /// Stable machine code (`version_unpublished`).
+    pub code: String,
+}
+
+/// HTTP status of an unpublished version's paths.
+pub const GONE_STATUS: u16 = 410;
+/// Media type of [`GoneDocument`]s.
+pub const GONE_CONTENT_TYPE: &str = PROBLEM_CONTENT_TYPE;
+
+impl GoneDocument {
+    /// The document for an unpublished `slug@version`.
+    pub fn unpublished(slug: &str, version: &str) -> Self {
+        Self {
+            kind: format!("{PROBLEM_TYPE_BASE}version-unpublished"),
+            title: "Gone".to_owned(),
+            status: GONE_STATUS,
+            detail: format!("{slug}@{version} was unpublished and is gone"),
+            code: "version_unpublished".to_owned(),
+        }
+    }
+}

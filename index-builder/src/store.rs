@@ -1,0 +1,308 @@
+//! The port index files are written to and read from, and its directory adapter
+//! (the local server's `DATA/index/`, and `index-builder rebuild --out`). The S3
+//! adapter lives in `registry-aws`.
+//!
+//! Shared files (search shards, bins, the snapshot, the timestamp) are rewritten
+//! read-modify-write, so puts can be conditional on the ETag that was read:
+//! concurrent builders then retry instead of losing each other's changes.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use registry_core::store::{BackendError, Conflict, StorageError};
+use serde::{Deserialize, Serialize};
+
+use crate::path::IndexPath;
+
+pub use registry_core::store::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
+
+/// The cache policy to serve `object` at `path` with: the kind's when present,
+/// short otherwise (an unpublished version's answer).
+pub fn cache_control_of(path: &IndexPath, object: &IndexObject) -> &'static str {
+    if object.status == 200 {
+        path.kind().cache_control()
+    } else {
+        registry_core::artifact::SHORT_CACHE_CONTROL
+    }
+}
+
+/// Reads the file at `path` (typed form of [`IndexStore::get`]).
+pub async fn get_path(
+    store: &dyn IndexStore,
+    path: &IndexPath,
+    if_none_match: Option<&str>,
+) -> Result<Fetched, StorageError> {
+    store.get(&path.relative(), if_none_match).await
+}
+
+/// Writes the file at `path` (typed form of [`IndexStore::put`]).
+pub async fn put_path(
+    store: &dyn IndexStore,
+    path: &IndexPath,
+    object: &IndexObject,
+    condition: &WriteCondition,
+) -> Result<String, StorageError> {
+    store.put(&path.relative(), object, condition).await
+}
+
+/// Deletes the file at `path` (typed form of [`IndexStore::delete`]).
+pub async fn delete_path(store: &dyn IndexStore, path: &IndexPath) -> Result<(), StorageError> {
+    store.delete(&path.relative()).await
+}
+
+/// Metadata kept beside a file whose media type or status is not its kind's
+/// default (a JSON schema document, an unpublished version's answer).
+#[derive(Debug, Serialize, Deserialize)]
+struct Sidecar {
+    content_type: String,
+    status: u16,
+}
+
+const SIDECAR_SUFFIX: &str = ".meta";
+
+/// Index files in a directory, one file per path, written atomically (a temporary
+/// file renamed into place), so a reader never sees half a file.
+#[derive(Debug)]
+pub struct FileIndexStore {
+    root: PathBuf,
+    conditional: tokio::sync::Mutex<()>,
+}
+
+impl FileIndexStore {
+    /// Files under `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            conditional: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn file_of(&self, path: &IndexPath) -> PathBuf {
+        self.root.join(path.relative())
+    }
+}
+
+fn parse_key(key: &str) -> Result<IndexPath, StorageError> {
+    IndexPath::parse(key).ok_or_else(|| StorageError::Corrupt(format!("not an index path: {key}")))
+}
+
+/// `dir/.name.meta`: a leading dot, so no sidecar can ever be an index path
+/// (slugs and versions never start with one).
+fn sidecar_of(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.with_file_name(format!(".{name}{SIDECAR_SUFFIX}"))
+}
+
+fn backend(error: std::io::Error) -> StorageError {
+    StorageError::Backend(Box::new(error) as BackendError)
+}
+
+fn read_file(file: &Path, path: &IndexPath) -> Result<Option<(IndexObject, String)>, StorageError> {
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(backend(e)),
+    };
+    let (content_type, status) = match std::fs::read(sidecar_of(file)) {
+        Ok(raw) => {
+            let meta: Sidecar = serde_json::from_slice(&raw)
+                .map_err(|e| StorageError::Corrupt(format!("{}: {e}", path.relative())))?;
+            (meta.content_type, meta.status)
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            (path.kind().default_content_type().to_owned(), 200)
+        }
+        Err(e) => return Err(backend(e)),
+    };
+    let etag = content_etag(&bytes);
+    Ok(Some((
+        IndexObject {
+            bytes: Bytes::from(bytes),
+            content_type,
+            status,
+        },
+        etag,
+    )))
+}
+
+fn write_file(file: &Path, path: &IndexPath, object: &IndexObject) -> Result<(), StorageError> {
+    let dir = file
+        .parent()
+        .ok_or_else(|| StorageError::Corrupt(format!("no parent for {}", file.display())))?;
+    std::fs::create_dir_all(dir).map_err(backend)?;
+    let sidecar = sidecar_of(file);
+    let is_default =
+        object.status == 200 && object.content_type == path.kind().default_content_type();
+    if is_default {
+        match std::fs::remove_file(&sidecar) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(backend(e)),
+        }
+    } else {
+        let meta = serde_json::to_vec(&Sidecar {
+            content_type: object.content_type.clone(),
+            status: object.status,
+        })
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        write_atomically(&sidecar, &meta)?;
+    }
+    write_atomically(file, &object.bytes)
+}
+
+fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|e| StorageError::Backend(Box::new(e)))?;
+    let mut temp = file.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", hex::encode(suffix)));
+    let temp = PathBuf::from(temp);
+    std::fs::write(&temp, bytes).map_err(backend)?;
+    std::fs::rename(&temp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        backend(e)
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Backend(Box::new(e)))?
+}
+
+#[async_trait]
+impl IndexStore for FileIndexStore {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError> {
+        let path = &parse_key(key)?;
+        let file = self.file_of(path);
+        let owned = path.clone();
+        let found = blocking(move || read_file(&file, &owned)).await?;
+        Ok(match found {
+            None => Fetched::Missing,
+            Some((_, etag)) if if_none_match == Some(etag.as_str()) => Fetched::NotModified,
+            Some((object, etag)) => Fetched::Found { object, etag },
+        })
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        object: &IndexObject,
+        condition: &WriteCondition,
+    ) -> Result<String, StorageError> {
+        let path = &parse_key(key)?;
+        let file = self.file_of(path);
+        let etag = content_etag(&object.bytes);
+        // Conditional puts are serialised within the process; the directory store
+        // has one writer process (the local server or one rebuild).
+        let _guard = match condition {
+            WriteCondition::Always => None,
+            _ => Some(self.conditional.lock().await),
+        };
+        let (owned_path, owned) = (path.clone(), object.clone());
+        let condition = condition.clone();
+        blocking(move || {
+            let current = match condition {
+                WriteCondition::Always => None,
+                _ => read_file(&file, &owned_path)?.map(|(_, etag)| etag),
+            };
+            let holds = match &condition {
+                WriteCondition::Always => true,
+                WriteCondition::IfAbsent => current.is_none(),
+                WriteCondition::IfMatch(expected) => current.as_deref() == Some(expected.as_str()),
+            };
+            if !holds {
+                return Err(StorageError::Conflict(Conflict::RevisionChanged));
+            }
+            write_file(&file, &owned_path, &owned)
+        })
+        .await?;
+        Ok(etag)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let path = &parse_key(key)?;
+        let file = self.file_of(path);
+        blocking(move || {
+            for target in [sidecar_of(&file), file] {
+                match std::fs::remove_file(&target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(backend(e)),
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use registry_core::slug::Slug;
+    use registry_core::version::PluginVersion;
+
+    #[tokio::test]
+    async fn conditional_puts_and_metadata_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileIndexStore::new(dir.path());
+        let path = IndexPath::Schema(
+            Slug::parse("github").unwrap(),
+            PluginVersion::parse("1.0.0").unwrap(),
+        );
+        let key = &path.relative();
+        let json = IndexObject::ok(&b"{}"[..], "application/json");
+        let etag = store
+            .put(key, &json, &WriteCondition::IfAbsent)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.put(key, &json, &WriteCondition::IfAbsent).await,
+            Err(StorageError::Conflict(Conflict::RevisionChanged))
+        ));
+        let Fetched::Found { object, etag: read } = store.get(key, None).await.unwrap() else {
+            panic!("written file is missing");
+        };
+        assert_eq!((object, read.clone()), (json.clone(), etag.clone()));
+        assert_eq!(
+            store.get(key, Some(&etag)).await.unwrap(),
+            Fetched::NotModified
+        );
+
+        let yaml = IndexObject::ok(&b"a: 1\n"[..], "application/yaml");
+        assert!(
+            store
+                .put(key, &yaml, &WriteCondition::IfMatch("\"stale\"".into()))
+                .await
+                .is_err()
+        );
+        store
+            .put(key, &yaml, &WriteCondition::IfMatch(etag))
+            .await
+            .unwrap();
+        assert!(
+            !sidecar_of(&dir.path().join(path.relative())).exists(),
+            "YAML is the schema default"
+        );
+        let Fetched::Found { object, .. } = store.get(key, None).await.unwrap() else {
+            panic!("missing");
+        };
+        assert_eq!(object, yaml);
+        store.delete(key).await.unwrap();
+        store.delete(key).await.unwrap();
+        assert_eq!(store.get(key, None).await.unwrap(), Fetched::Missing);
+    }
+}

@@ -5,15 +5,20 @@
 //! settings (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
 //! credentials) apply unchanged.
 
+pub mod cloudfront;
 mod error;
+pub mod index;
 pub mod replicated;
 pub mod s3;
+pub mod secrets;
 pub mod setup;
 pub mod table;
 pub mod uploads;
 
 use std::sync::Arc;
 
+pub use cloudfront::CloudFrontInvalidator;
+pub use index::S3IndexStore;
 pub use replicated::ReplicatedArtifactStore;
 pub use s3::S3ArtifactStore;
 pub use table::DynamoStore;
@@ -78,6 +83,11 @@ impl AwsClients {
             self.s3.clone(),
             settings.bucket.clone(),
         ))
+    }
+
+    /// The static index under `index/` in `settings.bucket`.
+    pub fn index_store(&self, settings: &AwsSettings) -> Arc<S3IndexStore> {
+        Arc::new(S3IndexStore::new(self.s3.clone(), settings.bucket.clone()))
     }
 
     /// The upload quarantine in `settings.bucket`.

@@ -2,6 +2,7 @@
 //! environment, the AWS clients built once per container, and the runtime loop.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -26,7 +27,13 @@ pub struct LambdaConfig {
     pub public_url: String,
     /// `OPENWORKFLOW_REGISTRY_PRIVATE=1`
     pub private: bool,
+    /// `OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS`: how long a warm search function
+    /// trusts its in-memory index before revalidating it by ETag (default 2000).
+    pub search_revalidate: Duration,
 }
+
+/// How long a warm search function trusts its in-memory index by default.
+pub const DEFAULT_SEARCH_REVALIDATE: Duration = Duration::from_secs(2);
 
 impl LambdaConfig {
     /// Reads the settings, naming any that is missing.
@@ -38,6 +45,12 @@ impl LambdaConfig {
             public_url: var("OPENWORKFLOW_REGISTRY_PUBLIC_URL")?,
             private: std::env::var("OPENWORKFLOW_REGISTRY_PRIVATE")
                 .is_ok_and(|v| v == "1" || v == "true"),
+            search_revalidate: match std::env::var("OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS") {
+                Ok(raw) => Duration::from_millis(raw.parse().with_context(|| {
+                    format!("OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS must be milliseconds (got {raw:?})")
+                })?),
+                Err(_) => DEFAULT_SEARCH_REVALIDATE,
+            },
         })
     }
 }
@@ -61,9 +74,11 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState
         },
     )
     .with_uploads(clients.upload_store(&settings));
-    Arc::new(AppState {
-        registry: Arc::new(registry),
-    })
+    Arc::new(AppState::new(
+        Arc::new(registry),
+        clients.index_store(&settings),
+        config.search_revalidate,
+    ))
 }
 
 /// A function's router: its routes, the problem+json fallbacks, its state.

@@ -1,11 +1,34 @@
 //! Shared state of the routes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use registry_core::Registry;
+use registry_core::store::IndexStore;
+use registry_index::IndexedSearch;
 
 /// What every handler can reach.
 pub struct AppState {
     /// The registry services.
     pub registry: Arc<Registry>,
+    /// The static index: details, schemas and bundles are read from it.
+    pub index: Arc<dyn IndexStore>,
+    /// Search over the index's shards, kept in memory.
+    pub search: IndexedSearch,
+}
+
+impl AppState {
+    /// State over `registry` and its `index`; search revalidates the index at most
+    /// every `search_revalidate_after` (zero: on every query).
+    pub fn new(
+        registry: Arc<Registry>,
+        index: Arc<dyn IndexStore>,
+        search_revalidate_after: Duration,
+    ) -> Self {
+        Self {
+            search: IndexedSearch::new(Arc::clone(&index), search_revalidate_after),
+            registry,
+            index,
+        }
+    }
 }

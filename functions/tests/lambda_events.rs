@@ -27,6 +27,11 @@ async fn each_function_answers_its_api_gateway_events() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["url"], "https://registry.example.com/plugins/github");
+    // On AWS the index is built after the fact, from the table's stream.
+    assert_eq!(
+        f.stream_changes("github", "github").await,
+        serde_json::json!({"batchItemFailures": []})
+    );
 
     let (status, body) = f.invoke(read_routes, "apigw/search.json", "").await;
     assert_eq!(status, 200);
@@ -56,6 +61,7 @@ async fn each_function_answers_its_api_gateway_events() {
 
     let (status, body) = f.invoke(unpublish_routes, "apigw/unpublish.json", "").await;
     assert_eq!(status, 200, "{body}");
+    f.stream_changes("github", "github").await;
     let (status, body) = f
         .invoke(read_routes, "apigw/details_version.json", "")
         .await;
@@ -321,4 +327,155 @@ async fn the_health_check_reports_on_a_schedule_and_refuses_other_events() {
         matches!(error, HealthCheckError::NotScheduled { .. }),
         "{error}"
     );
+}
+
+/// Publishes `slug@version` through the publish function.
+async fn publish(f: &Functions, slug: &str, version: &str) {
+    let doc = GITHUB_YAML
+        .replace("slug: github", &format!("slug: {slug}"))
+        .replace("version: 1.2.0", &format!("version: {version}"));
+    let (status, body) = f
+        .invoke(publish_routes, "apigw/publish_yaml.json", &doc)
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn the_index_builder_skips_poison_and_foreign_records_and_replays_idempotently() {
+    let f = Functions::start().await;
+    publish(&f, "alpha", "1.2.0").await;
+    publish(&f, "beta", "1.2.0").await;
+
+    let mut event: Value = serde_json::from_str(&f.render(
+        "dynamodb/catalog_changes.json",
+        "",
+        &[
+            ("{{SLUG}}", "alpha"),
+            ("{{OTHER_SLUG}}", "beta"),
+            ("{{VERSION_KEY}}", "x"),
+        ],
+    ))
+    .unwrap();
+    // A poison record first: no keys at all, and one whose slug is not a slug.
+    let records = event["Records"].as_array_mut().unwrap();
+    let mut no_keys = records[1].clone();
+    no_keys["dynamodb"].as_object_mut().unwrap().remove("Keys");
+    let mut bad_slug = records[1].clone();
+    bad_slug["dynamodb"]["Keys"]["PK"]["S"] = "PLUGIN#public#Not A Slug".into();
+    records.insert(0, no_keys);
+    records.insert(0, bad_slug);
+
+    let answer = f.index_builder.handle(event.clone()).await.unwrap();
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    let page = f
+        .state
+        .search
+        .search(&registry_core::search::SearchQuery::from_params(None, None, None, None).unwrap())
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = page.results.iter().map(|h| h.slug.as_str()).collect();
+    assert_eq!(slugs, ["alpha", "beta"]);
+
+    // Delivered again (Lambda retries, or a replay): nothing changes.
+    let timestamp = |f: &Functions| {
+        let index = std::sync::Arc::clone(&f.state.index);
+        async move {
+            match index.get("timestamp.json", None).await.unwrap() {
+                registry_core::store::Fetched::Found { etag, .. } => etag,
+                other => panic!("no timestamp: {other:?}"),
+            }
+        }
+    };
+    let before = timestamp(&f).await;
+    f.index_builder.handle(event).await.unwrap();
+    assert_eq!(timestamp(&f).await, before, "a replay rewrites nothing");
+}
+
+#[tokio::test]
+async fn a_failing_plugin_is_reported_so_only_it_and_later_records_are_retried() {
+    let f = Functions::start().await;
+    publish(&f, "alpha", "1.2.0").await;
+    publish(&f, "broken", "1.2.0").await;
+    f.stream_changes("alpha", "broken").await;
+    publish(&f, "alpha", "1.3.0").await;
+    publish(&f, "broken", "1.3.0").await;
+    // The artifact the index must copy is gone: this plugin's update fails.
+    let details = f
+        .state
+        .registry
+        .plugin_details("broken", Some("1.3.0"))
+        .await
+        .unwrap();
+    let key = format!("artifacts/broken/1.3.0/{}.yaml", details.sha256);
+    f.clients
+        .s3
+        .delete_object()
+        .bucket(&f.config.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+
+    let answer = f.stream_changes("alpha", "broken").await;
+    assert_eq!(
+        answer,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439095"}]}),
+        "the first record naming the failing plugin"
+    );
+    let indexed = |path: &'static str| {
+        let index = std::sync::Arc::clone(&f.state.index);
+        async move {
+            matches!(
+                index.get(path, None).await.unwrap(),
+                registry_core::store::Fetched::Found { .. }
+            )
+        }
+    };
+    assert!(
+        indexed("plugins/alpha/1.3.0.json").await,
+        "the plugin before it was indexed"
+    );
+    assert!(
+        !indexed("plugins/broken/1.3.0.json").await,
+        "nothing half-done for the failing one"
+    );
+}
+
+#[tokio::test]
+async fn the_index_builder_rolls_up_on_its_schedule_and_refuses_other_events() {
+    let f = Functions::start().await;
+    publish(&f, "alpha", "1.2.0").await;
+    f.stream_changes("alpha", "alpha").await;
+    f.state
+        .registry
+        .download_schema("alpha", "1.2.0")
+        .await
+        .unwrap();
+    let event: Value =
+        serde_json::from_str(&f.render("eventbridge/scheduled.json", "", &[])).unwrap();
+    let report = f.index_builder.handle(event).await.unwrap();
+    assert_eq!(report["rolled_up"], 1);
+    assert!(report["files_written"].as_u64().unwrap() >= 4, "{report}");
+    let details = f
+        .invoke_with(
+            read_routes,
+            "apigw/details_version.json",
+            "",
+            &[("github", "alpha")],
+        )
+        .await
+        .1;
+    assert_eq!(
+        details["downloads"], 1,
+        "the index shows the rolled-up count"
+    );
+
+    let refused = f
+        .index_builder
+        .handle(serde_json::json!({"hello": "world"}))
+        .await;
+    assert!(matches!(
+        refused,
+        Err(registry_index::lambda::FunctionError::UnknownEvent)
+    ));
 }

@@ -17,6 +17,7 @@ use registry_functions::routes::{
     deprecate_routes, key_routes, publish_routes, search_function_routes, unpublish_routes,
 };
 use registry_functions::state::AppState;
+use registry_index::FileIndexStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -83,9 +84,11 @@ fn embedded_state(dir: &std::path::Path) -> Arc<AppState> {
             private: false,
         },
     );
-    Arc::new(AppState {
-        registry: Arc::new(registry),
-    })
+    Arc::new(AppState::new(
+        Arc::new(registry),
+        Arc::new(FileIndexStore::new(dir.join("index"))),
+        std::time::Duration::ZERO,
+    ))
 }
 
 #[test]

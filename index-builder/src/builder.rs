@@ -29,7 +29,7 @@ use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
 use crate::render::{FileSource, RenderedFile, load_plugin_state, render_plugin, search_entry};
 use crate::signing::{IndexSigningKey, SigningError};
 use crate::store::{
-    Fetched, IndexObject, IndexStore, WriteCondition, delete_path, get_path, put_path,
+    Fetched, IndexStore, WriteCondition, delete_path, get_path, object_at, put_path,
 };
 
 /// How often a conditional write is retried after losing a race.
@@ -114,13 +114,20 @@ impl ChangeReport {
 
     /// URL paths a CDN should forget: each changed plugin's protocol URLs (query
     /// variants included) and each changed index file.
+    ///
+    /// CloudFront takes at most 15 wildcard paths per invalidation, so a change
+    /// to more plugins than that invalidates the two prefixes instead.
     pub fn cdn_paths(&self) -> Vec<String> {
+        const MAX_WILDCARDS: usize = 15;
         let mut paths = BTreeSet::new();
         for path in self.written.iter().chain(&self.deleted) {
             if let Some(slug) = path.slug() {
                 paths.insert(format!("/plugins/{slug}*"));
             }
             paths.insert(format!("/{}", path.key()));
+        }
+        if paths.iter().filter(|p| p.ends_with('*')).count() > MAX_WILDCARDS {
+            return vec!["/index/*".to_owned(), "/plugins/*".to_owned()];
         }
         paths.into_iter().collect()
     }
@@ -232,11 +239,7 @@ impl IndexBuilder {
                 .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
         };
         let size = bytes.len();
-        let object = IndexObject {
-            bytes,
-            content_type: file.content_type.clone(),
-            status: file.status,
-        };
+        let object = object_at(&file.path, bytes, &file.content_type, file.status);
         put_path(
             self.index.as_ref(),
             &file.path,
@@ -363,7 +366,7 @@ impl IndexBuilder {
                 let put = put_path(
                     self.index.as_ref(),
                     &shard_path,
-                    &IndexObject::ok(shard_bytes, JSON_CONTENT_TYPE),
+                    &object_at(&shard_path, shard_bytes, JSON_CONTENT_TYPE, 200),
                     &WriteCondition::unchanged_since(search.etag.as_deref()),
                 )
                 .await;
@@ -383,7 +386,7 @@ impl IndexBuilder {
             match put_path(
                 self.index.as_ref(),
                 &bin_path,
-                &IndexObject::ok(bin_bytes, JSON_CONTENT_TYPE),
+                &object_at(&bin_path, bin_bytes, JSON_CONTENT_TYPE, 200),
                 &WriteCondition::unchanged_since(bin.etag.as_deref()),
             )
             .await
@@ -474,7 +477,7 @@ impl IndexBuilder {
         put_path(
             self.index.as_ref(),
             path,
-            &IndexObject::ok(bytes, JSON_CONTENT_TYPE),
+            &object_at(path, bytes, JSON_CONTENT_TYPE, 200),
             &condition,
         )
         .await?;
@@ -541,6 +544,22 @@ impl IndexBuilder {
         Ok(report)
     }
 
+    /// Renews the timestamp when less than half its lifetime is left (or there is
+    /// none while a snapshot exists); says whether it did.
+    pub async fn renew_timestamp_if_due(&self) -> Result<bool, IndexError> {
+        let current: Current<Signed<TimestampDocument>> =
+            self.read_json(&IndexPath::Timestamp).await?;
+        let half = self.settings.timestamp_lifetime / 2;
+        let due = current
+            .value
+            .is_none_or(|t| t.signed.expires_at.since(self.clock.now()) < half);
+        if due {
+            self.update_timestamp(&mut ChangeReport::default(), true)
+                .await?;
+        }
+        Ok(due)
+    }
+
     /// Rebuilds the whole index from the catalog, streaming it page by page, and
     /// removes files no plugin has any more. With `force`, rewrites every file even
     /// where the previous bins say it is unchanged (repairs a damaged index).
@@ -561,7 +580,7 @@ impl IndexBuilder {
             put_path(
                 self.index.as_ref(),
                 &IndexPath::Config,
-                &IndexObject::ok(config, JSON_CONTENT_TYPE),
+                &object_at(&IndexPath::Config, config, JSON_CONTENT_TYPE, 200),
                 &WriteCondition::Always,
             )
             .await?;
@@ -616,7 +635,7 @@ impl IndexBuilder {
                 put_path(
                     self.index.as_ref(),
                     &path,
-                    &IndexObject::ok(bytes, JSON_CONTENT_TYPE),
+                    &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
                     &WriteCondition::Always,
                 )
                 .await?;
@@ -636,7 +655,7 @@ impl IndexBuilder {
                 put_path(
                     self.index.as_ref(),
                     &path,
-                    &IndexObject::ok(bytes, JSON_CONTENT_TYPE),
+                    &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
                     &WriteCondition::Always,
                 )
                 .await?;

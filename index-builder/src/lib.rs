@@ -9,10 +9,12 @@
 //! - [`signing`] and [`verify`]: the Ed25519-signed snapshot chain.
 //! - [`store`]: the port the files are written to, and its directory adapter.
 //! - [`search`]: search answered from the sharded search index, kept in memory.
+//! - [`lambda`]: the `index-builder` function's stream and schedule handlers.
 
 pub mod builder;
 pub mod canonical;
 pub mod format;
+pub mod lambda;
 pub mod path;
 pub mod render;
 pub mod search;

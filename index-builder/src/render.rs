@@ -85,7 +85,7 @@ impl RenderedFile {
     }
 }
 
-/// Every file `state` should have, by path. A live plugin has its details at the
+/// Every file `state` should have, in the order to write them. A live plugin has its details at the
 /// latest version; each live version its details, schema and (if any) bundle; each
 /// unpublished version a 410 answer at those paths.
 pub fn render_plugin(
@@ -152,8 +152,19 @@ pub fn render_plugin(
             });
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Leaves first: a version's details never point at a schema or bundle that is
+    // not there yet, and the plugin's details come last, so an update that fails
+    // half-way never makes a version visible without its files.
+    files.sort_by_key(|f| (write_rank(&f.path), f.path.clone()));
     Ok(files)
+}
+
+fn write_rank(path: &IndexPath) -> u8 {
+    match path {
+        IndexPath::Schema(..) | IndexPath::Bundle(..) => 0,
+        IndexPath::VersionDetails(..) => 1,
+        _ => 2,
+    }
 }
 
 /// The plugin's entry in its search shard; `None` when nothing is published.

@@ -18,13 +18,28 @@ use crate::path::IndexPath;
 
 pub use registry_core::store::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
 
-/// The cache policy to serve `object` at `path` with: the kind's when present,
-/// short otherwise (an unpublished version's answer).
-pub fn cache_control_of(path: &IndexPath, object: &IndexObject) -> &'static str {
-    if object.status == 200 {
+/// The cache policy of a file at `path` served with `status`: the kind's when
+/// present, short otherwise (an unpublished version's answer).
+pub fn cache_control_of(path: &IndexPath, status: u16) -> &'static str {
+    if status == 200 {
         path.kind().cache_control()
     } else {
         registry_core::artifact::SHORT_CACHE_CONTROL
+    }
+}
+
+/// The object for a file at `path`, with the cache policy its kind and status give.
+pub fn object_at(
+    path: &IndexPath,
+    bytes: impl Into<Bytes>,
+    content_type: &str,
+    status: u16,
+) -> IndexObject {
+    IndexObject {
+        bytes: bytes.into(),
+        content_type: content_type.to_owned(),
+        cache_control: cache_control_of(path, status).to_owned(),
+        status,
     }
 }
 
@@ -125,14 +140,7 @@ fn read_file(file: &Path, path: &IndexPath) -> Result<Option<(IndexObject, Strin
         Err(e) => return Err(backend(e)),
     };
     let etag = content_etag(&bytes);
-    Ok(Some((
-        IndexObject {
-            bytes: Bytes::from(bytes),
-            content_type,
-            status,
-        },
-        etag,
-    )))
+    Ok(Some((object_at(path, bytes, &content_type, status), etag)))
 }
 
 fn write_file(file: &Path, path: &IndexPath, object: &IndexObject) -> Result<(), StorageError> {
@@ -264,7 +272,7 @@ mod tests {
             PluginVersion::parse("1.0.0").unwrap(),
         );
         let key = &path.relative();
-        let json = IndexObject::ok(&b"{}"[..], "application/json");
+        let json = object_at(&path, &b"{}"[..], "application/json", 200);
         let etag = store
             .put(key, &json, &WriteCondition::IfAbsent)
             .await
@@ -282,7 +290,7 @@ mod tests {
             Fetched::NotModified
         );
 
-        let yaml = IndexObject::ok(&b"a: 1\n"[..], "application/yaml");
+        let yaml = object_at(&path, &b"a: 1\n"[..], "application/yaml", 200);
         assert!(
             store
                 .put(key, &yaml, &WriteCondition::IfMatch("\"stale\"".into()))

@@ -1,5 +1,5 @@
 //! The all-in-one local / self-hosted registry: embedded storage, every route, the
-//! download roll-up on a timer. `main.rs` only parses flags and calls in here, so the
+//! static index built in process after each write, the download roll-up on a timer. `main.rs` only parses flags and calls in here, so the
 //! tests start exactly what users run.
 
 use std::net::SocketAddr;
@@ -11,13 +11,20 @@ use anyhow::Context;
 use registry_aws::replicated::credentials_available;
 use registry_aws::setup::{SetupReport, ensure_resources};
 use registry_aws::{
-    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3UploadStore,
+    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
+    S3UploadStore,
 };
 use registry_core::registry::CreatedKey;
-use registry_core::store::{ArtifactStore, FileArtifactStore, SqliteStore};
+use registry_core::store::{
+    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, SqliteStore, UploadStore,
+};
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
 use registry_functions::AppState;
+use registry_index::{
+    FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
+    IndexSigningKey,
+};
 use tokio::net::TcpListener;
 
 /// File name of the catalog database inside the data directory.
@@ -69,17 +76,76 @@ impl ServerConfig {
 
 pub use registry_aws::s3_needs_path_style;
 
-/// Opens the configured stores and builds the registry.
+/// An opened registry: its services, its static index and the index's builder.
+#[derive(Clone)]
+pub struct OpenedRegistry {
+    /// The registry services.
+    pub registry: Arc<Registry>,
+    /// The static index (`DATA/index/`, or `index/` in the bucket on the aws backend).
+    pub index: Arc<dyn IndexStore>,
+    /// Rebuilds and updates the index; the registry calls it after each write.
+    pub builder: Arc<IndexBuilder>,
+}
+
+/// The catalog, keys, artifacts, uploads and index a backend provides.
+struct Stores {
+    catalog: Arc<dyn CatalogStore>,
+    keys: Arc<dyn KeyStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    uploads: Option<Arc<dyn UploadStore>>,
+    index: Arc<dyn IndexStore>,
+}
+
+/// Opens the configured stores and builds the registry, with the index builder
+/// listening to every write.
 pub async fn open_registry(
     config: &ServerConfig,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Registry>> {
+) -> anyhow::Result<OpenedRegistry> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let stores = open_stores(config).await?;
+    let key_file = config.data_dir.join(INDEX_KEY_FILE);
+    let (key, created) = IndexSigningKey::load_or_create(&key_file)
+        .with_context(|| format!("loading the index signing key {}", key_file.display()))?;
+    if created {
+        tracing::info!(file = %key_file.display(), "created the index signing key");
+    }
+    let mut settings = IndexSettings::public(config.public_url.clone());
+    settings.auth_required = config.private;
+    let builder = Arc::new(IndexBuilder::new(
+        Arc::clone(&stores.catalog),
+        Arc::clone(&stores.artifacts),
+        Arc::clone(&stores.index),
+        key,
+        settings,
+        Arc::clone(&clock),
+    ));
+    let mut registry = Registry::new(
+        stores.catalog,
+        stores.artifacts,
+        stores.keys,
+        clock,
+        RegistryConfig {
+            public_url: config.public_url.clone(),
+            private: config.private,
+        },
+    )
+    .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))));
+    if let Some(uploads) = stores.uploads {
+        registry = registry.with_uploads(uploads);
+    }
+    Ok(OpenedRegistry {
+        registry: Arc::new(registry),
+        index: stores.index,
+        builder,
+    })
+}
+
+async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
     let local = FileArtifactStore::new(&config.data_dir);
-    let registry_config = RegistryConfig {
-        public_url: config.public_url.clone(),
-        private: config.private,
+    let local_index = || -> Arc<dyn IndexStore> {
+        Arc::new(FileIndexStore::new(config.data_dir.join(INDEX_DIR)))
     };
     // The SDK is loaded only when something AWS is configured.
     let aws = if config.backend == Backend::Embedded && config.bucket.is_none() {
@@ -101,27 +167,31 @@ pub async fn open_registry(
             {
                 remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
             }
-            let artifacts = Arc::new(ReplicatedArtifactStore::new(local, remote));
-            Ok(Arc::new(Registry::new(
-                store.clone(),
-                artifacts,
-                store,
-                clock,
-                registry_config,
-            )))
+            Ok(Stores {
+                catalog: store.clone(),
+                keys: store,
+                artifacts: Arc::new(ReplicatedArtifactStore::new(local, remote)),
+                uploads: None,
+                index: local_index(),
+            })
         }
         (Backend::Aws { table }, Some((clients, _))) => {
             let bucket = config.bucket.clone().context(
                 "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
             )?;
             let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
-            let uploads = Arc::new(S3UploadStore::new(clients.s3.clone(), bucket.clone()));
-            let s3: Arc<dyn ArtifactStore> = Arc::new(S3ArtifactStore::new(clients.s3, bucket));
-            let artifacts = Arc::new(ReplicatedArtifactStore::new(local, Some(s3)));
-            Ok(Arc::new(
-                Registry::new(store.clone(), artifacts, store, clock, registry_config)
-                    .with_uploads(uploads),
-            ))
+            let s3: Arc<dyn ArtifactStore> =
+                Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
+            Ok(Stores {
+                catalog: store.clone(),
+                keys: store,
+                artifacts: Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
+                uploads: Some(Arc::new(S3UploadStore::new(
+                    clients.s3.clone(),
+                    bucket.clone(),
+                ))),
+                index: Arc::new(S3IndexStore::new(clients.s3, bucket)),
+            })
         }
         (Backend::Aws { .. }, None) => {
             anyhow::bail!("the AWS SDK was not loaded for the aws backend")
@@ -130,7 +200,7 @@ pub async fn open_registry(
 }
 
 /// Opens the registry on the system clock.
-pub async fn open_registry_now(config: &ServerConfig) -> anyhow::Result<Arc<Registry>> {
+pub async fn open_registry_now(config: &ServerConfig) -> anyhow::Result<OpenedRegistry> {
     open_registry(config, Arc::new(SystemClock)).await
 }
 
@@ -178,15 +248,24 @@ fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves every route on `listener` until `shutdown` resolves, rolling up download
-/// counters in the background.
+/// Serves every route on `listener` until `shutdown` resolves. First rebuilds the
+/// static index if it is missing or was built with other settings; then rolls up
+/// download counters (which updates the index) and renews the index timestamp in
+/// the background.
 pub async fn serve(
-    registry: Arc<Registry>,
+    opened: OpenedRegistry,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let rollup = tokio::spawn(roll_up_periodically(Arc::clone(&registry)));
-    let app = registry_functions::all_routes(Arc::new(AppState { registry }))
+    ensure_index(&opened.builder).await?;
+    let background = tokio::spawn(maintain_periodically(
+        Arc::clone(&opened.registry),
+        Arc::clone(&opened.builder),
+    ));
+    // Search revalidates on every query: in process, a conditional read is cheap
+    // and a publish is visible to the very next search.
+    let state = AppState::new(opened.registry, opened.index, Duration::ZERO);
+    let app = registry_functions::all_routes(Arc::new(state))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let result = axum::serve(
         listener,
@@ -195,11 +274,29 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP");
-    rollup.abort();
+    background.abort();
     result
 }
 
-async fn roll_up_periodically(registry: Arc<Registry>) {
+/// Rebuilds the index unless it exists and matches this server's settings.
+pub async fn ensure_index(builder: &IndexBuilder) -> anyhow::Result<()> {
+    if builder.is_current().await.context("reading the index")? {
+        return Ok(());
+    }
+    let report = builder
+        .rebuild(false)
+        .await
+        .context("rebuilding the index")?;
+    tracing::info!(
+        plugins = report.plugins,
+        written = report.written.len(),
+        removed = report.deleted.len(),
+        "index rebuilt"
+    );
+    Ok(())
+}
+
+async fn maintain_periodically(registry: Arc<Registry>, builder: Arc<IndexBuilder>) {
     let mut ticker = tokio::time::interval(DOWNLOAD_ROLLUP_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -213,6 +310,12 @@ async fn roll_up_periodically(registry: Arc<Registry>) {
                 error = &error as &dyn std::error::Error,
                 "download roll-up failed"
             ),
+        }
+        if let Err(error) = builder.renew_timestamp_if_due().await {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "renewing the index timestamp failed"
+            );
         }
     }
 }

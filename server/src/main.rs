@@ -150,8 +150,8 @@ async fn main() -> anyhow::Result<()> {
                 public_url.unwrap_or_else(|| format!("http://{local}")),
                 private,
             )?;
-            let registry = open_registry_now(&config).await?;
-            if let Some(created) = bootstrap_admin_key(&registry, &storage.data).await? {
+            let opened = open_registry_now(&config).await?;
+            if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
                 print_secret(&format!(
                     "Created the first admin key (also written to {}):\n{}",
                     storage.data.join(ADMIN_KEY_FILE).display(),
@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
                 data = %storage.data.display(),
                 "registry listening"
             );
-            serve(registry, listener, shutdown_signal()).await
+            serve(opened, listener, shutdown_signal()).await
         }
         Command::CreateKey {
             storage,
@@ -174,8 +174,9 @@ async fn main() -> anyhow::Result<()> {
             scopes,
             principal,
         } => {
-            let registry = open_registry_now(&storage.config(String::new(), false)?).await?;
-            let created = registry
+            let opened = open_registry_now(&storage.config(String::new(), false)?).await?;
+            let created = opened
+                .registry
                 .create_key_locally(NewKey {
                     name,
                     scopes: scopes.into_iter().collect::<Scopes>(),

@@ -9,7 +9,6 @@
     clippy::print_stdout
 )]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openworkflow_registry::{
@@ -51,14 +50,14 @@ async fn run(backend_name: &str, backend: Backend, bucket: Option<String>) {
     let mut config = ServerConfig::embedded(data.path(), base.clone());
     config.backend = backend;
     config.bucket = bucket;
-    let registry = open_registry_now(&config).await.unwrap();
-    let admin = bootstrap_admin_key(&registry, data.path())
+    let opened = open_registry_now(&config).await.unwrap();
+    let admin = bootstrap_admin_key(&opened.registry, data.path())
         .await
         .unwrap()
         .unwrap();
     let key = admin.secret.expose().to_owned();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(Arc::clone(&registry), listener, async {
+    let server = tokio::spawn(serve(opened, listener, async {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();

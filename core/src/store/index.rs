@@ -17,19 +17,10 @@ pub struct IndexObject {
     pub bytes: Bytes,
     /// Media type.
     pub content_type: String,
+    /// `Cache-Control` it is served with.
+    pub cache_control: String,
     /// HTTP status it is served with: 200, or 410 for an unpublished version.
     pub status: u16,
-}
-
-impl IndexObject {
-    /// A file served with status 200.
-    pub fn ok(bytes: impl Into<Bytes>, content_type: impl Into<String>) -> Self {
-        Self {
-            bytes: bytes.into(),
-            content_type: content_type.into(),
-            status: 200,
-        }
-    }
 }
 
 /// The answer to a read.

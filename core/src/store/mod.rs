@@ -321,6 +321,13 @@ pub trait KeyStore: Send + Sync {
     async fn any_key_exists(&self) -> Result<bool, StorageError>;
 }
 
+/// A CDN in front of the static index that can be told to forget paths.
+#[async_trait]
+pub trait CdnInvalidator: Send + Sync {
+    /// Asks the CDN to drop its copies of `paths` (URL paths, `*` allowed last).
+    async fn invalidate(&self, paths: &[String]) -> Result<(), BackendError>;
+}
+
 /// Whether a create-if-absent write created the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {

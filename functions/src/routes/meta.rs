@@ -25,7 +25,7 @@ pub async fn openapi_document() -> Response {
 
 /// The registry's own health: 200 when its catalog answers, 503 otherwise.
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.registry.search_index().await {
+    match state.registry.catalog_revision().await {
         Ok(_) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({ "status": "ok" })),

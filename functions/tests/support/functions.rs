@@ -9,8 +9,11 @@ use axum::Router;
 use http_body_util::BodyExt;
 use registry_aws::setup::ensure_resources;
 use registry_aws::{AwsClients, AwsSettings};
+use registry_core::timestamp::SystemClock;
 use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
 use registry_functions::state::AppState;
+use registry_index::lambda::IndexFunction;
+use registry_index::{IndexBuilder, IndexSettings, IndexSigningKey};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -24,7 +27,13 @@ pub struct Functions {
     pub state: Arc<AppState>,
     pub config: LambdaConfig,
     pub key: String,
+    pub clients: AwsClients,
+    /// The `index-builder` function over the same table and bucket.
+    pub index_builder: IndexFunction,
 }
+
+/// The index key the tests sign with.
+pub const INDEX_KEY_HEX: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
 
 impl Functions {
     pub async fn start() -> Self {
@@ -47,6 +56,8 @@ impl Functions {
             bucket: name,
             public_url: "https://registry.example.com".into(),
             private: false,
+            // Tests publish then search at once; a warm function would wait 2 s.
+            search_revalidate: std::time::Duration::ZERO,
         };
         let state = lambda_state(&clients, &config);
         let key = state
@@ -58,7 +69,44 @@ impl Functions {
             .secret
             .expose()
             .to_owned();
-        Self { state, config, key }
+        let catalog = clients.dynamo_store(&settings);
+        let builder = IndexBuilder::new(
+            catalog.clone(),
+            clients.s3_store(&settings),
+            clients.index_store(&settings),
+            IndexSigningKey::from_hex(INDEX_KEY_HEX).unwrap(),
+            IndexSettings::public(config.public_url.clone()),
+            Arc::new(SystemClock),
+        );
+        let index_builder = IndexFunction::new(Arc::new(builder), catalog, None);
+        Self {
+            state,
+            config,
+            key,
+            clients,
+            index_builder,
+        }
+    }
+
+    /// Delivers the fixture stream batch naming `slug` (and `other`) to the
+    /// `index-builder` function, as Lambda's event source mapping would.
+    pub async fn stream_changes(&self, slug: &str, other: &str) -> Value {
+        let event = self.render(
+            "dynamodb/catalog_changes.json",
+            "",
+            &[
+                ("{{SLUG}}", slug),
+                ("{{OTHER_SLUG}}", other),
+                (
+                    "{{VERSION_KEY}}",
+                    "00000000000000000001.00000000000000000002.00000000000000000000~",
+                ),
+            ],
+        );
+        self.index_builder
+            .handle(serde_json::from_str(&event).unwrap())
+            .await
+            .unwrap()
     }
 
     pub fn router(&self, routes: fn() -> Router<Arc<AppState>>) -> Router {

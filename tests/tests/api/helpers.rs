@@ -83,15 +83,16 @@ impl TestApp {
             config.backend = Backend::Aws { table };
             config.bucket = Some(bucket);
         }
-        let registry = open_registry(&config, clock.clone())
+        let opened = open_registry(&config, clock.clone())
             .await
             .expect("open registry");
+        let registry = Arc::clone(&opened.registry);
         let admin = bootstrap_admin_key(&registry, data.path())
             .await
             .expect("bootstrap")
             .expect("first key");
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(serve(Arc::clone(&registry), listener, async {
+        tokio::spawn(serve(opened, listener, async {
             let _ = rx.await;
         }));
         Self {

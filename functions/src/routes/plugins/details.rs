@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use registry_core::registry::PluginDetails;
 use serde::Deserialize;
 
+use super::index_file::{index_path_of, serve_index_file};
 use crate::auth::MaybeCaller;
 use crate::problem::{ApiError, Problem};
 use crate::routes::json_response;
@@ -21,7 +22,8 @@ pub struct DetailsParams {
     version: Option<String>,
 }
 
-/// Details of a plugin at its latest or a given version.
+/// Details of a plugin at its latest or a given version: the static index file
+/// (`index/plugins/{slug}.json`, `index/plugins/{slug}/{version}.json`).
 #[utoipa::path(
     get,
     path = "/plugins/{slug}",
@@ -38,11 +40,18 @@ pub async fn get_plugin(
     State(state): State<Arc<AppState>>,
     caller: MaybeCaller,
     Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
     params: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     state.registry.authorize_read(caller.0.as_ref())?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    if let Some(path) = index_path_of(&format!("/plugins/{slug}"), query.as_deref())
+        && let Some(response) = serve_index_file(&state, &path, &headers).await?
+    {
+        return Ok(response);
+    }
     let details = state
         .registry
         .plugin_details(&slug, params.version.as_deref())

@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::artifact::{IMMUTABLE_CACHE_CONTROL, PRIVATE_CACHE_CONTROL};
 use registry_core::registry::Download;
 
+use registry_index::path::IndexPath;
+
+use super::index_file::{index_path_of, serve_index_file};
 use crate::auth::MaybeCaller;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -30,6 +33,25 @@ fn artifact_response(download: Download, private: bool) -> Response {
     response
 }
 
+/// The index copy of a schema or bundle, counting the download when one is sent.
+async fn from_index(
+    state: &AppState,
+    uri: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Response>, ApiError> {
+    let Some(path) = index_path_of(uri, None) else {
+        return Ok(None);
+    };
+    let response = serve_index_file(state, &path, headers).await?;
+    if let (Some(sent), IndexPath::Schema(slug, version) | IndexPath::Bundle(slug, version)) =
+        (&response, &path)
+        && sent.status() == StatusCode::OK
+    {
+        state.registry.count_download(slug, version).await;
+    }
+    Ok(response)
+}
+
 /// The schema document exactly as published (its SHA-256 is the details' `sha256`).
 #[utoipa::path(
     get,
@@ -46,8 +68,13 @@ pub async fn download_schema(
     State(state): State<Arc<AppState>>,
     caller: MaybeCaller,
     Path((slug, version)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.registry.authorize_read(caller.0.as_ref())?;
+    let uri = format!("/plugins/{slug}/{version}/schema");
+    if let Some(response) = from_index(&state, &uri, &headers).await? {
+        return Ok(response);
+    }
     let download = state.registry.download_schema(&slug, &version).await?;
     Ok(artifact_response(download, state.registry.config().private))
 }
@@ -68,8 +95,13 @@ pub async fn download_bundle(
     State(state): State<Arc<AppState>>,
     caller: MaybeCaller,
     Path((slug, version)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.registry.authorize_read(caller.0.as_ref())?;
+    let uri = format!("/plugins/{slug}/{version}/bundle");
+    if let Some(response) = from_index(&state, &uri, &headers).await? {
+        return Ok(response);
+    }
     let download = state.registry.download_bundle(&slug, &version).await?;
     Ok(artifact_response(download, state.registry.config().private))
 }

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::search::SearchPage;
+use registry_core::search::{SearchPage, SearchQuery};
 use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
@@ -41,7 +41,7 @@ fn number(name: &'static str, raw: Option<&str>) -> Result<Option<usize>, Regist
     .transpose()
 }
 
-/// Searches plugins.
+/// Searches plugins: answered from the static index's search shards, held in memory.
 #[utoipa::path(
     get,
     path = "/plugins/search",
@@ -61,15 +61,17 @@ pub async fn search_plugins(
     state.registry.authorize_read(caller.0.as_ref())?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let query = SearchQuery::from_params(
+        params.q,
+        params.tag,
+        number("limit", params.limit.as_deref())?,
+        number("offset", params.offset.as_deref())?,
+    )?;
     let page = state
-        .registry
-        .search_plugins(
-            params.q,
-            params.tag,
-            number("limit", params.limit.as_deref())?,
-            number("offset", params.offset.as_deref())?,
-        )
-        .await?;
+        .search
+        .search(&query)
+        .await
+        .map_err(RegistryError::Storage)?;
     Ok(json_response(
         StatusCode::OK,
         &page,

@@ -1,0 +1,77 @@
+//! Serving index files exactly as the CDN does: the protocol URL is mapped onto an
+//! index path by the same function the CloudFront Function mirrors, and the
+//! object's status, media type, cache policy and ETag are sent as stored.
+//!
+//! A file the index does not (yet) have is answered from the catalog instead: that
+//! gives the precise 404 (`plugin_not_found`, `version_not_found`, `no_bundle`) and
+//! covers an index still catching up.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use registry_core::RegistryError;
+use registry_core::artifact::PRIVATE_CACHE_CONTROL;
+use registry_index::path::{EdgeRoute, INDEX_PREFIX, IndexPath, edge_route};
+use registry_index::store::{Fetched, get_path};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The index file a `GET` of `uri` (with `query`) reads, if the CDN would map it.
+pub(crate) fn index_path_of(uri: &str, query: Option<&str>) -> Option<IndexPath> {
+    match edge_route("GET", uri, query) {
+        EdgeRoute::Object(key) => IndexPath::parse(key.strip_prefix(INDEX_PREFIX)?),
+        EdgeRoute::Api => None,
+    }
+}
+
+/// The file at `path` as an HTTP response (304 when `If-None-Match` still holds);
+/// `None` when the index has no such file.
+pub(crate) async fn serve_index_file(
+    state: &AppState,
+    path: &IndexPath,
+    request_headers: &HeaderMap,
+) -> Result<Option<Response>, ApiError> {
+    let if_none_match = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let private = state.registry.config().private;
+    let fetched = get_path(state.index.as_ref(), path, if_none_match)
+        .await
+        .map_err(RegistryError::Storage)?;
+    let (status, body, content_type, cache_control, etag) = match fetched {
+        Fetched::Missing => return Ok(None),
+        Fetched::NotModified => (
+            StatusCode::NOT_MODIFIED,
+            Body::empty(),
+            None,
+            None,
+            if_none_match.map(str::to_owned),
+        ),
+        Fetched::Found { object, etag } => (
+            StatusCode::from_u16(object.status).unwrap_or(StatusCode::OK),
+            Body::from(object.bytes),
+            Some(object.content_type),
+            Some(object.cache_control),
+            Some(etag),
+        ),
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    let mut set = |name, value: Option<String>| {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::CONTENT_TYPE, content_type);
+    set(header::ETAG, etag);
+    set(
+        header::CACHE_CONTROL,
+        if private {
+            Some(PRIVATE_CACHE_CONTROL.to_owned())
+        } else {
+            cache_control
+        },
+    );
+    Ok(Some(response))
+}

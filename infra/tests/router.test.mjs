@@ -8,11 +8,14 @@ import vm from 'node:vm';
 
 const template = readFileSync(new URL('../template.yaml', import.meta.url), 'utf8');
 
-/** The literal block under `FunctionCode: |`, dedented. */
-function functionCode() {
+/** The literal block under `FunctionCode: |` of resource `name`, dedented. */
+function functionCode(name) {
   const lines = template.split('\n');
-  const start = lines.findIndex((l) => /^\s+FunctionCode: \|\s*$/.test(l));
-  assert.notEqual(start, -1, 'template.yaml has an inline FunctionCode block');
+  const resource = lines.findIndex((l) => l === `  ${name}:`);
+  assert.notEqual(resource, -1, `template.yaml has a ${name} resource`);
+  const offset = lines.slice(resource).findIndex((l) => /^\s+FunctionCode: \|\s*$/.test(l));
+  assert.notEqual(offset, -1, `${name} has an inline FunctionCode block`);
+  const start = resource + offset;
   const body = [];
   let indent = null;
   for (const line of lines.slice(start + 1)) {
@@ -28,7 +31,7 @@ function functionCode() {
 /** Loads the function with a stand-in for the `cloudfront` module that records
  *  which origin it selected. */
 function loadRouter() {
-  const code = functionCode();
+  const code = functionCode('EdgeRouter');
   assert.match(code, /^import cf from 'cloudfront';/, 'cloudfront-js-2.0 origin helpers are imported');
   const selected = [];
   const context = vm.createContext({
@@ -42,11 +45,27 @@ function loadRouter() {
   };
 }
 
-function viewerRequest(method, uri, headers = {}) {
+/** CloudFront's shape of a query string: `{name: {value}}`, repeated names as
+ *  `{value, multiValue: [{value}, ...]}`. */
+function querystringOf(text) {
+  const out = {};
+  for (const pair of text ? text.split('&') : []) {
+    const [name, value = ''] = pair.split('=');
+    if (out[name]) {
+      out[name].multiValue = out[name].multiValue || [{ value: out[name].value }];
+      out[name].multiValue.push({ value });
+    } else {
+      out[name] = { value };
+    }
+  }
+  return out;
+}
+
+function viewerRequest(method, uri, headers = {}, query = '') {
   return {
     method,
     uri,
-    querystring: {},
+    querystring: querystringOf(query),
     headers: { host: { value: 'registry.example.com' }, ...headers },
     cookies: {},
   };
@@ -87,7 +106,7 @@ test('every write goes to the API, whatever the path', () => {
 });
 
 test('dynamic reads go to the API with their key', () => {
-  for (const uri of ['/plugins/search', '/plugins/github', '/plugins/github/1.2.0/schema', '/auth/keys', '/openapi.json', '/healthz', '/']) {
+  for (const uri of ['/plugins/search', '/auth/keys', '/openapi.json', '/healthz', '/']) {
     const { origin, request } = route(viewerRequest('GET', uri, AUTH));
     assert.equal(origin, 'api', uri);
     assert.deepEqual(request.headers.authorization, AUTH.authorization);
@@ -108,4 +127,34 @@ test('nothing outside the public prefixes is ever read from the bucket', () => {
   ]) {
     assert.equal(route(viewerRequest('GET', uri)).origin, 'api', uri);
   }
+});
+
+// The same table registry-index's `edge_route` is tested against, so the local
+// server and CloudFront map every protocol URL alike.
+const EDGE_CASES = JSON.parse(readFileSync(new URL('./edge-routes.json', import.meta.url), 'utf8'));
+
+test('protocol URLs map onto index objects exactly as the Rust mapping does', () => {
+  assert.ok(EDGE_CASES.length >= 10);
+  for (const c of EDGE_CASES) {
+    const { origin, request } = route(viewerRequest(c.method, c.uri, AUTH, c.querystring));
+    assert.equal(origin, c.origin, c.name);
+    if (c.origin === 'artifacts') {
+      assert.equal(request.uri, '/' + c.key, c.name);
+      assert.equal(Object.keys(request.querystring).length, 0, `${c.name}: one cache entry per object`);
+      assert.equal(request.headers.authorization, undefined, c.name);
+    }
+  }
+});
+
+test('an unpublished version is answered 410 from its marked index object', () => {
+  const code = functionCode('EdgeStatus');
+  const context = vm.createContext({});
+  vm.runInContext(code, context);
+  const respond = (headers) => context.handler({
+    version: '1.0', context: { eventType: 'viewer-response' }, request: {}, response: { statusCode: 200, statusDescription: 'OK', headers },
+  });
+  const gone = respond({ 'x-amz-meta-status': { value: '410' }, 'content-type': { value: 'application/problem+json' } });
+  assert.equal(gone.statusCode, 410);
+  assert.equal(gone.headers['x-amz-meta-status'], undefined, 'the marker stays internal');
+  assert.equal(respond({ 'content-type': { value: 'application/json' } }).statusCode, 200);
 });

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// Public reads: search, details, schema and bundle downloads.
+/// Public reads: search, details, schema and bundle downloads, index files.
 pub fn read_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/plugins/search", get(plugins::search::search_plugins))
@@ -30,6 +30,7 @@ pub fn read_routes() -> Router<Arc<AppState>> {
             "/plugins/{slug}/{version}/bundle",
             get(plugins::download::download_bundle),
         )
+        .route("/index/{*path}", get(plugins::index_file::get_index_file))
 }
 
 /// What the `search` function serves: the public reads, `/openapi.json` and `/healthz`.

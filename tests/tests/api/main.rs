@@ -3,6 +3,7 @@
 
 mod bundles;
 mod helpers;
+mod index;
 mod keys;
 mod lifecycle;
 mod publish;

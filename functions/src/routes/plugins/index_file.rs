@@ -75,3 +75,19 @@ pub(crate) async fn serve_index_file(
     );
     Ok(Some(response))
 }
+
+/// `GET /index/{path}`: any index file (config.json, the signed snapshot chain,
+/// search shards), as the CDN serves the bucket's `index/` prefix.
+pub async fn get_index_file(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
+    caller: crate::auth::MaybeCaller,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.registry.authorize_read(caller.0.as_ref())?;
+    let not_found = || ApiError::not_found(format!("the index has no file {path}"));
+    let parsed = IndexPath::parse(&path).ok_or_else(not_found)?;
+    serve_index_file(&state, &parsed, &headers)
+        .await?
+        .ok_or_else(not_found)
+}

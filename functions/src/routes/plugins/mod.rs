@@ -3,7 +3,7 @@
 pub mod deprecate;
 pub mod details;
 pub mod download;
-mod index_file;
+pub mod index_file;
 pub mod publish;
 pub mod search;
 pub mod unpublish;

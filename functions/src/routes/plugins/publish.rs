@@ -11,7 +11,7 @@ use registry_core::RegistryError;
 use registry_core::artifact::ZIP_CONTENT_TYPE;
 use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
-use registry_core::registry::PublishBody;
+use registry_core::registry::{PublishBody, Published};
 use registry_core::slug::Slug;
 use registry_core::upload::UploadId;
 use serde::{Deserialize, Serialize};
@@ -134,9 +134,7 @@ pub async fn publish_plugin(
         },
         true,
     );
-    if let Ok(location) = HeaderValue::from_str(&published.url) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    set_published_headers(&mut response, &published);
     Ok(response)
 }
 
@@ -169,14 +167,34 @@ pub async fn update_plugin(
         Slug::parse(&slug).map_err(|_| RegistryError::PluginNotFound { slug: slug.clone() })?;
     let body = read_publish_body(&headers, body, params).await?;
     let published = state.registry.update_plugin(caller, &slug, body).await?;
-    Ok(json_response(
+    let mut response = json_response(
         StatusCode::OK,
         &UpdateResponse {
             status: "updated",
             slug: published.slug.to_string(),
             version: published.version.to_string(),
-            previous_version: published.previous_version.map(|v| v.to_string()),
+            previous_version: published.previous_version.as_ref().map(|v| v.to_string()),
         },
         true,
-    ))
+    );
+    set_published_headers(&mut response, &published);
+    Ok(response)
+}
+
+/// `Location` of the plugin and, when the index was built in process (the local
+/// server), `ETag` of the new version's details: `GET /plugins/{slug}?version=`
+/// with `If-None-Match` then answers 304 at once. On AWS the index is built from
+/// the stream moments later, so there is no ETag yet and clients poll.
+fn set_published_headers(response: &mut Response, published: &Published) {
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&published.url) {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Some(etag) = published
+        .details_etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        headers.insert(header::ETAG, etag);
+    }
 }

@@ -30,5 +30,6 @@ step "the AWS deployment: cfn-lint, sam validate --lint, the CloudFront Function
 step "benchmarks compile and run once (figures: see README, Measured)"
 cargo test --release -p registry-core --bench registry --locked -- --test
 cargo test -p registry-functions --bench cold_start --locked
+cargo test -p registry-index --bench index_scale --locked
 
 printf '\nAll checks passed.\n'

@@ -12,7 +12,7 @@ use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::slug::Slug;
 use registry_core::store::contract::{
-    artifact_store_contract, catalog_contract, key_store_contract,
+    artifact_store_contract, catalog_contract, index_store_contract, key_store_contract,
 };
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
 use registry_core::upload::{PresignedPut, UploadId, UploadKey, UploadRequest};
@@ -57,6 +57,12 @@ async fn dynamodb_keys_keep_the_key_store_contract() {
 async fn s3_artifacts_keep_the_artifact_store_contract() {
     let (clients, settings) = resources("artifacts").await;
     artifact_store_contract(clients.s3_store(&settings), "s3").await;
+}
+
+#[tokio::test]
+async fn s3_index_objects_keep_the_index_store_contract() {
+    let (clients, settings) = resources("index").await;
+    index_store_contract(clients.index_store(&settings), "s3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

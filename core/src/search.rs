@@ -155,7 +155,10 @@ pub struct SearchIndex {
     hits: Vec<SearchHit>,
     terms: BTreeMap<String, Vec<Posting>>,
     tags: HashMap<String, Vec<u32>>,
+    /// Documents, most downloaded first (ties by slug).
     by_popularity: Vec<u32>,
+    /// Each document's position in `by_popularity`, so ranking compares integers.
+    popularity_rank: Vec<u32>,
 }
 
 /// Splits text into lowercase alphanumeric terms.
@@ -174,44 +177,46 @@ impl SearchIndex {
     /// Builds the index from search hits (one per plugin).
     pub fn from_hits(hits: impl IntoIterator<Item = SearchHit>) -> Self {
         let mut index = Self::default();
-        let mut per_term: HashMap<String, HashMap<u32, Field>> = HashMap::new();
+        let mut terms: HashMap<String, Vec<Posting>> = HashMap::new();
+        // One document's terms, each once with its best field: documents arrive in
+        // order, so every posting list comes out sorted by document already.
+        let mut own: Vec<(String, Field)> = Vec::new();
         for hit in hits {
             let doc = u32::try_from(index.hits.len()).unwrap_or(u32::MAX);
-            let mut add = |term: String, field: Field| {
-                let slot = per_term
-                    .entry(term)
-                    .or_default()
-                    .entry(doc)
-                    .or_insert(field);
-                *slot = (*slot).max(field);
-            };
-            add(hit.slug.clone(), Field::Slug);
-            tokenize(&hit.slug).for_each(|t| add(t, Field::Slug));
-            tokenize(&hit.name).for_each(|t| add(t, Field::Name));
-            tokenize(&hit.description).for_each(|t| add(t, Field::Description));
+            own.clear();
+            own.push((hit.slug.clone(), Field::Slug));
+            own.extend(tokenize(&hit.slug).map(|t| (t, Field::Slug)));
+            own.extend(tokenize(&hit.name).map(|t| (t, Field::Name)));
+            own.extend(tokenize(&hit.description).map(|t| (t, Field::Description)));
             for tag in &hit.tags {
-                add(tag.clone(), Field::Tag);
-                tokenize(tag).for_each(|t| add(t, Field::Tag));
+                own.push((tag.clone(), Field::Tag));
+                own.extend(tokenize(tag).map(|t| (t, Field::Tag)));
                 index.tags.entry(tag.clone()).or_default().push(doc);
+            }
+            own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            own.dedup_by(|next, kept| next.0 == kept.0);
+            for (term, field) in own.drain(..) {
+                let posting = Posting { doc, field };
+                match terms.get_mut(term.as_str()) {
+                    Some(list) => list.push(posting),
+                    None => {
+                        terms.insert(term, vec![posting]);
+                    }
+                }
             }
             index.hits.push(hit);
         }
-        index.terms = per_term
-            .into_iter()
-            .map(|(term, docs)| {
-                let mut postings: Vec<Posting> = docs
-                    .into_iter()
-                    .map(|(doc, field)| Posting { doc, field })
-                    .collect();
-                postings.sort_unstable_by_key(|p| p.doc);
-                (term, postings)
-            })
-            .collect();
+        index.terms = terms.into_iter().collect();
         let mut order: Vec<u32> = (0..index.hits.len())
             .filter_map(|d| u32::try_from(d).ok())
             .collect();
         order.sort_by(|&a, &b| index.popularity_order(a, b));
+        let mut rank = vec![0u32; order.len()];
+        for (position, &doc) in order.iter().enumerate() {
+            rank[doc as usize] = u32::try_from(position).unwrap_or(u32::MAX);
+        }
         index.by_popularity = order;
+        index.popularity_rank = rank;
         index
     }
 
@@ -256,15 +261,10 @@ impl SearchIndex {
         let tag_allows = |doc: u32| tag_docs.is_none_or(|docs| docs.binary_search(&doc).is_ok());
 
         if terms.is_empty() {
-            let matching: Vec<u32> = match tag_docs {
-                Some(docs) => {
-                    let mut d = docs.to_vec();
-                    d.sort_by(|&a, &b| self.popularity_order(a, b));
-                    d
-                }
-                None => self.by_popularity.clone(),
+            return match tag_docs {
+                Some(docs) => self.top(docs.iter().map(|&d| (0, d)).collect(), query),
+                None => self.page(&self.by_popularity, self.by_popularity.len(), query),
             };
-            return self.page(&matching, query);
         }
 
         let n = self.hits.len();
@@ -307,28 +307,121 @@ impl SearchIndex {
             }
         }
         let rounds = terms.len();
-        let mut candidates: Vec<u32> = touched
+        let candidates: Vec<(u32, u32)> = touched
             .iter()
             .copied()
             .filter(|&d| usize::from(matched[d as usize]) == rounds && tag_allows(d))
+            .map(|d| (score[d as usize], d))
             .collect();
-        candidates.sort_by(|&a, &b| {
-            score[b as usize]
-                .cmp(&score[a as usize])
-                .then_with(|| self.popularity_order(a, b))
-        });
-        self.page(&candidates, query)
+        self.top(candidates, query)
     }
 
-    fn page(&self, ordered: &[u32], query: &SearchQuery) -> SearchPage {
+    /// The requested page of `(score, doc)` candidates, best score first, then by
+    /// popularity. Only the first `offset + limit` are ordered: selecting them is
+    /// linear, so a query matching most of a large catalog stays fast.
+    fn top(&self, candidates: Vec<(u32, u32)>, query: &SearchQuery) -> SearchPage {
+        let total = candidates.len();
+        // One integer per candidate: higher score first, then lower popularity rank.
+        let mut keys: Vec<u64> = candidates
+            .into_iter()
+            .map(|(score, doc)| {
+                (u64::from(u32::MAX - score) << 32) | u64::from(self.popularity_rank[doc as usize])
+            })
+            .collect();
+        let wanted = query.offset.saturating_add(query.limit).min(keys.len());
+        if wanted < keys.len() {
+            keys.select_nth_unstable(wanted);
+            keys.truncate(wanted);
+        }
+        keys.sort_unstable();
+        let ordered: Vec<u32> = keys
+            .iter()
+            .map(|key| self.by_popularity[(key & u64::from(u32::MAX)) as usize])
+            .collect();
+        self.page(&ordered, total, query)
+    }
+
+    fn page(&self, ordered: &[u32], total: usize, query: &SearchQuery) -> SearchPage {
         SearchPage {
-            total: ordered.len(),
+            total,
             results: ordered
                 .iter()
                 .skip(query.offset)
                 .take(query.limit)
                 .map(|&d| self.hit(d).clone())
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(n: usize) -> Vec<SearchHit> {
+        let words = [
+            "git", "github", "gitlab", "slack", "weather", "deploy", "cloud",
+        ];
+        let at = Timestamp::parse("2024-01-01T00:00:00Z").unwrap_or_else(|e| panic!("{e}"));
+        (0..n)
+            .map(|i| SearchHit {
+                slug: format!("p-{i}"),
+                name: format!("{} tool", words[i % words.len()]),
+                description: format!(
+                    "{} and {}",
+                    words[(i * 3) % words.len()],
+                    words[(i / 2) % words.len()]
+                ),
+                version: "1.0.0".into(),
+                author: "a".into(),
+                tags: vec![words[(i * 5) % words.len()].to_owned()],
+                // Few distinct counts, so ties (broken by slug) are common.
+                downloads: (i % 4) as u64,
+                created_at: at,
+                updated_at: at,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_page_is_a_slice_of_the_full_ranking() {
+        let index = SearchIndex::from_hits(hits(300));
+        for (q, tag) in [
+            (Some("git"), None),
+            (Some("weather cloud"), None),
+            (None, Some("slack")),
+            (None, None),
+        ] {
+            let query = |offset, limit| SearchQuery {
+                q: q.map(str::to_owned),
+                tag: tag.map(str::to_owned),
+                limit,
+                offset,
+            };
+            let full = index.search(&query(0, usize::MAX / 2));
+            assert!(full.total > 10, "{q:?} {tag:?} matches enough to page");
+            assert_eq!(full.results.len(), full.total);
+            for (offset, limit) in [
+                (0, 1),
+                (0, 20),
+                (7, 5),
+                (full.total - 3, 20),
+                (full.total + 5, 5),
+            ] {
+                let page = index.search(&query(offset, limit));
+                assert_eq!(page.total, full.total);
+                let expected: Vec<_> = full
+                    .results
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    page.results, expected,
+                    "{q:?} {tag:?} offset {offset} limit {limit}"
+                );
+            }
         }
     }
 }

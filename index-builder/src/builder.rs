@@ -133,7 +133,8 @@ impl ChangeReport {
     }
 }
 
-/// Builds and updates the static index.
+/// Builds and updates the static index. Cloning is cheap (shared stores).
+#[derive(Clone)]
 pub struct IndexBuilder {
     catalog: Arc<dyn CatalogStore>,
     artifacts: Arc<dyn ArtifactStore>,
@@ -565,11 +566,11 @@ impl IndexBuilder {
     /// where the previous bins say it is unchanged (repairs a damaged index).
     pub async fn rebuild(&self, force: bool) -> Result<ChangeReport, IndexError> {
         let mut report = ChangeReport::default();
-        let old_bins = if force {
+        let old_bins = Arc::new(if force {
             BTreeMap::new()
         } else {
             self.read_all_bins().await?
-        };
+        });
         let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
         let mut shards: BTreeMap<Shard, Vec<SearchEntry>> = BTreeMap::new();
 
@@ -598,14 +599,20 @@ impl IndexBuilder {
                 .await?;
             let done = page.len() < REBUILD_PAGE;
             after = page.last().map(|p| p.slug.clone());
-            let old = &old_bins;
-            let results: Vec<Result<PluginOutcome, IndexError>> = futures_util::stream::iter(page)
-                .map(|listing| async move { self.rebuild_plugin(&listing.slug, old).await })
+            // Each plugin on its own task, so rendering and hashing use every core;
+            // `buffered` keeps the catalog's order.
+            let results: Vec<_> = futures_util::stream::iter(page)
+                .map(|listing| {
+                    let this = self.clone();
+                    let old = Arc::clone(&old_bins);
+                    tokio::spawn(async move { this.rebuild_plugin(&listing.slug, &old).await })
+                })
                 .buffered(REBUILD_CONCURRENCY)
                 .collect()
                 .await;
             for result in results {
-                let outcome = result?;
+                let outcome = result
+                    .map_err(|e| IndexError::Storage(StorageError::Backend(Box::new(e))))??;
                 report.plugins += 1;
                 for (path, size) in &outcome.written {
                     report.wrote(path, *size);
@@ -672,7 +679,7 @@ impl IndexBuilder {
         .await?;
         self.update_timestamp(&mut report, false).await?;
 
-        for (shard, (old_files, _)) in &old_bins {
+        for (shard, (old_files, _)) in old_bins.iter() {
             let new_files = bins.get(shard);
             for key in old_files.keys() {
                 if new_files.is_none_or(|f| !f.contains_key(key))

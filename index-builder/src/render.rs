@@ -30,23 +30,10 @@ pub async fn load_plugin_state(
     catalog: &dyn CatalogStore,
     slug: &Slug,
 ) -> Result<Option<PluginState>, StorageError> {
-    let Some(plugin) = catalog.plugin(slug).await? else {
-        return Ok(None);
-    };
-    let mut versions = Vec::with_capacity(plugin.versions.len());
-    for summary in &plugin.versions {
-        let record = catalog
-            .version(slug, &summary.version)
-            .await?
-            .ok_or_else(|| {
-                StorageError::Corrupt(format!(
-                    "{slug}@{} is listed but has no record",
-                    summary.version
-                ))
-            })?;
-        versions.push(record);
-    }
-    Ok(Some(PluginState { plugin, versions }))
+    Ok(catalog
+        .plugin_with_versions(slug)
+        .await?
+        .map(|(plugin, versions)| PluginState { plugin, versions }))
 }
 
 /// Where a rendered file's bytes come from.

@@ -26,6 +26,34 @@ struct Loaded {
     shards: BTreeMap<Shard, (String, Vec<SearchHit>)>,
 }
 
+/// What reading one shard found.
+enum ShardRead {
+    /// Still at the ETag held.
+    Unchanged,
+    /// No longer there.
+    Gone,
+    /// New content, with its ETag.
+    Loaded(String, Vec<SearchHit>),
+}
+
+async fn read_shard(
+    index: &dyn IndexStore,
+    shard: Shard,
+    etag: Option<String>,
+) -> Result<ShardRead, StorageError> {
+    Ok(
+        match get_path(index, &IndexPath::SearchShard(shard), etag.as_deref()).await? {
+            Fetched::NotModified => ShardRead::Unchanged,
+            Fetched::Missing => ShardRead::Gone,
+            Fetched::Found { object, etag } => {
+                let doc: SearchShard = serde_json::from_slice(&object.bytes)
+                    .map_err(|e| StorageError::Corrupt(format!("search/{shard}.json: {e}")))?;
+                ShardRead::Loaded(etag, doc.plugins.into_iter().map(SearchHit::from).collect())
+            }
+        },
+    )
+}
+
 /// Search over an index store's search shards.
 pub struct IndexedSearch {
     index: Arc<dyn IndexStore>,
@@ -95,34 +123,30 @@ impl IndexedSearch {
             .iter()
             .filter_map(|s| loaded.shards.get(s).map(|(etag, _)| (*s, etag.clone())))
             .collect();
-        let fetched: Vec<(Shard, Result<Fetched, StorageError>)> =
+        // Each shard is fetched and parsed on its own task, so parsing a cold
+        // load's shards uses every core.
+        let reads: Vec<(Shard, Result<ShardRead, StorageError>)> =
             futures_util::stream::iter(moved)
                 .map(|shard| {
                     let index = Arc::clone(&index);
                     let etag = known.get(&shard).cloned();
-                    async move {
-                        let result = get_path(
-                            index.as_ref(),
-                            &IndexPath::SearchShard(shard),
-                            etag.as_deref(),
-                        )
-                        .await;
-                        (shard, result)
-                    }
+                    tokio::spawn(
+                        async move { (shard, read_shard(index.as_ref(), shard, etag).await) },
+                    )
                 })
                 .buffer_unordered(LOAD_CONCURRENCY)
-                .collect()
-                .await;
-        for (shard, result) in fetched {
-            match result? {
-                Fetched::NotModified => {}
-                Fetched::Missing => {
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .map_err(|e| StorageError::Backend(Box::new(e)))?;
+        for (shard, read) in reads {
+            match read? {
+                ShardRead::Unchanged => {}
+                ShardRead::Gone => {
                     loaded.shards.remove(&shard);
                 }
-                Fetched::Found { object, etag } => {
-                    let doc: SearchShard = serde_json::from_slice(&object.bytes)
-                        .map_err(|e| StorageError::Corrupt(format!("search/{shard}.json: {e}")))?;
-                    let hits = doc.plugins.into_iter().map(SearchHit::from).collect();
+                ShardRead::Loaded(etag, hits) => {
                     loaded.shards.insert(shard, (etag, hits));
                 }
             }

@@ -6,8 +6,11 @@
 //! read-modify-write, so puts can be conditional on the ETag that was read:
 //! concurrent builders then retry instead of losing each other's changes.
 
+use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -68,11 +71,14 @@ pub async fn delete_path(store: &dyn IndexStore, path: &IndexPath) -> Result<(),
 }
 
 /// Metadata kept beside a file whose media type or status is not its kind's
-/// default (a JSON schema document, an unpublished version's answer).
+/// default (a JSON schema document, an unpublished version's answer). It names the
+/// ETag of the bytes it describes, so a put with default metadata need not remove
+/// it: a sidecar left from other bytes is ignored.
 #[derive(Debug, Serialize, Deserialize)]
 struct Sidecar {
     content_type: String,
     status: u16,
+    etag: String,
 }
 
 const SIDECAR_SUFFIX: &str = ".meta";
@@ -83,6 +89,8 @@ const SIDECAR_SUFFIX: &str = ".meta";
 pub struct FileIndexStore {
     root: PathBuf,
     conditional: tokio::sync::Mutex<()>,
+    /// Directories known to exist, so a rebuild's many writes skip the check.
+    created: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
 }
 
 impl FileIndexStore {
@@ -91,6 +99,7 @@ impl FileIndexStore {
         Self {
             root: root.into(),
             conditional: tokio::sync::Mutex::new(()),
+            created: Arc::default(),
         }
     }
 
@@ -128,51 +137,65 @@ fn read_file(file: &Path, path: &IndexPath) -> Result<Option<(IndexObject, Strin
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(backend(e)),
     };
+    let etag = content_etag(&bytes);
+    let default = || (path.kind().default_content_type().to_owned(), 200);
     let (content_type, status) = match std::fs::read(sidecar_of(file)) {
         Ok(raw) => {
             let meta: Sidecar = serde_json::from_slice(&raw)
                 .map_err(|e| StorageError::Corrupt(format!("{}: {e}", path.relative())))?;
-            (meta.content_type, meta.status)
+            if meta.etag == etag {
+                (meta.content_type, meta.status)
+            } else {
+                default()
+            }
         }
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            (path.kind().default_content_type().to_owned(), 200)
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => default(),
         Err(e) => return Err(backend(e)),
     };
-    let etag = content_etag(&bytes);
     Ok(Some((object_at(path, bytes, &content_type, status), etag)))
 }
 
-fn write_file(file: &Path, path: &IndexPath, object: &IndexObject) -> Result<(), StorageError> {
+fn write_file(
+    file: &Path,
+    path: &IndexPath,
+    object: &IndexObject,
+    created: &std::sync::Mutex<HashSet<PathBuf>>,
+) -> Result<(), StorageError> {
     let dir = file
         .parent()
         .ok_or_else(|| StorageError::Corrupt(format!("no parent for {}", file.display())))?;
-    std::fs::create_dir_all(dir).map_err(backend)?;
-    let sidecar = sidecar_of(file);
+    let known = created
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(dir);
+    if !known {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        created
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.to_owned());
+    }
     let is_default =
         object.status == 200 && object.content_type == path.kind().default_content_type();
-    if is_default {
-        match std::fs::remove_file(&sidecar) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(backend(e)),
-        }
-    } else {
+    if !is_default {
         let meta = serde_json::to_vec(&Sidecar {
             content_type: object.content_type.clone(),
             status: object.status,
+            etag: content_etag(&object.bytes),
         })
         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        write_atomically(&sidecar, &meta)?;
+        write_atomically(&sidecar_of(file), &meta)?;
     }
     write_atomically(file, &object.bytes)
 }
 
+/// Temporary names: unique per process (the counter) and across processes (the pid).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
 fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(|e| StorageError::Backend(Box::new(e)))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut temp = file.as_os_str().to_owned();
-    temp.push(format!(".{}.tmp", hex::encode(suffix)));
+    temp.push(format!(".{}-{n}.tmp", std::process::id()));
     let temp = PathBuf::from(temp);
     std::fs::write(&temp, bytes).map_err(backend)?;
     std::fs::rename(&temp, file).map_err(|e| {
@@ -220,6 +243,7 @@ impl IndexStore for FileIndexStore {
         };
         let (owned_path, owned) = (path.clone(), object.clone());
         let condition = condition.clone();
+        let created = Arc::clone(&self.created);
         blocking(move || {
             let current = match condition {
                 WriteCondition::Always => None,
@@ -233,7 +257,7 @@ impl IndexStore for FileIndexStore {
             if !holds {
                 return Err(StorageError::Conflict(Conflict::RevisionChanged));
             }
-            write_file(&file, &owned_path, &owned)
+            write_file(&file, &owned_path, &owned, &created)
         })
         .await?;
         Ok(etag)
@@ -260,6 +284,16 @@ impl IndexStore for FileIndexStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn the_directory_store_keeps_the_index_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        registry_core::store::contract::index_store_contract(
+            Arc::new(FileIndexStore::new(dir.path())),
+            "files",
+        )
+        .await;
+    }
     use registry_core::slug::Slug;
     use registry_core::version::PluginVersion;
 
@@ -301,10 +335,7 @@ mod tests {
             .put(key, &yaml, &WriteCondition::IfMatch(etag))
             .await
             .unwrap();
-        assert!(
-            !sidecar_of(&dir.path().join(path.relative())).exists(),
-            "YAML is the schema default"
-        );
+        // YAML is the schema default: the JSON sidecar no longer describes these bytes.
         let Fetched::Found { object, .. } = store.get(key, None).await.unwrap() else {
             panic!("missing");
         };

@@ -216,6 +216,28 @@ pub trait CatalogStore: Send + Sync {
     /// A plugin and the state of its versions.
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
 
+    /// A plugin and every version record in full, unpublished ones included (what
+    /// the index builder renders). Stores that read both at once override this.
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let Some(plugin) = self.plugin(slug).await? else {
+            return Ok(None);
+        };
+        let mut records = Vec::with_capacity(plugin.versions.len());
+        for summary in &plugin.versions {
+            let record = self.version(slug, &summary.version).await?.ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "{slug}@{} is listed but has no record",
+                    summary.version
+                ))
+            })?;
+            records.push(record);
+        }
+        Ok(Some((plugin, records)))
+    }
+
     /// One version in full.
     async fn version(
         &self,

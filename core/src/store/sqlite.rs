@@ -182,6 +182,16 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
 #[async_trait]
 impl CatalogStore for SqliteStore {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        Ok(self
+            .plugin_with_versions(slug)
+            .await?
+            .map(|(plugin, _)| plugin))
+    }
+
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
         let slug = slug.clone();
         self.with_conn(move |conn| {
             let row = conn
@@ -198,15 +208,12 @@ impl CatalogStore for SqliteStore {
             let mut stmt = conn
                 .prepare_cached("SELECT record FROM versions WHERE slug = ?1")
                 .map_err(backend)?;
-            let versions = stmt
+            let records = stmt
                 .query_map([slug.as_str()], |r| r.get::<_, String>(0))
                 .map_err(backend)?
-                .map(|raw| {
-                    let raw = raw.map_err(backend)?;
-                    from_json::<VersionRecord>("version record", &raw).map(|r| VersionSummary::of(&r))
-                })
+                .map(|raw| from_json::<VersionRecord>("version record", &raw.map_err(backend)?))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(PluginRecord {
+            let plugin = PluginRecord {
                 slug,
                 owner: PrincipalId::from_stored(owner),
                 created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("created_at", e))?,
@@ -214,8 +221,9 @@ impl CatalogStore for SqliteStore {
                 downloads: u64::try_from(downloads).unwrap_or(0),
                 revision: u64::try_from(revision).unwrap_or(0),
                 latest: latest.map(|raw| from_json("latest summary", &raw)).transpose()?,
-                versions,
-            }))
+                versions: records.iter().map(VersionSummary::of).collect(),
+            };
+            Ok(Some((plugin, records)))
         })
         .await
     }

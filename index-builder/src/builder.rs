@@ -29,7 +29,7 @@ use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
 use crate::render::{FileSource, RenderedFile, load_plugin_state, render_plugin, search_entry};
 use crate::signing::{IndexSigningKey, SigningError};
 use crate::store::{
-    Fetched, IndexStore, WriteCondition, delete_path, get_path, object_at, put_path,
+    Fetched, IndexObject, IndexStore, WriteCondition, delete_path, get_path, object_at, put_path,
 };
 
 /// How often a conditional write is retried after losing a race.
@@ -37,7 +37,7 @@ const CAS_ATTEMPTS: usize = 16;
 /// Catalog page size of the full rebuild.
 const REBUILD_PAGE: usize = 500;
 /// Plugins rendered and written at once during a rebuild.
-const REBUILD_CONCURRENCY: usize = 16;
+const REBUILD_CONCURRENCY: usize = 64;
 
 /// Why an index update failed.
 #[derive(Debug, thiserror::Error)]
@@ -231,16 +231,8 @@ impl IndexBuilder {
     }
 
     async fn write_rendered(&self, file: &RenderedFile) -> Result<usize, IndexError> {
-        let bytes = match &file.source {
-            FileSource::Bytes(bytes) => bytes.clone(),
-            FileSource::Artifact(key) => self
-                .artifacts
-                .get(key)
-                .await?
-                .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
-        };
-        let size = bytes.len();
-        let object = object_at(&file.path, bytes, &file.content_type, file.status);
+        let object = self.object_of(file).await?;
+        let size = object.bytes.len();
         put_path(
             self.index.as_ref(),
             &file.path,
@@ -249,6 +241,24 @@ impl IndexBuilder {
         )
         .await?;
         Ok(size)
+    }
+
+    /// The object to store for `file`, its bytes read from the artifact if need be.
+    async fn object_of(&self, file: &RenderedFile) -> Result<IndexObject, IndexError> {
+        let bytes = match &file.source {
+            FileSource::Bytes(bytes) => bytes.clone(),
+            FileSource::Artifact(key) => self
+                .artifacts
+                .get(key)
+                .await?
+                .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
+        };
+        Ok(object_at(
+            &file.path,
+            bytes,
+            &file.content_type,
+            file.status,
+        ))
     }
 
     /// Brings the index up to date with these plugins (as the catalog now holds
@@ -713,14 +723,28 @@ impl IndexBuilder {
             written: Vec::new(),
             entry: search_entry(&state.plugin),
         };
+        let mut changed = Vec::new();
         for file in rendered {
             let sha = file.sha256.to_hex();
             if known_sha(old_bins, &file.path) != Some(&sha) {
-                let size = self.write_rendered(&file).await?;
-                outcome.written.push((file.path.clone(), size));
+                changed.push(file.clone());
             }
             outcome.files.push((file.path.relative(), sha));
         }
+        // Artifact copies are read at once, then everything is written in one batch.
+        let objects =
+            futures_util::future::try_join_all(changed.iter().map(|f| self.object_of(f))).await?;
+        let batch: Vec<(String, IndexObject)> = changed
+            .iter()
+            .zip(objects)
+            .map(|(file, object)| {
+                outcome
+                    .written
+                    .push((file.path.clone(), object.bytes.len()));
+                (file.path.relative(), object)
+            })
+            .collect();
+        self.index.put_all(&batch).await?;
         Ok(outcome)
     }
 

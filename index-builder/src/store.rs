@@ -263,6 +263,29 @@ impl IndexStore for FileIndexStore {
         Ok(etag)
     }
 
+    async fn put_all(&self, files: &[(String, IndexObject)]) -> Result<(), StorageError> {
+        // One trip to the blocking pool for all of them: handing each small write to
+        // a thread of its own costs more than the write.
+        let jobs = files
+            .iter()
+            .map(|(key, object)| {
+                Ok((
+                    self.file_of(&parse_key(key)?),
+                    parse_key(key)?,
+                    object.clone(),
+                ))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let created = Arc::clone(&self.created);
+        blocking(move || {
+            for (file, path, object) in &jobs {
+                write_file(file, path, object, &created)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = &parse_key(key)?;
         let file = self.file_of(path);

@@ -75,6 +75,15 @@ pub trait IndexStore: Send + Sync {
 
     /// Removes the file; removing one that is gone succeeds.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
+
+    /// Writes several files unconditionally (a full rebuild's bulk path); stores
+    /// that can batch the work override this.
+    async fn put_all(&self, files: &[(String, IndexObject)]) -> Result<(), StorageError> {
+        for (key, object) in files {
+            self.put(key, object, &WriteCondition::Always).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The ETag of `bytes` in stores that compute their own: quoted SHA-256 hex.

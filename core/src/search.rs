@@ -6,6 +6,7 @@
 //! prefix. Ties break by downloads (descending), then slug, so results are stable.
 //! Terms of one character match only exactly, to keep `q=a` meaningful and cheap.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -163,9 +164,21 @@ pub struct SearchIndex {
 
 /// Splits text into lowercase alphanumeric terms.
 pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
+    terms_of(text).map(Cow::into_owned)
+}
+
+/// [`tokenize`] without copying terms that are already lowercase (most are), for
+/// building large indexes.
+fn terms_of(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
+        .map(|t| {
+            if t.chars().any(char::is_uppercase) {
+                Cow::Owned(t.to_lowercase())
+            } else {
+                Cow::Borrowed(t)
+            }
+        })
 }
 
 impl SearchIndex {
@@ -180,27 +193,31 @@ impl SearchIndex {
         let mut terms: HashMap<String, Vec<Posting>> = HashMap::new();
         // One document's terms, each once with its best field: documents arrive in
         // order, so every posting list comes out sorted by document already.
-        let mut own: Vec<(String, Field)> = Vec::new();
         for hit in hits {
             let doc = u32::try_from(index.hits.len()).unwrap_or(u32::MAX);
-            own.clear();
-            own.push((hit.slug.clone(), Field::Slug));
-            own.extend(tokenize(&hit.slug).map(|t| (t, Field::Slug)));
-            own.extend(tokenize(&hit.name).map(|t| (t, Field::Name)));
-            own.extend(tokenize(&hit.description).map(|t| (t, Field::Description)));
+            let mut own: Vec<(Cow<'_, str>, Field)> = Vec::with_capacity(32);
+            own.push((Cow::Borrowed(hit.slug.as_str()), Field::Slug));
+            own.extend(terms_of(&hit.slug).map(|t| (t, Field::Slug)));
+            own.extend(terms_of(&hit.name).map(|t| (t, Field::Name)));
+            own.extend(terms_of(&hit.description).map(|t| (t, Field::Description)));
             for tag in &hit.tags {
-                own.push((tag.clone(), Field::Tag));
-                own.extend(tokenize(tag).map(|t| (t, Field::Tag)));
-                index.tags.entry(tag.clone()).or_default().push(doc);
+                own.push((Cow::Borrowed(tag.as_str()), Field::Tag));
+                own.extend(terms_of(tag).map(|t| (t, Field::Tag)));
+                match index.tags.get_mut(tag.as_str()) {
+                    Some(docs) => docs.push(doc),
+                    None => {
+                        index.tags.insert(tag.clone(), vec![doc]);
+                    }
+                }
             }
             own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             own.dedup_by(|next, kept| next.0 == kept.0);
-            for (term, field) in own.drain(..) {
+            for (term, field) in own {
                 let posting = Posting { doc, field };
-                match terms.get_mut(term.as_str()) {
+                match terms.get_mut(term.as_ref()) {
                     Some(list) => list.push(posting),
                     None => {
-                        terms.insert(term, vec![posting]);
+                        terms.insert(term.into_owned(), vec![posting]);
                     }
                 }
             }

@@ -9,13 +9,16 @@ use registry_core::store::{
 };
 
 use crate::error::storage_error;
-use crate::s3::status_of;
+use crate::s3::{body_bytes, status_of};
 
 /// Prefix of index objects in the bucket (CloudFront maps protocol URLs onto it).
 pub const INDEX_KEY_PREFIX: &str = "index/";
 /// User metadata holding a non-200 status (`x-amz-meta-status`), which the
 /// CloudFront viewer-response function turns into the response status.
 pub const STATUS_METADATA: &str = "status";
+
+/// PUTs a bulk write keeps in flight.
+const PUT_CONCURRENCY: usize = 16;
 
 /// Index files as objects in one bucket.
 #[derive(Debug, Clone)]
@@ -56,12 +59,7 @@ impl IndexStore for S3IndexStore {
                     .and_then(|m| m.get(STATUS_METADATA))
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(200);
-                let bytes = output
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| StorageError::Unavailable(Box::new(e)))?
-                    .into_bytes();
+                let bytes = body_bytes(output.body).await?;
                 Ok(Fetched::Found {
                     object: IndexObject {
                         bytes,
@@ -111,6 +109,29 @@ impl IndexStore for S3IndexStore {
             }
             Err(error) => Err(storage_error(error)),
         }
+    }
+
+    async fn put_all(&self, files: &[(String, IndexObject)]) -> Result<(), StorageError> {
+        // A rebuild's many small PUTs, a bounded number in flight at once.
+        let mut in_flight = tokio::task::JoinSet::new();
+        for (key, object) in files {
+            if in_flight.len() >= PUT_CONCURRENCY
+                && let Some(done) = in_flight.join_next().await
+            {
+                done.map_err(|e| StorageError::Backend(Box::new(e)))??;
+            }
+            let (store, key, object) = (self.clone(), key.clone(), object.clone());
+            in_flight.spawn(async move {
+                store
+                    .put(&key, &object, &WriteCondition::Always)
+                    .await
+                    .map(drop)
+            });
+        }
+        while let Some(done) = in_flight.join_next().await {
+            done.map_err(|e| StorageError::Backend(Box::new(e)))??;
+        }
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {

@@ -59,12 +59,7 @@ impl S3ArtifactStore {
         match result {
             Ok(output) => {
                 let etag = output.e_tag().map(str::to_owned);
-                let bytes = output
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| StorageError::Unavailable(Box::new(e)))?
-                    .into_bytes();
+                let bytes = body_bytes(output.body).await?;
                 Ok(Fetched::Body { bytes, etag })
             }
             Err(error) => match status_of(&error) {
@@ -74,6 +69,15 @@ impl S3ArtifactStore {
             },
         }
     }
+}
+
+/// The whole body of an S3 response; a broken stream is transient.
+pub(crate) async fn body_bytes(body: ByteStream) -> Result<Bytes, StorageError> {
+    Ok(body
+        .collect()
+        .await
+        .map_err(|e| StorageError::Unavailable(Box::new(e)))?
+        .into_bytes())
 }
 
 pub(crate) fn status_of<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {

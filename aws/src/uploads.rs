@@ -11,7 +11,7 @@ use registry_core::upload::{
 };
 
 use crate::error::storage_error;
-use crate::s3::status_of;
+use crate::s3::{body_bytes, status_of};
 
 /// Uploads as objects under `uploads/` in the registry's bucket.
 #[derive(Debug, Clone)]
@@ -85,12 +85,7 @@ impl UploadStore for S3UploadStore {
             .metadata()
             .and_then(|m| m.get(UPLOAD_SHA256_METADATA))
             .and_then(|hex| Sha256Digest::parse(hex).ok());
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::Unavailable(Box::new(e)))?
-            .into_bytes();
+        let bytes = body_bytes(output.body).await?;
         Ok(Some(FetchedUpload {
             bytes,
             declared_sha256,

@@ -584,19 +584,14 @@ impl IndexBuilder {
         let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
         let mut shards: BTreeMap<Shard, Vec<SearchEntry>> = BTreeMap::new();
 
-        let config = self.config_bytes()?;
-        let config_sha = registry_core::checksum::Sha256Digest::of(&config).to_hex();
-        if known_sha(&old_bins, &IndexPath::Config) != Some(&config_sha) {
-            let size = config.len();
-            put_path(
-                self.index.as_ref(),
+        let config_sha = self
+            .write_json_if_changed(
                 &IndexPath::Config,
-                &object_at(&IndexPath::Config, config, JSON_CONTENT_TYPE, 200),
-                &WriteCondition::Always,
+                self.config_bytes()?,
+                known_sha(&old_bins, &IndexPath::Config),
+                &mut report,
             )
             .await?;
-            report.wrote(&IndexPath::Config, size);
-        }
         bins.entry(CONFIG_BIN)
             .or_default()
             .insert(IndexPath::Config.relative(), config_sha);
@@ -644,40 +639,19 @@ impl IndexBuilder {
         };
         // Every shard some plugin hashes to has a search shard, even an empty one.
         for (shard, entries) in shards {
-            let bytes = self.search_shard_bytes(shard, entries)?;
-            let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
             let path = IndexPath::SearchShard(shard);
-            if known_sha(&old_bins, &path) != Some(&sha) {
-                let size = bytes.len();
-                put_path(
-                    self.index.as_ref(),
-                    &path,
-                    &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
-                    &WriteCondition::Always,
-                )
+            let bytes = self.search_shard_bytes(shard, entries)?;
+            let sha = self
+                .write_json_if_changed(&path, bytes, known_sha(&old_bins, &path), &mut report)
                 .await?;
-                report.wrote(&path, size);
-            }
             bins.entry(shard).or_default().insert(path.relative(), sha);
         }
         for (shard, files) in &bins {
-            let path = IndexPath::Bin(*shard);
             let bytes = self.bin_bytes(*shard, files.clone())?;
-            let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
-            let unchanged = old_bins
-                .get(shard)
-                .is_some_and(|(_, old_sha)| *old_sha == sha);
-            if !unchanged {
-                let size = bytes.len();
-                put_path(
-                    self.index.as_ref(),
-                    &path,
-                    &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
-                    &WriteCondition::Always,
-                )
+            let old_sha = old_bins.get(shard).map(|(_, sha)| sha);
+            let sha = self
+                .write_json_if_changed(&IndexPath::Bin(*shard), bytes, old_sha, &mut report)
                 .await?;
-                report.wrote(&path, size);
-            }
             snapshot.bins.insert(shard.to_string(), sha);
         }
         self.write_signed(
@@ -705,6 +679,25 @@ impl IndexBuilder {
             }
         }
         Ok(report)
+    }
+
+    /// Writes a JSON file unless `known` is already the hash of these bytes;
+    /// returns their hash.
+    async fn write_json_if_changed(
+        &self,
+        path: &IndexPath,
+        bytes: Vec<u8>,
+        known: Option<&String>,
+        report: &mut ChangeReport,
+    ) -> Result<String, IndexError> {
+        let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
+        if known != Some(&sha) {
+            let size = bytes.len();
+            let object = object_at(path, bytes, JSON_CONTENT_TYPE, 200);
+            put_path(self.index.as_ref(), path, &object, &WriteCondition::Always).await?;
+            report.wrote(path, size);
+        }
+        Ok(sha)
     }
 
     async fn rebuild_plugin(

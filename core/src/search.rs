@@ -7,7 +7,8 @@
 //! Terms of one character match only exactly, to keep `q=a` meaningful and cheap.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -144,7 +145,7 @@ impl Field {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Posting {
     doc: u32,
     field: Field,
@@ -153,14 +154,20 @@ struct Posting {
 /// An immutable search index over one snapshot of the catalog.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    hits: Vec<SearchHit>,
-    terms: BTreeMap<String, Vec<Posting>>,
-    tags: HashMap<String, Vec<u32>>,
+    /// Shared with whoever loaded them, so building an index never copies a hit.
+    hits: Vec<Arc<SearchHit>>,
+    /// Every term with its postings, sorted by term for prefix ranges.
+    terms: Vec<(Box<str>, Vec<Posting>)>,
+    tags: TermMap<String, Vec<u32>>,
     /// Documents, most downloaded first (ties by slug).
     by_popularity: Vec<u32>,
     /// Each document's position in `by_popularity`, so ranking compares integers.
     popularity_rank: Vec<u32>,
 }
+
+/// Hash maps keyed by short strings: foldhash, since the index's keys come from
+/// published documents it holds anyway, and SipHash dominated building one.
+type TermMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Splits text into lowercase alphanumeric terms.
 pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -181,60 +188,305 @@ fn terms_of(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
         })
 }
 
+/// Below this many documents per thread, an index is built on one thread.
+const DOCUMENTS_PER_BUILD_THREAD: usize = 16_384;
+
+/// Terms numbered in order of first appearance while an index is built.
+#[derive(Default)]
+struct TermTable<'a> {
+    ids: TermMap<Cow<'a, str>, u32>,
+    texts: Vec<Cow<'a, str>>,
+    postings: Vec<Vec<Posting>>,
+}
+
+impl<'a> TermTable<'a> {
+    fn id(&mut self, term: Cow<'a, str>) -> u32 {
+        if let Some(&id) = self.ids.get(term.as_ref()) {
+            return id;
+        }
+        let id = index_u32(self.texts.len());
+        self.texts.push(term.clone());
+        self.postings.push(Vec::new());
+        self.ids.insert(term, id);
+        id
+    }
+}
+
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// The index of a run of consecutive documents, numbered from zero, its terms
+/// sorted.
+struct PartialIndex {
+    terms: Vec<(Box<str>, Vec<Posting>)>,
+    /// Each document's slug, as a position in `terms`.
+    slug_terms: Vec<u32>,
+    tags: TermMap<String, Vec<u32>>,
+}
+
+impl PartialIndex {
+    fn build(hits: &[Arc<SearchHit>]) -> Self {
+        let mut table = TermTable::default();
+        let mut tags: TermMap<&str, Vec<u32>> = TermMap::default();
+        let mut slug_ids = Vec::with_capacity(hits.len());
+        let mut own: Vec<(u32, Field)> = Vec::with_capacity(32);
+        // Documents arrive in order, so every posting list comes out sorted.
+        for (doc, hit) in hits.iter().enumerate() {
+            let doc = index_u32(doc);
+            own.clear();
+            let slug = table.id(Cow::Borrowed(hit.slug.as_str()));
+            slug_ids.push(slug);
+            own.push((slug, Field::Slug));
+            for term in terms_of(&hit.slug) {
+                own.push((table.id(term), Field::Slug));
+            }
+            for term in terms_of(&hit.name) {
+                own.push((table.id(term), Field::Name));
+            }
+            for term in terms_of(&hit.description) {
+                own.push((table.id(term), Field::Description));
+            }
+            for tag in &hit.tags {
+                own.push((table.id(Cow::Borrowed(tag.as_str())), Field::Tag));
+                for term in terms_of(tag) {
+                    own.push((table.id(term), Field::Tag));
+                }
+                tags.entry(tag.as_str()).or_default().push(doc);
+            }
+            // Each term once per document, with the best field it appeared in.
+            own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            own.dedup_by_key(|(term, _)| *term);
+            for &(term, field) in &own {
+                table.postings[term as usize].push(Posting { doc, field });
+            }
+        }
+        let mut order: Vec<u32> = (0..table.texts.len()).map(index_u32).collect();
+        order.sort_unstable_by(|&a, &b| table.texts[a as usize].cmp(&table.texts[b as usize]));
+        let mut position = vec![0u32; order.len()];
+        for (at, &id) in order.iter().enumerate() {
+            position[id as usize] = index_u32(at);
+        }
+        let terms = order
+            .iter()
+            .map(|&id| {
+                let id = id as usize;
+                (
+                    Box::from(table.texts[id].as_ref()),
+                    std::mem::take(&mut table.postings[id]),
+                )
+            })
+            .collect();
+        Self {
+            terms,
+            slug_terms: slug_ids.iter().map(|&id| position[id as usize]).collect(),
+            tags: tags
+                .into_iter()
+                .map(|(tag, docs)| (tag.to_owned(), docs))
+                .collect(),
+        }
+    }
+}
+
+/// Threads worth building an index of `documents` on: one per core, as long as
+/// each has enough documents to repay starting it.
+fn build_threads(documents: usize) -> usize {
+    cores().min(documents / DOCUMENTS_PER_BUILD_THREAD).max(1)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Merges partial indexes of consecutive document runs: each run's documents are
+/// renumbered after the previous runs', their sorted term lists merge in one pass,
+/// and a term's postings concatenate in run order, so they stay sorted by
+/// document. Returns the terms, every document's slug position in them, and the
+/// tags.
+#[allow(clippy::type_complexity)]
+fn merge_partials(
+    parts: Vec<PartialIndex>,
+) -> (
+    Vec<(Box<str>, Vec<Posting>)>,
+    Vec<u32>,
+    TermMap<String, Vec<u32>>,
+) {
+    let mut tags: TermMap<String, Vec<u32>> = TermMap::default();
+    let mut runs: Vec<MergeRun> = Vec::with_capacity(parts.len());
+    let mut first_doc = 0u32;
+    for mut part in parts {
+        if first_doc > 0 {
+            for (_, postings) in &mut part.terms {
+                for posting in postings {
+                    posting.doc += first_doc;
+                }
+            }
+        }
+        for (tag, mut docs) in part.tags {
+            docs.iter_mut().for_each(|doc| *doc += first_doc);
+            tags.entry(tag).or_default().extend(docs);
+        }
+        first_doc += index_u32(part.slug_terms.len());
+        runs.push((
+            part.terms.into_iter().peekable(),
+            Vec::new(),
+            part.slug_terms,
+        ));
+    }
+    let mut terms: Vec<(Box<str>, Vec<Posting>)> = Vec::new();
+    while let Some(first) = smallest_head(&mut runs) {
+        let at = index_u32(terms.len());
+        let (head, positions, _) = &mut runs[first];
+        let Some((text, mut postings)) = head.next() else {
+            break;
+        };
+        positions.push(at);
+        // Earlier runs lack this term: `first` is the first run that has it.
+        for (run, positions, _) in runs.iter_mut().skip(first + 1) {
+            if let Some((_, more)) = run.next_if(|(term, _)| *term == text) {
+                positions.push(at);
+                postings.extend(more);
+            }
+        }
+        terms.push((text, postings));
+    }
+    let slug_positions = runs
+        .into_iter()
+        .flat_map(|(_, positions, slugs)| {
+            slugs
+                .into_iter()
+                .map(|s| positions[s as usize])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (terms, slug_positions, tags)
+}
+
+/// A run being merged: its remaining terms, the merged position of each term it
+/// had, and its documents' slug terms.
+type MergeRun = (
+    std::iter::Peekable<std::vec::IntoIter<(Box<str>, Vec<Posting>)>>,
+    Vec<u32>,
+    Vec<u32>,
+);
+
+/// The first run whose next term is the smallest of all runs' next terms.
+fn smallest_head(runs: &mut [MergeRun]) -> Option<usize> {
+    let mut smallest: Option<(usize, &str)> = None;
+    for (i, (run, _, _)) in runs.iter_mut().enumerate() {
+        if let Some((term, _)) = run.peek()
+            && smallest.is_none_or(|(_, s)| term.as_ref() < s)
+        {
+            smallest = Some((i, term.as_ref()));
+        }
+    }
+    smallest.map(|(i, _)| i)
+}
+
 impl SearchIndex {
     /// Builds the index from listings; plugins with nothing published are left out.
     pub fn build(listings: impl IntoIterator<Item = PluginListing>) -> Self {
         Self::from_hits(listings.into_iter().filter_map(SearchHit::of_listing))
     }
 
-    /// Builds the index from search hits (one per plugin).
-    pub fn from_hits(hits: impl IntoIterator<Item = SearchHit>) -> Self {
-        let mut index = Self::default();
-        let mut terms: HashMap<String, Vec<Posting>> = HashMap::new();
-        // One document's terms, each once with its best field: documents arrive in
-        // order, so every posting list comes out sorted by document already.
-        for hit in hits {
-            let doc = u32::try_from(index.hits.len()).unwrap_or(u32::MAX);
-            let mut own: Vec<(Cow<'_, str>, Field)> = Vec::with_capacity(32);
-            own.push((Cow::Borrowed(hit.slug.as_str()), Field::Slug));
-            own.extend(terms_of(&hit.slug).map(|t| (t, Field::Slug)));
-            own.extend(terms_of(&hit.name).map(|t| (t, Field::Name)));
-            own.extend(terms_of(&hit.description).map(|t| (t, Field::Description)));
-            for tag in &hit.tags {
-                own.push((Cow::Borrowed(tag.as_str()), Field::Tag));
-                own.extend(terms_of(tag).map(|t| (t, Field::Tag)));
-                match index.tags.get_mut(tag.as_str()) {
-                    Some(docs) => docs.push(doc),
-                    None => {
-                        index.tags.insert(tag.clone(), vec![doc]);
-                    }
-                }
-            }
-            own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            own.dedup_by(|next, kept| next.0 == kept.0);
-            for (term, field) in own {
-                let posting = Posting { doc, field };
-                match terms.get_mut(term.as_ref()) {
-                    Some(list) => list.push(posting),
-                    None => {
-                        terms.insert(term.into_owned(), vec![posting]);
-                    }
-                }
-            }
-            index.hits.push(hit);
-        }
-        index.terms = terms.into_iter().collect();
-        let mut order: Vec<u32> = (0..index.hits.len())
-            .filter_map(|d| u32::try_from(d).ok())
+    /// Builds the index from search hits (one per plugin), owned or shared. A large
+    /// catalog is indexed on every core.
+    pub fn from_hits<H: Into<Arc<SearchHit>>>(hits: impl IntoIterator<Item = H>) -> Self {
+        let hits: Vec<Arc<SearchHit>> = hits.into_iter().map(Into::into).collect();
+        let threads = build_threads(hits.len());
+        let runs: Vec<Vec<Arc<SearchHit>>> = hits
+            .chunks(hits.len().div_ceil(threads).max(1))
+            .map(<[_]>::to_vec)
             .collect();
-        order.sort_by(|&a, &b| index.popularity_order(a, b));
+        match Self::from_sources_on(runs, Ok::<_, std::convert::Infallible>, threads) {
+            Ok(index) => index,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Builds the index from sources of hits (such as search shards still to be
+    /// parsed), loading and indexing consecutive runs of them on every core at
+    /// once. Documents keep the sources' order.
+    pub fn from_sources<S, E, F>(sources: Vec<S>, load: F) -> Result<Self, E>
+    where
+        S: Send,
+        E: Send,
+        F: Fn(S) -> Result<Vec<Arc<SearchHit>>, E> + Sync,
+    {
+        Self::from_sources_on(sources, load, cores())
+    }
+
+    fn from_sources_on<S, E, F>(sources: Vec<S>, load: F, threads: usize) -> Result<Self, E>
+    where
+        S: Send,
+        E: Send,
+        F: Fn(S) -> Result<Vec<Arc<SearchHit>>, E> + Sync,
+    {
+        let per_thread = sources.len().div_ceil(threads.max(1)).max(1);
+        let mut groups: Vec<Vec<S>> = Vec::new();
+        let mut sources = sources.into_iter();
+        loop {
+            let group: Vec<S> = sources.by_ref().take(per_thread).collect();
+            if group.is_empty() {
+                break;
+            }
+            groups.push(group);
+        }
+        let load_run = |group: Vec<S>| -> Result<(Vec<Arc<SearchHit>>, PartialIndex), E> {
+            let mut hits = Vec::new();
+            for source in group {
+                hits.extend(load(source)?);
+            }
+            let partial = PartialIndex::build(&hits);
+            Ok((hits, partial))
+        };
+        let runs: Vec<(Vec<Arc<SearchHit>>, PartialIndex)> = if groups.len() <= 1 {
+            groups.into_iter().map(load_run).collect::<Result<_, E>>()?
+        } else {
+            let load_run = &load_run;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = groups
+                    .into_iter()
+                    .map(|group| scope.spawn(move || load_run(group)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|handle| {
+                        handle
+                            .join()
+                            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+                    })
+                    .collect::<Result<_, E>>()
+            })?
+        };
+        let mut hits = Vec::with_capacity(runs.iter().map(|(hits, _)| hits.len()).sum());
+        let mut parts = Vec::with_capacity(runs.len());
+        for (run_hits, part) in runs {
+            hits.extend(run_hits);
+            parts.push(part);
+        }
+        let (terms, slug_positions, tags) = merge_partials(parts);
+        // Most downloads first, then by slug: a slug's position among the sorted
+        // terms orders slugs, and the document number keeps duplicates stable.
+        let mut keys: Vec<(u64, u32, u32)> = hits
+            .iter()
+            .zip(&slug_positions)
+            .enumerate()
+            .map(|(doc, (hit, &slug))| (u64::MAX - hit.downloads, slug, index_u32(doc)))
+            .collect();
+        keys.sort_unstable();
+        let order: Vec<u32> = keys.into_iter().map(|(_, _, doc)| doc).collect();
         let mut rank = vec![0u32; order.len()];
         for (position, &doc) in order.iter().enumerate() {
-            rank[doc as usize] = u32::try_from(position).unwrap_or(u32::MAX);
+            rank[doc as usize] = index_u32(position);
         }
-        index.by_popularity = order;
-        index.popularity_rank = rank;
-        index
+        Ok(Self {
+            hits,
+            terms,
+            tags,
+            by_popularity: order,
+            popularity_rank: rank,
+        })
     }
 
     /// Number of searchable plugins.
@@ -249,13 +501,6 @@ impl SearchIndex {
 
     fn hit(&self, doc: u32) -> &SearchHit {
         &self.hits[doc as usize]
-    }
-
-    fn popularity_order(&self, a: u32, b: u32) -> std::cmp::Ordering {
-        let (ha, hb) = (self.hit(a), self.hit(b));
-        hb.downloads
-            .cmp(&ha.downloads)
-            .then_with(|| ha.slug.cmp(&hb.slug))
     }
 
     /// Answers a query.
@@ -291,18 +536,18 @@ impl SearchIndex {
         let mut touched: Vec<u32> = Vec::new();
         for (round, term) in terms.iter().enumerate() {
             touched.clear();
-            let range: Box<dyn Iterator<Item = (&String, &Vec<Posting>)>> =
-                if term.chars().count() < 2 {
-                    Box::new(self.terms.get_key_value(term.as_str()).into_iter())
+            let start = self.terms.partition_point(|(k, _)| **k < **term);
+            // One-character terms match only exactly.
+            let prefix = term.chars().count() >= 2;
+            let range = self.terms[start..].iter().take_while(|(k, _)| {
+                if prefix {
+                    k.starts_with(term.as_str())
                 } else {
-                    Box::new(
-                        self.terms
-                            .range(term.clone()..)
-                            .take_while(|(k, _)| k.starts_with(term.as_str())),
-                    )
-                };
+                    **k == **term
+                }
+            });
             for (key, postings) in range {
-                let exact = key == term;
+                let exact = **key == **term;
                 for p in postings {
                     let d = p.doc as usize;
                     // Only documents that matched every earlier term can still qualify.
@@ -365,7 +610,7 @@ impl SearchIndex {
                 .iter()
                 .skip(query.offset)
                 .take(query.limit)
-                .map(|&d| self.hit(d).clone())
+                .map(|&d| SearchHit::clone(self.hit(d)))
                 .collect(),
         }
     }
@@ -398,6 +643,53 @@ mod tests {
                 updated_at: at,
             })
             .collect()
+    }
+
+    #[test]
+    fn building_on_several_threads_gives_the_same_index() {
+        let mut shared: Vec<Arc<SearchHit>> = hits(500).into_iter().map(Arc::new).collect();
+        // Uppercase and repeated terms, so runs hold owned terms and share some.
+        Arc::make_mut(&mut shared[3]).description = "Weather FORECAST weather".into();
+        Arc::make_mut(&mut shared[400]).name = "Forecast Tool".into();
+        // Sources of uneven sizes, as search shards are.
+        let built_on = |threads: usize| {
+            let mut sources = Vec::new();
+            let mut rest = shared.as_slice();
+            for size in [1, 40, 0, 97, 3, 180, 2, 177] {
+                let (source, more) = rest.split_at(size);
+                sources.push(source.to_vec());
+                rest = more;
+            }
+            assert!(rest.is_empty());
+            SearchIndex::from_sources_on(sources, Ok::<_, ()>, threads).unwrap()
+        };
+        let one = built_on(1);
+        assert_eq!(one.hits, shared, "documents keep the sources' order");
+        let sorted_tags = |index: &SearchIndex| {
+            let mut tags: Vec<_> = index
+                .tags
+                .iter()
+                .map(|(t, d)| (t.clone(), d.clone()))
+                .collect();
+            tags.sort();
+            tags
+        };
+        for threads in [2, 3, 7] {
+            let many = built_on(threads);
+            assert_eq!(many.terms, one.terms, "{threads} threads");
+            assert_eq!(many.by_popularity, one.by_popularity, "{threads} threads");
+            assert_eq!(
+                many.popularity_rank, one.popularity_rank,
+                "{threads} threads"
+            );
+            assert_eq!(sorted_tags(&many), sorted_tags(&one), "{threads} threads");
+        }
+        let forecast = one.search(&SearchQuery {
+            q: Some("forecast".into()),
+            limit: 10,
+            ..SearchQuery::default()
+        });
+        assert_eq!(forecast.total, 2);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use registry_core::artifact::ArtifactKey;
 use registry_core::registry::ChangeListener;
 use registry_core::slug::Slug;
 use registry_core::store::{ArtifactStore, BackendError, CatalogStore, Conflict, StorageError};
@@ -26,7 +27,9 @@ use crate::format::{
     Bin, FORMAT_VERSION, IndexConfig, SearchEntry, SearchShard, Signed, Snapshot, TimestampDocument,
 };
 use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
-use crate::render::{FileSource, RenderedFile, load_plugin_state, render_plugin, search_entry};
+use crate::render::{
+    FileSource, PluginState, RenderedFile, load_plugin_state, render_plugin, search_entry,
+};
 use crate::signing::{IndexSigningKey, SigningError};
 use crate::store::{
     Fetched, IndexObject, IndexStore, WriteCondition, delete_path, get_path, object_at, put_path,
@@ -231,34 +234,12 @@ impl IndexBuilder {
     }
 
     async fn write_rendered(&self, file: &RenderedFile) -> Result<usize, IndexError> {
-        let object = self.object_of(file).await?;
-        let size = object.bytes.len();
-        put_path(
-            self.index.as_ref(),
-            &file.path,
-            &object,
-            &WriteCondition::Always,
-        )
-        .await?;
-        Ok(size)
-    }
-
-    /// The object to store for `file`, its bytes read from the artifact if need be.
-    async fn object_of(&self, file: &RenderedFile) -> Result<IndexObject, IndexError> {
-        let bytes = match &file.source {
-            FileSource::Bytes(bytes) => bytes.clone(),
-            FileSource::Artifact(key) => self
-                .artifacts
-                .get(key)
-                .await?
-                .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
+        let mut objects = self.objects_of(vec![file.clone()]).await?;
+        let Some((path, object)) = objects.pop() else {
+            return Ok(0);
         };
-        Ok(object_at(
-            &file.path,
-            bytes,
-            &file.content_type,
-            file.status,
-        ))
+        put_path(self.index.as_ref(), &path, &object, &WriteCondition::Always).await?;
+        Ok(object.bytes.len())
     }
 
     /// Brings the index up to date with these plugins (as the catalog now holds
@@ -596,21 +577,34 @@ impl IndexBuilder {
             .or_default()
             .insert(IndexPath::Config.relative(), config_sha);
 
-        let mut after: Option<Slug> = None;
+        // The next page is read while this one renders.
+        let read_page = |after: Option<Slug>| {
+            let catalog = Arc::clone(&self.catalog);
+            tokio::spawn(async move {
+                catalog
+                    .plugins_with_versions_page(after.as_ref(), REBUILD_PAGE)
+                    .await
+            })
+        };
+        let mut next_page = read_page(None);
         loop {
-            let page = self
-                .catalog
-                .list_plugins(after.as_ref(), REBUILD_PAGE)
-                .await?;
-            let done = page.len() < REBUILD_PAGE;
-            after = page.last().map(|p| p.slug.clone());
+            let page = next_page
+                .await
+                .map_err(|e| IndexError::Storage(StorageError::Backend(Box::new(e))))??;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            next_page = read_page(Some(last.slug.clone()));
             // Each plugin on its own task, so rendering and hashing use every core;
             // `buffered` keeps the catalog's order.
             let results: Vec<_> = futures_util::stream::iter(page)
-                .map(|listing| {
+                .map(|(plugin, versions)| {
                     let this = self.clone();
                     let old = Arc::clone(&old_bins);
-                    tokio::spawn(async move { this.rebuild_plugin(&listing.slug, &old).await })
+                    tokio::spawn(async move {
+                        this.rebuild_plugin(PluginState { plugin, versions }, &old)
+                            .await
+                    })
                 })
                 .buffered(REBUILD_CONCURRENCY)
                 .collect()
@@ -627,9 +621,6 @@ impl IndexBuilder {
                 bin.extend(outcome.files);
                 let entries = shards.entry(shard).or_default();
                 entries.extend(outcome.entry);
-            }
-            if done {
-                break;
             }
         }
 
@@ -702,12 +693,10 @@ impl IndexBuilder {
 
     async fn rebuild_plugin(
         &self,
-        slug: &Slug,
+        state: PluginState,
         old_bins: &BTreeMap<Shard, (BTreeMap<String, String>, String)>,
     ) -> Result<PluginOutcome, IndexError> {
-        let state = load_plugin_state(self.catalog.as_ref(), slug)
-            .await?
-            .ok_or_else(|| StorageError::Corrupt(format!("{slug} was listed but is gone")))?;
+        let slug = &state.plugin.slug;
         let rendered = render_plugin(&state, &self.settings.public_url)
             .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
         let mut outcome = PluginOutcome {
@@ -719,26 +708,50 @@ impl IndexBuilder {
         let mut changed = Vec::new();
         for file in rendered {
             let sha = file.sha256.to_hex();
+            outcome.files.push((file.path.relative(), sha.clone()));
             if known_sha(old_bins, &file.path) != Some(&sha) {
-                changed.push(file.clone());
+                changed.push(file);
             }
-            outcome.files.push((file.path.relative(), sha));
         }
-        // Artifact copies are read at once, then everything is written in one batch.
-        let objects =
-            futures_util::future::try_join_all(changed.iter().map(|f| self.object_of(f))).await?;
-        let batch: Vec<(String, IndexObject)> = changed
-            .iter()
-            .zip(objects)
-            .map(|(file, object)| {
-                outcome
-                    .written
-                    .push((file.path.clone(), object.bytes.len()));
-                (file.path.relative(), object)
-            })
+        let batch = self.objects_of(changed).await?;
+        for (path, object) in &batch {
+            outcome.written.push((path.clone(), object.bytes.len()));
+        }
+        let batch: Vec<(String, IndexObject)> = batch
+            .into_iter()
+            .map(|(path, object)| (path.relative(), object))
             .collect();
         self.index.put_all(&batch).await?;
         Ok(outcome)
+    }
+
+    /// The objects to write for `files`, with every artifact copy read in one go.
+    async fn objects_of(
+        &self,
+        files: Vec<RenderedFile>,
+    ) -> Result<Vec<(IndexPath, IndexObject)>, IndexError> {
+        let keys: Vec<ArtifactKey> = files
+            .iter()
+            .filter_map(|file| match &file.source {
+                FileSource::Artifact(key) => Some(key.clone()),
+                FileSource::Bytes(_) => None,
+            })
+            .collect();
+        let mut copies = self.artifacts.get_many(&keys).await?.into_iter();
+        files
+            .into_iter()
+            .map(|file| {
+                let bytes = match file.source {
+                    FileSource::Bytes(bytes) => bytes,
+                    FileSource::Artifact(key) => copies
+                        .next()
+                        .flatten()
+                        .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
+                };
+                let object = object_at(&file.path, bytes, &file.content_type, file.status);
+                Ok((file.path, object))
+            })
+            .collect()
     }
 
     /// Every bin the current snapshot names, with its hash.

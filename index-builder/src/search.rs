@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use registry_core::search::{SearchHit, SearchIndex, SearchPage, SearchQuery};
 use registry_core::store::StorageError;
@@ -23,7 +24,7 @@ struct Loaded {
     snapshot_etag: Option<String>,
     checked_at: Option<Instant>,
     bins: BTreeMap<String, String>,
-    shards: BTreeMap<Shard, (String, Vec<SearchHit>)>,
+    shards: BTreeMap<Shard, (String, Vec<Arc<SearchHit>>)>,
 }
 
 /// What reading one shard found.
@@ -32,8 +33,50 @@ enum ShardRead {
     Unchanged,
     /// No longer there.
     Gone,
-    /// New content, with its ETag.
-    Loaded(String, Vec<SearchHit>),
+    /// New content, with its ETag, not parsed yet.
+    Loaded(String, Bytes),
+}
+
+/// One shard's part of a new index.
+enum ShardSource {
+    /// Hits already held.
+    Held(Vec<Arc<SearchHit>>),
+    /// A shard just read, to parse.
+    Fetched(Shard, String, Bytes),
+}
+
+/// Hits of a shard as read: its shard and ETag, and its hits.
+type ParsedShard = (Shard, String, Vec<Arc<SearchHit>>);
+
+fn parse_shard(shard: Shard, bytes: &[u8]) -> Result<Vec<Arc<SearchHit>>, StorageError> {
+    let doc: SearchShard = serde_json::from_slice(bytes)
+        .map_err(|e| StorageError::Corrupt(format!("search/{shard}.json: {e}")))?;
+    Ok(doc
+        .plugins
+        .into_iter()
+        .map(|entry| Arc::new(SearchHit::from(entry)))
+        .collect())
+}
+
+/// Builds the index from every shard's source, parsing fetched shards on the
+/// build threads; returns it with the shards parsed.
+fn build_index(sources: Vec<ShardSource>) -> Result<(SearchIndex, Vec<ParsedShard>), StorageError> {
+    let parsed = std::sync::Mutex::new(Vec::new());
+    let index = SearchIndex::from_sources(sources, |source| match source {
+        ShardSource::Held(hits) => Ok(hits),
+        ShardSource::Fetched(shard, etag, bytes) => {
+            let hits = parse_shard(shard, &bytes)?;
+            parsed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((shard, etag, hits.clone()));
+            Ok(hits)
+        }
+    })?;
+    Ok((
+        index,
+        parsed.into_inner().unwrap_or_else(|p| p.into_inner()),
+    ))
 }
 
 async fn read_shard(
@@ -45,11 +88,7 @@ async fn read_shard(
         match get_path(index, &IndexPath::SearchShard(shard), etag.as_deref()).await? {
             Fetched::NotModified => ShardRead::Unchanged,
             Fetched::Missing => ShardRead::Gone,
-            Fetched::Found { object, etag } => {
-                let doc: SearchShard = serde_json::from_slice(&object.bytes)
-                    .map_err(|e| StorageError::Corrupt(format!("search/{shard}.json: {e}")))?;
-                ShardRead::Loaded(etag, doc.plugins.into_iter().map(SearchHit::from).collect())
-            }
+            Fetched::Found { object, etag } => ShardRead::Loaded(etag, object.bytes),
         },
     )
 }
@@ -123,40 +162,48 @@ impl IndexedSearch {
             .iter()
             .filter_map(|s| loaded.shards.get(s).map(|(etag, _)| (*s, etag.clone())))
             .collect();
-        // Each shard is fetched and parsed on its own task, so parsing a cold
-        // load's shards uses every core.
+        // Shards are fetched concurrently, then parsed and indexed on every core.
         let reads: Vec<(Shard, Result<ShardRead, StorageError>)> =
             futures_util::stream::iter(moved)
                 .map(|shard| {
                     let index = Arc::clone(&index);
                     let etag = known.get(&shard).cloned();
-                    tokio::spawn(
-                        async move { (shard, read_shard(index.as_ref(), shard, etag).await) },
-                    )
+                    async move { (shard, read_shard(index.as_ref(), shard, etag).await) }
                 })
                 .buffer_unordered(LOAD_CONCURRENCY)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .collect::<Result<_, _>>()
-                .map_err(|e| StorageError::Backend(Box::new(e)))?;
+                .collect()
+                .await;
+        let mut fetched = BTreeMap::new();
         for (shard, read) in reads {
             match read? {
                 ShardRead::Unchanged => {}
                 ShardRead::Gone => {
                     loaded.shards.remove(&shard);
                 }
-                ShardRead::Loaded(etag, hits) => {
-                    loaded.shards.insert(shard, (etag, hits));
+                ShardRead::Loaded(etag, bytes) => {
+                    loaded.shards.remove(&shard);
+                    fetched.insert(shard, (etag, bytes));
                 }
             }
         }
-        let rebuilt = Arc::new(SearchIndex::from_hits(
-            loaded
-                .shards
-                .values()
-                .flat_map(|(_, hits)| hits.iter().cloned()),
-        ));
+        // In shard order, whichever way each shard came.
+        let mut sources: BTreeMap<Shard, ShardSource> = loaded
+            .shards
+            .iter()
+            .map(|(shard, (_, hits))| (*shard, ShardSource::Held(hits.clone())))
+            .collect();
+        for (shard, (etag, bytes)) in fetched {
+            sources.insert(shard, ShardSource::Fetched(shard, etag, bytes));
+        }
+        let sources: Vec<ShardSource> = sources.into_values().collect();
+        // Building a large index takes every core for a moment: off the runtime.
+        let (rebuilt, parsed) = tokio::task::spawn_blocking(move || build_index(sources))
+            .await
+            .map_err(|e| StorageError::Backend(Box::new(e)))??;
+        for (shard, etag, hits) in parsed {
+            loaded.shards.insert(shard, (etag, hits));
+        }
+        let rebuilt = Arc::new(rebuilt);
         loaded.bins = bins;
         loaded.snapshot_etag = etag;
         loaded.checked_at = Some(Instant::now());

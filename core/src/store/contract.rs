@@ -463,6 +463,58 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted, "listings come in slug order");
+
+    // Every third plugin gains a version; a page with versions holds each plugin
+    // exactly as reading it alone does.
+    for i in (0..25).step_by(3) {
+        let s = slug(&format!("{page_prefix}-{i:02}"));
+        let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+        let record = sample_version(s.as_str(), "1.1.0");
+        catalog
+            .add_version(&s, revision, &record, &LatestSummary::of(&record))
+            .await
+            .unwrap();
+    }
+    let mut paged = Vec::new();
+    let mut after: Option<Slug> = None;
+    loop {
+        let page = catalog
+            .plugins_with_versions_page(after.as_ref(), 10)
+            .await
+            .unwrap();
+        assert!(page.len() <= 10, "a page never exceeds its limit");
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.slug.clone());
+        paged.extend(page);
+    }
+    assert_eq!(
+        paged
+            .iter()
+            .map(|(p, _)| p.slug.to_string())
+            .collect::<Vec<_>>(),
+        seen,
+        "the same plugins in the same order as the listing"
+    );
+    for (plugin, mut versions) in paged {
+        let (alone, mut alone_versions) = catalog
+            .plugin_with_versions(&plugin.slug)
+            .await
+            .unwrap()
+            .unwrap();
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        alone_versions.sort_by(|a, b| a.version.cmp(&b.version));
+        assert_eq!(plugin, alone, "{}", plugin.slug);
+        assert_eq!(versions, alone_versions, "{}", plugin.slug);
+        if plugin.slug.as_str().starts_with(&page_prefix) {
+            let i: usize = plugin.slug.as_str()[page_prefix.len() + 1..]
+                .parse()
+                .unwrap();
+            let expected = if i.is_multiple_of(3) { 2 } else { 1 };
+            assert_eq!(versions.len(), expected, "{}", plugin.slug);
+        }
+    }
 }
 
 /// Runs every key-store check.
@@ -653,8 +705,18 @@ pub async fn artifact_store_contract(store: Arc<dyn ArtifactStore>, prefix: &str
     assert_eq!(other, PutOutcome::AlreadyExisted);
     assert_eq!(
         store.get(&key).await.unwrap(),
-        Some(bytes),
+        Some(bytes.clone()),
         "an artifact is never overwritten"
+    );
+    let missing = ArtifactKey::bundle(
+        &slug(&format!("{prefix}-art")),
+        &PluginVersion::parse("9.9.9").unwrap(),
+        &sha,
+    );
+    assert_eq!(
+        store.get_many(&[key.clone(), missing, key]).await.unwrap(),
+        vec![Some(bytes.clone()), None, Some(bytes)],
+        "several reads answer in the order asked"
     );
 }
 

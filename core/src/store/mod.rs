@@ -238,6 +238,23 @@ pub trait CatalogStore: Send + Sync {
         Ok(Some((plugin, records)))
     }
 
+    /// Up to `limit` plugins after `after`, in slug order, each with every version
+    /// record: one page of a full index rebuild. Stores that read a page at once
+    /// override this.
+    async fn plugins_with_versions_page(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let mut page = Vec::new();
+        for listing in self.list_plugins(after, limit).await? {
+            if let Some(found) = self.plugin_with_versions(&listing.slug).await? {
+                page.push(found);
+            }
+        }
+        Ok(page)
+    }
+
     /// One version in full.
     async fn version(
         &self,
@@ -372,6 +389,16 @@ pub trait ArtifactStore: Send + Sync {
 
     /// The bytes under `key`.
     async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
+
+    /// Several artifacts' bytes, in the order asked (`None` for each missing one).
+    /// Stores that read many at once cheaper than one by one override this.
+    async fn get_many(&self, keys: &[ArtifactKey]) -> Result<Vec<Option<Bytes>>, StorageError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(self.get(key).await?);
+        }
+        Ok(found)
+    }
 }
 
 /// The quarantine area that clients upload bundles into directly (AWS: S3 with

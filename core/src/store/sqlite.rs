@@ -1,6 +1,7 @@
 //! The embedded catalog and key store: one SQLite file (WAL mode), every conditional
 //! write done inside one immediate transaction.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -167,6 +168,31 @@ fn insert_version_row(
 
 type PluginRow = (String, String, String, String, i64, i64, Option<String>);
 
+/// A plugin row and its raw version records, parsed.
+fn plugin_with_records(
+    row: PluginRow,
+    raw_records: &[String],
+) -> Result<(PluginRecord, Vec<VersionRecord>), StorageError> {
+    let (slug, owner, created_at, updated_at, downloads, revision, latest) = row;
+    let records = raw_records
+        .iter()
+        .map(|raw| from_json::<VersionRecord>("version record", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plugin = PluginRecord {
+        slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
+        owner: PrincipalId::from_stored(owner),
+        created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("created_at", e))?,
+        updated_at: Timestamp::parse(&updated_at).map_err(|e| corrupt("updated_at", e))?,
+        downloads: u64::try_from(downloads).unwrap_or(0),
+        revision: u64::try_from(revision).unwrap_or(0),
+        latest: latest
+            .map(|raw| from_json("latest summary", &raw))
+            .transpose()?,
+        versions: records.iter().map(VersionSummary::of).collect(),
+    };
+    Ok((plugin, records))
+}
+
 fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
     Ok((
         row.get(0)?,
@@ -202,7 +228,7 @@ impl CatalogStore for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
-            let Some((_, owner, created_at, updated_at, downloads, revision, latest)) = row else {
+            let Some(row) = row else {
                 return Ok(None);
             };
             let mut stmt = conn
@@ -211,21 +237,62 @@ impl CatalogStore for SqliteStore {
             let records = stmt
                 .query_map([slug.as_str()], |r| r.get::<_, String>(0))
                 .map_err(backend)?
-                .map(|raw| from_json::<VersionRecord>("version record", &raw.map_err(backend)?))
-                .collect::<Result<Vec<_>, _>>()?;
-            let plugin = PluginRecord {
-                slug,
-                owner: PrincipalId::from_stored(owner),
-                created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("created_at", e))?,
-                updated_at: Timestamp::parse(&updated_at).map_err(|e| corrupt("updated_at", e))?,
-                downloads: u64::try_from(downloads).unwrap_or(0),
-                revision: u64::try_from(revision).unwrap_or(0),
-                latest: latest.map(|raw| from_json("latest summary", &raw)).transpose()?,
-                versions: records.iter().map(VersionSummary::of).collect(),
-            };
-            Ok(Some((plugin, records)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            Ok(Some((row, records)))
         })
-        .await
+        .await?
+        .map(|(row, records)| plugin_with_records(row, &records))
+        .transpose()
+    }
+
+    async fn plugins_with_versions_page(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let after = after.map(|s| s.as_str().to_owned()).unwrap_or_default();
+        // Both queries in one trip; the JSON is parsed after the connection is
+        // released, so parsing one page overlaps reading the next.
+        let (rows, mut records) = self
+            .with_conn(move |conn| {
+                let rows = conn
+                    .prepare_cached(
+                        "SELECT slug, owner, created_at, updated_at, downloads, revision, latest FROM plugins
+                         WHERE slug > ?1 ORDER BY slug LIMIT ?2",
+                    )
+                    .map_err(backend)?
+                    .query_map(params![after, limit as i64], plugin_row)
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let Some(last) = rows.last().map(|row| row.0.clone()) else {
+                    return Ok((rows, HashMap::new()));
+                };
+                let mut records: HashMap<String, Vec<String>> = HashMap::new();
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT slug, record FROM versions WHERE slug > ?1 AND slug <= ?2",
+                    )
+                    .map_err(backend)?;
+                let found = stmt
+                    .query_map(params![after, last], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(backend)?;
+                for row in found {
+                    let (slug, record) = row.map_err(backend)?;
+                    records.entry(slug).or_default().push(record);
+                }
+                Ok((rows, records))
+            })
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let own = records.remove(&row.0).unwrap_or_default();
+                plugin_with_records(row, &own)
+            })
+            .collect()
     }
 
     async fn version(

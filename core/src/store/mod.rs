@@ -246,13 +246,14 @@ pub trait CatalogStore: Send + Sync {
         after: Option<&Slug>,
         limit: usize,
     ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
-        let mut page = Vec::new();
-        for listing in self.list_plugins(after, limit).await? {
-            if let Some(found) = self.plugin_with_versions(&listing.slug).await? {
-                page.push(found);
-            }
-        }
-        Ok(page)
+        use futures_util::{StreamExt, TryStreamExt};
+        let listings = self.list_plugins(after, limit).await?;
+        let found: Vec<Option<_>> = futures_util::stream::iter(listings)
+            .map(|listing| async move { self.plugin_with_versions(&listing.slug).await })
+            .buffered(PAGE_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// One version in full.
@@ -360,6 +361,9 @@ pub trait KeyStore: Send + Sync {
     async fn any_key_exists(&self) -> Result<bool, StorageError>;
 }
 
+/// Plugins read at once by the default [`CatalogStore::plugins_with_versions_page`].
+const PAGE_READS_IN_FLIGHT: usize = 32;
+
 /// A CDN in front of the static index that can be told to forget paths.
 #[async_trait]
 pub trait CdnInvalidator: Send + Sync {
@@ -390,14 +394,10 @@ pub trait ArtifactStore: Send + Sync {
     /// The bytes under `key`.
     async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
 
-    /// Several artifacts' bytes, in the order asked (`None` for each missing one).
-    /// Stores that read many at once cheaper than one by one override this.
+    /// Several artifacts' bytes, in the order asked (`None` for each missing one),
+    /// read concurrently. Stores that read many at once cheaper override this.
     async fn get_many(&self, keys: &[ArtifactKey]) -> Result<Vec<Option<Bytes>>, StorageError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            found.push(self.get(key).await?);
-        }
-        Ok(found)
+        futures_util::future::try_join_all(keys.iter().map(|key| self.get(key))).await
     }
 }
 

@@ -157,7 +157,7 @@ pub struct SearchIndex {
     /// Shared with whoever loaded them, so building an index never copies a hit.
     hits: Vec<Arc<SearchHit>>,
     /// Every term with its postings, sorted by term for prefix ranges.
-    terms: Vec<(Box<str>, Vec<Posting>)>,
+    terms: TermList,
     tags: TermMap<String, Vec<u32>>,
     /// Documents, most downloaded first (ties by slug).
     by_popularity: Vec<u32>,
@@ -196,17 +196,22 @@ const DOCUMENTS_PER_BUILD_THREAD: usize = 16_384;
 struct TermTable<'a> {
     ids: TermMap<Cow<'a, str>, u32>,
     texts: Vec<Cow<'a, str>>,
-    postings: Vec<Vec<Posting>>,
 }
 
 impl<'a> TermTable<'a> {
+    fn with_capacity(terms: usize) -> Self {
+        Self {
+            ids: TermMap::with_capacity_and_hasher(terms, foldhash::fast::RandomState::default()),
+            texts: Vec::with_capacity(terms),
+        }
+    }
+
     fn id(&mut self, term: Cow<'a, str>) -> u32 {
         if let Some(&id) = self.ids.get(term.as_ref()) {
             return id;
         }
         let id = index_u32(self.texts.len());
         self.texts.push(term.clone());
-        self.postings.push(Vec::new());
         self.ids.insert(term, id);
         id
     }
@@ -216,10 +221,36 @@ fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// Sorted terms with their postings, held flat: term `i`'s postings, sorted by
+/// document, are `postings[starts[i]..starts[i + 1]]`. One allocation for all
+/// postings, rather than one per term, is most of what makes a large index quick
+/// to build.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TermList {
+    texts: Vec<Box<str>>,
+    starts: Vec<u32>,
+    postings: Vec<Posting>,
+}
+
+impl TermList {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    fn postings_of(&self, term: usize) -> &[Posting] {
+        &self.postings[self.starts[term] as usize..self.starts[term + 1] as usize]
+    }
+
+    /// Position of the first term not less than `term`.
+    fn lower_bound(&self, term: &str) -> usize {
+        self.texts.partition_point(|text| **text < *term)
+    }
+}
+
 /// The index of a run of consecutive documents, numbered from zero, its terms
 /// sorted.
 struct PartialIndex {
-    terms: Vec<(Box<str>, Vec<Posting>)>,
+    terms: TermList,
     /// Each document's slug, as a position in `terms`.
     slug_terms: Vec<u32>,
     tags: TermMap<String, Vec<u32>>,
@@ -227,11 +258,12 @@ struct PartialIndex {
 
 impl PartialIndex {
     fn build(hits: &[Arc<SearchHit>]) -> Self {
-        let mut table = TermTable::default();
+        let mut table = TermTable::with_capacity(hits.len() * 2);
         let mut tags: TermMap<&str, Vec<u32>> = TermMap::default();
         let mut slug_ids = Vec::with_capacity(hits.len());
         let mut own: Vec<(u32, Field)> = Vec::with_capacity(32);
-        // Documents arrive in order, so every posting list comes out sorted.
+        // (term id, posting) in document order; laid out per term afterwards.
+        let mut entries: Vec<(u32, Posting)> = Vec::with_capacity(hits.len() * 24);
         for (doc, hit) in hits.iter().enumerate() {
             let doc = index_u32(doc);
             own.clear();
@@ -257,28 +289,60 @@ impl PartialIndex {
             // Each term once per document, with the best field it appeared in.
             own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             own.dedup_by_key(|(term, _)| *term);
-            for &(term, field) in &own {
-                table.postings[term as usize].push(Posting { doc, field });
-            }
+            entries.extend(
+                own.iter()
+                    .map(|&(term, field)| (term, Posting { doc, field })),
+            );
         }
-        let mut order: Vec<u32> = (0..table.texts.len()).map(index_u32).collect();
-        order.sort_unstable_by(|&a, &b| table.texts[a as usize].cmp(&table.texts[b as usize]));
+        // Sorting on a prefix held in the entry spares most comparisons a trip to
+        // the text; only terms sharing their first 16 bytes compare in full.
+        let mut keyed: Vec<(u128, u32)> = table
+            .texts
+            .iter()
+            .enumerate()
+            .map(|(id, text)| (sort_prefix(text), index_u32(id)))
+            .collect();
+        keyed.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| table.texts[a.1 as usize].cmp(&table.texts[b.1 as usize]))
+        });
+        let order: Vec<u32> = keyed.into_iter().map(|(_, id)| id).collect();
         let mut position = vec![0u32; order.len()];
         for (at, &id) in order.iter().enumerate() {
             position[id as usize] = index_u32(at);
         }
-        let terms = order
+        // A counting sort by term position: entries arrive in document order, so
+        // each term's postings come out sorted by document.
+        let mut starts = vec![0u32; order.len() + 1];
+        for &(id, _) in &entries {
+            starts[position[id as usize] as usize + 1] += 1;
+        }
+        for at in 1..starts.len() {
+            starts[at] += starts[at - 1];
+        }
+        let mut next = starts.clone();
+        let mut postings = vec![
+            Posting {
+                doc: 0,
+                field: Field::Description
+            };
+            entries.len()
+        ];
+        for (id, posting) in entries {
+            let slot = &mut next[position[id as usize] as usize];
+            postings[*slot as usize] = posting;
+            *slot += 1;
+        }
+        let texts = order
             .iter()
-            .map(|&id| {
-                let id = id as usize;
-                (
-                    Box::from(table.texts[id].as_ref()),
-                    std::mem::take(&mut table.postings[id]),
-                )
-            })
+            .map(|&id| Box::from(table.texts[id as usize].as_ref()))
             .collect();
         Self {
-            terms,
+            terms: TermList {
+                texts,
+                starts,
+                postings,
+            },
             slug_terms: slug_ids.iter().map(|&id| position[id as usize]).collect(),
             tags: tags
                 .into_iter()
@@ -286,6 +350,35 @@ impl PartialIndex {
                 .collect(),
         }
     }
+}
+
+/// The first 16 bytes of `text`, zero-padded, as a big-endian integer: when two
+/// texts' prefixes differ, they order as the texts do.
+fn sort_prefix(text: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let head = &text.as_bytes()[..text.len().min(16)];
+    bytes[..head.len()].copy_from_slice(head);
+    u128::from_be_bytes(bytes)
+}
+
+/// `items` cut into at most `runs` consecutive runs of near-equal length, none
+/// empty: how the sources of an index are shared among build threads.
+pub fn consecutive_runs<T>(items: Vec<T>, runs: usize) -> Vec<Vec<T>> {
+    let per_run = items.len().div_ceil(runs.max(1)).max(1);
+    let mut items = items.into_iter();
+    let mut cut = Vec::new();
+    loop {
+        let run: Vec<T> = items.by_ref().take(per_run).collect();
+        if run.is_empty() {
+            return cut;
+        }
+        cut.push(run);
+    }
+}
+
+/// Threads an index is built on at most: one per core.
+pub fn build_parallelism() -> usize {
+    cores()
 }
 
 /// Threads worth building an index of `documents` on: one per core, as long as
@@ -303,78 +396,94 @@ fn cores() -> usize {
 /// and a term's postings concatenate in run order, so they stay sorted by
 /// document. Returns the terms, every document's slug position in them, and the
 /// tags.
-#[allow(clippy::type_complexity)]
-fn merge_partials(
-    parts: Vec<PartialIndex>,
-) -> (
-    Vec<(Box<str>, Vec<Posting>)>,
-    Vec<u32>,
-    TermMap<String, Vec<u32>>,
-) {
+fn merge_partials(parts: Vec<PartialIndex>) -> (TermList, Vec<u32>, TermMap<String, Vec<u32>>) {
     let mut tags: TermMap<String, Vec<u32>> = TermMap::default();
     let mut runs: Vec<MergeRun> = Vec::with_capacity(parts.len());
     let mut first_doc = 0u32;
-    for mut part in parts {
-        if first_doc > 0 {
-            for (_, postings) in &mut part.terms {
-                for posting in postings {
-                    posting.doc += first_doc;
-                }
-            }
-        }
+    let (mut terms_total, mut postings_total) = (0, 0);
+    for part in parts {
         for (tag, mut docs) in part.tags {
             docs.iter_mut().for_each(|doc| *doc += first_doc);
             tags.entry(tag).or_default().extend(docs);
         }
-        first_doc += index_u32(part.slug_terms.len());
-        runs.push((
-            part.terms.into_iter().peekable(),
-            Vec::new(),
-            part.slug_terms,
-        ));
+        terms_total += part.terms.len();
+        postings_total += part.terms.postings.len();
+        runs.push(MergeRun {
+            positions: Vec::with_capacity(part.terms.len()),
+            texts: part.terms.texts.into_iter().peekable(),
+            starts: part.terms.starts,
+            postings: part.terms.postings,
+            first_doc,
+            slug_terms: part.slug_terms,
+        });
+        first_doc += index_u32(runs.last().map_or(0, |run| run.slug_terms.len()));
     }
-    let mut terms: Vec<(Box<str>, Vec<Posting>)> = Vec::new();
+    let mut merged = TermList {
+        texts: Vec::with_capacity(terms_total),
+        starts: Vec::with_capacity(terms_total + 1),
+        postings: Vec::with_capacity(postings_total),
+    };
+    merged.starts.push(0);
     while let Some(first) = smallest_head(&mut runs) {
-        let at = index_u32(terms.len());
-        let (head, positions, _) = &mut runs[first];
-        let Some((text, mut postings)) = head.next() else {
+        let at = index_u32(merged.texts.len());
+        let Some(text) = runs[first].texts.next() else {
             break;
         };
-        positions.push(at);
+        runs[first].take_postings(at, &mut merged.postings);
         // Earlier runs lack this term: `first` is the first run that has it.
-        for (run, positions, _) in runs.iter_mut().skip(first + 1) {
-            if let Some((_, more)) = run.next_if(|(term, _)| *term == text) {
-                positions.push(at);
-                postings.extend(more);
+        for run in runs.iter_mut().skip(first + 1) {
+            if run.texts.next_if(|term| *term == text).is_some() {
+                run.take_postings(at, &mut merged.postings);
             }
         }
-        terms.push((text, postings));
+        merged.texts.push(text);
+        merged.starts.push(index_u32(merged.postings.len()));
     }
     let slug_positions = runs
         .into_iter()
-        .flat_map(|(_, positions, slugs)| {
-            slugs
+        .flat_map(|run| {
+            run.slug_terms
                 .into_iter()
-                .map(|s| positions[s as usize])
+                .map(|s| run.positions[s as usize])
                 .collect::<Vec<_>>()
         })
         .collect();
-    (terms, slug_positions, tags)
+    (merged, slug_positions, tags)
 }
 
-/// A run being merged: its remaining terms, the merged position of each term it
-/// had, and its documents' slug terms.
-type MergeRun = (
-    std::iter::Peekable<std::vec::IntoIter<(Box<str>, Vec<Posting>)>>,
-    Vec<u32>,
-    Vec<u32>,
-);
+/// A run being merged.
+struct MergeRun {
+    /// Its terms not merged yet.
+    texts: std::iter::Peekable<std::vec::IntoIter<Box<str>>>,
+    starts: Vec<u32>,
+    postings: Vec<Posting>,
+    /// The merged position of each of its terms merged so far.
+    positions: Vec<u32>,
+    /// Its first document's number in the merged index.
+    first_doc: u32,
+    /// Its documents' slug terms.
+    slug_terms: Vec<u32>,
+}
+
+impl MergeRun {
+    /// Appends the postings of the term just taken from this run, renumbered, and
+    /// notes the term's merged position.
+    fn take_postings(&mut self, merged_at: u32, into: &mut Vec<Posting>) {
+        let term = self.positions.len();
+        self.positions.push(merged_at);
+        let range = self.starts[term] as usize..self.starts[term + 1] as usize;
+        into.extend(self.postings[range].iter().map(|p| Posting {
+            doc: p.doc + self.first_doc,
+            field: p.field,
+        }));
+    }
+}
 
 /// The first run whose next term is the smallest of all runs' next terms.
 fn smallest_head(runs: &mut [MergeRun]) -> Option<usize> {
     let mut smallest: Option<(usize, &str)> = None;
-    for (i, (run, _, _)) in runs.iter_mut().enumerate() {
-        if let Some((term, _)) = run.peek()
+    for (i, run) in runs.iter_mut().enumerate() {
+        if let Some(term) = run.texts.peek()
             && smallest.is_none_or(|(_, s)| term.as_ref() < s)
         {
             smallest = Some((i, term.as_ref()));
@@ -422,32 +531,39 @@ impl SearchIndex {
         E: Send,
         F: Fn(S) -> Result<Vec<Arc<SearchHit>>, E> + Sync,
     {
-        let per_thread = sources.len().div_ceil(threads.max(1)).max(1);
-        let mut groups: Vec<Vec<S>> = Vec::new();
-        let mut sources = sources.into_iter();
-        loop {
-            let group: Vec<S> = sources.by_ref().take(per_thread).collect();
-            if group.is_empty() {
-                break;
-            }
-            groups.push(group);
-        }
-        let load_run = |group: Vec<S>| -> Result<(Vec<Arc<SearchHit>>, PartialIndex), E> {
+        let load = &load;
+        Self::from_runs(
+            consecutive_runs(sources, threads)
+                .into_iter()
+                .map(|run| run.into_iter().map(load))
+                .collect(),
+        )
+    }
+
+    /// Builds the index from runs of batches of hits, each run read and indexed on
+    /// a thread of its own as its batches arrive (a run may be a channel still being
+    /// filled). Documents keep the runs' order, then each run's.
+    pub fn from_runs<R, E>(runs: Vec<R>) -> Result<Self, E>
+    where
+        R: IntoIterator<Item = Result<Vec<Arc<SearchHit>>, E>> + Send,
+        E: Send,
+    {
+        let index_run = |run: R| -> Result<(Vec<Arc<SearchHit>>, PartialIndex), E> {
             let mut hits = Vec::new();
-            for source in group {
-                hits.extend(load(source)?);
+            for batch in run {
+                hits.extend(batch?);
             }
             let partial = PartialIndex::build(&hits);
             Ok((hits, partial))
         };
-        let runs: Vec<(Vec<Arc<SearchHit>>, PartialIndex)> = if groups.len() <= 1 {
-            groups.into_iter().map(load_run).collect::<Result<_, E>>()?
+        let runs: Vec<(Vec<Arc<SearchHit>>, PartialIndex)> = if runs.len() <= 1 {
+            runs.into_iter().map(index_run).collect::<Result<_, E>>()?
         } else {
-            let load_run = &load_run;
+            let index_run = &index_run;
             std::thread::scope(|scope| {
-                let handles: Vec<_> = groups
+                let handles: Vec<_> = runs
                     .into_iter()
-                    .map(|group| scope.spawn(move || load_run(group)))
+                    .map(|run| scope.spawn(move || index_run(run)))
                     .collect();
                 handles
                     .into_iter()
@@ -536,19 +652,22 @@ impl SearchIndex {
         let mut touched: Vec<u32> = Vec::new();
         for (round, term) in terms.iter().enumerate() {
             touched.clear();
-            let start = self.terms.partition_point(|(k, _)| **k < **term);
+            let start = self.terms.lower_bound(term);
             // One-character terms match only exactly.
             let prefix = term.chars().count() >= 2;
-            let range = self.terms[start..].iter().take_while(|(k, _)| {
-                if prefix {
-                    k.starts_with(term.as_str())
-                } else {
-                    **k == **term
-                }
-            });
-            for (key, postings) in range {
+            let range = self.terms.texts[start..]
+                .iter()
+                .take_while(|k| {
+                    if prefix {
+                        k.starts_with(term.as_str())
+                    } else {
+                        ***k == **term
+                    }
+                })
+                .enumerate();
+            for (offset, key) in range {
                 let exact = **key == **term;
-                for p in postings {
+                for p in self.terms.postings_of(start + offset) {
                     let d = p.doc as usize;
                     // Only documents that matched every earlier term can still qualify.
                     if usize::from(matched[d]) != round {
@@ -690,6 +809,34 @@ mod tests {
             ..SearchQuery::default()
         });
         assert_eq!(forecast.total, 2);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn differing_sort_prefixes_order_as_their_texts(
+            a in "[a-c0-1-]{0,20}",
+            b in "[a-c0-1-]{0,20}",
+        ) {
+            let (pa, pb) = (sort_prefix(&a), sort_prefix(&b));
+            if pa != pb {
+                proptest::prop_assert_eq!(pa < pb, a < b);
+            }
+        }
+
+        #[test]
+        fn terms_come_out_sorted(slugs in proptest::collection::vec("[a-b]{14,20}-[0-9]{1,3}", 1..60)) {
+            let hits: Vec<SearchHit> = hits(slugs.len())
+                .into_iter()
+                .zip(&slugs)
+                .map(|(hit, slug)| SearchHit { slug: slug.clone(), ..hit })
+                .collect();
+            let index = SearchIndex::from_hits(hits);
+            let texts: Vec<&str> = index.terms.texts.iter().map(|t| &**t).collect();
+            let mut sorted = texts.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            proptest::prop_assert_eq!(texts, sorted);
+        }
     }
 
     #[test]

@@ -8,9 +8,32 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
 
 /// An instant in UTC, rendered as `2024-09-20T14:30:00Z`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
+
+// By hand rather than through `String`: indexes parse and render hundreds of
+// thousands of these, and a visitor reads the text where it lies.
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Rfc3339Visitor;
+        impl serde::de::Visitor<'_> for Rfc3339Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp such as 2024-09-20T14:30:00Z")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(raw).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Rfc3339Visitor)
+    }
+}
 
 impl Timestamp {
     /// Wraps a time, normalised to UTC and truncated to whole seconds.
@@ -113,5 +136,25 @@ mod tests {
     fn renders_like_the_spec() {
         let ts = Timestamp::parse("2024-09-20T16:30:00.123+02:00").expect("valid");
         assert_eq!(ts.to_string(), "2024-09-20T14:30:00Z");
+    }
+
+    #[test]
+    fn json_holds_the_rfc_3339_text() {
+        let ts: Timestamp = serde_json::from_str(r#""2024-09-20T16:30:00+02:00""#).expect("valid");
+        assert_eq!(
+            serde_json::to_string(&ts).expect("renders"),
+            r#""2024-09-20T14:30:00Z""#
+        );
+        // An escaped string is handed over owned, not borrowed; both parse.
+        let escaped: Timestamp =
+            serde_json::from_str(r#""2024-09-20T14:30:00\u005a""#).expect("valid");
+        assert_eq!(escaped, ts);
+        let bad = serde_json::from_str::<Timestamp>(r#""yesterday""#).expect_err("refused");
+        assert!(bad.to_string().contains("RFC 3339"), "{bad}");
+        let number = serde_json::from_str::<Timestamp>("17").expect_err("refused");
+        assert!(
+            number.to_string().contains("2024-09-20T14:30:00Z"),
+            "{number}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use registry_core::search::{SearchHit, SearchIndex, SearchPage, SearchQuery};
+use registry_core::search::{
+    SearchHit, SearchIndex, SearchPage, SearchQuery, build_parallelism, consecutive_runs,
+};
 use registry_core::store::StorageError;
 
 use crate::format::{SearchShard, Signed, Snapshot};
@@ -37,12 +39,12 @@ enum ShardRead {
     Loaded(String, Bytes),
 }
 
-/// One shard's part of a new index.
+/// One shard's part of a new index, as it reaches a build thread.
 enum ShardSource {
     /// Hits already held.
     Held(Vec<Arc<SearchHit>>),
-    /// A shard just read, to parse.
-    Fetched(Shard, String, Bytes),
+    /// What reading the shard found; new content is parsed on the build thread.
+    Read(Shard, ShardRead),
 }
 
 /// Hits of a shard as read: its shard and ETag, and its hits.
@@ -58,13 +60,15 @@ fn parse_shard(shard: Shard, bytes: &[u8]) -> Result<Vec<Arc<SearchHit>>, Storag
         .collect())
 }
 
-/// Builds the index from every shard's source, parsing fetched shards on the
-/// build threads; returns it with the shards parsed.
-fn build_index(sources: Vec<ShardSource>) -> Result<(SearchIndex, Vec<ParsedShard>), StorageError> {
+/// Builds the index from the shards each run's channel delivers, parsing new
+/// content on the build threads; returns it with the shards parsed.
+fn build_index(
+    runs: Vec<std::sync::mpsc::Receiver<Result<ShardSource, StorageError>>>,
+) -> Result<(SearchIndex, Vec<ParsedShard>), StorageError> {
     let parsed = std::sync::Mutex::new(Vec::new());
-    let index = SearchIndex::from_sources(sources, |source| match source {
+    let parse = |source: Result<ShardSource, StorageError>| match source? {
         ShardSource::Held(hits) => Ok(hits),
-        ShardSource::Fetched(shard, etag, bytes) => {
+        ShardSource::Read(shard, ShardRead::Loaded(etag, bytes)) => {
             let hits = parse_shard(shard, &bytes)?;
             parsed
                 .lock()
@@ -72,7 +76,14 @@ fn build_index(sources: Vec<ShardSource>) -> Result<(SearchIndex, Vec<ParsedShar
                 .push((shard, etag, hits.clone()));
             Ok(hits)
         }
-    })?;
+        ShardSource::Read(_, ShardRead::Gone | ShardRead::Unchanged) => Ok(Vec::new()),
+    };
+    let parse = &parse;
+    let index = SearchIndex::from_runs(
+        runs.into_iter()
+            .map(|run| run.into_iter().map(parse))
+            .collect(),
+    )?;
     Ok((
         index,
         parsed.into_inner().unwrap_or_else(|p| p.into_inner()),
@@ -93,6 +104,14 @@ async fn read_shard(
     )
 }
 
+/// What a revalidation does with one shard.
+enum Planned {
+    /// Keep the hits held.
+    Held(Vec<Arc<SearchHit>>),
+    /// Read it, conditionally on the ETag of the copy held, if any.
+    Read(Option<String>),
+}
+
 /// Search over an index store's search shards.
 pub struct IndexedSearch {
     index: Arc<dyn IndexStore>,
@@ -111,6 +130,76 @@ impl IndexedSearch {
             loaded: tokio::sync::Mutex::new(Loaded::default()),
             current: RwLock::new(Arc::new(SearchIndex::default())),
         }
+    }
+
+    /// Builds the index the plan describes. Build threads take consecutive runs of
+    /// shards and parse and index each as it arrives, while the runtime reads
+    /// shards a few at a time from every run in turn, so reading overlaps
+    /// building. Returns the index, the shards parsed, and the shards now gone.
+    async fn load_index(
+        &self,
+        plan: BTreeMap<Shard, Planned>,
+        held: &BTreeMap<Shard, (String, Vec<Arc<SearchHit>>)>,
+    ) -> Result<(SearchIndex, Vec<ParsedShard>, Vec<Shard>), StorageError> {
+        let runs = consecutive_runs(plan.into_iter().collect(), build_parallelism());
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            runs.iter().map(|_| std::sync::mpsc::channel()).unzip();
+        let build = tokio::task::spawn_blocking(move || build_index(receivers));
+        // Round-robin over the runs, so every build thread is fed from the start.
+        let mut queues: Vec<_> = runs
+            .into_iter()
+            .map(|run| run.into_iter().peekable())
+            .collect();
+        let mut order = Vec::new();
+        while queues.iter_mut().any(|q| q.peek().is_some()) {
+            for (run, queue) in queues.iter_mut().enumerate() {
+                if let Some(item) = queue.next() {
+                    order.push((run, item));
+                }
+            }
+        }
+        let index = Arc::clone(&self.index);
+        let mut reads = futures_util::stream::iter(order)
+            .map(|(run, (shard, planned))| {
+                let index = Arc::clone(&index);
+                async move {
+                    let source = match planned {
+                        Planned::Held(hits) => Ok(ShardSource::Held(hits)),
+                        Planned::Read(etag) => read_shard(index.as_ref(), shard, etag)
+                            .await
+                            .map(|read| ShardSource::Read(shard, read)),
+                    };
+                    (run, source)
+                }
+            })
+            .buffered(LOAD_CONCURRENCY);
+        let mut gone = Vec::new();
+        while let Some((run, source)) = reads.next().await {
+            let source = match source {
+                Ok(ShardSource::Read(shard, ShardRead::Gone)) => {
+                    gone.push(shard);
+                    continue;
+                }
+                Ok(ShardSource::Read(shard, ShardRead::Unchanged)) => match held.get(&shard) {
+                    Some((_, hits)) => Ok(ShardSource::Held(hits.clone())),
+                    None => Err(StorageError::Corrupt(format!(
+                        "search/{shard}.json: unchanged, yet not held"
+                    ))),
+                },
+                other => other,
+            };
+            let failed = source.is_err();
+            // A closed channel means its thread already failed; the build reports why.
+            let _ = senders[run].send(source);
+            if failed {
+                break;
+            }
+        }
+        drop(senders);
+        let (index, parsed) = build
+            .await
+            .map_err(|e| StorageError::Backend(Box::new(e)))??;
+        Ok((index, parsed, gone))
     }
 
     /// Answers a query from the current index.
@@ -157,49 +246,21 @@ impl IndexedSearch {
         loaded
             .shards
             .retain(|shard, _| bins.contains_key(&shard.to_string()));
-        let index = Arc::clone(&self.index);
-        let known: BTreeMap<Shard, String> = moved
-            .iter()
-            .filter_map(|s| loaded.shards.get(s).map(|(etag, _)| (*s, etag.clone())))
-            .collect();
-        // Shards are fetched concurrently, then parsed and indexed on every core.
-        let reads: Vec<(Shard, Result<ShardRead, StorageError>)> =
-            futures_util::stream::iter(moved)
-                .map(|shard| {
-                    let index = Arc::clone(&index);
-                    let etag = known.get(&shard).cloned();
-                    async move { (shard, read_shard(index.as_ref(), shard, etag).await) }
-                })
-                .buffer_unordered(LOAD_CONCURRENCY)
-                .collect()
-                .await;
-        let mut fetched = BTreeMap::new();
-        for (shard, read) in reads {
-            match read? {
-                ShardRead::Unchanged => {}
-                ShardRead::Gone => {
-                    loaded.shards.remove(&shard);
-                }
-                ShardRead::Loaded(etag, bytes) => {
-                    loaded.shards.remove(&shard);
-                    fetched.insert(shard, (etag, bytes));
-                }
-            }
-        }
-        // In shard order, whichever way each shard came.
-        let mut sources: BTreeMap<Shard, ShardSource> = loaded
+        // Every shard of the new index in order: held ones as they are, moved ones
+        // to read (conditionally, when an older copy is held).
+        let mut plan: BTreeMap<Shard, Planned> = loaded
             .shards
             .iter()
-            .map(|(shard, (_, hits))| (*shard, ShardSource::Held(hits.clone())))
+            .map(|(shard, (_, hits))| (*shard, Planned::Held(hits.clone())))
             .collect();
-        for (shard, (etag, bytes)) in fetched {
-            sources.insert(shard, ShardSource::Fetched(shard, etag, bytes));
+        for shard in moved {
+            let etag = loaded.shards.get(&shard).map(|(etag, _)| etag.clone());
+            plan.insert(shard, Planned::Read(etag));
         }
-        let sources: Vec<ShardSource> = sources.into_values().collect();
-        // Building a large index takes every core for a moment: off the runtime.
-        let (rebuilt, parsed) = tokio::task::spawn_blocking(move || build_index(sources))
-            .await
-            .map_err(|e| StorageError::Backend(Box::new(e)))??;
+        let (rebuilt, parsed, gone) = self.load_index(plan, &loaded.shards).await?;
+        for shard in gone {
+            loaded.shards.remove(&shard);
+        }
         for (shard, etag, hits) in parsed {
             loaded.shards.insert(shard, (etag, hits));
         }

@@ -192,10 +192,16 @@ fn write_file(
 /// Temporary names: unique per process (the counter) and across processes (the pid).
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// This process's id, asked of the kernel once rather than per file written.
+fn process_id() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut temp = file.as_os_str().to_owned();
-    temp.push(format!(".{}-{n}.tmp", std::process::id()));
+    temp.push(format!(".{}-{n}.tmp", process_id()));
     let temp = PathBuf::from(temp);
     std::fs::write(&temp, bytes).map_err(backend)?;
     std::fs::rename(&temp, file).map_err(|e| {

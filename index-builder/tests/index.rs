@@ -15,7 +15,7 @@ use registry_core::registry::PublishBody;
 use registry_core::search::SearchQuery;
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
-use registry_core::store::{FileArtifactStore, SqliteStore};
+use registry_core::store::{FileArtifactStore, SqliteStore, StorageError};
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::{Registry, RegistryConfig};
 use registry_index::path::{IndexPath, Shard};
@@ -436,28 +436,44 @@ async fn the_signed_chain_verifies_and_catches_tampering_and_staleness() {
 #[tokio::test]
 async fn search_from_the_shards_answers_like_the_catalog() {
     let env = Env::new().await;
+    // Enough plugins to spread over many shards, so every build thread has some.
+    let extra: Vec<String> = (0..40).map(|i| format!("tool-{i}")).collect();
     for (slug, version) in [
         ("github", "1.0.0"),
         ("gitlab", "1.0.0"),
         ("weather", "2.0.0"),
         ("github", "1.1.0"),
-    ] {
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|slug| (slug.as_str(), "1.0.0")))
+    {
         env.publish(slug, version).await;
     }
     let search = IndexedSearch::new(
         Arc::new(FileIndexStore::new(env.incremental_dir())),
         std::time::Duration::ZERO,
     );
-    for q in [Some("git"), Some("weather"), None, Some("nothing")] {
-        let query = SearchQuery::from_params(q.map(str::to_owned), None, None, None).unwrap();
-        let from_index = search.search(&query).await.unwrap();
-        let from_catalog = env
-            .registry
-            .search_plugins(q.map(str::to_owned), None, None, None)
-            .await
-            .unwrap();
-        assert_eq!(from_index, from_catalog, "q={q:?}");
-    }
+    let agrees_with_the_catalog = async |when: &str| {
+        for q in [
+            Some("git"),
+            Some("weather"),
+            Some("tool"),
+            None,
+            Some("nothing"),
+        ] {
+            let query =
+                SearchQuery::from_params(q.map(str::to_owned), None, Some(100), None).unwrap();
+            let from_index = search.search(&query).await.unwrap();
+            let from_catalog = env
+                .registry
+                .search_plugins(q.map(str::to_owned), None, Some(100), None)
+                .await
+                .unwrap();
+            assert_eq!(from_index, from_catalog, "q={q:?} {when}");
+        }
+    };
+    agrees_with_the_catalog("on the first load").await;
+    assert_eq!(search.current_index().await.unwrap().len(), 43);
     // A change is seen on the next query (revalidated by ETag).
     env.registry
         .unpublish_version(&env.caller, "weather", "2.0.0")
@@ -465,6 +481,24 @@ async fn search_from_the_shards_answers_like_the_catalog() {
         .unwrap();
     let query = SearchQuery::from_params(Some("weather".into()), None, None, None).unwrap();
     assert_eq!(search.search(&query).await.unwrap().total, 0);
+    // Deprecating an older version moves github's bin but not its search entry: the
+    // shard is revalidated, found unchanged, and kept.
+    env.registry
+        .deprecate_version(&env.caller, "github", "1.0.0", "superseded", None)
+        .await
+        .unwrap();
+    agrees_with_the_catalog("after a change outside the search shards").await;
+    // A shard that no longer parses is reported, not served as empty.
+    env.publish("gitlab", "1.1.0").await;
+    let shard = env
+        .incremental_dir()
+        .join(IndexPath::SearchShard(Shard::of(&Slug::parse("gitlab").unwrap())).relative());
+    std::fs::write(&shard, b"{not json").unwrap();
+    let error = search.current_index().await.unwrap_err();
+    assert!(
+        matches!(&error, StorageError::Corrupt(why) if why.contains("search/")),
+        "{error:?}"
+    );
 }
 
 #[derive(Debug, Clone)]

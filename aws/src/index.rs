@@ -18,7 +18,7 @@ pub const INDEX_KEY_PREFIX: &str = "index/";
 pub const STATUS_METADATA: &str = "status";
 
 /// PUTs a bulk write keeps in flight.
-const PUT_CONCURRENCY: usize = 16;
+const PUT_CONCURRENCY: usize = 32;
 
 /// Index files as objects in one bucket.
 #[derive(Debug, Clone)]

@@ -39,8 +39,11 @@ use crate::store::{
 const CAS_ATTEMPTS: usize = 16;
 /// Catalog page size of the full rebuild.
 const REBUILD_PAGE: usize = 500;
-/// Plugins rendered and written at once during a rebuild.
-const REBUILD_CONCURRENCY: usize = 64;
+/// Plugins a rebuild renders, reads and writes as one batch: one trip to the
+/// artifact store and one to the index store per batch, not per plugin.
+const REBUILD_BATCH: usize = 50;
+/// Batches a rebuild works on at once.
+const REBUILD_CONCURRENCY: usize = 8;
 
 /// Why an index update failed.
 #[derive(Debug, thiserror::Error)]
@@ -595,32 +598,40 @@ impl IndexBuilder {
                 break;
             };
             next_page = read_page(Some(last.slug.clone()));
-            // Each plugin on its own task, so rendering and hashing use every core;
+            // Each batch on its own task, so rendering and hashing use every core;
             // `buffered` keeps the catalog's order.
-            let results: Vec<_> = futures_util::stream::iter(page)
-                .map(|(plugin, versions)| {
+            let mut page = page.into_iter();
+            let batches = std::iter::from_fn(|| {
+                let batch: Vec<PluginState> = page
+                    .by_ref()
+                    .take(REBUILD_BATCH)
+                    .map(|(plugin, versions)| PluginState { plugin, versions })
+                    .collect();
+                (!batch.is_empty()).then_some(batch)
+            });
+            let results: Vec<_> = futures_util::stream::iter(batches)
+                .map(|batch| {
                     let this = self.clone();
                     let old = Arc::clone(&old_bins);
-                    tokio::spawn(async move {
-                        this.rebuild_plugin(PluginState { plugin, versions }, &old)
-                            .await
-                    })
+                    tokio::spawn(async move { this.rebuild_plugins(batch, &old).await })
                 })
                 .buffered(REBUILD_CONCURRENCY)
                 .collect()
                 .await;
             for result in results {
-                let outcome = result
+                let outcomes = result
                     .map_err(|e| IndexError::Storage(StorageError::Backend(Box::new(e))))??;
-                report.plugins += 1;
-                for (path, size) in &outcome.written {
-                    report.wrote(path, *size);
+                for outcome in outcomes {
+                    report.plugins += 1;
+                    for (path, size) in &outcome.written {
+                        report.wrote(path, *size);
+                    }
+                    let shard = outcome.shard;
+                    let bin = bins.entry(shard).or_default();
+                    bin.extend(outcome.files);
+                    let entries = shards.entry(shard).or_default();
+                    entries.extend(outcome.entry);
                 }
-                let shard = outcome.shard;
-                let bin = bins.entry(shard).or_default();
-                bin.extend(outcome.files);
-                let entries = shards.entry(shard).or_default();
-                entries.extend(outcome.entry);
             }
         }
 
@@ -691,38 +702,51 @@ impl IndexBuilder {
         Ok(sha)
     }
 
-    async fn rebuild_plugin(
+    /// Renders a batch of plugins and writes whatever of theirs changed, reading
+    /// their artifacts in one go and writing in one go.
+    async fn rebuild_plugins(
         &self,
-        state: PluginState,
+        batch: Vec<PluginState>,
         old_bins: &BTreeMap<Shard, (BTreeMap<String, String>, String)>,
-    ) -> Result<PluginOutcome, IndexError> {
-        let slug = &state.plugin.slug;
-        let rendered = render_plugin(&state, &self.settings.public_url)
-            .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
-        let mut outcome = PluginOutcome {
-            shard: Shard::of(slug),
-            files: Vec::with_capacity(rendered.len()),
-            written: Vec::new(),
-            entry: search_entry(&state.plugin),
-        };
+    ) -> Result<Vec<PluginOutcome>, IndexError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
         let mut changed = Vec::new();
-        for file in rendered {
-            let sha = file.sha256.to_hex();
-            outcome.files.push((file.path.relative(), sha.clone()));
-            if known_sha(old_bins, &file.path) != Some(&sha) {
-                changed.push(file);
+        // How many of `changed` each plugin contributed, in order.
+        let mut changed_per_plugin = Vec::with_capacity(batch.len());
+        for state in &batch {
+            let slug = &state.plugin.slug;
+            let rendered = render_plugin(state, &self.settings.public_url)
+                .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
+            let mut outcome = PluginOutcome {
+                shard: Shard::of(slug),
+                files: Vec::with_capacity(rendered.len()),
+                written: Vec::new(),
+                entry: search_entry(&state.plugin),
+            };
+            let before = changed.len();
+            for file in rendered {
+                let sha = file.sha256.to_hex();
+                outcome.files.push((file.path.relative(), sha.clone()));
+                if known_sha(old_bins, &file.path) != Some(&sha) {
+                    changed.push(file);
+                }
             }
+            changed_per_plugin.push(changed.len() - before);
+            outcomes.push(outcome);
         }
-        let batch = self.objects_of(changed).await?;
-        for (path, object) in &batch {
-            outcome.written.push((path.clone(), object.bytes.len()));
+        let objects = self.objects_of(changed).await?;
+        let mut written = objects
+            .iter()
+            .map(|(path, object)| (path.clone(), object.bytes.len()));
+        for (outcome, count) in outcomes.iter_mut().zip(changed_per_plugin) {
+            outcome.written.extend(written.by_ref().take(count));
         }
-        let batch: Vec<(String, IndexObject)> = batch
+        let objects: Vec<(String, IndexObject)> = objects
             .into_iter()
             .map(|(path, object)| (path.relative(), object))
             .collect();
-        self.index.put_all(&batch).await?;
-        Ok(outcome)
+        self.index.put_all(&objects).await?;
+        Ok(outcomes)
     }
 
     /// The objects to write for `files`, with every artifact copy read in one go.

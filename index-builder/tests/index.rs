@@ -436,8 +436,9 @@ async fn the_signed_chain_verifies_and_catches_tampering_and_staleness() {
 #[tokio::test]
 async fn search_from_the_shards_answers_like_the_catalog() {
     let env = Env::new().await;
-    // Enough plugins to spread over many shards, so every build thread has some.
-    let extra: Vec<String> = (0..40).map(|i| format!("tool-{i}")).collect();
+    // Enough plugins to spread over many shards, so every search build thread has
+    // some, and to fill more than one batch of a full rebuild.
+    let extra: Vec<String> = (0..60).map(|i| format!("tool-{i}")).collect();
     for (slug, version) in [
         ("github", "1.0.0"),
         ("gitlab", "1.0.0"),
@@ -473,7 +474,9 @@ async fn search_from_the_shards_answers_like_the_catalog() {
         }
     };
     agrees_with_the_catalog("on the first load").await;
-    assert_eq!(search.current_index().await.unwrap().len(), 43);
+    assert_eq!(search.current_index().await.unwrap().len(), 63);
+    let rebuilt = env.rebuild_fresh("rebuilt").await;
+    assert_same_index(&env.incremental_dir(), &rebuilt);
     // A change is seen on the next query (revalidated by ETag).
     env.registry
         .unpublish_version(&env.caller, "weather", "2.0.0")

@@ -364,6 +364,9 @@ pub trait KeyStore: Send + Sync {
 /// Plugins read at once by the default [`CatalogStore::plugins_with_versions_page`].
 const PAGE_READS_IN_FLIGHT: usize = 32;
 
+/// Artifacts read at once by the default [`ArtifactStore::get_many`].
+const ARTIFACT_READS_IN_FLIGHT: usize = 32;
+
 /// A CDN in front of the static index that can be told to forget paths.
 #[async_trait]
 pub trait CdnInvalidator: Send + Sync {
@@ -395,9 +398,17 @@ pub trait ArtifactStore: Send + Sync {
     async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
 
     /// Several artifacts' bytes, in the order asked (`None` for each missing one),
-    /// read concurrently. Stores that read many at once cheaper override this.
+    /// [`ARTIFACT_READS_IN_FLIGHT`] at a time. Stores that read many at once
+    /// cheaper override this.
     async fn get_many(&self, keys: &[ArtifactKey]) -> Result<Vec<Option<Bytes>>, StorageError> {
-        futures_util::future::try_join_all(keys.iter().map(|key| self.get(key))).await
+        use futures_util::{StreamExt, TryStreamExt};
+        // Collected first: a closure inside the stream trips the compiler's
+        // higher-ranked lifetime check under `async_trait`.
+        let reads: Vec<_> = keys.iter().map(|key| self.get(key)).collect();
+        futures_util::stream::iter(reads)
+            .buffered(ARTIFACT_READS_IN_FLIGHT)
+            .try_collect()
+            .await
     }
 }
 

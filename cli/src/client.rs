@@ -1,0 +1,885 @@
+//! The registry's HTTP API, as a typed client.
+//!
+//! Reads are retried with backoff on 5xx answers, timeouts and dropped
+//! connections. Writes that are not safe to repeat (publish, key creation) are
+//! retried only when the registry cannot have acted on them: a refused
+//! connection, 429 or 503. Every 4xx answer keeps the registry's problem+json body,
+//! so a caller sees exactly which field to fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use registry_core::manifest::{DocumentFormat, FieldError};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// The public community registry.
+pub const DEFAULT_REGISTRY: &str = "https://registry.openworkflowspec.org";
+
+/// How long one request may take, start to end.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An API key. Its `Debug` and `Display` never show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key such as `sk_...`; surrounding whitespace is dropped.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into().trim().to_owned())
+    }
+
+    /// The secret, for the `Authorization` header and the config file only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Enough to tell keys apart in a list, never enough to use one.
+        let shown: String = self.0.chars().take(6).collect();
+        write!(f, "{shown}…")
+    }
+}
+
+/// An RFC 9457 problem body, as the registry answers every error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Problem kind URI.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Short summary.
+    #[serde(default)]
+    pub title: String,
+    /// HTTP status.
+    #[serde(default)]
+    pub status: u16,
+    /// What happened and what to do.
+    #[serde(default)]
+    pub detail: String,
+    /// Stable machine code, such as `version_not_incremented`.
+    #[serde(default)]
+    pub code: String,
+    /// Field-by-field problems of a validation failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// A problem for an answer without a problem body.
+    fn from_status(status: StatusCode, body: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(body);
+        let detail = match text.trim() {
+            "" => status.canonical_reason().unwrap_or("no detail").to_owned(),
+            text => text.chars().take(300).collect(),
+        };
+        Self {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: String::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// Why a registry call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// 401: no key, or a key that is not live.
+    #[error("not authenticated: {}", .0.detail)]
+    Unauthenticated(Box<Problem>),
+    /// 403: the key lacks a scope, or the plugin is another principal's.
+    #[error("forbidden: {}", .0.detail)]
+    Forbidden(Box<Problem>),
+    /// 404: no such plugin, version, key or upload.
+    #[error("not found: {}", .0.detail)]
+    NotFound(Box<Problem>),
+    /// 410: the version was unpublished.
+    #[error("gone: {}", .0.detail)]
+    Gone(Box<Problem>),
+    /// 409: a conflict (version exists, not incremented, unpublish refused).
+    #[error("conflict: {}", .0.detail)]
+    Conflict(Box<Problem>),
+    /// 422: the plugin breaks the rules; `errors` lists them by field.
+    #[error("invalid: {}", .0.detail)]
+    Invalid(Box<Problem>),
+    /// Another 4xx: malformed body, too large, unsupported type.
+    #[error("rejected ({}): {}", .0.status, .0.detail)]
+    Rejected(Box<Problem>),
+    /// 5xx, after retries.
+    #[error("the registry failed ({}): {}", .0.status, .0.detail)]
+    Server(Box<Problem>),
+    /// No answer: connection refused or dropped, timeout, TLS; after retries.
+    #[error("could not reach the registry: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// An answer that does not parse as what the API documents.
+    #[error("unexpected answer from {url}: {detail}")]
+    UnexpectedResponse {
+        /// What was asked.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Downloaded bytes do not hash to what the registry's details say.
+    #[error("checksum mismatch for {what}: expected {expected}, got {actual}")]
+    ChecksumMismatch {
+        /// Which download.
+        what: String,
+        /// The SHA-256 the details name.
+        expected: String,
+        /// The SHA-256 of the bytes received.
+        actual: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ClientError {
+    /// The registry's problem body, when it sent one.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Unauthenticated(p)
+            | Self::Forbidden(p)
+            | Self::NotFound(p)
+            | Self::Gone(p)
+            | Self::Conflict(p)
+            | Self::Invalid(p)
+            | Self::Rejected(p)
+            | Self::Server(p) => Some(p.as_ref()),
+            _ => None,
+        }
+    }
+
+    fn of_status(status: StatusCode, problem: Problem) -> Self {
+        let problem = Box::new(problem);
+        match status.as_u16() {
+            401 => Self::Unauthenticated(problem),
+            403 => Self::Forbidden(problem),
+            404 => Self::NotFound(problem),
+            409 => Self::Conflict(problem),
+            410 => Self::Gone(problem),
+            422 => Self::Invalid(problem),
+            500.. => Self::Server(problem),
+            _ => Self::Rejected(problem),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Whether a request may be sent again when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeatable {
+    /// Reads, deletes and deprecations: the same request twice has one effect.
+    Yes,
+    /// Publish, key creation: retried only when the registry cannot have acted.
+    OnlyIfUnprocessed,
+}
+
+/// `GET /plugins/{slug}`: the fields the client uses; the rest is kept in `other`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginDetails {
+    /// Plugin slug.
+    pub slug: String,
+    /// This version.
+    pub version: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Live versions, newest first.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// SHA-256 of the exact bytes the schema download serves.
+    pub sha256: String,
+    /// Where the schema is served.
+    #[serde(default)]
+    pub schema_url: String,
+    /// The deprecation notice, if any.
+    #[serde(default)]
+    pub deprecated: Option<DeprecationNotice>,
+    /// Where the bundle is served, for versions published as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_url: Option<String>,
+    /// SHA-256 of the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_sha256: Option<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a version is deprecated and what to use instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeprecationNotice {
+    /// The author's reason.
+    pub reason: String,
+    /// The version to move to, if named.
+    #[serde(default)]
+    pub replacement_version: Option<String>,
+    /// When it was deprecated.
+    #[serde(default)]
+    pub deprecated_at: Option<String>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// Plugin slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Latest version.
+    pub version: String,
+    /// Author.
+    #[serde(default)]
+    pub author: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Downloads.
+    #[serde(default)]
+    pub downloads: u64,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// Matches in all.
+    pub total: usize,
+    /// This page.
+    pub results: Vec<SearchResult>,
+}
+
+/// What to publish.
+#[derive(Debug, Clone)]
+pub enum PublishPayload {
+    /// A bare schema document.
+    Document {
+        /// Its bytes, exactly as they will be served.
+        bytes: Bytes,
+        /// JSON or YAML.
+        format: DocumentFormat,
+    },
+    /// A ZIP bundle with `plugin.yaml` or `plugin.json` at its root.
+    Bundle {
+        /// The ZIP.
+        bytes: Bytes,
+    },
+}
+
+impl PublishPayload {
+    /// Bytes that will be sent.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Document { bytes, .. } | Self::Bundle { bytes } => bytes.len(),
+        }
+    }
+
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn content_type(&self) -> &'static str {
+        match self {
+            Self::Document { format, .. } => format.content_type(),
+            Self::Bundle { .. } => "application/zip",
+        }
+    }
+}
+
+/// What a publish or update answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// `published` or `updated`.
+    pub status: String,
+    /// The plugin.
+    pub slug: String,
+    /// The new version.
+    pub version: String,
+    /// The plugin's URL (publish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The highest version before this one (update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<String>,
+    /// The new details' ETag, when the registry builds its index in process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details_etag: Option<String>,
+}
+
+/// `POST /uploads`: where to send a bundle's bytes.
+#[derive(Debug, Clone, Deserialize)]
+struct UploadTicket {
+    upload_id: String,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedKey {
+    /// The secret, `sk_...`.
+    #[serde(rename = "key")]
+    pub secret: ApiKey,
+    /// The key's public id.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for ApiKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(ApiKey::new)
+    }
+}
+
+/// What `deprecate` sets.
+#[derive(Debug, Clone, Serialize)]
+struct DeprecateRequest<'a> {
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replacement_version: Option<&'a str>,
+}
+
+/// A client for one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    base: Url,
+    key: Option<ApiKey>,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    cache: Option<HttpCache>,
+}
+
+impl RegistryClient {
+    /// A client for the registry at `base` (such as `https://registry.example.com`),
+    /// sending `key` when given.
+    pub fn new(base: &Url, key: Option<ApiKey>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("openworkflow/", env!("CARGO_PKG_VERSION")))
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(ClientError::Transport)?;
+        let mut base = base.clone();
+        // Joining relative paths needs the base to end in a slash.
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Self {
+            base,
+            key,
+            http,
+            retry: RetryPolicy::default(),
+            cache: None,
+        })
+    }
+
+    /// Retries as `policy` says.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Keeps downloaded documents in `dir` and revalidates them by ETag.
+    pub fn with_cache(mut self, dir: PathBuf) -> Self {
+        self.cache = Some(HttpCache { dir });
+        self
+    }
+
+    /// The registry's base URL, without the trailing slash.
+    pub fn registry_url(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// Whether a key will be sent.
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn url(&self, path: &str) -> Result<Url, ClientError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ClientError::UnexpectedResponse {
+                url: path.to_owned(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Sends the request `build` makes, retrying as `repeatable` allows, and
+    /// turns an error status into a [`ClientError`].
+    async fn send(
+        &self,
+        repeatable: Repeatable,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let mut attempt = 1;
+        loop {
+            let mut request = build();
+            if let Some(key) = &self.key {
+                request = request.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
+            }
+            let outcome = request.send().await;
+            let retry = match &outcome {
+                Ok(response) => match response.status() {
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => true,
+                    status if status.is_server_error() => repeatable == Repeatable::Yes,
+                    _ => false,
+                },
+                Err(e) => e.is_connect() || repeatable == Repeatable::Yes,
+            };
+            if retry && attempt < self.retry.attempts {
+                tokio::time::sleep(backoff(self.retry, attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            let response = outcome.map_err(ClientError::Transport)?;
+            let status = response.status();
+            if status.is_success() || status == StatusCode::NOT_MODIFIED {
+                return Ok(response);
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            let problem = serde_json::from_slice::<Problem>(&body)
+                .ok()
+                .filter(|p| p.status != 0)
+                .unwrap_or_else(|| Problem::from_status(status, &body));
+            return Err(ClientError::of_status(status, problem));
+        }
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        url: &Url,
+        response: Response,
+    ) -> Result<T, ClientError> {
+        let bytes = response.bytes().await.map_err(ClientError::Transport)?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::UnexpectedResponse {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// A GET that revalidates a cached copy by ETag; answers the body.
+    async fn get_cached(&self, url: &Url) -> Result<Bytes, ClientError> {
+        self.get_revalidated(url, true).await
+    }
+
+    /// A download checked against `expected_sha256`. A cached copy that fails the
+    /// check (a damaged cache) is dropped and the document fetched again.
+    async fn get_checked(
+        &self,
+        url: &Url,
+        what: &str,
+        expected_sha256: &str,
+    ) -> Result<Bytes, ClientError> {
+        let bytes = self.get_revalidated(url, true).await?;
+        if check_sha256(what, &bytes, expected_sha256).is_ok() {
+            return Ok(bytes);
+        }
+        let bytes = self.get_revalidated(url, false).await?;
+        check_sha256(what, &bytes, expected_sha256)?;
+        Ok(bytes)
+    }
+
+    async fn get_revalidated(&self, url: &Url, use_cache: bool) -> Result<Bytes, ClientError> {
+        let cached = self
+            .cache
+            .as_ref()
+            .filter(|_| use_cache)
+            .and_then(|c| c.load(url));
+        let response = self
+            .send(Repeatable::Yes, || {
+                let request = self.http.get(url.clone());
+                match &cached {
+                    Some((etag, _)) => request.header(IF_NONE_MATCH, etag),
+                    None => request,
+                }
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_MODIFIED
+            && let Some((_, body)) = cached
+        {
+            return Ok(body);
+        }
+        let etag = header_text(response.headers(), ETAG);
+        let body = response.bytes().await.map_err(ClientError::Transport)?;
+        if let (Some(cache), Some(etag)) = (&self.cache, etag) {
+            // A cache that cannot be written only costs a download next time.
+            let _ = cache.store(url, &etag, &body);
+        }
+        Ok(body)
+    }
+
+    /// `GET /plugins/{slug}[?version=]`: a version's details (the latest when
+    /// `version` is `None`).
+    pub async fn plugin_details(
+        &self,
+        slug: &str,
+        version: Option<&str>,
+    ) -> Result<PluginDetails, ClientError> {
+        let mut url = self.url(&format!("plugins/{slug}"))?;
+        if let Some(version) = version {
+            url.query_pairs_mut().append_pair("version", version);
+        }
+        let body = self.get_cached(&url).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::UnexpectedResponse {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `GET /plugins/{slug}/{version}/schema`: the document exactly as published,
+    /// checked against `expected_sha256`.
+    pub async fn schema(
+        &self,
+        slug: &str,
+        version: &str,
+        expected_sha256: &str,
+    ) -> Result<Bytes, ClientError> {
+        let url = self.url(&format!("plugins/{slug}/{version}/schema"))?;
+        self.get_checked(&url, &format!("{slug}@{version} schema"), expected_sha256)
+            .await
+    }
+
+    /// `GET /plugins/{slug}/{version}/bundle`, checked against `expected_sha256`.
+    pub async fn bundle(
+        &self,
+        slug: &str,
+        version: &str,
+        expected_sha256: &str,
+    ) -> Result<Bytes, ClientError> {
+        let url = self.url(&format!("plugins/{slug}/{version}/bundle"))?;
+        self.get_checked(&url, &format!("{slug}@{version} bundle"), expected_sha256)
+            .await
+    }
+
+    /// `GET /index/{path}`: a file of the registry's signed static index.
+    pub async fn index_file(&self, path: &str) -> Result<Bytes, ClientError> {
+        let url = self.url(&format!("index/{path}"))?;
+        self.get_cached(&url).await
+    }
+
+    /// `GET /plugins/search`.
+    pub async fn search(
+        &self,
+        q: Option<&str>,
+        tag: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<SearchPage, ClientError> {
+        let url = self.url("plugins/search")?;
+        let mut query: Vec<(&str, String)> = Vec::new();
+        query.extend(q.map(|q| ("q", q.to_owned())));
+        query.extend(tag.map(|t| ("tag", t.to_owned())));
+        query.extend(limit.map(|l| ("limit", l.to_string())));
+        let response = self
+            .send(Repeatable::Yes, || self.http.get(url.clone()).query(&query))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `POST /plugins` (or `PUT /plugins/{slug}` when `update` names the plugin).
+    /// A bundle goes through `POST /uploads` when the registry offers it, and in
+    /// the request body when it does not.
+    pub async fn publish(
+        &self,
+        payload: &PublishPayload,
+        update: Option<&str>,
+    ) -> Result<Published, ClientError> {
+        let (method, url) = match update {
+            Some(slug) => (Method::PUT, self.url(&format!("plugins/{slug}"))?),
+            None => (Method::POST, self.url("plugins")?),
+        };
+        let upload_id = match payload {
+            PublishPayload::Bundle { bytes } => self.upload_bundle(bytes).await?,
+            PublishPayload::Document { .. } => None,
+        };
+        let response = match (&upload_id, payload) {
+            (Some(id), _) => {
+                let mut url = url.clone();
+                url.query_pairs_mut().append_pair("upload_id", id);
+                self.send(Repeatable::OnlyIfUnprocessed, || {
+                    self.http.request(method.clone(), url.clone())
+                })
+                .await?
+            }
+            (None, PublishPayload::Document { bytes, .. } | PublishPayload::Bundle { bytes }) => {
+                self.send(Repeatable::OnlyIfUnprocessed, || {
+                    self.http
+                        .request(method.clone(), url.clone())
+                        .header(CONTENT_TYPE, payload.content_type())
+                        .body(bytes.clone())
+                })
+                .await?
+            }
+        };
+        let etag = header_text(response.headers(), ETAG);
+        let mut published: Published = Self::json(&url, response).await?;
+        published.details_etag = etag;
+        Ok(published)
+    }
+
+    /// Sends a bundle through `POST /uploads` and a presigned PUT; `None` when
+    /// the registry takes bundles in the request body instead.
+    async fn upload_bundle(&self, bytes: &Bytes) -> Result<Option<String>, ClientError> {
+        let url = self.url("uploads")?;
+        let request = serde_json::json!({
+            "size": bytes.len(),
+            "sha256": hex::encode(Sha256::digest(bytes)),
+        });
+        let ticket: UploadTicket = match self
+            .send(Repeatable::OnlyIfUnprocessed, || {
+                self.http.post(url.clone()).json(&request)
+            })
+            .await
+        {
+            Ok(response) => Self::json(&url, response).await?,
+            Err(ClientError::NotFound(problem)) if problem.code == "uploads_unsupported" => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let target = Url::parse(&ticket.url).map_err(|e| ClientError::UnexpectedResponse {
+            url: url.to_string(),
+            detail: format!("upload URL: {e}"),
+        })?;
+        // The presigned URL carries its own authorisation: no registry key.
+        let mut put = self.http.put(target).body(bytes.clone());
+        for (name, value) in &ticket.headers {
+            put = put.header(name, value);
+        }
+        let response = put.send().await.map_err(ClientError::Transport)?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(ClientError::of_status(
+                status,
+                Problem::from_status(status, &body),
+            ));
+        }
+        Ok(Some(ticket.upload_id))
+    }
+
+    /// `POST /plugins/{slug}/{version}/deprecate`.
+    pub async fn deprecate(
+        &self,
+        slug: &str,
+        version: &str,
+        reason: &str,
+        replacement_version: Option<&str>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let url = self.url(&format!("plugins/{slug}/{version}/deprecate"))?;
+        let body = DeprecateRequest {
+            reason,
+            replacement_version,
+        };
+        let response = self
+            .send(Repeatable::Yes, || self.http.post(url.clone()).json(&body))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `DELETE /plugins/{slug}/{version}`.
+    pub async fn unpublish(
+        &self,
+        slug: &str,
+        version: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let url = self.url(&format!("plugins/{slug}/{version}"))?;
+        let response = self
+            .send(Repeatable::Yes, || self.http.delete(url.clone()))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `POST /auth/keys`: a new key for the caller's principal.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        scopes: &[String],
+    ) -> Result<CreatedKey, ClientError> {
+        let url = self.url("auth/keys")?;
+        let mut body = serde_json::json!({ "name": name });
+        if !scopes.is_empty() {
+            body["scopes"] = serde_json::json!(scopes);
+        }
+        let response = self
+            .send(Repeatable::OnlyIfUnprocessed, || {
+                self.http.post(url.clone()).json(&body)
+            })
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `GET /auth/keys`: checks that the key is live (and lists its principal's).
+    pub async fn list_keys(&self) -> Result<serde_json::Value, ClientError> {
+        let url = self.url("auth/keys")?;
+        let response = self
+            .send(Repeatable::Yes, || self.http.get(url.clone()))
+            .await?;
+        Self::json(&url, response).await
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The wait before retry number `attempt` (1 for the first retry): exponential,
+/// with up to half again of jitter so many clients do not retry in step.
+fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
+    let base = policy.first_backoff * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 500) / 1000.0)
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Fails unless `bytes` hash to `expected` (lowercase hex).
+pub fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<(), ClientError> {
+    let actual = sha256_hex(bytes);
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(ClientError::ChecksumMismatch {
+            what: what.to_owned(),
+            expected: expected.to_owned(),
+            actual,
+        })
+    }
+}
+
+/// Downloaded documents kept on disk with their ETags, so a repeated download is a
+/// conditional GET answered by 304.
+#[derive(Debug, Clone)]
+struct HttpCache {
+    dir: PathBuf,
+}
+
+impl HttpCache {
+    fn paths(&self, url: &Url) -> (PathBuf, PathBuf) {
+        let name = sha256_hex(url.as_str().as_bytes());
+        (
+            self.dir.join(format!("{name}.body")),
+            self.dir.join(format!("{name}.etag")),
+        )
+    }
+
+    fn load(&self, url: &Url) -> Option<(String, Bytes)> {
+        let (body, etag) = self.paths(url);
+        let etag = std::fs::read_to_string(etag).ok()?;
+        let body = std::fs::read(body).ok()?;
+        Some((etag, Bytes::from(body)))
+    }
+
+    fn store(&self, url: &Url, etag: &str, body: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let (body_path, etag_path) = self.paths(url);
+        // Body first: an ETag beside a stale body would make a wrong copy current.
+        let _ = std::fs::remove_file(&etag_path);
+        std::fs::write(&body_path, body)?;
+        std::fs::write(etag_path, etag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_show_in_debug_or_display() {
+        let key = ApiKey::new("sk_live_0123456789abcdef");
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+        assert_eq!(key.to_string(), "sk_liv…");
+        assert!(!format!("{key:?} {key}").contains("0123456789"));
+    }
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter() {
+        let policy = RetryPolicy {
+            attempts: 4,
+            first_backoff: Duration::from_millis(100),
+        };
+        for (attempt, base) in [(1, 100), (2, 200), (3, 400)] {
+            let wait = backoff(policy, attempt);
+            assert!(
+                wait >= Duration::from_millis(base) && wait < Duration::from_millis(base * 3 / 2),
+                "attempt {attempt}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_problem_still_gives_a_reason() {
+        let problem = Problem::from_status(StatusCode::BAD_GATEWAY, b"");
+        assert_eq!(problem.status, 502);
+        assert_eq!(problem.detail, "Bad Gateway");
+        let error = ClientError::of_status(StatusCode::BAD_GATEWAY, problem);
+        assert!(matches!(error, ClientError::Server(_)), "{error:?}");
+    }
+}

@@ -1,0 +1,21 @@
+//! The OpenWorkflow client: the `openworkflow` command line and the Rust library it
+//! is built on.
+//!
+//! - [`client`]: the registry's HTTP API (details, schemas, search, publish, keys),
+//!   with retries, ETag revalidation and errors that keep the registry's problem
+//!   body.
+//! - [`config`]: which registry and key to use (`--registry` flag, then the
+//!   `OPENWORKFLOW_REGISTRY_URL` / `OPENWORKFLOW_REGISTRY_API_KEY` variables, then
+//!   the config file, then the public registry).
+//! - [`store`]: plugins installed on this machine.
+//! - [`install`]: downloading, verifying and installing a plugin version.
+
+pub mod client;
+pub mod config;
+pub mod install;
+pub mod store;
+
+pub use client::{ApiKey, ClientError, Problem, RegistryClient};
+pub use config::{ConfigFile, Settings};
+pub use install::install_plugin;
+pub use store::{InstalledPlugin, PluginStore};

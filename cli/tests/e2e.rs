@@ -1,0 +1,464 @@
+//! The real `openworkflow` binary against a real `openworkflow-registry serve`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const CLI: &str = env!("CARGO_BIN_EXE_openworkflow");
+
+/// The registry binary, built beside this one (`cargo test --workspace` builds it;
+/// a `cargo test -p openworkflow` run builds it here).
+fn registry_binary() -> PathBuf {
+    let path = Path::new(CLI).with_file_name("openworkflow-registry");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "openworkflow-registry",
+                "--bin",
+                "openworkflow-registry",
+            ])
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building openworkflow-registry failed");
+    }
+    path
+}
+
+struct Registry {
+    child: Child,
+    base: String,
+    data: PathBuf,
+    /// The server's log lines, requests included.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Registry {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(registry_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("RUST_LOG", "info,tower_http=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the registry");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let addr = line.split("local=").nth(1)?.split_whitespace().next()?;
+                line.contains("registry listening")
+                    .then(|| format!("http://{addr}"))
+            })
+            .expect("the registry logs its address");
+        // Keep draining the log so the server never blocks on a full pipe.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            base,
+            data: data.to_owned(),
+            log,
+        }
+    }
+
+    /// Responses logged with `status`, so far.
+    fn responses_with(&self, status: u16) -> usize {
+        let wanted = format!("status={status}");
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains("finished processing request") && line.contains(&wanted))
+            .count()
+    }
+
+    fn admin_key(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin.key"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user's machine: its own HOME (config, installed plugins, cache) and project
+/// directory, and the registry in OPENWORKFLOW_REGISTRY_URL.
+struct User {
+    home: tempfile::TempDir,
+    project: tempfile::TempDir,
+    registry: String,
+    key: Option<String>,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    #[track_caller]
+    fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+impl User {
+    fn new(registry: &Registry) -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+            project: tempfile::tempdir().unwrap(),
+            registry: registry.base.clone(),
+            key: None,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(CLI);
+        command
+            .args(args)
+            .current_dir(self.project.path())
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("OPENWORKFLOW_REGISTRY_URL", &self.registry);
+        if let Some(key) = &self.key {
+            command.env("OPENWORKFLOW_REGISTRY_API_KEY", key);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run::of(self.command(args).output().unwrap())
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.project.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        name.to_owned()
+    }
+
+    fn installed_dir(&self) -> PathBuf {
+        self.home.path().join(".local/share/openworkflow/plugins")
+    }
+}
+
+fn plugin_yaml(slug: &str, version: &str) -> String {
+    format!(
+        "slug: {slug}\nversion: {version}\nname: {slug} tool\ndescription: Forecasts for {slug}\n\
+         author: Example Org\nhomepage: https://example.com\nrepository: https://github.com/example/{slug}\n\
+         license: MIT\nicon: https://example.com/icon.png\ntags: [forecast, {slug}]\n\
+         actions:\n  - name: get_forecast\n    description: The forecast\n"
+    )
+}
+
+#[test]
+fn an_author_publishes_from_ci_and_a_user_installs() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut author = User::new(&registry);
+
+    // Validation runs locally and lists every problem with its field.
+    let good = author.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    let run = author.run(&["plugin", "validate", &good]).ok();
+    assert!(
+        run.stdout.contains("is valid: weather 1.0.0"),
+        "{}",
+        run.stdout
+    );
+    let bad = author.write("bad.yaml", "slug: Bad Slug\nversion: one\n");
+    let run = author.run(&["plugin", "validate", &bad]).fails_with(1);
+    for field in ["slug", "version", "actions", "license"] {
+        assert!(
+            run.stderr.contains(&format!("  - {field}:")),
+            "{field} missing from:\n{}",
+            run.stderr
+        );
+    }
+
+    // No key: refused before anything is sent.
+    let run = author.run(&["plugin", "publish", &good]).fails_with(3);
+    assert!(
+        run.stderr.contains("OPENWORKFLOW_REGISTRY_API_KEY"),
+        "{}",
+        run.stderr
+    );
+
+    // An admin creates a CI key; the author stores it with `auth login`.
+    author.key = Some(registry.admin_key());
+    let run = author
+        .run(&["auth", "create-key", "--name", "CI/CD Pipeline"])
+        .ok();
+    let ci_key = run.stdout.trim().to_owned();
+    assert!(ci_key.starts_with("sk_"), "{}", run.stdout);
+    author.key = None;
+    let run = author
+        .run(&["auth", "login", "--key", "sk_not_a_real_key"])
+        .fails_with(3);
+    assert!(run.stderr.contains("not authenticated"), "{}", run.stderr);
+    let config = author.home.path().join(".config/openworkflow/config.toml");
+    assert!(!config.exists(), "a rejected key is not stored");
+    let mut login = author.command(&["auth", "login"]);
+    let mut child = login
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{ci_key}\n").as_bytes(),
+    )
+    .unwrap();
+    let run = Run::of(child.wait_with_output().unwrap()).ok();
+    assert!(
+        !run.stdout.contains(&ci_key),
+        "the key is never echoed: {}",
+        run.stdout
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(std::fs::read_to_string(&config).unwrap().contains(&ci_key));
+
+    // A dry run sends nothing.
+    let run = author.run(&["plugin", "publish", &good, "--dry-run"]).ok();
+    assert!(run.stdout.contains("Nothing was sent"), "{}", run.stdout);
+    assert!(run.stdout.contains("with your API key"), "{}", run.stdout);
+    author.run(&["plugin", "install", "weather"]).fails_with(4);
+
+    // Publish with the stored key; the second time the version is taken.
+    let run = author.run(&["plugin", "publish", &good]).ok();
+    assert!(
+        run.stdout
+            .contains(&format!("Published weather 1.0.0 to {}", registry.base)),
+        "{}",
+        run.stdout
+    );
+    let run = author.run(&["plugin", "publish", &good]).fails_with(5);
+    assert!(run.stderr.contains("raise `version`"), "{}", run.stderr);
+    let older = author.write("older.yaml", &plugin_yaml("weather", "0.9.0"));
+    let run = author
+        .run(&["plugin", "publish", &older, "--update"])
+        .fails_with(5);
+    assert!(
+        run.stderr.contains("greater than the latest"),
+        "{}",
+        run.stderr
+    );
+    let next = author.write("weather.yaml", &plugin_yaml("weather", "1.1.0"));
+    let run = author
+        .run(&["plugin", "publish", &next, "--update", "--json"])
+        .ok();
+    let answer = run.json();
+    assert_eq!(answer["previous_version"], "1.0.0");
+    assert_eq!(answer["visible"], true);
+
+    // A wrong key is refused, and says how to fix it.
+    let mut intruder = User::new(&registry);
+    intruder.key = Some("sk_wrong".to_owned());
+    let third = intruder.write("w.yaml", &plugin_yaml("weather", "1.2.0"));
+    let run = intruder
+        .run(&["plugin", "publish", &third, "--update"])
+        .fails_with(3);
+    assert!(
+        run.stderr
+            .contains("hint: set OPENWORKFLOW_REGISTRY_API_KEY"),
+        "{}",
+        run.stderr
+    );
+
+    // A user installs, saves into the project, lists and verifies.
+    let user = User::new(&registry);
+    let run = user.run(&["plugin", "install", "weather", "--save"]).ok();
+    assert!(
+        run.stdout.contains("Installed weather 1.1.0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(user.project.path().join("plugins/weather.yaml")).unwrap(),
+        plugin_yaml("weather", "1.1.0"),
+        "--save writes the document exactly as published"
+    );
+    user.run(&["plugin", "install", "weather@1.0.0"]).ok();
+    user.write(
+        "plugins/local-tool.yaml",
+        &plugin_yaml("local-tool", "0.1.0"),
+    );
+    let run = user.run(&["plugin", "list"]).ok();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "local-tool 0.1.0 local\nweather 1.0.0 {0}\nweather 1.1.0 {0}\n",
+            registry.base
+        )
+    );
+    let run = user.run(&["plugin", "verify", "weather@1.1.0"]).ok();
+    assert!(
+        run.stdout.starts_with("✓ Checksum verified: "),
+        "{}",
+        run.stdout
+    );
+    let installed = user.installed_dir().join("weather/1.1.0/plugin.yaml");
+    std::fs::write(
+        &installed,
+        plugin_yaml("weather", "1.1.0").replace("MIT", "GPL"),
+    )
+    .unwrap();
+    let run = user
+        .run(&["plugin", "verify", "weather@1.1.0"])
+        .fails_with(7);
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.stderr);
+
+    // Search, then deprecation warnings that name the replacement.
+    let run = user.run(&["plugin", "search", "forecast", "--json"]).ok();
+    assert_eq!(run.json()["results"][0]["slug"], "weather");
+    author
+        .run(&[
+            "plugin",
+            "deprecate",
+            "weather@1.0.0",
+            "--reason",
+            "uses the retired API",
+            "--replacement",
+            "1.1.0",
+        ])
+        .ok();
+    let run = user.run(&["plugin", "install", "weather@1.0.0"]).ok();
+    assert!(
+        run.stderr.contains(
+            "warning: weather 1.0.0 is deprecated: uses the retired API; use 1.1.0 instead"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // Unpublish within 72 hours; the version is then gone.
+    author.run(&["plugin", "unpublish", "weather@1.1.0"]).ok();
+    let run = user
+        .run(&["plugin", "install", "weather@1.1.0", "--json"])
+        .fails_with(4);
+    assert_eq!(
+        run.json()["error"]["problem"]["code"],
+        "version_unpublished"
+    );
+    user.run(&["plugin", "install", "no-such-plugin"])
+        .fails_with(4);
+}
+
+#[test]
+fn the_registry_flag_beats_the_environment_and_a_dead_registry_is_reported() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut user = User::new(&registry);
+    // A port nothing listens on: bind, note it, close it.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    user.registry = dead.clone();
+    let run = user
+        .run(&["plugin", "search", "x", "--registry", &registry.base])
+        .ok();
+    assert!(run.stdout.contains("(0 of 0 matches)"), "{}", run.stdout);
+    let run = user.run(&["plugin", "search", "x"]).fails_with(6);
+    assert!(
+        run.stderr.contains("could not reach the registry"),
+        "{}",
+        run.stderr
+    );
+    let run = user
+        .run(&["plugin", "search", "x", "--registry", "ftp://nope"])
+        .fails_with(2);
+    assert!(run.stderr.contains("http:// or https://"), "{}", run.stderr);
+}
+
+#[test]
+fn downloads_are_revalidated_by_etag_and_a_damaged_cache_is_refetched() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut author = User::new(&registry);
+    author.key = Some(registry.admin_key());
+    let doc = author.write("tide.yaml", &plugin_yaml("tide", "2.0.0"));
+    author.run(&["plugin", "publish", &doc]).ok();
+
+    let user = User::new(&registry);
+    user.run(&["plugin", "install", "tide@2.0.0"]).ok();
+    let before = registry.responses_with(304);
+    user.run(&["plugin", "install", "tide@2.0.0"]).ok();
+    // The logger runs on another thread: give it a moment to see the lines.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while registry.responses_with(304) < before + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        registry.responses_with(304) - before,
+        2,
+        "details and schema both answered 304 Not Modified"
+    );
+
+    // A damaged cached schema fails its checksum, is fetched again, and repaired.
+    let cache = user.home.path().join(".cache/openworkflow/http");
+    let cached_schema = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "body")
+                && std::fs::read_to_string(p).is_ok_and(|t| t.starts_with("slug: tide"))
+        })
+        .expect("the schema is cached");
+    std::fs::write(&cached_schema, "slug: tampered\n").unwrap();
+    user.run(&["plugin", "install", "tide@2.0.0"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&cached_schema).unwrap(),
+        plugin_yaml("tide", "2.0.0")
+    );
+}

@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: formatting, lints, every test on both
 # storage backends. It installs and starts what the tests need (DynamoDB Local and
 # moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
-# and checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/).
+# checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
+# and installs Debian's gnupg when gpg is missing (the CLI's signature test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,14 @@ if [ "${1:-}" != "--with-servers" ]; then
 fi
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# The CLI's signature test signs with the real gpg (Debian's gnupg).
+if ! command -v gpg >/dev/null 2>&1; then
+  step "installing gnupg (apt) for the GPG signature test"
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq gnupg >/dev/null
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

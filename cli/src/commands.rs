@@ -5,14 +5,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use openworkflow::bundle::zip_directory;
 use openworkflow::client::{ClientError, PublishPayload, RegistryClient, check_sha256};
 use openworkflow::config::{self, ConfigError, ConfigFile, Settings};
 use openworkflow::install::{install_plugin, sniff_format};
+use openworkflow::signature::verify_document_signature;
 use openworkflow::store::PluginStore;
 use openworkflow::{ApiKey, Problem};
 use registry_core::bundle::validate_bundle;
 use registry_core::manifest::{
-    DocumentFormat, FieldError, Manifest, ParsedDocument, parse_document,
+    DocumentFormat, FieldError, Manifest, ParsedDocument, parse_document, signed_content,
 };
 use serde_json::json;
 
@@ -69,14 +71,29 @@ enum PluginCommand {
         /// A `.yaml`, `.yml` or `.json` schema, or a `.zip` bundle.
         file: PathBuf,
     },
-    /// Validate, then publish a new plugin or version.
+    /// Validate, then publish a new plugin or version (a schema file, a `.zip`
+    /// bundle, or a directory zipped on the fly).
     Publish(PublishArgs),
+    /// Print the RFC 8785 canonical JSON a GPG signature covers (the manifest
+    /// without its `signature` field), to pipe into `gpg --detach-sign --armor`.
+    Canonical {
+        /// A `.yaml`, `.yml` or `.json` schema, or a `.zip` bundle.
+        file: PathBuf,
+    },
     /// List installed plugins: `slug version registry`.
     List,
-    /// Check an installed plugin (or the registry's copy) against the registry's SHA-256.
+    /// Check an installed plugin (or the registry's copy) against the registry's
+    /// SHA-256, and with `--check-signature` its author's GPG signature.
     Verify {
         /// `slug@version`.
         plugin: String,
+        /// Also verify the schema's GPG signature against the keyring.
+        #[arg(long)]
+        check_signature: bool,
+        /// Armored public keys to trust (`gpg --export --armor KEYID > keyring.asc`);
+        /// default: keyring.asc beside the config file.
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<PathBuf>,
     },
     /// Search the registry.
     Search {
@@ -109,7 +126,8 @@ enum PluginCommand {
 
 #[derive(Debug, Args)]
 struct PublishArgs {
-    /// A `.yaml`, `.yml` or `.json` schema, or a `.zip` bundle.
+    /// A `.yaml`, `.yml` or `.json` schema, a `.zip` bundle, or a directory with
+    /// `plugin.yaml` (or `plugin.json`) at its root.
     file: PathBuf,
     /// Validate and show what would be sent, without sending.
     #[arg(long)]
@@ -295,6 +313,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         }
         Group::Auth(command) => auth(command, &Context::load(registry)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
+        Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),
         Group::Plugin(command) => plugin(command, &Context::load(registry)?, out).await,
     }
@@ -304,7 +323,18 @@ async fn plugin(command: PluginCommand, cx: &Context, out: &Output) -> Result<()
     match command {
         PluginCommand::Install { plugin, save } => install(cx, out, &plugin, save).await,
         PluginCommand::Publish(args) => publish(cx, out, &args).await,
-        PluginCommand::Verify { plugin } => verify(cx, out, &plugin).await,
+        PluginCommand::Verify {
+            plugin,
+            check_signature,
+            keyring,
+        } => {
+            let keyring = match (check_signature, keyring) {
+                (false, _) => None,
+                (true, Some(path)) => Some(path),
+                (true, None) => Some(cx.config_path.with_file_name("keyring.asc")),
+            };
+            verify(cx, out, &plugin, keyring.as_deref()).await
+        }
         PluginCommand::Search { query, tag, limit } => {
             let page = cx
                 .client()?
@@ -354,6 +384,7 @@ async fn plugin(command: PluginCommand, cx: &Context, out: &Output) -> Result<()
             Ok(())
         }
         PluginCommand::Validate { file } => validate(&file, out),
+        PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
     }
 }
@@ -440,11 +471,18 @@ async fn install(cx: &Context, out: &Output, spec: &str, save: bool) -> Result<(
 struct LocalPlugin {
     payload: PublishPayload,
     manifest: Manifest,
+    /// The manifest document as written (inside the bundle, for a bundle).
+    document: (Bytes, DocumentFormat),
 }
 
 fn read_local(file: &Path) -> Result<LocalPlugin, Failure> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| Failure::new(exit::FAILED, format!("{}: {e}", file.display())))?;
+    let bytes = if file.is_dir() {
+        zip_directory(file)
+            .map_err(|e| Failure::new(exit::FAILED, format!("bundling {}: {e}", file.display())))?
+    } else {
+        std::fs::read(file)
+            .map_err(|e| Failure::new(exit::FAILED, format!("{}: {e}", file.display())))?
+    };
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -462,7 +500,7 @@ fn read_local(file: &Path) -> Result<LocalPlugin, Failure> {
             )
         }
     };
-    if name.to_ascii_lowercase().ends_with(".zip") {
+    if file.is_dir() || name.to_ascii_lowercase().ends_with(".zip") {
         let bundle = validate_bundle(&bytes)
             .map_err(|e| Failure::new(exit::FAILED, format!("{}: {e}", file.display())))?;
         let manifest = match parse_document(&bundle.manifest, bundle.manifest_format) {
@@ -480,16 +518,19 @@ fn read_local(file: &Path) -> Result<LocalPlugin, Failure> {
                 bytes: Bytes::from(bytes),
             },
             manifest,
+            document: (Bytes::from(bundle.manifest), bundle.manifest_format),
         });
     }
     let format = DocumentFormat::from_file_name(&name).unwrap_or_else(|| sniff_format(&bytes));
+    let bytes = Bytes::from(bytes);
     match parse_document(&bytes, format) {
         Ok(manifest) => Ok(LocalPlugin {
             payload: PublishPayload::Document {
-                bytes: Bytes::from(bytes),
+                bytes: bytes.clone(),
                 format,
             },
             manifest,
+            document: (bytes, format),
         }),
         Err(ParsedDocument::Invalid(fields)) => Err(invalid(fields)),
         Err(malformed) => Err(Failure::new(
@@ -506,6 +547,16 @@ fn validate(file: &Path, out: &Output) -> Result<(), Failure> {
         || format!("{} is valid: {} {}", file.display(), m.slug, m.version),
         || json!({ "valid": true, "slug": m.slug, "version": m.version.to_string() }),
     );
+    Ok(())
+}
+
+fn canonical(file: &Path, out: &Output) -> Result<(), Failure> {
+    let local = read_local(file)?;
+    let (bytes, format) = &local.document;
+    let canonical = signed_content(bytes, *format)
+        .map_err(|e| Failure::new(exit::FAILED, format!("{}: {e}", file.display())))?;
+    // Exactly the signed bytes: no trailing newline, in every output mode.
+    out.raw(&canonical);
     Ok(())
 }
 
@@ -674,7 +725,12 @@ fn list(out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn verify(cx: &Context, out: &Output, spec: &str) -> Result<(), Failure> {
+async fn verify(
+    cx: &Context,
+    out: &Output,
+    spec: &str,
+    keyring: Option<&Path>,
+) -> Result<(), Failure> {
     let (slug, version) = exact_version(spec)?;
     let client = cx.client()?;
     let details = client.plugin_details(&slug, Some(&version)).await?;
@@ -693,10 +749,38 @@ async fn verify(cx: &Context, out: &Output, spec: &str) -> Result<(), Failure> {
         ),
     };
     check_sha256(&what, &bytes, &details.sha256)?;
+    let signed = match keyring {
+        None => None,
+        Some(path) => {
+            let keys = std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(exit::FAILED, format!("keyring {}: {e}", path.display())).hint(
+                    "export the author's public key: gpg --export --armor KEYID > keyring.asc, then pass --keyring keyring.asc",
+                )
+            })?;
+            let verified = verify_document_signature(&bytes, sniff_format(&bytes), &keys)
+                .map_err(|e| Failure::new(exit::VERIFICATION, format!("{slug}@{version}: {e}")))?;
+            Some(verified)
+        }
+    };
     let short: String = details.sha256.chars().take(12).collect();
     out.result(
-        || format!("✓ Checksum verified: {short}... ({what})"),
-        || json!({ "slug": slug, "version": version, "sha256": details.sha256, "checked": what, "checksum": "verified" }),
+        || {
+            let mut text = format!("✓ Checksum verified: {short}... ({what})");
+            if let Some(signed) = &signed {
+                text.push_str(&format!(
+                    "\n✓ Signature verified: key {} ({})",
+                    signed.fingerprint, signed.key_id
+                ));
+            }
+            text
+        },
+        || {
+            json!({
+                "slug": slug, "version": version, "sha256": details.sha256, "checked": what,
+                "checksum": "verified",
+                "signature": signed.as_ref().map(|s| json!({"fingerprint": s.fingerprint, "key_id": s.key_id})),
+            })
+        },
     );
     Ok(())
 }

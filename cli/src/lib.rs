@@ -1,6 +1,7 @@
 //! The OpenWorkflow client: the `openworkflow` command line and the Rust library it
 //! is built on.
 //!
+//! - [`bundle`]: a plugin directory zipped into a bundle.
 //! - [`client`]: the registry's HTTP API (details, schemas, search, publish, keys),
 //!   with retries, ETag revalidation and errors that keep the registry's problem
 //!   body.
@@ -9,10 +10,13 @@
 //!   the config file, then the public registry).
 //! - [`store`]: plugins installed on this machine.
 //! - [`install`]: downloading, verifying and installing a plugin version.
+//! - [`signature`]: authors' GPG signatures, verified in pure Rust.
 
+pub mod bundle;
 pub mod client;
 pub mod config;
 pub mod install;
+pub mod signature;
 pub mod store;
 
 pub use client::{ApiKey, ClientError, Problem, RegistryClient};

@@ -462,3 +462,230 @@ fn downloads_are_revalidated_by_etag_and_a_damaged_cache_is_refetched() {
         plugin_yaml("tide", "2.0.0")
     );
 }
+
+/// Runs the real `gpg` in `home` (a throwaway GNUPGHOME), feeding `stdin`.
+fn gpg(home: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args([
+            "--batch",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gpg is installed (scripts/test.sh installs Debian's gnupg)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// A new signing key in `home`; returns its fingerprint.
+fn gpg_key(home: &Path, who: &str) -> String {
+    gpg(
+        home,
+        &[
+            "--quick-gen-key",
+            &format!("{who} <{who}@example.com>"),
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        b"",
+    );
+    let listing =
+        String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
+    listing
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_owned())
+        })
+        .expect("a fingerprint")
+}
+
+/// `yaml` with a `signature` block holding `armored`.
+fn with_signature(yaml: &str, key_id: &str, armored: &str) -> String {
+    let indented: String = armored.lines().map(|l| format!("    {l}\n")).collect();
+    format!("{yaml}signature:\n  type: gpg\n  key_id: \"{key_id}\"\n  signature: |\n{indented}")
+}
+
+#[test]
+fn gpg_signatures_made_with_the_real_gpg_verify_and_tampering_is_caught() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut author = User::new(&registry);
+    author.key = Some(registry.admin_key());
+    let gnupg = tempfile::tempdir().unwrap();
+    let fingerprint = gpg_key(gnupg.path(), "author");
+    let key_id = format!("0x{}", &fingerprint[fingerprint.len() - 16..]);
+
+    // Sign the canonical form the CLI prints, as the README tells authors to.
+    let unsigned = author.write("signed.yaml", &plugin_yaml("signed", "1.0.0"));
+    let canonical = author
+        .command(&["plugin", "canonical", &unsigned])
+        .output()
+        .unwrap();
+    assert!(canonical.status.success());
+    assert!(
+        canonical.stdout.starts_with(b"{\"actions\":["),
+        "{:?}",
+        String::from_utf8_lossy(&canonical.stdout)
+    );
+    let armored = String::from_utf8(gpg(
+        gnupg.path(),
+        &["--detach-sign", "--armor", "--local-user", &fingerprint],
+        &canonical.stdout,
+    ))
+    .unwrap();
+    let signed_yaml = with_signature(&plugin_yaml("signed", "1.0.0"), &key_id, &armored);
+    let signed = author.write("signed.yaml", &signed_yaml);
+    // Signing leaves the canonical form unchanged: the signature block is not in it.
+    let again = author
+        .command(&["plugin", "canonical", &signed])
+        .output()
+        .unwrap();
+    assert_eq!(again.stdout, canonical.stdout);
+    author.run(&["plugin", "publish", &signed]).ok();
+    let keyring = author.write(
+        "keyring.asc",
+        &String::from_utf8(gpg(
+            gnupg.path(),
+            &["--export", "--armor", &fingerprint],
+            b"",
+        ))
+        .unwrap(),
+    );
+
+    let user = User::new(&registry);
+    let keyring_path = author.project.path().join(&keyring);
+    let keyring_arg = keyring_path.to_str().unwrap();
+    user.run(&["plugin", "install", "signed"]).ok();
+    let run = user
+        .run(&[
+            "plugin",
+            "verify",
+            "signed@1.0.0",
+            "--check-signature",
+            "--keyring",
+            keyring_arg,
+        ])
+        .ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "✓ Signature verified: key {fingerprint} ({key_id})"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // A document changed after signing (the signature block kept) is refused.
+    let tampered = author.write(
+        "tampered.yaml",
+        &with_signature(
+            &plugin_yaml("signed", "1.0.1").replace("Forecasts for", "Now also mines coins for"),
+            &key_id,
+            &armored,
+        ),
+    );
+    author
+        .run(&["plugin", "publish", &tampered, "--update"])
+        .ok();
+    let run = user
+        .run(&[
+            "plugin",
+            "verify",
+            "signed@1.0.1",
+            "--check-signature",
+            "--keyring",
+            keyring_arg,
+        ])
+        .fails_with(7);
+    assert!(run.stderr.contains("does not verify"), "{}", run.stderr);
+
+    // The right document, but a keyring holding only someone else's key.
+    let other_home = tempfile::tempdir().unwrap();
+    let other = gpg_key(other_home.path(), "someone-else");
+    let other_keyring = user.write(
+        "other.asc",
+        &String::from_utf8(gpg(
+            other_home.path(),
+            &["--export", "--armor", &other],
+            b"",
+        ))
+        .unwrap(),
+    );
+    let other_path = user.project.path().join(&other_keyring);
+    let run = user
+        .run(&[
+            "plugin",
+            "verify",
+            "signed@1.0.0",
+            "--check-signature",
+            "--keyring",
+            other_path.to_str().unwrap(),
+        ])
+        .fails_with(7);
+    assert!(run.stderr.contains("does not verify"), "{}", run.stderr);
+
+    // No keyring where the default says: told how to make one.
+    let run = user
+        .run(&["plugin", "verify", "signed@1.0.0", "--check-signature"])
+        .fails_with(1);
+    assert!(
+        run.stderr.contains("gpg --export --armor"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_plugin_directory_is_published_as_a_bundle_and_installed_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut author = User::new(&registry);
+    author.key = Some(registry.admin_key());
+    author.write("tool/plugin.yaml", &plugin_yaml("bundled", "1.0.0"));
+    author.write("tool/lib/run.py", "print('forecast')\n");
+    author.write("tool/.env", "SECRET=never-shipped\n");
+    author.run(&["plugin", "validate", "tool"]).ok();
+    let run = author.run(&["plugin", "publish", "tool", "--json"]).ok();
+    assert_eq!(run.json()["version"], "1.0.0");
+
+    let user = User::new(&registry);
+    user.run(&["plugin", "install", "bundled"]).ok();
+    let bundle = std::fs::read(user.installed_dir().join("bundled/1.0.0/bundle.zip")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["lib/run.py", "plugin.yaml"],
+        "hidden files stay out"
+    );
+    let mut script = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("lib/run.py").unwrap(), &mut script)
+        .unwrap();
+    assert_eq!(script, "print('forecast')\n");
+    user.run(&["plugin", "verify", "bundled@1.0.0"]).ok();
+
+    // A broken bundle is refused locally, before anything is sent.
+    author.write("broken/lib/run.py", "print(1)\n");
+    let run = author.run(&["plugin", "publish", "broken"]).fails_with(1);
+    assert!(run.stderr.contains("plugin.yaml"), "{}", run.stderr);
+}

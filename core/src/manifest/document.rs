@@ -82,6 +82,26 @@ pub enum ParsedDocument {
 /// A document may be the manifest itself or, as in the spec's signing example, a
 /// mapping with the single key `plugin` holding it.
 pub fn parse_document(bytes: &[u8], format: DocumentFormat) -> Result<Manifest, ParsedDocument> {
+    let value = document_value(bytes, format)?;
+    validate_manifest(&value).map_err(ParsedDocument::Invalid)
+}
+
+/// The bytes an author's GPG signature covers: the RFC 8785 canonical JSON of the
+/// manifest (unwrapped from a `plugin` key) with its `signature` field removed, so
+/// the same manifest in YAML or JSON, in any key order, signs the same way.
+pub fn signed_content(bytes: &[u8], format: DocumentFormat) -> Result<Vec<u8>, ParsedDocument> {
+    let mut value = document_value(bytes, format)?;
+    if let Value::Object(map) = &mut value {
+        map.remove("signature");
+    }
+    serde_json_canonicalizer::to_vec(&value).map_err(|e| ParsedDocument::Malformed {
+        format,
+        detail: format!("cannot be written as canonical JSON: {e}"),
+    })
+}
+
+/// A document parsed (not yet validated) and unwrapped from a `plugin` key.
+fn document_value(bytes: &[u8], format: DocumentFormat) -> Result<Value, ParsedDocument> {
     let malformed = |detail: String| ParsedDocument::Malformed { format, detail };
     if bytes.len() > MAX_SCHEMA_DOCUMENT_BYTES {
         return Err(malformed(format!(
@@ -95,8 +115,7 @@ pub fn parse_document(bytes: &[u8], format: DocumentFormat) -> Result<Manifest, 
         DocumentFormat::Yaml => serde_saphyr::from_str_with_options(text, yaml_options())
             .map_err(|e| malformed(e.to_string()))?,
     };
-    let value = unwrap_plugin_key(value);
-    validate_manifest(&value).map_err(ParsedDocument::Invalid)
+    Ok(unwrap_plugin_key(value))
 }
 
 /// YAML as YAML 1.2 reads it: only `true`/`false` are booleans, so `name: N` or
@@ -143,6 +162,43 @@ mod tests {
         assert_eq!(
             (manifest.name.as_str(), manifest.author.as_str()),
             ("NO", "N")
+        );
+    }
+
+    #[test]
+    fn the_signed_content_is_the_same_in_yaml_or_json_in_any_key_order() {
+        let yaml = signed_content(VALID.as_bytes(), DocumentFormat::Yaml).expect("valid");
+        let json = r#"{ "version": "1.0.0", "slug": "norway", "name": "NO", "description": "y",
+            "author": "N", "homepage": "https://h.io", "repository": "https://r.io",
+            "license": "MIT", "icon": "https://i.io", "tags": ["t"],
+            "actions": [{"description": "r", "name": "run"}],
+            "signature": {"type": "gpg", "key_id": "0x1234ABCD", "signature": "whatever"} }"#;
+        assert_eq!(
+            signed_content(json.as_bytes(), DocumentFormat::Json).expect("valid"),
+            yaml,
+            "the signature field is left out, keys are sorted, whitespace dropped"
+        );
+        let indented: String = VALID.lines().map(|l| format!("  {l}\n")).collect();
+        let wrapped = format!("plugin:\n{indented}");
+        assert_eq!(
+            signed_content(wrapped.as_bytes(), DocumentFormat::Yaml).expect("valid"),
+            yaml
+        );
+        assert!(
+            yaml.starts_with(br#"{"actions":[{"description":"r","name":"run"}],"author":"N","#)
+        );
+    }
+
+    #[test]
+    fn signed_content_follows_rfc_8785_for_numbers_and_key_order() {
+        // RFC 8785 section 3.2.3: keys sort by UTF-16 code units, so U+1F600 (a
+        // surrogate pair, 0xD83D...) sorts before U+FB33, unlike in UTF-8.
+        let json =
+            r#"{"\ufb33": 7, "\ud83d\ude00": 6, "\u20ac": 5, "1": 1e21, "a": 1.0, "b": 0.000001}"#;
+        let canonical = signed_content(json.as_bytes(), DocumentFormat::Json).expect("parses");
+        assert_eq!(
+            String::from_utf8(canonical).unwrap(),
+            "{\"1\":1e+21,\"a\":1,\"b\":0.000001,\"\u{20ac}\":5,\"\u{1f600}\":6,\"\u{fb33}\":7}"
         );
     }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use document::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES, ParsedDocument, parse_document};
+pub use document::{
+    DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES, ParsedDocument, parse_document, signed_content,
+};
 pub use validate::{FieldError, limits, validate_manifest};
 
 use crate::slug::Slug;

@@ -12,8 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use registry_core::manifest::{DocumentFormat, FieldError};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -215,6 +218,31 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Which way bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the registry.
+    Download,
+    /// To the registry (or its upload storage).
+    Upload,
+}
+
+/// Receives the progress of schema and bundle transfers, so a caller can draw it
+/// (the command line draws progress bars when stderr is a terminal).
+pub trait ProgressSink: Send + Sync + fmt::Debug {
+    /// A transfer named `what` of `total` bytes (when known) begins.
+    fn started(&self, what: &str, direction: Direction, total: Option<u64>);
+    /// `bytes` more bytes of `what` moved.
+    fn advanced(&self, what: &str, bytes: u64);
+    /// `what` ended.
+    fn finished(&self, what: &str);
+}
+
+/// Upload chunk size when progress is reported.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+/// Most bytes reserved up front for a download, whatever length it announces.
+const MAX_DOWNLOAD_RESERVATION: u64 = 16 * 1024 * 1024;
+
 /// Whether a request may be sent again when its outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Repeatable {
@@ -334,6 +362,14 @@ impl PublishPayload {
         self.len() == 0
     }
 
+    /// `schema` or `bundle`, as progress names the upload.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Document { .. } => "schema",
+            Self::Bundle { .. } => "bundle",
+        }
+    }
+
     fn content_type(&self) -> &'static str {
         match self {
             Self::Document { format, .. } => format.content_type(),
@@ -408,6 +444,7 @@ pub struct RegistryClient {
     http: reqwest::Client,
     retry: RetryPolicy,
     cache: Option<HttpCache>,
+    progress: Option<std::sync::Arc<dyn ProgressSink>>,
 }
 
 impl RegistryClient {
@@ -431,6 +468,7 @@ impl RegistryClient {
             http,
             retry: RetryPolicy::default(),
             cache: None,
+            progress: None,
         })
     }
 
@@ -444,6 +482,60 @@ impl RegistryClient {
     pub fn with_cache(mut self, dir: PathBuf) -> Self {
         self.cache = Some(HttpCache { dir });
         self
+    }
+
+    /// Reports schema and bundle transfers to `sink`.
+    pub fn with_progress(mut self, sink: std::sync::Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// A request body for `bytes` that reports its upload as `what`; sized, so the
+    /// request still carries a Content-Length (presigned PUTs require one).
+    fn upload_body(&self, what: &str, bytes: &Bytes) -> reqwest::Body {
+        let Some(sink) = &self.progress else {
+            return reqwest::Body::from(bytes.clone());
+        };
+        sink.started(what, Direction::Upload, Some(bytes.len() as u64));
+        let chunks: Vec<Bytes> = (0..bytes.len())
+            .step_by(UPLOAD_CHUNK)
+            .map(|at| bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len())))
+            .collect();
+        let (sink, what) = (std::sync::Arc::clone(sink), what.to_owned());
+        let stream = futures_util::stream::iter(chunks).map(move |chunk| {
+            sink.advanced(&what, chunk.len() as u64);
+            Ok::<_, std::io::Error>(chunk)
+        });
+        reqwest::Body::wrap_stream(stream)
+    }
+
+    fn upload_finished(&self, what: &str) {
+        if let Some(sink) = &self.progress {
+            sink.finished(what);
+        }
+    }
+
+    /// A response's body, reported as `what` when progress is wanted.
+    async fn read_body(
+        &self,
+        response: Response,
+        what: Option<&str>,
+    ) -> Result<Bytes, ClientError> {
+        let (Some(sink), Some(what)) = (&self.progress, what) else {
+            return response.bytes().await.map_err(ClientError::Transport);
+        };
+        let total = response.content_length();
+        sink.started(what, Direction::Download, total);
+        let reserve = total.unwrap_or(0).min(MAX_DOWNLOAD_RESERVATION);
+        let mut body = bytes::BytesMut::with_capacity(usize::try_from(reserve).unwrap_or(0));
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(ClientError::Transport)?;
+            sink.advanced(what, chunk.len() as u64);
+            body.extend_from_slice(&chunk);
+        }
+        sink.finished(what);
+        Ok(body.freeze())
     }
 
     /// The registry's base URL, without the trailing slash.
@@ -519,7 +611,7 @@ impl RegistryClient {
 
     /// A GET that revalidates a cached copy by ETag; answers the body.
     async fn get_cached(&self, url: &Url) -> Result<Bytes, ClientError> {
-        self.get_revalidated(url, true).await
+        self.get_revalidated(url, true, None).await
     }
 
     /// A download checked against `expected_sha256`. A cached copy that fails the
@@ -530,16 +622,21 @@ impl RegistryClient {
         what: &str,
         expected_sha256: &str,
     ) -> Result<Bytes, ClientError> {
-        let bytes = self.get_revalidated(url, true).await?;
+        let bytes = self.get_revalidated(url, true, Some(what)).await?;
         if check_sha256(what, &bytes, expected_sha256).is_ok() {
             return Ok(bytes);
         }
-        let bytes = self.get_revalidated(url, false).await?;
+        let bytes = self.get_revalidated(url, false, Some(what)).await?;
         check_sha256(what, &bytes, expected_sha256)?;
         Ok(bytes)
     }
 
-    async fn get_revalidated(&self, url: &Url, use_cache: bool) -> Result<Bytes, ClientError> {
+    async fn get_revalidated(
+        &self,
+        url: &Url,
+        use_cache: bool,
+        what: Option<&str>,
+    ) -> Result<Bytes, ClientError> {
         let cached = self
             .cache
             .as_ref()
@@ -560,7 +657,7 @@ impl RegistryClient {
             return Ok(body);
         }
         let etag = header_text(response.headers(), ETAG);
-        let body = response.bytes().await.map_err(ClientError::Transport)?;
+        let body = self.read_body(response, what).await?;
         if let (Some(cache), Some(etag)) = (&self.cache, etag) {
             // A cache that cannot be written only costs a download next time.
             let _ = cache.store(url, &etag, &body);
@@ -661,13 +758,18 @@ impl RegistryClient {
                 .await?
             }
             (None, PublishPayload::Document { bytes, .. } | PublishPayload::Bundle { bytes }) => {
-                self.send(Repeatable::OnlyIfUnprocessed, || {
-                    self.http
-                        .request(method.clone(), url.clone())
-                        .header(CONTENT_TYPE, payload.content_type())
-                        .body(bytes.clone())
-                })
-                .await?
+                let what = payload.kind();
+                let response = self
+                    .send(Repeatable::OnlyIfUnprocessed, || {
+                        self.http
+                            .request(method.clone(), url.clone())
+                            .header(CONTENT_TYPE, payload.content_type())
+                            .header(CONTENT_LENGTH, bytes.len())
+                            .body(self.upload_body(what, bytes))
+                    })
+                    .await;
+                self.upload_finished(what);
+                response?
             }
         };
         let etag = header_text(response.headers(), ETAG);
@@ -701,11 +803,18 @@ impl RegistryClient {
             detail: format!("upload URL: {e}"),
         })?;
         // The presigned URL carries its own authorisation: no registry key.
-        let mut put = self.http.put(target).body(bytes.clone());
+        let what = "bundle";
+        let mut put = self
+            .http
+            .put(target)
+            .header(CONTENT_LENGTH, bytes.len())
+            .body(self.upload_body(what, bytes));
         for (name, value) in &ticket.headers {
             put = put.header(name, value);
         }
-        let response = put.send().await.map_err(ClientError::Transport)?;
+        let response = put.send().await;
+        self.upload_finished(what);
+        let response = response.map_err(ClientError::Transport)?;
         if !response.status().is_success() {
             let status = response.status();
             let body = response.bytes().await.unwrap_or_default();

@@ -1,5 +1,6 @@
 //! The commands: argument parsing (clap) and what each one does.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use registry_core::manifest::{
 use serde_json::json;
 
 use crate::output::Output;
+use crate::progress::ProgressBars;
 
 /// Install, validate, publish and verify OpenWorkflow plugins.
 ///
@@ -274,10 +276,12 @@ struct Context {
     settings: Settings,
     config_path: PathBuf,
     config: ConfigFile,
+    /// Draw progress bars: people are reading a terminal.
+    progress_bars: bool,
 }
 
 impl Context {
-    fn load(registry_flag: Option<&str>) -> Result<Self, Failure> {
+    fn load(registry_flag: Option<&str>, out: &Output) -> Result<Self, Failure> {
         let config_path = config::config_path(env_var)?;
         let config = ConfigFile::load(&config_path)?;
         let settings = Settings::resolve(registry_flag, env_var, &config)?;
@@ -285,15 +289,20 @@ impl Context {
             settings,
             config_path,
             config,
+            progress_bars: out.is_human() && std::io::stderr().is_terminal(),
         })
     }
 
     fn client(&self) -> Result<RegistryClient, Failure> {
-        let client = RegistryClient::new(&self.settings.registry, self.settings.api_key.clone())?;
-        Ok(match config::cache_dir(env_var) {
-            Ok(dir) => client.with_cache(dir.join("http")),
-            Err(_) => client,
-        })
+        let mut client =
+            RegistryClient::new(&self.settings.registry, self.settings.api_key.clone())?;
+        if let Ok(dir) = config::cache_dir(env_var) {
+            client = client.with_cache(dir.join("http"));
+        }
+        if self.progress_bars {
+            client = client.with_progress(std::sync::Arc::new(ProgressBars::default()));
+        }
+        Ok(client)
     }
 
     fn store() -> Result<PluginStore, Failure> {
@@ -311,11 +320,11 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
             out.raw(&buffer);
             Ok(())
         }
-        Group::Auth(command) => auth(command, &Context::load(registry)?, out).await,
+        Group::Auth(command) => auth(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),
-        Group::Plugin(command) => plugin(command, &Context::load(registry)?, out).await,
+        Group::Plugin(command) => plugin(command, &Context::load(registry, out)?, out).await,
     }
 }
 

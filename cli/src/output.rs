@@ -36,6 +36,11 @@ impl Output {
         Self { mode }
     }
 
+    /// Whether people are reading (so progress bars help).
+    pub fn is_human(&self) -> bool {
+        self.mode == Mode::Human
+    }
+
     /// Prints a command's result: `human` lines, or `json`.
     pub fn result(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
         let mut stdout = std::io::stdout().lock();

@@ -1,0 +1,198 @@
+//! The Rust client library against a real registry: what an SDK user calls.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use openworkflow::client::{Direction, ProgressSink, PublishPayload, RetryPolicy};
+use openworkflow::{ApiKey, ClientError, PluginStore, RegistryClient, install_plugin};
+use support::Registry;
+
+/// Every progress event, in order.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<(String, String, u64)>>);
+
+impl ProgressSink for Recorder {
+    fn started(&self, what: &str, direction: Direction, total: Option<u64>) {
+        let event = format!("start {direction:?}");
+        self.0
+            .lock()
+            .unwrap()
+            .push((event, what.to_owned(), total.unwrap_or(0)));
+    }
+    fn advanced(&self, what: &str, bytes: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(("advance".into(), what.to_owned(), bytes));
+    }
+    fn finished(&self, what: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(("finish".into(), what.to_owned(), 0));
+    }
+}
+
+impl Recorder {
+    fn advanced_total(&self, what: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, w, _)| e == "advance" && w == what)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn publish_and_install_report_progress_byte_for_byte() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let url = url::Url::parse(&registry.base).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let author = RegistryClient::new(&url, Some(ApiKey::new(registry.admin_key())))
+        .unwrap()
+        .with_progress(recorder.clone());
+
+    let manifest = "slug: progress\nversion: 1.0.0\nname: P\ndescription: d\nauthor: a\n\
+        homepage: https://h.io\nrepository: https://r.io\nlicense: MIT\nicon: https://i.io\n\
+        tags: [t]\nactions:\n  - name: run\n    description: r\n";
+    // Larger than one upload chunk, so progress arrives in several steps.
+    let payload_file = vec![b'x'; 200_000];
+    let bundle = zip_of(&[
+        ("plugin.yaml", manifest.as_bytes()),
+        ("data.bin", &payload_file),
+    ]);
+    let published = author
+        .publish(
+            &PublishPayload::Bundle {
+                bytes: Bytes::from(bundle.clone()),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (published.slug.as_str(), published.version.as_str()),
+        ("progress", "1.0.0")
+    );
+    assert!(
+        published.details_etag.is_some(),
+        "the local registry answers the new ETag"
+    );
+    assert_eq!(recorder.advanced_total("bundle"), bundle.len() as u64);
+
+    let reader = RegistryClient::new(&url, None)
+        .unwrap()
+        .with_progress(recorder.clone());
+    let home = tempfile::tempdir().unwrap();
+    let store = PluginStore::new(home.path());
+    let installed = install_plugin(&reader, &store, "progress", None)
+        .await
+        .unwrap();
+    assert_eq!(installed.record.version, "1.0.0");
+    assert_eq!(
+        recorder.advanced_total("progress@1.0.0 bundle"),
+        bundle.len() as u64
+    );
+    assert_eq!(
+        recorder.advanced_total("progress@1.0.0 schema"),
+        manifest.len() as u64
+    );
+    let events = recorder.0.lock().unwrap();
+    for what in ["bundle", "progress@1.0.0 schema", "progress@1.0.0 bundle"] {
+        let started = events
+            .iter()
+            .position(|(e, w, _)| e.starts_with("start") && w == what);
+        let finished = events
+            .iter()
+            .rposition(|(e, w, _)| e == "finish" && w == what);
+        assert!(
+            matches!((started, finished), (Some(s), Some(f)) if s < f),
+            "{what}: started then finished"
+        );
+    }
+    assert_eq!(store.list().unwrap(), vec![installed.record.clone()]);
+}
+
+#[tokio::test]
+async fn errors_keep_the_registry_problem_and_reads_retry_then_give_up() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let url = url::Url::parse(&registry.base).unwrap();
+    let client = RegistryClient::new(&url, Some(ApiKey::new("sk_wrong"))).unwrap();
+    let error = client
+        .publish(
+            &PublishPayload::Document {
+                bytes: Bytes::from_static(b"slug: x\n"),
+                format: registry_core::manifest::DocumentFormat::Yaml,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Unauthenticated(p) if p.code == "unauthenticated"),
+        "{error:?}"
+    );
+    assert!(
+        !format!("{error:?}").contains("sk_wrong"),
+        "the key never shows"
+    );
+
+    // A server that hangs up on every request: reads are tried `attempts` times,
+    // then the transport error surfaces.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_up = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let policy = RetryPolicy {
+        attempts: 3,
+        first_backoff: std::time::Duration::from_millis(10),
+    };
+    let error = RegistryClient::new(&hang_up, None)
+        .unwrap()
+        .with_retry(policy)
+        .plugin_details("x", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A publish the server may have received is never sent twice.
+    let error = RegistryClient::new(&hang_up, Some(ApiKey::new("sk_x")))
+        .unwrap()
+        .with_retry(policy)
+        .publish(
+            &PublishPayload::Document {
+                bytes: Bytes::from_static(b"slug: x\n"),
+                format: registry_core::manifest::DocumentFormat::Yaml,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
+}

@@ -9,6 +9,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use openworkflow::bundle::zip_directory;
 use openworkflow::client::{ClientError, PublishPayload, RegistryClient, check_sha256};
 use openworkflow::config::{self, ConfigError, ConfigFile, Settings};
+use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
 use openworkflow::signature::verify_document_signature;
 use openworkflow::store::PluginStore;
@@ -771,10 +772,18 @@ async fn verify(
             Some(verified)
         }
     };
+    let indexed = check_index(cx, out, &client, &slug, &version, &bytes).await?;
     let short: String = details.sha256.chars().take(12).collect();
     out.result(
         || {
             let mut text = format!("✓ Checksum verified: {short}... ({what})");
+            if let Some(check) = &indexed {
+                text.push_str(&format!(
+                    "\n✓ Index verified: signed snapshot of {}, key {}",
+                    check.issued_at,
+                    &check.key_id[..16.min(check.key_id.len())]
+                ));
+            }
             if let Some(signed) = &signed {
                 text.push_str(&format!(
                     "\n✓ Signature verified: key {} ({})",
@@ -788,10 +797,51 @@ async fn verify(
                 "slug": slug, "version": version, "sha256": details.sha256, "checked": what,
                 "checksum": "verified",
                 "signature": signed.as_ref().map(|s| json!({"fingerprint": s.fingerprint, "key_id": s.key_id})),
+                "index": indexed.as_ref().map(|c| json!({"key_id": c.key_id, "issued_at": c.issued_at})),
             })
         },
     );
     Ok(())
+}
+
+/// Checks the schema through the registry's signed index, pinning its key on
+/// first use; `None` when the registry publishes no index.
+async fn check_index(
+    cx: &Context,
+    out: &Output,
+    client: &RegistryClient,
+    slug: &str,
+    version: &str,
+    schema: &Bytes,
+) -> Result<Option<IndexCheck>, Failure> {
+    let registry = cx.settings.registry_text();
+    let pinned = cx.config.index_keys.get(&registry).map(String::as_str);
+    match check_schema(client, slug, version, schema, pinned).await {
+        Ok(check) => {
+            if pinned.is_none() {
+                let mut config = cx.config.clone();
+                config
+                    .index_keys
+                    .insert(registry.clone(), check.public_key.clone());
+                config.save(&cx.config_path)?;
+                out.note(&format!(
+                    "Pinned {registry}'s index key {} in {}",
+                    check.key_id,
+                    cx.config_path.display()
+                ));
+            }
+            Ok(Some(check))
+        }
+        Err(IndexCheckError::NoIndex) => {
+            out.note("The registry publishes no signed index; checked the checksum only.");
+            Ok(None)
+        }
+        Err(IndexCheckError::Client(e)) => Err(e.into()),
+        Err(e) => Err(Failure::new(
+            exit::VERIFICATION,
+            format!("{slug}@{version}: {e}"),
+        )),
+    }
 }
 
 async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Failure> {

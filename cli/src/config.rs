@@ -74,6 +74,9 @@ pub struct ConfigFile {
     /// API keys by registry URL.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<String, String>,
+    /// Index signing keys (hex) by registry URL, pinned on first verification.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub index_keys: BTreeMap<String, String>,
 }
 
 impl ConfigFile {
@@ -289,6 +292,10 @@ mod tests {
                 ),
                 ("https://flag.example.com".to_owned(), "sk_flag".to_owned()),
             ]),
+            index_keys: BTreeMap::from([(
+                "https://from-file.example.com".to_owned(),
+                "ab".repeat(32),
+            )]),
         }
     }
 

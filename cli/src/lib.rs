@@ -9,12 +9,14 @@
 //!   `OPENWORKFLOW_REGISTRY_URL` / `OPENWORKFLOW_REGISTRY_API_KEY` variables, then
 //!   the config file, then the public registry).
 //! - [`store`]: plugins installed on this machine.
+//! - [`index`]: downloads checked through the registry's signed static index.
 //! - [`install`]: downloading, verifying and installing a plugin version.
 //! - [`signature`]: authors' GPG signatures, verified in pure Rust.
 
 pub mod bundle;
 pub mod client;
 pub mod config;
+pub mod index;
 pub mod install;
 pub mod signature;
 pub mod store;

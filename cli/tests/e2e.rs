@@ -602,3 +602,65 @@ fn a_plugin_directory_is_published_as_a_bundle_and_installed_with_it() {
     let run = author.run(&["plugin", "publish", "broken"]).fails_with(1);
     assert!(run.stderr.contains("plugin.yaml"), "{}", run.stderr);
 }
+
+#[test]
+fn verify_checks_the_signed_index_chain_and_pins_its_key() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let mut author = User::new(&registry);
+    author.key = Some(registry.admin_key());
+    let doc = author.write("tide.yaml", &plugin_yaml("tide", "1.0.0"));
+    author.run(&["plugin", "publish", &doc]).ok();
+
+    let user = User::new(&registry);
+    let run = user.run(&["plugin", "verify", "tide@1.0.0"]).ok();
+    assert!(
+        run.stdout.contains("✓ Index verified: signed snapshot of "),
+        "{}",
+        run.stdout
+    );
+    let config_path = user.home.path().join(".config/openworkflow/config.toml");
+    let pinned = std::fs::read_to_string(&config_path).unwrap();
+    assert!(pinned.contains("[index_keys]"), "{pinned}");
+
+    // Another key pinned for this registry: the chain is refused.
+    let other = registry_index::IndexSigningKey::from_seed([7; 32])
+        .public_key()
+        .info()
+        .public_key;
+    let registry_key = pinned
+        .lines()
+        .skip_while(|l| !l.starts_with("[index_keys]"))
+        .nth(1)
+        .and_then(|l| l.split('"').nth(3))
+        .unwrap()
+        .to_owned();
+    std::fs::write(&config_path, pinned.replace(&registry_key, &other)).unwrap();
+    let run = user.run(&["plugin", "verify", "tide@1.0.0"]).fails_with(7);
+    assert!(run.stderr.contains("index key changed"), "{}", run.stderr);
+    std::fs::write(&config_path, &pinned).unwrap();
+
+    // A bin altered on the server no longer matches the signed snapshot.
+    let bins = data.path().join("index/snapshot");
+    let bin = std::fs::read_dir(&bins)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("plugins/tide/1.0.0/schema")
+        })
+        .expect("a bin lists the schema");
+    let text = std::fs::read_to_string(&bin).unwrap();
+    std::fs::write(
+        &bin,
+        text.replace("plugins/tide/1.0.0/schema", "plugins/tide/1.0.0/schemb"),
+    )
+    .unwrap();
+    let run = user.run(&["plugin", "verify", "tide@1.0.0"]).fails_with(7);
+    assert!(
+        run.stderr.contains("index verification failed"),
+        "{}",
+        run.stderr
+    );
+}

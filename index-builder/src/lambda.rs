@@ -60,6 +60,7 @@ pub enum FunctionError {
     Index(#[from] IndexError),
 }
 
+#[cfg(feature = "binaries")]
 impl From<FunctionError> for lambda_runtime::Diagnostic {
     fn from(error: FunctionError) -> Self {
         let error_type = match error {

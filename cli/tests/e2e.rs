@@ -664,3 +664,71 @@ fn verify_checks_the_signed_index_chain_and_pins_its_key() {
         run.stderr
     );
 }
+
+#[test]
+fn publish_waits_until_an_index_built_after_the_fact_shows_the_version() {
+    use std::sync::atomic::Ordering;
+    let late = support::LateIndexRegistry::start(2);
+    let author = User {
+        home: tempfile::tempdir().unwrap(),
+        project: tempfile::tempdir().unwrap(),
+        registry: late.base.clone(),
+        key: Some("sk_ci".to_owned()),
+    };
+    let doc = author.write("late.yaml", &plugin_yaml("late", "1.0.0"));
+    let run = author.run(&["plugin", "publish", &doc]).ok();
+    assert!(
+        run.stdout.contains("Published late 1.0.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("Waiting for late 1.0.0 to become visible"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        late.detail_reads.load(Ordering::SeqCst),
+        3,
+        "two misses, then seen"
+    );
+
+    let run = author
+        .run(&["plugin", "publish", &doc, "--no-wait", "--quiet"])
+        .ok();
+    assert_eq!(run.stdout, "", "--quiet prints nothing on success");
+    assert_eq!(
+        late.detail_reads.load(Ordering::SeqCst),
+        3,
+        "--no-wait does not poll"
+    );
+
+    let never = support::LateIndexRegistry::start(usize::MAX);
+    let mut impatient = author;
+    impatient.registry = never.base.clone();
+    let run = impatient
+        .run(&["plugin", "publish", &doc, "--wait-timeout", "0"])
+        .fails_with(6);
+    assert!(
+        run.stderr.contains("is not visible after 0 s"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn completions_are_printed_for_the_shell_asked() {
+    let registry_less = User {
+        home: tempfile::tempdir().unwrap(),
+        project: tempfile::tempdir().unwrap(),
+        registry: "http://127.0.0.1:9".to_owned(),
+        key: None,
+    };
+    let run = registry_less.run(&["completions", "bash"]).ok();
+    assert!(run.stdout.contains("_openworkflow()"), "{}", run.stdout);
+    assert!(run.stdout.contains("install"), "{}", run.stdout);
+    registry_less
+        .run(&["completions", "nushell-or-so"])
+        .fails_with(2);
+}

@@ -732,3 +732,31 @@ fn completions_are_printed_for_the_shell_asked() {
         .run(&["completions", "nushell-or-so"])
         .fails_with(2);
 }
+
+#[test]
+fn bundles_go_through_presigned_uploads_where_the_registry_offers_them() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_on_aws(data.path());
+    let mut author = User::new(&registry);
+    author.key = Some(registry.admin_key());
+    author.write("tool/plugin.yaml", &plugin_yaml("uploaded", "1.0.0"));
+    author.write("tool/lib/run.py", "print('uploaded')\n");
+    author.run(&["plugin", "publish", "tool"]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !registry.answered("POST", "/uploads", 201) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        registry.answered("POST", "/uploads", 201),
+        "the bundle went through POST /uploads and a presigned PUT"
+    );
+
+    let user = User::new(&registry);
+    user.run(&["plugin", "install", "uploaded"]).ok();
+    let bundle = std::fs::read(user.installed_dir().join("uploaded/1.0.0/bundle.zip")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut script = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("lib/run.py").unwrap(), &mut script)
+        .unwrap();
+    assert_eq!(script, "print('uploaded')\n");
+}

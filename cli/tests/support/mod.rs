@@ -36,10 +36,40 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The registry on embedded storage in `data`.
     pub fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// The registry on DynamoDB Local and moto's S3 (as `./scripts/test.sh` starts
+    /// them), in a table and bucket of its own, created here.
+    pub fn start_on_aws(data: &Path) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        assert!(
+            std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+            "run under ./scripts/aws-local.sh (./scripts/test.sh does)"
+        );
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("cli-e2e-{}-{n}", std::process::id());
+        let envs = [
+            ("OPENWORKFLOW_REGISTRY_BACKEND", "aws"),
+            ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
+            ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
+        ];
+        let status = Command::new(registry_binary())
+            .arg("init-aws")
+            .envs(envs)
+            .status()
+            .expect("run init-aws");
+        assert!(status.success(), "init-aws failed");
+        Self::start_with(data, &envs)
+    }
+
+    fn start_with(data: &Path, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(registry_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "info,tower_http=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -69,6 +99,19 @@ impl Registry {
             data: data.to_owned(),
             log,
         }
+    }
+
+    /// Whether a request to `path` was answered with `status`.
+    pub fn answered(&self, method: &str, path: &str, status: u16) -> bool {
+        let (request, wanted) = (
+            format!("method={method} uri={path} "),
+            format!("status={status}"),
+        );
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(&request) && line.contains(&wanted))
     }
 
     /// Responses logged with `status`, so far.

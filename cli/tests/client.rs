@@ -48,6 +48,14 @@ impl Recorder {
     }
 }
 
+/// A YAML document the registry refuses as invalid, if it ever reads it.
+fn tiny_document() -> PublishPayload {
+    PublishPayload::Document {
+        bytes: Bytes::from_static(b"slug: x\n"),
+        format: registry_core::manifest::DocumentFormat::Yaml,
+    }
+}
+
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -137,16 +145,7 @@ async fn errors_keep_the_registry_problem_and_reads_retry_then_give_up() {
     let registry = Registry::start(data.path());
     let url = url::Url::parse(&registry.base).unwrap();
     let client = RegistryClient::new(&url, Some(ApiKey::new("sk_wrong"))).unwrap();
-    let error = client
-        .publish(
-            &PublishPayload::Document {
-                bytes: Bytes::from_static(b"slug: x\n"),
-                format: registry_core::manifest::DocumentFormat::Yaml,
-            },
-            None,
-        )
-        .await
-        .unwrap_err();
+    let error = client.publish(&tiny_document(), None).await.unwrap_err();
     assert!(
         matches!(&error, ClientError::Unauthenticated(p) if p.code == "unauthenticated"),
         "{error:?}"
@@ -184,13 +183,7 @@ async fn errors_keep_the_registry_problem_and_reads_retry_then_give_up() {
     let error = RegistryClient::new(&hang_up, Some(ApiKey::new("sk_x")))
         .unwrap()
         .with_retry(policy)
-        .publish(
-            &PublishPayload::Document {
-                bytes: Bytes::from_static(b"slug: x\n"),
-                format: registry_core::manifest::DocumentFormat::Yaml,
-            },
-            None,
-        )
+        .publish(&tiny_document(), None)
         .await
         .unwrap_err();
     assert!(matches!(error, ClientError::Transport(_)), "{error:?}");

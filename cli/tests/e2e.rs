@@ -69,6 +69,14 @@ impl User {
         }
     }
 
+    /// A user holding the registry's admin key.
+    fn admin(registry: &Registry) -> Self {
+        Self {
+            key: Some(registry.admin_key()),
+            ..Self::new(registry)
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(CLI);
         command
@@ -338,8 +346,7 @@ fn the_registry_flag_beats_the_environment_and_a_dead_registry_is_reported() {
 fn downloads_are_revalidated_by_etag_and_a_damaged_cache_is_refetched() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::start(data.path());
-    let mut author = User::new(&registry);
-    author.key = Some(registry.admin_key());
+    let author = User::admin(&registry);
     let doc = author.write("tide.yaml", &plugin_yaml("tide", "2.0.0"));
     author.run(&["plugin", "publish", &doc]).ok();
 
@@ -439,8 +446,7 @@ fn with_signature(yaml: &str, key_id: &str, armored: &str) -> String {
 fn gpg_signatures_made_with_the_real_gpg_verify_and_tampering_is_caught() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::start(data.path());
-    let mut author = User::new(&registry);
-    author.key = Some(registry.admin_key());
+    let author = User::admin(&registry);
     let gnupg = tempfile::tempdir().unwrap();
     let fingerprint = gpg_key(gnupg.path(), "author");
     let key_id = format!("0x{}", &fingerprint[fingerprint.len() - 16..]);
@@ -568,8 +574,7 @@ fn gpg_signatures_made_with_the_real_gpg_verify_and_tampering_is_caught() {
 fn a_plugin_directory_is_published_as_a_bundle_and_installed_with_it() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::start(data.path());
-    let mut author = User::new(&registry);
-    author.key = Some(registry.admin_key());
+    let author = User::admin(&registry);
     author.write("tool/plugin.yaml", &plugin_yaml("bundled", "1.0.0"));
     author.write("tool/lib/run.py", "print('forecast')\n");
     author.write("tool/.env", "SECRET=never-shipped\n");
@@ -607,8 +612,7 @@ fn a_plugin_directory_is_published_as_a_bundle_and_installed_with_it() {
 fn verify_checks_the_signed_index_chain_and_pins_its_key() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::start(data.path());
-    let mut author = User::new(&registry);
-    author.key = Some(registry.admin_key());
+    let author = User::admin(&registry);
     let doc = author.write("tide.yaml", &plugin_yaml("tide", "1.0.0"));
     author.run(&["plugin", "publish", &doc]).ok();
 
@@ -737,8 +741,7 @@ fn completions_are_printed_for_the_shell_asked() {
 fn bundles_go_through_presigned_uploads_where_the_registry_offers_them() {
     let data = tempfile::tempdir().unwrap();
     let registry = Registry::start_on_aws(data.path());
-    let mut author = User::new(&registry);
-    author.key = Some(registry.admin_key());
+    let author = User::admin(&registry);
     author.write("tool/plugin.yaml", &plugin_yaml("uploaded", "1.0.0"));
     author.write("tool/lib/run.py", "print('uploaded')\n");
     author.run(&["plugin", "publish", "tool"]).ok();

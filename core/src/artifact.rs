@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::CatalogScope;
 use crate::checksum::Sha256Digest;
 use crate::manifest::DocumentFormat;
 use crate::slug::Slug;
@@ -41,6 +42,19 @@ impl ArtifactKey {
     /// The key of a published bundle.
     pub fn bundle(slug: &Slug, version: &PluginVersion, sha256: &Sha256Digest) -> Self {
         Self(format!("artifacts/{slug}/{version}/{sha256}.zip"))
+    }
+
+    /// The key of an org-catalog bundle (system or one org's).
+    pub fn catalog_bundle(
+        scope: &CatalogScope,
+        pid: &Slug,
+        version: &PluginVersion,
+        sha256: &Sha256Digest,
+    ) -> Self {
+        Self(format!(
+            "{}/{pid}/{version}/{sha256}.zip",
+            scope.artifact_prefix()
+        ))
     }
 
     /// Wraps a key read back from a store.

@@ -143,6 +143,71 @@ pub enum RegistryError {
         /// What differs and what to do.
         detail: String,
     },
+    /// The caller's principal lacks a permission.
+    #[error(
+        "this request needs the '{permission}' permission; ask a platform admin to grant it to your principal"
+    )]
+    MissingPermission {
+        /// The permission needed.
+        permission: crate::org::Permission,
+    },
+    /// The caller holds the permission but does not belong to the org.
+    #[error("your principal is not a member of org '{org}'")]
+    NotOrgMember {
+        /// The org.
+        org: String,
+    },
+    /// No such org.
+    #[error("org '{org}' does not exist")]
+    OrgNotFound {
+        /// The org asked for.
+        org: String,
+    },
+    /// An org with that id exists already.
+    #[error("org '{org}' already exists")]
+    OrgExists {
+        /// The org.
+        org: String,
+    },
+    /// No such principal.
+    #[error("principal '{principal}' does not exist")]
+    PrincipalNotFound {
+        /// The principal asked for.
+        principal: String,
+    },
+    /// The principal is not a member of the org (removing a membership).
+    #[error("principal '{principal}' is not a member of org '{org}'")]
+    MemberNotFound {
+        /// The org.
+        org: String,
+        /// The principal.
+        principal: String,
+    },
+    /// The principal does not hold the permission (revoking it).
+    #[error("principal '{principal}' does not hold '{permission}'")]
+    PermissionNotHeld {
+        /// The principal.
+        principal: String,
+        /// The permission.
+        permission: crate::org::Permission,
+    },
+    /// No such catalog plugin, version or row visible to the caller.
+    #[error("{detail}")]
+    CatalogPluginNotFound {
+        /// What was looked for.
+        detail: String,
+    },
+    /// An org tried to enable a system plugin the platform has disabled.
+    #[error(
+        "system plugin {plugin_id} is disabled by the platform administrators; it cannot be enabled for an org until they enable it"
+    )]
+    SystemPluginDisabled {
+        /// The row.
+        plugin_id: String,
+    },
+    /// This registry was started without the org catalog.
+    #[error("this registry has no org catalog configured")]
+    OrgCatalogUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

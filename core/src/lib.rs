@@ -1,5 +1,5 @@
 //! The OpenWorkflow plugin registry's core: the plugin model and its validation,
-//! semver rules, ZIP bundle checks, principals and keys, the registry services, the
+//! semver rules, ZIP bundle checks, principals and keys, orgs and the org catalog, the registry services, the
 //! storage ports and their embedded adapters (SQLite and files).
 //!
 //! Nothing here speaks HTTP; `registry-functions` maps these services onto routes.
@@ -7,9 +7,11 @@
 pub mod artifact;
 pub mod auth;
 pub mod bundle;
+pub mod catalog;
 pub mod checksum;
 pub mod error;
 pub mod manifest;
+pub mod org;
 pub mod registry;
 pub mod search;
 pub mod slug;

@@ -151,6 +151,18 @@ impl From<RegistryError> for ApiError {
             RegistryError::VersionNotIncremented { .. } => (S::CONFLICT, "version_not_incremented"),
             RegistryError::UnpublishRefused { .. } => (S::CONFLICT, "unpublish_refused"),
             RegistryError::ConcurrentUpdate { .. } => (S::CONFLICT, "concurrent_update"),
+            RegistryError::MissingPermission { .. } => (S::FORBIDDEN, "missing_permission"),
+            RegistryError::NotOrgMember { .. } => (S::FORBIDDEN, "not_org_member"),
+            RegistryError::OrgNotFound { .. } => (S::NOT_FOUND, "org_not_found"),
+            RegistryError::OrgExists { .. } => (S::CONFLICT, "org_exists"),
+            RegistryError::PrincipalNotFound { .. } => (S::NOT_FOUND, "principal_not_found"),
+            RegistryError::MemberNotFound { .. } => (S::NOT_FOUND, "member_not_found"),
+            RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),
+            RegistryError::CatalogPluginNotFound { .. } => {
+                (S::NOT_FOUND, "catalog_plugin_not_found")
+            }
+            RegistryError::SystemPluginDisabled { .. } => (S::CONFLICT, "system_plugin_disabled"),
+            RegistryError::OrgCatalogUnavailable => (S::NOT_FOUND, "org_catalog_unavailable"),
             RegistryError::Storage(StorageError::Unavailable(_)) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,

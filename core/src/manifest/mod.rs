@@ -2,6 +2,7 @@
 //! or YAML and validated as a whole, so an author sees every problem at once.
 
 mod document;
+mod settings;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use document::{
     DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES, ParsedDocument, parse_document, signed_content,
 };
+pub use settings::{MAX_SETTINGS_FIELDS, empty_settings_schema, validate_settings_schema};
 pub use validate::{FieldError, limits, validate_manifest};
 
 use crate::slug::Slug;
@@ -68,6 +70,23 @@ pub struct Manifest {
     /// The author's detached GPG signature over the canonical document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+    /// What the plugin can do, as short identifiers (`web_search`); the org catalog
+    /// shows the action names when this is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
+    /// The configuration form an org admin fills in (JSON Schema, the form subset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub settings_schema: Option<serde_json::Value>,
+}
+
+impl Manifest {
+    /// The capabilities the catalog shows: the declared ones, else the action names.
+    pub fn effective_capabilities(&self) -> Vec<String> {
+        self.capabilities
+            .clone()
+            .unwrap_or_else(|| self.actions.iter().map(|a| a.name.clone()).collect())
+    }
 }
 
 /// One action a plugin offers.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::settings::validate_settings_schema;
 use super::{Action, Compatibility, EnvironmentVariable, Manifest, Runtime, Signature};
 use crate::slug::Slug;
 use crate::version::PluginVersion;
@@ -42,6 +43,10 @@ pub mod limits {
     pub const TIMEOUT_SECS: u64 = 3_600;
     /// Longest `signature` block, in bytes.
     pub const SIGNATURE: usize = 16_384;
+    /// Most capabilities.
+    pub const CAPABILITIES: usize = 50;
+    /// Longest capability, in characters.
+    pub const CAPABILITY: usize = 64;
 }
 
 /// One problem with one field of a manifest.
@@ -73,6 +78,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "security",
     "support",
     "signature",
+    "capabilities",
+    "settings_schema",
 ];
 
 /// Validates a parsed document and builds the manifest, or lists every problem.
@@ -118,6 +125,8 @@ pub fn validate_manifest(value: &Value) -> Result<Manifest, Vec<FieldError>> {
     let security = v.url(map, "security", false);
     let support = v.support(map);
     let signature = v.signature(map);
+    let capabilities = v.capabilities(map);
+    let settings_schema = v.settings_schema(map);
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -167,6 +176,8 @@ pub fn validate_manifest(value: &Value) -> Result<Manifest, Vec<FieldError>> {
             security,
             support,
             signature,
+            capabilities,
+            settings_schema,
         }),
         // Every None above recorded an error, so this arm is unreachable in practice;
         // it still answers honestly instead of panicking.
@@ -722,6 +733,59 @@ impl Validator {
             _ => None,
         }
     }
+
+    fn capabilities(&mut self, map: &Map<String, Value>) -> Option<Vec<String>> {
+        let items = self.list(map, "capabilities", false)?;
+        let before = self.errors.len();
+        if items.len() > limits::CAPABILITIES {
+            self.fail(
+                "capabilities",
+                format!("must list at most {} capabilities", limits::CAPABILITIES),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut capabilities = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("capabilities[{i}]");
+            let Some(capability) = self.string_at(item, &path) else {
+                continue;
+            };
+            if let Err(m) = check_capability(capability) {
+                self.fail(&path, m);
+            } else if !seen.insert(capability) {
+                self.fail(&path, format!("duplicate capability {capability:?}"));
+            } else {
+                capabilities.push(capability.to_owned());
+            }
+        }
+        (self.errors.len() == before).then_some(capabilities)
+    }
+
+    fn settings_schema(&mut self, map: &Map<String, Value>) -> Option<Value> {
+        let value = self.field(map, "settings_schema", false)?;
+        let problems = validate_settings_schema(value, "settings_schema");
+        if problems.is_empty() {
+            Some(value.clone())
+        } else {
+            self.errors.extend(problems);
+            None
+        }
+    }
+}
+
+fn check_capability(capability: &str) -> Result<(), String> {
+    let mut chars = capability.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok
+        || capability.len() > limits::CAPABILITY
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.:".contains(c))
+    {
+        return Err(format!(
+            "must start with a lowercase letter and hold only lowercase letters, digits, '_', '-', '.' or ':' (at most {} characters)",
+            limits::CAPABILITY
+        ));
+    }
+    Ok(())
 }
 
 /// Accepts absolute `http`/`https` URLs with a host, up to [`limits::URL`] bytes.

@@ -178,7 +178,10 @@ impl Registry {
                 kind: PrincipalKind::User,
             }),
         };
-        self.create_key_locally(request).await.map(Some)
+        let created = self.create_key_locally(request).await?;
+        self.grant_bootstrap_sys_admin(&created.info.principal)
+            .await?;
+        Ok(Some(created))
     }
 
     async fn issue_key(

@@ -3,6 +3,8 @@
 mod changes;
 mod keys;
 mod lifecycle;
+mod org_catalog;
+mod orgs;
 mod publish;
 mod read;
 mod uploads;
@@ -14,6 +16,10 @@ use tokio::sync::RwLock;
 pub use changes::ChangeListener;
 pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
 pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
+pub use org_catalog::{
+    CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
+};
+pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
 
@@ -45,6 +51,7 @@ pub struct Registry {
     artifacts: Arc<dyn ArtifactStore>,
     keys: Arc<dyn KeyStore>,
     uploads: Option<Arc<dyn UploadStore>>,
+    orgs: Option<OrgStores>,
     listener: Option<Arc<dyn ChangeListener>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
@@ -66,6 +73,7 @@ impl Registry {
             artifacts,
             keys,
             uploads: None,
+            orgs: None,
             listener: None,
             clock,
             config,

@@ -58,11 +58,11 @@ pub struct Published {
     pub details_etag: Option<String>,
 }
 
-struct Prepared {
-    manifest: Manifest,
+pub(super) struct Prepared {
+    pub(super) manifest: Manifest,
     schema_bytes: Bytes,
     schema_format: DocumentFormat,
-    bundle: Option<(Bytes, Sha256Digest)>,
+    pub(super) bundle: Option<(Bytes, Sha256Digest)>,
 }
 
 enum Mode<'a> {
@@ -106,7 +106,7 @@ impl Registry {
                 (prepare_bundle(bytes, file_name.as_deref())?, None)
             }
             PublishBody::Upload { upload_id } => {
-                let resolved = self.resolve_upload(caller, &upload_id).await?;
+                let resolved = self.resolve_upload(&caller.principal, &upload_id).await?;
                 (prepare_bundle(resolved.bytes, None)?, Some(resolved.key))
             }
         };
@@ -314,7 +314,10 @@ impl Registry {
     }
 }
 
-fn prepare_bundle(bytes: Bytes, file_name: Option<&str>) -> Result<Prepared, RegistryError> {
+pub(super) fn prepare_bundle(
+    bytes: Bytes,
+    file_name: Option<&str>,
+) -> Result<Prepared, RegistryError> {
     if let Some(name) = file_name {
         check_file_name(name)?;
     }

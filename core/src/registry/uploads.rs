@@ -1,7 +1,7 @@
 //! `POST /uploads` and resolving a named upload into a bundle at publish time.
 
 use super::{Registry, require_scope};
-use crate::auth::{Caller, Scope};
+use crate::auth::{Caller, PrincipalId, Scope};
 use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
@@ -52,11 +52,11 @@ impl Registry {
     /// Reads the caller's upload back and checks it is what was declared.
     pub(super) async fn resolve_upload(
         &self,
-        caller: &Caller,
+        principal: &PrincipalId,
         upload_id: &UploadId,
     ) -> Result<ResolvedUpload, RegistryError> {
         let uploads = self.upload_store()?;
-        let key = UploadKey::new(&caller.principal, upload_id);
+        let key = UploadKey::new(principal, upload_id);
         let fetched = uploads
             .fetch(&key, MAX_BUNDLE_BYTES as u64)
             .await?

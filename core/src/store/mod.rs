@@ -10,7 +10,10 @@
 pub mod contract;
 mod files;
 mod index;
+#[cfg(feature = "contract")]
+pub mod org_contract;
 mod sqlite;
+mod sqlite_orgs;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,8 +24,12 @@ pub use index::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use sqlite::SqliteStore;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
+use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
+use crate::org::{Membership, Org, OrgId, Permission};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
@@ -359,6 +366,99 @@ pub trait KeyStore: Send + Sync {
 
     /// Whether any key exists at all (first-start bootstrap).
     async fn any_key_exists(&self) -> Result<bool, StorageError>;
+}
+
+/// Organisations, their members, and the permissions principals hold.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates an org ([`Conflict::AlreadyExists`] if the id is taken).
+    async fn create_org(&self, org: &Org) -> Result<(), StorageError>;
+
+    /// An org by id.
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StorageError>;
+
+    /// Every org, in id order.
+    async fn list_orgs(&self) -> Result<Vec<Org>, StorageError>;
+
+    /// Adds a member; adding one already there changes nothing and succeeds.
+    async fn add_member(&self, membership: &Membership) -> Result<(), StorageError>;
+
+    /// Removes a member ([`Conflict::Missing`] if it is not one).
+    async fn remove_member(&self, org: &OrgId, principal: &PrincipalId)
+    -> Result<(), StorageError>;
+
+    /// Whether `principal` belongs to `org`.
+    async fn is_member(&self, org: &OrgId, principal: &PrincipalId) -> Result<bool, StorageError>;
+
+    /// An org's members, in principal order.
+    async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError>;
+
+    /// Grants a permission; granting one already held succeeds.
+    async fn grant_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError>;
+
+    /// Revokes a permission ([`Conflict::Missing`] if it is not held).
+    async fn revoke_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError>;
+
+    /// The permissions a principal holds.
+    async fn permissions(
+        &self,
+        principal: &PrincipalId,
+    ) -> Result<BTreeSet<Permission>, StorageError>;
+}
+
+/// The org-scoped catalog: rows (one pid at one version in one scope) and each
+/// org's enablement of system rows.
+#[async_trait]
+pub trait OrgCatalogStore: Send + Sync {
+    /// Stores a new row. Fails with [`Conflict::VersionExists`] if its scope already
+    /// has that pid at that version, or [`Conflict::AlreadyExists`] if the id is
+    /// taken; writes nothing then.
+    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError>;
+
+    /// A row by id.
+    async fn row(&self, id: &CatalogPluginId) -> Result<Option<CatalogRow>, StorageError>;
+
+    /// The row of `pid` at `version` in `scope`.
+    async fn row_by_version(
+        &self,
+        scope: &CatalogScope,
+        pid: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<CatalogRow>, StorageError>;
+
+    /// Every row of a scope, ordered by pid then version (lowest first).
+    async fn rows(&self, scope: &CatalogScope) -> Result<Vec<CatalogRow>, StorageError>;
+
+    /// Enables or disables a row in its own scope ([`Conflict::Missing`] if absent).
+    async fn set_enabled(
+        &self,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Which system rows an org has enabled or disabled for itself.
+    async fn org_enablements(
+        &self,
+        org: &OrgId,
+    ) -> Result<BTreeMap<CatalogPluginId, OrgChoice>, StorageError>;
+
+    /// Records an org's choice for one system row.
+    async fn set_org_enablement(
+        &self,
+        org: &OrgId,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
 }
 
 /// Plugins read at once by the default [`CatalogStore::plugins_with_versions_page`].

@@ -64,6 +64,40 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO meta (name, value) VALUES ('catalog_revision', 0);
+CREATE TABLE IF NOT EXISTS orgs (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS org_members (
+    org TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (org, principal)
+);
+CREATE TABLE IF NOT EXISTS principal_permissions (
+    principal TEXT NOT NULL,
+    permission TEXT NOT NULL,
+    PRIMARY KEY (principal, permission)
+);
+CREATE TABLE IF NOT EXISTS catalog_rows (
+    plugin_id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sort_key TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (scope, pid, version)
+);
+CREATE INDEX IF NOT EXISTS catalog_rows_by_scope ON catalog_rows (scope, pid, sort_key);
+CREATE TABLE IF NOT EXISTS org_enablements (
+    org TEXT NOT NULL,
+    plugin_id TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (org, plugin_id)
+);
 ";
 
 /// SQLite-backed [`CatalogStore`] and [`KeyStore`].
@@ -99,7 +133,7 @@ impl SqliteStore {
         })
     }
 
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(super) async fn with_conn<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -114,7 +148,7 @@ impl SqliteStore {
     }
 }
 
-fn backend(e: rusqlite::Error) -> StorageError {
+pub(super) fn backend(e: rusqlite::Error) -> StorageError {
     match e {
         rusqlite::Error::SqliteFailure(code, _)
             if matches!(
@@ -128,15 +162,18 @@ fn backend(e: rusqlite::Error) -> StorageError {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StorageError {
+pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(format!("{what}: {e}"))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
     serde_json::to_string(value).map_err(|e| StorageError::Backend(Box::new(e)))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T, StorageError> {
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    raw: &str,
+) -> Result<T, StorageError> {
     serde_json::from_str(raw).map_err(|e| corrupt(what, e))
 }
 

@@ -1,0 +1,404 @@
+//! Orgs, memberships and permissions: the gates of the org catalog (the spec's
+//! `org_context`) and the platform admin's operations on them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Registry, require_scope};
+use crate::auth::{Caller, PrincipalId, Scope};
+use crate::catalog::CatalogScope;
+use crate::error::RegistryError;
+use crate::org::{MAX_ORG_NAME, Membership, Org, OrgId, Permission};
+use crate::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
+use crate::timestamp::Timestamp;
+
+/// The stores behind the org catalog.
+#[derive(Clone)]
+pub struct OrgStores {
+    /// Orgs, members and permissions.
+    pub orgs: Arc<dyn OrgStore>,
+    /// Catalog rows and org enablements.
+    pub catalog: Arc<dyn OrgCatalogStore>,
+}
+
+/// Proof that a caller may read one org's catalog; only [`Registry::authorize_org_read`]
+/// makes one.
+#[derive(Debug, Clone)]
+pub struct OrgReader {
+    pub(super) org: OrgId,
+}
+
+impl OrgReader {
+    /// The org the caller may read.
+    pub fn org(&self) -> &OrgId {
+        &self.org
+    }
+}
+
+/// Proof that a caller may write to one catalog (an org's, or the system one); only
+/// [`Registry::authorize_catalog_write`] makes one, so a handler checks the gate
+/// before it reads a request body.
+#[derive(Debug, Clone)]
+pub struct CatalogWriter {
+    pub(super) scope: CatalogScope,
+    pub(super) principal: PrincipalId,
+}
+
+impl CatalogWriter {
+    /// The catalog the caller may write to.
+    pub fn scope(&self) -> &CatalogScope {
+        &self.scope
+    }
+}
+
+/// An org as shown to admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OrgInfo {
+    /// Its id.
+    #[schema(value_type = String, example = "acme")]
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+impl From<Org> for OrgInfo {
+    fn from(org: Org) -> Self {
+        Self {
+            id: org.id,
+            name: org.name,
+            created_at: org.created_at,
+        }
+    }
+}
+
+/// A membership as shown to admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MemberInfo {
+    /// The member.
+    #[schema(value_type = String)]
+    pub principal: PrincipalId,
+    /// When it was added.
+    #[schema(value_type = String)]
+    pub added_at: Timestamp,
+}
+
+impl Registry {
+    /// Attaches the org catalog's stores.
+    #[must_use]
+    pub fn with_org_catalog(mut self, stores: OrgStores) -> Self {
+        self.orgs = Some(stores);
+        self
+    }
+
+    pub(super) fn org_stores(&self) -> Result<&OrgStores, RegistryError> {
+        self.orgs
+            .as_ref()
+            .ok_or(RegistryError::OrgCatalogUnavailable)
+    }
+
+    /// The spec's `org_context` for reads: a key that may read, the
+    /// `cadence:org:plugins:read` (or `write`) permission, then membership of an
+    /// org that exists.
+    pub async fn authorize_org_read(
+        &self,
+        caller: Option<&Caller>,
+        org: &OrgId,
+    ) -> Result<OrgReader, RegistryError> {
+        let caller = require_scope(caller, Scope::Read)?;
+        self.org_context(caller, org, Permission::OrgPluginsRead)
+            .await?;
+        Ok(OrgReader { org: org.clone() })
+    }
+
+    /// The gate of catalog writes: for an org, a `publish` key, the
+    /// `cadence:org:plugins:write` permission and membership; for the system
+    /// catalog, a `publish` key and `sys_admin`.
+    pub async fn authorize_catalog_write(
+        &self,
+        caller: Option<&Caller>,
+        scope: CatalogScope,
+    ) -> Result<CatalogWriter, RegistryError> {
+        let caller = require_scope(caller, Scope::Publish)?;
+        match &scope {
+            CatalogScope::Org(org) => {
+                self.org_context(caller, org, Permission::OrgPluginsWrite)
+                    .await?;
+            }
+            CatalogScope::System => {
+                self.require_permission(caller, Permission::SysAdmin)
+                    .await?;
+            }
+        }
+        Ok(CatalogWriter {
+            scope,
+            principal: caller.principal.clone(),
+        })
+    }
+
+    /// Permission first, then the org's existence, then membership, as the spec
+    /// orders them. `write` implies `read`.
+    async fn org_context(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        needed: Permission,
+    ) -> Result<(), RegistryError> {
+        let stores = self.org_stores()?;
+        let held = stores.orgs.permissions(&caller.principal).await?;
+        let granted = held.contains(&needed)
+            || (needed == Permission::OrgPluginsRead
+                && held.contains(&Permission::OrgPluginsWrite));
+        if !granted {
+            return Err(RegistryError::MissingPermission { permission: needed });
+        }
+        if stores.orgs.org(org).await?.is_none() {
+            return Err(RegistryError::OrgNotFound {
+                org: org.to_string(),
+            });
+        }
+        if !stores.orgs.is_member(org, &caller.principal).await? {
+            return Err(RegistryError::NotOrgMember {
+                org: org.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn require_permission(
+        &self,
+        caller: &Caller,
+        needed: Permission,
+    ) -> Result<(), RegistryError> {
+        let held = self
+            .org_stores()?
+            .orgs
+            .permissions(&caller.principal)
+            .await?;
+        if held.contains(&needed) {
+            Ok(())
+        } else {
+            Err(RegistryError::MissingPermission { permission: needed })
+        }
+    }
+
+    /// Platform administration needs an `admin` key of a `sys_admin` principal.
+    async fn require_platform_admin(&self, caller: Option<&Caller>) -> Result<(), RegistryError> {
+        let caller = require_scope(caller, Scope::Admin)?;
+        self.require_permission(caller, Permission::SysAdmin).await
+    }
+
+    /// Creates an org (platform admins).
+    pub async fn create_org(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        name: &str,
+    ) -> Result<OrgInfo, RegistryError> {
+        self.require_platform_admin(caller).await?;
+        let mut problems = Vec::new();
+        let id = OrgId::parse(id)
+            .map_err(|m| problems.push(field_error("id", m)))
+            .ok();
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_ORG_NAME
+            || name.chars().any(char::is_control)
+        {
+            problems.push(field_error(
+                "name",
+                format!("must be 1 to {MAX_ORG_NAME} printable characters"),
+            ));
+        }
+        let Some(id) = id.filter(|_| problems.is_empty()) else {
+            return Err(RegistryError::Invalid { problems });
+        };
+        let org = Org {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: self.clock.now(),
+        };
+        match self.org_stores()?.orgs.create_org(&org).await {
+            Err(StorageError::Conflict(Conflict::AlreadyExists)) => Err(RegistryError::OrgExists {
+                org: id.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                tracing::info!(org = %id, "org created");
+                Ok(org.into())
+            }
+        }
+    }
+
+    /// Every org (platform admins).
+    pub async fn list_orgs(&self, caller: Option<&Caller>) -> Result<Vec<OrgInfo>, RegistryError> {
+        self.require_platform_admin(caller).await?;
+        let orgs = self.org_stores()?.orgs.list_orgs().await?;
+        Ok(orgs.into_iter().map(OrgInfo::from).collect())
+    }
+
+    async fn existing_org(&self, org: &OrgId) -> Result<(), RegistryError> {
+        match self.org_stores()?.orgs.org(org).await? {
+            Some(_) => Ok(()),
+            None => Err(RegistryError::OrgNotFound {
+                org: org.to_string(),
+            }),
+        }
+    }
+
+    async fn existing_principal(&self, principal: &PrincipalId) -> Result<(), RegistryError> {
+        match self.keys.principal(principal).await? {
+            Some(_) => Ok(()),
+            None => Err(RegistryError::PrincipalNotFound {
+                principal: principal.to_string(),
+            }),
+        }
+    }
+
+    /// Adds a principal to an org; adding a member again changes nothing.
+    pub async fn add_org_member(
+        &self,
+        caller: Option<&Caller>,
+        org: &OrgId,
+        principal: &PrincipalId,
+    ) -> Result<(), RegistryError> {
+        self.require_platform_admin(caller).await?;
+        self.existing_org(org).await?;
+        self.existing_principal(principal).await?;
+        let membership = Membership {
+            org: org.clone(),
+            principal: principal.clone(),
+            added_at: self.clock.now(),
+        };
+        self.org_stores()?.orgs.add_member(&membership).await?;
+        tracing::info!(%org, %principal, "org member added");
+        Ok(())
+    }
+
+    /// Removes a principal from an org.
+    pub async fn remove_org_member(
+        &self,
+        caller: Option<&Caller>,
+        org: &OrgId,
+        principal: &PrincipalId,
+    ) -> Result<(), RegistryError> {
+        self.require_platform_admin(caller).await?;
+        self.existing_org(org).await?;
+        match self.org_stores()?.orgs.remove_member(org, principal).await {
+            Err(StorageError::Conflict(Conflict::Missing)) => Err(RegistryError::MemberNotFound {
+                org: org.to_string(),
+                principal: principal.to_string(),
+            }),
+            other => {
+                other?;
+                tracing::info!(%org, %principal, "org member removed");
+                Ok(())
+            }
+        }
+    }
+
+    /// An org's members (platform admins).
+    pub async fn org_members(
+        &self,
+        caller: Option<&Caller>,
+        org: &OrgId,
+    ) -> Result<Vec<MemberInfo>, RegistryError> {
+        self.require_platform_admin(caller).await?;
+        self.existing_org(org).await?;
+        let members = self.org_stores()?.orgs.members(org).await?;
+        Ok(members
+            .into_iter()
+            .map(|m| MemberInfo {
+                principal: m.principal,
+                added_at: m.added_at,
+            })
+            .collect())
+    }
+
+    /// Grants a permission to a principal; granting it again changes nothing.
+    pub async fn grant_permission(
+        &self,
+        caller: Option<&Caller>,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), RegistryError> {
+        self.require_platform_admin(caller).await?;
+        self.existing_principal(principal).await?;
+        self.org_stores()?
+            .orgs
+            .grant_permission(principal, permission)
+            .await?;
+        tracing::info!(%principal, %permission, "permission granted");
+        Ok(())
+    }
+
+    /// Revokes a permission from a principal.
+    pub async fn revoke_permission(
+        &self,
+        caller: Option<&Caller>,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), RegistryError> {
+        self.require_platform_admin(caller).await?;
+        match self
+            .org_stores()?
+            .orgs
+            .revoke_permission(principal, permission)
+            .await
+        {
+            Err(StorageError::Conflict(Conflict::Missing)) => {
+                Err(RegistryError::PermissionNotHeld {
+                    principal: principal.to_string(),
+                    permission,
+                })
+            }
+            other => {
+                other?;
+                tracing::info!(%principal, %permission, "permission revoked");
+                Ok(())
+            }
+        }
+    }
+
+    /// A principal's permissions: platform admins may see anyone's, others their own.
+    pub async fn principal_permissions(
+        &self,
+        caller: Option<&Caller>,
+        principal: &PrincipalId,
+    ) -> Result<BTreeSet<Permission>, RegistryError> {
+        let who = require_scope(caller, Scope::Read)?;
+        if who.principal != *principal {
+            self.require_platform_admin(caller).await?;
+            self.existing_principal(principal).await?;
+        }
+        Ok(self.org_stores()?.orgs.permissions(principal).await?)
+    }
+
+    /// Makes the first admin a platform admin, so a fresh registry can create orgs.
+    pub(super) async fn grant_bootstrap_sys_admin(
+        &self,
+        principal: &PrincipalId,
+    ) -> Result<(), RegistryError> {
+        if let Some(stores) = &self.orgs {
+            stores
+                .orgs
+                .grant_permission(principal, Permission::SysAdmin)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn field_error(
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> crate::manifest::FieldError {
+    crate::manifest::FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}

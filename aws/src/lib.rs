@@ -8,6 +8,7 @@
 pub mod cloudfront;
 mod error;
 pub mod index;
+pub mod org_table;
 pub mod replicated;
 pub mod s3;
 pub mod secrets;

@@ -11,6 +11,8 @@
 //! | catalog revision | `CATALOG` | `REVISION` | |
 //! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
 //!
+//! The org catalog's items are in [`crate::org_table`].
+//!
 //! Multi-item changes are one `TransactWriteItems`; each condition's failure maps to
 //! the same [`Conflict`] the SQLite adapter reports. The catalog revision is bumped
 //! after a successful write rather than inside it: a counter in every transaction
@@ -54,9 +56,9 @@ const CATALOG: &str = "CATALOG";
 /// How often a transaction cancelled only by a concurrent transaction is retried.
 const TRANSACTION_CONFLICT_RETRIES: u32 = 5;
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
@@ -90,7 +92,7 @@ fn key_pk(hash: &KeyHash) -> String {
     format!("KEY#{}", hash.to_hex())
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StorageError> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StorageError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
         _ => Err(corrupt(
@@ -115,25 +117,30 @@ fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
     serde_json::to_string(value).map_err(|e| StorageError::Backend(Box::new(e)))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T, StorageError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    raw: &str,
+) -> Result<T, StorageError> {
     serde_json::from_str(raw).map_err(|e| corrupt(what, e))
 }
 
-fn timestamp(item: &Item, name: &str) -> Result<Timestamp, StorageError> {
+pub(crate) fn timestamp(item: &Item, name: &str) -> Result<Timestamp, StorageError> {
     Timestamp::parse(get_s(item, name)?).map_err(|e| corrupt(name, e))
 }
 
 /// A builder left without a required field; every call site sets them all.
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StorageError> {
+pub(crate) fn built<T>(
+    result: Result<T, aws_sdk_dynamodb::error::BuildError>,
+) -> Result<T, StorageError> {
     result.map_err(|e| StorageError::Backend(Box::new(e)))
 }
 
 /// How a transaction failed.
-enum TransactionOutcome {
+pub(crate) enum TransactionOutcome {
     /// Item `index`'s condition failed.
     ConditionFailed(usize),
     /// The storage failed otherwise.
@@ -143,8 +150,8 @@ enum TransactionOutcome {
 /// DynamoDB-backed [`CatalogStore`] and [`KeyStore`].
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 impl DynamoStore {
@@ -153,7 +160,7 @@ impl DynamoStore {
         Self { client, table }
     }
 
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StorageError> {
+    pub(crate) async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StorageError> {
         let output = self
             .client
             .get_item()
@@ -169,7 +176,10 @@ impl DynamoStore {
 
     /// Runs a transaction, retrying when another transaction (not a condition) got
     /// in the way, since the conditions may still hold.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactionOutcome> {
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), TransactionOutcome> {
         let mut attempt = 0;
         loop {
             let result = self
@@ -230,7 +240,7 @@ impl DynamoStore {
     /// Every item of one partition whose sort key starts with `prefix`.
     /// Only the `projection` attributes are read (all when empty); they are aliased,
     /// since names such as `count` are DynamoDB reserved words.
-    async fn query_prefix(
+    pub(crate) async fn query_prefix(
         &self,
         pk: &str,
         prefix: &str,
@@ -279,7 +289,7 @@ impl DynamoStore {
 
     /// A transaction item writing `item` only if the item is absent (`attribute_not_exists`)
     /// or only if it exists (`attribute_exists`).
-    fn conditional_put(
+    pub(crate) fn conditional_put(
         &self,
         item: Item,
         condition: &str,

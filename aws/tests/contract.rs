@@ -14,6 +14,7 @@ use registry_core::slug::Slug;
 use registry_core::store::contract::{
     artifact_store_contract, catalog_contract, index_store_contract, key_store_contract,
 };
+use registry_core::store::org_contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
 use registry_core::upload::{PresignedPut, UploadId, UploadKey, UploadRequest};
 use registry_core::version::PluginVersion;
@@ -51,6 +52,18 @@ async fn dynamodb_catalog_keeps_the_catalog_contract() {
 async fn dynamodb_keys_keep_the_key_store_contract() {
     let (clients, settings) = resources("keys").await;
     key_store_contract(clients.dynamo_store(&settings), "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_orgs_keep_the_org_store_contract() {
+    let (clients, settings) = resources("orgs").await;
+    org_store_contract(clients.dynamo_store(&settings), "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_org_catalog_keeps_the_org_catalog_contract() {
+    let (clients, settings) = resources("org-catalog").await;
+    org_catalog_store_contract(clients.dynamo_store(&settings), "ddb").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

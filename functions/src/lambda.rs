@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
+use registry_core::registry::OrgStores;
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 
@@ -66,14 +67,18 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState
     let registry = Registry::new(
         store.clone(),
         clients.s3_store(&settings),
-        store,
+        store.clone(),
         Arc::new(SystemClock),
         RegistryConfig {
             public_url: config.public_url.clone(),
             private: config.private,
         },
     )
-    .with_uploads(clients.upload_store(&settings));
+    .with_uploads(clients.upload_store(&settings))
+    .with_org_catalog(OrgStores {
+        orgs: store.clone(),
+        catalog: store,
+    });
     Arc::new(AppState::new(
         Arc::new(registry),
         clients.index_store(&settings),

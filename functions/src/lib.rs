@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod lambda;
+pub mod multipart;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

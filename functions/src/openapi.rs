@@ -3,14 +3,14 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{keys, plugins, uploads};
+use crate::routes::{keys, org_catalog, orgs, plugins, uploads};
 
 /// The registry API.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "OpenWorkflow Plugin Registry",
-        description = "The OpenWorkflow Registry Protocol: search, details, downloads, publish, update, deprecate, unpublish, API keys.",
+        description = "The OpenWorkflow Registry Protocol: search, details, downloads, publish, update, deprecate, unpublish, API keys, and the org-scoped plugin catalog.",
         version = "0.1.0"
     ),
     paths(
@@ -26,6 +26,24 @@ use crate::routes::{keys, plugins, uploads};
         keys::create_key,
         keys::list_keys,
         keys::revoke_key,
+        org_catalog::list_org_plugins,
+        org_catalog::org_plugin_versions,
+        org_catalog::org_plugin_settings_schema,
+        org_catalog::upload_org_plugin,
+        org_catalog::patch_org_plugin,
+        org_catalog::delete_org_plugin,
+        org_catalog::list_system_plugins,
+        org_catalog::upload_system_plugin,
+        org_catalog::patch_system_plugin,
+        org_catalog::delete_system_plugin,
+        orgs::create_org,
+        orgs::list_orgs,
+        orgs::list_members,
+        orgs::add_member,
+        orgs::remove_member,
+        orgs::list_permissions,
+        orgs::grant_permission,
+        orgs::revoke_permission,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth),
@@ -33,6 +51,9 @@ use crate::routes::{keys, plugins, uploads};
         (name = "plugins", description = "Discover and download plugins"),
         (name = "publishing", description = "Publish and manage versions (API key with the publish scope)"),
         (name = "keys", description = "API keys"),
+        (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),
+        (name = "system catalog", description = "Platform-wide system plugins (sys_admin)"),
+        (name = "administration", description = "Orgs, members and permissions (an admin key of a sys_admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -14,7 +14,7 @@ use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
     S3UploadStore,
 };
-use registry_core::registry::CreatedKey;
+use registry_core::registry::{CreatedKey, OrgStores};
 use registry_core::store::{
     ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, SqliteStore, UploadStore,
 };
@@ -91,6 +91,7 @@ pub struct OpenedRegistry {
 struct Stores {
     catalog: Arc<dyn CatalogStore>,
     keys: Arc<dyn KeyStore>,
+    orgs: OrgStores,
     artifacts: Arc<dyn ArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
@@ -131,7 +132,8 @@ pub async fn open_registry(
             private: config.private,
         },
     )
-    .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))));
+    .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))))
+    .with_org_catalog(stores.orgs);
     if let Some(uploads) = stores.uploads {
         registry = registry.with_uploads(uploads);
     }
@@ -169,7 +171,11 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
             }
             Ok(Stores {
                 catalog: store.clone(),
-                keys: store,
+                keys: store.clone(),
+                orgs: OrgStores {
+                    orgs: store.clone(),
+                    catalog: store,
+                },
                 artifacts: Arc::new(ReplicatedArtifactStore::new(local, remote)),
                 uploads: None,
                 index: local_index(),
@@ -184,7 +190,11 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
             Ok(Stores {
                 catalog: store.clone(),
-                keys: store,
+                keys: store.clone(),
+                orgs: OrgStores {
+                    orgs: store.clone(),
+                    catalog: store,
+                },
                 artifacts: Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
                 uploads: Some(Arc::new(S3UploadStore::new(
                     clients.s3.clone(),

@@ -107,47 +107,54 @@ impl Registry {
     pub async fn authorize_org_read(
         &self,
         caller: Option<&Caller>,
-        org: &OrgId,
+        org: &str,
     ) -> Result<OrgReader, RegistryError> {
         let caller = require_scope(caller, Scope::Read)?;
-        self.org_context(caller, org, Permission::OrgPluginsRead)
+        let org = self
+            .org_context(caller, org, Permission::OrgPluginsRead)
             .await?;
-        Ok(OrgReader { org: org.clone() })
+        Ok(OrgReader { org })
     }
 
-    /// The gate of catalog writes: for an org, a `publish` key, the
-    /// `cadence:org:plugins:write` permission and membership; for the system
-    /// catalog, a `publish` key and `sys_admin`.
-    pub async fn authorize_catalog_write(
+    /// The gate of an org's catalog writes: a `publish` key, the
+    /// `cadence:org:plugins:write` permission, and membership.
+    pub async fn authorize_org_write(
         &self,
         caller: Option<&Caller>,
-        scope: CatalogScope,
+        org: &str,
     ) -> Result<CatalogWriter, RegistryError> {
         let caller = require_scope(caller, Scope::Publish)?;
-        match &scope {
-            CatalogScope::Org(org) => {
-                self.org_context(caller, org, Permission::OrgPluginsWrite)
-                    .await?;
-            }
-            CatalogScope::System => {
-                self.require_permission(caller, Permission::SysAdmin)
-                    .await?;
-            }
-        }
+        let org = self
+            .org_context(caller, org, Permission::OrgPluginsWrite)
+            .await?;
         Ok(CatalogWriter {
-            scope,
+            scope: CatalogScope::Org(org),
+            principal: caller.principal.clone(),
+        })
+    }
+
+    /// The gate of system catalog writes: a `publish` key of a `sys_admin`.
+    pub async fn authorize_system_write(
+        &self,
+        caller: Option<&Caller>,
+    ) -> Result<CatalogWriter, RegistryError> {
+        let caller = require_scope(caller, Scope::Publish)?;
+        self.require_permission(caller, Permission::SysAdmin)
+            .await?;
+        Ok(CatalogWriter {
+            scope: CatalogScope::System,
             principal: caller.principal.clone(),
         })
     }
 
     /// Permission first, then the org's existence, then membership, as the spec
-    /// orders them. `write` implies `read`.
+    /// orders them. `write` implies `read`. A malformed id names no org (404).
     async fn org_context(
         &self,
         caller: &Caller,
-        org: &OrgId,
+        org: &str,
         needed: Permission,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<OrgId, RegistryError> {
         let stores = self.org_stores()?;
         let held = stores.orgs.permissions(&caller.principal).await?;
         let granted = held.contains(&needed)
@@ -156,17 +163,13 @@ impl Registry {
         if !granted {
             return Err(RegistryError::MissingPermission { permission: needed });
         }
-        if stores.orgs.org(org).await?.is_none() {
-            return Err(RegistryError::OrgNotFound {
-                org: org.to_string(),
-            });
-        }
-        if !stores.orgs.is_member(org, &caller.principal).await? {
+        let org = self.existing_org(org).await?;
+        if !stores.orgs.is_member(&org, &caller.principal).await? {
             return Err(RegistryError::NotOrgMember {
                 org: org.to_string(),
             });
         }
-        Ok(())
+        Ok(org)
     }
 
     async fn require_permission(
@@ -241,12 +244,15 @@ impl Registry {
         Ok(orgs.into_iter().map(OrgInfo::from).collect())
     }
 
-    async fn existing_org(&self, org: &OrgId) -> Result<(), RegistryError> {
-        match self.org_stores()?.orgs.org(org).await? {
-            Some(_) => Ok(()),
-            None => Err(RegistryError::OrgNotFound {
-                org: org.to_string(),
-            }),
+    /// The org named by `raw`, which must exist.
+    async fn existing_org(&self, raw: &str) -> Result<OrgId, RegistryError> {
+        let not_found = || RegistryError::OrgNotFound {
+            org: raw.to_owned(),
+        };
+        let org = OrgId::parse(raw).map_err(|_| not_found())?;
+        match self.org_stores()?.orgs.org(&org).await? {
+            Some(_) => Ok(org),
+            None => Err(not_found()),
         }
     }
 
@@ -263,11 +269,11 @@ impl Registry {
     pub async fn add_org_member(
         &self,
         caller: Option<&Caller>,
-        org: &OrgId,
+        org: &str,
         principal: &PrincipalId,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
-        self.existing_org(org).await?;
+        let org = self.existing_org(org).await?;
         self.existing_principal(principal).await?;
         let membership = Membership {
             org: org.clone(),
@@ -283,12 +289,12 @@ impl Registry {
     pub async fn remove_org_member(
         &self,
         caller: Option<&Caller>,
-        org: &OrgId,
+        org: &str,
         principal: &PrincipalId,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
-        self.existing_org(org).await?;
-        match self.org_stores()?.orgs.remove_member(org, principal).await {
+        let org = self.existing_org(org).await?;
+        match self.org_stores()?.orgs.remove_member(&org, principal).await {
             Err(StorageError::Conflict(Conflict::Missing)) => Err(RegistryError::MemberNotFound {
                 org: org.to_string(),
                 principal: principal.to_string(),
@@ -305,11 +311,11 @@ impl Registry {
     pub async fn org_members(
         &self,
         caller: Option<&Caller>,
-        org: &OrgId,
+        org: &str,
     ) -> Result<Vec<MemberInfo>, RegistryError> {
         self.require_platform_admin(caller).await?;
-        self.existing_org(org).await?;
-        let members = self.org_stores()?.orgs.members(org).await?;
+        let org = self.existing_org(org).await?;
+        let members = self.org_stores()?.orgs.members(&org).await?;
         Ok(members
             .into_iter()
             .map(|m| MemberInfo {
@@ -324,9 +330,10 @@ impl Registry {
         &self,
         caller: Option<&Caller>,
         principal: &PrincipalId,
-        permission: Permission,
+        permission: &str,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
+        let permission = parse_permission(permission)?;
         self.existing_principal(principal).await?;
         self.org_stores()?
             .orgs
@@ -341,9 +348,10 @@ impl Registry {
         &self,
         caller: Option<&Caller>,
         principal: &PrincipalId,
-        permission: Permission,
+        permission: &str,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
+        let permission = parse_permission(permission)?;
         match self
             .org_stores()?
             .orgs
@@ -391,6 +399,13 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+fn parse_permission(raw: &str) -> Result<Permission, RegistryError> {
+    Permission::parse(raw).map_err(|detail| RegistryError::InvalidParameter {
+        name: "permission",
+        detail,
+    })
 }
 
 fn field_error(

@@ -418,9 +418,9 @@ pub trait OrgStore: Send + Sync {
 /// org's enablement of system rows.
 #[async_trait]
 pub trait OrgCatalogStore: Send + Sync {
-    /// Stores a new row. Fails with [`Conflict::VersionExists`] if its scope already
-    /// has that pid at that version, or [`Conflict::AlreadyExists`] if the id is
-    /// taken; writes nothing then.
+    /// Stores a new row. Fails with [`Conflict::AlreadyExists`] if the id is taken,
+    /// else with [`Conflict::VersionExists`] if its scope already has that pid at
+    /// that version; writes nothing then.
     async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError>;
 
     /// A row by id.

@@ -224,24 +224,23 @@ impl OrgCatalogStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let taken = tx
-                .query_row(
-                    "SELECT plugin_id = ?1 FROM catalog_rows
-                     WHERE plugin_id = ?1 OR (scope = ?2 AND pid = ?3 AND version = ?4)",
-                    params![
-                        row.plugin_id.as_str(),
-                        row.scope.storage_name(),
-                        row.pid.as_str(),
-                        row.version.to_string()
-                    ],
-                    |r| r.get::<_, bool>(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            match taken {
-                Some(true) => return Err(StorageError::Conflict(Conflict::AlreadyExists)),
-                Some(false) => return Err(StorageError::Conflict(Conflict::VersionExists)),
-                None => {}
+            let exists = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+                tx.query_row(sql, params, |_| Ok(()))
+                    .optional()
+                    .map(|found| found.is_some())
+                    .map_err(backend)
+            };
+            if exists(
+                "SELECT 1 FROM catalog_rows WHERE plugin_id = ?1",
+                &[&row.plugin_id.as_str()],
+            )? {
+                return Err(StorageError::Conflict(Conflict::AlreadyExists));
+            }
+            if exists(
+                "SELECT 1 FROM catalog_rows WHERE scope = ?1 AND pid = ?2 AND version = ?3",
+                &[&row.scope.storage_name(), &row.pid.as_str(), &row.version.to_string()],
+            )? {
+                return Err(StorageError::Conflict(Conflict::VersionExists));
             }
             tx.execute(
                 "INSERT INTO catalog_rows (plugin_id, scope, pid, version, sort_key, enabled, updated_at, record)

@@ -2,6 +2,8 @@
 
 pub mod keys;
 pub mod meta;
+pub mod org_catalog;
+pub mod orgs;
 pub mod plugins;
 pub mod uploads;
 
@@ -72,6 +74,59 @@ pub fn key_routes() -> Router<Arc<AppState>> {
         .route("/auth/keys/{key_id}", delete(keys::revoke_key))
 }
 
+/// The org-scoped catalog, the system catalog and their administration: what the
+/// `org-catalog` function serves.
+pub fn org_catalog_routes() -> Router<Arc<AppState>> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::patch;
+    Router::new()
+        .route("/api/orgs", post(orgs::create_org).get(orgs::list_orgs))
+        .route("/api/orgs/{org_id}/members", get(orgs::list_members))
+        .route(
+            "/api/orgs/{org_id}/members/{principal_id}",
+            axum::routing::put(orgs::add_member).delete(orgs::remove_member),
+        )
+        .route(
+            "/api/principals/{principal_id}/permissions",
+            get(orgs::list_permissions),
+        )
+        .route(
+            "/api/principals/{principal_id}/permissions/{permission}",
+            axum::routing::put(orgs::grant_permission).delete(orgs::revoke_permission),
+        )
+        .route(
+            "/api/orgs/{org_id}/plugins",
+            get(org_catalog::list_org_plugins),
+        )
+        .route(
+            "/api/orgs/{org_id}/plugins/upload",
+            post(org_catalog::upload_org_plugin),
+        )
+        .route(
+            "/api/orgs/{org_id}/plugins/{plugin}",
+            patch(org_catalog::patch_org_plugin).delete(org_catalog::delete_org_plugin),
+        )
+        .route(
+            "/api/orgs/{org_id}/plugins/{plugin}/versions",
+            get(org_catalog::org_plugin_versions),
+        )
+        .route(
+            "/api/orgs/{org_id}/plugins/{plugin}/settings-schema",
+            get(org_catalog::org_plugin_settings_schema),
+        )
+        .route("/api/system/plugins", get(org_catalog::list_system_plugins))
+        .route(
+            "/api/system/plugins/upload",
+            post(org_catalog::upload_system_plugin),
+        )
+        .route(
+            "/api/system/plugins/{plugin}",
+            patch(org_catalog::patch_system_plugin).delete(org_catalog::delete_system_plugin),
+        )
+        // Uploads count their own bytes while streaming (413 past 5 MB).
+        .layer(DefaultBodyLimit::disable())
+}
+
 /// `/openapi.json` and `/healthz`.
 pub fn meta_routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -89,6 +144,7 @@ pub fn all_routes(state: Arc<AppState>) -> Router {
             .merge(deprecate_routes())
             .merge(unpublish_routes())
             .merge(key_routes())
+            .merge(org_catalog_routes())
             .merge(meta_routes()),
     )
     .with_state(state)

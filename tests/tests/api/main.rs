@@ -6,6 +6,7 @@ mod helpers;
 mod index;
 mod keys;
 mod lifecycle;
+mod org_catalog;
 mod publish;
 mod read;
 mod snapshots;

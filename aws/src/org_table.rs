@@ -1,0 +1,367 @@
+//! The org ports on the single DynamoDB table.
+//!
+//! | item | `PK` | `SK` |
+//! | --- | --- | --- |
+//! | org | `ORGS` | `ORG#{org}` |
+//! | org member | `ORG#{org}` | `MEMBER#{principal}` |
+//! | org enablement of a system row | `ORG#{org}` | `ENABLED#{plugin_id}` |
+//! | permission | `PRINCIPAL#{id}` | `PERM#{permission}` |
+//! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` |
+//! | plugin id → row | `CATROW#{plugin_id}` | `ROW` |
+//!
+//! Orgs share one partition so listing them is one query; a platform has far
+//! fewer orgs than a partition holds. A scope's rows share a partition and their
+//! sort key orders them by pid, then by semver. A row and its id pointer are
+//! written in one transaction, each with an absence condition.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use registry_core::auth::PrincipalId;
+use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
+use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::slug::Slug;
+use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
+use registry_core::timestamp::Timestamp;
+use registry_core::version::PluginVersion;
+
+use crate::error::{corrupt, storage_error};
+use crate::table::{
+    DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, json, s, timestamp,
+};
+
+const ORGS: &str = "ORGS";
+
+fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+fn permission_pk(principal: &PrincipalId) -> String {
+    format!("PRINCIPAL#{principal}")
+}
+
+fn scope_pk(scope: &CatalogScope) -> String {
+    format!("CATALOG#{}", scope.storage_name())
+}
+
+fn row_sk(pid: &Slug, version: &PluginVersion) -> String {
+    format!("ROW#{pid}#{}", version.sort_key())
+}
+
+fn pointer_pk(id: &CatalogPluginId) -> String {
+    format!("CATROW#{id}")
+}
+
+fn get_bool(item: &Item, name: &str) -> Result<bool, StorageError> {
+    match item.get(name) {
+        Some(AttributeValue::Bool(v)) => Ok(*v),
+        _ => Err(corrupt(
+            "item attribute",
+            format!("{name} is missing or not a boolean"),
+        )),
+    }
+}
+
+/// A row item: its record, with the enablement attributes that change after upload.
+fn catalog_row(item: &Item) -> Result<CatalogRow, StorageError> {
+    let mut row: CatalogRow = from_json("catalog row", get_s(item, "record")?)?;
+    row.enabled = get_bool(item, "enabled")?;
+    row.updated_at = timestamp(item, "updated_at")?;
+    Ok(row)
+}
+
+fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(
+        error,
+        aws_sdk_dynamodb::error::SdkError::ServiceError(service)
+            if service.err().code() == Some("ConditionalCheckFailedException")
+    )
+}
+
+impl DynamoStore {
+    /// Writes an item; with `must_be_new`, only if absent (`Ok(false)` when present).
+    async fn put_item(&self, item: Item, must_be_new: bool) -> Result<bool, StorageError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        if must_be_new {
+            request = request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    /// Deletes an item that exists ([`Conflict::Missing`] otherwise).
+    async fn delete_existing(&self, pk: String, sk: String) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StorageError::Conflict(Conflict::Missing)),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    async fn row_by_key(&self, pk: &str, sk: &str) -> Result<Option<CatalogRow>, StorageError> {
+        self.get(pk, sk)
+            .await?
+            .map(|item| catalog_row(&item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl OrgStore for DynamoStore {
+    async fn create_org(&self, org: &Org) -> Result<(), StorageError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(ORGS)),
+            (SK.to_owned(), s(format!("ORG#{}", org.id))),
+            ("record".to_owned(), s(json(org)?)),
+        ]);
+        if self.put_item(item, true).await? {
+            Ok(())
+        } else {
+            Err(StorageError::Conflict(Conflict::AlreadyExists))
+        }
+    }
+
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StorageError> {
+        self.get(ORGS, &format!("ORG#{id}"))
+            .await?
+            .map(|item| from_json("org", get_s(&item, "record")?))
+            .transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>, StorageError> {
+        self.query_prefix(ORGS, "ORG#", &[])
+            .await?
+            .iter()
+            .map(|item| from_json("org", get_s(item, "record")?))
+            .collect()
+    }
+
+    async fn add_member(&self, membership: &Membership) -> Result<(), StorageError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(org_pk(&membership.org))),
+            (SK.to_owned(), s(format!("MEMBER#{}", membership.principal))),
+            ("principal".to_owned(), s(membership.principal.as_str())),
+            ("added_at".to_owned(), s(membership.added_at.to_string())),
+        ]);
+        // Already a member: keep the original `added_at`.
+        self.put_item(item, true).await.map(|_| ())
+    }
+
+    async fn remove_member(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+    ) -> Result<(), StorageError> {
+        self.delete_existing(org_pk(org), format!("MEMBER#{principal}"))
+            .await
+    }
+
+    async fn is_member(&self, org: &OrgId, principal: &PrincipalId) -> Result<bool, StorageError> {
+        Ok(self
+            .get(&org_pk(org), &format!("MEMBER#{principal}"))
+            .await?
+            .is_some())
+    }
+
+    async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError> {
+        self.query_prefix(&org_pk(org), "MEMBER#", &[])
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(Membership {
+                    org: org.clone(),
+                    principal: PrincipalId::from_stored(get_s(item, "principal")?),
+                    added_at: timestamp(item, "added_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn grant_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(permission_pk(principal))),
+            (SK.to_owned(), s(format!("PERM#{permission}"))),
+            ("permission".to_owned(), s(permission.as_str())),
+        ]);
+        self.put_item(item, false).await.map(|_| ())
+    }
+
+    async fn revoke_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError> {
+        self.delete_existing(permission_pk(principal), format!("PERM#{permission}"))
+            .await
+    }
+
+    async fn permissions(
+        &self,
+        principal: &PrincipalId,
+    ) -> Result<BTreeSet<Permission>, StorageError> {
+        self.query_prefix(&permission_pk(principal), "PERM#", &[])
+            .await?
+            .iter()
+            .map(|item| {
+                Permission::parse(get_s(item, "permission")?).map_err(|e| corrupt("permission", e))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl OrgCatalogStore for DynamoStore {
+    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError> {
+        let (pk, sk) = (scope_pk(&row.scope), row_sk(&row.pid, &row.version));
+        let row_item = HashMap::from([
+            (PK.to_owned(), s(&pk)),
+            (SK.to_owned(), s(&sk)),
+            ("plugin_id".to_owned(), s(row.plugin_id.as_str())),
+            ("enabled".to_owned(), AttributeValue::Bool(row.enabled)),
+            ("updated_at".to_owned(), s(row.updated_at.to_string())),
+            ("record".to_owned(), s(json(row)?)),
+        ]);
+        let pointer = HashMap::from([
+            (PK.to_owned(), s(pointer_pk(&row.plugin_id))),
+            (SK.to_owned(), s("ROW")),
+            ("row_pk".to_owned(), s(pk)),
+            ("row_sk".to_owned(), s(sk)),
+        ]);
+        // The id pointer first: when both conditions fail, the first is reported,
+        // and a taken id is what the contract names first.
+        let items = vec![
+            self.conditional_put(pointer, "attribute_not_exists")?,
+            self.conditional_put(row_item, "attribute_not_exists")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(0)) => {
+                Err(StorageError::Conflict(Conflict::AlreadyExists))
+            }
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                Err(StorageError::Conflict(Conflict::VersionExists))
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn row(&self, id: &CatalogPluginId) -> Result<Option<CatalogRow>, StorageError> {
+        let Some(pointer) = self.get(&pointer_pk(id), "ROW").await? else {
+            return Ok(None);
+        };
+        self.row_by_key(get_s(&pointer, "row_pk")?, get_s(&pointer, "row_sk")?)
+            .await
+    }
+
+    async fn row_by_version(
+        &self,
+        scope: &CatalogScope,
+        pid: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<CatalogRow>, StorageError> {
+        self.row_by_key(&scope_pk(scope), &row_sk(pid, version))
+            .await
+    }
+
+    async fn rows(&self, scope: &CatalogScope) -> Result<Vec<CatalogRow>, StorageError> {
+        self.query_prefix(&scope_pk(scope), "ROW#", &[])
+            .await?
+            .iter()
+            .map(catalog_row)
+            .collect()
+    }
+
+    async fn set_enabled(
+        &self,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let Some(pointer) = self.get(&pointer_pk(id), "ROW").await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(get_s(&pointer, "row_pk")?))
+            .key(SK, s(get_s(&pointer, "row_sk")?))
+            .update_expression("SET #enabled = :enabled, #updated = :at")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#enabled", "enabled")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_values(":enabled", AttributeValue::Bool(enabled))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StorageError::Conflict(Conflict::Missing)),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    async fn org_enablements(
+        &self,
+        org: &OrgId,
+    ) -> Result<BTreeMap<CatalogPluginId, OrgChoice>, StorageError> {
+        self.query_prefix(&org_pk(org), "ENABLED#", &[])
+            .await?
+            .iter()
+            .map(|item| {
+                Ok((
+                    CatalogPluginId::from_stored(get_s(item, "plugin_id")?),
+                    OrgChoice {
+                        enabled: get_bool(item, "enabled")?,
+                        at: timestamp(item, "updated_at")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn set_org_enablement(
+        &self,
+        org: &OrgId,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(org_pk(org))),
+            (SK.to_owned(), s(format!("ENABLED#{id}"))),
+            ("plugin_id".to_owned(), s(id.as_str())),
+            ("enabled".to_owned(), AttributeValue::Bool(enabled)),
+            ("updated_at".to_owned(), s(at.to_string())),
+        ]);
+        self.put_item(item, false).await.map(|_| ())
+    }
+}

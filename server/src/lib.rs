@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use registry_aws::replicated::credentials_available;
+use registry_aws::replicated::{NoProgress, SyncProgress, SyncReport, credentials_available};
 use registry_aws::setup::{SetupReport, ensure_resources};
 use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
@@ -85,6 +85,8 @@ pub struct OpenedRegistry {
     pub index: Arc<dyn IndexStore>,
     /// Rebuilds and updates the index; the registry calls it after each write.
     pub builder: Arc<IndexBuilder>,
+    /// Local artifacts, replicated to S3 when a bucket is configured.
+    pub artifacts: Arc<ReplicatedArtifactStore>,
 }
 
 /// The catalog, keys, artifacts, uploads and index a backend provides.
@@ -92,7 +94,7 @@ struct Stores {
     catalog: Arc<dyn CatalogStore>,
     keys: Arc<dyn KeyStore>,
     orgs: OrgStores,
-    artifacts: Arc<dyn ArtifactStore>,
+    artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
 }
@@ -114,9 +116,10 @@ pub async fn open_registry(
     }
     let mut settings = IndexSettings::public(config.public_url.clone());
     settings.auth_required = config.private;
+    let artifacts: Arc<dyn ArtifactStore> = stores.artifacts.clone();
     let builder = Arc::new(IndexBuilder::new(
         Arc::clone(&stores.catalog),
-        Arc::clone(&stores.artifacts),
+        Arc::clone(&artifacts),
         Arc::clone(&stores.index),
         key,
         settings,
@@ -124,7 +127,7 @@ pub async fn open_registry(
     ));
     let mut registry = Registry::new(
         stores.catalog,
-        stores.artifacts,
+        artifacts,
         stores.keys,
         clock,
         RegistryConfig {
@@ -141,6 +144,7 @@ pub async fn open_registry(
         registry: Arc::new(registry),
         index: stores.index,
         builder,
+        artifacts: stores.artifacts,
     })
 }
 
@@ -258,16 +262,46 @@ fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Catalog artifacts checked or pulled at once by [`ensure_all_catalog_plugins_local`].
+pub const SYNC_CONCURRENCY: usize = 16;
+
+/// The spec's `ensure_all_catalog_plugins_local`: every org-catalog artifact (system
+/// and every org's) present and intact in the local store, each missing or corrupt
+/// one pulled from S3 in parallel. Without S3 it checks, warns once, and reports
+/// what it could not restore.
+pub async fn ensure_all_catalog_plugins_local(
+    opened: &OpenedRegistry,
+    progress: &dyn SyncProgress,
+) -> anyhow::Result<SyncReport> {
+    let artifacts = opened
+        .registry
+        .catalog_artifacts()
+        .await
+        .context("listing the catalog's artifacts")?;
+    Ok(opened
+        .artifacts
+        .ensure_local_copies(artifacts, SYNC_CONCURRENCY, progress)
+        .await)
+}
+
 /// Serves every route on `listener` until `shutdown` resolves. First rebuilds the
-/// static index if it is missing or was built with other settings; then rolls up
-/// download counters (which updates the index) and renews the index timestamp in
-/// the background.
+/// static index if it is missing or was built with other settings and makes every
+/// catalog artifact local; then rolls up download counters (which updates the
+/// index) and renews the index timestamp in the background.
 pub async fn serve(
     opened: OpenedRegistry,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     ensure_index(&opened.builder).await?;
+    let synced = ensure_all_catalog_plugins_local(&opened, &NoProgress).await?;
+    tracing::info!(
+        checked = synced.checked,
+        restored = synced.restored,
+        repaired = synced.repaired,
+        unrecoverable = synced.unrecoverable.len(),
+        "catalog artifacts are local"
+    );
     let background = tokio::spawn(maintain_periodically(
         Arc::clone(&opened.registry),
         Arc::clone(&opened.builder),

@@ -1,15 +1,17 @@
-//! `openworkflow-registry`: run the registry, manage its keys, or create its AWS
-//! resources, from the command line.
+//! `openworkflow-registry`: run the registry, manage its keys, sync its catalog
+//! artifacts, or create its AWS resources, from the command line.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ADMIN_KEY_FILE, Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry_now,
-    s3_needs_path_style, serve, shutdown_signal,
+    ADMIN_KEY_FILE, Backend, ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local,
+    init_aws, open_registry_now, s3_needs_path_style, serve, shutdown_signal,
 };
 use registry_aws::AwsSettings;
+use registry_aws::replicated::{LocalCopy, SyncProgress};
+use registry_core::artifact::StoredArtifact;
 use registry_core::auth::{PrincipalId, Scope, Scopes};
 use registry_core::registry::NewKey;
 use tracing_subscriber::EnvFilter;
@@ -115,6 +117,11 @@ enum Command {
         #[arg(long)]
         principal: Option<String>,
     },
+    /// Make every org-catalog artifact local: check each against its SHA-256 and pull the missing or corrupt ones from S3 (the same sync `serve` runs at start).
+    Sync {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
     /// Create the DynamoDB table (stream enabled) and S3 bucket, for local testing and self-hosting.
     InitAws {
         /// DynamoDB table to create.
@@ -189,6 +196,26 @@ async fn main() -> anyhow::Result<()> {
             print_secret(created.secret.expose());
             Ok(())
         }
+        Command::Sync { storage } => {
+            let opened = open_registry_now(&storage.config(String::new(), false)?).await?;
+            let report = ensure_all_catalog_plugins_local(&opened, &SyncBar::new()).await?;
+            tracing::info!(
+                checked = report.checked,
+                present = report.present,
+                restored = report.restored,
+                repaired = report.repaired,
+                unrecoverable = report.unrecoverable.len(),
+                from_s3 = report.replicated,
+                "catalog artifacts synced"
+            );
+            if !report.unrecoverable.is_empty() {
+                anyhow::bail!(
+                    "{} catalog artifacts are missing or corrupt and could not be restored (see the warnings above)",
+                    report.unrecoverable.len()
+                );
+            }
+            Ok(())
+        }
         Command::InitAws { table, bucket } => {
             let settings = AwsSettings {
                 table,
@@ -204,6 +231,38 @@ async fn main() -> anyhow::Result<()> {
                 "AWS resources ready"
             );
             Ok(())
+        }
+    }
+}
+
+/// The sync's progress bar on stderr (hidden when stderr is not a terminal).
+struct SyncBar(indicatif::ProgressBar);
+
+impl SyncBar {
+    fn new() -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} syncing catalog artifacts [{bar:30}] {pos}/{len} {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self(bar)
+    }
+}
+
+impl SyncProgress for SyncBar {
+    fn start(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn checked(&self, artifact: &StoredArtifact, outcome: &LocalCopy) {
+        if !matches!(outcome, LocalCopy::Present) {
+            self.0.set_message(format!("{outcome:?}: {}", artifact.key));
+        }
+        self.0.inc(1);
+        if self.0.position() == self.0.length().unwrap_or(0) {
+            self.0.finish_and_clear();
         }
     }
 }

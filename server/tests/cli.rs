@@ -325,3 +325,182 @@ async fn without_s3_credentials_artifacts_stay_local_after_one_warning() {
     assert_eq!(warnings, 1, "exactly one clear warning: {log:#?}");
     server.terminate();
 }
+
+/// A plugin ZIP with `plugin.yaml` for `slug@1.0.0` and some code.
+fn plugin_zip(slug: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("plugin.yaml", options).unwrap();
+    zip.write_all(plugin_yaml(slug).as_bytes()).unwrap();
+    zip.start_file("agent.py", options).unwrap();
+    zip.write_all(format!("NAME = {slug:?}\n").as_bytes())
+        .unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn sync(data: &Path, bucket: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command.args(["sync", "--data"]).arg(data);
+    match bucket {
+        Some(bucket) => command.args(["--bucket", bucket]),
+        None => command.env_remove("OPENWORKFLOW_REGISTRY_BUCKET"),
+    };
+    command.output().expect("run sync")
+}
+
+#[tokio::test]
+async fn sync_pulls_missing_and_corrupt_catalog_artifacts_back_from_s3() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+        "needs moto's S3 server: run ./scripts/test.sh"
+    );
+    let bucket = format!("sync-{}", std::process::id());
+    let init = Command::new(BIN)
+        .args(["init-aws", "--table", &bucket, "--bucket", &bucket])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+
+    // An embedded registry replicating its artifacts to S3, with an org catalog.
+    let data = tempfile::tempdir().unwrap();
+    let with_bucket = [("OPENWORKFLOW_REGISTRY_BUCKET", bucket.as_str())];
+    let server = Server::start(data.path(), &with_bucket);
+    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    let admin = admin.trim();
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(admin)
+    };
+    let keys: serde_json::Value = call(reqwest::Method::GET, "/auth/keys")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = keys["keys"][0]["principal"].as_str().unwrap().to_owned();
+    let org = call(reqwest::Method::POST, "/api/orgs")
+        .header("content-type", "application/json")
+        .body(r#"{"id": "acme", "name": "Acme"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(org.status(), 201);
+    for path in [
+        format!("/api/orgs/acme/members/{me}"),
+        format!("/api/principals/{me}/permissions/cadence:org:plugins:write"),
+    ] {
+        assert_eq!(
+            call(reqwest::Method::PUT, &path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
+    }
+    let mut expected = Vec::new();
+    for (target, slug) in [
+        ("/api/system/plugins/upload", "alpha"),
+        ("/api/system/plugins/upload", "bravo"),
+        ("/api/system/plugins/upload", "charlie"),
+        ("/api/orgs/acme/plugins/upload", "delta"),
+    ] {
+        let zip = plugin_zip(slug);
+        let uploaded = call(reqwest::Method::POST, target)
+            .header("content-type", "application/zip")
+            .header(
+                "content-disposition",
+                format!("attachment; filename=\"{slug}.zip\""),
+            )
+            .body(zip.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 201, "{}", uploaded.text().await.unwrap());
+        let scope = if target.contains("system") {
+            "system".to_owned()
+        } else {
+            "orgs/acme".to_owned()
+        };
+        let sha = sha256_hex(&zip);
+        expected.push((
+            data.path()
+                .join(format!("catalog/{scope}/{slug}/1.0.0/{sha}.zip")),
+            sha,
+        ));
+    }
+    server.terminate();
+    for (path, _) in &expected {
+        assert!(path.exists(), "{} was written locally", path.display());
+    }
+
+    // Lose one, corrupt one, keep one, lose the org's.
+    std::fs::remove_file(&expected[0].0).unwrap();
+    std::fs::write(&expected[1].0, b"bit rot").unwrap();
+    std::fs::remove_file(&expected[3].0).unwrap();
+    let synced = sync(data.path(), Some(&bucket));
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    let log = String::from_utf8_lossy(&synced.stderr);
+    assert!(
+        log.contains("checked=4") && log.contains("restored=2") && log.contains("repaired=1"),
+        "{log}"
+    );
+    for (path, sha) in &expected {
+        assert_eq!(
+            &sha256_hex(&std::fs::read(path).unwrap()),
+            sha,
+            "{} restored",
+            path.display()
+        );
+    }
+
+    // Without S3, sync can only check: it names what it cannot restore and fails.
+    std::fs::remove_file(&expected[2].0).unwrap();
+    let local_only = sync(data.path(), None);
+    assert!(!local_only.status.success());
+    let log = String::from_utf8_lossy(&local_only.stderr);
+    assert!(
+        log.contains("no S3 bucket is configured") && log.contains("could not be restored"),
+        "{log}"
+    );
+    assert!(!expected[2].0.exists());
+
+    // `serve` runs the same sync before it answers.
+    let server = Server::start(data.path(), &with_bucket);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("catalog artifacts are local"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the start-up sync never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        sha256_hex(&std::fs::read(&expected[2].0).unwrap()),
+        expected[2].1
+    );
+    server.terminate();
+}

@@ -39,6 +39,33 @@ impl FileArtifactStore {
     }
 }
 
+impl FileArtifactStore {
+    /// Writes `bytes` under `key`, replacing whatever is there (atomically: a
+    /// temporary file renamed over it). Only for repairing a local copy that failed
+    /// its checksum, with bytes that passed it; everything else goes through
+    /// [`ArtifactStore::put_if_absent`].
+    pub async fn restore(&self, key: &ArtifactKey, bytes: Bytes) -> Result<(), StorageError> {
+        let path = self.path_of(key)?;
+        tokio::task::spawn_blocking(move || {
+            let dir = path
+                .parent()
+                .ok_or_else(|| StorageError::Corrupt("artifact key has no parent".to_owned()))?;
+            std::fs::create_dir_all(dir).map_err(io_error)?;
+            let (tmp, mut file) = tempfile_in(dir)?;
+            let written = file
+                .write_all(&bytes)
+                .and_then(|()| file.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written.map_err(io_error)
+        })
+        .await
+        .map_err(|e| StorageError::Backend(Box::new(e)))?
+    }
+}
+
 fn io_error(e: std::io::Error) -> StorageError {
     StorageError::Backend(Box::new(e))
 }

@@ -68,6 +68,11 @@ const FUNCTIONS: &[Function] = &[
         event: |f, _| f.render("apigw/create_key.json", "", &[]),
     },
     Function {
+        name: "org-catalog",
+        bin: env!("CARGO_BIN_EXE_org-catalog"),
+        event: |f, _| f.render("apigw/org_plugins.json", "", &[]),
+    },
+    Function {
         name: "health-check",
         bin: env!("CARGO_BIN_EXE_health-check"),
         event: |f, _| f.render("eventbridge/scheduled.json", "", &[]),

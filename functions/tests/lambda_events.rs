@@ -13,7 +13,7 @@ use base64::Engine;
 use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
 use registry_functions::routes::{
-    deprecate_routes, key_routes, publish_routes, read_routes, unpublish_routes,
+    deprecate_routes, key_routes, org_catalog_routes, publish_routes, read_routes, unpublish_routes,
 };
 use registry_functions::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use runtime_api::{Outcome, RuntimeApi};
@@ -212,6 +212,7 @@ fn a_function_without_its_configuration_names_what_is_missing() {
         env!("CARGO_BIN_EXE_unpublish"),
         env!("CARGO_BIN_EXE_search"),
         env!("CARGO_BIN_EXE_keys"),
+        env!("CARGO_BIN_EXE_org-catalog"),
         env!("CARGO_BIN_EXE_health-check"),
     ] {
         let output = std::process::Command::new(bin)
@@ -478,4 +479,92 @@ async fn the_index_builder_rolls_up_on_its_schedule_and_refuses_other_events() {
         refused,
         Err(registry_index::lambda::FunctionError::UnknownEvent)
     ));
+}
+
+/// The multipart body a browser or `curl -F file=@web-search.zip` sends.
+fn multipart_upload(file_name: &str, zip: &[u8]) -> Vec<u8> {
+    let boundary = "------------------------d74496d66958873e";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(zip);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_org_catalog_function_answers_its_api_gateway_events() {
+    let f = Functions::start().await;
+    let (status, body) = f
+        .invoke(org_catalog_routes, "apigw/create_org.json", "")
+        .await;
+    assert_eq!(
+        status, 201,
+        "the bootstrap admin is the platform admin: {body}"
+    );
+    assert_eq!(body["id"], "acme");
+    let admin = f.state.registry.authenticate(&f.key).await.unwrap();
+    f.state
+        .registry
+        .add_org_member(Some(&admin), "acme", &admin.principal)
+        .await
+        .unwrap();
+    f.state
+        .registry
+        .grant_permission(Some(&admin), &admin.principal, "cadence:org:plugins:write")
+        .await
+        .unwrap();
+
+    let manifest = GITHUB_YAML
+        .replace("slug: github", "slug: web-search")
+        .replace("tags: [vcs,", "tags: [search, vcs,");
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("plugin.yaml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(manifest.as_bytes()).unwrap();
+    let zip = writer.finish().unwrap().into_inner();
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(multipart_upload("web-search.zip", &zip));
+    let (status, uploaded) = f
+        .invoke(
+            org_catalog_routes,
+            "apigw/org_upload_multipart_base64.json",
+            &encoded,
+        )
+        .await;
+    assert_eq!(status, 201, "{uploaded}");
+    assert_eq!(uploaded["pid"], "web-search");
+    assert_eq!(uploaded["sha256"], Sha256Digest::of(&zip).to_hex());
+
+    // The ZIP is in S3, under the org's private prefix.
+    let key = registry_core::artifact::ArtifactKey::from_stored(format!(
+        "catalog/orgs/acme/web-search/{}/{}.zip",
+        uploaded["version"].as_str().unwrap(),
+        uploaded["sha256"].as_str().unwrap()
+    ));
+    let settings = registry_aws::AwsSettings {
+        table: f.config.table.clone(),
+        bucket: f.config.bucket.clone(),
+        force_path_style: true,
+    };
+    let stored = registry_core::store::ArtifactStore::get(&*f.clients.s3_store(&settings), &key)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(zip.as_slice()));
+
+    // The real bootstrap answers the list event through the Runtime API.
+    let event = f.render("apigw/org_plugins.json", "", &[]);
+    let mut api = RuntimeApi::start(vec![event]).await;
+    let _function = Bootstrap::spawn(env!("CARGO_BIN_EXE_org-catalog"), &f, &api);
+    let Outcome::Response(response) = outcome_of(&mut api).await else {
+        panic!("the org-catalog function failed the invocation");
+    };
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["total"], 1, "{body}");
+    assert_eq!(body["plugins"][0]["pid"], "web-search");
+    assert_eq!(body["plugins"][0]["source"], "org");
 }

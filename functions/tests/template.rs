@@ -9,12 +9,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use http_body_util::BodyExt;
+use registry_core::registry::OrgStores;
 use registry_core::store::{FileArtifactStore, SqliteStore};
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 use registry_functions::lambda::function_router;
 use registry_functions::routes::{
-    deprecate_routes, key_routes, publish_routes, search_function_routes, unpublish_routes,
+    deprecate_routes, key_routes, org_catalog_routes, publish_routes, search_function_routes,
+    unpublish_routes,
 };
 use registry_functions::state::AppState;
 use registry_index::FileIndexStore;
@@ -68,6 +70,7 @@ fn routes_of_integration(integration: &str) -> fn() -> Router<Arc<AppState>> {
         "UnpublishIntegration" => unpublish_routes,
         "SearchIntegration" => search_function_routes,
         "KeysIntegration" => key_routes,
+        "OrgCatalogIntegration" => org_catalog_routes,
         other => panic!("no function router is known for {other}"),
     }
 }
@@ -77,13 +80,17 @@ fn embedded_state(dir: &std::path::Path) -> Arc<AppState> {
     let registry = Registry::new(
         store.clone(),
         Arc::new(FileArtifactStore::new(dir)),
-        store,
+        store.clone(),
         Arc::new(SystemClock),
         RegistryConfig {
             public_url: "https://registry.example.com".into(),
             private: false,
         },
-    );
+    )
+    .with_org_catalog(OrgStores {
+        orgs: store.clone(),
+        catalog: store,
+    });
     Arc::new(AppState::new(
         Arc::new(registry),
         Arc::new(FileIndexStore::new(dir.join("index"))),
@@ -131,7 +138,11 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
         let path = path
             .replace("{slug}", "github")
             .replace("{version}", "1.2.0")
-            .replace("{key_id}", "key_0123456789abcdef");
+            .replace("{key_id}", "key_0123456789abcdef")
+            .replace("{org_id}", "acme")
+            .replace("{plugin}", "web-search")
+            .replace("{principal_id}", "prn_0123456789abcdef")
+            .replace("{permission}", "sys_admin");
         let router = function_router(routes_of_integration(integration)(), Arc::clone(&state));
         let request = axum::http::Request::builder()
             .method(method)
@@ -157,6 +168,7 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
         [
             "DeprecateIntegration",
             "KeysIntegration",
+            "OrgCatalogIntegration",
             "PublishIntegration",
             "SearchIntegration",
             "UnpublishIntegration"

@@ -18,6 +18,113 @@ use openworkflow_registry::{
 
 const PUBLISHES: usize = 200;
 const DETAIL_READS: usize = 1_000;
+const CATALOG_UPLOADS: usize = 100;
+const LARGE_UPLOADS: usize = 10;
+const CATALOG_READS: usize = 500;
+/// Incompressible bytes in the large uploads: a ZIP just under the 5 MB cap.
+const LARGE_PAYLOAD_BYTES: usize = 5 * 1024 * 1024 - 4 * 1024;
+
+/// A catalog ZIP: the manifest (with a settings form) and `payload` as one stored file.
+fn catalog_zip(slug: &str, version: &str, payload: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let manifest = format!(
+        "{}settings_schema:\n  type: object\n  properties:\n    api_key: {{type: string, writeOnly: true}}\n",
+        manifest(slug, version)
+    );
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("plugin.yaml", stored).unwrap();
+    zip.write_all(manifest.as_bytes()).unwrap();
+    zip.start_file("agent/data.bin", stored).unwrap();
+    zip.write_all(payload).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// Org-catalog uploads (small and near the 5 MB cap) and reads, as a member of one
+/// org with the write permission.
+async fn org_catalog(backend_name: &str, base: &str, key: &str, client: &reqwest::Client) {
+    let call = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(key)
+    };
+    let keys: serde_json::Value = call(reqwest::Method::GET, "/auth/keys")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = keys["keys"][0]["principal"].as_str().unwrap().to_owned();
+    let created = call(reqwest::Method::POST, "/api/orgs")
+        .header("content-type", "application/json")
+        .body(r#"{"id": "bench", "name": "Bench"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for path in [
+        format!("/api/orgs/bench/members/{me}"),
+        format!("/api/principals/{me}/permissions/cadence:org:plugins:write"),
+    ] {
+        assert_eq!(
+            call(reqwest::Method::PUT, &path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
+    }
+    let upload = |zip: Vec<u8>| {
+        call(reqwest::Method::POST, "/api/orgs/bench/plugins/upload")
+            .header("content-type", "application/zip")
+            .header("content-disposition", "attachment; filename=\"plugin.zip\"")
+            .body(zip)
+            .send()
+    };
+    let mut small = Vec::with_capacity(CATALOG_UPLOADS);
+    for i in 0..CATALOG_UPLOADS {
+        let zip = catalog_zip(&format!("agent-{i}"), "1.0.0", b"print('hello')\n");
+        let started = Instant::now();
+        let response = upload(zip).await.unwrap();
+        small.push(started.elapsed());
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    report(backend_name, "catalog upload (1 KiB ZIP)", small);
+
+    let mut payload = vec![0u8; LARGE_PAYLOAD_BYTES];
+    getrandom::fill(&mut payload).unwrap();
+    let mut large = Vec::with_capacity(LARGE_UPLOADS);
+    for i in 0..LARGE_UPLOADS {
+        let zip = catalog_zip("large-agent", &format!("1.0.{i}"), &payload);
+        assert!(zip.len() <= 5 * 1024 * 1024);
+        let started = Instant::now();
+        let response = upload(zip).await.unwrap();
+        large.push(started.elapsed());
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    report(backend_name, "catalog upload (5 MB ZIP)", large);
+
+    for (what, path) in [
+        ("catalog list (101 plugins)", "/api/orgs/bench/plugins"),
+        (
+            "settings-schema",
+            "/api/orgs/bench/plugins/agent-7/settings-schema",
+        ),
+    ] {
+        let mut reads = Vec::with_capacity(CATALOG_READS);
+        for _ in 0..CATALOG_READS {
+            let started = Instant::now();
+            let response = call(reqwest::Method::GET, path).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let _ = response.bytes().await.unwrap();
+            reads.push(started.elapsed());
+        }
+        report(backend_name, what, reads);
+    }
+}
 
 fn manifest(slug: &str, version: &str) -> String {
     format!(
@@ -35,7 +142,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn report(backend: &str, what: &str, mut samples: Vec<Duration>) {
     samples.sort();
     println!(
-        "{backend:>8} {what:<8} n={:<5} p50={:>8.2?} p90={:>8.2?} p99={:>8.2?}",
+        "{backend:>8} {what:<28} n={:<5} p50={:>8.2?} p90={:>8.2?} p99={:>8.2?}",
         samples.len(),
         percentile(&samples, 0.50),
         percentile(&samples, 0.90),
@@ -98,6 +205,7 @@ async fn run(backend_name: &str, backend: Backend, bucket: Option<String>) {
         reads.push(started.elapsed());
     }
     report(backend_name, "details", reads);
+    org_catalog(backend_name, &base, &key, &client).await;
     let _ = stop.send(());
     let _ = server.await;
 }

@@ -229,3 +229,43 @@ async fn an_upload_is_checked_before_anything_is_published() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_presigned_upload_reaches_the_org_catalog_by_upload_id() {
+    let app = TestApp::spawn_on(TestBackend::Aws).await;
+    let zip = bundle("big-agent", "1.0.0");
+    let id = upload(&app, &app.admin_key, &zip, zip.clone()).await;
+    let to_system = |id: String| {
+        app.client
+            .post(app.url(&format!("/api/system/plugins/upload?upload_id={id}")))
+            .bearer_auth(&app.admin_key)
+            .send()
+    };
+    let response = to_system(id.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let row: Value = response.json().await.unwrap();
+    assert_eq!(
+        (row["pid"].as_str(), row["source"].as_str()),
+        (Some("big-agent"), Some("system"))
+    );
+    assert_eq!(row["sha256"], sha256_hex(&zip));
+    expect_problem(
+        to_system(id).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "upload_not_found",
+    )
+    .await;
+
+    // A principal without sys_admin is refused before any upload is looked up.
+    let other = app.new_principal_key("other", &["publish"]).await;
+    let second = bundle("big-agent", "1.0.1");
+    let id = upload(&app, &app.admin_key, &second, second.clone()).await;
+    let response = app
+        .client
+        .post(app.url(&format!("/api/system/plugins/upload?upload_id={id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::FORBIDDEN, "missing_permission").await;
+}

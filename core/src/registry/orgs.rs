@@ -294,17 +294,13 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let org = self.existing_org(org).await?;
-        match self.org_stores()?.orgs.remove_member(&org, principal).await {
-            Err(StorageError::Conflict(Conflict::Missing)) => Err(RegistryError::MemberNotFound {
-                org: org.to_string(),
-                principal: principal.to_string(),
-            }),
-            other => {
-                other?;
-                tracing::info!(%org, %principal, "org member removed");
-                Ok(())
-            }
-        }
+        let removed = self.org_stores()?.orgs.remove_member(&org, principal).await;
+        missing_as(removed, || RegistryError::MemberNotFound {
+            org: org.to_string(),
+            principal: principal.to_string(),
+        })?;
+        tracing::info!(%org, %principal, "org member removed");
+        Ok(())
     }
 
     /// An org's members (platform admins).
@@ -352,24 +348,17 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let permission = parse_permission(permission)?;
-        match self
+        let revoked = self
             .org_stores()?
             .orgs
             .revoke_permission(principal, permission)
-            .await
-        {
-            Err(StorageError::Conflict(Conflict::Missing)) => {
-                Err(RegistryError::PermissionNotHeld {
-                    principal: principal.to_string(),
-                    permission,
-                })
-            }
-            other => {
-                other?;
-                tracing::info!(%principal, %permission, "permission revoked");
-                Ok(())
-            }
-        }
+            .await;
+        missing_as(revoked, || RegistryError::PermissionNotHeld {
+            principal: principal.to_string(),
+            permission,
+        })?;
+        tracing::info!(%principal, %permission, "permission revoked");
+        Ok(())
     }
 
     /// A principal's permissions: platform admins may see anyone's, others their own.
@@ -398,6 +387,17 @@ impl Registry {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// A store result with "nothing there to remove" answered as `absent`.
+fn missing_as(
+    result: Result<(), StorageError>,
+    absent: impl FnOnce() -> RegistryError,
+) -> Result<(), RegistryError> {
+    match result {
+        Err(StorageError::Conflict(Conflict::Missing)) => Err(absent()),
+        other => Ok(other?),
     }
 }
 

@@ -50,14 +50,9 @@ impl OrgStore for SqliteStore {
 
     async fn list_orgs(&self) -> Result<Vec<Org>, StorageError> {
         self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT record FROM orgs ORDER BY id")
-                .map_err(backend)?;
-            let raws = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+            let raws = select_all(conn, "SELECT record FROM orgs ORDER BY id", [], |r| {
+                r.get::<_, String>(0)
+            })?;
             raws.iter().map(|raw| from_json("org", raw)).collect()
         })
         .await
@@ -115,18 +110,12 @@ impl OrgStore for SqliteStore {
     async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError> {
         let org = org.clone();
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT principal, added_at FROM org_members WHERE org = ?1 ORDER BY principal",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([org.as_str()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+            let rows = select_all(
+                conn,
+                "SELECT principal, added_at FROM org_members WHERE org = ?1 ORDER BY principal",
+                [org.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?;
             rows.into_iter()
                 .map(|(principal, added_at)| {
                     Ok(Membership {
@@ -185,20 +174,32 @@ impl OrgStore for SqliteStore {
     ) -> Result<BTreeSet<Permission>, StorageError> {
         let principal = principal.to_string();
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT permission FROM principal_permissions WHERE principal = ?1")
-                .map_err(backend)?;
-            let raws = stmt
-                .query_map([principal], |r| r.get::<_, String>(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+            let raws = select_all(
+                conn,
+                "SELECT permission FROM principal_permissions WHERE principal = ?1",
+                [principal],
+                |r| r.get::<_, String>(0),
+            )?;
             raws.iter()
                 .map(|raw| Permission::parse(raw).map_err(|e| corrupt("permission", e)))
                 .collect()
         })
         .await
     }
+}
+
+/// Every row `sql` selects with `params`, each read by `read`.
+fn select_all<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    let mut stmt = conn.prepare(sql).map_err(backend)?;
+    stmt.query_map(params, read)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)
 }
 
 /// A stored row: its record, with the enablement columns that change after upload.
@@ -304,16 +305,14 @@ impl OrgCatalogStore for SqliteStore {
     async fn rows(&self, scope: &CatalogScope) -> Result<Vec<CatalogRow>, StorageError> {
         let scope = scope.storage_name();
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare(&format!(
+            let raws = select_all(
+                conn,
+                &format!(
                     "SELECT {ROW_COLUMNS} FROM catalog_rows WHERE scope = ?1 ORDER BY pid, sort_key"
-                ))
-                .map_err(backend)?;
-            let raws = stmt
-                .query_map([scope], read_row)
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+                ),
+                [scope],
+                read_row,
+            )?;
             raws.iter()
                 .map(|(raw, enabled, at)| catalog_row(raw, *enabled, at))
                 .collect()
@@ -349,22 +348,18 @@ impl OrgCatalogStore for SqliteStore {
     ) -> Result<BTreeMap<CatalogPluginId, OrgChoice>, StorageError> {
         let org = org.to_string();
         self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT plugin_id, enabled, updated_at FROM org_enablements WHERE org = ?1",
-                )
-                .map_err(backend)?;
-            let raws = stmt
-                .query_map([org], |r| {
+            let raws = select_all(
+                conn,
+                "SELECT plugin_id, enabled, updated_at FROM org_enablements WHERE org = ?1",
+                [org],
+                |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, bool>(1)?,
                         r.get::<_, String>(2)?,
                     ))
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+                },
+            )?;
             raws.into_iter()
                 .map(|(id, enabled, at)| {
                     let at = Timestamp::parse(&at).map_err(|e| corrupt("updated_at", e))?;

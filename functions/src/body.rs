@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use axum::http::header;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use registry_core::upload::UploadId;
 
 use crate::problem::ApiError;
 
@@ -32,6 +33,21 @@ pub async fn read_limited(
             format!("the request body could not be read: {e}"),
         )),
     }
+}
+
+/// The upload a request names with `?upload_id=`; such a request must have no body.
+pub async fn named_upload(
+    headers: &HeaderMap,
+    body: Body,
+    upload_id: &str,
+) -> Result<UploadId, ApiError> {
+    read_limited(headers, body, 0).await.map_err(|_| {
+        ApiError::bad_request(
+            "ambiguous_body",
+            "send either a body or ?upload_id=, not both",
+        )
+    })?;
+    Ok(UploadId::parse(upload_id)?)
 }
 
 /// Parses a JSON body: 400 for broken JSON, 422 for JSON of the wrong shape.

@@ -16,7 +16,7 @@ use super::orgs::{CatalogWriter, OrgReader};
 use super::publish::prepare_bundle;
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::auth::PrincipalId;
-use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, CatalogSource};
+use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, CatalogSource, OrgChoice};
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
 use crate::manifest::empty_settings_schema;
@@ -229,7 +229,7 @@ impl Registry {
             .row_by_version(&scope, &manifest.slug, &manifest.version)
             .await?
         {
-            return self.existing_upload(writer, existing, &sha256).await;
+            return existing_upload(existing, &sha256);
         }
         let artifact = StoredArtifact {
             key: ArtifactKey::catalog_bundle(&scope, &manifest.slug, &manifest.version, &sha256),
@@ -264,9 +264,8 @@ impl Registry {
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
-                    let (enabled, at) = self.enablement_for(writer, &row).await?;
                     return Ok(CatalogUploaded {
-                        plugin: CatalogPlugin::of(&row, enabled, at),
+                        plugin: CatalogPlugin::of(&row, row.enabled, row.updated_at),
                         created: true,
                     });
                 }
@@ -279,55 +278,12 @@ impl Registry {
                         .row_by_version(&scope, &row.pid, &row.version)
                         .await?
                         .ok_or(StorageError::Conflict(Conflict::VersionExists))?;
-                    return self.existing_upload(writer, existing, &sha256).await;
+                    return existing_upload(existing, &sha256);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Err(RegistryError::Entropy)
-    }
-
-    /// A retried upload of the same bytes is answered with the row; other bytes
-    /// under a used version are a conflict (a version is never reused).
-    async fn existing_upload(
-        &self,
-        writer: &CatalogWriter,
-        existing: CatalogRow,
-        sha256: &Sha256Digest,
-    ) -> Result<CatalogUploaded, RegistryError> {
-        if existing.artifact.sha256 != *sha256 {
-            return Err(RegistryError::VersionExists {
-                detail: format!(
-                    "{}@{} is already in this catalog (plugin_id {}) with different content; bump the version to upload changes",
-                    existing.pid, existing.version, existing.plugin_id
-                ),
-            });
-        }
-        let (enabled, at) = self.enablement_for(writer, &existing).await?;
-        Ok(CatalogUploaded {
-            plugin: CatalogPlugin::of(&existing, enabled, at),
-            created: false,
-        })
-    }
-
-    /// A row's enablement as the writer's catalog shows it.
-    async fn enablement_for(
-        &self,
-        writer: &CatalogWriter,
-        row: &CatalogRow,
-    ) -> Result<(bool, Timestamp), RegistryError> {
-        match &writer.scope {
-            CatalogScope::System => Ok((row.enabled, row.updated_at)),
-            CatalogScope::Org(org) => {
-                let view = self.org_view(org).await?;
-                Ok(view
-                    .rows
-                    .iter()
-                    .find(|v| v.row.plugin_id == row.plugin_id)
-                    .map(|v| (v.enabled, v.at))
-                    .unwrap_or((row.enabled, row.updated_at)))
-            }
-        }
     }
 
     /// Every row an org can see, with the org's own enablement of each.
@@ -348,10 +304,7 @@ impl Registry {
             })
             .collect();
         rows.extend(system.into_iter().map(|row| {
-            let (enabled, at) = match choices.get(&row.plugin_id) {
-                Some(choice) => (row.enabled && choice.enabled, choice.at.max(row.updated_at)),
-                None => (false, row.updated_at),
-            };
+            let (enabled, at) = system_row_for_org(&row, choices.get(&row.plugin_id));
             Visible { row, enabled, at }
         }));
         Ok(OrgView { rows })
@@ -484,9 +437,10 @@ impl Registry {
         let id = CatalogPluginId::parse(plugin_id).ok_or_else(not_found)?;
         let row = catalog.row(&id).await?.ok_or_else(not_found)?;
         let now = self.clock.now();
-        match (&writer.scope, &row.scope) {
+        let (effective, at) = match (&writer.scope, &row.scope) {
             (CatalogScope::Org(mine), CatalogScope::Org(owner)) if mine == owner => {
                 catalog.set_enabled(&id, enabled, now).await?;
+                (enabled, now)
             }
             (CatalogScope::Org(mine), CatalogScope::System) => {
                 if enabled && !row.enabled {
@@ -495,20 +449,16 @@ impl Registry {
                     });
                 }
                 catalog.set_org_enablement(mine, &id, enabled, now).await?;
+                system_row_for_org(&row, Some(&OrgChoice { enabled, at: now }))
             }
             (CatalogScope::System, CatalogScope::System) => {
                 catalog.set_enabled(&id, enabled, now).await?;
+                (enabled, now)
             }
             _ => return Err(not_found()),
-        }
+        };
         tracing::info!(scope = %writer.scope, plugin_id = %id, enabled, "catalog plugin enablement changed");
-        match &writer.scope {
-            CatalogScope::System => Ok(CatalogPlugin::of(&row, enabled, now)),
-            CatalogScope::Org(_) => {
-                let (effective, at) = self.enablement_for(writer, &row).await?;
-                Ok(CatalogPlugin::of(&row, effective, at))
-            }
-        }
+        Ok(CatalogPlugin::of(&row, effective, at))
     }
 
     /// Every system row, with the platform's enablement (platform admins).
@@ -547,6 +497,37 @@ impl Registry {
         }
         Ok(artifacts)
     }
+}
+
+/// A system row as one org sees it: usable only when the platform has it enabled
+/// and the org has chosen to enable it (system plugins start disabled in each org).
+fn system_row_for_org(row: &CatalogRow, choice: Option<&OrgChoice>) -> (bool, Timestamp) {
+    match choice {
+        Some(choice) => (row.enabled && choice.enabled, choice.at.max(row.updated_at)),
+        None => (false, row.updated_at),
+    }
+}
+
+/// A retried upload of the same bytes is answered with the row; other bytes
+/// under a used version are a conflict (a version is never reused).
+fn existing_upload(
+    existing: CatalogRow,
+    sha256: &Sha256Digest,
+) -> Result<CatalogUploaded, RegistryError> {
+    if existing.artifact.sha256 != *sha256 {
+        return Err(RegistryError::VersionExists {
+            detail: format!(
+                "{}@{} is already in this catalog (plugin_id {}) with different content; bump the version to upload changes",
+                existing.pid, existing.version, existing.plugin_id
+            ),
+        });
+    }
+    // An upload's row is always in the writer's own scope, so its own
+    // enablement is what the writer's catalog shows.
+    Ok(CatalogUploaded {
+        plugin: CatalogPlugin::of(&existing, existing.enabled, existing.updated_at),
+        created: false,
+    })
 }
 
 fn parse_pid(raw: &str) -> Result<Slug, RegistryError> {

@@ -18,11 +18,10 @@ use registry_core::catalog::CatalogSource;
 use registry_core::registry::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogWriter, SettingsSchema,
 };
-use registry_core::upload::UploadId;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
-use crate::body::{disposition_file_name, media_type, parse_json, read_limited};
+use crate::body::{disposition_file_name, media_type, named_upload, parse_json, read_limited};
 use crate::multipart::read_zip_part;
 use crate::problem::{ApiError, Problem};
 use crate::routes::json_response;
@@ -308,17 +307,9 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = match query(params)?.upload_id {
-        Some(upload_id) => {
-            read_limited(headers, body, 0).await.map_err(|_| {
-                ApiError::bad_request(
-                    "ambiguous_body",
-                    "send either a body or ?upload_id=, not both",
-                )
-            })?;
-            CatalogUploadBody::Upload {
-                upload_id: UploadId::parse(&upload_id)?,
-            }
-        }
+        Some(upload_id) => CatalogUploadBody::Upload {
+            upload_id: named_upload(headers, body, &upload_id).await?,
+        },
         None if media_type(headers).as_deref() == Some(ZIP_CONTENT_TYPE) => {
             let file_name = disposition_file_name(headers).ok_or_else(|| {
                 ApiError::bad_request(

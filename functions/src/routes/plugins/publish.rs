@@ -13,11 +13,10 @@ use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
 use registry_core::registry::{PublishBody, Published};
 use registry_core::slug::Slug;
-use registry_core::upload::UploadId;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
-use crate::body::{disposition_file_name, media_type, read_limited};
+use crate::body::{disposition_file_name, media_type, named_upload, read_limited};
 use crate::problem::{ApiError, Problem};
 use crate::routes::json_response;
 use crate::state::AppState;
@@ -63,14 +62,8 @@ async fn read_publish_body(
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     if let Some(upload_id) = params.upload_id {
-        read_limited(headers, body, 0).await.map_err(|_| {
-            ApiError::bad_request(
-                "ambiguous_body",
-                "send either a body or ?upload_id=, not both",
-            )
-        })?;
         return Ok(PublishBody::Upload {
-            upload_id: UploadId::parse(&upload_id)?,
+            upload_id: named_upload(headers, body, &upload_id).await?,
         });
     }
     let media = media_type(headers).ok_or_else(|| {

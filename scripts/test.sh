@@ -40,5 +40,6 @@ step "benchmarks compile and run once (figures: see README, Measured)"
 cargo test --release -p registry-core --bench registry --locked -- --test
 cargo test -p registry-functions --bench cold_start --locked
 cargo test -p registry-index --bench index_scale --locked
+cargo test -p registry-tests --bench health_pass --locked
 
 printf '\nAll checks passed.\n'

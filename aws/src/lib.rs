@@ -10,6 +10,7 @@ mod error;
 pub mod index;
 pub mod org_table;
 pub mod replicated;
+pub mod router_table;
 pub mod s3;
 pub mod secrets;
 pub mod setup;

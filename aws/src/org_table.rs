@@ -26,7 +26,7 @@ use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
-use crate::error::{corrupt, storage_error};
+use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 use crate::table::{
     DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, json, s, timestamp,
 };
@@ -71,17 +71,6 @@ fn catalog_row(item: &Item) -> Result<CatalogRow, StorageError> {
     Ok(row)
 }
 
-fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    matches!(
-        error,
-        aws_sdk_dynamodb::error::SdkError::ServiceError(service)
-            if service.err().code() == Some("ConditionalCheckFailedException")
-    )
-}
-
 impl DynamoStore {
     /// Writes an item; with `must_be_new`, only if absent (`Ok(false)` when present).
     async fn put_item(&self, item: Item, must_be_new: bool) -> Result<bool, StorageError> {
@@ -114,11 +103,7 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StorageError::Conflict(Conflict::Missing)),
-            Err(e) => Err(storage_error(e)),
-        }
+        conditional(result, Conflict::Missing)
     }
 
     async fn row_by_key(&self, pk: &str, sk: &str) -> Result<Option<CatalogRow>, StorageError> {
@@ -322,11 +307,7 @@ impl OrgCatalogStore for DynamoStore {
             .expression_attribute_values(":at", s(at.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StorageError::Conflict(Conflict::Missing)),
-            Err(e) => Err(storage_error(e)),
-        }
+        conditional(result, Conflict::Missing)
     }
 
     async fn org_enablements(

@@ -11,7 +11,8 @@
 //! | catalog revision | `CATALOG` | `REVISION` | |
 //! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
 //!
-//! The org catalog's items are in [`crate::org_table`].
+//! The org catalog's items are in [`crate::org_table`], the router's in
+//! [`crate::router_table`].
 //!
 //! Multi-item changes are one `TransactWriteItems`; each condition's failure maps to
 //! the same [`Conflict`] the SQLite adapter reports. The catalog revision is bumped
@@ -50,7 +51,7 @@ pub const GSI1_PK: &str = "GSI1PK";
 /// The listing index's sort key attribute.
 pub const GSI1_SK: &str = "GSI1SK";
 
-const META: &str = "META";
+pub(crate) const META: &str = "META";
 const PUBLIC_LISTING: &str = "PLUGINS#public";
 const CATALOG: &str = "CATALOG";
 /// How often a transaction cancelled only by a concurrent transaction is retried.
@@ -62,7 +63,7 @@ pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: u64) -> AttributeValue {
+pub(crate) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -76,7 +77,7 @@ pub fn slug_of_pk(pk: &str) -> Result<Slug, StorageError> {
         .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
 }
 
-fn plugin_pk(slug: &Slug) -> String {
+pub(crate) fn plugin_pk(slug: &Slug) -> String {
     format!("{PUBLIC_PLUGIN_PK_PREFIX}{slug}")
 }
 
@@ -395,6 +396,7 @@ impl CatalogStore for DynamoStore {
             created_at: listing.created_at,
             updated_at: listing.updated_at,
             downloads: listing.downloads,
+            healthy_instances: get_n(&meta, "healthy_instances")?,
             revision: get_n(&meta, "revision")?,
             latest: listing.latest,
             versions,

@@ -264,3 +264,10 @@ async fn s3_uploads_sign_size_type_and_digest_and_read_back_capped() {
     assert!(uploads.fetch(&key, 1_000).await.unwrap().is_none());
     uploads.discard(&key).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_router_keeps_the_router_store_contract() {
+    let (clients, settings) = resources("router").await;
+    let store = clients.dynamo_store(&settings);
+    registry_core::store::router_contract::router_store_contract(store.clone(), store, "ddb").await;
+}

@@ -208,6 +208,27 @@ pub enum RegistryError {
     /// This registry was started without the org catalog.
     #[error("this registry has no org catalog configured")]
     OrgCatalogUnavailable,
+    /// No such router instance.
+    #[error("plugin '{slug}' has no registered instance '{instance_id}'")]
+    InstanceNotFound {
+        /// The plugin.
+        slug: String,
+        /// The instance asked for.
+        instance_id: String,
+    },
+    /// Another principal registered an instance with this id.
+    #[error(
+        "instance '{instance_id}' of '{slug}' is registered by another principal; choose another instance_id"
+    )]
+    InstanceTaken {
+        /// The plugin.
+        slug: String,
+        /// The id.
+        instance_id: String,
+    },
+    /// This registry was started without the MCP router.
+    #[error("this registry has no MCP router configured")]
+    RouterUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

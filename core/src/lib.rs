@@ -13,6 +13,7 @@ pub mod error;
 pub mod manifest;
 pub mod org;
 pub mod registry;
+pub mod router;
 pub mod search;
 pub mod slug;
 pub mod store;

@@ -41,3 +41,38 @@ async fn sqlite_org_catalog_keeps_the_org_catalog_contract() {
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
     org_catalog_store_contract(Arc::new(store), "sqlite").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_router_keeps_the_router_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap());
+    registry_core::store::router_contract::router_store_contract(store.clone(), store, "sqlite")
+        .await;
+}
+
+#[test]
+fn sqlite_adds_the_health_column_to_a_catalog_from_an_earlier_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE plugins (slug TEXT PRIMARY KEY, owner TEXT NOT NULL, created_at TEXT NOT NULL,
+             updated_at TEXT NOT NULL, downloads INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL, latest TEXT);
+             INSERT INTO plugins VALUES ('old', 'prn_1', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z', 7, 1, NULL);",
+        )
+        .unwrap();
+    }
+    SqliteStore::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (downloads, healthy): (i64, i64) = conn
+        .query_row(
+            "SELECT downloads, healthy_instances FROM plugins WHERE slug = 'old'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((downloads, healthy), (7, 0));
+    // Opening again finds the column there and leaves it.
+    SqliteStore::open(&path).unwrap();
+}

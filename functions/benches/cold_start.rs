@@ -73,6 +73,11 @@ const FUNCTIONS: &[Function] = &[
         event: |f, _| f.render("apigw/org_plugins.json", "", &[]),
     },
     Function {
+        name: "router",
+        bin: env!("CARGO_BIN_EXE_router"),
+        event: |f, _| f.render("apigw/routing_table.json", "", &[]),
+    },
+    Function {
         name: "health-check",
         bin: env!("CARGO_BIN_EXE_health-check"),
         event: |f, _| f.render("eventbridge/scheduled.json", "", &[]),

@@ -7,12 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
-use registry_core::registry::OrgStores;
+use registry_core::registry::{
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, OrgStores, RouterSettings,
+};
+use registry_core::router::TargetPolicy;
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 
 use lambda_http::LambdaEvent;
 
+use crate::health_probe::{DEFAULT_CHECK_TIMEOUT, http_router};
 use crate::routes::with_fallbacks;
 use crate::scheduled::{ScheduledEvent, run_health_checks};
 use crate::state::AppState;
@@ -31,6 +35,13 @@ pub struct LambdaConfig {
     /// `OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS`: how long a warm search function
     /// trusts its in-memory index before revalidating it by ETag (default 2000).
     pub search_revalidate: Duration,
+    /// The MCP router: `OPENWORKFLOW_REGISTRY_HEALTH_FAILURES` (default 3),
+    /// `OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY` (default 64) and
+    /// `OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1` (never in production).
+    pub router: RouterSettings,
+    /// `OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS`: one health check's time limit
+    /// (default 5000).
+    pub check_timeout: Duration,
 }
 
 /// How long a warm search function trusts its in-memory index by default.
@@ -52,12 +63,44 @@ impl LambdaConfig {
                 })?),
                 Err(_) => DEFAULT_SEARCH_REVALIDATE,
             },
+            router: RouterSettings {
+                policy: TargetPolicy {
+                    allow_loopback: std::env::var("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS")
+                        .is_ok_and(|v| v == "1" || v == "true"),
+                },
+                failure_threshold: positive_var(
+                    "OPENWORKFLOW_REGISTRY_HEALTH_FAILURES",
+                    DEFAULT_FAILURE_THRESHOLD,
+                )?,
+                check_concurrency: positive_var(
+                    "OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY",
+                    DEFAULT_CHECK_CONCURRENCY,
+                )?,
+            },
+            check_timeout: Duration::from_millis(positive_var(
+                "OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS",
+                DEFAULT_CHECK_TIMEOUT.as_millis() as u64,
+            )?),
         })
     }
 }
 
+/// A whole number above zero from `name`, or `default` when it is not set.
+fn positive_var<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(raw) => match raw.trim().parse::<T>() {
+            Ok(value) if value > T::from(0) => Ok(value),
+            _ => anyhow::bail!("{name} must be a whole number above zero (got {raw:?})"),
+        },
+    }
+}
+
 /// The state a function's routes share, over DynamoDB and S3.
-pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState> {
+pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Result<Arc<AppState>> {
     let settings = AwsSettings {
         table: config.table.clone(),
         bucket: config.bucket.clone(),
@@ -77,13 +120,17 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> Arc<AppState
     .with_uploads(clients.upload_store(&settings))
     .with_org_catalog(OrgStores {
         orgs: store.clone(),
-        catalog: store,
-    });
-    Arc::new(AppState::new(
+        catalog: store.clone(),
+    })
+    .with_router(
+        http_router(store, config.router, config.check_timeout)
+            .context("building the health-check HTTP client")?,
+    );
+    Ok(Arc::new(AppState::new(
         Arc::new(registry),
         clients.index_store(&settings),
         config.search_revalidate,
-    ))
+    )))
 }
 
 /// A function's router: its routes, the problem+json fallbacks, its state.
@@ -110,7 +157,7 @@ async fn load_state() -> anyhow::Result<Arc<AppState>> {
     let config = LambdaConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
-    Ok(lambda_state(&clients, &config))
+    lambda_state(&clients, &config)
 }
 
 /// The whole life of a Lambda function serving `routes`: logs, state, then the

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod health_probe;
 pub mod lambda;
 pub mod multipart;
 pub mod openapi;

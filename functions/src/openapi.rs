@@ -3,14 +3,14 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{keys, org_catalog, orgs, plugins, uploads};
+use crate::routes::{keys, org_catalog, orgs, plugins, router, uploads};
 
 /// The registry API.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "OpenWorkflow Plugin Registry",
-        description = "The OpenWorkflow Registry Protocol: search, details, downloads, publish, update, deprecate, unpublish, API keys, and the org-scoped plugin catalog.",
+        description = "The OpenWorkflow Registry Protocol: search, details, downloads, publish, update, deprecate, unpublish, API keys, the org-scoped plugin catalog, and MCP router registration with health checks.",
         version = "0.1.0"
     ),
     paths(
@@ -44,6 +44,9 @@ use crate::routes::{keys, org_catalog, orgs, plugins, uploads};
         orgs::list_permissions,
         orgs::grant_permission,
         orgs::revoke_permission,
+        router::register_instance,
+        router::deregister_instance,
+        router::get_routing_table,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth),
@@ -54,6 +57,7 @@ use crate::routes::{keys, org_catalog, orgs, plugins, uploads};
         (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),
         (name = "system catalog", description = "Platform-wide system plugins (sys_admin)"),
         (name = "administration", description = "Orgs, members and permissions (an admin key of a sys_admin)"),
+        (name = "router", description = "MCP router registration, health-checked routing tables (API key with the router scope)"),
     )
 )]
 pub struct ApiDoc;

@@ -1,10 +1,11 @@
-//! The scheduled `health-check` function: EventBridge scheduled events in, a report
-//! out. The MCP router fills in the instance checks; until then a run proves the
-//! catalog answers, so a failing table surfaces as a failed invocation (and alarm).
+//! The scheduled `health-check` function: EventBridge scheduled events in, one
+//! health pass over every MCP router instance, a report out. A table that does not
+//! answer fails the invocation (and so raises the function's error alarm).
 
 use lambda_http::lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 
+use registry_core::registry::HealthPassReport;
 use registry_core::{Registry, RegistryError};
 
 /// `detail-type` of the events an EventBridge schedule sends.
@@ -38,10 +39,9 @@ pub struct HealthCheckReport {
     pub event_id: String,
     /// When the schedule fired.
     pub scheduled_at: String,
-    /// The catalog revision seen: proof the table answered.
-    pub catalog_revision: u64,
-    /// Router instances checked (none until the router exists).
-    pub instances_checked: usize,
+    /// What the pass did.
+    #[serde(flatten)]
+    pub pass: HealthPassReport,
 }
 
 /// Why a run failed.
@@ -57,8 +57,8 @@ pub enum HealthCheckError {
         /// The event's source.
         event_source: String,
     },
-    /// The catalog did not answer.
-    #[error("the catalog did not answer: {0}")]
+    /// The routing table could not be read.
+    #[error("the routing table did not answer: {0}")]
     Catalog(#[from] RegistryError),
 }
 
@@ -86,17 +86,18 @@ pub async fn run_health_checks(
             event_source: event.source,
         });
     }
-    let catalog_revision = registry.catalog_revision().await?;
+    let pass = registry.run_health_pass().await?;
     let report = HealthCheckReport {
         event_id: event.id,
         scheduled_at: event.time,
-        catalog_revision,
-        instances_checked: 0,
+        pass,
     };
     tracing::info!(
         event = %report.event_id,
-        revision = report.catalog_revision,
-        instances = report.instances_checked,
+        checked = report.pass.checked,
+        passed = report.pass.passed,
+        failed = report.pass.failed,
+        removed = report.pass.removed,
         "health checks done"
     );
     Ok(report)

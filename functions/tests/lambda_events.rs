@@ -13,7 +13,8 @@ use base64::Engine;
 use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
 use registry_functions::routes::{
-    deprecate_routes, key_routes, org_catalog_routes, publish_routes, read_routes, unpublish_routes,
+    deprecate_routes, key_routes, org_catalog_routes, publish_routes, read_routes, router_routes,
+    unpublish_routes,
 };
 use registry_functions::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use runtime_api::{Outcome, RuntimeApi};
@@ -213,6 +214,7 @@ fn a_function_without_its_configuration_names_what_is_missing() {
         env!("CARGO_BIN_EXE_search"),
         env!("CARGO_BIN_EXE_keys"),
         env!("CARGO_BIN_EXE_org-catalog"),
+        env!("CARGO_BIN_EXE_router"),
         env!("CARGO_BIN_EXE_health-check"),
     ] {
         let output = std::process::Command::new(bin)
@@ -267,12 +269,109 @@ async fn the_built_publish_bootstrap_serves_an_api_gateway_event_through_the_run
     assert_eq!(details.manifest.version.to_string(), "1.2.0");
 }
 
+/// A plugin instance's health endpoint on loopback answering `status` with `body`;
+/// returns its URL.
+async fn health_endpoint(status: u16, body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                body,
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/healthz")
+}
+
+/// Registers `instance_id` of github@1.2.0 through the `router` function.
+async fn register(f: &Functions, instance_id: &str, health_check_url: &str) -> (u16, Value) {
+    let body = serde_json::json!({
+        "plugin_slug": "github",
+        "version": "1.2.0",
+        "url": health_check_url.trim_end_matches("/healthz"),
+        "actions": ["create_issue"],
+        "health_check_url": health_check_url,
+        "metadata": {"instance_id": instance_id, "region": "us-east-1"}
+    });
+    f.invoke(router_routes, "apigw/register.json", &body.to_string())
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_function_registers_lists_and_deregisters_through_api_gateway_events() {
+    let f = Functions::start().await;
+    f.invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    let health = health_endpoint(200, r#"{"status":"ok","version":"1.2.0"}"#).await;
+
+    let (status, body) = register(&f, "github-abc123", &health).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "registered");
+    assert_eq!(body["instance_id"], "github-abc123");
+    let (status, again) = register(&f, "github-abc123", &health).await;
+    assert_eq!(
+        (status, &again["registered_at"]),
+        (200, &body["registered_at"])
+    );
+
+    let (status, table) = f
+        .invoke(router_routes, "apigw/routing_table.json", "")
+        .await;
+    assert_eq!(status, 200, "{table}");
+    assert_eq!(table["instances"][0]["instance_id"], "github-abc123");
+    assert_eq!(table["instances"][0]["actions"][0], "create_issue");
+    assert_eq!(table["instances"][0]["health"]["status"], "pending");
+    let details = f
+        .state
+        .registry
+        .plugin_details("github", None)
+        .await
+        .unwrap();
+    assert_eq!(details.healthy_instances, 1);
+
+    let (status, body) = f
+        .invoke_with(
+            router_routes,
+            "apigw/deregister.json",
+            "",
+            &[("{{INSTANCE_ID}}", "github-abc123")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("deregistered")),
+        "{body}"
+    );
+    let (_, table) = f
+        .invoke(router_routes, "apigw/routing_table.json", "")
+        .await;
+    assert_eq!(table["instances"], serde_json::json!([]));
+    let details = f
+        .state
+        .registry
+        .plugin_details("github", None)
+        .await
+        .unwrap();
+    assert_eq!(details.healthy_instances, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_health_check_bootstrap_answers_a_real_eventbridge_schedule() {
     let f = Functions::start().await;
-    let before = f.state.registry.catalog_revision().await.unwrap();
     f.invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
         .await;
+    let healthy = health_endpoint(
+        200,
+        r#"{"status":"ok","version":"1.2.0","checks":{"api":"healthy"}}"#,
+    )
+    .await;
+    let (status, body) = register(&f, "github-1", &healthy).await;
+    assert_eq!(status, 201, "{body}");
     let scheduled = f.render("eventbridge/scheduled.json", "", &[]);
     let not_scheduled = f.render("apigw/search.json", "", &[]);
     let mut api = RuntimeApi::start(vec![scheduled, not_scheduled]).await;
@@ -283,11 +382,19 @@ async fn the_built_health_check_bootstrap_answers_a_real_eventbridge_schedule() 
     };
     assert_eq!(report["event_id"], "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
     assert_eq!(report["scheduled_at"], "1970-01-01T00:00:00Z");
-    assert!(
-        report["catalog_revision"].as_u64().unwrap() > before,
+    assert_eq!(
+        (report["checked"].as_u64(), report["passed"].as_u64()),
+        (Some(1), Some(1)),
         "{report}"
     );
-    assert_eq!(report["instances_checked"], 0);
+    let (_, table) = f
+        .invoke(router_routes, "apigw/routing_table.json", "")
+        .await;
+    assert_eq!(
+        table["instances"][0]["health"]["status"], "passing",
+        "{table}"
+    );
+    assert_eq!(table["instances"][0]["health"]["checks"]["api"], "healthy");
 
     // Anything but a schedule is an invocation error, not a silent success.
     let Outcome::Error(error) = outcome_of(&mut api).await else {
@@ -303,18 +410,28 @@ async fn the_built_health_check_bootstrap_answers_a_real_eventbridge_schedule() 
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_health_check_reports_on_a_schedule_and_refuses_other_events() {
     let f = Functions::start().await;
+    f.invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    let failing = health_endpoint(503, r#"{"status":"down"}"#).await;
+    register(&f, "github-down", &failing).await;
     let event: ScheduledEvent =
         serde_json::from_str(&f.render("eventbridge/scheduled.json", "", &[])).unwrap();
     let report = run_health_checks(&f.state.registry, event.clone())
         .await
         .unwrap();
     assert_eq!(report.event_id, "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
-    assert_eq!(
-        report.catalog_revision,
-        f.state.registry.catalog_revision().await.unwrap()
+    assert_eq!((report.pass.checked, report.pass.failed), (1, 1));
+    let (_, table) = f
+        .invoke(router_routes, "apigw/routing_table.json", "")
+        .await;
+    let health = &table["instances"][0]["health"];
+    assert_eq!(health["consecutive_failures"], 1);
+    assert!(
+        health["last_error"].as_str().unwrap().contains("HTTP 503"),
+        "{health}"
     );
     let from_s3 = ScheduledEvent {
         source: "aws.s3".into(),

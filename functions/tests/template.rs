@@ -15,8 +15,8 @@ use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 use registry_functions::lambda::function_router;
 use registry_functions::routes::{
-    deprecate_routes, key_routes, org_catalog_routes, publish_routes, search_function_routes,
-    unpublish_routes,
+    deprecate_routes, key_routes, org_catalog_routes, publish_routes, router_routes,
+    search_function_routes, unpublish_routes,
 };
 use registry_functions::state::AppState;
 use registry_index::FileIndexStore;
@@ -71,6 +71,7 @@ fn routes_of_integration(integration: &str) -> fn() -> Router<Arc<AppState>> {
         "SearchIntegration" => search_function_routes,
         "KeysIntegration" => key_routes,
         "OrgCatalogIntegration" => org_catalog_routes,
+        "RouterIntegration" => router_routes,
         other => panic!("no function router is known for {other}"),
     }
 }
@@ -89,8 +90,16 @@ fn embedded_state(dir: &std::path::Path) -> Arc<AppState> {
     )
     .with_org_catalog(OrgStores {
         orgs: store.clone(),
-        catalog: store,
-    });
+        catalog: store.clone(),
+    })
+    .with_router(
+        registry_functions::health_probe::http_router(
+            store,
+            Default::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap(),
+    );
     Arc::new(AppState::new(
         Arc::new(registry),
         Arc::new(FileIndexStore::new(dir.join("index"))),
@@ -170,6 +179,7 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
             "KeysIntegration",
             "OrgCatalogIntegration",
             "PublishIntegration",
+            "RouterIntegration",
             "SearchIntegration",
             "UnpublishIntegration"
         ]

@@ -1,6 +1,7 @@
 //! The all-in-one local / self-hosted registry: embedded storage, every route, the
-//! static index built in process after each write, the download roll-up on a timer. `main.rs` only parses flags and calls in here, so the
-//! tests start exactly what users run.
+//! static index built in process after each write, the download roll-up and the
+//! MCP router's health checks on timers. `main.rs` only parses flags and calls in
+//! here, so the tests start exactly what users run.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,13 +15,15 @@ use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
     S3UploadStore,
 };
-use registry_core::registry::{CreatedKey, OrgStores};
+use registry_core::registry::{CreatedKey, OrgStores, RouterSettings};
 use registry_core::store::{
-    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, SqliteStore, UploadStore,
+    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, RouterStore, SqliteStore,
+    UploadStore,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
 use registry_functions::AppState;
+use registry_functions::health_probe::{DEFAULT_CHECK_TIMEOUT, http_router};
 use registry_index::{
     FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
     IndexSigningKey,
@@ -33,6 +36,8 @@ pub const CATALOG_FILE: &str = "catalog.sqlite3";
 pub const ADMIN_KEY_FILE: &str = "admin.key";
 /// How often daily download counters are folded into plugin totals.
 pub const DOWNLOAD_ROLLUP_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the MCP router's health checks run, by default.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,12 @@ pub struct ServerConfig {
     pub backend: Backend,
     /// S3 bucket artifacts replicate to (required with the AWS backend).
     pub bucket: Option<String>,
+    /// The MCP router's thresholds and address policy.
+    pub router: RouterSettings,
+    /// How often `serve` runs a health pass.
+    pub health_interval: Duration,
+    /// One health check's time limit.
+    pub check_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -70,6 +81,9 @@ impl ServerConfig {
             private: false,
             backend: Backend::Embedded,
             bucket: None,
+            router: RouterSettings::default(),
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+            check_timeout: DEFAULT_CHECK_TIMEOUT,
         }
     }
 }
@@ -87,6 +101,8 @@ pub struct OpenedRegistry {
     pub builder: Arc<IndexBuilder>,
     /// Local artifacts, replicated to S3 when a bucket is configured.
     pub artifacts: Arc<ReplicatedArtifactStore>,
+    /// How often `serve` runs the router's health checks.
+    pub health_interval: Duration,
 }
 
 /// The catalog, keys, artifacts, uploads and index a backend provides.
@@ -94,6 +110,7 @@ struct Stores {
     catalog: Arc<dyn CatalogStore>,
     keys: Arc<dyn KeyStore>,
     orgs: OrgStores,
+    router: Arc<dyn RouterStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
@@ -136,7 +153,11 @@ pub async fn open_registry(
         },
     )
     .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))))
-    .with_org_catalog(stores.orgs);
+    .with_org_catalog(stores.orgs)
+    .with_router(
+        http_router(stores.router, config.router, config.check_timeout)
+            .context("building the health-check HTTP client")?,
+    );
     if let Some(uploads) = stores.uploads {
         registry = registry.with_uploads(uploads);
     }
@@ -145,6 +166,7 @@ pub async fn open_registry(
         index: stores.index,
         builder,
         artifacts: stores.artifacts,
+        health_interval: config.health_interval,
     })
 }
 
@@ -178,8 +200,9 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
-                    catalog: store,
+                    catalog: store.clone(),
                 },
+                router: store,
                 artifacts: Arc::new(ReplicatedArtifactStore::new(local, remote)),
                 uploads: None,
                 index: local_index(),
@@ -197,8 +220,9 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
-                    catalog: store,
+                    catalog: store.clone(),
                 },
+                router: store,
                 artifacts: Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
                 uploads: Some(Arc::new(S3UploadStore::new(
                     clients.s3.clone(),
@@ -287,7 +311,8 @@ pub async fn ensure_all_catalog_plugins_local(
 /// Serves every route on `listener` until `shutdown` resolves. First rebuilds the
 /// static index if it is missing or was built with other settings and makes every
 /// catalog artifact local; then rolls up download counters (which updates the
-/// index) and renews the index timestamp in the background.
+/// index), renews the index timestamp and runs the router's health checks every
+/// [`OpenedRegistry::health_interval`], in the background.
 pub async fn serve(
     opened: OpenedRegistry,
     listener: TcpListener,
@@ -306,6 +331,10 @@ pub async fn serve(
         Arc::clone(&opened.registry),
         Arc::clone(&opened.builder),
     ));
+    let health = tokio::spawn(check_health_periodically(
+        Arc::clone(&opened.registry),
+        opened.health_interval,
+    ));
     // Search revalidates on every query: in process, a conditional read is cheap
     // and a publish is visible to the very next search.
     let state = AppState::new(opened.registry, opened.index, Duration::ZERO);
@@ -319,7 +348,33 @@ pub async fn serve(
     .await
     .context("serving HTTP");
     background.abort();
+    health.abort();
     result
+}
+
+/// Runs one health pass over every router instance every `interval`; the first
+/// after one interval, so instances registering at start-up get a moment to come up.
+async fn check_health_periodically(registry: Arc<Registry>, interval: Duration) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // A pass slower than the interval delays the next instead of bunching them.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match registry.run_health_pass().await {
+            Ok(report) if report.checked > 0 => tracing::info!(
+                checked = report.checked,
+                passed = report.passed,
+                failed = report.failed,
+                removed = report.removed,
+                "health checks done"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "health checks failed"
+            ),
+        }
+    }
 }
 
 /// Rebuilds the index unless it exists and matches this server's settings.

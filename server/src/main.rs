@@ -13,7 +13,12 @@ use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
 use registry_core::artifact::StoredArtifact;
 use registry_core::auth::{PrincipalId, Scope, Scopes};
-use registry_core::registry::NewKey;
+use std::time::Duration;
+
+use registry_core::registry::{
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, NewKey, RouterSettings,
+};
+use registry_core::router::TargetPolicy;
 use tracing_subscriber::EnvFilter;
 
 /// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage or AWS.
@@ -73,13 +78,46 @@ impl StorageArgs {
                 }
             }
         };
-        Ok(ServerConfig {
-            data_dir: self.data.clone(),
-            public_url,
-            private,
-            backend,
-            bucket: self.bucket.clone(),
-        })
+        let mut config = ServerConfig::embedded(self.data.clone(), public_url);
+        config.private = private;
+        config.backend = backend;
+        config.bucket = self.bucket.clone();
+        Ok(config)
+    }
+}
+
+/// The MCP router's health checks and the addresses instances may name.
+#[derive(Debug, Args)]
+struct RouterArgs {
+    /// Seconds between health passes over every registered router instance.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEALTH_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    health_interval_secs: u64,
+    /// Consecutive failed health checks that take an instance out of the routing table.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEALTH_FAILURES", default_value_t = DEFAULT_FAILURE_THRESHOLD, value_parser = clap::value_parser!(u32).range(1..))]
+    health_failures: u32,
+    /// Health checks in flight at once.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY", default_value_t = DEFAULT_CHECK_CONCURRENCY as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    health_concurrency: u64,
+    /// One health check's time limit, in milliseconds.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    health_timeout_ms: u64,
+    /// Let router instances name loopback addresses (local development and tests only; link-local and metadata addresses stay refused).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    allow_loopback_targets: bool,
+}
+
+impl RouterArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        config.router = RouterSettings {
+            policy: TargetPolicy {
+                allow_loopback: self.allow_loopback_targets,
+            },
+            failure_threshold: self.health_failures,
+            check_concurrency: usize::try_from(self.health_concurrency)
+                .unwrap_or(DEFAULT_CHECK_CONCURRENCY),
+        };
+        config.health_interval = Duration::from_secs(self.health_interval_secs);
+        config.check_timeout = Duration::from_millis(self.health_timeout_ms);
     }
 }
 
@@ -102,6 +140,15 @@ enum Command {
         /// Require a key with the `read` scope for every read.
         #[arg(long, env = "OPENWORKFLOW_REGISTRY_PRIVATE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
         private: bool,
+        #[command(flatten)]
+        router: RouterArgs,
+    },
+    /// Run one health pass over every registered MCP router instance now and print its report (JSON) on stdout.
+    HealthCheck {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(flatten)]
+        router: RouterArgs,
     },
     /// Create an API key and print it alone on stdout.
     CreateKey {
@@ -148,15 +195,17 @@ async fn main() -> anyhow::Result<()> {
             listen,
             public_url,
             private,
+            router,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             let local = listener.local_addr().context("reading the bound address")?;
-            let config = storage.config(
+            let mut config = storage.config(
                 public_url.unwrap_or_else(|| format!("http://{local}")),
                 private,
             )?;
+            router.apply(&mut config);
             let opened = open_registry_now(&config).await?;
             if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
                 print_secret(&format!(
@@ -194,6 +243,18 @@ async fn main() -> anyhow::Result<()> {
                 .context("creating the key")?;
             tracing::info!(key_id = %created.info.id, principal = %created.info.principal, "key created");
             print_secret(created.secret.expose());
+            Ok(())
+        }
+        Command::HealthCheck { storage, router } => {
+            let mut config = storage.config(String::new(), false)?;
+            router.apply(&mut config);
+            let opened = open_registry_now(&config).await?;
+            let report = opened
+                .registry
+                .run_health_pass()
+                .await
+                .context("running the health checks")?;
+            print_report(&serde_json::to_string(&report).context("rendering the report")?);
             Ok(())
         }
         Command::Sync { storage } => {
@@ -265,6 +326,12 @@ impl SyncProgress for SyncBar {
             self.0.finish_and_clear();
         }
     }
+}
+
+/// Reports go to stdout alone, for scripts.
+#[allow(clippy::print_stdout)]
+fn print_report(json: &str) {
+    println!("{json}");
 }
 
 /// Secrets go to stdout alone, so `KEY=$(openworkflow-registry create-key ...)` works.

@@ -122,16 +122,15 @@ impl Registry {
         let quiet_since = now.day() - Duration::days(UNPUBLISH_QUIET_DAYS - 1);
         // The download check is a read outside the compare-and-set: it only ever
         // refuses, and a download racing the unpublish is served either way.
+        let parsed = crate::slug::Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
+            slug: slug.to_owned(),
+        })?;
         let recent = self
             .catalog
-            .downloads_since(
-                &crate::slug::Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
-                    slug: slug.to_owned(),
-                })?,
-                &version,
-                quiet_since,
-            )
+            .downloads_since(&parsed, &version, quiet_since)
             .await?;
+        // Like the download count, read outside the compare-and-set: it only refuses.
+        let routed = self.live_instances_of(&parsed, &version).await?;
         self.change_with_retries(caller, slug, &version, |plugin| {
             let Some(summary) = plugin.versions.iter().find(|v| v.version == version) else {
                 return Err(RegistryError::VersionNotFound { slug: slug.to_owned(), version: version.to_string() });
@@ -153,13 +152,21 @@ impl Registry {
                     ),
                 });
             }
+            if !routed.is_empty() {
+                let ids: Vec<&str> = routed.iter().map(|id| id.as_str()).collect();
+                return Err(RegistryError::UnpublishRefused {
+                    detail: format!(
+                        "{slug}@{version} is deprecated but {} MCP router instance(s) still run it ({}); deregister them (DELETE /register/{slug}/{{instance_id}}) first",
+                        routed.len(),
+                        ids.join(", ")
+                    ),
+                });
+            }
             Ok(VersionChange::Unpublish(now))
         })
         .await?;
         tracing::info!(%slug, %version, principal = %caller.principal, "unpublished");
-        if let Ok(parsed) = crate::slug::Slug::parse(slug) {
-            self.notify_changed(&parsed, None).await;
-        }
+        self.notify_changed(&parsed, None).await;
         Ok(Unpublished {
             slug: slug.to_owned(),
             version: version.to_string(),

@@ -1,12 +1,14 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
 mod changes;
+mod health;
 mod keys;
 mod lifecycle;
 mod org_catalog;
 mod orgs;
 mod publish;
 mod read;
+mod router;
 mod uploads;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use tokio::sync::RwLock;
 
 pub use changes::ChangeListener;
+pub use health::HealthPassReport;
 pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
 pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
 pub use org_catalog::{
@@ -22,6 +25,10 @@ pub use org_catalog::{
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
+pub use router::{
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, NewRegistration, Registered, RouterParts,
+    RouterSettings, RoutingTable,
+};
 
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
@@ -52,6 +59,7 @@ pub struct Registry {
     keys: Arc<dyn KeyStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     orgs: Option<OrgStores>,
+    router: Option<RouterParts>,
     listener: Option<Arc<dyn ChangeListener>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
@@ -74,6 +82,7 @@ impl Registry {
             keys,
             uploads: None,
             orgs: None,
+            router: None,
             listener: None,
             clock,
             config,

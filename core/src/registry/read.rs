@@ -23,6 +23,9 @@ pub struct PluginDetails {
     pub versions: Vec<PluginVersion>,
     /// Downloads of the plugin as of the last roll-up.
     pub downloads: u64,
+    /// MCP router instances of the plugin in the routing table (registered and
+    /// not removed by failed health checks).
+    pub healthy_instances: u64,
     /// First publication of the plugin.
     #[schema(value_type = String)]
     pub created_at: Timestamp,
@@ -55,6 +58,7 @@ impl PluginDetails {
         Self {
             versions: listed_versions(&plugin.versions),
             downloads: plugin.downloads,
+            healthy_instances: plugin.healthy_instances,
             created_at: plugin.created_at,
             updated_at: plugin.updated_at,
             published_at: record.published_at,

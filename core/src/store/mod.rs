@@ -12,8 +12,11 @@ mod files;
 mod index;
 #[cfg(feature = "contract")]
 pub mod org_contract;
+#[cfg(feature = "contract")]
+pub mod router_contract;
 mod sqlite;
 mod sqlite_orgs;
+mod sqlite_router;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -30,6 +33,7 @@ use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
 use crate::org::{Membership, Org, OrgId, Permission};
+use crate::router::{InstanceHealth, InstanceId, RouterInstance};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
@@ -171,6 +175,9 @@ pub struct PluginRecord {
     pub updated_at: Timestamp,
     /// Downloads as of the last roll-up.
     pub downloads: u64,
+    /// Router instances in the routing table (registered and not removed by the
+    /// health checker); kept by the [`RouterStore`] with every change to the table.
+    pub healthy_instances: u64,
     /// Compare-and-set revision, bumped by every change.
     pub revision: u64,
     /// Latest-version metadata; `None` once every version is unpublished.
@@ -458,6 +465,58 @@ pub trait OrgCatalogStore: Send + Sync {
         id: &CatalogPluginId,
         enabled: bool,
         at: Timestamp,
+    ) -> Result<(), StorageError>;
+}
+
+/// The MCP router's table: registered instances and their health. Every change
+/// that adds or removes an instance also moves its plugin's `healthy_instances` by
+/// one, in the same atomic write, so the count always equals the table.
+#[async_trait]
+pub trait RouterStore: Send + Sync {
+    /// Adds an instance. Fails with [`Conflict::AlreadyExists`] if its id is taken
+    /// in its plugin, or [`Conflict::Missing`] if the plugin does not exist; writes
+    /// nothing then.
+    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError>;
+
+    /// Replaces the instance registered as `expected_registration` (a
+    /// re-registration that changes it). [`Conflict::RevisionChanged`] if it was
+    /// re-registered or removed since.
+    async fn replace_instance(
+        &self,
+        instance: &RouterInstance,
+        expected_registration: &str,
+    ) -> Result<(), StorageError>;
+
+    /// One instance.
+    async fn instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+    ) -> Result<Option<RouterInstance>, StorageError>;
+
+    /// A plugin's instances, in id order.
+    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError>;
+
+    /// Every instance of every plugin (one health pass), in slug then id order.
+    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError>;
+
+    /// Stores a check's result on the instance registered as `registration`;
+    /// [`Conflict::Missing`] if it was removed or re-registered since.
+    async fn record_check(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: &str,
+        health: &InstanceHealth,
+    ) -> Result<(), StorageError>;
+
+    /// Removes an instance (only the registration `registration`, when given);
+    /// [`Conflict::Missing`] if there is no such instance.
+    async fn remove_instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: Option<&str>,
     ) -> Result<(), StorageError>;
 }
 

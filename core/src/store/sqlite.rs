@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS plugins (
     updated_at TEXT NOT NULL,
     downloads INTEGER NOT NULL DEFAULT 0,
     revision INTEGER NOT NULL,
-    latest TEXT
+    latest TEXT,
+    healthy_instances INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS versions (
     slug TEXT NOT NULL,
@@ -98,6 +99,14 @@ CREATE TABLE IF NOT EXISTS org_enablements (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (org, plugin_id)
 );
+CREATE TABLE IF NOT EXISTS router_instances (
+    slug TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    registration TEXT NOT NULL,
+    record TEXT NOT NULL,
+    health TEXT NOT NULL,
+    PRIMARY KEY (slug, instance_id)
+);
 ";
 
 /// SQLite-backed [`CatalogStore`] and [`KeyStore`].
@@ -128,6 +137,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        add_missing_columns(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -146,6 +156,26 @@ impl SqliteStore {
         .await
         .map_err(|e| StorageError::Backend(Box::new(e)))?
     }
+}
+
+/// Brings a catalog created by an earlier release up to the current schema
+/// (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+fn add_missing_columns(conn: &Connection) -> Result<(), StorageError> {
+    let has_health: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('plugins') WHERE name = 'healthy_instances'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if !has_health {
+        conn.execute(
+            "ALTER TABLE plugins ADD COLUMN healthy_instances INTEGER NOT NULL DEFAULT 0",
+            [],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 pub(super) fn backend(e: rusqlite::Error) -> StorageError {
@@ -203,14 +233,23 @@ fn insert_version_row(
     Ok(())
 }
 
-type PluginRow = (String, String, String, String, i64, i64, Option<String>);
+type PluginRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+);
 
 /// A plugin row and its raw version records, parsed.
 fn plugin_with_records(
     row: PluginRow,
     raw_records: &[String],
 ) -> Result<(PluginRecord, Vec<VersionRecord>), StorageError> {
-    let (slug, owner, created_at, updated_at, downloads, revision, latest) = row;
+    let (slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances) = row;
     let records = raw_records
         .iter()
         .map(|raw| from_json::<VersionRecord>("version record", raw))
@@ -221,6 +260,7 @@ fn plugin_with_records(
         created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("created_at", e))?,
         updated_at: Timestamp::parse(&updated_at).map_err(|e| corrupt("updated_at", e))?,
         downloads: u64::try_from(downloads).unwrap_or(0),
+        healthy_instances: u64::try_from(healthy_instances).unwrap_or(0),
         revision: u64::try_from(revision).unwrap_or(0),
         latest: latest
             .map(|raw| from_json("latest summary", &raw))
@@ -239,6 +279,7 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
         row.get(4)?,
         row.get(5)?,
         row.get(6)?,
+        row.get(7)?,
     ))
 }
 
@@ -259,7 +300,7 @@ impl CatalogStore for SqliteStore {
         self.with_conn(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT slug, owner, created_at, updated_at, downloads, revision, latest FROM plugins WHERE slug = ?1",
+                    "SELECT slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances FROM plugins WHERE slug = ?1",
                     [slug.as_str()],
                     plugin_row,
                 )
@@ -295,7 +336,7 @@ impl CatalogStore for SqliteStore {
             .with_conn(move |conn| {
                 let rows = conn
                     .prepare_cached(
-                        "SELECT slug, owner, created_at, updated_at, downloads, revision, latest FROM plugins
+                        "SELECT slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances FROM plugins
                          WHERE slug > ?1 ORDER BY slug LIMIT ?2",
                     )
                     .map_err(backend)?
@@ -557,7 +598,7 @@ impl CatalogStore for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT slug, owner, created_at, updated_at, downloads, revision, latest FROM plugins
+                    "SELECT slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances FROM plugins
                      WHERE slug > ?1 ORDER BY slug LIMIT ?2",
                 )
                 .map_err(backend)?;
@@ -565,7 +606,7 @@ impl CatalogStore for SqliteStore {
                 .query_map(params![after, limit as i64], plugin_row)
                 .map_err(backend)?;
             rows.map(|row| {
-                let (slug, _, created_at, updated_at, downloads, _, latest) = row.map_err(backend)?;
+                let (slug, _, created_at, updated_at, downloads, _, latest, _) = row.map_err(backend)?;
                 Ok(PluginListing {
                     slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
                     created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("created_at", e))?,

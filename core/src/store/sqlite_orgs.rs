@@ -189,7 +189,7 @@ impl OrgStore for SqliteStore {
 }
 
 /// Every row `sql` selects with `params`, each read by `read`.
-fn select_all<T>(
+pub(super) fn select_all<T>(
     conn: &rusqlite::Connection,
     sql: &str,
     params: impl rusqlite::Params,

@@ -5,6 +5,7 @@ pub mod meta;
 pub mod org_catalog;
 pub mod orgs;
 pub mod plugins;
+pub mod router;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -127,6 +128,17 @@ pub fn org_catalog_routes() -> Router<Arc<AppState>> {
         .layer(DefaultBodyLimit::disable())
 }
 
+/// MCP router registration and the routing table: what the `router` function serves.
+pub fn router_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/register", post(router::register_instance))
+        .route("/register/{plugin_slug}", get(router::get_routing_table))
+        .route(
+            "/register/{plugin_slug}/{instance_id}",
+            delete(router::deregister_instance),
+        )
+}
+
 /// `/openapi.json` and `/healthz`.
 pub fn meta_routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -145,6 +157,7 @@ pub fn all_routes(state: Arc<AppState>) -> Router {
             .merge(unpublish_routes())
             .merge(key_routes())
             .merge(org_catalog_routes())
+            .merge(router_routes())
             .merge(meta_routes()),
     )
     .with_state(state)

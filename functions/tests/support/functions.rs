@@ -9,6 +9,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use registry_aws::setup::ensure_resources;
 use registry_aws::{AwsClients, AwsSettings};
+use registry_core::registry::RouterSettings;
+use registry_core::router::TargetPolicy;
 use registry_core::timestamp::SystemClock;
 use registry_functions::lambda::{LambdaConfig, function_router, lambda_state};
 use registry_functions::state::AppState;
@@ -58,8 +60,16 @@ impl Functions {
             private: false,
             // Tests publish then search at once; a warm function would wait 2 s.
             search_revalidate: std::time::Duration::ZERO,
+            // The instances the tests register are servers on loopback.
+            router: RouterSettings {
+                policy: TargetPolicy {
+                    allow_loopback: true,
+                },
+                ..RouterSettings::default()
+            },
+            check_timeout: std::time::Duration::from_secs(2),
         };
-        let state = lambda_state(&clients, &config);
+        let state = lambda_state(&clients, &config).unwrap();
         let key = state
             .registry
             .bootstrap_admin_key()
@@ -172,6 +182,14 @@ impl Bootstrap {
             .env("OPENWORKFLOW_REGISTRY_TABLE", &f.config.table)
             .env("OPENWORKFLOW_REGISTRY_BUCKET", &f.config.bucket)
             .env("OPENWORKFLOW_REGISTRY_PUBLIC_URL", &f.config.public_url)
+            .env(
+                "OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS",
+                if f.config.router.policy.allow_loopback {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap();

@@ -67,7 +67,21 @@ impl TestApp {
         Self::spawn_with(false, backend).await
     }
 
+    /// A public registry on the backend under test, with `configure` applied to
+    /// the test defaults.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::spawn_full(false, backend_under_test(), configure).await
+    }
+
     async fn spawn_with(private: bool, backend: TestBackend) -> Self {
+        Self::spawn_full(private, backend, |_| {}).await
+    }
+
+    async fn spawn_full(
+        private: bool,
+        backend: TestBackend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -78,6 +92,12 @@ impl TestApp {
         ));
         let mut config = ServerConfig::embedded(data.path(), base.clone());
         config.private = private;
+        // Router instances in tests are servers on loopback; passes run when a test
+        // says, and a check gives up quickly.
+        config.router.policy.allow_loopback = true;
+        config.health_interval = std::time::Duration::from_secs(3600);
+        config.check_timeout = std::time::Duration::from_millis(500);
+        configure(&mut config);
         if backend == TestBackend::Aws {
             let (table, bucket) = fresh_aws_resources().await;
             config.backend = Backend::Aws { table };

@@ -4,10 +4,12 @@
 mod bundles;
 mod helpers;
 mod index;
+mod instances;
 mod keys;
 mod lifecycle;
 mod org_catalog;
 mod publish;
 mod read;
+mod router;
 mod snapshots;
 mod uploads;

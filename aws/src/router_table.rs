@@ -1,0 +1,248 @@
+//! The router port on the single DynamoDB table.
+//!
+//! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
+//! | --- | --- | --- | --- |
+//! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
+//!
+//! A plugin's instances share a partition (its routing table is one query); every
+//! instance is also in the listing index under `ROUTES`, so a health pass lists all
+//! of them with one query instead of a table scan. The plugin's `healthy_instances`
+//! on its `META` item moves in the same transaction as each insert and removal.
+//! The index builder's stream filter passes only `PLUGIN#public#` keys, so health
+//! results written every pass never invoke it; a count change on `META` does.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use registry_core::router::{InstanceHealth, InstanceId, RouterInstance};
+use registry_core::slug::Slug;
+use registry_core::store::{Conflict, RouterStore, StorageError};
+
+use crate::error::{conditional, storage_error};
+use crate::table::{
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, META, PK, SK, TransactionOutcome, built, from_json,
+    get_s, json, n, plugin_pk, s,
+};
+
+const ROUTES: &str = "ROUTES";
+
+fn route_pk(slug: &Slug) -> String {
+    format!("ROUTE#{slug}")
+}
+
+fn instance_sk(id: &InstanceId) -> String {
+    format!("INST#{id}")
+}
+
+/// An instance item: its registration, with the health that changes after it.
+fn instance_of(item: &Item) -> Result<RouterInstance, StorageError> {
+    let mut instance: RouterInstance = from_json("router instance", get_s(item, "record")?)?;
+    instance.health = from_json("instance health", get_s(item, "health")?)?;
+    Ok(instance)
+}
+
+impl DynamoStore {
+    fn instance_item(&self, instance: &RouterInstance) -> Result<Item, StorageError> {
+        Ok(HashMap::from([
+            (PK.to_owned(), s(route_pk(&instance.slug))),
+            (SK.to_owned(), s(instance_sk(&instance.instance_id))),
+            (GSI1_PK.to_owned(), s(ROUTES)),
+            (
+                GSI1_SK.to_owned(),
+                s(format!("{}#{}", instance.slug, instance.instance_id)),
+            ),
+            ("registration".to_owned(), s(&instance.registration)),
+            ("record".to_owned(), s(json(instance)?)),
+            ("health".to_owned(), s(json(&instance.health)?)),
+        ]))
+    }
+
+    /// The `META` update moving a plugin's `healthy_instances` by one.
+    fn count_instance(&self, slug: &Slug, up: bool) -> Result<TransactWriteItem, StorageError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(plugin_pk(slug)))
+            .key(SK, s(META))
+            .expression_attribute_names("#count", "healthy_instances")
+            .expression_attribute_values(":one", n(1));
+        let update = if up {
+            update
+                .update_expression("SET #count = if_not_exists(#count, :zero) + :one")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":zero", n(0))
+        } else {
+            // Never below zero, and never creating a META item that is not there.
+            update
+                .update_expression("SET #count = #count - :one")
+                .condition_expression("#count >= :one")
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
+    }
+
+    fn delete_instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: Option<&str>,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let mut delete = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(route_pk(slug)))
+            .key(SK, s(instance_sk(id)))
+            .expression_attribute_names("#pk", PK);
+        delete = match registration {
+            Some(registration) => delete
+                .condition_expression("attribute_exists(#pk) AND #reg = :reg")
+                .expression_attribute_names("#reg", "registration")
+                .expression_attribute_values(":reg", s(registration)),
+            None => delete.condition_expression("attribute_exists(#pk)"),
+        };
+        Ok(TransactWriteItem::builder()
+            .delete(built(delete.build())?)
+            .build())
+    }
+}
+
+#[async_trait]
+impl RouterStore for DynamoStore {
+    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError> {
+        let items = vec![
+            self.conditional_put(self.instance_item(instance)?, "attribute_not_exists")?,
+            self.count_instance(&instance.slug, true)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(0)) => {
+                Err(StorageError::Conflict(Conflict::AlreadyExists))
+            }
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                Err(StorageError::Conflict(Conflict::Missing))
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn replace_instance(
+        &self,
+        instance: &RouterInstance,
+        expected_registration: &str,
+    ) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.instance_item(instance)?))
+            .condition_expression("#reg = :expected")
+            .expression_attribute_names("#reg", "registration")
+            .expression_attribute_values(":expected", s(expected_registration))
+            .send()
+            .await;
+        conditional(result, Conflict::RevisionChanged)
+    }
+
+    async fn instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+    ) -> Result<Option<RouterInstance>, StorageError> {
+        self.get(&route_pk(slug), &instance_sk(id))
+            .await?
+            .map(|item| instance_of(&item))
+            .transpose()
+    }
+
+    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError> {
+        self.query_prefix(&route_pk(slug), "INST#", &[])
+            .await?
+            .iter()
+            .map(instance_of)
+            .collect()
+    }
+
+    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError> {
+        let mut instances = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#pk = :routes")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":routes", s(ROUTES))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
+            for item in output.items.unwrap_or_default() {
+                instances.push(instance_of(&item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(instances);
+            }
+        }
+    }
+
+    async fn record_check(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: &str,
+        health: &InstanceHealth,
+    ) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(route_pk(slug)))
+            .key(SK, s(instance_sk(id)))
+            .update_expression("SET #health = :health")
+            .condition_expression("#reg = :reg")
+            .expression_attribute_names("#health", "health")
+            .expression_attribute_names("#reg", "registration")
+            .expression_attribute_values(":health", s(json(health)?))
+            .expression_attribute_values(":reg", s(registration))
+            .send()
+            .await;
+        conditional(result, Conflict::Missing)
+    }
+
+    async fn remove_instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let items = vec![
+            self.delete_instance(slug, id, registration)?,
+            self.count_instance(slug, false)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(0)) => {
+                Err(StorageError::Conflict(Conflict::Missing))
+            }
+            // The count was already zero (or the plugin row is gone): remove the
+            // instance anyway, so the table never keeps what it was told to drop.
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                match self
+                    .transact(vec![self.delete_instance(slug, id, registration)?])
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    Err(TransactionOutcome::ConditionFailed(_)) => {
+                        Err(StorageError::Conflict(Conflict::Missing))
+                    }
+                    Err(TransactionOutcome::Failed(e)) => Err(e),
+                }
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+}

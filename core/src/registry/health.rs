@@ -1,0 +1,137 @@
+//! One pass of the router's health checks: every instance's `health_check_url`,
+//! called concurrently, judged by the spec's rules, recorded; the Nth consecutive
+//! failure takes an instance out of the routing table.
+
+use std::collections::BTreeSet;
+
+use futures_util::StreamExt;
+
+use super::Registry;
+use super::router::RouterParts;
+use crate::error::RegistryError;
+use crate::router::{RouterInstance, judge_health_response};
+use crate::slug::Slug;
+use crate::store::{Conflict, StorageError};
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HealthPassReport {
+    /// Instances checked.
+    pub checked: usize,
+    /// Of those, how many passed.
+    pub passed: usize,
+    /// How many failed and stay in the table for now.
+    pub failed: usize,
+    /// How many failed for the threshold's time in a row and were removed.
+    pub removed: usize,
+    /// How many were re-registered or deregistered during the pass (their result
+    /// was dropped) or whose result could not be stored.
+    pub not_recorded: usize,
+}
+
+enum CheckOutcome {
+    Passed,
+    Failed,
+    Removed(Slug),
+    NotRecorded,
+}
+
+impl Registry {
+    /// Checks every registered instance once, at most the configured number at a
+    /// time, and records each result.
+    pub async fn run_health_pass(&self) -> Result<HealthPassReport, RegistryError> {
+        let router = self.router()?;
+        let instances = router.store.all_instances().await?;
+        let concurrency = router.settings.check_concurrency.max(1);
+        let outcomes: Vec<CheckOutcome> = futures_util::stream::iter(instances)
+            .map(|instance| self.check_instance(router, instance))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut report = HealthPassReport {
+            checked: outcomes.len(),
+            ..HealthPassReport::default()
+        };
+        let mut shrunk = BTreeSet::new();
+        for outcome in outcomes {
+            match outcome {
+                CheckOutcome::Passed => report.passed += 1,
+                CheckOutcome::Failed => report.failed += 1,
+                CheckOutcome::Removed(slug) => {
+                    report.removed += 1;
+                    shrunk.insert(slug);
+                }
+                CheckOutcome::NotRecorded => report.not_recorded += 1,
+            }
+        }
+        // Only a removal changes a plugin's `healthy_instances`, so only then is
+        // its static index rewritten.
+        for slug in &shrunk {
+            self.notify_changed(slug, None).await;
+        }
+        Ok(report)
+    }
+
+    async fn check_instance(&self, router: &RouterParts, instance: RouterInstance) -> CheckOutcome {
+        let verdict = match reachable_literal(router, &instance) {
+            Err(why) => Err(why),
+            Ok(()) => match router.probe.get(&instance.health_check_url).await {
+                Ok(answer) => judge_health_response(answer.status, &answer.body, &instance.version),
+                Err(why) => Err(why),
+            },
+        };
+        let now = self.clock.now();
+        let health = match &verdict {
+            Ok(checks) => instance.health.passed(now, checks.clone()),
+            Err(why) => instance.health.failed(now, why),
+        };
+        let (slug, id, registration) = (
+            &instance.slug,
+            &instance.instance_id,
+            &instance.registration,
+        );
+        let threshold = router.settings.failure_threshold.max(1);
+        let written = if health.consecutive_failures >= threshold {
+            tracing::warn!(%slug, instance = %id, failures = health.consecutive_failures, error = health.last_error.as_deref().unwrap_or_default(), "instance removed from the routing table");
+            router
+                .store
+                .remove_instance(slug, id, Some(registration))
+                .await
+                .map(|()| CheckOutcome::Removed(slug.clone()))
+        } else {
+            if let Err(why) = &verdict {
+                tracing::info!(%slug, instance = %id, failures = health.consecutive_failures, error = %why, "health check failed");
+            }
+            router
+                .store
+                .record_check(slug, id, registration, &health)
+                .await
+                .map(|()| {
+                    if verdict.is_ok() {
+                        CheckOutcome::Passed
+                    } else {
+                        CheckOutcome::Failed
+                    }
+                })
+        };
+        match written {
+            Ok(outcome) => outcome,
+            // Re-registered or deregistered while it was being checked: the
+            // result belongs to a registration that no longer exists.
+            Err(StorageError::Conflict(Conflict::Missing)) => CheckOutcome::NotRecorded,
+            Err(error) => {
+                tracing::warn!(%slug, instance = %id, error = &error as &dyn std::error::Error, "recording a health check failed");
+                CheckOutcome::NotRecorded
+            }
+        }
+    }
+}
+
+/// A URL that names an address directly is judged before any call; names are
+/// judged by the probe's resolver as it connects.
+fn reachable_literal(router: &RouterParts, instance: &RouterInstance) -> Result<(), String> {
+    match instance.health_check_url.ip_literal() {
+        Some(ip) => router.settings.policy.check_ip(ip),
+        None => Ok(()),
+    }
+}

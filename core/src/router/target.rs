@@ -1,0 +1,326 @@
+//! The addresses the registry agrees to call on an instance's behalf.
+//!
+//! Registration hands the registry two URLs it will later request by itself, which
+//! makes it a server-side request forgery target: a URL naming the cloud metadata
+//! service, or the registry's own loopback, would have the registry fetch what the
+//! caller cannot. So a target must be http(s) without credentials, and every address
+//! its host resolves to must be an ordinary unicast address. Loopback is allowed
+//! only when the operator says so (local development and tests); link-local,
+//! metadata, unspecified, multicast and broadcast addresses never are.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+/// Longest target URL accepted.
+pub const MAX_TARGET_URL_LEN: usize = 2048;
+
+/// An instance's `url` or `health_check_url`: absolute http(s) with a host, no
+/// user name or password (they would be shown to every router reading the table),
+/// at most [`MAX_TARGET_URL_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetUrl(Url);
+
+impl TargetUrl {
+    /// Checks `raw` against the rules above.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() > MAX_TARGET_URL_LEN {
+            return Err(format!(
+                "must be at most {MAX_TARGET_URL_LEN} characters (got {})",
+                raw.len()
+            ));
+        }
+        let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "must be an http or https URL (got scheme {:?})",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".to_owned());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry a user name or password".to_owned());
+        }
+        Ok(Self(url))
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The host's address when the URL names one directly.
+    pub fn ip_literal(&self) -> Option<IpAddr> {
+        match self.0.host()? {
+            Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+            Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+            Host::Domain(_) => None,
+        }
+    }
+
+    /// The host name to resolve (also an IP literal's text, unbracketed).
+    pub fn host(&self) -> &str {
+        let host = self.0.host_str().unwrap_or_default();
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+    }
+
+    /// The port, explicit or the scheme's.
+    pub fn port(&self) -> u16 {
+        self.0.port_or_known_default().unwrap_or(80)
+    }
+}
+
+impl fmt::Display for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TargetUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which addresses the registry calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// Whether loopback addresses are allowed (`OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1`).
+    pub allow_loopback: bool,
+}
+
+impl TargetPolicy {
+    /// Production: no loopback.
+    pub const STRICT: Self = Self {
+        allow_loopback: false,
+    };
+
+    /// Why the registry will not call `ip`, or `Ok` when it will.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+        match refusal(ip) {
+            Some(Refusal::Loopback) if self.allow_loopback => Ok(()),
+            Some(Refusal::Loopback) => Err(format!(
+                "{ip} is a loopback address; the registry calls only addresses other hosts can reach (a local registry allows loopback with OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1)"
+            )),
+            Some(other) => Err(format!(
+                "{ip} is {}; the registry never calls it",
+                other.describe()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The addresses of `resolved` the registry may call: all of them, or an error
+    /// naming the first refused one. Any refused address refuses the host, so a
+    /// name with one public and one metadata address cannot be used to reach the latter.
+    pub fn check_resolved(&self, host: &str, resolved: &[IpAddr]) -> Result<(), String> {
+        if resolved.is_empty() {
+            return Err(format!("{host} resolves to no address"));
+        }
+        for ip in resolved {
+            self.check_ip(*ip)
+                .map_err(|why| format!("{host} resolves to {why}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Loopback,
+    Unspecified,
+    LinkLocal,
+    Metadata,
+    Multicast,
+    Broadcast,
+}
+
+impl Refusal {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Loopback => "a loopback address",
+            Self::Unspecified => "an unspecified address",
+            Self::LinkLocal => "a link-local address (where cloud metadata services answer)",
+            Self::Metadata => "a cloud metadata service address",
+            Self::Multicast => "a multicast address",
+            Self::Broadcast => "the broadcast address",
+        }
+    }
+}
+
+/// Alibaba Cloud's metadata service (outside link-local).
+const ALIBABA_METADATA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+/// EC2's IPv6 metadata service (Nitro).
+const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+fn refusal(ip: IpAddr) -> Option<Refusal> {
+    match ip {
+        IpAddr::V4(v4) => refusal_v4(v4),
+        IpAddr::V6(v6) => {
+            // An IPv4 address written as IPv6 (mapped, compatible or NAT64) is
+            // judged as the IPv4 address it reaches.
+            if let Some(v4) = embedded_v4(v6) {
+                return refusal_v4(v4);
+            }
+            if v6.is_loopback() {
+                Some(Refusal::Loopback)
+            } else if v6.is_unspecified() {
+                Some(Refusal::Unspecified)
+            } else if v6 == EC2_METADATA_V6 {
+                Some(Refusal::Metadata)
+            } else if v6.is_unicast_link_local() {
+                Some(Refusal::LinkLocal)
+            } else if v6.is_multicast() {
+                Some(Refusal::Multicast)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn refusal_v4(v4: Ipv4Addr) -> Option<Refusal> {
+    if v4.is_loopback() {
+        Some(Refusal::Loopback)
+    } else if v4.octets()[0] == 0 {
+        Some(Refusal::Unspecified)
+    } else if v4 == ALIBABA_METADATA {
+        Some(Refusal::Metadata)
+    } else if v4.is_link_local() {
+        Some(Refusal::LinkLocal)
+    } else if v4.is_multicast() {
+        Some(Refusal::Multicast)
+    } else if v4.is_broadcast() {
+        Some(Refusal::Broadcast)
+    } else {
+        None
+    }
+}
+
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return Some(mapped);
+    }
+    let s = v6.segments();
+    let tail = Ipv4Addr::new(
+        (s[6] >> 8) as u8,
+        (s[6] & 0xff) as u8,
+        (s[7] >> 8) as u8,
+        (s[7] & 0xff) as u8,
+    );
+    // ::a.b.c.d (deprecated "compatible") and 64:ff9b::a.b.c.d (NAT64).
+    let compatible = s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    (compatible || nat64).then_some(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    #[test]
+    fn target_urls_must_be_http_with_a_host_and_no_credentials() {
+        assert!(TargetUrl::parse("http://weather-service:8000/healthz").is_ok());
+        assert!(TargetUrl::parse("https://[2001:db8::1]:8443/").is_ok());
+        for bad in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "gopher://example.com/",
+            "weather-service:8000",
+            "http://user:pw@example.com/",
+            "http://",
+            "/healthz",
+        ] {
+            assert!(TargetUrl::parse(bad).is_err(), "{bad} was accepted");
+        }
+        let long = format!("http://example.com/{}", "a".repeat(MAX_TARGET_URL_LEN));
+        assert!(TargetUrl::parse(&long).is_err());
+    }
+
+    #[test]
+    fn strict_policy_refuses_loopback_link_local_and_metadata() {
+        let strict = TargetPolicy::STRICT;
+        for bad in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "169.254.169.254",
+            "169.254.170.2",
+            "fe80::1",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
+        ] {
+            assert!(strict.check_ip(ip(bad)).is_err(), "{bad} was allowed");
+        }
+        for good in [
+            "10.0.0.5",
+            "192.168.1.20",
+            "172.16.0.9",
+            "8.8.8.8",
+            "2001:db8::1",
+        ] {
+            assert!(strict.check_ip(ip(good)).is_ok(), "{good} was refused");
+        }
+    }
+
+    #[test]
+    fn allowing_loopback_allows_nothing_else() {
+        let dev = TargetPolicy {
+            allow_loopback: true,
+        };
+        assert!(dev.check_ip(ip("127.0.0.1")).is_ok());
+        assert!(dev.check_ip(ip("::1")).is_ok());
+        assert!(dev.check_ip(ip("169.254.169.254")).is_err());
+        assert!(dev.check_ip(ip("fd00:ec2::254")).is_err());
+        assert!(dev.check_ip(ip("0.0.0.0")).is_err());
+    }
+
+    #[test]
+    fn one_refused_address_refuses_the_host() {
+        let strict = TargetPolicy::STRICT;
+        assert!(strict.check_resolved("svc", &[ip("10.0.0.1")]).is_ok());
+        let mixed = strict.check_resolved("svc", &[ip("10.0.0.1"), ip("169.254.169.254")]);
+        assert!(mixed.is_err_and(|why| why.contains("169.254.169.254")));
+        assert!(strict.check_resolved("svc", &[]).is_err());
+    }
+
+    #[test]
+    fn ip_literals_are_recognised_in_both_families() {
+        let v6 = TargetUrl::parse("http://[::1]:9/x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v6.ip_literal(), Some(ip("::1")));
+        assert_eq!(v6.host(), "::1");
+        let name = TargetUrl::parse("https://svc.internal/x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(name.ip_literal(), None);
+        assert_eq!(name.port(), 443);
+    }
+}

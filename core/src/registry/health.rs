@@ -73,12 +73,11 @@ impl Registry {
     }
 
     async fn check_instance(&self, router: &RouterParts, instance: RouterInstance) -> CheckOutcome {
-        let verdict = match reachable_literal(router, &instance) {
+        // The probe refuses addresses the policy forbids, literal or resolved, as
+        // it connects: the one place that calls out applies the rule.
+        let verdict = match router.probe.get(&instance.health_check_url).await {
+            Ok(answer) => judge_health_response(answer.status, &answer.body, &instance.version),
             Err(why) => Err(why),
-            Ok(()) => match router.probe.get(&instance.health_check_url).await {
-                Ok(answer) => judge_health_response(answer.status, &answer.body, &instance.version),
-                Err(why) => Err(why),
-            },
         };
         let now = self.clock.now();
         let health = match &verdict {
@@ -124,14 +123,5 @@ impl Registry {
                 CheckOutcome::NotRecorded
             }
         }
-    }
-}
-
-/// A URL that names an address directly is judged before any call; names are
-/// judged by the probe's resolver as it connects.
-fn reachable_literal(router: &RouterParts, instance: &RouterInstance) -> Result<(), String> {
-    match instance.health_check_url.ip_literal() {
-        Some(ip) => router.settings.policy.check_ip(ip),
-        None => Ok(()),
     }
 }

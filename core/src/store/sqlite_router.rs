@@ -24,6 +24,23 @@ fn instance_of((record, health): &(String, String)) -> Result<RouterInstance, St
     Ok(instance)
 }
 
+/// Every instance `filter` (a `WHERE … ORDER BY …` tail) selects.
+fn select_instances(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RouterInstance>, StorageError> {
+    select_all(
+        conn,
+        &format!("SELECT {INSTANCE_COLUMNS} FROM router_instances {filter}"),
+        params,
+        read_instance,
+    )?
+    .iter()
+    .map(instance_of)
+    .collect()
+}
+
 /// Moves a plugin's `healthy_instances` by `delta` inside `tx`; `Missing` if the
 /// plugin does not exist.
 fn move_count(tx: &rusqlite::Transaction<'_>, slug: &str, delta: i64) -> Result<(), StorageError> {
@@ -123,36 +140,14 @@ impl RouterStore for SqliteStore {
     async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError> {
         let slug = slug.to_string();
         self.with_conn(move |conn| {
-            select_all(
-                conn,
-                &format!(
-                    "SELECT {INSTANCE_COLUMNS} FROM router_instances WHERE slug = ?1 ORDER BY instance_id"
-                ),
-                [slug],
-                read_instance,
-            )?
-            .iter()
-            .map(instance_of)
-            .collect()
+            select_instances(conn, "WHERE slug = ?1 ORDER BY instance_id", [slug])
         })
         .await
     }
 
     async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError> {
-        self.with_conn(|conn| {
-            select_all(
-                conn,
-                &format!(
-                    "SELECT {INSTANCE_COLUMNS} FROM router_instances ORDER BY slug, instance_id"
-                ),
-                [],
-                read_instance,
-            )?
-            .iter()
-            .map(instance_of)
-            .collect()
-        })
-        .await
+        self.with_conn(|conn| select_instances(conn, "ORDER BY slug, instance_id", []))
+            .await
     }
 
     async fn record_check(

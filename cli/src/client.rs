@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::router::{Deregistration, InstanceRegistration, Registration, RoutingTable};
+
 /// The public community registry.
 pub const DEFAULT_REGISTRY: &str = "https://registry.openworkflowspec.org";
 
@@ -557,6 +559,16 @@ impl RegistryClient {
             })
     }
 
+    /// The registry URL with `segments` appended, each percent-encoded, so a value
+    /// such as `a/b` stays one segment instead of adding a level to the path.
+    fn url_of(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
     /// Sends the request `build` makes, retrying as `repeatable` allows, and
     /// turns an error status into a [`ClientError`].
     async fn send(
@@ -873,6 +885,50 @@ impl RegistryClient {
             .send(Repeatable::OnlyIfUnprocessed, || {
                 self.http.post(url.clone()).json(&body)
             })
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `POST /register`: adds (or refreshes) an instance in the MCP router's
+    /// routing table. Safe to repeat: the same registration again changes nothing.
+    pub async fn register_instance(
+        &self,
+        registration: &InstanceRegistration,
+    ) -> Result<Registration, ClientError> {
+        let url = self.url_of(&["register"]);
+        let response = self
+            .send(Repeatable::Yes, || {
+                self.http.post(url.clone()).json(registration)
+            })
+            .await?;
+        let changed = response.status() == StatusCode::CREATED;
+        let registration: Registration = Self::json(&url, response).await?;
+        Ok(Registration {
+            changed,
+            ..registration
+        })
+    }
+
+    /// `DELETE /register/{plugin_slug}/{instance_id}`: takes an instance out of
+    /// the routing table, as it shuts down.
+    pub async fn deregister_instance(
+        &self,
+        plugin_slug: &str,
+        instance_id: &str,
+    ) -> Result<Deregistration, ClientError> {
+        let url = self.url_of(&["register", plugin_slug, instance_id]);
+        let response = self
+            .send(Repeatable::Yes, || self.http.delete(url.clone()))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `GET /register/{plugin_slug}`: the plugin's live routing table, with each
+    /// instance's health (a `router` key).
+    pub async fn routing_table(&self, plugin_slug: &str) -> Result<RoutingTable, ClientError> {
+        let url = self.url_of(&["register", plugin_slug]);
+        let response = self
+            .send(Repeatable::Yes, || self.http.get(url.clone()))
             .await?;
         Self::json(&url, response).await
     }

@@ -11,6 +11,7 @@ use openworkflow::client::{ClientError, PublishPayload, RegistryClient, check_sh
 use openworkflow::config::{self, ConfigError, ConfigFile, Settings};
 use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
+use openworkflow::router::{InstanceMetadata, InstanceRegistration, Registration, RoutingTable};
 use openworkflow::signature::verify_document_signature;
 use openworkflow::store::PluginStore;
 use openworkflow::{ApiKey, Problem};
@@ -52,6 +53,10 @@ enum Group {
     /// API keys.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// The MCP router: register running plugin instances and read routing tables
+    /// (a key with the `router` scope).
+    #[command(subcommand)]
+    Router(RouterCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -145,6 +150,44 @@ struct PublishArgs {
     /// How long to wait for the version to become visible.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     wait_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum RouterCommand {
+    /// Add an instance to a plugin's routing table, or refresh it (safe to repeat:
+    /// the same registration again changes nothing).
+    Register {
+        /// `slug@version`: the published version the instance runs.
+        plugin: String,
+        /// The instance's id, unique within the plugin (letters, digits, `.`, `_`,
+        /// `-`, `:`).
+        #[arg(long, value_name = "ID")]
+        instance_id: String,
+        /// Where the router sends calls (http or https).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// What the registry's health checker calls (http or https).
+        #[arg(long, value_name = "URL")]
+        health_check_url: String,
+        /// An action the instance serves, declared by that version (repeat for more).
+        #[arg(long = "action", value_name = "ACTION", required = true)]
+        actions: Vec<String>,
+        /// Where the instance runs.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Take an instance out of a plugin's routing table (on shutdown).
+    Deregister {
+        /// The plugin's slug.
+        plugin: String,
+        /// The instance's id.
+        instance_id: String,
+    },
+    /// Show a plugin's routing table: every instance, its actions and its health.
+    Table {
+        /// The plugin's slug.
+        plugin: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +289,9 @@ impl From<ClientError> for Failure {
             ClientError::Conflict(p) if p.code == "version_not_incremented" => {
                 Some("an update must be greater than the latest version")
             }
+            ClientError::Forbidden(p) if p.code == "missing_scope" => Some(
+                "use a key with that scope: an admin makes one with `openworkflow auth create-key --scope SCOPE`",
+            ),
             _ => None,
         };
         let problem = error.problem().cloned().map(Box::new);
@@ -322,6 +368,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
             Ok(())
         }
         Group::Auth(command) => auth(command, &Context::load(registry, out)?, out).await,
+        Group::Router(command) => router(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),
@@ -397,6 +444,105 @@ async fn plugin(command: PluginCommand, cx: &Context, out: &Output) -> Result<()
         PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
     }
+}
+
+async fn router(command: RouterCommand, cx: &Context, out: &Output) -> Result<(), Failure> {
+    let client = cx.client()?;
+    match command {
+        RouterCommand::Register {
+            plugin,
+            instance_id,
+            url,
+            health_check_url,
+            actions,
+            region,
+        } => {
+            let (plugin_slug, version) = exact_version(&plugin)?;
+            let registration = client
+                .register_instance(&InstanceRegistration {
+                    plugin_slug,
+                    version,
+                    url,
+                    actions,
+                    health_check_url,
+                    metadata: InstanceMetadata {
+                        instance_id,
+                        region,
+                    },
+                })
+                .await?;
+            out.result(
+                || {
+                    let Registration {
+                        plugin_slug,
+                        instance_id,
+                        registered_at,
+                        changed,
+                    } = &registration;
+                    if *changed {
+                        format!(
+                            "Registered {plugin_slug} instance {instance_id} at {registered_at}"
+                        )
+                    } else {
+                        format!(
+                            "{plugin_slug} instance {instance_id} was already registered so \
+                             (since {registered_at}); nothing changed"
+                        )
+                    }
+                },
+                || json!(registration),
+            );
+        }
+        RouterCommand::Deregister {
+            plugin,
+            instance_id,
+        } => {
+            let removed = client.deregister_instance(&plugin, &instance_id).await?;
+            out.result(
+                || {
+                    format!(
+                        "Deregistered {} instance {}",
+                        removed.plugin_slug, removed.instance_id
+                    )
+                },
+                || json!(removed),
+            );
+        }
+        RouterCommand::Table { plugin } => {
+            let table = client.routing_table(&plugin).await?;
+            out.result(|| routing_table_text(&table), || json!(table));
+        }
+    }
+    Ok(())
+}
+
+/// A routing table for people: a heading, then one line per instance, with the
+/// last error under a failing one.
+fn routing_table_text(table: &RoutingTable) -> String {
+    let mut lines = vec![format!(
+        "{}: {} instance(s); {} failed checks in a row remove one",
+        table.plugin_slug,
+        table.instances.len(),
+        table.failure_threshold
+    )];
+    for instance in &table.instances {
+        let health = &instance.health;
+        let status = match health.consecutive_failures {
+            0 => health.status.clone(),
+            n => format!("{} ({n} of {})", health.status, table.failure_threshold),
+        };
+        lines.push(format!(
+            "{}  {}  {status}  {}  [{}]",
+            instance.instance_id,
+            instance.version,
+            instance.url,
+            instance.actions.join(", ")
+        ));
+        if let Some(error) = &health.last_error {
+            lines.push(format!("    last error: {error}"));
+        }
+    }
+    lines.join("\n")
 }
 
 /// `slug` or `slug@version`.

@@ -12,12 +12,14 @@
 //! - [`index`]: downloads checked through the registry's signed static index.
 //! - [`install`]: downloading, verifying and installing a plugin version.
 //! - [`signature`]: authors' GPG signatures, verified in pure Rust.
+//! - [`router`]: MCP router registration, for plugin instances and routers.
 
 pub mod bundle;
 pub mod client;
 pub mod config;
 pub mod index;
 pub mod install;
+pub mod router;
 pub mod signature;
 pub mod store;
 

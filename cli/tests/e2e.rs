@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 mod support;
 
@@ -762,4 +764,189 @@ fn bundles_go_through_presigned_uploads_where_the_registry_offers_them() {
     std::io::Read::read_to_string(&mut archive.by_name("lib/run.py").unwrap(), &mut script)
         .unwrap();
     assert_eq!(script, "print('uploaded')\n");
+}
+
+/// A plugin instance's health endpoint on loopback: answers the spec's health JSON
+/// for `version`, or HTTP 503 once `failing` is set.
+fn health_endpoint(version: &'static str, failing: Arc<AtomicBool>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let (status, body) = if failing.load(Ordering::SeqCst) {
+                ("503 Service Unavailable", "{}".to_owned())
+            } else {
+                (
+                    "200 OK",
+                    format!(r#"{{"status":"ok","version":"{version}","checks":{{"db":"ok"}}}}"#),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Polls `router table` until `done` holds, for up to 30 s.
+#[track_caller]
+fn table_until(user: &User, slug: &str, done: impl Fn(&serde_json::Value) -> bool) -> Run {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let run = user.run(&["router", "table", slug, "--json"]).ok();
+        if done(&run.json()) {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the routing table never got there: {}",
+            run.stdout
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_plugin_instance_registers_is_health_checked_and_deregisters() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[
+            ("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS", "1"),
+            ("OPENWORKFLOW_REGISTRY_HEALTH_INTERVAL_SECS", "1"),
+            ("OPENWORKFLOW_REGISTRY_HEALTH_FAILURES", "100"),
+        ],
+    );
+    let mut admin = User::admin(&registry);
+    let plugin = admin.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    admin.run(&["plugin", "publish", &plugin]).ok();
+    let router_key = admin
+        .run(&[
+            "auth",
+            "create-key",
+            "--name",
+            "router",
+            "--scope",
+            "router",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    let failing = Arc::new(AtomicBool::new(false));
+    let health = health_endpoint("1.0.0", Arc::clone(&failing));
+    let register = |user: &User, action: &str| {
+        user.run(&[
+            "router",
+            "register",
+            "weather@1.0.0",
+            "--instance-id",
+            "eu-1",
+            "--url",
+            "http://127.0.0.1:9/mcp",
+            "--health-check-url",
+            &health,
+            "--action",
+            action,
+            "--region",
+            "eu-west-1",
+        ])
+    };
+
+    // A publish key is refused, with a hint naming the scope to ask for.
+    let publisher_key = admin
+        .run(&["auth", "create-key", "--name", "ci"])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    let publisher = User {
+        key: Some(publisher_key),
+        ..User::new(&registry)
+    };
+    let run = register(&publisher, "get_forecast").fails_with(3);
+    assert!(run.stderr.contains("'router' scope"), "{}", run.stderr);
+    assert!(run.stderr.contains("--scope"), "{}", run.stderr);
+
+    // The registry checks the action against the version, field by field.
+    let instance = User {
+        key: Some(router_key),
+        ..User::new(&registry)
+    };
+    let run = register(&instance, "no_such_action").fails_with(1);
+    assert!(run.stderr.contains("no_such_action"), "{}", run.stderr);
+
+    // Registered, then the same again changes nothing.
+    let run = register(&instance, "get_forecast").ok();
+    assert!(
+        run.stdout.starts_with("Registered weather instance eu-1"),
+        "{}",
+        run.stdout
+    );
+    let run = register(&instance, "get_forecast").ok();
+    assert!(run.stdout.contains("nothing changed"), "{}", run.stdout);
+
+    // The server's own health timer checks it: passing, with its sub-checks.
+    let run = table_until(&instance, "weather", |t| {
+        t["instances"][0]["health"]["status"] == "passing"
+    });
+    let table = run.json();
+    assert_eq!(table["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        table["instances"][0]["actions"],
+        serde_json::json!(["get_forecast"])
+    );
+    assert_eq!(table["instances"][0]["metadata"]["region"], "eu-west-1");
+    assert_eq!(table["instances"][0]["health"]["checks"]["db"], "ok");
+    let run = instance.run(&["router", "table", "weather"]).ok();
+    assert!(
+        run.stdout
+            .contains("eu-1  1.0.0  passing  http://127.0.0.1:9/mcp  [get_forecast]"),
+        "{}",
+        run.stdout
+    );
+
+    // It starts failing: people see the count and why.
+    failing.store(true, Ordering::SeqCst);
+    table_until(&instance, "weather", |t| {
+        t["instances"][0]["health"]["status"] == "failing"
+    });
+    let run = instance.run(&["router", "table", "weather"]).ok();
+    assert!(run.stdout.contains("  failing ("), "{}", run.stdout);
+    assert!(run.stdout.contains("of 100)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("last error: ") && run.stdout.contains("503"),
+        "{}",
+        run.stdout
+    );
+
+    // Deregistered on shutdown; the second time there is nothing to remove.
+    let run = instance
+        .run(&["router", "deregister", "weather", "eu-1", "--json"])
+        .ok();
+    assert_eq!(run.json()["instance_id"], "eu-1");
+    let table = instance
+        .run(&["router", "table", "weather", "--json"])
+        .ok()
+        .json();
+    assert_eq!(table["instances"], serde_json::json!([]));
+    instance
+        .run(&["router", "deregister", "weather", "eu-1"])
+        .fails_with(4);
+    // An id that is not one path segment is sent as one, and simply not found.
+    instance
+        .run(&["router", "deregister", "weather", "../keys"])
+        .fails_with(4);
+    admin.key = None;
+    admin.run(&["router", "table", "weather"]).fails_with(3);
 }

@@ -65,7 +65,8 @@ impl Registry {
         Self::start_with(data, &envs)
     }
 
-    fn start_with(data: &Path, envs: &[(&str, &str)]) -> Self {
+    /// The registry on embedded storage in `data`, with `envs` set (its settings).
+    pub fn start_with(data: &Path, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(registry_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)

@@ -424,6 +424,25 @@ pub struct CreatedKey {
     pub scopes: Vec<String>,
 }
 
+/// A key as the registry lists it: never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeySummary {
+    /// The key's public id, `key_...`.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// The principal it acts for.
+    pub principal: String,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it was revoked, if it was.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
 impl<'de> Deserialize<'de> for ApiKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(ApiKey::new)
@@ -933,11 +952,26 @@ impl RegistryClient {
         Self::json(&url, response).await
     }
 
-    /// `GET /auth/keys`: checks that the key is live (and lists its principal's).
-    pub async fn list_keys(&self) -> Result<serde_json::Value, ClientError> {
+    /// `GET /auth/keys`: the keys of the caller's principal (which also proves the
+    /// key is live).
+    pub async fn list_keys(&self) -> Result<Vec<KeySummary>, ClientError> {
+        #[derive(Deserialize)]
+        struct KeyList {
+            keys: Vec<KeySummary>,
+        }
         let url = self.url("auth/keys")?;
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
+            .await?;
+        Ok(Self::json::<KeyList>(&url, response).await?.keys)
+    }
+
+    /// `DELETE /auth/keys/{key_id}`: revokes a key of the caller's principal (an
+    /// admin: any key). Revoking a revoked key changes nothing.
+    pub async fn revoke_key(&self, key_id: &str) -> Result<KeySummary, ClientError> {
+        let url = self.url_of(&["auth", "keys", key_id]);
+        let response = self
+            .send(Repeatable::Yes, || self.http.delete(url.clone()))
             .await?;
         Self::json(&url, response).await
     }

@@ -201,6 +201,13 @@ enum AuthCommand {
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
     },
+    /// List your principal's keys (ids, names, scopes; never secrets).
+    ListKeys,
+    /// Revoke a key by its id (`key_...`); requests with it fail from then on.
+    RevokeKey {
+        /// The key's id, as `list-keys` shows it.
+        key_id: String,
+    },
     /// Check a key and store it for the registry in the config file (mode 0600).
     Login {
         /// The key; default: read from standard input, so it stays out of shell history.
@@ -1010,6 +1017,39 @@ async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Fa
                 },
             );
             out.note("Store it now: the registry cannot show it again.");
+            Ok(())
+        }
+        AuthCommand::ListKeys => {
+            let keys = cx.client()?.list_keys().await?;
+            out.result(
+                || {
+                    keys.iter()
+                        .map(|k| {
+                            let state = k
+                                .revoked_at
+                                .as_deref()
+                                .map_or_else(|| "live".to_owned(), |t| format!("revoked {t}"));
+                            format!(
+                                "{}  {}  [{}]  created {}  {state}",
+                                k.id,
+                                k.name,
+                                k.scopes.join(", "),
+                                k.created_at
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                || json!({ "keys": keys }),
+            );
+            Ok(())
+        }
+        AuthCommand::RevokeKey { key_id } => {
+            let revoked = cx.client()?.revoke_key(&key_id).await?;
+            out.result(
+                || format!("Revoked {} ({})", revoked.id, revoked.name),
+                || json!(revoked),
+            );
             Ok(())
         }
         AuthCommand::Login { key } => {

@@ -950,3 +950,50 @@ fn a_plugin_instance_registers_is_health_checked_and_deregisters() {
     admin.key = None;
     admin.run(&["router", "table", "weather"]).fails_with(3);
 }
+
+#[test]
+fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let admin = User::admin(&registry);
+    let created = admin
+        .run(&["auth", "create-key", "--name", "CI/CD Pipeline", "--json"])
+        .ok()
+        .json();
+    let (ci_id, ci_secret) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["key"].as_str().unwrap().to_owned(),
+    );
+    let ci = User {
+        key: Some(ci_secret.clone()),
+        ..User::new(&registry)
+    };
+
+    let run = ci.run(&["auth", "list-keys"]).ok();
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&ci_id))
+        .unwrap_or_else(|| panic!("{ci_id} missing from:\n{}", run.stdout));
+    assert!(line.contains("CI/CD Pipeline  [publish]"), "{line}");
+    assert!(line.ends_with("live"), "{line}");
+    assert!(!run.stdout.contains(&ci_secret), "secrets are never listed");
+
+    let run = admin.run(&["auth", "revoke-key", &ci_id]).ok();
+    assert_eq!(
+        run.stdout.trim(),
+        format!("Revoked {ci_id} (CI/CD Pipeline)")
+    );
+    ci.run(&["auth", "list-keys"]).fails_with(3);
+    let keys = admin.run(&["auth", "list-keys", "--json"]).ok().json();
+    let revoked = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == ci_id.as_str())
+        .unwrap();
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    admin
+        .run(&["auth", "revoke-key", "key_no_such_key"])
+        .fails_with(4);
+}

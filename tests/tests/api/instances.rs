@@ -25,11 +25,16 @@ pub enum Answer {
     Huge,
 }
 
+/// Numbers every health check any instance in this process answers, in the order
+/// they arrive, so a test can tell which of its instances a pass called first.
+static CHECK_SEQUENCE: AtomicUsize = AtomicUsize::new(1);
+
 /// An instance on loopback.
 pub struct FakeInstance {
     /// Its base URL (`http://127.0.0.1:port`).
     pub url: String,
     calls: Arc<AtomicUsize>,
+    last_check: Arc<AtomicUsize>,
 }
 
 impl FakeInstance {
@@ -42,10 +47,16 @@ impl FakeInstance {
         let calls = Arc::new(AtomicUsize::new(0));
         let script = Arc::new(script);
         let counter = Arc::clone(&calls);
+        let last_check = Arc::new(AtomicUsize::new(0));
+        let sequenced = Arc::clone(&last_check);
         let app = axum::Router::new()
             .route(
                 "/healthz",
                 axum::routing::get(move || {
+                    sequenced.store(
+                        CHECK_SEQUENCE.fetch_add(1, Ordering::SeqCst),
+                        Ordering::SeqCst,
+                    );
                     let n = counter.fetch_add(1, Ordering::SeqCst);
                     let answer = script[n.min(script.len() - 1)].clone();
                     async move { answer_with(answer).await }
@@ -56,7 +67,11 @@ impl FakeInstance {
                 axum::routing::get(|| answer_with(Answer::Healthy("1.0.0"))),
             );
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, calls }
+        Self {
+            url,
+            calls,
+            last_check,
+        }
     }
 
     /// Its health check URL.
@@ -67,6 +82,11 @@ impl FakeInstance {
     /// Health checks it has answered (or started to).
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Where its latest check came in the process-wide order of checks (0: never).
+    pub fn last_check(&self) -> usize {
+        self.last_check.load(Ordering::SeqCst)
     }
 }
 

@@ -769,30 +769,16 @@ fn bundles_go_through_presigned_uploads_where_the_registry_offers_them() {
 /// A plugin instance's health endpoint on loopback: answers the spec's health JSON
 /// for `version`, or HTTP 503 once `failing` is set.
 fn health_endpoint(version: &'static str, failing: Arc<AtomicBool>) -> String {
-    use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/health", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let (status, body) = if failing.load(Ordering::SeqCst) {
-                ("503 Service Unavailable", "{}".to_owned())
-            } else {
-                (
-                    "200 OK",
-                    format!(r#"{{"status":"ok","version":"{version}","checks":{{"db":"ok"}}}}"#),
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    support::serve_http(listener, move |_| {
+        if failing.load(Ordering::SeqCst) {
+            ("503 Service Unavailable", "{}".to_owned())
+        } else {
+            (
+                "200 OK",
+                format!(r#"{{"status":"ok","version":"{version}","checks":{{"db":"ok"}}}}"#),
+            )
         }
     });
     url

@@ -151,62 +151,73 @@ pub struct LateIndexRegistry {
 
 impl LateIndexRegistry {
     pub fn start(hidden_for: usize) -> Self {
-        use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let detail_reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let reads = std::sync::Arc::clone(&detail_reads);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse().unwrap_or(0))
-                    })
-                    .unwrap_or(0);
-                let mut body = vec![0u8; length];
-                let _ = stream.read_exact(&mut body);
-                let request_line = head.lines().next().unwrap_or_default().to_owned();
-                let (status, reply) = if request_line.starts_with("POST /plugins ") {
+        serve_http(listener, move |request_line| {
+            if request_line.starts_with("POST /plugins ") {
+                (
+                    "201 Created",
+                    r#"{"status":"published","slug":"late","version":"1.0.0","url":"x"}"#
+                        .to_owned(),
+                )
+            } else if request_line.starts_with("GET /plugins/late?version=1.0.0 ") {
+                if reads.fetch_add(1, Ordering::SeqCst) < hidden_for {
                     (
-                        "201 Created",
-                        r#"{"status":"published","slug":"late","version":"1.0.0","url":"x"}"#
+                        "404 Not Found",
+                        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no such version","code":"version_not_found"}"#
                             .to_owned(),
                     )
-                } else if request_line.starts_with("GET /plugins/late?version=1.0.0 ") {
-                    if reads.fetch_add(1, Ordering::SeqCst) < hidden_for {
-                        (
-                            "404 Not Found",
-                            r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no such version","code":"version_not_found"}"#
-                                .to_owned(),
-                        )
-                    } else {
-                        (
-                            "200 OK",
-                            r#"{"slug":"late","version":"1.0.0","sha256":"00","schema_url":"x"}"#
-                                .to_owned(),
-                        )
-                    }
                 } else {
-                    ("500 Internal Server Error", "{}".to_owned())
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                    reply.len()
-                );
+                    (
+                        "200 OK",
+                        r#"{"slug":"late","version":"1.0.0","sha256":"00","schema_url":"x"}"#
+                            .to_owned(),
+                    )
+                }
+            } else {
+                ("500 Internal Server Error", "{}".to_owned())
             }
         });
         Self { base, detail_reads }
     }
+}
+
+/// A bare HTTP/1.1 server on its own thread: each request (its body read and
+/// dropped) is answered with the status line and JSON body `answer` gives for its
+/// request line, then the connection is closed.
+pub fn serve_http(
+    listener: std::net::TcpListener,
+    answer: impl Fn(&str) -> (&'static str, String) + Send + 'static,
+) {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = stream.read_exact(&mut body);
+            let (status, reply) = answer(head.lines().next().unwrap_or_default());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
 }

@@ -478,13 +478,8 @@ impl RegistryClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(ClientError::Transport)?;
-        let mut base = base.clone();
-        // Joining relative paths needs the base to end in a slash.
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
         Ok(Self {
-            base,
+            base: base.clone(),
             key,
             http,
             retry: RetryPolicy::default(),
@@ -567,15 +562,6 @@ impl RegistryClient {
     /// Whether a key will be sent.
     pub fn has_key(&self) -> bool {
         self.key.is_some()
-    }
-
-    fn url(&self, path: &str) -> Result<Url, ClientError> {
-        self.base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| ClientError::UnexpectedResponse {
-                url: path.to_owned(),
-                detail: e.to_string(),
-            })
     }
 
     /// The registry URL with `segments` appended, each percent-encoded, so a value
@@ -703,7 +689,7 @@ impl RegistryClient {
         slug: &str,
         version: Option<&str>,
     ) -> Result<PluginDetails, ClientError> {
-        let mut url = self.url(&format!("plugins/{slug}"))?;
+        let mut url = self.url_of(&["plugins", slug]);
         if let Some(version) = version {
             url.query_pairs_mut().append_pair("version", version);
         }
@@ -722,7 +708,7 @@ impl RegistryClient {
         version: &str,
         expected_sha256: &str,
     ) -> Result<Bytes, ClientError> {
-        let url = self.url(&format!("plugins/{slug}/{version}/schema"))?;
+        let url = self.url_of(&["plugins", slug, version, "schema"]);
         self.get_checked(&url, &format!("{slug}@{version} schema"), expected_sha256)
             .await
     }
@@ -734,14 +720,15 @@ impl RegistryClient {
         version: &str,
         expected_sha256: &str,
     ) -> Result<Bytes, ClientError> {
-        let url = self.url(&format!("plugins/{slug}/{version}/bundle"))?;
+        let url = self.url_of(&["plugins", slug, version, "bundle"]);
         self.get_checked(&url, &format!("{slug}@{version} bundle"), expected_sha256)
             .await
     }
 
     /// `GET /index/{path}`: a file of the registry's signed static index.
     pub async fn index_file(&self, path: &str) -> Result<Bytes, ClientError> {
-        let url = self.url(&format!("index/{path}"))?;
+        let segments: Vec<&str> = std::iter::once("index").chain(path.split('/')).collect();
+        let url = self.url_of(&segments);
         self.get_cached(&url).await
     }
 
@@ -752,7 +739,7 @@ impl RegistryClient {
         tag: Option<&str>,
         limit: Option<usize>,
     ) -> Result<SearchPage, ClientError> {
-        let url = self.url("plugins/search")?;
+        let url = self.url_of(&["plugins", "search"]);
         let mut query: Vec<(&str, String)> = Vec::new();
         query.extend(q.map(|q| ("q", q.to_owned())));
         query.extend(tag.map(|t| ("tag", t.to_owned())));
@@ -772,8 +759,8 @@ impl RegistryClient {
         update: Option<&str>,
     ) -> Result<Published, ClientError> {
         let (method, url) = match update {
-            Some(slug) => (Method::PUT, self.url(&format!("plugins/{slug}"))?),
-            None => (Method::POST, self.url("plugins")?),
+            Some(slug) => (Method::PUT, self.url_of(&["plugins", slug])),
+            None => (Method::POST, self.url_of(&["plugins"])),
         };
         let upload_id = match payload {
             PublishPayload::Bundle { bytes } => self.upload_bundle(bytes).await?,
@@ -812,7 +799,7 @@ impl RegistryClient {
     /// Sends a bundle through `POST /uploads` and a presigned PUT; `None` when
     /// the registry takes bundles in the request body instead.
     async fn upload_bundle(&self, bytes: &Bytes) -> Result<Option<String>, ClientError> {
-        let url = self.url("uploads")?;
+        let url = self.url_of(&["uploads"]);
         let request = serde_json::json!({
             "size": bytes.len(),
             "sha256": hex::encode(Sha256::digest(bytes)),
@@ -865,7 +852,7 @@ impl RegistryClient {
         reason: &str,
         replacement_version: Option<&str>,
     ) -> Result<serde_json::Value, ClientError> {
-        let url = self.url(&format!("plugins/{slug}/{version}/deprecate"))?;
+        let url = self.url_of(&["plugins", slug, version, "deprecate"]);
         let body = DeprecateRequest {
             reason,
             replacement_version,
@@ -882,7 +869,7 @@ impl RegistryClient {
         slug: &str,
         version: &str,
     ) -> Result<serde_json::Value, ClientError> {
-        let url = self.url(&format!("plugins/{slug}/{version}"))?;
+        let url = self.url_of(&["plugins", slug, version]);
         let response = self
             .send(Repeatable::Yes, || self.http.delete(url.clone()))
             .await?;
@@ -895,7 +882,7 @@ impl RegistryClient {
         name: &str,
         scopes: &[String],
     ) -> Result<CreatedKey, ClientError> {
-        let url = self.url("auth/keys")?;
+        let url = self.url_of(&["auth", "keys"]);
         let mut body = serde_json::json!({ "name": name });
         if !scopes.is_empty() {
             body["scopes"] = serde_json::json!(scopes);
@@ -959,7 +946,7 @@ impl RegistryClient {
         struct KeyList {
             keys: Vec<KeySummary>,
         }
-        let url = self.url("auth/keys")?;
+        let url = self.url_of(&["auth", "keys"]);
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
             .await?;
@@ -1049,6 +1036,28 @@ impl HttpCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_urls_keep_the_base_path_and_each_value_in_one_segment() {
+        for base in ["https://r.example/registry", "https://r.example/registry/"] {
+            let client = RegistryClient::new(&Url::parse(base).unwrap(), None).unwrap();
+            assert_eq!(
+                client.url_of(&["plugins", "github", "1.2.0"]).as_str(),
+                "https://r.example/registry/plugins/github/1.2.0"
+            );
+            assert_eq!(
+                client.url_of(&["register", "weather", "a/../b c"]).as_str(),
+                "https://r.example/registry/register/weather/a%2F..%2Fb%20c"
+            );
+            assert_eq!(client.registry_url(), "https://r.example/registry");
+        }
+        let root =
+            RegistryClient::new(&Url::parse("http://127.0.0.1:8080").unwrap(), None).unwrap();
+        assert_eq!(
+            root.url_of(&["auth", "keys"]).as_str(),
+            "http://127.0.0.1:8080/auth/keys"
+        );
+    }
 
     #[test]
     fn keys_never_show_in_debug_or_display() {

@@ -33,7 +33,7 @@ export PATH="$TOOLS/venv-lambda/bin:$PATH"
 rustup target add "$TARGET" >&2
 
 log "cargo lambda build --release $ARCH_FLAG (every function)"
-cargo lambda build --release "$ARCH_FLAG" --locked -p registry-functions --output-format zip >&2
+cargo lambda build --release "$ARCH_FLAG" --locked -p registry-lambda --output-format zip >&2
 
 printf '%-14s %12s\n' function "zip bytes"
 for zip in target/lambda/*/bootstrap.zip; do

@@ -1,0 +1,449 @@
+//! The all-in-one local / self-hosted registry: embedded storage, every route, the
+//! static index built in process after each write, the download roll-up and the
+//! MCP router's health checks on timers. `main.rs` only parses flags and calls in
+//! here, so the tests start exactly what users run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use registry_aws::replicated::{NoProgress, SyncProgress, SyncReport, credentials_available};
+use registry_aws::setup::{SetupReport, ensure_resources};
+use registry_aws::{
+    AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
+    S3UploadStore,
+};
+use registry_core::registry::{CreatedKey, OrgStores, RouterSettings};
+use registry_core::store::{
+    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, RouterStore, UploadStore,
+};
+use registry_sqlite::SqliteStore;
+use registry_core::timestamp::{Clock, SystemClock};
+use registry_core::{Registry, RegistryConfig};
+use registry_http::AppState;
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_router};
+use registry_index::{
+    FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
+    IndexSigningKey,
+};
+use tokio::net::TcpListener;
+
+/// File name of the catalog database inside the data directory.
+pub const CATALOG_FILE: &str = "catalog.sqlite3";
+/// File the first admin key is written to inside the data directory.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+/// How often daily download counters are folded into plugin totals.
+pub const DOWNLOAD_ROLLUP_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the MCP router's health checks run, by default.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Where the catalog lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in the data directory.
+    Embedded,
+    /// A DynamoDB table.
+    Aws {
+        /// The table's name.
+        table: String,
+    },
+}
+
+/// Everything needed to open a registry.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Data directory (SQLite, local artifacts, admin.key).
+    pub data_dir: PathBuf,
+    /// Base URL written into responses.
+    pub public_url: String,
+    /// Whether reads need a `read` key.
+    pub private: bool,
+    /// Where the catalog lives.
+    pub backend: Backend,
+    /// S3 bucket artifacts replicate to (required with the AWS backend).
+    pub bucket: Option<String>,
+    /// The MCP router's thresholds and address policy.
+    pub router: RouterSettings,
+    /// How often `serve` runs a health pass.
+    pub health_interval: Duration,
+    /// One health check's time limit.
+    pub check_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// An embedded, public registry over `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            public_url: public_url.into(),
+            private: false,
+            backend: Backend::Embedded,
+            bucket: None,
+            router: RouterSettings::default(),
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+            check_timeout: DEFAULT_CHECK_TIMEOUT,
+        }
+    }
+}
+
+pub use registry_aws::s3_needs_path_style;
+
+/// An opened registry: its services, its static index and the index's builder.
+#[derive(Clone)]
+pub struct OpenedRegistry {
+    /// The registry services.
+    pub registry: Arc<Registry>,
+    /// The static index (`DATA/index/`, or `index/` in the bucket on the aws backend).
+    pub index: Arc<dyn IndexStore>,
+    /// Rebuilds and updates the index; the registry calls it after each write.
+    pub builder: Arc<IndexBuilder>,
+    /// Local artifacts, replicated to S3 when a bucket is configured.
+    pub artifacts: Arc<ReplicatedArtifactStore>,
+    /// How often `serve` runs the router's health checks.
+    pub health_interval: Duration,
+}
+
+/// The catalog, keys, artifacts, uploads and index a backend provides.
+struct Stores {
+    catalog: Arc<dyn CatalogStore>,
+    keys: Arc<dyn KeyStore>,
+    orgs: OrgStores,
+    router: Arc<dyn RouterStore>,
+    artifacts: Arc<ReplicatedArtifactStore>,
+    uploads: Option<Arc<dyn UploadStore>>,
+    index: Arc<dyn IndexStore>,
+}
+
+/// Opens the configured stores and builds the registry, with the index builder
+/// listening to every write.
+pub async fn open_registry(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<OpenedRegistry> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let stores = open_stores(config).await?;
+    let key_file = config.data_dir.join(INDEX_KEY_FILE);
+    let (key, created) = IndexSigningKey::load_or_create(&key_file)
+        .with_context(|| format!("loading the index signing key {}", key_file.display()))?;
+    if created {
+        tracing::info!(file = %key_file.display(), "created the index signing key");
+    }
+    let mut settings = IndexSettings::public(config.public_url.clone());
+    settings.auth_required = config.private;
+    let artifacts: Arc<dyn ArtifactStore> = stores.artifacts.clone();
+    let builder = Arc::new(IndexBuilder::new(
+        Arc::clone(&stores.catalog),
+        Arc::clone(&artifacts),
+        Arc::clone(&stores.index),
+        key,
+        settings,
+        Arc::clone(&clock),
+    ));
+    let mut registry = Registry::new(
+        stores.catalog,
+        artifacts,
+        stores.keys,
+        clock,
+        RegistryConfig {
+            public_url: config.public_url.clone(),
+            private: config.private,
+        },
+    )
+    .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))))
+    .with_org_catalog(stores.orgs)
+    .with_router(
+        http_router(stores.router, config.router, config.check_timeout)
+            .context("building the health-check HTTP client")?,
+    );
+    if let Some(uploads) = stores.uploads {
+        registry = registry.with_uploads(uploads);
+    }
+    Ok(OpenedRegistry {
+        registry: Arc::new(registry),
+        index: stores.index,
+        builder,
+        artifacts: stores.artifacts,
+        health_interval: config.health_interval,
+    })
+}
+
+async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
+    let local = FileArtifactStore::new(&config.data_dir);
+    let local_index = || -> Arc<dyn IndexStore> {
+        Arc::new(FileIndexStore::new(config.data_dir.join(INDEX_DIR)))
+    };
+    // The SDK is loaded only when something AWS is configured.
+    let aws = if config.backend == Backend::Embedded && config.bucket.is_none() {
+        None
+    } else {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Some((AwsClients::from_config(&sdk, s3_needs_path_style()), sdk))
+    };
+    match (&config.backend, aws) {
+        (Backend::Embedded, aws) => {
+            let db = config.data_dir.join(CATALOG_FILE);
+            let store = Arc::new(
+                SqliteStore::open(&db)
+                    .with_context(|| format!("opening catalog {}", db.display()))?,
+            );
+            let mut remote: Option<Arc<dyn ArtifactStore>> = None;
+            if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
+                && credentials_available(&sdk).await
+            {
+                remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
+            }
+            Ok(Stores {
+                catalog: store.clone(),
+                keys: store.clone(),
+                orgs: OrgStores {
+                    orgs: store.clone(),
+                    catalog: store.clone(),
+                },
+                router: store,
+                artifacts: Arc::new(ReplicatedArtifactStore::new(local, remote)),
+                uploads: None,
+                index: local_index(),
+            })
+        }
+        (Backend::Aws { table }, Some((clients, _))) => {
+            let bucket = config.bucket.clone().context(
+                "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
+            )?;
+            let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
+            let s3: Arc<dyn ArtifactStore> =
+                Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
+            Ok(Stores {
+                catalog: store.clone(),
+                keys: store.clone(),
+                orgs: OrgStores {
+                    orgs: store.clone(),
+                    catalog: store.clone(),
+                },
+                router: store,
+                artifacts: Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
+                uploads: Some(Arc::new(S3UploadStore::new(
+                    clients.s3.clone(),
+                    bucket.clone(),
+                ))),
+                index: Arc::new(S3IndexStore::new(clients.s3, bucket)),
+            })
+        }
+        (Backend::Aws { .. }, None) => {
+            anyhow::bail!("the AWS SDK was not loaded for the aws backend")
+        }
+    }
+}
+
+/// Opens the registry on the system clock.
+pub async fn open_registry_now(config: &ServerConfig) -> anyhow::Result<OpenedRegistry> {
+    open_registry(config, Arc::new(SystemClock)).await
+}
+
+/// Creates the DynamoDB table (with its stream) and the S3 bucket unless they exist.
+pub async fn init_aws(settings: &AwsSettings) -> anyhow::Result<SetupReport> {
+    let clients = AwsClients::from_env(settings.force_path_style).await;
+    ensure_resources(&clients, settings).await.with_context(|| {
+        format!(
+            "creating table {} and bucket {}",
+            settings.table, settings.bucket
+        )
+    })
+}
+
+/// On a registry with no keys, creates the admin key and writes it to
+/// `DIR/admin.key` (mode 0600). Returns it so the caller can print it once.
+pub async fn bootstrap_admin_key(
+    registry: &Registry,
+    data_dir: &Path,
+) -> anyhow::Result<Option<CreatedKey>> {
+    let Some(created) = registry
+        .bootstrap_admin_key()
+        .await
+        .context("creating the admin key")?
+    else {
+        return Ok(None);
+    };
+    write_secret_file(&data_dir.join(ADMIN_KEY_FILE), created.secret.expose())?;
+    Ok(Some(created))
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Catalog artifacts checked or pulled at once by [`ensure_all_catalog_plugins_local`].
+pub const SYNC_CONCURRENCY: usize = 16;
+
+/// The spec's `ensure_all_catalog_plugins_local`: every org-catalog artifact (system
+/// and every org's) present and intact in the local store, each missing or corrupt
+/// one pulled from S3 in parallel. Without S3 it checks, warns once, and reports
+/// what it could not restore.
+pub async fn ensure_all_catalog_plugins_local(
+    opened: &OpenedRegistry,
+    progress: &dyn SyncProgress,
+) -> anyhow::Result<SyncReport> {
+    let artifacts = opened
+        .registry
+        .catalog_artifacts()
+        .await
+        .context("listing the catalog's artifacts")?;
+    Ok(opened
+        .artifacts
+        .ensure_local_copies(artifacts, SYNC_CONCURRENCY, progress)
+        .await)
+}
+
+/// Serves every route on `listener` until `shutdown` resolves. First rebuilds the
+/// static index if it is missing or was built with other settings and makes every
+/// catalog artifact local; then rolls up download counters (which updates the
+/// index), renews the index timestamp and runs the router's health checks every
+/// [`OpenedRegistry::health_interval`], in the background.
+pub async fn serve(
+    opened: OpenedRegistry,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    ensure_index(&opened.builder).await?;
+    let synced = ensure_all_catalog_plugins_local(&opened, &NoProgress).await?;
+    tracing::info!(
+        checked = synced.checked,
+        restored = synced.restored,
+        repaired = synced.repaired,
+        unrecoverable = synced.unrecoverable.len(),
+        "catalog artifacts are local"
+    );
+    let background = tokio::spawn(maintain_periodically(
+        Arc::clone(&opened.registry),
+        Arc::clone(&opened.builder),
+    ));
+    let health = tokio::spawn(check_health_periodically(
+        Arc::clone(&opened.registry),
+        opened.health_interval,
+    ));
+    // Search revalidates on every query: in process, a conditional read is cheap
+    // and a publish is visible to the very next search.
+    let state = AppState::new(opened.registry, opened.index, Duration::ZERO);
+    let app = registry_http::all_routes(Arc::new(state))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP");
+    background.abort();
+    health.abort();
+    result
+}
+
+/// Runs one health pass over every router instance every `interval`; the first
+/// after one interval, so instances registering at start-up get a moment to come up.
+async fn check_health_periodically(registry: Arc<Registry>, interval: Duration) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // A pass slower than the interval delays the next instead of bunching them.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match registry.run_health_pass().await {
+            Ok(report) if report.checked > 0 => tracing::info!(
+                checked = report.checked,
+                passed = report.passed,
+                failed = report.failed,
+                removed = report.removed,
+                "health checks done"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "health checks failed"
+            ),
+        }
+    }
+}
+
+/// Rebuilds the index unless it exists and matches this server's settings.
+pub async fn ensure_index(builder: &IndexBuilder) -> anyhow::Result<()> {
+    if builder.is_current().await.context("reading the index")? {
+        return Ok(());
+    }
+    let report = builder
+        .rebuild(false)
+        .await
+        .context("rebuilding the index")?;
+    tracing::info!(
+        plugins = report.plugins,
+        written = report.written.len(),
+        removed = report.deleted.len(),
+        "index rebuilt"
+    );
+    Ok(())
+}
+
+async fn maintain_periodically(registry: Arc<Registry>, builder: Arc<IndexBuilder>) {
+    let mut ticker = tokio::time::interval(DOWNLOAD_ROLLUP_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match registry.roll_up_downloads().await {
+            Ok(changed) if !changed.is_empty() => {
+                tracing::info!(changed = changed.len(), "download counters rolled up");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "download roll-up failed"
+            ),
+        }
+        if let Err(error) = builder.renew_timestamp_if_due().await {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "renewing the index timestamp failed"
+            );
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

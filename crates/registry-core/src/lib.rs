@@ -1,0 +1,25 @@
+//! The OpenWorkflow plugin registry's core: the plugin model and its validation,
+//! semver rules, ZIP bundle checks, principals and keys, orgs and the org catalog, the registry services, the
+//! storage ports and their embedded adapters (SQLite and files).
+//!
+//! Nothing here speaks HTTP; `registry-http` maps these services onto routes.
+
+pub mod artifact;
+pub mod auth;
+pub mod bundle;
+pub mod catalog;
+pub mod checksum;
+pub mod error;
+pub mod manifest;
+pub mod org;
+pub mod registry;
+pub mod router;
+pub mod search;
+pub mod slug;
+pub mod store;
+pub mod timestamp;
+pub mod upload;
+pub mod version;
+
+pub use error::RegistryError;
+pub use registry::{Registry, RegistryConfig};

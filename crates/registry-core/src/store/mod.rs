@@ -1,0 +1,593 @@
+//! Storage ports: the narrow traits the services use, with conditional-write
+//! guarantees that every adapter must give (the contract tests check them).
+//!
+//! - Creating something that exists fails with [`Conflict`], never overwrites.
+//! - Every change to a plugin names the revision it was computed from
+//!   (compare-and-set); a stale revision fails with [`Conflict::RevisionChanged`] and
+//!   changes nothing.
+
+#[cfg(feature = "contract")]
+pub mod contract;
+mod files;
+mod index;
+#[cfg(feature = "contract")]
+pub mod org_contract;
+#[cfg(feature = "contract")]
+pub mod router_contract;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub use files::FileArtifactStore;
+pub use index::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
+
+use crate::artifact::{ArtifactKey, StoredArtifact};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
+use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
+use crate::manifest::Manifest;
+use crate::org::{Membership, Org, OrgId, Permission};
+use crate::router::{InstanceHealth, InstanceId, RouterInstance};
+use crate::slug::Slug;
+use crate::timestamp::Timestamp;
+use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
+use crate::version::PluginVersion;
+
+/// A boxed error from a storage backend, kept whole (never flattened to a string).
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which condition of a conditional write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Create-if-absent found the plugin already there.
+    PluginExists,
+    /// Create-if-absent found the version already there.
+    VersionExists,
+    /// Compare-and-set found a different revision (or no plugin).
+    RevisionChanged,
+    /// Create-if-absent found the key or principal already there.
+    AlreadyExists,
+    /// The thing to change does not exist.
+    Missing,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A conditional write's condition did not hold; nothing was written.
+    #[error("conditional write refused: {0:?}")]
+    Conflict(Conflict),
+    /// The backend is overloaded or unreachable after retries; try again later.
+    #[error("storage temporarily unavailable")]
+    Unavailable(#[source] BackendError),
+    /// The backend failed.
+    #[error("storage backend failed")]
+    Backend(#[source] BackendError),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A version's deprecation notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Deprecation {
+    /// Why the version is deprecated.
+    pub reason: String,
+    /// The version to use instead.
+    #[schema(value_type = Option<String>)]
+    pub replacement_version: Option<PluginVersion>,
+    /// When it was deprecated.
+    #[schema(value_type = String)]
+    pub deprecated_at: Timestamp,
+}
+
+/// One published version, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The version.
+    pub version: PluginVersion,
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// The schema document exactly as published.
+    pub schema: StoredArtifact,
+    /// The bundle, when the version was published as one.
+    pub bundle: Option<StoredArtifact>,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// Who published it.
+    pub published_by: PrincipalId,
+    /// Its deprecation notice, if deprecated.
+    pub deprecated: Option<Deprecation>,
+    /// When it was unpublished; the row stays so the version string is never reused.
+    pub unpublished_at: Option<Timestamp>,
+}
+
+/// The short form of a version, as listed with its plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    /// The version.
+    pub version: PluginVersion,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// Its deprecation notice, if any.
+    pub deprecated: Option<Deprecation>,
+    /// When it was unpublished, if it was.
+    pub unpublished_at: Option<Timestamp>,
+}
+
+impl VersionSummary {
+    /// The summary of a full record.
+    pub fn of(record: &VersionRecord) -> Self {
+        Self {
+            version: record.version.clone(),
+            published_at: record.published_at,
+            deprecated: record.deprecated.clone(),
+            unpublished_at: record.unpublished_at,
+        }
+    }
+}
+
+/// What search and listings show of a plugin: its latest version's metadata,
+/// kept on the plugin row so listing needs one read per plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestSummary {
+    /// The latest version (DESIGN.md's rule).
+    pub version: PluginVersion,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Its author.
+    pub author: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+impl LatestSummary {
+    /// The summary of a version record.
+    pub fn of(record: &VersionRecord) -> Self {
+        Self {
+            version: record.version.clone(),
+            name: record.manifest.name.clone(),
+            description: record.manifest.description.clone(),
+            author: record.manifest.author.clone(),
+            tags: record.manifest.tags.clone(),
+        }
+    }
+}
+
+/// A plugin with the state of all its versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginRecord {
+    /// The slug.
+    pub slug: Slug,
+    /// The principal that first published it.
+    pub owner: PrincipalId,
+    /// When its first version was published.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// Router instances in the routing table (registered and not removed by the
+    /// health checker); kept by the [`RouterStore`] with every change to the table.
+    pub healthy_instances: u64,
+    /// Compare-and-set revision, bumped by every change.
+    pub revision: u64,
+    /// Latest-version metadata; `None` once every version is unpublished.
+    pub latest: Option<LatestSummary>,
+    /// Every version ever published, unpublished ones included, in no set order.
+    pub versions: Vec<VersionSummary>,
+}
+
+/// A plugin as listed for search: no per-version detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginListing {
+    /// The slug.
+    pub slug: Slug,
+    /// When its first version was published.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// Latest-version metadata; `None` when nothing is published.
+    pub latest: Option<LatestSummary>,
+}
+
+/// A change to one version's lifecycle state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionChange {
+    /// Set (or replace) the deprecation notice.
+    Deprecate(Deprecation),
+    /// Mark unpublished at this instant.
+    Unpublish(Timestamp),
+}
+
+impl VersionChange {
+    /// Applies the change to a version's lifecycle fields (of a record or a summary).
+    pub fn apply(
+        &self,
+        deprecated: &mut Option<Deprecation>,
+        unpublished_at: &mut Option<Timestamp>,
+    ) {
+        match self {
+            Self::Deprecate(notice) => *deprecated = Some(notice.clone()),
+            Self::Unpublish(at) => *unpublished_at = Some(*at),
+        }
+    }
+}
+
+/// The plugin catalog: plugins, versions and download counters.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// A plugin and the state of its versions.
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
+
+    /// A plugin and every version record in full, unpublished ones included (what
+    /// the index builder renders). Stores that read both at once override this.
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let Some(plugin) = self.plugin(slug).await? else {
+            return Ok(None);
+        };
+        let mut records = Vec::with_capacity(plugin.versions.len());
+        for summary in &plugin.versions {
+            let record = self.version(slug, &summary.version).await?.ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "{slug}@{} is listed but has no record",
+                    summary.version
+                ))
+            })?;
+            records.push(record);
+        }
+        Ok(Some((plugin, records)))
+    }
+
+    /// Up to `limit` plugins after `after`, in slug order, each with every version
+    /// record: one page of a full index rebuild. Stores that read a page at once
+    /// override this.
+    async fn plugins_with_versions_page(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let listings = self.list_plugins(after, limit).await?;
+        let found: Vec<Option<_>> = futures_util::stream::iter(listings)
+            .map(|listing| async move { self.plugin_with_versions(&listing.slug).await })
+            .buffered(PAGE_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// One version in full.
+    async fn version(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<VersionRecord>, StorageError>;
+
+    /// Creates a plugin with its first version. Fails with
+    /// [`Conflict::PluginExists`] if the slug exists, writing nothing.
+    async fn create_plugin(
+        &self,
+        slug: &Slug,
+        owner: &PrincipalId,
+        first: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError>;
+
+    /// Adds a version to a plugin at `expected_revision`. Fails with
+    /// [`Conflict::VersionExists`] if the version was ever published, or
+    /// [`Conflict::RevisionChanged`] if the plugin moved on; writes nothing then.
+    async fn add_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        record: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError>;
+
+    /// Changes one version's lifecycle state and the plugin's latest summary, at
+    /// `expected_revision` ([`Conflict::RevisionChanged`] otherwise;
+    /// [`Conflict::Missing`] if the version does not exist).
+    async fn change_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        version: &PluginVersion,
+        change: &VersionChange,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Counts one download of a version on `day` (an atomic increment).
+    async fn record_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        day: time::Date,
+    ) -> Result<(), StorageError>;
+
+    /// Downloads of a version on `since` and every later day.
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError>;
+
+    /// Sets every plugin's `downloads` to the sum of its daily counters; returns the
+    /// plugins whose total changed.
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError>;
+
+    /// A number that changes whenever any listing could have changed, so readers
+    /// can cache listings and revalidate cheaply.
+    async fn catalog_revision(&self) -> Result<u64, StorageError>;
+
+    /// Plugins in slug order after `after`, at most `limit` of them (a page).
+    async fn list_plugins(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<PluginListing>, StorageError>;
+}
+
+/// Principals and their API keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Creates a principal ([`Conflict::AlreadyExists`] if the id is taken).
+    async fn create_principal(&self, principal: &Principal) -> Result<(), StorageError>;
+
+    /// A principal by id.
+    async fn principal(&self, id: &PrincipalId) -> Result<Option<Principal>, StorageError>;
+
+    /// Stores a key ([`Conflict::AlreadyExists`] if its id or hash is taken).
+    async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError>;
+
+    /// The key stored under `hash`, revoked or not.
+    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError>;
+
+    /// A key by id.
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StorageError>;
+
+    /// Keys of one principal, or of all when `None`, oldest first.
+    async fn list_keys(
+        &self,
+        principal: Option<&PrincipalId>,
+    ) -> Result<Vec<ApiKeyRecord>, StorageError>;
+
+    /// Revokes a key that is not yet revoked ([`Conflict::Missing`] if there is no
+    /// such live key).
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError>;
+
+    /// Whether any key exists at all (first-start bootstrap).
+    async fn any_key_exists(&self) -> Result<bool, StorageError>;
+}
+
+/// Organisations, their members, and the permissions principals hold.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates an org ([`Conflict::AlreadyExists`] if the id is taken).
+    async fn create_org(&self, org: &Org) -> Result<(), StorageError>;
+
+    /// An org by id.
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StorageError>;
+
+    /// Every org, in id order.
+    async fn list_orgs(&self) -> Result<Vec<Org>, StorageError>;
+
+    /// Adds a member; adding one already there changes nothing and succeeds.
+    async fn add_member(&self, membership: &Membership) -> Result<(), StorageError>;
+
+    /// Removes a member ([`Conflict::Missing`] if it is not one).
+    async fn remove_member(&self, org: &OrgId, principal: &PrincipalId)
+    -> Result<(), StorageError>;
+
+    /// Whether `principal` belongs to `org`.
+    async fn is_member(&self, org: &OrgId, principal: &PrincipalId) -> Result<bool, StorageError>;
+
+    /// An org's members, in principal order.
+    async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError>;
+
+    /// Grants a permission; granting one already held succeeds.
+    async fn grant_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError>;
+
+    /// Revokes a permission ([`Conflict::Missing`] if it is not held).
+    async fn revoke_permission(
+        &self,
+        principal: &PrincipalId,
+        permission: Permission,
+    ) -> Result<(), StorageError>;
+
+    /// The permissions a principal holds.
+    async fn permissions(
+        &self,
+        principal: &PrincipalId,
+    ) -> Result<BTreeSet<Permission>, StorageError>;
+}
+
+/// The org-scoped catalog: rows (one pid at one version in one scope) and each
+/// org's enablement of system rows.
+#[async_trait]
+pub trait OrgCatalogStore: Send + Sync {
+    /// Stores a new row. Fails with [`Conflict::AlreadyExists`] if the id is taken,
+    /// else with [`Conflict::VersionExists`] if its scope already has that pid at
+    /// that version; writes nothing then.
+    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError>;
+
+    /// A row by id.
+    async fn row(&self, id: &CatalogPluginId) -> Result<Option<CatalogRow>, StorageError>;
+
+    /// The row of `pid` at `version` in `scope`.
+    async fn row_by_version(
+        &self,
+        scope: &CatalogScope,
+        pid: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<CatalogRow>, StorageError>;
+
+    /// Every row of a scope, ordered by pid then version (lowest first).
+    async fn rows(&self, scope: &CatalogScope) -> Result<Vec<CatalogRow>, StorageError>;
+
+    /// Enables or disables a row in its own scope ([`Conflict::Missing`] if absent).
+    async fn set_enabled(
+        &self,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Which system rows an org has enabled or disabled for itself.
+    async fn org_enablements(
+        &self,
+        org: &OrgId,
+    ) -> Result<BTreeMap<CatalogPluginId, OrgChoice>, StorageError>;
+
+    /// Records an org's choice for one system row.
+    async fn set_org_enablement(
+        &self,
+        org: &OrgId,
+        id: &CatalogPluginId,
+        enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+}
+
+/// The MCP router's table: registered instances and their health. Every change
+/// that adds or removes an instance also moves its plugin's `healthy_instances` by
+/// one, in the same atomic write, so the count always equals the table.
+#[async_trait]
+pub trait RouterStore: Send + Sync {
+    /// Adds an instance. Fails with [`Conflict::AlreadyExists`] if its id is taken
+    /// in its plugin, or [`Conflict::Missing`] if the plugin does not exist; writes
+    /// nothing then.
+    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError>;
+
+    /// Replaces the instance registered as `expected_registration` (a
+    /// re-registration that changes it). [`Conflict::RevisionChanged`] if it was
+    /// re-registered or removed since.
+    async fn replace_instance(
+        &self,
+        instance: &RouterInstance,
+        expected_registration: &str,
+    ) -> Result<(), StorageError>;
+
+    /// One instance.
+    async fn instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+    ) -> Result<Option<RouterInstance>, StorageError>;
+
+    /// A plugin's instances, in id order.
+    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError>;
+
+    /// Every instance of every plugin (one health pass), in slug then id order.
+    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError>;
+
+    /// Stores a check's result on the instance registered as `registration`;
+    /// [`Conflict::Missing`] if it was removed or re-registered since.
+    async fn record_check(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: &str,
+        health: &InstanceHealth,
+    ) -> Result<(), StorageError>;
+
+    /// Removes an instance (only the registration `registration`, when given);
+    /// [`Conflict::Missing`] if there is no such instance.
+    async fn remove_instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: Option<&str>,
+    ) -> Result<(), StorageError>;
+}
+
+/// Plugins read at once by the default [`CatalogStore::plugins_with_versions_page`].
+const PAGE_READS_IN_FLIGHT: usize = 32;
+
+/// Artifacts read at once by the default [`ArtifactStore::get_many`].
+const ARTIFACT_READS_IN_FLIGHT: usize = 32;
+
+/// A CDN in front of the static index that can be told to forget paths.
+#[async_trait]
+pub trait CdnInvalidator: Send + Sync {
+    /// Asks the CDN to drop its copies of `paths` (URL paths, `*` allowed last).
+    async fn invalidate(&self, paths: &[String]) -> Result<(), BackendError>;
+}
+
+/// Whether a create-if-absent write created the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The object was written.
+    Created,
+    /// The object was already there (content-addressed, so identical); nothing written.
+    AlreadyExisted,
+}
+
+/// Immutable, content-addressed artifact storage.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// Writes `bytes` under `key` unless something is already there.
+    async fn put_if_absent(
+        &self,
+        key: &ArtifactKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<PutOutcome, StorageError>;
+
+    /// The bytes under `key`.
+    async fn get(&self, key: &ArtifactKey) -> Result<Option<Bytes>, StorageError>;
+
+    /// Several artifacts' bytes, in the order asked (`None` for each missing one),
+    /// [`ARTIFACT_READS_IN_FLIGHT`] at a time. Stores that read many at once
+    /// cheaper override this.
+    async fn get_many(&self, keys: &[ArtifactKey]) -> Result<Vec<Option<Bytes>>, StorageError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        // Collected first: a closure inside the stream trips the compiler's
+        // higher-ranked lifetime check under `async_trait`.
+        let reads: Vec<_> = keys.iter().map(|key| self.get(key)).collect();
+        futures_util::stream::iter(reads)
+            .buffered(ARTIFACT_READS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+}
+
+/// The quarantine area that clients upload bundles into directly (AWS: S3 with
+/// presigned PUTs). Optional: a registry without one takes bundles in the body.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// A request that stores exactly `request.size` bytes under `key`, with the
+    /// size and the declared digest signed into it, usable for `expires_in`.
+    async fn presign_put(
+        &self,
+        key: &UploadKey,
+        request: &UploadRequest,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedPut, StorageError>;
+
+    /// The upload under `key`, reading at most `max_bytes + 1` bytes so an oversize
+    /// object is recognised without being buffered whole.
+    async fn fetch(
+        &self,
+        key: &UploadKey,
+        max_bytes: u64,
+    ) -> Result<Option<FetchedUpload>, StorageError>;
+
+    /// Removes the upload; removing one that is gone succeeds.
+    async fn discard(&self, key: &UploadKey) -> Result<(), StorageError>;
+}

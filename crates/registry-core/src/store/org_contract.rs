@@ -1,0 +1,322 @@
+//! The contract of the org ports ([`OrgStore`], [`OrgCatalogStore`]), run against
+//! SQLite in `registry-sqlite` and DynamoDB Local in `registry-aws`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use super::{Conflict, OrgCatalogStore, OrgStore, StorageError};
+use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
+use crate::auth::PrincipalId;
+use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
+use crate::checksum::Sha256Digest;
+use crate::org::{Membership, Org, OrgId, Permission};
+use crate::slug::Slug;
+use crate::timestamp::Timestamp;
+use crate::version::PluginVersion;
+
+/// How many writers race in the concurrency checks.
+const RACERS: usize = 16;
+
+fn at(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).expect("timestamp")
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
+    match result {
+        Err(StorageError::Conflict(c)) => c,
+        other => panic!("expected a conditional-write conflict, got {other:?}"),
+    }
+}
+
+/// Runs `RACERS` copies of `attempt` at once and checks exactly one succeeded and
+/// every other lost with `expected`.
+async fn exactly_one_wins<Fut>(attempt: impl Fn(usize) -> Fut, expected: Conflict, guarantee: &str)
+where
+    Fut: Future<Output = Result<(), StorageError>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..RACERS).map(|i| tokio::spawn(attempt(i))).collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.expect("racer task") {
+            Ok(()) => winners += 1,
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), expected, "{guarantee}"),
+        }
+    }
+    assert_eq!(winners, 1, "{guarantee}: {winners} of {RACERS} racers won");
+}
+
+/// A catalog row for `pid@version` in `scope`, as an upload would build it.
+pub fn sample_catalog_row(scope: &CatalogScope, pid: &str, version: &str) -> CatalogRow {
+    let pid = Slug::parse(pid).expect("pid");
+    let version = PluginVersion::parse(version).expect("version");
+    let sha256 = Sha256Digest::of(format!("{scope}/{pid}@{version}").as_bytes());
+    CatalogRow {
+        plugin_id: CatalogPluginId::generate().expect("entropy"),
+        scope: scope.clone(),
+        artifact: StoredArtifact {
+            key: ArtifactKey::catalog_bundle(scope, &pid, &version, &sha256),
+            sha256,
+            size: 1234,
+            content_type: ZIP_CONTENT_TYPE.into(),
+        },
+        name: format!("{pid} plugin"),
+        description: "does things".into(),
+        tags: vec!["search".into()],
+        capabilities: vec!["web_search".into()],
+        settings_schema: Some(serde_json::json!({
+            "type": "object",
+            "properties": {"api_key": {"type": "string", "writeOnly": true}}
+        })),
+        enabled: true,
+        uploaded_by: PrincipalId::from_stored("prn_uploader"),
+        uploaded_at: at("2026-01-01T00:00:00Z"),
+        updated_at: at("2026-01-01T00:00:00Z"),
+        pid,
+        version,
+    }
+}
+
+/// Runs every org-store check; ids are prefixed with `prefix`.
+pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
+    let org = Org {
+        id: OrgId::parse(&format!("{prefix}-acme")).unwrap(),
+        name: "Acme".into(),
+        created_at: at("2026-01-01T00:00:00Z"),
+    };
+    exactly_one_wins(
+        |_| {
+            let (store, org) = (Arc::clone(&store), org.clone());
+            async move { store.create_org(&org).await }
+        },
+        Conflict::AlreadyExists,
+        "an org id is created once",
+    )
+    .await;
+    assert_eq!(store.org(&org.id).await.unwrap(), Some(org.clone()));
+    let other = OrgId::parse(&format!("{prefix}-other")).unwrap();
+    assert_eq!(store.org(&other).await.unwrap(), None);
+    let before = Org {
+        id: OrgId::parse(&format!("{prefix}-aardvark")).unwrap(),
+        name: "A".into(),
+        created_at: org.created_at,
+    };
+    store.create_org(&before).await.unwrap();
+    let listed: Vec<_> = store
+        .list_orgs()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.id.as_str().starts_with(prefix))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![org.clone(), before.clone()]
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>(),
+        "orgs are listed in id order"
+    );
+
+    let alice = PrincipalId::from_stored(format!("prn_{prefix}_alice"));
+    let bob = PrincipalId::from_stored(format!("prn_{prefix}_bob"));
+    for principal in [&bob, &alice, &alice] {
+        let membership = Membership {
+            org: org.id.clone(),
+            principal: principal.clone(),
+            added_at: at("2026-01-02T00:00:00Z"),
+        };
+        store
+            .add_member(&membership)
+            .await
+            .expect("adding a member is idempotent");
+    }
+    assert!(store.is_member(&org.id, &alice).await.unwrap());
+    assert!(
+        !store.is_member(&other, &alice).await.unwrap(),
+        "membership is per org"
+    );
+    assert!(!store.is_member(&before.id, &bob).await.unwrap());
+    let members: Vec<_> = store
+        .members(&org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.principal)
+        .collect();
+    assert_eq!(
+        members,
+        vec![alice.clone(), bob.clone()],
+        "members in principal order, once each"
+    );
+    store.remove_member(&org.id, &bob).await.unwrap();
+    assert!(!store.is_member(&org.id, &bob).await.unwrap());
+    assert_eq!(
+        conflict(store.remove_member(&org.id, &bob).await),
+        Conflict::Missing
+    );
+
+    assert!(store.permissions(&alice).await.unwrap().is_empty());
+    store
+        .grant_permission(&alice, Permission::OrgPluginsRead)
+        .await
+        .unwrap();
+    store
+        .grant_permission(&alice, Permission::OrgPluginsRead)
+        .await
+        .expect("granting twice is idempotent");
+    store
+        .grant_permission(&alice, Permission::SysAdmin)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .permissions(&alice)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![Permission::OrgPluginsRead, Permission::SysAdmin]
+    );
+    assert!(
+        store.permissions(&bob).await.unwrap().is_empty(),
+        "permissions are per principal"
+    );
+    store
+        .revoke_permission(&alice, Permission::SysAdmin)
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict(store.revoke_permission(&alice, Permission::SysAdmin).await),
+        Conflict::Missing
+    );
+    assert_eq!(
+        store
+            .permissions(&alice)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![Permission::OrgPluginsRead]
+    );
+}
+
+/// Runs every org-catalog check; org ids are prefixed with `prefix`.
+pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix: &str) {
+    let org = OrgId::parse(&format!("{prefix}-acme")).unwrap();
+    let scope = CatalogScope::Org(org.clone());
+    let first = sample_catalog_row(&scope, "web-search", "1.9.0");
+    store.insert_row(&first).await.unwrap();
+    assert_eq!(
+        store.row(&first.plugin_id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        conflict(store.insert_row(&first).await),
+        Conflict::AlreadyExists,
+        "a plugin id is used once"
+    );
+
+    let same_version = sample_catalog_row(&scope, "web-search", "2.0.0");
+    exactly_one_wins(
+        |_| {
+            let store = Arc::clone(&store);
+            let mut row = same_version.clone();
+            row.plugin_id = CatalogPluginId::generate().unwrap();
+            async move { store.insert_row(&row).await }
+        },
+        Conflict::VersionExists,
+        "a scope holds one row per pid and version",
+    )
+    .await;
+    let stored = store
+        .row_by_version(&scope, &same_version.pid, &same_version.version)
+        .await
+        .unwrap()
+        .expect("the winner's row");
+    assert_eq!(
+        store.row(&stored.plugin_id).await.unwrap().as_ref(),
+        Some(&stored),
+        "the winner is found by id too"
+    );
+
+    let system_twin = sample_catalog_row(&CatalogScope::System, "web-search", "2.0.0");
+    store
+        .insert_row(&system_twin)
+        .await
+        .expect("the same pid and version may exist in another scope");
+    let newer = sample_catalog_row(&scope, "web-search", "1.10.0");
+    let alpha = sample_catalog_row(&scope, "alpha", "0.1.0");
+    store.insert_row(&newer).await.unwrap();
+    store.insert_row(&alpha).await.unwrap();
+    let order: Vec<String> = store
+        .rows(&scope)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}@{}", r.pid, r.version))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "alpha@0.1.0",
+            "web-search@1.9.0",
+            "web-search@1.10.0",
+            "web-search@2.0.0"
+        ],
+        "rows come by pid, then by semver (not text) order"
+    );
+    let other_org = CatalogScope::Org(OrgId::parse(&format!("{prefix}-other")).unwrap());
+    assert!(
+        store.rows(&other_org).await.unwrap().is_empty(),
+        "rows never leak across scopes"
+    );
+
+    let later = at("2026-03-01T00:00:00Z");
+    store
+        .set_enabled(&first.plugin_id, false, later)
+        .await
+        .unwrap();
+    let disabled = store.row(&first.plugin_id).await.unwrap().unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.updated_at, later);
+    assert_eq!(
+        CatalogRow {
+            enabled: true,
+            updated_at: first.updated_at,
+            ..disabled
+        },
+        first,
+        "only the enablement changes"
+    );
+    let unknown = CatalogPluginId::generate().unwrap();
+    assert_eq!(
+        conflict(store.set_enabled(&unknown, true, later).await),
+        Conflict::Missing
+    );
+
+    assert!(store.org_enablements(&org).await.unwrap().is_empty());
+    store
+        .set_org_enablement(&org, &system_twin.plugin_id, true, later)
+        .await
+        .unwrap();
+    let even_later = at("2026-04-01T00:00:00Z");
+    store
+        .set_org_enablement(&org, &system_twin.plugin_id, false, even_later)
+        .await
+        .unwrap();
+    let choices = store.org_enablements(&org).await.unwrap();
+    assert_eq!(
+        choices.get(&system_twin.plugin_id),
+        Some(&OrgChoice {
+            enabled: false,
+            at: even_later
+        }),
+        "the latest choice wins"
+    );
+    assert_eq!(choices.len(), 1);
+    let other_id = OrgId::parse(&format!("{prefix}-other")).unwrap();
+    assert!(
+        store.org_enablements(&other_id).await.unwrap().is_empty(),
+        "choices are per org"
+    );
+}

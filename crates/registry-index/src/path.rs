@@ -1,0 +1,378 @@
+//! Where every index file lives, and which protocol URL reads it.
+//!
+//! Object keys come only from [`IndexPath`]; the CDN's URL mapping is
+//! [`edge_route`], tested against the same table of cases as the CloudFront
+//! Function in `infra/` (`infra/tests/edge-routes.json`).
+
+use std::fmt;
+
+use registry_core::artifact::{IMMUTABLE_CACHE_CONTROL, SHORT_CACHE_CONTROL, ZIP_CONTENT_TYPE};
+use registry_core::slug::Slug;
+use registry_core::version::PluginVersion;
+use sha2::{Digest, Sha256};
+
+/// Prefix of every index object in the bucket (and of index URLs).
+pub const INDEX_PREFIX: &str = "index/";
+/// How many search shards and snapshot bins there are. Shard `k` of the search
+/// index and bin `k` of the snapshot cover the same plugins, so one publish
+/// rewrites one shard and one bin.
+pub const SHARD_COUNT: u16 = 1024;
+/// Media type of JSON index files.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+/// Media type of schema documents stored without a recorded type (YAML is the
+/// spec's own example format).
+pub const DEFAULT_SCHEMA_CONTENT_TYPE: &str = "application/yaml";
+
+/// The bin that lists `config.json`.
+pub const CONFIG_BIN: Shard = Shard(0);
+
+/// One of the [`SHARD_COUNT`] partitions of the plugins, chosen by slug hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shard(u16);
+
+impl Shard {
+    /// The shard a plugin belongs to: the first two bytes of SHA-256(slug), modulo
+    /// [`SHARD_COUNT`].
+    pub fn of(slug: &Slug) -> Self {
+        let digest = Sha256::digest(slug.as_str().as_bytes());
+        Self(u16::from_be_bytes([digest[0], digest[1]]) % SHARD_COUNT)
+    }
+
+    /// Shard number `n`, if it is in range.
+    pub fn new(n: u16) -> Option<Self> {
+        (n < SHARD_COUNT).then_some(Self(n))
+    }
+
+    /// The shard's number.
+    pub fn number(self) -> u16 {
+        self.0
+    }
+
+    /// Every shard, in order.
+    pub fn all() -> impl Iterator<Item = Shard> {
+        (0..SHARD_COUNT).map(Shard)
+    }
+
+    /// Parses the three-hex-digit name used in paths.
+    pub fn parse(name: &str) -> Option<Self> {
+        if name.len() != 3 {
+            return None;
+        }
+        u16::from_str_radix(name, 16).ok().and_then(Self::new)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:03x}", self.0)
+    }
+}
+
+/// The kind of an index file, which fixes its cache policy and default media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `config.json`.
+    Config,
+    /// A plugin's details at its latest version.
+    PluginDetails,
+    /// A plugin's details at one version.
+    VersionDetails,
+    /// A version's schema document, byte for byte as published.
+    Schema,
+    /// A version's bundle, byte for byte as published.
+    Bundle,
+    /// One shard of the search index.
+    SearchShard,
+    /// One signed bin of the snapshot.
+    Bin,
+    /// The signed snapshot.
+    Snapshot,
+    /// The signed, short-lived timestamp.
+    Timestamp,
+}
+
+impl FileKind {
+    /// The media type a file of this kind has unless its metadata says otherwise.
+    pub fn default_content_type(self) -> &'static str {
+        match self {
+            Self::Schema => DEFAULT_SCHEMA_CONTENT_TYPE,
+            Self::Bundle => ZIP_CONTENT_TYPE,
+            _ => JSON_CONTENT_TYPE,
+        }
+    }
+
+    /// The cache policy of a file of this kind that is present (status 200): schema
+    /// and bundle bytes of a version never change, everything else is revalidated.
+    pub fn cache_control(self) -> &'static str {
+        match self {
+            Self::Schema | Self::Bundle => IMMUTABLE_CACHE_CONTROL,
+            _ => SHORT_CACHE_CONTROL,
+        }
+    }
+}
+
+/// The path of one index file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IndexPath {
+    /// `config.json`: URL templates, auth, the index public key.
+    Config,
+    /// `plugins/{slug}.json`: the body of `GET /plugins/{slug}`.
+    PluginDetails(Slug),
+    /// `plugins/{slug}/{version}.json`: the body of `GET /plugins/{slug}?version=`.
+    VersionDetails(Slug, PluginVersion),
+    /// `plugins/{slug}/{version}/schema`: the schema document as published.
+    Schema(Slug, PluginVersion),
+    /// `plugins/{slug}/{version}/bundle`: the bundle as published.
+    Bundle(Slug, PluginVersion),
+    /// `search/{shard}.json`: the search entries of one shard.
+    SearchShard(Shard),
+    /// `snapshot/{shard}.json`: signed hashes of every file of one shard.
+    Bin(Shard),
+    /// `snapshot.json`: signed hashes of every bin.
+    Snapshot,
+    /// `timestamp.json`: the signed, short-lived pointer to the snapshot.
+    Timestamp,
+}
+
+impl IndexPath {
+    /// The path inside the index (`plugins/github.json`).
+    pub fn relative(&self) -> String {
+        match self {
+            Self::Config => "config.json".to_owned(),
+            Self::PluginDetails(slug) => format!("plugins/{slug}.json"),
+            Self::VersionDetails(slug, v) => format!("plugins/{slug}/{v}.json"),
+            Self::Schema(slug, v) => format!("plugins/{slug}/{v}/schema"),
+            Self::Bundle(slug, v) => format!("plugins/{slug}/{v}/bundle"),
+            Self::SearchShard(shard) => format!("search/{shard}.json"),
+            Self::Bin(shard) => format!("snapshot/{shard}.json"),
+            Self::Snapshot => "snapshot.json".to_owned(),
+            Self::Timestamp => "timestamp.json".to_owned(),
+        }
+    }
+
+    /// The object key in the bucket (`index/plugins/github.json`).
+    pub fn key(&self) -> String {
+        format!("{INDEX_PREFIX}{}", self.relative())
+    }
+
+    /// Parses a path inside the index; `None` for anything that is not one.
+    pub fn parse(relative: &str) -> Option<Self> {
+        let parts: Vec<&str> = relative.split('/').collect();
+        let slug = |raw: &str| Slug::parse(raw).ok();
+        let version = |raw: &str| PluginVersion::parse(raw).ok();
+        match parts.as_slice() {
+            ["config.json"] => Some(Self::Config),
+            ["snapshot.json"] => Some(Self::Snapshot),
+            ["timestamp.json"] => Some(Self::Timestamp),
+            ["plugins", file] => Some(Self::PluginDetails(slug(file.strip_suffix(".json")?)?)),
+            ["plugins", s, file] => Some(Self::VersionDetails(
+                slug(s)?,
+                version(file.strip_suffix(".json")?)?,
+            )),
+            ["plugins", s, v, "schema"] => Some(Self::Schema(slug(s)?, version(v)?)),
+            ["plugins", s, v, "bundle"] => Some(Self::Bundle(slug(s)?, version(v)?)),
+            ["search", file] => Some(Self::SearchShard(Shard::parse(
+                file.strip_suffix(".json")?,
+            )?)),
+            ["snapshot", file] => Some(Self::Bin(Shard::parse(file.strip_suffix(".json")?)?)),
+            _ => None,
+        }
+    }
+
+    /// The file's kind.
+    pub fn kind(&self) -> FileKind {
+        match self {
+            Self::Config => FileKind::Config,
+            Self::PluginDetails(_) => FileKind::PluginDetails,
+            Self::VersionDetails(..) => FileKind::VersionDetails,
+            Self::Schema(..) => FileKind::Schema,
+            Self::Bundle(..) => FileKind::Bundle,
+            Self::SearchShard(_) => FileKind::SearchShard,
+            Self::Bin(_) => FileKind::Bin,
+            Self::Snapshot => FileKind::Snapshot,
+            Self::Timestamp => FileKind::Timestamp,
+        }
+    }
+
+    /// The plugin this file belongs to, if it is one of a plugin's own files.
+    pub fn slug(&self) -> Option<&Slug> {
+        match self {
+            Self::PluginDetails(slug)
+            | Self::VersionDetails(slug, _)
+            | Self::Schema(slug, _)
+            | Self::Bundle(slug, _) => Some(slug),
+            _ => None,
+        }
+    }
+
+    /// The bin whose signed list carries this file's hash; `None` for the files of
+    /// the chain itself (bins, snapshot, timestamp). A plugin's files and its search
+    /// shard share a bin, so a change to one plugin rewrites exactly one bin.
+    pub fn bin(&self) -> Option<Shard> {
+        match self {
+            Self::Config => Some(CONFIG_BIN),
+            Self::SearchShard(shard) => Some(*shard),
+            Self::Bin(_) | Self::Snapshot | Self::Timestamp => None,
+            plugin_file => plugin_file.slug().map(Shard::of),
+        }
+    }
+}
+
+impl fmt::Display for IndexPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.relative())
+    }
+}
+
+/// Where the CDN sends a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeRoute {
+    /// An object of the bucket, by key (`index/plugins/github.json`, `artifacts/…`).
+    Object(String),
+    /// The API (a Lambda function).
+    Api,
+}
+
+/// Maps a request onto an index object, as the CloudFront Function does: `GET` or
+/// `HEAD` of `/plugins/{slug}` (with an optional valid `version` query), of
+/// `/plugins/{slug}/{version}/schema|bundle`, and of `/index/…` or `/artifacts/…`
+/// read objects; everything else (writes, search, a malformed version the API
+/// answers with 400) goes to the API.
+pub fn edge_route(method: &str, path: &str, query: Option<&str>) -> EdgeRoute {
+    if method != "GET" && method != "HEAD" {
+        return EdgeRoute::Api;
+    }
+    if path.starts_with("/index/") || path.starts_with("/artifacts/") {
+        return if is_static_key(path) {
+            EdgeRoute::Object(path[1..].to_owned())
+        } else {
+            EdgeRoute::Api
+        };
+    }
+    let Some(rest) = path.strip_prefix("/plugins/") else {
+        return EdgeRoute::Api;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let path = match parts.as_slice() {
+        [slug] if *slug != "search" => {
+            let Ok(slug) = Slug::parse(slug) else {
+                return EdgeRoute::Api;
+            };
+            match query_param(query, "version") {
+                None => IndexPath::PluginDetails(slug),
+                Some(raw) => match PluginVersion::parse(raw) {
+                    Ok(version) => IndexPath::VersionDetails(slug, version),
+                    Err(_) => return EdgeRoute::Api,
+                },
+            }
+        }
+        [slug, version, file @ ("schema" | "bundle")] => {
+            let (Ok(slug), Ok(version)) = (Slug::parse(slug), PluginVersion::parse(version)) else {
+                return EdgeRoute::Api;
+            };
+            if *file == "schema" {
+                IndexPath::Schema(slug, version)
+            } else {
+                IndexPath::Bundle(slug, version)
+            }
+        }
+        _ => return EdgeRoute::Api,
+    };
+    EdgeRoute::Object(path.key())
+}
+
+/// Whether a `/index/…` or `/artifacts/…` path is a plain object key: URL-safe
+/// characters only, no `..`, no empty segment.
+fn is_static_key(path: &str) -> bool {
+    path.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~@+-/".contains(&b))
+        && !path.contains("..")
+        && !path.contains("//")
+}
+
+/// The first value of `name` in a raw query string (no decoding: versions and
+/// slugs never need it).
+fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct EdgeCase {
+        name: String,
+        method: String,
+        uri: String,
+        #[serde(default)]
+        querystring: String,
+        origin: String,
+        #[serde(default)]
+        key: Option<String>,
+    }
+
+    #[test]
+    fn protocol_urls_map_like_the_cloudfront_function() {
+        let cases: Vec<EdgeCase> =
+            serde_json::from_str(include_str!("../../../infra/tests/edge-routes.json")).unwrap();
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let query = (!case.querystring.is_empty()).then_some(case.querystring.as_str());
+            let expected = match case.origin.as_str() {
+                "api" => EdgeRoute::Api,
+                "artifacts" => EdgeRoute::Object(case.key.clone().expect("key")),
+                other => panic!("unknown origin {other}"),
+            };
+            assert_eq!(
+                edge_route(&case.method, &case.uri, query),
+                expected,
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_path_parses_back() {
+        let slug = Slug::parse("github").unwrap();
+        let v = PluginVersion::parse("1.2.0-beta.1").unwrap();
+        let paths = [
+            IndexPath::Config,
+            IndexPath::PluginDetails(slug.clone()),
+            IndexPath::VersionDetails(slug.clone(), v.clone()),
+            IndexPath::Schema(slug.clone(), v.clone()),
+            IndexPath::Bundle(slug, v),
+            IndexPath::SearchShard(Shard(0x3ff)),
+            IndexPath::Bin(Shard(7)),
+            IndexPath::Snapshot,
+            IndexPath::Timestamp,
+        ];
+        for path in paths {
+            assert_eq!(IndexPath::parse(&path.relative()), Some(path.clone()));
+            assert!(path.key().starts_with(INDEX_PREFIX));
+        }
+        assert_eq!(IndexPath::parse("plugins/../x.json"), None);
+        assert_eq!(IndexPath::parse("search/400.json"), None, "out of range");
+    }
+
+    #[test]
+    fn a_plugins_files_share_one_bin_with_its_search_shard() {
+        let slug = Slug::parse("weather").unwrap();
+        let shard = Shard::of(&slug);
+        let v = PluginVersion::parse("1.0.0").unwrap();
+        for path in [
+            IndexPath::PluginDetails(slug.clone()),
+            IndexPath::VersionDetails(slug.clone(), v.clone()),
+            IndexPath::Schema(slug, v),
+            IndexPath::SearchShard(shard),
+        ] {
+            assert_eq!(path.bin(), Some(shard));
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The `keys` Lambda function: POST, GET /auth/keys and DELETE /auth/keys/{key_id}.
+
+use registry_lambda::runtime::run_function;
+use registry_http::routes::key_routes;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    run_function(key_routes).await
+}

@@ -1,0 +1,183 @@
+//! What every Lambda function's `main` shares: logs, configuration from the
+//! environment, the AWS clients built once per container, and the runtime loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
+use registry_core::registry::{
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, OrgStores, RouterSettings,
+};
+use registry_core::router::TargetPolicy;
+use registry_core::timestamp::SystemClock;
+use registry_core::{Registry, RegistryConfig};
+
+use lambda_http::LambdaEvent;
+
+use registry_http::routes::with_fallbacks;
+use registry_http::state::AppState;
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_router};
+
+use crate::scheduled::{ScheduledEvent, run_health_checks};
+
+/// A function's settings, from the environment its template gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaConfig {
+    /// `OPENWORKFLOW_REGISTRY_TABLE`
+    pub table: String,
+    /// `OPENWORKFLOW_REGISTRY_BUCKET`
+    pub bucket: String,
+    /// `OPENWORKFLOW_REGISTRY_PUBLIC_URL`: the CloudFront URL written into responses.
+    pub public_url: String,
+    /// `OPENWORKFLOW_REGISTRY_PRIVATE=1`
+    pub private: bool,
+    /// `OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS`: how long a warm search function
+    /// trusts its in-memory index before revalidating it by ETag (default 2000).
+    pub search_revalidate: Duration,
+    /// The MCP router: `OPENWORKFLOW_REGISTRY_HEALTH_FAILURES` (default 3),
+    /// `OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY` (default 64) and
+    /// `OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1` (never in production).
+    pub router: RouterSettings,
+    /// `OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS`: one health check's time limit
+    /// (default 5000).
+    pub check_timeout: Duration,
+}
+
+/// How long a warm search function trusts its in-memory index by default.
+pub const DEFAULT_SEARCH_REVALIDATE: Duration = Duration::from_secs(2);
+
+impl LambdaConfig {
+    /// Reads the settings, naming any that is missing.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
+        Ok(Self {
+            table: var("OPENWORKFLOW_REGISTRY_TABLE")?,
+            bucket: var("OPENWORKFLOW_REGISTRY_BUCKET")?,
+            public_url: var("OPENWORKFLOW_REGISTRY_PUBLIC_URL")?,
+            private: std::env::var("OPENWORKFLOW_REGISTRY_PRIVATE")
+                .is_ok_and(|v| v == "1" || v == "true"),
+            search_revalidate: match std::env::var("OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS") {
+                Ok(raw) => Duration::from_millis(raw.parse().with_context(|| {
+                    format!("OPENWORKFLOW_REGISTRY_SEARCH_REVALIDATE_MS must be milliseconds (got {raw:?})")
+                })?),
+                Err(_) => DEFAULT_SEARCH_REVALIDATE,
+            },
+            router: RouterSettings {
+                policy: TargetPolicy {
+                    allow_loopback: std::env::var("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS")
+                        .is_ok_and(|v| v == "1" || v == "true"),
+                },
+                failure_threshold: positive_var(
+                    "OPENWORKFLOW_REGISTRY_HEALTH_FAILURES",
+                    DEFAULT_FAILURE_THRESHOLD,
+                )?,
+                check_concurrency: positive_var(
+                    "OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY",
+                    DEFAULT_CHECK_CONCURRENCY,
+                )?,
+            },
+            check_timeout: Duration::from_millis(positive_var(
+                "OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS",
+                DEFAULT_CHECK_TIMEOUT.as_millis() as u64,
+            )?),
+        })
+    }
+}
+
+/// A whole number above zero from `name`, or `default` when it is not set.
+fn positive_var<T>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(raw) => match raw.trim().parse::<T>() {
+            Ok(value) if value > T::from(0) => Ok(value),
+            _ => anyhow::bail!("{name} must be a whole number above zero (got {raw:?})"),
+        },
+    }
+}
+
+/// The state a function's routes share, over DynamoDB and S3.
+pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Result<Arc<AppState>> {
+    let settings = AwsSettings {
+        table: config.table.clone(),
+        bucket: config.bucket.clone(),
+        force_path_style: s3_needs_path_style(),
+    };
+    let store = clients.dynamo_store(&settings);
+    let registry = Registry::new(
+        store.clone(),
+        clients.s3_store(&settings),
+        store.clone(),
+        Arc::new(SystemClock),
+        RegistryConfig {
+            public_url: config.public_url.clone(),
+            private: config.private,
+        },
+    )
+    .with_uploads(clients.upload_store(&settings))
+    .with_org_catalog(OrgStores {
+        orgs: store.clone(),
+        catalog: store.clone(),
+    })
+    .with_router(
+        http_router(store, config.router, config.check_timeout)
+            .context("building the health-check HTTP client")?,
+    );
+    Ok(Arc::new(AppState::new(
+        Arc::new(registry),
+        clients.index_store(&settings),
+        config.search_revalidate,
+    )))
+}
+
+/// A function's router: its routes, the problem+json fallbacks, its state.
+pub fn function_router(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    with_fallbacks(routes).with_state(state)
+}
+
+/// JSON logs for CloudWatch (the request id comes from the runtime's span), level
+/// from `RUST_LOG`, default `info`.
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+}
+
+/// Configuration and clients, built once per container, outside the handler.
+async fn load_state() -> anyhow::Result<Arc<AppState>> {
+    let config = LambdaConfig::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
+    lambda_state(&clients, &config)
+}
+
+/// The whole life of a Lambda function serving `routes`: logs, state, then the
+/// runtime loop.
+pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), lambda_http::Error> {
+    init_logging();
+    let router = function_router(routes(), load_state().await?);
+    lambda_http::run(router).await
+}
+
+/// The whole life of the scheduled `health-check` function.
+pub async fn run_scheduled_health_checks() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let state = load_state().await?;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<ScheduledEvent>| {
+            let state = Arc::clone(&state);
+            async move { run_health_checks(&state.registry, event.payload).await }
+        },
+    ))
+    .await
+}

@@ -1,0 +1,206 @@
+//! The embedded adapter of the router port: instances in the same SQLite file as
+//! the catalog, so an instance and its plugin's `healthy_instances` change in one
+//! transaction.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use crate::{backend, from_json, to_json};
+use crate::orgs::select_all;
+use crate::SqliteStore;
+use registry_core::store::{Conflict, RouterStore, StorageError};
+use registry_core::router::{InstanceHealth, InstanceId, RouterInstance};
+use registry_core::slug::Slug;
+
+const INSTANCE_COLUMNS: &str = "record, health";
+
+fn read_instance(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// A stored instance: its registration, with the health that changes after it.
+fn instance_of((record, health): &(String, String)) -> Result<RouterInstance, StorageError> {
+    let mut instance: RouterInstance = from_json("router instance", record)?;
+    instance.health = from_json("instance health", health)?;
+    Ok(instance)
+}
+
+/// Every instance `filter` (a `WHERE … ORDER BY …` tail) selects.
+fn select_instances(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RouterInstance>, StorageError> {
+    select_all(
+        conn,
+        &format!("SELECT {INSTANCE_COLUMNS} FROM router_instances {filter}"),
+        params,
+        read_instance,
+    )?
+    .iter()
+    .map(instance_of)
+    .collect()
+}
+
+/// Moves a plugin's `healthy_instances` by `delta` inside `tx`; `Missing` if the
+/// plugin does not exist.
+fn move_count(tx: &rusqlite::Transaction<'_>, slug: &str, delta: i64) -> Result<(), StorageError> {
+    let changed = tx
+        .execute(
+            "UPDATE plugins SET healthy_instances = MAX(healthy_instances + ?2, 0) WHERE slug = ?1",
+            params![slug, delta],
+        )
+        .map_err(backend)?;
+    if changed == 0 {
+        return Err(StorageError::Conflict(Conflict::Missing));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RouterStore for SqliteStore {
+    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError> {
+        let (slug, id, registration) = (
+            instance.slug.to_string(),
+            instance.instance_id.to_string(),
+            instance.registration.clone(),
+        );
+        let (record, health) = (to_json(instance)?, to_json(&instance.health)?);
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            move_count(&tx, &slug, 1)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO router_instances (slug, instance_id, registration, record, health)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![slug, id, registration, record, health],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                // Dropping the transaction rolls the count back.
+                return Err(StorageError::Conflict(Conflict::AlreadyExists));
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn replace_instance(
+        &self,
+        instance: &RouterInstance,
+        expected_registration: &str,
+    ) -> Result<(), StorageError> {
+        let (slug, id, registration, expected) = (
+            instance.slug.to_string(),
+            instance.instance_id.to_string(),
+            instance.registration.clone(),
+            expected_registration.to_owned(),
+        );
+        let (record, health) = (to_json(instance)?, to_json(&instance.health)?);
+        self.with_conn(move |conn| {
+            let replaced = conn
+                .execute(
+                    "UPDATE router_instances SET registration = ?3, record = ?4, health = ?5
+                     WHERE slug = ?1 AND instance_id = ?2 AND registration = ?6",
+                    params![slug, id, registration, record, health, expected],
+                )
+                .map_err(backend)?;
+            if replaced == 0 {
+                return Err(StorageError::Conflict(Conflict::RevisionChanged));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+    ) -> Result<Option<RouterInstance>, StorageError> {
+        let (slug, id) = (slug.to_string(), id.to_string());
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM router_instances WHERE slug = ?1 AND instance_id = ?2"
+                ),
+                params![slug, id],
+                read_instance,
+            )
+            .optional()
+            .map_err(backend)?
+            .as_ref()
+            .map(instance_of)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError> {
+        let slug = slug.to_string();
+        self.with_conn(move |conn| {
+            select_instances(conn, "WHERE slug = ?1 ORDER BY instance_id", [slug])
+        })
+        .await
+    }
+
+    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError> {
+        self.with_conn(|conn| select_instances(conn, "ORDER BY slug, instance_id", []))
+            .await
+    }
+
+    async fn record_check(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: &str,
+        health: &InstanceHealth,
+    ) -> Result<(), StorageError> {
+        let (slug, id, registration) = (slug.to_string(), id.to_string(), registration.to_owned());
+        let health = to_json(health)?;
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE router_instances SET health = ?4
+                     WHERE slug = ?1 AND instance_id = ?2 AND registration = ?3",
+                    params![slug, id, registration, health],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_instance(
+        &self,
+        slug: &Slug,
+        id: &InstanceId,
+        registration: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let (slug, id) = (slug.to_string(), id.to_string());
+        let registration = registration.map(str::to_owned);
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let removed = tx
+                .execute(
+                    "DELETE FROM router_instances
+                     WHERE slug = ?1 AND instance_id = ?2 AND (?3 IS NULL OR registration = ?3)",
+                    params![slug, id, registration],
+                )
+                .map_err(backend)?;
+            if removed == 0 {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            }
+            move_count(&tx, &slug, -1)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}

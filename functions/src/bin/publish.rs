@@ -1,9 +1,0 @@
-//! The `publish` Lambda function: POST /plugins and PUT /plugins/{slug} (documents and bundles).
-
-use registry_functions::lambda::run_function;
-use registry_functions::routes::publish_routes;
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_function(publish_routes).await
-}

@@ -1,9 +1,0 @@
-//! The `router` Lambda function: MCP router registration and routing tables.
-
-use registry_functions::lambda::run_function;
-use registry_functions::routes::router_routes;
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_function(router_routes).await
-}

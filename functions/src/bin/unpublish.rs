@@ -1,9 +1,0 @@
-//! The `unpublish` Lambda function: DELETE /plugins/{slug}/{version}.
-
-use registry_functions::lambda::run_function;
-use registry_functions::routes::unpublish_routes;
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_function(unpublish_routes).await
-}

@@ -15,19 +15,20 @@ use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
     S3UploadStore,
 };
-use registry_core::registry::{CreatedKey, OrgStores, RouterSettings};
+use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores};
 use registry_core::store::{
-    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, RouterStore, UploadStore,
+    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, McpRouterStore,
+    UploadStore,
 };
-use registry_sqlite::SqliteStore;
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
 use registry_http::AppState;
-use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_router};
 use registry_index::{
     FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
     IndexSigningKey,
 };
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
+use registry_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 /// File name of the catalog database inside the data directory.
@@ -65,7 +66,7 @@ pub struct ServerConfig {
     /// S3 bucket artifacts replicate to (required with the AWS backend).
     pub bucket: Option<String>,
     /// The MCP router's thresholds and address policy.
-    pub router: RouterSettings,
+    pub router: McpRouterSettings,
     /// How often `serve` runs a health pass.
     pub health_interval: Duration,
     /// One health check's time limit.
@@ -81,7 +82,7 @@ impl ServerConfig {
             private: false,
             backend: Backend::Embedded,
             bucket: None,
-            router: RouterSettings::default(),
+            router: McpRouterSettings::default(),
             health_interval: DEFAULT_HEALTH_INTERVAL,
             check_timeout: DEFAULT_CHECK_TIMEOUT,
         }
@@ -110,7 +111,7 @@ struct Stores {
     catalog: Arc<dyn CatalogStore>,
     keys: Arc<dyn KeyStore>,
     orgs: OrgStores,
-    router: Arc<dyn RouterStore>,
+    router: Arc<dyn McpRouterStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
@@ -154,8 +155,8 @@ pub async fn open_registry(
     )
     .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))))
     .with_org_catalog(stores.orgs)
-    .with_router(
-        http_router(stores.router, config.router, config.check_timeout)
+    .with_mcp_router(
+        http_mcp_router(stores.router, config.router, config.check_timeout)
             .context("building the health-check HTTP client")?,
     );
     if let Some(uploads) = stores.uploads {

@@ -15,10 +15,10 @@ use registry_core::artifact::StoredArtifact;
 use registry_core::auth::{PrincipalId, Scope, Scopes};
 use std::time::Duration;
 
+use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::{
-    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, NewKey, RouterSettings,
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, NewKey,
 };
-use registry_core::router::TargetPolicy;
 use tracing_subscriber::EnvFilter;
 
 /// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage or AWS.
@@ -108,7 +108,7 @@ struct RouterArgs {
 
 impl RouterArgs {
     fn apply(&self, config: &mut ServerConfig) {
-        config.router = RouterSettings {
+        config.router = McpRouterSettings {
             policy: TargetPolicy {
                 allow_loopback: self.allow_loopback_targets,
             },

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::router::{Deregistration, InstanceRegistration, Registration, RoutingTable};
+use crate::mcp_router::{Deregistration, InstanceRegistration, Registration, RoutingTable};
 
 /// The public community registry.
 pub const DEFAULT_REGISTRY: &str = "https://registry.openworkflowspec.org";

@@ -11,7 +11,9 @@ use openworkflow::client::{ClientError, PublishPayload, RegistryClient, check_sh
 use openworkflow::config::{self, ConfigError, ConfigFile, Settings};
 use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
-use openworkflow::router::{InstanceMetadata, InstanceRegistration, Registration, RoutingTable};
+use openworkflow::mcp_router::{
+    InstanceMetadata, InstanceRegistration, Registration, RoutingTable,
+};
 use openworkflow::signature::verify_document_signature;
 use openworkflow::store::PluginStore;
 use openworkflow::{ApiKey, Problem};

@@ -19,7 +19,7 @@ pub mod client;
 pub mod config;
 pub mod index;
 pub mod install;
-pub mod router;
+pub mod mcp_router;
 pub mod signature;
 pub mod store;
 

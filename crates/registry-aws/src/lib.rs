@@ -8,9 +8,9 @@
 pub mod cloudfront;
 mod error;
 pub mod index;
+pub mod mcp_router_table;
 pub mod org_table;
 pub mod replicated;
-pub mod router_table;
 pub mod s3;
 pub mod secrets;
 pub mod setup;

@@ -12,7 +12,7 @@
 //! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
 //!
 //! The org catalog's items are in [`crate::org_table`], the router's in
-//! [`crate::router_table`].
+//! [`crate::mcp_router_table`].
 //!
 //! Multi-item changes are one `TransactWriteItems`; each condition's failure maps to
 //! the same [`Conflict`] the SQLite adapter reports. The catalog revision is bumped

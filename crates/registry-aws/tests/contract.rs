@@ -269,5 +269,10 @@ async fn s3_uploads_sign_size_type_and_digest_and_read_back_capped() {
 async fn dynamodb_router_keeps_the_router_store_contract() {
     let (clients, settings) = resources("router").await;
     let store = clients.dynamo_store(&settings);
-    registry_core::store::router_contract::router_store_contract(store.clone(), store, "ddb").await;
+    registry_core::store::mcp_router_contract::mcp_router_store_contract(
+        store.clone(),
+        store,
+        "ddb",
+    )
+    .await;
 }

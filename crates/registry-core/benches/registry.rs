@@ -15,12 +15,11 @@ use registry_core::checksum::Sha256Digest;
 use registry_core::search::{SearchIndex, SearchQuery};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_version;
-use registry_core::store::{
-    CatalogStore, FileArtifactStore, LatestSummary, PluginListing, };
-use registry_sqlite::SqliteStore;
+use registry_core::store::{CatalogStore, FileArtifactStore, LatestSummary, PluginListing};
 use registry_core::timestamp::{SystemClock, Timestamp};
 use registry_core::version::PluginVersion;
 use registry_core::{Registry, RegistryConfig};
+use registry_sqlite::SqliteStore;
 
 const WORDS: &[&str] = &[
     "github",

@@ -228,7 +228,7 @@ pub enum RegistryError {
     },
     /// This registry was started without the MCP router.
     #[error("this registry has no MCP router configured")]
-    RouterUnavailable,
+    McpRouterUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

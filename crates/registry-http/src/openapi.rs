@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{keys, org_catalog, orgs, plugins, router, uploads};
+use crate::routes::{keys, mcp_router, org_catalog, orgs, plugins, uploads};
 
 /// The registry API.
 #[derive(OpenApi)]
@@ -44,9 +44,9 @@ use crate::routes::{keys, org_catalog, orgs, plugins, router, uploads};
         orgs::list_permissions,
         orgs::grant_permission,
         orgs::revoke_permission,
-        router::register_instance,
-        router::deregister_instance,
-        router::get_routing_table,
+        mcp_router::register_instance,
+        mcp_router::deregister_instance,
+        mcp_router::get_routing_table,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth),

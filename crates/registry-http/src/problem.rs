@@ -165,7 +165,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::OrgCatalogUnavailable => (S::NOT_FOUND, "org_catalog_unavailable"),
             RegistryError::InstanceNotFound { .. } => (S::NOT_FOUND, "instance_not_found"),
             RegistryError::InstanceTaken { .. } => (S::CONFLICT, "instance_taken"),
-            RegistryError::RouterUnavailable => (S::NOT_FOUND, "router_unavailable"),
+            RegistryError::McpRouterUnavailable => (S::NOT_FOUND, "router_unavailable"),
             RegistryError::Storage(StorageError::Unavailable(_)) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,

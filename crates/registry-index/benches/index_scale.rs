@@ -29,11 +29,11 @@ use registry_core::slug::Slug;
 use registry_core::store::{
     ArtifactStore, CatalogStore, FileArtifactStore, LatestSummary, VersionRecord,
 };
-use registry_sqlite::SqliteStore;
 use registry_core::timestamp::{SystemClock, Timestamp};
 use registry_index::{
     FileIndexStore, INDEX_KEY_FILE, IndexBuilder, IndexSettings, IndexSigningKey, IndexedSearch,
 };
+use registry_sqlite::SqliteStore;
 
 const VOCABULARY: &[&str] = &[
     "github",

@@ -18,8 +18,8 @@ use clap::{Parser, Subcommand};
 use registry_aws::secrets::read_secret_with;
 use registry_aws::{AwsClients, AwsSettings, CloudFrontInvalidator, s3_needs_path_style};
 use registry_core::store::{
-    ArtifactStore, CatalogStore, CdnInvalidator, FileArtifactStore, IndexStore, };
-use registry_sqlite::SqliteStore;
+    ArtifactStore, CatalogStore, CdnInvalidator, FileArtifactStore, IndexStore,
+};
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_index::format::IndexConfig;
 use registry_index::lambda::IndexFunction;
@@ -27,6 +27,7 @@ use registry_index::verify::verify_index;
 use registry_index::{
     FileIndexStore, INDEX_KEY_FILE, IndexBuilder, IndexPublicKey, IndexSettings, IndexSigningKey,
 };
+use registry_sqlite::SqliteStore;
 
 /// Builds the OpenWorkflow registry's static index.
 #[derive(Parser)]

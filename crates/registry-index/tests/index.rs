@@ -16,7 +16,6 @@ use registry_core::search::SearchQuery;
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
 use registry_core::store::{FileArtifactStore, StorageError};
-use registry_sqlite::SqliteStore;
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::{Registry, RegistryConfig};
 use registry_index::path::{IndexPath, Shard};
@@ -24,6 +23,7 @@ use registry_index::verify::{VerifyError, verify_file, verify_index};
 use registry_index::{
     FileIndexStore, InProcessIndexer, IndexBuilder, IndexSettings, IndexSigningKey, IndexedSearch,
 };
+use registry_sqlite::SqliteStore;
 
 const PUBLIC_URL: &str = "https://registry.example.com";
 

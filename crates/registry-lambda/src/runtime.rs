@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
+use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::{
-    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, OrgStores, RouterSettings,
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, OrgStores,
 };
-use registry_core::router::TargetPolicy;
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 
@@ -18,7 +18,7 @@ use lambda_http::LambdaEvent;
 
 use registry_http::routes::with_fallbacks;
 use registry_http::state::AppState;
-use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_router};
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
 
 use crate::scheduled::{ScheduledEvent, run_health_checks};
 
@@ -39,7 +39,7 @@ pub struct LambdaConfig {
     /// The MCP router: `OPENWORKFLOW_REGISTRY_HEALTH_FAILURES` (default 3),
     /// `OPENWORKFLOW_REGISTRY_HEALTH_CONCURRENCY` (default 64) and
     /// `OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1` (never in production).
-    pub router: RouterSettings,
+    pub router: McpRouterSettings,
     /// `OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS`: one health check's time limit
     /// (default 5000).
     pub check_timeout: Duration,
@@ -64,7 +64,7 @@ impl LambdaConfig {
                 })?),
                 Err(_) => DEFAULT_SEARCH_REVALIDATE,
             },
-            router: RouterSettings {
+            router: McpRouterSettings {
                 policy: TargetPolicy {
                     allow_loopback: std::env::var("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS")
                         .is_ok_and(|v| v == "1" || v == "true"),
@@ -123,8 +123,8 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         orgs: store.clone(),
         catalog: store.clone(),
     })
-    .with_router(
-        http_router(store, config.router, config.check_timeout)
+    .with_mcp_router(
+        http_mcp_router(store, config.router, config.check_timeout)
             .context("building the health-check HTTP client")?,
     );
     Ok(Arc::new(AppState::new(

@@ -13,8 +13,8 @@ use base64::Engine;
 use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
 use registry_http::routes::{
-    deprecate_routes, key_routes, org_catalog_routes, publish_routes, read_routes, router_routes,
-    unpublish_routes,
+    deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
+    read_routes, unpublish_routes,
 };
 use registry_lambda::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use runtime_api::{Outcome, RuntimeApi};
@@ -298,7 +298,7 @@ async fn register(f: &Functions, instance_id: &str, health_check_url: &str) -> (
         "health_check_url": health_check_url,
         "metadata": {"instance_id": instance_id, "region": "us-east-1"}
     });
-    f.invoke(router_routes, "apigw/register.json", &body.to_string())
+    f.invoke(mcp_router_routes, "apigw/register.json", &body.to_string())
         .await
 }
 
@@ -320,7 +320,7 @@ async fn the_router_function_registers_lists_and_deregisters_through_api_gateway
     );
 
     let (status, table) = f
-        .invoke(router_routes, "apigw/routing_table.json", "")
+        .invoke(mcp_router_routes, "apigw/routing_table.json", "")
         .await;
     assert_eq!(status, 200, "{table}");
     assert_eq!(table["instances"][0]["instance_id"], "github-abc123");
@@ -336,7 +336,7 @@ async fn the_router_function_registers_lists_and_deregisters_through_api_gateway
 
     let (status, body) = f
         .invoke_with(
-            router_routes,
+            mcp_router_routes,
             "apigw/deregister.json",
             "",
             &[("{{INSTANCE_ID}}", "github-abc123")],
@@ -348,7 +348,7 @@ async fn the_router_function_registers_lists_and_deregisters_through_api_gateway
         "{body}"
     );
     let (_, table) = f
-        .invoke(router_routes, "apigw/routing_table.json", "")
+        .invoke(mcp_router_routes, "apigw/routing_table.json", "")
         .await;
     assert_eq!(table["instances"], serde_json::json!([]));
     let details = f
@@ -388,7 +388,7 @@ async fn the_built_health_check_bootstrap_answers_a_real_eventbridge_schedule() 
         "{report}"
     );
     let (_, table) = f
-        .invoke(router_routes, "apigw/routing_table.json", "")
+        .invoke(mcp_router_routes, "apigw/routing_table.json", "")
         .await;
     assert_eq!(
         table["instances"][0]["health"]["status"], "passing",
@@ -425,7 +425,7 @@ async fn the_health_check_reports_on_a_schedule_and_refuses_other_events() {
     assert_eq!(report.event_id, "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c");
     assert_eq!((report.pass.checked, report.pass.failed), (1, 1));
     let (_, table) = f
-        .invoke(router_routes, "apigw/routing_table.json", "")
+        .invoke(mcp_router_routes, "apigw/routing_table.json", "")
         .await;
     let health = &table["instances"][0]["health"];
     assert_eq!(health["consecutive_failures"], 1);

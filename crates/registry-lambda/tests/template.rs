@@ -10,17 +10,17 @@ use axum::Router;
 use axum::body::Body;
 use http_body_util::BodyExt;
 use registry_core::registry::OrgStores;
-use registry_core::store::{FileArtifactStore};
-use registry_sqlite::SqliteStore;
+use registry_core::store::FileArtifactStore;
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
-use registry_lambda::runtime::function_router;
 use registry_http::routes::{
-    deprecate_routes, key_routes, org_catalog_routes, publish_routes, router_routes,
+    deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
     search_function_routes, unpublish_routes,
 };
 use registry_http::state::AppState;
 use registry_index::FileIndexStore;
+use registry_lambda::runtime::function_router;
+use registry_sqlite::SqliteStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -72,7 +72,7 @@ fn routes_of_integration(integration: &str) -> fn() -> Router<Arc<AppState>> {
         "SearchIntegration" => search_function_routes,
         "KeysIntegration" => key_routes,
         "OrgCatalogIntegration" => org_catalog_routes,
-        "RouterIntegration" => router_routes,
+        "RouterIntegration" => mcp_router_routes,
         other => panic!("no function router is known for {other}"),
     }
 }
@@ -93,8 +93,8 @@ fn embedded_state(dir: &std::path::Path) -> Arc<AppState> {
         orgs: store.clone(),
         catalog: store.clone(),
     })
-    .with_router(
-        registry_outbound::http_router(
+    .with_mcp_router(
+        registry_outbound::http_mcp_router(
             store,
             Default::default(),
             std::time::Duration::from_secs(1),

@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use registry_core::registry::{RouterParts, RouterSettings};
-use registry_core::router::{HealthProbe, ProbeAnswer, TargetPolicy, TargetUrl};
-use registry_core::store::RouterStore;
+use registry_core::mcp_router::{HealthProbe, ProbeAnswer, TargetPolicy, TargetUrl};
+use registry_core::registry::{McpRouterParts, McpRouterSettings};
+use registry_core::store::McpRouterStore;
 
 /// How long one health check may take, by default.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,12 +25,12 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_HEALTH_ANSWER: usize = 64 * 1024;
 
 /// The router over `store`, checking instances over HTTP(S) within `timeout` each.
-pub fn http_router(
-    store: Arc<dyn RouterStore>,
-    settings: RouterSettings,
+pub fn http_mcp_router(
+    store: Arc<dyn McpRouterStore>,
+    settings: McpRouterSettings,
     timeout: Duration,
-) -> Result<RouterParts, reqwest::Error> {
-    Ok(RouterParts {
+) -> Result<McpRouterParts, reqwest::Error> {
+    Ok(McpRouterParts {
         store,
         probe: Arc::new(HttpHealthProbe::new(settings.policy, timeout)?),
         settings,

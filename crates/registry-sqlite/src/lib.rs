@@ -2,8 +2,8 @@
 //! MCP router's instances in one SQLite file (WAL mode), every conditional write done
 //! inside one immediate transaction.
 
+mod mcp_router;
 mod orgs;
-mod router;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use registry_core::store::{
-    CatalogStore, Conflict, KeyStore, LatestSummary, PluginListing, PluginRecord, StorageError,
-    VersionChange, VersionRecord, VersionSummary,
-};
 use registry_core::auth::{
     ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId, PrincipalKind, Scope, Scopes,
 };
 use registry_core::slug::Slug;
+use registry_core::store::{
+    CatalogStore, Conflict, KeyStore, LatestSummary, PluginListing, PluginRecord, StorageError,
+    VersionChange, VersionRecord, VersionSummary,
+};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::{backend, corrupt, from_json, to_json};
 use crate::SqliteStore;
-use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
+use crate::{backend, corrupt, from_json, to_json};
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
 use registry_core::slug::Slug;
+use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use futures_util::StreamExt;
 
 use super::Registry;
-use super::router::RouterParts;
+use super::mcp_router::McpRouterParts;
 use crate::error::RegistryError;
-use crate::router::{RouterInstance, judge_health_response};
+use crate::mcp_router::{McpRouterInstance, judge_health_response};
 use crate::slug::Slug;
 use crate::store::{Conflict, StorageError};
 
@@ -76,7 +76,11 @@ impl Registry {
         Ok(report)
     }
 
-    async fn check_instance(&self, router: &RouterParts, instance: RouterInstance) -> CheckOutcome {
+    async fn check_instance(
+        &self,
+        router: &McpRouterParts,
+        instance: McpRouterInstance,
+    ) -> CheckOutcome {
         // The probe refuses addresses the policy forbids, literal or resolved, as
         // it connects: the one place that calls out applies the rule.
         let verdict = match router.probe.get(&instance.health_check_url).await {

@@ -4,11 +4,11 @@ mod changes;
 mod health;
 mod keys;
 mod lifecycle;
+mod mcp_router;
 mod org_catalog;
 mod orgs;
 mod publish;
 mod read;
-mod router;
 mod uploads;
 
 use std::sync::Arc;
@@ -19,16 +19,16 @@ pub use changes::ChangeListener;
 pub use health::HealthPassReport;
 pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
 pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
+pub use mcp_router::{
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterParts, McpRouterSettings,
+    NewRegistration, Registered, RoutingTable,
+};
 pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
 };
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
-pub use router::{
-    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, NewRegistration, Registered, RouterParts,
-    RouterSettings, RoutingTable,
-};
 
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
@@ -59,7 +59,7 @@ pub struct Registry {
     keys: Arc<dyn KeyStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     orgs: Option<OrgStores>,
-    router: Option<RouterParts>,
+    router: Option<McpRouterParts>,
     listener: Option<Arc<dyn ChangeListener>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,

@@ -11,9 +11,9 @@ pub mod contract;
 mod files;
 mod index;
 #[cfg(feature = "contract")]
-pub mod org_contract;
+pub mod mcp_router_contract;
 #[cfg(feature = "contract")]
-pub mod router_contract;
+pub mod org_contract;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
+use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use crate::org::{Membership, Org, OrgId, Permission};
-use crate::router::{InstanceHealth, InstanceId, RouterInstance};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
@@ -172,7 +172,7 @@ pub struct PluginRecord {
     /// Downloads as of the last roll-up.
     pub downloads: u64,
     /// Router instances in the routing table (registered and not removed by the
-    /// health checker); kept by the [`RouterStore`] with every change to the table.
+    /// health checker); kept by the [`McpRouterStore`] with every change to the table.
     pub healthy_instances: u64,
     /// Compare-and-set revision, bumped by every change.
     pub revision: u64,
@@ -468,18 +468,18 @@ pub trait OrgCatalogStore: Send + Sync {
 /// that adds or removes an instance also moves its plugin's `healthy_instances` by
 /// one, in the same atomic write, so the count always equals the table.
 #[async_trait]
-pub trait RouterStore: Send + Sync {
+pub trait McpRouterStore: Send + Sync {
     /// Adds an instance. Fails with [`Conflict::AlreadyExists`] if its id is taken
     /// in its plugin, or [`Conflict::Missing`] if the plugin does not exist; writes
     /// nothing then.
-    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError>;
+    async fn insert_instance(&self, instance: &McpRouterInstance) -> Result<(), StorageError>;
 
     /// Replaces the instance registered as `expected_registration` (a
     /// re-registration that changes it). [`Conflict::RevisionChanged`] if it was
     /// re-registered or removed since.
     async fn replace_instance(
         &self,
-        instance: &RouterInstance,
+        instance: &McpRouterInstance,
         expected_registration: &str,
     ) -> Result<(), StorageError>;
 
@@ -488,13 +488,13 @@ pub trait RouterStore: Send + Sync {
         &self,
         slug: &Slug,
         id: &InstanceId,
-    ) -> Result<Option<RouterInstance>, StorageError>;
+    ) -> Result<Option<McpRouterInstance>, StorageError>;
 
     /// A plugin's instances, in id order.
-    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError>;
+    async fn instances(&self, slug: &Slug) -> Result<Vec<McpRouterInstance>, StorageError>;
 
     /// Every instance of every plugin (one health pass), in slug then id order.
-    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError>;
+    async fn all_instances(&self) -> Result<Vec<McpRouterInstance>, StorageError>;
 
     /// Stores a check's result on the instance registered as `registration`;
     /// [`Conflict::Missing`] if it was removed or re-registered since.

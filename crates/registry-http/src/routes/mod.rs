@@ -1,11 +1,11 @@
 //! The routes, grouped so each Lambda function mounts only its own.
 
 pub mod keys;
+pub mod mcp_router;
 pub mod meta;
 pub mod org_catalog;
 pub mod orgs;
 pub mod plugins;
-pub mod router;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -129,13 +129,16 @@ pub fn org_catalog_routes() -> Router<Arc<AppState>> {
 }
 
 /// MCP router registration and the routing table: what the `router` function serves.
-pub fn router_routes() -> Router<Arc<AppState>> {
+pub fn mcp_router_routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/register", post(router::register_instance))
-        .route("/register/{plugin_slug}", get(router::get_routing_table))
+        .route("/register", post(mcp_router::register_instance))
+        .route(
+            "/register/{plugin_slug}",
+            get(mcp_router::get_routing_table),
+        )
         .route(
             "/register/{plugin_slug}/{instance_id}",
-            delete(router::deregister_instance),
+            delete(mcp_router::deregister_instance),
         )
 }
 
@@ -157,7 +160,7 @@ pub fn all_routes(state: Arc<AppState>) -> Router {
             .merge(unpublish_routes())
             .merge(key_routes())
             .merge(org_catalog_routes())
-            .merge(router_routes())
+            .merge(mcp_router_routes())
             .merge(meta_routes()),
     )
     .with_state(state)

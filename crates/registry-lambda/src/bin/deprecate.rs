@@ -1,7 +1,7 @@
 //! The `deprecate` Lambda function: POST /plugins/{slug}/{version}/deprecate.
 
-use registry_lambda::runtime::run_function;
 use registry_http::routes::deprecate_routes;
+use registry_lambda::runtime::run_function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,7 +1,7 @@
 //! The `keys` Lambda function: POST, GET /auth/keys and DELETE /auth/keys/{key_id}.
 
-use registry_lambda::runtime::run_function;
 use registry_http::routes::key_routes;
+use registry_lambda::runtime::run_function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

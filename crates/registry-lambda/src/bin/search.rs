@@ -1,8 +1,8 @@
 //! The `search` Lambda function: GET /plugins/search, the other public reads until
 //! the static index serves them from S3, `/openapi.json` and `/healthz`.
 
-use registry_lambda::runtime::run_function;
 use registry_http::routes::search_function_routes;
+use registry_lambda::runtime::run_function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

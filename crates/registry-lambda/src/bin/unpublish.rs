@@ -1,7 +1,7 @@
 //! The `unpublish` Lambda function: DELETE /plugins/{slug}/{version}.
 
-use registry_lambda::runtime::run_function;
 use registry_http::routes::unpublish_routes;
+use registry_lambda::runtime::run_function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -9,13 +9,13 @@ use axum::Router;
 use http_body_util::BodyExt;
 use registry_aws::setup::ensure_resources;
 use registry_aws::{AwsClients, AwsSettings};
-use registry_core::registry::RouterSettings;
-use registry_core::router::TargetPolicy;
+use registry_core::mcp_router::TargetPolicy;
+use registry_core::registry::McpRouterSettings;
 use registry_core::timestamp::SystemClock;
-use registry_lambda::runtime::{LambdaConfig, function_router, lambda_state};
 use registry_http::state::AppState;
 use registry_index::lambda::IndexFunction;
 use registry_index::{IndexBuilder, IndexSettings, IndexSigningKey};
+use registry_lambda::runtime::{LambdaConfig, function_router, lambda_state};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -61,11 +61,11 @@ impl Functions {
             // Tests publish then search at once; a warm function would wait 2 s.
             search_revalidate: std::time::Duration::ZERO,
             // The instances the tests register are servers on loopback.
-            router: RouterSettings {
+            router: McpRouterSettings {
                 policy: TargetPolicy {
                     allow_loopback: true,
                 },
-                ..RouterSettings::default()
+                ..McpRouterSettings::default()
             },
             check_timeout: std::time::Duration::from_secs(2),
         };

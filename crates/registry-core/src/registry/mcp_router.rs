@@ -7,12 +7,12 @@ use super::{CAS_ATTEMPTS, Registry, require_scope};
 use crate::auth::{Caller, Scope, random_hex};
 use crate::error::RegistryError;
 use crate::manifest::FieldError;
-use crate::router::{
-    HealthProbe, InstanceHealth, InstanceId, MAX_ACTIONS, MAX_REGION_LEN, RouterInstance,
+use crate::mcp_router::{
+    HealthProbe, InstanceHealth, InstanceId, MAX_ACTIONS, MAX_REGION_LEN, McpRouterInstance,
     TargetPolicy, TargetUrl,
 };
 use crate::slug::Slug;
-use crate::store::{Conflict, RouterStore, StorageError};
+use crate::store::{Conflict, McpRouterStore, StorageError};
 use crate::version::PluginVersion;
 
 /// Consecutive failed checks that take an instance out of the table, by default.
@@ -22,7 +22,7 @@ pub const DEFAULT_CHECK_CONCURRENCY: usize = 64;
 
 /// How the router behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouterSettings {
+pub struct McpRouterSettings {
     /// Which addresses instances may name.
     pub policy: TargetPolicy,
     /// Consecutive failed checks that remove an instance (at least 1).
@@ -31,7 +31,7 @@ pub struct RouterSettings {
     pub check_concurrency: usize,
 }
 
-impl Default for RouterSettings {
+impl Default for McpRouterSettings {
     fn default() -> Self {
         Self {
             policy: TargetPolicy::STRICT,
@@ -43,13 +43,13 @@ impl Default for RouterSettings {
 
 /// What the router needs: its table, the network, and its settings.
 #[derive(Clone)]
-pub struct RouterParts {
+pub struct McpRouterParts {
     /// The routing table.
-    pub store: Arc<dyn RouterStore>,
+    pub store: Arc<dyn McpRouterStore>,
     /// Name resolution and health-check calls.
     pub probe: Arc<dyn HealthProbe>,
     /// Thresholds and the address policy.
-    pub settings: RouterSettings,
+    pub settings: McpRouterSettings,
 }
 
 /// A registration as the caller sent it, checked by [`Registry::register_instance`].
@@ -75,7 +75,7 @@ pub struct NewRegistration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
     /// The instance as now registered.
-    pub instance: RouterInstance,
+    pub instance: McpRouterInstance,
     /// Whether the table changed: `false` when the same registration was there.
     pub changed: bool,
 }
@@ -88,19 +88,21 @@ pub struct RoutingTable {
     /// Consecutive failed checks that remove an instance.
     pub failure_threshold: u32,
     /// Its instances, in id order.
-    pub instances: Vec<RouterInstance>,
+    pub instances: Vec<McpRouterInstance>,
 }
 
 impl Registry {
     /// Runs the MCP router over `parts`.
     #[must_use]
-    pub fn with_router(mut self, parts: RouterParts) -> Self {
+    pub fn with_mcp_router(mut self, parts: McpRouterParts) -> Self {
         self.router = Some(parts);
         self
     }
 
-    pub(super) fn router(&self) -> Result<&RouterParts, RegistryError> {
-        self.router.as_ref().ok_or(RegistryError::RouterUnavailable)
+    pub(super) fn router(&self) -> Result<&McpRouterParts, RegistryError> {
+        self.router
+            .as_ref()
+            .ok_or(RegistryError::McpRouterUnavailable)
     }
 
     /// Registers an instance (the spec's `POST /register`). Registering the same
@@ -175,7 +177,7 @@ impl Registry {
         caller: &Caller,
         slug: &str,
         instance_id: &str,
-    ) -> Result<RouterInstance, RegistryError> {
+    ) -> Result<McpRouterInstance, RegistryError> {
         require_scope(Some(caller), Scope::Router)?;
         let router = self.router()?;
         let not_found = || RegistryError::InstanceNotFound {
@@ -257,9 +259,9 @@ impl Registry {
     async fn checked_registration(
         &self,
         caller: &Caller,
-        router: &RouterParts,
+        router: &McpRouterParts,
         new: NewRegistration,
-    ) -> Result<RouterInstance, RegistryError> {
+    ) -> Result<McpRouterInstance, RegistryError> {
         let mut problems = Vec::new();
         let p = &mut problems;
         let slug = field(p, "plugin_slug", Slug::parse(&new.plugin_slug));
@@ -333,7 +335,7 @@ impl Registry {
         if !problems.is_empty() {
             return Err(RegistryError::Invalid { problems });
         }
-        Ok(RouterInstance {
+        Ok(McpRouterInstance {
             slug,
             instance_id,
             registration: random_hex(8)?,
@@ -398,7 +400,7 @@ impl Registry {
 
 /// Whether the router may call `url`: its literal address, or every address its
 /// host resolves to, allowed by the policy. Nothing is sent to it.
-pub(super) async fn reachable(router: &RouterParts, url: &TargetUrl) -> Result<(), String> {
+pub(super) async fn reachable(router: &McpRouterParts, url: &TargetUrl) -> Result<(), String> {
     let policy = router.settings.policy;
     if let Some(ip) = url.ip_literal() {
         return policy.check_ip(ip);

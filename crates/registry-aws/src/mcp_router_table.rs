@@ -15,9 +15,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
-use registry_core::router::{InstanceHealth, InstanceId, RouterInstance};
+use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use registry_core::slug::Slug;
-use registry_core::store::{Conflict, RouterStore, StorageError};
+use registry_core::store::{Conflict, McpRouterStore, StorageError};
 
 use crate::error::{conditional, storage_error};
 use crate::table::{
@@ -36,14 +36,14 @@ fn instance_sk(id: &InstanceId) -> String {
 }
 
 /// An instance item: its registration, with the health that changes after it.
-fn instance_of(item: &Item) -> Result<RouterInstance, StorageError> {
-    let mut instance: RouterInstance = from_json("router instance", get_s(item, "record")?)?;
+fn instance_of(item: &Item) -> Result<McpRouterInstance, StorageError> {
+    let mut instance: McpRouterInstance = from_json("router instance", get_s(item, "record")?)?;
     instance.health = from_json("instance health", get_s(item, "health")?)?;
     Ok(instance)
 }
 
 impl DynamoStore {
-    fn instance_item(&self, instance: &RouterInstance) -> Result<Item, StorageError> {
+    fn instance_item(&self, instance: &McpRouterInstance) -> Result<Item, StorageError> {
         Ok(HashMap::from([
             (PK.to_owned(), s(route_pk(&instance.slug))),
             (SK.to_owned(), s(instance_sk(&instance.instance_id))),
@@ -108,8 +108,8 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl RouterStore for DynamoStore {
-    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError> {
+impl McpRouterStore for DynamoStore {
+    async fn insert_instance(&self, instance: &McpRouterInstance) -> Result<(), StorageError> {
         let items = vec![
             self.conditional_put(self.instance_item(instance)?, "attribute_not_exists")?,
             self.count_instance(&instance.slug, true)?,
@@ -128,7 +128,7 @@ impl RouterStore for DynamoStore {
 
     async fn replace_instance(
         &self,
-        instance: &RouterInstance,
+        instance: &McpRouterInstance,
         expected_registration: &str,
     ) -> Result<(), StorageError> {
         let result = self
@@ -148,14 +148,14 @@ impl RouterStore for DynamoStore {
         &self,
         slug: &Slug,
         id: &InstanceId,
-    ) -> Result<Option<RouterInstance>, StorageError> {
+    ) -> Result<Option<McpRouterInstance>, StorageError> {
         self.get(&route_pk(slug), &instance_sk(id))
             .await?
             .map(|item| instance_of(&item))
             .transpose()
     }
 
-    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError> {
+    async fn instances(&self, slug: &Slug) -> Result<Vec<McpRouterInstance>, StorageError> {
         self.query_prefix(&route_pk(slug), "INST#", &[])
             .await?
             .iter()
@@ -163,7 +163,7 @@ impl RouterStore for DynamoStore {
             .collect()
     }
 
-    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError> {
+    async fn all_instances(&self) -> Result<Vec<McpRouterInstance>, StorageError> {
         let mut instances = Vec::new();
         let mut start = None;
         loop {

@@ -142,7 +142,7 @@ pub enum HealthStatus {
 
 /// One registered instance of a plugin version, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouterInstance {
+pub struct McpRouterInstance {
     /// The plugin it serves.
     pub slug: Slug,
     /// Its id within the plugin.
@@ -168,7 +168,7 @@ pub struct RouterInstance {
     pub health: InstanceHealth,
 }
 
-impl RouterInstance {
+impl McpRouterInstance {
     /// Whether `other` registers the same thing (everything but the registration's
     /// identity, time and health): registering it again changes nothing.
     pub fn same_registration(&self, other: &Self) -> bool {

@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::{backend, from_json, to_json};
-use crate::orgs::select_all;
 use crate::SqliteStore;
-use registry_core::store::{Conflict, RouterStore, StorageError};
-use registry_core::router::{InstanceHealth, InstanceId, RouterInstance};
+use crate::orgs::select_all;
+use crate::{backend, from_json, to_json};
+use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use registry_core::slug::Slug;
+use registry_core::store::{Conflict, McpRouterStore, StorageError};
 
 const INSTANCE_COLUMNS: &str = "record, health";
 
@@ -19,8 +19,8 @@ fn read_instance(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
 }
 
 /// A stored instance: its registration, with the health that changes after it.
-fn instance_of((record, health): &(String, String)) -> Result<RouterInstance, StorageError> {
-    let mut instance: RouterInstance = from_json("router instance", record)?;
+fn instance_of((record, health): &(String, String)) -> Result<McpRouterInstance, StorageError> {
+    let mut instance: McpRouterInstance = from_json("router instance", record)?;
     instance.health = from_json("instance health", health)?;
     Ok(instance)
 }
@@ -30,7 +30,7 @@ fn select_instances(
     conn: &rusqlite::Connection,
     filter: &str,
     params: impl rusqlite::Params,
-) -> Result<Vec<RouterInstance>, StorageError> {
+) -> Result<Vec<McpRouterInstance>, StorageError> {
     select_all(
         conn,
         &format!("SELECT {INSTANCE_COLUMNS} FROM router_instances {filter}"),
@@ -58,8 +58,8 @@ fn move_count(tx: &rusqlite::Transaction<'_>, slug: &str, delta: i64) -> Result<
 }
 
 #[async_trait]
-impl RouterStore for SqliteStore {
-    async fn insert_instance(&self, instance: &RouterInstance) -> Result<(), StorageError> {
+impl McpRouterStore for SqliteStore {
+    async fn insert_instance(&self, instance: &McpRouterInstance) -> Result<(), StorageError> {
         let (slug, id, registration) = (
             instance.slug.to_string(),
             instance.instance_id.to_string(),
@@ -89,7 +89,7 @@ impl RouterStore for SqliteStore {
 
     async fn replace_instance(
         &self,
-        instance: &RouterInstance,
+        instance: &McpRouterInstance,
         expected_registration: &str,
     ) -> Result<(), StorageError> {
         let (slug, id, registration, expected) = (
@@ -119,7 +119,7 @@ impl RouterStore for SqliteStore {
         &self,
         slug: &Slug,
         id: &InstanceId,
-    ) -> Result<Option<RouterInstance>, StorageError> {
+    ) -> Result<Option<McpRouterInstance>, StorageError> {
         let (slug, id) = (slug.to_string(), id.to_string());
         self.with_conn(move |conn| {
             conn.query_row(
@@ -138,7 +138,7 @@ impl RouterStore for SqliteStore {
         .await
     }
 
-    async fn instances(&self, slug: &Slug) -> Result<Vec<RouterInstance>, StorageError> {
+    async fn instances(&self, slug: &Slug) -> Result<Vec<McpRouterInstance>, StorageError> {
         let slug = slug.to_string();
         self.with_conn(move |conn| {
             select_instances(conn, "WHERE slug = ?1 ORDER BY instance_id", [slug])
@@ -146,7 +146,7 @@ impl RouterStore for SqliteStore {
         .await
     }
 
-    async fn all_instances(&self) -> Result<Vec<RouterInstance>, StorageError> {
+    async fn all_instances(&self) -> Result<Vec<McpRouterInstance>, StorageError> {
         self.with_conn(|conn| select_instances(conn, "ORDER BY slug, instance_id", []))
             .await
     }

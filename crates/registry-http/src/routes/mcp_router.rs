@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use registry_core::mcp_router::{HealthStatus, McpRouterInstance};
 use registry_core::registry::NewRegistration;
-use registry_core::router::{HealthStatus, RouterInstance};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
@@ -122,8 +122,8 @@ pub struct HealthView {
     checks: BTreeMap<String, String>,
 }
 
-impl From<RouterInstance> for InstanceView {
-    fn from(i: RouterInstance) -> Self {
+impl From<McpRouterInstance> for InstanceView {
+    fn from(i: McpRouterInstance) -> Self {
         Self {
             metadata: InstanceMetadata {
                 instance_id: i.instance_id.to_string(),

@@ -1,4 +1,4 @@
-//! The contract of the router port ([`RouterStore`]), run against SQLite in
+//! The contract of the router port ([`McpRouterStore`]), run against SQLite in
 //! `registry-sqlite` and DynamoDB Local in `registry-aws`.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::contract::sample_version;
-use super::{CatalogStore, Conflict, LatestSummary, RouterStore, StorageError};
+use super::{CatalogStore, Conflict, LatestSummary, McpRouterStore, StorageError};
 use crate::auth::PrincipalId;
-use crate::router::{InstanceHealth, InstanceId, RouterInstance, TargetUrl};
+use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance, TargetUrl};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
@@ -24,8 +24,8 @@ fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
 }
 
 /// An instance of `slug@1.0.0` with id `id`, registered as `registration`.
-pub fn sample_instance(slug: &Slug, id: &str, registration: &str) -> RouterInstance {
-    RouterInstance {
+pub fn sample_instance(slug: &Slug, id: &str, registration: &str) -> McpRouterInstance {
+    McpRouterInstance {
         slug: slug.clone(),
         instance_id: InstanceId::parse(id).expect("instance id"),
         registration: registration.to_owned(),
@@ -65,9 +65,9 @@ async fn healthy_count(catalog: &Arc<dyn CatalogStore>, slug: &Slug) -> u64 {
 }
 
 /// Runs every router check; slugs start with `prefix` so one store can host runs.
-pub async fn router_store_contract(
+pub async fn mcp_router_store_contract(
     catalog: Arc<dyn CatalogStore>,
-    router: Arc<dyn RouterStore>,
+    router: Arc<dyn McpRouterStore>,
     prefix: &str,
 ) {
     let slug = published(&catalog, &format!("{prefix}-routed")).await;
@@ -97,7 +97,7 @@ pub async fn router_store_contract(
         .insert_instance(&sample_instance(&other, "z", "reg-z"))
         .await
         .unwrap();
-    let ids = |list: Vec<RouterInstance>| {
+    let ids = |list: Vec<McpRouterInstance>| {
         list.into_iter()
             .map(|i| format!("{}/{}", i.slug, i.instance_id))
             .collect::<Vec<_>>()

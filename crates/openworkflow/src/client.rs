@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use registry_core::manifest::{DocumentFormat, FieldError};
+use registry_core::api::{PublishResponse, UpdateResponse};
+use registry_core::manifest::DocumentFormat;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH,
 };
@@ -62,45 +63,22 @@ impl fmt::Display for ApiKey {
     }
 }
 
-/// An RFC 9457 problem body, as the registry answers every error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    /// Problem kind URI.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Short summary.
-    #[serde(default)]
-    pub title: String,
-    /// HTTP status.
-    #[serde(default)]
-    pub status: u16,
-    /// What happened and what to do.
-    #[serde(default)]
-    pub detail: String,
-    /// Stable machine code, such as `version_not_incremented`.
-    #[serde(default)]
-    pub code: String,
-    /// Field-by-field problems of a validation failure.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
+pub use registry_core::api::Problem;
 
-impl Problem {
-    /// A problem for an answer without a problem body.
-    fn from_status(status: StatusCode, body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(body);
-        let detail = match text.trim() {
-            "" => status.canonical_reason().unwrap_or("no detail").to_owned(),
-            text => text.chars().take(300).collect(),
-        };
-        Self {
-            kind: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("error").to_owned(),
-            status: status.as_u16(),
-            detail,
-            code: String::new(),
-            errors: Vec::new(),
-        }
+/// A problem for an answer without a problem body.
+fn problem_of_status(status: StatusCode, body: &[u8]) -> Problem {
+    let text = String::from_utf8_lossy(body);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("no detail").to_owned(),
+        text => text.chars().take(300).collect(),
+    };
+    Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: String::new(),
+        errors: Vec::new(),
     }
 }
 
@@ -302,37 +280,7 @@ pub struct DeprecationNotice {
     pub deprecated_at: Option<String>,
 }
 
-/// One search result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SearchResult {
-    /// Plugin slug.
-    pub slug: String,
-    /// Display name.
-    pub name: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// Latest version.
-    pub version: String,
-    /// Author.
-    #[serde(default)]
-    pub author: String,
-    /// Tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Downloads.
-    #[serde(default)]
-    pub downloads: u64,
-}
-
-/// A page of search results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SearchPage {
-    /// Matches in all.
-    pub total: usize,
-    /// This page.
-    pub results: Vec<SearchResult>,
-}
+pub use registry_core::api::{SearchHit, SearchPage};
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -380,7 +328,8 @@ impl PublishPayload {
     }
 }
 
-/// What a publish or update answered.
+/// What a publish or update answered ([`PublishResponse`] or [`UpdateResponse`]),
+/// with the new details' ETag from the headers: what `--json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     /// `published` or `updated`.
@@ -610,7 +559,7 @@ impl RegistryClient {
             let problem = serde_json::from_slice::<Problem>(&body)
                 .ok()
                 .filter(|p| p.status != 0)
-                .unwrap_or_else(|| Problem::from_status(status, &body));
+                .unwrap_or_else(|| problem_of_status(status, &body));
             return Err(ClientError::of_status(status, problem));
         }
     }
@@ -790,10 +739,28 @@ impl RegistryClient {
                 response?
             }
         };
-        let etag = header_text(response.headers(), ETAG);
-        let mut published: Published = Self::json(&url, response).await?;
-        published.details_etag = etag;
-        Ok(published)
+        let details_etag = header_text(response.headers(), ETAG);
+        Ok(if update.is_some() {
+            let answer: UpdateResponse = Self::json(&url, response).await?;
+            Published {
+                status: answer.status,
+                slug: answer.slug,
+                version: answer.version,
+                url: None,
+                previous_version: answer.previous_version,
+                details_etag,
+            }
+        } else {
+            let answer: PublishResponse = Self::json(&url, response).await?;
+            Published {
+                status: answer.status,
+                slug: answer.slug,
+                version: answer.version,
+                url: Some(answer.url),
+                previous_version: None,
+                details_etag,
+            }
+        })
     }
 
     /// Sends a bundle through `POST /uploads` and a presigned PUT; `None` when
@@ -838,7 +805,7 @@ impl RegistryClient {
             let body = response.bytes().await.unwrap_or_default();
             return Err(ClientError::of_status(
                 status,
-                Problem::from_status(status, &body),
+                problem_of_status(status, &body),
             ));
         }
         Ok(Some(ticket.upload_id))
@@ -1084,7 +1051,7 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_a_problem_still_gives_a_reason() {
-        let problem = Problem::from_status(StatusCode::BAD_GATEWAY, b"");
+        let problem = problem_of_status(StatusCode::BAD_GATEWAY, b"");
         assert_eq!(problem.status, 502);
         assert_eq!(problem.detail, "Bad Gateway");
         let error = ClientError::of_status(StatusCode::BAD_GATEWAY, problem);

@@ -72,7 +72,7 @@ impl CatalogScope {
         }
     }
 
-    /// The storage name (`system` or `org:{org_id}`, DESIGN.md's `{registry}`).
+    /// The storage name (`system` or `org:{org_id}`: the `{registry}` part of DynamoDB keys).
     pub fn storage_name(&self) -> String {
         match self {
             Self::System => "system".to_owned(),

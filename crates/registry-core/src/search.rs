@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::RegistryError;
 use crate::store::PluginListing;
@@ -25,8 +25,9 @@ pub const MAX_QUERY_LEN: usize = 256;
 /// Most terms in one query.
 pub const MAX_QUERY_TERMS: usize = 16;
 
-/// One search result: the spec's search result fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// One search result: the spec's search result fields. The same entry is what the
+/// static index's search shards hold, so search answers from shards as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHit {
     /// Plugin slug.
     pub slug: String,
@@ -69,7 +70,7 @@ impl SearchHit {
 }
 
 /// A page of search results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchPage {
     /// How many plugins match in all (not just this page).
     pub total: usize,

@@ -1,9 +1,17 @@
-//! The OpenAPI 3.1 document, assembled from the handlers' annotations.
+//! The OpenAPI 3.1 document: the handlers' own annotations (collected by the routes
+//! that mount them), this crate's title and tags, and [`StandardResponses`], the one
+//! place that says what every operation of a kind can answer.
 
+use std::sync::LazyLock;
+
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::routes::{keys, mcp_router, org_catalog, orgs, plugins, uploads};
+use crate::problem::PROBLEM_CONTENT_TYPE;
+use crate::routes::api_routes;
 
 /// The registry API.
 #[derive(OpenApi)]
@@ -12,41 +20,6 @@ use crate::routes::{keys, mcp_router, org_catalog, orgs, plugins, uploads};
         title = "OpenWorkflow Plugin Registry",
         description = "The OpenWorkflow Registry Protocol: search, details, downloads, publish, update, deprecate, unpublish, API keys, the org-scoped plugin catalog, and MCP router registration with health checks.",
         version = "0.1.0"
-    ),
-    paths(
-        plugins::search::search_plugins,
-        plugins::details::get_plugin,
-        plugins::download::download_schema,
-        plugins::download::download_bundle,
-        plugins::publish::publish_plugin,
-        plugins::publish::update_plugin,
-        uploads::create_upload,
-        plugins::deprecate::deprecate_version,
-        plugins::unpublish::unpublish_version,
-        keys::create_key,
-        keys::list_keys,
-        keys::revoke_key,
-        org_catalog::list_org_plugins,
-        org_catalog::org_plugin_versions,
-        org_catalog::org_plugin_settings_schema,
-        org_catalog::upload_org_plugin,
-        org_catalog::patch_org_plugin,
-        org_catalog::delete_org_plugin,
-        org_catalog::list_system_plugins,
-        org_catalog::upload_system_plugin,
-        org_catalog::patch_system_plugin,
-        org_catalog::delete_system_plugin,
-        orgs::create_org,
-        orgs::list_orgs,
-        orgs::list_members,
-        orgs::add_member,
-        orgs::remove_member,
-        orgs::list_permissions,
-        orgs::grant_permission,
-        orgs::revoke_permission,
-        mcp_router::register_instance,
-        mcp_router::deregister_instance,
-        mcp_router::get_routing_table,
     ),
     components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth),
@@ -57,6 +30,7 @@ use crate::routes::{keys, mcp_router, org_catalog, orgs, plugins, uploads};
         (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),
         (name = "system catalog", description = "Platform-wide system plugins (sys_admin)"),
         (name = "administration", description = "Orgs, members and permissions (an admin key of a sys_admin)"),
+        (name = "meta", description = "This API's description and the registry's own health"),
         (name = "router", description = "MCP router registration, health-checked routing tables (API key with the router scope)"),
     )
 )]
@@ -77,4 +51,108 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The whole document, whichever function serves it: the same for every entry point.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    let mut document = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api_routes())
+        .into_openapi();
+    StandardResponses.modify(&mut document);
+    document
+}
+
+/// [`api_document`] as JSON, made once per process.
+pub fn api_document_json() -> &'static str {
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        api_document()
+            .to_pretty_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    });
+    &JSON
+}
+
+/// What every operation of a kind can answer, said once instead of in each
+/// handler's annotation: every error answer is a problem+json body; an operation
+/// that takes parameters or a body can answer 400, one with a body 413, one that
+/// reads a key 401 and 403; and every operation can fail unexpectedly (500) or
+/// find storage briefly unavailable (503). A handler's own description of a status
+/// is kept; these only fill what it leaves out.
+pub struct StandardResponses;
+
+impl StandardResponses {
+    const MALFORMED: &str =
+        "Malformed request: a path segment, query parameter or body that does not parse";
+    const UNAUTHENTICATED: &str =
+        "No API key where one is needed, or a key that is unknown, expired or revoked";
+    const FORBIDDEN: &str =
+        "The key may not do this: its scopes, the principal's ownership, permissions or membership";
+    const TOO_LARGE: &str = "The body is over this operation's size limit";
+    const UNEXPECTED: &str =
+        "An unexpected failure (500), or storage briefly unavailable (503): retry later";
+
+    fn complete(operation: &mut Operation) {
+        let takes_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+            || operation.request_body.is_some();
+        let reads_key = operation.security.is_some();
+        let responses = &mut operation.responses.responses;
+        let mut add = |status: &str, description: &str| {
+            responses.entry(status.to_owned()).or_insert_with(|| {
+                RefOr::T(ResponseBuilder::new().description(description).build())
+            });
+        };
+        if takes_input {
+            add("400", Self::MALFORMED);
+        }
+        if reads_key {
+            add("401", Self::UNAUTHENTICATED);
+            add("403", Self::FORBIDDEN);
+        }
+        if operation.request_body.is_some() {
+            add("413", Self::TOO_LARGE);
+        }
+        add("default", Self::UNEXPECTED);
+        for (status, response) in responses.iter_mut() {
+            if let RefOr::T(response) = response
+                && is_error(status)
+                && response.content.is_empty()
+            {
+                set_problem_body(response);
+            }
+        }
+    }
+}
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::complete(operation);
+            }
+        }
+    }
+}
+
+/// 4xx, 5xx and `default` answers are failures.
+fn is_error(status: &str) -> bool {
+    status == "default" || status.starts_with('4') || status.starts_with('5')
+}
+
+fn set_problem_body(response: &mut Response) {
+    response.content.insert(
+        PROBLEM_CONTENT_TYPE.to_owned(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+    );
 }

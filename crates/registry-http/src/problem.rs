@@ -10,28 +10,12 @@ use registry_core::RegistryError;
 use registry_core::bundle::BundleError;
 use registry_core::manifest::FieldError;
 use registry_core::store::StorageError;
-use serde::Serialize;
 
+pub use registry_core::api::Problem;
 pub use registry_core::error::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
 
-/// The problem+json body.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// URI identifying the problem kind.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary of the problem kind.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What happened and what to do about it.
-    pub detail: String,
-    /// Stable machine-readable code.
-    pub code: String,
-    /// Field-by-field problems, for validation failures.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
+/// The `detail` of the 404 for a path no route matches.
+pub const NO_SUCH_ROUTE: &str = "no such route; see /openapi.json for the API";
 
 /// An error answered as problem+json.
 #[derive(Debug)]
@@ -61,6 +45,11 @@ impl ApiError {
     /// 404 for an unknown route or resource.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 404 for a path no route matches (the router's fallback).
+    pub fn no_such_route() -> Self {
+        Self::not_found(NO_SUCH_ROUTE)
     }
 
     /// 413 for a body over `limit` bytes.
@@ -94,12 +83,13 @@ fn title_of(status: StatusCode) -> &'static str {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Problem {
-            kind: format!("{PROBLEM_TYPE_BASE}{}", self.code.replace('_', "-")),
-            title: title_of(self.status).to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail,
-            code: self.code.to_owned(),
             errors: self.errors,
+            ..Problem::new(
+                self.status.as_u16(),
+                title_of(self.status),
+                self.code,
+                self.detail,
+            )
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (self.status, bytes).into_response();

@@ -384,12 +384,7 @@ async fn main() {
     for entry in std::fs::read_dir(out.join("search")).unwrap() {
         let shard: registry_index::format::SearchShard =
             serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
-        hits.extend(
-            shard
-                .plugins
-                .into_iter()
-                .map(registry_core::search::SearchHit::from),
-        );
+        hits.extend(shard.plugins);
     }
     let parsed = started.elapsed();
     let started = Instant::now();

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use registry_core::artifact::ArtifactKey;
 use registry_core::registry::ChangeListener;
+use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
 use registry_core::store::{ArtifactStore, BackendError, CatalogStore, Conflict, StorageError};
 use registry_core::timestamp::Clock;
@@ -24,7 +25,7 @@ use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
 use crate::format::{
-    Bin, FORMAT_VERSION, IndexConfig, SearchEntry, SearchShard, Signed, Snapshot, TimestampDocument,
+    Bin, FORMAT_VERSION, IndexConfig, SearchShard, Signed, Snapshot, TimestampDocument,
 };
 use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
 use crate::render::{
@@ -308,7 +309,7 @@ impl IndexBuilder {
                 .map(|b| b.signed.files.clone())
                 .unwrap_or_default();
             let mut files = old_files.clone();
-            let mut entries: BTreeMap<String, SearchEntry> = search
+            let mut entries: BTreeMap<String, SearchHit> = search
                 .value
                 .map(|s| s.plugins.into_iter().map(|e| (e.slug.clone(), e)).collect())
                 .unwrap_or_default();
@@ -401,7 +402,7 @@ impl IndexBuilder {
     fn search_shard_bytes(
         &self,
         shard: Shard,
-        mut plugins: Vec<SearchEntry>,
+        mut plugins: Vec<SearchHit>,
     ) -> Result<Vec<u8>, IndexError> {
         plugins.sort_by(|a, b| a.slug.cmp(&b.slug));
         let doc = SearchShard {
@@ -566,7 +567,7 @@ impl IndexBuilder {
             self.read_all_bins().await?
         });
         let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
-        let mut shards: BTreeMap<Shard, Vec<SearchEntry>> = BTreeMap::new();
+        let mut shards: BTreeMap<Shard, Vec<SearchHit>> = BTreeMap::new();
 
         let config_sha = self
             .write_json_if_changed(
@@ -802,7 +803,7 @@ struct PluginOutcome {
     shard: Shard,
     files: Vec<(String, String)>,
     written: Vec<(IndexPath, usize)>,
-    entry: Option<SearchEntry>,
+    entry: Option<SearchHit>,
 }
 
 fn known_sha<'a>(

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use registry_core::error::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
+use registry_core::api::Problem;
+use registry_core::error::PROBLEM_CONTENT_TYPE;
 use registry_core::search::SearchHit;
 use registry_core::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -53,61 +54,6 @@ pub struct PublicKeyInfo {
     pub public_key: String,
 }
 
-/// One plugin in a search shard: the latest version's searchable fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SearchEntry {
-    /// Plugin slug.
-    pub slug: String,
-    /// Latest version's name.
-    pub name: String,
-    /// Latest version's description.
-    pub description: String,
-    /// The latest version.
-    pub version: String,
-    /// Latest version's author.
-    pub author: String,
-    /// Latest version's tags.
-    pub tags: Vec<String>,
-    /// Downloads as of the last roll-up.
-    pub downloads: u64,
-    /// First publication.
-    pub created_at: Timestamp,
-    /// Last change.
-    pub updated_at: Timestamp,
-}
-
-impl From<SearchHit> for SearchEntry {
-    fn from(hit: SearchHit) -> Self {
-        Self {
-            slug: hit.slug,
-            name: hit.name,
-            description: hit.description,
-            version: hit.version,
-            author: hit.author,
-            tags: hit.tags,
-            downloads: hit.downloads,
-            created_at: hit.created_at,
-            updated_at: hit.updated_at,
-        }
-    }
-}
-
-impl From<SearchEntry> for SearchHit {
-    fn from(entry: SearchEntry) -> Self {
-        Self {
-            slug: entry.slug,
-            name: entry.name,
-            description: entry.description,
-            version: entry.version,
-            author: entry.author,
-            tags: entry.tags,
-            downloads: entry.downloads,
-            created_at: entry.created_at,
-            updated_at: entry.updated_at,
-        }
-    }
-}
-
 /// `search/{shard}.json`: the search entries of one shard's plugins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchShard {
@@ -116,7 +62,7 @@ pub struct SearchShard {
     /// The shard's three-hex-digit name.
     pub shard: String,
     /// One entry per plugin with a live version, by slug.
-    pub plugins: Vec<SearchEntry>,
+    pub plugins: Vec<SearchHit>,
 }
 
 /// `snapshot/{shard}.json` (signed): the hash of every file in one bin.
@@ -171,37 +117,18 @@ pub struct KeySignature {
     pub sig: String,
 }
 
-/// What an unpublished version's paths hold: the same problem document the API
-/// answers with, served with status 410.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GoneDocument {
-    /// Problem type URI.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short title.
-    pub title: String,
-    /// Always 410.
-    pub status: u16,
-    /// What happened.
-    pub detail: String,
-    /// Stable machine code (`version_unpublished`).
-    pub code: String,
-}
-
 /// HTTP status of an unpublished version's paths.
 pub const GONE_STATUS: u16 = 410;
-/// Media type of [`GoneDocument`]s.
+/// Media type of an unpublished version's paths: a problem document.
 pub const GONE_CONTENT_TYPE: &str = PROBLEM_CONTENT_TYPE;
 
-impl GoneDocument {
-    /// The document for an unpublished `slug@version`.
-    pub fn unpublished(slug: &str, version: &str) -> Self {
-        Self {
-            kind: format!("{PROBLEM_TYPE_BASE}version-unpublished"),
-            title: "Gone".to_owned(),
-            status: GONE_STATUS,
-            detail: format!("{slug}@{version} was unpublished and is gone"),
-            code: "version_unpublished".to_owned(),
-        }
-    }
+/// What an unpublished version's paths hold: the same problem the API answers
+/// with, served with status 410.
+pub fn unpublished_problem(slug: &str, version: &str) -> Problem {
+    Problem::new(
+        GONE_STATUS,
+        "Gone",
+        "version_unpublished",
+        format!("{slug}@{version} was unpublished and is gone"),
+    )
 }

@@ -12,7 +12,7 @@ use registry_core::store::{
 };
 
 use crate::canonical::to_canonical_json;
-use crate::format::{GONE_CONTENT_TYPE, GONE_STATUS, GoneDocument, SearchEntry};
+use crate::format::{GONE_CONTENT_TYPE, GONE_STATUS, unpublished_problem};
 use crate::path::{IndexPath, JSON_CONTENT_TYPE};
 
 /// A plugin as the catalog holds it: the plugin row and every version record,
@@ -96,8 +96,7 @@ pub fn render_plugin(
     for record in &state.versions {
         let v = &record.version;
         if record.unpublished_at.is_some() {
-            let gone =
-                to_canonical_json(&GoneDocument::unpublished(slug.as_str(), &v.to_string()))?;
+            let gone = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
             let mut paths = vec![
                 IndexPath::VersionDetails(slug.clone(), v.clone()),
                 IndexPath::Schema(slug.clone(), v.clone()),
@@ -155,7 +154,7 @@ fn write_rank(path: &IndexPath) -> u8 {
 }
 
 /// The plugin's entry in its search shard; `None` when nothing is published.
-pub fn search_entry(plugin: &PluginRecord) -> Option<SearchEntry> {
+pub fn search_entry(plugin: &PluginRecord) -> Option<SearchHit> {
     SearchHit::of_listing(PluginListing {
         slug: plugin.slug.clone(),
         created_at: plugin.created_at,
@@ -163,5 +162,4 @@ pub fn search_entry(plugin: &PluginRecord) -> Option<SearchEntry> {
         downloads: plugin.downloads,
         latest: plugin.latest.clone(),
     })
-    .map(SearchEntry::from)
 }

@@ -53,11 +53,7 @@ type ParsedShard = (Shard, String, Vec<Arc<SearchHit>>);
 fn parse_shard(shard: Shard, bytes: &[u8]) -> Result<Vec<Arc<SearchHit>>, StorageError> {
     let doc: SearchShard = serde_json::from_slice(bytes)
         .map_err(|e| StorageError::Corrupt(format!("search/{shard}.json: {e}")))?;
-    Ok(doc
-        .plugins
-        .into_iter()
-        .map(|entry| Arc::new(SearchHit::from(entry)))
-        .collect())
+    Ok(doc.plugins.into_iter().map(Arc::new).collect())
 }
 
 /// Builds the index from the shards each run's channel delivers, parsing new

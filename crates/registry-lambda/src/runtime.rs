@@ -16,7 +16,7 @@ use registry_core::{Registry, RegistryConfig};
 
 use lambda_http::LambdaEvent;
 
-use registry_http::routes::with_fallbacks;
+use registry_http::routes::{ApiRoutes, with_fallbacks};
 use registry_http::state::AppState;
 use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
 
@@ -135,7 +135,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
 }
 
 /// A function's router: its routes, the problem+json fallbacks, its state.
-pub fn function_router(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+pub fn function_router(routes: ApiRoutes, state: Arc<AppState>) -> Router {
     with_fallbacks(routes).with_state(state)
 }
 
@@ -163,7 +163,7 @@ async fn load_state() -> anyhow::Result<Arc<AppState>> {
 
 /// The whole life of a Lambda function serving `routes`: logs, state, then the
 /// runtime loop.
-pub async fn run_function(routes: fn() -> Router<Arc<AppState>>) -> Result<(), lambda_http::Error> {
+pub async fn run_function(routes: fn() -> ApiRoutes) -> Result<(), lambda_http::Error> {
     init_logging();
     let router = function_router(routes(), load_state().await?);
     lambda_http::run(router).await

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use http_body_util::BodyExt;
 use registry_core::registry::OrgStores;
@@ -14,7 +13,7 @@ use registry_core::store::FileArtifactStore;
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 use registry_http::routes::{
-    deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
+    ApiRoutes, deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
     search_function_routes, unpublish_routes,
 };
 use registry_http::state::AppState;
@@ -64,7 +63,7 @@ fn template_binaries() -> BTreeSet<String> {
         .collect()
 }
 
-fn routes_of_integration(integration: &str) -> fn() -> Router<Arc<AppState>> {
+fn routes_of_integration(integration: &str) -> fn() -> ApiRoutes {
     match integration {
         "PublishIntegration" => publish_routes,
         "DeprecateIntegration" => deprecate_routes,

@@ -191,7 +191,7 @@ pub fn require_scope(caller: Option<&Caller>, needed: Scope) -> Result<&Caller, 
     }
 }
 
-/// The version `GET /plugins/{slug}` shows by default (DESIGN.md): among stable
+/// The version `GET /plugins/{slug}` shows by default (the README, API): among stable
 /// versions if any exist, else among pre-releases, the highest that is not
 /// deprecated, or the highest of all if every one is deprecated. Unpublished
 /// versions never count.

@@ -133,7 +133,7 @@ impl VersionSummary {
 /// kept on the plugin row so listing needs one read per plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatestSummary {
-    /// The latest version (DESIGN.md's rule).
+    /// The latest version, chosen by [`crate::registry::latest_version`].
     pub version: PluginVersion,
     /// Its name.
     pub name: String,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -77,9 +77,8 @@ pub struct KeyListParams {
     request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "Created; the secret is in `key`", body = CreatedKeyResponse),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for this key"),
+        (status = 422, description = "Invalid request"),
     ),
     security(("api_key" = [])),
     tag = "keys"
@@ -128,8 +127,7 @@ pub async fn create_key(
     params(KeyListParams),
     responses(
         (status = 200, description = "The keys", body = KeyList),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another principal's keys", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another principal's keys"),
     ),
     security(("api_key" = [])),
     tag = "keys"
@@ -156,8 +154,7 @@ pub async fn list_keys(
     params(("key_id" = String, Path, description = "The key's id (key_...)")),
     responses(
         (status = 200, description = "Revoked", body = KeyInfo),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key among those the caller may manage", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key among those the caller may manage"),
     ),
     security(("api_key" = [])),
     tag = "keys"

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -158,12 +158,11 @@ impl From<McpRouterInstance> for InstanceView {
     responses(
         (status = 201, description = "Registered (or re-registered with changes)", body = RegisterResponse),
         (status = 200, description = "Already registered exactly so; nothing changed", body = RegisterResponse),
-        (status = 400, description = "Body is not the registration JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the router scope", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another principal registered this instance_id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plugin, version or action, or a URL the registry will not call", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Body is not the registration JSON"),
+        (status = 403, description = "The key lacks the router scope"),
+        (status = 409, description = "Another principal registered this instance_id"),
+        (status = 413, description = "Body over 64 KiB"),
+        (status = 422, description = "Unknown plugin, version or action, or a URL the registry will not call"),
     ),
     security(("api_key" = [])),
     tag = "router"
@@ -220,9 +219,8 @@ pub async fn register_instance(
     ),
     responses(
         (status = 200, description = "Deregistered", body = DeregisterResponse),
-        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Lacks the router scope, or registered by another principal", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such instance", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks the router scope, or registered by another principal"),
+        (status = 404, description = "No such instance"),
     ),
     security(("api_key" = [])),
     tag = "router"
@@ -256,9 +254,8 @@ pub async fn deregister_instance(
     params(("plugin_slug" = String, Path, description = "Plugin slug")),
     responses(
         (status = 200, description = "The routing table", body = RoutingTableResponse),
-        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the router scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the router scope"),
+        (status = 404, description = "No such plugin"),
     ),
     security(("api_key" = [])),
     tag = "router"

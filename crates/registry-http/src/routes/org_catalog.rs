@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::MaybeCaller;
 use crate::body::{disposition_file_name, media_type, named_upload, parse_json, read_limited};
 use crate::multipart::read_zip_part;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -126,10 +126,9 @@ fn parse_enabled(raw: Option<&str>) -> Result<Option<bool>, ApiError> {
     params(("org_id" = String, Path, description = "The org"), CatalogListParams),
     responses(
         (status = 200, description = "The catalog", body = CatalogList),
-        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing cadence:org:plugins:read, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad filter"),
+        (status = 403, description = "Missing cadence:org:plugins:read, or not a member"),
+        (status = 404, description = "No such org"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -166,9 +165,8 @@ pub async fn list_org_plugins(
     params(("org_id" = String, Path, description = "The org"), ("pid" = String, Path, description = "The plugin id (slug)"), SourceParams),
     responses(
         (status = 200, description = "The versions", body = CatalogVersions),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org or plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, or not a member"),
+        (status = 404, description = "No such org or plugin"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -202,9 +200,8 @@ pub async fn org_plugin_versions(
     params(("org_id" = String, Path, description = "The org"), ("pid" = String, Path, description = "The plugin id (slug)"), SettingsSchemaParams),
     responses(
         (status = 200, description = "The settings schema", body = SettingsSchema),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org, plugin or version", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, or not a member"),
+        (status = 404, description = "No such org, plugin or version"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -238,14 +235,13 @@ pub async fn org_plugin_settings_schema(
     responses(
         (status = 201, description = "Uploaded and discovered", body = CatalogPlugin),
         (status = 200, description = "The same ZIP was already uploaded", body = CatalogPlugin),
-        (status = 400, description = "Not a .zip name, not a ZIP, unsafe or malformed archive, no manifest", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing cadence:org:plugins:write, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "That version is already in the catalog with other content", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over 5 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not multipart/form-data or application/zip", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid manifest or settings schema, field by field", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a .zip name, not a ZIP, unsafe or malformed archive, no manifest"),
+        (status = 403, description = "Missing cadence:org:plugins:write, or not a member"),
+        (status = 404, description = "No such org"),
+        (status = 409, description = "That version is already in the catalog with other content"),
+        (status = 413, description = "Over 5 MB"),
+        (status = 415, description = "Not multipart/form-data or application/zip"),
+        (status = 422, description = "Invalid manifest or settings schema, field by field"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -275,12 +271,12 @@ pub async fn upload_org_plugin(
     responses(
         (status = 201, description = "Uploaded and discovered", body = CatalogPlugin),
         (status = 200, description = "The same ZIP was already uploaded", body = CatalogPlugin),
-        (status = 400, description = "Bad ZIP", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "That version exists with other content", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over 5 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid manifest", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad ZIP"),
+        (status = 403, description = "Not sys_admin"),
+        (status = 409, description = "That version exists with other content"),
+        (status = 413, description = "Over 5 MB"),
+        (status = 415, description = "Not multipart/form-data or application/zip"),
+        (status = 422, description = "Invalid manifest"),
     ),
     security(("api_key" = [])),
     tag = "system catalog"
@@ -347,12 +343,11 @@ async fn upload(
     request_body = EnablementRequest,
     responses(
         (status = 200, description = "Changed", body = CatalogPlugin),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing cadence:org:plugins:write, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org, or no such plugin in this org's catalog", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The platform disabled this system plugin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body of the wrong shape", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 403, description = "Missing cadence:org:plugins:write, or not a member"),
+        (status = 404, description = "No such org, or no such plugin in this org's catalog"),
+        (status = 409, description = "The platform disabled this system plugin"),
+        (status = 422, description = "Body of the wrong shape"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -379,9 +374,8 @@ pub async fn patch_org_plugin(
     params(("org_id" = String, Path, description = "The org"), ("plugin_id" = String, Path, description = "The catalog row (plg_...)")),
     responses(
         (status = 200, description = "Disabled", body = CatalogPlugin),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing cadence:org:plugins:write, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org or plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing cadence:org:plugins:write, or not a member"),
+        (status = 404, description = "No such org or plugin"),
     ),
     security(("api_key" = [])),
     tag = "org catalog"
@@ -408,8 +402,7 @@ pub async fn delete_org_plugin(
     path = "/api/system/plugins",
     responses(
         (status = 200, description = "Every system plugin version", body = CatalogList),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not sys_admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not sys_admin"),
     ),
     security(("api_key" = [])),
     tag = "system catalog"
@@ -439,10 +432,9 @@ pub async fn list_system_plugins(
     request_body = EnablementRequest,
     responses(
         (status = 200, description = "Changed", body = CatalogPlugin),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such system plugin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Body of the wrong shape", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not sys_admin"),
+        (status = 404, description = "No such system plugin"),
+        (status = 422, description = "Body of the wrong shape"),
     ),
     security(("api_key" = [])),
     tag = "system catalog"
@@ -468,9 +460,8 @@ pub async fn patch_system_plugin(
     params(("plugin_id" = String, Path, description = "The system catalog row (plg_...)")),
     responses(
         (status = 200, description = "Disabled", body = CatalogPlugin),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such system plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not sys_admin"),
+        (status = 404, description = "No such system plugin"),
     ),
     security(("api_key" = [])),
     tag = "system catalog"

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -61,10 +61,9 @@ pub struct PermissionList {
     request_body = CreateOrgRequest,
     responses(
         (status = 201, description = "Created", body = OrgInfo),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or name", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 409, description = "The id is taken"),
+        (status = 422, description = "Invalid id or name"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -91,8 +90,7 @@ pub async fn create_org(
     path = "/api/orgs",
     responses(
         (status = 200, description = "The orgs", body = OrgList),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -112,9 +110,8 @@ pub async fn list_orgs(
     params(("org_id" = String, Path, description = "The org")),
     responses(
         (status = 200, description = "The members", body = MemberList),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 404, description = "No such org"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -138,9 +135,8 @@ pub async fn list_members(
     params(("org_id" = String, Path, description = "The org"), ("principal_id" = String, Path, description = "The principal (prn_...)")),
     responses(
         (status = 204, description = "A member"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org or principal", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 404, description = "No such org or principal"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -168,9 +164,8 @@ pub async fn add_member(
     params(("org_id" = String, Path, description = "The org"), ("principal_id" = String, Path, description = "The principal (prn_...)")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such org, or not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 404, description = "No such org, or not a member"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -198,9 +193,8 @@ pub async fn remove_member(
     params(("principal_id" = String, Path, description = "The principal (prn_...)")),
     responses(
         (status = 200, description = "The permissions", body = PermissionList),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another principal's, and not a platform admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such principal", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another principal's, and not a platform admin"),
+        (status = 404, description = "No such principal"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -232,10 +226,9 @@ pub async fn list_permissions(
     params(("principal_id" = String, Path, description = "The principal (prn_...)"), ("permission" = String, Path, description = "cadence:org:plugins:read, cadence:org:plugins:write or sys_admin")),
     responses(
         (status = 204, description = "Held"),
-        (status = 400, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such principal", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown permission"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 404, description = "No such principal"),
     ),
     security(("api_key" = [])),
     tag = "administration"
@@ -263,10 +256,9 @@ pub async fn grant_permission(
     params(("principal_id" = String, Path, description = "The principal (prn_...)"), ("permission" = String, Path, description = "The permission")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key of a sys_admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not held", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown permission"),
+        (status = 403, description = "Not an admin key of a sys_admin"),
+        (status = 404, description = "Not held"),
     ),
     security(("api_key" = [])),
     tag = "administration"

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -52,11 +52,10 @@ pub struct UploadTicketResponse {
     request_body = CreateUploadRequest,
     responses(
         (status = 201, description = "Upload opened", body = UploadTicketResponse),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key lacks publish", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "This registry takes bundles directly in POST /plugins", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Declared size above 5 MB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid size or sha256", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key lacks publish"),
+        (status = 404, description = "This registry takes bundles directly in POST /plugins"),
+        (status = 413, description = "Declared size above 5 MB"),
+        (status = 422, description = "Invalid size or sha256"),
     ),
     security(("api_key" = [])),
     tag = "publishing"

@@ -12,6 +12,7 @@ use registry_aws::{AwsClients, AwsSettings};
 use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::McpRouterSettings;
 use registry_core::timestamp::SystemClock;
+use registry_http::routes::ApiRoutes;
 use registry_http::state::AppState;
 use registry_index::lambda::IndexFunction;
 use registry_index::{IndexBuilder, IndexSettings, IndexSigningKey};
@@ -119,14 +120,14 @@ impl Functions {
             .unwrap()
     }
 
-    pub fn router(&self, routes: fn() -> Router<Arc<AppState>>) -> Router {
+    pub fn router(&self, routes: fn() -> ApiRoutes) -> Router {
         function_router(routes(), Arc::clone(&self.state))
     }
 
     /// Sends a fixture event to a function, the way `lambda_http::run` would.
     pub async fn invoke(
         &self,
-        routes: fn() -> Router<Arc<AppState>>,
+        routes: fn() -> ApiRoutes,
         fixture: &str,
         body: &str,
     ) -> (u16, Value) {
@@ -149,7 +150,7 @@ impl Functions {
     /// As [`Self::invoke`], filling in the fixture's other `{{NAME}}` placeholders.
     pub async fn invoke_with(
         &self,
-        routes: fn() -> Router<Arc<AppState>>,
+        routes: fn() -> ApiRoutes,
         fixture: &str,
         body: &str,
         vars: &[(&str, &str)],

@@ -8,6 +8,7 @@ mod instances;
 mod keys;
 mod lifecycle;
 mod mcp_router;
+mod openapi;
 mod org_catalog;
 mod publish;
 mod read;

@@ -244,53 +244,8 @@ async fn a_private_registry_needs_a_read_key_for_every_read() {
 }
 
 #[tokio::test]
-async fn openapi_describes_every_route() {
+async fn healthz_answers_ok_while_the_catalog_answers() {
     let app = TestApp::spawn().await;
-    let doc = app.get_json("/openapi.json").await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let paths = doc["paths"].as_object().unwrap();
-    for (path, method) in [
-        ("/plugins/search", "get"),
-        ("/plugins/{slug}", "get"),
-        ("/plugins/{slug}", "put"),
-        ("/plugins", "post"),
-        ("/plugins/{slug}/{version}/schema", "get"),
-        ("/plugins/{slug}/{version}/bundle", "get"),
-        ("/plugins/{slug}/{version}/deprecate", "post"),
-        ("/plugins/{slug}/{version}", "delete"),
-        ("/auth/keys", "post"),
-        ("/auth/keys", "get"),
-        ("/auth/keys/{key_id}", "delete"),
-        ("/api/orgs/{org_id}/plugins", "get"),
-        ("/api/orgs/{org_id}/plugins/{pid}/versions", "get"),
-        ("/api/orgs/{org_id}/plugins/{pid}/settings-schema", "get"),
-        ("/api/orgs/{org_id}/plugins/upload", "post"),
-        ("/api/orgs/{org_id}/plugins/{plugin_id}", "patch"),
-        ("/api/orgs/{org_id}/plugins/{plugin_id}", "delete"),
-        ("/api/system/plugins", "get"),
-        ("/api/system/plugins/upload", "post"),
-        ("/api/system/plugins/{plugin_id}", "patch"),
-        ("/api/system/plugins/{plugin_id}", "delete"),
-        ("/api/orgs", "post"),
-        ("/api/orgs", "get"),
-        ("/api/orgs/{org_id}/members", "get"),
-        ("/api/orgs/{org_id}/members/{principal_id}", "put"),
-        ("/api/orgs/{org_id}/members/{principal_id}", "delete"),
-        ("/api/principals/{principal_id}/permissions", "get"),
-        (
-            "/api/principals/{principal_id}/permissions/{permission}",
-            "put",
-        ),
-        (
-            "/api/principals/{principal_id}/permissions/{permission}",
-            "delete",
-        ),
-    ] {
-        assert!(
-            paths.get(path).and_then(|p| p.get(method)).is_some(),
-            "{method} {path}"
-        );
-    }
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -49,9 +49,9 @@ pub struct DeprecateResponse {
     request_body = DeprecateRequest,
     responses(
         (status = 200, description = "Deprecated", body = DeprecateResponse),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing reason or unknown replacement", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 422, description = "Missing reason or unknown replacement"),
     ),
     security(("api_key" = [])),
     tag = "publishing"

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::index_file::{index_path_of, serve_index_file};
 use crate::auth::MaybeCaller;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -30,10 +30,12 @@ pub struct DetailsParams {
     params(("slug" = String, Path, description = "Plugin slug"), DetailsParams),
     responses(
         (status = 200, description = "The plugin at that version", body = PluginDetails),
-        (status = 400, description = "Malformed version", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "That version was unpublished", body = Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Not modified: the If-None-Match ETag still holds"),
+        (status = 400, description = "Malformed version"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 410, description = "That version was unpublished"),
     ),
+    security((), ("api_key" = [])),
     tag = "plugins"
 )]
 pub async fn get_plugin(

@@ -12,7 +12,7 @@ use registry_index::path::IndexPath;
 
 use super::index_file::{index_path_of, serve_index_file};
 use crate::auth::MaybeCaller;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 fn artifact_response(download: Download, private: bool) -> Response {
@@ -59,9 +59,11 @@ async fn from_index(
     params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
     responses(
         (status = 200, description = "The document, as application/json or application/yaml"),
-        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "That version was unpublished", body = Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Not modified: the If-None-Match ETag still holds"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 410, description = "That version was unpublished"),
     ),
+    security((), ("api_key" = [])),
     tag = "plugins"
 )]
 pub async fn download_schema(
@@ -86,9 +88,11 @@ pub async fn download_schema(
     params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
     responses(
         (status = 200, description = "The ZIP", content_type = "application/zip"),
-        (status = 404, description = "No such version, or it has no bundle", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "That version was unpublished", body = Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Not modified: the If-None-Match ETag still holds"),
+        (status = 404, description = "No such version, or it has no bundle"),
+        (status = 410, description = "That version was unpublished"),
     ),
+    security((), ("api_key" = [])),
     tag = "plugins"
 )]
 pub async fn download_bundle(

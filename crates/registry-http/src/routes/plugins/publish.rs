@@ -8,44 +8,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
+use registry_core::api::{PublishResponse, UpdateResponse};
 use registry_core::artifact::ZIP_CONTENT_TYPE;
 use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
 use registry_core::registry::{PublishBody, Published};
 use registry_core::slug::Slug;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
 use crate::body::{disposition_file_name, media_type, named_upload, read_limited};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
-
-/// Answer to a publish.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PublishResponse {
-    /// `published`
-    status: &'static str,
-    /// The plugin.
-    slug: String,
-    /// The new version.
-    version: String,
-    /// The plugin's URL.
-    url: String,
-}
-
-/// Answer to an update.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UpdateResponse {
-    /// `updated`
-    status: &'static str,
-    /// The plugin.
-    slug: String,
-    /// The new version.
-    version: String,
-    /// The highest version before this one.
-    previous_version: Option<String>,
-}
 
 /// Names a bundle uploaded through `POST /uploads` instead of sending a body.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -96,13 +71,12 @@ async fn read_publish_body(
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
         (status = 201, description = "Published", body = PublishResponse),
-        (status = 400, description = "Malformed document or bundle", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Slug owned by another principal, or key lacks publish", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Version already used", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid plugin, field by field", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed document or bundle"),
+        (status = 403, description = "Slug owned by another principal, or key lacks publish"),
+        (status = 409, description = "Version already used"),
+        (status = 413, description = "Body too large"),
+        (status = 415, description = "Unsupported Content-Type"),
+        (status = 422, description = "Invalid plugin, field by field"),
     ),
     security(("api_key" = [])),
     tag = "publishing"
@@ -120,7 +94,7 @@ pub async fn publish_plugin(
     let mut response = json_response(
         StatusCode::CREATED,
         &PublishResponse {
-            status: "published",
+            status: "published".to_owned(),
             slug: published.slug.to_string(),
             version: published.version.to_string(),
             url: published.url.clone(),
@@ -140,9 +114,13 @@ pub async fn publish_plugin(
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
         (status = 200, description = "Updated", body = UpdateResponse),
-        (status = 404, description = "No such plugin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Version not incremented or already used", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid plugin", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed document or bundle"),
+        (status = 403, description = "The plugin is owned by another principal, or the key lacks publish"),
+        (status = 404, description = "No such plugin"),
+        (status = 409, description = "Version not incremented or already used"),
+        (status = 413, description = "Body too large"),
+        (status = 415, description = "Unsupported Content-Type"),
+        (status = 422, description = "Invalid plugin, or its slug is not the path's, field by field"),
     ),
     security(("api_key" = [])),
     tag = "publishing"
@@ -163,7 +141,7 @@ pub async fn update_plugin(
     let mut response = json_response(
         StatusCode::OK,
         &UpdateResponse {
-            status: "updated",
+            status: "updated".to_owned(),
             slug: published.slug.to_string(),
             version: published.version.to_string(),
             previous_version: published.previous_version.as_ref().map(|v| v.to_string()),

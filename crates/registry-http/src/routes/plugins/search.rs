@@ -11,7 +11,7 @@ use registry_core::search::{SearchPage, SearchQuery};
 use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -48,9 +48,9 @@ fn number(name: &'static str, raw: Option<&str>) -> Result<Option<usize>, Regist
     params(SearchParams),
     responses(
         (status = 200, description = "Matching plugins, best first", body = SearchPage),
-        (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Private registry and no key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameter"),
     ),
+    security((), ("api_key" = [])),
     tag = "plugins"
 )]
 pub async fn search_plugins(

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::auth::MaybeCaller;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
 
@@ -33,10 +33,10 @@ pub struct UnpublishResponse {
     params(("slug" = String, Path, description = "Plugin slug"), ("version" = String, Path, description = "Version")),
     responses(
         (status = 200, description = "Unpublished", body = UnpublishResponse),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plugin or version", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused, with the reason", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Already unpublished", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 409, description = "Refused, with the reason"),
+        (status = 410, description = "Already unpublished"),
     ),
     security(("api_key" = [])),
     tag = "publishing"

@@ -3,6 +3,7 @@
 //! inside one immediate transaction.
 
 mod mcp_router;
+pub mod migrations;
 mod orgs;
 
 use std::collections::HashMap;
@@ -23,96 +24,6 @@ use registry_core::store::{
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS plugins (
-    slug TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    downloads INTEGER NOT NULL DEFAULT 0,
-    revision INTEGER NOT NULL,
-    latest TEXT,
-    healthy_instances INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS versions (
-    slug TEXT NOT NULL,
-    version TEXT NOT NULL,
-    sort_key TEXT NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (slug, version)
-);
-CREATE TABLE IF NOT EXISTS daily_downloads (
-    slug TEXT NOT NULL,
-    version TEXT NOT NULL,
-    day TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (slug, version, day)
-);
-CREATE TABLE IF NOT EXISTS principals (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    principal TEXT NOT NULL,
-    name TEXT NOT NULL,
-    scopes TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE INDEX IF NOT EXISTS api_keys_by_principal ON api_keys (principal, created_at);
-CREATE TABLE IF NOT EXISTS meta (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO meta (name, value) VALUES ('catalog_revision', 0);
-CREATE TABLE IF NOT EXISTS orgs (
-    id TEXT PRIMARY KEY,
-    record TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS org_members (
-    org TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    added_at TEXT NOT NULL,
-    PRIMARY KEY (org, principal)
-);
-CREATE TABLE IF NOT EXISTS principal_permissions (
-    principal TEXT NOT NULL,
-    permission TEXT NOT NULL,
-    PRIMARY KEY (principal, permission)
-);
-CREATE TABLE IF NOT EXISTS catalog_rows (
-    plugin_id TEXT PRIMARY KEY,
-    scope TEXT NOT NULL,
-    pid TEXT NOT NULL,
-    version TEXT NOT NULL,
-    sort_key TEXT NOT NULL,
-    enabled INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    record TEXT NOT NULL,
-    UNIQUE (scope, pid, version)
-);
-CREATE INDEX IF NOT EXISTS catalog_rows_by_scope ON catalog_rows (scope, pid, sort_key);
-CREATE TABLE IF NOT EXISTS org_enablements (
-    org TEXT NOT NULL,
-    plugin_id TEXT NOT NULL,
-    enabled INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (org, plugin_id)
-);
-CREATE TABLE IF NOT EXISTS router_instances (
-    slug TEXT NOT NULL,
-    instance_id TEXT NOT NULL,
-    registration TEXT NOT NULL,
-    record TEXT NOT NULL,
-    health TEXT NOT NULL,
-    PRIMARY KEY (slug, instance_id)
-);
-";
-
 /// SQLite-backed [`CatalogStore`] and [`KeyStore`].
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -131,7 +42,7 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory().map_err(backend)?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StorageError> {
+    fn init(mut conn: Connection) -> Result<Self, StorageError> {
         // WAL lets `create-key` run beside a serving process; the busy timeout makes
         // the two wait for each other instead of failing.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -140,8 +51,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
-        add_missing_columns(&conn)?;
+        migrations::apply(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -160,26 +70,6 @@ impl SqliteStore {
         .await
         .map_err(|e| StorageError::Backend(Box::new(e)))?
     }
-}
-
-/// Brings a catalog created by an earlier release up to the current schema
-/// (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
-fn add_missing_columns(conn: &Connection) -> Result<(), StorageError> {
-    let has_health: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('plugins') WHERE name = 'healthy_instances'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(backend)?;
-    if !has_health {
-        conn.execute(
-            "ALTER TABLE plugins ADD COLUMN healthy_instances INTEGER NOT NULL DEFAULT 0",
-            [],
-        )
-        .map_err(backend)?;
-    }
-    Ok(())
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StorageError {

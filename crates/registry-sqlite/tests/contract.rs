@@ -1,15 +1,21 @@
-//! The storage contract, run against the SQLite adapters and the file artifact store.
-#![allow(missing_docs)]
+//! The storage contract, run against the SQLite adapters and the file artifact
+//! store; and the schema migrations, from an empty database and from databases
+//! made before migrations were versioned.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
 
+use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
 use registry_core::store::FileArtifactStore;
+use registry_core::store::KeyStore;
 use registry_core::store::contract::faults::failed_publishes_leave_nothing_visible;
 use registry_core::store::contract::{
     artifact_store_contract, catalog_contract, key_store_contract,
 };
 use registry_core::store::org_contract::{org_catalog_store_contract, org_store_contract};
+use registry_core::timestamp::Timestamp;
 use registry_sqlite::SqliteStore;
+use registry_sqlite::migrations::MIGRATIONS;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_catalog_keeps_the_catalog_contract() {
@@ -79,8 +85,94 @@ fn sqlite_adds_the_health_column_to_a_catalog_from_an_earlier_release() {
         )
         .unwrap();
     assert_eq!((downloads, healthy), (7, 0));
+    assert_eq!(recorded_migrations(&path), every_migration());
     // Opening again finds the column there and leaves it.
     SqliteStore::open(&path).unwrap();
+    assert_eq!(recorded_migrations(&path), every_migration());
+}
+
+fn recorded_migrations(path: &std::path::Path) -> Vec<(u32, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn every_migration() -> Vec<(u32, String)> {
+    MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.name.to_owned()))
+        .collect()
+}
+
+#[test]
+fn an_empty_database_gets_every_migration_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite3");
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(recorded_migrations(&path), every_migration());
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(recorded_migrations(&path), every_migration());
+}
+
+/// A database as the release before versioned migrations left it: its schema is
+/// migration 1's (taken verbatim from that release) and it has no
+/// `schema_migrations`. It is made here by today's code, then stripped of the
+/// record, so its rows are the ones the store really writes.
+#[tokio::test]
+async fn a_database_from_before_versioned_migrations_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite3");
+    let principal = Principal {
+        id: PrincipalId::from_stored("prn_0123456789abcdef"),
+        name: "ci".to_owned(),
+        kind: PrincipalKind::Team,
+        created_at: Timestamp::parse("2026-11-30T12:00:00Z").unwrap(),
+    };
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.create_principal(&principal).await.unwrap();
+    }
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE schema_migrations")
+        .unwrap();
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.principal(&principal.id).await.unwrap(),
+        Some(principal)
+    );
+    assert_eq!(recorded_migrations(&path), every_migration());
+}
+
+#[test]
+fn a_database_migrated_by_a_newer_build_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite3");
+    SqliteStore::open(&path).unwrap();
+    let newest = MIGRATIONS.last().unwrap().version;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'from_the_future', '2030-01-01T00:00:00Z')",
+            [newest + 1],
+        )
+        .unwrap();
+    let Err(error) = SqliteStore::open(&path) else {
+        panic!("a newer schema was opened");
+    };
+    let message = std::error::Error::source(&error).unwrap().to_string();
+    assert!(
+        message.contains(&format!("migration {}", newest + 1)),
+        "{message}"
+    );
+    assert_eq!(recorded_migrations(&path).len(), MIGRATIONS.len() + 1);
 }
 
 #[tokio::test]

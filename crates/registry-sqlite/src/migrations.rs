@@ -1,0 +1,138 @@
+//! Versioned schema migrations: numbered SQL files in `migrations/`, applied in
+//! order when a store opens, each in its own transaction together with its row
+//! in `schema_migrations`, so a crash leaves a migration either applied and
+//! recorded or neither.
+//!
+//! A database made before migrations were versioned has the tables but no
+//! `schema_migrations`: it is adopted by giving it the columns those releases
+//! lacked, then applying migration 1, whose statements all tolerate what exists.
+//! A database already migrated past what this build knows is refused, never
+//! opened by code that would misread it.
+
+use registry_core::store::StorageError;
+use registry_core::timestamp::{Clock, SystemClock};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::backend;
+
+/// One schema change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// Applied in increasing order, each exactly once.
+    pub version: u32,
+    /// What it does, as recorded beside its version.
+    pub name: &'static str,
+    /// The statements.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. A new one is a new file and a new row here;
+/// a released one never changes.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "catalog_keys_orgs_router",
+    sql: include_str!("../migrations/0001_catalog_keys_orgs_router.sql"),
+}];
+
+/// Why a database could not be brought to this build's schema.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// The database was migrated by a newer build.
+    #[error(
+        "the database's schema is at migration {found}, newer than this build's {known}: run a registry at least as new as the one that migrated it"
+    )]
+    NewerSchema {
+        /// The highest migration recorded in the database.
+        found: u32,
+        /// The highest migration this build has.
+        known: u32,
+    },
+}
+
+/// Brings `conn` to the newest schema.
+pub(crate) fn apply(conn: &mut Connection) -> Result<(), StorageError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        );",
+    )
+    .map_err(backend)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let found: u32 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if found > known {
+        return Err(StorageError::Backend(Box::new(
+            MigrationError::NewerSchema { found, known },
+        )));
+    }
+    if found == 0 && table_exists(conn, "plugins")? {
+        add_columns_of_unversioned_releases(conn)?;
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        tx.execute_batch(migration.sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![
+                migration.version,
+                migration.name,
+                SystemClock.now().to_string()
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn table_exists(conn: &Connection, table: &str) -> Result<bool, StorageError> {
+    conn.query_row(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .map_err(backend)
+}
+
+/// Columns added to existing tables before migrations were versioned, which
+/// `CREATE TABLE IF NOT EXISTS` in migration 1 cannot add.
+fn add_columns_of_unversioned_releases(conn: &Connection) -> Result<(), StorageError> {
+    let has_health: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('plugins') WHERE name = 'healthy_instances'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if !has_health {
+        conn.execute(
+            "ALTER TABLE plugins ADD COLUMN healthy_instances INTEGER NOT NULL DEFAULT 0",
+            [],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_rise_by_one_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, index + 1, "{}", migration.name);
+        }
+    }
+}

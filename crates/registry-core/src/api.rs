@@ -10,24 +10,29 @@ use crate::manifest::FieldError;
 
 pub use crate::search::{SearchHit, SearchPage};
 
-/// An RFC 9457 problem body, as every error is answered (and as the static index
-/// stores an unpublished version's paths).
+/// An RFC 9457 problem body: how every error is answered, and what the static
+/// index holds at an unpublished version's paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// URI identifying the problem kind: [`PROBLEM_TYPE_BASE`] and the code.
+    /// URI identifying the problem kind: the registry's problem base URI and the code.
     #[serde(rename = "type", default)]
+    #[schema(required = true)]
     pub kind: String,
     /// Short summary of the problem kind: the status's reason phrase.
     #[serde(default)]
+    #[schema(required = true)]
     pub title: String,
     /// The HTTP status.
     #[serde(default)]
+    #[schema(required = true)]
     pub status: u16,
     /// What happened and what to do about it.
     #[serde(default)]
+    #[schema(required = true)]
     pub detail: String,
     /// Stable machine-readable code, such as `version_not_incremented`.
     #[serde(default)]
+    #[schema(required = true)]
     pub code: String,
     /// Field-by-field problems, for validation failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

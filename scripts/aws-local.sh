@@ -35,7 +35,7 @@ install_moto() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${MOTO_REQUIREMENTS[@]}" >&2
   fi
-  MOTO_SERVER="$venv/bin/moto_server"
+  MOTO_PYTHON="$venv/bin/python"
 }
 
 wait_for_http() {
@@ -72,7 +72,8 @@ PIDS+=($!)
 wait_for_http dynamodb-local "http://127.0.0.1:$DYNAMODB_PORT/" "${PIDS[-1]}"
 
 S3_PORT=$(free_port)
-"$MOTO_SERVER" -H 127.0.0.1 -p "$S3_PORT" >"$TOOLS/moto.log" 2>&1 &
+# One request at a time, so conditional PUTs race as on real S3 (see the script).
+"$MOTO_PYTHON" scripts/moto-s3-server.py 127.0.0.1 "$S3_PORT" >"$TOOLS/moto.log" 2>&1 &
 PIDS+=($!)
 wait_for_http moto "http://127.0.0.1:$S3_PORT/" "${PIDS[-1]}"
 log "DynamoDB Local on 127.0.0.1:$DYNAMODB_PORT, moto S3 on 127.0.0.1:$S3_PORT"

@@ -6,14 +6,18 @@
 //! connection, 429 or 503. Every 4xx answer keeps the registry's problem+json body,
 //! so a caller sees exactly which field to fix.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use registry_core::api::{PublishResponse, UpdateResponse};
+use registry_core::api::keys::{CreateKeyRequest, CreatedKeyResponse, KeyInfo, KeyList};
+use registry_core::api::plugins::{
+    CreateUploadRequest, DeprecateRequest, DeprecateResponse, PublishResponse, UnpublishResponse,
+    UpdateResponse, UploadTicketResponse,
+};
+use registry_core::auth::Scope;
 use registry_core::manifest::DocumentFormat;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH,
@@ -23,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::mcp_router::{Deregistration, InstanceRegistration, Registration, RoutingTable};
+use crate::mcp_router::{
+    DeregisterResponse, RegisterRequest, RegisterResponse, Registration, RoutingTableResponse,
+};
 
 /// The public community registry.
 pub const DEFAULT_REGISTRY: &str = "https://registry.openworkflowspec.org";
@@ -349,61 +355,20 @@ pub struct Published {
     pub details_etag: Option<String>,
 }
 
-/// `POST /uploads`: where to send a bundle's bytes.
-#[derive(Debug, Clone, Deserialize)]
-struct UploadTicket {
-    upload_id: String,
-    url: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-/// A key just created: the only time its secret is shown.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CreatedKey {
-    /// The secret, `sk_...`.
-    #[serde(rename = "key")]
-    pub secret: ApiKey,
-    /// The key's public id.
-    pub id: String,
-    /// Its label.
-    pub name: String,
-    /// Its scopes.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-}
-
-/// A key as the registry lists it: never its secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeySummary {
-    /// The key's public id, `key_...`.
-    pub id: String,
-    /// Its label.
-    pub name: String,
-    /// The principal it acts for.
-    pub principal: String,
-    /// Its scopes.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// When it was created.
-    pub created_at: String,
-    /// When it was revoked, if it was.
-    #[serde(default)]
-    pub revoked_at: Option<String>,
-}
-
 impl<'de> Deserialize<'de> for ApiKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(ApiKey::new)
     }
 }
 
-/// What `deprecate` sets.
-#[derive(Debug, Clone, Serialize)]
-struct DeprecateRequest<'a> {
-    reason: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replacement_version: Option<&'a str>,
+/// A key just created: the only time its secret is shown, kept in an [`ApiKey`]
+/// so no `Debug` or log line shows it.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The secret, `sk_...`.
+    pub secret: ApiKey,
+    /// Everything else about it.
+    pub info: KeyInfo,
 }
 
 /// A client for one registry.
@@ -767,11 +732,11 @@ impl RegistryClient {
     /// the registry takes bundles in the request body instead.
     async fn upload_bundle(&self, bytes: &Bytes) -> Result<Option<String>, ClientError> {
         let url = self.url_of(&["uploads"]);
-        let request = serde_json::json!({
-            "size": bytes.len(),
-            "sha256": hex::encode(Sha256::digest(bytes)),
-        });
-        let ticket: UploadTicket = match self
+        let request = CreateUploadRequest {
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        };
+        let ticket: UploadTicketResponse = match self
             .send(Repeatable::OnlyIfUnprocessed, || {
                 self.http.post(url.clone()).json(&request)
             })
@@ -818,11 +783,11 @@ impl RegistryClient {
         version: &str,
         reason: &str,
         replacement_version: Option<&str>,
-    ) -> Result<serde_json::Value, ClientError> {
+    ) -> Result<DeprecateResponse, ClientError> {
         let url = self.url_of(&["plugins", slug, version, "deprecate"]);
         let body = DeprecateRequest {
-            reason,
-            replacement_version,
+            reason: reason.to_owned(),
+            replacement_version: replacement_version.map(str::to_owned),
         };
         let response = self
             .send(Repeatable::Yes, || self.http.post(url.clone()).json(&body))
@@ -835,7 +800,7 @@ impl RegistryClient {
         &self,
         slug: &str,
         version: &str,
-    ) -> Result<serde_json::Value, ClientError> {
+    ) -> Result<UnpublishResponse, ClientError> {
         let url = self.url_of(&["plugins", slug, version]);
         let response = self
             .send(Repeatable::Yes, || self.http.delete(url.clone()))
@@ -847,26 +812,32 @@ impl RegistryClient {
     pub async fn create_key(
         &self,
         name: &str,
-        scopes: &[String],
+        scopes: &[Scope],
     ) -> Result<CreatedKey, ClientError> {
         let url = self.url_of(&["auth", "keys"]);
-        let mut body = serde_json::json!({ "name": name });
-        if !scopes.is_empty() {
-            body["scopes"] = serde_json::json!(scopes);
-        }
+        let body = CreateKeyRequest {
+            name: name.to_owned(),
+            scopes: (!scopes.is_empty()).then(|| scopes.to_vec()),
+            principal: None,
+            new_principal: None,
+        };
         let response = self
             .send(Repeatable::OnlyIfUnprocessed, || {
                 self.http.post(url.clone()).json(&body)
             })
             .await?;
-        Self::json(&url, response).await
+        let answer: CreatedKeyResponse = Self::json(&url, response).await?;
+        Ok(CreatedKey {
+            secret: ApiKey::new(answer.key),
+            info: answer.info,
+        })
     }
 
     /// `POST /register`: adds (or refreshes) an instance in the MCP router's
     /// routing table. Safe to repeat: the same registration again changes nothing.
     pub async fn register_instance(
         &self,
-        registration: &InstanceRegistration,
+        registration: &RegisterRequest,
     ) -> Result<Registration, ClientError> {
         let url = self.url_of(&["register"]);
         let response = self
@@ -875,11 +846,8 @@ impl RegistryClient {
             })
             .await?;
         let changed = response.status() == StatusCode::CREATED;
-        let registration: Registration = Self::json(&url, response).await?;
-        Ok(Registration {
-            changed,
-            ..registration
-        })
+        let answer: RegisterResponse = Self::json(&url, response).await?;
+        Ok(Registration { answer, changed })
     }
 
     /// `DELETE /register/{plugin_slug}/{instance_id}`: takes an instance out of
@@ -888,7 +856,7 @@ impl RegistryClient {
         &self,
         plugin_slug: &str,
         instance_id: &str,
-    ) -> Result<Deregistration, ClientError> {
+    ) -> Result<DeregisterResponse, ClientError> {
         let url = self.url_of(&["register", plugin_slug, instance_id]);
         let response = self
             .send(Repeatable::Yes, || self.http.delete(url.clone()))
@@ -898,7 +866,10 @@ impl RegistryClient {
 
     /// `GET /register/{plugin_slug}`: the plugin's live routing table, with each
     /// instance's health (a `router` key).
-    pub async fn routing_table(&self, plugin_slug: &str) -> Result<RoutingTable, ClientError> {
+    pub async fn routing_table(
+        &self,
+        plugin_slug: &str,
+    ) -> Result<RoutingTableResponse, ClientError> {
         let url = self.url_of(&["register", plugin_slug]);
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
@@ -908,11 +879,7 @@ impl RegistryClient {
 
     /// `GET /auth/keys`: the keys of the caller's principal (which also proves the
     /// key is live).
-    pub async fn list_keys(&self) -> Result<Vec<KeySummary>, ClientError> {
-        #[derive(Deserialize)]
-        struct KeyList {
-            keys: Vec<KeySummary>,
-        }
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, ClientError> {
         let url = self.url_of(&["auth", "keys"]);
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
@@ -922,7 +889,7 @@ impl RegistryClient {
 
     /// `DELETE /auth/keys/{key_id}`: revokes a key of the caller's principal (an
     /// admin: any key). Revoking a revoked key changes nothing.
-    pub async fn revoke_key(&self, key_id: &str) -> Result<KeySummary, ClientError> {
+    pub async fn revoke_key(&self, key_id: &str) -> Result<KeyInfo, ClientError> {
         let url = self.url_of(&["auth", "keys", key_id]);
         let response = self
             .send(Repeatable::Yes, || self.http.delete(url.clone()))

@@ -12,11 +12,12 @@ use openworkflow::config::{self, ConfigError, ConfigFile, Settings};
 use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
 use openworkflow::mcp_router::{
-    InstanceMetadata, InstanceRegistration, Registration, RoutingTable,
+    InstanceMetadata, RegisterRequest, RegisterResponse, Registration, RoutingTableResponse,
 };
 use openworkflow::signature::verify_document_signature;
 use openworkflow::store::PluginStore;
 use openworkflow::{ApiKey, Problem};
+use registry_core::auth::Scope;
 use registry_core::bundle::validate_bundle;
 use registry_core::manifest::{
     DocumentFormat, FieldError, Manifest, ParsedDocument, parse_document, signed_content,
@@ -199,9 +200,9 @@ enum AuthCommand {
         /// A label, such as "CI/CD Pipeline".
         #[arg(long)]
         name: String,
-        /// Scopes (`read`, `publish`, ...); default: `publish`.
-        #[arg(long = "scope", value_name = "SCOPE")]
-        scopes: Vec<String>,
+        /// Scopes (`read`, `publish`, `router`, `admin`); default: `publish`.
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = Scope::parse)]
+        scopes: Vec<Scope>,
     },
     /// List your principal's keys (ids, names, scopes; never secrets).
     ListKeys,
@@ -436,7 +437,7 @@ async fn plugin(command: PluginCommand, cx: &Context, out: &Output) -> Result<()
                 .await?;
             out.result(
                 || format!("Deprecated {slug} {version}: {reason}"),
-                || answer,
+                || json!(answer),
             );
             Ok(())
         }
@@ -445,7 +446,7 @@ async fn plugin(command: PluginCommand, cx: &Context, out: &Output) -> Result<()
             let answer = cx.client()?.unpublish(&slug, &version).await?;
             out.result(
                 || format!("Unpublished {slug} {version} (the version number stays taken)"),
-                || answer,
+                || json!(answer),
             );
             Ok(())
         }
@@ -468,7 +469,7 @@ async fn router(command: RouterCommand, cx: &Context, out: &Output) -> Result<()
         } => {
             let (plugin_slug, version) = exact_version(&plugin)?;
             let registration = client
-                .register_instance(&InstanceRegistration {
+                .register_instance(&RegisterRequest {
                     plugin_slug,
                     version,
                     url,
@@ -482,12 +483,13 @@ async fn router(command: RouterCommand, cx: &Context, out: &Output) -> Result<()
                 .await?;
             out.result(
                 || {
-                    let Registration {
+                    let Registration { answer, changed } = &registration;
+                    let RegisterResponse {
                         plugin_slug,
                         instance_id,
                         registered_at,
-                        changed,
-                    } = &registration;
+                        ..
+                    } = answer;
                     if *changed {
                         format!(
                             "Registered {plugin_slug} instance {instance_id} at {registered_at}"
@@ -527,7 +529,7 @@ async fn router(command: RouterCommand, cx: &Context, out: &Output) -> Result<()
 
 /// A routing table for people: a heading, then one line per instance, with the
 /// last error under a failing one.
-fn routing_table_text(table: &RoutingTable) -> String {
+fn routing_table_text(table: &RoutingTableResponse) -> String {
     let mut lines = vec![format!(
         "{}: {} instance(s); {} failed checks in a row remove one",
         table.plugin_slug,
@@ -537,8 +539,12 @@ fn routing_table_text(table: &RoutingTable) -> String {
     for instance in &table.instances {
         let health = &instance.health;
         let status = match health.consecutive_failures {
-            0 => health.status.clone(),
-            n => format!("{} ({n} of {})", health.status, table.failure_threshold),
+            0 => health.status.as_str().to_owned(),
+            n => format!(
+                "{} ({n} of {})",
+                health.status.as_str(),
+                table.failure_threshold
+            ),
         };
         lines.push(format!(
             "{}  {}  {status}  {}  [{}]",
@@ -1013,8 +1019,8 @@ async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Fa
                 || created.secret.expose().to_owned(),
                 || {
                     json!({
-                        "key": created.secret.expose(), "id": created.id,
-                        "name": created.name, "scopes": created.scopes,
+                        "key": created.secret.expose(), "id": created.info.id,
+                        "name": created.info.name, "scopes": created.info.scopes,
                     })
                 },
             );
@@ -1029,13 +1035,16 @@ async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Fa
                         .map(|k| {
                             let state = k
                                 .revoked_at
-                                .as_deref()
                                 .map_or_else(|| "live".to_owned(), |t| format!("revoked {t}"));
                             format!(
                                 "{}  {}  [{}]  created {}  {state}",
                                 k.id,
                                 k.name,
-                                k.scopes.join(", "),
+                                k.scopes
+                                    .iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
                                 k.created_at
                             )
                         })

@@ -140,6 +140,17 @@ pub enum HealthStatus {
     Failing,
 }
 
+impl HealthStatus {
+    /// The status's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Passing => "passing",
+            Self::Failing => "failing",
+        }
+    }
+}
+
 /// One registered instance of a plugin version, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct McpRouterInstance {

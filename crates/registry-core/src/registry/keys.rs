@@ -1,6 +1,6 @@
 //! API keys: authenticate, create, list, revoke, and the first-start admin key.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Registry;
 use crate::auth::{
@@ -47,7 +47,7 @@ pub struct CreatedKey {
 }
 
 /// A key as listed: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// Public id.
     #[schema(value_type = String)]

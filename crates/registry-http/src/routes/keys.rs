@@ -7,61 +7,18 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use registry_core::auth::{PrincipalId, PrincipalKind, Scope, Scopes};
+use registry_core::auth::{PrincipalId, Scope, Scopes};
 use registry_core::registry::{KeyInfo, NewKey, NewPrincipal};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
+use registry_core::api::keys::{CreateKeyRequest, CreatedKeyResponse, KeyList};
 
 const MAX_KEY_BODY: usize = 16 * 1024;
-
-/// A principal to create with the key (admin keys only).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewPrincipalRequest {
-    /// Display name.
-    name: String,
-    /// `user`, `team` or `org`.
-    kind: PrincipalKind,
-}
-
-/// A key to create.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    /// Label, such as "CI/CD Pipeline".
-    name: String,
-    /// Scopes (default: `publish`).
-    #[serde(default)]
-    scopes: Option<Vec<Scope>>,
-    /// Attach to this existing principal (admin keys only, unless it is the caller's).
-    #[serde(default)]
-    principal: Option<String>,
-    /// Or create this principal for the key (admin keys only).
-    #[serde(default)]
-    new_principal: Option<NewPrincipalRequest>,
-}
-
-/// A created key; `key` is shown only this once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CreatedKeyResponse {
-    /// The secret, `sk_...`: store it now, it cannot be shown again.
-    key: String,
-    /// Everything else about it.
-    #[serde(flatten)]
-    info: KeyInfo,
-}
-
-/// A list of keys.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct KeyList {
-    /// The keys, oldest first, without secrets.
-    keys: Vec<KeyInfo>,
-}
 
 /// Filters of the key list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

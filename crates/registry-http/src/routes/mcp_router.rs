@@ -1,151 +1,24 @@
 //! The MCP router's registration routes: `POST /register`,
 //! `DELETE /register/{plugin_slug}/{instance_id}` and `GET /register/{plugin_slug}`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use registry_core::mcp_router::{HealthStatus, McpRouterInstance};
 use registry_core::registry::NewRegistration;
-use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
+use registry_core::api::mcp_router::{
+    DeregisterResponse, InstanceView, RegisterRequest, RegisterResponse, RoutingTableResponse,
+};
 
 const MAX_REGISTER_BODY: usize = 64 * 1024;
-
-/// The spec's registration body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// The plugin the instance serves.
-    plugin_slug: String,
-    /// The published version it runs.
-    version: String,
-    /// Where the router sends calls (http or https).
-    url: String,
-    /// The actions it serves; each must be declared by that version.
-    actions: Vec<String>,
-    /// What the health checker calls (http or https).
-    health_check_url: String,
-    /// The instance's identity.
-    metadata: InstanceMetadata,
-}
-
-/// An instance's identity and placement.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceMetadata {
-    /// Unique within the plugin: letters, digits, `.`, `_`, `-`, `:` (1 to 128).
-    instance_id: String,
-    /// Where it runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    region: Option<String>,
-}
-
-/// The spec's registration answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RegisterResponse {
-    /// `registered`
-    status: &'static str,
-    /// The plugin.
-    plugin_slug: String,
-    /// The instance.
-    instance_id: String,
-    /// When this registration was made (unchanged by an identical re-registration).
-    registered_at: String,
-}
-
-/// The answer to a deregistration.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeregisterResponse {
-    /// `deregistered`
-    status: &'static str,
-    /// The plugin.
-    plugin_slug: String,
-    /// The instance removed.
-    instance_id: String,
-}
-
-/// A plugin's live routing table.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RoutingTableResponse {
-    /// The plugin.
-    plugin_slug: String,
-    /// Consecutive failed checks that take an instance out of the table.
-    failure_threshold: u32,
-    /// Instances in the table, in id order.
-    instances: Vec<InstanceView>,
-}
-
-/// One instance in the routing table.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InstanceView {
-    /// Its id.
-    instance_id: String,
-    /// The version it runs.
-    version: String,
-    /// Where to send calls.
-    url: String,
-    /// The actions it serves.
-    actions: Vec<String>,
-    /// What the health checker calls.
-    health_check_url: String,
-    /// Its identity, as registered.
-    metadata: InstanceMetadata,
-    /// When it registered.
-    registered_at: String,
-    /// Its checks so far.
-    health: HealthView,
-}
-
-/// An instance's health, per check.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HealthView {
-    /// `pending` (not checked yet), `passing` or `failing`.
-    status: HealthStatus,
-    /// Failed checks since the last passing one.
-    consecutive_failures: u32,
-    /// When it was last checked.
-    last_checked_at: Option<String>,
-    /// When a check last passed.
-    last_ok_at: Option<String>,
-    /// Why the last check failed.
-    last_error: Option<String>,
-    /// The sub-checks of its last passing answer.
-    checks: BTreeMap<String, String>,
-}
-
-impl From<McpRouterInstance> for InstanceView {
-    fn from(i: McpRouterInstance) -> Self {
-        Self {
-            metadata: InstanceMetadata {
-                instance_id: i.instance_id.to_string(),
-                region: i.region,
-            },
-            instance_id: i.instance_id.to_string(),
-            version: i.version.to_string(),
-            url: i.url.to_string(),
-            actions: i.actions,
-            health_check_url: i.health_check_url.to_string(),
-            registered_at: i.registered_at.to_string(),
-            health: HealthView {
-                status: i.health.status(),
-                consecutive_failures: i.health.consecutive_failures,
-                last_checked_at: i.health.last_checked_at.map(|t| t.to_string()),
-                last_ok_at: i.health.last_ok_at.map(|t| t.to_string()),
-                last_error: i.health.last_error,
-                checks: i.health.checks,
-            },
-        }
-    }
-}
 
 /// Registers an instance with the MCP router (a `router` key). The plugin version
 /// must be published and declare every action; both URLs must be http(s) and
@@ -199,7 +72,7 @@ pub async fn register_instance(
             StatusCode::OK
         },
         &RegisterResponse {
-            status: "registered",
+            status: "registered".to_owned(),
             plugin_slug: instance.slug.to_string(),
             instance_id: instance.instance_id.to_string(),
             registered_at: instance.registered_at.to_string(),
@@ -238,7 +111,7 @@ pub async fn deregister_instance(
     Ok(json_response(
         StatusCode::OK,
         &DeregisterResponse {
-            status: "deregistered",
+            status: "deregistered".to_owned(),
             plugin_slug: removed.slug.to_string(),
             instance_id: removed.instance_id.to_string(),
         },

@@ -1,6 +1,5 @@
 //! `POST /uploads`: a presigned PUT for a bundle too large for a Lambda request.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,40 +9,15 @@ use axum::response::Response;
 use registry_core::RegistryError;
 use registry_core::checksum::Sha256Digest;
 use registry_core::upload::UploadRequest;
-use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
+use registry_core::api::plugins::{CreateUploadRequest, UploadTicketResponse};
 
 const MAX_UPLOAD_REQUEST_BODY: usize = 4 * 1024;
-
-/// What the client will upload.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUploadRequest {
-    /// The ZIP's exact size in bytes (at most 5 MB).
-    size: u64,
-    /// The ZIP's SHA-256, 64 lowercase hex digits.
-    sha256: String,
-}
-
-/// Where and how to send the bytes, then which id to publish.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UploadTicketResponse {
-    /// Name it in `POST /plugins?upload_id=` (or `PUT /plugins/{slug}?upload_id=`).
-    upload_id: String,
-    /// Always `PUT`.
-    method: &'static str,
-    /// The presigned URL.
-    url: String,
-    /// Send exactly these headers; they are signed.
-    headers: BTreeMap<String, String>,
-    /// When the URL stops working (RFC 3339).
-    expires_at: String,
-}
 
 /// Opens an upload for a bundle: returns a presigned PUT for exactly that size and digest.
 #[utoipa::path(
@@ -85,7 +59,7 @@ pub async fn create_upload(
         StatusCode::CREATED,
         &UploadTicketResponse {
             upload_id: ticket.upload_id.to_string(),
-            method: "PUT",
+            method: "PUT".to_owned(),
             url: ticket.put.url,
             headers: ticket.put.headers.into_iter().collect(),
             expires_at: ticket.expires_at.to_string(),

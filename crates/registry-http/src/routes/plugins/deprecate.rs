@@ -6,40 +6,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use registry_core::store::Deprecation;
-use serde::{Deserialize, Serialize};
 
 use crate::auth::MaybeCaller;
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
+use registry_core::api::plugins::{DeprecateRequest, DeprecateResponse};
 
 const MAX_DEPRECATE_BODY: usize = 16 * 1024;
-
-/// The deprecation request.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeprecateRequest {
-    /// Why the version should no longer be used.
-    reason: String,
-    /// A published version to use instead.
-    #[serde(default)]
-    replacement_version: Option<String>,
-}
-
-/// Answer to a deprecation.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeprecateResponse {
-    /// `deprecated`
-    status: &'static str,
-    /// The plugin.
-    slug: String,
-    /// The version.
-    version: String,
-    /// The notice now shown with it.
-    deprecated: Deprecation,
-}
 
 /// Deprecates a version (repeat to change the notice).
 #[utoipa::path(
@@ -79,7 +54,7 @@ pub async fn deprecate_version(
     Ok(json_response(
         StatusCode::OK,
         &DeprecateResponse {
-            status: "deprecated",
+            status: "deprecated".to_owned(),
             slug: done.slug,
             version: done.version,
             deprecated: done.deprecation,

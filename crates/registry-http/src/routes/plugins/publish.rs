@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::api::{PublishResponse, UpdateResponse};
+use registry_core::api::plugins::{PublishResponse, UpdateResponse};
 use registry_core::artifact::ZIP_CONTENT_TYPE;
 use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};

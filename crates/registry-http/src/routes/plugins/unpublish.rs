@@ -5,25 +5,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Serialize;
 
 use crate::auth::MaybeCaller;
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
-
-/// Answer to an unpublish.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UnpublishResponse {
-    /// `unpublished`
-    status: &'static str,
-    /// The plugin.
-    slug: String,
-    /// The version removed (its string stays taken).
-    version: String,
-    /// When.
-    unpublished_at: String,
-}
+use registry_core::api::plugins::UnpublishResponse;
 
 /// Unpublishes a version: within 72 hours of publication, or once deprecated and
 /// not downloaded for 7 days.
@@ -54,7 +41,7 @@ pub async fn unpublish_version(
     Ok(json_response(
         StatusCode::OK,
         &UnpublishResponse {
-            status: "unpublished",
+            status: "unpublished".to_owned(),
             slug: done.slug,
             version: done.version,
             unpublished_at: done.unpublished_at.to_string(),

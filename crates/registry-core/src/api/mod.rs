@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::PROBLEM_TYPE_BASE;
 use crate::manifest::FieldError;
 
+pub mod keys;
+pub mod mcp_router;
+pub mod plugins;
+
 pub use crate::search::{SearchHit, SearchPage};
 
 /// An RFC 9457 problem body: how every error is answered, and what the static
@@ -53,35 +57,9 @@ impl Problem {
     }
 }
 
-/// `POST /plugins` answered 201.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PublishResponse {
-    /// `published`
-    pub status: String,
-    /// The plugin.
-    pub slug: String,
-    /// The new version.
-    pub version: String,
-    /// The plugin's URL.
-    pub url: String,
-}
-
-/// `PUT /plugins/{slug}` answered 200.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct UpdateResponse {
-    /// `updated`
-    pub status: String,
-    /// The plugin.
-    pub slug: String,
-    /// The new version.
-    pub version: String,
-    /// The highest version before this one.
-    #[serde(default)]
-    pub previous_version: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
+    use super::plugins::UpdateResponse;
     use super::*;
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod cloudfront;
 mod error;
 pub mod index;
+pub mod item_key;
 pub mod mcp_router_table;
 pub mod org_table;
 pub mod replicated;

@@ -1,8 +1,6 @@
 //! The router port on the single DynamoDB table.
 //!
-//! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
-//! | --- | --- | --- | --- |
-//! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
+//! Its keys come from [`crate::item_key`].
 //!
 //! A plugin's instances share a partition (its routing table is one query); every
 //! instance is also in the listing index under `ROUTES`, so a health pass lists all
@@ -20,20 +18,11 @@ use registry_core::slug::Slug;
 use registry_core::store::{Conflict, McpRouterStore, StorageError};
 
 use crate::error::{conditional, storage_error};
+use crate::item_key::{INSTANCE_PREFIX, ItemKey, ROUTES, route_partition};
 use crate::table::{
-    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, META, PK, SK, TransactionOutcome, built, from_json,
-    get_s, json, n, plugin_pk, s,
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_s,
+    json, n, s,
 };
-
-const ROUTES: &str = "ROUTES";
-
-fn route_pk(slug: &Slug) -> String {
-    format!("ROUTE#{slug}")
-}
-
-fn instance_sk(id: &InstanceId) -> String {
-    format!("INST#{id}")
-}
 
 /// An instance item: its registration, with the health that changes after it.
 fn instance_of(item: &Item) -> Result<McpRouterInstance, StorageError> {
@@ -44,9 +33,10 @@ fn instance_of(item: &Item) -> Result<McpRouterInstance, StorageError> {
 
 impl DynamoStore {
     fn instance_item(&self, instance: &McpRouterInstance) -> Result<Item, StorageError> {
+        let key = ItemKey::router_instance(&instance.slug, &instance.instance_id);
         Ok(HashMap::from([
-            (PK.to_owned(), s(route_pk(&instance.slug))),
-            (SK.to_owned(), s(instance_sk(&instance.instance_id))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             (GSI1_PK.to_owned(), s(ROUTES)),
             (
                 GSI1_SK.to_owned(),
@@ -60,10 +50,11 @@ impl DynamoStore {
 
     /// The `META` update moving a plugin's `healthy_instances` by one.
     fn count_instance(&self, slug: &Slug, up: bool) -> Result<TransactWriteItem, StorageError> {
+        let plugin = ItemKey::plugin(slug);
         let update = Update::builder()
             .table_name(&self.table)
-            .key(PK, s(plugin_pk(slug)))
-            .key(SK, s(META))
+            .key(PK, s(plugin.pk))
+            .key(SK, s(plugin.sk))
             .expression_attribute_names("#count", "healthy_instances")
             .expression_attribute_values(":one", n(1));
         let update = if up {
@@ -89,10 +80,11 @@ impl DynamoStore {
         id: &InstanceId,
         registration: Option<&str>,
     ) -> Result<TransactWriteItem, StorageError> {
+        let key = ItemKey::router_instance(slug, id);
         let mut delete = Delete::builder()
             .table_name(&self.table)
-            .key(PK, s(route_pk(slug)))
-            .key(SK, s(instance_sk(id)))
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
             .expression_attribute_names("#pk", PK);
         delete = match registration {
             Some(registration) => delete
@@ -149,14 +141,15 @@ impl McpRouterStore for DynamoStore {
         slug: &Slug,
         id: &InstanceId,
     ) -> Result<Option<McpRouterInstance>, StorageError> {
-        self.get(&route_pk(slug), &instance_sk(id))
+        let key = ItemKey::router_instance(slug, id);
+        self.get(&key.pk, &key.sk)
             .await?
             .map(|item| instance_of(&item))
             .transpose()
     }
 
     async fn instances(&self, slug: &Slug) -> Result<Vec<McpRouterInstance>, StorageError> {
-        self.query_prefix(&route_pk(slug), "INST#", &[])
+        self.query_prefix(&route_partition(slug), INSTANCE_PREFIX, &[])
             .await?
             .iter()
             .map(instance_of)
@@ -196,12 +189,13 @@ impl McpRouterStore for DynamoStore {
         registration: &str,
         health: &InstanceHealth,
     ) -> Result<(), StorageError> {
+        let key = ItemKey::router_instance(slug, id);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(route_pk(slug)))
-            .key(SK, s(instance_sk(id)))
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
             .update_expression("SET #health = :health")
             .condition_expression("#reg = :reg")
             .expression_attribute_names("#health", "health")

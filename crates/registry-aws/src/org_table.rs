@@ -1,13 +1,6 @@
 //! The org ports on the single DynamoDB table.
 //!
-//! | item | `PK` | `SK` |
-//! | --- | --- | --- |
-//! | org | `ORGS` | `ORG#{org}` |
-//! | org member | `ORG#{org}` | `MEMBER#{principal}` |
-//! | org enablement of a system row | `ORG#{org}` | `ENABLED#{plugin_id}` |
-//! | permission | `PRINCIPAL#{id}` | `PERM#{permission}` |
-//! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` |
-//! | plugin id → row | `CATROW#{plugin_id}` | `ROW` |
+//! Their keys come from [`crate::item_key`].
 //!
 //! Orgs share one partition so listing them is one query; a platform has far
 //! fewer orgs than a partition holds. A scope's rows share a partition and their
@@ -27,31 +20,13 @@ use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
 use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
+use crate::item_key::{
+    ENABLED_PREFIX, ItemKey, MEMBER_PREFIX, ORG_PREFIX, ORGS, PERMISSION_PREFIX, ROW_PREFIX,
+    org_partition, principal_partition, scope_partition,
+};
 use crate::table::{
     DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, json, s, timestamp,
 };
-
-const ORGS: &str = "ORGS";
-
-fn org_pk(org: &OrgId) -> String {
-    format!("ORG#{org}")
-}
-
-fn permission_pk(principal: &PrincipalId) -> String {
-    format!("PRINCIPAL#{principal}")
-}
-
-fn scope_pk(scope: &CatalogScope) -> String {
-    format!("CATALOG#{}", scope.storage_name())
-}
-
-fn row_sk(pid: &Slug, version: &PluginVersion) -> String {
-    format!("ROW#{pid}#{}", version.sort_key())
-}
-
-fn pointer_pk(id: &CatalogPluginId) -> String {
-    format!("CATROW#{id}")
-}
 
 fn get_bool(item: &Item, name: &str) -> Result<bool, StorageError> {
     match item.get(name) {
@@ -117,9 +92,10 @@ impl DynamoStore {
 #[async_trait]
 impl OrgStore for DynamoStore {
     async fn create_org(&self, org: &Org) -> Result<(), StorageError> {
+        let key = ItemKey::org(&org.id);
         let item = HashMap::from([
-            (PK.to_owned(), s(ORGS)),
-            (SK.to_owned(), s(format!("ORG#{}", org.id))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             ("record".to_owned(), s(json(org)?)),
         ]);
         if self.put_item(item, true).await? {
@@ -130,14 +106,15 @@ impl OrgStore for DynamoStore {
     }
 
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StorageError> {
-        self.get(ORGS, &format!("ORG#{id}"))
+        let key = ItemKey::org(id);
+        self.get(&key.pk, &key.sk)
             .await?
             .map(|item| from_json("org", get_s(&item, "record")?))
             .transpose()
     }
 
     async fn list_orgs(&self) -> Result<Vec<Org>, StorageError> {
-        self.query_prefix(ORGS, "ORG#", &[])
+        self.query_prefix(ORGS, ORG_PREFIX, &[])
             .await?
             .iter()
             .map(|item| from_json("org", get_s(item, "record")?))
@@ -145,9 +122,10 @@ impl OrgStore for DynamoStore {
     }
 
     async fn add_member(&self, membership: &Membership) -> Result<(), StorageError> {
+        let key = ItemKey::member(&membership.org, &membership.principal);
         let item = HashMap::from([
-            (PK.to_owned(), s(org_pk(&membership.org))),
-            (SK.to_owned(), s(format!("MEMBER#{}", membership.principal))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             ("principal".to_owned(), s(membership.principal.as_str())),
             ("added_at".to_owned(), s(membership.added_at.to_string())),
         ]);
@@ -160,19 +138,17 @@ impl OrgStore for DynamoStore {
         org: &OrgId,
         principal: &PrincipalId,
     ) -> Result<(), StorageError> {
-        self.delete_existing(org_pk(org), format!("MEMBER#{principal}"))
-            .await
+        let key = ItemKey::member(org, principal);
+        self.delete_existing(key.pk, key.sk).await
     }
 
     async fn is_member(&self, org: &OrgId, principal: &PrincipalId) -> Result<bool, StorageError> {
-        Ok(self
-            .get(&org_pk(org), &format!("MEMBER#{principal}"))
-            .await?
-            .is_some())
+        let key = ItemKey::member(org, principal);
+        Ok(self.get(&key.pk, &key.sk).await?.is_some())
     }
 
     async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError> {
-        self.query_prefix(&org_pk(org), "MEMBER#", &[])
+        self.query_prefix(&org_partition(org), MEMBER_PREFIX, &[])
             .await?
             .iter()
             .map(|item| {
@@ -190,9 +166,10 @@ impl OrgStore for DynamoStore {
         principal: &PrincipalId,
         permission: Permission,
     ) -> Result<(), StorageError> {
+        let key = ItemKey::permission(principal, &permission);
         let item = HashMap::from([
-            (PK.to_owned(), s(permission_pk(principal))),
-            (SK.to_owned(), s(format!("PERM#{permission}"))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             ("permission".to_owned(), s(permission.as_str())),
         ]);
         self.put_item(item, false).await.map(|_| ())
@@ -203,15 +180,15 @@ impl OrgStore for DynamoStore {
         principal: &PrincipalId,
         permission: Permission,
     ) -> Result<(), StorageError> {
-        self.delete_existing(permission_pk(principal), format!("PERM#{permission}"))
-            .await
+        let key = ItemKey::permission(principal, &permission);
+        self.delete_existing(key.pk, key.sk).await
     }
 
     async fn permissions(
         &self,
         principal: &PrincipalId,
     ) -> Result<BTreeSet<Permission>, StorageError> {
-        self.query_prefix(&permission_pk(principal), "PERM#", &[])
+        self.query_prefix(&principal_partition(principal), PERMISSION_PREFIX, &[])
             .await?
             .iter()
             .map(|item| {
@@ -224,7 +201,8 @@ impl OrgStore for DynamoStore {
 #[async_trait]
 impl OrgCatalogStore for DynamoStore {
     async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError> {
-        let (pk, sk) = (scope_pk(&row.scope), row_sk(&row.pid, &row.version));
+        let ItemKey { pk, sk } = ItemKey::catalog_row(&row.scope, &row.pid, &row.version);
+        let pointer_key = ItemKey::catalog_row_pointer(&row.plugin_id);
         let row_item = HashMap::from([
             (PK.to_owned(), s(&pk)),
             (SK.to_owned(), s(&sk)),
@@ -234,8 +212,8 @@ impl OrgCatalogStore for DynamoStore {
             ("record".to_owned(), s(json(row)?)),
         ]);
         let pointer = HashMap::from([
-            (PK.to_owned(), s(pointer_pk(&row.plugin_id))),
-            (SK.to_owned(), s("ROW")),
+            (PK.to_owned(), s(pointer_key.pk)),
+            (SK.to_owned(), s(pointer_key.sk)),
             ("row_pk".to_owned(), s(pk)),
             ("row_sk".to_owned(), s(sk)),
         ]);
@@ -258,7 +236,8 @@ impl OrgCatalogStore for DynamoStore {
     }
 
     async fn row(&self, id: &CatalogPluginId) -> Result<Option<CatalogRow>, StorageError> {
-        let Some(pointer) = self.get(&pointer_pk(id), "ROW").await? else {
+        let pointer_key = ItemKey::catalog_row_pointer(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
             return Ok(None);
         };
         self.row_by_key(get_s(&pointer, "row_pk")?, get_s(&pointer, "row_sk")?)
@@ -271,12 +250,12 @@ impl OrgCatalogStore for DynamoStore {
         pid: &Slug,
         version: &PluginVersion,
     ) -> Result<Option<CatalogRow>, StorageError> {
-        self.row_by_key(&scope_pk(scope), &row_sk(pid, version))
-            .await
+        let key = ItemKey::catalog_row(scope, pid, version);
+        self.row_by_key(&key.pk, &key.sk).await
     }
 
     async fn rows(&self, scope: &CatalogScope) -> Result<Vec<CatalogRow>, StorageError> {
-        self.query_prefix(&scope_pk(scope), "ROW#", &[])
+        self.query_prefix(&scope_partition(scope), ROW_PREFIX, &[])
             .await?
             .iter()
             .map(catalog_row)
@@ -289,7 +268,8 @@ impl OrgCatalogStore for DynamoStore {
         enabled: bool,
         at: Timestamp,
     ) -> Result<(), StorageError> {
-        let Some(pointer) = self.get(&pointer_pk(id), "ROW").await? else {
+        let pointer_key = ItemKey::catalog_row_pointer(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
         let result = self
@@ -314,7 +294,7 @@ impl OrgCatalogStore for DynamoStore {
         &self,
         org: &OrgId,
     ) -> Result<BTreeMap<CatalogPluginId, OrgChoice>, StorageError> {
-        self.query_prefix(&org_pk(org), "ENABLED#", &[])
+        self.query_prefix(&org_partition(org), ENABLED_PREFIX, &[])
             .await?
             .iter()
             .map(|item| {
@@ -336,9 +316,10 @@ impl OrgCatalogStore for DynamoStore {
         enabled: bool,
         at: Timestamp,
     ) -> Result<(), StorageError> {
+        let key = ItemKey::enablement(org, id);
         let item = HashMap::from([
-            (PK.to_owned(), s(org_pk(org))),
-            (SK.to_owned(), s(format!("ENABLED#{id}"))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             ("plugin_id".to_owned(), s(id.as_str())),
             ("enabled".to_owned(), AttributeValue::Bool(enabled)),
             ("updated_at".to_owned(), s(at.to_string())),

@@ -1,17 +1,8 @@
 //! The single-table DynamoDB catalog and key store.
 //!
-//! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
-//! | --- | --- | --- | --- |
-//! | plugin | `PLUGIN#public#{slug}` | `META` | `PLUGINS#public` / `{slug}` |
-//! | version | `PLUGIN#public#{slug}` | `V#{sortable semver}` | |
-//! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}` | |
-//! | principal | `PRINCIPAL#{id}` | `META` | |
-//! | API key | `KEY#{sha256 of key}` | `KEY` | `KEYS#{principal}` / `{created_at}#{key id}` |
-//! | key id → hash | `KEYID#{key id}` | `KEY` | |
-//! | catalog revision | `CATALOG` | `REVISION` | |
-//! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
+//! Every item's key comes from [`crate::item_key`], which lays the table out.
 //!
-//! The org catalog's items are in [`crate::org_table`], the router's in
+//! The org ports are in [`crate::org_table`], the router's in
 //! [`crate::mcp_router_table`].
 //!
 //! Multi-item changes are one `TransactWriteItems`; each condition's failure maps to
@@ -39,6 +30,10 @@ use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
 use crate::error::{corrupt, storage_error};
+use crate::item_key::{
+    API_KEY_PREFIX, DOWNLOADS_PREFIX, ItemKey, KEY, META, PUBLIC_LISTING, PUBLIC_PLUGIN_PREFIX,
+    VERSION_PREFIX, downloads_prefix, keys_of_principal,
+};
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -51,9 +46,6 @@ pub const GSI1_PK: &str = "GSI1PK";
 /// The listing index's sort key attribute.
 pub const GSI1_SK: &str = "GSI1SK";
 
-pub(crate) const META: &str = "META";
-const PUBLIC_LISTING: &str = "PLUGINS#public";
-const CATALOG: &str = "CATALOG";
 /// How often a transaction cancelled only by a concurrent transaction is retried.
 const TRANSACTION_CONFLICT_RETRIES: u32 = 5;
 
@@ -67,30 +59,11 @@ pub(crate) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// Partition-key prefix of the public registry's plugins.
-pub const PUBLIC_PLUGIN_PK_PREFIX: &str = "PLUGIN#public#";
-
 /// The slug of a public plugin's partition key.
-pub fn slug_of_pk(pk: &str) -> Result<Slug, StorageError> {
-    pk.strip_prefix(PUBLIC_PLUGIN_PK_PREFIX)
+fn slug_of_partition(pk: &str) -> Result<Slug, StorageError> {
+    pk.strip_prefix(PUBLIC_PLUGIN_PREFIX)
         .and_then(|raw| Slug::parse(raw).ok())
         .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
-}
-
-pub(crate) fn plugin_pk(slug: &Slug) -> String {
-    format!("{PUBLIC_PLUGIN_PK_PREFIX}{slug}")
-}
-
-fn version_sk(version: &PluginVersion) -> String {
-    format!("V#{}", version.sort_key())
-}
-
-fn downloads_sk(version: &PluginVersion, day: time::Date) -> String {
-    format!("DL#{version}#{day}")
-}
-
-fn key_pk(hash: &KeyHash) -> String {
-    format!("KEY#{}", hash.to_hex())
 }
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StorageError> {
@@ -219,7 +192,8 @@ impl DynamoStore {
     }
 
     async fn bump_catalog_revision(&self) -> Result<(), StorageError> {
-        self.add_one(CATALOG, "REVISION", "revision").await
+        let key = ItemKey::catalog_revision();
+        self.add_one(&key.pk, &key.sk, "revision").await
     }
 
     /// Atomically adds 1 to a numeric attribute, creating the item at 1 if absent.
@@ -279,9 +253,10 @@ impl DynamoStore {
     }
 
     fn version_item(&self, slug: &Slug, record: &VersionRecord) -> Result<Item, StorageError> {
+        let key = ItemKey::version(slug, &record.version);
         Ok(HashMap::from([
-            (PK.to_owned(), s(plugin_pk(slug))),
-            (SK.to_owned(), s(version_sk(&record.version))),
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
             ("version".to_owned(), s(record.version.to_string())),
             ("summary".to_owned(), s(json(&VersionSummary::of(record))?)),
             ("record".to_owned(), s(json(record)?)),
@@ -339,10 +314,11 @@ impl DynamoStore {
         latest: Option<&LatestSummary>,
         at: Timestamp,
     ) -> Result<TransactWriteItem, StorageError> {
+        let plugin = ItemKey::plugin(slug);
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key(PK, s(plugin_pk(slug)))
-            .key(SK, s(META))
+            .key(PK, s(plugin.pk))
+            .key(SK, s(plugin.sk))
             .condition_expression("#rev = :expected")
             .expression_attribute_names("#rev", "revision")
             .expression_attribute_names("#updated", "updated_at")
@@ -379,12 +355,12 @@ fn listing_of(item: &Item) -> Result<PluginListing, StorageError> {
 #[async_trait]
 impl CatalogStore for DynamoStore {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
-        let pk = plugin_pk(slug);
-        let Some(meta) = self.get(&pk, META).await? else {
+        let key = ItemKey::plugin(slug);
+        let Some(meta) = self.get(&key.pk, &key.sk).await? else {
             return Ok(None);
         };
         let versions = self
-            .query_prefix(&pk, "V#", &["summary"])
+            .query_prefix(&key.pk, VERSION_PREFIX, &["summary"])
             .await?
             .iter()
             .map(|item| from_json::<VersionSummary>("version summary", get_s(item, "summary")?))
@@ -408,7 +384,8 @@ impl CatalogStore for DynamoStore {
         slug: &Slug,
         version: &PluginVersion,
     ) -> Result<Option<VersionRecord>, StorageError> {
-        self.get(&plugin_pk(slug), &version_sk(version))
+        let key = ItemKey::version(slug, version);
+        self.get(&key.pk, &key.sk)
             .await?
             .map(|item| from_json("version record", get_s(&item, "record")?))
             .transpose()
@@ -422,9 +399,10 @@ impl CatalogStore for DynamoStore {
         latest: &LatestSummary,
     ) -> Result<(), StorageError> {
         let at = first.published_at.to_string();
+        let plugin = ItemKey::plugin(slug);
         let meta = HashMap::from([
-            (PK.to_owned(), s(plugin_pk(slug))),
-            (SK.to_owned(), s(META)),
+            (PK.to_owned(), s(plugin.pk)),
+            (SK.to_owned(), s(plugin.sk)),
             (GSI1_PK.to_owned(), s(PUBLIC_LISTING)),
             (GSI1_SK.to_owned(), s(slug.as_str())),
             ("slug".to_owned(), s(slug.as_str())),
@@ -487,8 +465,8 @@ impl CatalogStore for DynamoStore {
         version: &PluginVersion,
         day: time::Date,
     ) -> Result<(), StorageError> {
-        self.add_one(&plugin_pk(slug), &downloads_sk(version, day), "count")
-            .await
+        let key = ItemKey::daily_downloads(slug, version, day);
+        self.add_one(&key.pk, &key.sk, "count").await
     }
 
     async fn downloads_since(
@@ -497,14 +475,13 @@ impl CatalogStore for DynamoStore {
         version: &PluginVersion,
         since: time::Date,
     ) -> Result<u64, StorageError> {
-        let prefix = format!("DL#{version}#");
-        let from = downloads_sk(version, since);
+        let from = ItemKey::daily_downloads(slug, version, since);
         let items = self
-            .query_prefix(&plugin_pk(slug), &prefix, &[SK, "count"])
+            .query_prefix(&from.pk, &downloads_prefix(version), &[SK, "count"])
             .await?;
         let mut total = 0;
         for item in &items {
-            if get_s(item, SK)? >= from.as_str() {
+            if get_s(item, SK)? >= from.sk.as_str() {
                 total += get_n(item, "count")?;
             }
         }
@@ -521,7 +498,7 @@ impl CatalogStore for DynamoStore {
                 .table_name(&self.table)
                 .filter_expression("begins_with(#sk, :dl)")
                 .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":dl", s("DL#"))
+                .expression_attribute_values(":dl", s(DOWNLOADS_PREFIX))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -550,7 +527,7 @@ impl CatalogStore for DynamoStore {
                 .send()
                 .await;
             match result {
-                Ok(_) => changed.push(slug_of_pk(&pk)?),
+                Ok(_) => changed.push(slug_of_partition(&pk)?),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
@@ -565,7 +542,8 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn catalog_revision(&self) -> Result<u64, StorageError> {
-        match self.get(CATALOG, "REVISION").await? {
+        let key = ItemKey::catalog_revision();
+        match self.get(&key.pk, &key.sk).await? {
             Some(item) => get_n(&item, "revision"),
             None => Ok(0),
         }
@@ -644,12 +622,13 @@ fn sort_keys(keys: &mut [ApiKeyRecord]) {
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn create_principal(&self, principal: &Principal) -> Result<(), StorageError> {
+        let key = ItemKey::principal(&principal.id);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(format!("PRINCIPAL#{}", principal.id)))
-            .item(SK, s(META))
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
             .item("name", s(&principal.name))
             .item("kind", s(principal.kind.as_str()))
             .item("created_at", s(principal.created_at.to_string()))
@@ -670,7 +649,8 @@ impl KeyStore for DynamoStore {
     }
 
     async fn principal(&self, id: &PrincipalId) -> Result<Option<Principal>, StorageError> {
-        let Some(item) = self.get(&format!("PRINCIPAL#{id}"), META).await? else {
+        let key = ItemKey::principal(id);
+        let Some(item) = self.get(&key.pk, &key.sk).await? else {
             return Ok(None);
         };
         Ok(Some(Principal {
@@ -689,10 +669,12 @@ impl KeyStore for DynamoStore {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(",");
+        let key_key = ItemKey::api_key(&key.hash);
+        let id_key = ItemKey::key_id(&key.id);
         let key_item = HashMap::from([
-            (PK.to_owned(), s(key_pk(&key.hash))),
-            (SK.to_owned(), s("KEY")),
-            (GSI1_PK.to_owned(), s(format!("KEYS#{}", key.principal))),
+            (PK.to_owned(), s(key_key.pk)),
+            (SK.to_owned(), s(key_key.sk)),
+            (GSI1_PK.to_owned(), s(keys_of_principal(&key.principal))),
             (
                 GSI1_SK.to_owned(),
                 s(format!("{}#{}", key.created_at, key.id)),
@@ -705,8 +687,8 @@ impl KeyStore for DynamoStore {
             ("created_at".to_owned(), s(key.created_at.to_string())),
         ]);
         let id_item = HashMap::from([
-            (PK.to_owned(), s(format!("KEYID#{}", key.id))),
-            (SK.to_owned(), s("KEY")),
+            (PK.to_owned(), s(id_key.pk)),
+            (SK.to_owned(), s(id_key.sk)),
             ("hash".to_owned(), s(key.hash.to_hex())),
         ]);
         let items = vec![
@@ -722,11 +704,12 @@ impl KeyStore for DynamoStore {
         }
         // Idempotent marker for `any_key_exists`, outside the transaction so that
         // concurrent key creations never conflict over it.
+        let marker = ItemKey::keys_exist();
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(CATALOG))
-            .item(SK, s("KEYS_EXIST"))
+            .item(PK, s(marker.pk))
+            .item(SK, s(marker.sk))
             .send()
             .await
             .map_err(storage_error)?;
@@ -734,14 +717,16 @@ impl KeyStore for DynamoStore {
     }
 
     async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError> {
-        self.get(&key_pk(hash), "KEY")
+        let key = ItemKey::api_key(hash);
+        self.get(&key.pk, &key.sk)
             .await?
             .map(|item| key_record(&item))
             .transpose()
     }
 
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StorageError> {
-        let Some(pointer) = self.get(&format!("KEYID#{id}"), "KEY").await? else {
+        let pointer_key = ItemKey::key_id(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
             return Ok(None);
         };
         let hash = KeyHash::from_hex(get_s(&pointer, "hash")?)
@@ -765,7 +750,7 @@ impl KeyStore for DynamoStore {
                         .index_name(GSI1)
                         .key_condition_expression("#gpk = :keys")
                         .expression_attribute_names("#gpk", GSI1_PK)
-                        .expression_attribute_values(":keys", s(format!("KEYS#{principal}")))
+                        .expression_attribute_values(":keys", s(keys_of_principal(principal)))
                         .set_exclusive_start_key(start)
                         .send()
                         .await
@@ -781,8 +766,8 @@ impl KeyStore for DynamoStore {
                         .filter_expression("#sk = :key AND begins_with(#pk, :prefix)")
                         .expression_attribute_names("#sk", SK)
                         .expression_attribute_names("#pk", PK)
-                        .expression_attribute_values(":key", s("KEY"))
-                        .expression_attribute_values(":prefix", s("KEY#"))
+                        .expression_attribute_values(":key", s(KEY))
+                        .expression_attribute_values(":prefix", s(API_KEY_PREFIX))
                         .set_exclusive_start_key(start)
                         .consistent_read(true)
                         .send()
@@ -804,16 +789,19 @@ impl KeyStore for DynamoStore {
     }
 
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError> {
-        let Some(pointer) = self.get(&format!("KEYID#{id}"), "KEY").await? else {
+        let pointer_key = ItemKey::key_id(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
-        let hash = get_s(&pointer, "hash")?;
+        let raw = get_s(&pointer, "hash")?;
+        let hash = KeyHash::from_hex(raw).ok_or_else(|| corrupt("key hash", raw))?;
+        let key = ItemKey::api_key(&hash);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(format!("KEY#{hash}")))
-            .key(SK, s("KEY"))
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
             .update_expression("SET #revoked = :at")
             .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#revoked)")
             .expression_attribute_names("#revoked", "revoked_at")
@@ -834,6 +822,7 @@ impl KeyStore for DynamoStore {
     }
 
     async fn any_key_exists(&self) -> Result<bool, StorageError> {
-        Ok(self.get(CATALOG, "KEYS_EXIST").await?.is_some())
+        let marker = ItemKey::keys_exist();
+        Ok(self.get(&marker.pk, &marker.sk).await?.is_some())
     }
 }

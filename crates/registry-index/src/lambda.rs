@@ -12,15 +12,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use registry_aws::item_key::public_plugin_of;
 use registry_core::slug::Slug;
 use registry_core::store::{CatalogStore, CdnInvalidator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::builder::{ChangeReport, IndexBuilder, IndexError};
-
-/// Partition-key prefix of public plugins (registry-aws's table layout).
-const PUBLIC_PLUGIN_PK: &str = "PLUGIN#public#";
 
 /// The answer to a stream batch: records Lambda must deliver again.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,15 +98,7 @@ impl StreamChange {
         let (Some(pk), Some(sk)) = (self.string_key("PK"), self.string_key("SK")) else {
             return Err("keys PK and SK are not strings".to_owned());
         };
-        let Some(raw) = pk.strip_prefix(PUBLIC_PLUGIN_PK) else {
-            return Ok(None);
-        };
-        if sk != "META" && !sk.starts_with("V#") {
-            return Ok(None);
-        }
-        Slug::parse(raw)
-            .map(Some)
-            .map_err(|e| format!("bad slug in {pk}: {e}"))
+        public_plugin_of(pk, sk)
     }
 }
 

@@ -9,11 +9,13 @@
 //! - [`signing`] and [`verify`]: the Ed25519-signed snapshot chain.
 //! - [`store`]: the port the files are written to, and its directory adapter.
 //! - [`search`]: search answered from the sharded search index, kept in memory.
-//! - [`lambda`]: the `index-builder` function's stream and schedule handlers.
+//! - `lambda` (feature `binaries`): the `index-builder` function's stream and
+//!   schedule handlers, reading the DynamoDB table's keys through `registry-aws`.
 
 pub mod builder;
 pub mod canonical;
 pub mod format;
+#[cfg(feature = "binaries")]
 pub mod lambda;
 pub mod path;
 pub mod render;

@@ -1,0 +1,272 @@
+//! Every key of the single DynamoDB table, in one place: each item kind's
+//! partition and sort key come from a function here, as `IndexPath` does for the
+//! static index's files, so no adapter formats a key inline.
+//!
+//! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
+//! | --- | --- | --- | --- |
+//! | plugin | `PLUGIN#public#{slug}` | `META` | `PLUGINS#public` / `{slug}` |
+//! | version | `PLUGIN#public#{slug}` | `V#{sortable semver}` | |
+//! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}` | |
+//! | principal | `PRINCIPAL#{id}` | `META` | |
+//! | API key | `KEY#{sha256 of key}` | `KEY` | `KEYS#{principal}` / `{created_at}#{key id}` |
+//! | key id → hash | `KEYID#{key id}` | `KEY` | |
+//! | catalog revision | `CATALOG` | `REVISION` | |
+//! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
+//! | org | `ORGS` | `ORG#{org}` | |
+//! | org member | `ORG#{org}` | `MEMBER#{principal}` | |
+//! | org enablement of a system row | `ORG#{org}` | `ENABLED#{plugin_id}` | |
+//! | permission | `PRINCIPAL#{id}` | `PERM#{permission}` | |
+//! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` | |
+//! | plugin id → row | `CATROW#{plugin_id}` | `ROW` | |
+//! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
+
+use registry_core::auth::{KeyHash, KeyId, PrincipalId};
+use registry_core::catalog::{CatalogPluginId, CatalogScope};
+use registry_core::mcp_router::InstanceId;
+use registry_core::org::{OrgId, Permission};
+use registry_core::slug::Slug;
+use registry_core::version::PluginVersion;
+
+/// The partition and sort key of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemKey {
+    /// `PK`.
+    pub pk: String,
+    /// `SK`.
+    pub sk: String,
+}
+
+impl ItemKey {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+
+    /// A public plugin's own item: owner, revision, latest, counters.
+    pub fn plugin(slug: &Slug) -> Self {
+        Self::new(plugin_partition(slug), META)
+    }
+
+    /// One version of a public plugin.
+    pub fn version(slug: &Slug, version: &PluginVersion) -> Self {
+        Self::new(
+            plugin_partition(slug),
+            format!("{VERSION_PREFIX}{}", version.sort_key()),
+        )
+    }
+
+    /// A version's downloads on one day.
+    pub fn daily_downloads(slug: &Slug, version: &PluginVersion, day: time::Date) -> Self {
+        Self::new(
+            plugin_partition(slug),
+            format!("{}{day}", downloads_prefix(version)),
+        )
+    }
+
+    /// A principal.
+    pub fn principal(id: &PrincipalId) -> Self {
+        Self::new(principal_partition(id), META)
+    }
+
+    /// An API key, found by the hash of its secret.
+    pub fn api_key(hash: &KeyHash) -> Self {
+        Self::new(format!("{API_KEY_PREFIX}{}", hash.to_hex()), KEY)
+    }
+
+    /// The pointer from a key's public id to its hash.
+    pub fn key_id(id: &KeyId) -> Self {
+        Self::new(format!("KEYID#{id}"), KEY)
+    }
+
+    /// The counter that changes with every catalog listing.
+    pub fn catalog_revision() -> Self {
+        Self::new(CATALOG, "REVISION")
+    }
+
+    /// The marker written once any key exists (the server's first-start check).
+    pub fn keys_exist() -> Self {
+        Self::new(CATALOG, "KEYS_EXIST")
+    }
+
+    /// An org.
+    pub fn org(id: &OrgId) -> Self {
+        Self::new(ORGS, format!("{ORG_PREFIX}{id}"))
+    }
+
+    /// A principal's membership of an org.
+    pub fn member(org: &OrgId, principal: &PrincipalId) -> Self {
+        Self::new(org_partition(org), format!("{MEMBER_PREFIX}{principal}"))
+    }
+
+    /// An org's choice about a system catalog row.
+    pub fn enablement(org: &OrgId, id: &CatalogPluginId) -> Self {
+        Self::new(org_partition(org), format!("{ENABLED_PREFIX}{id}"))
+    }
+
+    /// A permission a principal holds.
+    pub fn permission(principal: &PrincipalId, permission: &Permission) -> Self {
+        Self::new(
+            principal_partition(principal),
+            format!("{PERMISSION_PREFIX}{permission}"),
+        )
+    }
+
+    /// One catalog row: a pid at a version in a scope.
+    pub fn catalog_row(scope: &CatalogScope, pid: &Slug, version: &PluginVersion) -> Self {
+        Self::new(
+            scope_partition(scope),
+            format!("{ROW_PREFIX}{pid}#{}", version.sort_key()),
+        )
+    }
+
+    /// The pointer from a catalog row's id to the row.
+    pub fn catalog_row_pointer(id: &CatalogPluginId) -> Self {
+        Self::new(format!("CATROW#{id}"), "ROW")
+    }
+
+    /// One MCP router instance of a plugin.
+    pub fn router_instance(slug: &Slug, id: &InstanceId) -> Self {
+        Self::new(route_partition(slug), format!("{INSTANCE_PREFIX}{id}"))
+    }
+}
+
+/// The sort key of every item that is the thing itself (plugin, principal).
+pub const META: &str = "META";
+/// Sort key of API key items and their id pointers.
+pub const KEY: &str = "KEY";
+/// Partition-key prefix of API key items.
+pub const API_KEY_PREFIX: &str = "KEY#";
+/// Partition of the catalog-wide counters and markers.
+const CATALOG: &str = "CATALOG";
+/// Partition of every org item, so listing orgs is one query.
+pub const ORGS: &str = "ORGS";
+/// `GSI1PK` of every public plugin: the listing index.
+pub const PUBLIC_LISTING: &str = "PLUGINS#public";
+/// `GSI1PK` of every router instance: a health pass lists them with one query.
+pub const ROUTES: &str = "ROUTES";
+
+/// Partition-key prefix of the public registry's plugins.
+pub const PUBLIC_PLUGIN_PREFIX: &str = "PLUGIN#public#";
+/// Sort-key prefix of a plugin's versions.
+pub const VERSION_PREFIX: &str = "V#";
+/// Sort-key prefix of every daily download counter.
+pub const DOWNLOADS_PREFIX: &str = "DL#";
+/// Sort-key prefix of orgs in [`ORGS`].
+pub const ORG_PREFIX: &str = "ORG#";
+/// Sort-key prefix of an org's members.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+/// Sort-key prefix of an org's enablements.
+pub const ENABLED_PREFIX: &str = "ENABLED#";
+/// Sort-key prefix of a principal's permissions.
+pub const PERMISSION_PREFIX: &str = "PERM#";
+/// Sort-key prefix of a scope's catalog rows.
+pub const ROW_PREFIX: &str = "ROW#";
+/// Sort-key prefix of a plugin's router instances.
+pub const INSTANCE_PREFIX: &str = "INST#";
+
+/// A public plugin's partition: its item, versions and download counters.
+pub fn plugin_partition(slug: &Slug) -> String {
+    format!("{PUBLIC_PLUGIN_PREFIX}{slug}")
+}
+
+/// Sort-key prefix of one version's daily download counters.
+pub fn downloads_prefix(version: &PluginVersion) -> String {
+    format!("{DOWNLOADS_PREFIX}{version}#")
+}
+
+/// A principal's partition: the principal and its permissions.
+pub fn principal_partition(id: &PrincipalId) -> String {
+    format!("PRINCIPAL#{id}")
+}
+
+/// `GSI1PK` of a principal's keys, so listing them is one query.
+pub fn keys_of_principal(id: &PrincipalId) -> String {
+    format!("KEYS#{id}")
+}
+
+/// An org's partition: its members and enablements.
+pub fn org_partition(org: &OrgId) -> String {
+    format!("{ORG_PREFIX}{org}")
+}
+
+/// A catalog scope's partition: its rows, by pid then semver.
+pub fn scope_partition(scope: &CatalogScope) -> String {
+    format!("CATALOG#{}", scope.storage_name())
+}
+
+/// A plugin's routing table partition.
+pub fn route_partition(slug: &Slug) -> String {
+    format!("ROUTE#{slug}")
+}
+
+/// The public plugin an item belongs to, when the item is a plugin's own or one
+/// of its versions (what the static index is built from); `None` for every other
+/// item, download counters included.
+pub fn public_plugin_of(pk: &str, sk: &str) -> Result<Option<Slug>, String> {
+    let Some(raw) = pk.strip_prefix(PUBLIC_PLUGIN_PREFIX) else {
+        return Ok(None);
+    };
+    if sk != META && !sk.starts_with(VERSION_PREFIX) {
+        return Ok(None);
+    }
+    Slug::parse(raw)
+        .map(Some)
+        .map_err(|e| format!("bad slug in {pk}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(raw: &str) -> Slug {
+        Slug::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    fn version(raw: &str) -> PluginVersion {
+        PluginVersion::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    #[test]
+    fn keys_are_laid_out_as_the_table_documents() {
+        let github = slug("github");
+        let v = version("1.2.0");
+        assert_eq!(ItemKey::plugin(&github).pk, "PLUGIN#public#github");
+        assert_eq!(ItemKey::plugin(&github).sk, "META");
+        assert!(ItemKey::version(&github, &v).sk.starts_with("V#"));
+        let day = time::macros::date!(2026 - 12 - 01);
+        assert_eq!(
+            ItemKey::daily_downloads(&github, &v, day).sk,
+            "DL#1.2.0#2026-12-01"
+        );
+        assert_eq!(
+            ItemKey::org(&OrgId::parse("acme").unwrap_or_else(|e| panic!("{e}"))),
+            ItemKey {
+                pk: "ORGS".to_owned(),
+                sk: "ORG#acme".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn only_plugin_and_version_items_name_a_public_plugin() {
+        let github = slug("github");
+        let v = version("1.2.0");
+        for key in [ItemKey::plugin(&github), ItemKey::version(&github, &v)] {
+            assert_eq!(public_plugin_of(&key.pk, &key.sk), Ok(Some(github.clone())));
+        }
+        let day = time::macros::date!(2026 - 12 - 01);
+        for key in [
+            ItemKey::daily_downloads(&github, &v, day),
+            ItemKey::router_instance(
+                &github,
+                &InstanceId::parse("i-1").unwrap_or_else(|e| panic!("{e}")),
+            ),
+            ItemKey::principal(&PrincipalId::from_stored("prn_1")),
+        ] {
+            assert_eq!(public_plugin_of(&key.pk, &key.sk), Ok(None), "{key:?}");
+        }
+        assert!(public_plugin_of("PLUGIN#public#Not A Slug", "META").is_err());
+    }
+}

@@ -68,7 +68,4 @@ where
     }
 }
 
-/// A stored item that cannot be decoded.
-pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(format!("{what}: {detail}"))
-}
+pub(crate) use registry_core::store::codec::corrupt;

@@ -1,30 +1,27 @@
 //! DynamoDB and S3 adapters of the registry's storage ports.
 //!
-//! One table holds the whole catalog (see [`table`] for the key schema); one bucket
+//! One table holds the whole catalog (see [`dynamo::item_key`] for its keys); one bucket
 //! holds the artifacts. Clients are built once from `aws-config`, so the SDK's own
 //! settings (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
 //! credentials) apply unchanged.
 
 pub mod cloudfront;
+pub mod dynamo;
 mod error;
 pub mod index;
-pub mod item_key;
-pub mod mcp_router_table;
-pub mod org_table;
 pub mod replicated;
 pub mod s3;
 pub mod secrets;
 pub mod setup;
-pub mod table;
 pub mod uploads;
 
 use std::sync::Arc;
 
 pub use cloudfront::CloudFrontInvalidator;
+pub use dynamo::DynamoStore;
 pub use index::S3IndexStore;
 pub use replicated::ReplicatedArtifactStore;
 pub use s3::S3ArtifactStore;
-pub use table::DynamoStore;
 pub use uploads::S3UploadStore;
 
 /// Whether the S3 client must address buckets by path: local S3 servers need it, and

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
 };
 
-use crate::table::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use crate::dynamo::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use crate::{AwsClients, AwsSettings};
 
 /// Why setting up failed.

@@ -14,7 +14,7 @@ use registry_core::slug::Slug;
 use registry_core::store::contract::{
     artifact_store_contract, catalog_contract, index_store_contract, key_store_contract,
 };
-use registry_core::store::org_contract::{org_catalog_store_contract, org_store_contract};
+use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
 use registry_core::upload::{PresignedPut, UploadId, UploadKey, UploadRequest};
 use registry_core::version::PluginVersion;
@@ -269,10 +269,5 @@ async fn s3_uploads_sign_size_type_and_digest_and_read_back_capped() {
 async fn dynamodb_router_keeps_the_router_store_contract() {
     let (clients, settings) = resources("router").await;
     let store = clients.dynamo_store(&settings);
-    registry_core::store::mcp_router_contract::mcp_router_store_contract(
-        store.clone(),
-        store,
-        "ddb",
-    )
-    .await;
+    registry_core::store::contract::mcp_router_store_contract(store.clone(), store, "ddb").await;
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use registry_aws::item_key::public_plugin_of;
+use registry_aws::dynamo::item_key::public_plugin_of;
 use registry_core::slug::Slug;
 use registry_core::store::{CatalogStore, CdnInvalidator};
 use serde::{Deserialize, Serialize};

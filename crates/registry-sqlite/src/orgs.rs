@@ -12,6 +12,7 @@ use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
 use registry_core::slug::Slug;
+use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
@@ -122,8 +123,7 @@ impl OrgStore for SqliteStore {
                     Ok(Membership {
                         org: org.clone(),
                         principal: PrincipalId::from_stored(principal),
-                        added_at: Timestamp::parse(&added_at)
-                            .map_err(|e| corrupt("added_at", e))?,
+                        added_at: timestamp_from_stored("added_at", &added_at)?,
                     })
                 })
                 .collect()
@@ -207,7 +207,7 @@ pub(crate) fn select_all<T>(
 fn catalog_row(raw: &str, enabled: bool, updated_at: &str) -> Result<CatalogRow, StorageError> {
     let mut row: CatalogRow = from_json("catalog row", raw)?;
     row.enabled = enabled;
-    row.updated_at = Timestamp::parse(updated_at).map_err(|e| corrupt("updated_at", e))?;
+    row.updated_at = timestamp_from_stored("updated_at", updated_at)?;
     Ok(row)
 }
 
@@ -363,7 +363,7 @@ impl OrgCatalogStore for SqliteStore {
             )?;
             raws.into_iter()
                 .map(|(id, enabled, at)| {
-                    let at = Timestamp::parse(&at).map_err(|e| corrupt("updated_at", e))?;
+                    let at = timestamp_from_stored("updated_at", &at)?;
                     Ok((CatalogPluginId::from_stored(id), OrgChoice { enabled, at }))
                 })
                 .collect()

@@ -12,7 +12,7 @@ use registry_core::store::contract::faults::failed_publishes_leave_nothing_visib
 use registry_core::store::contract::{
     artifact_store_contract, catalog_contract, key_store_contract,
 };
-use registry_core::store::org_contract::{org_catalog_store_contract, org_store_contract};
+use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::timestamp::Timestamp;
 use registry_sqlite::SqliteStore;
 use registry_sqlite::migrations::MIGRATIONS;
@@ -54,12 +54,7 @@ async fn sqlite_org_catalog_keeps_the_org_catalog_contract() {
 async fn sqlite_router_keeps_the_router_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap());
-    registry_core::store::mcp_router_contract::mcp_router_store_contract(
-        store.clone(),
-        store,
-        "sqlite",
-    )
-    .await;
+    registry_core::store::contract::mcp_router_store_contract(store.clone(), store, "sqlite").await;
 }
 
 #[test]

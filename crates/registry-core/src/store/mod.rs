@@ -6,14 +6,11 @@
 //!   (compare-and-set); a stale revision fails with [`Conflict::RevisionChanged`] and
 //!   changes nothing.
 
+pub mod codec;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod files;
 mod index;
-#[cfg(feature = "contract")]
-pub mod mcp_router_contract;
-#[cfg(feature = "contract")]
-pub mod org_contract;
 
 use async_trait::async_trait;
 use bytes::Bytes;

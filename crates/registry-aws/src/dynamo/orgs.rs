@@ -1,6 +1,6 @@
 //! The org ports on the single DynamoDB table.
 //!
-//! Their keys come from [`crate::item_key`].
+//! Their keys come from [`super::item_key`].
 //!
 //! Orgs share one partition so listing them is one query; a platform has far
 //! fewer orgs than a partition holds. A scope's rows share a partition and their
@@ -19,14 +19,14 @@ use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
-use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
-use crate::item_key::{
+use super::item_key::{
     ENABLED_PREFIX, ItemKey, MEMBER_PREFIX, ORG_PREFIX, ORGS, PERMISSION_PREFIX, ROW_PREFIX,
     org_partition, principal_partition, scope_partition,
 };
-use crate::table::{
-    DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, json, s, timestamp,
+use super::{
+    DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, s, timestamp, to_json,
 };
+use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 
 fn get_bool(item: &Item, name: &str) -> Result<bool, StorageError> {
     match item.get(name) {
@@ -96,7 +96,7 @@ impl OrgStore for DynamoStore {
         let item = HashMap::from([
             (PK.to_owned(), s(key.pk)),
             (SK.to_owned(), s(key.sk)),
-            ("record".to_owned(), s(json(org)?)),
+            ("record".to_owned(), s(to_json(org)?)),
         ]);
         if self.put_item(item, true).await? {
             Ok(())
@@ -209,7 +209,7 @@ impl OrgCatalogStore for DynamoStore {
             ("plugin_id".to_owned(), s(row.plugin_id.as_str())),
             ("enabled".to_owned(), AttributeValue::Bool(row.enabled)),
             ("updated_at".to_owned(), s(row.updated_at.to_string())),
-            ("record".to_owned(), s(json(row)?)),
+            ("record".to_owned(), s(to_json(row)?)),
         ]);
         let pointer = HashMap::from([
             (PK.to_owned(), s(pointer_key.pk)),

@@ -1,6 +1,6 @@
 //! The router port on the single DynamoDB table.
 //!
-//! Its keys come from [`crate::item_key`].
+//! Its keys come from [`super::item_key`].
 //!
 //! A plugin's instances share a partition (its routing table is one query); every
 //! instance is also in the listing index under `ROUTES`, so a health pass lists all
@@ -17,12 +17,12 @@ use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use registry_core::slug::Slug;
 use registry_core::store::{Conflict, McpRouterStore, StorageError};
 
-use crate::error::{conditional, storage_error};
-use crate::item_key::{INSTANCE_PREFIX, ItemKey, ROUTES, route_partition};
-use crate::table::{
+use super::item_key::{INSTANCE_PREFIX, ItemKey, ROUTES, route_partition};
+use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_s,
-    json, n, s,
+    n, s, to_json,
 };
+use crate::error::{conditional, storage_error};
 
 /// An instance item: its registration, with the health that changes after it.
 fn instance_of(item: &Item) -> Result<McpRouterInstance, StorageError> {
@@ -43,8 +43,8 @@ impl DynamoStore {
                 s(format!("{}#{}", instance.slug, instance.instance_id)),
             ),
             ("registration".to_owned(), s(&instance.registration)),
-            ("record".to_owned(), s(json(instance)?)),
-            ("health".to_owned(), s(json(&instance.health)?)),
+            ("record".to_owned(), s(to_json(instance)?)),
+            ("health".to_owned(), s(to_json(&instance.health)?)),
         ]))
     }
 
@@ -200,7 +200,7 @@ impl McpRouterStore for DynamoStore {
             .condition_expression("#reg = :reg")
             .expression_attribute_names("#health", "health")
             .expression_attribute_names("#reg", "registration")
-            .expression_attribute_values(":health", s(json(health)?))
+            .expression_attribute_values(":health", s(to_json(health)?))
             .expression_attribute_values(":reg", s(registration))
             .send()
             .await;

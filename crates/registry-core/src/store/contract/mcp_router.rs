@@ -1,27 +1,16 @@
 //! The contract of the router port ([`McpRouterStore`]), run against SQLite in
 //! `registry-sqlite` and DynamoDB Local in `registry-aws`.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::contract::sample_version;
-use super::{CatalogStore, Conflict, LatestSummary, McpRouterStore, StorageError};
+use super::{RACERS, conflict, sample_version};
 use crate::auth::PrincipalId;
 use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance, TargetUrl};
 use crate::slug::Slug;
+use crate::store::{CatalogStore, Conflict, LatestSummary, McpRouterStore};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
-
-/// How many registrations race for one instance id.
-const RACERS: usize = 16;
-
-fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
-    match result {
-        Err(StorageError::Conflict(c)) => c,
-        other => panic!("expected a conditional-write conflict, got {other:?}"),
-    }
-}
 
 /// An instance of `slug@1.0.0` with id `id`, registered as `registration`.
 pub fn sample_instance(slug: &Slug, id: &str, registration: &str) -> McpRouterInstance {

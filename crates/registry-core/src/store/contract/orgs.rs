@@ -1,49 +1,17 @@
 //! The contract of the org ports ([`OrgStore`], [`OrgCatalogStore`]), run against
 //! SQLite in `registry-sqlite` and DynamoDB Local in `registry-aws`.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use super::{Conflict, OrgCatalogStore, OrgStore, StorageError};
+use super::{at, conflict, exactly_one_wins};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::auth::PrincipalId;
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::checksum::Sha256Digest;
 use crate::org::{Membership, Org, OrgId, Permission};
 use crate::slug::Slug;
-use crate::timestamp::Timestamp;
+use crate::store::{Conflict, OrgCatalogStore, OrgStore};
 use crate::version::PluginVersion;
-
-/// How many writers race in the concurrency checks.
-const RACERS: usize = 16;
-
-fn at(raw: &str) -> Timestamp {
-    Timestamp::parse(raw).expect("timestamp")
-}
-
-fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
-    match result {
-        Err(StorageError::Conflict(c)) => c,
-        other => panic!("expected a conditional-write conflict, got {other:?}"),
-    }
-}
-
-/// Runs `RACERS` copies of `attempt` at once and checks exactly one succeeded and
-/// every other lost with `expected`.
-async fn exactly_one_wins<Fut>(attempt: impl Fn(usize) -> Fut, expected: Conflict, guarantee: &str)
-where
-    Fut: Future<Output = Result<(), StorageError>> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..RACERS).map(|i| tokio::spawn(attempt(i))).collect();
-    let mut winners = 0;
-    for task in tasks {
-        match task.await.expect("racer task") {
-            Ok(()) => winners += 1,
-            Err(e) => assert_eq!(conflict::<()>(Err(e)), expected, "{guarantee}"),
-        }
-    }
-    assert_eq!(winners, 1, "{guarantee}: {winners} of {RACERS} racers won");
-}
 
 /// A catalog row for `pid@version` in `scope`, as an upload would build it.
 pub fn sample_catalog_row(scope: &CatalogScope, pid: &str, version: &str) -> CatalogRow {

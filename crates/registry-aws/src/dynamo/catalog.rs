@@ -1,0 +1,355 @@
+//! The catalog port on the single DynamoDB table: plugins, versions and their
+//! download counters.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use registry_core::auth::PrincipalId;
+use registry_core::slug::Slug;
+use registry_core::store::{
+    CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
+    VersionChange, VersionRecord, VersionSummary,
+};
+use registry_core::timestamp::Timestamp;
+use registry_core::version::PluginVersion;
+
+use super::item_key::{
+    DOWNLOADS_PREFIX, ItemKey, META, PUBLIC_LISTING, PUBLIC_PLUGIN_PREFIX, VERSION_PREFIX,
+    downloads_prefix,
+};
+use super::{
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_n,
+    get_s, n, opt_s, s, timestamp, to_json,
+};
+use crate::error::{corrupt, is_condition_failure, storage_error};
+
+/// The slug of a public plugin's partition key.
+fn slug_of_partition(pk: &str) -> Result<Slug, StorageError> {
+    pk.strip_prefix(PUBLIC_PLUGIN_PREFIX)
+        .and_then(|raw| Slug::parse(raw).ok())
+        .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
+}
+
+impl DynamoStore {
+    fn version_item(&self, slug: &Slug, record: &VersionRecord) -> Result<Item, StorageError> {
+        let key = ItemKey::version(slug, &record.version);
+        Ok(HashMap::from([
+            (PK.to_owned(), s(key.pk)),
+            (SK.to_owned(), s(key.sk)),
+            ("version".to_owned(), s(record.version.to_string())),
+            (
+                "summary".to_owned(),
+                s(to_json(&VersionSummary::of(record))?),
+            ),
+            ("record".to_owned(), s(to_json(record)?)),
+        ]))
+    }
+
+    fn put_version(
+        &self,
+        slug: &Slug,
+        record: &VersionRecord,
+    ) -> Result<TransactWriteItem, StorageError> {
+        self.conditional_put(self.version_item(slug, record)?, "attribute_not_exists")
+    }
+
+    /// Runs a plugin's two-item transaction and bumps the catalog revision, mapping
+    /// a failed condition on the first item to `first` and on the second to `second`.
+    async fn write_plugin(
+        &self,
+        items: Vec<TransactWriteItem>,
+        first: Conflict,
+        second: Conflict,
+    ) -> Result<(), StorageError> {
+        match self.transact(items).await {
+            Ok(()) => self.bump_catalog_revision().await,
+            Err(TransactionOutcome::ConditionFailed(0)) => Err(StorageError::Conflict(first)),
+            Err(TransactionOutcome::ConditionFailed(_)) => Err(StorageError::Conflict(second)),
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// The plugin-row update of every change: bump the revision it was read at,
+    /// stamp `updated_at`, and set or remove the latest summary.
+    fn update_plugin_row(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let plugin = ItemKey::plugin(slug);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(plugin.pk))
+            .key(SK, s(plugin.sk))
+            .condition_expression("#rev = :expected")
+            .expression_attribute_names("#rev", "revision")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#latest", "latest")
+            .expression_attribute_values(":expected", n(expected_revision))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", s(at.to_string()));
+        update = match latest {
+            Some(latest) => update
+                .update_expression("SET #rev = #rev + :one, #updated = :at, #latest = :latest")
+                .expression_attribute_values(":latest", s(to_json(latest)?)),
+            None => {
+                update.update_expression("SET #rev = #rev + :one, #updated = :at REMOVE #latest")
+            }
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
+    }
+}
+
+fn listing_of(item: &Item) -> Result<PluginListing, StorageError> {
+    Ok(PluginListing {
+        slug: Slug::parse(get_s(item, "slug")?).map_err(|e| corrupt("slug", e))?,
+        created_at: timestamp(item, "created_at")?,
+        updated_at: timestamp(item, "updated_at")?,
+        downloads: get_n(item, "downloads")?,
+        latest: opt_s(item, "latest")
+            .map(|raw| from_json("latest summary", raw))
+            .transpose()?,
+    })
+}
+
+#[async_trait]
+impl CatalogStore for DynamoStore {
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        let key = ItemKey::plugin(slug);
+        let Some(meta) = self.get(&key.pk, &key.sk).await? else {
+            return Ok(None);
+        };
+        let versions = self
+            .query_prefix(&key.pk, VERSION_PREFIX, &["summary"])
+            .await?
+            .iter()
+            .map(|item| from_json::<VersionSummary>("version summary", get_s(item, "summary")?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let listing = listing_of(&meta)?;
+        Ok(Some(PluginRecord {
+            slug: listing.slug,
+            owner: PrincipalId::from_stored(get_s(&meta, "owner")?),
+            created_at: listing.created_at,
+            updated_at: listing.updated_at,
+            downloads: listing.downloads,
+            healthy_instances: get_n(&meta, "healthy_instances")?,
+            revision: get_n(&meta, "revision")?,
+            latest: listing.latest,
+            versions,
+        }))
+    }
+
+    async fn version(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<VersionRecord>, StorageError> {
+        let key = ItemKey::version(slug, version);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| from_json("version record", get_s(&item, "record")?))
+            .transpose()
+    }
+
+    async fn create_plugin(
+        &self,
+        slug: &Slug,
+        owner: &PrincipalId,
+        first: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        let at = first.published_at.to_string();
+        let plugin = ItemKey::plugin(slug);
+        let meta = HashMap::from([
+            (PK.to_owned(), s(plugin.pk)),
+            (SK.to_owned(), s(plugin.sk)),
+            (GSI1_PK.to_owned(), s(PUBLIC_LISTING)),
+            (GSI1_SK.to_owned(), s(slug.as_str())),
+            ("slug".to_owned(), s(slug.as_str())),
+            ("owner".to_owned(), s(owner.as_str())),
+            ("created_at".to_owned(), s(&at)),
+            ("updated_at".to_owned(), s(&at)),
+            ("downloads".to_owned(), n(0)),
+            ("revision".to_owned(), n(1)),
+            ("latest".to_owned(), s(to_json(latest)?)),
+        ]);
+        let items = vec![
+            self.conditional_put(meta, "attribute_not_exists")?,
+            self.put_version(slug, first)?,
+        ];
+        self.write_plugin(items, Conflict::PluginExists, Conflict::VersionExists)
+            .await
+    }
+
+    async fn add_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        record: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        let items = vec![
+            self.update_plugin_row(slug, expected_revision, Some(latest), record.published_at)?,
+            self.put_version(slug, record)?,
+        ];
+        self.write_plugin(items, Conflict::RevisionChanged, Conflict::VersionExists)
+            .await
+    }
+
+    async fn change_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        version: &PluginVersion,
+        change: &VersionChange,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        // The record is read outside the transaction; the revision condition makes
+        // the write fail if anything changed the plugin since.
+        let Some(mut record) = self.version(slug, version).await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        change.apply(&mut record.deprecated, &mut record.unpublished_at);
+        let items = vec![
+            self.update_plugin_row(slug, expected_revision, latest, at)?,
+            self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
+        ];
+        self.write_plugin(items, Conflict::RevisionChanged, Conflict::Missing)
+            .await
+    }
+
+    async fn record_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        day: time::Date,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::daily_downloads(slug, version, day);
+        self.add_one(&key.pk, &key.sk, "count").await
+    }
+
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError> {
+        let from = ItemKey::daily_downloads(slug, version, since);
+        let items = self
+            .query_prefix(&from.pk, &downloads_prefix(version), &[SK, "count"])
+            .await?;
+        let mut total = 0;
+        for item in &items {
+            if get_s(item, SK)? >= from.sk.as_str() {
+                total += get_n(item, "count")?;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#sk, :dl)")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":dl", s(DOWNLOADS_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
+            for item in output.items.unwrap_or_default() {
+                *totals.entry(get_s(&item, PK)?.to_owned()).or_default() += get_n(&item, "count")?;
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut changed = Vec::new();
+        for (pk, total) in totals {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(&pk))
+                .key(SK, s(META))
+                .update_expression("SET #downloads = :total")
+                .condition_expression("attribute_exists(#pk) AND #downloads <> :total")
+                .expression_attribute_names("#downloads", "downloads")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":total", n(total))
+                .send()
+                .await;
+            match result {
+                Ok(_) => changed.push(slug_of_partition(&pk)?),
+                // Unchanged total (or a plugin gone since): nothing to write.
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
+        if !changed.is_empty() {
+            self.bump_catalog_revision().await?;
+        }
+        changed.sort();
+        Ok(changed)
+    }
+
+    async fn catalog_revision(&self) -> Result<u64, StorageError> {
+        let key = ItemKey::catalog_revision();
+        match self.get(&key.pk, &key.sk).await? {
+            Some(item) => get_n(&item, "revision"),
+            None => Ok(0),
+        }
+    }
+
+    async fn list_plugins(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<PluginListing>, StorageError> {
+        let mut listings = Vec::new();
+        let mut start = None;
+        while listings.len() < limit {
+            let want = i32::try_from(limit - listings.len()).unwrap_or(i32::MAX);
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(":listing", s(PUBLIC_LISTING))
+                .limit(want)
+                .set_exclusive_start_key(start);
+            // DynamoDB refuses an empty string in a key condition, so the first page
+            // has no lower bound at all.
+            request = match after {
+                Some(after) => request
+                    .key_condition_expression("#gpk = :listing AND #gsk > :after")
+                    .expression_attribute_names("#gsk", GSI1_SK)
+                    .expression_attribute_values(":after", s(after.as_str())),
+                None => request.key_condition_expression("#gpk = :listing"),
+            };
+            let output = request.send().await.map_err(storage_error)?;
+            for item in output.items.unwrap_or_default() {
+                listings.push(listing_of(&item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        listings.truncate(limit);
+        Ok(listings)
+    }
+}

@@ -1,0 +1,224 @@
+//! The key port on the single DynamoDB table: principals and API keys.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use registry_core::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId, PrincipalKind};
+use registry_core::store::codec::{
+    key_hash_from_stored, scopes_from_stored, scopes_to_stored, timestamp_from_stored,
+};
+use registry_core::store::{Conflict, KeyStore, StorageError};
+use registry_core::timestamp::Timestamp;
+
+use super::item_key::{API_KEY_PREFIX, ItemKey, KEY, keys_of_principal};
+use super::{
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, opt_s, s,
+    timestamp,
+};
+use crate::error::{conditional, corrupt, storage_error};
+
+fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
+    Ok(ApiKeyRecord {
+        id: KeyId::from_stored(get_s(item, "key_id")?),
+        hash: key_hash_from_stored(get_s(item, "hash")?)?,
+        principal: PrincipalId::from_stored(get_s(item, "principal")?),
+        name: get_s(item, "name")?.to_owned(),
+        scopes: scopes_from_stored(get_s(item, "scopes")?)?,
+        created_at: timestamp(item, "created_at")?,
+        revoked_at: opt_s(item, "revoked_at")
+            .map(|t| timestamp_from_stored("revoked_at", t))
+            .transpose()?,
+    })
+}
+
+fn sort_keys(keys: &mut [ApiKeyRecord]) {
+    keys.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+#[async_trait]
+impl KeyStore for DynamoStore {
+    async fn create_principal(&self, principal: &Principal) -> Result<(), StorageError> {
+        let key = ItemKey::principal(&principal.id);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
+            .item("name", s(&principal.name))
+            .item("kind", s(principal.kind.as_str()))
+            .item("created_at", s(principal.created_at.to_string()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        conditional(result, Conflict::AlreadyExists)
+    }
+
+    async fn principal(&self, id: &PrincipalId) -> Result<Option<Principal>, StorageError> {
+        let key = ItemKey::principal(id);
+        let Some(item) = self.get(&key.pk, &key.sk).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Principal {
+            id: id.clone(),
+            name: get_s(&item, "name")?.to_owned(),
+            kind: PrincipalKind::parse(get_s(&item, "kind")?)
+                .map_err(|e| corrupt("principal kind", e))?,
+            created_at: timestamp(&item, "created_at")?,
+        }))
+    }
+
+    async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
+        let scopes = scopes_to_stored(&key.scopes);
+        let key_key = ItemKey::api_key(&key.hash);
+        let id_key = ItemKey::key_id(&key.id);
+        let key_item = HashMap::from([
+            (PK.to_owned(), s(key_key.pk)),
+            (SK.to_owned(), s(key_key.sk)),
+            (GSI1_PK.to_owned(), s(keys_of_principal(&key.principal))),
+            (
+                GSI1_SK.to_owned(),
+                s(format!("{}#{}", key.created_at, key.id)),
+            ),
+            ("key_id".to_owned(), s(key.id.as_str())),
+            ("hash".to_owned(), s(key.hash.to_hex())),
+            ("principal".to_owned(), s(key.principal.as_str())),
+            ("name".to_owned(), s(&key.name)),
+            ("scopes".to_owned(), s(scopes)),
+            ("created_at".to_owned(), s(key.created_at.to_string())),
+        ]);
+        let id_item = HashMap::from([
+            (PK.to_owned(), s(id_key.pk)),
+            (SK.to_owned(), s(id_key.sk)),
+            ("hash".to_owned(), s(key.hash.to_hex())),
+        ]);
+        let items = vec![
+            self.conditional_put(key_item, "attribute_not_exists")?,
+            self.conditional_put(id_item, "attribute_not_exists")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                return Err(StorageError::Conflict(Conflict::AlreadyExists));
+            }
+            Err(TransactionOutcome::Failed(e)) => return Err(e),
+        }
+        // Idempotent marker for `any_key_exists`, outside the transaction so that
+        // concurrent key creations never conflict over it.
+        let marker = ItemKey::keys_exist();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(marker.pk))
+            .item(SK, s(marker.sk))
+            .send()
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let key = ItemKey::api_key(hash);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| key_record(&item))
+            .transpose()
+    }
+
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let pointer_key = ItemKey::key_id(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
+            return Ok(None);
+        };
+        let hash = key_hash_from_stored(get_s(&pointer, "hash")?)?;
+        self.key_by_hash(&hash).await
+    }
+
+    async fn list_keys(
+        &self,
+        principal: Option<&PrincipalId>,
+    ) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let (items, next) = match principal {
+                Some(principal) => {
+                    let output = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(GSI1)
+                        .key_condition_expression("#gpk = :keys")
+                        .expression_attribute_names("#gpk", GSI1_PK)
+                        .expression_attribute_values(":keys", s(keys_of_principal(principal)))
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(storage_error)?;
+                    (output.items.unwrap_or_default(), output.last_evaluated_key)
+                }
+                None => {
+                    // Listing every key is an admin's rare question: a filtered scan.
+                    let output = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .filter_expression("#sk = :key AND begins_with(#pk, :prefix)")
+                        .expression_attribute_names("#sk", SK)
+                        .expression_attribute_names("#pk", PK)
+                        .expression_attribute_values(":key", s(KEY))
+                        .expression_attribute_values(":prefix", s(API_KEY_PREFIX))
+                        .set_exclusive_start_key(start)
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(storage_error)?;
+                    (output.items.unwrap_or_default(), output.last_evaluated_key)
+                }
+            };
+            for item in &items {
+                keys.push(key_record(item)?);
+            }
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+        sort_keys(&mut keys);
+        Ok(keys)
+    }
+
+    async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError> {
+        let pointer_key = ItemKey::key_id(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        let raw = get_s(&pointer, "hash")?;
+        let hash = key_hash_from_stored(raw)?;
+        let key = ItemKey::api_key(&hash);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
+            .update_expression("SET #revoked = :at")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#revoked)")
+            .expression_attribute_names("#revoked", "revoked_at")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await;
+        conditional(result, Conflict::Missing)
+    }
+
+    async fn any_key_exists(&self) -> Result<bool, StorageError> {
+        let marker = ItemKey::keys_exist();
+        Ok(self.get(&marker.pk, &marker.sk).await?.is_some())
+    }
+}

@@ -1,0 +1,248 @@
+//! The DynamoDB adapters of the storage ports, on one table: the store, its item
+//! helpers and transactions here; each port in its own file, as in `registry-sqlite`.
+//!
+//! Every item's key comes from [`item_key`], which lays the table out.
+//!
+//! Multi-item changes are one `TransactWriteItems`; each condition's failure maps to
+//! the same `Conflict` the SQLite adapter reports. The catalog revision is bumped
+//! after a successful write rather than inside it: a counter in every transaction
+//! would make unrelated concurrent writes conflict with each other.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use registry_core::store::StorageError;
+use registry_core::store::codec::timestamp_from_stored;
+pub(crate) use registry_core::store::codec::{from_json, to_json};
+use registry_core::timestamp::Timestamp;
+
+use self::item_key::ItemKey;
+use crate::error::{corrupt, storage_error};
+
+mod catalog;
+pub mod item_key;
+mod keys;
+mod mcp_router;
+mod orgs;
+
+/// Partition key attribute.
+pub const PK: &str = "PK";
+/// Sort key attribute.
+pub const SK: &str = "SK";
+/// The listing index.
+pub const GSI1: &str = "GSI1";
+/// The listing index's partition key attribute.
+pub const GSI1_PK: &str = "GSI1PK";
+/// The listing index's sort key attribute.
+pub const GSI1_SK: &str = "GSI1SK";
+
+/// How often a transaction cancelled only by a concurrent transaction is retried.
+const TRANSACTION_CONFLICT_RETRIES: u32 = 5;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StorageError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(corrupt(
+            "item attribute",
+            format!("{name} is missing or not a string"),
+        )),
+    }
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, StorageError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|e| corrupt(name, e)),
+        None => Ok(0),
+        _ => Err(corrupt("item attribute", format!("{name} is not a number"))),
+    }
+}
+
+pub(crate) fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+pub(crate) fn timestamp(item: &Item, name: &str) -> Result<Timestamp, StorageError> {
+    timestamp_from_stored(name, get_s(item, name)?)
+}
+
+/// A builder left without a required field; every call site sets them all.
+pub(crate) fn built<T>(
+    result: Result<T, aws_sdk_dynamodb::error::BuildError>,
+) -> Result<T, StorageError> {
+    result.map_err(|e| StorageError::Backend(Box::new(e)))
+}
+
+/// How a transaction failed.
+pub(crate) enum TransactionOutcome {
+    /// Item `index`'s condition failed.
+    ConditionFailed(usize),
+    /// The storage failed otherwise.
+    Failed(StorageError),
+}
+
+/// The store on one DynamoDB table: every port `registry_core::store` names.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl DynamoStore {
+    /// A store over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    pub(crate) async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StorageError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(storage_error)?;
+        Ok(output.item)
+    }
+
+    /// Runs a transaction, retrying when another transaction (not a condition) got
+    /// in the way, since the conditions may still hold.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), TransactionOutcome> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            if let SdkError::ServiceError(service) = &error
+                && let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                    service.err()
+            {
+                let reasons = cancelled.cancellation_reasons();
+                if let Some(index) = reasons
+                    .iter()
+                    .position(|r| r.code() == Some("ConditionalCheckFailed"))
+                {
+                    return Err(TransactionOutcome::ConditionFailed(index));
+                }
+                if reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+                    && attempt < TRANSACTION_CONFLICT_RETRIES
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt))).await;
+                    continue;
+                }
+            }
+            return Err(TransactionOutcome::Failed(storage_error(error)));
+        }
+    }
+
+    async fn bump_catalog_revision(&self) -> Result<(), StorageError> {
+        let key = ItemKey::catalog_revision();
+        self.add_one(&key.pk, &key.sk, "revision").await
+    }
+
+    /// Atomically adds 1 to a numeric attribute, creating the item at 1 if absent.
+    async fn add_one(&self, pk: &str, sk: &str, attribute: &str) -> Result<(), StorageError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD #counter :one")
+            .expression_attribute_names("#counter", attribute)
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`.
+    /// Only the `projection` attributes are read (all when empty); they are aliased,
+    /// since names such as `count` are DynamoDB reserved words.
+    pub(crate) async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: &str,
+        projection: &[&str],
+    ) -> Result<Vec<Item>, StorageError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            if !projection.is_empty() {
+                let aliases: Vec<String> =
+                    (0..projection.len()).map(|i| format!("#p{i}")).collect();
+                request = request.projection_expression(aliases.join(", "));
+                for (alias, name) in aliases.iter().zip(projection) {
+                    request = request.expression_attribute_names(alias, *name);
+                }
+            }
+            let output = request.send().await.map_err(storage_error)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// A transaction item writing `item` only if the item is absent (`attribute_not_exists`)
+    /// or only if it exists (`attribute_exists`).
+    pub(crate) fn conditional_put(
+        &self,
+        item: Item,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(format!("{condition}(#pk)"))
+                .expression_attribute_names("#pk", PK)
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}

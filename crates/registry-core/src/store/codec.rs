@@ -1,0 +1,71 @@
+//! How adapters write values into storage columns and attributes, and read them
+//! back: one definition for every backend, so a SQLite file, a DynamoDB table and
+//! (later) PostgreSQL hold the same text for the same value. Reading something
+//! that does not decode is [`StorageError::Corrupt`], naming what it was.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::StorageError;
+use crate::auth::{KeyHash, Scope, Scopes};
+use crate::timestamp::Timestamp;
+
+/// Stored data that does not decode: `what` it was and why.
+pub fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(format!("{what}: {detail}"))
+}
+
+/// A value as a JSON column or attribute.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError::Backend(Box::new(e)))
+}
+
+/// A JSON column or attribute read back as `what`.
+pub fn from_json<T: DeserializeOwned>(what: &str, raw: &str) -> Result<T, StorageError> {
+    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
+}
+
+/// Scopes as stored: their wire names, comma-separated, in order.
+pub fn scopes_to_stored(scopes: &Scopes) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Scopes read back from [`scopes_to_stored`]'s form.
+pub fn scopes_from_stored(raw: &str) -> Result<Scopes, StorageError> {
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(Scope::parse)
+        .collect::<Result<Scopes, _>>()
+        .map_err(|e| corrupt("scopes", e))
+}
+
+/// A timestamp column named `what`, read back.
+pub fn timestamp_from_stored(what: &str, raw: &str) -> Result<Timestamp, StorageError> {
+    Timestamp::parse(raw).map_err(|e| corrupt(what, e))
+}
+
+/// A key hash read back from its hex form.
+pub fn key_hash_from_stored(raw: &str) -> Result<KeyHash, StorageError> {
+    KeyHash::from_hex(raw).ok_or_else(|| corrupt("key hash", "not 64 hex digits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_round_trip_and_an_unknown_one_is_corrupt() {
+        let scopes = Scopes::from([Scope::Publish, Scope::Read]);
+        let stored = scopes_to_stored(&scopes);
+        assert_eq!(scopes_from_stored(&stored).ok(), Some(scopes));
+        assert_eq!(scopes_from_stored("").ok(), Some(Scopes::new()));
+        assert!(matches!(
+            scopes_from_stored("publish,root"),
+            Err(StorageError::Corrupt(detail)) if detail.starts_with("scopes:")
+        ));
+    }
+}

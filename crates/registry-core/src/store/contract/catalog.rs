@@ -1,0 +1,414 @@
+//! The catalog port's contract: exclusive creation, conditional version changes,
+//! one winner of racing writers, download counters and paged listings.
+
+use std::sync::Arc;
+
+use super::{RACERS, at, conflict, race, sample_version, single_winner, slug};
+use crate::auth::PrincipalId;
+use crate::slug::Slug;
+use crate::store::{CatalogStore, Conflict, Deprecation, LatestSummary, VersionChange};
+use crate::version::PluginVersion;
+
+/// Runs every catalog check against `catalog`; slugs are prefixed with `prefix` so
+/// one database can host several runs.
+pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    create_is_exclusive_under_races(Arc::clone(&catalog), prefix).await;
+    add_version_is_conditional(Arc::clone(&catalog), prefix).await;
+    add_version_races_have_one_winner(Arc::clone(&catalog), prefix).await;
+    change_version_is_conditional(Arc::clone(&catalog), prefix).await;
+    downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
+    listing_pages_past_one_page(catalog, prefix).await;
+}
+
+async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-race"));
+    let record = sample_version(s.as_str(), "1.0.0");
+    let results = race(|i| {
+        let (catalog, s, record) = (Arc::clone(&catalog), s.clone(), record.clone());
+        async move {
+            let owner = PrincipalId::from_stored(format!("prn_{i}"));
+            catalog
+                .create_plugin(&s, &owner, &record, &LatestSummary::of(&record))
+                .await
+        }
+    })
+    .await;
+    let winner = single_winner(
+        results,
+        Conflict::PluginExists,
+        "exactly one concurrent creator wins",
+    );
+    let stored = catalog.plugin(&s).await.expect("read").expect("created");
+    assert_eq!(
+        stored.owner.as_str(),
+        format!("prn_{winner}"),
+        "the winner owns the plugin"
+    );
+    assert_eq!(stored.versions.len(), 1);
+    assert_eq!(
+        stored
+            .latest
+            .as_ref()
+            .map(|l| l.version.to_string())
+            .as_deref(),
+        Some("1.0.0")
+    );
+}
+
+async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-cas"));
+    let owner = PrincipalId::from_stored("prn_owner");
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(&s, &owner, &first, &LatestSummary::of(&first))
+        .await
+        .expect("create");
+    let before = catalog.plugin(&s).await.unwrap().unwrap();
+    let second = sample_version(s.as_str(), "1.1.0");
+
+    let stale = catalog
+        .add_version(
+            &s,
+            before.revision + 7,
+            &second,
+            &LatestSummary::of(&second),
+        )
+        .await;
+    assert_eq!(
+        conflict(stale),
+        Conflict::RevisionChanged,
+        "a stale revision is refused"
+    );
+    let again = catalog
+        .add_version(&s, before.revision, &first, &LatestSummary::of(&first))
+        .await;
+    assert_eq!(
+        conflict(again),
+        Conflict::VersionExists,
+        "an existing version is never overwritten"
+    );
+    let unchanged = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(
+        unchanged.revision, before.revision,
+        "a refused write changes nothing"
+    );
+    assert_eq!(unchanged.versions.len(), 1);
+
+    let revision_before = catalog.catalog_revision().await.unwrap();
+    catalog
+        .add_version(&s, before.revision, &second, &LatestSummary::of(&second))
+        .await
+        .expect("add");
+    let after = catalog.plugin(&s).await.unwrap().unwrap();
+    assert!(
+        after.revision > before.revision,
+        "a write moves the plugin's revision"
+    );
+    assert!(
+        catalog.catalog_revision().await.unwrap() > revision_before,
+        "and the catalog's"
+    );
+    assert_eq!(after.versions.len(), 2);
+    let read = catalog
+        .version(&s, &second.version)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(read, second, "a version record round-trips unchanged");
+    let missing = PluginVersion::parse("9.9.9").unwrap();
+    assert!(catalog.version(&s, &missing).await.unwrap().is_none());
+    assert!(
+        catalog
+            .plugin(&slug(&format!("{prefix}-absent")))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let never = catalog
+        .add_version(
+            &slug(&format!("{prefix}-absent")),
+            1,
+            &second,
+            &LatestSummary::of(&second),
+        )
+        .await;
+    assert_eq!(
+        conflict(never),
+        Conflict::RevisionChanged,
+        "no plugin means no matching revision"
+    );
+}
+
+async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-cas-race"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &LatestSummary::of(&first),
+        )
+        .await
+        .unwrap();
+    let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+    let results = race(|i| {
+        let (catalog, s) = (Arc::clone(&catalog), s.clone());
+        async move {
+            let record = sample_version(s.as_str(), &format!("2.0.{i}"));
+            catalog
+                .add_version(&s, revision, &record, &LatestSummary::of(&record))
+                .await
+        }
+    })
+    .await;
+    single_winner(
+        results,
+        Conflict::RevisionChanged,
+        "compare-and-set lets one writer of a revision through",
+    );
+    assert_eq!(catalog.plugin(&s).await.unwrap().unwrap().versions.len(), 2);
+}
+
+async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-change"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &LatestSummary::of(&first),
+        )
+        .await
+        .unwrap();
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    let notice = Deprecation {
+        reason: "old".into(),
+        replacement_version: None,
+        deprecated_at: at("2026-01-02T00:00:00Z"),
+    };
+    let when = at("2026-01-03T00:00:00Z");
+
+    let stale = catalog
+        .change_version(
+            &s,
+            plugin.revision + 1,
+            &first.version,
+            &VersionChange::Deprecate(notice.clone()),
+            None,
+            when,
+        )
+        .await;
+    assert_eq!(conflict(stale), Conflict::RevisionChanged);
+    let missing = PluginVersion::parse("3.0.0").unwrap();
+    let absent = catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &missing,
+            &VersionChange::Deprecate(notice.clone()),
+            None,
+            when,
+        )
+        .await;
+    assert_eq!(conflict(absent), Conflict::Missing);
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().revision,
+        plugin.revision,
+        "refusals change nothing"
+    );
+
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &first.version,
+            &VersionChange::Deprecate(notice.clone()),
+            Some(&LatestSummary::of(&first)),
+            when,
+        )
+        .await
+        .expect("deprecate");
+    let deprecated = catalog.version(&s, &first.version).await.unwrap().unwrap();
+    assert_eq!(deprecated.deprecated, Some(notice));
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(plugin.updated_at, when);
+
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &first.version,
+            &VersionChange::Unpublish(when),
+            None,
+            when,
+        )
+        .await
+        .expect("unpublish");
+    let gone = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(
+        gone.versions[0].unpublished_at,
+        Some(when),
+        "the row stays, marked unpublished"
+    );
+    assert!(
+        gone.latest.is_none(),
+        "no live version leaves no latest summary"
+    );
+}
+
+async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-dl"));
+    let first = sample_version(s.as_str(), "1.0.0");
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &LatestSummary::of(&first),
+        )
+        .await
+        .unwrap();
+    let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::March, d).expect("date");
+    let results = race(|i| {
+        let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
+        async move {
+            catalog
+                .record_download(&s, &v, day(if i % 4 == 0 { 1 } else { 5 }))
+                .await
+        }
+    })
+    .await;
+    for result in results {
+        result.expect("counted");
+    }
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(1))
+            .await
+            .unwrap(),
+        RACERS as u64,
+        "no lost increments"
+    );
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(2))
+            .await
+            .unwrap(),
+        (RACERS - RACERS / 4) as u64
+    );
+    assert_eq!(
+        catalog
+            .downloads_since(&s, &first.version, day(6))
+            .await
+            .unwrap(),
+        0
+    );
+
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().downloads,
+        0,
+        "counting never touches the plugin row"
+    );
+    assert_eq!(catalog.roll_up_downloads().await.unwrap(), vec![s.clone()]);
+    assert_eq!(
+        catalog.plugin(&s).await.unwrap().unwrap().downloads,
+        RACERS as u64
+    );
+    let revision = catalog.catalog_revision().await.unwrap();
+    assert!(catalog.roll_up_downloads().await.unwrap().is_empty());
+    assert_eq!(
+        catalog.catalog_revision().await.unwrap(),
+        revision,
+        "an idle roll-up changes nothing"
+    );
+}
+
+async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let page_prefix = format!("{prefix}-page");
+    for i in 0..25 {
+        let s = slug(&format!("{page_prefix}-{i:02}"));
+        let record = sample_version(s.as_str(), "1.0.0");
+        catalog
+            .create_plugin(
+                &s,
+                &PrincipalId::from_stored("prn_owner"),
+                &record,
+                &LatestSummary::of(&record),
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<Slug> = None;
+    loop {
+        let page = catalog.list_plugins(after.as_ref(), 10).await.unwrap();
+        assert!(page.len() <= 10, "a page never exceeds its limit");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|p| p.slug.clone());
+        seen.extend(page.into_iter().map(|p| p.slug.to_string()));
+    }
+    let ours: Vec<&String> = seen
+        .iter()
+        .filter(|s| s.starts_with(&page_prefix))
+        .collect();
+    assert_eq!(ours.len(), 25, "every plugin listed exactly once");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "listings come in slug order");
+
+    // Every third plugin gains a version; a page with versions holds each plugin
+    // exactly as reading it alone does.
+    for i in (0..25).step_by(3) {
+        let s = slug(&format!("{page_prefix}-{i:02}"));
+        let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+        let record = sample_version(s.as_str(), "1.1.0");
+        catalog
+            .add_version(&s, revision, &record, &LatestSummary::of(&record))
+            .await
+            .unwrap();
+    }
+    let mut paged = Vec::new();
+    let mut after: Option<Slug> = None;
+    loop {
+        let page = catalog
+            .plugins_with_versions_page(after.as_ref(), 10)
+            .await
+            .unwrap();
+        assert!(page.len() <= 10, "a page never exceeds its limit");
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.slug.clone());
+        paged.extend(page);
+    }
+    assert_eq!(
+        paged
+            .iter()
+            .map(|(p, _)| p.slug.to_string())
+            .collect::<Vec<_>>(),
+        seen,
+        "the same plugins in the same order as the listing"
+    );
+    for (plugin, mut versions) in paged {
+        let (alone, mut alone_versions) = catalog
+            .plugin_with_versions(&plugin.slug)
+            .await
+            .unwrap()
+            .unwrap();
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        alone_versions.sort_by(|a, b| a.version.cmp(&b.version));
+        assert_eq!(plugin, alone, "{}", plugin.slug);
+        assert_eq!(versions, alone_versions, "{}", plugin.slug);
+        if plugin.slug.as_str().starts_with(&page_prefix) {
+            let i: usize = plugin.slug.as_str()[page_prefix.len() + 1..]
+                .parse()
+                .unwrap();
+            let expected = if i.is_multiple_of(3) { 2 } else { 1 };
+            assert_eq!(versions.len(), expected, "{}", plugin.slug);
+        }
+    }
+}

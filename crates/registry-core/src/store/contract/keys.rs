@@ -1,0 +1,84 @@
+//! The key port's contract: principals and keys, created once, found by hash and id.
+
+use std::sync::Arc;
+
+use super::{at, conflict, race, single_winner};
+use crate::auth::{
+    ApiKeyRecord, ApiKeySecret, KeyId, Principal, PrincipalId, PrincipalKind, Scope, Scopes,
+};
+use crate::store::{Conflict, KeyStore};
+
+/// Runs every key-store check.
+pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
+    let principal = Principal {
+        id: PrincipalId::from_stored(format!("prn_{prefix}")),
+        name: "team".into(),
+        kind: PrincipalKind::Team,
+        created_at: at("2026-01-01T00:00:00Z"),
+    };
+    keys.create_principal(&principal)
+        .await
+        .expect("create principal");
+    assert_eq!(
+        conflict(keys.create_principal(&principal).await),
+        Conflict::AlreadyExists
+    );
+    assert_eq!(
+        keys.principal(&principal.id).await.unwrap(),
+        Some(principal.clone())
+    );
+    assert!(
+        keys.principal(&PrincipalId::from_stored("prn_nobody"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let secret = ApiKeySecret::generate().unwrap();
+    let record = ApiKeyRecord {
+        id: KeyId::from_stored(format!("key_{prefix}")),
+        hash: secret.hash(),
+        principal: principal.id.clone(),
+        name: "CI".into(),
+        scopes: Scopes::from([Scope::Publish, Scope::Read]),
+        created_at: at("2026-01-01T00:00:00Z"),
+        revoked_at: None,
+    };
+    let results = race(|_| {
+        let (keys, record) = (Arc::clone(&keys), record.clone());
+        async move { keys.insert_key(&record).await }
+    })
+    .await;
+    single_winner(results, Conflict::AlreadyExists, "a key id is created once");
+    assert!(keys.any_key_exists().await.unwrap());
+    assert_eq!(
+        keys.key_by_hash(&secret.hash()).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(keys.key(&record.id).await.unwrap(), Some(record.clone()));
+    assert!(
+        keys.key_by_hash(&ApiKeySecret::generate().unwrap().hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = keys.list_keys(Some(&principal.id)).await.unwrap();
+    assert_eq!(listed, vec![record.clone()]);
+    assert!(keys.list_keys(None).await.unwrap().contains(&record));
+
+    let when = at("2026-02-01T00:00:00Z");
+    keys.revoke_key(&record.id, when).await.expect("revoke");
+    assert_eq!(
+        conflict(keys.revoke_key(&record.id, when).await),
+        Conflict::Missing,
+        "revoking twice is refused by the store"
+    );
+    assert_eq!(
+        keys.key(&record.id).await.unwrap().unwrap().revoked_at,
+        Some(when)
+    );
+    assert_eq!(
+        conflict(keys.revoke_key(&KeyId::from_stored("key_nope"), when).await),
+        Conflict::Missing
+    );
+}

@@ -1,0 +1,132 @@
+//! The storage ports' contract, written once and run against every adapter (SQLite
+//! and files in `registry-sqlite`; DynamoDB and S3 in `registry-aws`): one file
+//! per port, the fault-injecting wrappers in [`faults`], and here what they share.
+//!
+//! Each check panics with a message naming the broken guarantee, as tests do.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod artifacts;
+mod catalog;
+pub mod faults;
+mod index;
+mod keys;
+mod mcp_router;
+mod orgs;
+
+pub use artifacts::artifact_store_contract;
+pub use catalog::catalog_contract;
+pub use index::index_store_contract;
+pub use keys::key_store_contract;
+pub use mcp_router::{mcp_router_store_contract, sample_instance};
+pub use orgs::{org_catalog_store_contract, org_store_contract, sample_catalog_row};
+
+use crate::artifact::{ArtifactKey, StoredArtifact};
+use crate::auth::PrincipalId;
+use crate::checksum::Sha256Digest;
+use crate::manifest::{DocumentFormat, parse_document};
+use crate::slug::Slug;
+use crate::store::{Conflict, StorageError, VersionRecord};
+use crate::timestamp::Timestamp;
+
+/// How many writers race in the concurrency checks.
+pub const RACERS: usize = 16;
+
+pub(crate) fn at(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).expect("timestamp")
+}
+
+/// A valid YAML manifest for `slug@version`.
+pub fn sample_document(slug: &str, version: &str) -> String {
+    format!(
+        "slug: {slug}\nversion: {version}\nname: {slug}\ndescription: d\nauthor: a\nhomepage: https://h.io\n\
+         repository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\nactions:\n  - name: run\n    description: r\n"
+    )
+}
+
+/// A version record for `slug@version`, as the publish service would build it.
+pub fn sample_version(slug: &str, version: &str) -> VersionRecord {
+    let doc = sample_document(slug, version);
+    let manifest =
+        parse_document(doc.as_bytes(), DocumentFormat::Yaml).expect("sample manifest is valid");
+    let sha256 = Sha256Digest::of(doc.as_bytes());
+    VersionRecord {
+        version: manifest.version.clone(),
+        schema: StoredArtifact {
+            key: ArtifactKey::schema(
+                &manifest.slug,
+                &manifest.version,
+                &sha256,
+                DocumentFormat::Yaml,
+            ),
+            sha256,
+            size: doc.len() as u64,
+            content_type: "application/yaml".into(),
+        },
+        manifest,
+        bundle: None,
+        published_at: at("2026-01-01T00:00:00Z"),
+        published_by: PrincipalId::from_stored("prn_owner"),
+        deprecated: None,
+        unpublished_at: None,
+    }
+}
+
+pub(crate) fn slug(raw: &str) -> Slug {
+    Slug::parse(raw).expect("slug")
+}
+
+pub(crate) fn conflict<T: std::fmt::Debug>(result: Result<T, StorageError>) -> Conflict {
+    match result {
+        Err(StorageError::Conflict(c)) => c,
+        other => panic!("expected a conditional-write conflict, got {other:?}"),
+    }
+}
+
+/// Starts `RACERS` copies of `attempt` at once and returns their results in order.
+pub(crate) async fn race<T, Fut>(attempt: impl Fn(usize) -> Fut) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..RACERS).map(|i| tokio::spawn(attempt(i))).collect();
+    let mut results = Vec::with_capacity(RACERS);
+    for task in tasks {
+        results.push(task.await.expect("racer task"));
+    }
+    results
+}
+
+/// Asserts that exactly one racer won and every other lost with `expected`;
+/// returns the winner's index.
+pub(crate) fn single_winner(
+    results: Vec<Result<(), StorageError>>,
+    expected: Conflict,
+    guarantee: &str,
+) -> usize {
+    let mut winners = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(()) => winners.push(i),
+            Err(e) => assert_eq!(conflict::<()>(Err(e)), expected, "{guarantee}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "{guarantee}: {} of {RACERS} racers won",
+        winners.len()
+    );
+    winners[0]
+}
+
+/// Runs `RACERS` copies of `attempt` at once and checks exactly one succeeded and
+/// every other lost with `expected`.
+pub(crate) async fn exactly_one_wins<Fut>(
+    attempt: impl Fn(usize) -> Fut,
+    expected: Conflict,
+    guarantee: &str,
+) where
+    Fut: Future<Output = Result<(), StorageError>> + Send + 'static,
+{
+    single_winner(race(attempt).await, expected, guarantee);
+}

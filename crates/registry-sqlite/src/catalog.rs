@@ -1,0 +1,449 @@
+//! The catalog port in SQLite: plugins, versions and their daily download counters.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use registry_core::auth::PrincipalId;
+use registry_core::slug::Slug;
+use registry_core::store::codec::timestamp_from_stored;
+use registry_core::store::{
+    CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
+    VersionChange, VersionRecord, VersionSummary,
+};
+use registry_core::timestamp::Timestamp;
+use registry_core::version::PluginVersion;
+
+use crate::{SqliteStore, backend, corrupt, from_json, to_json};
+
+fn bump_catalog_revision(tx: &rusqlite::Transaction<'_>) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE meta SET value = value + 1 WHERE name = 'catalog_revision'",
+        [],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn insert_version_row(
+    tx: &rusqlite::Transaction<'_>,
+    slug: &Slug,
+    record: &VersionRecord,
+) -> Result<(), StorageError> {
+    let inserted = tx
+        .execute(
+            "INSERT OR IGNORE INTO versions (slug, version, sort_key, record) VALUES (?1, ?2, ?3, ?4)",
+            params![slug.as_str(), record.version.to_string(), record.version.sort_key(), to_json(record)?],
+        )
+        .map_err(backend)?;
+    if inserted == 0 {
+        return Err(StorageError::Conflict(Conflict::VersionExists));
+    }
+    Ok(())
+}
+
+/// One row of `plugins`, as read (columns in [`PLUGIN_COLUMNS`] order).
+struct PluginRow {
+    slug: String,
+    owner: String,
+    created_at: String,
+    updated_at: String,
+    downloads: i64,
+    revision: i64,
+    latest: Option<String>,
+    healthy_instances: i64,
+}
+
+/// The columns [`plugin_row`] reads, in its order.
+const PLUGIN_COLUMNS: &str =
+    "slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances";
+
+/// A plugin row and its raw version records, parsed.
+fn plugin_with_records(
+    row: PluginRow,
+    raw_records: &[String],
+) -> Result<(PluginRecord, Vec<VersionRecord>), StorageError> {
+    let PluginRow {
+        slug,
+        owner,
+        created_at,
+        updated_at,
+        downloads,
+        revision,
+        latest,
+        healthy_instances,
+    } = row;
+    let records = raw_records
+        .iter()
+        .map(|raw| from_json::<VersionRecord>("version record", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plugin = PluginRecord {
+        slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
+        owner: PrincipalId::from_stored(owner),
+        created_at: timestamp_from_stored("created_at", &created_at)?,
+        updated_at: timestamp_from_stored("updated_at", &updated_at)?,
+        downloads: u64::try_from(downloads).unwrap_or(0),
+        healthy_instances: u64::try_from(healthy_instances).unwrap_or(0),
+        revision: u64::try_from(revision).unwrap_or(0),
+        latest: latest
+            .map(|raw| from_json("latest summary", &raw))
+            .transpose()?,
+        versions: records.iter().map(VersionSummary::of).collect(),
+    };
+    Ok((plugin, records))
+}
+
+fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
+    Ok(PluginRow {
+        slug: row.get(0)?,
+        owner: row.get(1)?,
+        created_at: row.get(2)?,
+        updated_at: row.get(3)?,
+        downloads: row.get(4)?,
+        revision: row.get(5)?,
+        latest: row.get(6)?,
+        healthy_instances: row.get(7)?,
+    })
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        Ok(self
+            .plugin_with_versions(slug)
+            .await?
+            .map(|(plugin, _)| plugin))
+    }
+
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let slug = slug.clone();
+        self.with_conn(move |conn| {
+            let row = conn
+                .query_row(
+                    &format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE slug = ?1"),
+                    [slug.as_str()],
+                    plugin_row,
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let mut stmt = conn
+                .prepare_cached("SELECT record FROM versions WHERE slug = ?1")
+                .map_err(backend)?;
+            let records = stmt
+                .query_map([slug.as_str()], |r| r.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            Ok(Some((row, records)))
+        })
+        .await?
+        .map(|(row, records)| plugin_with_records(row, &records))
+        .transpose()
+    }
+
+    async fn plugins_with_versions_page(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let after = after.map(|s| s.as_str().to_owned()).unwrap_or_default();
+        // Both queries in one trip; the JSON is parsed after the connection is
+        // released, so parsing one page overlaps reading the next.
+        let (rows, mut records) = self
+            .with_conn(move |conn| {
+                let rows = conn
+                    .prepare_cached(&format!(
+                        "SELECT {PLUGIN_COLUMNS} FROM plugins
+                         WHERE slug > ?1 ORDER BY slug LIMIT ?2"
+                    ))
+                    .map_err(backend)?
+                    .query_map(params![after, limit as i64], plugin_row)
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let Some(last) = rows.last().map(|row| row.slug.clone()) else {
+                    return Ok((rows, HashMap::new()));
+                };
+                let mut records: HashMap<String, Vec<String>> = HashMap::new();
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT slug, record FROM versions WHERE slug > ?1 AND slug <= ?2",
+                    )
+                    .map_err(backend)?;
+                let found = stmt
+                    .query_map(params![after, last], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(backend)?;
+                for row in found {
+                    let (slug, record) = row.map_err(backend)?;
+                    records.entry(slug).or_default().push(record);
+                }
+                Ok((rows, records))
+            })
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let own = records.remove(&row.slug).unwrap_or_default();
+                plugin_with_records(row, &own)
+            })
+            .collect()
+    }
+
+    async fn version(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<VersionRecord>, StorageError> {
+        let (slug, version) = (slug.clone(), version.to_string());
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT record FROM versions WHERE slug = ?1 AND version = ?2",
+                params![slug.as_str(), version],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .map(|raw| from_json("version record", &raw))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn create_plugin(
+        &self,
+        slug: &Slug,
+        owner: &PrincipalId,
+        first: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        let (slug, owner, first, latest_json) =
+            (slug.clone(), owner.clone(), first.clone(), to_json(latest)?);
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let at = first.published_at.to_string();
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO plugins (slug, owner, created_at, updated_at, downloads, revision, latest)
+                     VALUES (?1, ?2, ?3, ?3, 0, 1, ?4)",
+                    params![slug.as_str(), owner.as_str(), at, latest_json],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StorageError::Conflict(Conflict::PluginExists));
+            }
+            insert_version_row(&tx, &slug, &first)?;
+            bump_catalog_revision(&tx)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn add_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        record: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        let (slug, record, latest_json) = (slug.clone(), record.clone(), to_json(latest)?);
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let updated = tx
+                .execute(
+                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, latest = ?4
+                     WHERE slug = ?1 AND revision = ?2",
+                    params![
+                        slug.as_str(),
+                        expected_revision as i64,
+                        record.published_at.to_string(),
+                        latest_json
+                    ],
+                )
+                .map_err(backend)?;
+            if updated == 0 {
+                return Err(StorageError::Conflict(Conflict::RevisionChanged));
+            }
+            insert_version_row(&tx, &slug, &record)?;
+            bump_catalog_revision(&tx)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn change_version(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        version: &PluginVersion,
+        change: &VersionChange,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let latest_json = latest.map(to_json).transpose()?;
+        let (slug, version, change) = (slug.clone(), version.clone(), change.clone());
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let updated = tx
+                .execute(
+                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, latest = ?4
+                     WHERE slug = ?1 AND revision = ?2",
+                    params![
+                        slug.as_str(),
+                        expected_revision as i64,
+                        at.to_string(),
+                        latest_json
+                    ],
+                )
+                .map_err(backend)?;
+            if updated == 0 {
+                return Err(StorageError::Conflict(Conflict::RevisionChanged));
+            }
+            let raw: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM versions WHERE slug = ?1 AND version = ?2",
+                    params![slug.as_str(), version.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(raw) = raw else {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            };
+            let mut record: VersionRecord = from_json("version record", &raw)?;
+            change.apply(&mut record.deprecated, &mut record.unpublished_at);
+            tx.execute(
+                "UPDATE versions SET record = ?3 WHERE slug = ?1 AND version = ?2",
+                params![slug.as_str(), version.to_string(), to_json(&record)?],
+            )
+            .map_err(backend)?;
+            bump_catalog_revision(&tx)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn record_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        day: time::Date,
+    ) -> Result<(), StorageError> {
+        let (slug, version) = (slug.clone(), version.to_string());
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO daily_downloads (slug, version, day, count) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (slug, version, day) DO UPDATE SET count = count + 1",
+            )
+            .and_then(|mut s| s.execute(params![slug.as_str(), version, day.to_string()]))
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError> {
+        let (slug, version) = (slug.clone(), version.to_string());
+        self.with_conn(move |conn| {
+            let total: i64 = conn
+                .query_row(
+                    "SELECT COALESCE(SUM(count), 0) FROM daily_downloads WHERE slug = ?1 AND version = ?2 AND day >= ?3",
+                    params![slug.as_str(), version, since.to_string()],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(u64::try_from(total).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let changed: Vec<String> = {
+                let mut stmt = tx
+                    .prepare(
+                        "UPDATE plugins SET downloads = totals.total
+                         FROM (SELECT slug, SUM(count) AS total FROM daily_downloads GROUP BY slug) AS totals
+                         WHERE plugins.slug = totals.slug AND plugins.downloads != totals.total
+                         RETURNING plugins.slug",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            };
+            if !changed.is_empty() {
+                bump_catalog_revision(&tx)?;
+            }
+            tx.commit().map_err(backend)?;
+            let mut slugs = changed
+                .iter()
+                .map(|raw| Slug::parse(raw).map_err(StorageError::Corrupt))
+                .collect::<Result<Vec<_>, _>>()?;
+            slugs.sort();
+            Ok(slugs)
+        })
+        .await
+    }
+
+    async fn catalog_revision(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let value: i64 = conn
+                .prepare_cached("SELECT value FROM meta WHERE name = 'catalog_revision'")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(backend)?;
+            Ok(u64::try_from(value).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn list_plugins(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<PluginListing>, StorageError> {
+        let after = after.map(|s| s.as_str().to_owned()).unwrap_or_default();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {PLUGIN_COLUMNS} FROM plugins
+                     WHERE slug > ?1 ORDER BY slug LIMIT ?2"
+                ))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![after, limit as i64], plugin_row)
+                .map_err(backend)?;
+            rows.map(|row| {
+                let row = row.map_err(backend)?;
+                Ok(PluginListing {
+                    slug: Slug::parse(&row.slug).map_err(|e| corrupt("slug", e))?,
+                    created_at: timestamp_from_stored("created_at", &row.created_at)?,
+                    updated_at: timestamp_from_stored("updated_at", &row.updated_at)?,
+                    downloads: u64::try_from(row.downloads).unwrap_or(0),
+                    latest: row
+                        .latest
+                        .map(|raw| from_json("latest summary", &raw))
+                        .transpose()?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}

@@ -885,3 +885,301 @@ fn check_memory(raw: &str) -> Result<(), String> {
         Err(err())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One row per rule: a valid manifest, one change, and the field and message
+    //! the change must produce. The whole table is snapshotted, so a changed
+    //! message shows in review; each row also checks it named the field it broke.
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The spec's GitHub example with every optional section filled.
+    fn valid() -> Value {
+        json!({
+            "slug": "github",
+            "version": "1.2.0",
+            "name": "GitHub Integration",
+            "description": "Interact with GitHub repositories, issues, and pull requests",
+            "author": "OpenWorkflow Community",
+            "homepage": "https://docs.openworkflowspec.org/plugins/github",
+            "repository": "https://github.com/Open-Workflow/connector-github",
+            "license": "MIT",
+            "icon": "https://docs.openworkflowspec.org/plugins/github/icon.svg",
+            "tags": ["vcs", "github"],
+            "actions": [
+                {"name": "create_issue", "description": "Create a new issue"},
+                {"name": "list_repos", "description": "List repositories"}
+            ],
+            "runtime": {"memory": "512MB", "timeout": 60},
+            "environment": [
+                {"name": "GITHUB_TOKEN", "description": "A token", "required": true}
+            ],
+            "changelog": "First release",
+            "dependencies": {"http": "^1.0"},
+            "compatibility": {"min": "1.0.0", "max": "2.0.0"},
+            "security": "https://github.com/Open-Workflow/connector-github/security",
+            "support": "support@openworkflowspec.org",
+            "capabilities": ["network"]
+        })
+    }
+
+    /// `path` is a dotted path with `[i]` indexes; `None` removes the field.
+    fn with(path: &str, value: Option<Value>) -> Value {
+        let mut document = valid();
+        let mut parts: Vec<String> = path
+            .replace('[', ".")
+            .replace(']', "")
+            .split('.')
+            .map(str::to_owned)
+            .collect();
+        let last = parts.pop().unwrap();
+        let mut at = &mut document;
+        for part in parts {
+            at = match part.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[part.as_str()],
+            };
+        }
+        match (value, last.parse::<usize>()) {
+            (Some(value), Ok(i)) => at[i] = value,
+            (Some(value), Err(_)) => at[last.as_str()] = value,
+            (None, _) => {
+                at.as_object_mut().unwrap().remove(&last);
+            }
+        }
+        document
+    }
+
+    /// (rule, the field it must name, the document breaking it).
+    fn rules() -> Vec<(&'static str, &'static str, Value)> {
+        let long = |n: usize| json!("x".repeat(n));
+        vec![
+            ("document is a mapping", "", json!(["slug"])),
+            (
+                "unknown field",
+                "colour",
+                with("colour", Some(json!("red"))),
+            ),
+            ("slug required", "slug", with("slug", None)),
+            ("slug charset", "slug", with("slug", Some(json!("Git_Hub")))),
+            ("slug is text", "slug", with("slug", Some(json!(7)))),
+            ("version required", "version", with("version", None)),
+            (
+                "version is semver",
+                "version",
+                with("version", Some(json!("1.2"))),
+            ),
+            ("name required", "name", with("name", None)),
+            ("name not blank", "name", with("name", Some(json!("  ")))),
+            (
+                "name length",
+                "name",
+                with("name", Some(long(limits::NAME + 1))),
+            ),
+            (
+                "description required",
+                "description",
+                with("description", None),
+            ),
+            ("author required", "author", with("author", None)),
+            (
+                "homepage is a URL",
+                "homepage",
+                with("homepage", Some(json!("docs"))),
+            ),
+            (
+                "homepage is http(s)",
+                "homepage",
+                with("homepage", Some(json!("ftp://h.io/"))),
+            ),
+            (
+                "repository required",
+                "repository",
+                with("repository", None),
+            ),
+            ("icon required", "icon", with("icon", None)),
+            (
+                "license is SPDX",
+                "license",
+                with("license", Some(json!("Most Permissive"))),
+            ),
+            ("tags are a list", "tags", with("tags", Some(json!("vcs")))),
+            (
+                "tag charset",
+                "tags[0]",
+                with("tags[0]", Some(json!("Version Control"))),
+            ),
+            (
+                "tag duplicate",
+                "tags[1]",
+                with("tags[1]", Some(json!("vcs"))),
+            ),
+            (
+                "tag length",
+                "tags[0]",
+                with("tags[0]", Some(long(limits::TAG + 1))),
+            ),
+            (
+                "tag count",
+                "tags",
+                with(
+                    "tags",
+                    Some(json!(
+                        (0..=limits::TAGS)
+                            .map(|i| format!("t{i}"))
+                            .collect::<Vec<_>>()
+                    )),
+                ),
+            ),
+            ("actions required", "actions", with("actions", None)),
+            (
+                "actions not empty",
+                "actions",
+                with("actions", Some(json!([]))),
+            ),
+            (
+                "action name charset",
+                "actions[0].name",
+                with("actions[0].name", Some(json!("Create Issue"))),
+            ),
+            (
+                "action name duplicate",
+                "actions[1].name",
+                with("actions[1].name", Some(json!("create_issue"))),
+            ),
+            (
+                "action description required",
+                "actions[0].description",
+                with("actions[0].description", None),
+            ),
+            (
+                "action unknown field",
+                "actions[0].colour",
+                with("actions[0].colour", Some(json!("red"))),
+            ),
+            (
+                "runtime memory form",
+                "runtime.memory",
+                with("runtime.memory", Some(json!("lots"))),
+            ),
+            (
+                "runtime timeout bound",
+                "runtime.timeout",
+                with("runtime.timeout", Some(json!(limits::TIMEOUT_SECS + 1))),
+            ),
+            (
+                "runtime timeout positive",
+                "runtime.timeout",
+                with("runtime.timeout", Some(json!(0))),
+            ),
+            (
+                "environment name form",
+                "environment[0].name",
+                with("environment[0].name", Some(json!("github-token"))),
+            ),
+            (
+                "environment required is boolean",
+                "environment[0].required",
+                with("environment[0].required", Some(json!("yes"))),
+            ),
+            (
+                "changelog length",
+                "changelog",
+                with("changelog", Some(long(limits::CHANGELOG + 1))),
+            ),
+            (
+                "dependency key is a slug",
+                "dependencies.Not_A_Slug",
+                with("dependencies", Some(json!({"Not_A_Slug": "^1"}))),
+            ),
+            (
+                "dependency on itself",
+                "dependencies.github",
+                with("dependencies", Some(json!({"github": "^1"}))),
+            ),
+            (
+                "dependency requirement",
+                "dependencies.http",
+                with("dependencies.http", Some(json!("newest"))),
+            ),
+            (
+                "compatibility order",
+                "compatibility",
+                with("compatibility.min", Some(json!("3.0.0"))),
+            ),
+            (
+                "compatibility unknown field",
+                "compatibility.exact",
+                with("compatibility.exact", Some(json!("1.0.0"))),
+            ),
+            (
+                "security is a URL",
+                "security",
+                with("security", Some(json!("email me"))),
+            ),
+            (
+                "support is an email or URL",
+                "support",
+                with("support", Some(json!("ask around"))),
+            ),
+            (
+                "signature type",
+                "signature.type",
+                with(
+                    "signature",
+                    Some(
+                        json!({"type": "pgp-ish", "key_id": "0123456789ABCDEF", "signature": "-----BEGIN PGP SIGNATURE-----\nx\n-----END PGP SIGNATURE-----"}),
+                    ),
+                ),
+            ),
+            (
+                "capability duplicate",
+                "capabilities[1]",
+                with("capabilities", Some(json!(["network", "network"]))),
+            ),
+            (
+                "capability charset",
+                "capabilities[0]",
+                with("capabilities[0]", Some(json!("Network Access"))),
+            ),
+            (
+                "settings schema is an object schema",
+                "settings_schema",
+                with("settings_schema", Some(json!("text"))),
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_valid_manifest_is_valid() {
+        let result = validate_manifest(&valid());
+        assert!(result.is_ok(), "{:?}", result.err());
+    }
+
+    #[test]
+    fn each_rule_names_its_field_and_says_what_to_fix() {
+        let mut table = String::new();
+        let mut wrong = Vec::new();
+        for (rule, field, document) in rules() {
+            let errors = match validate_manifest(&document) {
+                Ok(_) => {
+                    wrong.push(format!("{rule}: the document passed"));
+                    continue;
+                }
+                Err(errors) => errors,
+            };
+            match errors.iter().find(|e| e.field == field) {
+                Some(error) => table.push_str(&format!("{rule} | {field} | {}\n", error.message)),
+                None => wrong.push(format!(
+                    "{rule}: no problem names {field:?}; got {errors:?}"
+                )),
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        insta::assert_snapshot!(table);
+    }
+}

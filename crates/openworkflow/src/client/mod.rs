@@ -6,7 +6,6 @@
 //! connection, 429 or 503. Every 4xx answer keeps the registry's problem+json body,
 //! so a caller sees exactly which field to fix.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +26,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+mod api_key;
+mod cache;
+mod checksum;
+mod error;
+mod progress;
+mod retry;
+
+pub use api_key::ApiKey;
+use cache::HttpCache;
+pub use checksum::{check_sha256, sha256_hex};
+use error::problem_of_status;
+pub use error::{ClientError, Problem};
+pub use progress::{Direction, ProgressSink};
+pub use retry::RetryPolicy;
+use retry::{Outcome, Repeatable, backoff, should_retry};
+
 use crate::mcp_router::{
     DeregisterResponse, RegisterRequest, RegisterResponse, Registration, RoutingTableResponse,
 };
@@ -39,204 +54,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An API key. Its `Debug` and `Display` never show the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key such as `sk_...`; surrounding whitespace is dropped.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into().trim().to_owned())
-    }
-
-    /// The secret, for the `Authorization` header and the config file only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Enough to tell keys apart in a list, never enough to use one.
-        let shown: String = self.0.chars().take(6).collect();
-        write!(f, "{shown}…")
-    }
-}
-
-pub use registry_core::api::Problem;
-
-/// A problem for an answer without a problem body.
-fn problem_of_status(status: StatusCode, body: &[u8]) -> Problem {
-    let text = String::from_utf8_lossy(body);
-    let detail = match text.trim() {
-        "" => status.canonical_reason().unwrap_or("no detail").to_owned(),
-        text => text.chars().take(300).collect(),
-    };
-    Problem {
-        kind: "about:blank".to_owned(),
-        title: status.canonical_reason().unwrap_or("error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        code: String::new(),
-        errors: Vec::new(),
-    }
-}
-
-/// Why a registry call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// 401: no key, or a key that is not live.
-    #[error("not authenticated: {}", .0.detail)]
-    Unauthenticated(Box<Problem>),
-    /// 403: the key lacks a scope, or the plugin is another principal's.
-    #[error("forbidden: {}", .0.detail)]
-    Forbidden(Box<Problem>),
-    /// 404: no such plugin, version, key or upload.
-    #[error("not found: {}", .0.detail)]
-    NotFound(Box<Problem>),
-    /// 410: the version was unpublished.
-    #[error("gone: {}", .0.detail)]
-    Gone(Box<Problem>),
-    /// 409: a conflict (version exists, not incremented, unpublish refused).
-    #[error("conflict: {}", .0.detail)]
-    Conflict(Box<Problem>),
-    /// 422: the plugin breaks the rules; `errors` lists them by field.
-    #[error("invalid: {}", .0.detail)]
-    Invalid(Box<Problem>),
-    /// Another 4xx: malformed body, too large, unsupported type.
-    #[error("rejected ({}): {}", .0.status, .0.detail)]
-    Rejected(Box<Problem>),
-    /// 5xx, after retries.
-    #[error("the registry failed ({}): {}", .0.status, .0.detail)]
-    Server(Box<Problem>),
-    /// No answer: connection refused or dropped, timeout, TLS; after retries.
-    #[error("could not reach the registry: {0}")]
-    Transport(#[source] reqwest::Error),
-    /// An answer that does not parse as what the API documents.
-    #[error("unexpected answer from {url}: {detail}")]
-    UnexpectedResponse {
-        /// What was asked.
-        url: String,
-        /// What was wrong.
-        detail: String,
-    },
-    /// Downloaded bytes do not hash to what the registry's details say.
-    #[error("checksum mismatch for {what}: expected {expected}, got {actual}")]
-    ChecksumMismatch {
-        /// Which download.
-        what: String,
-        /// The SHA-256 the details name.
-        expected: String,
-        /// The SHA-256 of the bytes received.
-        actual: String,
-    },
-    /// A local file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl ClientError {
-    /// The registry's problem body, when it sent one.
-    pub fn problem(&self) -> Option<&Problem> {
-        match self {
-            Self::Unauthenticated(p)
-            | Self::Forbidden(p)
-            | Self::NotFound(p)
-            | Self::Gone(p)
-            | Self::Conflict(p)
-            | Self::Invalid(p)
-            | Self::Rejected(p)
-            | Self::Server(p) => Some(p.as_ref()),
-            _ => None,
-        }
-    }
-
-    fn of_status(status: StatusCode, problem: Problem) -> Self {
-        let problem = Box::new(problem);
-        match status.as_u16() {
-            401 => Self::Unauthenticated(problem),
-            403 => Self::Forbidden(problem),
-            404 => Self::NotFound(problem),
-            409 => Self::Conflict(problem),
-            410 => Self::Gone(problem),
-            422 => Self::Invalid(problem),
-            500.. => Self::Server(problem),
-            _ => Self::Rejected(problem),
-        }
-    }
-
-    /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
-
-/// How often and how patiently to retry.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// Wait before the first retry; doubled for each further one.
-    pub first_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            first_backoff: Duration::from_millis(250),
-        }
-    }
-}
-
-/// Which way bytes move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the registry.
-    Download,
-    /// To the registry (or its upload storage).
-    Upload,
-}
-
-/// Receives the progress of schema and bundle transfers, so a caller can draw it
-/// (the command line draws progress bars when stderr is a terminal).
-pub trait ProgressSink: Send + Sync + fmt::Debug {
-    /// A transfer named `what` of `total` bytes (when known) begins.
-    fn started(&self, what: &str, direction: Direction, total: Option<u64>);
-    /// `bytes` more bytes of `what` moved.
-    fn advanced(&self, what: &str, bytes: u64);
-    /// `what` ended.
-    fn finished(&self, what: &str);
-}
-
 /// Upload chunk size when progress is reported.
 const UPLOAD_CHUNK: usize = 64 * 1024;
 /// Most bytes reserved up front for a download, whatever length it announces.
 const MAX_DOWNLOAD_RESERVATION: u64 = 16 * 1024 * 1024;
-
-/// Whether a request may be sent again when its outcome is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeatable {
-    /// Reads, deletes and deprecations: the same request twice has one effect.
-    Yes,
-    /// Publish, key creation: retried only when the registry cannot have acted.
-    OnlyIfUnprocessed,
-}
 
 /// `GET /plugins/{slug}`: the fields the client uses; the rest is kept in `other`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -353,12 +174,6 @@ pub struct Published {
     /// The new details' ETag, when the registry builds its index in process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details_etag: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for ApiKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(ApiKey::new)
-    }
 }
 
 /// A key just created: the only time its secret is shown, kept in an [`ApiKey`]
@@ -502,14 +317,14 @@ impl RegistryClient {
                 request = request.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
             }
             let outcome = request.send().await;
-            let retry = match &outcome {
-                Ok(response) => match response.status() {
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => true,
-                    status if status.is_server_error() => repeatable == Repeatable::Yes,
-                    _ => false,
+            let retry = should_retry(
+                match &outcome {
+                    Ok(response) => Outcome::Answered(response.status()),
+                    Err(e) if e.is_connect() => Outcome::NotConnected,
+                    Err(_) => Outcome::Interrupted,
                 },
-                Err(e) => e.is_connect() || repeatable == Repeatable::Yes,
-            };
+                repeatable,
+            );
             if retry && attempt < self.retry.attempts {
                 tokio::time::sleep(backoff(self.retry, attempt)).await;
                 attempt += 1;
@@ -905,68 +720,6 @@ fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option
         .map(str::to_owned)
 }
 
-/// The wait before retry number `attempt` (1 for the first retry): exponential,
-/// with up to half again of jitter so many clients do not retry in step.
-fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
-    let base = policy.first_backoff * 2u32.saturating_pow(attempt.saturating_sub(1));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    base + base.mul_f64(f64::from(nanos % 500) / 1000.0)
-}
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Fails unless `bytes` hash to `expected` (lowercase hex).
-pub fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<(), ClientError> {
-    let actual = sha256_hex(bytes);
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(ClientError::ChecksumMismatch {
-            what: what.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        })
-    }
-}
-
-/// Downloaded documents kept on disk with their ETags, so a repeated download is a
-/// conditional GET answered by 304.
-#[derive(Debug, Clone)]
-struct HttpCache {
-    dir: PathBuf,
-}
-
-impl HttpCache {
-    fn paths(&self, url: &Url) -> (PathBuf, PathBuf) {
-        let name = sha256_hex(url.as_str().as_bytes());
-        (
-            self.dir.join(format!("{name}.body")),
-            self.dir.join(format!("{name}.etag")),
-        )
-    }
-
-    fn load(&self, url: &Url) -> Option<(String, Bytes)> {
-        let (body, etag) = self.paths(url);
-        let etag = std::fs::read_to_string(etag).ok()?;
-        let body = std::fs::read(body).ok()?;
-        Some((etag, Bytes::from(body)))
-    }
-
-    fn store(&self, url: &Url, etag: &str, body: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let (body_path, etag_path) = self.paths(url);
-        // Body first: an ETag beside a stale body would make a wrong copy current.
-        let _ = std::fs::remove_file(&etag_path);
-        std::fs::write(&body_path, body)?;
-        std::fs::write(etag_path, etag)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -999,21 +752,6 @@ mod tests {
         assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
         assert_eq!(key.to_string(), "sk_liv…");
         assert!(!format!("{key:?} {key}").contains("0123456789"));
-    }
-
-    #[test]
-    fn backoff_doubles_with_bounded_jitter() {
-        let policy = RetryPolicy {
-            attempts: 4,
-            first_backoff: Duration::from_millis(100),
-        };
-        for (attempt, base) in [(1, 100), (2, 200), (3, 400)] {
-            let wait = backoff(policy, attempt);
-            assert!(
-                wait >= Duration::from_millis(base) && wait < Duration::from_millis(base * 3 / 2),
-                "attempt {attempt}: {wait:?}"
-            );
-        }
     }
 
     #[test]

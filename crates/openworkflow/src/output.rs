@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::commands::Failure;
 
@@ -41,13 +41,13 @@ impl Output {
         self.mode == Mode::Human
     }
 
-    /// Prints a command's result: `human` lines, or `json`.
-    pub fn result(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
+    /// Prints a command's result: `human` lines, or `json` as one JSON document.
+    pub fn result<T: Serialize>(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> T) {
         let mut stdout = std::io::stdout().lock();
         // A closed stdout (`| head`) is not worth a panic.
         let _ = match self.mode {
             Mode::Human => writeln!(stdout, "{}", human()),
-            Mode::Json => writeln!(stdout, "{}", json()),
+            Mode::Json => writeln!(stdout, "{}", to_json_text(&json())),
             Mode::Quiet => Ok(()),
         };
     }
@@ -74,7 +74,11 @@ impl Output {
     /// failure as JSON on stdout.
     pub fn failure(&self, failure: &Failure) {
         if self.mode == Mode::Json {
-            let _ = writeln!(std::io::stdout().lock(), "{}", failure.to_json());
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                to_json_text(&failure.report())
+            );
             return;
         }
         let mut stderr = std::io::stderr().lock();
@@ -86,4 +90,10 @@ impl Output {
             let _ = writeln!(stderr, "hint: {hint}");
         }
     }
+}
+
+/// `value` as JSON text; a value that cannot be written (never one of ours) says so.
+fn to_json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":\"unwritable result: {e}\"}}}}"))
 }

@@ -1,0 +1,163 @@
+//! `openworkflow auth ...`: keys and logging in.
+
+use std::path::Path;
+
+use clap::Subcommand;
+use openworkflow::ApiKey;
+use openworkflow::client::RegistryClient;
+use registry_core::api::keys::KeyList;
+use registry_core::auth::Scope;
+use serde::Serialize;
+
+use crate::output::Output;
+
+use super::Context;
+use super::failure::{Failure, exit};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum AuthCommand {
+    /// Create an API key for your principal (prints `sk_...` once).
+    CreateKey {
+        /// A label, such as "CI/CD Pipeline".
+        #[arg(long)]
+        name: String,
+        /// Scopes (`read`, `publish`, `router`, `admin`); default: `publish`.
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = Scope::parse)]
+        scopes: Vec<Scope>,
+    },
+    /// List your principal's keys (ids, names, scopes; never secrets).
+    ListKeys,
+    /// Revoke a key by its id (`key_...`); requests with it fail from then on.
+    RevokeKey {
+        /// The key's id, as `list-keys` shows it.
+        key_id: String,
+    },
+    /// Check a key and store it for the registry in the config file (mode 0600).
+    Login {
+        /// The key; default: read from standard input, so it stays out of shell history.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+    },
+}
+
+pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Failure> {
+    match command {
+        AuthCommand::CreateKey { name, scopes } => {
+            let client = cx.client()?;
+            if !client.has_key() {
+                return Err(Failure::new(exit::AUTH, "creating a key needs an existing key")
+                    .hint("an admin key is in the registry's data directory (admin.key) on a self-hosted registry"));
+            }
+            let created = client.create_key(&name, &scopes).await?;
+            // The one place a secret is printed: the user asked for it.
+            out.result(
+                || created.secret.expose().to_owned(),
+                || CreatedKeyReport {
+                    key: created.secret.expose(),
+                    id: created.info.id.as_str(),
+                    name: &created.info.name,
+                    scopes: &created.info.scopes,
+                },
+            );
+            out.note("Store it now: the registry cannot show it again.");
+            Ok(())
+        }
+        AuthCommand::ListKeys => {
+            let keys = cx.client()?.list_keys().await?;
+            out.result(
+                || {
+                    keys.iter()
+                        .map(|k| {
+                            let state = k
+                                .revoked_at
+                                .map_or_else(|| "live".to_owned(), |t| format!("revoked {t}"));
+                            format!(
+                                "{}  {}  [{}]  created {}  {state}",
+                                k.id,
+                                k.name,
+                                k.scopes
+                                    .iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                k.created_at
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                || KeyList { keys: keys.clone() },
+            );
+            Ok(())
+        }
+        AuthCommand::RevokeKey { key_id } => {
+            let revoked = cx.client()?.revoke_key(&key_id).await?;
+            out.result(
+                || format!("Revoked {} ({})", revoked.id, revoked.name),
+                || &revoked,
+            );
+            Ok(())
+        }
+        AuthCommand::Login { key } => {
+            let key = match key {
+                Some(key) => key,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).map_err(|e| {
+                        Failure::new(exit::FAILED, format!("reading the key from stdin: {e}"))
+                    })?;
+                    line
+                }
+            };
+            let key = ApiKey::new(key);
+            if key.expose().is_empty() {
+                return Err(Failure::new(exit::USAGE, "no key given"));
+            }
+            let registry = cx.settings.registry_text();
+            // A key that does not work is not worth storing.
+            RegistryClient::new(&cx.settings.registry, Some(key.clone()))?
+                .list_keys()
+                .await?;
+            let mut config = cx.config.clone();
+            config
+                .keys
+                .insert(registry.clone(), key.expose().to_owned());
+            config.save(&cx.config_path)?;
+            out.result(
+                || {
+                    format!(
+                        "Logged in to {registry}; key {key} stored in {}",
+                        cx.config_path.display()
+                    )
+                },
+                || LoginReport {
+                    registry: &registry,
+                    config: &cx.config_path,
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `auth create-key --json`: the one time a secret is printed.
+#[derive(Debug, Serialize)]
+struct CreatedKeyReport<'a> {
+    /// The secret, `sk_...`.
+    key: &'a str,
+    /// Its public id.
+    id: &'a str,
+    /// Its label.
+    name: &'a str,
+    /// Its scopes.
+    scopes: &'a [Scope],
+}
+
+/// `auth login --json`.
+#[derive(Debug, Serialize)]
+struct LoginReport<'a> {
+    /// The registry the key is stored for.
+    registry: &'a str,
+    /// The config file it is stored in.
+    config: &'a Path,
+}

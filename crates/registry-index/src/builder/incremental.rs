@@ -1,0 +1,197 @@
+//! Incremental updates: "this plugin changed" rewrites its own files, then its
+//! search shard and bin, then the signed chain.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use registry_core::search::SearchHit;
+use registry_core::slug::Slug;
+use registry_core::store::{Conflict, StorageError};
+
+use crate::canonical::to_canonical_json;
+use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed};
+use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
+use crate::render::{load_plugin_state, render_plugin, search_entry};
+use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
+
+use super::{
+    CAS_ATTEMPTS, ChangeReport, Current, IndexBuilder, IndexError, format_error, state_is_empty,
+};
+
+impl IndexBuilder {
+    /// Brings the index up to date with these plugins (as the catalog now holds
+    /// them): their own files, their search shards and bins, the snapshot and the
+    /// timestamp. Writes nothing that would not change.
+    ///
+    /// An index with no snapshot yet is built in full instead, so `config.json` and
+    /// every plugin already in the catalog are in it from the first update on.
+    pub async fn update_plugins(&self, slugs: &[Slug]) -> Result<ChangeReport, IndexError> {
+        if matches!(
+            get_path(self.index.as_ref(), &IndexPath::Snapshot, None).await?,
+            Fetched::Missing
+        ) {
+            return self.rebuild(false).await;
+        }
+        let mut report = ChangeReport::default();
+        let mut by_shard: BTreeMap<Shard, BTreeSet<Slug>> = BTreeMap::new();
+        for slug in slugs {
+            by_shard
+                .entry(Shard::of(slug))
+                .or_default()
+                .insert(slug.clone());
+        }
+        let mut changed_bins = BTreeMap::new();
+        let mut removed = Vec::new();
+        for (shard, group) in by_shard {
+            report.plugins += group.len();
+            if let Some(bin_sha) = self
+                .update_shard(shard, &group, &mut report, &mut removed)
+                .await?
+            {
+                changed_bins.insert(shard, bin_sha);
+            }
+        }
+        if !changed_bins.is_empty() {
+            self.update_snapshot(&changed_bins, &mut report).await?;
+        }
+        for path in removed {
+            delete_path(self.index.as_ref(), &path).await?;
+            report.deleted.insert(path);
+        }
+        Ok(report)
+    }
+    /// Updates one shard's plugins; returns the new bin's hash if the bin changed.
+    pub(super) async fn update_shard(
+        &self,
+        shard: Shard,
+        slugs: &BTreeSet<Slug>,
+        report: &mut ChangeReport,
+        removed: &mut Vec<IndexPath>,
+    ) -> Result<Option<String>, IndexError> {
+        let bin_path = IndexPath::Bin(shard);
+        let shard_path = IndexPath::SearchShard(shard);
+        for attempt in 0..CAS_ATTEMPTS {
+            // Read the shared files before the catalog: a writer that read the
+            // catalog earlier cannot then win the conditional write below.
+            let bin: Current<Signed<Bin>> = self.read_json(&bin_path).await?;
+            let search: Current<SearchShard> = self.read_json(&shard_path).await?;
+            let old_files = bin
+                .value
+                .as_ref()
+                .map(|b| b.signed.files.clone())
+                .unwrap_or_default();
+            let mut files = old_files.clone();
+            let mut entries: BTreeMap<String, SearchHit> = search
+                .value
+                .map(|s| s.plugins.into_iter().map(|e| (e.slug.clone(), e)).collect())
+                .unwrap_or_default();
+            let mut gone = Vec::new();
+            for slug in slugs {
+                let state = load_plugin_state(self.catalog.as_ref(), slug).await?;
+                let rendered = match &state {
+                    Some(state) => render_plugin(state, &self.settings.public_url)
+                        .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?,
+                    None => Vec::new(),
+                };
+                let previous: Vec<String> = files
+                    .keys()
+                    .filter(|k| IndexPath::parse(k).is_some_and(|p| p.slug() == Some(slug)))
+                    .cloned()
+                    .collect();
+                let mut kept = BTreeSet::new();
+                for file in &rendered {
+                    let key = file.path.relative();
+                    let sha = file.sha256.to_hex();
+                    // A retry rewrites everything: a losing attempt may have left
+                    // older bytes behind the hashes the winner recorded.
+                    if attempt > 0 || files.get(&key) != Some(&sha) {
+                        let size = self.write_rendered(file).await?;
+                        report.wrote(&file.path, size);
+                    }
+                    files.insert(key.clone(), sha);
+                    kept.insert(key);
+                }
+                for key in previous.into_iter().filter(|k| !kept.contains(k)) {
+                    files.remove(&key);
+                    gone.extend(IndexPath::parse(&key));
+                }
+                match state.as_ref().and_then(|s| search_entry(&s.plugin)) {
+                    Some(entry) => {
+                        entries.insert(slug.to_string(), entry);
+                    }
+                    None => {
+                        entries.remove(slug.as_str());
+                    }
+                }
+            }
+            if state_is_empty(&files, &shard_path) && bin.value.is_none() {
+                return Ok(None);
+            }
+            let shard_bytes = self.search_shard_bytes(shard, entries.into_values().collect())?;
+            let shard_sha = registry_core::checksum::Sha256Digest::of(&shard_bytes).to_hex();
+            if attempt > 0 || files.get(&shard_path.relative()) != Some(&shard_sha) {
+                let size = shard_bytes.len();
+                let put = put_path(
+                    self.index.as_ref(),
+                    &shard_path,
+                    &object_at(&shard_path, shard_bytes, JSON_CONTENT_TYPE, 200),
+                    &WriteCondition::unchanged_since(search.etag.as_deref()),
+                )
+                .await;
+                match put {
+                    Ok(_) => report.wrote(&shard_path, size),
+                    Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            files.insert(shard_path.relative(), shard_sha);
+            if files == old_files {
+                return Ok(None);
+            }
+            let bin_bytes = self.bin_bytes(shard, files)?;
+            let bin_sha = registry_core::checksum::Sha256Digest::of(&bin_bytes).to_hex();
+            let size = bin_bytes.len();
+            match put_path(
+                self.index.as_ref(),
+                &bin_path,
+                &object_at(&bin_path, bin_bytes, JSON_CONTENT_TYPE, 200),
+                &WriteCondition::unchanged_since(bin.etag.as_deref()),
+            )
+            .await
+            {
+                Ok(_) => {
+                    report.wrote(&bin_path, size);
+                    removed.extend(gone);
+                    return Ok(Some(bin_sha));
+                }
+                Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IndexError::Contended(bin_path.relative()))
+    }
+    pub(super) fn search_shard_bytes(
+        &self,
+        shard: Shard,
+        mut plugins: Vec<SearchHit>,
+    ) -> Result<Vec<u8>, IndexError> {
+        plugins.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let doc = SearchShard {
+            format_version: FORMAT_VERSION,
+            shard: shard.to_string(),
+            plugins,
+        };
+        to_canonical_json(&doc).map_err(|e| format_error(&IndexPath::SearchShard(shard), e))
+    }
+    pub(super) fn bin_bytes(
+        &self,
+        shard: Shard,
+        files: BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, IndexError> {
+        let signed = self.key.sign(Bin {
+            format_version: FORMAT_VERSION,
+            bin: shard.to_string(),
+            files,
+        })?;
+        to_canonical_json(&signed).map_err(|e| format_error(&IndexPath::Bin(shard), e))
+    }
+}

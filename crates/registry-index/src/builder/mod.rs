@@ -1,0 +1,249 @@
+//! Building the index: incremental updates from "this plugin changed", and the
+//! full rebuild, which must give the same files byte for byte.
+//!
+//! Every plugin file is rendered from the catalog (never from the change event),
+//! so updates are idempotent and can be replayed in any order. Shared files are
+//! rewritten read-modify-write with conditional puts, in chain order: plugin files,
+//! then their search shard and bin, then the snapshot, then the timestamp; files
+//! that disappear are deleted last, so the chain never names a missing file.
+//!
+//! Search shard `k` and bin `k` exist exactly when some plugin hashes to `k`
+//! (plugins are never removed from the catalog, only their versions unpublished),
+//! so shared files are never deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use registry_core::store::{ArtifactStore, CatalogStore, StorageError};
+use registry_core::timestamp::Clock;
+
+use crate::canonical::to_canonical_json;
+use crate::format::{FORMAT_VERSION, IndexConfig};
+use crate::path::IndexPath;
+use crate::render::RenderedFile;
+use crate::signing::{IndexSigningKey, SigningError};
+use crate::store::{Fetched, IndexStore, WriteCondition, get_path, put_path};
+
+mod chain;
+mod in_process;
+mod incremental;
+mod rebuild;
+
+pub use in_process::InProcessIndexer;
+
+/// How often a conditional write is retried after losing a race.
+pub(super) const CAS_ATTEMPTS: usize = 16;
+/// Catalog page size of the full rebuild.
+pub(super) const REBUILD_PAGE: usize = 500;
+/// Plugins a rebuild renders, reads and writes as one batch: one trip to the
+/// artifact store and one to the index store per batch, not per plugin.
+pub(super) const REBUILD_BATCH: usize = 50;
+/// Batches a rebuild works on at once.
+pub(super) const REBUILD_CONCURRENCY: usize = 8;
+
+/// Why an index update failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Reading the catalog or an artifact, or writing the index, failed.
+    #[error("storage failed while building the index")]
+    Storage(#[from] StorageError),
+    /// Signing failed.
+    #[error("signing the index failed")]
+    Signing(#[from] SigningError),
+    /// A file could not be encoded, or a stored index file decoded.
+    #[error("index file {path} is not valid: {detail}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// An artifact the catalog names is missing.
+    #[error("artifact {0} is missing")]
+    MissingArtifact(String),
+    /// Too many concurrent writers kept winning.
+    #[error("gave up on {0} after {CAS_ATTEMPTS} conflicting writes")]
+    Contended(String),
+}
+
+pub(super) fn format_error(path: &IndexPath, error: impl std::fmt::Display) -> IndexError {
+    IndexError::Format {
+        path: path.relative(),
+        detail: error.to_string(),
+    }
+}
+
+/// Settings of the index.
+#[derive(Debug, Clone)]
+pub struct IndexSettings {
+    /// Base URL written into details and `config.json` (no trailing `/`).
+    pub public_url: String,
+    /// Whether reads need a key (written into `config.json`).
+    pub auth_required: bool,
+    /// How long a signed timestamp stays valid.
+    pub timestamp_lifetime: time::Duration,
+}
+
+impl IndexSettings {
+    /// Settings for `public_url`, public, with a one-day timestamp.
+    pub fn public(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            auth_required: false,
+            timestamp_lifetime: time::Duration::days(1),
+        }
+    }
+}
+
+/// What an update or rebuild wrote and deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeReport {
+    /// Files written.
+    pub written: BTreeSet<IndexPath>,
+    /// Files deleted.
+    pub deleted: BTreeSet<IndexPath>,
+    /// Bytes written in all.
+    pub bytes_written: u64,
+    /// Plugins visited.
+    pub plugins: usize,
+}
+
+impl ChangeReport {
+    fn wrote(&mut self, path: &IndexPath, bytes: usize) {
+        self.written.insert(path.clone());
+        self.bytes_written += bytes as u64;
+    }
+
+    /// URL paths a CDN should forget: each changed plugin's protocol URLs (query
+    /// variants included) and each changed index file.
+    ///
+    /// CloudFront takes at most 15 wildcard paths per invalidation, so a change
+    /// to more plugins than that invalidates the two prefixes instead.
+    pub fn cdn_paths(&self) -> Vec<String> {
+        const MAX_WILDCARDS: usize = 15;
+        let mut paths = BTreeSet::new();
+        for path in self.written.iter().chain(&self.deleted) {
+            if let Some(slug) = path.slug() {
+                paths.insert(format!("/plugins/{slug}*"));
+            }
+            paths.insert(format!("/{}", path.key()));
+        }
+        if paths.iter().filter(|p| p.ends_with('*')).count() > MAX_WILDCARDS {
+            return vec!["/index/*".to_owned(), "/plugins/*".to_owned()];
+        }
+        paths.into_iter().collect()
+    }
+}
+
+/// Builds and updates the static index. Cloning is cheap (shared stores).
+#[derive(Clone)]
+pub struct IndexBuilder {
+    catalog: Arc<dyn CatalogStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    index: Arc<dyn IndexStore>,
+    key: IndexSigningKey,
+    settings: IndexSettings,
+    clock: Arc<dyn Clock>,
+}
+
+/// A shared file as read: its decoded content and the ETag to write against.
+pub(super) struct Current<T> {
+    pub(super) value: Option<T>,
+    pub(super) etag: Option<String>,
+}
+
+impl IndexBuilder {
+    /// A builder writing `index` from `catalog` and `artifacts`.
+    pub fn new(
+        catalog: Arc<dyn CatalogStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        index: Arc<dyn IndexStore>,
+        key: IndexSigningKey,
+        settings: IndexSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            catalog,
+            artifacts,
+            index,
+            key,
+            settings,
+            clock,
+        }
+    }
+
+    /// The store written to.
+    pub fn index(&self) -> &Arc<dyn IndexStore> {
+        &self.index
+    }
+
+    /// `config.json` as this builder writes it.
+    pub fn config(&self) -> IndexConfig {
+        let url = &self.settings.public_url;
+        IndexConfig {
+            format_version: FORMAT_VERSION,
+            api_url: url.clone(),
+            details_url: format!("{url}/plugins/{{slug}}"),
+            version_url: format!("{url}/plugins/{{slug}}?version={{version}}"),
+            download_url: format!("{url}/plugins/{{slug}}/{{version}}/schema"),
+            bundle_url: format!("{url}/plugins/{{slug}}/{{version}}/bundle"),
+            search_url: format!("{url}/plugins/search"),
+            timestamp_url: format!("{url}/{}", IndexPath::Timestamp.key()),
+            auth_required: self.settings.auth_required,
+            index_public_key: self.key.public_key().info(),
+        }
+    }
+
+    fn config_bytes(&self) -> Result<Vec<u8>, IndexError> {
+        to_canonical_json(&self.config()).map_err(|e| format_error(&IndexPath::Config, e))
+    }
+
+    /// Whether the index exists and was built with this builder's settings and key
+    /// (else the local server rebuilds it on start).
+    pub async fn is_current(&self) -> Result<bool, IndexError> {
+        let has_timestamp = matches!(
+            get_path(self.index.as_ref(), &IndexPath::Timestamp, None).await?,
+            Fetched::Found { .. }
+        );
+        let config_matches = match get_path(self.index.as_ref(), &IndexPath::Config, None).await? {
+            Fetched::Found { object, .. } => {
+                object.bytes.as_ref() == self.config_bytes()?.as_slice()
+            }
+            _ => false,
+        };
+        Ok(has_timestamp && config_matches)
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &IndexPath,
+    ) -> Result<Current<T>, IndexError> {
+        match get_path(self.index.as_ref(), path, None).await? {
+            Fetched::Found { object, etag } => Ok(Current {
+                value: Some(
+                    serde_json::from_slice(&object.bytes).map_err(|e| format_error(path, e))?,
+                ),
+                etag: Some(etag),
+            }),
+            Fetched::Missing | Fetched::NotModified => Ok(Current {
+                value: None,
+                etag: None,
+            }),
+        }
+    }
+
+    async fn write_rendered(&self, file: &RenderedFile) -> Result<usize, IndexError> {
+        let mut objects = self.objects_of(vec![file.clone()]).await?;
+        let Some((path, object)) = objects.pop() else {
+            return Ok(0);
+        };
+        put_path(self.index.as_ref(), &path, &object, &WriteCondition::Always).await?;
+        Ok(object.bytes.len())
+    }
+}
+
+/// Whether a bin's files are only its search shard: no plugin file is left in it.
+pub(super) fn state_is_empty(files: &BTreeMap<String, String>, shard_path: &IndexPath) -> bool {
+    let shard_key = shard_path.relative();
+    files.keys().all(|k| *k == shard_key)
+}

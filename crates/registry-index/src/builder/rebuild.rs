@@ -1,0 +1,275 @@
+//! The full rebuild: every plugin rendered from the catalog in batches, giving the
+//! same bytes as any sequence of incremental updates.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use registry_core::artifact::ArtifactKey;
+use registry_core::search::SearchHit;
+use registry_core::slug::Slug;
+use registry_core::store::StorageError;
+
+use crate::format::{Bin, FORMAT_VERSION, Signed, Snapshot};
+use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
+use crate::render::{FileSource, PluginState, RenderedFile, render_plugin, search_entry};
+use crate::store::{IndexObject, WriteCondition, delete_path, object_at, put_path};
+
+use super::{
+    ChangeReport, Current, IndexBuilder, IndexError, REBUILD_BATCH, REBUILD_CONCURRENCY,
+    REBUILD_PAGE, format_error,
+};
+
+impl IndexBuilder {
+    /// Rebuilds the whole index from the catalog, streaming it page by page, and
+    /// removes files no plugin has any more. With `force`, rewrites every file even
+    /// where the previous bins say it is unchanged (repairs a damaged index).
+    pub async fn rebuild(&self, force: bool) -> Result<ChangeReport, IndexError> {
+        let mut report = ChangeReport::default();
+        let old_bins = Arc::new(if force {
+            BTreeMap::new()
+        } else {
+            self.read_all_bins().await?
+        });
+        let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
+        let mut shards: BTreeMap<Shard, Vec<SearchHit>> = BTreeMap::new();
+
+        let config_sha = self
+            .write_json_if_changed(
+                &IndexPath::Config,
+                self.config_bytes()?,
+                known_sha(&old_bins, &IndexPath::Config),
+                &mut report,
+            )
+            .await?;
+        bins.entry(CONFIG_BIN)
+            .or_default()
+            .insert(IndexPath::Config.relative(), config_sha);
+
+        // The next page is read while this one renders.
+        let read_page = |after: Option<Slug>| {
+            let catalog = Arc::clone(&self.catalog);
+            tokio::spawn(async move {
+                catalog
+                    .plugins_with_versions_page(after.as_ref(), REBUILD_PAGE)
+                    .await
+            })
+        };
+        let mut next_page = read_page(None);
+        loop {
+            let page = next_page
+                .await
+                .map_err(|e| IndexError::Storage(StorageError::Backend(Box::new(e))))??;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            next_page = read_page(Some(last.slug.clone()));
+            // Each batch on its own task, so rendering and hashing use every core;
+            // `buffered` keeps the catalog's order.
+            let mut page = page.into_iter();
+            let batches = std::iter::from_fn(|| {
+                let batch: Vec<PluginState> = page
+                    .by_ref()
+                    .take(REBUILD_BATCH)
+                    .map(|(plugin, versions)| PluginState { plugin, versions })
+                    .collect();
+                (!batch.is_empty()).then_some(batch)
+            });
+            let results: Vec<_> = futures_util::stream::iter(batches)
+                .map(|batch| {
+                    let this = self.clone();
+                    let old = Arc::clone(&old_bins);
+                    tokio::spawn(async move { this.rebuild_plugins(batch, &old).await })
+                })
+                .buffered(REBUILD_CONCURRENCY)
+                .collect()
+                .await;
+            for result in results {
+                let outcomes = result
+                    .map_err(|e| IndexError::Storage(StorageError::Backend(Box::new(e))))??;
+                for outcome in outcomes {
+                    report.plugins += 1;
+                    for (path, size) in &outcome.written {
+                        report.wrote(path, *size);
+                    }
+                    let shard = outcome.shard;
+                    let bin = bins.entry(shard).or_default();
+                    bin.extend(outcome.files);
+                    let entries = shards.entry(shard).or_default();
+                    entries.extend(outcome.entry);
+                }
+            }
+        }
+
+        let mut snapshot = Snapshot {
+            format_version: FORMAT_VERSION,
+            bins: BTreeMap::new(),
+        };
+        // Every shard some plugin hashes to has a search shard, even an empty one.
+        for (shard, entries) in shards {
+            let path = IndexPath::SearchShard(shard);
+            let bytes = self.search_shard_bytes(shard, entries)?;
+            let sha = self
+                .write_json_if_changed(&path, bytes, known_sha(&old_bins, &path), &mut report)
+                .await?;
+            bins.entry(shard).or_default().insert(path.relative(), sha);
+        }
+        for (shard, files) in &bins {
+            let bytes = self.bin_bytes(*shard, files.clone())?;
+            let old_sha = old_bins.get(shard).map(|(_, sha)| sha);
+            let sha = self
+                .write_json_if_changed(&IndexPath::Bin(*shard), bytes, old_sha, &mut report)
+                .await?;
+            snapshot.bins.insert(shard.to_string(), sha);
+        }
+        self.write_signed(
+            &IndexPath::Snapshot,
+            snapshot,
+            WriteCondition::Always,
+            &mut report,
+        )
+        .await?;
+        self.update_timestamp(&mut report, false).await?;
+
+        for (shard, (old_files, _)) in old_bins.iter() {
+            let new_files = bins.get(shard);
+            for key in old_files.keys() {
+                if new_files.is_none_or(|f| !f.contains_key(key))
+                    && let Some(path) = IndexPath::parse(key)
+                {
+                    delete_path(self.index.as_ref(), &path).await?;
+                    report.deleted.insert(path);
+                }
+            }
+            if new_files.is_none() {
+                delete_path(self.index.as_ref(), &IndexPath::Bin(*shard)).await?;
+                report.deleted.insert(IndexPath::Bin(*shard));
+            }
+        }
+        Ok(report)
+    }
+    /// Writes a JSON file unless `known` is already the hash of these bytes;
+    /// returns their hash.
+    pub(super) async fn write_json_if_changed(
+        &self,
+        path: &IndexPath,
+        bytes: Vec<u8>,
+        known: Option<&String>,
+        report: &mut ChangeReport,
+    ) -> Result<String, IndexError> {
+        let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
+        if known != Some(&sha) {
+            let size = bytes.len();
+            let object = object_at(path, bytes, JSON_CONTENT_TYPE, 200);
+            put_path(self.index.as_ref(), path, &object, &WriteCondition::Always).await?;
+            report.wrote(path, size);
+        }
+        Ok(sha)
+    }
+    /// Renders a batch of plugins and writes whatever of theirs changed, reading
+    /// their artifacts in one go and writing in one go.
+    async fn rebuild_plugins(
+        &self,
+        batch: Vec<PluginState>,
+        old_bins: &BTreeMap<Shard, (BTreeMap<String, String>, String)>,
+    ) -> Result<Vec<PluginOutcome>, IndexError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut changed = Vec::new();
+        // How many of `changed` each plugin contributed, in order.
+        let mut changed_per_plugin = Vec::with_capacity(batch.len());
+        for state in &batch {
+            let slug = &state.plugin.slug;
+            let rendered = render_plugin(state, &self.settings.public_url)
+                .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
+            let mut outcome = PluginOutcome {
+                shard: Shard::of(slug),
+                files: Vec::with_capacity(rendered.len()),
+                written: Vec::new(),
+                entry: search_entry(&state.plugin),
+            };
+            let before = changed.len();
+            for file in rendered {
+                let sha = file.sha256.to_hex();
+                outcome.files.push((file.path.relative(), sha.clone()));
+                if known_sha(old_bins, &file.path) != Some(&sha) {
+                    changed.push(file);
+                }
+            }
+            changed_per_plugin.push(changed.len() - before);
+            outcomes.push(outcome);
+        }
+        let objects = self.objects_of(changed).await?;
+        let mut written = objects
+            .iter()
+            .map(|(path, object)| (path.clone(), object.bytes.len()));
+        for (outcome, count) in outcomes.iter_mut().zip(changed_per_plugin) {
+            outcome.written.extend(written.by_ref().take(count));
+        }
+        let objects: Vec<(String, IndexObject)> = objects
+            .into_iter()
+            .map(|(path, object)| (path.relative(), object))
+            .collect();
+        self.index.put_all(&objects).await?;
+        Ok(outcomes)
+    }
+    /// The objects to write for `files`, with every artifact copy read in one go.
+    pub(super) async fn objects_of(
+        &self,
+        files: Vec<RenderedFile>,
+    ) -> Result<Vec<(IndexPath, IndexObject)>, IndexError> {
+        let keys: Vec<ArtifactKey> = files
+            .iter()
+            .filter_map(|file| match &file.source {
+                FileSource::Artifact(key) => Some(key.clone()),
+                FileSource::Bytes(_) => None,
+            })
+            .collect();
+        let mut copies = self.artifacts.get_many(&keys).await?.into_iter();
+        files
+            .into_iter()
+            .map(|file| {
+                let bytes = match file.source {
+                    FileSource::Bytes(bytes) => bytes,
+                    FileSource::Artifact(key) => copies
+                        .next()
+                        .flatten()
+                        .ok_or_else(|| IndexError::MissingArtifact(key.to_string()))?,
+                };
+                let object = object_at(&file.path, bytes, &file.content_type, file.status);
+                Ok((file.path, object))
+            })
+            .collect()
+    }
+    /// Every bin the current snapshot names, with its hash.
+    pub(super) async fn read_all_bins(
+        &self,
+    ) -> Result<BTreeMap<Shard, (BTreeMap<String, String>, String)>, IndexError> {
+        let snapshot: Current<Signed<Snapshot>> = self.read_json(&IndexPath::Snapshot).await?;
+        let mut bins = BTreeMap::new();
+        for (name, sha) in snapshot.value.map(|s| s.signed.bins).unwrap_or_default() {
+            let Some(shard) = Shard::parse(&name) else {
+                continue;
+            };
+            let bin: Current<Signed<Bin>> = self.read_json(&IndexPath::Bin(shard)).await?;
+            if let Some(bin) = bin.value {
+                bins.insert(shard, (bin.signed.files, sha));
+            }
+        }
+        Ok(bins)
+    }
+}
+
+/// One plugin's part of a rebuild.
+struct PluginOutcome {
+    shard: Shard,
+    files: Vec<(String, String)>,
+    written: Vec<(IndexPath, usize)>,
+    entry: Option<SearchHit>,
+}
+
+fn known_sha<'a>(
+    old_bins: &'a BTreeMap<Shard, (BTreeMap<String, String>, String)>,
+    path: &IndexPath,
+) -> Option<&'a String> {
+    old_bins.get(&path.bin()?)?.0.get(&path.relative())
+}

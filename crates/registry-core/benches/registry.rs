@@ -7,19 +7,15 @@
 
 use std::hint::black_box;
 use std::io::{Cursor, Write};
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use registry_core::bundle::{MAX_BUNDLE_BYTES, validate_bundle};
 use registry_core::checksum::Sha256Digest;
 use registry_core::search::{SearchIndex, SearchQuery};
 use registry_core::slug::Slug;
-use registry_core::store::contract::sample_version;
-use registry_core::store::{CatalogStore, FileArtifactStore, LatestSummary, PluginListing};
-use registry_core::timestamp::{SystemClock, Timestamp};
+use registry_core::store::{LatestSummary, PluginListing};
+use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
-use registry_core::{Registry, RegistryConfig};
-use registry_sqlite::SqliteStore;
 
 const WORDS: &[&str] = &[
     "github",
@@ -231,50 +227,6 @@ fn bench_search(c: &mut Criterion) {
     let mut group = c.benchmark_group("search_10k_index");
     for (name, query) in queries() {
         group.bench_function(name, |b| b.iter(|| index.search(black_box(&query))));
-    }
-    group.finish();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let registry = runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap());
-        for listing in listings(10_000) {
-            let record = sample_version(listing.slug.as_str(), "1.0.0");
-            let latest = listing.latest.unwrap();
-            let owner = registry_core::auth::PrincipalId::from_stored("prn_bench");
-            store
-                .create_plugin(&listing.slug, &owner, &record, &latest)
-                .await
-                .unwrap();
-        }
-        let registry = Registry::new(
-            store.clone(),
-            Arc::new(FileArtifactStore::new(dir.path())),
-            store,
-            Arc::new(SystemClock),
-            RegistryConfig {
-                public_url: "http://bench".into(),
-                private: false,
-            },
-        );
-        registry.search_index().await.unwrap();
-        registry
-    });
-    let mut group = c.benchmark_group("search_10k_service");
-    for (name, query) in queries() {
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter(|| {
-                registry.search_plugins(
-                    query.q.clone(),
-                    query.tag.clone(),
-                    Some(query.limit),
-                    Some(query.offset),
-                )
-            })
-        });
     }
     group.finish();
 }

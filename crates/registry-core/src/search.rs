@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RegistryError;
-use crate::store::PluginListing;
+use crate::store::{CatalogStore, PluginListing, StorageError};
 use crate::timestamp::Timestamp;
 
 /// Default page size.
@@ -734,6 +734,28 @@ impl SearchIndex {
                 .collect(),
         }
     }
+}
+
+/// Catalog listings read per page by [`index_of_catalog`].
+const LISTING_PAGE: usize = 1_000;
+
+/// Every plugin of `catalog` in one search index: the reference answer. The
+/// registry itself searches the static index's shards (kept in memory by the
+/// search function or the server); the tests check that those answers equal
+/// this one, built straight from the source of truth.
+pub async fn index_of_catalog(catalog: &dyn CatalogStore) -> Result<SearchIndex, StorageError> {
+    let mut listings = Vec::new();
+    let mut after = None;
+    loop {
+        let page = catalog.list_plugins(after.as_ref(), LISTING_PAGE).await?;
+        let done = page.len() < LISTING_PAGE;
+        after = page.last().map(|p| p.slug.clone());
+        listings.extend(page);
+        if done {
+            break;
+        }
+    }
+    Ok(SearchIndex::build(listings))
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@ mod uploads;
 
 use std::sync::Arc;
 
-use tokio::sync::RwLock;
-
 pub use changes::ChangeListener;
 pub use health::HealthPassReport;
 pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
@@ -32,7 +30,6 @@ pub use read::{Download, PluginDetails};
 
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
-use crate::search::{SearchIndex, SearchPage, SearchQuery};
 use crate::slug::Slug;
 use crate::store::{ArtifactStore, CatalogStore, KeyStore, UploadStore, VersionSummary};
 use crate::timestamp::Clock;
@@ -40,8 +37,6 @@ use crate::version::PluginVersion;
 
 /// How many times a write re-reads and retries after losing a compare-and-set race.
 const CAS_ATTEMPTS: usize = 8;
-/// Page size when streaming the catalog into the search index.
-const LISTING_PAGE: usize = 1_000;
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]
@@ -63,7 +58,6 @@ pub struct Registry {
     listener: Option<Arc<dyn ChangeListener>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
-    search_cache: RwLock<Option<(u64, Arc<SearchIndex>)>>,
 }
 
 impl Registry {
@@ -86,7 +80,6 @@ impl Registry {
             listener: None,
             clock,
             config,
-            search_cache: RwLock::new(None),
         }
     }
 
@@ -121,51 +114,6 @@ impl Registry {
             require_scope(caller, Scope::Read)?;
         }
         Ok(())
-    }
-
-    /// Searches the latest version of every plugin.
-    pub async fn search_plugins(
-        &self,
-        q: Option<String>,
-        tag: Option<String>,
-        limit: Option<usize>,
-        offset: Option<usize>,
-    ) -> Result<SearchPage, RegistryError> {
-        let query = SearchQuery::from_params(q, tag, limit, offset)?;
-        Ok(self.search_index().await?.search(&query))
-    }
-
-    /// The current search index, rebuilt only when the catalog revision moved.
-    pub async fn search_index(&self) -> Result<Arc<SearchIndex>, RegistryError> {
-        let revision = self.catalog.catalog_revision().await?;
-        if let Some((cached, index)) = self.search_cache.read().await.as_ref()
-            && *cached == revision
-        {
-            return Ok(Arc::clone(index));
-        }
-        let mut slot = self.search_cache.write().await;
-        if let Some((cached, index)) = slot.as_ref()
-            && *cached == revision
-        {
-            return Ok(Arc::clone(index));
-        }
-        let mut listings = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .catalog
-                .list_plugins(after.as_ref(), LISTING_PAGE)
-                .await?;
-            let done = page.len() < LISTING_PAGE;
-            after = page.last().map(|p| p.slug.clone());
-            listings.extend(page);
-            if done {
-                break;
-            }
-        }
-        let index = Arc::new(SearchIndex::build(listings));
-        *slot = Some((revision, Arc::clone(&index)));
-        Ok(index)
     }
 
     /// Folds daily download counters into each plugin's `downloads`; returns the

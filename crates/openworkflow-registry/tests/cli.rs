@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use registry_testkit::{TestPlugin, sha256_hex};
+
 const BIN: &str = env!("CARGO_BIN_EXE_openworkflow-registry");
 
 struct Server {
@@ -91,10 +93,7 @@ fn create_key(data: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 fn plugin_yaml(slug: &str) -> String {
-    format!(
-        "slug: {slug}\nversion: 1.0.0\nname: N\ndescription: D\nauthor: A\nhomepage: https://h.io\n\
-         repository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\nactions:\n  - name: run\n    description: r\n"
-    )
+    TestPlugin::new(slug, "1.0.0").yaml()
 }
 
 #[tokio::test]
@@ -337,11 +336,6 @@ fn plugin_zip(slug: &str) -> Vec<u8> {
     zip.write_all(format!("NAME = {slug:?}\n").as_bytes())
         .unwrap();
     zip.finish().unwrap().into_inner()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn sync(data: &Path, bucket: Option<&str>) -> std::process::Output {

@@ -3,6 +3,7 @@
 
 mod support;
 
+use registry_testkit::zip_of;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -54,18 +55,6 @@ fn tiny_document() -> PublishPayload {
         bytes: Bytes::from_static(b"slug: x\n"),
         format: registry_core::manifest::DocumentFormat::Yaml,
     }
-}
-
-fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in files {
-        writer
-            .start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
 }
 
 #[tokio::test]

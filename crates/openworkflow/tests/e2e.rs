@@ -10,6 +10,8 @@ mod support;
 
 use support::Registry;
 
+use registry_testkit::TestPlugin;
+
 const CLI: &str = env!("CARGO_BIN_EXE_openworkflow");
 
 /// A user's machine: its own HOME (config, installed plugins, cache) and project
@@ -111,12 +113,14 @@ impl User {
 }
 
 fn plugin_yaml(slug: &str, version: &str) -> String {
-    format!(
-        "slug: {slug}\nversion: {version}\nname: {slug} tool\ndescription: Forecasts for {slug}\n\
-         author: Example Org\nhomepage: https://example.com\nrepository: https://github.com/example/{slug}\n\
-         license: MIT\nicon: https://example.com/icon.png\ntags: [forecast, {slug}]\n\
-         actions:\n  - name: get_forecast\n    description: The forecast\n"
-    )
+    TestPlugin::new(slug, version)
+        .name(&format!("{slug} tool"))
+        .description(&format!("Forecasts for {slug}"))
+        .author("Example Org")
+        .license("MIT")
+        .tags(&["forecast", slug])
+        .action("get_forecast", "The forecast")
+        .yaml()
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! `TestApp`: the real server on a temp dir and port 0, with a manual clock.
 
-use std::io::{Cursor, Write};
 use std::sync::Arc;
 
 use openworkflow_registry::{
@@ -8,6 +7,7 @@ use openworkflow_registry::{
 };
 use registry_core::Registry;
 use registry_core::timestamp::{ManualClock, Timestamp};
+pub use registry_testkit::{TestPlugin, sha256_hex, stored_zip_of, zip_of};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -271,28 +271,7 @@ async fn fresh_aws_resources() -> (String, String) {
 
 /// A valid manifest for `slug@version`.
 pub fn plugin_yaml(slug: &str, version: &str) -> String {
-    plugin_yaml_with(
-        slug,
-        version,
-        &format!("{slug} plugin"),
-        "Does useful things",
-        &["tools"],
-    )
-}
-
-pub fn plugin_yaml_with(
-    slug: &str,
-    version: &str,
-    name: &str,
-    description: &str,
-    tags: &[&str],
-) -> String {
-    format!(
-        "slug: {slug}\nversion: {version}\nname: {name}\ndescription: {description}\nauthor: Test Author\n\
-         homepage: https://example.com/{slug}\nrepository: https://github.com/example/{slug}\nlicense: Apache-2.0\n\
-         icon: https://example.com/{slug}.svg\ntags: [{}]\nactions:\n  - name: run\n    description: Run it\n",
-        tags.join(", ")
-    )
+    TestPlugin::new(slug, version).yaml()
 }
 
 /// Asserts a problem+json answer and returns its body.
@@ -319,35 +298,6 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
         "{body}"
     );
     body
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// A ZIP holding `files` (name, bytes), deflate-compressed.
-pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in files {
-        writer.start_file(*name, options).expect("start file");
-        writer.write_all(bytes).expect("write");
-    }
-    writer.finish().expect("finish").into_inner()
-}
-
-/// A ZIP with one stored (uncompressed) entry.
-pub fn stored_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in files {
-        writer.start_file(*name, options).expect("start file");
-        writer.write_all(bytes).expect("write");
-    }
-    writer.finish().expect("finish").into_inner()
 }
 
 /// Replaces every occurrence of `from` with `to` (same length) in raw ZIP bytes, to

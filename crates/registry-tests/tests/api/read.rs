@@ -120,7 +120,11 @@ async fn search_matches_filters_pages_and_ranks() {
         let response = app
             .publish_yaml(
                 key,
-                &plugin_yaml_with(slug, "1.0.0", name, description, tags),
+                &TestPlugin::new(slug, "1.0.0")
+                    .name(name)
+                    .description(description)
+                    .tags(tags)
+                    .yaml(),
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);

@@ -37,10 +37,7 @@ pub(crate) fn at(raw: &str) -> Timestamp {
 
 /// A valid YAML manifest for `slug@version`.
 pub fn sample_document(slug: &str, version: &str) -> String {
-    format!(
-        "slug: {slug}\nversion: {version}\nname: {slug}\ndescription: d\nauthor: a\nhomepage: https://h.io\n\
-         repository: https://r.io\nlicense: MIT\nicon: https://i.io\ntags: [t]\nactions:\n  - name: run\n    description: r\n"
-    )
+    registry_testkit::TestPlugin::new(slug, version).yaml()
 }
 
 /// A version record for `slug@version`, as the publish service would build it.

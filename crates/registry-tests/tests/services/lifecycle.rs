@@ -8,7 +8,7 @@ use crate::{Services, refusal};
 
 #[tokio::test]
 async fn unpublish_is_allowed_within_72_hours_then_only_deprecated_and_quiet() {
-    let s = Services::start();
+    let s = Services::start().await;
     let owner = s.caller("owner", &[Scope::Publish]).await;
     for version in ["1.0.0", "1.1.0", "1.2.0"] {
         s.publish(&owner, &TestPlugin::new("tide", version), None)
@@ -68,7 +68,7 @@ async fn unpublish_is_allowed_within_72_hours_then_only_deprecated_and_quiet() {
 
 #[tokio::test]
 async fn the_latest_version_skips_deprecated_ones_and_prereleases() {
-    let s = Services::start();
+    let s = Services::start().await;
     let owner = s.caller("owner", &[Scope::Publish]).await;
     let latest = async || {
         s.registry

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod lifecycle;
+mod org_catalog;
 mod publish;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use registry_core::auth::{Caller, Scope, Scopes};
 use registry_core::manifest::DocumentFormat;
-use registry_core::registry::{NewKey, PublishBody};
+use registry_core::registry::{NewKey, OrgStores, PublishBody};
 use registry_core::store::FileArtifactStore;
 use registry_core::timestamp::{ManualClock, Timestamp};
 use registry_core::{Registry, RegistryConfig, RegistryError};
@@ -23,11 +24,13 @@ use tempfile::TempDir;
 pub struct Services {
     pub registry: Registry,
     pub clock: Arc<ManualClock>,
+    /// The first key's caller: an admin and `sys_admin`.
+    pub admin: Caller,
     _artifacts: TempDir,
 }
 
 impl Services {
-    pub fn start() -> Self {
+    pub async fn start() -> Self {
         let artifacts = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(ManualClock::new(
@@ -36,16 +39,26 @@ impl Services {
         let registry = Registry::new(
             store.clone(),
             Arc::new(FileArtifactStore::new(artifacts.path())),
-            store,
+            store.clone(),
             clock.clone(),
             RegistryConfig {
                 public_url: "https://registry.test".to_owned(),
                 private: false,
             },
-        );
+        )
+        .with_org_catalog(OrgStores {
+            orgs: store.clone(),
+            catalog: store,
+        });
+        let admin_key = registry.bootstrap_admin_key().await.unwrap().unwrap();
+        let admin = registry
+            .authenticate(admin_key.secret.expose())
+            .await
+            .unwrap();
         Self {
             registry,
             clock,
+            admin,
             _artifacts: artifacts,
         }
     }

@@ -7,7 +7,7 @@ use crate::{Services, refusal};
 
 #[tokio::test]
 async fn publish_and_update_follow_the_version_and_ownership_rules() {
-    let s = Services::start();
+    let s = Services::start().await;
     let owner = s.caller("owner", &[Scope::Publish]).await;
     let other = s.caller("other", &[Scope::Publish]).await;
     let reader = s.caller("reader", &[Scope::Read]).await;

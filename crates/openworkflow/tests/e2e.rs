@@ -321,6 +321,90 @@ fn an_author_publishes_from_ci_and_a_user_installs() {
         .fails_with(4);
 }
 
+/// What a person and a script see of an invalid plugin, exactly: every problem
+/// with its field, on stderr for people and as one JSON document for scripts.
+#[test]
+fn an_invalid_plugin_reads_the_same_to_people_and_scripts() {
+    let user = User {
+        home: tempfile::tempdir().unwrap(),
+        project: tempfile::tempdir().unwrap(),
+        // Validation is local: nothing listens here and nothing is sent.
+        registry: "http://127.0.0.1:9".to_owned(),
+        key: None,
+    };
+    let bad = user.write("bad.yaml", "slug: Bad Slug\nversion: one\nname: Weather\n");
+    let human = user.run(&["plugin", "validate", &bad]).fails_with(1);
+    assert_eq!(human.stdout, "");
+    insta::assert_snapshot!(human.stderr, @r"
+    error: bad.yaml is not a valid plugin (10 problems)
+      - slug: may contain only lowercase letters, digits and '-' (found 'B')
+      - version: must be a semantic version like 1.2.0 (unexpected character 'o' while parsing major version number)
+      - description: is required
+      - author: is required
+      - homepage: is required
+      - repository: is required
+      - icon: is required
+      - license: is required
+      - tags: is required
+      - actions: is required
+    ");
+    let script = user
+        .run(&["--json", "plugin", "validate", &bad])
+        .fails_with(1);
+    insta::assert_json_snapshot!(script.json(), @r#"
+    {
+      "error": {
+        "errors": [
+          {
+            "field": "slug",
+            "message": "may contain only lowercase letters, digits and '-' (found 'B')"
+          },
+          {
+            "field": "version",
+            "message": "must be a semantic version like 1.2.0 (unexpected character 'o' while parsing major version number)"
+          },
+          {
+            "field": "description",
+            "message": "is required"
+          },
+          {
+            "field": "author",
+            "message": "is required"
+          },
+          {
+            "field": "homepage",
+            "message": "is required"
+          },
+          {
+            "field": "repository",
+            "message": "is required"
+          },
+          {
+            "field": "icon",
+            "message": "is required"
+          },
+          {
+            "field": "license",
+            "message": "is required"
+          },
+          {
+            "field": "tags",
+            "message": "is required"
+          },
+          {
+            "field": "actions",
+            "message": "is required"
+          }
+        ],
+        "exit_code": 1,
+        "hint": null,
+        "message": "bad.yaml is not a valid plugin (10 problems)",
+        "problem": null
+      }
+    }
+    "#);
+}
+
 #[test]
 fn the_registry_flag_beats_the_environment_and_a_dead_registry_is_reported() {
     let data = tempfile::tempdir().unwrap();

@@ -377,34 +377,7 @@ async fn sync_pulls_missing_and_corrupt_catalog_artifacts_back_from_s3() {
             .request(method, format!("{}{path}", server.base))
             .bearer_auth(admin)
     };
-    let keys: serde_json::Value = call(reqwest::Method::GET, "/auth/keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let me = keys["keys"][0]["principal"].as_str().unwrap().to_owned();
-    let org = call(reqwest::Method::POST, "/api/orgs")
-        .header("content-type", "application/json")
-        .body(r#"{"id": "acme", "name": "Acme"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(org.status(), 201);
-    for path in [
-        format!("/api/orgs/acme/members/{me}"),
-        format!("/api/principals/{me}/permissions/cadence:org:plugins:write"),
-    ] {
-        assert_eq!(
-            call(reqwest::Method::PUT, &path)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            204
-        );
-    }
+    registry_testkit::admin_joins_new_org(&client, &server.base, admin, "acme").await;
     let mut expected = Vec::new();
     for (target, slug) in [
         ("/api/system/plugins/upload", "alpha"),

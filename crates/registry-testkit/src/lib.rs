@@ -2,7 +2,7 @@
 //! manifest as YAML or JSON, a ZIP bundle around it, their SHA-256), and the ZIP
 //! and hash helpers the suites used to copy. Test code only: nothing here is
 //! linked into a binary.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::io::{Cursor, Write};
 
@@ -152,6 +152,46 @@ fn zip_with(files: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> 
         writer.write_all(bytes).expect("write a ZIP entry");
     }
     writer.finish().expect("finish the ZIP").into_inner()
+}
+
+/// Over the registry's HTTP API at `base`: creates the org `org` with the admin
+/// key `key` and makes that key's principal a member allowed to write the org's
+/// catalog, as an operator would before uploading.
+pub async fn admin_joins_new_org(client: &reqwest::Client, base: &str, key: &str, org: &str) {
+    let call = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(key)
+    };
+    let keys: Value = call(reqwest::Method::GET, "/auth/keys")
+        .send()
+        .await
+        .expect("list keys")
+        .json()
+        .await
+        .expect("key list");
+    let me = keys["keys"][0]["principal"]
+        .as_str()
+        .expect("a key's principal")
+        .to_owned();
+    let created = call(reqwest::Method::POST, "/api/orgs")
+        .header("content-type", "application/json")
+        .body(json!({"id": org, "name": org}).to_string())
+        .send()
+        .await
+        .expect("create the org");
+    assert_eq!(created.status(), 201, "create org {org}");
+    for path in [
+        format!("/api/orgs/{org}/members/{me}"),
+        format!("/api/principals/{me}/permissions/cadence:org:plugins:write"),
+    ] {
+        let status = call(reqwest::Method::PUT, &path)
+            .send()
+            .await
+            .expect("PUT")
+            .status();
+        assert_eq!(status, 204, "PUT {path}");
+    }
 }
 
 #[cfg(test)]

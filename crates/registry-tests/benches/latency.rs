@@ -49,34 +49,7 @@ async fn org_catalog(backend_name: &str, base: &str, key: &str, client: &reqwest
             .request(method, format!("{base}{path}"))
             .bearer_auth(key)
     };
-    let keys: serde_json::Value = call(reqwest::Method::GET, "/auth/keys")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let me = keys["keys"][0]["principal"].as_str().unwrap().to_owned();
-    let created = call(reqwest::Method::POST, "/api/orgs")
-        .header("content-type", "application/json")
-        .body(r#"{"id": "bench", "name": "Bench"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    for path in [
-        format!("/api/orgs/bench/members/{me}"),
-        format!("/api/principals/{me}/permissions/cadence:org:plugins:write"),
-    ] {
-        assert_eq!(
-            call(reqwest::Method::PUT, &path)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            204
-        );
-    }
+    registry_testkit::admin_joins_new_org(client, base, key, "bench").await;
     let upload = |zip: Vec<u8>| {
         call(reqwest::Method::POST, "/api/orgs/bench/plugins/upload")
             .header("content-type", "application/zip")

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod lifecycle;
+mod mcp_router;
 mod org_catalog;
 mod publish;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use registry_core::auth::{Caller, Scope, Scopes};
 use registry_core::manifest::DocumentFormat;
-use registry_core::registry::{NewKey, OrgStores, PublishBody};
+use registry_core::registry::{McpRouterParts, McpRouterSettings, NewKey, OrgStores, PublishBody};
 use registry_core::store::FileArtifactStore;
 use registry_core::timestamp::{ManualClock, Timestamp};
 use registry_core::{Registry, RegistryConfig, RegistryError};
@@ -26,6 +27,8 @@ pub struct Services {
     pub clock: Arc<ManualClock>,
     /// The first key's caller: an admin and `sys_admin`.
     pub admin: Caller,
+    /// The network the MCP router sees.
+    pub network: Arc<mcp_router::FakeNetwork>,
     _artifacts: TempDir,
 }
 
@@ -48,7 +51,13 @@ impl Services {
         )
         .with_org_catalog(OrgStores {
             orgs: store.clone(),
-            catalog: store,
+            catalog: store.clone(),
+        });
+        let network = Arc::new(mcp_router::FakeNetwork::default());
+        let registry = registry.with_mcp_router(McpRouterParts {
+            store,
+            probe: network.clone(),
+            settings: McpRouterSettings::default(),
         });
         let admin_key = registry.bootstrap_admin_key().await.unwrap().unwrap();
         let admin = registry
@@ -59,6 +68,7 @@ impl Services {
             registry,
             clock,
             admin,
+            network,
             _artifacts: artifacts,
         }
     }

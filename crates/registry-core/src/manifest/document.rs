@@ -1,5 +1,9 @@
 //! Turning published bytes (JSON or YAML) into a validated manifest.
 
+use std::collections::HashSet;
+
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::Manifest;
@@ -111,11 +115,113 @@ fn document_value(bytes: &[u8], format: DocumentFormat) -> Result<Value, ParsedD
     }
     let text = std::str::from_utf8(bytes).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
     let value: Value = match format {
-        DocumentFormat::Json => serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?,
+        DocumentFormat::Json => {
+            refuse_duplicate_keys(text).map_err(|e| malformed(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?
+        }
         DocumentFormat::Yaml => serde_saphyr::from_str_with_options(text, yaml_options())
             .map_err(|e| malformed(e.to_string()))?,
     };
     Ok(unwrap_plugin_key(value))
+}
+
+/// Refuses a JSON document in which a mapping names a key twice. `serde_json`
+/// keeps the last, while another reader of the stored bytes may keep the first and
+/// see another plugin than the one validated; YAML's parser refuses them already.
+/// Keys are compared decoded, so `"\u0073lug"` repeats `"slug"`.
+fn refuse_duplicate_keys(text: &str) -> Result<(), serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    UniqueKeys {
+        path: String::new(),
+    }
+    .deserialize(&mut reader)?;
+    reader.end()
+}
+
+/// Walks one JSON value, failing at the first key its mapping already had; `path`
+/// names the value (`actions[0]`), so the error names the field.
+struct UniqueKeys {
+    path: String,
+}
+
+impl UniqueKeys {
+    fn member(&self, key: &str) -> Self {
+        Self {
+            path: if self.path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", self.path)
+            },
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while items
+            .next_element_seed(UniqueKeys {
+                path: format!("{}[{index}]", self.path),
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = members.next_key::<String>()? {
+            let member = self.member(&key);
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{}`: each field may appear once",
+                    member.path
+                )));
+            }
+            members.next_value_seed(member)?;
+        }
+        Ok(())
+    }
 }
 
 /// YAML as YAML 1.2 reads it: only `true`/`false` are booleans, so `name: N` or
@@ -209,6 +315,37 @@ mod tests {
             parse_document(doc.as_bytes(), DocumentFormat::Yaml),
             Err(ParsedDocument::Malformed { .. })
         ));
+    }
+
+    /// A JSON reader that keeps the first of two equal keys would see another
+    /// plugin than the registry validated; both must be refused, wherever they are.
+    #[test]
+    fn duplicate_json_keys_are_malformed_and_named() {
+        let valid = serde_json::to_string(
+            &document_value(VALID.as_bytes(), DocumentFormat::Yaml).expect("the sample parses"),
+        )
+        .expect("as JSON");
+        assert!(parse_document(valid.as_bytes(), DocumentFormat::Json).is_ok());
+        for (doc, named) in [
+            (valid.replacen('{', r#"{"slug": "other", "#, 1), "`slug`"),
+            (
+                valid.replacen(r#""name":"run""#, r#""name":"run","name":"rm""#, 1),
+                "`actions[0].name`",
+            ),
+            (
+                format!(r#"{{"plugin": {valid}, "plugin": {{}}}}"#),
+                "`plugin`",
+            ),
+            // An escaped key is the same key.
+            (valid.replacen('{', r#"{"slug": "other", "#, 1), "`slug`"),
+        ] {
+            match parse_document(doc.as_bytes(), DocumentFormat::Json) {
+                Err(ParsedDocument::Malformed { detail, .. }) => {
+                    assert!(detail.contains(named), "{named} not in: {detail}");
+                }
+                other => panic!("{named}: accepted or refused otherwise: {other:?}"),
+            }
+        }
     }
 
     #[test]

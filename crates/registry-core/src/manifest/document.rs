@@ -1,7 +1,5 @@
 //! Turning published bytes (JSON or YAML) into a validated manifest.
 
-use std::collections::HashSet;
-
 use serde::Deserializer;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -115,31 +113,30 @@ fn document_value(bytes: &[u8], format: DocumentFormat) -> Result<Value, ParsedD
     }
     let text = std::str::from_utf8(bytes).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
     let value: Value = match format {
-        DocumentFormat::Json => {
-            refuse_duplicate_keys(text).map_err(|e| malformed(e.to_string()))?;
-            serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?
-        }
+        DocumentFormat::Json => json_value(text).map_err(|e| malformed(e.to_string()))?,
         DocumentFormat::Yaml => serde_saphyr::from_str_with_options(text, yaml_options())
             .map_err(|e| malformed(e.to_string()))?,
     };
     Ok(unwrap_plugin_key(value))
 }
 
-/// Refuses a JSON document in which a mapping names a key twice. `serde_json`
-/// keeps the last, while another reader of the stored bytes may keep the first and
-/// see another plugin than the one validated; YAML's parser refuses them already.
-/// Keys are compared decoded, so `"\u0073lug"` repeats `"slug"`.
-fn refuse_duplicate_keys(text: &str) -> Result<(), serde_json::Error> {
+/// A JSON document as a value, refusing a mapping that names a key twice.
+/// `serde_json` alone keeps the last, while another reader of the stored bytes
+/// may keep the first and see another plugin than the one validated; YAML's
+/// parser refuses them already. Keys are compared decoded, so `"\u0073lug"`
+/// repeats `"slug"`.
+fn json_value(text: &str) -> Result<Value, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_str(text);
-    UniqueKeys {
+    let value = UniqueKeys {
         path: String::new(),
     }
     .deserialize(&mut reader)?;
-    reader.end()
+    reader.end()?;
+    Ok(value)
 }
 
-/// Walks one JSON value, failing at the first key its mapping already had; `path`
-/// names the value (`actions[0]`), so the error names the field.
+/// Reads one JSON value, failing at the first key its mapping already had;
+/// `path` names the value (`actions[0]`), so the error names the field.
 struct UniqueKeys {
     path: String,
 }
@@ -157,70 +154,73 @@ impl UniqueKeys {
 }
 
 impl<'de> DeserializeSeed<'de> for UniqueKeys {
-    type Value = ();
+    type Value = Value;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for UniqueKeys {
-    type Value = ();
+    type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        // JSON numbers are finite, so this is never `Null`.
+        Ok(Value::from(value))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
     }
 
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while items
-            .next_element_seed(UniqueKeys {
-                path: format!("{}[{index}]", self.path),
-            })?
-            .is_some()
-        {
-            index += 1;
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(value) = items.next_element_seed(UniqueKeys {
+            path: format!("{}[{}]", self.path, values.len()),
+        })? {
+            values.push(value);
         }
-        Ok(())
+        Ok(Value::Array(values))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Value, A::Error> {
+        let mut map = serde_json::Map::new();
         while let Some(key) = members.next_key::<String>()? {
             let member = self.member(&key);
-            if !seen.insert(key) {
+            if map.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
                     "duplicate key `{}`: each field may appear once",
                     member.path
                 )));
             }
-            members.next_value_seed(member)?;
+            let value = members.next_value_seed(member)?;
+            map.insert(key, value);
         }
-        Ok(())
+        Ok(Value::Object(map))
     }
 }
 

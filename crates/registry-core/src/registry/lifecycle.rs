@@ -2,8 +2,9 @@
 
 use time::Duration;
 
+use super::contention::RaceRetry;
 use super::read::parse_version;
-use super::{CAS_ATTEMPTS, Registry, latest_version, require_scope};
+use super::{Registry, latest_version, require_scope};
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::manifest::limits;
@@ -182,7 +183,8 @@ impl Registry {
         version: &PluginVersion,
         decide: impl Fn(&PluginRecord) -> Result<VersionChange, RegistryError>,
     ) -> Result<(), RegistryError> {
-        for _ in 0..CAS_ATTEMPTS {
+        let mut retry = RaceRetry::default();
+        while retry.another_attempt().await {
             let plugin = self.find_plugin(slug).await?;
             if plugin.owner != caller.principal {
                 return Err(RegistryError::Forbidden {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{CAS_ATTEMPTS, Registry, require_scope};
+use super::contention::RaceRetry;
+use super::{Registry, require_scope};
 use crate::auth::{Caller, Scope, random_hex};
 use crate::error::RegistryError;
 use crate::manifest::FieldError;
@@ -116,7 +117,8 @@ impl Registry {
         require_scope(Some(caller), Scope::Router)?;
         let router = self.router()?;
         let instance = self.checked_registration(caller, router, new).await?;
-        for _ in 0..CAS_ATTEMPTS {
+        let mut retry = RaceRetry::default();
+        while retry.another_attempt().await {
             let existing = router
                 .store
                 .instance(&instance.slug, &instance.instance_id)
@@ -187,7 +189,8 @@ impl Registry {
         let (Ok(parsed_slug), Ok(id)) = (Slug::parse(slug), InstanceId::parse(instance_id)) else {
             return Err(not_found());
         };
-        for _ in 0..CAS_ATTEMPTS {
+        let mut retry = RaceRetry::default();
+        while retry.another_attempt().await {
             let Some(instance) = router.store.instance(&parsed_slug, &id).await? else {
                 return Err(not_found());
             };

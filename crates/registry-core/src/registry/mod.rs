@@ -1,6 +1,7 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
 mod changes;
+mod contention;
 mod health;
 mod keys;
 mod lifecycle;
@@ -34,9 +35,6 @@ use crate::slug::Slug;
 use crate::store::{ArtifactStore, CatalogStore, KeyStore, UploadStore, VersionSummary};
 use crate::timestamp::Clock;
 use crate::version::PluginVersion;
-
-/// How many times a write re-reads and retries after losing a compare-and-set race.
-const CAS_ATTEMPTS: usize = 8;
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]

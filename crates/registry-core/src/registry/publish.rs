@@ -6,7 +6,8 @@
 
 use bytes::Bytes;
 
-use super::{CAS_ATTEMPTS, Registry, highest_live_version, latest_version, require_scope};
+use super::contention::RaceRetry;
+use super::{Registry, highest_live_version, latest_version, require_scope};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::auth::{Caller, Scope};
 use crate::bundle::{check_file_name, validate_bundle};
@@ -153,7 +154,8 @@ impl Registry {
 
         let record = self.store_artifacts(caller, prepared).await?;
         let mut previous = None;
-        for _ in 0..CAS_ATTEMPTS {
+        let mut retry = RaceRetry::default();
+        while retry.another_attempt().await {
             let result = match self.catalog.plugin(&slug).await? {
                 None if matches!(mode, Mode::Update(_)) => {
                     return Err(RegistryError::PluginNotFound {

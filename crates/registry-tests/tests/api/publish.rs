@@ -283,6 +283,39 @@ async fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
     );
 }
 
+/// Matrix CI jobs publish many versions of one plugin at once; nothing conflicts,
+/// so every one must land (the revision race is the registry's to absorb).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_publishes_of_different_versions_all_succeed() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "matrix", "0.1.0").await;
+    let tasks: Vec<_> = (0..50)
+        .map(|minor| {
+            let request = app
+                .client
+                .post(app.url("/plugins"))
+                .bearer_auth(&app.admin_key)
+                .header("content-type", "application/yaml")
+                .body(plugin_yaml("matrix", &format!("1.{minor}.0")));
+            tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                (response.status(), response.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        if status != StatusCode::CREATED {
+            refused.push((status, body));
+        }
+    }
+    assert!(refused.is_empty(), "{} refused: {refused:?}", refused.len());
+    let details = app.get_json("/plugins/matrix").await;
+    assert_eq!(details["versions"].as_array().unwrap().len(), 51);
+    assert_eq!(details["version"], "1.49.0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_publishes_by_two_principals_leave_one_owner() {
     let app = TestApp::spawn().await;

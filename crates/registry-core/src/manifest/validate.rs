@@ -30,7 +30,7 @@ pub mod limits {
     /// Most actions.
     pub const ACTIONS: usize = 200;
     /// Longest action name, in characters.
-    pub const ACTION_NAME: usize = 64;
+    pub const ACTION_NAME: usize = 128;
     /// Most environment variables.
     pub const ENVIRONMENT: usize = 100;
     /// Longest environment variable name, in characters.
@@ -371,12 +371,16 @@ impl Validator {
             let Some(tag) = self.string_at(item, &path) else {
                 continue;
             };
+            let normalized = tag.to_ascii_lowercase();
             if let Err(m) = check_tag(tag) {
                 self.fail(&path, m);
-            } else if !seen.insert(tag.to_owned()) {
-                self.fail(&path, format!("duplicate tag {tag:?}"));
+            } else if !seen.insert(normalized.clone()) {
+                self.fail(
+                    &path,
+                    format!("duplicate tag {tag:?} (tags are compared ignoring case)"),
+                );
             } else {
-                tags.push(tag.to_owned());
+                tags.push(normalized);
             }
         }
         (self.errors.len() == before).then_some(tags)
@@ -813,16 +817,15 @@ fn looks_like_email(s: &str) -> bool {
         && s.len() <= 254
 }
 
+/// Letters of either case, digits and `-`; case is normalized away after the check
+/// (`AI` is the tag `ai`), in the parsed manifest only, never in the stored bytes.
 fn check_tag(tag: &str) -> Result<(), String> {
     let len = tag.chars().count();
     if len == 0 || len > limits::TAG {
         return Err(format!("must be 1 to {} characters", limits::TAG));
     }
-    if !tag
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err("may contain only lowercase letters, digits and '-'".to_owned());
+    if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err("may contain only letters, digits and '-'".to_owned());
     }
     if tag.starts_with('-') || tag.ends_with('-') {
         return Err("must start and end with a letter or digit".to_owned());
@@ -830,12 +833,16 @@ fn check_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// MCP's tool-name alphabet (letters, digits, `_`, `-`, `.`, up to 128), except a
+/// leading `-` or `.`, which reads as a command-line option or a hidden name.
 fn check_action_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     if !first_ok || name.len() > limits::ACTION_NAME {
         return Err(format!(
-            "must start with a letter and be at most {} characters",
+            "must start with a letter, digit or '_' and be at most {} characters",
             limits::ACTION_NAME
         ));
     }
@@ -848,19 +855,19 @@ fn check_action_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Any portable name (POSIX's `[A-Za-z_][A-Za-z0-9_]*`): published MCP servers use
+/// `comfy_url` as well as `GITHUB_TOKEN`. Names are case-sensitive, as the variables are.
 fn check_env_name(name: &str) -> Result<(), String> {
     let first_ok = name
         .chars()
         .next()
-        .is_some_and(|c| c.is_ascii_uppercase() || c == '_');
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !first_ok
         || name.len() > limits::ENV_NAME
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         return Err(format!(
-            "must be UPPER_SNAKE_CASE (A-Z, 0-9, _; not starting with a digit), at most {} characters",
+            "must be a portable variable name (letters, digits and '_', not starting with a digit), at most {} characters",
             limits::ENV_NAME
         ));
     }
@@ -1014,6 +1021,11 @@ mod tests {
                 with("tags[0]", Some(json!("Version Control"))),
             ),
             (
+                "tag duplicate ignoring case",
+                "tags[1]",
+                with("tags[1]", Some(json!("VCS"))),
+            ),
+            (
                 "tag duplicate",
                 "tags[1]",
                 with("tags[1]", Some(json!("vcs"))),
@@ -1045,6 +1057,11 @@ mod tests {
                 "action name charset",
                 "actions[0].name",
                 with("actions[0].name", Some(json!("Create Issue"))),
+            ),
+            (
+                "action name looks like an option",
+                "actions[0].name",
+                with("actions[0].name", Some(json!("-rf"))),
             ),
             (
                 "action name duplicate",
@@ -1080,6 +1097,22 @@ mod tests {
                 "environment name form",
                 "environment[0].name",
                 with("environment[0].name", Some(json!("github-token"))),
+            ),
+            (
+                "environment name starts with a digit",
+                "environment[0].name",
+                with("environment[0].name", Some(json!("2FA_CODE"))),
+            ),
+            (
+                "environment name duplicate",
+                "environment[1].name",
+                with(
+                    "environment",
+                    Some(json!([
+                        {"name": "API_KEY", "description": "A key"},
+                        {"name": "API_KEY", "description": "The same key"}
+                    ])),
+                ),
             ),
             (
                 "environment required is boolean",
@@ -1158,6 +1191,47 @@ mod tests {
     fn the_valid_manifest_is_valid() {
         let result = validate_manifest(&valid());
         assert!(result.is_ok(), "{:?}", result.err());
+    }
+
+    /// Names real plugins use, which earlier rules refused for style alone.
+    #[test]
+    fn unconventional_but_unambiguous_names_are_accepted() {
+        let mut document = with(
+            "environment",
+            Some(json!([
+                {"name": "comfy_url", "description": "ComfyUI's URL"},
+                {"name": "google_access_token", "description": "A token"},
+                {"name": "Mixed_Case9", "description": "Mixed"},
+                {"name": "_PRIVATE", "description": "Leading underscore"},
+                {"name": "api_key", "description": "Lower"},
+                {"name": "API_KEY", "description": "Upper: another variable"}
+            ])),
+        );
+        document["tags"] = json!(["AI", "LLM-Tools", "vcs"]);
+        document["actions"] = json!([
+            {"name": "_internal.ping", "description": "Ping"},
+            {"name": "3d-render", "description": "Render"},
+            {"name": "a".repeat(limits::ACTION_NAME), "description": "Long"}
+        ]);
+        let manifest = validate_manifest(&document).unwrap();
+        let names: Vec<_> = manifest
+            .environment
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "comfy_url",
+                "google_access_token",
+                "Mixed_Case9",
+                "_PRIVATE",
+                "api_key",
+                "API_KEY"
+            ]
+        );
+        assert_eq!(manifest.tags, ["ai", "llm-tools", "vcs"]);
     }
 
     #[test]

@@ -334,7 +334,7 @@ impl Registry {
                     && filter
                         .tag
                         .as_ref()
-                        .is_none_or(|tag| v.row.tags.iter().any(|t| t == tag))
+                        .is_none_or(|tag| v.row.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
             })
             .map(Visible::plugin)
             .collect())

@@ -564,6 +564,12 @@ async fn system_plugins_reach_every_org_and_org_plugins_never_leak() {
             .await,
         ["org:acme-crm@1.0.0:on"]
     );
+    assert_eq!(
+        w.listed("acme", &w.acme_reader.key, "?tag=Tools&source=org")
+            .await,
+        ["org:acme-crm@1.0.0:on"],
+        "a tag filter ignores case, as search does"
+    );
     assert!(
         w.listed("acme", &w.acme_reader.key, "?tag=nothing-has-this")
             .await

@@ -253,3 +253,40 @@ async fn healthz_answers_ok_while_the_catalog_answers() {
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
 }
+
+/// Tag case is presentation: `AI` is the tag `ai` in details and search, while the
+/// stored schema (which checksums and signatures cover) keeps the author's bytes.
+#[tokio::test]
+async fn tags_of_any_case_are_normalized_in_details_and_search_only() {
+    let app = TestApp::spawn().await;
+    let yaml = TestPlugin::new("comfy", "1.0.0")
+        .tags(&["AI", "Image-Gen"])
+        .yaml()
+        .replace(
+            "actions:\n",
+            "environment:\n  - name: comfy_url\n    description: ComfyUI's URL\n  - name: google_access_token\n    description: A token\nactions:\n",
+        );
+    let response = app.publish_yaml(&app.admin_key, &yaml).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap()
+    );
+
+    let details = app.get_json("/plugins/comfy").await;
+    assert_eq!(details["tags"], json!(["ai", "image-gen"]));
+    assert_eq!(details["environment"][0]["name"], "comfy_url");
+    let schema = app.get("/plugins/comfy/1.0.0/schema").await;
+    assert_eq!(
+        schema.text().await.unwrap(),
+        yaml,
+        "the stored bytes are the author's"
+    );
+    for tag in ["ai", "AI", "Ai"] {
+        let found = app.get_json(&format!("/plugins/search?tag={tag}")).await;
+        assert_eq!(found["results"][0]["slug"], "comfy", "tag={tag}: {found}");
+    }
+    let found = app.get_json("/plugins/search?q=image-gen").await;
+    assert_eq!(found["results"][0]["tags"], json!(["ai", "image-gen"]));
+}

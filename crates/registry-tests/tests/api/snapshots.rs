@@ -31,8 +31,8 @@ async fn details_of_the_spec_example() {
 async fn problem_for_an_invalid_plugin() {
     let app = TestApp::spawn().await;
     let doc = "slug: x\nversion: 1.0\nname: Tool\ndescription: Does it\nauthor: Me\nhomepage: https://h.io\n\
-               repository: git@github.com:me/tool.git\nlicense: MIT AND\nicon: https://h.io/i.png\ntags: [Tools]\n\
-               actions:\n  - name: 1st\n    description: First\n";
+               repository: git@github.com:me/tool.git\nlicense: MIT AND\nicon: https://h.io/i.png\ntags: [dev tools]\n\
+               actions:\n  - name: -first\n    description: First\n";
     let response = app.publish_yaml(&app.admin_key, doc).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();

@@ -34,17 +34,20 @@ impl RaceRetry {
     }
 }
 
-/// "Full jitter": a uniform pause below a ceiling that doubles from 1 ms per lost
-/// attempt up to `MAX_PAUSE`.
+/// "Full jitter": a uniform pause below [`ceiling`].
 fn pause_before(lost: u32) -> Duration {
-    let ceiling = Duration::from_millis(1u64 << lost.min(6)).min(MAX_PAUSE);
     let mut random = [0u8; 4];
     // Without entropy the pause is the ceiling: slower, still correct.
     let fraction = match getrandom::fill(&mut random) {
         Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
         Err(_) => 1.0,
     };
-    ceiling.mul_f64(fraction)
+    ceiling(lost).mul_f64(fraction)
+}
+
+/// The longest pause after `lost` attempts: doubles from 2 ms up to `MAX_PAUSE`.
+fn ceiling(lost: u32) -> Duration {
+    Duration::from_millis(1u64 << lost.min(6)).min(MAX_PAUSE)
 }
 
 #[cfg(test)]
@@ -53,15 +56,14 @@ mod tests {
 
     #[test]
     fn pauses_grow_to_the_cap_and_stay_below_it() {
-        for lost in 1..20 {
-            let ceiling = Duration::from_millis(1u64 << lost.min(6)).min(MAX_PAUSE);
-            for _ in 0..20 {
-                assert!(pause_before(lost) <= ceiling);
-            }
-        }
-        assert_eq!(
-            Duration::from_millis(1u64 << 19u32.min(6)).min(MAX_PAUSE),
-            MAX_PAUSE
+        assert_eq!(ceiling(1), Duration::from_millis(2));
+        assert_eq!(ceiling(3), Duration::from_millis(8));
+        assert_eq!(ceiling(99), MAX_PAUSE);
+        let pauses: Vec<_> = (0..50).map(|_| pause_before(10)).collect();
+        assert!(pauses.iter().all(|p| *p <= MAX_PAUSE));
+        assert!(
+            pauses.iter().any(|p| *p != pauses[0]),
+            "pauses are spread, not all equal: {pauses:?}"
         );
     }
 }

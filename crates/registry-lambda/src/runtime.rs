@@ -16,7 +16,7 @@ use registry_core::{Registry, RegistryConfig};
 
 use lambda_http::LambdaEvent;
 
-use registry_http::routes::{ApiRoutes, with_fallbacks};
+use registry_http::routes::{ApiRoutes, serve_routes};
 use registry_http::state::AppState;
 use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
 
@@ -136,7 +136,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
 
 /// A function's router: its routes, the problem+json fallbacks, its state.
 pub fn function_router(routes: ApiRoutes, state: Arc<AppState>) -> Router {
-    with_fallbacks(routes).with_state(state)
+    serve_routes(routes, state)
 }
 
 /// JSON logs for CloudWatch (the request id comes from the runtime's span), level

@@ -151,6 +151,8 @@ enum Refusal {
     Metadata,
     Multicast,
     Broadcast,
+    Reserved,
+    LocalTranslator,
 }
 
 impl Refusal {
@@ -159,27 +161,37 @@ impl Refusal {
             Self::Loopback => "a loopback address",
             Self::Unspecified => "an unspecified address",
             Self::LinkLocal => "a link-local address (where cloud metadata services answer)",
-            Self::Metadata => "a cloud metadata service address",
+            Self::Metadata => "a cloud platform's metadata or host service address",
             Self::Multicast => "a multicast address",
             Self::Broadcast => "the broadcast address",
+            Self::Reserved => "a reserved address (IETF protocol assignments or 240.0.0.0/4)",
+            Self::LocalTranslator => {
+                "a local-use NAT64 address (64:ff9b:1::/48), which may reach any IPv4 address"
+            }
         }
     }
 }
 
-/// Alibaba Cloud's metadata service (outside link-local).
-const ALIBABA_METADATA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+/// Platform services that answer outside link-local: Alibaba Cloud's metadata
+/// service and Azure's WireServer (its agent and DNS host).
+const METADATA_V4: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(100, 100, 100, 200),
+    Ipv4Addr::new(168, 63, 129, 16),
+];
 /// EC2's IPv6 metadata service (Nitro).
 const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
 
+/// Judges an address by what it reaches: an IPv6 address that carries an IPv4
+/// address (mapped, translated, compatible, NAT64, 6to4, Teredo) is refused when
+/// any IPv4 address it carries is, so no spelling of loopback or metadata slips by.
 fn refusal(ip: IpAddr) -> Option<Refusal> {
     match ip {
         IpAddr::V4(v4) => refusal_v4(v4),
         IpAddr::V6(v6) => {
-            // An IPv4 address written as IPv6 (mapped, compatible or NAT64) is
-            // judged as the IPv4 address it reaches.
-            if let Some(v4) = embedded_v4(v6) {
-                return refusal_v4(v4);
+            if let Some(refused) = embedded_v4(v6).into_iter().flatten().find_map(refusal_v4) {
+                return Some(refused);
             }
+            let first = v6.segments()[0];
             if v6.is_loopback() {
                 Some(Refusal::Loopback)
             } else if v6.is_unspecified() {
@@ -190,6 +202,11 @@ fn refusal(ip: IpAddr) -> Option<Refusal> {
                 Some(Refusal::LinkLocal)
             } else if v6.is_multicast() {
                 Some(Refusal::Multicast)
+            } else if v6.segments()[..3] == [0x64, 0xff9b, 1] {
+                Some(Refusal::LocalTranslator)
+            } else if first & 0xffc0 == 0xfec0 {
+                // Deprecated site-local (fec0::/10): nothing legitimate lives there.
+                Some(Refusal::Reserved)
             } else {
                 None
             }
@@ -198,11 +215,12 @@ fn refusal(ip: IpAddr) -> Option<Refusal> {
 }
 
 fn refusal_v4(v4: Ipv4Addr) -> Option<Refusal> {
+    let [a, b, c, _] = v4.octets();
     if v4.is_loopback() {
         Some(Refusal::Loopback)
-    } else if v4.octets()[0] == 0 {
+    } else if a == 0 {
         Some(Refusal::Unspecified)
-    } else if v4 == ALIBABA_METADATA {
+    } else if METADATA_V4.contains(&v4) {
         Some(Refusal::Metadata)
     } else if v4.is_link_local() {
         Some(Refusal::LinkLocal)
@@ -210,26 +228,39 @@ fn refusal_v4(v4: Ipv4Addr) -> Option<Refusal> {
         Some(Refusal::Multicast)
     } else if v4.is_broadcast() {
         Some(Refusal::Broadcast)
+    } else if (a, b, c) == (192, 0, 0) || a >= 240 {
+        // 192.0.0.0/24 holds protocol assignments (192.0.0.192 answers as a cloud
+        // metadata service); 240.0.0.0/4 is reserved.
+        Some(Refusal::Reserved)
     } else {
         None
     }
 }
 
-fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
-    if let Some(mapped) = v6.to_ipv4_mapped() {
-        return Some(mapped);
-    }
+/// The IPv4 addresses `v6` carries, by the transition mechanism its prefix names.
+fn embedded_v4(v6: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
     let s = v6.segments();
-    let tail = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        (s[6] & 0xff) as u8,
-        (s[7] >> 8) as u8,
-        (s[7] & 0xff) as u8,
-    );
-    // ::a.b.c.d (deprecated "compatible") and 64:ff9b::a.b.c.d (NAT64).
-    let compatible = s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
-    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    (compatible || nat64).then_some(tail)
+    let v4_at = |high: u16, low: u16| {
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    let tail = v4_at(s[6], s[7]);
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return [Some(mapped), None];
+    }
+    match s[..6] {
+        // ::a.b.c.d (deprecated "compatible"), except :: and ::1 themselves.
+        [0, 0, 0, 0, 0, 0] if !v6.is_loopback() && !v6.is_unspecified() => [Some(tail), None],
+        // ::ffff:0:a.b.c.d (SIIT "translated") and 64:ff9b::a.b.c.d (NAT64).
+        [0, 0, 0, 0, 0xffff, 0] | [0x64, 0xff9b, 0, 0, 0, 0] => [Some(tail), None],
+        // 6to4: 2002:AABB:CCDD::/48 relays to AA.BB.CC.DD.
+        [0x2002, high, low, ..] => [Some(v4_at(high, low)), None],
+        // Teredo: 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC, the server in clear and the
+        // client's address inverted.
+        [0x2001, 0, high, low, ..] => [Some(v4_at(high, low)), Some(v4_at(!s[6], !s[7]))],
+        _ => [None, None],
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +310,22 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
+            // By meaning, not by list: protocol assignments, reserved, platform hosts.
+            "192.0.0.192",
+            "192.0.0.8",
+            "240.0.0.1",
+            "168.63.129.16",
+            // IPv4 carried in IPv6: translated, 6to4, Teredo (server and client),
+            // local-use NAT64.
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:a83f:8110::",
+            "2001:0:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "2001:0:4136:e378:8000:63bf:5601:5601",
+            "64:ff9b:1::a9fe:a9fe",
+            "fec0::1",
         ] {
             assert!(strict.check_ip(ip(bad)).is_err(), "{bad} was allowed");
         }
@@ -288,6 +335,11 @@ mod tests {
             "172.16.0.9",
             "8.8.8.8",
             "2001:db8::1",
+            "100.64.0.1",
+            "fd12:3456::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "64:ff9b::808:808",
         ] {
             assert!(strict.check_ip(ip(good)).is_ok(), "{good} was refused");
         }

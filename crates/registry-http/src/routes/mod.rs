@@ -11,7 +11,7 @@ pub mod uploads;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -135,11 +135,12 @@ pub fn api_routes() -> ApiRoutes {
 /// Every route, as the local server mounts them, with problem+json for unknown
 /// routes and wrong methods.
 pub fn all_routes(state: Arc<AppState>) -> Router {
-    with_fallbacks(api_routes()).with_state(state)
+    serve_routes(api_routes(), state)
 }
 
-/// Adds problem+json answers for unknown routes (404) and wrong methods (405).
-pub fn with_fallbacks(routes: ApiRoutes) -> Router<Arc<AppState>> {
+/// `routes` ready to serve: problem+json answers for unknown routes (404) and wrong
+/// methods (405), and on a private registry no answer a shared cache may keep.
+pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
     Router::from(routes)
         .fallback(|| async { ApiError::no_such_route() })
         .method_not_allowed_fallback(|| async {
@@ -149,6 +150,26 @@ pub fn with_fallbacks(routes: ApiRoutes) -> Router<Arc<AppState>> {
                 "this route does not take that method",
             )
         })
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            keep_private_answers_private,
+        ))
+        .with_state(state)
+}
+
+/// On a private registry even a 404 tells whether a plugin exists, so every answer,
+/// refusals included, is `private, no-store`, whatever its handler chose.
+async fn keep_private_answers_private(
+    State(state): State<Arc<AppState>>,
+    mut response: Response,
+) -> Response {
+    if state.registry.config().private {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PRIVATE_CACHE_CONTROL),
+        );
+    }
+    response
 }
 
 /// A JSON response with a cache policy: short and shared on a public registry,

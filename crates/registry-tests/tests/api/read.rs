@@ -245,6 +245,41 @@ async fn a_private_registry_needs_a_read_key_for_every_read() {
             .status(),
         StatusCode::OK
     );
+    // Whether a plugin exists is private too: no answer may land in a shared cache.
+    for (path, key, status) in [
+        ("/plugins/absent", Some(&reader), StatusCode::NOT_FOUND),
+        (
+            "/plugins/secret?version=9.0.0",
+            Some(&reader),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/plugins/secret/9.0.0/schema",
+            Some(&reader),
+            StatusCode::NOT_FOUND,
+        ),
+        ("/no/such/route", Some(&reader), StatusCode::NOT_FOUND),
+        ("/plugins/secret", None, StatusCode::UNAUTHORIZED),
+        (
+            "/plugins/secret?version=x",
+            Some(&reader),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let response = match key {
+            Some(key) => app.get_with_key(path, key).await,
+            None => app.get(path).await,
+        };
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("private, no-store"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use registry_aws::{
 use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores};
 use registry_core::store::{
     ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, McpRouterStore,
-    UploadStore,
+    UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -123,7 +123,7 @@ pub async fn open_registry(
     config: &ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<OpenedRegistry> {
-    std::fs::create_dir_all(&config.data_dir)
+    owner_only::create_private_root(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let stores = open_stores(config).await?;
     let key_file = config.data_dir.join(INDEX_KEY_FILE);
@@ -272,19 +272,8 @@ pub async fn bootstrap_admin_key(
 }
 
 fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{secret}").with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    owner_only::write(path, format!("{secret}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Catalog artifacts checked or pulled at once by [`ensure_all_catalog_plugins_local`].

@@ -1,7 +1,8 @@
 //! `openworkflow-registry`: run the registry, manage its keys, sync its catalog
 //! artifacts, or create its AWS resources, from the command line.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -208,11 +209,7 @@ async fn main() -> anyhow::Result<()> {
             router.apply(&mut config);
             let opened = open_registry_now(&config).await?;
             if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
-                print_secret(&format!(
-                    "Created the first admin key (also written to {}):\n{}",
-                    storage.data.join(ADMIN_KEY_FILE).display(),
-                    created.secret.expose()
-                ));
+                announce_admin_key(&storage.data.join(ADMIN_KEY_FILE), created.secret.expose());
             }
             tracing::info!(
                 %local,
@@ -242,7 +239,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("creating the key")?;
             tracing::info!(key_id = %created.info.id, principal = %created.info.principal, "key created");
-            print_secret(created.secret.expose());
+            // Asked for on purpose (`KEY=$(openworkflow-registry create-key ...)`):
+            // the key alone on stdout.
+            println!("{}", created.secret.expose());
             Ok(())
         }
         Command::HealthCheck { storage, router } => {
@@ -336,6 +335,21 @@ fn print_report(json: &str) {
 
 /// Secrets go to stdout alone, so `KEY=$(openworkflow-registry create-key ...)` works.
 #[allow(clippy::print_stdout)]
-fn print_secret(text: &str) {
-    println!("{text}");
+/// Shows the first admin key to a person at a terminal; when stdout is captured
+/// (systemd, a container's log driver, CI), the key would outlive the screen in a log,
+/// so only its file is named.
+fn announce_admin_key(file: &Path, secret: &str) {
+    if std::io::stdout().is_terminal() {
+        println!(
+            "Created the first admin key (also written to {}):\n{secret}",
+            file.display()
+        );
+    } else {
+        println!(
+            "Created the first admin key in {} (mode 0600); it is not printed because \
+             standard output is not a terminal and may be logged. Read it with: cat {}",
+            file.display(),
+            file.display()
+        );
+    }
 }

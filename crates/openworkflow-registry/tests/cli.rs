@@ -96,8 +96,33 @@ fn plugin_yaml(slug: &str) -> String {
     TestPlugin::new(slug, "1.0.0").yaml()
 }
 
+/// Every directory under `root` is 0700 and every file 0600 (the catalog, its WAL,
+/// keys, artifacts and the index alike).
+fn assert_only_the_owner_can_read(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = (0, 0);
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        seen.0 += 1;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                let mode = meta.permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", entry.path().display());
+                seen.1 += 1;
+            }
+        }
+    }
+    assert!(seen.0 > 3 && seen.1 > 5, "walked {seen:?} dirs and files");
+}
+
 #[tokio::test]
-async fn first_start_prints_the_admin_key_once_and_create_key_prints_a_working_key() {
+async fn first_start_keeps_the_admin_key_out_of_captured_output_and_its_files_owner_only() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
     let key = create_key(
@@ -129,13 +154,24 @@ async fn first_start_prints_the_admin_key_once_and_create_key_prints_a_working_k
         .unwrap();
     assert_eq!(published.status(), 201);
 
+    let bundle = client
+        .post(format!("{}/plugins", server.base))
+        .bearer_auth(secret)
+        .header("content-type", "application/zip")
+        .body(TestPlugin::new("with-bundle", "1.0.0").bundle())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 201);
+
     let (status, stdout) = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
     assert!(
-        stdout.contains(admin.trim()),
-        "the first start prints the admin key"
+        !stdout.contains(admin.trim()) && stdout.contains("admin.key"),
+        "stdout is not a terminal, so it names the file and never holds the key: {stdout:?}"
     );
+    assert_only_the_owner_can_read(data.path());
 
     let again = Server::start(data.path(), &[]);
     let (_, stdout) = again.terminate();

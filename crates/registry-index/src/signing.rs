@@ -4,6 +4,7 @@
 //! re-encodes what it parsed and never depends on the file's exact whitespace.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use registry_core::store::owner_only;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -93,15 +94,10 @@ impl IndexSigningKey {
         }
         let key = Self::generate()?;
         if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(SigningError::KeyFile)?;
+            owner_only::create_dir_all(dir).map_err(SigningError::KeyFile)?;
         }
-        let mut options = std::fs::OpenOptions::new();
+        let mut options = owner_only::file_options();
         options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
         use std::io::Write;
         let mut out = options.open(file).map_err(SigningError::KeyFile)?;
         writeln!(out, "{}", key.to_hex()).map_err(SigningError::KeyFile)?;

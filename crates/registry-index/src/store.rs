@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use registry_core::store::{BackendError, Conflict, StorageError};
+use registry_core::store::{BackendError, Conflict, StorageError, owner_only};
 use serde::{Deserialize, Serialize};
 
 use crate::path::IndexPath;
@@ -169,7 +169,7 @@ fn write_file(
         .unwrap_or_else(|p| p.into_inner())
         .contains(dir);
     if !known {
-        std::fs::create_dir_all(dir).map_err(backend)?;
+        owner_only::create_dir_all(dir).map_err(backend)?;
         created
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -203,7 +203,7 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut temp = file.as_os_str().to_owned();
     temp.push(format!(".{}-{n}.tmp", process_id()));
     let temp = PathBuf::from(temp);
-    std::fs::write(&temp, bytes).map_err(backend)?;
+    owner_only::write(&temp, bytes).map_err(backend)?;
     std::fs::rename(&temp, file).map_err(|e| {
         let _ = std::fs::remove_file(&temp);
         backend(e)

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use registry_core::store::StorageError;
 pub(crate) use registry_core::store::codec::{corrupt, from_json, to_json};
+use registry_core::store::{StorageError, owner_only};
 
 /// The store in one SQLite file: every port `registry_core::store` names.
 #[derive(Clone)]
@@ -23,8 +23,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed, `0600`) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        // SQLite creates its WAL and shared-memory files with the database's mode,
+        // so creating the database owner-only keeps all three closed to others.
+        match owner_only::file_options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StorageError::Backend(Box::new(e))),
+        }
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn)
     }

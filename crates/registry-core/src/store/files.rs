@@ -50,7 +50,7 @@ impl FileArtifactStore {
             let dir = path
                 .parent()
                 .ok_or_else(|| StorageError::Corrupt("artifact key has no parent".to_owned()))?;
-            std::fs::create_dir_all(dir).map_err(io_error)?;
+            super::owner_only::create_dir_all(dir).map_err(io_error)?;
             let (tmp, mut file) = tempfile_in(dir)?;
             let written = file
                 .write_all(&bytes)
@@ -86,7 +86,7 @@ impl ArtifactStore for FileArtifactStore {
             let dir = path
                 .parent()
                 .ok_or_else(|| StorageError::Corrupt("artifact key has no parent".to_owned()))?;
-            std::fs::create_dir_all(dir).map_err(io_error)?;
+            super::owner_only::create_dir_all(dir).map_err(io_error)?;
             let mut tmp = tempfile_in(dir)?;
             tmp.1.write_all(&bytes).map_err(io_error)?;
             tmp.1.sync_all().map_err(io_error)?;
@@ -137,7 +137,7 @@ fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), StorageError> {
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).map_err(|e| StorageError::Backend(Box::new(e)))?;
         let path = dir.join(format!(".tmp-{}", hex::encode(suffix)));
-        match std::fs::OpenOptions::new()
+        match super::owner_only::file_options()
             .write(true)
             .create_new(true)
             .open(&path)

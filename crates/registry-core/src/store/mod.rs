@@ -11,6 +11,7 @@ pub mod codec;
 pub mod contract;
 mod files;
 mod index;
+pub mod owner_only;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -194,6 +194,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
             if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
                 && credentials_available(&sdk).await
             {
+                require_bucket(&clients, bucket).await?;
                 remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
             }
             Ok(Stores {
@@ -213,6 +214,8 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
             let bucket = config.bucket.clone().context(
                 "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
             )?;
+            require_table(&clients, table, &bucket).await?;
+            require_bucket(&clients, &bucket).await?;
             let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
             let s3: Arc<dyn ArtifactStore> =
                 Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
@@ -234,6 +237,40 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
         }
         (Backend::Aws { .. }, None) => {
             anyhow::bail!("the AWS SDK was not loaded for the aws backend")
+        }
+    }
+}
+
+/// Refuses to start on a bucket S3 says does not exist, with the fix in words:
+/// otherwise every publish would fail later with a 500. Any other answer (no
+/// `s3:ListBucket` permission, say) is only logged, since writes may still work.
+async fn require_bucket(clients: &AwsClients, bucket: &str) -> anyhow::Result<()> {
+    match registry_aws::setup::bucket_exists(clients, bucket).await {
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!(
+            "S3 bucket {bucket:?} does not exist. Create it (`openworkflow-registry init-aws \
+             --table TABLE --bucket {bucket}`, or deploy the SAM stack), or set --bucket / \
+             OPENWORKFLOW_REGISTRY_BUCKET to a bucket that exists"
+        ),
+        Err(error) => {
+            tracing::warn!(%bucket, error = &*error as &dyn std::error::Error, "could not check that the bucket exists; starting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// As [`require_bucket`], for the aws backend's DynamoDB table.
+async fn require_table(clients: &AwsClients, table: &str, bucket: &str) -> anyhow::Result<()> {
+    match registry_aws::setup::table_exists(clients, table).await {
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!(
+            "DynamoDB table {table:?} does not exist. Create it (`openworkflow-registry init-aws \
+             --table {table} --bucket {bucket}`, or deploy the SAM stack), or set --table / \
+             OPENWORKFLOW_REGISTRY_TABLE to a table that exists"
+        ),
+        Err(error) => {
+            tracing::warn!(%table, error = &*error as &dyn std::error::Error, "could not check that the table exists; starting anyway");
+            Ok(())
         }
     }
 }

@@ -507,3 +507,47 @@ async fn sync_pulls_missing_and_corrupt_catalog_artifacts_back_from_s3() {
     );
     server.terminate();
 }
+
+/// A mistyped bucket used to start fine and fail every publish with a 500.
+#[test]
+fn a_bucket_that_does_not_exist_stops_the_start_with_the_fix() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+        "needs moto's S3: run ./scripts/test.sh"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let missing = format!("no-such-bucket-{}", std::process::id());
+    let embedded = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env("OPENWORKFLOW_REGISTRY_BUCKET", &missing)
+        .output()
+        .unwrap();
+    let aws = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "aws",
+            "--data",
+        ])
+        .arg(data.path())
+        .env("OPENWORKFLOW_REGISTRY_BUCKET", &missing)
+        .env(
+            "OPENWORKFLOW_REGISTRY_TABLE",
+            format!("no-such-table-{}", std::process::id()),
+        )
+        .output()
+        .unwrap();
+    for (output, says) in [(embedded, "S3 bucket"), (aws, "DynamoDB table")] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(says)
+                && stderr.contains("does not exist")
+                && stderr.contains("init-aws"),
+            "{stderr}"
+        );
+    }
+}

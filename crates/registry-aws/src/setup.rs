@@ -65,6 +65,36 @@ fn attribute(name: &str) -> Result<AttributeDefinition, BoxError> {
         .build()?)
 }
 
+/// Whether `bucket` exists: `Ok(false)` only when S3 answers that it does not, so a
+/// start-up check refuses a mistyped bucket instead of failing every publish later.
+pub async fn bucket_exists(clients: &AwsClients, bucket: &str) -> Result<bool, BoxError> {
+    match clients.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+/// Whether `table` exists: `Ok(false)` only when DynamoDB answers that it does not.
+pub async fn table_exists(clients: &AwsClients, table: &str) -> Result<bool, BoxError> {
+    match clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
 /// Creates the table (on-demand, stream `NEW_AND_OLD_IMAGES`) and the bucket unless
 /// they exist, and waits until the table is ACTIVE.
 pub async fn ensure_resources(
@@ -75,22 +105,9 @@ pub async fn ensure_resources(
         table: settings.table.clone(),
         source: e,
     };
-    let exists = match clients
-        .dynamodb
-        .describe_table()
-        .table_name(&settings.table)
-        .send()
+    let exists = table_exists(clients, &settings.table)
         .await
-    {
-        Ok(_) => true,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            false
-        }
-        Err(e) => return Err(table_err(Box::new(e))),
-    };
+        .map_err(table_err)?;
     if !exists {
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)

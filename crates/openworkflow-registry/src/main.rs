@@ -239,9 +239,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("creating the key")?;
             tracing::info!(key_id = %created.info.id, principal = %created.info.principal, "key created");
-            // Asked for on purpose (`KEY=$(openworkflow-registry create-key ...)`):
-            // the key alone on stdout.
-            println!("{}", created.secret.expose());
+            print_secret(created.secret.expose());
             Ok(())
         }
         Command::HealthCheck { storage, router } => {
@@ -335,21 +333,25 @@ fn print_report(json: &str) {
 
 /// Secrets go to stdout alone, so `KEY=$(openworkflow-registry create-key ...)` works.
 #[allow(clippy::print_stdout)]
+fn print_secret(secret: &str) {
+    println!("{secret}");
+}
+
 /// Shows the first admin key to a person at a terminal; when stdout is captured
 /// (systemd, a container's log driver, CI), the key would outlive the screen in a log,
 /// so only its file is named.
 fn announce_admin_key(file: &Path, secret: &str) {
     if std::io::stdout().is_terminal() {
-        println!(
+        print_secret(&format!(
             "Created the first admin key (also written to {}):\n{secret}",
             file.display()
-        );
+        ));
     } else {
-        println!(
+        print_report(&format!(
             "Created the first admin key in {} (mode 0600); it is not printed because \
              standard output is not a terminal and may be logged. Read it with: cat {}",
             file.display(),
             file.display()
-        );
+        ));
     }
 }

@@ -186,10 +186,12 @@ impl Registry {
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
             let plugin = self.find_plugin(slug).await?;
-            if plugin.owner != caller.principal {
+            // An admin key moderates: it may deprecate or unpublish anyone's release
+            // (under the same rules), though it never publishes into another's plugin.
+            if plugin.owner != caller.principal && !caller.can(Scope::Admin) {
                 return Err(RegistryError::Forbidden {
                     detail: format!(
-                        "plugin '{slug}' belongs to another principal; only its owner may change it"
+                        "plugin '{slug}' belongs to another principal; only its owner or an admin key may change it"
                     ),
                 });
             }

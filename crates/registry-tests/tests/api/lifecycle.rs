@@ -88,6 +88,61 @@ async fn deprecation_requests_are_checked() {
     .await;
 }
 
+/// Only the owner changes a plugin's versions, and an `admin` key (moderation: a
+/// registry's operator must be able to flag or pull a bad release of anyone's plugin).
+#[tokio::test]
+async fn the_owner_and_an_admin_key_may_deprecate_and_unpublish_others_may_not() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let stranger = app.new_principal_key("stranger", &["publish"]).await;
+    app.publish_ok(&owner, "owned", "1.0.0").await;
+    app.publish_ok(&owner, "owned", "1.1.0").await;
+    expect_problem(
+        app.deprecate(&stranger, "owned", "1.0.0", json!({"reason": "mine now"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_problem(
+        app.unpublish(&stranger, "owned", "1.1.0").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let deprecated = app
+        .deprecate(
+            &app.admin_key,
+            "owned",
+            "1.0.0",
+            json!({"reason": "CVE-2026-0001"}),
+        )
+        .await;
+    assert_eq!(deprecated.status(), StatusCode::OK);
+    assert_eq!(
+        app.unpublish(&app.admin_key, "owned", "1.1.0")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let details = app.get_json("/plugins/owned?version=1.0.0").await;
+    assert_eq!(details["deprecated"]["reason"], "CVE-2026-0001");
+    expect_problem(
+        app.get("/plugins/owned?version=1.1.0").await,
+        StatusCode::GONE,
+        "version_unpublished",
+    )
+    .await;
+    // Publishing stays the owner's alone, admin or not.
+    expect_problem(
+        app.publish_yaml(&app.admin_key, &plugin_yaml("owned", "2.0.0"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn unpublish_within_72_hours_removes_the_version_for_good() {
     let app = TestApp::spawn().await;

@@ -3,7 +3,8 @@
 //! MCP router's health checks on timers. `main.rs` only parses flags and calls in
 //! here, so the tests start exactly what users run.
 
-use std::net::SocketAddr;
+mod http_server;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct ServerConfig {
     pub health_interval: Duration,
     /// One health check's time limit.
     pub check_timeout: Duration,
+    /// The HTTP server's bounds on waits and connections.
+    pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -85,10 +88,12 @@ impl ServerConfig {
             router: McpRouterSettings::default(),
             health_interval: DEFAULT_HEALTH_INTERVAL,
             check_timeout: DEFAULT_CHECK_TIMEOUT,
+            connections: ConnectionLimits::default(),
         }
     }
 }
 
+pub use http_server::{ConnectionLimits, serve_http};
 pub use registry_aws::s3_needs_path_style;
 
 /// An opened registry: its services, its static index and the index's builder.
@@ -104,6 +109,8 @@ pub struct OpenedRegistry {
     pub artifacts: Arc<ReplicatedArtifactStore>,
     /// How often `serve` runs the router's health checks.
     pub health_interval: Duration,
+    /// The HTTP server's bounds on waits and connections.
+    pub connections: ConnectionLimits,
 }
 
 /// The catalog, keys, artifacts, uploads and index a backend provides.
@@ -168,6 +175,7 @@ pub async fn open_registry(
         builder,
         artifacts: stores.artifacts,
         health_interval: config.health_interval,
+        connections: config.connections,
     })
 }
 
@@ -367,13 +375,9 @@ pub async fn serve(
     let state = AppState::new(opened.registry, opened.index, Duration::ZERO);
     let app = registry_http::all_routes(Arc::new(state))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP");
+    let result = serve_http(listener, app, opened.connections, shutdown)
+        .await
+        .context("serving HTTP");
     background.abort();
     health.abort();
     result

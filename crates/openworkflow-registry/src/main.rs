@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ADMIN_KEY_FILE, Backend, ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local,
-    init_aws, open_registry_now, s3_needs_path_style, serve, shutdown_signal,
+    ADMIN_KEY_FILE, Backend, ConnectionLimits, ServerConfig, bootstrap_admin_key,
+    ensure_all_catalog_plugins_local, init_aws, open_registry_now, s3_needs_path_style, serve,
+    shutdown_signal,
 };
 use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
@@ -122,6 +123,39 @@ impl RouterArgs {
     }
 }
 
+/// The HTTP server's bounds on waits and connections.
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Seconds a request's head may take to arrive (also how long a keep-alive connection may idle).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Seconds a request's whole body may take to arrive.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_BODY_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout_secs: u64,
+    /// Most connections open at once (lowered to fit the file-descriptor limit).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Most connections open at once from one client address (an IPv6 client is its /64); 0 for no limit, behind a reverse proxy.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    max_connections_per_client: u64,
+}
+
+impl ConnectionArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        config.connections = ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_connections: count(self.max_connections),
+            max_connections_per_client: count(self.max_connections_per_client),
+        };
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the registry API.
@@ -143,6 +177,8 @@ enum Command {
         private: bool,
         #[command(flatten)]
         router: RouterArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
     },
     /// Run one health pass over every registered MCP router instance now and print its report (JSON) on stdout.
     HealthCheck {
@@ -197,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             private,
             router,
+            connections,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -207,6 +244,7 @@ async fn main() -> anyhow::Result<()> {
                 private,
             )?;
             router.apply(&mut config);
+            connections.apply(&mut config);
             let opened = open_registry_now(&config).await?;
             if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
                 announce_admin_key(&storage.data.join(ADMIN_KEY_FILE), created.secret.expose());

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use registry_core::upload::UploadId;
 
+use crate::deadline::deadline_passed;
 use crate::problem::ApiError;
 
 /// Reads at most `limit` bytes; 413 as soon as the body (or its declared length)
@@ -28,6 +29,7 @@ pub async fn read_limited(
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::payload_too_large(limit))
         }
+        Err(e) if let Some(passed) = deadline_passed(&*e) => Err(ApiError::request_timeout(passed)),
         Err(e) => Err(ApiError::bad_request(
             "unreadable_body",
             format!("the request body could not be read: {e}"),

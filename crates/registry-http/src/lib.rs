@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod deadline;
 pub mod multipart;
 pub mod openapi;
 pub mod problem;

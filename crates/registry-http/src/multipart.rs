@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use bytes::{Bytes, BytesMut};
 use registry_core::bundle::{BundleError, MAX_BUNDLE_BYTES, check_magic};
 
+use crate::deadline::deadline_passed;
 use crate::problem::ApiError;
 
 /// The multipart form field that carries the ZIP.
@@ -112,6 +113,9 @@ fn form_error(error: multer::Error) -> ApiError {
     match error {
         multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. } => {
             too_large()
+        }
+        multer::Error::StreamReadFailed(cause) if let Some(passed) = deadline_passed(&*cause) => {
+            ApiError::request_timeout(passed)
         }
         other => ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -74,8 +74,9 @@ pub fn api_document_json() -> &'static str {
 
 /// What every operation of a kind can answer, said once instead of in each
 /// handler's annotation: every error answer is a problem+json body; an operation
-/// that takes parameters or a body can answer 400, one with a body 413, one that
-/// reads a key 401 and 403; and every operation can fail unexpectedly (500) or
+/// that takes parameters or a body can answer 400, one with a body 408 and 413, one
+/// that reads a key 401 and 403; every operation 429 (a client over its share of
+/// connections or requests); and every operation can fail unexpectedly (500) or
 /// find storage briefly unavailable (503). A handler's own description of a status
 /// is kept; these only fill what it leaves out.
 pub struct StandardResponses;
@@ -88,6 +89,10 @@ impl StandardResponses {
     const FORBIDDEN: &str =
         "The key may not do this: its scopes, the principal's ownership, permissions or membership";
     const TOO_LARGE: &str = "The body is over this operation's size limit";
+    const TOO_SLOW: &str =
+        "The body did not arrive within the server's body timeout; the connection closes";
+    const TOO_MANY: &str =
+        "Too many connections from this client at once (self-hosted server), or requests (AWS throttling): retry shortly";
     const UNEXPECTED: &str =
         "An unexpected failure (500), or storage briefly unavailable (503): retry later";
 
@@ -109,8 +114,10 @@ impl StandardResponses {
             add("403", Self::FORBIDDEN);
         }
         if operation.request_body.is_some() {
+            add("408", Self::TOO_SLOW);
             add("413", Self::TOO_LARGE);
         }
+        add("429", Self::TOO_MANY);
         add("default", Self::UNEXPECTED);
         for (status, response) in responses.iter_mut() {
             if let RefOr::T(response) = response

@@ -11,6 +11,8 @@ use registry_core::bundle::BundleError;
 use registry_core::manifest::FieldError;
 use registry_core::store::StorageError;
 
+use crate::deadline::BodyDeadlinePassed;
+
 pub use registry_core::api::Problem;
 pub use registry_core::error::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
 
@@ -50,6 +52,18 @@ impl ApiError {
     /// 404 for a path no route matches (the router's fallback).
     pub fn no_such_route() -> Self {
         Self::not_found(NO_SUCH_ROUTE)
+    }
+
+    /// 408 for a body that did not arrive by its deadline; the connection closes,
+    /// since the rest of the body may still be on its way.
+    pub fn request_timeout(passed: BodyDeadlinePassed) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "{passed}; send the body faster, or a large bundle through POST /uploads where the registry offers it"
+            ),
+        )
     }
 
     /// 413 for a body over `limit` bytes.
@@ -97,6 +111,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -73,6 +73,14 @@ impl TestApp {
         Self::spawn_full(false, backend_under_test(), configure).await
     }
 
+    /// A public registry on the given backend, with `configure` applied.
+    pub async fn spawn_configured_on(
+        backend: TestBackend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        Self::spawn_full(false, backend, configure).await
+    }
+
     async fn spawn_with(private: bool, backend: TestBackend) -> Self {
         Self::spawn_full(private, backend, |_| {}).await
     }

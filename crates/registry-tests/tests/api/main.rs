@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod bundles;
+mod connections;
 mod gates;
 mod helpers;
 mod index;

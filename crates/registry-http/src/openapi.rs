@@ -91,8 +91,7 @@ impl StandardResponses {
     const TOO_LARGE: &str = "The body is over this operation's size limit";
     const TOO_SLOW: &str =
         "The body did not arrive within the server's body timeout; the connection closes";
-    const TOO_MANY: &str =
-        "Too many connections from this client at once (self-hosted server), or requests (AWS throttling): retry shortly";
+    const TOO_MANY: &str = "Too many connections from this client at once (self-hosted server), or requests (AWS throttling): retry shortly";
     const UNEXPECTED: &str =
         "An unexpected failure (500), or storage briefly unavailable (503): retry later";
 

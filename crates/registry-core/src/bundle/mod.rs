@@ -1,15 +1,20 @@
 //! ZIP bundle checks, shared by `POST /plugins` and the org catalog upload.
 //!
 //! Beyond the spec's three rules (`.zip` name, `PK\x03\x04` magic, 5 MB cap) this
-//! fails closed on everything an archive can use against its reader: path traversal,
-//! absolute paths, symlinks, duplicate names, encryption, and zip bombs. Every entry is
-//! actually decompressed under the caps, so a CRC or size lie is caught here rather
-//! than by whoever unpacks the bundle later.
+//! fails closed on everything an archive can use against its reader: a structure
+//! that reads one way from the central directory and another from the local
+//! headers ([`layout`]), path traversal, absolute paths, symlinks, names that
+//! collide once unpacked ([`names`]), encryption, methods other than stored and
+//! deflate, and zip bombs. Every entry is actually decompressed under the caps and
+//! its CRC and size compared with what both directories declare, so a lie is caught
+//! here rather than by whoever unpacks the bundle later.
 
-use std::collections::HashSet;
-use std::io::{self, Cursor, Read, Write};
+#[cfg(test)]
+mod attacks;
+mod layout;
+mod names;
 
-use zip::read::ZipReadOptions;
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use crate::checksum::Sha256Digest;
 use crate::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
@@ -88,6 +93,33 @@ pub enum BundleError {
         /// The entry name.
         name: String,
     },
+    /// Two names unpack to the same path on a case-insensitive or
+    /// normalization-insensitive filesystem, or one is both a file and a directory.
+    #[error(
+        "entries {name:?} and {other:?} collide once unpacked (names must differ by more than case or Unicode normalization, and a file cannot also be a directory)"
+    )]
+    CollidingNames {
+        /// The later entry.
+        name: String,
+        /// The entry it collides with.
+        other: String,
+    },
+    /// A local header disagrees with its central-directory entry.
+    #[error("entry {name:?}: the local header and the central directory disagree on its {field}")]
+    HeaderMismatch {
+        /// The entry name.
+        name: String,
+        /// What differs.
+        field: String,
+    },
+    /// An entry uses a compression method other than stored or deflate.
+    #[error("entry {name:?} uses compression method {method}; bundles use deflate (8) or none (0)")]
+    UnsupportedMethod {
+        /// The entry name.
+        name: String,
+        /// The method's number.
+        method: u16,
+    },
     /// An entry is encrypted.
     #[error("entry {name:?} is encrypted; bundles must not be")]
     Encrypted {
@@ -159,59 +191,67 @@ pub fn validate_bundle(bytes: &[u8]) -> Result<ValidatedBundle, BundleError> {
         });
     }
     check_magic(bytes)?;
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(malformed)?;
-    if archive.len() > MAX_BUNDLE_ENTRIES {
-        return Err(BundleError::TooManyEntries {
-            count: archive.len(),
-        });
-    }
-    let mut seen = HashSet::with_capacity(archive.len());
+    let entries = layout::entries(bytes, MAX_BUNDLE_ENTRIES)?;
+    let mut collisions = names::NameCollisions::default();
     let mut total: u64 = 0;
     let mut manifest: Option<(Vec<u8>, DocumentFormat)> = None;
     let mut buffer = vec![0u8; DRAIN_BUFFER_BYTES];
-    for index in 0..archive.len() {
-        let options = ZipReadOptions::new().enforce_header_consistency(true);
-        let mut entry = archive
-            .by_index_with_options(index, options)
-            .map_err(malformed)?;
-        let name =
-            String::from_utf8(entry.name_raw().to_vec()).map_err(|_| BundleError::UnsafePath {
-                name: String::from_utf8_lossy(entry.name_raw()).into_owned(),
-                why: "the name is not UTF-8",
-            })?;
+    for entry in &entries {
+        let name = String::from_utf8(entry.name.clone()).map_err(|_| BundleError::UnsafePath {
+            name: String::from_utf8_lossy(&entry.name).into_owned(),
+            why: "the name is not UTF-8",
+        })?;
         check_entry_path(&name)?;
-        if !seen.insert(name.trim_end_matches('/').to_owned()) {
-            return Err(BundleError::DuplicateEntry { name });
-        }
-        if entry.is_symlink() {
+        collisions.record(&name)?;
+        if entry.symlink {
             return Err(BundleError::Symlink { name });
         }
-        if entry.encrypted() {
+        if entry.encrypted {
             return Err(BundleError::Encrypted { name });
         }
-        if entry.is_dir() {
-            continue;
+        if !matches!(entry.method, STORED | DEFLATED) {
+            return Err(BundleError::UnsupportedMethod {
+                name,
+                method: entry.method,
+            });
         }
         let is_manifest = MANIFEST_NAMES.contains(&name.as_str());
         let remaining = MAX_BUNDLE_UNCOMPRESSED_BYTES - total;
         let mut sink = CountingSink::new(is_manifest);
-        // One byte past the remaining allowance proves the cap was exceeded without
-        // trusting the declared size.
-        let copied = drain(
-            &mut (&mut entry).take(remaining + 1),
-            &mut sink,
-            &mut buffer,
-        )
-        .map_err(|e| BundleError::CorruptEntry {
-            name: name.clone(),
-            detail: e.to_string(),
-        })?;
-        if copied > remaining {
+        let data = &bytes[entry.data.clone()];
+        let unpacked =
+            unpack(entry.method, data, remaining, &mut sink, &mut buffer).map_err(|detail| {
+                BundleError::CorruptEntry {
+                    name: name.clone(),
+                    detail,
+                }
+            })?;
+        let Some(unpacked) = unpacked else {
             return Err(BundleError::UncompressedTooLarge);
+        };
+        if unpacked.size != entry.uncompressed_size || unpacked.crc32 != entry.crc32 {
+            return Err(BundleError::CorruptEntry {
+                name,
+                detail: format!(
+                    "it unpacks to {} bytes with CRC-32 {:08x}; the headers declare {} bytes and {:08x}",
+                    unpacked.size, unpacked.crc32, entry.uncompressed_size, entry.crc32
+                ),
+            });
         }
-        total += copied;
-        let compressed = entry.compressed_size().max(1);
-        if copied > RATIO_FLOOR_BYTES && copied / compressed > MAX_ENTRY_COMPRESSION_RATIO {
+        if name.ends_with('/') {
+            if unpacked.size != 0 {
+                return Err(BundleError::CorruptEntry {
+                    name,
+                    detail: "a directory entry holds data".to_owned(),
+                });
+            }
+            continue;
+        }
+        total += unpacked.size;
+        let compressed = (data.len() as u64).max(1);
+        if unpacked.size > RATIO_FLOOR_BYTES
+            && unpacked.size / compressed > MAX_ENTRY_COMPRESSION_RATIO
+        {
             return Err(BundleError::CompressionRatio { name });
         }
         if is_manifest {
@@ -231,35 +271,84 @@ pub fn validate_bundle(bytes: &[u8]) -> Result<ValidatedBundle, BundleError> {
         size: bytes.len(),
         manifest,
         manifest_format,
-        entries: archive.len(),
+        entries: entries.len(),
         uncompressed_bytes: total,
     })
 }
+
+/// Compression method: none.
+const STORED: u16 = 0;
+/// Compression method: deflate.
+const DEFLATED: u16 = 8;
 
 /// Read size while decompressing: large enough that the inflater, not per-call
 /// overhead, sets the pace.
 const DRAIN_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Reads `reader` to its end into `sink`, returning the byte count.
-fn drain(reader: &mut impl Read, sink: &mut CountingSink, buffer: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0u64;
-    loop {
-        match reader.read(buffer) {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                sink.write_all(&buffer[..n])?;
-                total += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+/// What an entry's data unpacked to.
+struct Unpacked {
+    size: u64,
+    crc32: u32,
 }
 
-fn malformed(e: zip::result::ZipError) -> BundleError {
-    BundleError::Malformed {
-        detail: e.to_string(),
+/// Unpacks `data` into `sink`, stopping (with `None`) once more than `allowance`
+/// bytes come out, so a bomb costs no more than the cap. A deflate stream must end
+/// exactly at the end of `data`: bytes after it would be invisible here and could
+/// read as something else to a streaming extractor.
+fn unpack(
+    method: u16,
+    data: &[u8],
+    allowance: u64,
+    sink: &mut CountingSink,
+    buffer: &mut [u8],
+) -> Result<Option<Unpacked>, String> {
+    let mut crc = Crc::new();
+    if method == STORED {
+        if data.len() as u64 > allowance {
+            return Ok(None);
+        }
+        crc.update(data);
+        sink.write(data);
+        return Ok(Some(Unpacked {
+            size: data.len() as u64,
+            crc32: crc.sum(),
+        }));
     }
+    let mut inflater = Decompress::new(false);
+    loop {
+        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+        let input = data.get(consumed..).unwrap_or_default();
+        let before = inflater.total_out();
+        let status = inflater
+            .decompress(input, buffer, FlushDecompress::None)
+            .map_err(|e| format!("the deflate stream is corrupt ({e})"))?;
+        let produced = usize::try_from(inflater.total_out() - before).unwrap_or(usize::MAX);
+        crc.update(&buffer[..produced]);
+        sink.write(&buffer[..produced]);
+        if inflater.total_out() > allowance {
+            return Ok(None);
+        }
+        match status {
+            Status::StreamEnd => break,
+            Status::Ok | Status::BufError
+                if produced == 0 && inflater.total_in() as usize == consumed =>
+            {
+                return Err("the deflate stream ends before its data does".to_owned());
+            }
+            Status::Ok | Status::BufError => {}
+        }
+    }
+    if inflater.total_in() != data.len() as u64 {
+        return Err(format!(
+            "the deflate stream ends after {} of its {} bytes",
+            inflater.total_in(),
+            data.len()
+        ));
+    }
+    Ok(Some(Unpacked {
+        size: inflater.total_out(),
+        crc32: crc.sum(),
+    }))
 }
 
 fn check_entry_path(name: &str) -> Result<(), BundleError> {
@@ -299,7 +388,7 @@ fn check_entry_path(name: &str) -> Result<(), BundleError> {
     Ok(())
 }
 
-/// Counts bytes and, for the manifest only, keeps them (bounded, so a huge
+/// For the manifest only, keeps the unpacked bytes (bounded, so a huge
 /// "manifest" cannot make this allocate past the schema limit plus one).
 struct CountingSink {
     keep: bool,
@@ -313,19 +402,12 @@ impl CountingSink {
             captured: Vec::new(),
         }
     }
-}
 
-impl Write for CountingSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn write(&mut self, buf: &[u8]) {
         if self.keep {
             let room = (MAX_SCHEMA_DOCUMENT_BYTES + 1).saturating_sub(self.captured.len());
             self.captured.extend_from_slice(&buf[..buf.len().min(room)]);
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

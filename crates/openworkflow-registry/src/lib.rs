@@ -18,8 +18,8 @@ use registry_aws::{
 };
 use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores};
 use registry_core::store::{
-    ArtifactStore, CatalogStore, FileArtifactStore, IndexStore, KeyStore, McpRouterStore,
-    UploadStore, owner_only,
+    ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore, KeyStore,
+    McpRouterStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -103,8 +103,11 @@ pub struct OpenedRegistry {
     pub registry: Arc<Registry>,
     /// The static index (`DATA/index/`, or `index/` in the bucket on the aws backend).
     pub index: Arc<dyn IndexStore>,
-    /// Rebuilds and updates the index; the registry calls it after each write.
+    /// Rebuilds and updates the index.
     pub builder: Arc<IndexBuilder>,
+    /// The registry's change listener: drains the change journal into the index
+    /// after each write, and at start what a crash left.
+    pub indexer: Arc<InProcessIndexer>,
     /// Local artifacts, replicated to S3 when a bucket is configured.
     pub artifacts: Arc<ReplicatedArtifactStore>,
     /// How often `serve` runs the router's health checks.
@@ -116,6 +119,7 @@ pub struct OpenedRegistry {
 /// The catalog, keys, artifacts, uploads and index a backend provides.
 struct Stores {
     catalog: Arc<dyn CatalogStore>,
+    journal: Option<Arc<dyn ChangeJournal>>,
     keys: Arc<dyn KeyStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
@@ -150,6 +154,7 @@ pub async fn open_registry(
         settings,
         Arc::clone(&clock),
     ));
+    let indexer = Arc::new(InProcessIndexer::new(Arc::clone(&builder), stores.journal));
     let mut registry = Registry::new(
         stores.catalog,
         artifacts,
@@ -160,7 +165,7 @@ pub async fn open_registry(
             private: config.private,
         },
     )
-    .with_listener(Arc::new(InProcessIndexer::new(Arc::clone(&builder))))
+    .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
         http_mcp_router(stores.router, config.router, config.check_timeout)
@@ -173,6 +178,7 @@ pub async fn open_registry(
         registry: Arc::new(registry),
         index: stores.index,
         builder,
+        indexer,
         artifacts: stores.artifacts,
         health_interval: config.health_interval,
         connections: config.connections,
@@ -207,6 +213,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
             }
             Ok(Stores {
                 catalog: store.clone(),
+                journal: Some(store.clone()),
                 keys: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
@@ -229,6 +236,9 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
             Ok(Stores {
                 catalog: store.clone(),
+                // The AWS deployment's journal is the table's stream, which the
+                // index-builder function reads; this process updates directly.
+                journal: None,
                 keys: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
@@ -354,6 +364,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     ensure_index(&opened.builder).await?;
+    opened
+        .indexer
+        .catch_up()
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("applying the change journal to the index")?;
     let synced = ensure_all_catalog_plugins_local(&opened, &NoProgress).await?;
     tracing::info!(
         checked = synced.checked,
@@ -365,6 +381,7 @@ pub async fn serve(
     let background = tokio::spawn(maintain_periodically(
         Arc::clone(&opened.registry),
         Arc::clone(&opened.builder),
+        Arc::clone(&opened.indexer),
     ));
     let health = tokio::spawn(check_health_periodically(
         Arc::clone(&opened.registry),
@@ -426,11 +443,22 @@ pub async fn ensure_index(builder: &IndexBuilder) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn maintain_periodically(registry: Arc<Registry>, builder: Arc<IndexBuilder>) {
+async fn maintain_periodically(
+    registry: Arc<Registry>,
+    builder: Arc<IndexBuilder>,
+    indexer: Arc<InProcessIndexer>,
+) {
     let mut ticker = tokio::time::interval(DOWNLOAD_ROLLUP_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // Anything an index update failed on stays in the journal until now.
+        if let Err(error) = indexer.catch_up().await {
+            tracing::warn!(
+                error = &*error as &dyn std::error::Error,
+                "applying the change journal failed"
+            );
+        }
         match registry.roll_up_downloads().await {
             Ok(changed) if !changed.is_empty() => {
                 tracing::info!(changed = changed.len(), "download counters rolled up");

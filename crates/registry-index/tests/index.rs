@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -15,7 +16,10 @@ use registry_core::registry::PublishBody;
 use registry_core::search::{SearchQuery, index_of_catalog};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
-use registry_core::store::{FileArtifactStore, StorageError};
+use registry_core::store::{
+    ChangeJournal, Fetched, FileArtifactStore, IndexObject, IndexStore, StorageError,
+    WriteCondition,
+};
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::{Registry, RegistryConfig};
 use registry_index::path::{IndexPath, Shard};
@@ -37,6 +41,8 @@ struct Env {
     registry: Registry,
     builder: Arc<IndexBuilder>,
     caller: Caller,
+    /// Writes the listener's index store may still make (see [`StopsAfter`]).
+    write_budget: Arc<AtomicUsize>,
 }
 
 fn key() -> IndexSigningKey {
@@ -51,11 +57,16 @@ impl Env {
         let clock = Arc::new(ManualClock::new(
             Timestamp::parse("2026-01-02T03:04:05Z").unwrap(),
         ));
-        let builder = Arc::new(Self::builder_into(
+        let write_budget = Arc::new(AtomicUsize::new(usize::MAX));
+        let index = StopsAfter {
+            inner: FileIndexStore::new(dir.path().join("incremental")),
+            budget: Arc::clone(&write_budget),
+        };
+        let builder = Arc::new(Self::builder_over(
             &catalog,
             &artifacts,
             &clock,
-            &dir.path().join("incremental"),
+            Arc::new(index),
         ));
         let registry = Registry::new(
             catalog.clone(),
@@ -67,7 +78,10 @@ impl Env {
                 private: false,
             },
         )
-        .with_listener(Arc::new(InProcessIndexer::new(builder.clone())));
+        .with_listener(Arc::new(InProcessIndexer::new(
+            builder.clone(),
+            Some(catalog.clone() as Arc<dyn ChangeJournal>),
+        )));
         let admin = registry.bootstrap_admin_key().await.unwrap().unwrap();
         let caller = registry.authenticate(admin.secret.expose()).await.unwrap();
         Self {
@@ -78,6 +92,7 @@ impl Env {
             registry,
             builder,
             caller,
+            write_budget,
         }
     }
 
@@ -87,10 +102,24 @@ impl Env {
         clock: &Arc<ManualClock>,
         out: &Path,
     ) -> IndexBuilder {
+        Self::builder_over(
+            catalog,
+            artifacts,
+            clock,
+            Arc::new(FileIndexStore::new(out)),
+        )
+    }
+
+    fn builder_over(
+        catalog: &Arc<SqliteStore>,
+        artifacts: &Arc<FileArtifactStore>,
+        clock: &Arc<ManualClock>,
+        index: Arc<dyn IndexStore>,
+    ) -> IndexBuilder {
         IndexBuilder::new(
             catalog.clone(),
             artifacts.clone(),
-            Arc::new(FileIndexStore::new(out)),
+            index,
             key(),
             IndexSettings::public(PUBLIC_URL),
             clock.clone(),
@@ -122,6 +151,46 @@ impl Env {
             )
             .await
             .unwrap()
+    }
+}
+
+/// An index store that fails every write once its budget is spent: to the index,
+/// a process that stopped right there.
+struct StopsAfter {
+    inner: FileIndexStore,
+    budget: Arc<AtomicUsize>,
+}
+
+impl StopsAfter {
+    fn spend(&self) -> Result<(), StorageError> {
+        self.budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .map(|_| ())
+            .map_err(|_| StorageError::Backend("stopped: the write budget is spent".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl IndexStore for StopsAfter {
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError> {
+        self.inner.get(key, if_none_match).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        object: &IndexObject,
+        condition: &WriteCondition,
+    ) -> Result<String, StorageError> {
+        self.spend()?;
+        self.inner.put(key, object, condition).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.spend()?;
+        self.inner.delete(key).await
     }
 }
 
@@ -372,6 +441,83 @@ async fn one_publish_rewrites_its_own_files_and_four_shared_ones() {
             .iter()
             .all(|p| p.slug().is_none_or(|s| *s == slug))
     );
+}
+
+/// What the test interrupts.
+#[derive(Debug, Clone, Copy)]
+enum Interrupted {
+    Publish,
+    Deprecate,
+    Unpublish,
+}
+
+/// A crash can stop an index update after any of its writes; the change journal,
+/// committed with the catalog row, still names the plugin, and applying it (as the
+/// server does at start) leaves exactly the index a full rebuild writes, verified.
+#[tokio::test]
+async fn an_update_stopped_after_any_write_is_finished_from_the_journal() {
+    for interrupted in [
+        Interrupted::Publish,
+        Interrupted::Deprecate,
+        Interrupted::Unpublish,
+    ] {
+        let mut writes_before_stop = 0;
+        loop {
+            let env = Env::new().await;
+            env.publish("cut", "1.0.0").await;
+            env.publish("other", "1.0.0").await;
+            env.publish("cut", "1.1.0").await;
+            env.write_budget.store(writes_before_stop, Ordering::SeqCst);
+            match interrupted {
+                Interrupted::Publish => {
+                    env.publish("cut", "1.2.0").await;
+                }
+                Interrupted::Deprecate => {
+                    env.registry
+                        .deprecate_version(&env.caller, "cut", "1.0.0", "old", None)
+                        .await
+                        .unwrap();
+                }
+                Interrupted::Unpublish => {
+                    env.registry
+                        .unpublish_version(&env.caller, "cut", "1.1.0")
+                        .await
+                        .unwrap();
+                }
+            }
+            let completed = env.write_budget.load(Ordering::SeqCst) > 0;
+
+            // The restart: a builder with a working store applies the journal.
+            let restarted = Env::builder_into(
+                &env.catalog,
+                &env.artifacts,
+                &env.clock,
+                &env.incremental_dir(),
+            );
+            restarted.apply_journal(env.catalog.as_ref()).await.unwrap();
+            assert!(
+                env.catalog.pending_changes(1).await.unwrap().is_empty(),
+                "{interrupted:?} after {writes_before_stop} writes: the journal is drained"
+            );
+            let store = FileIndexStore::new(env.incremental_dir());
+            verify_index(&store, &key().public_key(), Clock::now(&*env.clock))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("{interrupted:?} stopped after {writes_before_stop} writes: {e}")
+                });
+            let rebuilt = env.rebuild_fresh("rebuilt").await;
+            assert_same_index(&env.incremental_dir(), &rebuilt);
+            if completed {
+                break;
+            }
+            writes_before_stop += 1;
+            assert!(writes_before_stop < 100, "{interrupted:?} never completes");
+        }
+        assert!(
+            writes_before_stop > 3,
+            "{interrupted:?}: only {writes_before_stop} writes were cut"
+        );
+    }
 }
 
 #[tokio::test]

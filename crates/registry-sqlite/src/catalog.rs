@@ -15,16 +15,8 @@ use registry_core::store::{
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
+use crate::journal::record_change;
 use crate::{SqliteStore, backend, corrupt, from_json, to_json};
-
-fn bump_catalog_revision(tx: &rusqlite::Transaction<'_>) -> Result<(), StorageError> {
-    tx.execute(
-        "UPDATE meta SET value = value + 1 WHERE name = 'catalog_revision'",
-        [],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
 
 fn insert_version_row(
     tx: &rusqlite::Transaction<'_>,
@@ -240,7 +232,7 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::PluginExists));
             }
             insert_version_row(&tx, &slug, &first)?;
-            bump_catalog_revision(&tx)?;
+            record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
         })
         .await
@@ -274,7 +266,7 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::RevisionChanged));
             }
             insert_version_row(&tx, &slug, &record)?;
-            bump_catalog_revision(&tx)?;
+            record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
         })
         .await
@@ -328,7 +320,7 @@ impl CatalogStore for SqliteStore {
                 params![slug.as_str(), version.to_string(), to_json(&record)?],
             )
             .map_err(backend)?;
-            bump_catalog_revision(&tx)?;
+            record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
         })
         .await
@@ -388,8 +380,8 @@ impl CatalogStore for SqliteStore {
                 let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            if !changed.is_empty() {
-                bump_catalog_revision(&tx)?;
+            for slug in &changed {
+                record_change(&tx, slug)?;
             }
             tx.commit().map_err(backend)?;
             let mut slugs = changed

@@ -3,6 +3,7 @@
 //! inside one immediate transaction.
 
 mod catalog;
+mod journal;
 mod keys;
 mod mcp_router;
 pub mod migrations;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use crate::SqliteStore;
+use crate::journal::record_change;
 use crate::orgs::select_all;
 use crate::{backend, from_json, to_json};
 use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
@@ -54,7 +55,8 @@ fn move_count(tx: &rusqlite::Transaction<'_>, slug: &str, delta: i64) -> Result<
     if changed == 0 {
         return Err(StorageError::Conflict(Conflict::Missing));
     }
-    Ok(())
+    // The count is in the plugin's details, so the index owes it an update.
+    record_change(tx, slug)
 }
 
 #[async_trait]

@@ -28,11 +28,18 @@ pub struct Migration {
 
 /// Every migration, oldest first. A new one is a new file and a new row here;
 /// a released one never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog_keys_orgs_router",
-    sql: include_str!("../migrations/0001_catalog_keys_orgs_router.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "catalog_keys_orgs_router",
+        sql: include_str!("../migrations/0001_catalog_keys_orgs_router.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change_journal",
+        sql: include_str!("../migrations/0002_change_journal.sql"),
+    },
+];
 
 /// Why a database could not be brought to this build's schema.
 #[derive(Debug, thiserror::Error)]

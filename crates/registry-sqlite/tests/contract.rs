@@ -25,6 +25,13 @@ async fn sqlite_catalog_keeps_the_catalog_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_journal_keeps_the_change_journal_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::change_journal_contract(&store, &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_keys_keep_the_key_store_contract() {
     let store = SqliteStore::in_memory().unwrap();
     key_store_contract(Arc::new(store), "sqlite").await;
@@ -133,9 +140,10 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
         let store = SqliteStore::open(&path).unwrap();
         store.create_principal(&principal).await.unwrap();
     }
+    // That release had neither the record nor what later migrations add.
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("DROP TABLE schema_migrations")
+        .execute_batch("DROP TABLE schema_migrations; DROP TABLE change_journal;")
         .unwrap();
 
     let store = SqliteStore::open(&path).unwrap();

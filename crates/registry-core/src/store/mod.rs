@@ -11,6 +11,7 @@ pub mod codec;
 pub mod contract;
 mod files;
 mod index;
+mod journal;
 pub mod owner_only;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use files::FileArtifactStore;
 pub use index::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
+pub use journal::{ChangeJournal, JournalEntry};
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use registry_core::registry::ChangeListener;
 use registry_core::slug::Slug;
-use registry_core::store::BackendError;
+use registry_core::store::{BackendError, ChangeJournal};
 use registry_core::version::PluginVersion;
 
 use crate::path::IndexPath;
@@ -14,18 +14,45 @@ use super::IndexBuilder;
 
 /// The local server's listener: updates the index right after each catalog write.
 /// Updates are serialised, so the directory store sees one writer.
+///
+/// With a change journal, each update drains the journal (the write just made is
+/// in it, committed with the catalog row), so what an earlier failure or crash
+/// left undone is finished too; without one, only the plugin named is updated.
 pub struct InProcessIndexer {
     builder: Arc<IndexBuilder>,
+    journal: Option<Arc<dyn ChangeJournal>>,
     serial: tokio::sync::Mutex<()>,
 }
 
 impl InProcessIndexer {
-    /// A listener driving `builder`.
-    pub fn new(builder: Arc<IndexBuilder>) -> Self {
+    /// A listener driving `builder`, draining `journal` when the catalog keeps one.
+    pub fn new(builder: Arc<IndexBuilder>, journal: Option<Arc<dyn ChangeJournal>>) -> Self {
         Self {
             builder,
+            journal,
             serial: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Applies whatever the journal holds (at start, what a crash left); a no-op
+    /// without a journal.
+    pub async fn catch_up(&self) -> Result<(), BackendError> {
+        let _one_at_a_time = self.serial.lock().await;
+        if let Some(journal) = &self.journal {
+            let report = self
+                .builder
+                .apply_journal(journal.as_ref())
+                .await
+                .map_err(|e| Box::new(e) as BackendError)?;
+            if report.plugins > 0 {
+                tracing::info!(
+                    plugins = report.plugins,
+                    files = report.written.len(),
+                    "applied the change journal"
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -36,11 +63,18 @@ impl ChangeListener for InProcessIndexer {
         slug: &Slug,
         version: Option<&PluginVersion>,
     ) -> Result<Option<String>, BackendError> {
-        let _one_at_a_time = self.serial.lock().await;
-        self.builder
-            .update_plugins(std::slice::from_ref(slug))
-            .await
+        {
+            let _one_at_a_time = self.serial.lock().await;
+            match &self.journal {
+                Some(journal) => self.builder.apply_journal(journal.as_ref()).await,
+                None => {
+                    self.builder
+                        .update_plugins(std::slice::from_ref(slug))
+                        .await
+                }
+            }
             .map_err(|e| Box::new(e) as BackendError)?;
+        }
         let Some(version) = version else {
             return Ok(None);
         };

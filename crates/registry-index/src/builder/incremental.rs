@@ -8,7 +8,7 @@ use registry_core::slug::Slug;
 use registry_core::store::{Conflict, StorageError};
 
 use crate::canonical::to_canonical_json;
-use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed};
+use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot};
 use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
 use crate::render::{load_plugin_state, render_plugin, search_entry};
 use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
@@ -39,33 +39,39 @@ impl IndexBuilder {
                 .or_default()
                 .insert(slug.clone());
         }
-        let mut changed_bins = BTreeMap::new();
-        let mut removed = Vec::new();
+        let mut bins = BTreeMap::new();
         for (shard, group) in by_shard {
             report.plugins += group.len();
-            if let Some(bin_sha) = self
-                .update_shard(shard, &group, &mut report, &mut removed)
-                .await?
-            {
-                changed_bins.insert(shard, bin_sha);
+            if let Some(bin_sha) = self.update_shard(shard, &group, &mut report).await? {
+                bins.insert(shard, bin_sha);
             }
         }
-        if !changed_bins.is_empty() {
-            self.update_snapshot(&changed_bins, &mut report).await?;
-        }
-        for path in removed {
-            delete_path(self.index.as_ref(), &path).await?;
-            report.deleted.insert(path);
+        // Each step below is checked against what is stored rather than against
+        // what this call changed, so repeating an update a crash interrupted
+        // finishes it: a bin written before the crash still reaches the snapshot,
+        // and a snapshot still reaches the timestamp.
+        let snapshot: Current<Signed<Snapshot>> = self.read_json(&IndexPath::Snapshot).await?;
+        let recorded = snapshot.value.map(|s| s.signed.bins).unwrap_or_default();
+        bins.retain(|shard, sha| recorded.get(&shard.to_string()) != Some(sha));
+        if bins.is_empty() {
+            self.update_timestamp(&mut report, false).await?;
+        } else {
+            self.update_snapshot(&bins, &mut report).await?;
         }
         Ok(report)
     }
-    /// Updates one shard's plugins; returns the new bin's hash if the bin changed.
+    /// Updates one shard's plugins; returns the hash of its bin as it now is
+    /// (`None` when the shard has no bin).
+    ///
+    /// Files a plugin no longer has are deleted before the bin that drops them is
+    /// written: a crash in between leaves the bin naming a missing file, which the
+    /// repeated update deletes again and drops, rather than a file no bin names,
+    /// which nothing would find again.
     pub(super) async fn update_shard(
         &self,
         shard: Shard,
         slugs: &BTreeSet<Slug>,
         report: &mut ChangeReport,
-        removed: &mut Vec<IndexPath>,
     ) -> Result<Option<String>, IndexError> {
         let bin_path = IndexPath::Bin(shard);
         let shard_path = IndexPath::SearchShard(shard);
@@ -145,7 +151,11 @@ impl IndexBuilder {
             }
             files.insert(shard_path.relative(), shard_sha);
             if files == old_files {
-                return Ok(None);
+                return Ok(bin.sha256);
+            }
+            for path in &gone {
+                delete_path(self.index.as_ref(), path).await?;
+                report.deleted.insert(path.clone());
             }
             let bin_bytes = self.bin_bytes(shard, files)?;
             let bin_sha = registry_core::checksum::Sha256Digest::of(&bin_bytes).to_hex();
@@ -160,7 +170,6 @@ impl IndexBuilder {
             {
                 Ok(_) => {
                     report.wrote(&bin_path, size);
-                    removed.extend(gone);
                     return Ok(Some(bin_sha));
                 }
                 Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,

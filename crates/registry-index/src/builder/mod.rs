@@ -27,6 +27,7 @@ use crate::store::{Fetched, IndexStore, WriteCondition, get_path, put_path};
 mod chain;
 mod in_process;
 mod incremental;
+mod journal;
 mod rebuild;
 
 pub use in_process::InProcessIndexer;
@@ -109,6 +110,14 @@ pub struct ChangeReport {
 }
 
 impl ChangeReport {
+    /// Adds what `other` did to this report.
+    pub fn absorb(&mut self, other: ChangeReport) {
+        self.written.extend(other.written);
+        self.deleted.extend(other.deleted);
+        self.bytes_written += other.bytes_written;
+        self.plugins += other.plugins;
+    }
+
     fn wrote(&mut self, path: &IndexPath, bytes: usize) {
         self.written.insert(path.clone());
         self.bytes_written += bytes as u64;
@@ -150,6 +159,8 @@ pub struct IndexBuilder {
 pub(super) struct Current<T> {
     pub(super) value: Option<T>,
     pub(super) etag: Option<String>,
+    /// SHA-256 (hex) of the stored bytes, as the signed chain names them.
+    pub(super) sha256: Option<String>,
 }
 
 impl IndexBuilder {
@@ -224,10 +235,12 @@ impl IndexBuilder {
                     serde_json::from_slice(&object.bytes).map_err(|e| format_error(path, e))?,
                 ),
                 etag: Some(etag),
+                sha256: Some(registry_core::checksum::Sha256Digest::of(&object.bytes).to_hex()),
             }),
             Fetched::Missing | Fetched::NotModified => Ok(Current {
                 value: None,
                 etag: None,
+                sha256: None,
             }),
         }
     }

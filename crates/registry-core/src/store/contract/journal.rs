@@ -1,0 +1,130 @@
+//! The change journal's contract: a catalog write and its journal entry commit
+//! together, in order, and marking entries applied removes exactly those.
+
+use crate::auth::PrincipalId;
+use crate::store::{CatalogStore, ChangeJournal, Deprecation, LatestSummary, VersionChange};
+
+use super::{at, conflict, sample_version, slug};
+
+/// Runs every check of the change journal against `journal`, which must see the
+/// writes made through `catalog` (one store).
+pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn ChangeJournal) {
+    let pending_slugs = || async {
+        journal
+            .pending_changes(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.slug.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        pending_changes_are_empty(journal).await,
+        "a new store's journal is empty"
+    );
+
+    let (a, b) = (slug("journal-a"), slug("journal-b"));
+    let owner = PrincipalId::from_stored("prn_owner");
+    let first = sample_version("journal-a", "1.0.0");
+    catalog
+        .create_plugin(&a, &owner, &first, &LatestSummary::of(&first))
+        .await
+        .unwrap();
+    let other = sample_version("journal-b", "1.0.0");
+    catalog
+        .create_plugin(&b, &owner, &other, &LatestSummary::of(&other))
+        .await
+        .unwrap();
+    let second = sample_version("journal-a", "1.1.0");
+    let revision = catalog.plugin(&a).await.unwrap().unwrap().revision;
+    catalog
+        .add_version(&a, revision, &second, &LatestSummary::of(&second))
+        .await
+        .unwrap();
+    assert_eq!(
+        pending_slugs().await,
+        ["journal-a", "journal-b", "journal-a"],
+        "each write appends its plugin, in commit order"
+    );
+
+    // A write that fails its condition appends nothing.
+    let stale = catalog
+        .add_version(
+            &a,
+            revision,
+            &sample_version("journal-a", "1.2.0"),
+            &LatestSummary::of(&second),
+        )
+        .await;
+    let _ = conflict(stale);
+    let exists = catalog
+        .create_plugin(&b, &owner, &other, &LatestSummary::of(&other))
+        .await;
+    let _ = conflict(exists);
+    assert_eq!(
+        pending_slugs().await.len(),
+        3,
+        "failed writes leave no entry"
+    );
+
+    let entries = journal.pending_changes(100).await.unwrap();
+    assert!(
+        entries.windows(2).all(|w| w[0].seq < w[1].seq),
+        "entries come oldest first: {entries:?}"
+    );
+    assert_eq!(
+        journal.pending_changes(2).await.unwrap(),
+        entries[..2],
+        "limit keeps the oldest"
+    );
+    journal
+        .mark_applied(&[entries[0].seq, entries[2].seq])
+        .await
+        .unwrap();
+    assert_eq!(
+        pending_slugs().await,
+        ["journal-b"],
+        "exactly the marked entries go"
+    );
+    journal.mark_applied(&[entries[0].seq]).await.unwrap();
+    assert_eq!(
+        pending_slugs().await,
+        ["journal-b"],
+        "marking twice is harmless"
+    );
+
+    let revision = catalog.plugin(&a).await.unwrap().unwrap().revision;
+    catalog
+        .change_version(
+            &a,
+            revision,
+            &second.version,
+            &VersionChange::Deprecate(Deprecation {
+                reason: "old".into(),
+                replacement_version: None,
+                deprecated_at: at("2026-01-02T00:00:00Z"),
+            }),
+            Some(&LatestSummary::of(&first)),
+            at("2026-01-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pending_slugs().await,
+        ["journal-b", "journal-a"],
+        "deprecating is journaled too"
+    );
+    let all: Vec<u64> = journal
+        .pending_changes(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    journal.mark_applied(&all).await.unwrap();
+    assert!(pending_changes_are_empty(journal).await);
+}
+
+async fn pending_changes_are_empty(journal: &dyn ChangeJournal) -> bool {
+    journal.pending_changes(1).await.unwrap().is_empty()
+}

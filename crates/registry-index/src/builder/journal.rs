@@ -1,0 +1,40 @@
+//! Draining the catalog's change journal into the index.
+
+use std::collections::BTreeSet;
+
+use registry_core::slug::Slug;
+use registry_core::store::ChangeJournal;
+
+use super::{ChangeReport, IndexBuilder, IndexError};
+
+/// Journal entries applied per round.
+const JOURNAL_BATCH: usize = 256;
+
+impl IndexBuilder {
+    /// Applies every pending journal entry: the plugins' files, their bins, the
+    /// snapshot and the timestamp, and only then marks the entries applied. A crash
+    /// anywhere in between leaves them pending, and applying them again finishes
+    /// what was interrupted (see [`IndexBuilder::update_plugins`]).
+    pub async fn apply_journal(
+        &self,
+        journal: &dyn ChangeJournal,
+    ) -> Result<ChangeReport, IndexError> {
+        let mut total = ChangeReport::default();
+        loop {
+            let entries = journal.pending_changes(JOURNAL_BATCH).await?;
+            if entries.is_empty() {
+                return Ok(total);
+            }
+            let slugs: Vec<Slug> = entries
+                .iter()
+                .map(|e| e.slug.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let report = self.update_plugins(&slugs).await?;
+            total.absorb(report);
+            let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+            journal.mark_applied(&seqs).await?;
+        }
+    }
+}

@@ -3,6 +3,8 @@
 //! MCP router's health checks on timers. `main.rs` only parses flags and calls in
 //! here, so the tests start exactly what users run.
 
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod http_server;
 
 use std::path::{Path, PathBuf};
@@ -136,7 +138,12 @@ pub async fn open_registry(
 ) -> anyhow::Result<OpenedRegistry> {
     owner_only::create_private_root(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let stores = open_stores(config).await?;
+    #[cfg_attr(not(feature = "fault-injection"), allow(unused_mut))]
+    let mut stores = open_stores(config).await?;
+    #[cfg(feature = "fault-injection")]
+    {
+        stores.index = fault::arm(stores.index);
+    }
     let key_file = config.data_dir.join(INDEX_KEY_FILE);
     let (key, created) = IndexSigningKey::load_or_create(&key_file)
         .with_context(|| format!("loading the index signing key {}", key_file.display()))?;

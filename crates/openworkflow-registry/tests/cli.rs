@@ -551,3 +551,286 @@ fn a_bucket_that_does_not_exist_stops_the_start_with_the_fix() {
         );
     }
 }
+
+/// A public URL that stays the same across restarts on new ports: a changed one
+/// rebuilds the whole index at start, which would hide what a restart repairs.
+const SAME_PUBLIC_URL: (&str, &str) = ("OPENWORKFLOW_REGISTRY_PUBLIC_URL", "http://registry.test");
+
+/// Verifies `data`'s static index through its signed chain, as `index-builder
+/// verify` does, and returns how many files it checked.
+async fn verify_index_of(data: &Path) -> usize {
+    use registry_core::timestamp::{Clock, SystemClock};
+    use registry_index::{FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, IndexSigningKey};
+    let (key, _) = IndexSigningKey::load_or_create(&data.join(INDEX_KEY_FILE)).unwrap();
+    let store = FileIndexStore::new(data.join(INDEX_DIR));
+    registry_index::verify::verify_index(&store, &key.public_key(), SystemClock.now())
+        .await
+        .unwrap_or_else(|e| panic!("the index does not verify: {e}"))
+        .files_checked
+}
+
+/// `slug@version` is readable everywhere: by version, in the plugin's versions,
+/// and in search.
+async fn assert_readable(client: &reqwest::Client, base: &str, slug: &str, version: &str) {
+    let exact = client
+        .get(format!("{base}/plugins/{slug}?version={version}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exact.status(), 200, "{slug}@{version} by version");
+    let details: serde_json::Value = client
+        .get(format!("{base}/plugins/{slug}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        details["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == version),
+        "{slug}@{version} is in the versions list: {details}"
+    );
+    let found: serde_json::Value = client
+        .get(format!("{base}/plugins/search?q={slug}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hit = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slug"] == slug)
+        .unwrap_or_else(|| panic!("{slug} is in search: {found}"));
+    assert_eq!(
+        hit["version"], details["version"],
+        "search shows {slug}'s latest"
+    );
+}
+
+async fn publish_version(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    slug: &str,
+    version: &str,
+) -> Result<reqwest::StatusCode, reqwest::Error> {
+    client
+        .post(format!("{base}/plugins"))
+        .bearer_auth(key)
+        .header("content-type", "application/yaml")
+        .body(TestPlugin::new(slug, version).yaml())
+        .send()
+        .await
+        .map(|r| r.status())
+}
+
+impl Server {
+    /// Waits for a process that is going to exit on its own (an injected abort).
+    fn wait_for_exit(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `kill -9`.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// The process stops dead after its k-th index write of a publish, for every k the
+/// publish makes; on restart the index verifies and the committed version is
+/// readable everywhere.
+#[cfg(feature = "fault-injection")]
+#[tokio::test]
+async fn a_server_aborted_after_any_index_write_of_a_publish_is_whole_after_restart() {
+    let baseline = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(baseline.path(), &[SAME_PUBLIC_URL]);
+    let admin = std::fs::read_to_string(baseline.path().join("admin.key")).unwrap();
+    let admin = admin.trim();
+    for (slug, version) in [("cut", "1.0.0"), ("bystander", "1.0.0"), ("cut", "1.1.0")] {
+        let status = publish_version(&client, &server.base, admin, slug, version).await;
+        assert_eq!(status.unwrap(), 201);
+    }
+    server.terminate();
+    let mut k = 1;
+    loop {
+        // Each cut starts from the same registry, so every k cuts the same publish.
+        let data = tempfile::tempdir().unwrap();
+        copy_dir(baseline.path(), data.path());
+        let armed = Server::start(
+            data.path(),
+            &[
+                SAME_PUBLIC_URL,
+                (
+                    "OPENWORKFLOW_REGISTRY_TEST_ABORT_AFTER_INDEX_WRITES",
+                    &k.to_string(),
+                ),
+            ],
+        );
+        assert!(
+            !armed
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("index rebuilt")),
+            "the start itself wrote no index file, so the k-th write is the publish's"
+        );
+        let answer = publish_version(&client, &armed.base, admin, "cut", "1.2.0").await;
+        let completed = matches!(answer, Ok(s) if s == 201);
+        eprintln!("k={k} completed={completed}");
+        if completed {
+            armed.terminate();
+        } else {
+            assert!(answer.is_err(), "after {k} writes: {answer:?}");
+            assert!(!armed.wait_for_exit().success(), "the process aborted");
+        }
+        let restarted = Server::start(data.path(), &[SAME_PUBLIC_URL]);
+        // The catalog committed before the index was touched: the version is there.
+        assert_readable(&client, &restarted.base, "cut", "1.2.0").await;
+        assert_readable(&client, &restarted.base, "bystander", "1.0.0").await;
+        restarted.terminate();
+        assert!(
+            verify_index_of(data.path()).await > 5,
+            "cut after {k} writes"
+        );
+        if completed {
+            break;
+        }
+        k += 1;
+        assert!(k < 50, "a publish never completed");
+    }
+    assert!(k > 5, "a publish made only {k} index writes");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Eight writers publish new versions of three plugins until the server is killed
+/// (`kill -9`) between 0.5 and 1.5 s in; after each restart the index verifies
+/// and every version that got its 201 is readable everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_mid_burst_the_server_restarts_whole_with_every_201_readable() {
+    use std::sync::{Arc, Mutex};
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let accepted: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut counter = 0u64;
+    for (round, kill_after_ms) in [500u64, 1_100, 1_500].into_iter().enumerate() {
+        let server = Server::start(data.path(), &[SAME_PUBLIC_URL]);
+        let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let (client, base, admin) =
+                    (client.clone(), server.base.clone(), admin.trim().to_owned());
+                let accepted = Arc::clone(&accepted);
+                let first = counter + writer * 1_000;
+                tokio::spawn(async move {
+                    for n in first.. {
+                        let slug = ["alpha", "beta", "gamma"][usize::try_from(n % 3).unwrap()];
+                        let version = format!("{round}.{writer}.{n}");
+                        match publish_version(&client, &base, &admin, slug, &version).await {
+                            Ok(status) if status == 201 => {
+                                accepted.lock().unwrap().push((slug.to_owned(), version));
+                            }
+                            Ok(status) => panic!("{slug}@{version}: {status}"),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        counter += 8 * 1_000;
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        server.kill();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let restarted = Server::start(data.path(), &[SAME_PUBLIC_URL]);
+        let accepted_now = accepted.lock().unwrap().clone();
+        assert!(
+            !accepted_now.is_empty(),
+            "round {round} published something"
+        );
+        for (slug, version) in &accepted_now {
+            assert_readable(&client, &restarted.base, slug, version).await;
+        }
+        restarted.terminate();
+        assert!(verify_index_of(data.path()).await > 5, "round {round}");
+    }
+}
+
+/// A new public URL rebuilds the whole index at start; cut short after any of its
+/// writes, the rebuild leaves the previous index whole (it is built beside it and
+/// swapped in), and the next start finishes it.
+#[cfg(feature = "fault-injection")]
+#[tokio::test]
+async fn a_rebuild_cut_short_leaves_the_previous_index_whole() {
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(data.path(), &[SAME_PUBLIC_URL]);
+    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    for slug in ["one", "two", "three"] {
+        let status = publish_version(&client, &server.base, admin.trim(), slug, "1.0.0").await;
+        assert_eq!(status.unwrap(), 201);
+    }
+    server.terminate();
+    let moved = ("OPENWORKFLOW_REGISTRY_PUBLIC_URL", "https://moved.example");
+    for k in [1, 4, 9, 15] {
+        let armed = Server::start(
+            data.path(),
+            &[
+                moved,
+                (
+                    "OPENWORKFLOW_REGISTRY_TEST_ABORT_AFTER_INDEX_WRITES",
+                    &k.to_string(),
+                ),
+            ],
+        );
+        assert!(!armed.wait_for_exit().success(), "aborted after {k} writes");
+        assert!(verify_index_of(data.path()).await > 5, "after {k} writes");
+        let config = std::fs::read_to_string(data.path().join("index/config.json")).unwrap();
+        assert!(config.contains("registry.test"), "still the previous index");
+    }
+    let finishing = Server::start(data.path(), &[moved]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !finishing
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("index rebuilt"))
+    {
+        assert!(Instant::now() < deadline, "the rebuild did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    finishing.terminate();
+    assert!(verify_index_of(data.path()).await > 5);
+    let config = std::fs::read_to_string(data.path().join("index/config.json")).unwrap();
+    assert!(config.contains("moved.example"));
+}

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::path::IndexPath;
 
-pub use registry_core::store::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
+pub use registry_core::store::{
+    Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag,
+};
 
 /// The cache policy of a file at `path` served with `status`: the kind's when
 /// present, short otherwise (an unpublished version's answer).
@@ -292,6 +294,20 @@ impl IndexStore for FileIndexStore {
         .await
     }
 
+    fn fresh_generation(&self) -> Result<Option<Box<dyn IndexGeneration>>, StorageError> {
+        remove_stale_generations(&self.root)?;
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = sibling(
+            &self.root,
+            &format!("{GENERATION_MARK}{}-{n}", process_id()),
+        );
+        Ok(Some(Box::new(DirectoryGeneration {
+            store: Arc::new(FileIndexStore::new(dir)),
+            live: self.root.clone(),
+            live_dirs: Arc::clone(&self.created),
+        })))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = &parse_key(key)?;
         let file = self.file_of(path);
@@ -309,10 +325,158 @@ impl IndexStore for FileIndexStore {
     }
 }
 
+/// Marks a directory as a generation being built or one swapped out: `index` is
+/// built as `index.generation-…`, and the old one leaves under that name.
+const GENERATION_MARK: &str = ".generation-";
+
+/// `root` with `suffix` appended to its last component.
+fn sibling(root: &Path, suffix: &str) -> PathBuf {
+    let mut name = root.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Removes generations a crash left beside `root` (half-built, or swapped out and
+/// not yet removed): none of them is the live index.
+fn remove_stale_generations(root: &Path) -> Result<(), StorageError> {
+    let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
+        return Ok(());
+    };
+    let prefix = format!("{}{GENERATION_MARK}", name.to_string_lossy());
+    let entries = match std::fs::read_dir(if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    }) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(backend(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(backend)?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            std::fs::remove_dir_all(entry.path()).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// A whole index built in a sibling directory of the live one.
+struct DirectoryGeneration {
+    store: Arc<FileIndexStore>,
+    live: PathBuf,
+    /// The live store's cache of directories that exist, void once swapped.
+    live_dirs: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
+}
+
+#[async_trait]
+impl IndexGeneration for DirectoryGeneration {
+    fn store(&self) -> Arc<dyn IndexStore> {
+        Arc::clone(&self.store) as Arc<dyn IndexStore>
+    }
+
+    async fn swap_in(self: Box<Self>) -> Result<(), StorageError> {
+        let (built, live, live_dirs) = (self.store.root.clone(), self.live, self.live_dirs);
+        blocking(move || {
+            swap_directories(&built, &live).map_err(backend)?;
+            live_dirs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            // `built` now holds the old index (or nothing).
+            match std::fs::remove_dir_all(&built) {
+                Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(e)),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+/// Puts the directory `built` at `live`, leaving the old `live` (if any) at
+/// `built`. On Linux one `renameat2(RENAME_EXCHANGE)`, so a crash leaves one index
+/// or the other at `live`, never none; elsewhere, or on a filesystem without it,
+/// two renames, and a crash between them leaves no index, which the next start
+/// rebuilds.
+fn swap_directories(built: &Path, live: &Path) -> std::io::Result<()> {
+    if !live.exists() {
+        return std::fs::rename(built, live);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, built, CWD, live, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let old = sibling(built, ".old");
+    std::fs::rename(live, &old)?;
+    std::fs::rename(built, live)?;
+    std::fs::rename(&old, built)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::path::JSON_CONTENT_TYPE;
+
+    #[tokio::test]
+    async fn a_generation_replaces_the_live_index_only_when_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        let live = FileIndexStore::new(&root);
+        let path = IndexPath::Snapshot;
+        let old = object_at(&path, &b"{\"old\":1}"[..], JSON_CONTENT_TYPE, 200);
+        let new = object_at(&path, &b"{\"new\":1}"[..], JSON_CONTENT_TYPE, 200);
+        live.put(&path.relative(), &old, &WriteCondition::Always)
+            .await
+            .unwrap();
+        std::fs::write(root.join("left-over"), b"from an older layout").unwrap();
+
+        // A generation a crash abandoned is never seen, and the next one clears it.
+        let abandoned = live.fresh_generation().unwrap().unwrap();
+        abandoned
+            .store()
+            .put(&path.relative(), &new, &WriteCondition::Always)
+            .await
+            .unwrap();
+        drop(abandoned);
+        let Fetched::Found { object, .. } = live.get(&path.relative(), None).await.unwrap() else {
+            panic!("the live index lost its snapshot");
+        };
+        assert_eq!(object, old);
+
+        let generation = live.fresh_generation().unwrap().unwrap();
+        generation
+            .store()
+            .put(&path.relative(), &new, &WriteCondition::Always)
+            .await
+            .unwrap();
+        generation.swap_in().await.unwrap();
+        let Fetched::Found { object, .. } = live.get(&path.relative(), None).await.unwrap() else {
+            panic!("the swapped-in index has no snapshot");
+        };
+        assert_eq!(object, new);
+        assert!(
+            !root.join("left-over").exists(),
+            "nothing of the old index stays"
+        );
+        let siblings: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            siblings,
+            ["index"],
+            "no generation is left beside the index"
+        );
+        // Writes after the swap land in the new tree.
+        let details = IndexPath::PluginDetails(Slug::parse("later").unwrap());
+        live.put(&details.relative(), &new, &WriteCondition::Always)
+            .await
+            .unwrap();
+        assert!(root.join(details.relative()).exists());
+    }
 
     #[tokio::test]
     async fn the_directory_store_keeps_the_index_store_contract() {

@@ -76,6 +76,13 @@ pub trait IndexStore: Send + Sync {
     /// Removes the file; removing one that is gone succeeds.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
 
+    /// An empty store to build a whole index in, swapped in for this one only when
+    /// complete, so a rebuild a crash interrupts leaves the previous index whole;
+    /// `None` where a store is rebuilt in place (the default).
+    fn fresh_generation(&self) -> Result<Option<Box<dyn IndexGeneration>>, StorageError> {
+        Ok(None)
+    }
+
     /// Writes several files unconditionally (a full rebuild's bulk path); stores
     /// that can batch the work override this.
     async fn put_all(&self, files: &[(String, IndexObject)]) -> Result<(), StorageError> {
@@ -84,6 +91,16 @@ pub trait IndexStore: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// A whole index being built beside the live one.
+#[async_trait]
+pub trait IndexGeneration: Send + Sync {
+    /// Where the new index is written.
+    fn store(&self) -> std::sync::Arc<dyn IndexStore>;
+
+    /// Makes the new index the live one in one step, and discards the old.
+    async fn swap_in(self: Box<Self>) -> Result<(), StorageError>;
 }
 
 /// The ETag of `bytes` in stores that compute their own: quoted SHA-256 hex.

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use files::FileArtifactStore;
-pub use index::{Fetched, IndexObject, IndexStore, WriteCondition, content_etag};
+pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use journal::{ChangeJournal, JournalEntry};
 
 use crate::artifact::{ArtifactKey, StoredArtifact};

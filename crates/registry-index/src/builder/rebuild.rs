@@ -21,10 +21,28 @@ use super::{
 };
 
 impl IndexBuilder {
-    /// Rebuilds the whole index from the catalog, streaming it page by page, and
-    /// removes files no plugin has any more. With `force`, rewrites every file even
-    /// where the previous bins say it is unchanged (repairs a damaged index).
+    /// Rebuilds the whole index from the catalog, streaming it page by page.
+    ///
+    /// Where the store offers it (a directory), the index is written whole into a
+    /// fresh generation beside the live one and swapped in at the end, so a crash
+    /// during a rebuild leaves the previous index as it was; the fresh directory
+    /// needs no per-file care. Elsewhere (S3) it is rebuilt in place, writing only
+    /// files that change and removing those no plugin has any more; with `force`,
+    /// rewriting every file (repairs a damaged index).
     pub async fn rebuild(&self, force: bool) -> Result<ChangeReport, IndexError> {
+        let Some(generation) = self.index.fresh_generation()? else {
+            return self.rebuild_in_place(force).await;
+        };
+        let fresh = Self {
+            index: generation.store(),
+            ..self.clone()
+        };
+        let report = fresh.rebuild_in_place(true).await?;
+        generation.swap_in().await?;
+        Ok(report)
+    }
+
+    async fn rebuild_in_place(&self, force: bool) -> Result<ChangeReport, IndexError> {
         let mut report = ChangeReport::default();
         let old_bins = Arc::new(if force {
             BTreeMap::new()

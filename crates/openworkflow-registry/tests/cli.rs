@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use registry_testkit::{TestPlugin, sha256_hex};
 
+#[path = "cli/soak.rs"]
+mod soak;
+
 const BIN: &str = env!("CARGO_BIN_EXE_openworkflow-registry");
 
 struct Server {

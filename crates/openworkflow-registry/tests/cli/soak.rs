@@ -1,0 +1,289 @@
+//! The load and soak test: the real server under mixed reads, searches and
+//! publishes from 64 connections, for `OPENWORKFLOW_SOAK_SECS` seconds (30 by
+//! default) on each backend, then checked: no 5xx, every 201 readable, resident
+//! memory at the end within 10% of what it was once warm, and a verified index.
+//!
+//! Ten minutes on both backends, with the figures printed:
+//!
+//! ```sh
+//! OPENWORKFLOW_SOAK_SECS=600 ./scripts/aws-local.sh \
+//!   cargo test --release -p openworkflow-registry --test cli soak -- --nocapture
+//! ```
+
+// The figures printed are the soak's report (see them with --nocapture).
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use registry_testkit::TestPlugin;
+
+use super::{SAME_PUBLIC_URL, Server, verify_index_of};
+
+const CONNECTIONS: usize = 64;
+const PLUGINS: usize = 50;
+
+/// One request kind's outcomes.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort();
+        let at = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies.get(at).copied().unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Kind {
+    Details,
+    Version,
+    Search,
+    Publish,
+}
+
+/// Which request the `n`-th one is: mostly reads, some searches, 2% publishes.
+fn kind_of(n: u64) -> Kind {
+    match n % 100 {
+        0 | 50 => Kind::Publish,
+        1..=20 => Kind::Search,
+        21..=45 => Kind::Version,
+        _ => Kind::Details,
+    }
+}
+
+fn soak_duration() -> Duration {
+    let secs = std::env::var("OPENWORKFLOW_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Resident memory of `pid`, in KiB.
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Runs the load against `server` and checks what it must; prints the figures.
+async fn soak(server: &Server, backend: &str, data: &Path) {
+    let admin = std::fs::read_to_string(data.join("admin.key")).unwrap();
+    let admin = admin.trim().to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .unwrap();
+    let slugs: Vec<String> = (0..PLUGINS).map(|i| format!("soak-{i:02}")).collect();
+    for slug in &slugs {
+        let status = super::publish_version(&client, &server.base, &admin, slug, "1.0.0").await;
+        assert_eq!(status.unwrap(), 201);
+    }
+    let duration = soak_duration();
+    let started = Instant::now();
+    let counter = Arc::new(AtomicU64::new(0));
+    let tallies: Arc<Mutex<BTreeMap<Kind, Tally>>> = Arc::default();
+    let accepted: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, base, admin, slugs) = (
+                client.clone(),
+                server.base.clone(),
+                admin.clone(),
+                slugs.clone(),
+            );
+            let (counter, tallies, accepted, failures) = (
+                Arc::clone(&counter),
+                Arc::clone(&tallies),
+                Arc::clone(&accepted),
+                Arc::clone(&failures),
+            );
+            tokio::spawn(async move {
+                let mut mine: BTreeMap<Kind, Vec<Duration>> = BTreeMap::new();
+                while started.elapsed() < duration {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let slug = &slugs[usize::try_from(n).unwrap() % PLUGINS];
+                    let kind = kind_of(n);
+                    let request = match kind {
+                        Kind::Details => client.get(format!("{base}/plugins/{slug}")),
+                        Kind::Version => client.get(format!("{base}/plugins/{slug}?version=1.0.0")),
+                        Kind::Search => {
+                            client.get(format!("{base}/plugins/search?q=soak&limit=10"))
+                        }
+                        Kind::Publish => client
+                            .post(format!("{base}/plugins"))
+                            .bearer_auth(&admin)
+                            .header("content-type", "application/yaml")
+                            .body(TestPlugin::new(slug, &format!("1.1.{n}")).yaml()),
+                    };
+                    let sent = Instant::now();
+                    let status = match request.send().await {
+                        Ok(response) => {
+                            let status = response.status();
+                            let _ = response.bytes().await;
+                            status
+                        }
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("{kind:?}: {e}"));
+                            continue;
+                        }
+                    };
+                    mine.entry(kind).or_default().push(sent.elapsed());
+                    let expected = if kind == Kind::Publish { 201 } else { 200 };
+                    if status == expected {
+                        if kind == Kind::Publish {
+                            accepted
+                                .lock()
+                                .unwrap()
+                                .push((slug.clone(), format!("1.1.{n}")));
+                        }
+                    } else {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{kind:?} {slug}: {status}"));
+                    }
+                }
+                let mut tallies = tallies.lock().unwrap();
+                for (kind, latencies) in mine {
+                    tallies.entry(kind).or_default().latencies.extend(latencies);
+                }
+            })
+        })
+        .collect();
+    // Memory once warm: a third of the run in, at most a minute.
+    tokio::time::sleep((duration / 3).min(Duration::from_secs(60))).await;
+    let warm_kib = resident_kib(server.child.id());
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let end_kib = resident_kib(server.child.id());
+
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{backend}: {} failed requests, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let mut tallies = std::mem::take(&mut *tallies.lock().unwrap());
+    let total: usize = tallies.values().map(|t| t.latencies.len()).sum();
+    println!(
+        "soak {backend}: {total} requests in {:.1} s = {:.0} req/s over {CONNECTIONS} connections; RSS warm {warm_kib} KiB, end {end_kib} KiB",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
+    for (kind, tally) in &mut tallies {
+        let count = tally.latencies.len();
+        println!(
+            "  {kind:?}: {count} ({:.0}/s), p50 {:?}, p99 {:?}",
+            count as f64 / elapsed.as_secs_f64(),
+            tally.percentile(0.50),
+            tally.percentile(0.99)
+        );
+    }
+    assert!(
+        end_kib * 10 <= warm_kib * 11,
+        "{backend}: resident memory grew from {warm_kib} KiB to {end_kib} KiB"
+    );
+
+    // Every 201 is readable, by version and in its plugin's versions.
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(!accepted.is_empty(), "{backend}: some publishes were made");
+    let mut by_slug: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (slug, version) in &accepted {
+        by_slug.entry(slug).or_default().push(version);
+    }
+    for (slug, versions) in by_slug {
+        let details: serde_json::Value = client
+            .get(format!("{}/plugins/{slug}", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed: Vec<&str> = details["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        for version in versions {
+            assert!(
+                listed.contains(&version),
+                "{backend}: {slug}@{version} is listed"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_on_the_embedded_backend() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[SAME_PUBLIC_URL]);
+    soak(&server, "embedded", data.path()).await;
+    server.terminate();
+    assert!(verify_index_of(data.path()).await > PLUGINS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_on_the_aws_backend() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "needs DynamoDB Local and moto: run ./scripts/test.sh"
+    );
+    let name = format!("soak-{}", std::process::id());
+    let aws = [
+        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
+        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
+    ];
+    let init = std::process::Command::new(super::BIN)
+        .arg("init-aws")
+        .envs(aws)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            SAME_PUBLIC_URL,
+            ("OPENWORKFLOW_REGISTRY_BACKEND", "aws"),
+            aws[0],
+            aws[1],
+        ],
+    );
+    soak(&server, "aws", data.path()).await;
+    server.terminate();
+    let key = registry_index::IndexSigningKey::load_or_create(
+        &data.path().join(registry_index::INDEX_KEY_FILE),
+    )
+    .unwrap()
+    .0;
+    let clients = registry_aws::AwsClients::from_env(registry_aws::s3_needs_path_style()).await;
+    let store = registry_aws::S3IndexStore::new(clients.s3, name.clone());
+    use registry_core::timestamp::{Clock, SystemClock};
+    let verified =
+        registry_index::verify::verify_index(&store, &key.public_key(), SystemClock.now())
+            .await
+            .unwrap_or_else(|e| panic!("the aws index does not verify: {e}"));
+    assert!(verified.files_checked > PLUGINS);
+}

@@ -15,6 +15,7 @@
 pub mod builder;
 pub mod canonical;
 pub mod format;
+mod hot;
 #[cfg(feature = "binaries")]
 pub mod lambda;
 pub mod path;

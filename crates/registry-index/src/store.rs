@@ -17,6 +17,7 @@ use bytes::Bytes;
 use registry_core::store::{BackendError, Conflict, StorageError, owner_only};
 use serde::{Deserialize, Serialize};
 
+use crate::hot::{FileIdentity, HotFiles};
 use crate::path::IndexPath;
 
 pub use registry_core::store::{
@@ -93,6 +94,8 @@ pub struct FileIndexStore {
     conditional: tokio::sync::Mutex<()>,
     /// Directories known to exist, so a rebuild's many writes skip the check.
     created: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
+    /// Files recently read, served without touching the disk.
+    hot: Arc<HotFiles>,
 }
 
 impl FileIndexStore {
@@ -102,6 +105,7 @@ impl FileIndexStore {
             root: root.into(),
             conditional: tokio::sync::Mutex::new(()),
             created: Arc::default(),
+            hot: Arc::default(),
         }
     }
 
@@ -134,8 +138,21 @@ fn backend(error: std::io::Error) -> StorageError {
 }
 
 fn read_file(file: &Path, path: &IndexPath) -> Result<Option<(IndexObject, String)>, StorageError> {
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
+    Ok(read_file_and_identity(file, path)?.map(|(object, etag, _)| (object, etag)))
+}
+
+/// The file, its ETag, and the identity of the inode read (for the read cache).
+fn read_file_and_identity(
+    file: &Path,
+    path: &IndexPath,
+) -> Result<Option<(IndexObject, String, FileIdentity)>, StorageError> {
+    let (bytes, identity) = match std::fs::File::open(file) {
+        Ok(mut opened) => {
+            let identity = FileIdentity::of(&opened.metadata().map_err(backend)?);
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut opened, &mut bytes).map_err(backend)?;
+            (bytes, identity)
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(backend(e)),
     };
@@ -154,7 +171,11 @@ fn read_file(file: &Path, path: &IndexPath) -> Result<Option<(IndexObject, Strin
         Err(e) if e.kind() == ErrorKind::NotFound => default(),
         Err(e) => return Err(backend(e)),
     };
-    Ok(Some((object_at(path, bytes, &content_type, status), etag)))
+    Ok(Some((
+        object_at(path, bytes, &content_type, status),
+        etag,
+        identity,
+    )))
 }
 
 fn write_file(
@@ -225,8 +246,24 @@ impl IndexStore for FileIndexStore {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError> {
         let path = &parse_key(key)?;
         let file = self.file_of(path);
-        let owned = path.clone();
-        let found = blocking(move || read_file(&file, &owned)).await?;
+        // A cached copy counts only while the file is the very inode it was read
+        // from: one `stat`, so a file replaced behind this store's back (another
+        // process writing the directory) is read afresh.
+        let cached = self.hot.get(key).filter(|(_, _, identity)| {
+            std::fs::metadata(&file).is_ok_and(|m| FileIdentity::of(&m) == *identity)
+        });
+        let found = match cached {
+            Some((object, etag, _)) => Some((object, etag)),
+            None => {
+                let owned = path.clone();
+                let token = self.hot.before_read();
+                let found = blocking(move || read_file_and_identity(&file, &owned)).await?;
+                found.map(|(object, etag, identity)| {
+                    self.hot.keep(token, key, &object, &etag, identity);
+                    (object, etag)
+                })
+            }
+        };
         Ok(match found {
             None => Fetched::Missing,
             Some((_, etag)) if if_none_match == Some(etag.as_str()) => Fetched::NotModified,
@@ -252,6 +289,7 @@ impl IndexStore for FileIndexStore {
         let (owned_path, owned) = (path.clone(), object.clone());
         let condition = condition.clone();
         let created = Arc::clone(&self.created);
+        self.hot.forget(key);
         blocking(move || {
             let current = match condition {
                 WriteCondition::Always => None,
@@ -285,6 +323,9 @@ impl IndexStore for FileIndexStore {
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         let created = Arc::clone(&self.created);
+        for (key, _) in files {
+            self.hot.forget(key);
+        }
         blocking(move || {
             for (file, path, object) in &jobs {
                 write_file(file, path, object, &created)?;
@@ -305,12 +346,14 @@ impl IndexStore for FileIndexStore {
             store: Arc::new(FileIndexStore::new(dir)),
             live: self.root.clone(),
             live_dirs: Arc::clone(&self.created),
+            live_files: Arc::clone(&self.hot),
         })))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = &parse_key(key)?;
         let file = self.file_of(path);
+        self.hot.forget(key);
         blocking(move || {
             for target in [sidecar_of(&file), file] {
                 match std::fs::remove_file(&target) {
@@ -367,6 +410,8 @@ struct DirectoryGeneration {
     live: PathBuf,
     /// The live store's cache of directories that exist, void once swapped.
     live_dirs: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
+    /// The live store's cached files, void once swapped.
+    live_files: Arc<HotFiles>,
 }
 
 #[async_trait]
@@ -376,10 +421,16 @@ impl IndexGeneration for DirectoryGeneration {
     }
 
     async fn swap_in(self: Box<Self>) -> Result<(), StorageError> {
-        let (built, live, live_dirs) = (self.store.root.clone(), self.live, self.live_dirs);
+        let (built, live, live_dirs, live_files) = (
+            self.store.root.clone(),
+            self.live,
+            self.live_dirs,
+            self.live_files,
+        );
         blocking(move || {
             swap_directories(&built, &live).map_err(backend)?;
             live_dirs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            live_files.forget_all();
             // `built` now holds the old index (or nothing).
             match std::fs::remove_dir_all(&built) {
                 Err(e) if e.kind() != ErrorKind::NotFound => Err(backend(e)),
@@ -419,6 +470,58 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::path::JSON_CONTENT_TYPE;
+
+    /// Reads are served from memory once warm, yet never outlive a write, whether
+    /// made through the store or by another process replacing the file.
+    #[tokio::test]
+    async fn cached_reads_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (reader, other_process) = (
+            FileIndexStore::new(dir.path()),
+            FileIndexStore::new(dir.path()),
+        );
+        let path = IndexPath::Snapshot.relative();
+        let version = |n: u8| {
+            object_at(
+                &IndexPath::Snapshot,
+                vec![b'{', n, b'}'],
+                JSON_CONTENT_TYPE,
+                200,
+            )
+        };
+        async fn read(store: &FileIndexStore, path: &str) -> Option<u8> {
+            match store.get(path, None).await.unwrap() {
+                Fetched::Found { object, .. } => Some(object.bytes[1]),
+                _ => None,
+            }
+        }
+        reader
+            .put(&path, &version(1), &WriteCondition::Always)
+            .await
+            .unwrap();
+        assert_eq!(read(&reader, &path).await, Some(1));
+        assert_eq!(read(&reader, &path).await, Some(1), "a cached read");
+        reader
+            .put(&path, &version(2), &WriteCondition::Always)
+            .await
+            .unwrap();
+        assert_eq!(
+            read(&reader, &path).await,
+            Some(2),
+            "a write through the store"
+        );
+        other_process
+            .put(&path, &version(3), &WriteCondition::Always)
+            .await
+            .unwrap();
+        assert_eq!(
+            read(&reader, &path).await,
+            Some(3),
+            "a file replaced elsewhere"
+        );
+        other_process.delete(&path).await.unwrap();
+        assert_eq!(read(&reader, &path).await, None, "a file deleted elsewhere");
+    }
 
     #[tokio::test]
     async fn a_generation_replaces_the_live_index_only_when_swapped_in() {

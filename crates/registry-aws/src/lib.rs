@@ -5,18 +5,21 @@
 //! settings (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
 //! credentials) apply unchanged.
 
+#[cfg(feature = "cloudfront")]
 pub mod cloudfront;
 pub mod dynamo;
 mod error;
 pub mod index;
 pub mod replicated;
 pub mod s3;
+#[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod setup;
 pub mod uploads;
 
 use std::sync::Arc;
 
+#[cfg(feature = "cloudfront")]
 pub use cloudfront::CloudFrontInvalidator;
 pub use dynamo::DynamoStore;
 pub use index::S3IndexStore;

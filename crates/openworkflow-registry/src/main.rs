@@ -217,7 +217,9 @@ enum Command {
     },
 }
 
-#[tokio::main]
+// Background work (index updates, health checks, roll-ups) needs few blocking
+// threads; requests run on the HTTP threads' own runtimes (see `serve_http`).
+#[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

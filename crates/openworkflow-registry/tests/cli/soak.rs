@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! OPENWORKFLOW_SOAK_SECS=600 ./scripts/aws-local.sh \
-//!   cargo test --release -p openworkflow-registry --test cli soak -- --nocapture
+//!   cargo test --profile server -p openworkflow-registry --test cli soak -- --nocapture
 //! ```
 
 // The figures printed are the soak's report (see them with --nocapture).

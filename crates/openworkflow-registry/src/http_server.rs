@@ -194,6 +194,7 @@ async fn accept_connections(
             {
                 answer_request_timeout(&connection.stream, header_timeout).await;
             }
+            linger(&connection.stream).await;
             drop(ticket);
         });
     }
@@ -204,6 +205,49 @@ async fn accept_connections(
     {
         tracing::warn!("requests still running after the shutdown grace; closing them");
     }
+}
+
+/// Most a closing connection reads and discards, and for how long.
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
+const LINGER_WAIT: Duration = Duration::from_secs(2);
+/// How long a closing connection waits to see whether the client is still sending.
+const LINGER_PEEK: Duration = Duration::from_millis(50);
+
+/// Before closing, reads what the client is still sending (the rest of a body
+/// answered early, say with 413): closing with unread bytes resets the connection,
+/// and the client, still writing, never reads its answer. Only when bytes arrive,
+/// and bounded, as nginx's lingering close is; an idle connection closes after a
+/// 50 ms look.
+async fn linger(stream: &TcpStream) {
+    let mut sink = vec![0u8; 64 * 1024];
+    // A client mid-body sends its next bytes within moments; one that is done
+    // either closed (0 bytes) or sends nothing in that time.
+    if tokio::time::timeout(LINGER_PEEK, stream.readable())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    match stream.try_read(&mut sink) {
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+    let drain = async {
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match stream.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(n) => drained += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_WAIT, drain).await;
 }
 
 /// Writes the 408 a client cut off mid-head is owed, bounded like any refusal.

@@ -41,6 +41,24 @@ async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
     socket.connect(server).await.unwrap()
 }
 
+/// A connection from `source` that the server has admitted: it has answered one
+/// request on it, and the connection stays open (keep-alive). Connections are
+/// accepted by several threads, so one merely connected may not be counted yet.
+async fn admitted_from(source: &str, server: SocketAddr) -> TcpStream {
+    let mut stream = connect_from(source, server).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: registry\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut head))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    stream
+}
+
 /// Everything the server sends until it closes the connection.
 async fn read_until_closed(stream: &mut TcpStream) -> String {
     let mut received = Vec::new();
@@ -154,7 +172,7 @@ async fn past_the_per_client_cap_new_connections_get_429_while_others_are_served
     let server = server_addr(&app);
     let mut held = Vec::new();
     for _ in 0..4 {
-        held.push(connect_from("127.0.0.2", server).await);
+        held.push(admitted_from("127.0.0.2", server).await);
     }
     let mut one_too_many = connect_from("127.0.0.2", server).await;
     let refused = read_until_closed(&mut one_too_many).await;
@@ -196,7 +214,7 @@ async fn past_the_server_cap_new_connections_get_503() {
     let server = server_addr(&app);
     let mut held = Vec::new();
     for _ in 0..6 {
-        held.push(connect_from("127.0.0.3", server).await);
+        held.push(admitted_from("127.0.0.3", server).await);
     }
     let mut one_too_many = TcpStream::connect(server).await.unwrap();
     let refused = read_until_closed(&mut one_too_many).await;

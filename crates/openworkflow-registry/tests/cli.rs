@@ -86,6 +86,25 @@ impl Server {
     }
 }
 
+/// `init-aws` with these variables (table and bucket); it must succeed.
+fn init_aws(envs: &[(&str, &str)]) {
+    let init = Command::new(BIN)
+        .arg("init-aws")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+}
+
+/// GET `url` and its JSON body.
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn create_key(data: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(["create-key", "--data"])
@@ -230,26 +249,9 @@ async fn init_aws_then_serve_and_create_keys_on_the_aws_backend() {
         ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
         ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
     ];
-    let init = Command::new(BIN)
-        .arg("init-aws")
-        .envs(aws)
-        .output()
-        .unwrap();
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    let again = Command::new(BIN)
-        .arg("init-aws")
-        .envs(aws)
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "init-aws is idempotent: {}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    init_aws(&aws);
+    // Run again: init-aws is idempotent.
+    init_aws(&aws);
 
     let data = tempfile::tempdir().unwrap();
     let mut envs = aws.to_vec();
@@ -581,14 +583,7 @@ async fn assert_readable(client: &reqwest::Client, base: &str, slug: &str, versi
         .await
         .unwrap();
     assert_eq!(exact.status(), 200, "{slug}@{version} by version");
-    let details: serde_json::Value = client
-        .get(format!("{base}/plugins/{slug}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details = get_json(client, &format!("{base}/plugins/{slug}")).await;
     assert!(
         details["versions"]
             .as_array()
@@ -597,14 +592,7 @@ async fn assert_readable(client: &reqwest::Client, base: &str, slug: &str, versi
             .any(|v| v == version),
         "{slug}@{version} is in the versions list: {details}"
     );
-    let found: serde_json::Value = client
-        .get(format!("{base}/plugins/search?q={slug}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = get_json(client, &format!("{base}/plugins/search?q={slug}")).await;
     let hit = found["results"]
         .as_array()
         .unwrap()

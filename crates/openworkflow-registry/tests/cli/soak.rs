@@ -214,14 +214,7 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         by_slug.entry(slug).or_default().push(version);
     }
     for (slug, versions) in by_slug {
-        let details: serde_json::Value = client
-            .get(format!("{}/plugins/{slug}", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let details = super::get_json(&client, &format!("{}/plugins/{slug}", server.base)).await;
         let listed: Vec<&str> = details["versions"]
             .as_array()
             .unwrap()
@@ -257,16 +250,7 @@ async fn soak_on_the_aws_backend() {
         ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
         ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
     ];
-    let init = std::process::Command::new(super::BIN)
-        .arg("init-aws")
-        .envs(aws)
-        .output()
-        .unwrap();
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    super::init_aws(&aws);
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(
         data.path(),

@@ -622,6 +622,7 @@ async fn publish_version(
         .map(|r| r.status())
 }
 
+#[cfg(feature = "fault-injection")]
 impl Server {
     /// Waits for a process that is going to exit on its own (an injected abort).
     fn wait_for_exit(mut self) -> std::process::ExitStatus {
@@ -709,6 +710,7 @@ async fn a_server_aborted_after_any_index_write_of_a_publish_is_whole_after_rest
     assert!(k > 5, "a publish made only {k} index writes");
 }
 
+#[cfg(feature = "fault-injection")]
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -84,6 +84,10 @@ pub async fn read_zip_part(headers: &HeaderMap, body: Body) -> Result<UploadedFi
                 magic_checked = true;
             }
         }
+        // A part shorter than the magic never reached the check above.
+        if !magic_checked {
+            check_magic(&bytes).map_err(bad_magic)?;
+        }
         found = Some(UploadedFile {
             bytes: bytes.freeze(),
             file_name,
@@ -122,5 +126,39 @@ fn form_error(error: multer::Error) -> ApiError {
             "malformed_form",
             format!("the multipart form could not be read: {other}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn form(file: &[u8]) -> (HeaderMap, Body) {
+        let mut body =
+            b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.zip\"\r\n\r\n"
+                .to_vec();
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n--b--\r\n");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=b".parse().unwrap(),
+        );
+        (headers, Body::from(body))
+    }
+
+    #[tokio::test]
+    async fn a_file_part_shorter_than_the_zip_magic_is_refused() {
+        for file in [&b""[..], b"P", b"PK\x03"] {
+            let (headers, body) = form(file);
+            let refused = read_zip_part(&headers, body).await.unwrap_err();
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{file:?}");
+        }
+        let (headers, body) = form(b"PK\x03\x04");
+        assert_eq!(
+            read_zip_part(&headers, body).await.unwrap().bytes.as_ref(),
+            b"PK\x03\x04"
+        );
     }
 }

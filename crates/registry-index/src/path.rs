@@ -53,9 +53,15 @@ impl Shard {
         (0..SHARD_COUNT).map(Shard)
     }
 
-    /// Parses the three-hex-digit name used in paths.
+    /// Parses the three-hex-digit name used in paths: lowercase digits only, so each
+    /// shard has exactly one name (`1E2` and `+a2` are not names of shards; `from_str_radix`
+    /// alone would take both).
     pub fn parse(name: &str) -> Option<Self> {
-        if name.len() != 3 {
+        let canonical = name.len() == 3
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !canonical {
             return None;
         }
         u16::from_str_radix(name, 16).ok().and_then(Self::new)
@@ -315,6 +321,16 @@ mod tests {
         origin: String,
         #[serde(default)]
         key: Option<String>,
+    }
+
+    #[test]
+    fn each_shard_has_exactly_one_name() {
+        assert_eq!(Shard::parse("1e2"), Shard::new(0x1e2));
+        for other in ["1E2", "+e2", "-01", " 1e", "1e", "01e2", "fff0"] {
+            assert_eq!(Shard::parse(other), None, "{other:?}");
+            assert_eq!(IndexPath::parse(&format!("snapshot/{other}.json")), None);
+            assert_eq!(IndexPath::parse(&format!("search/{other}.json")), None);
+        }
     }
 
     #[test]

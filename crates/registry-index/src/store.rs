@@ -96,6 +96,20 @@ pub struct FileIndexStore {
     created: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
     /// Files recently read, served without touching the disk.
     hot: Arc<HotFiles>,
+    /// How files reach the disk: through a temporary name while readers may look,
+    /// straight into place in a generation no reader sees until it is swapped in.
+    placement: Placement,
+}
+
+/// How a store puts a file's bytes at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// A temporary file renamed over the path, so a reader never sees half a file.
+    Atomic,
+    /// Written at the path itself: nobody reads the directory yet, and a crash
+    /// leaves a generation the next rebuild removes unseen. Saves a rename per file,
+    /// a quarter of a rebuild's time in the kernel.
+    InPlace,
 }
 
 impl FileIndexStore {
@@ -106,6 +120,7 @@ impl FileIndexStore {
             conditional: tokio::sync::Mutex::new(()),
             created: Arc::default(),
             hot: Arc::default(),
+            placement: Placement::Atomic,
         }
     }
 
@@ -183,6 +198,7 @@ fn write_file(
     path: &IndexPath,
     object: &IndexObject,
     created: &std::sync::Mutex<HashSet<PathBuf>>,
+    placement: Placement,
 ) -> Result<(), StorageError> {
     let dir = file
         .parent()
@@ -207,9 +223,16 @@ fn write_file(
             etag: content_etag(&object.bytes),
         })
         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        write_atomically(&sidecar_of(file), &meta)?;
+        place(&sidecar_of(file), &meta, placement)?;
     }
-    write_atomically(file, &object.bytes)
+    place(file, &object.bytes, placement)
+}
+
+fn place(file: &Path, bytes: &[u8], placement: Placement) -> Result<(), StorageError> {
+    match placement {
+        Placement::Atomic => write_atomically(file, bytes),
+        Placement::InPlace => owner_only::write(file, bytes).map_err(backend),
+    }
 }
 
 /// Temporary names: unique per process (the counter) and across processes (the pid).
@@ -289,6 +312,7 @@ impl IndexStore for FileIndexStore {
         let (owned_path, owned) = (path.clone(), object.clone());
         let condition = condition.clone();
         let created = Arc::clone(&self.created);
+        let placement = self.placement;
         self.hot.forget(key);
         blocking(move || {
             let current = match condition {
@@ -303,7 +327,7 @@ impl IndexStore for FileIndexStore {
             if !holds {
                 return Err(StorageError::Conflict(Conflict::RevisionChanged));
             }
-            write_file(&file, &owned_path, &owned, &created)
+            write_file(&file, &owned_path, &owned, &created, placement)
         })
         .await?;
         Ok(etag)
@@ -315,20 +339,18 @@ impl IndexStore for FileIndexStore {
         let jobs = files
             .iter()
             .map(|(key, object)| {
-                Ok((
-                    self.file_of(&parse_key(key)?),
-                    parse_key(key)?,
-                    object.clone(),
-                ))
+                let path = parse_key(key)?;
+                Ok((self.file_of(&path), path, object.clone()))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         let created = Arc::clone(&self.created);
+        let placement = self.placement;
         for (key, _) in files {
             self.hot.forget(key);
         }
         blocking(move || {
             for (file, path, object) in &jobs {
-                write_file(file, path, object, &created)?;
+                write_file(file, path, object, &created, placement)?;
             }
             Ok(())
         })
@@ -343,7 +365,10 @@ impl IndexStore for FileIndexStore {
             &format!("{GENERATION_MARK}{}-{n}", process_id()),
         );
         Ok(Some(Box::new(DirectoryGeneration {
-            store: Arc::new(FileIndexStore::new(dir)),
+            store: Arc::new(FileIndexStore {
+                placement: Placement::InPlace,
+                ..FileIndexStore::new(dir)
+            }),
             live: self.root.clone(),
             live_dirs: Arc::clone(&self.created),
             live_files: Arc::clone(&self.hot),

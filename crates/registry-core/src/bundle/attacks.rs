@@ -346,3 +346,63 @@ fn methods_other_than_stored_and_deflate_are_refused() {
         BundleError::UnsupportedMethod { method: 12, .. }
     ));
 }
+
+#[test]
+fn a_second_name_in_a_unicode_path_field_is_refused() {
+    // Info-ZIP's 0x7075 record: version 1, CRC-32 of the header name, the new name.
+    let mut record = vec![1u8];
+    let mut crc = Crc::new();
+    crc.update(b"plugin.yaml");
+    record.extend(crc.sum().to_le_bytes());
+    record.extend(b"other.yaml");
+    let mut extra = 0x7075u16.to_le_bytes().to_vec();
+    extra.extend(u16::try_from(record.len()).unwrap().to_le_bytes());
+    extra.extend(record);
+    for (local_side, central_side) in [(true, false), (false, true)] {
+        let mut entry = manifest();
+        if local_side {
+            entry.local_extra = extra.clone();
+        }
+        if central_side {
+            entry.central_extra = extra.clone();
+        }
+        let refusal = refused(&archive(&[entry])).to_string();
+        assert!(refusal.contains("0x7075"), "{refusal}");
+    }
+}
+
+#[test]
+fn extra_records_must_tile_the_local_extra_area_and_hold_their_fixed_part() {
+    for extra in [
+        vec![0x55, 0x54, 9, 0, 1], // an extended timestamp claiming 9 bytes, holding 1
+        vec![0x55, 0x54, 0, 0],    // an extended timestamp without its flags byte
+        vec![0x1e, 0xa1, 1, 0, 0], // an alignment record without its 2-byte size
+        vec![0x35, 0xd9, 0, 0],    // Android's zipalign record, empty
+        vec![0x01],                // half a record header
+    ] {
+        let mut entry = manifest();
+        entry.local_extra = extra.clone();
+        assert!(
+            matches!(refused(&archive(&[entry])), BundleError::Malformed { .. }),
+            "{extra:?}"
+        );
+    }
+}
+
+#[test]
+fn an_entry_offset_outside_the_entries_area_is_refused() {
+    let mut bytes = archive(&[manifest(), deflated("lib/a.py", b"print(1)\n")]);
+    // Point the second central entry's local offset past the end of the file.
+    let central_start = usize::try_from(u32::from_le_bytes(
+        bytes[bytes.len() - 6..bytes.len() - 2].try_into().unwrap(),
+    ))
+    .unwrap();
+    let second = central_start + 46 + "plugin.yaml".len();
+    bytes[second + 42..second + 46].copy_from_slice(&u32::MAX.to_le_bytes()[..4]);
+    assert!(matches!(refused(&bytes), BundleError::Malformed { .. }));
+    // Past the file, with the first local header's name long enough to reach there:
+    // the first entry's slices would run off the end of the file.
+    bytes[second + 42..second + 46].copy_from_slice(&5_000u32.to_le_bytes());
+    bytes[26..28].copy_from_slice(&2_000u16.to_le_bytes());
+    assert!(matches!(refused(&bytes), BundleError::Malformed { .. }));
+}

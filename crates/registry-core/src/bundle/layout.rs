@@ -77,7 +77,17 @@ pub(super) fn entries(zip: &[u8], max_entries: usize) -> Result<Vec<Entry>, Bund
         let next = central
             .get(i + 1)
             .map_or(end.central_start, |n| n.local_offset);
-        let next = usize::try_from(next).map_err(|_| layout("an offset is out of range"))?;
+        // The next header must lie between this one and the central directory, which
+        // itself lies inside the file: every slice of this entry is then in bounds.
+        let next = usize::try_from(next)
+            .ok()
+            .filter(|&n| n >= at && n as u64 <= end.central_start && n <= zip.len())
+            .ok_or_else(|| {
+                layout(format!(
+                    "entry {:?}: the entry after it starts at byte {next}, outside the entries' area",
+                    lossy(&c.name)
+                ))
+            })?;
         let data = read_local_entry(zip, at, next, c)?;
         at = next;
         entries.push(Entry {
@@ -350,8 +360,10 @@ fn read_local_entry(
     // A local zip64 field holds both sizes, uncompressed first, whenever either is
     // saturated.
     let extra = &zip[name_at + name_len..data_start];
+    // Checked whether or not a size needs it: the local extra records must be
+    // well formed too, or readers disagree on where the name and data begin.
+    let mut zip64 = Zip64Values::find(extra, &c.name)?;
     let local_sizes = if compressed == 0xFFFF_FFFF || uncompressed == 0xFFFF_FFFF {
-        let mut zip64 = Zip64Values::find(extra, &c.name)?;
         match (zip64.next_u64(), zip64.next_u64()) {
             (Some(uncompressed), Some(compressed)) => (compressed, uncompressed),
             _ => return Err(mismatch("zip64 sizes")),
@@ -421,13 +433,24 @@ fn check_descriptor(bytes: &[u8], c: &Central) -> Result<(), ()> {
     }
 }
 
+/// Info-ZIP's Unicode path extra field: a second name for the entry.
+const UNICODE_PATH_EXTRA: u16 = 0x7075;
+
+/// Extra record types with a fixed part, and its length: extended timestamp (flags),
+/// Info-ZIP Unicode comment (version and CRC-32), data-stream alignment and Android's
+/// zipalign record (the alignment). Readers that parse them refuse a shorter record,
+/// so the bundle would not open.
+const EXTRA_MIN_LEN: [(u16, usize); 4] = [(0x5455, 1), (0x6375, 5), (0xa11e, 2), (0xd935, 2)];
+
 /// The values of a zip64 extra field, taken in order as saturated fields call for them.
 struct Zip64Values<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Zip64Values<'a> {
-    /// The zip64 field of `extra` (empty if none); the extra fields must tile it.
+    /// The zip64 field of `extra` (empty if none), after checking every record: the
+    /// records must tile the extra area, none may rename the entry, and none may be
+    /// shorter than its type's fixed part.
     fn find(extra: &'a [u8], name: &[u8]) -> Result<Self, BundleError> {
         let mut at = 0;
         let mut found: Option<&[u8]> = None;
@@ -439,6 +462,19 @@ impl<'a> Zip64Values<'a> {
             let Some(data) = extra.get(at + 4..end) else {
                 return Err(malformed_extra(name));
             };
+            if id == UNICODE_PATH_EXTRA {
+                return Err(layout(format!(
+                    "entry {:?}: an Info-ZIP Unicode path field (0x7075) gives it a second name, \
+                     which some readers use instead of the header's; name entries in UTF-8 instead",
+                    lossy(name)
+                )));
+            }
+            if EXTRA_MIN_LEN
+                .iter()
+                .any(|&(kind, min)| kind == id && data.len() < min)
+            {
+                return Err(malformed_extra(name));
+            }
             if id == ZIP64_EXTRA {
                 if found.is_some() {
                     return Err(malformed_extra(name));

@@ -622,9 +622,9 @@ async fn publish_version(
         .map(|r| r.status())
 }
 
-#[cfg(feature = "fault-injection")]
 impl Server {
     /// Waits for a process that is going to exit on its own (an injected abort).
+    #[cfg(feature = "fault-injection")]
     fn wait_for_exit(mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

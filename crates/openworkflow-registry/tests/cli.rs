@@ -86,6 +86,16 @@ impl Server {
     }
 }
 
+/// A test that fails before [`Server::terminate`] still stops its server.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// `init-aws` with these variables (table and bucket); it must succeed.
 fn init_aws(envs: &[(&str, &str)]) {
     let init = Command::new(BIN)

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Duration, OffsetDateTime, UtcOffset};
+use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// An instant in UTC, rendered as `2024-09-20T14:30:00Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,9 +44,40 @@ impl Timestamp {
 
     /// Parses an RFC 3339 timestamp.
     pub fn parse(raw: &str) -> Result<Self, String> {
+        if let Some(at) = Self::parse_canonical(raw) {
+            return Ok(at);
+        }
         OffsetDateTime::parse(raw, &Rfc3339)
             .map(Self::from_datetime)
             .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))
+    }
+
+    /// Reads the form this registry writes, `YYYY-MM-DDTHH:MM:SSZ`, without the
+    /// general RFC 3339 parser: a search index's cold load reads two per plugin.
+    /// `None` for anything else (offsets, fractions, leap seconds, invalid dates),
+    /// which the general parser then decides.
+    fn parse_canonical(raw: &str) -> Option<Self> {
+        let b = raw.as_bytes();
+        let shape = b.len() == 20
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'Z';
+        if !shape {
+            return None;
+        }
+        let digits = |from: usize, to: usize| {
+            b[from..to].iter().try_fold(0u16, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+            })
+        };
+        let two = |from: usize| digits(from, from + 2).and_then(|n| u8::try_from(n).ok());
+        let month = Month::try_from(two(5)?).ok()?;
+        let date = Date::from_calendar_date(i32::from(digits(0, 4)?), month, two(8)?).ok()?;
+        let time = Time::from_hms(two(11)?, two(14)?, two(17)?).ok()?;
+        Some(Self(PrimitiveDateTime::new(date, time).assume_utc()))
     }
 
     /// The UTC calendar day of this instant, the unit of download counters.
@@ -131,6 +162,42 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canonical_form_reads_as_the_general_parser_reads_it() {
+        let general = |raw: &str| {
+            OffsetDateTime::parse(raw, &Rfc3339)
+                .map(Timestamp::from_datetime)
+                .ok()
+        };
+        // Every month's edges, leap years and not, midnight and the last second.
+        for year in [1970, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 1..=12 {
+                for day in [1, 28, 29, 30, 31] {
+                    for clock in ["00:00:00", "12:34:56", "23:59:59"] {
+                        let raw = format!("{year:04}-{month:02}-{day:02}T{clock}Z");
+                        assert_eq!(Timestamp::parse_canonical(&raw), general(&raw), "{raw}");
+                    }
+                }
+            }
+        }
+        // Not the canonical form: left to the general parser, which decides.
+        for raw in [
+            "2024-09-20T14:30:00.5Z",
+            "2024-09-20T14:30:00+00:00",
+            "2024-09-20t14:30:00z",
+            "2024-13-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "2024-09-20T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2024-09-2aT14:30:00Z",
+            "+024-09-20T14:30:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_canonical(raw), None, "{raw}");
+        }
+        assert!(Timestamp::parse("2024-02-30T00:00:00Z").is_err());
+        assert!(Timestamp::parse("2024-09-20T14:30:00+00:00").is_ok());
+    }
 
     #[test]
     fn renders_like_the_spec() {

@@ -2,9 +2,9 @@
 //! state always gives the same files, byte for byte.
 
 use bytes::Bytes;
-use registry_core::artifact::ArtifactKey;
+use registry_core::artifact::{ArtifactKey, StoredArtifact};
 use registry_core::checksum::Sha256Digest;
-use registry_core::registry::{PluginDetails, latest_version};
+use registry_core::registry::{PluginDetails, latest_version, listed_versions};
 use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
 use registry_core::store::{
@@ -79,70 +79,94 @@ pub fn render_plugin(
     state: &PluginState,
     public_url: &str,
 ) -> Result<Vec<RenderedFile>, serde_json::Error> {
+    plugin_files(state, public_url).collect()
+}
+
+/// What one of a plugin's files is made from, before it is rendered.
+enum Planned<'a> {
+    /// The plugin's details, at its latest version.
+    PluginDetails(&'a VersionRecord),
+    /// A live version's details.
+    VersionDetails(&'a VersionRecord),
+    /// A live version's schema or bundle, copied from its artifact.
+    Artifact(&'a StoredArtifact),
+    /// The 410 answer of an unpublished version.
+    Gone(&'a VersionRecord),
+}
+
+/// [`render_plugin`] one file at a time, in the same order: a plugin's version
+/// details all carry its version list, so they weigh its number of versions squared
+/// together, and a caller that writes each file as it comes holds one at a time.
+pub fn plugin_files<'a>(
+    state: &'a PluginState,
+    public_url: &'a str,
+) -> impl Iterator<Item = Result<RenderedFile, serde_json::Error>> + 'a {
     let plugin = &state.plugin;
     let slug = &plugin.slug;
-    let mut files = Vec::with_capacity(state.versions.len() * 2 + 1);
+    let mut plan: Vec<(IndexPath, Planned<'a>)> = Vec::with_capacity(state.versions.len() * 3 + 1);
     if let Some(latest) = latest_version(&plugin.versions)
         && let Some(record) = state.versions.iter().find(|r| r.version == latest.version)
     {
-        let details = PluginDetails::of(plugin, record.clone(), public_url);
-        files.push(RenderedFile::json(
+        plan.push((
             IndexPath::PluginDetails(slug.clone()),
-            to_canonical_json(&details)?,
-            JSON_CONTENT_TYPE,
-            200,
+            Planned::PluginDetails(record),
         ));
     }
     for record in &state.versions {
         let v = &record.version;
-        if record.unpublished_at.is_some() {
-            let gone = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
-            let mut paths = vec![
-                IndexPath::VersionDetails(slug.clone(), v.clone()),
-                IndexPath::Schema(slug.clone(), v.clone()),
-            ];
-            if record.bundle.is_some() {
-                paths.push(IndexPath::Bundle(slug.clone(), v.clone()));
-            }
-            for path in paths {
-                files.push(RenderedFile::json(
-                    path,
-                    gone.clone(),
-                    GONE_CONTENT_TYPE,
-                    GONE_STATUS,
-                ));
-            }
-            continue;
-        }
-        let details = PluginDetails::of(plugin, record.clone(), public_url);
-        files.push(RenderedFile::json(
+        let planned = |live| match record.unpublished_at {
+            Some(_) => Planned::Gone(record),
+            None => live,
+        };
+        plan.push((
             IndexPath::VersionDetails(slug.clone(), v.clone()),
-            to_canonical_json(&details)?,
-            JSON_CONTENT_TYPE,
-            200,
+            planned(Planned::VersionDetails(record)),
         ));
-        files.push(RenderedFile {
-            path: IndexPath::Schema(slug.clone(), v.clone()),
-            sha256: record.schema.sha256,
-            content_type: record.schema.content_type.clone(),
-            status: 200,
-            source: FileSource::Artifact(record.schema.key.clone()),
-        });
+        plan.push((
+            IndexPath::Schema(slug.clone(), v.clone()),
+            planned(Planned::Artifact(&record.schema)),
+        ));
         if let Some(bundle) = &record.bundle {
-            files.push(RenderedFile {
-                path: IndexPath::Bundle(slug.clone(), v.clone()),
-                sha256: bundle.sha256,
-                content_type: bundle.content_type.clone(),
-                status: 200,
-                source: FileSource::Artifact(bundle.key.clone()),
-            });
+            plan.push((
+                IndexPath::Bundle(slug.clone(), v.clone()),
+                planned(Planned::Artifact(bundle)),
+            ));
         }
     }
     // Leaves first: a version's details never point at a schema or bundle that is
     // not there yet, and the plugin's details come last, so an update that fails
     // half-way never makes a version visible without its files.
-    files.sort_by_key(|f| (write_rank(&f.path), f.path.clone()));
-    Ok(files)
+    plan.sort_by(|a, b| (write_rank(&a.0), &a.0).cmp(&(write_rank(&b.0), &b.0)));
+    let listed = listed_versions(&plugin.versions);
+    plan.into_iter().map(move |(path, planned)| {
+        let details = |record: &VersionRecord| {
+            PluginDetails::with_listed(plugin, listed.clone(), record.clone(), public_url)
+        };
+        Ok(match planned {
+            Planned::PluginDetails(record) | Planned::VersionDetails(record) => RenderedFile::json(
+                path,
+                to_canonical_json(&details(record))?,
+                JSON_CONTENT_TYPE,
+                200,
+            ),
+            Planned::Gone(record) => {
+                let problem = unpublished_problem(slug.as_str(), &record.version.to_string());
+                RenderedFile::json(
+                    path,
+                    to_canonical_json(&problem)?,
+                    GONE_CONTENT_TYPE,
+                    GONE_STATUS,
+                )
+            }
+            Planned::Artifact(artifact) => RenderedFile {
+                path,
+                sha256: artifact.sha256,
+                content_type: artifact.content_type.clone(),
+                status: 200,
+                source: FileSource::Artifact(artifact.key.clone()),
+            },
+        })
+    })
 }
 
 fn write_rank(path: &IndexPath) -> u8 {

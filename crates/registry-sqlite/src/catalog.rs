@@ -56,6 +56,32 @@ fn plugin_with_records(
     row: PluginRow,
     raw_records: &[String],
 ) -> Result<(PluginRecord, Vec<VersionRecord>), StorageError> {
+    let records = raw_records
+        .iter()
+        .map(|raw| from_json::<VersionRecord>("version record", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plugin = plugin_of_row(row, records.iter().map(VersionSummary::of).collect())?;
+    Ok((plugin, records))
+}
+
+/// A plugin row and its versions' summaries, read from their raw records without
+/// decoding the manifests: what a publish checks, at a cost that does not grow
+/// with the size of every manifest the plugin ever had.
+fn plugin_with_summaries(
+    row: PluginRow,
+    raw_records: &[String],
+) -> Result<PluginRecord, StorageError> {
+    let summaries = raw_records
+        .iter()
+        .map(|raw| from_json::<VersionSummary>("version record", raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    plugin_of_row(row, summaries)
+}
+
+fn plugin_of_row(
+    row: PluginRow,
+    versions: Vec<VersionSummary>,
+) -> Result<PluginRecord, StorageError> {
     let PluginRow {
         slug,
         owner,
@@ -66,11 +92,7 @@ fn plugin_with_records(
         latest,
         healthy_instances,
     } = row;
-    let records = raw_records
-        .iter()
-        .map(|raw| from_json::<VersionRecord>("version record", raw))
-        .collect::<Result<Vec<_>, _>>()?;
-    let plugin = PluginRecord {
+    Ok(PluginRecord {
         slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
         owner: PrincipalId::from_stored(owner),
         created_at: timestamp_from_stored("created_at", &created_at)?,
@@ -81,9 +103,8 @@ fn plugin_with_records(
         latest: latest
             .map(|raw| from_json("latest summary", &raw))
             .transpose()?,
-        versions: records.iter().map(VersionSummary::of).collect(),
-    };
-    Ok((plugin, records))
+        versions,
+    })
 }
 
 fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
@@ -99,20 +120,14 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
     })
 }
 
-#[async_trait]
-impl CatalogStore for SqliteStore {
-    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
-        Ok(self
-            .plugin_with_versions(slug)
-            .await?
-            .map(|(plugin, _)| plugin))
-    }
-
-    async fn plugin_with_versions(
+impl SqliteStore {
+    /// A plugin's row and its versions' raw records, read in one trip.
+    async fn plugin_row_and_records(
         &self,
         slug: &Slug,
-    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+    ) -> Result<Option<(PluginRow, Vec<String>)>, StorageError> {
         let slug = slug.clone();
+
         self.with_conn(move |conn| {
             let row = conn
                 .query_row(
@@ -135,9 +150,27 @@ impl CatalogStore for SqliteStore {
                 .map_err(backend)?;
             Ok(Some((row, records)))
         })
-        .await?
-        .map(|(row, records)| plugin_with_records(row, &records))
-        .transpose()
+        .await
+    }
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        self.plugin_row_and_records(slug)
+            .await?
+            .map(|(row, records)| plugin_with_summaries(row, &records))
+            .transpose()
+    }
+
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        self.plugin_row_and_records(slug)
+            .await?
+            .map(|(row, records)| plugin_with_records(row, &records))
+            .transpose()
     }
 
     async fn plugins_with_versions_page(

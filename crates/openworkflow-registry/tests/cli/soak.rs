@@ -59,6 +59,31 @@ fn kind_of(n: u64) -> Kind {
     }
 }
 
+/// Which of the fixed plugins the `n`-th request is about. Publishes are every 50th
+/// request, so `n % PLUGINS` would send every one to the same plugin (and no read to
+/// it): publishes take turns, and reads shift by one plugin every hundred requests.
+fn plugin_of(n: u64, kind: Kind) -> usize {
+    let n = usize::try_from(n).unwrap();
+    match kind {
+        Kind::Publish => (n / 50) % PLUGINS,
+        _ => (n + n / 100) % PLUGINS,
+    }
+}
+
+#[test]
+fn publishes_and_reads_go_round_every_plugin() {
+    for wanted in [Kind::Publish, Kind::Details, Kind::Version] {
+        let mut per_plugin = vec![0; PLUGINS];
+        for n in (0..100 * PLUGINS as u64).filter(|&n| kind_of(n) == wanted) {
+            per_plugin[plugin_of(n, wanted)] += 1;
+        }
+        assert!(
+            per_plugin.iter().all(|&count| count > 0),
+            "{wanted:?} reaches every plugin: {per_plugin:?}"
+        );
+    }
+}
+
 fn soak_duration() -> Duration {
     let secs = std::env::var("OPENWORKFLOW_SOAK_SECS")
         .ok()
@@ -115,8 +140,8 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
                 let mut mine: BTreeMap<Kind, Vec<Duration>> = BTreeMap::new();
                 while started.elapsed() < duration {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
-                    let slug = &slugs[usize::try_from(n).unwrap() % PLUGINS];
                     let kind = kind_of(n);
+                    let slug = &slugs[plugin_of(n, kind)];
                     let request = match kind {
                         Kind::Details => client.get(format!("{base}/plugins/{slug}")),
                         Kind::Version => client.get(format!("{base}/plugins/{slug}?version=1.0.0")),

@@ -54,9 +54,25 @@ pub struct PluginDetails {
 impl PluginDetails {
     /// The details of `record`, one version of `plugin`, with URLs under `public_url`.
     pub fn of(plugin: &PluginRecord, record: VersionRecord, public_url: &str) -> Self {
+        Self::with_listed(
+            plugin,
+            listed_versions(&plugin.versions),
+            record,
+            public_url,
+        )
+    }
+
+    /// [`PluginDetails::of`] with the plugin's live versions already listed, for
+    /// rendering every version of a plugin without sorting its versions each time.
+    pub fn with_listed(
+        plugin: &PluginRecord,
+        listed: Vec<PluginVersion>,
+        record: VersionRecord,
+        public_url: &str,
+    ) -> Self {
         let base = format!("{public_url}/plugins/{}/{}", plugin.slug, record.version);
         Self {
-            versions: listed_versions(&plugin.versions),
+            versions: listed,
             downloads: plugin.downloads,
             healthy_instances: plugin.healthy_instances,
             created_at: plugin.created_at,

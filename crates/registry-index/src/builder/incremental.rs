@@ -10,7 +10,7 @@ use registry_core::store::{Conflict, StorageError};
 use crate::canonical::to_canonical_json;
 use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot};
 use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
-use crate::render::{load_plugin_state, render_plugin, search_entry};
+use crate::render::{load_plugin_state, plugin_files, search_entry};
 use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
 
 use super::{
@@ -93,24 +93,25 @@ impl IndexBuilder {
             let mut gone = Vec::new();
             for slug in slugs {
                 let state = load_plugin_state(self.catalog.as_ref(), slug).await?;
-                let rendered = match &state {
-                    Some(state) => render_plugin(state, &self.settings.public_url)
-                        .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?,
-                    None => Vec::new(),
-                };
                 let previous: Vec<String> = files
                     .keys()
                     .filter(|k| IndexPath::parse(k).is_some_and(|p| p.slug() == Some(slug)))
                     .cloned()
                     .collect();
                 let mut kept = BTreeSet::new();
-                for file in &rendered {
+                // Each file is written as it is rendered, and dropped before the next.
+                let rendered = state
+                    .iter()
+                    .flat_map(|state| plugin_files(state, &self.settings.public_url));
+                for file in rendered {
+                    let file =
+                        file.map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
                     let key = file.path.relative();
                     let sha = file.sha256.to_hex();
                     // A retry rewrites everything: a losing attempt may have left
                     // older bytes behind the hashes the winner recorded.
                     if attempt > 0 || files.get(&key) != Some(&sha) {
-                        let size = self.write_rendered(file).await?;
+                        let size = self.write_rendered(&file).await?;
                         report.wrote(&file.path, size);
                     }
                     files.insert(key.clone(), sha);

@@ -84,10 +84,8 @@ pub fn render_plugin(
 
 /// What one of a plugin's files is made from, before it is rendered.
 enum Planned<'a> {
-    /// The plugin's details, at its latest version.
-    PluginDetails(&'a VersionRecord),
-    /// A live version's details.
-    VersionDetails(&'a VersionRecord),
+    /// Details at a live version: the plugin's (at its latest) or the version's.
+    Details(&'a VersionRecord),
     /// A live version's schema or bundle, copied from its artifact.
     Artifact(&'a StoredArtifact),
     /// The 410 answer of an unpublished version.
@@ -109,7 +107,7 @@ pub fn plugin_files<'a>(
     {
         plan.push((
             IndexPath::PluginDetails(slug.clone()),
-            Planned::PluginDetails(record),
+            Planned::Details(record),
         ));
     }
     for record in &state.versions {
@@ -120,7 +118,7 @@ pub fn plugin_files<'a>(
         };
         plan.push((
             IndexPath::VersionDetails(slug.clone(), v.clone()),
-            planned(Planned::VersionDetails(record)),
+            planned(Planned::Details(record)),
         ));
         plan.push((
             IndexPath::Schema(slug.clone(), v.clone()),
@@ -143,7 +141,7 @@ pub fn plugin_files<'a>(
             PluginDetails::with_listed(plugin, listed.clone(), record.clone(), public_url)
         };
         Ok(match planned {
-            Planned::PluginDetails(record) | Planned::VersionDetails(record) => RenderedFile::json(
+            Planned::Details(record) => RenderedFile::json(
                 path,
                 to_canonical_json(&details(record))?,
                 JSON_CONTENT_TYPE,

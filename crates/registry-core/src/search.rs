@@ -178,43 +178,76 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
 /// [`tokenize`] without copying terms that are already lowercase (most are), for
 /// building large indexes.
 fn terms_of(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    raw_terms(text).map(|t| {
+        if t.chars().any(char::is_uppercase) {
+            Cow::Owned(t.to_lowercase())
+        } else {
+            Cow::Borrowed(t)
+        }
+    })
+}
+
+/// The alphanumeric runs of `text`, as written.
+fn raw_terms(text: &str) -> impl Iterator<Item = &str> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(|t| {
-            if t.chars().any(char::is_uppercase) {
-                Cow::Owned(t.to_lowercase())
-            } else {
-                Cow::Borrowed(t)
-            }
-        })
 }
 
 /// Below this many documents per thread, an index is built on one thread.
 const DOCUMENTS_PER_BUILD_THREAD: usize = 16_384;
 
 /// Terms numbered in order of first appearance while an index is built.
-#[derive(Default)]
 struct TermTable<'a> {
     ids: TermMap<Cow<'a, str>, u32>,
-    texts: Vec<Cow<'a, str>>,
+    /// Where a term with capitals is lowercased to be looked up: only a term not
+    /// seen before is copied out of it.
+    lowered: String,
 }
 
 impl<'a> TermTable<'a> {
     fn with_capacity(terms: usize) -> Self {
         Self {
             ids: TermMap::with_capacity_and_hasher(terms, foldhash::fast::RandomState::default()),
-            texts: Vec::with_capacity(terms),
+            lowered: String::new(),
         }
     }
 
-    fn id(&mut self, term: Cow<'a, str>) -> u32 {
-        if let Some(&id) = self.ids.get(term.as_ref()) {
+    /// The id of `term`, taken as it is.
+    fn id(&mut self, term: &'a str) -> u32 {
+        let next = index_u32(self.ids.len());
+        *self.ids.entry(Cow::Borrowed(term)).or_insert(next)
+    }
+
+    /// The id of a raw term (see [`raw_terms`]) once lowercased, as [`terms_of`]
+    /// lowercases it.
+    fn id_lowercased(&mut self, raw: &'a str) -> u32 {
+        if !raw.chars().any(char::is_uppercase) {
+            return self.id(raw);
+        }
+        // ASCII lowercases letter by letter; anything else takes the full rules
+        // (a final sigma depends on its neighbours).
+        if raw.is_ascii() {
+            self.lowered.clear();
+            self.lowered
+                .extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            self.lowered = raw.to_lowercase();
+        }
+        if let Some(&id) = self.ids.get(self.lowered.as_str()) {
             return id;
         }
-        let id = index_u32(self.texts.len());
-        self.texts.push(term.clone());
-        self.ids.insert(term, id);
-        id
+        let next = index_u32(self.ids.len());
+        self.ids.insert(Cow::Owned(self.lowered.clone()), next);
+        next
+    }
+
+    /// Every term, indexed by id.
+    fn into_texts(self) -> Vec<Cow<'a, str>> {
+        let mut texts = vec![Cow::Borrowed(""); self.ids.len()];
+        for (text, id) in self.ids {
+            texts[id as usize] = text;
+        }
+        texts
     }
 }
 
@@ -268,22 +301,22 @@ impl PartialIndex {
         for (doc, hit) in hits.iter().enumerate() {
             let doc = index_u32(doc);
             own.clear();
-            let slug = table.id(Cow::Borrowed(hit.slug.as_str()));
+            let slug = table.id(&hit.slug);
             slug_ids.push(slug);
             own.push((slug, Field::Slug));
-            for term in terms_of(&hit.slug) {
-                own.push((table.id(term), Field::Slug));
+            for term in raw_terms(&hit.slug) {
+                own.push((table.id_lowercased(term), Field::Slug));
             }
-            for term in terms_of(&hit.name) {
-                own.push((table.id(term), Field::Name));
+            for term in raw_terms(&hit.name) {
+                own.push((table.id_lowercased(term), Field::Name));
             }
-            for term in terms_of(&hit.description) {
-                own.push((table.id(term), Field::Description));
+            for term in raw_terms(&hit.description) {
+                own.push((table.id_lowercased(term), Field::Description));
             }
             for tag in &hit.tags {
-                own.push((table.id(Cow::Borrowed(tag.as_str())), Field::Tag));
-                for term in terms_of(tag) {
-                    own.push((table.id(term), Field::Tag));
+                own.push((table.id(tag), Field::Tag));
+                for term in raw_terms(tag) {
+                    own.push((table.id_lowercased(term), Field::Tag));
                 }
                 tags.entry(tag.as_str()).or_default().push(doc);
             }
@@ -297,15 +330,15 @@ impl PartialIndex {
         }
         // Sorting on a prefix held in the entry spares most comparisons a trip to
         // the text; only terms sharing their first 16 bytes compare in full.
-        let mut keyed: Vec<(u128, u32)> = table
-            .texts
+        let mut texts = table.into_texts();
+        let mut keyed: Vec<(u128, u32)> = texts
             .iter()
             .enumerate()
             .map(|(id, text)| (sort_prefix(text), index_u32(id)))
             .collect();
         keyed.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
-                .then_with(|| table.texts[a.1 as usize].cmp(&table.texts[b.1 as usize]))
+                .then_with(|| texts[a.1 as usize].cmp(&texts[b.1 as usize]))
         });
         let order: Vec<u32> = keyed.into_iter().map(|(_, id)| id).collect();
         let mut position = vec![0u32; order.len()];
@@ -334,9 +367,13 @@ impl PartialIndex {
             postings[*slot as usize] = posting;
             *slot += 1;
         }
+        // A term lowercased here is already a copy of its own to keep.
         let texts = order
             .iter()
-            .map(|&id| Box::from(table.texts[id as usize].as_ref()))
+            .map(|&id| match std::mem::take(&mut texts[id as usize]) {
+                Cow::Borrowed(text) => Box::from(text),
+                Cow::Owned(text) => text.into_boxed_str(),
+            })
             .collect();
         Self {
             terms: TermList {
@@ -859,6 +896,33 @@ mod tests {
             sorted.sort_unstable();
             sorted.dedup();
             proptest::prop_assert_eq!(texts, sorted);
+        }
+
+        #[test]
+        fn the_terms_indexed_are_those_tokenize_gives(
+            names in proptest::collection::vec("[a-zA-Z0-9 ΣσςΟΔİıßÉé-]{0,24}", 1..8),
+        ) {
+            let hits: Vec<SearchHit> = hits(names.len())
+                .into_iter()
+                .zip(&names)
+                .map(|(hit, name)| SearchHit { name: name.clone(), ..hit })
+                .collect();
+            let mut expected: Vec<String> = Vec::new();
+            for hit in &hits {
+                expected.push(hit.slug.clone());
+                expected.extend(tokenize(&hit.slug));
+                expected.extend(tokenize(&hit.name));
+                expected.extend(tokenize(&hit.description));
+                for tag in &hit.tags {
+                    expected.push(tag.clone());
+                    expected.extend(tokenize(tag));
+                }
+            }
+            expected.sort_unstable();
+            expected.dedup();
+            let index = SearchIndex::from_hits(hits);
+            let texts: Vec<&str> = index.terms.texts.iter().map(|t| &**t).collect();
+            proptest::prop_assert_eq!(texts, expected);
         }
     }
 

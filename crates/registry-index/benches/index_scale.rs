@@ -251,7 +251,8 @@ fn rebuild_with_cli(data: &std::path::Path, out: &std::path::Path) -> (Duration,
     (started.elapsed(), peak)
 }
 
-/// Cold loads timed; the machine is noisy, so one sample says little.
+/// Cold loads timed unless `INDEX_BENCH_COLD_LOADS` says otherwise; the machine is
+/// noisy, so one sample says little.
 const COLD_LOADS: usize = 7;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -360,9 +361,14 @@ async fn main() {
 
     // Search over the shards: cold loads (each into a search service holding
     // nothing, as a new search-function container does), then queries.
+    let cold_loads: usize = std::env::var("INDEX_BENCH_COLD_LOADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(COLD_LOADS)
+        .max(1);
     let mut colds = Vec::new();
     let mut search = None;
-    for _ in 0..COLD_LOADS {
+    for _ in 0..cold_loads {
         drop(search.take());
         let fresh = IndexedSearch::new(
             Arc::new(FileIndexStore::new(&out)),
@@ -413,7 +419,7 @@ async fn main() {
     }
     times.sort();
     println!(
-        "search at {plugins} plugins: cold load median {:.0} ms (first {:.0} ms, range {:.0}-{:.0} ms over {COLD_LOADS}); query p50 {:.3} ms, p99 {:.3} ms",
+        "search at {plugins} plugins: cold load median {:.0} ms (first {:.0} ms, range {:.0}-{:.0} ms over {cold_loads}); query p50 {:.3} ms, p99 {:.3} ms",
         percentile(&colds, 0.50).as_secs_f64() * 1000.0,
         first_cold.as_secs_f64() * 1000.0,
         colds[0].as_secs_f64() * 1000.0,

@@ -6,10 +6,8 @@ use registry_core::artifact::{ArtifactKey, StoredArtifact};
 use registry_core::checksum::Sha256Digest;
 use registry_core::registry::{PluginDetails, latest_version, listed_versions};
 use registry_core::search::SearchHit;
-use registry_core::slug::Slug;
-use registry_core::store::{
-    CatalogStore, PluginListing, PluginRecord, StorageError, VersionRecord,
-};
+use registry_core::store::{PluginListing, PluginRecord, VersionRecord};
+use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
 use crate::format::{GONE_CONTENT_TYPE, GONE_STATUS, unpublished_problem};
@@ -23,17 +21,6 @@ pub struct PluginState {
     pub plugin: PluginRecord,
     /// Every version ever published, in no set order.
     pub versions: Vec<VersionRecord>,
-}
-
-/// Reads a plugin's state from the catalog; `None` when there is no such plugin.
-pub async fn load_plugin_state(
-    catalog: &dyn CatalogStore,
-    slug: &Slug,
-) -> Result<Option<PluginState>, StorageError> {
-    Ok(catalog
-        .plugin_with_versions(slug)
-        .await?
-        .map(|(plugin, versions)| PluginState { plugin, versions }))
 }
 
 /// Where a rendered file's bytes come from.
@@ -61,6 +48,17 @@ pub struct RenderedFile {
 }
 
 impl RenderedFile {
+    /// A copy of an artifact, read only when the file must be written.
+    fn artifact(path: IndexPath, artifact: &StoredArtifact) -> Self {
+        Self {
+            path,
+            sha256: artifact.sha256,
+            content_type: artifact.content_type.clone(),
+            status: 200,
+            source: FileSource::Artifact(artifact.key.clone()),
+        }
+    }
+
     fn json(path: IndexPath, bytes: Vec<u8>, content_type: &str, status: u16) -> Self {
         Self {
             sha256: Sha256Digest::of(&bytes),
@@ -72,107 +70,92 @@ impl RenderedFile {
     }
 }
 
-/// Every file `state` should have, in the order to write them. A live plugin has its details at the
-/// latest version; each live version its details, schema and (if any) bundle; each
-/// unpublished version a 410 answer at those paths.
+/// Every file `state` should have, in the order to write them: each version's
+/// files (see [`version_files`]), then the plugin's details at its latest version.
 pub fn render_plugin(
     state: &PluginState,
     public_url: &str,
 ) -> Result<Vec<RenderedFile>, serde_json::Error> {
-    plugin_files(state, public_url).collect()
-}
-
-/// What one of a plugin's files is made from, before it is rendered.
-enum Planned<'a> {
-    /// Details at a live version: the plugin's (at its latest) or the version's.
-    Details(&'a VersionRecord),
-    /// A live version's schema or bundle, copied from its artifact.
-    Artifact(&'a StoredArtifact),
-    /// The 410 answer of an unpublished version.
-    Gone(&'a VersionRecord),
-}
-
-/// [`render_plugin`] one file at a time, in the same order: a plugin's version
-/// details all carry its version list, so they weigh its number of versions squared
-/// together, and a caller that writes each file as it comes holds one at a time.
-pub fn plugin_files<'a>(
-    state: &'a PluginState,
-    public_url: &'a str,
-) -> impl Iterator<Item = Result<RenderedFile, serde_json::Error>> + 'a {
     let plugin = &state.plugin;
-    let slug = &plugin.slug;
-    let mut plan: Vec<(IndexPath, Planned<'a>)> = Vec::with_capacity(state.versions.len() * 3 + 1);
-    if let Some(latest) = latest_version(&plugin.versions)
-        && let Some(record) = state.versions.iter().find(|r| r.version == latest.version)
-    {
-        plan.push((
-            IndexPath::PluginDetails(slug.clone()),
-            Planned::Details(record),
-        ));
-    }
-    for record in &state.versions {
-        let v = &record.version;
-        let planned = |live| match record.unpublished_at {
-            Some(_) => Planned::Gone(record),
-            None => live,
-        };
-        plan.push((
-            IndexPath::VersionDetails(slug.clone(), v.clone()),
-            planned(Planned::Details(record)),
-        ));
-        plan.push((
-            IndexPath::Schema(slug.clone(), v.clone()),
-            planned(Planned::Artifact(&record.schema)),
-        ));
-        if let Some(bundle) = &record.bundle {
-            plan.push((
-                IndexPath::Bundle(slug.clone(), v.clone()),
-                planned(Planned::Artifact(bundle)),
-            ));
-        }
-    }
-    // Leaves first: a version's details never point at a schema or bundle that is
-    // not there yet, and the plugin's details come last, so an update that fails
-    // half-way never makes a version visible without its files.
-    plan.sort_by(|a, b| (write_rank(&a.0), &a.0).cmp(&(write_rank(&b.0), &b.0)));
     let listed = listed_versions(&plugin.versions);
-    plan.into_iter().map(move |(path, planned)| {
-        let details = |record: &VersionRecord| {
-            PluginDetails::with_listed(plugin, listed.clone(), record.clone(), public_url)
-        };
-        Ok(match planned {
-            Planned::Details(record) => RenderedFile::json(
-                path,
-                to_canonical_json(&details(record))?,
-                JSON_CONTENT_TYPE,
-                200,
-            ),
-            Planned::Gone(record) => {
-                let problem = unpublished_problem(slug.as_str(), &record.version.to_string());
-                RenderedFile::json(
-                    path,
-                    to_canonical_json(&problem)?,
-                    GONE_CONTENT_TYPE,
-                    GONE_STATUS,
-                )
-            }
-            Planned::Artifact(artifact) => RenderedFile {
-                path,
-                sha256: artifact.sha256,
-                content_type: artifact.content_type.clone(),
-                status: 200,
-                source: FileSource::Artifact(artifact.key.clone()),
-            },
-        })
-    })
+    let mut files = Vec::with_capacity(state.versions.len() * 3 + 1);
+    for record in &state.versions {
+        files.extend(version_files(plugin, &listed, record, public_url)?);
+    }
+    if let Some(latest) = latest_record(plugin, &state.versions) {
+        files.push(plugin_details_file(plugin, &listed, latest, public_url)?);
+    }
+    Ok(files)
 }
 
-fn write_rank(path: &IndexPath) -> u8 {
-    match path {
-        IndexPath::Schema(..) | IndexPath::Bundle(..) => 0,
-        IndexPath::VersionDetails(..) => 1,
-        _ => 2,
+/// The record of the plugin's latest version among `records`, if it has one.
+pub fn latest_record<'a>(
+    plugin: &PluginRecord,
+    records: &'a [VersionRecord],
+) -> Option<&'a VersionRecord> {
+    let latest = latest_version(&plugin.versions)?;
+    records.iter().find(|r| r.version == latest.version)
+}
+
+/// One version's files, in the order to write them: its schema and bundle, then
+/// its details, so its details never point at a file not there yet; an
+/// unpublished version's 410 answer at each of those paths.
+///
+/// `listed` is [`listed_versions`] of the plugin: every version's details carry
+/// the plugin's version list, so a plugin's version details weigh its number of
+/// versions squared together, and callers render them a few at a time.
+pub fn version_files(
+    plugin: &PluginRecord,
+    listed: &[PluginVersion],
+    record: &VersionRecord,
+    public_url: &str,
+) -> Result<Vec<RenderedFile>, serde_json::Error> {
+    let (slug, v) = (&plugin.slug, &record.version);
+    let details = IndexPath::VersionDetails(slug.clone(), v.clone());
+    let schema = IndexPath::Schema(slug.clone(), v.clone());
+    let bundle = record
+        .bundle
+        .as_ref()
+        .map(|b| (IndexPath::Bundle(slug.clone(), v.clone()), b));
+    if record.unpublished_at.is_some() {
+        let problem = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
+        let gone = |path| RenderedFile::json(path, problem.clone(), GONE_CONTENT_TYPE, GONE_STATUS);
+        let mut files = vec![gone(schema)];
+        files.extend(bundle.map(|(path, _)| gone(path)));
+        files.push(gone(details));
+        return Ok(files);
     }
+    let mut files = vec![RenderedFile::artifact(schema, &record.schema)];
+    files.extend(bundle.map(|(path, artifact)| RenderedFile::artifact(path, artifact)));
+    files.push(details_file(details, plugin, listed, record, public_url)?);
+    Ok(files)
+}
+
+/// The plugin's details (`GET /plugins/{slug}`): those of its latest version.
+pub fn plugin_details_file(
+    plugin: &PluginRecord,
+    listed: &[PluginVersion],
+    latest: &VersionRecord,
+    public_url: &str,
+) -> Result<RenderedFile, serde_json::Error> {
+    let path = IndexPath::PluginDetails(plugin.slug.clone());
+    details_file(path, plugin, listed, latest, public_url)
+}
+
+fn details_file(
+    path: IndexPath,
+    plugin: &PluginRecord,
+    listed: &[PluginVersion],
+    record: &VersionRecord,
+    public_url: &str,
+) -> Result<RenderedFile, serde_json::Error> {
+    let details = PluginDetails::with_listed(plugin, listed.to_vec(), record.clone(), public_url);
+    Ok(RenderedFile::json(
+        path,
+        to_canonical_json(&details)?,
+        JSON_CONTENT_TYPE,
+        200,
+    ))
 }
 
 /// The plugin's entry in its search shard; `None` when nothing is published.

@@ -11,16 +11,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use proptest::prelude::*;
 use registry_core::auth::Caller;
+use registry_core::auth::PrincipalId;
 use registry_core::manifest::DocumentFormat;
 use registry_core::registry::PublishBody;
 use registry_core::search::{SearchQuery, index_of_catalog};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
 use registry_core::store::{
-    ChangeJournal, Fetched, FileArtifactStore, IndexObject, IndexStore, StorageError,
+    CatalogStore, ChangeJournal, Fetched, FileArtifactStore, IndexObject, IndexStore,
+    LatestSummary, PluginListing, PluginRecord, StorageError, VersionChange, VersionRecord,
     WriteCondition,
 };
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
+use registry_core::version::PluginVersion;
 use registry_core::{Registry, RegistryConfig};
 use registry_index::path::{IndexPath, Shard};
 use registry_index::verify::{VerifyError, verify_file, verify_index};
@@ -441,6 +444,172 @@ async fn one_publish_rewrites_its_own_files_and_four_shared_ones() {
             .iter()
             .all(|p| p.slug().is_none_or(|s| *s == slug))
     );
+}
+
+/// A catalog that notes the most version records it handed out in one answer.
+struct MostRecordsAtOnce {
+    inner: Arc<SqliteStore>,
+    most: AtomicUsize,
+}
+
+impl MostRecordsAtOnce {
+    fn handed_out(&self, records: usize) {
+        self.most.fetch_max(records, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl CatalogStore for MostRecordsAtOnce {
+    async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        self.inner.plugin(slug).await
+    }
+    async fn plugin_with_versions(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let found = self.inner.plugin_with_versions(slug).await?;
+        self.handed_out(found.as_ref().map_or(0, |(_, records)| records.len()));
+        Ok(found)
+    }
+    async fn plugins_with_versions_page(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
+        let page = self.inner.plugins_with_versions_page(after, limit).await?;
+        self.handed_out(page.iter().map(|(_, records)| records.len()).sum());
+        Ok(page)
+    }
+    async fn version_records_page(
+        &self,
+        slug: &Slug,
+        after: Option<&PluginVersion>,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let page = self.inner.version_records_page(slug, after, limit).await?;
+        self.handed_out(page.len());
+        Ok(page)
+    }
+    async fn version(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+    ) -> Result<Option<VersionRecord>, StorageError> {
+        self.inner.version(slug, version).await
+    }
+    async fn create_plugin(
+        &self,
+        slug: &Slug,
+        owner: &PrincipalId,
+        first: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        self.inner.create_plugin(slug, owner, first, latest).await
+    }
+    async fn add_version(
+        &self,
+        slug: &Slug,
+        expected: u64,
+        record: &VersionRecord,
+        latest: &LatestSummary,
+    ) -> Result<(), StorageError> {
+        self.inner.add_version(slug, expected, record, latest).await
+    }
+    async fn change_version(
+        &self,
+        slug: &Slug,
+        expected: u64,
+        version: &PluginVersion,
+        change: &VersionChange,
+        latest: Option<&LatestSummary>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.inner
+            .change_version(slug, expected, version, change, latest, at)
+            .await
+    }
+    async fn record_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        day: time::Date,
+    ) -> Result<(), StorageError> {
+        self.inner.record_download(slug, version, day).await
+    }
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError> {
+        self.inner.downloads_since(slug, version, since).await
+    }
+    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
+        self.inner.roll_up_downloads().await
+    }
+    async fn catalog_revision(&self) -> Result<u64, StorageError> {
+        self.inner.catalog_revision().await
+    }
+    async fn list_plugins(
+        &self,
+        after: Option<&Slug>,
+        limit: usize,
+    ) -> Result<Vec<PluginListing>, StorageError> {
+        self.inner.list_plugins(after, limit).await
+    }
+}
+
+/// What one publish costs must not grow with the plugin's history: an update of
+/// a plugin with a long one reads its version records a page at a time (before,
+/// it read every record, manifests and all, on every publish), and still writes
+/// what a full rebuild writes.
+#[tokio::test]
+async fn an_update_reads_a_long_history_a_page_at_a_time() {
+    const VERSIONS: usize = 90;
+    let env = Env::new().await;
+    for minor in 0..VERSIONS - 1 {
+        env.publish("long", &format!("1.{minor}.0")).await;
+    }
+    env.registry
+        .deprecate_version(&env.caller, "long", "1.40.0", "old", None)
+        .await
+        .unwrap();
+    env.registry
+        .unpublish_version(&env.caller, "long", "1.41.0")
+        .await
+        .unwrap();
+    let counting = Arc::new(MostRecordsAtOnce {
+        inner: Arc::clone(&env.catalog),
+        most: AtomicUsize::new(0),
+    });
+    let out = env.dir.path().join("paged");
+    let probe = IndexBuilder::new(
+        counting.clone(),
+        env.artifacts.clone(),
+        Arc::new(FileIndexStore::new(&out)),
+        key(),
+        IndexSettings::public(PUBLIC_URL),
+        env.clock.clone(),
+    );
+    probe.rebuild(false).await.unwrap();
+    env.publish("long", &format!("1.{}.0", VERSIONS - 1)).await;
+    counting.most.store(0, Ordering::SeqCst);
+    let slug = Slug::parse("long").unwrap();
+    probe.update_plugins(&[slug]).await.unwrap();
+    let most = counting.most.load(Ordering::SeqCst);
+    assert!(
+        most > 0 && most * 2 < VERSIONS,
+        "one update held {most} of the plugin's {VERSIONS} version records at once"
+    );
+    let rebuilt = env.rebuild_fresh("rebuilt").await;
+    assert_same_index(&out, &rebuilt);
+    verify_index(
+        &FileIndexStore::new(&out),
+        &key().public_key(),
+        Clock::now(&*env.clock),
+    )
+    .await
+    .unwrap();
 }
 
 /// What the test interrupts.

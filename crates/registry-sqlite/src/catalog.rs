@@ -64,9 +64,8 @@ fn plugin_with_records(
     Ok((plugin, records))
 }
 
-/// A plugin row and its versions' summaries, read from their raw records without
-/// decoding the manifests: what a publish checks, at a cost that does not grow
-/// with the size of every manifest the plugin ever had.
+/// A plugin row and its versions' summaries (see [`SUMMARY_OF_RECORD`]): what a
+/// publish checks.
 fn plugin_with_summaries(
     row: PluginRow,
     raw_records: &[String],
@@ -120,11 +119,19 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
     })
 }
 
+/// What `plugin` reads of each version record: the record without its manifest and
+/// artifacts, cut down by SQLite, so a plugin's summaries cost a few hundred bytes
+/// a version however large its manifests are.
+const SUMMARY_OF_RECORD: &str =
+    "json_remove(record, '$.manifest', '$.schema', '$.bundle', '$.published_by')";
+
 impl SqliteStore {
-    /// A plugin's row and its versions' raw records, read in one trip.
+    /// A plugin's row and its versions' raw records (`column` of each, such as
+    /// [`SUMMARY_OF_RECORD`]), read in one trip.
     async fn plugin_row_and_records(
         &self,
         slug: &Slug,
+        column: &'static str,
     ) -> Result<Option<(PluginRow, Vec<String>)>, StorageError> {
         let slug = slug.clone();
 
@@ -141,7 +148,7 @@ impl SqliteStore {
                 return Ok(None);
             };
             let mut stmt = conn
-                .prepare_cached("SELECT record FROM versions WHERE slug = ?1")
+                .prepare_cached(&format!("SELECT {column} FROM versions WHERE slug = ?1"))
                 .map_err(backend)?;
             let records = stmt
                 .query_map([slug.as_str()], |r| r.get::<_, String>(0))
@@ -157,7 +164,7 @@ impl SqliteStore {
 #[async_trait]
 impl CatalogStore for SqliteStore {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
-        self.plugin_row_and_records(slug)
+        self.plugin_row_and_records(slug, SUMMARY_OF_RECORD)
             .await?
             .map(|(row, records)| plugin_with_summaries(row, &records))
             .transpose()
@@ -167,10 +174,42 @@ impl CatalogStore for SqliteStore {
         &self,
         slug: &Slug,
     ) -> Result<Option<(PluginRecord, Vec<VersionRecord>)>, StorageError> {
-        self.plugin_row_and_records(slug)
+        self.plugin_row_and_records(slug, "record")
             .await?
             .map(|(row, records)| plugin_with_records(row, &records))
             .transpose()
+    }
+
+    async fn version_records_page(
+        &self,
+        slug: &Slug,
+        after: Option<&PluginVersion>,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let (slug, after) = (slug.clone(), after.map(ToString::to_string));
+        let raw = self
+            .with_conn(move |conn| {
+                conn.prepare_cached(
+                    "SELECT record FROM versions WHERE slug = ?1 AND version > ?2
+                     ORDER BY version LIMIT ?3",
+                )
+                .map_err(backend)?
+                .query_map(
+                    params![
+                        slug.as_str(),
+                        after.unwrap_or_default(),
+                        i64::try_from(limit).unwrap_or(i64::MAX)
+                    ],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)
+            })
+            .await?;
+        raw.iter()
+            .map(|raw| from_json("version record", raw))
+            .collect()
     }
 
     async fn plugins_with_versions_page(

@@ -144,6 +144,21 @@ impl CatalogStore for DynamoStore {
         }))
     }
 
+    async fn version_records_page(
+        &self,
+        slug: &Slug,
+        after: Option<&PluginVersion>,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let partition = ItemKey::plugin(slug).pk;
+        let after = after.map(|v| ItemKey::version(slug, v).sk);
+        self.query_prefix_page(&partition, VERSION_PREFIX, after, limit, &["record"])
+            .await?
+            .iter()
+            .map(|item| from_json("version record", get_s(item, "record")?))
+            .collect()
+    }
+
     async fn version(
         &self,
         slug: &Slug,

@@ -188,6 +188,35 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Up to `limit` items of one partition whose sort key starts with `prefix`,
+    /// after the sort key `after`, in sort-key order; only the `projection`
+    /// attributes (all when empty).
+    pub(crate) async fn query_prefix_page(
+        &self,
+        pk: &str,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+        projection: &[&str],
+    ) -> Result<Vec<Item>, StorageError> {
+        let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        request = with_projection(request, projection);
+        let output = request.send().await.map_err(storage_error)?;
+        Ok(output.items.unwrap_or_default())
+    }
+
     /// Every item of one partition whose sort key starts with `prefix`.
     /// Only the `projection` attributes are read (all when empty); they are aliased,
     /// since names such as `count` are DynamoDB reserved words.
@@ -211,14 +240,7 @@ impl DynamoStore {
                 .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start);
-            if !projection.is_empty() {
-                let aliases: Vec<String> =
-                    (0..projection.len()).map(|i| format!("#p{i}")).collect();
-                request = request.projection_expression(aliases.join(", "));
-                for (alias, name) in aliases.iter().zip(projection) {
-                    request = request.expression_attribute_names(alias, *name);
-                }
-            }
+            request = with_projection(request, projection);
             let output = request.send().await.map_err(storage_error)?;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
@@ -245,4 +267,20 @@ impl DynamoStore {
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
+}
+
+/// Reads only the `projection` attributes (all when empty), aliased, since names
+/// such as `count` are DynamoDB reserved words.
+fn with_projection(
+    mut request: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    projection: &[&str],
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    if !projection.is_empty() {
+        let aliases: Vec<String> = (0..projection.len()).map(|i| format!("#p{i}")).collect();
+        request = request.projection_expression(aliases.join(", "));
+        for (alias, name) in aliases.iter().zip(projection) {
+            request = request.expression_attribute_names(alias, *name);
+        }
+    }
+    request
 }

@@ -266,6 +266,33 @@ pub trait CatalogStore: Send + Sync {
         Ok(found.into_iter().flatten().collect())
     }
 
+    /// Up to `limit` of a plugin's version records, unpublished ones included, after
+    /// the version `after` in an order of the store's choosing that stays the same
+    /// from call to call: how the index builder reads a plugin with many versions a
+    /// page at a time. A plugin with no such version, or none at all, gives none.
+    async fn version_records_page(
+        &self,
+        slug: &Slug,
+        after: Option<&PluginVersion>,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let Some(plugin) = self.plugin(slug).await? else {
+            return Ok(Vec::new());
+        };
+        let mut versions: Vec<PluginVersion> =
+            plugin.versions.into_iter().map(|v| v.version).collect();
+        versions.sort();
+        let mut records = Vec::new();
+        for version in versions
+            .iter()
+            .filter(|v| after.is_none_or(|after| *v > after))
+            .take(limit)
+        {
+            records.extend(self.version(slug, version).await?);
+        }
+        Ok(records)
+    }
+
     /// One version in full.
     async fn version(
         &self,

@@ -3,19 +3,67 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use registry_core::registry::{latest_version, listed_versions};
 use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
-use registry_core::store::{Conflict, StorageError};
+use registry_core::store::{CatalogStore, Conflict, PluginRecord, StorageError, VersionRecord};
+use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
 use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot};
 use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
-use crate::render::{load_plugin_state, plugin_files, search_entry};
+use crate::render::{
+    RenderedFile, latest_record, plugin_details_file, search_entry, version_files,
+};
 use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
 
 use super::{
     CAS_ATTEMPTS, ChangeReport, Current, IndexBuilder, IndexError, format_error, state_is_empty,
 };
+
+/// Version records an incremental update reads at a time.
+const RECORDS_PER_PAGE: usize = 32;
+
+/// A plugin's version records, read [`RECORDS_PER_PAGE`] at a time: an update
+/// holds a page of a plugin's versions, not all of them, however many it has.
+///
+/// Only versions the plugin, read first, lists come out: one published since is
+/// left to the update its own change brings, so every file rendered agrees with
+/// the plugin's version list.
+struct RecordPages<'a> {
+    catalog: &'a dyn CatalogStore,
+    plugin: &'a PluginRecord,
+    listed: BTreeSet<&'a PluginVersion>,
+    after: Option<PluginVersion>,
+    done: bool,
+}
+
+impl<'a> RecordPages<'a> {
+    fn new(catalog: &'a dyn CatalogStore, plugin: &'a PluginRecord) -> Self {
+        Self {
+            catalog,
+            plugin,
+            listed: plugin.versions.iter().map(|v| &v.version).collect(),
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page; `None` once every record has come out.
+    async fn next(&mut self) -> Result<Option<Vec<VersionRecord>>, StorageError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut page = self
+            .catalog
+            .version_records_page(&self.plugin.slug, self.after.as_ref(), RECORDS_PER_PAGE)
+            .await?;
+        self.done = page.len() < RECORDS_PER_PAGE;
+        self.after = page.last().map(|r| r.version.clone());
+        page.retain(|r| self.listed.contains(&r.version));
+        Ok(Some(page))
+    }
+}
 
 impl IndexBuilder {
     /// Brings the index up to date with these plugins (as the catalog now holds
@@ -92,36 +140,50 @@ impl IndexBuilder {
                 .unwrap_or_default();
             let mut gone = Vec::new();
             for slug in slugs {
-                let state = load_plugin_state(self.catalog.as_ref(), slug).await?;
+                let plugin = self.catalog.plugin(slug).await?;
                 let previous: Vec<String> = files
                     .keys()
                     .filter(|k| IndexPath::parse(k).is_some_and(|p| p.slug() == Some(slug)))
                     .cloned()
                     .collect();
                 let mut kept = BTreeSet::new();
-                // Each file is written as it is rendered, and dropped before the next.
-                let rendered = state
-                    .iter()
-                    .flat_map(|state| plugin_files(state, &self.settings.public_url));
-                for file in rendered {
-                    let file =
-                        file.map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
-                    let key = file.path.relative();
-                    let sha = file.sha256.to_hex();
-                    // A retry rewrites everything: a losing attempt may have left
-                    // older bytes behind the hashes the winner recorded.
-                    if attempt > 0 || files.get(&key) != Some(&sha) {
-                        let size = self.write_rendered(&file).await?;
-                        report.wrote(&file.path, size);
+                if let Some(plugin) = &plugin {
+                    let listed = listed_versions(&plugin.versions);
+                    let url = &self.settings.public_url;
+                    let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);
+                    let mut pages = RecordPages::new(self.catalog.as_ref(), plugin);
+                    let mut latest = None;
+                    // Each file is written as it is rendered, and dropped before the next.
+                    while let Some(page) = pages.next().await? {
+                        for record in &page {
+                            for file in
+                                version_files(plugin, &listed, record, url).map_err(rendering)?
+                            {
+                                self.keep_file(file, attempt > 0, &mut files, &mut kept, report)
+                                    .await?;
+                            }
+                        }
+                        latest = latest.or_else(|| latest_record(plugin, &page).cloned());
                     }
-                    files.insert(key.clone(), sha);
-                    kept.insert(key);
+                    if let Some(summary) = latest_version(&plugin.versions) {
+                        // Without it the plugin's details would be dropped as gone.
+                        let latest = latest.ok_or_else(|| {
+                            StorageError::Corrupt(format!(
+                                "{slug}@{} is listed but has no record",
+                                summary.version
+                            ))
+                        })?;
+                        let details = plugin_details_file(plugin, &listed, &latest, url)
+                            .map_err(rendering)?;
+                        self.keep_file(details, attempt > 0, &mut files, &mut kept, report)
+                            .await?;
+                    }
                 }
                 for key in previous.into_iter().filter(|k| !kept.contains(k)) {
                     files.remove(&key);
                     gone.extend(IndexPath::parse(&key));
                 }
-                match state.as_ref().and_then(|s| search_entry(&s.plugin)) {
+                match plugin.as_ref().and_then(search_entry) {
                     Some(entry) => {
                         entries.insert(slug.to_string(), entry);
                     }
@@ -179,6 +241,27 @@ impl IndexBuilder {
         }
         Err(IndexError::Contended(bin_path.relative()))
     }
+    /// Writes `file` unless the bin already records its bytes (always, on a
+    /// `rewrite`), and records it in the bin's `files` and in `kept`.
+    async fn keep_file(
+        &self,
+        file: RenderedFile,
+        rewrite: bool,
+        files: &mut BTreeMap<String, String>,
+        kept: &mut BTreeSet<String>,
+        report: &mut ChangeReport,
+    ) -> Result<(), IndexError> {
+        let key = file.path.relative();
+        let sha = file.sha256.to_hex();
+        if rewrite || files.get(&key) != Some(&sha) {
+            let size = self.write_rendered(&file).await?;
+            report.wrote(&file.path, size);
+        }
+        files.insert(key.clone(), sha);
+        kept.insert(key);
+        Ok(())
+    }
+
     pub(super) fn search_shard_bytes(
         &self,
         shard: Shard,

@@ -1,12 +1,15 @@
 //! The catalog port's contract: exclusive creation, conditional version changes,
-//! one winner of racing writers, download counters and paged listings.
+//! one winner of racing writers, download counters, paged listings and a plugin's
+//! versions read a page at a time.
 
 use std::sync::Arc;
 
 use super::{RACERS, at, conflict, race, sample_version, single_winner, slug};
 use crate::auth::PrincipalId;
 use crate::slug::Slug;
-use crate::store::{CatalogStore, Conflict, Deprecation, LatestSummary, VersionChange};
+use crate::store::{
+    CatalogStore, Conflict, Deprecation, LatestSummary, VersionChange, VersionSummary,
+};
 use crate::version::PluginVersion;
 
 /// Runs every catalog check against `catalog`; slugs are prefixed with `prefix` so
@@ -17,7 +20,8 @@ pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     add_version_races_have_one_winner(Arc::clone(&catalog), prefix).await;
     change_version_is_conditional(Arc::clone(&catalog), prefix).await;
     downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
-    listing_pages_past_one_page(catalog, prefix).await;
+    listing_pages_past_one_page(Arc::clone(&catalog), prefix).await;
+    version_records_page_through_every_version(catalog, prefix).await;
 }
 
 async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
@@ -411,4 +415,106 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
             assert_eq!(versions.len(), expected, "{}", plugin.slug);
         }
     }
+}
+
+/// Pages of a plugin's version records hold every record once, unpublished and
+/// deprecated ones as they are, and the plugin's summaries say what the records say.
+async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-many"));
+    // "1.10.0" sorts before "1.2.0" as text and after it as a version.
+    let versions = [
+        "1.0.0",
+        "1.1.0",
+        "1.2.0",
+        "1.10.0",
+        "1.11.0",
+        "2.0.0-beta.1",
+        "2.0.0",
+    ];
+    let first = sample_version(s.as_str(), versions[0]);
+    catalog
+        .create_plugin(
+            &s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &LatestSummary::of(&first),
+        )
+        .await
+        .unwrap();
+    for version in &versions[1..] {
+        let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+        let record = sample_version(s.as_str(), version);
+        catalog
+            .add_version(&s, revision, &record, &LatestSummary::of(&record))
+            .await
+            .unwrap();
+    }
+    let when = at("2026-01-03T00:00:00Z");
+    let changes = [
+        ("1.1.0", VersionChange::Unpublish(when)),
+        (
+            "1.10.0",
+            VersionChange::Deprecate(Deprecation {
+                reason: "old".into(),
+                replacement_version: None,
+                deprecated_at: when,
+            }),
+        ),
+    ];
+    for (version, change) in changes {
+        let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
+        catalog
+            .change_version(
+                &s,
+                revision,
+                &PluginVersion::parse(version).unwrap(),
+                &change,
+                None,
+                when,
+            )
+            .await
+            .unwrap();
+    }
+
+    for limit in [1, 3, versions.len(), 100] {
+        let mut paged = Vec::new();
+        let mut after: Option<PluginVersion> = None;
+        loop {
+            let page = catalog
+                .version_records_page(&s, after.as_ref(), limit)
+                .await
+                .unwrap();
+            assert!(page.len() <= limit, "a page never exceeds its limit");
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.version.clone());
+            paged.extend(page);
+        }
+        paged.sort_by(|a, b| a.version.cmp(&b.version));
+        let (_, mut whole) = catalog.plugin_with_versions(&s).await.unwrap().unwrap();
+        whole.sort_by(|a, b| a.version.cmp(&b.version));
+        assert_eq!(paged, whole, "pages of {limit} hold every record once");
+    }
+    let (plugin, records) = catalog.plugin_with_versions(&s).await.unwrap().unwrap();
+    let mut summaries = catalog.plugin(&s).await.unwrap().unwrap().versions;
+    summaries.sort_by(|a, b| a.version.cmp(&b.version));
+    let mut expected: Vec<_> = records.iter().map(VersionSummary::of).collect();
+    expected.sort_by(|a, b| a.version.cmp(&b.version));
+    assert_eq!(summaries, expected, "summaries say what the records say");
+    assert!(
+        summaries.iter().any(|v| v.unpublished_at == Some(when))
+            && summaries.iter().any(|v| v.deprecated.is_some()),
+        "lifecycle states survive in the summaries"
+    );
+    assert_eq!(plugin.versions.len(), versions.len());
+    let nobody = slug(&format!("{prefix}-nobody"));
+    assert!(
+        catalog
+            .version_records_page(&nobody, None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no plugin, no records"
+    );
 }

@@ -295,38 +295,48 @@ impl PartialIndex {
         let mut table = TermTable::with_capacity(hits.len() * 2);
         let mut tags: TermMap<&str, Vec<u32>> = TermMap::default();
         let mut slug_ids = Vec::with_capacity(hits.len());
-        let mut own: Vec<(u32, Field)> = Vec::with_capacity(32);
         // (term id, posting) in document order; laid out per term afterwards.
         let mut entries: Vec<(u32, Posting)> = Vec::with_capacity(hits.len() * 24);
+        // Each term's latest entry, so a term met again in the same document
+        // keeps one posting with the best field it appeared in, without sorting
+        // each document's terms.
+        let mut latest_entry: Vec<u32> = Vec::with_capacity(hits.len() * 2);
+        let mut post = |term: u32, field: Field, doc: u32| {
+            let term = term as usize;
+            if term == latest_entry.len() {
+                latest_entry.push(u32::MAX);
+            }
+            let at = latest_entry[term];
+            if let Some((_, posting)) = entries.get_mut(at as usize)
+                && posting.doc == doc
+            {
+                posting.field = posting.field.max(field);
+            } else {
+                latest_entry[term] = index_u32(entries.len());
+                entries.push((index_u32(term), Posting { doc, field }));
+            }
+        };
         for (doc, hit) in hits.iter().enumerate() {
             let doc = index_u32(doc);
-            own.clear();
             let slug = table.id(&hit.slug);
             slug_ids.push(slug);
-            own.push((slug, Field::Slug));
+            post(slug, Field::Slug, doc);
             for term in raw_terms(&hit.slug) {
-                own.push((table.id_lowercased(term), Field::Slug));
+                post(table.id_lowercased(term), Field::Slug, doc);
             }
             for term in raw_terms(&hit.name) {
-                own.push((table.id_lowercased(term), Field::Name));
+                post(table.id_lowercased(term), Field::Name, doc);
             }
             for term in raw_terms(&hit.description) {
-                own.push((table.id_lowercased(term), Field::Description));
+                post(table.id_lowercased(term), Field::Description, doc);
             }
             for tag in &hit.tags {
-                own.push((table.id(tag), Field::Tag));
+                post(table.id(tag), Field::Tag, doc);
                 for term in raw_terms(tag) {
-                    own.push((table.id_lowercased(term), Field::Tag));
+                    post(table.id_lowercased(term), Field::Tag, doc);
                 }
                 tags.entry(tag.as_str()).or_default().push(doc);
             }
-            // Each term once per document, with the best field it appeared in.
-            own.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            own.dedup_by_key(|(term, _)| *term);
-            entries.extend(
-                own.iter()
-                    .map(|&(term, field)| (term, Posting { doc, field })),
-            );
         }
         // Sorting on a prefix held in the entry spares most comparisons a trip to
         // the text; only terms sharing their first 16 bytes compare in full.
@@ -869,6 +879,28 @@ mod tests {
             ..SearchQuery::default()
         });
         assert_eq!(forecast.total, 2);
+    }
+
+    #[test]
+    fn a_term_in_several_fields_is_posted_once_with_the_best_of_them() {
+        let hit = SearchHit {
+            slug: "forecast-tool".into(),
+            name: "Weather forecast".into(),
+            description: "weather forecast, weather".into(),
+            tags: vec!["weather".into()],
+            ..hits(1).remove(0)
+        };
+        let index = SearchIndex::from_hits([hit]);
+        let field_of = |term: &str| {
+            let at = index.terms.lower_bound(term);
+            assert_eq!(&*index.terms.texts[at], term);
+            let postings = index.terms.postings_of(at);
+            assert_eq!(postings.len(), 1, "{term} is posted once");
+            postings[0].field
+        };
+        assert_eq!(field_of("weather"), Field::Name);
+        assert_eq!(field_of("forecast"), Field::Slug);
+        assert_eq!(field_of("tool"), Field::Slug);
     }
 
     proptest::proptest! {

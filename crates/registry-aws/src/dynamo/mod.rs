@@ -9,6 +9,8 @@
 //! would make unrelated concurrent writes conflict with each other.
 
 use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -188,6 +190,30 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// A consistent query of one partition's items whose sort key starts with
+    /// `prefix`, reading only the `projection` attributes (all when empty); they are
+    /// aliased, since names such as `count` are DynamoDB reserved words.
+    fn prefix_query(&self, pk: &str, prefix: &str, projection: &[&str]) -> QueryFluentBuilder {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        if !projection.is_empty() {
+            let aliases: Vec<String> = (0..projection.len()).map(|i| format!("#p{i}")).collect();
+            request = request.projection_expression(aliases.join(", "));
+            for (alias, name) in aliases.iter().zip(projection) {
+                request = request.expression_attribute_names(alias, *name);
+            }
+        }
+        request
+    }
+
     /// Up to `limit` items of one partition whose sort key starts with `prefix`,
     /// after the sort key `after`, in sort-key order; only the `projection`
     /// attributes (all when empty).
@@ -200,26 +226,18 @@ impl DynamoStore {
         projection: &[&str],
     ) -> Result<Vec<Item>, StorageError> {
         let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
+        let output = self
+            .prefix_query(pk, prefix, projection)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start);
-        request = with_projection(request, projection);
-        let output = request.send().await.map_err(storage_error)?;
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(storage_error)?;
         Ok(output.items.unwrap_or_default())
     }
 
-    /// Every item of one partition whose sort key starts with `prefix`.
-    /// Only the `projection` attributes are read (all when empty); they are aliased,
-    /// since names such as `count` are DynamoDB reserved words.
+    /// Every item of one partition whose sort key starts with `prefix`; only the
+    /// `projection` attributes (all when empty).
     pub(crate) async fn query_prefix(
         &self,
         pk: &str,
@@ -229,19 +247,12 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            request = with_projection(request, projection);
-            let output = request.send().await.map_err(storage_error)?;
+            let output = self
+                .prefix_query(pk, prefix, projection)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -267,20 +278,4 @@ impl DynamoStore {
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
-}
-
-/// Reads only the `projection` attributes (all when empty), aliased, since names
-/// such as `count` are DynamoDB reserved words.
-fn with_projection(
-    mut request: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    projection: &[&str],
-) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-    if !projection.is_empty() {
-        let aliases: Vec<String> = (0..projection.len()).map(|i| format!("#p{i}")).collect();
-        request = request.projection_expression(aliases.join(", "));
-        for (alias, name) in aliases.iter().zip(projection) {
-            request = request.expression_attribute_names(alias, *name);
-        }
-    }
-    request
 }

@@ -146,10 +146,42 @@ impl Field {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Posting {
-    doc: u32,
-    field: Field,
+impl Field {
+    const ALL: [Field; 4] = [Field::Description, Field::Tag, Field::Name, Field::Slug];
+}
+
+/// Bits of a posting that hold its field.
+const FIELD_BITS: u32 = 2;
+
+/// Most documents an index can number: a document number fits beside a field in
+/// a posting's 32 bits. A billion plugins would need far more memory than that
+/// bound allows for, so the bound is only checked in debug builds.
+const MAX_DOCUMENTS: usize = 1 << (32 - FIELD_BITS);
+
+/// A document and the best field a term appeared in there, packed in 32 bits
+/// (document above, field below): postings are most of an index's memory and of
+/// the bytes building one writes, sorts and merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Posting(u32);
+
+impl Posting {
+    fn new(doc: u32, field: Field) -> Self {
+        debug_assert!((doc as usize) < MAX_DOCUMENTS);
+        Self(doc << FIELD_BITS | field as u32)
+    }
+
+    fn doc(self) -> u32 {
+        self.0 >> FIELD_BITS
+    }
+
+    fn field(self) -> Field {
+        Field::ALL[(self.0 & ((1 << FIELD_BITS) - 1)) as usize]
+    }
+
+    /// The same posting in a document numbered `first_doc` later.
+    fn shifted(self, first_doc: u32) -> Self {
+        Self(self.0 + (first_doc << FIELD_BITS))
+    }
 }
 
 /// An immutable search index over one snapshot of the catalog.
@@ -178,19 +210,83 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
 /// [`tokenize`] without copying terms that are already lowercase (most are), for
 /// building large indexes.
 fn terms_of(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
-    raw_terms(text).map(|t| {
-        if t.chars().any(char::is_uppercase) {
-            Cow::Owned(t.to_lowercase())
-        } else {
-            Cow::Borrowed(t)
+    raw_terms(text).map(|term| match term.case {
+        TermCase::Lower => Cow::Borrowed(term.text),
+        TermCase::AsciiUpper => Cow::Owned(term.text.to_ascii_lowercase()),
+        TermCase::Unicode if term.text.chars().any(char::is_uppercase) => {
+            Cow::Owned(term.text.to_lowercase())
         }
+        TermCase::Unicode => Cow::Borrowed(term.text),
     })
 }
 
-/// The alphanumeric runs of `text`, as written.
-fn raw_terms(text: &str) -> impl Iterator<Item = &str> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
+/// What lowercasing a raw term may take, as its letters were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TermCase {
+    /// ASCII with no capital: already lowercase.
+    Lower,
+    /// ASCII with a capital: lowercased letter by letter.
+    AsciiUpper,
+    /// Not ASCII: lowercased, if at all, by the full Unicode rules.
+    Unicode,
+}
+
+/// An alphanumeric run of some text, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawTerm<'a> {
+    text: &'a str,
+    case: TermCase,
+}
+
+/// The alphanumeric runs of `text`, as written: the pieces
+/// `text.split(|c| !c.is_alphanumeric())` gives, empty ones left out.
+fn raw_terms(text: &str) -> RawTerms<'_> {
+    RawTerms { text, at: 0 }
+}
+
+/// Iterator of [`raw_terms`]. It reads bytes and decodes only what is not ASCII,
+/// where splitting on a char predicate decoded every character of every
+/// description, and it notes each term's case on the way, so lowercasing needs no
+/// second pass over the term.
+struct RawTerms<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Iterator for RawTerms<'a> {
+    type Item = RawTerm<'a>;
+
+    fn next(&mut self) -> Option<RawTerm<'a>> {
+        let bytes = self.text.as_bytes();
+        let mut start = None;
+        let mut case = TermCase::Lower;
+        while let Some(&byte) = bytes.get(self.at) {
+            let (alphanumeric, width, seen) = if byte.is_ascii() {
+                let seen = if byte.is_ascii_uppercase() {
+                    TermCase::AsciiUpper
+                } else {
+                    TermCase::Lower
+                };
+                (byte.is_ascii_alphanumeric(), 1, seen)
+            } else {
+                let c = self.text[self.at..].chars().next().unwrap_or_default();
+                (c.is_alphanumeric(), c.len_utf8(), TermCase::Unicode)
+            };
+            if alphanumeric {
+                start.get_or_insert(self.at);
+                case = case.max(seen);
+            } else if let Some(from) = start {
+                let text = &self.text[from..self.at];
+                self.at += width;
+                return Some(RawTerm { text, case });
+            }
+            self.at += width;
+        }
+        start.map(|from| RawTerm {
+            text: &self.text[from..],
+            case,
+        })
+    }
 }
 
 /// Below this many documents per thread, an index is built on one thread.
@@ -220,18 +316,20 @@ impl<'a> TermTable<'a> {
 
     /// The id of a raw term (see [`raw_terms`]) once lowercased, as [`terms_of`]
     /// lowercases it.
-    fn id_lowercased(&mut self, raw: &'a str) -> u32 {
-        if !raw.chars().any(char::is_uppercase) {
-            return self.id(raw);
-        }
+    fn id_lowercased(&mut self, raw: RawTerm<'a>) -> u32 {
         // ASCII lowercases letter by letter; anything else takes the full rules
         // (a final sigma depends on its neighbours).
-        if raw.is_ascii() {
-            self.lowered.clear();
-            self.lowered
-                .extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        } else {
-            self.lowered = raw.to_lowercase();
+        match raw.case {
+            TermCase::Lower => return self.id(raw.text),
+            TermCase::Unicode if !raw.text.chars().any(char::is_uppercase) => {
+                return self.id(raw.text);
+            }
+            TermCase::AsciiUpper => {
+                self.lowered.clear();
+                self.lowered
+                    .extend(raw.text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            }
+            TermCase::Unicode => self.lowered = raw.text.to_lowercase(),
         }
         if let Some(&id) = self.ids.get(self.lowered.as_str()) {
             return id;
@@ -307,13 +405,15 @@ impl PartialIndex {
                 latest_entry.push(u32::MAX);
             }
             let at = latest_entry[term];
-            if let Some((_, posting)) = entries.get_mut(at as usize)
-                && posting.doc == doc
+            let posting = Posting::new(doc, field);
+            if let Some((_, latest)) = entries.get_mut(at as usize)
+                && latest.doc() == doc
             {
-                posting.field = posting.field.max(field);
+                // Within one document, the larger posting has the better field.
+                *latest = (*latest).max(posting);
             } else {
                 latest_entry[term] = index_u32(entries.len());
-                entries.push((index_u32(term), Posting { doc, field }));
+                entries.push((index_u32(term), posting));
             }
         };
         for (doc, hit) in hits.iter().enumerate() {
@@ -365,13 +465,7 @@ impl PartialIndex {
             starts[at] += starts[at - 1];
         }
         let mut next = starts.clone();
-        let mut postings = vec![
-            Posting {
-                doc: 0,
-                field: Field::Description
-            };
-            entries.len()
-        ];
+        let mut postings = vec![Posting(0); entries.len()];
         for (id, posting) in entries {
             let slot = &mut next[position[id as usize] as usize];
             postings[*slot as usize] = posting;
@@ -520,10 +614,11 @@ impl MergeRun {
         let term = self.positions.len();
         self.positions.push(merged_at);
         let range = self.starts[term] as usize..self.starts[term + 1] as usize;
-        into.extend(self.postings[range].iter().map(|p| Posting {
-            doc: p.doc + self.first_doc,
-            field: p.field,
-        }));
+        into.extend(
+            self.postings[range]
+                .iter()
+                .map(|p| p.shifted(self.first_doc)),
+        );
     }
 }
 
@@ -716,14 +811,14 @@ impl SearchIndex {
             for (offset, key) in range {
                 let exact = **key == **term;
                 for p in self.terms.postings_of(start + offset) {
-                    let d = p.doc as usize;
+                    let d = p.doc() as usize;
                     // Only documents that matched every earlier term can still qualify.
                     if usize::from(matched[d]) != round {
                         continue;
                     }
-                    let w = p.field.weight(exact);
+                    let w = p.field().weight(exact);
                     if best[d] == 0 {
-                        touched.push(p.doc);
+                        touched.push(p.doc());
                     }
                     best[d] = best[d].max(w);
                 }
@@ -896,7 +991,7 @@ mod tests {
             assert_eq!(&*index.terms.texts[at], term);
             let postings = index.terms.postings_of(at);
             assert_eq!(postings.len(), 1, "{term} is posted once");
-            postings[0].field
+            postings[0].field()
         };
         assert_eq!(field_of("weather"), Field::Name);
         assert_eq!(field_of("forecast"), Field::Slug);
@@ -928,6 +1023,42 @@ mod tests {
             sorted.sort_unstable();
             sorted.dedup();
             proptest::prop_assert_eq!(texts, sorted);
+        }
+
+        #[test]
+        fn a_posting_keeps_its_document_and_field_when_shifted(
+            doc in 0..MAX_DOCUMENTS as u32 / 2,
+            first_doc in 0..MAX_DOCUMENTS as u32 / 2,
+            field in 0..Field::ALL.len(),
+        ) {
+            let field = Field::ALL[field];
+            let posting = Posting::new(doc, field);
+            proptest::prop_assert_eq!((posting.doc(), posting.field()), (doc, field));
+            let shifted = posting.shifted(first_doc);
+            proptest::prop_assert_eq!((shifted.doc(), shifted.field()), (doc + first_doc, field));
+        }
+
+        #[test]
+        fn raw_terms_are_the_alphanumeric_runs_with_their_case(
+            text in "[a-zA-Z0-9 ,.\\-_ΣσςÉé²٣\u{2028}\u{1F600}ǅ]{0,40}",
+        ) {
+            let expected: Vec<&str> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let terms: Vec<RawTerm<'_>> = raw_terms(&text).collect();
+            let texts: Vec<&str> = terms.iter().map(|t| t.text).collect();
+            proptest::prop_assert_eq!(texts, expected);
+            for term in terms {
+                let case = if !term.text.is_ascii() {
+                    TermCase::Unicode
+                } else if term.text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    TermCase::AsciiUpper
+                } else {
+                    TermCase::Lower
+                };
+                proptest::prop_assert_eq!(term.case, case, "{:?}", term.text);
+            }
         }
 
         #[test]

@@ -161,7 +161,7 @@ pub async fn open_registry(
         settings,
         Arc::clone(&clock),
     ));
-    let indexer = Arc::new(InProcessIndexer::new(Arc::clone(&builder), stores.journal));
+    let indexer = Arc::new(InProcessIndexer::new(Arc::clone(&builder), stores.journal)?);
     let mut registry = Registry::new(
         stores.catalog,
         artifacts,

@@ -6,7 +6,6 @@
 //! read-modify-write, so puts can be conditional on the ETag that was read:
 //! concurrent builders then retry instead of losing each other's changes.
 
-use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -92,8 +91,6 @@ const SIDECAR_SUFFIX: &str = ".meta";
 pub struct FileIndexStore {
     root: PathBuf,
     conditional: tokio::sync::Mutex<()>,
-    /// Directories known to exist, so a rebuild's many writes skip the check.
-    created: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
     /// Files recently read, served without touching the disk.
     hot: Arc<HotFiles>,
     /// How files reach the disk: through a temporary name while readers may look,
@@ -118,7 +115,6 @@ impl FileIndexStore {
         Self {
             root: root.into(),
             conditional: tokio::sync::Mutex::new(()),
-            created: Arc::default(),
             hot: Arc::default(),
             placement: Placement::Atomic,
         }
@@ -197,23 +193,8 @@ fn write_file(
     file: &Path,
     path: &IndexPath,
     object: &IndexObject,
-    created: &std::sync::Mutex<HashSet<PathBuf>>,
     placement: Placement,
 ) -> Result<(), StorageError> {
-    let dir = file
-        .parent()
-        .ok_or_else(|| StorageError::Corrupt(format!("no parent for {}", file.display())))?;
-    let known = created
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(dir);
-    if !known {
-        owner_only::create_dir_all(dir).map_err(backend)?;
-        created
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dir.to_owned());
-    }
     let is_default =
         object.status == 200 && object.content_type == path.kind().default_content_type();
     if !is_default {
@@ -228,10 +209,24 @@ fn write_file(
     place(file, &object.bytes, placement)
 }
 
+/// Puts `bytes` at `file`, creating its directory when the write finds it missing.
+/// Trying the write first costs nothing where the directory exists (every write
+/// but a directory's first) and keeps no record of directories, which would grow
+/// with every version ever published.
 fn place(file: &Path, bytes: &[u8], placement: Placement) -> Result<(), StorageError> {
-    match placement {
+    let write = || match placement {
         Placement::Atomic => write_atomically(file, bytes),
-        Placement::InPlace => owner_only::write(file, bytes).map_err(backend),
+        Placement::InPlace => owner_only::write(file, bytes),
+    };
+    match write() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let dir = file.parent().ok_or_else(|| {
+                StorageError::Corrupt(format!("no parent for {}", file.display()))
+            })?;
+            owner_only::create_dir_all(dir).map_err(backend)?;
+            write().map_err(backend)
+        }
+        written => written.map_err(backend),
     }
 }
 
@@ -244,15 +239,14 @@ fn process_id() -> u32 {
     *PID.get_or_init(std::process::id)
 }
 
-fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut temp = file.as_os_str().to_owned();
     temp.push(format!(".{}-{n}.tmp", process_id()));
     let temp = PathBuf::from(temp);
-    owner_only::write(&temp, bytes).map_err(backend)?;
-    std::fs::rename(&temp, file).map_err(|e| {
+    owner_only::write(&temp, bytes)?;
+    std::fs::rename(&temp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
-        backend(e)
     })
 }
 
@@ -311,7 +305,6 @@ impl IndexStore for FileIndexStore {
         };
         let (owned_path, owned) = (path.clone(), object.clone());
         let condition = condition.clone();
-        let created = Arc::clone(&self.created);
         let placement = self.placement;
         self.hot.forget(key);
         blocking(move || {
@@ -327,7 +320,7 @@ impl IndexStore for FileIndexStore {
             if !holds {
                 return Err(StorageError::Conflict(Conflict::RevisionChanged));
             }
-            write_file(&file, &owned_path, &owned, &created, placement)
+            write_file(&file, &owned_path, &owned, placement)
         })
         .await?;
         Ok(etag)
@@ -343,14 +336,13 @@ impl IndexStore for FileIndexStore {
                 Ok((self.file_of(&path), path, object.clone()))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        let created = Arc::clone(&self.created);
         let placement = self.placement;
         for (key, _) in files {
             self.hot.forget(key);
         }
         blocking(move || {
             for (file, path, object) in &jobs {
-                write_file(file, path, object, &created, placement)?;
+                write_file(file, path, object, placement)?;
             }
             Ok(())
         })
@@ -370,7 +362,6 @@ impl IndexStore for FileIndexStore {
                 ..FileIndexStore::new(dir)
             }),
             live: self.root.clone(),
-            live_dirs: Arc::clone(&self.created),
             live_files: Arc::clone(&self.hot),
         })))
     }
@@ -433,8 +424,6 @@ fn remove_stale_generations(root: &Path) -> Result<(), StorageError> {
 struct DirectoryGeneration {
     store: Arc<FileIndexStore>,
     live: PathBuf,
-    /// The live store's cache of directories that exist, void once swapped.
-    live_dirs: Arc<std::sync::Mutex<HashSet<PathBuf>>>,
     /// The live store's cached files, void once swapped.
     live_files: Arc<HotFiles>,
 }
@@ -446,15 +435,9 @@ impl IndexGeneration for DirectoryGeneration {
     }
 
     async fn swap_in(self: Box<Self>) -> Result<(), StorageError> {
-        let (built, live, live_dirs, live_files) = (
-            self.store.root.clone(),
-            self.live,
-            self.live_dirs,
-            self.live_files,
-        );
+        let (built, live, live_files) = (self.store.root.clone(), self.live, self.live_files);
         blocking(move || {
             swap_directories(&built, &live).map_err(backend)?;
-            live_dirs.lock().unwrap_or_else(|p| p.into_inner()).clear();
             live_files.forget_all();
             // `built` now holds the old index (or nothing).
             match std::fs::remove_dir_all(&built) {
@@ -546,6 +529,40 @@ mod tests {
         );
         other_process.delete(&path).await.unwrap();
         assert_eq!(read(&reader, &path).await, None, "a file deleted elsewhere");
+    }
+
+    /// The store keeps no list of directories it made: a directory removed behind
+    /// its back (an operator pruning a plugin by hand) is made again by the next
+    /// write into it, in place and in a generation alike.
+    #[tokio::test]
+    async fn a_write_makes_its_directory_again_when_it_was_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = IndexPath::PluginDetails(Slug::parse("dir-test").unwrap());
+        let object = object_at(&path, &b"{}"[..], JSON_CONTENT_TYPE, 200);
+        for store in [
+            FileIndexStore::new(dir.path().join("live")),
+            FileIndexStore {
+                placement: Placement::InPlace,
+                ..FileIndexStore::new(dir.path().join("generation"))
+            },
+        ] {
+            let plugin_dir = store.file_of(&path).parent().unwrap().to_owned();
+            for round in ["first", "after its directory was removed"] {
+                store
+                    .put(&path.relative(), &object, &WriteCondition::Always)
+                    .await
+                    .unwrap_or_else(|e| panic!("{:?}, {round}: {e}", store.placement));
+                assert!(
+                    matches!(
+                        store.get(&path.relative(), None).await.unwrap(),
+                        Fetched::Found { .. }
+                    ),
+                    "{:?}: written, {round}",
+                    store.placement
+                );
+                std::fs::remove_dir_all(&plugin_dir).unwrap();
+            }
+        }
     }
 
     #[tokio::test]

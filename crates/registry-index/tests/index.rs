@@ -3,7 +3,7 @@
 //! and search from the shards.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +46,8 @@ struct Env {
     caller: Caller,
     /// Writes the listener's index store may still make (see [`StopsAfter`]).
     write_budget: Arc<AtomicUsize>,
+    /// Names of the threads the listener's index writes ran on.
+    write_threads: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 fn key() -> IndexSigningKey {
@@ -61,9 +63,11 @@ impl Env {
             Timestamp::parse("2026-01-02T03:04:05Z").unwrap(),
         ));
         let write_budget = Arc::new(AtomicUsize::new(usize::MAX));
+        let write_threads = Arc::default();
         let index = StopsAfter {
             inner: FileIndexStore::new(dir.path().join("incremental")),
             budget: Arc::clone(&write_budget),
+            threads: Arc::clone(&write_threads),
         };
         let builder = Arc::new(Self::builder_over(
             &catalog,
@@ -81,10 +85,13 @@ impl Env {
                 private: false,
             },
         )
-        .with_listener(Arc::new(InProcessIndexer::new(
-            builder.clone(),
-            Some(catalog.clone() as Arc<dyn ChangeJournal>),
-        )));
+        .with_listener(Arc::new(
+            InProcessIndexer::new(
+                builder.clone(),
+                Some(catalog.clone() as Arc<dyn ChangeJournal>),
+            )
+            .unwrap(),
+        ));
         let admin = registry.bootstrap_admin_key().await.unwrap().unwrap();
         let caller = registry.authenticate(admin.secret.expose()).await.unwrap();
         Self {
@@ -96,6 +103,7 @@ impl Env {
             builder,
             caller,
             write_budget,
+            write_threads,
         }
     }
 
@@ -158,14 +166,20 @@ impl Env {
 }
 
 /// An index store that fails every write once its budget is spent: to the index,
-/// a process that stopped right there.
+/// a process that stopped right there. It notes which threads wrote.
 struct StopsAfter {
     inner: FileIndexStore,
     budget: Arc<AtomicUsize>,
+    threads: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 impl StopsAfter {
     fn spend(&self) -> Result<(), StorageError> {
+        let thread = std::thread::current();
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(thread.name().unwrap_or("unnamed").to_owned());
         self.budget
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
                 left.checked_sub(1)
@@ -623,6 +637,23 @@ enum Interrupted {
 /// A crash can stop an index update after any of its writes; the change journal,
 /// committed with the catalog row, still names the plugin, and applying it (as the
 /// server does at start) leaves exactly the index a full rebuild writes, verified.
+/// Index updates run on the indexer's own thread, never on the request's: the
+/// work grows with a plugin's history and would hold up the requests sharing
+/// that thread (and fragment its allocator arena).
+#[tokio::test]
+async fn index_writes_run_on_the_index_writer_thread_alone() {
+    let env = Env::new().await;
+    env.publish("github", "1.0.0").await;
+    env.publish("github", "1.1.0").await;
+    env.publish("slack", "1.0.0").await;
+    let threads = env.write_threads.lock().unwrap().clone();
+    assert_eq!(
+        threads.into_iter().collect::<Vec<_>>(),
+        ["index-writer"],
+        "threads that wrote the index"
+    );
+}
+
 #[tokio::test]
 async fn an_update_stopped_after_any_write_is_finished_from_the_journal() {
     for interrupted in [

@@ -135,21 +135,25 @@ impl Registry {
         let slug = manifest.slug.clone();
         let version = manifest.version.clone();
 
-        // Fail fast on the common refusals before writing any artifact.
-        let existing = self.catalog.plugin(&slug).await?;
-        if let Some(plugin) = &existing {
-            check_may_add(
+        // Fail fast on the common refusals before writing any artifact. The plugin
+        // read here (a summary of every version) is let go before the writes and
+        // the wait for the index, so publishes queued behind others hold nothing
+        // that grows with their plugins' histories.
+        match self.catalog.plugin(&slug).await? {
+            Some(plugin) => check_may_add(
                 caller,
                 &plugin.owner,
                 &plugin.versions,
                 &version,
                 &mode,
                 &slug,
-            )?;
-        } else if matches!(mode, Mode::Update(_)) {
-            return Err(RegistryError::PluginNotFound {
-                slug: slug.to_string(),
-            });
+            )?,
+            None if matches!(mode, Mode::Update(_)) => {
+                return Err(RegistryError::PluginNotFound {
+                    slug: slug.to_string(),
+                });
+            }
+            None => {}
         }
 
         let record = self.store_artifacts(caller, prepared).await?;

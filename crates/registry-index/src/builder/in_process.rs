@@ -1,6 +1,9 @@
 //! The self-hosted server's indexer: the index updated in process after each write.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use registry_core::registry::ChangeListener;
 use registry_core::slug::Slug;
@@ -10,51 +13,109 @@ use registry_core::version::PluginVersion;
 use crate::path::IndexPath;
 use crate::store::{Fetched, get_path};
 
-use super::IndexBuilder;
+use super::{ChangeReport, IndexBuilder};
+
+/// Blocking threads of the writer's runtime: its file writes and catalog reads.
+const WRITER_BLOCKING_THREADS: usize = 2;
 
 /// The local server's listener: updates the index right after each catalog write.
-/// Updates are serialised, so the directory store sees one writer.
+///
+/// Updates run one at a time on a thread of their own, so the directory store sees
+/// one writer, and rendering and signing (work that grows with a plugin's history)
+/// neither holds up the threads serving requests nor scatters its short-lived
+/// buffers over their allocator arenas, where they fragmented memory that a long
+/// run never got back.
 ///
 /// With a change journal, each update drains the journal (the write just made is
 /// in it, committed with the catalog row), so what an earlier failure or crash
 /// left undone is finished too; without one, only the plugin named is updated.
 pub struct InProcessIndexer {
     builder: Arc<IndexBuilder>,
-    journal: Option<Arc<dyn ChangeJournal>>,
-    serial: tokio::sync::Mutex<()>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+}
+
+/// One update for the writer thread: the plugin changed (none: only the journal's
+/// backlog), and where to answer.
+struct Job {
+    slug: Option<Slug>,
+    done: tokio::sync::oneshot::Sender<Result<ChangeReport, BackendError>>,
 }
 
 impl InProcessIndexer {
-    /// A listener driving `builder`, draining `journal` when the catalog keeps one.
-    pub fn new(builder: Arc<IndexBuilder>, journal: Option<Arc<dyn ChangeJournal>>) -> Self {
-        Self {
-            builder,
-            journal,
-            serial: tokio::sync::Mutex::new(()),
-        }
+    /// A listener driving `builder` on a writer thread of its own, draining
+    /// `journal` when the catalog keeps one.
+    pub fn new(
+        builder: Arc<IndexBuilder>,
+        journal: Option<Arc<dyn ChangeJournal>>,
+    ) -> std::io::Result<Self> {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(WRITER_BLOCKING_THREADS)
+            .build()?;
+        let writer = Arc::clone(&builder);
+        std::thread::Builder::new()
+            .name("index-writer".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        let update = async {
+                            match (&journal, &job.slug) {
+                                (Some(journal), _) => writer.apply_journal(journal.as_ref()).await,
+                                (None, Some(slug)) => {
+                                    writer.update_plugins(std::slice::from_ref(slug)).await
+                                }
+                                (None, None) => Ok(ChangeReport::default()),
+                            }
+                        };
+                        // A panic fails this update, not the writer: the journal
+                        // still holds the change for the next one.
+                        let report = match AssertUnwindSafe(update).catch_unwind().await {
+                            Ok(report) => report.map_err(|e| Box::new(e) as BackendError),
+                            Err(_) => Err(Box::new(UpdatePanicked) as BackendError),
+                        };
+                        // The caller may have gone (its request dropped): the update
+                        // stands all the same.
+                        let _ = job.done.send(report);
+                    }
+                });
+            })?;
+        Ok(Self { builder, jobs })
+    }
+
+    /// Runs one update on the writer thread and waits for it.
+    async fn update(&self, slug: Option<Slug>) -> Result<ChangeReport, BackendError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Job { slug, done })
+            .map_err(|_| WriterStopped)?;
+        answer.await.map_err(|_| WriterStopped)?
     }
 
     /// Applies whatever the journal holds (at start, what a crash left); a no-op
     /// without a journal.
     pub async fn catch_up(&self) -> Result<(), BackendError> {
-        let _one_at_a_time = self.serial.lock().await;
-        if let Some(journal) = &self.journal {
-            let report = self
-                .builder
-                .apply_journal(journal.as_ref())
-                .await
-                .map_err(|e| Box::new(e) as BackendError)?;
-            if report.plugins > 0 {
-                tracing::info!(
-                    plugins = report.plugins,
-                    files = report.written.len(),
-                    "applied the change journal"
-                );
-            }
+        let report = self.update(None).await?;
+        if report.plugins > 0 {
+            tracing::info!(
+                plugins = report.plugins,
+                files = report.written.len(),
+                "applied the change journal"
+            );
         }
         Ok(())
     }
 }
+
+/// The index writer thread is gone, so no update can be made.
+#[derive(Debug, thiserror::Error)]
+#[error("the index writer thread has stopped; restart the server to update the index")]
+struct WriterStopped;
+
+/// An index update panicked (a bug); the change waits in the journal.
+#[derive(Debug, thiserror::Error)]
+#[error("the index update panicked; the next update or a restart retries it")]
+struct UpdatePanicked;
 
 #[async_trait::async_trait]
 impl ChangeListener for InProcessIndexer {
@@ -63,18 +124,7 @@ impl ChangeListener for InProcessIndexer {
         slug: &Slug,
         version: Option<&PluginVersion>,
     ) -> Result<Option<String>, BackendError> {
-        {
-            let _one_at_a_time = self.serial.lock().await;
-            match &self.journal {
-                Some(journal) => self.builder.apply_journal(journal.as_ref()).await,
-                None => {
-                    self.builder
-                        .update_plugins(std::slice::from_ref(slug))
-                        .await
-                }
-            }
-            .map_err(|e| Box::new(e) as BackendError)?;
-        }
+        self.update(Some(slug.clone())).await?;
         let Some(version) = version else {
             return Ok(None);
         };

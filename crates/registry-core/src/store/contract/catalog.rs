@@ -59,6 +59,26 @@ async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix:
     );
 }
 
+/// Creates plugin `s` owned by `prn_owner` with `version` as its first version, and
+/// returns that version's record.
+async fn create_plugin_at(
+    catalog: &dyn CatalogStore,
+    s: &Slug,
+    version: &str,
+) -> crate::store::VersionRecord {
+    let first = sample_version(s.as_str(), version);
+    catalog
+        .create_plugin(
+            s,
+            &PrincipalId::from_stored("prn_owner"),
+            &first,
+            &LatestSummary::of(&first),
+        )
+        .await
+        .unwrap();
+    first
+}
+
 async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     let s = slug(&format!("{prefix}-cas"));
     let owner = PrincipalId::from_stored("prn_owner");
@@ -145,16 +165,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
 
 async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     let s = slug(&format!("{prefix}-cas-race"));
-    let first = sample_version(s.as_str(), "1.0.0");
-    catalog
-        .create_plugin(
-            &s,
-            &PrincipalId::from_stored("prn_owner"),
-            &first,
-            &LatestSummary::of(&first),
-        )
-        .await
-        .unwrap();
+    create_plugin_at(catalog.as_ref(), &s, "1.0.0").await;
     let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
     let results = race(|i| {
         let (catalog, s) = (Arc::clone(&catalog), s.clone());
@@ -176,16 +187,7 @@ async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefi
 
 async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     let s = slug(&format!("{prefix}-change"));
-    let first = sample_version(s.as_str(), "1.0.0");
-    catalog
-        .create_plugin(
-            &s,
-            &PrincipalId::from_stored("prn_owner"),
-            &first,
-            &LatestSummary::of(&first),
-        )
-        .await
-        .unwrap();
+    let first = create_plugin_at(catalog.as_ref(), &s, "1.0.0").await;
     let plugin = catalog.plugin(&s).await.unwrap().unwrap();
     let notice = Deprecation {
         reason: "old".into(),
@@ -264,16 +266,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
 
 async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     let s = slug(&format!("{prefix}-dl"));
-    let first = sample_version(s.as_str(), "1.0.0");
-    catalog
-        .create_plugin(
-            &s,
-            &PrincipalId::from_stored("prn_owner"),
-            &first,
-            &LatestSummary::of(&first),
-        )
-        .await
-        .unwrap();
+    let first = create_plugin_at(catalog.as_ref(), &s, "1.0.0").await;
     let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::March, d).expect("date");
     let results = race(|i| {
         let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
@@ -333,16 +326,7 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
     let page_prefix = format!("{prefix}-page");
     for i in 0..25 {
         let s = slug(&format!("{page_prefix}-{i:02}"));
-        let record = sample_version(s.as_str(), "1.0.0");
-        catalog
-            .create_plugin(
-                &s,
-                &PrincipalId::from_stored("prn_owner"),
-                &record,
-                &LatestSummary::of(&record),
-            )
-            .await
-            .unwrap();
+        create_plugin_at(catalog.as_ref(), &s, "1.0.0").await;
     }
     let mut seen = Vec::new();
     let mut after: Option<Slug> = None;
@@ -431,16 +415,7 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
         "2.0.0-beta.1",
         "2.0.0",
     ];
-    let first = sample_version(s.as_str(), versions[0]);
-    catalog
-        .create_plugin(
-            &s,
-            &PrincipalId::from_stored("prn_owner"),
-            &first,
-            &LatestSummary::of(&first),
-        )
-        .await
-        .unwrap();
+    create_plugin_at(catalog.as_ref(), &s, versions[0]).await;
     for version in &versions[1..] {
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), version);

@@ -106,7 +106,7 @@ test('every write goes to the API, whatever the path', () => {
 });
 
 test('dynamic reads go to the API with their key', () => {
-  for (const uri of ['/plugins/search', '/auth/keys', '/openapi.json', '/healthz', '/']) {
+  for (const uri of ['/plugins/search', '/search', '/auth/keys', '/openapi.json', '/healthz']) {
     const { origin, request } = route(viewerRequest('GET', uri, AUTH));
     assert.equal(origin, 'api', uri);
     assert.deepEqual(request.headers.authorization, AUTH.authorization);
@@ -136,7 +136,8 @@ const EDGE_CASES = JSON.parse(readFileSync(new URL('./edge-routes.json', import.
 test('protocol URLs map onto index objects exactly as the Rust mapping does', () => {
   assert.ok(EDGE_CASES.length >= 10);
   for (const c of EDGE_CASES) {
-    const { origin, request } = route(viewerRequest(c.method, c.uri, AUTH, c.querystring));
+    const headers = c.accept === undefined ? AUTH : { ...AUTH, accept: { value: c.accept } };
+    const { origin, request } = route(viewerRequest(c.method, c.uri, headers, c.querystring));
     assert.equal(origin, c.origin, c.name);
     if (c.origin === 'artifacts') {
       assert.equal(request.uri, '/' + c.key, c.name);

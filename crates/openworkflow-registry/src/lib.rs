@@ -28,7 +28,7 @@ use registry_core::{Registry, RegistryConfig};
 use registry_http::AppState;
 use registry_index::{
     FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
-    IndexSigningKey,
+    IndexSigningKey, IndexedSearch,
 };
 use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
 use registry_sqlite::SqliteStore;
@@ -105,6 +105,8 @@ pub struct OpenedRegistry {
     pub registry: Arc<Registry>,
     /// The static index (`DATA/index/`, or `index/` in the bucket on the aws backend).
     pub index: Arc<dyn IndexStore>,
+    /// Search over the index, kept in memory.
+    pub search: Arc<IndexedSearch>,
     /// Rebuilds and updates the index.
     pub builder: Arc<IndexBuilder>,
     /// The registry's change listener: drains the change journal into the index
@@ -153,14 +155,24 @@ pub async fn open_registry(
     let mut settings = IndexSettings::public(config.public_url.clone());
     settings.auth_required = config.private;
     let artifacts: Arc<dyn ArtifactStore> = stores.artifacts.clone();
-    let builder = Arc::new(IndexBuilder::new(
-        Arc::clone(&stores.catalog),
-        Arc::clone(&artifacts),
+    // Search revalidates on every query: in process, a conditional read is cheap
+    // and a publish is visible to the very next search. The builder draws the
+    // home page from the same entries rather than a copy of its own.
+    let search = Arc::new(IndexedSearch::new(
         Arc::clone(&stores.index),
-        key,
-        settings,
-        Arc::clone(&clock),
+        Duration::ZERO,
     ));
+    let builder = Arc::new(
+        IndexBuilder::new(
+            Arc::clone(&stores.catalog),
+            Arc::clone(&artifacts),
+            Arc::clone(&stores.index),
+            key,
+            settings,
+            Arc::clone(&clock),
+        )
+        .sharing_search(Arc::clone(&search)),
+    );
     let indexer = Arc::new(InProcessIndexer::new(Arc::clone(&builder), stores.journal)?);
     let mut registry = Registry::new(
         stores.catalog,
@@ -184,6 +196,7 @@ pub async fn open_registry(
     Ok(OpenedRegistry {
         registry: Arc::new(registry),
         index: stores.index,
+        search,
         builder,
         indexer,
         artifacts: stores.artifacts,
@@ -394,9 +407,7 @@ pub async fn serve(
         Arc::clone(&opened.registry),
         opened.health_interval,
     ));
-    // Search revalidates on every query: in process, a conditional read is cheap
-    // and a publish is visible to the very next search.
-    let state = AppState::new(opened.registry, opened.index, Duration::ZERO);
+    let state = AppState::with_search(opened.registry, opened.index, opened.search);
     let app = registry_http::all_routes(Arc::new(state))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let result = serve_http(listener, app, opened.connections, shutdown)

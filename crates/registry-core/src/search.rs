@@ -758,6 +758,11 @@ impl SearchIndex {
         self.hits.is_empty()
     }
 
+    /// Every plugin's entry, in no set order.
+    pub fn hits(&self) -> impl Iterator<Item = &SearchHit> {
+        self.hits.iter().map(|hit| hit.as_ref())
+    }
+
     fn hit(&self, doc: u32) -> &SearchHit {
         &self.hits[doc as usize]
     }

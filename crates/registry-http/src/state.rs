@@ -13,8 +13,9 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The static index: details, schemas and bundles are read from it.
     pub index: Arc<dyn IndexStore>,
-    /// Search over the index's shards, kept in memory.
-    pub search: IndexedSearch,
+    /// Search over the index's shards, kept in memory (shared with the index
+    /// builder in process, which draws the home page from the same entries).
+    pub search: Arc<IndexedSearch>,
 }
 
 impl AppState {
@@ -25,10 +26,23 @@ impl AppState {
         index: Arc<dyn IndexStore>,
         search_revalidate_after: Duration,
     ) -> Self {
+        let search = Arc::new(IndexedSearch::new(
+            Arc::clone(&index),
+            search_revalidate_after,
+        ));
+        Self::with_search(registry, index, search)
+    }
+
+    /// State over `registry` and its `index`, answering searches with `search`.
+    pub fn with_search(
+        registry: Arc<Registry>,
+        index: Arc<dyn IndexStore>,
+        search: Arc<IndexedSearch>,
+    ) -> Self {
         Self {
-            search: IndexedSearch::new(Arc::clone(&index), search_revalidate_after),
             registry,
             index,
+            search,
         }
     }
 }

@@ -221,8 +221,13 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Runs the real `index-builder rebuild`, sampling its peak RSS until it exits.
-fn rebuild_with_cli(data: &std::path::Path, out: &std::path::Path) -> (Duration, u64) {
+/// Runs the real `index-builder rebuild` (with `--private`: without pages),
+/// sampling its peak RSS until it exits.
+fn rebuild_with_cli(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    private: bool,
+) -> (Duration, u64) {
     let started = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_index-builder"))
         .args([
@@ -234,6 +239,7 @@ fn rebuild_with_cli(data: &std::path::Path, out: &std::path::Path) -> (Duration,
         .arg(data)
         .arg("--out")
         .arg(out)
+        .args(private.then_some("--private"))
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
@@ -294,13 +300,49 @@ async fn main() {
         (catalog, plugins)
     };
 
-    let (took, peak_kib) = rebuild_with_cli(&data, &out);
+    // Without pages first (a private registry's index), then with them: the
+    // same catalog, the same run, so the pages' cost reads straight off.
+    let bare = dir.path().join("index-without-pages");
+    let (bare_took, bare_peak) = rebuild_with_cli(&data, &bare, true);
+    let (took, peak_kib) = rebuild_with_cli(&data, &out, false);
+    std::fs::remove_dir_all(&bare).unwrap();
+    for (label, took, peak) in [
+        ("without pages", bare_took, bare_peak),
+        ("with pages", took, peak_kib),
+    ] {
+        println!(
+            "full rebuild {label} (index-builder rebuild): {:.2} s, {:.0} plugins/s, peak RSS {:.1} MiB",
+            took.as_secs_f64(),
+            plugins as f64 / took.as_secs_f64(),
+            peak as f64 / 1024.0
+        );
+    }
     println!(
-        "full rebuild (index-builder rebuild): {:.2} s, {:.0} plugins/s, peak RSS {:.1} MiB",
-        took.as_secs_f64(),
-        plugins as f64 / took.as_secs_f64(),
-        peak_kib as f64 / 1024.0
+        "  pages cost {:.0}% of the rate without them",
+        (1.0 - bare_took.as_secs_f64() / took.as_secs_f64()) * 100.0
     );
+    let page_sizes = |dir: &str| {
+        let mut sizes: Vec<u64> = std::fs::read_dir(out.join(dir))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .collect()
+            })
+            .unwrap_or_default();
+        sizes.sort_unstable();
+        sizes
+    };
+    let plugin_pages = page_sizes("pages/plugins");
+    if let (Some(median), Some(largest)) =
+        (plugin_pages.get(plugin_pages.len() / 2), plugin_pages.last())
+    {
+        println!(
+            "  plugin pages: median {median} bytes, largest {largest} bytes; home page {} bytes",
+            std::fs::metadata(out.join("pages/home.html")).map(|m| m.len()).unwrap_or(0)
+        );
+    }
 
     // One publish into that catalog, through the incremental path.
     let (key, _) = IndexSigningKey::load_or_create(&data.join(INDEX_KEY_FILE)).unwrap();
@@ -342,6 +384,7 @@ async fn main() {
             .map(|m| m.len())
             .unwrap_or(0)
     };
+    // Its own files are the plugin's, its pages included; the home page is shared.
     let (own, shared): (Vec<_>, Vec<_>) = report.written.iter().partition(|p| p.slug().is_some());
     println!(
         "one publish: {} objects, {} bytes in {:.1} ms; its own {} objects ({} bytes), shared {} objects ({} bytes: {})",

@@ -41,6 +41,11 @@ pub struct IndexConfig {
     pub auth_required: bool,
     /// The key that signs the snapshot chain.
     pub index_public_key: PublicKeyInfo,
+    /// On a public registry, the fingerprint of the code that rendered the web
+    /// catalog's pages (a server with other templates rebuilds them); `null` where
+    /// the index has no pages.
+    #[serde(default)]
+    pub pages: Option<String>,
 }
 
 /// A public key, as published in `config.json`.

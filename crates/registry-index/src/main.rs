@@ -74,6 +74,10 @@ enum Command {
         /// Rewrite every file, even those the previous index says are unchanged.
         #[arg(long)]
         force: bool,
+        /// The index of a private registry: `config.json` says reads need a key,
+        /// and there are no web catalog pages.
+        #[arg(long)]
+        private: bool,
     },
     /// Verifies an index directory: signatures, expiry and every file's hash.
     Verify {
@@ -124,13 +128,16 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             key_file,
             force,
+            private,
         } => {
             let source = match (table, bucket, out) {
                 (Some(table), Some(bucket), _) => Source::Aws { table, bucket },
                 (_, _, Some(out)) => Source::Embedded { out },
                 _ => anyhow::bail!("give --out, or --table with --bucket"),
             };
-            rebuild(data, source, public_url, key_file, force).await
+            let mut settings = IndexSettings::public(public_url);
+            settings.auth_required = private;
+            rebuild(data, source, settings, key_file, force).await
         }
         Command::Verify { index, public_key } => verify(index, public_key).await,
     }
@@ -220,7 +227,7 @@ struct RebuildStores {
 async fn rebuild(
     data: PathBuf,
     source: Source,
-    public_url: String,
+    settings: IndexSettings,
     key_file: Option<PathBuf>,
     force: bool,
 ) -> anyhow::Result<()> {
@@ -263,7 +270,7 @@ async fn rebuild(
         stores.artifacts,
         stores.index,
         key,
-        IndexSettings::public(public_url),
+        settings,
         Arc::new(SystemClock),
     );
     let started = Instant::now();

@@ -17,6 +17,8 @@ pub const INDEX_PREFIX: &str = "index/";
 /// index and bin `k` of the snapshot cover the same plugins, so one publish
 /// rewrites one shard and one bin.
 pub const SHARD_COUNT: u16 = 1024;
+/// Media type of the web catalog's pages.
+pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 /// Media type of JSON index files.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Media type of schema documents stored without a recorded type (YAML is the
@@ -95,6 +97,10 @@ pub enum FileKind {
     Snapshot,
     /// The signed, short-lived timestamp.
     Timestamp,
+    /// A page of the web catalog.
+    Page,
+    /// The pages' stylesheet or script, named by its content hash.
+    Asset,
 }
 
 impl FileKind {
@@ -103,6 +109,8 @@ impl FileKind {
         match self {
             Self::Schema => DEFAULT_SCHEMA_CONTENT_TYPE,
             Self::Bundle => ZIP_CONTENT_TYPE,
+            Self::Page => HTML_CONTENT_TYPE,
+            Self::Asset => "application/octet-stream",
             _ => JSON_CONTENT_TYPE,
         }
     }
@@ -111,7 +119,7 @@ impl FileKind {
     /// and bundle bytes of a version never change, everything else is revalidated.
     pub fn cache_control(self) -> &'static str {
         match self {
-            Self::Schema | Self::Bundle => IMMUTABLE_CACHE_CONTROL,
+            Self::Schema | Self::Bundle | Self::Asset => IMMUTABLE_CACHE_CONTROL,
             _ => SHORT_CACHE_CONTROL,
         }
     }
@@ -138,6 +146,41 @@ pub enum IndexPath {
     Snapshot,
     /// `timestamp.json`: the signed, short-lived pointer to the snapshot.
     Timestamp,
+    /// `pages/plugins/{slug}.html`: a plugin's page, at its latest version.
+    PluginPage(Slug),
+    /// `pages/plugins/{slug}/{version}.html`: one version's page.
+    VersionPage(Slug, PluginVersion),
+    /// `pages/home.html`: the home page.
+    HomePage,
+    /// `pages/404.html`: what a browser gets at an address with nothing there.
+    NotFoundPage,
+    /// `assets/{name}`: the pages' stylesheet or script.
+    Asset(AssetName),
+}
+
+/// The name of a page asset: lowercase letters, digits and inner dots only
+/// (`site.0123456789ab.css`), so it is a plain object key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AssetName(String);
+
+impl AssetName {
+    /// `name` when it is a plain asset name.
+    pub fn parse(name: &str) -> Option<Self> {
+        let plain = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.')
+            && !name.starts_with('.')
+            && !name.ends_with('.')
+            && !name.contains("..");
+        plain.then(|| Self(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl IndexPath {
@@ -153,6 +196,11 @@ impl IndexPath {
             Self::Bin(shard) => format!("snapshot/{shard}.json"),
             Self::Snapshot => "snapshot.json".to_owned(),
             Self::Timestamp => "timestamp.json".to_owned(),
+            Self::PluginPage(slug) => format!("pages/plugins/{slug}.html"),
+            Self::VersionPage(slug, v) => format!("pages/plugins/{slug}/{v}.html"),
+            Self::HomePage => "pages/home.html".to_owned(),
+            Self::NotFoundPage => "pages/404.html".to_owned(),
+            Self::Asset(name) => format!("assets/{}", name.as_str()),
         }
     }
 
@@ -181,6 +229,16 @@ impl IndexPath {
                 file.strip_suffix(".json")?,
             )?)),
             ["snapshot", file] => Some(Self::Bin(Shard::parse(file.strip_suffix(".json")?)?)),
+            ["pages", "home.html"] => Some(Self::HomePage),
+            ["pages", "404.html"] => Some(Self::NotFoundPage),
+            ["pages", "plugins", file] => {
+                Some(Self::PluginPage(slug(file.strip_suffix(".html")?)?))
+            }
+            ["pages", "plugins", s, file] => Some(Self::VersionPage(
+                slug(s)?,
+                version(file.strip_suffix(".html")?)?,
+            )),
+            ["assets", name] => Some(Self::Asset(AssetName::parse(name)?)),
             _ => None,
         }
     }
@@ -197,6 +255,10 @@ impl IndexPath {
             Self::Bin(_) => FileKind::Bin,
             Self::Snapshot => FileKind::Snapshot,
             Self::Timestamp => FileKind::Timestamp,
+            Self::PluginPage(_) | Self::VersionPage(..) | Self::HomePage | Self::NotFoundPage => {
+                FileKind::Page
+            }
+            Self::Asset(_) => FileKind::Asset,
         }
     }
 
@@ -206,19 +268,24 @@ impl IndexPath {
             Self::PluginDetails(slug)
             | Self::VersionDetails(slug, _)
             | Self::Schema(slug, _)
-            | Self::Bundle(slug, _) => Some(slug),
+            | Self::Bundle(slug, _)
+            | Self::PluginPage(slug)
+            | Self::VersionPage(slug, _) => Some(slug),
             _ => None,
         }
     }
 
     /// The bin whose signed list carries this file's hash; `None` for the files of
-    /// the chain itself (bins, snapshot, timestamp). A plugin's files and its search
-    /// shard share a bin, so a change to one plugin rewrites exactly one bin.
+    /// the chain itself (bins, snapshot, timestamp) and for the home page, which is
+    /// rewritten from the whole registry after every change (signing it would make
+    /// concurrent updates race on one signed object). A plugin's files and pages
+    /// and its search shard share a bin, so a change to one plugin rewrites exactly
+    /// one bin.
     pub fn bin(&self) -> Option<Shard> {
         match self {
-            Self::Config => Some(CONFIG_BIN),
+            Self::Config | Self::NotFoundPage | Self::Asset(_) => Some(CONFIG_BIN),
             Self::SearchShard(shard) => Some(*shard),
-            Self::Bin(_) | Self::Snapshot | Self::Timestamp => None,
+            Self::Bin(_) | Self::Snapshot | Self::Timestamp | Self::HomePage => None,
             plugin_file => plugin_file.slug().map(Shard::of),
         }
     }
@@ -244,10 +311,29 @@ pub enum EdgeRoute {
 /// `/plugins/{slug}/{version}/schema|bundle`, and of `/index/…` or `/artifacts/…`
 /// read objects; everything else (writes, search, a malformed version the API
 /// answers with 400) goes to the API.
-pub fn edge_route(method: &str, path: &str, query: Option<&str>) -> EdgeRoute {
+///
+/// With `pages` (a public registry's index has them), a details URL asked for
+/// with an `Accept` header preferring HTML ([`prefers_html`]) maps onto the
+/// plugin's page instead of its JSON, and `/` onto the home page: one URL for
+/// people and programs, two objects, so a cache never mixes them.
+pub fn edge_route(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    accept: Option<&str>,
+    pages: bool,
+) -> EdgeRoute {
     if method != "GET" && method != "HEAD" {
         return EdgeRoute::Api;
     }
+    if path == "/" {
+        return if pages {
+            EdgeRoute::Object(IndexPath::HomePage.key())
+        } else {
+            EdgeRoute::Api
+        };
+    }
+    let html = pages && prefers_html(accept);
     if path.starts_with("/index/") || path.starts_with("/artifacts/") {
         return if is_static_key(path) {
             EdgeRoute::Object(path[1..].to_owned())
@@ -264,9 +350,11 @@ pub fn edge_route(method: &str, path: &str, query: Option<&str>) -> EdgeRoute {
             let Ok(slug) = Slug::parse(slug) else {
                 return EdgeRoute::Api;
             };
-            match query_param(query, "version") {
-                None => IndexPath::PluginDetails(slug),
-                Some(raw) => match PluginVersion::parse(raw) {
+            match (query_param(query, "version"), html) {
+                (None, false) => IndexPath::PluginDetails(slug),
+                (None, true) => IndexPath::PluginPage(slug),
+                (Some(raw), html) => match PluginVersion::parse(raw) {
+                    Ok(version) if html => IndexPath::VersionPage(slug, version),
                     Ok(version) => IndexPath::VersionDetails(slug, version),
                     Err(_) => return EdgeRoute::Api,
                 },
@@ -285,6 +373,60 @@ pub fn edge_route(method: &str, path: &str, query: Option<&str>) -> EdgeRoute {
         _ => return EdgeRoute::Api,
     };
     EdgeRoute::Object(path.key())
+}
+
+/// Whether an `Accept` header asks for HTML ahead of JSON: the highest-weighted
+/// of `text/html` (or `application/xhtml+xml`) and JSON (`application/json`,
+/// `application/*`, `*/*`) wins, and of two equal weights the one listed first.
+/// No header, or curl's `*/*`, means JSON: the spec's clients never change.
+pub fn prefers_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    // (weight, position) of the best range of each kind; ranges past a sane
+    // number are ignored rather than parsed.
+    let mut html: Option<(u16, usize)> = None;
+    let mut json: Option<(u16, usize)> = None;
+    for (position, range) in accept.split(',').take(32).enumerate() {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let weight = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .find_map(parse_weight)
+            .unwrap_or(1000);
+        let slot = match media.as_str() {
+            "text/html" | "application/xhtml+xml" => &mut html,
+            "application/json" | "application/*" | "*/*" => &mut json,
+            _ => continue,
+        };
+        if slot.is_none_or(|(best, _)| weight > best) {
+            *slot = Some((weight, position));
+        }
+    }
+    match (html, json) {
+        (Some((h, _)), None) => h > 0,
+        (Some((h, hp)), Some((j, jp))) => h > 0 && (h > j || (h == j && hp < jp)),
+        _ => false,
+    }
+}
+
+/// An HTTP quality value (`0.8`) in thousandths; `None` when malformed.
+fn parse_weight(raw: &str) -> Option<u16> {
+    let raw = raw.trim();
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths: u16 = format!("{fraction:0<3}").parse().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// Whether a `/index/…` or `/artifacts/…` path is a plain object key: URL-safe
@@ -321,6 +463,8 @@ mod tests {
         origin: String,
         #[serde(default)]
         key: Option<String>,
+        #[serde(default)]
+        accept: Option<String>,
     }
 
     #[test]
@@ -346,7 +490,7 @@ mod tests {
                 other => panic!("unknown origin {other}"),
             };
             assert_eq!(
-                edge_route(&case.method, &case.uri, query),
+                edge_route(&case.method, &case.uri, query, case.accept.as_deref(), true),
                 expected,
                 "{}",
                 case.name

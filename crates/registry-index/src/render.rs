@@ -11,7 +11,8 @@ use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
 use crate::format::{GONE_CONTENT_TYPE, GONE_STATUS, unpublished_problem};
-use crate::path::{IndexPath, JSON_CONTENT_TYPE};
+use crate::path::{HTML_CONTENT_TYPE, IndexPath, JSON_CONTENT_TYPE};
+use registry_pages::{PluginPages, Site};
 
 /// A plugin as the catalog holds it: the plugin row and every version record,
 /// unpublished ones included.
@@ -59,7 +60,7 @@ impl RenderedFile {
         }
     }
 
-    fn json(path: IndexPath, bytes: Vec<u8>, content_type: &str, status: u16) -> Self {
+    pub(crate) fn bytes(path: IndexPath, bytes: Vec<u8>, content_type: &str, status: u16) -> Self {
         Self {
             sha256: Sha256Digest::of(&bytes),
             path,
@@ -70,20 +71,32 @@ impl RenderedFile {
     }
 }
 
+/// Why a plugin's files could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderFileError {
+    /// A JSON document could not be encoded.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A page could not be rendered.
+    #[error(transparent)]
+    Page(#[from] registry_pages::RenderError),
+}
+
 /// Every file `state` should have, in the order to write them: each version's
-/// files (see [`version_files`]), then the plugin's details at its latest version.
+/// files (see [`PluginRenderer::version_files`]), then the plugin's own (see
+/// [`PluginRenderer::latest_files`]).
 pub fn render_plugin(
     state: &PluginState,
     public_url: &str,
-) -> Result<Vec<RenderedFile>, serde_json::Error> {
-    let plugin = &state.plugin;
-    let listed = listed_versions(&plugin.versions);
-    let mut files = Vec::with_capacity(state.versions.len() * 3 + 1);
+    site: Option<&Site>,
+) -> Result<Vec<RenderedFile>, RenderFileError> {
+    let renderer = PluginRenderer::new(&state.plugin, public_url, site);
+    let mut files = Vec::with_capacity(state.versions.len() * 4 + 2);
     for record in &state.versions {
-        files.extend(version_files(plugin, &listed, record, public_url)?);
+        files.extend(renderer.version_files(record)?);
     }
-    if let Some(latest) = latest_record(plugin, &state.versions) {
-        files.push(plugin_details_file(plugin, &listed, latest, public_url)?);
+    if let Some(latest) = latest_record(&state.plugin, &state.versions) {
+        files.extend(renderer.latest_files(latest)?);
     }
     Ok(files)
 }
@@ -97,65 +110,118 @@ pub fn latest_record<'a>(
     records.iter().find(|r| r.version == latest.version)
 }
 
-/// One version's files, in the order to write them: its schema and bundle, then
-/// its details, so its details never point at a file not there yet; an
-/// unpublished version's 410 answer at each of those paths.
+/// Renders one plugin's files, version by version: what every version's files
+/// share (the version list, the pages' versions table) is worked out once.
 ///
-/// `listed` is [`listed_versions`] of the plugin: every version's details carry
-/// the plugin's version list, so a plugin's version details weigh its number of
-/// versions squared together, and callers render them a few at a time.
-pub fn version_files(
-    plugin: &PluginRecord,
-    listed: &[PluginVersion],
-    record: &VersionRecord,
-    public_url: &str,
-) -> Result<Vec<RenderedFile>, serde_json::Error> {
-    let (slug, v) = (&plugin.slug, &record.version);
-    let details = IndexPath::VersionDetails(slug.clone(), v.clone());
-    let schema = IndexPath::Schema(slug.clone(), v.clone());
-    let bundle = record
-        .bundle
-        .as_ref()
-        .map(|b| (IndexPath::Bundle(slug.clone(), v.clone()), b));
-    if record.unpublished_at.is_some() {
-        let problem = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
-        let gone = |path| RenderedFile::json(path, problem.clone(), GONE_CONTENT_TYPE, GONE_STATUS);
-        let mut files = vec![gone(schema)];
-        files.extend(bundle.map(|(path, _)| gone(path)));
-        files.push(gone(details));
-        return Ok(files);
+/// Every version's details and page carry the plugin's version list, so a
+/// plugin's files weigh its number of versions squared together, and callers
+/// render them a few at a time.
+pub struct PluginRenderer<'a> {
+    plugin: &'a PluginRecord,
+    listed: Vec<PluginVersion>,
+    public_url: &'a str,
+    /// Present on a public registry: only its index has pages.
+    pages: Option<PluginPages<'a>>,
+}
+
+impl<'a> PluginRenderer<'a> {
+    /// The renderer of `plugin`'s files, with pages when `site` is given.
+    pub fn new(plugin: &'a PluginRecord, public_url: &'a str, site: Option<&'a Site>) -> Self {
+        let listed = listed_versions(&plugin.versions);
+        Self {
+            pages: site.map(|site| PluginPages::new(site, plugin, &listed)),
+            plugin,
+            listed,
+            public_url,
+        }
     }
-    let mut files = vec![RenderedFile::artifact(schema, &record.schema)];
-    files.extend(bundle.map(|(path, artifact)| RenderedFile::artifact(path, artifact)));
-    files.push(details_file(details, plugin, listed, record, public_url)?);
-    Ok(files)
-}
 
-/// The plugin's details (`GET /plugins/{slug}`): those of its latest version.
-pub fn plugin_details_file(
-    plugin: &PluginRecord,
-    listed: &[PluginVersion],
-    latest: &VersionRecord,
-    public_url: &str,
-) -> Result<RenderedFile, serde_json::Error> {
-    let path = IndexPath::PluginDetails(plugin.slug.clone());
-    details_file(path, plugin, listed, latest, public_url)
-}
+    /// One version's files, in the order to write them: its schema and bundle,
+    /// then its details and page, so neither points at a file not there yet; an
+    /// unpublished version's 410 answer at each of those paths.
+    pub fn version_files(
+        &self,
+        record: &VersionRecord,
+    ) -> Result<Vec<RenderedFile>, RenderFileError> {
+        let (slug, v) = (&self.plugin.slug, &record.version);
+        let details = IndexPath::VersionDetails(slug.clone(), v.clone());
+        let schema = IndexPath::Schema(slug.clone(), v.clone());
+        let page = IndexPath::VersionPage(slug.clone(), v.clone());
+        let bundle = record
+            .bundle
+            .as_ref()
+            .map(|b| (IndexPath::Bundle(slug.clone(), v.clone()), b));
+        if record.unpublished_at.is_some() {
+            let problem = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
+            let gone =
+                |path| RenderedFile::bytes(path, problem.clone(), GONE_CONTENT_TYPE, GONE_STATUS);
+            let mut files = vec![gone(schema)];
+            files.extend(bundle.map(|(path, _)| gone(path)));
+            files.push(gone(details));
+            if let Some(pages) = &self.pages {
+                let html = registry_pages::gone_page(pages.site(), slug.as_str(), &v.to_string())?;
+                files.push(RenderedFile::bytes(
+                    page,
+                    html.into_bytes(),
+                    HTML_CONTENT_TYPE,
+                    GONE_STATUS,
+                ));
+            }
+            return Ok(files);
+        }
+        let mut files = vec![RenderedFile::artifact(schema, &record.schema)];
+        files.extend(bundle.map(|(path, artifact)| RenderedFile::artifact(path, artifact)));
+        files.push(self.details_file(details, record)?);
+        if let Some(pages) = &self.pages {
+            let html = pages.page(record, false)?;
+            files.push(RenderedFile::bytes(
+                page,
+                html.into_bytes(),
+                HTML_CONTENT_TYPE,
+                200,
+            ));
+        }
+        Ok(files)
+    }
 
-fn details_file(
-    path: IndexPath,
-    plugin: &PluginRecord,
-    listed: &[PluginVersion],
-    record: &VersionRecord,
-    public_url: &str,
-) -> Result<RenderedFile, serde_json::Error> {
-    let details = PluginDetails::with_listed(plugin, listed.to_vec(), record.clone(), public_url);
-    Ok(RenderedFile::json(
-        path,
-        to_canonical_json(&details)?,
-        JSON_CONTENT_TYPE,
-        200,
-    ))
+    /// The plugin's own files, at its latest version `latest`: its details
+    /// (`GET /plugins/{slug}`) and its page.
+    pub fn latest_files(
+        &self,
+        latest: &VersionRecord,
+    ) -> Result<Vec<RenderedFile>, RenderFileError> {
+        let slug = &self.plugin.slug;
+        let mut files = vec![self.details_file(IndexPath::PluginDetails(slug.clone()), latest)?];
+        if let Some(pages) = &self.pages {
+            let html = pages.page(latest, true)?;
+            files.push(RenderedFile::bytes(
+                IndexPath::PluginPage(slug.clone()),
+                html.into_bytes(),
+                HTML_CONTENT_TYPE,
+                200,
+            ));
+        }
+        Ok(files)
+    }
+
+    fn details_file(
+        &self,
+        path: IndexPath,
+        record: &VersionRecord,
+    ) -> Result<RenderedFile, RenderFileError> {
+        let details = PluginDetails::with_listed(
+            self.plugin,
+            self.listed.clone(),
+            record.clone(),
+            self.public_url,
+        );
+        Ok(RenderedFile::bytes(
+            path,
+            to_canonical_json(&details)?,
+            JSON_CONTENT_TYPE,
+            200,
+        ))
+    }
 }
 
 /// The plugin's entry in its search shard; `None` when nothing is published.

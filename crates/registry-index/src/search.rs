@@ -16,7 +16,7 @@ use registry_core::store::StorageError;
 
 use crate::format::{SearchShard, Signed, Snapshot};
 use crate::path::{IndexPath, Shard};
-use crate::store::{Fetched, IndexStore, get_path};
+use crate::store::{Fetched, IndexStore, get_path, get_path_uncached};
 
 /// Shards fetched at once on a cold load.
 const LOAD_CONCURRENCY: usize = 32;
@@ -92,7 +92,8 @@ async fn read_shard(
     etag: Option<String>,
 ) -> Result<ShardRead, StorageError> {
     Ok(
-        match get_path(index, &IndexPath::SearchShard(shard), etag.as_deref()).await? {
+        // The hits are kept parsed; the shard's bytes need not be cached as well.
+        match get_path_uncached(index, &IndexPath::SearchShard(shard), etag.as_deref()).await? {
             Fetched::NotModified => ShardRead::Unchanged,
             Fetched::Missing => ShardRead::Gone,
             Fetched::Found { object, etag } => ShardRead::Loaded(etag, object.bytes),

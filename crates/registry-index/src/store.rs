@@ -57,6 +57,16 @@ pub async fn get_path(
     store.get(&path.relative(), if_none_match).await
 }
 
+/// Reads the file at `path` without caching it (typed form of
+/// [`IndexStore::get_uncached`]).
+pub async fn get_path_uncached(
+    store: &dyn IndexStore,
+    path: &IndexPath,
+    if_none_match: Option<&str>,
+) -> Result<Fetched, StorageError> {
+    store.get_uncached(&path.relative(), if_none_match).await
+}
+
 /// Writes the file at `path` (typed form of [`IndexStore::put`]).
 pub async fn put_path(
     store: &dyn IndexStore,
@@ -98,6 +108,15 @@ pub struct FileIndexStore {
     placement: Placement,
 }
 
+/// Whether a read from disk is kept in the store's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Kept: a client's read, likely to come again.
+    Keep,
+    /// Not kept: the reader holds its own copy or is about to replace the file.
+    Skip,
+}
+
 /// How a store puts a file's bytes at its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placement {
@@ -127,6 +146,43 @@ impl FileIndexStore {
 
     fn file_of(&self, path: &IndexPath) -> PathBuf {
         self.root.join(path.relative())
+    }
+
+    /// Reads the file at `key`, from the cache while the file is the very copy
+    /// cached; `admission` says whether a copy read from disk is cached.
+    async fn read(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+        admission: Admission,
+    ) -> Result<Fetched, StorageError> {
+        let path = &parse_key(key)?;
+        let file = self.file_of(path);
+        // A cached copy counts only while the file is the very inode it was read
+        // from: one `stat`, so a file replaced behind this store's back (another
+        // process writing the directory) is read afresh.
+        let cached = self.hot.get(key).filter(|(_, _, identity)| {
+            std::fs::metadata(&file).is_ok_and(|m| FileIdentity::of(&m) == *identity)
+        });
+        let found = match cached {
+            Some((object, etag, _)) => Some((object, etag)),
+            None => {
+                let owned = path.clone();
+                let token = self.hot.before_read();
+                let found = blocking(move || read_file_and_identity(&file, &owned)).await?;
+                found.map(|(object, etag, identity)| {
+                    if admission == Admission::Keep {
+                        self.hot.keep(token, key, &object, &etag, identity);
+                    }
+                    (object, etag)
+                })
+            }
+        };
+        Ok(match found {
+            None => Fetched::Missing,
+            Some((_, etag)) if if_none_match == Some(etag.as_str()) => Fetched::NotModified,
+            Some((object, etag)) => Fetched::Found { object, etag },
+        })
     }
 }
 
@@ -261,31 +317,15 @@ async fn blocking<T: Send + 'static>(
 #[async_trait]
 impl IndexStore for FileIndexStore {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError> {
-        let path = &parse_key(key)?;
-        let file = self.file_of(path);
-        // A cached copy counts only while the file is the very inode it was read
-        // from: one `stat`, so a file replaced behind this store's back (another
-        // process writing the directory) is read afresh.
-        let cached = self.hot.get(key).filter(|(_, _, identity)| {
-            std::fs::metadata(&file).is_ok_and(|m| FileIdentity::of(&m) == *identity)
-        });
-        let found = match cached {
-            Some((object, etag, _)) => Some((object, etag)),
-            None => {
-                let owned = path.clone();
-                let token = self.hot.before_read();
-                let found = blocking(move || read_file_and_identity(&file, &owned)).await?;
-                found.map(|(object, etag, identity)| {
-                    self.hot.keep(token, key, &object, &etag, identity);
-                    (object, etag)
-                })
-            }
-        };
-        Ok(match found {
-            None => Fetched::Missing,
-            Some((_, etag)) if if_none_match == Some(etag.as_str()) => Fetched::NotModified,
-            Some((object, etag)) => Fetched::Found { object, etag },
-        })
+        self.read(key, if_none_match, Admission::Keep).await
+    }
+
+    async fn get_uncached(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, StorageError> {
+        self.read(key, if_none_match, Admission::Skip).await
     }
 
     async fn put(
@@ -478,6 +518,36 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::path::JSON_CONTENT_TYPE;
+
+    /// What the index builder reads to rewrite, and what search keeps parsed, is
+    /// not cached: only clients' reads fill the cache.
+    #[tokio::test]
+    async fn uncached_reads_leave_the_cache_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileIndexStore::new(dir.path());
+        let path = IndexPath::Snapshot;
+        let object = object_at(&path, b"{}".to_vec(), JSON_CONTENT_TYPE, 200);
+        put_path(&store, &path, &object, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let key = path.relative();
+        assert!(matches!(
+            get_path_uncached(&store, &path, None).await.unwrap(),
+            Fetched::Found { .. }
+        ));
+        assert!(
+            store.hot.get(&key).is_none(),
+            "an uncached read kept the file"
+        );
+        get_path(&store, &path, None).await.unwrap();
+        assert!(store.hot.get(&key).is_some(), "a client's read is cached");
+        // A file already cached is still served from the cache.
+        assert!(matches!(
+            get_path_uncached(&store, &path, None).await.unwrap(),
+            Fetched::Found { .. }
+        ));
+        assert!(store.hot.get(&key).is_some());
+    }
 
     /// Reads are served from memory once warm, yet never outlive a write, whether
     /// made through the store or by another process replacing the file.

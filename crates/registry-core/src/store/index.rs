@@ -64,6 +64,18 @@ pub trait IndexStore: Send + Sync {
     /// `if_none_match`.
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError>;
 
+    /// Reads like [`IndexStore::get`], except that a store caching what it reads
+    /// does not keep this file: for readers that hold their own copy (search) or
+    /// are about to replace the file (the index builder), whose reads would
+    /// otherwise fill the cache with files no client asked for.
+    async fn get_uncached(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, StorageError> {
+        self.get(key, if_none_match).await
+    }
+
     /// Writes the file if `condition` holds ([`super::Conflict::RevisionChanged`]
     /// otherwise, writing nothing); returns its new ETag.
     async fn put(

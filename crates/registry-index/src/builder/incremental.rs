@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use registry_core::registry::{latest_version, listed_versions};
+use registry_core::registry::latest_version;
 use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
 use registry_core::store::{CatalogStore, Conflict, PluginRecord, StorageError, VersionRecord};
@@ -12,9 +12,7 @@ use registry_core::version::PluginVersion;
 use crate::canonical::to_canonical_json;
 use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot};
 use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
-use crate::render::{
-    RenderedFile, latest_record, plugin_details_file, search_entry, version_files,
-};
+use crate::render::{PluginRenderer, RenderedFile, latest_record, search_entry};
 use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
 
 use super::{
@@ -106,6 +104,7 @@ impl IndexBuilder {
         } else {
             self.update_snapshot(&bins, &mut report).await?;
         }
+        self.update_home_page(&mut report).await?;
         Ok(report)
     }
     /// Updates one shard's plugins; returns the hash of its bin as it now is
@@ -148,17 +147,15 @@ impl IndexBuilder {
                     .collect();
                 let mut kept = BTreeSet::new();
                 if let Some(plugin) = &plugin {
-                    let listed = listed_versions(&plugin.versions);
-                    let url = &self.settings.public_url;
+                    let renderer =
+                        PluginRenderer::new(plugin, &self.settings.public_url, self.site.as_ref());
                     let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);
                     let mut pages = RecordPages::new(self.catalog.as_ref(), plugin);
                     let mut latest = None;
                     // Each file is written as it is rendered, and dropped before the next.
                     while let Some(page) = pages.next().await? {
                         for record in &page {
-                            for file in
-                                version_files(plugin, &listed, record, url).map_err(rendering)?
-                            {
+                            for file in renderer.version_files(record).map_err(rendering)? {
                                 self.keep_file(file, attempt > 0, &mut files, &mut kept, report)
                                     .await?;
                             }
@@ -173,10 +170,10 @@ impl IndexBuilder {
                                 summary.version
                             ))
                         })?;
-                        let details = plugin_details_file(plugin, &listed, &latest, url)
-                            .map_err(rendering)?;
-                        self.keep_file(details, attempt > 0, &mut files, &mut kept, report)
-                            .await?;
+                        for file in renderer.latest_files(&latest).map_err(rendering)? {
+                            self.keep_file(file, attempt > 0, &mut files, &mut kept, report)
+                                .await?;
+                        }
                     }
                 }
                 for key in previous.into_iter().filter(|k| !kept.contains(k)) {

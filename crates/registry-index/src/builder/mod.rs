@@ -21,13 +21,17 @@ use crate::canonical::to_canonical_json;
 use crate::format::{FORMAT_VERSION, IndexConfig};
 use crate::path::IndexPath;
 use crate::render::RenderedFile;
+use crate::search::IndexedSearch;
 use crate::signing::{IndexSigningKey, SigningError};
-use crate::store::{Fetched, IndexStore, WriteCondition, get_path, put_path};
+use crate::store::{Fetched, IndexStore, WriteCondition, get_path, get_path_uncached, put_path};
+use registry_pages::Site;
+use std::time::Duration;
 
 mod chain;
 mod in_process;
 mod incremental;
 mod journal;
+mod pages;
 mod rebuild;
 
 pub use in_process::InProcessIndexer;
@@ -152,6 +156,10 @@ pub struct IndexBuilder {
     index: Arc<dyn IndexStore>,
     key: IndexSigningKey,
     settings: IndexSettings,
+    /// The web catalog's site, on a public registry (a private one has no pages).
+    site: Option<Site>,
+    /// Every plugin's search entry, kept current, for the home page.
+    entries: Option<Arc<IndexedSearch>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -173,14 +181,29 @@ impl IndexBuilder {
         settings: IndexSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let site = (!settings.auth_required).then(|| Site::new(&settings.public_url));
         Self {
+            entries: site
+                .is_some()
+                .then(|| Arc::new(IndexedSearch::new(Arc::clone(&index), Duration::ZERO))),
             catalog,
             artifacts,
             index,
             key,
             settings,
+            site,
             clock,
         }
+    }
+
+    /// The same builder reading every plugin's search entry, for the home page,
+    /// through `search` (which the server also answers searches with) instead of a
+    /// copy of its own.
+    pub fn sharing_search(mut self, search: Arc<IndexedSearch>) -> Self {
+        if self.site.is_some() {
+            self.entries = Some(search);
+        }
+        self
     }
 
     /// The store written to.
@@ -202,6 +225,10 @@ impl IndexBuilder {
             timestamp_url: format!("{url}/{}", IndexPath::Timestamp.key()),
             auth_required: self.settings.auth_required,
             index_public_key: self.key.public_key().info(),
+            pages: self
+                .site
+                .as_ref()
+                .map(|_| registry_pages::fingerprint().to_owned()),
         }
     }
 
@@ -229,7 +256,9 @@ impl IndexBuilder {
         &self,
         path: &IndexPath,
     ) -> Result<Current<T>, IndexError> {
-        match get_path(self.index.as_ref(), path, None).await? {
+        // Shared files are read to be rewritten: keeping them in the store's cache
+        // would only hold memory until the rewrite drops them again.
+        match get_path_uncached(self.index.as_ref(), path, None).await? {
             Fetched::Found { object, etag } => Ok(Current {
                 value: Some(
                     serde_json::from_slice(&object.bytes).map_err(|e| format_error(path, e))?,

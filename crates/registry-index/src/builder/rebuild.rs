@@ -63,6 +63,20 @@ impl IndexBuilder {
         bins.entry(CONFIG_BIN)
             .or_default()
             .insert(IndexPath::Config.relative(), config_sha);
+        let mut site_files = Vec::new();
+        for file in self.site_files()? {
+            let sha = file.sha256.to_hex();
+            bins.entry(CONFIG_BIN)
+                .or_default()
+                .insert(file.path.relative(), sha.clone());
+            if known_sha(&old_bins, &file.path) != Some(&sha) {
+                site_files.push(file);
+            }
+        }
+        for (path, object) in self.objects_of(site_files).await? {
+            report.wrote(&path, object.bytes.len());
+            put_path(self.index.as_ref(), &path, &object, &WriteCondition::Always).await?;
+        }
 
         // The next page is read while this one renders.
         let read_page = |after: Option<Slug>| {
@@ -124,6 +138,8 @@ impl IndexBuilder {
             bins: BTreeMap::new(),
         };
         // Every shard some plugin hashes to has a search shard, even an empty one.
+        // The home page summarises every entry: worked out before the shards take them.
+        let home_page = self.home_page_bytes(shards.values().flatten())?;
         for (shard, entries) in shards {
             let path = IndexPath::SearchShard(shard);
             let bytes = self.search_shard_bytes(shard, entries)?;
@@ -148,6 +164,7 @@ impl IndexBuilder {
         )
         .await?;
         self.update_timestamp(&mut report, false).await?;
+        self.write_home_page(home_page, &mut report).await?;
 
         for (shard, (old_files, _)) in old_bins.iter() {
             let new_files = bins.get(shard);
@@ -197,7 +214,7 @@ impl IndexBuilder {
         let mut changed_per_plugin = Vec::with_capacity(batch.len());
         for state in &batch {
             let slug = &state.plugin.slug;
-            let rendered = render_plugin(state, &self.settings.public_url)
+            let rendered = render_plugin(state, &self.settings.public_url, self.site.as_ref())
                 .map_err(|e| format_error(&IndexPath::PluginDetails(slug.clone()), e))?;
             let mut outcome = PluginOutcome {
                 shard: Shard::of(slug),

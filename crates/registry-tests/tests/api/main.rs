@@ -12,6 +12,7 @@ mod lifecycle;
 mod mcp_router;
 mod openapi;
 mod org_catalog;
+mod pages;
 mod publish;
 mod read;
 mod snapshots;

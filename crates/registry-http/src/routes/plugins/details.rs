@@ -1,12 +1,14 @@
-//! `GET /plugins/{slug}`
+//! `GET /plugins/{slug}`: the spec's JSON for programs, the plugin's page for
+//! people, on one URL.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use registry_core::registry::PluginDetails;
+use registry_index::path::{FileKind, IndexPath};
 use serde::Deserialize;
 
 use super::index_file::{index_path_of, serve_index_file};
@@ -23,13 +25,18 @@ pub struct DetailsParams {
 }
 
 /// Details of a plugin at its latest or a given version: the static index file
-/// (`index/plugins/{slug}.json`, `index/plugins/{slug}/{version}.json`).
+/// (`index/plugins/{slug}.json`, `index/plugins/{slug}/{version}.json`). A
+/// browser, asking with `Accept: text/html` ahead of JSON, gets the plugin's page
+/// (`index/pages/plugins/…`) on a public registry; everyone else the JSON.
 #[utoipa::path(
     get,
     path = "/plugins/{slug}",
     params(("slug" = String, Path, description = "Plugin slug"), DetailsParams),
     responses(
-        (status = 200, description = "The plugin at that version", body = PluginDetails),
+        (status = 200, description = "The plugin at that version: JSON, or its page for a browser on a public registry", content(
+            (PluginDetails = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 304, description = "Not modified: the If-None-Match ETag still holds"),
         (status = 400, description = "Malformed version"),
         (status = 404, description = "No such plugin or version"),
@@ -45,22 +52,55 @@ pub async fn get_plugin(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     params: Result<Query<DetailsParams>, QueryRejection>,
+) -> Response {
+    let answer = details_or_page(&state, caller, &slug, query.as_deref(), &headers, params).await;
+    vary_on_accept(answer.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn details_or_page(
+    state: &AppState,
+    caller: MaybeCaller,
+    slug: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    params: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     state.registry.authorize_read(caller.0.as_ref())?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
-    if let Some(path) = index_path_of(&format!("/plugins/{slug}"), query.as_deref())
-        && let Some(response) = serve_index_file(&state, &path, &headers).await?
-    {
-        return Ok(response);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let path = index_path_of(state, &format!("/plugins/{slug}"), query, accept);
+    if let Some(path) = &path {
+        if let Some(response) = serve_index_file(state, path, headers).await? {
+            return Ok(response);
+        }
+        if path.kind() == FileKind::Page {
+            return not_found_page(state).await;
+        }
     }
     let details = state
         .registry
-        .plugin_details(&slug, params.version.as_deref())
+        .plugin_details(slug, params.version.as_deref())
         .await?;
     Ok(json_response(
         StatusCode::OK,
         &details,
         state.registry.config().private,
     ))
+}
+
+/// The not-found page, for a browser that asked for a page nobody has.
+pub(crate) async fn not_found_page(state: &AppState) -> Result<Response, ApiError> {
+    // No conditional headers: they were about the page asked for, not this one.
+    serve_index_file(state, &IndexPath::NotFoundPage, &HeaderMap::new())
+        .await?
+        .ok_or_else(|| ApiError::not_found("there is no page at this address"))
+}
+
+/// The answer depends on `Accept`: a shared cache must key on it.
+fn vary_on_accept(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept"));
+    response
 }

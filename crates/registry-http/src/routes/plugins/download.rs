@@ -10,7 +10,7 @@ use registry_core::registry::Download;
 
 use registry_index::path::IndexPath;
 
-use super::index_file::{index_path_of, serve_index_file};
+use super::index_file::{download_headers, index_path_of, serve_index_file};
 use crate::auth::MaybeCaller;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -30,6 +30,7 @@ fn artifact_response(download: Download, private: bool) -> Response {
         IMMUTABLE_CACHE_CONTROL
     };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    download_headers(headers);
     response
 }
 
@@ -39,7 +40,7 @@ async fn from_index(
     uri: &str,
     headers: &HeaderMap,
 ) -> Result<Option<Response>, ApiError> {
-    let Some(path) = index_path_of(uri, None) else {
+    let Some(path) = index_path_of(state, uri, None, None) else {
         return Ok(None);
     };
     let response = serve_index_file(state, &path, headers).await?;

@@ -11,15 +11,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::RegistryError;
 use registry_core::artifact::PRIVATE_CACHE_CONTROL;
-use registry_index::path::{EdgeRoute, INDEX_PREFIX, IndexPath, edge_route};
+use registry_index::path::{EdgeRoute, FileKind, INDEX_PREFIX, IndexPath, edge_route};
 use registry_index::store::{Fetched, get_path};
 
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// The index file a `GET` of `uri` (with `query`) reads, if the CDN would map it.
-pub(crate) fn index_path_of(uri: &str, query: Option<&str>) -> Option<IndexPath> {
-    match edge_route("GET", uri, query) {
+/// The index file a `GET` of `uri` (with `query`, asked for with `accept`) reads,
+/// if the CDN would map it; pages only on a registry that has them.
+pub(crate) fn index_path_of(
+    state: &AppState,
+    uri: &str,
+    query: Option<&str>,
+    accept: Option<&str>,
+) -> Option<IndexPath> {
+    let pages = !state.registry.config().private;
+    match edge_route("GET", uri, query, accept, pages) {
         EdgeRoute::Object(key) => IndexPath::parse(key.strip_prefix(INDEX_PREFIX)?),
         EdgeRoute::Api => None,
     }
@@ -73,8 +80,51 @@ pub(crate) async fn serve_index_file(
             cache_control
         },
     );
+    match path.kind() {
+        FileKind::Page => page_headers(response.headers_mut()),
+        FileKind::Schema | FileKind::Bundle => download_headers(response.headers_mut()),
+        _ => {}
+    }
     Ok(Some(response))
 }
+
+/// What every page is sent with: its content security policy (no script or
+/// style but the registry's own, no frames), and no sniffing of its type.
+pub(crate) fn page_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(registry_pages::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+}
+
+/// What schema and bundle downloads are sent with: strangers upload them to the
+/// origin that serves the pages, so a browser must save them, never render them
+/// as a page of this origin, and a copy rendered anyway runs sandboxed.
+pub(crate) fn download_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOWNLOAD_CONTENT_SECURITY_POLICY),
+    );
+}
+
+/// The policy of downloads: a sandbox with nothing allowed.
+pub const DOWNLOAD_CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'";
 
 /// `GET /index/{path}`: any index file (config.json, the signed snapshot chain,
 /// search shards), as the CDN serves the bucket's `index/` prefix.
@@ -90,4 +140,20 @@ pub async fn get_index_file(
     serve_index_file(&state, &parsed, &headers)
         .await?
         .ok_or_else(not_found)
+}
+
+/// `GET /`: the web catalog's home page, on a registry that has pages.
+pub async fn get_home_page(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
+    caller: crate::auth::MaybeCaller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.registry.authorize_read(caller.0.as_ref())?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some(path) = index_path_of(&state, "/", None, accept) else {
+        return Err(ApiError::no_such_route());
+    };
+    serve_index_file(&state, &path, &headers)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the home page is not built yet"))
 }

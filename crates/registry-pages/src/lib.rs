@@ -1,0 +1,42 @@
+//! The web catalog's pages: what a person with a browser sees of the registry.
+//!
+//! Every page is rendered from catalog data by a compile-time checked template
+//! (askama), which escapes every value; the one exception is a changelog, rendered
+//! from Markdown and passed through an HTML sanitizer first. Only `http(s)` and
+//! `mailto:` URLs become links. Pages load nothing but this crate's own stylesheet
+//! and script, and say so in their own `Content-Security-Policy`.
+//!
+//! The same bytes are served by the self-hosted server and, as index objects, by
+//! the CDN: rendering depends on its inputs alone, never on the clock.
+
+mod assets;
+mod home;
+mod link;
+mod markdown;
+mod plugin;
+mod problem;
+mod site;
+
+pub use assets::{Asset, fingerprint, site_assets};
+pub use home::{HomeSummary, RecentPlugin, TagCount, home_page};
+pub use link::safe_link;
+pub use markdown::render_markdown;
+pub use plugin::PluginPages;
+pub use problem::{gone_page, not_found_page};
+pub use site::{CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site};
+
+/// Why a page could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering the {page} page failed: {source}")]
+pub struct RenderError {
+    /// Which page.
+    page: &'static str,
+    /// What the template engine reported.
+    source: askama::Error,
+}
+
+impl RenderError {
+    fn of(page: &'static str) -> impl FnOnce(askama::Error) -> Self {
+        move |source| Self { page, source }
+    }
+}

@@ -1,0 +1,298 @@
+//! A plugin's page: everything its details say, for a person choosing a plugin.
+
+use askama::Template;
+use registry_core::manifest::Manifest;
+use registry_core::store::{PluginRecord, VersionRecord, VersionSummary};
+use registry_core::timestamp::Timestamp;
+use registry_core::version::PluginVersion;
+
+use crate::RenderError;
+use crate::link::{contact_link, safe_link};
+use crate::markdown::render_markdown;
+use crate::site::{Chrome, Site};
+
+/// A URL from the manifest: a link when its scheme is safe, text otherwise.
+struct Link {
+    label: &'static str,
+    text: String,
+    href: Option<String>,
+}
+
+struct Tag {
+    name: String,
+    url: String,
+}
+
+struct Field {
+    name: String,
+    kind: String,
+}
+
+struct ActionView {
+    name: String,
+    description: String,
+    input: Vec<Field>,
+    output: Vec<Field>,
+}
+
+struct EnvVar {
+    name: String,
+    description: String,
+    required: bool,
+}
+
+struct Dependency {
+    slug: String,
+    url: Option<String>,
+    requirement: String,
+}
+
+struct DeprecationView {
+    reason: String,
+    replacement: Option<(String, String)>,
+}
+
+struct VersionRow {
+    version: String,
+    url: String,
+    published: String,
+    deprecation: Option<DeprecationView>,
+}
+
+#[derive(Template)]
+#[template(path = "plugin.html")]
+struct PluginPage<'a> {
+    chrome: Chrome<'a>,
+    slug: String,
+    name: String,
+    version: String,
+    description: String,
+    author: String,
+    license: String,
+    published: String,
+    downloads: u64,
+    healthy_instances: u64,
+    install: String,
+    is_latest: bool,
+    latest_url: String,
+    deprecation: Option<DeprecationView>,
+    tags: Vec<Tag>,
+    links: Vec<Link>,
+    actions: Vec<ActionView>,
+    environment: Vec<EnvVar>,
+    runtime: Vec<(&'static str, String)>,
+    compatibility: Option<String>,
+    dependencies: Vec<Dependency>,
+    sha256: String,
+    bundle_sha256: Option<String>,
+    signature_key: Option<String>,
+    changelog_html: Option<String>,
+    versions: &'a [VersionRow],
+}
+
+/// The pages of one plugin's versions, sharing what every one of them shows (the
+/// versions table), so rendering all of a plugin's versions costs the table once.
+pub struct PluginPages<'a> {
+    site: &'a Site,
+    plugin: &'a PluginRecord,
+    rows: Vec<VersionRow>,
+}
+
+impl<'a> PluginPages<'a> {
+    /// The pages of `plugin`, whose live versions, newest first (as its details
+    /// list them), are `listed`.
+    pub fn new(site: &'a Site, plugin: &'a PluginRecord, listed: &[PluginVersion]) -> Self {
+        Self {
+            site,
+            plugin,
+            rows: version_rows(site, plugin, listed),
+        }
+    }
+
+    /// The site the pages belong to.
+    pub fn site(&self) -> &'a Site {
+        self.site
+    }
+
+    /// The page of `record`, one version of the plugin; `is_latest` marks the
+    /// page served at the plugin's own URL.
+    pub fn page(&self, record: &VersionRecord, is_latest: bool) -> Result<String, RenderError> {
+        let (site, plugin) = (self.site, self.plugin);
+        let m = &record.manifest;
+        let slug = plugin.slug.to_string();
+        let version = record.version.to_string();
+        PluginPage {
+            chrome: Chrome::new(
+                site,
+                format!("{} {version} · OpenWorkflow plugins", m.name),
+                m.description.clone(),
+            ),
+            install: format!("openworkflow plugin install {slug}@{version}"),
+            latest_url: site.plugin_url(&slug),
+            deprecation: record
+                .deprecated
+                .as_ref()
+                .map(|d| deprecation_view(site, &slug, d)),
+            tags: m
+                .tags
+                .iter()
+                .map(|t| Tag {
+                    name: t.clone(),
+                    url: site.tag_url(t),
+                })
+                .collect(),
+            links: links_of(m),
+            actions: m.actions.iter().map(action_view).collect(),
+            environment: m
+                .environment
+                .iter()
+                .flatten()
+                .map(|e| EnvVar {
+                    name: e.name.clone(),
+                    description: e.description.clone(),
+                    required: e.required,
+                })
+                .collect(),
+            runtime: m
+                .runtime
+                .iter()
+                .flat_map(|r| {
+                    r.memory
+                        .clone()
+                        .map(|v| ("Memory", v))
+                        .into_iter()
+                        .chain(r.timeout.map(|t| ("Timeout", format!("{t} s"))))
+                })
+                .collect(),
+            compatibility: m
+                .compatibility
+                .as_ref()
+                .and_then(|c| match (&c.min, &c.max) {
+                    (Some(min), Some(max)) => Some(format!("OpenWorkflow {min} to {max}")),
+                    (Some(min), None) => Some(format!("OpenWorkflow {min} or later")),
+                    (None, Some(max)) => Some(format!("OpenWorkflow up to {max}")),
+                    (None, None) => None,
+                }),
+            dependencies: m
+                .dependencies
+                .iter()
+                .flatten()
+                .map(|(dep, requirement)| Dependency {
+                    url: registry_core::slug::Slug::parse(dep)
+                        .ok()
+                        .map(|s| site.plugin_url(s.as_str())),
+                    slug: dep.clone(),
+                    requirement: requirement.clone(),
+                })
+                .collect(),
+            sha256: record.schema.sha256.to_hex(),
+            bundle_sha256: record.bundle.as_ref().map(|b| b.sha256.to_hex()),
+            signature_key: m.signature.as_ref().map(|s| s.key_id.clone()),
+            changelog_html: m.changelog.as_deref().map(render_markdown),
+            versions: &self.rows,
+            name: m.name.clone(),
+            description: m.description.clone(),
+            author: m.author.clone(),
+            license: m.license.clone(),
+            published: day_of(record.published_at),
+            downloads: plugin.downloads,
+            healthy_instances: plugin.healthy_instances,
+            is_latest,
+            slug,
+            version,
+        }
+        .render()
+        .map_err(RenderError::of("plugin"))
+    }
+}
+
+/// A timestamp as the day it fell on (`2024-09-20`): pages show dates, and a
+/// date never needs the reader's time zone to be right to the minute.
+fn day_of(at: Timestamp) -> String {
+    at.day().to_string()
+}
+
+fn deprecation_view(
+    site: &Site,
+    slug: &str,
+    deprecation: &registry_core::store::Deprecation,
+) -> DeprecationView {
+    DeprecationView {
+        reason: deprecation.reason.clone(),
+        replacement: deprecation.replacement_version.as_ref().map(|v| {
+            let v = v.to_string();
+            (site.version_url(slug, &v), v)
+        }),
+    }
+}
+
+fn links_of(m: &Manifest) -> Vec<Link> {
+    let link = |label, raw: &str, href: Option<String>| Link {
+        label,
+        text: raw.to_owned(),
+        href,
+    };
+    let mut links = vec![
+        link("Homepage", &m.homepage, safe_link(&m.homepage)),
+        link("Repository", &m.repository, safe_link(&m.repository)),
+    ];
+    if let Some(security) = &m.security {
+        links.push(link("Security policy", security, safe_link(security)));
+    }
+    if let Some(support) = &m.support {
+        links.push(link("Support", support, contact_link(support)));
+    }
+    links
+}
+
+fn action_view(action: &registry_core::manifest::Action) -> ActionView {
+    ActionView {
+        name: action.name.clone(),
+        description: action.description.clone(),
+        input: fields_of(action.input.as_ref()),
+        output: fields_of(action.output.as_ref()),
+    }
+}
+
+/// The fields of an action's input or output map: each name with its type, as
+/// written (`string`), or a schema's `type`, or the schema in compact JSON.
+fn fields_of(shape: Option<&serde_json::Value>) -> Vec<Field> {
+    let Some(serde_json::Value::Object(map)) = shape else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(name, kind)| Field {
+            name: name.clone(),
+            kind: match kind {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(schema) => match schema.get("type") {
+                    Some(serde_json::Value::String(t)) => t.clone(),
+                    _ => kind.to_string(),
+                },
+                other => other.to_string(),
+            },
+        })
+        .collect()
+}
+
+fn version_rows(site: &Site, plugin: &PluginRecord, listed: &[PluginVersion]) -> Vec<VersionRow> {
+    let slug = plugin.slug.as_str();
+    let summaries: std::collections::HashMap<&PluginVersion, &VersionSummary> =
+        plugin.versions.iter().map(|s| (&s.version, s)).collect();
+    listed
+        .iter()
+        .filter_map(|v| summaries.get(v))
+        .map(|summary| {
+            let version = summary.version.to_string();
+            VersionRow {
+                url: site.version_url(slug, &version),
+                published: day_of(summary.published_at),
+                deprecation: summary
+                    .deprecated
+                    .as_ref()
+                    .map(|d| deprecation_view(site, slug, d)),
+                version,
+            }
+        })
+        .collect()
+}

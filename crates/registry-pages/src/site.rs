@@ -1,0 +1,101 @@
+//! What every page shares: where the registry lives and its assets.
+
+use crate::assets::site_assets;
+
+/// Media type of every page.
+pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// The policy every page is served with (and carries in a `<meta>` element, so a
+/// copy served without the header is held to it too): nothing but the registry's
+/// own stylesheet, script and images, no inline script or style, no frames.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// The registry the pages belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// URL path the registry is served under (`""`, or `/registry`): links are
+    /// root-relative, so a page works under any host name that reaches it.
+    pub(crate) base: String,
+    /// The stylesheet's URL path.
+    pub(crate) stylesheet: String,
+    /// The script's URL path.
+    pub(crate) script: String,
+}
+
+impl Site {
+    /// The site of a registry whose public URL is `public_url`.
+    pub fn new(public_url: &str) -> Self {
+        let base = url::Url::parse(public_url)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let [stylesheet, script] = site_assets();
+        Self {
+            stylesheet: format!("{base}/{}", stylesheet.key()),
+            script: format!("{base}/{}", script.key()),
+            base,
+        }
+    }
+
+    /// The URL path of a plugin's page (its latest version).
+    pub(crate) fn plugin_url(&self, slug: &str) -> String {
+        format!("{}/plugins/{slug}", self.base)
+    }
+
+    /// The URL path of one version's page.
+    pub(crate) fn version_url(&self, slug: &str, version: &str) -> String {
+        format!("{}/plugins/{slug}?version={version}", self.base)
+    }
+
+    /// The URL path of the search for a tag.
+    pub(crate) fn tag_url(&self, tag: &str) -> String {
+        let mut url = format!("{}/search?", self.base);
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("tag", tag)
+                .finish(),
+        );
+        url
+    }
+
+    /// The URL path of the search page.
+    pub(crate) fn search_url(&self) -> String {
+        format!("{}/search", self.base)
+    }
+
+    /// The URL path of the home page.
+    pub(crate) fn home_url(&self) -> String {
+        format!("{}/", self.base)
+    }
+}
+
+/// What the layout needs of the site, borrowed by every page's template.
+pub(crate) struct Chrome<'a> {
+    pub(crate) site: &'a Site,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) csp: &'static str,
+    /// The search box's current text.
+    pub(crate) query: String,
+}
+
+impl<'a> Chrome<'a> {
+    pub(crate) fn new(site: &'a Site, title: String, description: String) -> Self {
+        Self {
+            site,
+            title,
+            description,
+            csp: CONTENT_SECURITY_POLICY,
+            query: String::new(),
+        }
+    }
+
+    pub(crate) fn home_url(&self) -> String {
+        self.site.home_url()
+    }
+
+    pub(crate) fn search_url(&self) -> String {
+        self.site.search_url()
+    }
+}

@@ -1,0 +1,293 @@
+//! Every page type rendered from fixtures: snapshots of the bytes people get, and
+//! the escaping rules checked on a manifest written by an attacker.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use registry_core::artifact::{ArtifactKey, StoredArtifact};
+use registry_core::auth::PrincipalId;
+use registry_core::checksum::Sha256Digest;
+use registry_core::manifest::{DocumentFormat, Manifest, parse_document};
+use registry_core::registry::listed_versions;
+use registry_core::search::SearchHit;
+use registry_core::store::{Deprecation, PluginRecord, VersionRecord, VersionSummary};
+use registry_core::timestamp::Timestamp;
+use registry_core::version::PluginVersion;
+use registry_pages::{HomeSummary, PluginPages, Site, gone_page, home_page, not_found_page};
+
+fn at(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).unwrap()
+}
+
+fn version(raw: &str) -> PluginVersion {
+    PluginVersion::parse(raw).unwrap()
+}
+
+fn record_of(manifest: Manifest, published: &str, bytes: &[u8]) -> VersionRecord {
+    let sha256 = Sha256Digest::of(bytes);
+    VersionRecord {
+        version: manifest.version.clone(),
+        schema: StoredArtifact {
+            key: ArtifactKey::schema(
+                &manifest.slug,
+                &manifest.version,
+                &sha256,
+                DocumentFormat::Yaml,
+            ),
+            sha256,
+            size: bytes.len() as u64,
+            content_type: "application/yaml".into(),
+        },
+        manifest,
+        bundle: None,
+        published_at: at(published),
+        published_by: PrincipalId::from_stored("prn_owner"),
+        deprecated: None,
+        unpublished_at: None,
+    }
+}
+
+/// The spec's GitHub plugin with every optional field, at 1.2.0, with 1.1.0
+/// deprecated in favour of it and 1.0.0 before that.
+fn github() -> (PluginRecord, VersionRecord) {
+    let doc = include_str!("fixtures/full.yaml");
+    let manifest = parse_document(doc.as_bytes(), DocumentFormat::Yaml).unwrap();
+    let record = record_of(manifest, "2024-09-20T14:30:00Z", doc.as_bytes());
+    let summary = |v: &str, day: &str| VersionSummary {
+        version: version(v),
+        published_at: at(day),
+        deprecated: None,
+        unpublished_at: None,
+    };
+    let mut deprecated = summary("1.1.0", "2024-05-02T09:00:00Z");
+    deprecated.deprecated = Some(Deprecation {
+        reason: "Loses labels on new issues".into(),
+        replacement_version: Some(version("1.2.0")),
+        deprecated_at: at("2024-09-21T08:00:00Z"),
+    });
+    let plugin = PluginRecord {
+        slug: record.manifest.slug.clone(),
+        owner: PrincipalId::from_stored("prn_owner"),
+        created_at: at("2024-01-15T10:00:00Z"),
+        updated_at: at("2024-09-21T08:00:00Z"),
+        downloads: 15420,
+        healthy_instances: 3,
+        revision: 4,
+        latest: None,
+        versions: vec![
+            summary("1.0.0", "2024-01-15T10:00:00Z"),
+            deprecated,
+            summary("1.2.0", "2024-09-20T14:30:00Z"),
+        ],
+    };
+    (plugin, record)
+}
+
+fn site() -> Site {
+    Site::new("https://registry.example.org")
+}
+
+fn page_of(plugin: &PluginRecord, record: &VersionRecord, is_latest: bool) -> String {
+    let listed = listed_versions(&plugin.versions);
+    PluginPages::new(&site(), plugin, &listed)
+        .page(record, is_latest)
+        .unwrap()
+}
+
+#[test]
+fn the_plugin_page() {
+    let (plugin, record) = github();
+    insta::assert_snapshot!(page_of(&plugin, &record, true));
+}
+
+#[test]
+fn a_deprecated_version_page_links_its_replacement() {
+    let (plugin, mut record) = github();
+    record.version = version("1.1.0");
+    record.manifest.version = version("1.1.0");
+    record.deprecated = plugin.versions[1].deprecated.clone();
+    let page = page_of(&plugin, &record, false);
+    assert!(
+        page.contains("<strong>Deprecated.</strong> Loses labels on new issues"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"Use <a href="/plugins/github?version=1.2.0">version 1.2.0</a> instead."#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<a href="/plugins/github">See the latest version</a>"#),
+        "{page}"
+    );
+    insta::assert_snapshot!(page);
+}
+
+#[test]
+fn the_github_example_page_is_small() {
+    let (plugin, record) = github();
+    let size = page_of(&plugin, &record, true).len();
+    assert!(size < 30 * 1024, "the plugin page is {size} bytes");
+}
+
+#[test]
+fn the_home_page() {
+    let hit = |slug: &str, day: &str, tags: &[&str], downloads| SearchHit {
+        slug: slug.into(),
+        name: format!("The {slug} plugin"),
+        description: format!("Does {slug} things"),
+        version: "1.0.0".into(),
+        author: "someone".into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        downloads,
+        created_at: at("2024-01-01T00:00:00Z"),
+        updated_at: at(day),
+    };
+    let hits = [
+        hit("github", "2024-09-20T14:30:00Z", &["vcs", "git"], 15420),
+        hit("gitlab", "2024-09-22T10:00:00Z", &["vcs", "git"], 800),
+        hit("slack", "2024-08-01T10:00:00Z", &["chat"], 3000),
+    ];
+    let summary = HomeSummary::of(&hits);
+    assert_eq!(
+        (summary.plugins, summary.downloads, summary.tags),
+        (3, 19220, 3)
+    );
+    insta::assert_snapshot!(home_page(&site(), &summary).unwrap());
+}
+
+#[test]
+fn the_not_found_and_gone_pages() {
+    insta::assert_snapshot!("not_found", not_found_page(&site()).unwrap());
+    insta::assert_snapshot!("gone", gone_page(&site(), "github", "1.0.0").unwrap());
+}
+
+#[test]
+fn links_stay_under_the_public_url_path() {
+    let site = Site::new("https://example.org/registry/");
+    let page = not_found_page(&site).unwrap();
+    assert!(page.contains(r#"href="/registry/search""#), "{page}");
+    assert!(
+        page.contains(r#"href="/registry/index/assets/site."#),
+        "{page}"
+    );
+}
+
+/// A manifest an attacker wrote, taken as stored (validation would refuse its
+/// URLs; the pages must not rely on that).
+fn hostile_page() -> String {
+    let doc = include_str!("fixtures/hostile.json");
+    let manifest: Manifest = serde_json::from_str(doc).unwrap();
+    let record = record_of(manifest, "2024-09-20T14:30:00Z", doc.as_bytes());
+    let plugin = PluginRecord {
+        slug: record.manifest.slug.clone(),
+        owner: PrincipalId::from_stored("prn_owner"),
+        created_at: record.published_at,
+        updated_at: record.published_at,
+        downloads: 0,
+        healthy_instances: 0,
+        revision: 1,
+        latest: None,
+        versions: vec![VersionSummary::of(&record)],
+    };
+    page_of(&plugin, &record, true)
+}
+
+#[test]
+fn a_hostile_manifest_renders_inert() {
+    let page = hostile_page();
+    // The layout's own script tag is the only one; nothing of the manifest runs.
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    // No element or attribute of the manifest's survives: what looked like markup
+    // is text (escaped), and no link leads anywhere but http(s) or mailto.
+    for needle in [
+        "<script>window",
+        "<img",
+        "<svg",
+        "<iframe",
+        "<i onmouseover",
+        "<b onmouseover",
+        "<div onclick",
+        "<b>bold",
+        "href=\"javascript",
+        "href=\"jAvAsCrIpT",
+        "href=\"data:",
+        "href=\"vbscript",
+        "tracker.example",
+        "style=\"",
+    ] {
+        assert!(!page.contains(needle), "{needle} is in the page:\n{page}");
+    }
+    // The text is still there, as text.
+    assert!(
+        page.contains("&#60;script&#62;window.hostileRan=1&#60;/script&#62;Hostile"),
+        "{page}"
+    );
+}
+
+#[test]
+fn the_hostile_page_snapshot() {
+    insta::assert_snapshot!(hostile_page());
+}
+
+mod summary {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hit(i: usize, day: u8, tags: &[u8], downloads: u64) -> SearchHit {
+        SearchHit {
+            slug: format!("plugin-{i}"),
+            name: format!("Plugin {i}"),
+            description: String::new(),
+            version: "1.0.0".into(),
+            author: "someone".into(),
+            tags: tags.iter().map(|t| format!("tag-{t}")).collect(),
+            downloads,
+            created_at: at("2024-01-01T00:00:00Z"),
+            updated_at: at(&format!("2024-02-{:02}T00:00:00Z", day % 28 + 1)),
+        }
+    }
+
+    fn hits() -> impl Strategy<Value = Vec<SearchHit>> {
+        prop::collection::vec(
+            (
+                0u8..10,
+                prop::collection::btree_set(0u8..30, 0..4),
+                0u64..1000,
+            ),
+            0..40,
+        )
+        .prop_map(|rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (day, tags, downloads))| {
+                    hit(i, day, &tags.into_iter().collect::<Vec<_>>(), downloads)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// A full rebuild and an update see the entries in different orders; the
+        /// home page must not tell.
+        #[test]
+        fn the_summary_ignores_the_order_of_entries(hits in hits(), seed in any::<u64>()) {
+            let mut shuffled = hits.clone();
+            let n = shuffled.len();
+            for i in 0..n {
+                let j = ((seed.wrapping_mul(i as u64 + 7)) % n as u64) as usize;
+                shuffled.swap(i, j);
+            }
+            prop_assert_eq!(HomeSummary::of(&hits), HomeSummary::of(&shuffled));
+        }
+
+        #[test]
+        fn recent_plugins_are_the_latest_changed_ties_by_slug(hits in hits()) {
+            let mut sorted: Vec<&SearchHit> = hits.iter().collect();
+            sorted.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.slug.cmp(&b.slug)));
+            let expected: Vec<&str> = sorted.iter().take(10).map(|h| h.slug.as_str()).collect();
+            let summary = HomeSummary::of(&hits);
+            let recent: Vec<&str> = summary.recent.iter().map(|r| r.slug.as_str()).collect();
+            prop_assert_eq!(recent, expected);
+            prop_assert_eq!(summary.plugins, hits.len());
+            prop_assert_eq!(summary.downloads, hits.iter().map(|h| h.downloads).sum::<u64>());
+        }
+    }
+}

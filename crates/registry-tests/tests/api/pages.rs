@@ -1,0 +1,171 @@
+//! The web catalog over HTTP: one URL answers people with a page and programs
+//! with the spec's JSON, and everything strangers uploaded is served so that a
+//! browser cannot run it.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use reqwest::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY,
+    X_CONTENT_TYPE_OPTIONS,
+};
+
+/// What Chromium sends for a page.
+const BROWSER: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+async fn get_accepting(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("GET")
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> &str {
+    response
+        .headers()
+        .get(&name)
+        .unwrap_or_else(|| panic!("{name} is set"))
+        .to_str()
+        .unwrap()
+}
+
+fn assert_is_page(response: &reqwest::Response) {
+    assert_eq!(header(response, CONTENT_TYPE), "text/html; charset=utf-8");
+    assert!(header(response, CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
+    assert!(!header(response, CONTENT_SECURITY_POLICY).contains("unsafe-inline"));
+    assert_eq!(header(response, X_CONTENT_TYPE_OPTIONS), "nosniff");
+}
+
+#[tokio::test]
+async fn the_url_a_publish_answers_is_a_page_for_browsers_and_json_for_programs() {
+    let app = TestApp::spawn().await;
+    let published: serde_json::Value = app
+        .publish_yaml(&app.admin_key, &plugin_yaml("github", "1.2.0"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = published["url"].as_str().unwrap().to_owned();
+    let path = url.strip_prefix(&app.base).unwrap();
+
+    let page = get_accepting(&app, path, BROWSER).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_is_page(&page);
+    assert_eq!(header(&page, VARY), "accept");
+    assert!(header(&page, CACHE_CONTROL).starts_with("public"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("openworkflow plugin install github@1.2.0"),
+        "{html}"
+    );
+
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = app.client.get(&url);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{accept:?}");
+        assert_eq!(
+            header(&response, CONTENT_TYPE),
+            "application/json",
+            "{accept:?}"
+        );
+        assert_eq!(header(&response, VARY), "accept", "{accept:?}");
+        let details: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(details["slug"], "github", "{accept:?}");
+    }
+
+    let version_page = get_accepting(&app, "/plugins/github?version=1.2.0", BROWSER).await;
+    assert_eq!(version_page.status(), StatusCode::OK);
+    assert_is_page(&version_page);
+}
+
+#[tokio::test]
+async fn browsers_get_not_found_and_gone_pages_while_programs_keep_problems() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "weather", "1.0.0").await;
+    app.publish_ok(&app.admin_key, "weather", "1.1.0").await;
+    assert_eq!(
+        app.unpublish(&app.admin_key, "weather", "1.0.0")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let gone = get_accepting(&app, "/plugins/weather?version=1.0.0", BROWSER).await;
+    assert_eq!(gone.status(), StatusCode::GONE);
+    assert_is_page(&gone);
+    assert!(gone.text().await.unwrap().contains("was unpublished"));
+    expect_problem(
+        app.get("/plugins/weather?version=1.0.0").await,
+        StatusCode::GONE,
+        "version_unpublished",
+    )
+    .await;
+
+    for path in ["/plugins/absent", "/plugins/weather?version=9.9.9"] {
+        let missing = get_accepting(&app, path, BROWSER).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_is_page(&missing);
+        assert_eq!(header(&missing, VARY), "accept");
+    }
+    expect_problem(
+        app.get("/plugins/absent").await,
+        StatusCode::NOT_FOUND,
+        "plugin_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_home_page_lists_what_was_published() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "github", "1.0.0").await;
+    let home = get_accepting(&app, "/", BROWSER).await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert_is_page(&home);
+    let html = home.text().await.unwrap();
+    assert!(html.contains(r#"href="/plugins/github""#), "{html}");
+    assert!(html.contains("1 plugins"), "{html}");
+}
+
+#[tokio::test]
+async fn a_private_registry_has_no_pages() {
+    let app = TestApp::spawn_private().await;
+    app.publish_ok(&app.admin_key, "github", "1.0.0").await;
+    let response = app
+        .client
+        .get(app.url("/plugins/github"))
+        .header("accept", BROWSER)
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, CONTENT_TYPE), "application/json");
+    assert!(!app.data.path().join("index/pages").exists());
+    let home = app
+        .client
+        .get(app.url("/"))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn downloads_are_attachments_a_browser_will_not_render() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "github", "1.0.0").await;
+    for accept in [BROWSER, "*/*"] {
+        let schema = get_accepting(&app, "/plugins/github/1.0.0/schema", accept).await;
+        assert_eq!(schema.status(), StatusCode::OK);
+        assert_eq!(header(&schema, CONTENT_DISPOSITION), "attachment");
+        assert_eq!(header(&schema, X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert!(header(&schema, CONTENT_SECURITY_POLICY).starts_with("sandbox"));
+    }
+}

@@ -335,12 +335,15 @@ async fn main() {
         sizes
     };
     let plugin_pages = page_sizes("pages/plugins");
-    if let (Some(median), Some(largest)) =
-        (plugin_pages.get(plugin_pages.len() / 2), plugin_pages.last())
-    {
+    if let (Some(median), Some(largest)) = (
+        plugin_pages.get(plugin_pages.len() / 2),
+        plugin_pages.last(),
+    ) {
         println!(
             "  plugin pages: median {median} bytes, largest {largest} bytes; home page {} bytes",
-            std::fs::metadata(out.join("pages/home.html")).map(|m| m.len()).unwrap_or(0)
+            std::fs::metadata(out.join("pages/home.html"))
+                .map(|m| m.len())
+                .unwrap_or(0)
         );
     }
 

@@ -146,7 +146,7 @@ pub fn all_routes(state: Arc<AppState>) -> Router {
 /// methods (405), and on a private registry no answer a shared cache may keep.
 pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
     Router::from(routes)
-        .fallback(|| async { ApiError::no_such_route() })
+        .fallback(no_such_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -159,6 +159,26 @@ pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
             keep_private_answers_private,
         ))
         .with_state(state)
+}
+
+/// A route nobody serves: the not-found page for a browser on a registry with
+/// pages, a problem document for everyone else.
+async fn no_such_route(
+    State(state): State<Arc<AppState>>,
+    request_headers: axum::http::HeaderMap,
+) -> Response {
+    let accept = request_headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let answer = if !state.registry.config().private
+        && registry_index::path::prefers_html(accept)
+        && let Ok(page) = plugins::details::not_found_page(&state).await
+    {
+        page
+    } else {
+        ApiError::no_such_route().into_response()
+    };
+    plugins::details::vary_on_accept(answer)
 }
 
 /// On a private registry even a 404 tells whether a plugin exists, so every answer,

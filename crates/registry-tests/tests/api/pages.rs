@@ -106,7 +106,11 @@ async fn browsers_get_not_found_and_gone_pages_while_programs_keep_problems() {
     )
     .await;
 
-    for path in ["/plugins/absent", "/plugins/weather?version=9.9.9"] {
+    for path in [
+        "/plugins/absent",
+        "/plugins/weather?version=9.9.9",
+        "/no/such/page",
+    ] {
         let missing = get_accepting(&app, path, BROWSER).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{path}");
         assert_is_page(&missing);
@@ -116,6 +120,12 @@ async fn browsers_get_not_found_and_gone_pages_while_programs_keep_problems() {
         app.get("/plugins/absent").await,
         StatusCode::NOT_FOUND,
         "plugin_not_found",
+    )
+    .await;
+    expect_problem(
+        app.get("/no/such/page").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
     )
     .await;
 }

@@ -98,7 +98,7 @@ pub(crate) async fn not_found_page(state: &AppState) -> Result<Response, ApiErro
 }
 
 /// The answer depends on `Accept`: a shared cache must key on it.
-fn vary_on_accept(mut response: Response) -> Response {
+pub(crate) fn vary_on_accept(mut response: Response) -> Response {
     response
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept"));

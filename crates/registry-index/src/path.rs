@@ -146,9 +146,9 @@ pub enum IndexPath {
     Snapshot,
     /// `timestamp.json`: the signed, short-lived pointer to the snapshot.
     Timestamp,
-    /// `pages/plugins/{slug}.html`: a plugin's page, at its latest version.
+    /// `plugins/{slug}.html`: a plugin's page, at its latest version.
     PluginPage(Slug),
-    /// `pages/plugins/{slug}/{version}.html`: one version's page.
+    /// `plugins/{slug}/{version}.html`: one version's page.
     VersionPage(Slug, PluginVersion),
     /// `pages/home.html`: the home page.
     HomePage,
@@ -196,8 +196,8 @@ impl IndexPath {
             Self::Bin(shard) => format!("snapshot/{shard}.json"),
             Self::Snapshot => "snapshot.json".to_owned(),
             Self::Timestamp => "timestamp.json".to_owned(),
-            Self::PluginPage(slug) => format!("pages/plugins/{slug}.html"),
-            Self::VersionPage(slug, v) => format!("pages/plugins/{slug}/{v}.html"),
+            Self::PluginPage(slug) => format!("plugins/{slug}.html"),
+            Self::VersionPage(slug, v) => format!("plugins/{slug}/{v}.html"),
             Self::HomePage => "pages/home.html".to_owned(),
             Self::NotFoundPage => "pages/404.html".to_owned(),
             Self::Asset(name) => format!("assets/{}", name.as_str()),
@@ -218,11 +218,17 @@ impl IndexPath {
             ["config.json"] => Some(Self::Config),
             ["snapshot.json"] => Some(Self::Snapshot),
             ["timestamp.json"] => Some(Self::Timestamp),
-            ["plugins", file] => Some(Self::PluginDetails(slug(file.strip_suffix(".json")?)?)),
-            ["plugins", s, file] => Some(Self::VersionDetails(
-                slug(s)?,
-                version(file.strip_suffix(".json")?)?,
-            )),
+            ["plugins", file] => match file.strip_suffix(".html") {
+                Some(page) => Some(Self::PluginPage(slug(page)?)),
+                None => Some(Self::PluginDetails(slug(file.strip_suffix(".json")?)?)),
+            },
+            ["plugins", s, file] => match file.strip_suffix(".html") {
+                Some(page) => Some(Self::VersionPage(slug(s)?, version(page)?)),
+                None => Some(Self::VersionDetails(
+                    slug(s)?,
+                    version(file.strip_suffix(".json")?)?,
+                )),
+            },
             ["plugins", s, v, "schema"] => Some(Self::Schema(slug(s)?, version(v)?)),
             ["plugins", s, v, "bundle"] => Some(Self::Bundle(slug(s)?, version(v)?)),
             ["search", file] => Some(Self::SearchShard(Shard::parse(
@@ -231,13 +237,6 @@ impl IndexPath {
             ["snapshot", file] => Some(Self::Bin(Shard::parse(file.strip_suffix(".json")?)?)),
             ["pages", "home.html"] => Some(Self::HomePage),
             ["pages", "404.html"] => Some(Self::NotFoundPage),
-            ["pages", "plugins", file] => {
-                Some(Self::PluginPage(slug(file.strip_suffix(".html")?)?))
-            }
-            ["pages", "plugins", s, file] => Some(Self::VersionPage(
-                slug(s)?,
-                version(file.strip_suffix(".html")?)?,
-            )),
             ["assets", name] => Some(Self::Asset(AssetName::parse(name)?)),
             _ => None,
         }

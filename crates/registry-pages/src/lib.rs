@@ -15,6 +15,7 @@ mod link;
 mod markdown;
 mod plugin;
 mod problem;
+mod search;
 mod site;
 
 pub use assets::{Asset, fingerprint, site_assets};
@@ -22,7 +23,8 @@ pub use home::{HomeSummary, RecentPlugin, TagCount, home_page};
 pub use link::safe_link;
 pub use markdown::render_markdown;
 pub use plugin::PluginPages;
-pub use problem::{gone_page, not_found_page};
+pub use problem::{bad_request_page, gone_page, not_found_page};
+pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, search_page};
 pub use site::{CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site};
 
 /// Why a page could not be rendered.

@@ -48,3 +48,20 @@ pub fn gone_page(site: &Site, slug: &str, version: &str) -> Result<String, Rende
     .render()
     .map_err(RenderError::of("gone"))
 }
+
+/// The page of a request a browser made with something to fix (`message` says
+/// what).
+pub fn bad_request_page(site: &Site, message: &str) -> Result<String, RenderError> {
+    ProblemPage {
+        chrome: Chrome::new(
+            site,
+            "Bad request · OpenWorkflow plugins".to_owned(),
+            String::new(),
+        ),
+        heading: "Bad request",
+        message: message.to_owned(),
+        plugin_url: None,
+    }
+    .render()
+    .map_err(RenderError::of("bad request"))
+}

@@ -59,6 +59,31 @@ impl Site {
         url
     }
 
+    /// The URL path of one page of a search.
+    pub(crate) fn search_page_url(
+        &self,
+        q: Option<&str>,
+        tag: Option<&str>,
+        page: usize,
+    ) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(q) = q {
+            query.append_pair("q", q);
+        }
+        if let Some(tag) = tag {
+            query.append_pair("tag", tag);
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            self.search_url()
+        } else {
+            format!("{}?{query}", self.search_url())
+        }
+    }
+
     /// The URL path of the search page.
     pub(crate) fn search_url(&self) -> String {
         format!("{}/search", self.base)

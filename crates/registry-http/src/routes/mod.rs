@@ -31,13 +31,16 @@ pub type ApiRoutes = OpenApiRouter<Arc<AppState>>;
 /// `/index/{*path}` serves the static index's files (a wildcard over the bucket's
 /// `index/` prefix, which OpenAPI cannot describe; the files' formats are
 /// documented in `registry-index`).
-/// `/` is the web catalog's home page (HTML for people, not an API operation).
-pub const UNDOCUMENTED_ROUTES: &[&str] = &[INDEX_FILES_ROUTE, HOME_PAGE_ROUTE];
+/// `/` and `/search` are the web catalog's home and search pages (HTML for
+/// people, not API operations).
+pub const UNDOCUMENTED_ROUTES: &[&str] = &[INDEX_FILES_ROUTE, HOME_PAGE_ROUTE, SEARCH_PAGE_ROUTE];
 
 /// The static index's files, as the CDN serves the bucket's `index/` prefix.
 const INDEX_FILES_ROUTE: &str = "/index/{*path}";
 /// The web catalog's home page.
 const HOME_PAGE_ROUTE: &str = "/";
+/// The web catalog's search page.
+const SEARCH_PAGE_ROUTE: &str = "/search";
 
 /// Public reads: search, details, schema and bundle downloads, index files.
 pub fn read_routes() -> ApiRoutes {
@@ -48,6 +51,7 @@ pub fn read_routes() -> ApiRoutes {
         .routes(routes!(plugins::download::download_bundle))
         .route(INDEX_FILES_ROUTE, get(plugins::index_file::get_index_file))
         .route(HOME_PAGE_ROUTE, get(plugins::index_file::get_home_page))
+        .route(SEARCH_PAGE_ROUTE, get(plugins::search::search_page))
 }
 
 /// What the `search` function serves: the public reads, `/openapi.json` and `/healthz`.

@@ -179,3 +179,92 @@ async fn downloads_are_attachments_a_browser_will_not_render() {
         assert!(header(&schema, CONTENT_SECURITY_POLICY).starts_with("sandbox"));
     }
 }
+
+#[tokio::test]
+async fn the_search_page_works_without_a_script_and_pages_by_twenty() {
+    let app = TestApp::spawn().await;
+    for i in 0..23 {
+        let yaml = TestPlugin::new(&format!("git-tool-{i:02}"), "1.0.0")
+            .description("Works with git repositories")
+            .tags(&["vcs", "git"])
+            .yaml();
+        let response = app.publish_yaml(&app.admin_key, &yaml).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    app.publish_ok(&app.admin_key, "weather", "1.0.0").await;
+
+    let first = get_accepting(&app, "/search?q=git", BROWSER).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_is_page(&first);
+    let html = first.text().await.unwrap();
+    assert_eq!(
+        html.matches(r#"<a class="plugin-name""#).count(),
+        20,
+        "{html}"
+    );
+    assert!(html.contains("23 plugins"), "{html}");
+    assert!(
+        html.contains(r#"href="/search?q=git&#38;page=2" rel="next""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"value="git""#),
+        "the box keeps the query: {html}"
+    );
+
+    let second = get_accepting(&app, "/search?q=git&page=2", BROWSER).await;
+    let html = second.text().await.unwrap();
+    assert_eq!(
+        html.matches(r#"<a class="plugin-name""#).count(),
+        3,
+        "{html}"
+    );
+    assert!(html.contains(r#"rel="prev""#), "{html}");
+
+    // A tag page is a search, linked from every plugin page's tags.
+    let tagged = get_accepting(&app, "/search?tag=vcs", BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(tagged.contains("Plugins tagged vcs"), "{tagged}");
+    assert!(!tagged.contains(r#"href="/plugins/weather""#), "{tagged}");
+    let plugin_page = get_accepting(&app, "/plugins/git-tool-00", BROWSER)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        plugin_page.contains(r#"href="/search?tag=vcs""#),
+        "{plugin_page}"
+    );
+}
+
+#[tokio::test]
+async fn the_search_page_says_what_to_fix_and_echoes_only_text() {
+    let app = TestApp::spawn().await;
+    for page in ["0", "501", "two"] {
+        let response = get_accepting(&app, &format!("/search?q=x&page={page}"), BROWSER).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "page={page}");
+        assert_is_page(&response);
+        assert!(response.text().await.unwrap().contains("from 1 to 500"));
+    }
+    let long = "a".repeat(300);
+    let response = get_accepting(&app, &format!("/search?q={long}"), BROWSER).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let response = get_accepting(
+        &app,
+        "/search?q=%22%3E%3Cscript%3Ewindow.x%3D1%3C%2Fscript%3E",
+        BROWSER,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only the site's script: {html}"
+    );
+    assert!(html.contains("&#34;&#62;&#60;script&#62;"), "{html}");
+}

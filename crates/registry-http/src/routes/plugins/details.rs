@@ -27,7 +27,7 @@ pub struct DetailsParams {
 /// Details of a plugin at its latest or a given version: the static index file
 /// (`index/plugins/{slug}.json`, `index/plugins/{slug}/{version}.json`). A
 /// browser, asking with `Accept: text/html` ahead of JSON, gets the plugin's page
-/// (`index/pages/plugins/…`) on a public registry; everyone else the JSON.
+/// (`index/plugins/…`) on a public registry; everyone else the JSON.
 #[utoipa::path(
     get,
     path = "/plugins/{slug}",

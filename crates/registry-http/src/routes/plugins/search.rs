@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use registry_core::RegistryError;
+use registry_core::artifact::{PRIVATE_CACHE_CONTROL, SHORT_CACHE_CONTROL};
 use registry_core::search::{SearchPage, SearchQuery};
+use registry_pages::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, Site, bad_request_page};
 use serde::Deserialize;
+
+use super::index_file::page_headers;
 
 use crate::auth::MaybeCaller;
 use crate::problem::ApiError;
@@ -77,4 +81,96 @@ pub async fn search_plugins(
         &page,
         state.registry.config().private,
     ))
+}
+
+/// Parameters of the search page.
+#[derive(Debug, Deserialize)]
+pub struct SearchPageParams {
+    q: Option<String>,
+    tag: Option<String>,
+    page: Option<String>,
+}
+
+/// `GET /search`: the search page of a registry with pages, rendered from the
+/// same in-memory index as `/plugins/search`, so results need no script and a
+/// search can be shared as a link. Tag pages are searches (`/search?tag=vcs`).
+pub async fn search_page(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    params: Result<Query<SearchPageParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    state.registry.authorize_read(caller.0.as_ref())?;
+    if state.registry.config().private {
+        return Err(ApiError::no_such_route());
+    }
+    let site = Site::new(&state.registry.config().public_url);
+    let bad_request = |message: String| -> Result<Response, ApiError> {
+        let html = bad_request_page(&site, &message).map_err(page_failed)?;
+        Ok(page_response(StatusCode::BAD_REQUEST, html))
+    };
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let page = match params.page.as_deref().map(str::parse::<usize>) {
+        None => 1,
+        Some(Ok(page)) if (1..=MAX_PAGE).contains(&page) => page,
+        Some(_) => {
+            return bad_request(format!("The page must be a number from 1 to {MAX_PAGE}."));
+        }
+    };
+    let request = SearchRequest {
+        q: params.q.filter(|q| !q.trim().is_empty()),
+        tag: params.tag.filter(|t| !t.trim().is_empty()),
+        page,
+    };
+    let query = match SearchQuery::from_params(
+        request.q.clone(),
+        request.tag.clone(),
+        Some(RESULTS_PER_PAGE),
+        Some(request.offset()),
+    ) {
+        Ok(query) => query,
+        Err(e) => return bad_request(format!("{e}.")),
+    };
+    let found = state
+        .search
+        .search(&query)
+        .await
+        .map_err(RegistryError::Storage)?;
+    let html = registry_pages::search_page(&site, &request, &found).map_err(page_failed)?;
+    Ok(page_response(StatusCode::OK, html))
+}
+
+/// A page rendered for this request: short-cached like search results, with the
+/// pages' headers.
+fn page_response(status: StatusCode, html: String) -> Response {
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(registry_pages::HTML_CONTENT_TYPE),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if status == StatusCode::OK {
+            SHORT_CACHE_CONTROL
+        } else {
+            PRIVATE_CACHE_CONTROL
+        }),
+    );
+    page_headers(headers);
+    response
+}
+
+fn page_failed(error: registry_pages::RenderError) -> ApiError {
+    tracing::error!(
+        error = &error as &dyn std::error::Error,
+        "rendering a page failed"
+    );
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "rendering the page failed",
+    )
 }

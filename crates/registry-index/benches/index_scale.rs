@@ -2,7 +2,9 @@
 //!
 //! - full rebuild time and peak RSS, running the real `index-builder rebuild`;
 //! - what one publish into that catalog writes (objects and bytes, shared ones apart);
-//! - search: cold load of the sharded search index and query latency p50/p99.
+//! - search: cold load of the sharded search index and query latency p50/p99;
+//! - the search page: query and render, p50/p99;
+//! - the web catalog's cost: the rebuild rate with and without pages.
 //!
 //! `cargo bench -p registry-index --bench index_scale` builds 100,000 plugins with
 //! 3 versions each (`INDEX_BENCH_PLUGINS` overrides); `cargo test --bench` runs a
@@ -459,6 +461,42 @@ async fn main() {
         std::hint::black_box(page);
     }
     times.sort();
+
+    // The search page: the same query, then the page rendered from its results,
+    // as `/search` does per request.
+    let site = registry_pages::Site::new("https://registry.example.com");
+    let mut words = Vocabulary(99);
+    let mut page_times = Vec::new();
+    let mut page_bytes = 0;
+    for i in 0..2_000 {
+        let q = match i % 2 {
+            0 => words.word().to_owned(),
+            _ => format!("{} {}", words.word(), words.word()),
+        };
+        let request = registry_pages::SearchRequest {
+            q: Some(q),
+            tag: None,
+            page: 1 + i % 3,
+        };
+        let started = Instant::now();
+        let query = SearchQuery::from_params(
+            request.q.clone(),
+            None,
+            Some(registry_pages::RESULTS_PER_PAGE),
+            Some(request.offset()),
+        )
+        .unwrap();
+        let found = search.search(&query).await.unwrap();
+        let html = registry_pages::search_page(&site, &request, &found).unwrap();
+        page_times.push(started.elapsed());
+        page_bytes = page_bytes.max(html.len());
+    }
+    page_times.sort();
+    println!(
+        "search page at {plugins} plugins: p50 {:.3} ms, p99 {:.3} ms (query and render; largest page {page_bytes} bytes)",
+        percentile(&page_times, 0.50).as_secs_f64() * 1000.0,
+        percentile(&page_times, 0.99).as_secs_f64() * 1000.0
+    );
     println!(
         "search at {plugins} plugins: cold load median {:.0} ms (first {:.0} ms, range {:.0}-{:.0} ms over {cold_loads}); query p50 {:.3} ms, p99 {:.3} ms",
         percentile(&colds, 0.50).as_secs_f64() * 1000.0,

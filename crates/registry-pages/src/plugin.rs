@@ -12,39 +12,39 @@ use crate::markdown::render_markdown;
 use crate::site::{Chrome, Site};
 
 /// A URL from the manifest: a link when its scheme is safe, text otherwise.
-struct Link {
+struct Link<'r> {
     label: &'static str,
-    text: String,
+    text: &'r str,
     href: Option<String>,
 }
 
-struct Tag {
-    name: String,
+struct Tag<'r> {
+    name: &'r str,
     url: String,
 }
 
-struct Field {
-    name: String,
-    kind: String,
+struct Field<'r> {
+    name: &'r str,
+    kind: std::borrow::Cow<'r, str>,
 }
 
-struct ActionView {
-    name: String,
-    description: String,
-    input: Vec<Field>,
-    output: Vec<Field>,
+struct ActionView<'r> {
+    name: &'r str,
+    description: &'r str,
+    input: Vec<Field<'r>>,
+    output: Vec<Field<'r>>,
 }
 
-struct EnvVar {
-    name: String,
-    description: String,
+struct EnvVar<'r> {
+    name: &'r str,
+    description: &'r str,
     required: bool,
 }
 
-struct Dependency {
-    slug: String,
+struct Dependency<'r> {
+    slug: &'r str,
     url: Option<String>,
-    requirement: String,
+    requirement: &'r str,
 }
 
 struct DeprecationView {
@@ -61,14 +61,14 @@ struct VersionRow {
 
 #[derive(Template)]
 #[template(path = "plugin.html")]
-struct PluginPage<'a> {
+struct PluginPage<'a, 'r> {
     chrome: Chrome<'a>,
-    slug: String,
-    name: String,
+    slug: &'r str,
+    name: &'r str,
     version: String,
-    description: String,
-    author: String,
-    license: String,
+    description: &'r str,
+    author: &'r str,
+    license: &'r str,
     published: String,
     downloads: u64,
     healthy_instances: u64,
@@ -76,13 +76,13 @@ struct PluginPage<'a> {
     is_latest: bool,
     latest_url: String,
     deprecation: Option<DeprecationView>,
-    tags: Vec<Tag>,
-    links: Vec<Link>,
-    actions: Vec<ActionView>,
-    environment: Vec<EnvVar>,
+    tags: Vec<Tag<'r>>,
+    links: Vec<Link<'r>>,
+    actions: Vec<ActionView<'r>>,
+    environment: Vec<EnvVar<'r>>,
     runtime: Vec<(&'static str, String)>,
     compatibility: Option<String>,
-    dependencies: Vec<Dependency>,
+    dependencies: Vec<Dependency<'r>>,
     sha256: String,
     bundle_sha256: Option<String>,
     signature_key: Option<String>,
@@ -119,7 +119,7 @@ impl<'a> PluginPages<'a> {
     pub fn page(&self, record: &VersionRecord, is_latest: bool) -> Result<String, RenderError> {
         let (site, plugin) = (self.site, self.plugin);
         let m = &record.manifest;
-        let slug = plugin.slug.to_string();
+        let slug = plugin.slug.as_str();
         let version = record.version.to_string();
         PluginPage {
             chrome: Chrome::new(
@@ -128,16 +128,16 @@ impl<'a> PluginPages<'a> {
                 m.description.clone(),
             ),
             install: format!("openworkflow plugin install {slug}@{version}"),
-            latest_url: site.plugin_url(&slug),
+            latest_url: site.plugin_url(slug),
             deprecation: record
                 .deprecated
                 .as_ref()
-                .map(|d| deprecation_view(site, &slug, d)),
+                .map(|d| deprecation_view(site, slug, d)),
             tags: m
                 .tags
                 .iter()
                 .map(|t| Tag {
-                    name: t.clone(),
+                    name: t,
                     url: site.tag_url(t),
                 })
                 .collect(),
@@ -148,8 +148,8 @@ impl<'a> PluginPages<'a> {
                 .iter()
                 .flatten()
                 .map(|e| EnvVar {
-                    name: e.name.clone(),
-                    description: e.description.clone(),
+                    name: &e.name,
+                    description: &e.description,
                     required: e.required,
                 })
                 .collect(),
@@ -181,8 +181,8 @@ impl<'a> PluginPages<'a> {
                     url: registry_core::slug::Slug::parse(dep)
                         .ok()
                         .map(|s| site.plugin_url(s.as_str())),
-                    slug: dep.clone(),
-                    requirement: requirement.clone(),
+                    slug: dep,
+                    requirement,
                 })
                 .collect(),
             sha256: record.schema.sha256.to_hex(),
@@ -190,10 +190,10 @@ impl<'a> PluginPages<'a> {
             signature_key: m.signature.as_ref().map(|s| s.key_id.clone()),
             changelog_html: m.changelog.as_deref().map(render_markdown),
             versions: &self.rows,
-            name: m.name.clone(),
-            description: m.description.clone(),
-            author: m.author.clone(),
-            license: m.license.clone(),
+            name: &m.name,
+            description: &m.description,
+            author: &m.author,
+            license: &m.license,
             published: day_of(record.published_at),
             downloads: plugin.downloads,
             healthy_instances: plugin.healthy_instances,
@@ -226,10 +226,10 @@ fn deprecation_view(
     }
 }
 
-fn links_of(m: &Manifest) -> Vec<Link> {
-    let link = |label, raw: &str, href: Option<String>| Link {
+fn links_of(m: &Manifest) -> Vec<Link<'_>> {
+    let link = |label, raw, href| Link {
         label,
-        text: raw.to_owned(),
+        text: raw,
         href,
     };
     let mut links = vec![
@@ -245,10 +245,10 @@ fn links_of(m: &Manifest) -> Vec<Link> {
     links
 }
 
-fn action_view(action: &registry_core::manifest::Action) -> ActionView {
+fn action_view(action: &registry_core::manifest::Action) -> ActionView<'_> {
     ActionView {
-        name: action.name.clone(),
-        description: action.description.clone(),
+        name: &action.name,
+        description: &action.description,
         input: fields_of(action.input.as_ref()),
         output: fields_of(action.output.as_ref()),
     }
@@ -256,20 +256,21 @@ fn action_view(action: &registry_core::manifest::Action) -> ActionView {
 
 /// The fields of an action's input or output map: each name with its type, as
 /// written (`string`), or a schema's `type`, or the schema in compact JSON.
-fn fields_of(shape: Option<&serde_json::Value>) -> Vec<Field> {
+fn fields_of(shape: Option<&serde_json::Value>) -> Vec<Field<'_>> {
+    use std::borrow::Cow;
     let Some(serde_json::Value::Object(map)) = shape else {
         return Vec::new();
     };
     map.iter()
         .map(|(name, kind)| Field {
-            name: name.clone(),
+            name,
             kind: match kind {
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => Cow::Borrowed(s.as_str()),
                 serde_json::Value::Object(schema) => match schema.get("type") {
-                    Some(serde_json::Value::String(t)) => t.clone(),
-                    _ => kind.to_string(),
+                    Some(serde_json::Value::String(t)) => Cow::Borrowed(t.as_str()),
+                    _ => Cow::Owned(kind.to_string()),
                 },
-                other => other.to_string(),
+                other => Cow::Owned(other.to_string()),
             },
         })
         .collect()

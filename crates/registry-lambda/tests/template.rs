@@ -204,3 +204,39 @@ fn every_api_gateway_fixture_names_a_route_the_template_declares() {
     }
     assert!(checked >= 9);
 }
+
+/// The headers CloudFront adds to what S3 serves are the ones the self-hosted
+/// server sends: the pages' content security policy, and the downloads' sandbox
+/// and attachment, on every download path.
+#[test]
+fn the_cdn_sends_the_same_browser_policies_as_the_server() {
+    let quoted = |policy: &str| format!("ContentSecurityPolicy: \"{policy}\"");
+    assert!(
+        TEMPLATE.contains(&quoted(registry_pages::CONTENT_SECURITY_POLICY)),
+        "the page headers policy carries registry-pages' CONTENT_SECURITY_POLICY"
+    );
+    assert!(
+        TEMPLATE.contains(&quoted(registry_pages::DOWNLOAD_CONTENT_SECURITY_POLICY)),
+        "the download headers policy carries DOWNLOAD_CONTENT_SECURITY_POLICY"
+    );
+    for pattern in ["/plugins/*/schema", "/plugins/*/bundle", "/artifacts/*"] {
+        let behavior = TEMPLATE
+            .split("- PathPattern: ")
+            .find(|b| b.starts_with(pattern))
+            .unwrap_or_else(|| panic!("a cache behavior for {pattern}"));
+        let behavior = behavior.split("DefaultCacheBehavior:").next().unwrap();
+        assert!(
+            behavior.contains("ResponseHeadersPolicyId: !Ref DownloadHeadersPolicy"),
+            "{pattern} is sent with the download headers"
+        );
+        assert!(
+            behavior.contains("EdgeRouter.FunctionMetadata.FunctionARN"),
+            "{pattern} is routed like every other read"
+        );
+    }
+    let default = TEMPLATE
+        .split("DefaultCacheBehavior:")
+        .nth(1)
+        .expect("a default behavior");
+    assert!(default.contains("ResponseHeadersPolicyId: !Ref PageHeadersPolicy"));
+}

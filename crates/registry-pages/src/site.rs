@@ -12,6 +12,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// The policy schema and bundle downloads are sent with: strangers upload them to
+/// the origin that serves the pages, so one a browser renders anyway runs in a
+/// sandbox with nothing allowed.
+pub const DOWNLOAD_CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'";
+
 /// The registry the pages belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {

@@ -119,12 +119,9 @@ pub(crate) fn download_headers(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOWNLOAD_CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(registry_pages::DOWNLOAD_CONTENT_SECURITY_POLICY),
     );
 }
-
-/// The policy of downloads: a sandbox with nothing allowed.
-pub const DOWNLOAD_CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'";
 
 /// `GET /index/{path}`: any index file (config.json, the signed snapshot chain,
 /// search shards), as the CDN serves the bucket's `index/` prefix.

@@ -24,7 +24,7 @@ pub use link::safe_link;
 pub use markdown::render_markdown;
 pub use plugin::PluginPages;
 pub use problem::{bad_request_page, gone_page, not_found_page};
-pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, search_page};
+pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, page_offset, search_page};
 pub use site::{
     CONTENT_SECURITY_POLICY, DOWNLOAD_CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site,
 };

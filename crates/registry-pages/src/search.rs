@@ -26,8 +26,13 @@ pub struct SearchRequest {
 impl SearchRequest {
     /// The results to skip for this page.
     pub fn offset(&self) -> usize {
-        (self.page.max(1) - 1) * RESULTS_PER_PAGE
+        page_offset(self.page)
     }
+}
+
+/// The results to skip for page `page` (from 1).
+pub fn page_offset(page: usize) -> usize {
+    (page.max(1) - 1) * RESULTS_PER_PAGE
 }
 
 struct ResultView<'a> {

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use registry_core::RegistryError;
 use registry_core::artifact::{PRIVATE_CACHE_CONTROL, SHORT_CACHE_CONTROL};
 use registry_core::search::{SearchPage, SearchQuery};
-use registry_pages::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, Site, bad_request_page};
+use registry_pages::{
+    MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, Site, bad_request_page, page_offset,
+};
 use serde::Deserialize;
 
 use super::index_file::page_headers;
@@ -119,19 +121,21 @@ pub async fn search_page(
             return bad_request(format!("The page must be a number from 1 to {MAX_PAGE}."));
         }
     };
-    let request = SearchRequest {
-        q: params.q.filter(|q| !q.trim().is_empty()),
-        tag: params.tag.filter(|t| !t.trim().is_empty()),
-        page,
-    };
+    // The page shows the query as search takes it (blank text dropped, the tag
+    // trimmed and lowercased), so its heading and links match its results.
     let query = match SearchQuery::from_params(
-        request.q.clone(),
-        request.tag.clone(),
+        params.q,
+        params.tag,
         Some(RESULTS_PER_PAGE),
-        Some(request.offset()),
+        Some(page_offset(page)),
     ) {
         Ok(query) => query,
         Err(e) => return bad_request(format!("{e}.")),
+    };
+    let request = SearchRequest {
+        q: query.q.clone(),
+        tag: query.tag.clone(),
+        page,
     };
     let found = state
         .search

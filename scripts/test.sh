@@ -3,7 +3,8 @@
 # storage backends. It installs and starts what the tests need (DynamoDB Local and
 # moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
 # checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
-# and installs Debian's gnupg when gpg is missing (the CLI's signature test).
+# installs Debian's gnupg, chromium and chromium-driver when missing, and axe-core
+# into .tools/browser (the browser suite starts its own chromedriver per test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +17,25 @@ step() { printf '\n==> %s\n' "$*"; }
 # A one-shot run gains nothing from incremental state but its disk space.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
-# The CLI's signature test signs with the real gpg (Debian's gnupg).
-if ! command -v gpg >/dev/null 2>&1; then
-  step "installing gnupg (apt) for the GPG signature test"
+# Debian packages the tests drive: the CLI's signature test signs with the real
+# gpg; the browser suite runs headless Chromium through chromedriver.
+missing=()
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]} (apt)"
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
   "${apt_get[@]}" update -qq
-  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq gnupg >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# axe-core (npm), which the browser suite injects into every page type.
+AXE_CORE_PACKAGE="axe-core@4.14.1"
+export AXE_CORE_JS="$PWD/.tools/browser/node_modules/axe-core/axe.min.js"
+if [ ! -f "$AXE_CORE_JS" ] || ! grep -q "\"version\": \"${AXE_CORE_PACKAGE#axe-core@}\"" .tools/browser/node_modules/axe-core/package.json; then
+  step "installing $AXE_CORE_PACKAGE (npm) into .tools/browser"
+  npm install --no-audit --no-fund --silent --prefix .tools/browser "$AXE_CORE_PACKAGE" >&2
 fi
 
 step "cargo fmt --check"

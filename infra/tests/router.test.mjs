@@ -34,14 +34,26 @@ function loadRouter() {
   const code = functionCode('EdgeRouter');
   assert.match(code, /^import cf from 'cloudfront';/, 'cloudfront-js-2.0 origin helpers are imported');
   const selected = [];
+  const groups = [];
   const context = vm.createContext({
-    cf: { selectRequestOriginById: (id) => selected.push(id) },
+    cf: {
+      selectRequestOriginById: (id) => selected.push(id),
+      createRequestOriginGroup: (group) => groups.push(JSON.parse(JSON.stringify(group))),
+    },
   });
   vm.runInContext(code.replace(/^import cf from 'cloudfront';/, ''), context);
   return (request) => {
     selected.length = 0;
+    groups.length = 0;
     const out = context.handler({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '203.0.113.10' }, request });
-    return { request: out, origin: selected.length ? selected.at(-1) : 'api', selections: selected.length };
+    // An origin group's primary is where the request goes; its secondary is
+    // where a miss (its failover statuses) goes instead.
+    const group = groups.at(-1);
+    const origin = group ? group.originIds[0].originId : (selected.length ? selected.at(-1) : 'api');
+    const fallback = group
+      ? { origin: group.originIds[1].originId, statuses: group.failoverCriteria.statusCodes }
+      : undefined;
+    return { request: out, origin, fallback, selections: selected.length + groups.length };
   };
 }
 
@@ -137,8 +149,14 @@ test('protocol URLs map onto index objects exactly as the Rust mapping does', ()
   assert.ok(EDGE_CASES.length >= 10);
   for (const c of EDGE_CASES) {
     const headers = c.accept === undefined ? AUTH : { ...AUTH, accept: { value: c.accept } };
-    const { origin, request } = route(viewerRequest(c.method, c.uri, headers, c.querystring));
+    const { origin, request, fallback, selections } = route(viewerRequest(c.method, c.uri, headers, c.querystring));
     assert.equal(origin, c.origin, c.name);
+    assert.ok(selections <= 1, `${c.name}: one origin decision`);
+    if (c.fallback === undefined) {
+      assert.equal(fallback, undefined, `${c.name}: a miss is the bucket's 404`);
+    } else {
+      assert.deepEqual(fallback, { origin: c.fallback, statuses: [404] }, `${c.name}: a miss goes to the API`);
+    }
     if (c.origin === 'artifacts') {
       assert.equal(request.uri, '/' + c.key, c.name);
       assert.equal(Object.keys(request.querystring).length, 0, `${c.name}: one cache entry per object`);

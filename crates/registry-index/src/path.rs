@@ -305,6 +305,22 @@ pub enum EdgeRoute {
     Api,
 }
 
+impl EdgeRoute {
+    /// Whether the bucket's 404 for this object is retried at the API: a page
+    /// nobody has is answered with the not-found page, which S3 cannot choose.
+    /// (The CloudFront Function makes such a request an origin group of the
+    /// bucket and the API, failing over on 404.)
+    pub fn misses_go_to_api(&self) -> bool {
+        match self {
+            Self::Object(key) => key
+                .strip_prefix(INDEX_PREFIX)
+                .and_then(IndexPath::parse)
+                .is_some_and(|path| path.kind() == FileKind::Page),
+            Self::Api => false,
+        }
+    }
+}
+
 /// Maps a request onto an index object, as the CloudFront Function does: `GET` or
 /// `HEAD` of `/plugins/{slug}` (with an optional valid `version` query), of
 /// `/plugins/{slug}/{version}/schema|bundle`, and of `/index/…` or `/artifacts/…`
@@ -464,6 +480,8 @@ mod tests {
         key: Option<String>,
         #[serde(default)]
         accept: Option<String>,
+        #[serde(default)]
+        fallback: Option<String>,
     }
 
     #[test]
@@ -488,10 +506,12 @@ mod tests {
                 "artifacts" => EdgeRoute::Object(case.key.clone().expect("key")),
                 other => panic!("unknown origin {other}"),
             };
+            let route = edge_route(&case.method, &case.uri, query, case.accept.as_deref(), true);
+            assert_eq!(route, expected, "{}", case.name);
             assert_eq!(
-                edge_route(&case.method, &case.uri, query, case.accept.as_deref(), true),
-                expected,
-                "{}",
+                route.misses_go_to_api(),
+                case.fallback.as_deref() == Some("api"),
+                "{}: where a miss goes",
                 case.name
             );
         }

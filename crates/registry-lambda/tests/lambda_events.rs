@@ -73,6 +73,47 @@ async fn each_function_answers_its_api_gateway_events() {
 }
 
 #[tokio::test]
+async fn a_page_the_bucket_lacks_is_answered_by_the_search_function_with_the_not_found_page() {
+    let f = Functions::start().await;
+    let (status, body) = f
+        .invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    f.stream_changes("github", "github").await;
+
+    // What CloudFront's origin group sends the API after the bucket's 404.
+    let (status, content_type, page) = f
+        .invoke_raw(
+            read_routes,
+            "apigw/index_page_miss.json",
+            "",
+            &[("{{SLUG}}", "absent")],
+        )
+        .await;
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert_eq!(status, 404, "{page}");
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(page.contains("<h1>Not found</h1>"), "{page}");
+
+    // The same route serves a page that exists, should the bucket ever miss it.
+    let (status, content_type, page) = f
+        .invoke_raw(
+            read_routes,
+            "apigw/index_page_miss.json",
+            "",
+            &[("{{SLUG}}", "github")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(
+        String::from_utf8(page.to_vec())
+            .unwrap()
+            .contains("GitHub Integration")
+    );
+}
+
+#[tokio::test]
 async fn a_base64_encoded_bundle_event_publishes_the_bundle() {
     let f = Functions::start().await;
     let zip = zip_with_manifest("zipped");

@@ -155,6 +155,24 @@ impl Functions {
         body: &str,
         vars: &[(&str, &str)],
     ) -> (u16, Value) {
+        let (status, _, bytes) = self.invoke_raw(routes, fixture, body, vars).await;
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        (status, json)
+    }
+
+    /// As [`Self::invoke_with`], answering the status, the content type and the
+    /// body as sent (for answers that are not JSON).
+    pub async fn invoke_raw(
+        &self,
+        routes: fn() -> ApiRoutes,
+        fixture: &str,
+        body: &str,
+        vars: &[(&str, &str)],
+    ) -> (u16, String, bytes::Bytes) {
         let event = self.render(fixture, body, vars);
         let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
         let response = self
@@ -163,13 +181,14 @@ impl Functions {
             .await
             .unwrap();
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        (status, json)
+        (status, content_type, bytes)
     }
 }
 

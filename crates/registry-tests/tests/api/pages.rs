@@ -131,6 +131,29 @@ async fn browsers_get_not_found_and_gone_pages_while_programs_keep_problems() {
 }
 
 #[tokio::test]
+async fn a_missing_index_page_is_the_not_found_page_and_other_missing_files_stay_problems() {
+    // The CDN asks the API for a page object the bucket does not have; whoever
+    // asks for a page gets a page.
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "weather", "1.0.0").await;
+    for accept in ["*/*", BROWSER] {
+        let missing = get_accepting(&app, "/index/plugins/absent.html", accept).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{accept}");
+        assert_is_page(&missing);
+        assert!(missing.text().await.unwrap().contains("<h1>Not found</h1>"));
+    }
+    let present = get_accepting(&app, "/index/plugins/weather.html", "*/*").await;
+    assert_eq!(present.status(), StatusCode::OK);
+    assert_is_page(&present);
+    expect_problem(
+        app.get("/index/plugins/absent.json").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_home_page_lists_what_was_published() {
     let app = TestApp::spawn().await;
     app.publish_ok(&app.admin_key, "github", "1.0.0").await;

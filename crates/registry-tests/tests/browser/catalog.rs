@@ -226,7 +226,10 @@ async fn every_page_type_fits_a_phone_screen_and_starts_with_a_skip_link() {
     for (what, path, status) in EVERY_PAGE_TYPE {
         assert_eq!(browser.open(&app.url(path)).await, status, "{what}");
         let width = browser.script("return window.innerWidth;").await;
-        assert!(width.as_u64().unwrap() <= 390, "the viewport is {width} wide");
+        assert!(
+            width.as_u64().unwrap() <= 390,
+            "the viewport is {width} wide"
+        );
         let overflow = browser
             .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
             .await;

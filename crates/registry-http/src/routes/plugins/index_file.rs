@@ -134,9 +134,15 @@ pub async fn get_index_file(
     state.registry.authorize_read(caller.0.as_ref())?;
     let not_found = || ApiError::not_found(format!("the index has no file {path}"));
     let parsed = IndexPath::parse(&path).ok_or_else(not_found)?;
-    serve_index_file(&state, &parsed, &headers)
-        .await?
-        .ok_or_else(not_found)
+    match serve_index_file(&state, &parsed, &headers).await? {
+        Some(response) => Ok(response),
+        // A page nobody has is the not-found page, whoever asks: it is what the
+        // CDN shows a browser when the bucket has no such page.
+        None if parsed.kind() == FileKind::Page => {
+            crate::routes::plugins::details::not_found_page(&state).await
+        }
+        None => Err(not_found()),
+    }
 }
 
 /// `GET /`: the web catalog's home page, on a registry that has pages.

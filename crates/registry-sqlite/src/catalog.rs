@@ -12,7 +12,7 @@ use registry_core::store::{
     CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
-use registry_core::timestamp::Timestamp;
+use registry_core::timestamp::{Timestamp, parse_day};
 use registry_core::version::PluginVersion;
 
 use crate::journal::record_change;
@@ -433,6 +433,35 @@ impl CatalogStore for SqliteStore {
                 )
                 .map_err(backend)?;
             Ok(u64::try_from(total).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn daily_downloads(
+        &self,
+        slug: &Slug,
+        since: time::Date,
+    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
+        let slug = slug.clone();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT day, SUM(count) FROM daily_downloads WHERE slug = ?1 AND day >= ?2
+                     GROUP BY day ORDER BY day",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![slug.as_str(), since.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (day, count) = row.map_err(backend)?;
+                let day = parse_day(&day)
+                    .ok_or_else(|| StorageError::Corrupt(format!("download day {day}")))?;
+                Ok((day, u64::try_from(count).unwrap_or(0)))
+            })
+            .collect()
         })
         .await
     }

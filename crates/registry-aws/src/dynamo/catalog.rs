@@ -1,7 +1,7 @@
 //! The catalog port on the single DynamoDB table: plugins, versions and their
 //! download counters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -11,12 +11,12 @@ use registry_core::store::{
     CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
-use registry_core::timestamp::Timestamp;
+use registry_core::timestamp::{Timestamp, parse_day};
 use registry_core::version::PluginVersion;
 
 use super::item_key::{
     DOWNLOADS_PREFIX, ItemKey, META, PUBLIC_LISTING, PUBLIC_PLUGIN_PREFIX, VERSION_PREFIX,
-    downloads_prefix,
+    downloads_prefix, plugin_partition,
 };
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_n,
@@ -266,6 +266,30 @@ impl CatalogStore for DynamoStore {
             }
         }
         Ok(total)
+    }
+
+    async fn daily_downloads(
+        &self,
+        slug: &Slug,
+        since: time::Date,
+    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
+        // One partition holds the plugin's counters; a version's are `DL#{v}#{day}`,
+        // so the day is the sort key's last part.
+        let items = self
+            .query_prefix(&plugin_partition(slug), DOWNLOADS_PREFIX, &[SK, "count"])
+            .await?;
+        let mut days: BTreeMap<time::Date, u64> = BTreeMap::new();
+        for item in &items {
+            let sk = get_s(item, SK)?;
+            let day = sk
+                .rsplit_once('#')
+                .and_then(|(_, day)| parse_day(day))
+                .ok_or_else(|| StorageError::Corrupt(format!("download counter key {sk}")))?;
+            if day >= since {
+                *days.entry(day).or_default() += get_n(item, "count")?;
+            }
+        }
+        Ok(days.into_iter().collect())
     }
 
     async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {

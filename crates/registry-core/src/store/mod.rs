@@ -350,6 +350,14 @@ pub trait CatalogStore: Send + Sync {
         since: time::Date,
     ) -> Result<u64, StorageError>;
 
+    /// A plugin's downloads per day, every version together, on `since` and every
+    /// later day, in day order; days without a download are left out.
+    async fn daily_downloads(
+        &self,
+        slug: &Slug,
+        since: time::Date,
+    ) -> Result<Vec<(time::Date, u64)>, StorageError>;
+
     /// Sets every plugin's `downloads` to the sum of its daily counters; returns the
     /// plugins whose total changed.
     async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError>;

@@ -303,6 +303,33 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
         0
     );
 
+    // Per day, every version together: a second version's downloads join the
+    // first's on the same day.
+    let second = PluginVersion::parse("1.1.0").expect("version");
+    catalog
+        .record_download(&s, &second, day(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.daily_downloads(&s, day(1)).await.unwrap(),
+        vec![
+            (day(1), (RACERS / 4) as u64),
+            (day(5), (RACERS - RACERS / 4 + 1) as u64)
+        ]
+    );
+    assert_eq!(
+        catalog.daily_downloads(&s, day(2)).await.unwrap(),
+        vec![(day(5), (RACERS - RACERS / 4 + 1) as u64)],
+        "days before `since` are left out"
+    );
+    assert!(catalog.daily_downloads(&s, day(6)).await.unwrap().is_empty());
+    let other = slug(&format!("{prefix}-dl-other"));
+    create_plugin_at(catalog.as_ref(), &other, "1.0.0").await;
+    assert!(
+        catalog.daily_downloads(&other, day(1)).await.unwrap().is_empty(),
+        "another plugin's counters are its own"
+    );
+
     assert_eq!(
         catalog.plugin(&s).await.unwrap().unwrap().downloads,
         0,
@@ -311,7 +338,7 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
     assert_eq!(catalog.roll_up_downloads().await.unwrap(), vec![s.clone()]);
     assert_eq!(
         catalog.plugin(&s).await.unwrap().unwrap().downloads,
-        RACERS as u64
+        RACERS as u64 + 1
     );
     let revision = catalog.catalog_revision().await.unwrap();
     assert!(catalog.roll_up_downloads().await.unwrap().is_empty());

@@ -129,6 +129,13 @@ impl CatalogStore for FailingCatalog {
     ) -> Result<u64, StorageError> {
         self.inner.downloads_since(slug, version, since).await
     }
+    async fn daily_downloads(
+        &self,
+        slug: &Slug,
+        since: time::Date,
+    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
+        self.inner.daily_downloads(slug, since).await
+    }
     async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
         self.inner.roll_up_downloads().await
     }

@@ -19,6 +19,7 @@ use registry_aws::{
     S3UploadStore,
 };
 use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores};
+use registry_core::slug::Slug;
 use registry_core::store::{
     ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore, KeyStore,
     McpRouterStore, UploadStore, owner_only,
@@ -461,6 +462,24 @@ pub async fn ensure_index(builder: &IndexBuilder) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Folds the daily download counters into each plugin's total (and so into the
+/// index) and draws the downloads chart of every plugin whose total changed;
+/// returns those plugins.
+pub async fn roll_up_downloads(
+    registry: &Registry,
+    builder: &IndexBuilder,
+) -> anyhow::Result<Vec<Slug>> {
+    let changed = registry
+        .roll_up_downloads()
+        .await
+        .context("rolling up the download counters")?;
+    builder
+        .draw_download_charts(&changed)
+        .await
+        .context("drawing the downloads charts")?;
+    Ok(changed)
+}
+
 async fn maintain_periodically(
     registry: Arc<Registry>,
     builder: Arc<IndexBuilder>,
@@ -477,13 +496,13 @@ async fn maintain_periodically(
                 "applying the change journal failed"
             );
         }
-        match registry.roll_up_downloads().await {
+        match roll_up_downloads(&registry, &builder).await {
             Ok(changed) if !changed.is_empty() => {
                 tracing::info!(changed = changed.len(), "download counters rolled up");
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(
-                error = &error as &dyn std::error::Error,
+                error = &*error as &dyn std::error::Error,
                 "download roll-up failed"
             ),
         }

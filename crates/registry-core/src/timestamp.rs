@@ -124,8 +124,8 @@ const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
 /// A day as stored (`2026-03-01`), or `None` for anything else.
-pub fn parse_day(text: &str) -> Option<time::Date> {
-    time::Date::parse(text, DAY).ok()
+pub fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(text, DAY).ok()
 }
 
 /// A source of the current time, so time-based rules (the 72-hour unpublish window,

@@ -198,6 +198,7 @@ impl IndexFunction {
     /// timestamp when due.
     pub async fn handle_schedule(&self) -> Result<ScheduledReport, IndexError> {
         let changed = self.catalog.roll_up_downloads().await?;
+        self.builder.draw_download_charts(&changed).await?;
         let report = self.builder.update_plugins(&changed).await?;
         self.invalidate(&report).await;
         let timestamp_renewed = self.builder.renew_timestamp_if_due().await?;

@@ -13,6 +13,10 @@ use sha2::{Digest, Sha256};
 
 /// Prefix of every index object in the bucket (and of index URLs).
 pub const INDEX_PREFIX: &str = "index/";
+
+/// File name of a plugin's downloads chart, beside its versions' files (no
+/// version is named like it: versions start with a digit).
+const DOWNLOADS_CHART_FILE: &str = "downloads.svg";
 /// How many search shards and snapshot bins there are. Shard `k` of the search
 /// index and bin `k` of the snapshot cover the same plugins, so one publish
 /// rewrites one shard and one bin.
@@ -101,6 +105,8 @@ pub enum FileKind {
     Page,
     /// The pages' stylesheet or script, named by its content hash.
     Asset,
+    /// A plugin's downloads chart (SVG), drawn by the download roll-up.
+    Chart,
 }
 
 impl FileKind {
@@ -111,6 +117,7 @@ impl FileKind {
             Self::Bundle => ZIP_CONTENT_TYPE,
             Self::Page => HTML_CONTENT_TYPE,
             Self::Asset => "application/octet-stream",
+            Self::Chart => registry_pages::SVG_CONTENT_TYPE,
             _ => JSON_CONTENT_TYPE,
         }
     }
@@ -156,6 +163,10 @@ pub enum IndexPath {
     NotFoundPage,
     /// `assets/{name}`: the pages' stylesheet or script.
     Asset(AssetName),
+    /// `plugins/{slug}/downloads.svg`: the plugin's downloads over the last 90
+    /// days. Drawn by the download roll-up, outside the signed chain and the
+    /// rebuild invariant: the window slides with the clock.
+    DownloadsChart(Slug),
 }
 
 /// The name of a page asset: lowercase letters, digits and inner dots only
@@ -201,6 +212,7 @@ impl IndexPath {
             Self::HomePage => "pages/home.html".to_owned(),
             Self::NotFoundPage => "pages/404.html".to_owned(),
             Self::Asset(name) => format!("assets/{}", name.as_str()),
+            Self::DownloadsChart(slug) => format!("plugins/{slug}/{DOWNLOADS_CHART_FILE}"),
         }
     }
 
@@ -222,6 +234,7 @@ impl IndexPath {
                 Some(page) => Some(Self::PluginPage(slug(page)?)),
                 None => Some(Self::PluginDetails(slug(file.strip_suffix(".json")?)?)),
             },
+            ["plugins", s, DOWNLOADS_CHART_FILE] => Some(Self::DownloadsChart(slug(s)?)),
             ["plugins", s, file] => match file.strip_suffix(".html") {
                 Some(page) => Some(Self::VersionPage(slug(s)?, version(page)?)),
                 None => Some(Self::VersionDetails(
@@ -258,6 +271,7 @@ impl IndexPath {
                 FileKind::Page
             }
             Self::Asset(_) => FileKind::Asset,
+            Self::DownloadsChart(_) => FileKind::Chart,
         }
     }
 
@@ -269,7 +283,8 @@ impl IndexPath {
             | Self::Schema(slug, _)
             | Self::Bundle(slug, _)
             | Self::PluginPage(slug)
-            | Self::VersionPage(slug, _) => Some(slug),
+            | Self::VersionPage(slug, _)
+            | Self::DownloadsChart(slug) => Some(slug),
             _ => None,
         }
     }
@@ -284,7 +299,11 @@ impl IndexPath {
         match self {
             Self::Config | Self::NotFoundPage | Self::Asset(_) => Some(CONFIG_BIN),
             Self::SearchShard(shard) => Some(*shard),
-            Self::Bin(_) | Self::Snapshot | Self::Timestamp | Self::HomePage => None,
+            Self::Bin(_)
+            | Self::Snapshot
+            | Self::Timestamp
+            | Self::HomePage
+            | Self::DownloadsChart(_) => None,
             plugin_file => plugin_file.slug().map(Shard::of),
         }
     }
@@ -526,17 +545,29 @@ mod tests {
             IndexPath::PluginDetails(slug.clone()),
             IndexPath::VersionDetails(slug.clone(), v.clone()),
             IndexPath::Schema(slug.clone(), v.clone()),
-            IndexPath::Bundle(slug, v),
+            IndexPath::Bundle(slug.clone(), v.clone()),
             IndexPath::SearchShard(Shard(0x3ff)),
             IndexPath::Bin(Shard(7)),
             IndexPath::Snapshot,
             IndexPath::Timestamp,
+            IndexPath::PluginPage(slug.clone()),
+            IndexPath::VersionPage(slug.clone(), v),
+            IndexPath::HomePage,
+            IndexPath::NotFoundPage,
+            IndexPath::Asset(AssetName::parse("site.0123456789ab.css").unwrap()),
+            IndexPath::DownloadsChart(slug.clone()),
         ];
         for path in paths {
             assert_eq!(IndexPath::parse(&path.relative()), Some(path.clone()));
             assert!(path.key().starts_with(INDEX_PREFIX));
         }
         assert_eq!(IndexPath::parse("plugins/../x.json"), None);
+        assert_eq!(
+            format!("/{}", IndexPath::DownloadsChart(slug.clone()).key()),
+            registry_pages::Site::new("https://registry.example.com").downloads_chart_url("github"),
+            "the page shows the chart the roll-up draws"
+        );
+        assert_eq!(IndexPath::DownloadsChart(slug).bin(), None, "unsigned");
         assert_eq!(IndexPath::parse("search/400.json"), None, "out of range");
     }
 

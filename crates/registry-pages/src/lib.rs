@@ -10,6 +10,7 @@
 //! the CDN: rendering depends on its inputs alone, never on the clock.
 
 mod assets;
+mod chart;
 mod home;
 mod link;
 mod markdown;
@@ -19,6 +20,7 @@ mod search;
 mod site;
 
 pub use assets::{Asset, fingerprint, site_assets};
+pub use chart::{CHART_DAYS, SVG_CONTENT_TYPE, chart_first_day, downloads_chart};
 pub use home::{HomeSummary, RecentPlugin, TagCount, home_page};
 pub use link::safe_link;
 pub use markdown::render_markdown;

@@ -71,6 +71,9 @@ struct PluginPage<'a, 'r> {
     license: &'r str,
     published: String,
     downloads: u64,
+    /// The downloads chart's URL, once there are downloads to draw.
+    downloads_chart: Option<String>,
+    chart_days: u16,
     healthy_instances: u64,
     install: String,
     is_latest: bool,
@@ -196,6 +199,8 @@ impl<'a> PluginPages<'a> {
             license: &m.license,
             published: day_of(record.published_at),
             downloads: plugin.downloads,
+            downloads_chart: (plugin.downloads > 0).then(|| self.site.downloads_chart_url(slug)),
+            chart_days: crate::chart::CHART_DAYS,
             healthy_instances: plugin.healthy_instances,
             is_latest,
             slug,

@@ -53,6 +53,11 @@ impl Site {
         format!("{}/plugins/{slug}?version={version}", self.base)
     }
 
+    /// The URL path of a plugin's downloads chart.
+    pub fn downloads_chart_url(&self, slug: &str) -> String {
+        format!("{}/index/plugins/{slug}/downloads.svg", self.base)
+    }
+
     /// The URL path of the search for a tag.
     pub(crate) fn tag_url(&self, tag: &str) -> String {
         let mut url = format!("{}/search?", self.base);

@@ -291,3 +291,12 @@ mod summary {
         }
     }
 }
+
+#[test]
+fn the_downloads_chart() {
+    let day = |n| time::Date::from_ordinal_date(2026, n).unwrap();
+    insta::assert_snapshot!(registry_pages::downloads_chart(
+        &[(day(50), 3), (day(99), 12), (day(100), 6)],
+        day(100)
+    ));
+}

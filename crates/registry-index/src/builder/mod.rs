@@ -28,6 +28,7 @@ use registry_pages::Site;
 use std::time::Duration;
 
 mod chain;
+mod charts;
 mod in_process;
 mod incremental;
 mod journal;

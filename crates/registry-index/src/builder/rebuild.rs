@@ -140,6 +140,14 @@ impl IndexBuilder {
         // Every shard some plugin hashes to has a search shard, even an empty one.
         // The home page summarises every entry: worked out before the shards take them.
         let home_page = self.home_page_bytes(shards.values().flatten())?;
+        // Charts are drawn by the roll-up; a rebuild draws every one there is to
+        // draw, so a fresh generation (or a fresh index) shows them too.
+        let downloaded: Vec<Slug> = shards
+            .values()
+            .flatten()
+            .filter(|entry| entry.downloads > 0)
+            .filter_map(|entry| Slug::parse(&entry.slug).ok())
+            .collect();
         for (shard, entries) in shards {
             let path = IndexPath::SearchShard(shard);
             let bytes = self.search_shard_bytes(shard, entries)?;
@@ -165,6 +173,7 @@ impl IndexBuilder {
         .await?;
         self.update_timestamp(&mut report, false).await?;
         self.write_home_page(home_page, &mut report).await?;
+        self.draw_download_charts(&downloaded).await?;
 
         for (shard, (old_files, _)) in old_bins.iter() {
             let new_files = bins.get(shard);

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use openworkflow_registry::{
-    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry, s3_needs_path_style, serve,
+    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry, roll_up_downloads,
+    s3_needs_path_style, serve,
 };
 use registry_core::Registry;
 use registry_core::timestamp::{ManualClock, Timestamp};
+use registry_index::IndexBuilder;
 pub use registry_testkit::{TestPlugin, sha256_hex, stored_zip_of, zip_of};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -38,6 +40,7 @@ pub struct TestApp {
     pub admin_key: String,
     pub client: reqwest::Client,
     pub registry: Arc<Registry>,
+    pub builder: Arc<IndexBuilder>,
     pub clock: Arc<ManualClock>,
     pub data: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -115,6 +118,7 @@ impl TestApp {
             .await
             .expect("open registry");
         let registry = Arc::clone(&opened.registry);
+        let builder = Arc::clone(&opened.builder);
         let admin = bootstrap_admin_key(&registry, data.path())
             .await
             .expect("bootstrap")
@@ -128,6 +132,7 @@ impl TestApp {
             admin_key: admin.secret.expose().to_owned(),
             client: reqwest::Client::new(),
             registry,
+            builder,
             clock,
             data,
             shutdown: Some(tx),
@@ -253,8 +258,11 @@ impl TestApp {
         body["key"].as_str().expect("key").to_owned()
     }
 
+    /// The server's periodic roll-up, now.
     pub async fn roll_up(&self) {
-        self.registry.roll_up_downloads().await.expect("roll-up");
+        roll_up_downloads(&self.registry, &self.builder)
+            .await
+            .expect("roll-up");
     }
 }
 

@@ -291,3 +291,41 @@ async fn the_search_page_says_what_to_fix_and_echoes_only_text() {
     );
     assert!(html.contains("&#34;&#62;&#60;script&#62;"), "{html}");
 }
+
+#[tokio::test]
+async fn the_roll_up_draws_the_downloads_chart_the_plugin_page_shows() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "counted", "1.0.0").await;
+    let chart = "/index/plugins/counted/downloads.svg";
+    let page = get_accepting(&app, "/plugins/counted", BROWSER).await;
+    assert!(!page.text().await.unwrap().contains(chart), "no chart yet");
+    assert_eq!(app.get(chart).await.status(), StatusCode::NOT_FOUND);
+
+    for _ in 0..3 {
+        let download = app.get("/plugins/counted/1.0.0/schema").await;
+        assert_eq!(download.status(), StatusCode::OK);
+    }
+    app.roll_up().await;
+    let drawn = app.get(chart).await;
+    assert_eq!(drawn.status(), StatusCode::OK);
+    assert_eq!(header(&drawn, CONTENT_TYPE), "image/svg+xml");
+    assert_eq!(header(&drawn, X_CONTENT_TYPE_OPTIONS), "nosniff");
+    assert!(header(&drawn, CONTENT_SECURITY_POLICY).contains("script-src 'self'"));
+    let svg = drawn.text().await.unwrap();
+    assert!(
+        svg.contains("from 2025-12-03 to 2026-03-02: 3 in all"),
+        "{svg}"
+    );
+    let page = get_accepting(&app, "/plugins/counted", BROWSER).await;
+    assert!(page.text().await.unwrap().contains(chart));
+
+    // The next day's roll-up slides the window and counts the new downloads.
+    app.clock.advance(time::Duration::days(1));
+    app.get("/plugins/counted/1.0.0/schema").await;
+    app.roll_up().await;
+    let svg = app.get(chart).await.text().await.unwrap();
+    assert!(
+        svg.contains("from 2025-12-04 to 2026-03-03: 4 in all, at most 3 in one day"),
+        "{svg}"
+    );
+}

@@ -14,7 +14,7 @@ fn github_at(version: &str) -> String {
 }
 
 /// A registry holding the GitHub example at 1.0.0 (unpublished), 1.1.0
-/// (deprecated for 1.2.0) and 1.2.0, beside two other plugins.
+/// (deprecated for 1.2.0) and 1.2.0, downloaded twice, beside two other plugins.
 async fn catalog() -> TestApp {
     let app = TestApp::spawn().await;
     let key = app.admin_key.clone();
@@ -36,6 +36,11 @@ async fn catalog() -> TestApp {
     assert_eq!(deprecated.status(), StatusCode::OK);
     let unpublished = app.unpublish(&key, "github", "1.0.0").await;
     assert_eq!(unpublished.status(), StatusCode::OK);
+    for _ in 0..2 {
+        let download = app.get("/plugins/github/1.2.0/schema").await;
+        assert_eq!(download.status(), StatusCode::OK);
+    }
+    app.roll_up().await;
     app
 }
 
@@ -71,6 +76,20 @@ async fn a_person_searches_opens_a_plugin_copies_its_install_command_and_follows
         text_of(&browser, "h1")
             .await
             .starts_with("GitHub Integration")
+    );
+
+    // The downloads chart the roll-up drew is an image the page shows.
+    let chart = browser
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const img = document.querySelector('.chart img');
+             img.scrollIntoView();
+             img.decode().then(() => done([img.naturalWidth, img.alt]), (e) => done(String(e)));",
+        )
+        .await;
+    assert_eq!(
+        chart,
+        json!([360, "Downloads per day over the last 90 days"])
     );
 
     // The versions table marks 1.1.0 deprecated, with its reason and a link to

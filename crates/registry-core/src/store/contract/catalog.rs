@@ -306,10 +306,7 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
     // Per day, every version together: a second version's downloads join the
     // first's on the same day.
     let second = PluginVersion::parse("1.1.0").expect("version");
-    catalog
-        .record_download(&s, &second, day(5))
-        .await
-        .unwrap();
+    catalog.record_download(&s, &second, day(5)).await.unwrap();
     assert_eq!(
         catalog.daily_downloads(&s, day(1)).await.unwrap(),
         vec![
@@ -322,11 +319,21 @@ async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, 
         vec![(day(5), (RACERS - RACERS / 4 + 1) as u64)],
         "days before `since` are left out"
     );
-    assert!(catalog.daily_downloads(&s, day(6)).await.unwrap().is_empty());
+    assert!(
+        catalog
+            .daily_downloads(&s, day(6))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let other = slug(&format!("{prefix}-dl-other"));
     create_plugin_at(catalog.as_ref(), &other, "1.0.0").await;
     assert!(
-        catalog.daily_downloads(&other, day(1)).await.unwrap().is_empty(),
+        catalog
+            .daily_downloads(&other, day(1))
+            .await
+            .unwrap()
+            .is_empty(),
         "another plugin's counters are its own"
     );
 

@@ -81,7 +81,7 @@ pub(crate) async fn serve_index_file(
         },
     );
     match path.kind() {
-        FileKind::Page => page_headers(response.headers_mut()),
+        FileKind::Page | FileKind::Chart => page_headers(response.headers_mut()),
         FileKind::Schema | FileKind::Bundle => download_headers(response.headers_mut()),
         _ => {}
     }

@@ -1,6 +1,8 @@
 //! Each plugin's index files, rendered from the catalog alone: the same catalog
 //! state always gives the same files, byte for byte.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use registry_core::artifact::{ArtifactKey, StoredArtifact};
 use registry_core::checksum::Sha256Digest;
@@ -122,6 +124,11 @@ pub struct PluginRenderer<'a> {
     public_url: &'a str,
     /// Present on a public registry: only its index has pages.
     pages: Option<PluginPages<'a>>,
+    /// The version `GET /plugins/{slug}` shows, if any.
+    latest: Option<PluginVersion>,
+    /// The latest version's page, rendered once: the plugin's URL and that
+    /// version's URL show the same page.
+    latest_page: OnceLock<RenderedFile>,
 }
 
 impl<'a> PluginRenderer<'a> {
@@ -130,10 +137,42 @@ impl<'a> PluginRenderer<'a> {
         let listed = listed_versions(&plugin.versions);
         Self {
             pages: site.map(|site| PluginPages::new(site, plugin, &listed)),
+            latest: latest_version(&plugin.versions).map(|summary| summary.version.clone()),
+            latest_page: OnceLock::new(),
             plugin,
             listed,
             public_url,
         }
+    }
+
+    /// The page of `record` at `path`: the latest version's is rendered once for
+    /// both of its URLs, any other version's each time.
+    fn version_page(
+        &self,
+        pages: &PluginPages<'_>,
+        record: &VersionRecord,
+        path: IndexPath,
+    ) -> Result<RenderedFile, RenderFileError> {
+        let is_latest = self.latest.as_ref() == Some(&record.version);
+        if !is_latest {
+            let html = pages.page(record, false)?;
+            return Ok(RenderedFile::bytes(
+                path,
+                html.into_bytes(),
+                HTML_CONTENT_TYPE,
+                200,
+            ));
+        }
+        if let Some(rendered) = self.latest_page.get() {
+            return Ok(RenderedFile {
+                path,
+                ..rendered.clone()
+            });
+        }
+        let html = pages.page(record, true)?;
+        let rendered = RenderedFile::bytes(path, html.into_bytes(), HTML_CONTENT_TYPE, 200);
+        let _ = self.latest_page.set(rendered.clone());
+        Ok(rendered)
     }
 
     /// One version's files, in the order to write them: its schema and bundle,
@@ -173,13 +212,7 @@ impl<'a> PluginRenderer<'a> {
         files.extend(bundle.map(|(path, artifact)| RenderedFile::artifact(path, artifact)));
         files.push(self.details_file(details, record)?);
         if let Some(pages) = &self.pages {
-            let html = pages.page(record, false)?;
-            files.push(RenderedFile::bytes(
-                page,
-                html.into_bytes(),
-                HTML_CONTENT_TYPE,
-                200,
-            ));
+            files.push(self.version_page(pages, record, page)?);
         }
         Ok(files)
     }
@@ -193,13 +226,7 @@ impl<'a> PluginRenderer<'a> {
         let slug = &self.plugin.slug;
         let mut files = vec![self.details_file(IndexPath::PluginDetails(slug.clone()), latest)?];
         if let Some(pages) = &self.pages {
-            let html = pages.page(latest, true)?;
-            files.push(RenderedFile::bytes(
-                IndexPath::PluginPage(slug.clone()),
-                html.into_bytes(),
-                HTML_CONTENT_TYPE,
-                200,
-            ));
+            files.push(self.version_page(pages, latest, IndexPath::PluginPage(slug.clone()))?);
         }
         Ok(files)
     }

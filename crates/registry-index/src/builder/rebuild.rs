@@ -88,6 +88,9 @@ impl IndexBuilder {
             })
         };
         let mut next_page = read_page(None);
+        // Charts are drawn by the roll-up, for every plugin it gave downloads; a
+        // rebuild draws every one there is, so a fresh generation shows them too.
+        let mut downloaded: Vec<Slug> = Vec::new();
         loop {
             let page = next_page
                 .await
@@ -96,6 +99,11 @@ impl IndexBuilder {
                 break;
             };
             next_page = read_page(Some(last.slug.clone()));
+            downloaded.extend(
+                page.iter()
+                    .filter(|(plugin, _)| plugin.downloads > 0)
+                    .map(|(plugin, _)| plugin.slug.clone()),
+            );
             // Each batch on its own task, so rendering and hashing use every core;
             // `buffered` keeps the catalog's order.
             let mut page = page.into_iter();
@@ -140,14 +148,6 @@ impl IndexBuilder {
         // Every shard some plugin hashes to has a search shard, even an empty one.
         // The home page summarises every entry: worked out before the shards take them.
         let home_page = self.home_page_bytes(shards.values().flatten())?;
-        // Charts are drawn by the roll-up; a rebuild draws every one there is to
-        // draw, so a fresh generation (or a fresh index) shows them too.
-        let downloaded: Vec<Slug> = shards
-            .values()
-            .flatten()
-            .filter(|entry| entry.downloads > 0)
-            .filter_map(|entry| Slug::parse(&entry.slug).ok())
-            .collect();
         for (shard, entries) in shards {
             let path = IndexPath::SearchShard(shard);
             let bytes = self.search_shard_bytes(shard, entries)?;

@@ -77,6 +77,7 @@ const RENDERING_SOURCES: &[&str] = &[
     include_str!("site.rs"),
     include_str!("link.rs"),
     include_str!("markdown.rs"),
+    include_str!("chart.rs"),
 ];
 
 /// SHA-256 (hex) of everything that renders the pages: equal fingerprints, equal

@@ -7,11 +7,14 @@ use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::manifest::{DocumentFormat, Manifest, parse_document};
 use registry_core::registry::listed_versions;
-use registry_core::search::SearchHit;
+use registry_core::search::{SearchHit, SearchPage};
 use registry_core::store::{Deprecation, PluginRecord, VersionRecord, VersionSummary};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
-use registry_pages::{HomeSummary, PluginPages, Site, gone_page, home_page, not_found_page};
+use registry_pages::{
+    HomeSummary, PluginPages, SearchRequest, Site, gone_page, home_page, not_found_page,
+    search_page,
+};
 
 fn at(raw: &str) -> Timestamp {
     Timestamp::parse(raw).unwrap()
@@ -151,6 +154,31 @@ fn the_home_page() {
         (3, 19220, 3)
     );
     insta::assert_snapshot!(home_page(&site(), &summary).unwrap());
+}
+
+#[test]
+fn a_search_page_with_its_pager() {
+    let hit = |slug: &str| SearchHit {
+        slug: slug.into(),
+        name: format!("The {slug} plugin"),
+        description: format!("Does {slug} things"),
+        version: "1.0.0".into(),
+        author: "someone".into(),
+        tags: vec!["vcs".into()],
+        downloads: 7,
+        created_at: at("2024-01-01T00:00:00Z"),
+        updated_at: at("2024-02-01T00:00:00Z"),
+    };
+    let request = SearchRequest {
+        q: Some("git".into()),
+        tag: Some("vcs".into()),
+        page: 2,
+    };
+    let found = SearchPage {
+        total: 45,
+        results: vec![hit("github"), hit("gitlab")],
+    };
+    insta::assert_snapshot!(search_page(&site(), &request, &found).unwrap());
 }
 
 #[test]

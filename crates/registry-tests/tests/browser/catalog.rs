@@ -167,6 +167,41 @@ async fn a_person_searches_opens_a_plugin_copies_its_install_command_and_follows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_on_the_search_page_updates_the_results_and_the_address_in_place() {
+    let app = catalog().await;
+    let browser = Browser::launch().await;
+    assert_eq!(browser.open(&app.url("/search?q=github")).await, 200);
+    // A mark on this document: a navigation would lose it.
+    browser.script("window.sameDocument = true;").await;
+    let input = browser.find("header form[role=search] input[name=q]").await;
+    input.clear().await.expect("clear");
+    input.send_keys("weather").await.expect("type");
+    browser
+        .wait_until(
+            "the results follow the text",
+            "return document.querySelector('#results .plugin-list').textContent.includes('weather plugin');",
+        )
+        .await;
+    let results = text_of(&browser, "#results").await;
+    assert!(!results.contains("GitHub Integration"), "{results}");
+    browser.wait_for_address("/search", Some("q=weather")).await;
+    assert_eq!(
+        browser.script("return window.sameDocument === true;").await,
+        true,
+        "the page was not reloaded"
+    );
+    assert!(
+        browser
+            .script("return document.title;")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("weather")
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_url_a_publish_answers_opens_the_plugin_page_and_stays_json_for_curl() {
     let app = TestApp::spawn().await;
     let answer: Value = app

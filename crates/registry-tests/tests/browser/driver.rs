@@ -234,6 +234,19 @@ impl Browser {
         }
     }
 
+    /// Waits until `script` returns `true` on the page, failing with `what`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.script(script).await != Value::Bool(true) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: still not so on {}",
+                self.here().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the address on screen has `path` as its path and `query` as its query.
     pub async fn wait_for_address(&self, path: &str, query: Option<&str>) {
         let deadline = tokio::time::Instant::now() + WAIT;

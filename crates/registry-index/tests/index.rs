@@ -313,7 +313,7 @@ async fn every_file_kind_is_written_as_snapshotted() {
     let root = env.incremental_dir();
     // Asset names carry their content's hash, which moves with every stylesheet
     // edit: the snapshot shows where they go, in an order the hash cannot move.
-    let files: std::collections::BTreeSet<String> = tree(&root)
+    let files: BTreeSet<String> = tree(&root)
         .into_keys()
         .map(|key| match key.split_once("site.") {
             Some((dir, rest)) if dir.starts_with("assets/") => {

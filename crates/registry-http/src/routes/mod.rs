@@ -176,7 +176,7 @@ async fn no_such_route(
         .and_then(|v| v.to_str().ok());
     let answer = if !state.registry.config().private
         && registry_index::path::prefers_html(accept)
-        && let Ok(page) = plugins::details::not_found_page(&state).await
+        && let Ok(page) = plugins::index_file::not_found_page(&state).await
     {
         page
     } else {

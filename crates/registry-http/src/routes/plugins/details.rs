@@ -8,10 +8,9 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::registry::PluginDetails;
-use registry_index::path::{FileKind, IndexPath};
 use serde::Deserialize;
 
-use super::index_file::{index_path_of, serve_index_file};
+use super::index_file::{index_path_of, serve_index_file_or_missing_page};
 use crate::auth::MaybeCaller;
 use crate::problem::ApiError;
 use crate::routes::json_response;
@@ -70,13 +69,10 @@ async fn details_or_page(
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let path = index_path_of(state, &format!("/plugins/{slug}"), query, accept);
-    if let Some(path) = &path {
-        if let Some(response) = serve_index_file(state, path, headers).await? {
-            return Ok(response);
-        }
-        if path.kind() == FileKind::Page {
-            return not_found_page(state).await;
-        }
+    if let Some(path) = &path
+        && let Some(response) = serve_index_file_or_missing_page(state, path, headers).await?
+    {
+        return Ok(response);
     }
     let details = state
         .registry
@@ -87,14 +83,6 @@ async fn details_or_page(
         &details,
         state.registry.config().private,
     ))
-}
-
-/// The not-found page, for a browser that asked for a page nobody has.
-pub(crate) async fn not_found_page(state: &AppState) -> Result<Response, ApiError> {
-    // No conditional headers: they were about the page asked for, not this one.
-    serve_index_file(state, &IndexPath::NotFoundPage, &HeaderMap::new())
-        .await?
-        .ok_or_else(|| ApiError::not_found("there is no page at this address"))
 }
 
 /// The answer depends on `Accept`: a shared cache must key on it.

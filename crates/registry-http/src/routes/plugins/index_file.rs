@@ -88,6 +88,27 @@ pub(crate) async fn serve_index_file(
     Ok(Some(response))
 }
 
+/// As [`serve_index_file`], except that a page nobody has is answered with the
+/// not-found page (404) rather than `None`.
+pub(crate) async fn serve_index_file_or_missing_page(
+    state: &AppState,
+    path: &IndexPath,
+    request_headers: &HeaderMap,
+) -> Result<Option<Response>, ApiError> {
+    match serve_index_file(state, path, request_headers).await? {
+        None if path.kind() == FileKind::Page => not_found_page(state).await.map(Some),
+        found => Ok(found),
+    }
+}
+
+/// The not-found page, for a browser that asked for a page nobody has.
+pub(crate) async fn not_found_page(state: &AppState) -> Result<Response, ApiError> {
+    // No conditional headers: they were about the page asked for, not this one.
+    serve_index_file(state, &IndexPath::NotFoundPage, &HeaderMap::new())
+        .await?
+        .ok_or_else(|| ApiError::not_found("there is no page at this address"))
+}
+
 /// What every page is sent with: its content security policy (no script or
 /// style but the registry's own, no frames), and no sniffing of its type.
 pub(crate) fn page_headers(headers: &mut HeaderMap) {
@@ -134,15 +155,11 @@ pub async fn get_index_file(
     state.registry.authorize_read(caller.0.as_ref())?;
     let not_found = || ApiError::not_found(format!("the index has no file {path}"));
     let parsed = IndexPath::parse(&path).ok_or_else(not_found)?;
-    match serve_index_file(&state, &parsed, &headers).await? {
-        Some(response) => Ok(response),
-        // A page nobody has is the not-found page, whoever asks: it is what the
-        // CDN shows a browser when the bucket has no such page.
-        None if parsed.kind() == FileKind::Page => {
-            crate::routes::plugins::details::not_found_page(&state).await
-        }
-        None => Err(not_found()),
-    }
+    // A missing page is the not-found page whoever asks: the CDN sends this
+    // route a browser's request for a page the bucket does not have.
+    serve_index_file_or_missing_page(&state, &parsed, &headers)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// `GET /`: the web catalog's home page, on a registry that has pages.

@@ -126,8 +126,10 @@ pub struct PluginRenderer<'a> {
     pages: Option<PluginPages<'a>>,
     /// The version `GET /plugins/{slug}` shows, if any.
     latest: Option<PluginVersion>,
-    /// The latest version's page, rendered once: the plugin's URL and that
-    /// version's URL show the same page.
+    /// The latest version's details and page, each rendered once: the plugin's
+    /// URL and that version's URL answer the same bytes (and a fresh directory
+    /// generation writes them once, linking the second name).
+    latest_details: OnceLock<RenderedFile>,
     latest_page: OnceLock<RenderedFile>,
 }
 
@@ -138,6 +140,7 @@ impl<'a> PluginRenderer<'a> {
         Self {
             pages: site.map(|site| PluginPages::new(site, plugin, &listed)),
             latest: latest_version(&plugin.versions).map(|summary| summary.version.clone()),
+            latest_details: OnceLock::new(),
             latest_page: OnceLock::new(),
             plugin,
             listed,
@@ -153,25 +156,38 @@ impl<'a> PluginRenderer<'a> {
         record: &VersionRecord,
         path: IndexPath,
     ) -> Result<RenderedFile, RenderFileError> {
-        let is_latest = self.latest.as_ref() == Some(&record.version);
-        if !is_latest {
-            let html = pages.page(record, false)?;
-            return Ok(RenderedFile::bytes(
+        self.once_for_latest(&self.latest_page, record, path, |path, is_latest| {
+            let html = pages.page(record, is_latest)?;
+            Ok(RenderedFile::bytes(
                 path,
                 html.into_bytes(),
                 HTML_CONTENT_TYPE,
                 200,
-            ));
+            ))
+        })
+    }
+
+    /// `render(path, is_latest)`, except that the latest version's rendering is
+    /// made once and shared by both of its URLs.
+    fn once_for_latest(
+        &self,
+        latest: &OnceLock<RenderedFile>,
+        record: &VersionRecord,
+        path: IndexPath,
+        render: impl FnOnce(IndexPath, bool) -> Result<RenderedFile, RenderFileError>,
+    ) -> Result<RenderedFile, RenderFileError> {
+        let is_latest = self.latest.as_ref() == Some(&record.version);
+        if !is_latest {
+            return render(path, false);
         }
-        if let Some(rendered) = self.latest_page.get() {
+        if let Some(rendered) = latest.get() {
             return Ok(RenderedFile {
                 path,
                 ..rendered.clone()
             });
         }
-        let html = pages.page(record, true)?;
-        let rendered = RenderedFile::bytes(path, html.into_bytes(), HTML_CONTENT_TYPE, 200);
-        let _ = self.latest_page.set(rendered.clone());
+        let rendered = render(path, true)?;
+        let _ = latest.set(rendered.clone());
         Ok(rendered)
     }
 
@@ -236,18 +252,20 @@ impl<'a> PluginRenderer<'a> {
         path: IndexPath,
         record: &VersionRecord,
     ) -> Result<RenderedFile, RenderFileError> {
-        let details = PluginDetails::with_listed(
-            self.plugin,
-            self.listed.clone(),
-            record.clone(),
-            self.public_url,
-        );
-        Ok(RenderedFile::bytes(
-            path,
-            to_canonical_json(&details)?,
-            JSON_CONTENT_TYPE,
-            200,
-        ))
+        self.once_for_latest(&self.latest_details, record, path, |path, _| {
+            let details = PluginDetails::with_listed(
+                self.plugin,
+                self.listed.clone(),
+                record.clone(),
+                self.public_url,
+            );
+            Ok(RenderedFile::bytes(
+                path,
+                to_canonical_json(&details)?,
+                JSON_CONTENT_TYPE,
+                200,
+            ))
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 //! read-modify-write, so puts can be conditional on the ETag that was read:
 //! concurrent builders then retry instead of losing each other's changes.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -251,29 +252,44 @@ fn write_file(
     object: &IndexObject,
     placement: Placement,
 ) -> Result<(), StorageError> {
-    let is_default =
-        object.status == 200 && object.content_type == path.kind().default_content_type();
-    if !is_default {
-        let meta = serde_json::to_vec(&Sidecar {
-            content_type: object.content_type.clone(),
-            status: object.status,
-            etag: content_etag(&object.bytes),
-        })
-        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        place(&sidecar_of(file), &meta, placement)?;
-    }
-    place(file, &object.bytes, placement)
+    write_sidecar(file, path, object, placement)?;
+    in_parent_dir(file, || match placement {
+        Placement::Atomic => write_atomically(file, &object.bytes),
+        Placement::InPlace => owner_only::write(file, &object.bytes),
+    })
 }
 
-/// Puts `bytes` at `file`, creating its directory when the write finds it missing.
-/// Trying the write first costs nothing where the directory exists (every write
-/// but a directory's first) and keeps no record of directories, which would grow
-/// with every version ever published.
-fn place(file: &Path, bytes: &[u8], placement: Placement) -> Result<(), StorageError> {
-    let write = || match placement {
-        Placement::Atomic => write_atomically(file, bytes),
-        Placement::InPlace => owner_only::write(file, bytes),
-    };
+/// Writes the sidecar `object` needs at `file`, if any: a media type or status
+/// other than its kind's default.
+fn write_sidecar(
+    file: &Path,
+    path: &IndexPath,
+    object: &IndexObject,
+    placement: Placement,
+) -> Result<(), StorageError> {
+    let is_default =
+        object.status == 200 && object.content_type == path.kind().default_content_type();
+    if is_default {
+        return Ok(());
+    }
+    let meta = serde_json::to_vec(&Sidecar {
+        content_type: object.content_type.clone(),
+        status: object.status,
+        etag: content_etag(&object.bytes),
+    })
+    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let sidecar = sidecar_of(file);
+    in_parent_dir(&sidecar, || match placement {
+        Placement::Atomic => write_atomically(&sidecar, &meta),
+        Placement::InPlace => owner_only::write(&sidecar, &meta),
+    })
+}
+
+/// Runs `write` (which creates `file`), creating `file`'s directory when the write
+/// finds it missing. Trying the write first costs nothing where the directory
+/// exists (every write but a directory's first) and keeps no record of
+/// directories, which would grow with every version ever published.
+fn in_parent_dir(file: &Path, write: impl Fn() -> std::io::Result<()>) -> Result<(), StorageError> {
     match write() {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let dir = file.parent().ok_or_else(|| {
@@ -381,8 +397,27 @@ impl IndexStore for FileIndexStore {
             self.hot.forget(key);
         }
         blocking(move || {
+            // One buffer put at several keys (the latest version's details and page
+            // are also the plugin's) is written once in a fresh generation and
+            // linked at the others: half the kernel's work for those files, and
+            // safe there because nothing rewrites a generation's file in place
+            // (once live, a write renames a new file over the name).
+            let mut first_written: HashMap<(usize, usize), &Path> = HashMap::new();
             for (file, path, object) in &jobs {
-                write_file(file, path, object, placement)?;
+                let buffer = (object.bytes.as_ptr() as usize, object.bytes.len());
+                let linkable = placement == Placement::InPlace && !object.bytes.is_empty();
+                match first_written.get(&buffer).filter(|_| linkable) {
+                    Some(first) => {
+                        write_sidecar(file, path, object, placement)?;
+                        in_parent_dir(file, || std::fs::hard_link(first, file))?;
+                    }
+                    None => {
+                        write_file(file, path, object, placement)?;
+                        if linkable {
+                            first_written.insert(buffer, file);
+                        }
+                    }
+                }
             }
             Ok(())
         })
@@ -691,6 +726,80 @@ mod tests {
             .await
             .unwrap();
         assert!(root.join(details.relative()).exists());
+    }
+
+    /// The latest version's page is one buffer at two paths: a fresh generation
+    /// writes it once and links the second name, the live index never does, and a
+    /// write after the swap changes one name only.
+    #[tokio::test]
+    async fn one_buffer_at_two_paths_is_one_file_in_a_generation_only() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        let live = FileIndexStore::new(&root);
+        let slug = Slug::parse("linked").unwrap();
+        let version = PluginVersion::parse("1.0.0").unwrap();
+        let (plugin_page, version_page, gone_page) = (
+            IndexPath::PluginPage(slug.clone()),
+            IndexPath::VersionPage(slug.clone(), version.clone()),
+            IndexPath::VersionPage(slug.clone(), PluginVersion::parse("0.9.0").unwrap()),
+        );
+        let page = Bytes::from_static(b"<!doctype html><p>latest</p>");
+        let gone = Bytes::from_static(b"<!doctype html><p>gone</p>");
+        let html = crate::path::HTML_CONTENT_TYPE;
+        let batch = |page: &Bytes| {
+            vec![
+                (
+                    version_page.relative(),
+                    object_at(&version_page, page.clone(), html, 200),
+                ),
+                (
+                    plugin_page.relative(),
+                    object_at(&plugin_page, page.clone(), html, 200),
+                ),
+                // Equal bytes in another buffer, with a sidecar: written, not linked.
+                (
+                    gone_page.relative(),
+                    object_at(&gone_page, gone.clone(), html, 410),
+                ),
+            ]
+        };
+        let inode = |path: &IndexPath| std::fs::metadata(root.join(path.relative())).unwrap().ino();
+
+        live.put_all(&batch(&page)).await.unwrap();
+        assert_ne!(
+            inode(&plugin_page),
+            inode(&version_page),
+            "the live index links nothing"
+        );
+
+        let generation = live.fresh_generation().unwrap().unwrap();
+        generation.store().put_all(&batch(&page)).await.unwrap();
+        generation.swap_in().await.unwrap();
+        assert_eq!(inode(&plugin_page), inode(&version_page));
+        for path in [&plugin_page, &version_page] {
+            let Fetched::Found { object, .. } = live.get(&path.relative(), None).await.unwrap()
+            else {
+                panic!("{path} is missing");
+            };
+            assert_eq!(object.bytes, page);
+        }
+        let Fetched::Found { object, .. } = live.get(&gone_page.relative(), None).await.unwrap()
+        else {
+            panic!("the unpublished page is missing");
+        };
+        assert_eq!((object.bytes, object.status), (gone.clone(), 410));
+
+        // A later publish rewrites the plugin's page: its old version's stays.
+        let newer = object_at(&plugin_page, &b"<p>newer</p>"[..], html, 200);
+        live.put(&plugin_page.relative(), &newer, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let Fetched::Found { object, .. } = live.get(&version_page.relative(), None).await.unwrap()
+        else {
+            panic!("the version page went with the rewrite");
+        };
+        assert_eq!(object.bytes, page);
     }
 
     #[tokio::test]

@@ -200,6 +200,9 @@ enum Command {
         /// Attach to this existing principal (to rotate a key); default: a new principal named after the key.
         #[arg(long)]
         principal: Option<String>,
+        /// Days until the key stops working; default: never (an operator's key).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
     },
     /// Make every org-catalog artifact local: check each against its SHA-256 and pull the missing or corrupt ones from S3 (the same sync `serve` runs at start).
     Sync {
@@ -266,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
             name,
             scopes,
             principal,
+            expires_in_days,
         } => {
             let opened = open_registry_now(&storage.config(String::new(), false)?).await?;
             let created = opened
@@ -275,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
                     scopes: scopes.into_iter().collect::<Scopes>(),
                     principal: principal.map(PrincipalId::from_stored),
                     new_principal: None,
+                    expires_in_days,
                 })
                 .await
                 .context("creating the key")?;

@@ -1050,8 +1050,47 @@ fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
         .find(|l| l.starts_with(&ci_id))
         .unwrap_or_else(|| panic!("{ci_id} missing from:\n{}", run.stdout));
     assert!(line.contains("CI/CD Pipeline  [publish]"), "{line}");
-    assert!(line.ends_with("live"), "{line}");
+    // Made with the admin key, so it never expires.
+    assert!(line.ends_with("live, never expires"), "{line}");
     assert!(!run.stdout.contains(&ci_secret), "secrets are never listed");
+
+    // A key the pipeline makes itself expires: when it asks, or in 90 days.
+    let short = ci
+        .run(&[
+            "auth",
+            "create-key",
+            "--name",
+            "short",
+            "--expires-in-days",
+            "7",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let expires_at = short["expires_at"].as_str().unwrap().to_owned();
+    let run = ci.run(&["auth", "list-keys"]).ok();
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(short["id"].as_str().unwrap()))
+        .unwrap();
+    assert!(
+        line.ends_with(&format!("live until {expires_at}")),
+        "{line}"
+    );
+    let refused = ci.run(&[
+        "auth",
+        "create-key",
+        "--name",
+        "long",
+        "--expires-in-days",
+        "400",
+    ]);
+    assert!(
+        refused.stderr.contains("expires_in_days"),
+        "{}",
+        refused.stderr
+    );
 
     let run = admin.run(&["auth", "revoke-key", &ci_id]).ok();
     assert_eq!(

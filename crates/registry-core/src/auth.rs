@@ -279,6 +279,8 @@ pub struct ApiKeyRecord {
     pub created_at: Timestamp,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// When it stops working; `None` for a key that never expires.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// An authenticated caller.

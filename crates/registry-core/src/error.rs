@@ -19,6 +19,12 @@ pub enum RegistryError {
         /// What was wrong with the credentials.
         detail: String,
     },
+    /// A key that was valid and has expired.
+    #[error("this API key expired at {expired_at}; create a new one")]
+    KeyExpired {
+        /// When it expired.
+        expired_at: crate::timestamp::Timestamp,
+    },
     /// The key is valid but lacks a needed scope.
     #[error("this API key lacks the '{needed}' scope")]
     MissingScope {

@@ -84,8 +84,7 @@ pub struct StandardResponses;
 impl StandardResponses {
     const MALFORMED: &str =
         "Malformed request: a path segment, query parameter or body that does not parse";
-    const UNAUTHENTICATED: &str =
-        "No API key where one is needed, or a key that is unknown, expired or revoked";
+    const UNAUTHENTICATED: &str = "No API key where one is needed, or a key that is unknown, revoked (`unauthenticated`) or expired (`key_expired`)";
     const FORBIDDEN: &str =
         "The key may not do this: its scopes, the principal's ownership, permissions or membership";
     const TOO_LARGE: &str = "The body is over this operation's size limit";

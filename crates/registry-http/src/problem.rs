@@ -132,6 +132,7 @@ impl From<RegistryError> for ApiError {
         let detail = error.to_string();
         let (status, code) = match &error {
             RegistryError::Unauthenticated { .. } => (S::UNAUTHORIZED, "unauthenticated"),
+            RegistryError::KeyExpired { .. } => (S::UNAUTHORIZED, "key_expired"),
             RegistryError::MissingScope { .. } => (S::FORBIDDEN, "missing_scope"),
             RegistryError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
             RegistryError::InvalidParameter { .. } => (S::BAD_REQUEST, "invalid_parameter"),

@@ -21,6 +21,7 @@ struct KeyRow {
     scopes: String,
     created_at: String,
     revoked_at: Option<String>,
+    expires_at: Option<String>,
 }
 
 fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
@@ -32,6 +33,7 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         scopes: row.get(4)?,
         created_at: row.get(5)?,
         revoked_at: row.get(6)?,
+        expires_at: row.get(7)?,
     })
 }
 
@@ -44,6 +46,7 @@ fn key_record(
         scopes,
         created_at,
         revoked_at,
+        expires_at,
     }: KeyRow,
 ) -> Result<ApiKeyRecord, StorageError> {
     Ok(ApiKeyRecord {
@@ -56,10 +59,13 @@ fn key_record(
         revoked_at: revoked_at
             .map(|t| timestamp_from_stored("revoked_at", &t))
             .transpose()?,
+        expires_at: expires_at
+            .map(|t| timestamp_from_stored("expires_at", &t))
+            .transpose()?,
     })
 }
 
-const KEY_COLUMNS: &str = "id, hash, principal, name, scopes, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, hash, principal, name, scopes, created_at, revoked_at, expires_at";
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -116,15 +122,16 @@ impl KeyStore for SqliteStore {
             let scopes = scopes_to_stored(&key.scopes);
             let inserted = conn
                 .execute(
-                    "INSERT OR IGNORE INTO api_keys (id, hash, principal, name, scopes, created_at, revoked_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                    "INSERT OR IGNORE INTO api_keys (id, hash, principal, name, scopes, created_at, revoked_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
                     params![
                         key.id.as_str(),
                         key.hash.to_hex(),
                         key.principal.as_str(),
                         key.name,
                         scopes,
-                        key.created_at.to_string()
+                        key.created_at.to_string(),
+                        key.expires_at.map(|t| t.to_string())
                     ],
                 )
                 .map_err(backend)?;

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "change_journal",
         sql: include_str!("../migrations/0002_change_journal.sql"),
     },
+    Migration {
+        version: 3,
+        name: "key_expiry",
+        sql: include_str!("../migrations/0003_key_expiry.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

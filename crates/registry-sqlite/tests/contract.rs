@@ -143,7 +143,10 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
     // That release had neither the record nor what later migrations add.
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("DROP TABLE schema_migrations; DROP TABLE change_journal;")
+        .execute_batch(
+            "DROP TABLE schema_migrations; DROP TABLE change_journal;
+             ALTER TABLE api_keys DROP COLUMN expires_at;",
+        )
         .unwrap();
 
     let store = SqliteStore::open(&path).unwrap();

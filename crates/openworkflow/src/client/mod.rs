@@ -623,11 +623,13 @@ impl RegistryClient {
         Self::json(&url, response).await
     }
 
-    /// `POST /auth/keys`: a new key for the caller's principal.
+    /// `POST /auth/keys`: a new key for the caller's principal, expiring after
+    /// `expires_in_days` (the registry's default when `None`).
     pub async fn create_key(
         &self,
         name: &str,
         scopes: &[Scope],
+        expires_in_days: Option<u32>,
     ) -> Result<CreatedKey, ClientError> {
         let url = self.url_of(&["auth", "keys"]);
         let body = CreateKeyRequest {
@@ -635,6 +637,7 @@ impl RegistryClient {
             scopes: (!scopes.is_empty()).then(|| scopes.to_vec()),
             principal: None,
             new_principal: None,
+            expires_in_days,
         };
         let response = self
             .send(Repeatable::OnlyIfUnprocessed, || {

@@ -7,6 +7,7 @@ use openworkflow::ApiKey;
 use openworkflow::client::RegistryClient;
 use registry_core::api::keys::KeyList;
 use registry_core::auth::Scope;
+use registry_core::timestamp::{Clock, SystemClock};
 use serde::Serialize;
 
 use crate::output::Output;
@@ -24,6 +25,10 @@ pub(super) enum AuthCommand {
         /// Scopes (`read`, `publish`, `router`, `admin`); default: `publish`.
         #[arg(long = "scope", value_name = "SCOPE", value_parser = Scope::parse)]
         scopes: Vec<Scope>,
+        /// Days until the key stops working (1 to 365; default 90; an admin key may
+        /// leave it out for a key that never expires).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
     },
     /// List your principal's keys (ids, names, scopes; never secrets).
     ListKeys,
@@ -42,13 +47,17 @@ pub(super) enum AuthCommand {
 
 pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Result<(), Failure> {
     match command {
-        AuthCommand::CreateKey { name, scopes } => {
+        AuthCommand::CreateKey {
+            name,
+            scopes,
+            expires_in_days,
+        } => {
             let client = cx.client()?;
             if !client.has_key() {
                 return Err(Failure::new(exit::AUTH, "creating a key needs an existing key")
                     .hint("an admin key is in the registry's data directory (admin.key) on a self-hosted registry"));
             }
-            let created = client.create_key(&name, &scopes).await?;
+            let created = client.create_key(&name, &scopes, expires_in_days).await?;
             // The one place a secret is printed: the user asked for it.
             out.result(
                 || created.secret.expose().to_owned(),
@@ -57,9 +66,17 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
                     id: created.info.id.as_str(),
                     name: &created.info.name,
                     scopes: &created.info.scopes,
+                    expires_at: created.info.expires_at.map(|t| t.to_string()),
                 },
             );
-            out.note("Store it now: the registry cannot show it again.");
+            out.note(&match created.info.expires_at {
+                Some(at) => {
+                    format!("Store it now: the registry cannot show it again. It expires at {at}.")
+                }
+                None => {
+                    "Store it now: the registry cannot show it again. It never expires.".to_owned()
+                }
+            });
             Ok(())
         }
         AuthCommand::ListKeys => {
@@ -68,9 +85,12 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
                 || {
                     keys.iter()
                         .map(|k| {
-                            let state = k
-                                .revoked_at
-                                .map_or_else(|| "live".to_owned(), |t| format!("revoked {t}"));
+                            let state = match (k.revoked_at, k.expires_at) {
+                                (Some(t), _) => format!("revoked {t}"),
+                                (None, Some(t)) if t <= SystemClock.now() => format!("expired {t}"),
+                                (None, Some(t)) => format!("live until {t}"),
+                                (None, None) => "live, never expires".to_owned(),
+                            };
                             format!(
                                 "{}  {}  [{}]  created {}  {state}",
                                 k.id,
@@ -151,6 +171,8 @@ struct CreatedKeyReport<'a> {
     name: &'a str,
     /// Its scopes.
     scopes: &'a [Scope],
+    /// When it expires; `null` when it never does.
+    expires_at: Option<String>,
 }
 
 /// `auth login --json`.

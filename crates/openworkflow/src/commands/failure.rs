@@ -84,6 +84,9 @@ impl From<ClientError> for Failure {
             _ => exit::FAILED,
         };
         let hint = match &error {
+            ClientError::Unauthenticated(p) if p.code == "key_expired" => Some(
+                "make a new key with another live one (`openworkflow auth create-key`) or ask an admin, then store it with `openworkflow auth login`",
+            ),
             ClientError::Unauthenticated(_) => Some(
                 "set OPENWORKFLOW_REGISTRY_API_KEY, or store a key with `openworkflow auth login`",
             ),

@@ -28,6 +28,9 @@ fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
         revoked_at: opt_s(item, "revoked_at")
             .map(|t| timestamp_from_stored("revoked_at", t))
             .transpose()?,
+        expires_at: opt_s(item, "expires_at")
+            .map(|t| timestamp_from_stored("expires_at", t))
+            .transpose()?,
     })
 }
 
@@ -77,7 +80,7 @@ impl KeyStore for DynamoStore {
         let scopes = scopes_to_stored(&key.scopes);
         let key_key = ItemKey::api_key(&key.hash);
         let id_key = ItemKey::key_id(&key.id);
-        let key_item = HashMap::from([
+        let mut key_item = HashMap::from([
             (PK.to_owned(), s(key_key.pk)),
             (SK.to_owned(), s(key_key.sk)),
             (GSI1_PK.to_owned(), s(keys_of_principal(&key.principal))),
@@ -92,6 +95,10 @@ impl KeyStore for DynamoStore {
             ("scopes".to_owned(), s(scopes)),
             ("created_at".to_owned(), s(key.created_at.to_string())),
         ]);
+        // Kept after it passes (the key's owner still lists it), so not a TTL.
+        if let Some(expires_at) = key.expires_at {
+            key_item.insert("expires_at".to_owned(), s(expires_at.to_string()));
+        }
         let id_item = HashMap::from([
             (PK.to_owned(), s(id_key.pk)),
             (SK.to_owned(), s(id_key.sk)),

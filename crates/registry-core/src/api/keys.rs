@@ -20,6 +20,10 @@ pub struct CreateKeyRequest {
     /// Or create this principal for the key (admin keys only).
     #[serde(default)]
     pub new_principal: Option<NewPrincipalRequest>,
+    /// Days until the key expires, 1 to 365; default 90. Admin keys may make keys
+    /// that never expire by leaving it out.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A principal to create with the key (admin keys only).

@@ -15,6 +15,13 @@ use crate::timestamp::Timestamp;
 /// Longest key or principal name, in characters.
 pub const MAX_KEY_NAME: usize = 100;
 
+/// How long a key made by a person (any key but an admin's) lives unless asked.
+pub const DEFAULT_KEY_LIFETIME_DAYS: u32 = 90;
+
+/// The longest a key made by a person may live; admins may make keys that never
+/// expire (a router's, a migration of keys made before expiry existed).
+pub const MAX_KEY_LIFETIME_DAYS: u32 = 365;
+
 /// A principal to create together with its first key (admins only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPrincipal {
@@ -35,6 +42,9 @@ pub struct NewKey {
     pub principal: Option<PrincipalId>,
     /// Or a new principal to create for it.
     pub new_principal: Option<NewPrincipal>,
+    /// Days until it expires; `None`: the default for who makes it (never for an
+    /// admin or the server's own command, [`DEFAULT_KEY_LIFETIME_DAYS`] otherwise).
+    pub expires_in_days: Option<u32>,
 }
 
 /// A created key: the only time its secret is visible.
@@ -65,6 +75,9 @@ pub struct KeyInfo {
     /// When it was revoked, or `null`.
     #[schema(value_type = Option<String>)]
     pub revoked_at: Option<Timestamp>,
+    /// When it expires, or `null` for a key that never does.
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl From<&ApiKeyRecord> for KeyInfo {
@@ -76,6 +89,7 @@ impl From<&ApiKeyRecord> for KeyInfo {
             scopes: r.scopes.iter().copied().collect(),
             created_at: r.created_at,
             revoked_at: r.revoked_at,
+            expires_at: r.expires_at,
         }
     }
 }
@@ -92,6 +106,11 @@ impl Registry {
         let record = self.keys.key_by_hash(&hash).await?.ok_or_else(invalid)?;
         if !record.hash.matches(&hash) || record.revoked_at.is_some() {
             return Err(invalid());
+        }
+        if let Some(expired_at) = record.expires_at
+            && expired_at <= self.clock.now()
+        {
+            return Err(RegistryError::KeyExpired { expired_at });
         }
         Ok(Caller {
             principal: record.principal,
@@ -140,7 +159,20 @@ impl Registry {
             (None, Some(_)) => PrincipalId::generate()?,
             (None, None) => caller.principal.clone(),
         };
-        self.issue_key(request, target).await
+        let lifetime = match (is_admin, request.expires_in_days) {
+            (true, days) => days,
+            (false, None) => Some(DEFAULT_KEY_LIFETIME_DAYS),
+            (false, Some(days)) if days > MAX_KEY_LIFETIME_DAYS => {
+                return Err(RegistryError::invalid_field(
+                    "expires_in_days",
+                    format!(
+                        "a key may live at most {MAX_KEY_LIFETIME_DAYS} days; make a new one when it expires"
+                    ),
+                ));
+            }
+            (false, days) => days,
+        };
+        self.issue_key(request, target, lifetime).await
     }
 
     /// Creates a key without a calling key: for the server's `create-key` command and
@@ -161,7 +193,8 @@ impl Registry {
                 PrincipalId::generate()?
             }
         };
-        self.issue_key(request, target).await
+        let lifetime = request.expires_in_days;
+        self.issue_key(request, target, lifetime).await
     }
 
     /// On a registry with no keys at all, creates the first admin key.
@@ -177,6 +210,7 @@ impl Registry {
                 name: "admin".to_owned(),
                 kind: PrincipalKind::User,
             }),
+            expires_in_days: None,
         };
         let created = self.create_key_locally(request).await?;
         self.grant_bootstrap_sys_admin(&created.info.principal)
@@ -184,10 +218,12 @@ impl Registry {
         Ok(Some(created))
     }
 
+    /// Stores a key for `principal` that expires after `lifetime` days, if given.
     async fn issue_key(
         &self,
         request: NewKey,
         principal: PrincipalId,
+        lifetime: Option<u32>,
     ) -> Result<CreatedKey, RegistryError> {
         let mut problems = Vec::new();
         let name = request.name.trim().to_owned();
@@ -212,6 +248,12 @@ impl Registry {
             problems.push(FieldError {
                 field: "new_principal.name".into(),
                 message: format!("must be 1 to {MAX_KEY_NAME} characters"),
+            });
+        }
+        if lifetime == Some(0) {
+            problems.push(FieldError {
+                field: "expires_in_days".into(),
+                message: "must be at least 1 day".into(),
             });
         }
         if !problems.is_empty() {
@@ -246,6 +288,7 @@ impl Registry {
             scopes: request.scopes,
             created_at: now,
             revoked_at: None,
+            expires_at: lifetime.map(|days| now.plus(time::Duration::days(i64::from(days)))),
         };
         self.keys.insert_key(&record).await?;
         tracing::info!(key_id = %record.id, principal = %record.principal, "API key created");

@@ -64,6 +64,7 @@ pub async fn create_key(
                     name: p.name,
                     kind: p.kind,
                 }),
+                expires_in_days: request.expires_in_days,
             },
         )
         .await?;

@@ -1,5 +1,6 @@
 //! API keys and principals.
 
+use registry_core::timestamp::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -208,4 +209,85 @@ async fn the_first_admin_key_is_written_owner_only() {
         app.registry.bootstrap_admin_key().await.unwrap().is_none(),
         "only on first start"
     );
+}
+
+#[tokio::test]
+async fn keys_made_by_people_expire_and_an_expired_key_says_so() {
+    let app = TestApp::spawn().await;
+    // An operator's key (made with the admin key, no expiry asked) never expires.
+    let team = create_key(&app, &app.admin_key, json!({"name": "router", "scopes": ["publish", "read"], "new_principal": {"name": "team", "kind": "team"}})).await;
+    assert_eq!(team.status(), StatusCode::CREATED);
+    let team: Value = team.json().await.unwrap();
+    assert_eq!(team["expires_at"], Value::Null);
+    let team_key = team["key"].as_str().unwrap();
+
+    // A key made by anyone else gets 90 days unless it asks for fewer.
+    let now = app.clock.now();
+    let default = create_key(&app, team_key, json!({"name": "laptop"})).await;
+    assert_eq!(default.status(), StatusCode::CREATED);
+    let default: Value = default.json().await.unwrap();
+    assert_eq!(
+        default["expires_at"],
+        json!(now.plus(time::Duration::days(90)).to_string())
+    );
+    for (days, why) in [(366, "longer than a year"), (0, "no time at all")] {
+        let refused = create_key(
+            &app,
+            team_key,
+            json!({"name": "too long", "expires_in_days": days}),
+        )
+        .await;
+        let problem = expect_problem(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "expires_in_days", "{why}");
+    }
+
+    let short = create_key(
+        &app,
+        team_key,
+        json!({"name": "one day", "expires_in_days": 1}),
+    )
+    .await;
+    assert_eq!(short.status(), StatusCode::CREATED);
+    let short: Value = short.json().await.unwrap();
+    let short_key = short["key"].as_str().unwrap();
+    app.publish_ok(short_key, "short-lived", "1.0.0").await;
+
+    app.clock.advance(time::Duration::days(1));
+    let problem = expect_problem(
+        app.publish_yaml(short_key, &plugin_yaml("short-lived", "1.1.0"))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "key_expired",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(short["expires_at"].as_str().unwrap()),
+        "{problem}"
+    );
+    // Its owner still sees it listed, with its expiry; the other keys still work.
+    let listed: Value = app
+        .get_with_key("/auth/keys", team_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == short["id"] && k["expires_at"] == short["expires_at"]),
+        "{listed}"
+    );
+    let laptop = default["key"].as_str().unwrap();
+    app.publish_ok(laptop, "short-lived", "1.1.0").await;
+    app.publish_ok(team_key, "short-lived", "1.2.0").await;
 }

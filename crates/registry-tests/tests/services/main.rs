@@ -82,6 +82,7 @@ impl Services {
                 scopes: scopes.iter().copied().collect::<Scopes>(),
                 principal: None,
                 new_principal: None,
+                expires_in_days: None,
             })
             .await
             .unwrap();

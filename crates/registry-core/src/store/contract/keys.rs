@@ -43,6 +43,7 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
         scopes: Scopes::from([Scope::Publish, Scope::Read]),
         created_at: at("2026-01-01T00:00:00Z"),
         revoked_at: None,
+        expires_at: Some(at("2026-04-01T00:00:00Z")),
     };
     let results = race(|_| {
         let (keys, record) = (Arc::clone(&keys), record.clone());
@@ -62,8 +63,26 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
             .unwrap()
             .is_none()
     );
+    // A key that never expires keeps no expiry, rather than gaining one.
+    let forever_secret = ApiKeySecret::generate().unwrap();
+    let forever = ApiKeyRecord {
+        id: KeyId::from_stored(format!("key_{prefix}_router")),
+        hash: forever_secret.hash(),
+        name: "router".into(),
+        scopes: Scopes::from([Scope::Router]),
+        created_at: at("2026-01-02T00:00:00Z"),
+        expires_at: None,
+        ..record.clone()
+    };
+    keys.insert_key(&forever)
+        .await
+        .expect("insert a key that never expires");
+    assert_eq!(
+        keys.key_by_hash(&forever_secret.hash()).await.unwrap(),
+        Some(forever.clone())
+    );
     let listed = keys.list_keys(Some(&principal.id)).await.unwrap();
-    assert_eq!(listed, vec![record.clone()]);
+    assert_eq!(listed, vec![record.clone(), forever]);
     assert!(keys.list_keys(None).await.unwrap().contains(&record));
 
     let when = at("2026-02-01T00:00:00Z");

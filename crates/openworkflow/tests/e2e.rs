@@ -1050,6 +1050,8 @@ fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
         .find(|l| l.starts_with(&ci_id))
         .unwrap_or_else(|| panic!("{ci_id} missing from:\n{}", run.stdout));
     assert!(line.contains("CI/CD Pipeline  [publish]"), "{line}");
+    // The listing itself used the key, and its use is recorded before the list.
+    assert!(line.contains("  used 20"), "{line}");
     // Made with the admin key, so it never expires.
     assert!(line.ends_with("live, never expires"), "{line}");
     assert!(!run.stdout.contains(&ci_secret), "secrets are never listed");
@@ -1075,7 +1077,7 @@ fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
         .find(|l| l.starts_with(short["id"].as_str().unwrap()))
         .unwrap();
     assert!(
-        line.ends_with(&format!("live until {expires_at}")),
+        line.ends_with(&format!("never used  live until {expires_at}")),
         "{line}"
     );
     let refused = ci.run(&[

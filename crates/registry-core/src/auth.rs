@@ -281,6 +281,8 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<Timestamp>,
     /// When it stops working; `None` for a key that never expires.
     pub expires_at: Option<Timestamp>,
+    /// When it was last used, to the hour; `None` before its first use.
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// An authenticated caller.

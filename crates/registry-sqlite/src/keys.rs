@@ -22,6 +22,7 @@ struct KeyRow {
     created_at: String,
     revoked_at: Option<String>,
     expires_at: Option<String>,
+    last_used_at: Option<String>,
 }
 
 fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
@@ -34,6 +35,7 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         created_at: row.get(5)?,
         revoked_at: row.get(6)?,
         expires_at: row.get(7)?,
+        last_used_at: row.get(8)?,
     })
 }
 
@@ -47,6 +49,7 @@ fn key_record(
         created_at,
         revoked_at,
         expires_at,
+        last_used_at,
     }: KeyRow,
 ) -> Result<ApiKeyRecord, StorageError> {
     Ok(ApiKeyRecord {
@@ -62,10 +65,14 @@ fn key_record(
         expires_at: expires_at
             .map(|t| timestamp_from_stored("expires_at", &t))
             .transpose()?,
+        last_used_at: last_used_at
+            .map(|t| timestamp_from_stored("last_used_at", &t))
+            .transpose()?,
     })
 }
 
-const KEY_COLUMNS: &str = "id, hash, principal, name, scopes, created_at, revoked_at, expires_at";
+const KEY_COLUMNS: &str =
+    "id, hash, principal, name, scopes, created_at, revoked_at, expires_at, last_used_at";
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -202,6 +209,26 @@ impl KeyStore for SqliteStore {
             if updated == 0 {
                 return Err(StorageError::Conflict(Conflict::Missing));
             }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_key_use(
+        &self,
+        hash: &KeyHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<(), StorageError> {
+        let hash = hash.to_hex();
+        self.with_conn(move |conn| {
+            // Stored times are RFC 3339 in UTC to the second, so text order is time order.
+            conn.execute(
+                "UPDATE api_keys SET last_used_at = ?2
+                 WHERE hash = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
+                params![hash, at.to_string(), since.to_string()],
+            )
+            .map_err(backend)?;
             Ok(())
         })
         .await

@@ -41,8 +41,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "key_expiry",
-        sql: include_str!("../migrations/0003_key_expiry.sql"),
+        name: "key_expiry_and_last_use",
+        sql: include_str!("../migrations/0003_key_expiry_and_last_use.sql"),
     },
 ];
 

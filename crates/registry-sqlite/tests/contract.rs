@@ -145,7 +145,8 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
         .unwrap()
         .execute_batch(
             "DROP TABLE schema_migrations; DROP TABLE change_journal;
-             ALTER TABLE api_keys DROP COLUMN expires_at;",
+             ALTER TABLE api_keys DROP COLUMN expires_at;
+             ALTER TABLE api_keys DROP COLUMN last_used_at;",
         )
         .unwrap();
 

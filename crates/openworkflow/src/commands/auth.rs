@@ -91,8 +91,11 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
                                 (None, Some(t)) => format!("live until {t}"),
                                 (None, None) => "live, never expires".to_owned(),
                             };
+                            let used = k
+                                .last_used_at
+                                .map_or_else(|| "never used".to_owned(), |t| format!("used {t}"));
                             format!(
-                                "{}  {}  [{}]  created {}  {state}",
+                                "{}  {}  [{}]  created {}  {used}  {state}",
                                 k.id,
                                 k.name,
                                 k.scopes

@@ -31,6 +31,9 @@ fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
         expires_at: opt_s(item, "expires_at")
             .map(|t| timestamp_from_stored("expires_at", t))
             .transpose()?,
+        last_used_at: opt_s(item, "last_used_at")
+            .map(|t| timestamp_from_stored("last_used_at", t))
+            .transpose()?,
     })
 }
 
@@ -222,6 +225,37 @@ impl KeyStore for DynamoStore {
             .send()
             .await;
         conditional(result, Conflict::Missing)
+    }
+
+    async fn record_key_use(
+        &self,
+        hash: &KeyHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::api_key(hash);
+        // Stored times are RFC 3339 in UTC to the second, so string order is time
+        // order; a failed condition means a recent use is already recorded.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
+            .update_expression("SET #used = :at")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#used) OR #used < :since)",
+            )
+            .expression_attribute_names("#used", "last_used_at")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":since", s(since.to_string()))
+            .send()
+            .await;
+        match conditional(result, Conflict::Missing) {
+            Err(StorageError::Conflict(Conflict::Missing)) => Ok(()),
+            other => other,
+        }
     }
 
     async fn any_key_exists(&self) -> Result<bool, StorageError> {

@@ -18,6 +18,13 @@ pub const MAX_KEY_NAME: usize = 100;
 /// How long a key made by a person (any key but an admin's) lives unless asked.
 pub const DEFAULT_KEY_LIFETIME_DAYS: u32 = 90;
 
+/// The longest expiry anyone may ask for (a century); past it, a key that never
+/// expires says what is meant, and no date overflows.
+pub const MAX_OPERATOR_KEY_LIFETIME_DAYS: u32 = 36_525;
+
+/// How often a key's last use is written: a busy key costs one write an hour.
+pub const KEY_USE_PERIOD: time::Duration = time::Duration::hours(1);
+
 /// The longest a key made by a person may live; admins may make keys that never
 /// expire (a router's, a migration of keys made before expiry existed).
 pub const MAX_KEY_LIFETIME_DAYS: u32 = 365;
@@ -78,6 +85,9 @@ pub struct KeyInfo {
     /// When it expires, or `null` for a key that never does.
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Timestamp>,
+    /// When it was last used, to within an hour, or `null` if it never was.
+    #[schema(value_type = Option<String>)]
+    pub last_used_at: Option<Timestamp>,
 }
 
 impl From<&ApiKeyRecord> for KeyInfo {
@@ -90,6 +100,7 @@ impl From<&ApiKeyRecord> for KeyInfo {
             created_at: r.created_at,
             revoked_at: r.revoked_at,
             expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
         }
     }
 }
@@ -112,11 +123,25 @@ impl Registry {
         {
             return Err(RegistryError::KeyExpired { expired_at });
         }
+        self.record_key_use(&record).await;
         Ok(Caller {
             principal: record.principal,
             key_id: record.id,
             scopes: record.scopes,
         })
+    }
+
+    /// Records that `record` is in use, at most once per [`KEY_USE_PERIOD`]. It is
+    /// bookkeeping: a failure is logged and the request goes on.
+    async fn record_key_use(&self, record: &ApiKeyRecord) {
+        let now = self.clock.now();
+        let since = now.plus(-KEY_USE_PERIOD);
+        if record.last_used_at.is_some_and(|used| used >= since) {
+            return;
+        }
+        if let Err(error) = self.keys.record_key_use(&record.hash, now, since).await {
+            tracing::warn!(key_id = %record.id, %error, "could not record the key's use");
+        }
     }
 
     /// Creates a key. Admin keys may create keys for any principal (or a new one);
@@ -250,10 +275,12 @@ impl Registry {
                 message: format!("must be 1 to {MAX_KEY_NAME} characters"),
             });
         }
-        if lifetime == Some(0) {
+        if lifetime.is_some_and(|days| !(1..=MAX_OPERATOR_KEY_LIFETIME_DAYS).contains(&days)) {
             problems.push(FieldError {
                 field: "expires_in_days".into(),
-                message: "must be at least 1 day".into(),
+                message: format!(
+                    "must be 1 to {MAX_OPERATOR_KEY_LIFETIME_DAYS} days; leave it out for a key that never expires (admins only)"
+                ),
             });
         }
         if !problems.is_empty() {
@@ -289,6 +316,7 @@ impl Registry {
             created_at: now,
             revoked_at: None,
             expires_at: lifetime.map(|days| now.plus(time::Duration::days(i64::from(days)))),
+            last_used_at: None,
         };
         self.keys.insert_key(&record).await?;
         tracing::info!(key_id = %record.id, principal = %record.principal, "API key created");

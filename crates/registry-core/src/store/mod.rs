@@ -402,6 +402,16 @@ pub trait KeyStore: Send + Sync {
     /// such live key).
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError>;
 
+    /// Records that the key with `hash` was used `at`, unless its last recorded
+    /// use is already `since` or later (then nothing is written, and that is no
+    /// error): a key is written at most once per period however busy it is.
+    async fn record_key_use(
+        &self,
+        hash: &KeyHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<(), StorageError>;
+
     /// Whether any key exists at all (first-start bootstrap).
     async fn any_key_exists(&self) -> Result<bool, StorageError>;
 }

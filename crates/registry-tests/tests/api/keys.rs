@@ -245,6 +245,19 @@ async fn keys_made_by_people_expire_and_an_expired_key_says_so() {
         .await;
         assert_eq!(problem["errors"][0]["field"], "expires_in_days", "{why}");
     }
+    // Even an admin's expiry must be a date: past a century, "never" is the answer.
+    let refused = create_key(
+        &app,
+        &app.admin_key,
+        json!({"name": "forever and a day", "expires_in_days": u32::MAX}),
+    )
+    .await;
+    expect_problem(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 
     let short = create_key(
         &app,
@@ -290,4 +303,43 @@ async fn keys_made_by_people_expire_and_an_expired_key_says_so() {
     let laptop = default["key"].as_str().unwrap();
     app.publish_ok(laptop, "short-lived", "1.1.0").await;
     app.publish_ok(team_key, "short-lived", "1.2.0").await;
+}
+
+#[tokio::test]
+async fn a_keys_last_use_is_recorded_at_most_hourly() {
+    let app = TestApp::spawn().await;
+    let key = app.new_principal_key("ci", &["publish", "read"]).await;
+    let last_used = || async {
+        let listed: Value = app
+            .get_with_key("/auth/keys", &app.admin_key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "ci")
+            .unwrap()["last_used_at"]
+            .clone()
+    };
+    assert_eq!(last_used().await, Value::Null, "made, never used");
+
+    let first = app.clock.now();
+    app.publish_ok(&key, "used-key", "1.0.0").await;
+    assert_eq!(last_used().await, json!(first.to_string()));
+
+    app.clock.advance(time::Duration::minutes(59));
+    app.publish_ok(&key, "used-key", "1.1.0").await;
+    assert_eq!(
+        last_used().await,
+        json!(first.to_string()),
+        "a use within the hour writes nothing"
+    );
+
+    app.clock.advance(time::Duration::minutes(2));
+    let later = app.clock.now();
+    app.publish_ok(&key, "used-key", "1.2.0").await;
+    assert_eq!(last_used().await, json!(later.to_string()));
 }

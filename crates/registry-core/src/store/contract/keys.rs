@@ -44,6 +44,7 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
         created_at: at("2026-01-01T00:00:00Z"),
         revoked_at: None,
         expires_at: Some(at("2026-04-01T00:00:00Z")),
+        last_used_at: None,
     };
     let results = race(|_| {
         let (keys, record) = (Arc::clone(&keys), record.clone());
@@ -84,6 +85,49 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
     let listed = keys.list_keys(Some(&principal.id)).await.unwrap();
     assert_eq!(listed, vec![record.clone(), forever]);
     assert!(keys.list_keys(None).await.unwrap().contains(&record));
+
+    // A use is written when none is recorded since the period's start, else not.
+    let used = |hash, at_: &str, since: &str| {
+        let keys = Arc::clone(&keys);
+        let (at_, since) = (at(at_), at(since));
+        async move {
+            keys.record_key_use(&hash, at_, since)
+                .await
+                .expect("record use")
+        }
+    };
+    let last_used = || async { keys.key(&record.id).await.unwrap().unwrap().last_used_at };
+    used(
+        secret.hash(),
+        "2026-01-10T12:00:00Z",
+        "2026-01-10T11:00:00Z",
+    )
+    .await;
+    assert_eq!(last_used().await, Some(at("2026-01-10T12:00:00Z")));
+    used(
+        secret.hash(),
+        "2026-01-10T12:30:00Z",
+        "2026-01-10T11:30:00Z",
+    )
+    .await;
+    assert_eq!(
+        last_used().await,
+        Some(at("2026-01-10T12:00:00Z")),
+        "a use within the period is not written"
+    );
+    used(
+        secret.hash(),
+        "2026-01-10T13:30:00Z",
+        "2026-01-10T12:30:00Z",
+    )
+    .await;
+    assert_eq!(last_used().await, Some(at("2026-01-10T13:30:00Z")));
+    let stranger = ApiKeySecret::generate().unwrap().hash();
+    used(stranger, "2026-01-10T13:30:00Z", "2026-01-10T12:30:00Z").await;
+    assert!(
+        keys.key_by_hash(&stranger).await.unwrap().is_none(),
+        "recording the use of an unknown key creates nothing"
+    );
 
     let when = at("2026-02-01T00:00:00Z");
     keys.revoke_key(&record.id, when).await.expect("revoke");

@@ -318,11 +318,7 @@ impl CatalogStore for DynamoStore {
         let mut changed = Vec::new();
         for (pk, total) in totals {
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(&pk))
-                .key(SK, s(META))
+                .update_item_at(&pk, META)
                 .update_expression("SET #downloads = :total")
                 .condition_expression("attribute_exists(#pk) AND #downloads <> :total")
                 .expression_attribute_names("#downloads", "downloads")

@@ -212,11 +212,7 @@ impl KeyStore for DynamoStore {
         let hash = key_hash_from_stored(raw)?;
         let key = ItemKey::api_key(&hash);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key.pk))
-            .key(SK, s(key.sk))
+            .update_item_at(&key.pk, &key.sk)
             .update_expression("SET #revoked = :at")
             .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#revoked)")
             .expression_attribute_names("#revoked", "revoked_at")
@@ -237,11 +233,7 @@ impl KeyStore for DynamoStore {
         // Stored times are RFC 3339 in UTC to the second, so string order is time
         // order; a failed condition means a recent use is already recorded.
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key.pk))
-            .key(SK, s(key.sk))
+            .update_item_at(&key.pk, &key.sk)
             .update_expression("SET #used = :at")
             .condition_expression(
                 "attribute_exists(#pk) AND (attribute_not_exists(#used) OR #used < :since)",

@@ -191,11 +191,7 @@ impl McpRouterStore for DynamoStore {
     ) -> Result<(), StorageError> {
         let key = ItemKey::router_instance(slug, id);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key.pk))
-            .key(SK, s(key.sk))
+            .update_item_at(&key.pk, &key.sk)
             .update_expression("SET #health = :health")
             .condition_expression("#reg = :reg")
             .expression_attribute_names("#health", "health")

@@ -112,6 +112,20 @@ impl DynamoStore {
         Self { client, table }
     }
 
+    /// An `UpdateItem` of the item at `pk`/`sk` in this store's table, for the
+    /// caller to give its expressions.
+    pub(crate) fn update_item_at(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+    }
+
     pub(crate) async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StorageError> {
         let output = self
             .client
@@ -176,11 +190,7 @@ impl DynamoStore {
 
     /// Atomically adds 1 to a numeric attribute, creating the item at 1 if absent.
     async fn add_one(&self, pk: &str, sk: &str, attribute: &str) -> Result<(), StorageError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+        self.update_item_at(pk, sk)
             .update_expression("ADD #counter :one")
             .expression_attribute_names("#counter", attribute)
             .expression_attribute_values(":one", n(1))

@@ -273,11 +273,7 @@ impl OrgCatalogStore for DynamoStore {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(get_s(&pointer, "row_pk")?))
-            .key(SK, s(get_s(&pointer, "row_sk")?))
+            .update_item_at(get_s(&pointer, "row_pk")?, get_s(&pointer, "row_sk")?)
             .update_expression("SET #enabled = :enabled, #updated = :at")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)

@@ -6,8 +6,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
+use crate::dynamo::accounts::TTL_ATTRIBUTE;
 use crate::dynamo::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use crate::{AwsClients, AwsSettings};
 
@@ -151,6 +153,9 @@ pub async fn ensure_resources(
         }
     }
     wait_until_active(clients, settings).await?;
+    enable_time_to_live(clients, &settings.table)
+        .await
+        .map_err(table_err)?;
 
     let bucket_created = match clients
         .s3
@@ -207,4 +212,37 @@ async fn wait_until_active(clients: &AwsClients, settings: &AwsSettings) -> Resu
     Err(SetupError::NotActive {
         table: settings.table.clone(),
     })
+}
+
+/// Turns on the table's time-to-live on [`TTL_ATTRIBUTE`] (sessions and sign-in
+/// attempts), unless it is on already: asking twice is an error.
+async fn enable_time_to_live(clients: &AwsClients, table: &str) -> Result<(), BoxError> {
+    let described = clients
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await?;
+    let status = described
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status());
+    if matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
+        return Ok(());
+    }
+    clients
+        .dynamodb
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
 }

@@ -12,7 +12,8 @@ use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::slug::Slug;
 use registry_core::store::contract::{
-    artifact_store_contract, catalog_contract, index_store_contract, key_store_contract,
+    account_store_contract, artifact_store_contract, catalog_contract, index_store_contract,
+    key_store_contract,
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
@@ -52,6 +53,13 @@ async fn dynamodb_catalog_keeps_the_catalog_contract() {
 async fn dynamodb_keys_keep_the_key_store_contract() {
     let (clients, settings) = resources("keys").await;
     key_store_contract(clients.dynamo_store(&settings), "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_accounts_keep_the_account_store_contract() {
+    let (clients, settings) = resources("accounts").await;
+    let store = clients.dynamo_store(&settings);
+    account_store_contract(store.clone(), store, "ddb").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::account::SessionId;
 use crate::timestamp::Timestamp;
 
 /// Prefix of every API key secret.
@@ -222,8 +223,8 @@ impl ApiKeySecret {
     }
 
     /// The hash under which the key is stored.
-    pub fn hash(&self) -> KeyHash {
-        KeyHash(Sha256::digest(self.0.as_bytes()).into())
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of(self.0.as_bytes())
     }
 }
 
@@ -233,11 +234,16 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
-/// SHA-256 of a key secret: the only form in which keys are stored.
+/// SHA-256 of a secret (an API key, a session): the only form in which either is stored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyHash([u8; 32]);
+pub struct SecretHash([u8; 32]);
 
-impl KeyHash {
+impl SecretHash {
+    /// The hash of `secret`.
+    pub fn of(secret: &[u8]) -> Self {
+        Self(Sha256::digest(secret).into())
+    }
+
     /// Parses a stored hex hash.
     pub fn from_hex(raw: &str) -> Option<Self> {
         let mut out = [0u8; 32];
@@ -251,14 +257,14 @@ impl KeyHash {
     }
 
     /// Constant-time equality, so a lookup cannot leak how much of a hash matched.
-    pub fn matches(&self, other: &KeyHash) -> bool {
+    pub fn matches(&self, other: &SecretHash) -> bool {
         self.0.ct_eq(&other.0).into()
     }
 }
 
-impl fmt::Debug for KeyHash {
+impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyHash({}…)", &self.to_hex()[..8])
+        write!(f, "SecretHash({}…)", &self.to_hex()[..8])
     }
 }
 
@@ -268,7 +274,7 @@ pub struct ApiKeyRecord {
     /// Public id.
     pub id: KeyId,
     /// SHA-256 of the secret.
-    pub hash: KeyHash,
+    pub hash: SecretHash,
     /// The owning principal.
     pub principal: PrincipalId,
     /// Label given at creation ("CI/CD Pipeline").
@@ -285,14 +291,32 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// What a caller proved who they are with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key.
+    Key(KeyId),
+    /// A signed-in browser session.
+    Session(SessionId),
+}
+
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(id) => id.fmt(f),
+            Self::Session(id) => id.fmt(f),
+        }
+    }
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The principal acting.
     pub principal: PrincipalId,
-    /// The key used.
-    pub key_id: KeyId,
-    /// The key's scopes.
+    /// The key or session used.
+    pub credential: Credential,
+    /// What the credential may do.
     pub scopes: Scopes,
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Nothing here speaks HTTP; `registry-http` maps these services onto routes.
 
+pub mod account;
 pub mod api;
 pub mod artifact;
 pub mod auth;

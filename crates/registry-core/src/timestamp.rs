@@ -80,6 +80,11 @@ impl Timestamp {
         Some(Self(PrimitiveDateTime::new(date, time).assume_utc()))
     }
 
+    /// Seconds since 1970 (DynamoDB's time-to-live wants them).
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
     /// The UTC calendar day of this instant, the unit of download counters.
     pub fn day(&self) -> Date {
         self.0.date()

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use registry_core::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId, PrincipalKind};
+use registry_core::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, PrincipalKind, SecretHash};
 use registry_core::store::codec::{
-    key_hash_from_stored, scopes_from_stored, scopes_to_stored, timestamp_from_stored,
+    scopes_from_stored, scopes_to_stored, secret_hash_from_stored, timestamp_from_stored,
 };
 use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
@@ -54,7 +54,7 @@ fn key_record(
 ) -> Result<ApiKeyRecord, StorageError> {
     Ok(ApiKeyRecord {
         id: KeyId::from_stored(id),
-        hash: key_hash_from_stored(&hash)?,
+        hash: secret_hash_from_stored(&hash)?,
         principal: PrincipalId::from_stored(principal),
         name,
         scopes: scopes_from_stored(&scopes)?,
@@ -150,7 +150,7 @@ impl KeyStore for SqliteStore {
         .await
     }
 
-    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError> {
+    async fn key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StorageError> {
         let hash = hash.to_hex();
         self.with_conn(move |conn| {
             conn.prepare_cached(&format!(
@@ -216,7 +216,7 @@ impl KeyStore for SqliteStore {
 
     async fn record_key_use(
         &self,
-        hash: &KeyHash,
+        hash: &SecretHash,
         at: Timestamp,
         since: Timestamp,
     ) -> Result<(), StorageError> {

@@ -2,6 +2,7 @@
 //! MCP router's instances in one SQLite file (WAL mode), every conditional write done
 //! inside one immediate transaction.
 
+mod accounts;
 mod catalog;
 mod journal;
 mod keys;

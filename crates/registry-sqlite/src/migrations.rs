@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "key_expiry_and_last_use",
         sql: include_str!("../migrations/0003_key_expiry_and_last_use.sql"),
     },
+    Migration {
+        version: 4,
+        name: "accounts_and_sessions",
+        sql: include_str!("../migrations/0004_accounts_and_sessions.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -10,7 +10,7 @@ use registry_core::store::FileArtifactStore;
 use registry_core::store::KeyStore;
 use registry_core::store::contract::faults::failed_publishes_leave_nothing_visible;
 use registry_core::store::contract::{
-    artifact_store_contract, catalog_contract, key_store_contract,
+    account_store_contract, artifact_store_contract, catalog_contract, key_store_contract,
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::timestamp::Timestamp;
@@ -35,6 +35,12 @@ async fn sqlite_journal_keeps_the_change_journal_contract() {
 async fn sqlite_keys_keep_the_key_store_contract() {
     let store = SqliteStore::in_memory().unwrap();
     key_store_contract(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_accounts_keep_the_account_store_contract() {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    account_store_contract(store.clone(), store, "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

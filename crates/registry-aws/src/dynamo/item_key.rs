@@ -19,8 +19,16 @@
 //! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` | |
 //! | plugin id → row | `CATROW#{plugin_id}` | `ROW` | |
 //! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
+//! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | |
+//! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
+//! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
+//!
+//! Sessions and sign-in attempts carry a `ttl` (epoch seconds), the table's
+//! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
+//! readers check `expires_at` meanwhile.
 
-use registry_core::auth::{KeyHash, KeyId, PrincipalId};
+use registry_core::account::Identity;
+use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
 use registry_core::mcp_router::InstanceId;
 use registry_core::org::{OrgId, Permission};
@@ -71,7 +79,7 @@ impl ItemKey {
     }
 
     /// An API key, found by the hash of its secret.
-    pub fn api_key(hash: &KeyHash) -> Self {
+    pub fn api_key(hash: &SecretHash) -> Self {
         Self::new(format!("{API_KEY_PREFIX}{}", hash.to_hex()), KEY)
     }
 
@@ -124,6 +132,24 @@ impl ItemKey {
     /// The pointer from a catalog row's id to the row.
     pub fn catalog_row_pointer(id: &CatalogPluginId) -> Self {
         Self::new(format!("CATROW#{id}"), "ROW")
+    }
+
+    /// A person's account, by the identity it is linked to.
+    pub fn account(identity: &Identity) -> Self {
+        Self::new(
+            format!("IDENTITY#{}", identity.issuer),
+            format!("SUB#{}", identity.subject),
+        )
+    }
+
+    /// A browser session, found by the hash of its cookie's secret.
+    pub fn session(hash: &SecretHash) -> Self {
+        Self::new(format!("SESSION#{}", hash.to_hex()), "SESSION")
+    }
+
+    /// A sign-in in progress, found by the hash of its cookie's secret.
+    pub fn login_attempt(hash: &SecretHash) -> Self {
+        Self::new(format!("LOGIN#{}", hash.to_hex()), "LOGIN")
     }
 
     /// One MCP router instance of a plugin.
@@ -184,6 +210,11 @@ pub fn principal_partition(id: &PrincipalId) -> String {
 /// `GSI1PK` of a principal's keys, so listing them is one query.
 pub fn keys_of_principal(id: &PrincipalId) -> String {
     format!("KEYS#{id}")
+}
+
+/// `GSI1PK` of a principal's sessions, so signing out everywhere finds them.
+pub fn sessions_of_principal(id: &PrincipalId) -> String {
+    format!("SESSIONS#{id}")
 }
 
 /// An org's partition: its members and enablements.

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use registry_core::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId, PrincipalKind};
+use registry_core::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, PrincipalKind, SecretHash};
 use registry_core::store::codec::{
-    key_hash_from_stored, scopes_from_stored, scopes_to_stored, timestamp_from_stored,
+    scopes_from_stored, scopes_to_stored, secret_hash_from_stored, timestamp_from_stored,
 };
 use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
@@ -20,7 +20,7 @@ use crate::error::{conditional, corrupt, storage_error};
 fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
     Ok(ApiKeyRecord {
         id: KeyId::from_stored(get_s(item, "key_id")?),
-        hash: key_hash_from_stored(get_s(item, "hash")?)?,
+        hash: secret_hash_from_stored(get_s(item, "hash")?)?,
         principal: PrincipalId::from_stored(get_s(item, "principal")?),
         name: get_s(item, "name")?.to_owned(),
         scopes: scopes_from_stored(get_s(item, "scopes")?)?,
@@ -132,7 +132,7 @@ impl KeyStore for DynamoStore {
         Ok(())
     }
 
-    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError> {
+    async fn key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StorageError> {
         let key = ItemKey::api_key(hash);
         self.get(&key.pk, &key.sk)
             .await?
@@ -145,7 +145,7 @@ impl KeyStore for DynamoStore {
         let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
             return Ok(None);
         };
-        let hash = key_hash_from_stored(get_s(&pointer, "hash")?)?;
+        let hash = secret_hash_from_stored(get_s(&pointer, "hash")?)?;
         self.key_by_hash(&hash).await
     }
 
@@ -209,7 +209,7 @@ impl KeyStore for DynamoStore {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
         let raw = get_s(&pointer, "hash")?;
-        let hash = key_hash_from_stored(raw)?;
+        let hash = secret_hash_from_stored(raw)?;
         let key = ItemKey::api_key(&hash);
         let result = self
             .update_item_at(&key.pk, &key.sk)
@@ -225,7 +225,7 @@ impl KeyStore for DynamoStore {
 
     async fn record_key_use(
         &self,
-        hash: &KeyHash,
+        hash: &SecretHash,
         at: Timestamp,
         since: Timestamp,
     ) -> Result<(), StorageError> {

@@ -25,6 +25,7 @@ use registry_core::timestamp::Timestamp;
 use self::item_key::ItemKey;
 use crate::error::{corrupt, storage_error};
 
+pub mod accounts;
 mod catalog;
 pub mod item_key;
 mod keys;

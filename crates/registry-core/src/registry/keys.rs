@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Registry;
 use crate::auth::{
-    ApiKeyRecord, ApiKeySecret, Caller, KeyId, Principal, PrincipalId, PrincipalKind, Scope,
-    Scopes, scopes_grant,
+    ApiKeyRecord, ApiKeySecret, Caller, Credential, KeyId, Principal, PrincipalId, PrincipalKind,
+    Scope, Scopes, scopes_grant,
 };
 use crate::error::RegistryError;
 use crate::manifest::FieldError;
@@ -126,7 +126,7 @@ impl Registry {
         self.record_key_use(&record).await;
         Ok(Caller {
             principal: record.principal,
-            key_id: record.id,
+            credential: Credential::Key(record.id),
             scopes: record.scopes,
         })
     }

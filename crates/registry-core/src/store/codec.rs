@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StorageError;
-use crate::auth::{KeyHash, Scope, Scopes};
+use crate::auth::{Scope, Scopes, SecretHash};
 use crate::timestamp::Timestamp;
 
 /// Stored data that does not decode: `what` it was and why.
@@ -48,9 +48,9 @@ pub fn timestamp_from_stored(what: &str, raw: &str) -> Result<Timestamp, Storage
     Timestamp::parse(raw).map_err(|e| corrupt(what, e))
 }
 
-/// A key hash read back from its hex form.
-pub fn key_hash_from_stored(raw: &str) -> Result<KeyHash, StorageError> {
-    KeyHash::from_hex(raw).ok_or_else(|| corrupt("key hash", "not 64 hex digits"))
+/// A secret's hash read back from its hex form.
+pub fn secret_hash_from_stored(raw: &str) -> Result<SecretHash, StorageError> {
+    SecretHash::from_hex(raw).ok_or_else(|| corrupt("secret hash", "not 64 hex digits"))
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ pub use journal::{ChangeJournal, JournalEntry};
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::auth::{ApiKeyRecord, KeyHash, KeyId, Principal, PrincipalId};
+use crate::account::{Account, Identity, LoginAttempt, SessionRecord};
+use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
 use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
@@ -387,7 +388,7 @@ pub trait KeyStore: Send + Sync {
     async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError>;
 
     /// The key stored under `hash`, revoked or not.
-    async fn key_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StorageError>;
+    async fn key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StorageError>;
 
     /// A key by id.
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StorageError>;
@@ -407,13 +408,60 @@ pub trait KeyStore: Send + Sync {
     /// error): a key is written at most once per period however busy it is.
     async fn record_key_use(
         &self,
-        hash: &KeyHash,
+        hash: &SecretHash,
         at: Timestamp,
         since: Timestamp,
     ) -> Result<(), StorageError>;
 
     /// Whether any key exists at all (first-start bootstrap).
     async fn any_key_exists(&self) -> Result<bool, StorageError>;
+}
+
+/// People's accounts, their browser sessions and sign-ins in progress.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// The account linked to `identity`.
+    async fn account(&self, identity: &Identity) -> Result<Option<Account>, StorageError>;
+
+    /// Creates `account` and its new user `principal` together, so neither exists
+    /// without the other ([`Conflict::AlreadyExists`] if the identity is linked,
+    /// and then nothing is written).
+    async fn create_account(
+        &self,
+        account: &Account,
+        principal: &Principal,
+    ) -> Result<(), StorageError>;
+
+    /// Records a sign-in: the login name the provider gives now, and when.
+    async fn record_sign_in(
+        &self,
+        identity: &Identity,
+        login: &str,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Stores a session ([`Conflict::AlreadyExists`] if its hash is taken).
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
+
+    /// The session stored under `hash`, expired or not (expired ones may linger
+    /// until the store's own clean-up removes them).
+    async fn session(&self, hash: &SecretHash) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// Ends one session (no error if it is already gone).
+    async fn delete_session(&self, hash: &SecretHash) -> Result<(), StorageError>;
+
+    /// Ends every session of `principal`; returns how many there were.
+    async fn delete_sessions_of(&self, principal: &PrincipalId) -> Result<usize, StorageError>;
+
+    /// Stores a sign-in attempt ([`Conflict::AlreadyExists`] if its hash is taken).
+    async fn insert_login_attempt(&self, attempt: &LoginAttempt) -> Result<(), StorageError>;
+
+    /// Removes and returns the attempt under `hash`: of two callbacks racing with
+    /// one attempt, exactly one gets it.
+    async fn take_login_attempt(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<LoginAttempt>, StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::artifact::ArtifactKey;
-use crate::auth::{Caller, KeyId, PrincipalId, Scope, Scopes};
+use crate::auth::{Caller, Credential, KeyId, PrincipalId, Scope, Scopes};
 use crate::manifest::DocumentFormat;
 use crate::registry::PublishBody;
 use crate::slug::Slug;
@@ -161,7 +161,7 @@ fn document(slug: &str, version: &str) -> PublishBody {
 fn publisher() -> Caller {
     Caller {
         principal: PrincipalId::from_stored("prn_author"),
-        key_id: KeyId::from_stored("key_author"),
+        credential: Credential::Key(KeyId::from_stored("key_author")),
         scopes: Scopes::from([Scope::Publish]),
     }
 }

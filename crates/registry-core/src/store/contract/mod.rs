@@ -5,6 +5,7 @@
 //! Each check panics with a message naming the broken guarantee, as tests do.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod accounts;
 mod artifacts;
 mod catalog;
 pub mod faults;
@@ -14,6 +15,7 @@ mod keys;
 mod mcp_router;
 mod orgs;
 
+pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
 pub use catalog::catalog_contract;
 pub use index::index_store_contract;

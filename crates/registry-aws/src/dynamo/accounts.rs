@@ -1,0 +1,266 @@
+//! The account port on the single DynamoDB table: accounts, sessions (with the
+//! table's TTL) and sign-in attempts.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use registry_core::account::{Account, Identity, LoginAttempt, SessionId, SessionRecord};
+use registry_core::auth::{Principal, PrincipalId, SecretHash};
+use registry_core::store::codec::secret_hash_from_stored;
+use registry_core::store::{AccountStore, Conflict, StorageError};
+use registry_core::timestamp::Timestamp;
+
+use super::item_key::{ItemKey, sessions_of_principal};
+use super::{
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, n, opt_s, s,
+    timestamp,
+};
+use crate::error::{conditional, is_condition_failure, storage_error};
+
+/// The table's time-to-live attribute (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+/// `expires_at` as the TTL attribute wants it; a time before 1970 is already gone.
+fn ttl(expires_at: Timestamp) -> aws_sdk_dynamodb::types::AttributeValue {
+    n(u64::try_from(expires_at.unix_seconds()).unwrap_or(0))
+}
+
+fn session_record(item: &Item) -> Result<SessionRecord, StorageError> {
+    Ok(SessionRecord {
+        id: SessionId::from_stored(get_s(item, "session_id")?),
+        hash: secret_hash_from_stored(get_s(item, "hash")?)?,
+        principal: PrincipalId::from_stored(get_s(item, "principal")?),
+        login: get_s(item, "login")?.to_owned(),
+        created_at: timestamp(item, "created_at")?,
+        expires_at: timestamp(item, "expires_at")?,
+    })
+}
+
+fn login_attempt(hash: SecretHash, item: &Item) -> Result<LoginAttempt, StorageError> {
+    Ok(LoginAttempt {
+        hash,
+        provider: get_s(item, "provider")?.to_owned(),
+        state: get_s(item, "state")?.to_owned(),
+        nonce: opt_s(item, "nonce").map(str::to_owned),
+        pkce_verifier: get_s(item, "pkce_verifier")?.to_owned(),
+        return_to: get_s(item, "return_to")?.to_owned(),
+        expires_at: timestamp(item, "expires_at")?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn account(&self, identity: &Identity) -> Result<Option<Account>, StorageError> {
+        let key = ItemKey::account(identity);
+        let Some(item) = self.get(&key.pk, &key.sk).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Account {
+            identity: identity.clone(),
+            principal: PrincipalId::from_stored(get_s(&item, "principal")?),
+            login: get_s(&item, "login")?.to_owned(),
+            created_at: timestamp(&item, "created_at")?,
+            signed_in_at: timestamp(&item, "signed_in_at")?,
+        }))
+    }
+
+    async fn create_account(
+        &self,
+        account: &Account,
+        principal: &Principal,
+    ) -> Result<(), StorageError> {
+        let account_key = ItemKey::account(&account.identity);
+        let principal_key = ItemKey::principal(&principal.id);
+        let account_item = HashMap::from([
+            (PK.to_owned(), s(account_key.pk)),
+            (SK.to_owned(), s(account_key.sk)),
+            ("principal".to_owned(), s(account.principal.as_str())),
+            ("login".to_owned(), s(&account.login)),
+            ("created_at".to_owned(), s(account.created_at.to_string())),
+            (
+                "signed_in_at".to_owned(),
+                s(account.signed_in_at.to_string()),
+            ),
+        ]);
+        let principal_item = HashMap::from([
+            (PK.to_owned(), s(principal_key.pk)),
+            (SK.to_owned(), s(principal_key.sk)),
+            ("name".to_owned(), s(&principal.name)),
+            ("kind".to_owned(), s(principal.kind.as_str())),
+            ("created_at".to_owned(), s(principal.created_at.to_string())),
+        ]);
+        let items = vec![
+            self.conditional_put(account_item, "attribute_not_exists")?,
+            self.conditional_put(principal_item, "attribute_not_exists")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                Err(StorageError::Conflict(Conflict::AlreadyExists))
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn record_sign_in(
+        &self,
+        identity: &Identity,
+        login: &str,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::account(identity);
+        let result = self
+            .update_item_at(&key.pk, &key.sk)
+            .update_expression("SET #login = :login, #at = :at")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#login", "login")
+            .expression_attribute_names("#at", "signed_in_at")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":login", s(login))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await;
+        conditional(result, Conflict::Missing)
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        let key = ItemKey::session(&session.hash);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
+            .item(GSI1_PK, s(sessions_of_principal(&session.principal)))
+            .item(GSI1_SK, s(format!("{}#{}", session.created_at, session.id)))
+            .item("session_id", s(session.id.as_str()))
+            .item("hash", s(session.hash.to_hex()))
+            .item("principal", s(session.principal.as_str()))
+            .item("login", s(&session.login))
+            .item("created_at", s(session.created_at.to_string()))
+            .item("expires_at", s(session.expires_at.to_string()))
+            .item(TTL_ATTRIBUTE, ttl(session.expires_at))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        conditional(result, Conflict::AlreadyExists)
+    }
+
+    async fn session(&self, hash: &SecretHash) -> Result<Option<SessionRecord>, StorageError> {
+        let key = ItemKey::session(hash);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| session_record(&item))
+            .transpose()
+    }
+
+    async fn delete_session(&self, hash: &SecretHash) -> Result<(), StorageError> {
+        let key = ItemKey::session(hash);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
+            .send()
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
+    async fn delete_sessions_of(&self, principal: &PrincipalId) -> Result<usize, StorageError> {
+        let mut ended = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gpk = :sessions")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(":sessions", s(sessions_of_principal(principal)))
+                .projection_expression("#hash")
+                .expression_attribute_names("#hash", "hash")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
+            for item in output.items() {
+                let hash = secret_hash_from_stored(get_s(item, "hash")?)?;
+                let key = ItemKey::session(&hash);
+                let deleted = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(PK, s(key.pk))
+                    .key(SK, s(key.sk))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+                    .await
+                    .map_err(storage_error)?;
+                // The index lags the table a little: count only what was there.
+                if deleted.attributes.is_some() {
+                    ended += 1;
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ended);
+            }
+        }
+    }
+
+    async fn insert_login_attempt(&self, attempt: &LoginAttempt) -> Result<(), StorageError> {
+        let key = ItemKey::login_attempt(&attempt.hash);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
+            .item("provider", s(&attempt.provider))
+            .item("state", s(&attempt.state))
+            .item("pkce_verifier", s(&attempt.pkce_verifier))
+            .item("return_to", s(&attempt.return_to))
+            .item("expires_at", s(attempt.expires_at.to_string()))
+            .item(TTL_ATTRIBUTE, ttl(attempt.expires_at))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        if let Some(nonce) = &attempt.nonce {
+            put = put.item("nonce", s(nonce));
+        }
+        conditional(put.send().await, Conflict::AlreadyExists)
+    }
+
+    async fn take_login_attempt(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<LoginAttempt>, StorageError> {
+        let key = ItemKey::login_attempt(hash);
+        // A delete conditional on the item being there returns what it removed; of
+        // concurrent takers one meets the condition and the others fail it. (An
+        // unconditional delete with `ALL_OLD` is not enough: DynamoDB Local hands
+        // the old item to several racing deletes.)
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(key.pk))
+            .key(SK, s(key.sk))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| login_attempt(*hash, &item))
+                .transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+}

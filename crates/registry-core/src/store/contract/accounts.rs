@@ -1,0 +1,197 @@
+//! The account port's contract: an identity is linked once, with its principal;
+//! sessions are found by hash and end one by one or all together; a sign-in
+//! attempt is taken at most once.
+
+use std::sync::Arc;
+
+use super::{at, conflict, race, single_winner};
+use crate::account::{Account, BrowserSecret, Identity, LoginAttempt, SessionId, SessionRecord};
+use crate::auth::{Principal, PrincipalId, PrincipalKind};
+use crate::store::{AccountStore, Conflict, KeyStore};
+
+/// Runs every account-store check; `keys` is the same store seen as the key port.
+pub async fn account_store_contract(
+    accounts: Arc<dyn AccountStore>,
+    keys: Arc<dyn KeyStore>,
+    prefix: &str,
+) {
+    let identity = Identity {
+        issuer: "https://id.example".into(),
+        subject: format!("{prefix}-subject-1"),
+    };
+    let account = Account {
+        identity: identity.clone(),
+        principal: PrincipalId::from_stored(format!("prn_{prefix}_person")),
+        login: "ada".into(),
+        created_at: at("2026-01-01T00:00:00Z"),
+        signed_in_at: at("2026-01-01T00:00:00Z"),
+    };
+    let principal = Principal {
+        id: account.principal.clone(),
+        name: "ada".into(),
+        kind: PrincipalKind::User,
+        created_at: account.created_at,
+    };
+    assert!(accounts.account(&identity).await.unwrap().is_none());
+    let results = race(|i| {
+        let accounts = Arc::clone(&accounts);
+        let mut account = account.clone();
+        let mut principal = principal.clone();
+        if i > 0 {
+            // Each racer brings its own new principal, as concurrent first
+            // sign-ins would: only the winner's may come to exist.
+            account.principal = PrincipalId::from_stored(format!("{}_{i}", account.principal));
+            principal.id = account.principal.clone();
+        }
+        async move { accounts.create_account(&account, &principal).await }
+    })
+    .await;
+    let winner = single_winner(
+        results,
+        Conflict::AlreadyExists,
+        "an identity is linked to one account",
+    );
+    let won = if winner == 0 {
+        account.principal.clone()
+    } else {
+        PrincipalId::from_stored(format!("{}_{winner}", account.principal))
+    };
+    let stored = accounts.account(&identity).await.unwrap().expect("linked");
+    assert_eq!(
+        stored.principal, won,
+        "the account names the winner's principal"
+    );
+    assert_eq!(
+        keys.principal(&won).await.unwrap().map(|p| p.kind),
+        Some(PrincipalKind::User),
+        "the account's principal exists with it"
+    );
+    for loser in (0..super::RACERS).filter(|i| *i != winner) {
+        let id = if loser == 0 {
+            account.principal.clone()
+        } else {
+            PrincipalId::from_stored(format!("{}_{loser}", account.principal))
+        };
+        assert!(
+            keys.principal(&id).await.unwrap().is_none(),
+            "a lost first sign-in leaves no principal behind"
+        );
+    }
+
+    accounts
+        .record_sign_in(&identity, "ada-renamed", at("2026-02-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let renamed = accounts.account(&identity).await.unwrap().expect("linked");
+    assert_eq!(renamed.login, "ada-renamed");
+    assert_eq!(renamed.signed_in_at, at("2026-02-01T00:00:00Z"));
+    assert_eq!(renamed.principal, won, "a rename keeps the principal");
+    assert_eq!(renamed.created_at, account.created_at);
+    let other_issuer = Identity {
+        issuer: "https://other.example".into(),
+        subject: identity.subject.clone(),
+    };
+    assert!(
+        accounts.account(&other_issuer).await.unwrap().is_none(),
+        "the same subject at another issuer is someone else"
+    );
+
+    sessions(&*accounts, &won, prefix).await;
+    login_attempts(accounts, prefix).await;
+}
+
+async fn sessions(accounts: &dyn AccountStore, principal: &PrincipalId, prefix: &str) {
+    let session = |n: usize| {
+        let secret = BrowserSecret::generate().unwrap();
+        SessionRecord {
+            id: SessionId::from_stored(format!("ses_{prefix}_{n}")),
+            hash: secret.hash(),
+            principal: principal.clone(),
+            login: "ada".into(),
+            created_at: at("2026-01-01T00:00:00Z"),
+            expires_at: at("2026-01-08T00:00:00Z"),
+        }
+    };
+    let (one, two) = (session(1), session(2));
+    accounts.insert_session(&one).await.unwrap();
+    accounts.insert_session(&two).await.unwrap();
+    assert_eq!(
+        conflict(accounts.insert_session(&one).await),
+        Conflict::AlreadyExists
+    );
+    assert_eq!(
+        accounts.session(&one.hash).await.unwrap(),
+        Some(one.clone())
+    );
+    accounts.delete_session(&one.hash).await.unwrap();
+    assert!(accounts.session(&one.hash).await.unwrap().is_none());
+    accounts
+        .delete_session(&one.hash)
+        .await
+        .expect("ending an ended session is no error");
+    assert_eq!(
+        accounts.session(&two.hash).await.unwrap(),
+        Some(two.clone())
+    );
+
+    let third = session(3);
+    accounts.insert_session(&third).await.unwrap();
+    let stranger = SessionRecord {
+        principal: PrincipalId::from_stored(format!("prn_{prefix}_stranger")),
+        ..session(4)
+    };
+    accounts.insert_session(&stranger).await.unwrap();
+    assert_eq!(accounts.delete_sessions_of(principal).await.unwrap(), 2);
+    assert!(accounts.session(&two.hash).await.unwrap().is_none());
+    assert!(accounts.session(&third.hash).await.unwrap().is_none());
+    assert_eq!(
+        accounts.session(&stranger.hash).await.unwrap(),
+        Some(stranger),
+        "signing out everywhere ends only that person's sessions"
+    );
+}
+
+async fn login_attempts(accounts: Arc<dyn AccountStore>, prefix: &str) {
+    let secret = BrowserSecret::generate().unwrap();
+    let attempt = LoginAttempt {
+        hash: secret.hash(),
+        provider: "oidc".into(),
+        state: format!("state-{prefix}"),
+        nonce: Some("nonce".into()),
+        pkce_verifier: "verifier".into(),
+        return_to: "/account".into(),
+        expires_at: at("2026-01-01T00:10:00Z"),
+    };
+    accounts.insert_login_attempt(&attempt).await.unwrap();
+    assert_eq!(
+        conflict(accounts.insert_login_attempt(&attempt).await),
+        Conflict::AlreadyExists
+    );
+    let taken = race(|_| {
+        let accounts = Arc::clone(&accounts);
+        let hash = attempt.hash;
+        async move { accounts.take_login_attempt(&hash).await.unwrap() }
+    })
+    .await;
+    let got: Vec<_> = taken.into_iter().flatten().collect();
+    assert_eq!(
+        got,
+        vec![attempt],
+        "a sign-in attempt is taken exactly once"
+    );
+    let none = LoginAttempt {
+        nonce: None,
+        ..got[0].clone()
+    };
+    let fresh = BrowserSecret::generate().unwrap();
+    let without_nonce = LoginAttempt {
+        hash: fresh.hash(),
+        ..none
+    };
+    accounts.insert_login_attempt(&without_nonce).await.unwrap();
+    assert_eq!(
+        accounts.take_login_attempt(&fresh.hash()).await.unwrap(),
+        Some(without_nonce),
+        "an attempt without a nonce (GitHub) round-trips"
+    );
+}

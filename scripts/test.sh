@@ -3,8 +3,9 @@
 # storage backends. It installs and starts what the tests need (DynamoDB Local and
 # moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
 # checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
-# installs Debian's gnupg, chromium and chromium-driver when missing, and axe-core
-# into .tools/browser (the browser suite starts its own chromedriver per test).
+# installs Debian's gnupg, chromium and chromium-driver when missing, axe-core
+# into .tools/browser and oidc-provider into .tools/oidc (the browser suite starts
+# its own chromedriver and OpenID provider per test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,14 @@ export AXE_CORE_JS="$PWD/.tools/browser/node_modules/axe-core/axe.min.js"
 if [ ! -f "$AXE_CORE_JS" ] || ! grep -q "\"version\": \"${AXE_CORE_PACKAGE#axe-core@}\"" .tools/browser/node_modules/axe-core/package.json; then
   step "installing $AXE_CORE_PACKAGE (npm) into .tools/browser"
   npm install --no-audit --no-fund --silent --prefix .tools/browser "$AXE_CORE_PACKAGE" >&2
+fi
+
+# oidc-provider (npm), the certified OpenID provider the browser suite signs in with.
+OIDC_PROVIDER_PACKAGE="oidc-provider@9.13.3"
+export OIDC_PROVIDER_MODULE_DIR="$PWD/.tools/oidc/node_modules/oidc-provider"
+if [ ! -f "$OIDC_PROVIDER_MODULE_DIR/package.json" ] || ! grep -q "\"version\": \"${OIDC_PROVIDER_PACKAGE#oidc-provider@}\"" "$OIDC_PROVIDER_MODULE_DIR/package.json"; then
+  step "installing $OIDC_PROVIDER_PACKAGE (npm) into .tools/oidc"
+  npm install --no-audit --no-fund --silent --prefix .tools/oidc "$OIDC_PROVIDER_PACKAGE" >&2
 fi
 
 step "cargo fmt --check"

@@ -18,11 +18,11 @@ use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
     S3UploadStore,
 };
-use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores};
+use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInParts};
 use registry_core::slug::Slug;
 use registry_core::store::{
-    ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore, KeyStore,
-    McpRouterStore, UploadStore, owner_only,
+    AccountStore, ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore,
+    KeyStore, McpRouterStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub check_timeout: Duration,
     /// The HTTP server's bounds on waits and connections.
     pub connections: ConnectionLimits,
+    /// The sign-in providers (none: keys only).
+    pub sign_in: SignInSettings,
 }
 
 impl ServerConfig {
@@ -92,12 +94,14 @@ impl ServerConfig {
             health_interval: DEFAULT_HEALTH_INTERVAL,
             check_timeout: DEFAULT_CHECK_TIMEOUT,
             connections: ConnectionLimits::default(),
+            sign_in: SignInSettings::default(),
         }
     }
 }
 
 pub use http_server::{ConnectionLimits, serve_http};
 pub use registry_aws::s3_needs_path_style;
+pub use registry_identity::{GitHubSettings, OidcSettings, SignInSettings};
 
 /// An opened registry: its services, its static index and the index's builder.
 #[derive(Clone)]
@@ -126,6 +130,7 @@ struct Stores {
     catalog: Arc<dyn CatalogStore>,
     journal: Option<Arc<dyn ChangeJournal>>,
     keys: Arc<dyn KeyStore>,
+    accounts: Arc<dyn AccountStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
@@ -194,6 +199,16 @@ pub async fn open_registry(
     if let Some(uploads) = stores.uploads {
         registry = registry.with_uploads(uploads);
     }
+    if config.sign_in.any() {
+        let providers = config
+            .sign_in
+            .providers()
+            .map_err(|e| anyhow::anyhow!("configuring sign-in: {e}"))?;
+        registry = registry.with_sign_in(SignInParts {
+            store: stores.accounts,
+            providers,
+        });
+    }
     Ok(OpenedRegistry {
         registry: Arc::new(registry),
         index: stores.index,
@@ -236,6 +251,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 catalog: store.clone(),
                 journal: Some(store.clone()),
                 keys: store.clone(),
+                accounts: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),
@@ -261,6 +277,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 // index-builder function reads; this process updates directly.
                 journal: None,
                 keys: store.clone(),
+                accounts: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ADMIN_KEY_FILE, Backend, ConnectionLimits, ServerConfig, bootstrap_admin_key,
-    ensure_all_catalog_plugins_local, init_aws, open_registry_now, s3_needs_path_style, serve,
-    shutdown_signal,
+    ADMIN_KEY_FILE, Backend, ConnectionLimits, GitHubSettings, OidcSettings, ServerConfig,
+    bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws, open_registry_now,
+    s3_needs_path_style, serve, shutdown_signal,
 };
 use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
@@ -123,6 +123,80 @@ impl RouterArgs {
     }
 }
 
+/// Who may sign in with a browser, and through which provider.
+#[derive(Debug, Args)]
+struct SignInArgs {
+    /// Issuer URL of an OpenID Connect provider people sign in with (discovery
+    /// is at `{issuer}/.well-known/openid-configuration`).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_OIDC_ISSUER", requires_all = ["oidc_client_id", "oidc_client_secret"])]
+    oidc_issuer: Option<String>,
+    /// The registry's client id at that provider.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// The registry's client secret at that provider.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    oidc_client_secret: Option<String>,
+    /// The provider's name on the sign-in button.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_OIDC_NAME",
+        default_value = "OpenID Connect"
+    )]
+    oidc_name: String,
+    /// Client id of a GitHub OAuth app people sign in with.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_GITHUB_CLIENT_ID",
+        requires = "github_client_secret"
+    )]
+    github_client_id: Option<String>,
+    /// That OAuth app's client secret.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_GITHUB_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    github_client_secret: Option<String>,
+    /// GitHub's web address (a GitHub Enterprise Server's, if not github.com).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITHUB_URL", default_value = registry_identity::GITHUB_WEB_URL)]
+    github_url: String,
+    /// GitHub's REST API (`{github_url}/api/v3` on GitHub Enterprise Server).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITHUB_API_URL", default_value = registry_identity::GITHUB_API_URL)]
+    github_api_url: String,
+}
+
+impl SignInArgs {
+    fn apply(self, config: &mut ServerConfig) {
+        if let (Some(issuer), Some(client_id), Some(client_secret)) = (
+            self.oidc_issuer,
+            self.oidc_client_id,
+            self.oidc_client_secret,
+        ) {
+            config.sign_in.oidc = Some(OidcSettings {
+                id: "oidc".to_owned(),
+                display_name: self.oidc_name,
+                issuer,
+                client_id,
+                client_secret,
+            });
+        }
+        if let (Some(client_id), Some(client_secret)) =
+            (self.github_client_id, self.github_client_secret)
+        {
+            config.sign_in.github = Some(GitHubSettings {
+                client_id,
+                client_secret,
+                web_url: self.github_url,
+                api_url: self.github_api_url,
+            });
+        }
+    }
+}
+
 /// The HTTP server's bounds on waits and connections.
 #[derive(Debug, Args)]
 struct ConnectionArgs {
@@ -179,6 +253,9 @@ enum Command {
         router: RouterArgs,
         #[command(flatten)]
         connections: ConnectionArgs,
+        // Boxed: the flags of sign-in make this variant much larger than the others.
+        #[command(flatten)]
+        sign_in: Box<SignInArgs>,
     },
     /// Run one health pass over every registered MCP router instance now and print its report (JSON) on stdout.
     HealthCheck {
@@ -239,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
             private,
             router,
             connections,
+            sign_in,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -250,6 +328,7 @@ async fn main() -> anyhow::Result<()> {
             )?;
             router.apply(&mut config);
             connections.apply(&mut config);
+            sign_in.apply(&mut config);
             let opened = open_registry_now(&config).await?;
             if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
                 announce_admin_key(&storage.data.join(ADMIN_KEY_FILE), created.secret.expose());

@@ -63,6 +63,13 @@ impl Output {
         let _ = writeln!(std::io::stderr().lock(), "warning: {text}");
     }
 
+    /// Something a person must act on (open a page, type a code), on stderr in
+    /// every mode, quiet included: nothing goes on without it, and a script's
+    /// JSON on stdout stays clean.
+    pub fn instruct(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
     /// A progress note for people, on stderr.
     pub fn note(&self, text: &str) {
         if self.mode == Mode::Human {

@@ -169,7 +169,7 @@ fn an_author_publishes_from_ci_and_a_user_installs() {
     assert!(run.stderr.contains("not authenticated"), "{}", run.stderr);
     let config = author.home.path().join(".config/openworkflow/config.toml");
     assert!(!config.exists(), "a rejected key is not stored");
-    let mut login = author.command(&["auth", "login"]);
+    let mut login = author.command(&["auth", "login", "--key-stdin"]);
     let mut child = login
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1111,4 +1111,85 @@ fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
     admin
         .run(&["auth", "revoke-key", "key_no_such_key"])
         .fails_with(4);
+}
+
+/// `openworkflow auth login` with no key: the registry's device sign-in. The
+/// terminal prints a page and a code; a person signed in (through the certified
+/// OpenID provider) confirms it; the terminal stores its new key and publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_signs_a_terminal_in_through_the_browser_then_it_publishes() {
+    use registry_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, CertifiedProvider, CookieClient};
+    use std::io::BufRead;
+
+    let mut provider = CertifiedProvider::start();
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[
+            ("OPENWORKFLOW_REGISTRY_OIDC_ISSUER", &provider.issuer),
+            ("OPENWORKFLOW_REGISTRY_OIDC_CLIENT_ID", CLIENT_ID),
+            ("OPENWORKFLOW_REGISTRY_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        ],
+    );
+    provider.serve_for(&format!("{}/auth/callback/oidc", registry.base));
+    let author = User::new(&registry);
+
+    let mut login = author
+        .command(&["auth", "login", "--key-name", "e2e terminal"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = std::io::BufReader::new(login.stderr.take().unwrap()).lines();
+    let page = said
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let start = line.find("http")?;
+            line[start..]
+                .contains("/device?user_code=")
+                .then(|| line[start..].trim().to_owned())
+        })
+        .expect("the terminal says where to confirm the code");
+    let rest = std::thread::spawn(move || said.map_while(Result::ok).collect::<Vec<_>>());
+    let page = url::Url::parse(&page).unwrap();
+    let user_code = page
+        .query_pairs()
+        .find(|(k, _)| k == "user_code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+
+    let mut person = CookieClient::new();
+    person.sign_in(&registry.base, "ada").await;
+    let confirm = person.get(&page).await.text().await.unwrap();
+    assert!(confirm.contains("e2e terminal"), "{confirm}");
+    let approved = person
+        .post_form(
+            &page.join("/device").unwrap(),
+            &[
+                ("csrf", &registry_testkit::oidc::csrf_token(&confirm)),
+                ("user_code", &user_code),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status(), reqwest::StatusCode::OK);
+
+    let output = tokio::task::spawn_blocking(move || login.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = rest.join().unwrap().join("\n");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr,
+    }
+    .ok();
+    assert!(run.stdout.contains("Logged in to"), "{}", run.stdout);
+
+    let schema = author.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    author.run(&["plugin", "publish", &schema]).ok();
+    let keys = author.run(&["auth", "list-keys", "--json"]).ok().json();
+    assert_eq!(keys["keys"][0]["name"], "e2e terminal");
 }

@@ -78,12 +78,13 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// A secret held only by a browser's cookie: a session's, or a sign-in attempt's.
-/// Never logged: `Debug` hides it.
+/// A random secret only its holder has: a session's or a sign-in attempt's (in a
+/// browser's cookie), or a device sign-in's device code (in the CLI). The store
+/// keeps its hash. Never logged: `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct BrowserSecret(String);
+pub struct OpaqueSecret(String);
 
-impl BrowserSecret {
+impl OpaqueSecret {
     /// A fresh secret.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(Self(random_hex(SECRET_RANDOM_BYTES)?))
@@ -125,9 +126,9 @@ impl BrowserSecret {
     }
 }
 
-impl fmt::Debug for BrowserSecret {
+impl fmt::Debug for OpaqueSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BrowserSecret(…)")
+        f.write_str("OpaqueSecret(…)")
     }
 }
 
@@ -166,6 +167,127 @@ pub struct LoginAttempt {
     pub return_to: String,
     /// When the attempt lapses.
     pub expires_at: Timestamp,
+}
+
+/// How long a device sign-in waits for its person to approve it.
+pub const DEVICE_GRANT_LIFETIME: time::Duration = time::Duration::minutes(10);
+
+/// The fewest seconds between two polls of one device sign-in.
+pub const DEVICE_POLL_INTERVAL_SECS: u32 = 5;
+
+/// The letters of user codes: no vowels (no words), nothing mistaken for
+/// another (RFC 8628 section 6.1).
+const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+/// Letters in a user code: 20^8, about 2^34.6 codes, for ten-minute grants.
+const USER_CODE_LETTERS: usize = 8;
+
+/// The short code a person types or confirms to approve a device sign-in,
+/// shown as `BCDF-GHJK`; stored without the dash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserCode(String);
+
+impl UserCode {
+    /// A fresh random code.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; USER_CODE_LETTERS];
+        getrandom::fill(&mut bytes)?;
+        // 256 is not a multiple of 20; redrawing the few biased bytes keeps
+        // every letter equally likely.
+        let mut code = String::with_capacity(USER_CODE_LETTERS);
+        let mut i = 0;
+        while code.len() < USER_CODE_LETTERS {
+            if i == bytes.len() {
+                getrandom::fill(&mut bytes)?;
+                i = 0;
+            }
+            let b = bytes[i];
+            i += 1;
+            if usize::from(b) < 240 {
+                code.push(char::from(USER_CODE_ALPHABET[usize::from(b) % 20]));
+            }
+        }
+        Ok(Self(code))
+    }
+
+    /// Reads what a person typed: any case, dashes and spaces ignored; `None`
+    /// for anything that cannot be a code.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let code: String = raw
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        (code.len() == USER_CODE_LETTERS && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b)))
+            .then_some(Self(code))
+    }
+
+    /// Wraps a stored code.
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The code as stored (no dash).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (first, second) = self.0.split_at(self.0.len() / 2);
+        write!(f, "{first}-{second}")
+    }
+}
+
+/// Where a device sign-in stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceGrantState {
+    /// Waiting for its person.
+    Pending,
+    /// Approved by the person signed in with `session`; the device may collect
+    /// its key once.
+    Approved {
+        /// Who approved: the key will be theirs.
+        principal: PrincipalId,
+        /// The session they approved from.
+        session: SessionId,
+    },
+    /// Refused by its person.
+    Denied,
+    /// Approved, and its key handed to the device.
+    Redeemed,
+}
+
+impl DeviceGrantState {
+    /// The state's stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved { .. } => "approved",
+            Self::Denied => "denied",
+            Self::Redeemed => "redeemed",
+        }
+    }
+}
+
+/// A device sign-in (the CLI's `auth login`), as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceGrant {
+    /// SHA-256 of the device code the CLI holds.
+    pub hash: SecretHash,
+    /// The code the person confirms.
+    pub user_code: UserCode,
+    /// The name the key will get.
+    pub key_name: String,
+    /// When the CLI asked.
+    pub created_at: Timestamp,
+    /// When the grant lapses unless redeemed.
+    pub expires_at: Timestamp,
+    /// Where it stands.
+    pub state: DeviceGrantState,
+    /// When the CLI last asked whether it is approved.
+    pub last_polled_at: Option<Timestamp>,
 }
 
 /// Where to send a browser to sign in, and what to keep for the callback.
@@ -250,23 +372,36 @@ mod tests {
 
     #[test]
     fn a_browser_secret_round_trips_and_hides_itself() {
-        let secret = BrowserSecret::generate().expect("entropy");
-        let again = BrowserSecret::from_presented(secret.expose()).expect("own shape");
+        let secret = OpaqueSecret::generate().expect("entropy");
+        let again = OpaqueSecret::from_presented(secret.expose()).expect("own shape");
         assert_eq!(secret.hash(), again.hash());
         assert!(!format!("{secret:?}").contains(secret.expose()));
         for bad in ["", "zz", &"g".repeat(64), &"a".repeat(63)] {
-            assert!(BrowserSecret::from_presented(bad).is_none(), "{bad}");
+            assert!(OpaqueSecret::from_presented(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn the_csrf_token_belongs_to_one_session() {
-        let one = BrowserSecret::generate().expect("entropy");
-        let other = BrowserSecret::generate().expect("entropy");
+        let one = OpaqueSecret::generate().expect("entropy");
+        let other = OpaqueSecret::generate().expect("entropy");
         assert!(one.csrf_token_matches(&one.csrf_token()));
         assert!(!one.csrf_token_matches(&other.csrf_token()));
         assert!(!one.csrf_token_matches(""));
         assert_ne!(one.csrf_token(), one.expose());
+    }
+
+    #[test]
+    fn user_codes_read_as_people_type_them() {
+        let code = UserCode::generate().expect("entropy");
+        let shown = code.to_string();
+        assert_eq!(shown.len(), 9);
+        assert_eq!(UserCode::parse(&shown), Some(code.clone()));
+        assert_eq!(UserCode::parse(&shown.to_lowercase()), Some(code.clone()));
+        assert_eq!(UserCode::parse(&shown.replace('-', " ")), Some(code));
+        for bad in ["", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1"] {
+            assert_eq!(UserCode::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -25,6 +25,40 @@ pub enum RegistryError {
         /// When it expired.
         expired_at: crate::timestamp::Timestamp,
     },
+    /// This registry has no sign-in provider by that name (or none at all).
+    #[error("{detail}")]
+    SignInUnavailable {
+        /// Which provider, and what there is instead.
+        detail: String,
+    },
+    /// A sign-in could not be completed: the person should start again.
+    #[error("{detail}")]
+    SignInRefused {
+        /// A stable problem code naming what failed (`sign_in_state_mismatch`,
+        /// `id_token_invalid`, …).
+        code: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The sign-in provider could not be reached or answered nonsense.
+    #[error("the sign-in provider could not be reached: {detail}; try again shortly")]
+    SignInProviderFailed {
+        /// What went wrong.
+        detail: String,
+    },
+    /// A device sign-in cannot give its key (yet): RFC 8628's answers
+    /// (`authorization_pending`, `slow_down`, `expired_token`, `access_denied`,
+    /// `invalid_grant`), and an unknown user code (`user_code_unknown`).
+    #[error("{detail}")]
+    DeviceFlow {
+        /// The answer's code.
+        code: &'static str,
+        /// What it means for the person or the CLI.
+        detail: String,
+    },
+    /// A form was posted without this session's anti-forgery token.
+    #[error("the form's anti-forgery token is missing or wrong; reload the page and try again")]
+    CsrfRejected,
     /// The key is valid but lacks a needed scope.
     #[error("this API key lacks the '{needed}' scope")]
     MissingScope {

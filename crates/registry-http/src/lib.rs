@@ -9,6 +9,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod session;
 pub mod state;
 
 pub use routes::all_routes;

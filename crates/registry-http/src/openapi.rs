@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +27,7 @@ use crate::routes::api_routes;
         (name = "plugins", description = "Discover and download plugins"),
         (name = "publishing", description = "Publish and manage versions (API key with the publish scope)"),
         (name = "keys", description = "API keys"),
+        (name = "sign-in", description = "People sign in through an OpenID Connect provider or GitHub, and manage their account in the browser (HTML pages; forms carry the session's anti-forgery token)"),
         (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),
         (name = "system catalog", description = "Platform-wide system plugins (sys_admin)"),
         (name = "administration", description = "Orgs, members and permissions (an admin key of a sys_admin)"),
@@ -49,6 +50,13 @@ impl Modify for BearerAuth {
                     .bearer_format("sk_...")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::SESSION_COOKIE,
+                "A browser session from signing in; it authenticates the account pages only, never the API",
+            ))),
         );
     }
 }

@@ -88,6 +88,16 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// Its stable problem code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// What it says to fix.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
 }
 
 fn title_of(status: StatusCode) -> &'static str {
@@ -134,6 +144,13 @@ impl From<RegistryError> for ApiError {
             RegistryError::Unauthenticated { .. } => (S::UNAUTHORIZED, "unauthenticated"),
             RegistryError::KeyExpired { .. } => (S::UNAUTHORIZED, "key_expired"),
             RegistryError::MissingScope { .. } => (S::FORBIDDEN, "missing_scope"),
+            RegistryError::SignInUnavailable { .. } => (S::NOT_FOUND, "sign_in_unavailable"),
+            RegistryError::SignInRefused { code, .. } => (S::UNAUTHORIZED, *code),
+            RegistryError::SignInProviderFailed { .. } => {
+                (S::SERVICE_UNAVAILABLE, "sign_in_provider_failed")
+            }
+            RegistryError::CsrfRejected => (S::FORBIDDEN, "csrf_rejected"),
+            RegistryError::DeviceFlow { code, .. } => (S::BAD_REQUEST, *code),
             RegistryError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
             RegistryError::InvalidParameter { .. } => (S::BAD_REQUEST, "invalid_parameter"),
             RegistryError::MalformedDocument { .. } => (S::BAD_REQUEST, "malformed_document"),

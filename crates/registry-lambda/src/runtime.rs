@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use registry_aws::secrets::read_secret_with;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
 use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::{
-    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, OrgStores,
+    DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, OrgStores, SignInParts,
 };
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
+use registry_identity::{GitHubSettings, OidcSettings, SignInSettings};
 
 use lambda_http::LambdaEvent;
 
@@ -43,6 +45,80 @@ pub struct LambdaConfig {
     /// `OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS`: one health check's time limit
     /// (default 5000).
     pub check_timeout: Duration,
+    /// The sign-in providers: `OPENWORKFLOW_REGISTRY_OIDC_ISSUER`, `_OIDC_CLIENT_ID`,
+    /// `_OIDC_NAME` and the client secret (`_OIDC_CLIENT_SECRET`, or the Secrets
+    /// Manager secret `_OIDC_CLIENT_SECRET_ARN` names); GitHub's
+    /// `_GITHUB_CLIENT_ID`, its secret likewise, `_GITHUB_URL` and `_GITHUB_API_URL`.
+    pub sign_in: SignInSettings,
+}
+
+/// A client secret as the environment gives it: the value, or where it is kept.
+enum SecretSource {
+    Value(String),
+    SecretsManager(String),
+}
+
+/// The client secret of a provider whose variables start with `prefix`.
+fn secret_source(prefix: &str) -> Option<SecretSource> {
+    std::env::var(format!("{prefix}_CLIENT_SECRET"))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretSource::Value)
+        .or_else(|| {
+            std::env::var(format!("{prefix}_CLIENT_SECRET_ARN"))
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretSource::SecretsManager)
+        })
+}
+
+/// A non-empty variable, or `None`.
+fn set_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The providers the environment configures, their secrets read from Secrets
+/// Manager where it names them (once per container).
+async fn sign_in_settings(sdk: &aws_config::SdkConfig) -> anyhow::Result<SignInSettings> {
+    let secret = |source: SecretSource| async move {
+        match source {
+            SecretSource::Value(value) => Ok::<_, anyhow::Error>(value),
+            SecretSource::SecretsManager(arn) => read_secret_with(sdk, &arn)
+                .await
+                .with_context(|| format!("reading the client secret {arn}")),
+        }
+    };
+    let mut settings = SignInSettings::default();
+    let oidc = "OPENWORKFLOW_REGISTRY_OIDC";
+    if let (Some(issuer), Some(client_id), Some(source)) = (
+        set_var(&format!("{oidc}_ISSUER")),
+        set_var(&format!("{oidc}_CLIENT_ID")),
+        secret_source(oidc),
+    ) {
+        settings.oidc = Some(OidcSettings {
+            id: "oidc".to_owned(),
+            display_name: set_var(&format!("{oidc}_NAME"))
+                .unwrap_or_else(|| "OpenID Connect".to_owned()),
+            issuer,
+            client_id,
+            client_secret: secret(source).await?,
+        });
+    }
+    let github = "OPENWORKFLOW_REGISTRY_GITHUB";
+    if let (Some(client_id), Some(source)) = (
+        set_var(&format!("{github}_CLIENT_ID")),
+        secret_source(github),
+    ) {
+        settings.github = Some(GitHubSettings {
+            client_id,
+            client_secret: secret(source).await?,
+            web_url: set_var(&format!("{github}_URL"))
+                .unwrap_or_else(|| registry_identity::GITHUB_WEB_URL.to_owned()),
+            api_url: set_var(&format!("{github}_API_URL"))
+                .unwrap_or_else(|| registry_identity::GITHUB_API_URL.to_owned()),
+        });
+    }
+    Ok(settings)
 }
 
 /// How long a warm search function trusts its in-memory index by default.
@@ -82,6 +158,7 @@ impl LambdaConfig {
                 "OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS",
                 DEFAULT_CHECK_TIMEOUT.as_millis() as u64,
             )?),
+            sign_in: SignInSettings::default(),
         })
     }
 }
@@ -124,9 +201,20 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         catalog: store.clone(),
     })
     .with_mcp_router(
-        http_mcp_router(store, config.router, config.check_timeout)
+        http_mcp_router(store.clone(), config.router, config.check_timeout)
             .context("building the health-check HTTP client")?,
     );
+    let registry = if config.sign_in.any() {
+        registry.with_sign_in(SignInParts {
+            store,
+            providers: config
+                .sign_in
+                .providers()
+                .map_err(|e| anyhow::anyhow!("configuring sign-in: {e}"))?,
+        })
+    } else {
+        registry
+    };
     Ok(Arc::new(AppState::new(
         Arc::new(registry),
         clients.index_store(&settings),
@@ -155,8 +243,9 @@ fn init_logging() {
 
 /// Configuration and clients, built once per container, outside the handler.
 async fn load_state() -> anyhow::Result<Arc<AppState>> {
-    let config = LambdaConfig::from_env()?;
+    let mut config = LambdaConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    config.sign_in = sign_in_settings(&sdk).await?;
     let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
     lambda_state(&clients, &config)
 }

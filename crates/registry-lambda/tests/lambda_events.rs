@@ -14,7 +14,7 @@ use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
 use registry_http::routes::{
     deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
-    read_routes, unpublish_routes,
+    read_routes, sign_in_routes, unpublish_routes,
 };
 use registry_lambda::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use runtime_api::{Outcome, RuntimeApi};
@@ -725,4 +725,64 @@ async fn the_org_catalog_function_answers_its_api_gateway_events() {
     assert_eq!(body["total"], 1, "{body}");
     assert_eq!(body["plugins"][0]["pid"], "web-search");
     assert_eq!(body["plugins"][0]["source"], "org");
+}
+
+/// API Gateway v2 carries cookies in the event's own `cookies` list, not in a
+/// header: the sign-in function still finds the session among them.
+#[tokio::test]
+async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cookies() {
+    use registry_aws::AwsSettings;
+    use registry_core::account::{OpaqueSecret, SessionId, SessionRecord};
+    use registry_core::auth::PrincipalId;
+    use registry_core::store::AccountStore;
+    use registry_core::timestamp::{Clock, SystemClock};
+
+    let f = Functions::start().await;
+    let (status, content_type, page) = f
+        .invoke_raw(sign_in_routes, "apigw/sign_in_page.json", "", &[])
+        .await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(page.contains("Sign in with GitHub"), "{page}");
+
+    let secret = OpaqueSecret::generate().unwrap();
+    let now = SystemClock.now();
+    let store = f.clients.dynamo_store(&AwsSettings {
+        table: f.config.table.clone(),
+        bucket: f.config.bucket.clone(),
+        force_path_style: true,
+    });
+    store
+        .insert_session(&SessionRecord {
+            id: SessionId::from_stored("ses_lambda_events"),
+            hash: secret.hash(),
+            principal: PrincipalId::from_stored("prn_lambda_events"),
+            login: "lambda-person".into(),
+            created_at: now,
+            expires_at: now.plus(time::Duration::hours(1)),
+        })
+        .await
+        .unwrap();
+    let (status, _, page) = f
+        .invoke_raw(
+            sign_in_routes,
+            "apigw/account_page.json",
+            "",
+            &[("{{SESSION}}", secret.expose())],
+        )
+        .await;
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(">lambda-person</h1>"), "{page}");
+
+    let (status, _, _) = f
+        .invoke_raw(
+            sign_in_routes,
+            "apigw/account_page.json",
+            "",
+            &[("{{SESSION}}", &"0".repeat(64))],
+        )
+        .await;
+    assert_eq!(status, 303, "an unknown session is sent to sign in");
 }

@@ -15,7 +15,7 @@ use registry_core::{Registry, RegistryConfig};
 use registry_http::problem::NO_SUCH_ROUTE;
 use registry_http::routes::{
     ApiRoutes, deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
-    search_function_routes, unpublish_routes,
+    search_function_routes, sign_in_routes, unpublish_routes,
 };
 use registry_http::state::AppState;
 use registry_index::FileIndexStore;
@@ -73,6 +73,7 @@ fn routes_of_integration(integration: &str) -> fn() -> ApiRoutes {
         "KeysIntegration" => key_routes,
         "OrgCatalogIntegration" => org_catalog_routes,
         "RouterIntegration" => mcp_router_routes,
+        "SignInIntegration" => sign_in_routes,
         other => panic!("no function router is known for {other}"),
     }
 }
@@ -153,6 +154,7 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
             .replace("{plugin}", "web-search")
             .replace("{principal_id}", "prn_0123456789abcdef")
             .replace("{permission}", "sys_admin")
+            .replace("{provider}", "oidc")
             .replace("{proxy+}", "plugins/github.html");
         let router = function_router(routes_of_integration(integration)(), Arc::clone(&state));
         let request = axum::http::Request::builder()
@@ -180,6 +182,7 @@ async fn every_api_route_reaches_a_function_that_serves_it() {
             "PublishIntegration",
             "RouterIntegration",
             "SearchIntegration",
+            "SignInIntegration",
             "UnpublishIntegration"
         ]
     );

@@ -9,6 +9,7 @@
 //! The same bytes are served by the self-hosted server and, as index objects, by
 //! the CDN: rendering depends on its inputs alone, never on the clock.
 
+mod account;
 mod assets;
 mod chart;
 mod home;
@@ -19,13 +20,14 @@ mod problem;
 mod search;
 mod site;
 
+pub use account::{AccountView, DeviceView, account_page, device_page, sign_in_page};
 pub use assets::{Asset, fingerprint, site_assets};
 pub use chart::{CHART_DAYS, SVG_CONTENT_TYPE, chart_first_day, downloads_chart};
 pub use home::{HomeSummary, RecentPlugin, TagCount, home_page};
 pub use link::safe_link;
 pub use markdown::render_markdown;
 pub use plugin::PluginPages;
-pub use problem::{bad_request_page, gone_page, not_found_page};
+pub use problem::{bad_request_page, gone_page, not_found_page, refusal_page};
 pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, page_offset, search_page};
 pub use site::{
     CONTENT_SECURITY_POLICY, DOWNLOAD_CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site,

@@ -65,3 +65,20 @@ pub fn bad_request_page(site: &Site, message: &str) -> Result<String, RenderErro
     .render()
     .map_err(RenderError::of("bad request"))
 }
+
+/// The page of a request refused for a reason a person can act on: `heading`
+/// names the refusal, `message` says what to do.
+pub fn refusal_page(site: &Site, heading: &str, message: &str) -> Result<String, RenderError> {
+    ProblemPage {
+        chrome: Chrome::new(
+            site,
+            format!("{heading} · OpenWorkflow plugins"),
+            String::new(),
+        ),
+        heading,
+        message: message.to_owned(),
+        plugin_url: None,
+    }
+    .render()
+    .map_err(RenderError::of("refusal"))
+}

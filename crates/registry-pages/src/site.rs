@@ -43,6 +43,11 @@ impl Site {
         }
     }
 
+    /// The URL path the registry is served under (`""` at the root).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The URL path of a plugin's page (its latest version).
     pub(crate) fn plugin_url(&self, slug: &str) -> String {
         format!("{}/plugins/{slug}", self.base)
@@ -99,6 +104,36 @@ impl Site {
         format!("{}/search", self.base)
     }
 
+    /// The URL path that starts signing in with `provider`.
+    pub(crate) fn sign_in_url(&self, provider: &str) -> String {
+        format!("{}/auth/login/{provider}", self.base)
+    }
+
+    /// The URL path signing out posts to.
+    pub(crate) fn sign_out_url(&self) -> String {
+        format!("{}/auth/logout", self.base)
+    }
+
+    /// The URL path of the device sign-in page.
+    pub(crate) fn device_url(&self) -> String {
+        format!("{}/device", self.base)
+    }
+
+    /// The URL path of the account page.
+    pub(crate) fn account_url(&self) -> String {
+        format!("{}/account", self.base)
+    }
+
+    /// The URL path a new key's form posts to.
+    pub(crate) fn create_key_url(&self) -> String {
+        format!("{}/account/keys", self.base)
+    }
+
+    /// The URL path revoking a key posts to.
+    pub(crate) fn revoke_key_url(&self, key_id: &str) -> String {
+        format!("{}/account/keys/{key_id}/revoke", self.base)
+    }
+
     /// The URL path of the home page.
     pub(crate) fn home_url(&self) -> String {
         format!("{}/", self.base)
@@ -132,5 +167,9 @@ impl<'a> Chrome<'a> {
 
     pub(crate) fn search_url(&self) -> String {
         self.site.search_url()
+    }
+
+    pub(crate) fn account_url(&self) -> String {
+        self.site.account_url()
     }
 }

@@ -3,13 +3,16 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use registry_core::account::{Account, Identity, LoginAttempt, SessionId, SessionRecord};
+use registry_core::account::{
+    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionId, SessionRecord,
+    UserCode,
+};
 use registry_core::auth::{Principal, PrincipalId, SecretHash};
 use registry_core::store::codec::{secret_hash_from_stored, timestamp_from_stored};
 use registry_core::store::{AccountStore, Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
-use crate::{SqliteStore, backend};
+use crate::{SqliteStore, backend, corrupt, set_time_unless_since};
 
 const SESSION_COLUMNS: &str = "hash, id, principal, login, created_at, expires_at";
 
@@ -35,6 +38,101 @@ fn session_record(
         created_at: timestamp_from_stored("created_at", &created_at)?,
         expires_at: timestamp_from_stored("expires_at", &expires_at)?,
     })
+}
+
+const GRANT_COLUMNS: &str =
+    "hash, user_code, key_name, created_at, expires_at, state, principal, session, last_polled_at";
+
+type GrantRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn grant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn grant_state(
+    state: &str,
+    principal: Option<String>,
+    session: Option<String>,
+) -> Result<DeviceGrantState, StorageError> {
+    Ok(match (state, principal, session) {
+        ("pending", _, _) => DeviceGrantState::Pending,
+        ("approved", Some(principal), Some(session)) => DeviceGrantState::Approved {
+            principal: PrincipalId::from_stored(principal),
+            session: SessionId::from_stored(session),
+        },
+        ("denied", _, _) => DeviceGrantState::Denied,
+        ("redeemed", _, _) => DeviceGrantState::Redeemed,
+        (other, _, _) => return Err(corrupt("device grant state", other)),
+    })
+}
+
+fn grant_record(
+    (hash, user_code, key_name, created_at, expires_at, state, principal, session, polled): GrantRow,
+) -> Result<DeviceGrant, StorageError> {
+    Ok(DeviceGrant {
+        hash: secret_hash_from_stored(&hash)?,
+        user_code: UserCode::from_stored(user_code),
+        key_name,
+        created_at: timestamp_from_stored("created_at", &created_at)?,
+        expires_at: timestamp_from_stored("expires_at", &expires_at)?,
+        state: grant_state(&state, principal, session)?,
+        last_polled_at: polled
+            .map(|t| timestamp_from_stored("last_polled_at", &t))
+            .transpose()?,
+    })
+}
+
+/// The principal and session an approved state names, as columns.
+fn approver(state: &DeviceGrantState) -> (Option<String>, Option<String>) {
+    match state {
+        DeviceGrantState::Approved { principal, session } => (
+            Some(principal.as_str().to_owned()),
+            Some(session.as_str().to_owned()),
+        ),
+        _ => (None, None),
+    }
+}
+
+impl SqliteStore {
+    /// The device grant whose `column` (a unique one: `hash`, `user_code`) is `value`.
+    async fn device_grant_where(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> Result<Option<DeviceGrant>, StorageError> {
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!("SELECT {GRANT_COLUMNS} FROM device_grants WHERE {column} = ?1"),
+                [value],
+                grant_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(grant_record)
+            .transpose()
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -270,6 +368,97 @@ impl AccountStore for SqliteStore {
                 },
             )
             .transpose()
+        })
+        .await
+    }
+
+    async fn insert_device_grant(&self, grant: &DeviceGrant) -> Result<(), StorageError> {
+        let g = grant.clone();
+        self.with_conn(move |conn| {
+            // Lapsed grants are swept as new ones arrive (see `insert_session`).
+            conn.execute(
+                "DELETE FROM device_grants WHERE expires_at <= ?1",
+                [g.created_at.to_string()],
+            )
+            .map_err(backend)?;
+            let (principal, session) = approver(&g.state);
+            let inserted = conn
+                .execute(
+                    &format!("INSERT OR IGNORE INTO device_grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                    params![
+                        g.hash.to_hex(),
+                        g.user_code.as_str(),
+                        g.key_name,
+                        g.created_at.to_string(),
+                        g.expires_at.to_string(),
+                        g.state.as_str(),
+                        principal,
+                        session,
+                        g.last_polled_at.map(|t| t.to_string())
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StorageError::Conflict(Conflict::AlreadyExists));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn device_grant(&self, hash: &SecretHash) -> Result<Option<DeviceGrant>, StorageError> {
+        self.device_grant_where("hash", hash.to_hex()).await
+    }
+
+    async fn device_grant_by_user_code(
+        &self,
+        code: &UserCode,
+    ) -> Result<Option<DeviceGrant>, StorageError> {
+        self.device_grant_where("user_code", code.as_str().to_owned())
+            .await
+    }
+
+    async fn change_device_grant(
+        &self,
+        hash: &SecretHash,
+        from: &DeviceGrantState,
+        to: &DeviceGrantState,
+    ) -> Result<(), StorageError> {
+        let (hash, from, to) = (hash.to_hex(), from.as_str(), to.clone());
+        self.with_conn(move |conn| {
+            let (principal, session) = approver(&to);
+            let changed = conn
+                .execute(
+                    "UPDATE device_grants SET state = ?3, principal = COALESCE(?4, principal), session = COALESCE(?5, session)
+                     WHERE hash = ?1 AND state = ?2",
+                    params![hash, from, to.as_str(), principal, session],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_device_poll(
+        &self,
+        hash: &SecretHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let hash = hash.to_hex();
+        self.with_conn(move |conn| {
+            set_time_unless_since(
+                conn,
+                "device_grants",
+                "hash",
+                &hash,
+                "last_polled_at",
+                at,
+                since,
+            )
         })
         .await
     }

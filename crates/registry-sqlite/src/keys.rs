@@ -10,7 +10,7 @@ use registry_core::store::codec::{
 use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
 
-use crate::{SqliteStore, backend, corrupt};
+use crate::{SqliteStore, backend, corrupt, set_time_unless_since};
 
 /// One row of `api_keys`, as read (columns in [`KEY_COLUMNS`] order).
 struct KeyRow {
@@ -222,14 +222,9 @@ impl KeyStore for SqliteStore {
     ) -> Result<(), StorageError> {
         let hash = hash.to_hex();
         self.with_conn(move |conn| {
-            // Stored times are RFC 3339 in UTC to the second, so text order is time order.
-            conn.execute(
-                "UPDATE api_keys SET last_used_at = ?2
-                 WHERE hash = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
-                params![hash, at.to_string(), since.to_string()],
-            )
-            .map_err(backend)?;
-            Ok(())
+            // A recent use already recorded is no error: nothing more to write.
+            set_time_unless_since(conn, "api_keys", "hash", &hash, "last_used_at", at, since)
+                .map(drop)
         })
         .await
     }

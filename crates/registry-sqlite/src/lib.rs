@@ -77,6 +77,32 @@ impl SqliteStore {
     }
 }
 
+/// Sets `column` of the row of `table` whose `key_column` is `key` to `at`,
+/// unless it is already `since` or later; returns whether it was set. (A
+/// bookkeeping time written at most once per period however often it is asked:
+/// a key's last use, a device sign-in's last poll.) The names are this crate's
+/// own constants, never input.
+pub(crate) fn set_time_unless_since(
+    conn: &Connection,
+    table: &str,
+    key_column: &str,
+    key: &str,
+    column: &str,
+    at: registry_core::timestamp::Timestamp,
+    since: registry_core::timestamp::Timestamp,
+) -> Result<bool, StorageError> {
+    // Stored times are RFC 3339 in UTC to the second, so text order is time order.
+    let set = conn
+        .execute(
+            &format!(
+                "UPDATE {table} SET {column} = ?2 WHERE {key_column} = ?1 AND ({column} IS NULL OR {column} < ?3)"
+            ),
+            rusqlite::params![key, at.to_string(), since.to_string()],
+        )
+        .map_err(backend)?;
+    Ok(set == 1)
+}
+
 pub(crate) fn backend(e: rusqlite::Error) -> StorageError {
     match e {
         rusqlite::Error::SqliteFailure(code, _)

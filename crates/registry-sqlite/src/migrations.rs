@@ -46,8 +46,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "accounts_and_sessions",
-        sql: include_str!("../migrations/0004_accounts_and_sessions.sql"),
+        name: "accounts_sessions_and_device_grants",
+        sql: include_str!("../migrations/0004_accounts_sessions_and_device_grants.sql"),
     },
 ];
 

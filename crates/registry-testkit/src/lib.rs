@@ -1,8 +1,11 @@
 //! Test fixtures shared by every crate's tests: one builder for plugins (the
 //! manifest as YAML or JSON, a ZIP bundle around it, their SHA-256), and the ZIP
-//! and hash helpers the suites used to copy. Test code only: nothing here is
-//! linked into a binary.
+//! and hash helpers the suites used to copy, and the certified OpenID provider
+//! the sign-in suites run ([`oidc`]). Test code only: nothing here is linked
+//! into a binary.
 #![allow(clippy::expect_used, clippy::panic)]
+
+pub mod oidc;
 
 use std::io::{Cursor, Write};
 

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use registry_core::api::device::{
+    DeviceAuthorizationRequest, DeviceAuthorizationResponse, DeviceTokenRequest,
+};
 use registry_core::api::keys::{CreateKeyRequest, CreatedKeyResponse, KeyInfo, KeyList};
 use registry_core::api::plugins::{
     CreateUploadRequest, DeprecateRequest, DeprecateResponse, PublishResponse, UnpublishResponse,
@@ -184,6 +187,17 @@ pub struct CreatedKey {
     pub secret: ApiKey,
     /// Everything else about it.
     pub info: KeyInfo,
+}
+
+/// Where a device sign-in stands, as one poll found it.
+#[derive(Debug)]
+pub enum DevicePoll {
+    /// Confirmed: the terminal's new key.
+    Key(CreatedKey),
+    /// Not confirmed yet: poll again after the interval.
+    Pending,
+    /// Polled too fast: add five seconds to the interval.
+    SlowDown,
 }
 
 /// A client for one registry.
@@ -649,6 +663,53 @@ impl RegistryClient {
             secret: ApiKey::new(answer.key),
             info: answer.info,
         })
+    }
+
+    /// `POST /auth/device`: begins signing this terminal in; a person confirms the
+    /// answer's `user_code` at its `verification_uri`.
+    pub async fn start_device_sign_in(
+        &self,
+        key_name: &str,
+    ) -> Result<DeviceAuthorizationResponse, ClientError> {
+        let url = self.url_of(&["auth", "device"]);
+        let body = DeviceAuthorizationRequest {
+            key_name: Some(key_name.to_owned()),
+        };
+        let response = self
+            .send(Repeatable::Yes, || self.http.post(url.clone()).json(&body))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `POST /auth/device/token`: one poll of a device sign-in. Refusals that end
+    /// it (`expired_token`, `access_denied`, `invalid_grant`) are errors.
+    pub async fn poll_device_sign_in(&self, device_code: &str) -> Result<DevicePoll, ClientError> {
+        let url = self.url_of(&["auth", "device", "token"]);
+        let body = DeviceTokenRequest {
+            device_code: device_code.to_owned(),
+        };
+        // A key is handed out once: a poll whose answer was lost is not repeated.
+        let response = self
+            .send(Repeatable::OnlyIfUnprocessed, || {
+                self.http.post(url.clone()).json(&body)
+            })
+            .await;
+        match response {
+            Ok(response) => {
+                let answer: CreatedKeyResponse = Self::json(&url, response).await?;
+                Ok(DevicePoll::Key(CreatedKey {
+                    secret: ApiKey::new(answer.key),
+                    info: answer.info,
+                }))
+            }
+            Err(ClientError::Rejected(problem)) if problem.code == "authorization_pending" => {
+                Ok(DevicePoll::Pending)
+            }
+            Err(ClientError::Rejected(problem)) if problem.code == "slow_down" => {
+                Ok(DevicePoll::SlowDown)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// `POST /register`: adds (or refreshes) an instance in the MCP router's

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 use openworkflow::ApiKey;
-use openworkflow::client::RegistryClient;
+use openworkflow::client::{DevicePoll, RegistryClient};
 use registry_core::api::keys::KeyList;
 use registry_core::auth::Scope;
 use registry_core::timestamp::{Clock, SystemClock};
@@ -37,11 +37,19 @@ pub(super) enum AuthCommand {
         /// The key's id, as `list-keys` shows it.
         key_id: String,
     },
-    /// Check a key and store it for the registry in the config file (mode 0600).
+    /// Sign in and store a key for the registry in the config file (mode 0600): by
+    /// default through the registry's device sign-in (open the page it prints,
+    /// confirm the code), or with a key you already have.
     Login {
-        /// The key; default: read from standard input, so it stays out of shell history.
-        #[arg(long, value_name = "KEY")]
+        /// A key to check and store instead of signing in.
+        #[arg(long, value_name = "KEY", conflicts_with = "key_stdin")]
         key: Option<String>,
+        /// Read the key to store from standard input (keeps it out of shell history).
+        #[arg(long)]
+        key_stdin: bool,
+        /// The name the new key gets (default: "openworkflow CLI on HOSTNAME").
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["key", "key_stdin"])]
+        key_name: Option<String>,
     },
 }
 
@@ -121,18 +129,22 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
             );
             Ok(())
         }
-        AuthCommand::Login { key } => {
-            let key = match key {
-                Some(key) => key,
-                None => {
+        AuthCommand::Login {
+            key,
+            key_stdin,
+            key_name,
+        } => {
+            let key = match (key, key_stdin) {
+                (Some(key), _) => ApiKey::new(key),
+                (None, true) => {
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line).map_err(|e| {
                         Failure::new(exit::FAILED, format!("reading the key from stdin: {e}"))
                     })?;
-                    line
+                    ApiKey::new(line)
                 }
+                (None, false) => device_sign_in(cx, out, key_name).await?,
             };
-            let key = ApiKey::new(key);
             if key.expose().is_empty() {
                 return Err(Failure::new(exit::USAGE, "no key given"));
             }
@@ -160,6 +172,83 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
             );
             Ok(())
         }
+    }
+}
+
+/// Signs this terminal in through the registry's device sign-in: prints where to
+/// confirm which code, then polls until the person confirms, refuses or the
+/// codes lapse.
+async fn device_sign_in(
+    cx: &Context,
+    out: &Output,
+    key_name: Option<String>,
+) -> Result<ApiKey, Failure> {
+    let client = RegistryClient::new(&cx.settings.registry, None)?;
+    let key_name = key_name.unwrap_or_else(default_key_name);
+    let started = client.start_device_sign_in(&key_name).await.map_err(|e| {
+        let no_sign_in = e.problem().is_some_and(|p| p.code == "sign_in_unavailable");
+        let failure = Failure::from(e);
+        if no_sign_in {
+            failure.hint("this registry takes keys only: get one from its operator, then `openworkflow auth login --key-stdin`")
+        } else {
+            failure
+        }
+    })?;
+    out.instruct(&format!(
+        "To sign in, open {}\nand confirm the code {} (it lapses in {} minutes).",
+        started.verification_uri_complete,
+        started.user_code,
+        started.expires_in / 60
+    ));
+    let mut interval = std::time::Duration::from_secs(u64::from(started.interval.max(1)));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(started.expires_in);
+    loop {
+        tokio::time::sleep(interval).await;
+        match client.poll_device_sign_in(&started.device_code).await {
+            Ok(DevicePoll::Key(created)) => {
+                out.note(&format!(
+                    "Confirmed: key {} ({}) made for you.",
+                    created.info.id, created.info.name
+                ));
+                return Ok(created.secret);
+            }
+            Ok(DevicePoll::Pending) => {}
+            Ok(DevicePoll::SlowDown) => interval += std::time::Duration::from_secs(5),
+            Err(e) => {
+                let hint = match e.problem().map(|p| p.code.as_str()) {
+                    Some("access_denied") => "the sign-in was refused in the browser",
+                    Some("expired_token") => {
+                        "nobody confirmed the code in time; run `openworkflow auth login` again"
+                    }
+                    _ => "run `openworkflow auth login` again",
+                };
+                return Err(Failure::from(e).hint(hint));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(
+                Failure::new(exit::AUTH, "nobody confirmed the code in time")
+                    .hint("run `openworkflow auth login` again"),
+            );
+        }
+    }
+}
+
+/// "openworkflow CLI on HOSTNAME", so the key list says which machine a key is on.
+fn default_key_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    if host.is_empty() {
+        registry_core::registry::DEFAULT_DEVICE_KEY_NAME.to_owned()
+    } else {
+        format!(
+            "{} on {host}",
+            registry_core::registry::DEFAULT_DEVICE_KEY_NAME
+        )
     }
 }
 

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
-use registry_core::account::{Account, Identity, LoginAttempt, SessionId, SessionRecord};
+use registry_core::account::{
+    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionId, SessionRecord,
+    UserCode,
+};
 use registry_core::auth::{Principal, PrincipalId, SecretHash};
 use registry_core::store::codec::secret_hash_from_stored;
 use registry_core::store::{AccountStore, Conflict, StorageError};
@@ -16,7 +19,7 @@ use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, n, opt_s, s,
     timestamp,
 };
-use crate::error::{conditional, is_condition_failure, storage_error};
+use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 
 /// The table's time-to-live attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "ttl";
@@ -46,6 +49,30 @@ fn login_attempt(hash: SecretHash, item: &Item) -> Result<LoginAttempt, StorageE
         pkce_verifier: get_s(item, "pkce_verifier")?.to_owned(),
         return_to: get_s(item, "return_to")?.to_owned(),
         expires_at: timestamp(item, "expires_at")?,
+    })
+}
+
+fn device_grant(item: &Item) -> Result<DeviceGrant, StorageError> {
+    let state = match get_s(item, "state")? {
+        "pending" => DeviceGrantState::Pending,
+        "approved" => DeviceGrantState::Approved {
+            principal: PrincipalId::from_stored(get_s(item, "principal")?),
+            session: SessionId::from_stored(get_s(item, "session")?),
+        },
+        "denied" => DeviceGrantState::Denied,
+        "redeemed" => DeviceGrantState::Redeemed,
+        other => return Err(corrupt("device grant state", other)),
+    };
+    Ok(DeviceGrant {
+        hash: secret_hash_from_stored(get_s(item, "hash")?)?,
+        user_code: UserCode::from_stored(get_s(item, "user_code")?),
+        key_name: get_s(item, "key_name")?.to_owned(),
+        created_at: timestamp(item, "created_at")?,
+        expires_at: timestamp(item, "expires_at")?,
+        state,
+        last_polled_at: opt_s(item, "last_polled_at")
+            .map(|t| registry_core::store::codec::timestamp_from_stored("last_polled_at", t))
+            .transpose()?,
     })
 }
 
@@ -262,5 +289,98 @@ impl AccountStore for DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(storage_error(e)),
         }
+    }
+
+    async fn insert_device_grant(&self, grant: &DeviceGrant) -> Result<(), StorageError> {
+        let grant_key = ItemKey::device_grant(&grant.hash);
+        let code_key = ItemKey::user_code(&grant.user_code);
+        let mut grant_item = HashMap::from([
+            (PK.to_owned(), s(grant_key.pk)),
+            (SK.to_owned(), s(grant_key.sk)),
+            ("hash".to_owned(), s(grant.hash.to_hex())),
+            ("user_code".to_owned(), s(grant.user_code.as_str())),
+            ("key_name".to_owned(), s(&grant.key_name)),
+            ("created_at".to_owned(), s(grant.created_at.to_string())),
+            ("expires_at".to_owned(), s(grant.expires_at.to_string())),
+            ("state".to_owned(), s(grant.state.as_str())),
+            (TTL_ATTRIBUTE.to_owned(), ttl(grant.expires_at)),
+        ]);
+        if let DeviceGrantState::Approved { principal, session } = &grant.state {
+            grant_item.insert("principal".to_owned(), s(principal.as_str()));
+            grant_item.insert("session".to_owned(), s(session.as_str()));
+        }
+        let code_item = HashMap::from([
+            (PK.to_owned(), s(code_key.pk)),
+            (SK.to_owned(), s(code_key.sk)),
+            ("hash".to_owned(), s(grant.hash.to_hex())),
+            (TTL_ATTRIBUTE.to_owned(), ttl(grant.expires_at)),
+        ]);
+        let items = vec![
+            self.conditional_put(grant_item, "attribute_not_exists")?,
+            self.conditional_put(code_item, "attribute_not_exists")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                Err(StorageError::Conflict(Conflict::AlreadyExists))
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn device_grant(&self, hash: &SecretHash) -> Result<Option<DeviceGrant>, StorageError> {
+        let key = ItemKey::device_grant(hash);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| device_grant(&item))
+            .transpose()
+    }
+
+    async fn device_grant_by_user_code(
+        &self,
+        code: &UserCode,
+    ) -> Result<Option<DeviceGrant>, StorageError> {
+        let key = ItemKey::user_code(code);
+        let Some(pointer) = self.get(&key.pk, &key.sk).await? else {
+            return Ok(None);
+        };
+        self.device_grant(&secret_hash_from_stored(get_s(&pointer, "hash")?)?)
+            .await
+    }
+
+    async fn change_device_grant(
+        &self,
+        hash: &SecretHash,
+        from: &DeviceGrantState,
+        to: &DeviceGrantState,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::device_grant(hash);
+        let mut update = self
+            .update_item_at(&key.pk, &key.sk)
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()));
+        update = match to {
+            DeviceGrantState::Approved { principal, session } => update
+                .update_expression("SET #state = :to, #principal = :principal, #session = :session")
+                .expression_attribute_names("#principal", "principal")
+                .expression_attribute_names("#session", "session")
+                .expression_attribute_values(":principal", s(principal.as_str()))
+                .expression_attribute_values(":session", s(session.as_str())),
+            _ => update.update_expression("SET #state = :to"),
+        };
+        conditional(update.send().await, Conflict::Missing)
+    }
+
+    async fn record_device_poll(
+        &self,
+        hash: &SecretHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let key = ItemKey::device_grant(hash);
+        self.set_time_unless_since(&key.pk, &key.sk, "last_polled_at", at, since)
+            .await
     }
 }

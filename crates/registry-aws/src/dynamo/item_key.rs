@@ -22,12 +22,14 @@
 //! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
+//! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
+//! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Sessions and sign-in attempts carry a `ttl` (epoch seconds), the table's
+//! Sessions, sign-in attempts and device sign-ins carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
-use registry_core::account::Identity;
+use registry_core::account::{Identity, UserCode};
 use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
 use registry_core::mcp_router::InstanceId;
@@ -150,6 +152,16 @@ impl ItemKey {
     /// A sign-in in progress, found by the hash of its cookie's secret.
     pub fn login_attempt(hash: &SecretHash) -> Self {
         Self::new(format!("LOGIN#{}", hash.to_hex()), "LOGIN")
+    }
+
+    /// A device sign-in, found by the hash of its device code.
+    pub fn device_grant(hash: &SecretHash) -> Self {
+        Self::new(format!("DEVICE#{}", hash.to_hex()), "DEVICE")
+    }
+
+    /// The pointer from a user code to its device sign-in.
+    pub fn user_code(code: &UserCode) -> Self {
+        Self::new(format!("USERCODE#{}", code.as_str()), "DEVICE")
     }
 
     /// One MCP router instance of a plugin.

@@ -230,24 +230,10 @@ impl KeyStore for DynamoStore {
         since: Timestamp,
     ) -> Result<(), StorageError> {
         let key = ItemKey::api_key(hash);
-        // Stored times are RFC 3339 in UTC to the second, so string order is time
-        // order; a failed condition means a recent use is already recorded.
-        let result = self
-            .update_item_at(&key.pk, &key.sk)
-            .update_expression("SET #used = :at")
-            .condition_expression(
-                "attribute_exists(#pk) AND (attribute_not_exists(#used) OR #used < :since)",
-            )
-            .expression_attribute_names("#used", "last_used_at")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":at", s(at.to_string()))
-            .expression_attribute_values(":since", s(since.to_string()))
-            .send()
-            .await;
-        match conditional(result, Conflict::Missing) {
-            Err(StorageError::Conflict(Conflict::Missing)) => Ok(()),
-            other => other,
-        }
+        // A recent use already recorded is no error: nothing more to write.
+        self.set_time_unless_since(&key.pk, &key.sk, "last_used_at", at, since)
+            .await
+            .map(drop)
     }
 
     async fn any_key_exists(&self) -> Result<bool, StorageError> {

@@ -127,6 +127,38 @@ impl DynamoStore {
             .key(SK, s(sk))
     }
 
+    /// Sets `attribute` of the existing item at `pk`/`sk` to `at` unless it is
+    /// already `since` or later; returns whether it was set. (A bookkeeping time
+    /// written at most once per period however often it is asked: a key's last
+    /// use, a device sign-in's last poll.)
+    pub(crate) async fn set_time_unless_since(
+        &self,
+        pk: &str,
+        sk: &str,
+        attribute: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StorageError> {
+        // Stored times are RFC 3339 in UTC to the second: string order is time order.
+        let result = self
+            .update_item_at(pk, sk)
+            .update_expression("SET #time = :at")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#time) OR #time < :since)",
+            )
+            .expression_attribute_names("#time", attribute)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":since", s(since.to_string()))
+            .send()
+            .await;
+        match crate::error::conditional(result, registry_core::store::Conflict::Missing) {
+            Ok(()) => Ok(true),
+            Err(StorageError::Conflict(registry_core::store::Conflict::Missing)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StorageError> {
         let output = self
             .client

@@ -2,6 +2,7 @@
 
 mod changes;
 mod contention;
+mod device;
 mod health;
 mod keys;
 mod lifecycle;
@@ -10,13 +11,17 @@ mod org_catalog;
 mod orgs;
 mod publish;
 mod read;
+mod sign_in;
 mod uploads;
 
 use std::sync::Arc;
 
 pub use changes::ChangeListener;
+pub use device::{DEFAULT_DEVICE_KEY_NAME, DeviceStart};
 pub use health::HealthPassReport;
-pub use keys::{CreatedKey, KeyInfo, NewKey, NewPrincipal};
+pub use keys::{
+    CreatedKey, DEFAULT_KEY_LIFETIME_DAYS, KeyInfo, MAX_KEY_LIFETIME_DAYS, NewKey, NewPrincipal,
+};
 pub use lifecycle::{Deprecated, UNPUBLISH_GRACE, UNPUBLISH_QUIET_DAYS, Unpublished};
 pub use mcp_router::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterParts, McpRouterSettings,
@@ -28,6 +33,10 @@ pub use org_catalog::{
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
+pub use sign_in::{
+    DEFAULT_RETURN_TO, ProviderChoice, SessionCaller, SignInParts, SignedIn, StartedSignIn,
+    safe_return_to,
+};
 
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
@@ -54,6 +63,7 @@ pub struct Registry {
     orgs: Option<OrgStores>,
     router: Option<McpRouterParts>,
     listener: Option<Arc<dyn ChangeListener>>,
+    sign_in: Option<SignInParts>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
 }
@@ -76,6 +86,7 @@ impl Registry {
             orgs: None,
             router: None,
             listener: None,
+            sign_in: None,
             clock,
             config,
         }
@@ -103,6 +114,11 @@ impl Registry {
     /// The registry's settings.
     pub fn config(&self) -> &RegistryConfig {
         &self.config
+    }
+
+    /// Now, by the registry's clock (a test's clock in tests).
+    pub fn now(&self) -> crate::timestamp::Timestamp {
+        self.clock.now()
     }
 
     /// Checks that `caller` may read: anyone on a public registry, a key with the

@@ -25,7 +25,9 @@ pub use journal::{ChangeJournal, JournalEntry};
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::account::{Account, Identity, LoginAttempt, SessionRecord};
+use crate::account::{
+    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionRecord, UserCode,
+};
 use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
@@ -462,6 +464,38 @@ pub trait AccountStore: Send + Sync {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<LoginAttempt>, StorageError>;
+
+    /// Stores a device sign-in ([`Conflict::AlreadyExists`] if its hash or its
+    /// user code is taken, and then nothing is written).
+    async fn insert_device_grant(&self, grant: &DeviceGrant) -> Result<(), StorageError>;
+
+    /// The device sign-in whose device code hashes to `hash`.
+    async fn device_grant(&self, hash: &SecretHash) -> Result<Option<DeviceGrant>, StorageError>;
+
+    /// The device sign-in with `code`.
+    async fn device_grant_by_user_code(
+        &self,
+        code: &UserCode,
+    ) -> Result<Option<DeviceGrant>, StorageError>;
+
+    /// Moves a device sign-in from a state named `from` (see
+    /// [`DeviceGrantState::as_str`]) to `to` ([`Conflict::Missing`] if it is not
+    /// in that state: of two racing changes, one wins).
+    async fn change_device_grant(
+        &self,
+        hash: &SecretHash,
+        from: &DeviceGrantState,
+        to: &DeviceGrantState,
+    ) -> Result<(), StorageError>;
+
+    /// Records a poll `at`, unless the last one was `since` or later; returns
+    /// whether it was recorded (`false`: the device polls too fast).
+    async fn record_device_poll(
+        &self,
+        hash: &SecretHash,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

@@ -1,11 +1,14 @@
 //! The routes, grouped so each Lambda function mounts only its own.
 
+pub mod account;
+pub mod device;
 pub mod keys;
 pub mod mcp_router;
 pub mod meta;
 pub mod org_catalog;
 pub mod orgs;
 pub mod plugins;
+pub mod sign_in;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -84,6 +87,21 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(keys::revoke_key))
 }
 
+/// Signing in and out, and the account pages: what the `sign-in` function serves.
+pub fn sign_in_routes() -> ApiRoutes {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in::sign_in_page))
+        .routes(routes!(sign_in::start_sign_in))
+        .routes(routes!(sign_in::finish_sign_in))
+        .routes(routes!(sign_in::sign_out))
+        .routes(routes!(account::account_page))
+        .routes(routes!(account::create_key_form))
+        .routes(routes!(account::revoke_key_form))
+        .routes(routes!(device::start_device_sign_in))
+        .routes(routes!(device::poll_device_sign_in))
+        .routes(routes!(device::device_page, device::decide_device_sign_in))
+}
+
 /// The org-scoped catalog, the system catalog and their administration: what the
 /// `org-catalog` function serves.
 pub fn org_catalog_routes() -> ApiRoutes {
@@ -135,6 +153,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(deprecate_routes())
         .merge(unpublish_routes())
         .merge(key_routes())
+        .merge(sign_in_routes())
         .merge(org_catalog_routes())
         .merge(mcp_router_routes())
         .merge(meta_routes())

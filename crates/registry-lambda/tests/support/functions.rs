@@ -69,6 +69,17 @@ impl Functions {
                 ..McpRouterSettings::default()
             },
             check_timeout: std::time::Duration::from_secs(2),
+            // Signing in is offered; the tests hand sessions to the store and never
+            // reach this (unrouted) GitHub.
+            sign_in: registry_identity::SignInSettings {
+                oidc: None,
+                github: Some(registry_identity::GitHubSettings {
+                    client_id: "lambda-tests".into(),
+                    client_secret: "lambda-tests-secret".into(),
+                    web_url: "http://127.0.0.1:9".into(),
+                    api_url: "http://127.0.0.1:9/api".into(),
+                }),
+            },
         };
         let state = lambda_state(&clients, &config).unwrap();
         let key = state

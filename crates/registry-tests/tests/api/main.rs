@@ -3,17 +3,21 @@
 
 mod bundles;
 mod connections;
+mod device;
 mod gates;
+mod github_sign_in;
 mod helpers;
 mod index;
 mod instances;
 mod keys;
 mod lifecycle;
 mod mcp_router;
+mod oidc_issuer;
 mod openapi;
 mod org_catalog;
 mod pages;
 mod publish;
 mod read;
+mod sign_in;
 mod snapshots;
 mod uploads;

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use super::{at, conflict, race, single_winner};
-use crate::account::{Account, BrowserSecret, Identity, LoginAttempt, SessionId, SessionRecord};
+use crate::account::{
+    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, OpaqueSecret, SessionId,
+    SessionRecord, UserCode,
+};
 use crate::auth::{Principal, PrincipalId, PrincipalKind};
 use crate::store::{AccountStore, Conflict, KeyStore};
 
@@ -97,12 +100,13 @@ pub async fn account_store_contract(
     );
 
     sessions(&*accounts, &won, prefix).await;
-    login_attempts(accounts, prefix).await;
+    login_attempts(Arc::clone(&accounts), prefix).await;
+    device_grants(accounts, &won, prefix).await;
 }
 
 async fn sessions(accounts: &dyn AccountStore, principal: &PrincipalId, prefix: &str) {
     let session = |n: usize| {
-        let secret = BrowserSecret::generate().unwrap();
+        let secret = OpaqueSecret::generate().unwrap();
         SessionRecord {
             id: SessionId::from_stored(format!("ses_{prefix}_{n}")),
             hash: secret.hash(),
@@ -152,7 +156,7 @@ async fn sessions(accounts: &dyn AccountStore, principal: &PrincipalId, prefix: 
 }
 
 async fn login_attempts(accounts: Arc<dyn AccountStore>, prefix: &str) {
-    let secret = BrowserSecret::generate().unwrap();
+    let secret = OpaqueSecret::generate().unwrap();
     let attempt = LoginAttempt {
         hash: secret.hash(),
         provider: "oidc".into(),
@@ -183,7 +187,7 @@ async fn login_attempts(accounts: Arc<dyn AccountStore>, prefix: &str) {
         nonce: None,
         ..got[0].clone()
     };
-    let fresh = BrowserSecret::generate().unwrap();
+    let fresh = OpaqueSecret::generate().unwrap();
     let without_nonce = LoginAttempt {
         hash: fresh.hash(),
         ..none
@@ -193,5 +197,131 @@ async fn login_attempts(accounts: Arc<dyn AccountStore>, prefix: &str) {
         accounts.take_login_attempt(&fresh.hash()).await.unwrap(),
         Some(without_nonce),
         "an attempt without a nonce (GitHub) round-trips"
+    );
+}
+
+async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId, prefix: &str) {
+    let code = OpaqueSecret::generate().unwrap();
+    let grant = DeviceGrant {
+        hash: code.hash(),
+        user_code: UserCode::generate().unwrap(),
+        key_name: format!("{prefix} laptop"),
+        created_at: at("2026-01-01T00:00:00Z"),
+        expires_at: at("2026-01-01T00:10:00Z"),
+        state: DeviceGrantState::Pending,
+        last_polled_at: None,
+    };
+    accounts.insert_device_grant(&grant).await.unwrap();
+    assert_eq!(
+        conflict(accounts.insert_device_grant(&grant).await),
+        Conflict::AlreadyExists
+    );
+    let other = OpaqueSecret::generate().unwrap();
+    let same_code = DeviceGrant {
+        hash: other.hash(),
+        ..grant.clone()
+    };
+    assert_eq!(
+        conflict(accounts.insert_device_grant(&same_code).await),
+        Conflict::AlreadyExists,
+        "a user code names one grant"
+    );
+    assert!(
+        accounts
+            .device_grant(&other.hash())
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused grant leaves nothing behind"
+    );
+    assert_eq!(
+        accounts.device_grant(&grant.hash).await.unwrap(),
+        Some(grant.clone())
+    );
+    assert_eq!(
+        accounts
+            .device_grant_by_user_code(&grant.user_code)
+            .await
+            .unwrap(),
+        Some(grant.clone())
+    );
+
+    let approved = DeviceGrantState::Approved {
+        principal: principal.clone(),
+        session: SessionId::from_stored(format!("ses_{prefix}_approver")),
+    };
+    let results = race(|i| {
+        let accounts = Arc::clone(&accounts);
+        let (hash, to) = if i.is_multiple_of(2) {
+            (grant.hash, approved.clone())
+        } else {
+            (grant.hash, DeviceGrantState::Denied)
+        };
+        async move {
+            accounts
+                .change_device_grant(&hash, &DeviceGrantState::Pending, &to)
+                .await
+        }
+    })
+    .await;
+    let winner = single_winner(results, Conflict::Missing, "a grant is decided once");
+    let decided = accounts.device_grant(&grant.hash).await.unwrap().unwrap();
+    if winner.is_multiple_of(2) {
+        assert_eq!(decided.state, approved);
+        let results = race(|_| {
+            let accounts = Arc::clone(&accounts);
+            let (hash, from) = (grant.hash, approved.clone());
+            async move {
+                accounts
+                    .change_device_grant(&hash, &from, &DeviceGrantState::Redeemed)
+                    .await
+            }
+        })
+        .await;
+        single_winner(
+            results,
+            Conflict::Missing,
+            "an approved grant is redeemed once",
+        );
+    } else {
+        assert_eq!(decided.state, DeviceGrantState::Denied);
+    }
+
+    let first = at("2026-01-01T00:01:00Z");
+    assert!(
+        accounts
+            .record_device_poll(&grant.hash, first, at("2026-01-01T00:00:55Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !accounts
+            .record_device_poll(
+                &grant.hash,
+                at("2026-01-01T00:01:02Z"),
+                at("2026-01-01T00:00:57Z")
+            )
+            .await
+            .unwrap(),
+        "a poll within the interval of the last is too fast"
+    );
+    assert!(
+        accounts
+            .record_device_poll(
+                &grant.hash,
+                at("2026-01-01T00:01:06Z"),
+                at("2026-01-01T00:01:01Z")
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        accounts
+            .device_grant(&grant.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_polled_at,
+        Some(at("2026-01-01T00:01:06Z"))
     );
 }

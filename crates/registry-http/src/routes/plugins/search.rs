@@ -167,7 +167,7 @@ fn page_response(status: StatusCode, html: String) -> Response {
     response
 }
 
-fn page_failed(error: registry_pages::RenderError) -> ApiError {
+pub(crate) fn page_failed(error: registry_pages::RenderError) -> ApiError {
     tracing::error!(
         error = &error as &dyn std::error::Error,
         "rendering a page failed"

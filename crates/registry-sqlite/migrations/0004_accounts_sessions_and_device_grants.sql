@@ -30,3 +30,16 @@ CREATE TABLE login_attempts (
     return_to TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+-- Device sign-ins (`openworkflow auth login`), by the SHA-256 of the device
+-- code the CLI holds; the person confirms the user code in a browser.
+CREATE TABLE device_grants (
+    hash TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL UNIQUE,
+    key_name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    principal TEXT,
+    session TEXT,
+    last_polled_at TEXT
+);

@@ -1,0 +1,183 @@
+//! The pages of signing in and of a signed-in person's account. Unlike the
+//! catalog's pages they are rendered per request, never stored in the index, and
+//! every form on them carries the session's anti-forgery token.
+
+use askama::Template;
+use registry_core::registry::{KeyInfo, ProviderChoice};
+use registry_core::timestamp::Timestamp;
+
+use crate::RenderError;
+use crate::site::{Chrome, Site};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage<'a> {
+    chrome: Chrome<'a>,
+    /// (URL, provider name) of each way to sign in.
+    providers: Vec<(String, String)>,
+    message: Option<&'a str>,
+}
+
+/// The sign-in page: one button per provider, each returning to `return_to`;
+/// `message` says why the last attempt failed, if one did.
+pub fn sign_in_page(
+    site: &Site,
+    providers: &[ProviderChoice],
+    return_to: &str,
+    message: Option<&str>,
+) -> Result<String, RenderError> {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    SignInPage {
+        chrome: Chrome::new(
+            site,
+            "Sign in · OpenWorkflow plugins".to_owned(),
+            "Sign in to publish plugins and manage your API keys.".to_owned(),
+        ),
+        providers: providers
+            .iter()
+            .map(|p| {
+                (
+                    format!("{}?{query}", site.sign_in_url(&p.id)),
+                    p.name.clone(),
+                )
+            })
+            .collect(),
+        message,
+    }
+    .render()
+    .map_err(RenderError::of("sign-in"))
+}
+
+/// A key as the account page lists it.
+struct KeyRow {
+    id: String,
+    name: String,
+    scopes: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    state: &'static str,
+    live: bool,
+    revoke_url: String,
+}
+
+/// What the account page shows.
+pub struct AccountView<'a> {
+    /// The person's login name.
+    pub login: &'a str,
+    /// The session's anti-forgery token, put in every form.
+    pub csrf_token: &'a str,
+    /// Their keys, oldest first.
+    pub keys: &'a [KeyInfo],
+    /// A key just made: (its name, its secret), shown this once.
+    pub created: Option<(&'a str, &'a str)>,
+    /// What was wrong with the last form, if anything.
+    pub error: Option<&'a str>,
+    /// Now, to tell live keys from expired ones.
+    pub now: Timestamp,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    chrome: Chrome<'a>,
+    view: &'a AccountView<'a>,
+    keys: Vec<KeyRow>,
+    create_key_url: String,
+    sign_out_url: String,
+    default_days: u32,
+    max_days: u32,
+}
+
+fn day(at: Timestamp) -> String {
+    at.day().to_string()
+}
+
+/// The account page of a signed-in person.
+pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, RenderError> {
+    let keys = view
+        .keys
+        .iter()
+        .map(|k| {
+            let state = if k.revoked_at.is_some() {
+                "revoked"
+            } else if k.expires_at.is_some_and(|at| at <= view.now) {
+                "expired"
+            } else {
+                "live"
+            };
+            KeyRow {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                scopes: k
+                    .scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                created: day(k.created_at),
+                expires: k.expires_at.map_or_else(|| "never".to_owned(), day),
+                last_used: k.last_used_at.map_or_else(|| "never".to_owned(), day),
+                state,
+                live: state == "live",
+                revoke_url: site.revoke_key_url(k.id.as_str()),
+            }
+        })
+        .collect();
+    AccountPage {
+        chrome: Chrome::new(
+            site,
+            format!("{} · OpenWorkflow plugins", view.login),
+            String::new(),
+        ),
+        view,
+        keys,
+        create_key_url: site.create_key_url(),
+        sign_out_url: site.sign_out_url(),
+        default_days: registry_core::registry::DEFAULT_KEY_LIFETIME_DAYS,
+        max_days: registry_core::registry::MAX_KEY_LIFETIME_DAYS,
+    }
+    .render()
+    .map_err(RenderError::of("account"))
+}
+
+/// What the device sign-in page shows.
+pub struct DeviceView<'a> {
+    /// The signed-in person's login name.
+    pub login: &'a str,
+    /// The session's anti-forgery token.
+    pub csrf_token: &'a str,
+    /// The code as the person gave it (empty: ask for it).
+    pub user_code: &'a str,
+    /// The key name the waiting device asked for, once the code is known.
+    pub key_name: Option<&'a str>,
+    /// What was decided, once it was.
+    pub outcome: Option<&'a str>,
+    /// What is wrong with the code, if anything.
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage<'a> {
+    chrome: Chrome<'a>,
+    view: &'a DeviceView<'a>,
+    action: String,
+}
+
+/// The page a person confirms a terminal's sign-in on.
+pub fn device_page(site: &Site, view: &DeviceView<'_>) -> Result<String, RenderError> {
+    DevicePage {
+        chrome: Chrome::new(
+            site,
+            "Sign in a terminal · OpenWorkflow plugins".to_owned(),
+            String::new(),
+        ),
+        view,
+        action: site.device_url(),
+    }
+    .render()
+    .map_err(RenderError::of("device"))
+}

@@ -1,0 +1,172 @@
+//! Signing in against a certified OpenID provider (npm's `oidc-provider`): in
+//! headless Chromium, a person signs in, makes a key on the account page,
+//! publishes with it and signs out; over HTTP, the provider's real codes are
+//! refused with a wrong `state` and when replayed.
+
+use registry_testkit::oidc::CookieClient;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::driver::Browser;
+use crate::helpers::GITHUB_YAML;
+use crate::oidc_provider::registry_with_certified_provider;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_signs_out() {
+    let (app, _provider) = registry_with_certified_provider().await;
+    let browser = Browser::launch().await;
+
+    assert_eq!(browser.open(&app.url("/account")).await, 200);
+    browser
+        .wait_for_address("/auth/login", Some("return_to=%2Faccount"))
+        .await;
+    browser.assert_accessible("the sign-in page").await;
+    browser
+        .link("main", "Sign in with Certified provider")
+        .await
+        .click()
+        .await
+        .expect("click");
+
+    // The provider's own sign-in: any login, then consent.
+    browser
+        .find("input[name=login]")
+        .await
+        .send_keys("ada")
+        .await
+        .expect("type");
+    browser
+        .find("input[name=password]")
+        .await
+        .send_keys("anything")
+        .await
+        .expect("type");
+    browser
+        .find("button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .find("input[name=prompt][value=consent] ~ button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+
+    browser.wait_for_address("/account", None).await;
+    let heading = browser.find("main h1").await.text().await.expect("text");
+    assert_eq!(heading, "ada");
+    browser.assert_accessible("the account page").await;
+    let cookies = browser.script("return document.cookie;").await;
+    assert_eq!(
+        cookies,
+        Value::String(String::new()),
+        "no script can read the session"
+    );
+
+    browser
+        .find("#key-name")
+        .await
+        .send_keys("laptop")
+        .await
+        .expect("type");
+    browser
+        .find("form.create-key button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    let secret = browser.find("#new-key").await.text().await.expect("text");
+    assert!(secret.starts_with("sk_"), "{secret}");
+    browser
+        .assert_accessible("the account page with a new key")
+        .await;
+    assert_eq!(
+        app.publish_yaml(&secret, GITHUB_YAML).await.status(),
+        StatusCode::CREATED,
+        "the key made in the browser publishes"
+    );
+
+    browser
+        .find("form.sign-out button:not([name])")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser.wait_for_address("/", None).await;
+    browser.open(&app.url("/account")).await;
+    browser
+        .wait_for_address("/auth/login", Some("return_to=%2Faccount"))
+        .await;
+    browser.close().await;
+}
+
+fn with_state(callback: &url::Url, state: &str) -> url::Url {
+    let mut changed = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                state.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    changed.query_pairs_mut().clear().extend_pairs(pairs);
+    changed
+}
+
+async fn code_of(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["code"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certified_providers_codes_are_refused_with_a_wrong_state_and_when_replayed() {
+    let (app, _provider) = registry_with_certified_provider().await;
+
+    // The provider's real code, brought back with a state this browser never sent.
+    let mut person = CookieClient::new();
+    let callback = person.sign_in_at_provider(&app.base, "grace").await;
+    let forged = with_state(&callback, "forged-state");
+    assert_eq!(
+        code_of(person.get(&forged).await).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            "sign_in_state_mismatch".to_owned()
+        )
+    );
+
+    // A good sign-in, then the same callback again: the attempt is spent.
+    let mut person = CookieClient::new();
+    let callback = person.sign_in_at_provider(&app.base, "grace").await;
+    let first = person.get(&callback).await;
+    assert_eq!(
+        first.status(),
+        StatusCode::SEE_OTHER,
+        "the good sign-in works"
+    );
+    let mut replayer = CookieClient::new();
+    let replay_start = replayer.sign_in_at_provider(&app.base, "mallory").await;
+    // The replayer's own fresh attempt, carrying Grace's code: the provider
+    // refuses a code it already redeemed.
+    let state = replay_start
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let replayed = with_state(&callback, &state);
+    assert_eq!(
+        code_of(replayer.get(&replayed).await).await,
+        (StatusCode::UNAUTHORIZED, "code_refused".to_owned())
+    );
+    assert_eq!(
+        code_of(person.get(&callback).await).await,
+        (StatusCode::UNAUTHORIZED, "sign_in_not_started".to_owned()),
+        "and the first browser cannot use its callback twice"
+    );
+}

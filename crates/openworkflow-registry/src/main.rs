@@ -280,6 +280,10 @@ enum Command {
         /// Days until the key stops working; default: never (an operator's key).
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        /// Limit the key to this plugin (repeat for more); default: every plugin of
+        /// its principal.
+        #[arg(long = "plugin", value_name = "SLUG")]
+        plugins: Vec<String>,
     },
     /// Make every org-catalog artifact local: check each against its SHA-256 and pull the missing or corrupt ones from S3 (the same sync `serve` runs at start).
     Sync {
@@ -349,6 +353,7 @@ async fn main() -> anyhow::Result<()> {
             scopes,
             principal,
             expires_in_days,
+            plugins,
         } => {
             let opened = open_registry_now(&storage.config(String::new(), false)?).await?;
             let created = opened
@@ -359,6 +364,7 @@ async fn main() -> anyhow::Result<()> {
                     principal: principal.map(PrincipalId::from_stored),
                     new_principal: None,
                     expires_in_days,
+                    plugins: (!plugins.is_empty()).then_some(plugins),
                 })
                 .await
                 .context("creating the key")?;

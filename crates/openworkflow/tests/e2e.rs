@@ -162,6 +162,27 @@ fn an_author_publishes_from_ci_and_a_user_installs() {
         .ok();
     let ci_key = run.stdout.trim().to_owned();
     assert!(ci_key.starts_with("sk_"), "{}", run.stdout);
+    let limited = author
+        .run(&[
+            "auth",
+            "create-key",
+            "--name",
+            "weather only",
+            "--plugin",
+            "weather",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(limited["plugins"], serde_json::json!(["weather"]));
+    let listing = author.run(&["auth", "list-keys"]).ok();
+    assert!(
+        listing
+            .stdout
+            .contains("weather only  [publish]  only weather"),
+        "{}",
+        listing.stdout
+    );
     author.key = None;
     let run = author
         .run(&["auth", "login", "--key", "sk_not_a_real_key"])

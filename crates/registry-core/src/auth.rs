@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::account::SessionId;
+use crate::error::RegistryError;
+use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 
 /// Prefix of every API key secret.
@@ -289,7 +291,12 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<Timestamp>,
     /// When it was last used, to the hour; `None` before its first use.
     pub last_used_at: Option<Timestamp>,
+    /// The only plugins it may act on; `None`: every plugin of its principal.
+    pub plugins: Option<PluginLimit>,
 }
+
+/// The plugins a credential is limited to (a key made for one project's CI).
+pub type PluginLimit = BTreeSet<Slug>;
 
 /// What a caller proved who they are with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,12 +325,25 @@ pub struct Caller {
     pub credential: Credential,
     /// What the credential may do.
     pub scopes: Scopes,
+    /// The only plugins it may act on; `None`: every plugin its principal may.
+    pub plugins: Option<PluginLimit>,
 }
 
 impl Caller {
     /// Whether the caller's key grants `needed`.
     pub fn can(&self, needed: Scope) -> bool {
         scopes_grant(&self.scopes, needed)
+    }
+
+    /// Refuses a caller whose credential is limited to other plugins than `slug`.
+    pub fn check_plugin_limit(&self, slug: &Slug) -> Result<(), RegistryError> {
+        match &self.plugins {
+            Some(allowed) if !allowed.contains(slug) => Err(RegistryError::KeyNotForPlugin {
+                slug: slug.to_string(),
+                allowed: allowed.iter().map(Slug::to_string).collect(),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

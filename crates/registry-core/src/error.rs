@@ -65,6 +65,17 @@ pub enum RegistryError {
         /// The scope needed.
         needed: crate::auth::Scope,
     },
+    /// The key is limited to other plugins.
+    #[error(
+        "this key may act only on {}; make a key for '{slug}' (or one without a plugin limit)",
+        .allowed.join(", ")
+    )]
+    KeyNotForPlugin {
+        /// The plugin it tried to act on.
+        slug: String,
+        /// The plugins it is limited to.
+        allowed: Vec<String>,
+    },
     /// The caller may not act on something owned by another principal.
     #[error("{detail}")]
     Forbidden {

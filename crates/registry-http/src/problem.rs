@@ -152,6 +152,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::CsrfRejected => (S::FORBIDDEN, "csrf_rejected"),
             RegistryError::DeviceFlow { code, .. } => (S::BAD_REQUEST, *code),
             RegistryError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
+            RegistryError::KeyNotForPlugin { .. } => (S::FORBIDDEN, "key_not_for_plugin"),
             RegistryError::InvalidParameter { .. } => (S::BAD_REQUEST, "invalid_parameter"),
             RegistryError::MalformedDocument { .. } => (S::BAD_REQUEST, "malformed_document"),
             RegistryError::Invalid { problems } => {

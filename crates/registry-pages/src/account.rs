@@ -55,6 +55,7 @@ struct KeyRow {
     id: String,
     name: String,
     scopes: String,
+    plugins: String,
     created: String,
     expires: String,
     last_used: String,
@@ -117,6 +118,10 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+                plugins: k
+                    .plugins
+                    .as_ref()
+                    .map_or_else(|| "all".to_owned(), |p| p.join(", ")),
                 created: day(k.created_at),
                 expires: k.expires_at.map_or_else(|| "never".to_owned(), day),
                 last_used: k.last_used_at.map_or_else(|| "never".to_owned(), day),

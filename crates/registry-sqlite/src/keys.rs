@@ -5,7 +5,8 @@ use rusqlite::{OptionalExtension, params};
 
 use registry_core::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, PrincipalKind, SecretHash};
 use registry_core::store::codec::{
-    scopes_from_stored, scopes_to_stored, secret_hash_from_stored, timestamp_from_stored,
+    plugins_from_stored, plugins_to_stored, scopes_from_stored, scopes_to_stored,
+    secret_hash_from_stored, timestamp_from_stored,
 };
 use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
@@ -23,6 +24,7 @@ struct KeyRow {
     revoked_at: Option<String>,
     expires_at: Option<String>,
     last_used_at: Option<String>,
+    plugins: Option<String>,
 }
 
 fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
@@ -36,6 +38,7 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         revoked_at: row.get(6)?,
         expires_at: row.get(7)?,
         last_used_at: row.get(8)?,
+        plugins: row.get(9)?,
     })
 }
 
@@ -50,6 +53,7 @@ fn key_record(
         revoked_at,
         expires_at,
         last_used_at,
+        plugins,
     }: KeyRow,
 ) -> Result<ApiKeyRecord, StorageError> {
     Ok(ApiKeyRecord {
@@ -68,11 +72,12 @@ fn key_record(
         last_used_at: last_used_at
             .map(|t| timestamp_from_stored("last_used_at", &t))
             .transpose()?,
+        plugins: plugins.map(|p| plugins_from_stored(&p)).transpose()?,
     })
 }
 
 const KEY_COLUMNS: &str =
-    "id, hash, principal, name, scopes, created_at, revoked_at, expires_at, last_used_at";
+    "id, hash, principal, name, scopes, created_at, revoked_at, expires_at, last_used_at, plugins";
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -129,8 +134,8 @@ impl KeyStore for SqliteStore {
             let scopes = scopes_to_stored(&key.scopes);
             let inserted = conn
                 .execute(
-                    "INSERT OR IGNORE INTO api_keys (id, hash, principal, name, scopes, created_at, revoked_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+                    "INSERT OR IGNORE INTO api_keys (id, hash, principal, name, scopes, created_at, revoked_at, expires_at, plugins)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
                     params![
                         key.id.as_str(),
                         key.hash.to_hex(),
@@ -138,7 +143,8 @@ impl KeyStore for SqliteStore {
                         key.name,
                         scopes,
                         key.created_at.to_string(),
-                        key.expires_at.map(|t| t.to_string())
+                        key.expires_at.map(|t| t.to_string()),
+                        key.plugins.as_ref().map(plugins_to_stored)
                     ],
                 )
                 .map_err(backend)?;

@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "accounts_sessions_and_device_grants",
         sql: include_str!("../migrations/0004_accounts_sessions_and_device_grants.sql"),
     },
+    Migration {
+        version: 5,
+        name: "key_plugin_limits",
+        sql: include_str!("../migrations/0005_key_plugin_limits.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

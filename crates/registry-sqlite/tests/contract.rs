@@ -153,6 +153,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
             "DROP TABLE schema_migrations; DROP TABLE change_journal;
              ALTER TABLE api_keys DROP COLUMN expires_at;
              ALTER TABLE api_keys DROP COLUMN last_used_at;
+             ALTER TABLE api_keys DROP COLUMN plugins;
              DROP TABLE accounts; DROP TABLE sessions; DROP TABLE login_attempts;
              DROP TABLE device_grants;",
         )

@@ -192,8 +192,8 @@ pub struct CreatedKey {
 /// Where a device sign-in stands, as one poll found it.
 #[derive(Debug)]
 pub enum DevicePoll {
-    /// Confirmed: the terminal's new key.
-    Key(CreatedKey),
+    /// Confirmed: the terminal's new key (boxed: the other answers are empty).
+    Key(Box<CreatedKey>),
     /// Not confirmed yet: poll again after the interval.
     Pending,
     /// Polled too fast: add five seconds to the interval.
@@ -638,12 +638,14 @@ impl RegistryClient {
     }
 
     /// `POST /auth/keys`: a new key for the caller's principal, expiring after
-    /// `expires_in_days` (the registry's default when `None`).
+    /// `expires_in_days` (the registry's default when `None`), for only `plugins`
+    /// when any are named.
     pub async fn create_key(
         &self,
         name: &str,
         scopes: &[Scope],
         expires_in_days: Option<u32>,
+        plugins: &[String],
     ) -> Result<CreatedKey, ClientError> {
         let url = self.url_of(&["auth", "keys"]);
         let body = CreateKeyRequest {
@@ -652,6 +654,7 @@ impl RegistryClient {
             principal: None,
             new_principal: None,
             expires_in_days,
+            plugins: (!plugins.is_empty()).then(|| plugins.to_vec()),
         };
         let response = self
             .send(Repeatable::OnlyIfUnprocessed, || {
@@ -697,10 +700,10 @@ impl RegistryClient {
         match response {
             Ok(response) => {
                 let answer: CreatedKeyResponse = Self::json(&url, response).await?;
-                Ok(DevicePoll::Key(CreatedKey {
+                Ok(DevicePoll::Key(Box::new(CreatedKey {
                     secret: ApiKey::new(answer.key),
                     info: answer.info,
-                }))
+                })))
             }
             Err(ClientError::Rejected(problem)) if problem.code == "authorization_pending" => {
                 Ok(DevicePoll::Pending)

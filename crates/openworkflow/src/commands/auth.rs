@@ -29,6 +29,10 @@ pub(super) enum AuthCommand {
         /// leave it out for a key that never expires).
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,
+        /// Limit the key to this plugin (repeat for more), as for one project's CI;
+        /// default: every plugin of your principal.
+        #[arg(long = "plugin", value_name = "SLUG")]
+        plugins: Vec<String>,
     },
     /// List your principal's keys (ids, names, scopes; never secrets).
     ListKeys,
@@ -59,13 +63,16 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
             name,
             scopes,
             expires_in_days,
+            plugins,
         } => {
             let client = cx.client()?;
             if !client.has_key() {
                 return Err(Failure::new(exit::AUTH, "creating a key needs an existing key")
                     .hint("an admin key is in the registry's data directory (admin.key) on a self-hosted registry"));
             }
-            let created = client.create_key(&name, &scopes, expires_in_days).await?;
+            let created = client
+                .create_key(&name, &scopes, expires_in_days, &plugins)
+                .await?;
             // The one place a secret is printed: the user asked for it.
             out.result(
                 || created.secret.expose().to_owned(),
@@ -75,6 +82,7 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
                     name: &created.info.name,
                     scopes: &created.info.scopes,
                     expires_at: created.info.expires_at.map(|t| t.to_string()),
+                    plugins: created.info.plugins.as_deref(),
                 },
             );
             out.note(&match created.info.expires_at {
@@ -102,8 +110,13 @@ pub(super) async fn auth(command: AuthCommand, cx: &Context, out: &Output) -> Re
                             let used = k
                                 .last_used_at
                                 .map_or_else(|| "never used".to_owned(), |t| format!("used {t}"));
+                            let only = k
+                                .plugins
+                                .as_ref()
+                                .map(|p| format!("  only {}", p.join(", ")))
+                                .unwrap_or_default();
                             format!(
-                                "{}  {}  [{}]  created {}  {used}  {state}",
+                                "{}  {}  [{}]{only}  created {}  {used}  {state}",
                                 k.id,
                                 k.name,
                                 k.scopes
@@ -265,6 +278,8 @@ struct CreatedKeyReport<'a> {
     scopes: &'a [Scope],
     /// When it expires; `null` when it never does.
     expires_at: Option<String>,
+    /// The only plugins it may act on; `null`: every plugin of the principal.
+    plugins: Option<&'a [String]>,
 }
 
 /// `auth login --json`.

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use registry_core::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, PrincipalKind, SecretHash};
 use registry_core::store::codec::{
-    scopes_from_stored, scopes_to_stored, secret_hash_from_stored, timestamp_from_stored,
+    plugins_from_stored, plugins_to_stored, scopes_from_stored, scopes_to_stored,
+    secret_hash_from_stored, timestamp_from_stored,
 };
 use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
@@ -33,6 +34,9 @@ fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
             .transpose()?,
         last_used_at: opt_s(item, "last_used_at")
             .map(|t| timestamp_from_stored("last_used_at", t))
+            .transpose()?,
+        plugins: opt_s(item, "plugins")
+            .map(plugins_from_stored)
             .transpose()?,
     })
 }
@@ -101,6 +105,9 @@ impl KeyStore for DynamoStore {
         // Kept after it passes (the key's owner still lists it), so not a TTL.
         if let Some(expires_at) = key.expires_at {
             key_item.insert("expires_at".to_owned(), s(expires_at.to_string()));
+        }
+        if let Some(plugins) = &key.plugins {
+            key_item.insert("plugins".to_owned(), s(plugins_to_stored(plugins)));
         }
         let id_item = HashMap::from([
             (PK.to_owned(), s(id_key.pk)),

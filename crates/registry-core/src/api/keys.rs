@@ -24,6 +24,11 @@ pub struct CreateKeyRequest {
     /// that never expire by leaving it out.
     #[serde(default)]
     pub expires_in_days: Option<u32>,
+    /// Limit the key to these plugins (1 to 100 slugs): it can publish to,
+    /// deprecate and unpublish only them (`403 key_not_for_plugin` otherwise).
+    /// Default: every plugin of its principal.
+    #[serde(default)]
+    pub plugins: Option<Vec<String>>,
 }
 
 /// A principal to create with the key (admin keys only).

@@ -222,6 +222,7 @@ impl Registry {
                     principal: principal.clone(),
                     credential: Credential::Session(session.clone()),
                     scopes: Scopes::from([Scope::Publish]),
+                    plugins: None,
                 };
                 self.create_key(
                     &approver,
@@ -231,6 +232,7 @@ impl Registry {
                         principal: None,
                         new_principal: None,
                         expires_in_days: None,
+                        plugins: None,
                     },
                 )
                 .await

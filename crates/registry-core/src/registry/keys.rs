@@ -4,11 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Registry;
 use crate::auth::{
-    ApiKeyRecord, ApiKeySecret, Caller, Credential, KeyId, Principal, PrincipalId, PrincipalKind,
-    Scope, Scopes, scopes_grant,
+    ApiKeyRecord, ApiKeySecret, Caller, Credential, KeyId, PluginLimit, Principal, PrincipalId,
+    PrincipalKind, Scope, Scopes, scopes_grant,
 };
 use crate::error::RegistryError;
 use crate::manifest::FieldError;
+use crate::slug::Slug;
 use crate::store::{Conflict, StorageError};
 use crate::timestamp::Timestamp;
 
@@ -28,6 +29,32 @@ pub const KEY_USE_PERIOD: time::Duration = time::Duration::hours(1);
 /// The longest a key made by a person may live; admins may make keys that never
 /// expire (a router's, a migration of keys made before expiry existed).
 pub const MAX_KEY_LIFETIME_DAYS: u32 = 365;
+
+/// The most plugins one key may be limited to.
+pub const MAX_KEY_PLUGINS: usize = 100;
+
+/// The plugin limit `raw` asks for, checked: every entry a slug, at least one,
+/// at most [`MAX_KEY_PLUGINS`].
+fn plugin_limit(raw: Option<&[String]>) -> Result<Option<PluginLimit>, FieldError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let problem = |message: String| FieldError {
+        field: "plugins".into(),
+        message,
+    };
+    if raw.is_empty() || raw.len() > MAX_KEY_PLUGINS {
+        return Err(problem(format!(
+            "list 1 to {MAX_KEY_PLUGINS} plugin slugs, or leave it out for every plugin of the principal"
+        )));
+    }
+    raw.iter()
+        .map(|slug| {
+            Slug::parse(slug.trim()).map_err(|e| problem(format!("{slug:?} is not a slug: {e}")))
+        })
+        .collect::<Result<PluginLimit, _>>()
+        .map(Some)
+}
 
 /// A principal to create together with its first key (admins only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +79,9 @@ pub struct NewKey {
     /// Days until it expires; `None`: the default for who makes it (never for an
     /// admin or the server's own command, [`DEFAULT_KEY_LIFETIME_DAYS`] otherwise).
     pub expires_in_days: Option<u32>,
+    /// The only plugins (slugs, as given) it may act on; `None`: every plugin of
+    /// its principal.
+    pub plugins: Option<Vec<String>>,
 }
 
 /// A created key: the only time its secret is visible.
@@ -88,6 +118,10 @@ pub struct KeyInfo {
     /// When it was last used, to within an hour, or `null` if it never was.
     #[schema(value_type = Option<String>)]
     pub last_used_at: Option<Timestamp>,
+    /// The only plugins it may publish to, deprecate or unpublish, or `null` for
+    /// every plugin of its principal.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub plugins: Option<Vec<String>>,
 }
 
 impl From<&ApiKeyRecord> for KeyInfo {
@@ -101,6 +135,10 @@ impl From<&ApiKeyRecord> for KeyInfo {
             revoked_at: r.revoked_at,
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
+            plugins: r
+                .plugins
+                .as_ref()
+                .map(|p| p.iter().map(ToString::to_string).collect()),
         }
     }
 }
@@ -128,6 +166,7 @@ impl Registry {
             principal: record.principal,
             credential: Credential::Key(record.id),
             scopes: record.scopes,
+            plugins: record.plugins,
         })
     }
 
@@ -236,6 +275,7 @@ impl Registry {
                 kind: PrincipalKind::User,
             }),
             expires_in_days: None,
+            plugins: None,
         };
         let created = self.create_key_locally(request).await?;
         self.grant_bootstrap_sys_admin(&created.info.principal)
@@ -283,6 +323,13 @@ impl Registry {
                 ),
             });
         }
+        let plugins = match plugin_limit(request.plugins.as_deref()) {
+            Ok(plugins) => plugins,
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
         if !problems.is_empty() {
             return Err(RegistryError::Invalid { problems });
         }
@@ -317,6 +364,7 @@ impl Registry {
             revoked_at: None,
             expires_at: lifetime.map(|days| now.plus(time::Duration::days(i64::from(days)))),
             last_used_at: None,
+            plugins,
         };
         self.keys.insert_key(&record).await?;
         tracing::info!(key_id = %record.id, principal = %record.principal, "API key created");

@@ -8,6 +8,7 @@ use super::{Registry, latest_version, require_scope};
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::manifest::limits;
+use crate::slug::Slug;
 use crate::store::{Conflict, Deprecation, PluginRecord, StorageError, VersionChange};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
@@ -99,7 +100,7 @@ impl Registry {
             Ok(VersionChange::Deprecate(notice.clone()))
         })
         .await?;
-        if let Ok(parsed) = crate::slug::Slug::parse(slug) {
+        if let Ok(parsed) = Slug::parse(slug) {
             self.notify_changed(&parsed, Some(&version)).await;
         }
         Ok(Deprecated {
@@ -123,7 +124,7 @@ impl Registry {
         let quiet_since = now.day() - Duration::days(UNPUBLISH_QUIET_DAYS - 1);
         // The download check is a read outside the compare-and-set: it only ever
         // refuses, and a download racing the unpublish is served either way.
-        let parsed = crate::slug::Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
+        let parsed = Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
             slug: slug.to_owned(),
         })?;
         let recent = self
@@ -183,6 +184,10 @@ impl Registry {
         version: &PluginVersion,
         decide: impl Fn(&PluginRecord) -> Result<VersionChange, RegistryError>,
     ) -> Result<(), RegistryError> {
+        // A key limited to other plugins learns nothing, not even whether this one exists.
+        if let Ok(parsed) = Slug::parse(slug) {
+            caller.check_plugin_limit(&parsed)?;
+        }
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
             let plugin = self.find_plugin(slug).await?;

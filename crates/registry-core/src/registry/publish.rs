@@ -134,6 +134,7 @@ impl Registry {
         }
         let slug = manifest.slug.clone();
         let version = manifest.version.clone();
+        caller.check_plugin_limit(&slug)?;
 
         // Fail fast on the common refusals before writing any artifact. The plugin
         // read here (a summary of every version) is let go before the writes and

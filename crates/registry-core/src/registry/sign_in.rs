@@ -336,6 +336,7 @@ impl Registry {
                 principal: session.principal,
                 credential: Credential::Session(session.id),
                 scopes: session_scopes(),
+                plugins: None,
             },
             login: session.login,
             secret,

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StorageError;
-use crate::auth::{Scope, Scopes, SecretHash};
+use crate::auth::{PluginLimit, Scope, Scopes, SecretHash};
+use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 
 /// Stored data that does not decode: `what` it was and why.
@@ -41,6 +42,23 @@ pub fn scopes_from_stored(raw: &str) -> Result<Scopes, StorageError> {
         .map(Scope::parse)
         .collect::<Result<Scopes, _>>()
         .map_err(|e| corrupt("scopes", e))
+}
+
+/// A key's plugin limit as stored: the slugs, comma-separated, in order.
+pub fn plugins_to_stored(plugins: &PluginLimit) -> String {
+    plugins
+        .iter()
+        .map(Slug::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A plugin limit read back from [`plugins_to_stored`]'s form.
+pub fn plugins_from_stored(raw: &str) -> Result<PluginLimit, StorageError> {
+    raw.split(',')
+        .map(Slug::parse)
+        .collect::<Result<PluginLimit, _>>()
+        .map_err(|e| corrupt("plugin limit", e))
 }
 
 /// A timestamp column named `what`, read back.

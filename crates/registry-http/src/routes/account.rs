@@ -53,7 +53,7 @@ pub async fn account_page(
 #[utoipa::path(
     post,
     path = "/account/keys",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`, `name`, `scope` (repeated: `publish`, `read`) and `expires_in_days`"),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`, `name`, `scope` (repeated: `publish`, `read`), `expires_in_days` and optionally `plugins` (slugs, comma-separated)"),
     responses(
         (status = 200, description = "Made: the account page with the new key's secret, shown this once", content_type = "text/html"),
         (status = 415, description = "Not a form"),
@@ -163,12 +163,21 @@ fn key_request(form: &PostedForm) -> Result<NewKey, String> {
                 .ok_or_else(|| format!("The expiry must be a whole number of days, not {raw:?}."))
         })
         .transpose()?;
+    // Slugs separated by commas or spaces; none given: every plugin.
+    let plugins: Vec<String> = form
+        .first("plugins")
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(NewKey {
         name: form.first("name").unwrap_or_default().to_owned(),
         scopes,
         principal: None,
         new_principal: None,
         expires_in_days: days,
+        plugins: (!plugins.is_empty()).then_some(plugins),
     })
 }
 

@@ -65,6 +65,7 @@ pub async fn create_key(
                     kind: p.kind,
                 }),
                 expires_in_days: request.expires_in_days,
+                plugins: request.plugins,
             },
         )
         .await?;

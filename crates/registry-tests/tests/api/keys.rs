@@ -343,3 +343,87 @@ async fn a_keys_last_use_is_recorded_at_most_hourly() {
     app.publish_ok(&key, "used-key", "1.2.0").await;
     assert_eq!(last_used().await, json!(later.to_string()));
 }
+
+#[tokio::test]
+async fn a_key_limited_to_some_plugins_acts_on_them_alone() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_principal_key("project-team", &["publish"]).await;
+    app.publish_ok(&owner, "weather", "1.0.0").await;
+    app.publish_ok(&owner, "github-tools", "1.0.0").await;
+
+    let response = create_key(
+        &app,
+        &owner,
+        json!({"name": "weather CI", "plugins": ["weather", "weather-extras"]}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["plugins"], json!(["weather", "weather-extras"]));
+    let limited = created["key"].as_str().unwrap().to_owned();
+
+    // Its own plugins: an update, and the first publish of a listed slug.
+    assert_eq!(
+        app.update(&limited, "weather", &plugin_yaml("weather", "1.1.0"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.publish_ok(&limited, "weather-extras", "0.1.0").await;
+    let deprecated = app
+        .deprecate(&limited, "weather", "1.0.0", json!({"reason": "use 1.1.0"}))
+        .await;
+    assert_eq!(deprecated.status(), StatusCode::OK);
+
+    // Any other plugin, even one of the same principal, or one that does not
+    // exist (without saying whether it does).
+    for response in [
+        app.update(
+            &limited,
+            "github-tools",
+            &plugin_yaml("github-tools", "1.1.0"),
+        )
+        .await,
+        app.publish_yaml(&limited, &plugin_yaml("brand-new", "1.0.0"))
+            .await,
+        app.deprecate(&limited, "github-tools", "1.0.0", json!({"reason": "x"}))
+            .await,
+        app.unpublish(&limited, "github-tools", "1.0.0").await,
+        app.unpublish(&limited, "no-such-plugin", "1.0.0").await,
+    ] {
+        let problem = expect_problem(response, StatusCode::FORBIDDEN, "key_not_for_plugin").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("weather, weather-extras"),
+            "{problem}"
+        );
+    }
+
+    let listed: Value = app
+        .get_with_key("/auth/keys", &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys = listed["keys"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["plugins"] == json!(["weather", "weather-extras"]))
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["name"] == "project-team" && k["plugins"].is_null()),
+        "a key without a limit lists none"
+    );
+
+    for plugins in [json!([]), json!(["Not A Slug"])] {
+        expect_problem(
+            create_key(&app, &owner, json!({"name": "bad", "plugins": plugins})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+}

@@ -264,6 +264,29 @@ async fn a_person_signs_in_makes_a_key_on_the_account_page_and_publishes_with_it
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(too_long.text().await.unwrap().contains("at most 365 days"));
 
+    // A key for some plugins only.
+    let limited = browser
+        .post_form(
+            "/account/keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "weather CI"),
+                ("scope", "publish"),
+                ("expires_in_days", "30"),
+                ("plugins", "weather, github"),
+            ],
+        )
+        .await;
+    assert_eq!(limited.status(), StatusCode::OK);
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("<td>github, weather</td>"),
+        "the page lists the key's plugins"
+    );
+
     // Revoking from the page ends the key.
     let key_id = key["id"].as_str().unwrap();
     let revoked = browser

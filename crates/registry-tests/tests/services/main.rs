@@ -83,6 +83,7 @@ impl Services {
                 principal: None,
                 new_principal: None,
                 expires_in_days: None,
+                plugins: None,
             })
             .await
             .unwrap();

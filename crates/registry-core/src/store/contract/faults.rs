@@ -163,6 +163,7 @@ fn publisher() -> Caller {
         principal: PrincipalId::from_stored("prn_author"),
         credential: Credential::Key(KeyId::from_stored("key_author")),
         scopes: Scopes::from([Scope::Publish]),
+        plugins: None,
     }
 }
 

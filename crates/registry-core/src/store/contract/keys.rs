@@ -45,6 +45,12 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
         revoked_at: None,
         expires_at: Some(at("2026-04-01T00:00:00Z")),
         last_used_at: None,
+        plugins: Some(
+            ["weather", "github"]
+                .into_iter()
+                .map(|s| crate::slug::Slug::parse(s).unwrap())
+                .collect(),
+        ),
     };
     let results = race(|_| {
         let (keys, record) = (Arc::clone(&keys), record.clone());
@@ -64,7 +70,8 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
             .unwrap()
             .is_none()
     );
-    // A key that never expires keeps no expiry, rather than gaining one.
+    // A key that never expires keeps no expiry, rather than gaining one; one for
+    // every plugin keeps no limit.
     let forever_secret = ApiKeySecret::generate().unwrap();
     let forever = ApiKeyRecord {
         id: KeyId::from_stored(format!("key_{prefix}_router")),
@@ -73,6 +80,7 @@ pub async fn key_store_contract(keys: Arc<dyn KeyStore>, prefix: &str) {
         scopes: Scopes::from([Scope::Router]),
         created_at: at("2026-01-02T00:00:00Z"),
         expires_at: None,
+        plugins: None,
         ..record.clone()
     };
     keys.insert_key(&forever)

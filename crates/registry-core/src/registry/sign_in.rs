@@ -283,11 +283,11 @@ impl Registry {
         now: Timestamp,
     ) -> Result<(Account, bool), RegistryError> {
         if let Some(mut account) = parts.store.account(&identity).await? {
-            if account.login != login || account.signed_in_at < now {
-                parts.store.record_sign_in(&identity, &login, now).await?;
-                account.login = login;
-                account.signed_in_at = now;
-            }
+            // Every sign-in is recorded: the login name may have changed at the
+            // provider, and the time says when the account was last used.
+            parts.store.record_sign_in(&identity, &login, now).await?;
+            account.login = login;
+            account.signed_in_at = now;
             return Ok((account, false));
         }
         let principal = Principal {

@@ -97,11 +97,32 @@ pub async fn table_exists(clients: &AwsClients, table: &str) -> Result<bool, Box
     }
 }
 
-/// Creates the table (on-demand, stream `NEW_AND_OLD_IMAGES`) and the bucket unless
-/// they exist, and waits until the table is ACTIVE.
+/// Creates the table (on-demand, stream `NEW_AND_OLD_IMAGES`, time-to-live on
+/// `ttl`) and the bucket unless they exist, and waits until the table is ACTIVE.
 pub async fn ensure_resources(
     clients: &AwsClients,
     settings: &AwsSettings,
+) -> Result<SetupReport, SetupError> {
+    ensure_resources_with(clients, settings, TimeToLive::On).await
+}
+
+/// Whether the table deletes lapsed sessions, sign-in attempts and device
+/// sign-ins by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeToLive {
+    /// As every deployment runs.
+    On,
+    /// For suites whose clock is not the real one: DynamoDB (Local too) runs the
+    /// time-to-live on the real clock, and would delete what the suite's clock
+    /// still calls live.
+    Off,
+}
+
+/// As [`ensure_resources`], with the time-to-live as `time_to_live` says.
+pub async fn ensure_resources_with(
+    clients: &AwsClients,
+    settings: &AwsSettings,
+    time_to_live: TimeToLive,
 ) -> Result<SetupReport, SetupError> {
     let table_err = |e: BoxError| SetupError::Table {
         table: settings.table.clone(),
@@ -153,9 +174,11 @@ pub async fn ensure_resources(
         }
     }
     wait_until_active(clients, settings).await?;
-    enable_time_to_live(clients, &settings.table)
-        .await
-        .map_err(table_err)?;
+    if time_to_live == TimeToLive::On {
+        enable_time_to_live(clients, &settings.table)
+            .await
+            .map_err(table_err)?;
+    }
 
     let bucket_created = match clients
         .s3

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use openworkflow_registry::{
-    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry, roll_up_downloads,
+    Backend, ServerConfig, bootstrap_admin_key, open_registry, roll_up_downloads,
     s3_needs_path_style, serve,
 };
 use registry_core::Registry;
@@ -281,7 +281,17 @@ async fn fresh_aws_resources() -> (String, String) {
         bucket: name.clone(),
         force_path_style: s3_needs_path_style(),
     };
-    init_aws(&settings).await.expect("create table and bucket");
+    // The suite's clock is months behind the real one, by which DynamoDB Local
+    // runs the table's time-to-live: left on, it would delete sessions the
+    // suite's clock still calls live.
+    let clients = registry_aws::AwsClients::from_env(settings.force_path_style).await;
+    registry_aws::setup::ensure_resources_with(
+        &clients,
+        &settings,
+        registry_aws::setup::TimeToLive::Off,
+    )
+    .await
+    .expect("create table and bucket");
     (name.clone(), name)
 }
 

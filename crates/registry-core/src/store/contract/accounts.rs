@@ -1,6 +1,9 @@
 //! The account port's contract: an identity is linked once, with its principal;
 //! sessions are found by hash and end one by one or all together; a sign-in
 //! attempt is taken at most once.
+//!
+//! Its times are in the future: a store with a time-to-live (DynamoDB, and
+//! DynamoDB Local too) deletes lapsed sessions, attempts and grants on its own.
 
 use std::sync::Arc;
 
@@ -26,8 +29,8 @@ pub async fn account_store_contract(
         identity: identity.clone(),
         principal: PrincipalId::from_stored(format!("prn_{prefix}_person")),
         login: "ada".into(),
-        created_at: at("2026-01-01T00:00:00Z"),
-        signed_in_at: at("2026-01-01T00:00:00Z"),
+        created_at: at("2099-01-01T00:00:00Z"),
+        signed_in_at: at("2099-01-01T00:00:00Z"),
     };
     let principal = Principal {
         id: account.principal.clone(),
@@ -82,12 +85,12 @@ pub async fn account_store_contract(
     }
 
     accounts
-        .record_sign_in(&identity, "ada-renamed", at("2026-02-01T00:00:00Z"))
+        .record_sign_in(&identity, "ada-renamed", at("2099-02-01T00:00:00Z"))
         .await
         .unwrap();
     let renamed = accounts.account(&identity).await.unwrap().expect("linked");
     assert_eq!(renamed.login, "ada-renamed");
-    assert_eq!(renamed.signed_in_at, at("2026-02-01T00:00:00Z"));
+    assert_eq!(renamed.signed_in_at, at("2099-02-01T00:00:00Z"));
     assert_eq!(renamed.principal, won, "a rename keeps the principal");
     assert_eq!(renamed.created_at, account.created_at);
     let other_issuer = Identity {
@@ -112,8 +115,8 @@ async fn sessions(accounts: &dyn AccountStore, principal: &PrincipalId, prefix: 
             hash: secret.hash(),
             principal: principal.clone(),
             login: "ada".into(),
-            created_at: at("2026-01-01T00:00:00Z"),
-            expires_at: at("2026-01-08T00:00:00Z"),
+            created_at: at("2099-01-01T00:00:00Z"),
+            expires_at: at("2099-01-08T00:00:00Z"),
         }
     };
     let (one, two) = (session(1), session(2));
@@ -164,7 +167,7 @@ async fn login_attempts(accounts: Arc<dyn AccountStore>, prefix: &str) {
         nonce: Some("nonce".into()),
         pkce_verifier: "verifier".into(),
         return_to: "/account".into(),
-        expires_at: at("2026-01-01T00:10:00Z"),
+        expires_at: at("2099-01-01T00:10:00Z"),
     };
     accounts.insert_login_attempt(&attempt).await.unwrap();
     assert_eq!(
@@ -206,8 +209,8 @@ async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId,
         hash: code.hash(),
         user_code: UserCode::generate().unwrap(),
         key_name: format!("{prefix} laptop"),
-        created_at: at("2026-01-01T00:00:00Z"),
-        expires_at: at("2026-01-01T00:10:00Z"),
+        created_at: at("2099-01-01T00:00:00Z"),
+        expires_at: at("2099-01-01T00:10:00Z"),
         state: DeviceGrantState::Pending,
         last_polled_at: None,
     };
@@ -287,10 +290,10 @@ async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId,
         assert_eq!(decided.state, DeviceGrantState::Denied);
     }
 
-    let first = at("2026-01-01T00:01:00Z");
+    let first = at("2099-01-01T00:01:00Z");
     assert!(
         accounts
-            .record_device_poll(&grant.hash, first, at("2026-01-01T00:00:55Z"))
+            .record_device_poll(&grant.hash, first, at("2099-01-01T00:00:55Z"))
             .await
             .unwrap()
     );
@@ -298,8 +301,8 @@ async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId,
         !accounts
             .record_device_poll(
                 &grant.hash,
-                at("2026-01-01T00:01:02Z"),
-                at("2026-01-01T00:00:57Z")
+                at("2099-01-01T00:01:02Z"),
+                at("2099-01-01T00:00:57Z")
             )
             .await
             .unwrap(),
@@ -309,8 +312,8 @@ async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId,
         accounts
             .record_device_poll(
                 &grant.hash,
-                at("2026-01-01T00:01:06Z"),
-                at("2026-01-01T00:01:01Z")
+                at("2099-01-01T00:01:06Z"),
+                at("2099-01-01T00:01:01Z")
             )
             .await
             .unwrap()
@@ -322,6 +325,6 @@ async fn device_grants(accounts: Arc<dyn AccountStore>, principal: &PrincipalId,
             .unwrap()
             .unwrap()
             .last_polled_at,
-        Some(at("2026-01-01T00:01:06Z"))
+        Some(at("2099-01-01T00:01:06Z"))
     );
 }

@@ -5,20 +5,19 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::artifact::{PRIVATE_CACHE_CONTROL, SHORT_CACHE_CONTROL};
+use registry_core::artifact::SHORT_CACHE_CONTROL;
 use registry_core::search::{SearchPage, SearchQuery};
 use registry_pages::{
     MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, Site, bad_request_page, page_offset,
 };
 use serde::Deserialize;
 
-use super::index_file::page_headers;
-
 use crate::auth::MaybeCaller;
 use crate::problem::ApiError;
 use crate::routes::json_response;
+use crate::session::personal_page;
 use crate::state::AppState;
 
 /// Query parameters, kept as text so a bad number gets a problem+json answer.
@@ -146,27 +145,20 @@ pub async fn search_page(
     Ok(page_response(StatusCode::OK, html))
 }
 
-/// A page rendered for this request: short-cached like search results, with the
-/// pages' headers.
+/// A page rendered for this request: short-cached like search results when it
+/// answers 200, with the pages' headers.
 fn page_response(status: StatusCode, html: String) -> Response {
-    let mut response = (status, html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(registry_pages::HTML_CONTENT_TYPE),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if status == StatusCode::OK {
-            SHORT_CACHE_CONTROL
-        } else {
-            PRIVATE_CACHE_CONTROL
-        }),
-    );
-    page_headers(headers);
+    let mut response = personal_page(status, html);
+    if status == StatusCode::OK {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(SHORT_CACHE_CONTROL),
+        );
+    }
     response
 }
 
+/// A page that would not render: logged in full, answered with a plain 500.
 pub(crate) fn page_failed(error: registry_pages::RenderError) -> ApiError {
     tracing::error!(
         error = &error as &dyn std::error::Error,

@@ -22,7 +22,7 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore,
-    KeyStore, McpRouterStore, UploadStore, owner_only,
+    KeyStore, McpRouterStore, OwnershipStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -131,6 +131,7 @@ struct Stores {
     journal: Option<Arc<dyn ChangeJournal>>,
     keys: Arc<dyn KeyStore>,
     accounts: Arc<dyn AccountStore>,
+    ownership: Arc<dyn OwnershipStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
@@ -191,6 +192,7 @@ pub async fn open_registry(
         },
     )
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
+    .with_ownership(stores.ownership)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
         http_mcp_router(stores.router, config.router, config.check_timeout)
@@ -252,6 +254,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 journal: Some(store.clone()),
                 keys: store.clone(),
                 accounts: store.clone(),
+                ownership: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),
@@ -278,6 +281,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 journal: None,
                 keys: store.clone(),
                 accounts: store.clone(),
+                ownership: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),

@@ -1214,3 +1214,83 @@ async fn auth_login_signs_a_terminal_in_through_the_browser_then_it_publishes() 
     let keys = author.run(&["auth", "list-keys", "--json"]).ok().json();
     assert_eq!(keys["keys"][0]["name"], "e2e terminal");
 }
+
+/// A person with a key of their own (made by the admin over the API, since a
+/// person's first key comes from signing in): the key and the principal id.
+async fn person(registry: &Registry, name: &str) -> (User, String) {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/auth/keys", registry.base))
+        .bearer_auth(registry.admin_key())
+        .json(&serde_json::json!({
+            "name": name,
+            "new_principal": {"name": name, "kind": "user"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user = User {
+        key: Some(created["key"].as_str().unwrap().to_owned()),
+        ..User::new(registry)
+    };
+    (user, created["principal"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_and_teams_are_managed_from_the_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let (ada, ada_id) = person(&registry, "ada").await;
+    let (bob, bob_id) = person(&registry, "bob").await;
+    let file = ada.write("shared.yaml", &plugin_yaml("shared", "1.0.0"));
+    ada.run(&["plugin", "publish", &file]).ok();
+
+    let run = ada.run(&["plugin", "owner", "add", "shared", &bob_id]).ok();
+    assert!(
+        run.stdout.starts_with("Invited: shared for bob"),
+        "{}",
+        run.stdout
+    );
+    let run = bob.run(&["plugin", "owner", "invitations"]).ok();
+    assert!(run.stdout.contains("shared for bob"), "{}", run.stdout);
+    bob.run(&["plugin", "owner", "accept", "shared"]).ok();
+    let owners = ada
+        .run(&["plugin", "owner", "list", "shared", "--json"])
+        .ok()
+        .json();
+    let mut ids: Vec<&str> = owners["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["principal"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![ada_id.as_str(), bob_id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    let update = bob.write("shared-1.1.yaml", &plugin_yaml("shared", "1.1.0"));
+    bob.run(&["plugin", "publish", "--update", &update]).ok();
+
+    let team = ada.run(&["team", "create", "crew", "--json"]).ok().json();
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let run = ada.run(&["team", "add", &team_id, &bob_id]).ok();
+    assert!(
+        run.stdout.contains(&format!("{bob_id}  bob (member)")),
+        "{}",
+        run.stdout
+    );
+    let run = bob.run(&["team", "list"]).ok();
+    assert_eq!(run.stdout.trim(), format!("{team_id}  crew (member)"));
+    // Only a maintainer changes the team: the CLI says so with the auth exit code.
+    bob.run(&["team", "add", &team_id, &bob_id, "--role", "maintainer"])
+        .fails_with(3);
+
+    ada.run(&["plugin", "owner", "remove", "shared", &ada_id])
+        .ok();
+    let refused = bob
+        .run(&["plugin", "owner", "remove", "shared", &bob_id])
+        .fails_with(5);
+    assert!(refused.stderr.contains("last owner"), "{}", refused.stderr);
+}

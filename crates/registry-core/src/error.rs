@@ -226,6 +226,43 @@ pub enum RegistryError {
         /// The principal asked for.
         principal: String,
     },
+    /// A change of owners or team members that cannot be made as asked
+    /// (`last_owner`, `already_owner`, `invitation_exists`, `last_maintainer`,
+    /// `roster_full`).
+    #[error("{detail}")]
+    OwnershipConflict {
+        /// The stable problem code.
+        code: &'static str,
+        /// What is in the way and what to do.
+        detail: String,
+    },
+    /// No pending invitation of that principal to own that plugin.
+    #[error(
+        "there is no pending invitation for '{invitee}' to own '{slug}' (it may have been answered, withdrawn or have lapsed after 30 days); ask an owner to invite again"
+    )]
+    InvitationNotFound {
+        /// The plugin.
+        slug: String,
+        /// Who was to be invited.
+        invitee: String,
+    },
+    /// The principal is not on that roster (an owner or team member to remove).
+    #[error("{detail}")]
+    NotOnRoster {
+        /// `owner_not_found` or `team_member_not_found`.
+        code: &'static str,
+        /// Who is not on what.
+        detail: String,
+    },
+    /// This registry was started without an ownership store.
+    #[error("this registry keeps no owners or teams; its plugins belong to their first publishers")]
+    OwnershipUnavailable,
+    /// No such team (or not one the caller may see).
+    #[error("team '{team}' does not exist, or you are not a member of it")]
+    TeamNotFound {
+        /// The team asked for.
+        team: String,
+    },
     /// The principal is not a member of the org (removing a membership).
     #[error("principal '{principal}' is not a member of org '{org}'")]
     MemberNotFound {

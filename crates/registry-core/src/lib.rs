@@ -15,6 +15,7 @@ pub mod error;
 pub mod manifest;
 pub mod mcp_router;
 pub mod org;
+pub mod ownership;
 pub mod registry;
 pub mod search;
 pub mod slug;

@@ -27,6 +27,8 @@ use crate::routes::api_routes;
         (name = "plugins", description = "Discover and download plugins"),
         (name = "publishing", description = "Publish and manage versions (API key with the publish scope)"),
         (name = "keys", description = "API keys"),
+        (name = "owners", description = "A plugin's owners (people and teams) and invitations to join them; the last owner is never removed"),
+        (name = "teams", description = "Teams own plugins for their members; maintainers manage the members"),
         (name = "sign-in", description = "People sign in through an OpenID Connect provider or GitHub, and manage their account in the browser (HTML pages; forms carry the session's anti-forgery token)"),
         (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),
         (name = "system catalog", description = "Platform-wide system plugins (sys_admin)"),

@@ -185,6 +185,11 @@ impl From<RegistryError> for ApiError {
             RegistryError::OrgExists { .. } => (S::CONFLICT, "org_exists"),
             RegistryError::PrincipalNotFound { .. } => (S::NOT_FOUND, "principal_not_found"),
             RegistryError::MemberNotFound { .. } => (S::NOT_FOUND, "member_not_found"),
+            RegistryError::OwnershipConflict { code, .. } => (S::CONFLICT, *code),
+            RegistryError::InvitationNotFound { .. } => (S::NOT_FOUND, "invitation_not_found"),
+            RegistryError::TeamNotFound { .. } => (S::NOT_FOUND, "team_not_found"),
+            RegistryError::NotOnRoster { code, .. } => (S::NOT_FOUND, *code),
+            RegistryError::OwnershipUnavailable => (S::NOT_FOUND, "owners_unavailable"),
             RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),
             RegistryError::CatalogPluginNotFound { .. } => {
                 (S::NOT_FOUND, "catalog_plugin_not_found")

@@ -196,6 +196,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         },
     )
     .with_uploads(clients.upload_store(&settings))
+    .with_ownership(store.clone())
     .with_org_catalog(OrgStores {
         orgs: store.clone(),
         catalog: store.clone(),

@@ -3,7 +3,9 @@
 //! every form on them carries the session's anti-forgery token.
 
 use askama::Template;
-use registry_core::registry::{KeyInfo, ProviderChoice};
+use registry_core::registry::{
+    InvitationInfo, KeyInfo, OwnedPlugin, ProviderChoice, TeamMembership,
+};
 use registry_core::timestamp::Timestamp;
 
 use crate::RenderError;
@@ -64,16 +66,43 @@ struct KeyRow {
     revoke_url: String,
 }
 
+/// A plugin as the account page lists it.
+struct PluginRow {
+    slug: String,
+    url: String,
+    via: Option<String>,
+}
+
+/// An invitation as the account page lists it.
+struct InvitationRow {
+    slug: String,
+    invitee: String,
+    transfer: bool,
+    expires: String,
+    accept_url: String,
+    decline_url: String,
+}
+
 /// What the account page shows.
 pub struct AccountView<'a> {
     /// The person's login name.
     pub login: &'a str,
+    /// Their principal id: what an owner invites them by.
+    pub principal: &'a str,
     /// The session's anti-forgery token, put in every form.
     pub csrf_token: &'a str,
     /// Their keys, oldest first.
     pub keys: &'a [KeyInfo],
     /// A key just made: (its name, its secret), shown this once.
     pub created: Option<(&'a str, &'a str)>,
+    /// The plugins they own, in person or through a team.
+    pub plugins: &'a [OwnedPlugin],
+    /// Invitations they may answer.
+    pub invitations: &'a [InvitationInfo],
+    /// Their teams.
+    pub teams: &'a [TeamMembership],
+    /// What the last form did, if it did something worth saying.
+    pub notice: Option<&'a str>,
     /// What was wrong with the last form, if anything.
     pub error: Option<&'a str>,
     /// Now, to tell live keys from expired ones.
@@ -86,7 +115,11 @@ struct AccountPage<'a> {
     chrome: Chrome<'a>,
     view: &'a AccountView<'a>,
     keys: Vec<KeyRow>,
+    plugins: Vec<PluginRow>,
+    invitations: Vec<InvitationRow>,
     create_key_url: String,
+    create_team_url: String,
+    delete_account_url: String,
     sign_out_url: String,
     default_days: u32,
     max_days: u32,
@@ -131,6 +164,27 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
             }
         })
         .collect();
+    let plugins = view
+        .plugins
+        .iter()
+        .map(|p| PluginRow {
+            slug: p.slug.to_string(),
+            url: site.plugin_url(p.slug.as_str()),
+            via: p.via_team.as_ref().map(|(_, name)| name.clone()),
+        })
+        .collect();
+    let invitations = view
+        .invitations
+        .iter()
+        .map(|i| InvitationRow {
+            slug: i.slug.clone(),
+            invitee: i.invitee_name.clone(),
+            transfer: i.transfer,
+            expires: day(i.expires_at),
+            accept_url: site.invitation_url(&i.slug, i.invitee.as_str(), "accept"),
+            decline_url: site.invitation_url(&i.slug, i.invitee.as_str(), "decline"),
+        })
+        .collect();
     AccountPage {
         chrome: Chrome::new(
             site,
@@ -139,6 +193,10 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
         ),
         view,
         keys,
+        plugins,
+        invitations,
+        create_team_url: site.create_team_url(),
+        delete_account_url: site.delete_account_url(),
         create_key_url: site.create_key_url(),
         sign_out_url: site.sign_out_url(),
         default_days: registry_core::registry::DEFAULT_KEY_LIFETIME_DAYS,

@@ -134,6 +134,24 @@ impl Site {
         format!("{}/account/keys/{key_id}/revoke", self.base)
     }
 
+    /// The URL path answering an invitation posts to (`accept` or `decline`).
+    pub(crate) fn invitation_url(&self, slug: &str, invitee: &str, answer: &str) -> String {
+        format!(
+            "{}/account/invitations/{slug}/{invitee}/{answer}",
+            self.base
+        )
+    }
+
+    /// The URL path a new team's form posts to.
+    pub(crate) fn create_team_url(&self) -> String {
+        format!("{}/account/teams", self.base)
+    }
+
+    /// The URL path deleting the account posts to.
+    pub(crate) fn delete_account_url(&self) -> String {
+        format!("{}/account/delete", self.base)
+    }
+
     /// The URL path of the home page.
     pub(crate) fn home_url(&self) -> String {
         format!("{}/", self.base)

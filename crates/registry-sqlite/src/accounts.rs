@@ -231,6 +231,17 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn delete_account_of(&self, principal: &PrincipalId) -> Result<bool, StorageError> {
+        let principal = principal.as_str().to_owned();
+        self.with_conn(move |conn| {
+            let deleted = conn
+                .execute("DELETE FROM accounts WHERE principal = ?1", [principal])
+                .map_err(backend)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
         let s = session.clone();
         self.with_conn(move |conn| {

@@ -9,6 +9,7 @@ mod keys;
 mod mcp_router;
 pub mod migrations;
 mod orgs;
+mod ownership;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

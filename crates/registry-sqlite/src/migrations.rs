@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "key_plugin_limits",
         sql: include_str!("../migrations/0005_key_plugin_limits.sql"),
     },
+    Migration {
+        version: 6,
+        name: "owners_teams_and_invitations",
+        sql: include_str!("../migrations/0006_owners_teams_and_invitations.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

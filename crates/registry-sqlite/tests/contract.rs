@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
+use registry_core::ownership::{Role, RosterEntry, RosterKey};
 use registry_core::store::FileArtifactStore;
-use registry_core::store::KeyStore;
 use registry_core::store::contract::faults::failed_publishes_leave_nothing_visible;
+use registry_core::store::contract::sample_version;
 use registry_core::store::contract::{
     account_store_contract, artifact_store_contract, catalog_contract, key_store_contract,
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
+use registry_core::store::{CatalogStore, KeyStore, LatestSummary, OwnershipStore};
 use registry_core::timestamp::Timestamp;
 use registry_sqlite::SqliteStore;
 use registry_sqlite::migrations::MIGRATIONS;
@@ -41,6 +43,13 @@ async fn sqlite_keys_keep_the_key_store_contract() {
 async fn sqlite_accounts_keep_the_account_store_contract() {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     account_store_contract(store.clone(), store, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_ownership_keeps_the_ownership_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::ownership_store_contract(Arc::new(store), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -142,9 +151,20 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
         kind: PrincipalKind::Team,
         created_at: Timestamp::parse("2026-11-30T12:00:00Z").unwrap(),
     };
+    let published = sample_version("migrated", "1.0.0");
+    let slug = published.manifest.slug.clone();
     {
         let store = SqliteStore::open(&path).unwrap();
         store.create_principal(&principal).await.unwrap();
+        store
+            .create_plugin(
+                &slug,
+                &principal.id,
+                &published,
+                &LatestSummary::of(&published),
+            )
+            .await
+            .unwrap();
     }
     // That release had neither the record nor what later migrations add.
     rusqlite::Connection::open(&path)
@@ -155,14 +175,33 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              ALTER TABLE api_keys DROP COLUMN last_used_at;
              ALTER TABLE api_keys DROP COLUMN plugins;
              DROP TABLE accounts; DROP TABLE sessions; DROP TABLE login_attempts;
-             DROP TABLE device_grants;",
+             DROP TABLE device_grants;
+             DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;",
         )
         .unwrap();
 
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(
         store.principal(&principal.id).await.unwrap(),
-        Some(principal)
+        Some(principal.clone())
+    );
+    let owners = store
+        .roster(&RosterKey::PluginOwners(slug.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        owners.entries,
+        vec![RosterEntry {
+            principal: principal.id.clone(),
+            role: Role::Owner,
+            since: published.published_at,
+        }],
+        "a plugin from before owners existed is owned by its first publisher"
+    );
+    assert_eq!(
+        store.rosters_of(&principal.id).await.unwrap().len(),
+        1,
+        "and it is among that publisher's plugins"
     );
     assert_eq!(recorded_migrations(&path), every_migration());
 }

@@ -33,6 +33,7 @@ mod api_key;
 mod cache;
 mod checksum;
 mod error;
+mod owners;
 mod progress;
 mod retry;
 

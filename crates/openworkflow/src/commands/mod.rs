@@ -13,6 +13,7 @@ use crate::output::Output;
 mod auth;
 mod failure;
 mod mcp_router;
+mod owners;
 mod plugin;
 
 use crate::progress::ProgressBars;
@@ -20,6 +21,7 @@ use auth::{AuthCommand, auth};
 pub use failure::Failure;
 use failure::exit;
 use mcp_router::{RouterCommand, router};
+use owners::{TeamCommand, team};
 use plugin::{PluginCommand, canonical, list, plugin, validate};
 
 /// Install, validate, publish and verify OpenWorkflow plugins.
@@ -51,6 +53,9 @@ enum Group {
     /// API keys.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Teams: they own plugins for their members.
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// The MCP router: register running plugin instances and read routing tables
     /// (a key with the `router` scope).
     #[command(subcommand)]
@@ -117,6 +122,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         }
         Group::Auth(command) => auth(command, &Context::load(registry, out)?, out).await,
         Group::Router(command) => router(command, &Context::load(registry, out)?, out).await,
+        Group::Team(command) => team(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),

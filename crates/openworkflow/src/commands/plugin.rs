@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::output::Output;
 
 use super::failure::{Failure, exit};
+use super::owners::OwnerCommand;
 use super::{Context, exact_version, split_plugin};
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +90,9 @@ pub(super) enum PluginCommand {
         /// `slug@version`.
         plugin: String,
     },
+    /// A plugin's owners: list, invite, remove, and answer invitations.
+    #[command(subcommand)]
+    Owner(OwnerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +186,7 @@ pub(super) async fn plugin(
         PluginCommand::Validate { file } => validate(&file, out),
         PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
+        PluginCommand::Owner(command) => super::owners::owner(command, cx, out).await,
     }
 }
 

@@ -14,7 +14,7 @@ use registry_core::store::codec::secret_hash_from_stored;
 use registry_core::store::{AccountStore, Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
-use super::item_key::{ItemKey, sessions_of_principal};
+use super::item_key::{ItemKey, account_of_principal, sessions_of_principal};
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, n, opt_s, s,
     timestamp,
@@ -103,6 +103,11 @@ impl AccountStore for DynamoStore {
             (PK.to_owned(), s(account_key.pk)),
             (SK.to_owned(), s(account_key.sk)),
             ("principal".to_owned(), s(account.principal.as_str())),
+            (
+                GSI1_PK.to_owned(),
+                s(account_of_principal(&account.principal)),
+            ),
+            (GSI1_SK.to_owned(), s("ACCOUNT")),
             ("login".to_owned(), s(&account.login)),
             ("created_at".to_owned(), s(account.created_at.to_string())),
             (
@@ -149,6 +154,22 @@ impl AccountStore for DynamoStore {
             .send()
             .await;
         conditional(result, Conflict::Missing)
+    }
+
+    async fn delete_account_of(&self, principal: &PrincipalId) -> Result<bool, StorageError> {
+        let mut deleted = false;
+        for item in self.query_gsi1(&account_of_principal(principal)).await? {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(get_s(&item, PK)?))
+                .key(SK, s(get_s(&item, SK)?))
+                .send()
+                .await
+                .map_err(storage_error)?;
+            deleted = true;
+        }
+        Ok(deleted)
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {

@@ -19,13 +19,16 @@
 //! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` | |
 //! | plugin id → row | `CATROW#{plugin_id}` | `ROW` | |
 //! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
-//! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | |
+//! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | `ACCOUNT#{principal}` / `ACCOUNT` |
+//! | roster (plugin owners, team members) | `ROSTER#{plugin:slug or team:principal}` | `ROSTER` | |
+//! | who is on a roster | `ROSTERS_OF#{principal}` | `ROSTER#{plugin:slug or team:principal}` | |
+//! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Sessions, sign-in attempts and device sign-ins carry a `ttl` (epoch seconds), the table's
+//! Sessions, sign-in attempts, device sign-ins and invitations carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -34,6 +37,7 @@ use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
 use registry_core::mcp_router::InstanceId;
 use registry_core::org::{OrgId, Permission};
+use registry_core::ownership::RosterKey;
 use registry_core::slug::Slug;
 use registry_core::version::PluginVersion;
 
@@ -164,6 +168,28 @@ impl ItemKey {
         Self::new(format!("USERCODE#{}", code.as_str()), "DEVICE")
     }
 
+    /// A roster: a plugin's owners or a team's members, with its revision.
+    pub fn roster(key: &RosterKey) -> Self {
+        Self::new(format!("ROSTER#{}", key.storage_name()), "ROSTER")
+    }
+
+    /// That `principal` is on the roster `key`: what "my plugins" and "my
+    /// teams" read.
+    pub fn roster_entry_of(principal: &PrincipalId, key: &RosterKey) -> Self {
+        Self::new(
+            rosters_of_principal(principal),
+            format!("{ROSTER_ENTRY_PREFIX}{}", key.storage_name()),
+        )
+    }
+
+    /// An invitation of `invitee` to own `slug`.
+    pub fn invitation(slug: &Slug, invitee: &PrincipalId) -> Self {
+        Self::new(
+            invitations_of_plugin(slug),
+            format!("{INVITEE_PREFIX}{invitee}"),
+        )
+    }
+
     /// One MCP router instance of a plugin.
     pub fn router_instance(slug: &Slug, id: &InstanceId) -> Self {
         Self::new(route_partition(slug), format!("{INSTANCE_PREFIX}{id}"))
@@ -212,6 +238,31 @@ pub fn plugin_partition(slug: &Slug) -> String {
 /// Sort-key prefix of one version's daily download counters.
 pub fn downloads_prefix(version: &PluginVersion) -> String {
     format!("{DOWNLOADS_PREFIX}{version}#")
+}
+
+/// Sort-key prefix of the rosters a principal is on.
+pub const ROSTER_ENTRY_PREFIX: &str = "ROSTER#";
+/// Sort-key prefix of a plugin's invitations.
+pub const INVITEE_PREFIX: &str = "TO#";
+
+/// The partition listing the rosters a principal is on.
+pub fn rosters_of_principal(id: &PrincipalId) -> String {
+    format!("ROSTERS_OF#{id}")
+}
+
+/// A plugin's invitations' partition.
+pub fn invitations_of_plugin(slug: &Slug) -> String {
+    format!("INVITE#{slug}")
+}
+
+/// `GSI1PK` of the invitations to a principal.
+pub fn invitations_to(id: &PrincipalId) -> String {
+    format!("INVITED#{id}")
+}
+
+/// `GSI1PK` of a principal's account, so deleting the account finds it.
+pub fn account_of_principal(id: &PrincipalId) -> String {
+    format!("ACCOUNT#{id}")
 }
 
 /// A principal's partition: the principal and its permissions.

@@ -31,6 +31,7 @@ pub mod item_key;
 mod keys;
 mod mcp_router;
 mod orgs;
+mod ownership;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -292,6 +293,32 @@ impl DynamoStore {
         loop {
             let output = self
                 .prefix_query(pk, prefix, projection)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Every item whose `GSI1PK` is `partition`, in `GSI1SK` order. The index is
+    /// eventually consistent: it may lag a write by a moment.
+    pub(crate) async fn query_gsi1(&self, partition: &str) -> Result<Vec<Item>, StorageError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gpk = :partition")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(":partition", s(partition))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

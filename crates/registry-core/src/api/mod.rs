@@ -11,6 +11,7 @@ use crate::manifest::FieldError;
 pub mod device;
 pub mod keys;
 pub mod mcp_router;
+pub mod owners;
 pub mod plugins;
 
 pub use crate::search::{SearchHit, SearchPage};

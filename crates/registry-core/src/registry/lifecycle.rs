@@ -189,16 +189,14 @@ impl Registry {
             caller.check_plugin_limit(&parsed)?;
         }
         let mut retry = RaceRetry::default();
+        let mut owners_checked = false;
         while retry.another_attempt().await {
             let plugin = self.find_plugin(slug).await?;
             // An admin key moderates: it may deprecate or unpublish anyone's release
             // (under the same rules), though it never publishes into another's plugin.
-            if plugin.owner != caller.principal && !caller.can(Scope::Admin) {
-                return Err(RegistryError::Forbidden {
-                    detail: format!(
-                        "plugin '{slug}' belongs to another principal; only its owner or an admin key may change it"
-                    ),
-                });
+            if !owners_checked {
+                self.require_owner(caller, &plugin, true).await?;
+                owners_checked = true;
             }
             let Some(summary) = plugin.versions.iter().find(|v| &v.version == version) else {
                 return Err(RegistryError::VersionNotFound {

@@ -1,5 +1,6 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
+mod account_deletion;
 mod changes;
 mod contention;
 mod device;
@@ -9,13 +10,16 @@ mod lifecycle;
 mod mcp_router;
 mod org_catalog;
 mod orgs;
+mod owners;
 mod publish;
 mod read;
 mod sign_in;
+mod teams;
 mod uploads;
 
 use std::sync::Arc;
 
+pub use account_deletion::DeletedAccount;
 pub use changes::ChangeListener;
 pub use device::{DEFAULT_DEVICE_KEY_NAME, DeviceStart};
 pub use health::HealthPassReport;
@@ -31,6 +35,7 @@ pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
 };
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
+pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
 pub use sign_in::{
@@ -41,9 +46,12 @@ pub use sign_in::{
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::slug::Slug;
+use crate::store::OwnershipStore;
 use crate::store::{ArtifactStore, CatalogStore, KeyStore, UploadStore, VersionSummary};
 use crate::timestamp::Clock;
+
 use crate::version::PluginVersion;
+pub use teams::{TeamInfo, TeamMemberInfo, TeamMembership};
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]
@@ -64,6 +72,7 @@ pub struct Registry {
     router: Option<McpRouterParts>,
     listener: Option<Arc<dyn ChangeListener>>,
     sign_in: Option<SignInParts>,
+    ownership: Option<Arc<dyn OwnershipStore>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
 }
@@ -87,6 +96,7 @@ impl Registry {
             router: None,
             listener: None,
             sign_in: None,
+            ownership: None,
             clock,
             config,
         }

@@ -256,15 +256,6 @@ impl Registry {
         }
     }
 
-    async fn existing_principal(&self, principal: &PrincipalId) -> Result<(), RegistryError> {
-        match self.keys.principal(principal).await? {
-            Some(_) => Ok(()),
-            None => Err(RegistryError::PrincipalNotFound {
-                principal: principal.to_string(),
-            }),
-        }
-    }
-
     /// Adds a principal to an org; adding a member again changes nothing.
     pub async fn add_org_member(
         &self,
@@ -274,7 +265,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let org = self.existing_org(org).await?;
-        self.existing_principal(principal).await?;
+        self.principal_named(principal.as_str()).await?;
         let membership = Membership {
             org: org.clone(),
             principal: principal.clone(),
@@ -330,7 +321,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let permission = parse_permission(permission)?;
-        self.existing_principal(principal).await?;
+        self.principal_named(principal.as_str()).await?;
         self.org_stores()?
             .orgs
             .grant_permission(principal, permission)
@@ -370,7 +361,7 @@ impl Registry {
         let who = require_scope(caller, Scope::Read)?;
         if who.principal != *principal {
             self.require_platform_admin(caller).await?;
-            self.existing_principal(principal).await?;
+            self.principal_named(principal.as_str()).await?;
         }
         Ok(self.org_stores()?.orgs.permissions(principal).await?)
     }

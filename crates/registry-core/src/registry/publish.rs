@@ -140,15 +140,19 @@ impl Registry {
         // read here (a summary of every version) is let go before the writes and
         // the wait for the index, so publishes queued behind others hold nothing
         // that grows with their plugins' histories.
+        // Who owns a plugin is checked once: a publish racing an owner change
+        // is decided by the owners it started under.
+        let mut owners_checked = false;
         match self.catalog.plugin(&slug).await? {
-            Some(plugin) => check_may_add(
-                caller,
-                &plugin.owner,
-                &plugin.versions,
-                &version,
-                &mode,
-                &slug,
-            )?,
+            Some(plugin) => {
+                let owners = self.require_owner(caller, &plugin, false).await?;
+                owners_checked = true;
+                check_may_add(&plugin.versions, &version, &mode, &slug)?;
+                if !owners.exists() {
+                    self.store_first_owner(&slug, &plugin.owner, plugin.created_at)
+                        .await;
+                }
+            }
             None if matches!(mode, Mode::Update(_)) => {
                 return Err(RegistryError::PluginNotFound {
                     slug: slug.to_string(),
@@ -178,14 +182,11 @@ impl Registry {
                         .await
                 }
                 Some(plugin) => {
-                    check_may_add(
-                        caller,
-                        &plugin.owner,
-                        &plugin.versions,
-                        &version,
-                        &mode,
-                        &slug,
-                    )?;
+                    if !owners_checked {
+                        self.require_owner(caller, &plugin, false).await?;
+                        owners_checked = true;
+                    }
+                    check_may_add(&plugin.versions, &version, &mode, &slug)?;
                     previous = highest_live_version(&plugin.versions).cloned();
                     let latest = self
                         .latest_after_adding(&slug, &plugin.versions, &record)
@@ -198,6 +199,11 @@ impl Registry {
             match result {
                 Ok(()) => {
                     tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                    if !owners_checked {
+                        // This publish made the plugin: its publisher is its owner.
+                        self.store_first_owner(&slug, &caller.principal, record.published_at)
+                            .await;
+                    }
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
@@ -356,20 +362,11 @@ fn prepare_document(
 }
 
 fn check_may_add(
-    caller: &Caller,
-    owner: &crate::auth::PrincipalId,
     versions: &[VersionSummary],
     version: &PluginVersion,
     mode: &Mode<'_>,
     slug: &Slug,
 ) -> Result<(), RegistryError> {
-    if *owner != caller.principal {
-        return Err(RegistryError::Forbidden {
-            detail: format!(
-                "plugin '{slug}' belongs to another principal; only its owner may publish to it"
-            ),
-        });
-    }
     if let Some(existing) = versions.iter().find(|v| &v.version == version) {
         return Err(version_exists(
             slug,

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::StorageError;
 use crate::auth::{PluginLimit, Scope, Scopes, SecretHash};
+use crate::ownership::{Role, RosterEntry, RosterKey};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 
@@ -69,6 +70,29 @@ pub fn timestamp_from_stored(what: &str, raw: &str) -> Result<Timestamp, Storage
 /// A secret's hash read back from its hex form.
 pub fn secret_hash_from_stored(raw: &str) -> Result<SecretHash, StorageError> {
     SecretHash::from_hex(raw).ok_or_else(|| corrupt("secret hash", "not 64 hex digits"))
+}
+
+/// A roster's key read back from [`RosterKey::storage_name`]'s form.
+pub fn roster_key_from_stored(raw: &str) -> Result<RosterKey, StorageError> {
+    RosterKey::from_storage_name(raw).map_err(|e| corrupt("roster", e))
+}
+
+/// A roster entry read back from its stored parts.
+pub fn roster_entry_from_stored(
+    principal: &str,
+    role: &str,
+    since: &str,
+) -> Result<RosterEntry, StorageError> {
+    Ok(RosterEntry {
+        principal: crate::auth::PrincipalId::from_stored(principal),
+        role: Role::parse(role).map_err(|e| corrupt("roster role", e))?,
+        since: timestamp_from_stored("roster entry since", since)?,
+    })
+}
+
+/// A slug column or attribute read back.
+pub fn slug_from_stored(raw: &str) -> Result<Slug, StorageError> {
+    Slug::parse(raw).map_err(|e| corrupt("slug", e))
 }
 
 #[cfg(test)]

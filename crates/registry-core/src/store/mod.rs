@@ -33,6 +33,7 @@ use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
 use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use crate::org::{Membership, Org, OrgId, Permission};
+use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
@@ -442,6 +443,10 @@ pub trait AccountStore: Send + Sync {
         at: Timestamp,
     ) -> Result<(), StorageError>;
 
+    /// Unlinks the account of `principal` from its identity, so the next sign-in
+    /// with that identity makes a new account; returns whether there was one.
+    async fn delete_account_of(&self, principal: &PrincipalId) -> Result<bool, StorageError>;
+
     /// Stores a session ([`Conflict::AlreadyExists`] if its hash is taken).
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
 
@@ -495,6 +500,61 @@ pub trait AccountStore: Send + Sync {
         hash: &SecretHash,
         at: Timestamp,
         since: Timestamp,
+    ) -> Result<bool, StorageError>;
+}
+
+/// Plugin owners, team members and invitations to own a plugin.
+#[async_trait]
+pub trait OwnershipStore: Send + Sync {
+    /// A roster; empty at revision 0 when it was never written.
+    async fn roster(&self, key: &RosterKey) -> Result<Roster, StorageError>;
+
+    /// Replaces a roster's entries, at `expected_revision` (0: create it), and
+    /// keeps the index [`OwnershipStore::rosters_of`] reads in the same write.
+    /// [`Conflict::RevisionChanged`] if the roster moved on, and then nothing is
+    /// written.
+    async fn replace_roster(
+        &self,
+        key: &RosterKey,
+        expected_revision: u64,
+        entries: &[RosterEntry],
+    ) -> Result<(), StorageError>;
+
+    /// Every roster `principal` is on, with its entry, in roster order.
+    async fn rosters_of(
+        &self,
+        principal: &PrincipalId,
+    ) -> Result<Vec<(RosterKey, RosterEntry)>, StorageError>;
+
+    /// Stores an invitation ([`Conflict::AlreadyExists`] if one to that
+    /// principal for that plugin is stored, lapsed or not).
+    async fn insert_invitation(&self, invitation: &OwnerInvitation) -> Result<(), StorageError>;
+
+    /// The invitation of `invitee` to own `slug`, lapsed or not.
+    async fn invitation(
+        &self,
+        slug: &Slug,
+        invitee: &PrincipalId,
+    ) -> Result<Option<OwnerInvitation>, StorageError>;
+
+    /// A plugin's invitations, lapsed ones included, in invitee order.
+    async fn invitations_of_plugin(
+        &self,
+        slug: &Slug,
+    ) -> Result<Vec<OwnerInvitation>, StorageError>;
+
+    /// The invitations to `invitee`, lapsed ones included, in slug order.
+    async fn invitations_for(
+        &self,
+        invitee: &PrincipalId,
+    ) -> Result<Vec<OwnerInvitation>, StorageError>;
+
+    /// Removes an invitation; returns whether this call removed it (of two
+    /// racing removals, one does).
+    async fn delete_invitation(
+        &self,
+        slug: &Slug,
+        invitee: &PrincipalId,
     ) -> Result<bool, StorageError>;
 }
 

@@ -6,17 +6,18 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
 use registry_core::auth::{Scope, Scopes};
-use registry_core::registry::{NewKey, SessionCaller};
+use registry_core::registry::{Answer, NewKey, SessionCaller};
 use registry_pages::{AccountView, Site};
 
 use crate::problem::ApiError;
 use crate::routes::plugins::search::page_failed;
 use crate::session::{
-    BrowserSession, PostedForm, SignedInForm, browser_answer, personal_page, see_other,
+    BrowserSession, PostedForm, SESSION_COOKIE, SignedInForm, browser_answer, personal_page,
+    see_other, set_cookie,
 };
 use crate::state::AppState;
 
@@ -43,7 +44,7 @@ pub async fn account_page(
                 site.base()
             )));
         };
-        render(&state, &session, StatusCode::OK, None, None).await
+        render(&state, &session, StatusCode::OK, Feedback::default()).await
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -75,22 +76,18 @@ pub async fn create_key_form(
                     &state,
                     &session,
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(&message),
+                    Feedback::error(&message),
                 )
                 .await;
             }
         };
         match state.registry.create_key(&session.caller, request).await {
             Ok(created) => {
-                render(
-                    &state,
-                    &session,
-                    StatusCode::OK,
-                    Some((&created.info.name, created.secret.expose())),
-                    None,
-                )
-                .await
+                let feedback = Feedback {
+                    created: Some((&created.info.name, created.secret.expose())),
+                    ..Feedback::default()
+                };
+                render(&state, &session, StatusCode::OK, feedback).await
             }
             Err(error @ (RegistryError::Invalid { .. } | RegistryError::Forbidden { .. })) => {
                 let message = error.to_string();
@@ -98,8 +95,7 @@ pub async fn create_key_form(
                     &state,
                     &session,
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(&message),
+                    Feedback::error(&message),
                 )
                 .await
             }
@@ -134,6 +130,136 @@ pub async fn revoke_key_form(
         state.registry.revoke_key(&session.caller, &key_id).await?;
         let site = Site::new(&state.registry.config().public_url);
         Ok(see_other(&format!("{}/account", site.base())))
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
+/// Accepts or declines an invitation to own a plugin, from the account page.
+#[utoipa::path(
+    post,
+    path = "/account/invitations/{slug}/{invitee}/{answer}",
+    params(
+        ("slug" = String, Path, description = "The plugin"),
+        ("invitee" = String, Path, description = "The invitee: the person, or a team they maintain"),
+        ("answer" = String, Path, description = "`accept` or `decline`"),
+    ),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`"),
+    responses(
+        (status = 200, description = "Answered: the account page says so", content_type = "text/html"),
+        (status = 404, description = "No pending invitation this person may answer, or another answer", content_type = "text/html"),
+        (status = 415, description = "Not a form"),
+    ),
+    security(("session" = [])),
+    tag = "sign-in"
+)]
+pub async fn answer_invitation_form(
+    State(state): State<Arc<AppState>>,
+    Path((slug, invitee, answer)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    SignedInForm { session, .. }: SignedInForm,
+) -> Response {
+    let result = async {
+        let (answer, done) = match answer.as_str() {
+            "accept" => (
+                Answer::Accept,
+                "Invitation accepted: the plugin is yours to publish.",
+            ),
+            "decline" => (Answer::Decline, "Invitation declined."),
+            _ => return Err(ApiError::no_such_route()),
+        };
+        state
+            .registry
+            .answer_invitation(&session.caller, &slug, &invitee, answer)
+            .await?;
+        render(&state, &session, StatusCode::OK, Feedback::notice(done)).await
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
+/// Makes a team with the signed-in person as its maintainer.
+#[utoipa::path(
+    post,
+    path = "/account/teams",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf` and `name`"),
+    responses(
+        (status = 200, description = "Made: the account page lists it", content_type = "text/html"),
+        (status = 415, description = "Not a form"),
+        (status = 422, description = "A name to fix: the account page says so", content_type = "text/html"),
+    ),
+    security(("session" = [])),
+    tag = "sign-in"
+)]
+pub async fn create_team_form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    SignedInForm { session, form }: SignedInForm,
+) -> Response {
+    let result = async {
+        let name = form.first("name").unwrap_or_default();
+        match state.registry.create_team(&session.caller, name).await {
+            Ok(team) => {
+                let done = format!("Team {} made; its id is {}.", team.name, team.id);
+                render(&state, &session, StatusCode::OK, Feedback::notice(&done)).await
+            }
+            Err(error @ RegistryError::Invalid { .. }) => {
+                let message = error.to_string();
+                render(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Feedback::error(&message),
+                )
+                .await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
+/// What the deletion form must be sent with, typed by the person.
+const DELETE_CONFIRMATION: &str = "delete my account";
+
+/// Deletes the signed-in person's account and signs them out everywhere.
+#[utoipa::path(
+    post,
+    path = "/account/delete",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf` and `confirm` = `delete my account`"),
+    responses(
+        (status = 303, description = "Deleted: the session cookie is cleared; on to the home page"),
+        (status = 415, description = "Not a form"),
+        (status = 422, description = "Not confirmed: the account page says how", content_type = "text/html"),
+    ),
+    security(("session" = [])),
+    tag = "sign-in"
+)]
+pub async fn delete_account_form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    SignedInForm { session, form }: SignedInForm,
+) -> Response {
+    let result = async {
+        if form.first("confirm").map(str::trim) != Some(DELETE_CONFIRMATION) {
+            let message =
+                format!("Type \"{DELETE_CONFIRMATION}\" to confirm; nothing was deleted.");
+            return render(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Feedback::error(&message),
+            )
+            .await;
+        }
+        state.registry.delete_account(&session).await?;
+        let home = format!("{}/", Site::new(&state.registry.config().public_url).base());
+        let mut response = see_other(&home);
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+        Ok(response)
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -181,24 +307,69 @@ fn key_request(form: &PostedForm) -> Result<NewKey, String> {
     })
 }
 
+/// What the last form did, for the page to say.
+#[derive(Debug, Default, Clone, Copy)]
+struct Feedback<'a> {
+    /// A key just made: (its name, its secret).
+    created: Option<(&'a str, &'a str)>,
+    /// What was done.
+    notice: Option<&'a str>,
+    /// What to fix.
+    error: Option<&'a str>,
+}
+
+impl<'a> Feedback<'a> {
+    fn error(message: &'a str) -> Self {
+        Self {
+            error: Some(message),
+            ..Self::default()
+        }
+    }
+
+    fn notice(message: &'a str) -> Self {
+        Self {
+            notice: Some(message),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a registry without owners and teams shows of them: nothing.
+fn none_without_ownership<T>(
+    found: Result<Vec<T>, RegistryError>,
+) -> Result<Vec<T>, RegistryError> {
+    match found {
+        Err(RegistryError::OwnershipUnavailable) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 async fn render(
     state: &AppState,
     session: &SessionCaller,
     status: StatusCode,
-    created: Option<(&str, &str)>,
-    error: Option<&str>,
+    feedback: Feedback<'_>,
 ) -> Result<Response, ApiError> {
-    let keys = state.registry.list_keys(&session.caller, None).await?;
+    let caller = &session.caller;
+    let keys = state.registry.list_keys(caller, None).await?;
+    let plugins = none_without_ownership(state.registry.my_plugins(caller).await)?;
+    let invitations = none_without_ownership(state.registry.my_invitations(caller).await)?;
+    let teams = none_without_ownership(state.registry.my_teams(caller).await)?;
     let site = Site::new(&state.registry.config().public_url);
     let csrf_token = session.secret.csrf_token();
     let html = registry_pages::account_page(
         &site,
         &AccountView {
             login: &session.login,
+            principal: caller.principal.as_str(),
             csrf_token: &csrf_token,
             keys: &keys,
-            created,
-            error,
+            created: feedback.created,
+            plugins: &plugins,
+            invitations: &invitations,
+            teams: &teams,
+            notice: feedback.notice,
+            error: feedback.error,
             now: state.registry.now(),
         },
     )

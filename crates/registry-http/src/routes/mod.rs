@@ -7,8 +7,10 @@ pub mod mcp_router;
 pub mod meta;
 pub mod org_catalog;
 pub mod orgs;
+pub mod owners;
 pub mod plugins;
 pub mod sign_in;
+pub mod teams;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -80,11 +82,19 @@ pub fn unpublish_routes() -> ApiRoutes {
     OpenApiRouter::new().routes(routes!(plugins::unpublish::unpublish_version))
 }
 
-/// API key management.
+/// API keys, plugin owners, invitations and teams: what the `keys` function serves.
 pub fn key_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
+        .routes(routes!(owners::list_owners, owners::invite_owner))
+        .routes(routes!(owners::remove_owner))
+        .routes(routes!(owners::accept_invitation))
+        .routes(routes!(owners::decline_invitation))
+        .routes(routes!(owners::list_invitations))
+        .routes(routes!(teams::create_team, teams::list_teams))
+        .routes(routes!(teams::get_team))
+        .routes(routes!(teams::set_team_member, teams::remove_team_member))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.
@@ -97,6 +107,9 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(account::account_page))
         .routes(routes!(account::create_key_form))
         .routes(routes!(account::revoke_key_form))
+        .routes(routes!(account::answer_invitation_form))
+        .routes(routes!(account::create_team_form))
+        .routes(routes!(account::delete_account_form))
         .routes(routes!(device::start_device_sign_in))
         .routes(routes!(device::poll_device_sign_in))
         .routes(routes!(device::device_page, device::decide_device_sign_in))

@@ -15,6 +15,7 @@ mod mcp_router;
 mod oidc_issuer;
 mod openapi;
 mod org_catalog;
+mod owners;
 mod pages;
 mod publish;
 mod read;

@@ -104,7 +104,46 @@ pub async fn account_store_contract(
 
     sessions(&*accounts, &won, prefix).await;
     login_attempts(Arc::clone(&accounts), prefix).await;
-    device_grants(accounts, &won, prefix).await;
+    device_grants(Arc::clone(&accounts), &won, prefix).await;
+
+    assert!(
+        !accounts
+            .delete_account_of(&PrincipalId::from_stored(format!("prn_{prefix}_nobody")))
+            .await
+            .unwrap(),
+        "a principal without an account has none to delete"
+    );
+    assert!(accounts.delete_account_of(&won).await.unwrap());
+    assert!(
+        accounts.account(&identity).await.unwrap().is_none(),
+        "a deleted account no longer answers for its identity"
+    );
+    assert!(
+        keys.principal(&won).await.unwrap().is_some(),
+        "the principal stays: its releases still name it"
+    );
+    let again = Account {
+        principal: PrincipalId::from_stored(format!("prn_{prefix}_person_again")),
+        ..account.clone()
+    };
+    accounts
+        .create_account(
+            &again,
+            &Principal {
+                id: again.principal.clone(),
+                ..principal.clone()
+            },
+        )
+        .await
+        .expect("the identity can make a new account once the old one is deleted");
+    assert_eq!(
+        accounts
+            .account(&identity)
+            .await
+            .unwrap()
+            .map(|a| a.principal),
+        Some(again.principal)
+    );
 }
 
 async fn sessions(accounts: &dyn AccountStore, principal: &PrincipalId, prefix: &str) {

@@ -14,6 +14,7 @@ mod journal;
 mod keys;
 mod mcp_router;
 mod orgs;
+mod ownership;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
@@ -23,6 +24,7 @@ pub use journal::change_journal_contract;
 pub use keys::key_store_contract;
 pub use mcp_router::{mcp_router_store_contract, sample_instance};
 pub use orgs::{org_catalog_store_contract, org_store_contract, sample_catalog_row};
+pub use ownership::ownership_store_contract;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

@@ -5,10 +5,10 @@
 
 use registry_testkit::oidc::CookieClient;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::driver::Browser;
-use crate::helpers::GITHUB_YAML;
+use crate::helpers::{GITHUB_YAML, plugin_yaml};
 use crate::oidc_provider::registry_with_certified_provider;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,6 +86,88 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
         app.publish_yaml(&secret, GITHUB_YAML).await.status(),
         StatusCode::CREATED,
         "the key made in the browser publishes"
+    );
+
+    // Teams and plugins on the account page: a team made with its form, and an
+    // invitation from another publisher accepted with its button.
+    browser
+        .find("#team-name")
+        .await
+        .send_keys("crew")
+        .await
+        .expect("type");
+    browser
+        .find("form.create-team button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    // Read by script once it shows: an element found as a page is replaced goes stale.
+    browser
+        .wait_until(
+            "the new team is listed",
+            "const teams = document.querySelector('ul.teams'); return teams !== null && teams.textContent.includes('crew') && teams.textContent.includes('maintainer');",
+        )
+        .await;
+    let ada_id = browser
+        .find("#principal-id")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let bob = app
+        .send_body(
+            reqwest::Method::POST,
+            "/auth/keys",
+            Some(&app.admin_key),
+            "application/json",
+            json!({"name": "bob", "new_principal": {"name": "bob", "kind": "user"}}).to_string(),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    assert_eq!(
+        app.publish_yaml(&bob, &plugin_yaml("weather", "1.0.0"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let invited = app
+        .send_body(
+            reqwest::Method::POST,
+            "/plugins/weather/owners",
+            Some(&bob),
+            "application/json",
+            json!({"principal": ada_id}).to_string(),
+        )
+        .await;
+    assert_eq!(invited.status(), StatusCode::CREATED);
+    browser.open(&app.url("/account")).await;
+    browser
+        .assert_accessible("the account page with an invitation")
+        .await;
+    browser
+        .find("ul.invitations button[aria-label^=Accept]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .wait_until(
+            "the accepted plugin is listed with the one published",
+            "const owned = document.querySelector('ul.owned-plugins'); return owned !== null && owned.textContent.includes('github') && owned.textContent.includes('weather');",
+        )
+        .await;
+    assert_eq!(
+        app.publish_yaml(&secret, &plugin_yaml("weather", "1.1.0"))
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "the accepted plugin is ada's to publish"
     );
 
     browser

@@ -22,7 +22,7 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore,
-    KeyStore, McpRouterStore, OwnershipStore, UploadStore, owner_only,
+    KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -79,6 +79,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// The sign-in providers (none: keys only).
     pub sign_in: SignInSettings,
+    /// Rate limits per principal.
+    pub rate_limits: RateLimits,
 }
 
 impl ServerConfig {
@@ -95,12 +97,14 @@ impl ServerConfig {
             check_timeout: DEFAULT_CHECK_TIMEOUT,
             connections: ConnectionLimits::default(),
             sign_in: SignInSettings::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
 
 pub use http_server::{ConnectionLimits, serve_http};
 pub use registry_aws::s3_needs_path_style;
+pub use registry_core::rate_limit::{Rate, RateLimits};
 pub use registry_identity::{GitHubSettings, OidcSettings, SignInSettings};
 
 /// An opened registry: its services, its static index and the index's builder.
@@ -132,6 +136,7 @@ struct Stores {
     keys: Arc<dyn KeyStore>,
     accounts: Arc<dyn AccountStore>,
     ownership: Arc<dyn OwnershipStore>,
+    rate_limits: Arc<dyn RateLimitStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
@@ -193,6 +198,7 @@ pub async fn open_registry(
     )
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
     .with_ownership(stores.ownership)
+    .with_rate_limits(stores.rate_limits, config.rate_limits)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
         http_mcp_router(stores.router, config.router, config.check_timeout)
@@ -255,6 +261,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 accounts: store.clone(),
                 ownership: store.clone(),
+                rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),
@@ -282,6 +289,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 accounts: store.clone(),
                 ownership: store.clone(),
+                rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
                     catalog: store.clone(),

@@ -18,6 +18,7 @@ use registry_core::auth::{PrincipalId, Scope, Scopes};
 use std::time::Duration;
 
 use registry_core::mcp_router::TargetPolicy;
+use registry_core::rate_limit::{Rate, RateLimits, parse_setting};
 use registry_core::registry::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, NewKey,
 };
@@ -120,6 +121,36 @@ impl RouterArgs {
         };
         config.health_interval = Duration::from_secs(self.health_interval_secs);
         config.check_timeout = Duration::from_millis(self.health_timeout_ms);
+    }
+}
+
+/// How often one principal may publish (admin keys are not limited).
+#[derive(Debug, Args)]
+struct RateLimitArgs {
+    /// New plugins per principal: a burst, then one per period (`5/10m`), or `off`.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS", value_name = "BURST/PERIOD", value_parser = RateSetting::parse, default_value = "5/10m")]
+    rate_new_plugins: RateSetting,
+    /// New versions per principal (`64/1m`: a CI matrix never trips it), or `off`.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_RATE_NEW_VERSIONS", value_name = "BURST/PERIOD", value_parser = RateSetting::parse, default_value = "64/1m")]
+    rate_new_versions: RateSetting,
+}
+
+/// A configured rate: `BURST/PERIOD`, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct RateSetting(Option<Rate>);
+
+impl RateSetting {
+    fn parse(raw: &str) -> Result<Self, String> {
+        parse_setting(raw).map(Self)
+    }
+}
+
+impl RateLimitArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        config.rate_limits = RateLimits {
+            new_plugins: self.rate_new_plugins.0,
+            new_versions: self.rate_new_versions.0,
+        };
     }
 }
 
@@ -256,6 +287,8 @@ enum Command {
         // Boxed: the flags of sign-in make this variant much larger than the others.
         #[command(flatten)]
         sign_in: Box<SignInArgs>,
+        #[command(flatten)]
+        rate_limits: RateLimitArgs,
     },
     /// Run one health pass over every registered MCP router instance now and print its report (JSON) on stdout.
     HealthCheck {
@@ -321,6 +354,7 @@ async fn main() -> anyhow::Result<()> {
             router,
             connections,
             sign_in,
+            rate_limits,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -333,6 +367,7 @@ async fn main() -> anyhow::Result<()> {
             router.apply(&mut config);
             connections.apply(&mut config);
             sign_in.apply(&mut config);
+            rate_limits.apply(&mut config);
             let opened = open_registry_now(&config).await?;
             if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
                 announce_admin_key(&storage.data.join(ADMIN_KEY_FILE), created.secret.expose());

@@ -178,3 +178,70 @@ async fn errors_keep_the_registry_problem_and_reads_retry_then_give_up() {
     assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
+
+/// A document for `slug` at 1.0.0, as a publish sends it.
+fn document_of(slug: &str) -> PublishPayload {
+    PublishPayload::Document {
+        bytes: Bytes::from(registry_testkit::TestPlugin::new(slug, "1.0.0").yaml()),
+        format: registry_core::manifest::DocumentFormat::Yaml,
+    }
+}
+
+/// A key of a new principal of its own, made with the registry's admin key.
+async fn publisher_key(registry: &Registry) -> ApiKey {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/auth/keys", registry.base))
+        .bearer_auth(registry.admin_key())
+        .json(&serde_json::json!({
+            "name": "publisher",
+            "new_principal": {"name": "publisher", "kind": "user"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ApiKey::new(created["key"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_out_and_a_long_one_reported() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[("OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS", "1/2s")],
+    );
+    let url = url::Url::parse(&registry.base).unwrap();
+    let client = RegistryClient::new(&url, Some(publisher_key(&registry).await)).unwrap();
+    client.publish(&document_of("first"), None).await.unwrap();
+    let started = std::time::Instant::now();
+    client.publish(&document_of("second"), None).await.unwrap();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "the second publish waited for its allowance"
+    );
+    assert!(registry.answered("POST", "/plugins", 429));
+
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[("OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS", "1/10m")],
+    );
+    let url = url::Url::parse(&registry.base).unwrap();
+    let client = RegistryClient::new(&url, Some(publisher_key(&registry).await)).unwrap();
+    client.publish(&document_of("first"), None).await.unwrap();
+    let error = client
+        .publish(&document_of("second"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected(p) if p.code == "rate_limited" && p.status == 429),
+        "{error:?}"
+    );
+    assert_eq!(
+        registry.responses_with(429),
+        1,
+        "a wait of ten minutes is reported, not slept through"
+    );
+}

@@ -56,6 +56,16 @@ async fn dynamodb_keys_keep_the_key_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_rate_limits_keep_the_rate_limit_store_contract() {
+    let (clients, settings) = resources("ratelimits").await;
+    registry_core::store::contract::rate_limit_store_contract(
+        clients.dynamo_store(&settings),
+        "ddb",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_ownership_keeps_the_ownership_store_contract() {
     let (clients, settings) = resources("ownership").await;
     registry_core::store::contract::ownership_store_contract(

@@ -236,6 +236,18 @@ pub enum RegistryError {
         /// What is in the way and what to do.
         detail: String,
     },
+    /// The principal did this too often; nothing was written.
+    #[error(
+        "this principal is over its limit of {rate} for {action}; try again in {retry_after} seconds"
+    )]
+    RateLimited {
+        /// What was limited (`new-plugin`, `new-version`).
+        action: &'static str,
+        /// The limit, as `BURST/PERIOD`.
+        rate: String,
+        /// Seconds until it is allowed again.
+        retry_after: u64,
+    },
     /// No pending invitation of that principal to own that plugin.
     #[error(
         "there is no pending invitation for '{invitee}' to own '{slug}' (it may have been answered, withdrawn or have lapsed after 30 days); ask an owner to invite again"

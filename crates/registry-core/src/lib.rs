@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod mcp_router;
 pub mod org;
 pub mod ownership;
+pub mod rate_limit;
 pub mod registry;
 pub mod search;
 pub mod slug;

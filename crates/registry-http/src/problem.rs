@@ -26,6 +26,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    /// Seconds to send as `Retry-After` (a rate limit's 429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -126,6 +129,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -161,6 +169,7 @@ impl From<RegistryError> for ApiError {
                     code: "validation_failed",
                     detail,
                     errors: problems.clone(),
+                    retry_after: None,
                 };
             }
             RegistryError::Bundle(BundleError::TooLarge { .. }) => {
@@ -186,6 +195,12 @@ impl From<RegistryError> for ApiError {
             RegistryError::PrincipalNotFound { .. } => (S::NOT_FOUND, "principal_not_found"),
             RegistryError::MemberNotFound { .. } => (S::NOT_FOUND, "member_not_found"),
             RegistryError::OwnershipConflict { code, .. } => (S::CONFLICT, *code),
+            RegistryError::RateLimited { retry_after, .. } => {
+                return Self {
+                    retry_after: Some(*retry_after),
+                    ..Self::new(S::TOO_MANY_REQUESTS, "rate_limited", detail)
+                };
+            }
             RegistryError::InvitationNotFound { .. } => (S::NOT_FOUND, "invitation_not_found"),
             RegistryError::TeamNotFound { .. } => (S::NOT_FOUND, "team_not_found"),
             RegistryError::NotOnRoster { code, .. } => (S::NOT_FOUND, *code),

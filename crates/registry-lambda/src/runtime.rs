@@ -1,6 +1,7 @@
 //! What every Lambda function's `main` shares: logs, configuration from the
 //! environment, the AWS clients built once per container, and the runtime loop.
 
+use registry_core::rate_limit::{Rate, RateLimits, parse_setting};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ pub struct LambdaConfig {
     /// Manager secret `_OIDC_CLIENT_SECRET_ARN` names); GitHub's
     /// `_GITHUB_CLIENT_ID`, its secret likewise, `_GITHUB_URL` and `_GITHUB_API_URL`.
     pub sign_in: SignInSettings,
+    /// Publishing limits per principal: `OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS`
+    /// (default `5/10m`) and `_RATE_NEW_VERSIONS` (default `64/1m`), or `off`.
+    pub rate_limits: RateLimits,
 }
 
 /// A client secret as the environment gives it: the value, or where it is kept.
@@ -159,7 +163,25 @@ impl LambdaConfig {
                 DEFAULT_CHECK_TIMEOUT.as_millis() as u64,
             )?),
             sign_in: SignInSettings::default(),
+            rate_limits: RateLimits {
+                new_plugins: rate_var(
+                    "OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS",
+                    RateLimits::default().new_plugins,
+                )?,
+                new_versions: rate_var(
+                    "OPENWORKFLOW_REGISTRY_RATE_NEW_VERSIONS",
+                    RateLimits::default().new_versions,
+                )?,
+            },
         })
+    }
+}
+
+/// A rate from `name` (`BURST/PERIOD` or `off`), or `default` when it is not set.
+fn rate_var(name: &str, default: Option<Rate>) -> anyhow::Result<Option<Rate>> {
+    match set_var(name) {
+        None => Ok(default),
+        Some(raw) => parse_setting(&raw).map_err(|e| anyhow::anyhow!("{name}: {e}")),
     }
 }
 
@@ -197,6 +219,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
     )
     .with_uploads(clients.upload_store(&settings))
     .with_ownership(store.clone())
+    .with_rate_limits(store.clone(), config.rate_limits)
     .with_org_catalog(OrgStores {
         orgs: store.clone(),
         catalog: store.clone(),

@@ -10,6 +10,7 @@ mod mcp_router;
 pub mod migrations;
 mod orgs;
 mod ownership;
+mod rate_limits;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "owners_teams_and_invitations",
         sql: include_str!("../migrations/0006_owners_teams_and_invitations.sql"),
     },
+    Migration {
+        version: 7,
+        name: "rate_limit_marks",
+        sql: include_str!("../migrations/0007_rate_limit_marks.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

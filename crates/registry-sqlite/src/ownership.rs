@@ -42,6 +42,21 @@ fn invitation_record(
     })
 }
 
+/// The rows `sql` (with one parameter, `?1`) selects, as three text columns.
+fn text_triples(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    parameter: &str,
+) -> Result<Vec<(String, String, String)>, StorageError> {
+    let mut statement = conn.prepare(sql).map_err(backend)?;
+    let rows = statement
+        .query_map([parameter], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    Ok(rows)
+}
+
 impl SqliteStore {
     /// The invitations whose `column` (`slug` or `invitee`) is `value`, ordered
     /// by the other one.
@@ -84,23 +99,12 @@ impl OwnershipStore for SqliteStore {
             else {
                 return Ok(Roster::default());
             };
-            let mut statement = conn
-                .prepare(
-                    "SELECT principal, role, since FROM roster_entries
-                     WHERE roster = ?1 ORDER BY principal",
-                )
-                .map_err(backend)?;
-            let rows = statement
-                .query_map([&name], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+            let rows = text_triples(
+                conn,
+                "SELECT principal, role, since FROM roster_entries
+                 WHERE roster = ?1 ORDER BY principal",
+                &name,
+            )?;
             let entries = rows
                 .iter()
                 .map(|(principal, role, since)| roster_entry_from_stored(principal, role, since))
@@ -164,23 +168,12 @@ impl OwnershipStore for SqliteStore {
     ) -> Result<Vec<(RosterKey, RosterEntry)>, StorageError> {
         let principal = principal.as_str().to_owned();
         self.with_conn(move |conn| {
-            let mut statement = conn
-                .prepare(
-                    "SELECT roster, role, since FROM roster_entries
-                     WHERE principal = ?1 ORDER BY roster",
-                )
-                .map_err(backend)?;
-            let rows = statement
-                .query_map([&principal], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
+            let rows = text_triples(
+                conn,
+                "SELECT roster, role, since FROM roster_entries
+                 WHERE principal = ?1 ORDER BY roster",
+                &principal,
+            )?;
             rows.iter()
                 .map(|(roster, role, since)| {
                     Ok((

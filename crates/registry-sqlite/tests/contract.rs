@@ -53,6 +53,13 @@ async fn sqlite_ownership_keeps_the_ownership_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_rate_limits_keep_the_rate_limit_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::rate_limit_store_contract(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn file_artifacts_keep_the_artifact_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     artifact_store_contract(Arc::new(FileArtifactStore::new(dir.path())), "files").await;
@@ -176,7 +183,8 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              ALTER TABLE api_keys DROP COLUMN plugins;
              DROP TABLE accounts; DROP TABLE sessions; DROP TABLE login_attempts;
              DROP TABLE device_grants;
-             DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;",
+             DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
+             DROP TABLE rate_marks;",
         )
         .unwrap();
 

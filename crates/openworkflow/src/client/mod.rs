@@ -340,8 +340,22 @@ impl RegistryClient {
                 },
                 repeatable,
             );
-            if retry && attempt < self.retry.attempts {
-                tokio::time::sleep(backoff(self.retry, attempt)).await;
+            // A registry that says when to come back is taken at its word, for
+            // a wait a terminal can sit through; a longer one is reported.
+            let asked_wait = match &outcome {
+                Ok(response) => retry_after(response.status(), response.headers()),
+                Err(_) => None,
+            };
+            let wait = match asked_wait {
+                Some(wait) if wait > MAX_RETRY_AFTER => None,
+                Some(wait) => Some(wait),
+                None => Some(backoff(self.retry, attempt)),
+            };
+            if retry
+                && attempt < self.retry.attempts
+                && let Some(wait) = wait
+            {
+                tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
             }
@@ -781,6 +795,22 @@ impl RegistryClient {
     }
 }
 
+/// The longest `Retry-After` a request waits out before trying again.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a 429 or 503 asks for in `Retry-After` (seconds; a date is not
+/// honoured, the backoff applies then).
+fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    header_text(headers, reqwest::header::RETRY_AFTER)?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
 fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers
         .get(name)
@@ -791,6 +821,26 @@ fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limits_retry_after_is_read_in_seconds_and_only_from_429_or_503() {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(
+            retry_after(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(retry_after(StatusCode::CONFLICT, &headers), None);
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &headers), None);
+    }
 
     #[test]
     fn request_urls_keep_the_base_path_and_each_value_in_one_segment() {

@@ -22,13 +22,14 @@
 //! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | `ACCOUNT#{principal}` / `ACCOUNT` |
 //! | roster (plugin owners, team members) | `ROSTER#{plugin:slug or team:principal}` | `ROSTER` | |
 //! | who is on a roster | `ROSTERS_OF#{principal}` | `ROSTER#{plugin:slug or team:principal}` | |
+//! | rate-limit mark | `RATE#{action}:{principal}` | `RATE` | |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Sessions, sign-in attempts, device sign-ins and invitations carry a `ttl` (epoch seconds), the table's
+//! Sessions, sign-in attempts, device sign-ins, invitations and rate-limit marks carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -180,6 +181,11 @@ impl ItemKey {
             rosters_of_principal(principal),
             format!("{ROSTER_ENTRY_PREFIX}{}", key.storage_name()),
         )
+    }
+
+    /// A rate limit's mark, by its key (`{action}:{principal}`).
+    pub fn rate_mark(key: &str) -> Self {
+        Self::new(format!("RATE#{key}"), "RATE")
     }
 
     /// An invitation of `invitee` to own `slug`.

@@ -32,6 +32,7 @@ mod keys;
 mod mcp_router;
 mod orgs;
 mod ownership;
+mod rate_limits;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

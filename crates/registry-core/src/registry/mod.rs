@@ -12,6 +12,7 @@ mod org_catalog;
 mod orgs;
 mod owners;
 mod publish;
+mod rate_limits;
 mod read;
 mod sign_in;
 mod teams;
@@ -73,6 +74,10 @@ pub struct Registry {
     listener: Option<Arc<dyn ChangeListener>>,
     sign_in: Option<SignInParts>,
     ownership: Option<Arc<dyn OwnershipStore>>,
+    rate_limits: Option<(
+        Arc<dyn crate::store::RateLimitStore>,
+        crate::rate_limit::RateLimits,
+    )>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
 }
@@ -97,6 +102,7 @@ impl Registry {
             listener: None,
             sign_in: None,
             ownership: None,
+            rate_limits: None,
             clock,
             config,
         }

@@ -14,6 +14,7 @@ use crate::bundle::{check_file_name, validate_bundle};
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
 use crate::manifest::{DocumentFormat, Manifest, ParsedDocument, parse_document};
+use crate::rate_limit::LimitedAction;
 use crate::slug::Slug;
 use crate::store::{Conflict, LatestSummary, StorageError, VersionRecord, VersionSummary};
 use crate::upload::UploadId;
@@ -143,7 +144,13 @@ impl Registry {
         // Who owns a plugin is checked once: a publish racing an owner change
         // is decided by the owners it started under.
         let mut owners_checked = false;
-        match self.catalog.plugin(&slug).await? {
+        let existing = self.catalog.plugin(&slug).await?;
+        let action = if existing.is_some() {
+            LimitedAction::NewVersion
+        } else {
+            LimitedAction::NewPlugin
+        };
+        match existing {
             Some(plugin) => {
                 let owners = self.require_owner(caller, &plugin, false).await?;
                 owners_checked = true;
@@ -161,6 +168,7 @@ impl Registry {
             None => {}
         }
 
+        self.take_allowance(caller, action).await?;
         let record = self.store_artifacts(caller, prepared).await?;
         let mut previous = None;
         let mut retry = RaceRetry::default();

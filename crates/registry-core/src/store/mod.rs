@@ -558,6 +558,24 @@ pub trait OwnershipStore: Send + Sync {
     ) -> Result<bool, StorageError>;
 }
 
+/// The marks of rate limits ([`crate::rate_limit`]): one number per principal
+/// and action, changed by compare-and-set.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// The mark stored under `key` (seconds since the epoch).
+    async fn rate_mark(&self, key: &str) -> Result<Option<i64>, StorageError>;
+
+    /// Sets `key`'s mark to `to` if it is still `from` (`None`: no mark);
+    /// [`Conflict::RevisionChanged`] otherwise, and nothing is written. A store
+    /// may forget a mark once `to` has passed: no mark then means the same.
+    async fn swap_rate_mark(
+        &self,
+        key: &str,
+        from: Option<i64>,
+        to: i64,
+    ) -> Result<(), StorageError>;
+}
+
 /// Organisations, their members, and the permissions principals hold.
 #[async_trait]
 pub trait OrgStore: Send + Sync {

@@ -89,17 +89,7 @@ pub async fn create_key_form(
                 };
                 render(&state, &session, StatusCode::OK, feedback).await
             }
-            Err(error @ (RegistryError::Invalid { .. } | RegistryError::Forbidden { .. })) => {
-                let message = error.to_string();
-                render(
-                    &state,
-                    &session,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Feedback::error(&message),
-                )
-                .await
-            }
-            Err(error) => Err(error.into()),
+            Err(error) => render_refusal(&state, &session, error).await,
         }
     }
     .await;
@@ -203,17 +193,7 @@ pub async fn create_team_form(
                 let done = format!("Team {} made; its id is {}.", team.name, team.id);
                 render(&state, &session, StatusCode::OK, Feedback::notice(&done)).await
             }
-            Err(error @ RegistryError::Invalid { .. }) => {
-                let message = error.to_string();
-                render(
-                    &state,
-                    &session,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Feedback::error(&message),
-                )
-                .await
-            }
-            Err(error) => Err(error.into()),
+            Err(error) => render_refusal(&state, &session, error).await,
         }
     }
     .await;
@@ -341,6 +321,28 @@ fn none_without_ownership<T>(
     match found {
         Err(RegistryError::OwnershipUnavailable) => Ok(Vec::new()),
         other => other,
+    }
+}
+
+/// The account page saying what to fix, for a refusal that is the person's to
+/// fix (a field, a rule); any other failure as it is.
+async fn render_refusal(
+    state: &AppState,
+    session: &SessionCaller,
+    error: RegistryError,
+) -> Result<Response, ApiError> {
+    match error {
+        RegistryError::Invalid { .. } | RegistryError::Forbidden { .. } => {
+            let message = error.to_string();
+            render(
+                state,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Feedback::error(&message),
+            )
+            .await
+        }
+        other => Err(other.into()),
     }
 }
 

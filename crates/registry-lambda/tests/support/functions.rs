@@ -69,6 +69,7 @@ impl Functions {
                 ..McpRouterSettings::default()
             },
             check_timeout: std::time::Duration::from_secs(2),
+            rate_limits: registry_core::rate_limit::RateLimits::default(),
             // Signing in is offered; the tests hand sessions to the store and never
             // reach this (unrouted) GitHub.
             sign_in: registry_identity::SignInSettings {

@@ -18,6 +18,7 @@ mod org_catalog;
 mod owners;
 mod pages;
 mod publish;
+mod rate_limits;
 mod read;
 mod sign_in;
 mod snapshots;

@@ -15,6 +15,7 @@ mod keys;
 mod mcp_router;
 mod orgs;
 mod ownership;
+mod rate_limits;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
@@ -25,6 +26,7 @@ pub use keys::key_store_contract;
 pub use mcp_router::{mcp_router_store_contract, sample_instance};
 pub use orgs::{org_catalog_store_contract, org_store_contract, sample_catalog_row};
 pub use ownership::ownership_store_contract;
+pub use rate_limits::rate_limit_store_contract;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

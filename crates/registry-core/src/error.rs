@@ -236,6 +236,16 @@ pub enum RegistryError {
         /// What is in the way and what to do.
         detail: String,
     },
+    /// The slug reads like another plugin's.
+    #[error(
+        "'{slug}' is too like the existing plugin '{existing}' (they differ only in '-', or in digits and letters that look alike); choose a more distinct slug"
+    )]
+    SlugConfusable {
+        /// The slug asked for.
+        slug: String,
+        /// The plugin it reads like.
+        existing: String,
+    },
     /// The principal did this too often; nothing was written.
     #[error(
         "this principal is over its limit of {rate} for {action}; try again in {retry_after} seconds"

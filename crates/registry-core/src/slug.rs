@@ -63,6 +63,38 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The slug as a reader might misread it: without `-`, with digits that
+    /// look like letters as those letters (`0` as `o`, `1` and `i` as `l`, `5` as
+    /// `s`), and letter pairs that look like one letter as that letter (`rn` as
+    /// `m`, `vv` as `w`). Two slugs with one skeleton are confusable, and only the
+    /// first to be published may have it. (Case and `_` cannot differ: slugs are
+    /// lowercase, with `-` alone.) SQLite migration 8 computes the same with
+    /// `replace`, in the same order.
+    pub fn skeleton(&self) -> String {
+        let mapped: String = self
+            .0
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| match c {
+                '0' => 'o',
+                '1' | 'i' => 'l',
+                '5' => 's',
+                other => other,
+            })
+            .collect();
+        mapped.replace("rn", "m").replace("vv", "w")
+    }
+
+    /// The reserved name this slug reads like, when it is not that name itself.
+    pub fn looks_reserved(&self) -> Option<&'static str> {
+        let skeleton = self.skeleton();
+        RESERVED_SLUGS
+            .iter()
+            .copied()
+            .filter(|reserved| *reserved != self.0)
+            .find(|reserved| Self(reserved.to_string()).skeleton() == skeleton)
+    }
 }
 
 impl TryFrom<String> for Slug {
@@ -123,5 +155,33 @@ mod tests {
                 .map(|s| s.is_reserved())
                 .unwrap_or(true)
         );
+    }
+
+    #[test]
+    fn confusable_slugs_share_a_skeleton_and_others_do_not() {
+        let skeleton = |raw: &str| Slug::parse(raw).map(|s| s.skeleton()).unwrap_or_default();
+        for (a, b) in [
+            ("my-plugin", "myplugin"),
+            ("g00gle", "google"),
+            ("github", "g1thub"),
+            ("cli-tools", "c1i-too1s"),
+            ("s3-sync", "53-sync"),
+            ("modern", "rnodern"),
+            ("vvasm", "wasm"),
+        ] {
+            assert_eq!(skeleton(a), skeleton(b), "{a} ~ {b}");
+        }
+        for (a, b) in [("github", "gitlab"), ("weather", "weathers"), ("ab", "ba")] {
+            assert_ne!(skeleton(a), skeleton(b), "{a} !~ {b}");
+        }
+        let looks = |raw: &str| Slug::parse(raw).ok().and_then(|s| s.looks_reserved());
+        assert_eq!(looks("1ndex"), Some("index"));
+        assert_eq!(looks("a-p-i"), Some("api"));
+        assert_eq!(
+            looks("index"),
+            None,
+            "the name itself is refused as reserved, elsewhere"
+        );
+        assert_eq!(looks("weather"), None);
     }
 }

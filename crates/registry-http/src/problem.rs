@@ -195,6 +195,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::PrincipalNotFound { .. } => (S::NOT_FOUND, "principal_not_found"),
             RegistryError::MemberNotFound { .. } => (S::NOT_FOUND, "member_not_found"),
             RegistryError::OwnershipConflict { code, .. } => (S::CONFLICT, *code),
+            RegistryError::SlugConfusable { .. } => (S::CONFLICT, "slug_confusable"),
             RegistryError::RateLimited { retry_after, .. } => {
                 return Self {
                     retry_after: Some(*retry_after),

@@ -573,6 +573,10 @@ impl CatalogStore for MostRecordsAtOnce {
     ) -> Result<Option<VersionRecord>, StorageError> {
         self.inner.version(slug, version).await
     }
+    async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
+        self.inner.slug_with_skeleton(skeleton).await
+    }
+
     async fn create_plugin(
         &self,
         slug: &Slug,

@@ -281,6 +281,22 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
+        let skeleton = skeleton.to_owned();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT slug FROM slug_skeletons WHERE skeleton = ?1",
+                [skeleton],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .map(|raw| registry_core::store::codec::slug_from_stored(&raw))
+            .transpose()
+        })
+        .await
+    }
+
     async fn create_plugin(
         &self,
         slug: &Slug,
@@ -302,6 +318,16 @@ impl CatalogStore for SqliteStore {
                 .map_err(backend)?;
             if inserted == 0 {
                 return Err(StorageError::Conflict(Conflict::PluginExists));
+            }
+            let claimed = tx
+                .execute(
+                    "INSERT OR IGNORE INTO slug_skeletons (skeleton, slug) VALUES (?1, ?2)",
+                    params![slug.skeleton(), slug.as_str()],
+                )
+                .map_err(backend)?;
+            if claimed == 0 {
+                // Dropping the transaction takes the plugin row back out.
+                return Err(StorageError::Conflict(Conflict::Confusable));
             }
             insert_version_row(&tx, &slug, &first)?;
             record_change(&tx, slug.as_str())?;

@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rate_limit_marks",
         sql: include_str!("../migrations/0007_rate_limit_marks.sql"),
     },
+    Migration {
+        version: 8,
+        name: "slug_skeletons",
+        sql: include_str!("../migrations/0008_slug_skeletons.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

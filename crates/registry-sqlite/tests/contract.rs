@@ -160,9 +160,20 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
     };
     let published = sample_version("migrated", "1.0.0");
     let slug = published.manifest.slug.clone();
+    // Every character the skeleton maps, so migration 8's SQL is held to the Rust.
+    let odd = sample_version("r1-5-0rnvv-i", "1.0.0");
     {
         let store = SqliteStore::open(&path).unwrap();
         store.create_principal(&principal).await.unwrap();
+        store
+            .create_plugin(
+                &odd.manifest.slug,
+                &principal.id,
+                &odd,
+                &LatestSummary::of(&odd),
+            )
+            .await
+            .unwrap();
         store
             .create_plugin(
                 &slug,
@@ -184,7 +195,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE accounts; DROP TABLE sessions; DROP TABLE login_attempts;
              DROP TABLE device_grants;
              DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
-             DROP TABLE rate_marks;",
+             DROP TABLE rate_marks; DROP TABLE slug_skeletons;",
         )
         .unwrap();
 
@@ -208,9 +219,16 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
     );
     assert_eq!(
         store.rosters_of(&principal.id).await.unwrap().len(),
-        1,
-        "and it is among that publisher's plugins"
+        2,
+        "and they are among that publisher's plugins"
     );
+    for claimed in [&slug, &odd.manifest.slug] {
+        assert_eq!(
+            store.slug_with_skeleton(&claimed.skeleton()).await.unwrap(),
+            Some(claimed.clone()),
+            "migration 8 claims {claimed}'s skeleton as the Rust computes it"
+        );
+    }
     assert_eq!(recorded_migrations(&path), every_migration());
 }
 

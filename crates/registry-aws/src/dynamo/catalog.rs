@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use registry_core::auth::PrincipalId;
 use registry_core::slug::Slug;
+use registry_core::store::codec::slug_from_stored;
 use registry_core::store::{
     CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
@@ -54,18 +55,22 @@ impl DynamoStore {
         self.conditional_put(self.version_item(slug, record)?, "attribute_not_exists")
     }
 
-    /// Runs a plugin's two-item transaction and bumps the catalog revision, mapping
-    /// a failed condition on the first item to `first` and on the second to `second`.
+    /// Runs a plugin's transaction and bumps the catalog revision, mapping a failed
+    /// condition on item `i` to `conflicts[i]` (the last one past the end).
     async fn write_plugin(
         &self,
         items: Vec<TransactWriteItem>,
-        first: Conflict,
-        second: Conflict,
+        conflicts: &[Conflict],
     ) -> Result<(), StorageError> {
         match self.transact(items).await {
             Ok(()) => self.bump_catalog_revision().await,
-            Err(TransactionOutcome::ConditionFailed(0)) => Err(StorageError::Conflict(first)),
-            Err(TransactionOutcome::ConditionFailed(_)) => Err(StorageError::Conflict(second)),
+            Err(TransactionOutcome::ConditionFailed(index)) => Err(StorageError::Conflict(
+                conflicts
+                    .get(index)
+                    .or(conflicts.last())
+                    .copied()
+                    .unwrap_or(Conflict::RevisionChanged),
+            )),
             Err(TransactionOutcome::Failed(e)) => Err(e),
         }
     }
@@ -193,12 +198,34 @@ impl CatalogStore for DynamoStore {
             ("revision".to_owned(), n(1)),
             ("latest".to_owned(), s(to_json(latest)?)),
         ]);
+        let claim = ItemKey::skeleton(&slug.skeleton());
+        let claim = HashMap::from([
+            (PK.to_owned(), s(claim.pk)),
+            (SK.to_owned(), s(claim.sk)),
+            ("slug".to_owned(), s(slug.as_str())),
+        ]);
         let items = vec![
             self.conditional_put(meta, "attribute_not_exists")?,
+            self.conditional_put(claim, "attribute_not_exists")?,
             self.put_version(slug, first)?,
         ];
-        self.write_plugin(items, Conflict::PluginExists, Conflict::VersionExists)
-            .await
+        self.write_plugin(
+            items,
+            &[
+                Conflict::PluginExists,
+                Conflict::Confusable,
+                Conflict::VersionExists,
+            ],
+        )
+        .await
+    }
+
+    async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
+        let claim = ItemKey::skeleton(skeleton);
+        self.get(&claim.pk, &claim.sk)
+            .await?
+            .map(|item| slug_from_stored(get_s(&item, "slug")?))
+            .transpose()
     }
 
     async fn add_version(
@@ -212,7 +239,7 @@ impl CatalogStore for DynamoStore {
             self.update_plugin_row(slug, expected_revision, Some(latest), record.published_at)?,
             self.put_version(slug, record)?,
         ];
-        self.write_plugin(items, Conflict::RevisionChanged, Conflict::VersionExists)
+        self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::VersionExists])
             .await
     }
 
@@ -235,7 +262,7 @@ impl CatalogStore for DynamoStore {
             self.update_plugin_row(slug, expected_revision, latest, at)?,
             self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
         ];
-        self.write_plugin(items, Conflict::RevisionChanged, Conflict::Missing)
+        self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::Missing])
             .await
     }
 

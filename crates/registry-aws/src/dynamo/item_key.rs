@@ -22,6 +22,7 @@
 //! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | `ACCOUNT#{principal}` / `ACCOUNT` |
 //! | roster (plugin owners, team members) | `ROSTER#{plugin:slug or team:principal}` | `ROSTER` | |
 //! | who is on a roster | `ROSTERS_OF#{principal}` | `ROSTER#{plugin:slug or team:principal}` | |
+//! | a slug's skeleton, claimed | `SKELETON#{skeleton}` | `SKELETON` | |
 //! | rate-limit mark | `RATE#{action}:{principal}` | `RATE` | |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
@@ -181,6 +182,11 @@ impl ItemKey {
             rosters_of_principal(principal),
             format!("{ROSTER_ENTRY_PREFIX}{}", key.storage_name()),
         )
+    }
+
+    /// The claim of a slug's skeleton (`Slug::skeleton`) by the plugin that has it.
+    pub fn skeleton(skeleton: &str) -> Self {
+        Self::new(format!("SKELETON#{skeleton}"), "SKELETON")
     }
 
     /// A rate limit's mark, by its key (`{action}:{principal}`).

@@ -165,7 +165,25 @@ impl Registry {
                     slug: slug.to_string(),
                 });
             }
-            None => {}
+            None => {
+                // A new slug may not read like a route or another plugin's slug.
+                if let Some(reserved) = slug.looks_reserved() {
+                    return Err(RegistryError::invalid_field(
+                        "slug",
+                        format!(
+                            "'{slug}' reads like the registry's reserved '{reserved}'; choose another slug"
+                        ),
+                    ));
+                }
+                if let Some(existing) = self.catalog.slug_with_skeleton(&slug.skeleton()).await?
+                    && existing != slug
+                {
+                    return Err(RegistryError::SlugConfusable {
+                        slug: slug.to_string(),
+                        existing: existing.to_string(),
+                    });
+                }
+            }
         }
 
         self.take_allowance(caller, action).await?;
@@ -234,6 +252,18 @@ impl Registry {
                 }
                 Err(StorageError::Conflict(Conflict::VersionExists)) => {
                     return Err(version_exists(&slug, &version, false));
+                }
+                // A confusable slug was published between the check and this write.
+                Err(StorageError::Conflict(Conflict::Confusable)) => {
+                    let existing = self
+                        .catalog
+                        .slug_with_skeleton(&slug.skeleton())
+                        .await?
+                        .map_or_else(|| "another plugin".to_owned(), |s| s.to_string());
+                    return Err(RegistryError::SlugConfusable {
+                        slug: slug.to_string(),
+                        existing,
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -55,6 +55,9 @@ pub enum Conflict {
     AlreadyExists,
     /// The thing to change does not exist.
     Missing,
+    /// Create-if-absent found another plugin whose slug has the same skeleton
+    /// ([`Slug::skeleton`]): the two are confusable.
+    Confusable,
 }
 
 /// Why a storage call failed.
@@ -304,8 +307,12 @@ pub trait CatalogStore: Send + Sync {
         version: &PluginVersion,
     ) -> Result<Option<VersionRecord>, StorageError>;
 
-    /// Creates a plugin with its first version. Fails with
-    /// [`Conflict::PluginExists`] if the slug exists, writing nothing.
+    /// The slug holding `skeleton` ([`Slug::skeleton`]), if a plugin does.
+    async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError>;
+
+    /// Creates a plugin with its first version, and claims its slug's skeleton.
+    /// Fails with [`Conflict::PluginExists`] if the slug exists, or
+    /// [`Conflict::Confusable`] if another slug holds its skeleton, writing nothing.
     async fn create_plugin(
         &self,
         slug: &Slug,

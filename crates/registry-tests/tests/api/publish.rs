@@ -424,3 +424,45 @@ async fn only_the_owning_principal_may_change_a_plugin() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn no_one_takes_a_slug_confusable_with_an_existing_one() {
+    let app = TestApp::spawn().await;
+    let author = app.new_principal_key("author", &["publish"]).await;
+    let squatter = app.new_principal_key("squatter", &["publish"]).await;
+    app.publish_ok(&author, "my-plugin", "1.0.0").await;
+    for (key, look_alike) in [
+        (&squatter, "myplugin"),
+        (&squatter, "my-p1ugin"),
+        (&author, "myp-lugin"),
+        (&app.admin_key, "rny-plugin"),
+    ] {
+        let problem = expect_problem(
+            app.publish_yaml(key, &plugin_yaml(look_alike, "1.0.0"))
+                .await,
+            StatusCode::CONFLICT,
+            "slug_confusable",
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("'my-plugin'"),
+            "{problem}"
+        );
+        expect_problem(
+            app.get(&format!("/plugins/{look_alike}")).await,
+            StatusCode::NOT_FOUND,
+            "plugin_not_found",
+        )
+        .await;
+    }
+    expect_problem(
+        app.publish_yaml(&author, &plugin_yaml("1ndex", "1.0.0"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    // The plugin itself goes on, and distinct slugs are free.
+    app.publish_ok(&author, "my-plugin", "1.1.0").await;
+    app.publish_ok(&squatter, "my-plugins", "1.0.0").await;
+}

@@ -21,7 +21,8 @@ pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     change_version_is_conditional(Arc::clone(&catalog), prefix).await;
     downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
     listing_pages_past_one_page(Arc::clone(&catalog), prefix).await;
-    version_records_page_through_every_version(catalog, prefix).await;
+    version_records_page_through_every_version(Arc::clone(&catalog), prefix).await;
+    confusable_slugs_are_refused_under_races(catalog, prefix).await;
 }
 
 async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
@@ -526,4 +527,75 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
             .is_empty(),
         "no plugin, no records"
     );
+}
+
+async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let owner = PrincipalId::from_stored("prn_owner");
+    let first = slug(&format!("{prefix}-look-alike"));
+    let record = sample_version(first.as_str(), "1.0.0");
+    catalog
+        .create_plugin(&first, &owner, &record, &LatestSummary::of(&record))
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.slug_with_skeleton(&first.skeleton()).await.unwrap(),
+        Some(first.clone())
+    );
+    let alike = slug(&format!("{prefix}-lookalike"));
+    assert_eq!(alike.skeleton(), first.skeleton());
+    let record = sample_version(alike.as_str(), "1.0.0");
+    assert_eq!(
+        conflict(
+            catalog
+                .create_plugin(&alike, &owner, &record, &LatestSummary::of(&record))
+                .await
+        ),
+        Conflict::Confusable,
+        "a slug confusable with an existing one is refused"
+    );
+    assert!(
+        catalog.plugin(&alike).await.unwrap().is_none(),
+        "and nothing of it was written"
+    );
+    assert!(
+        catalog
+            .version(&alike, &record.version)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Racers each bring their own spelling of one new skeleton: one wins.
+    let base = format!("{prefix}confusablerace");
+    let spellings: Vec<Slug> = (1..=RACERS)
+        .map(|at| slug(&format!("{}-{}", &base[..at], &base[at..])))
+        .collect();
+    let results = race(|i| {
+        let catalog = Arc::clone(&catalog);
+        let spelled = spellings[i].clone();
+        async move {
+            let record = sample_version(spelled.as_str(), "1.0.0");
+            catalog
+                .create_plugin(
+                    &spelled,
+                    &PrincipalId::from_stored(format!("prn_{i}")),
+                    &record,
+                    &LatestSummary::of(&record),
+                )
+                .await
+        }
+    })
+    .await;
+    let winner = single_winner(
+        results,
+        Conflict::Confusable,
+        "of racing confusable slugs, exactly one is created",
+    );
+    for (i, spelled) in spellings.iter().enumerate() {
+        assert_eq!(
+            catalog.plugin(spelled).await.unwrap().is_some(),
+            i == winner,
+            "{spelled}"
+        );
+    }
 }

@@ -73,7 +73,7 @@ async fn read_publish_body(
         (status = 201, description = "Published", body = PublishResponse),
         (status = 400, description = "Malformed document or bundle"),
         (status = 403, description = "Slug owned by another principal, or key lacks publish"),
-        (status = 409, description = "Version already used"),
+        (status = 409, description = "Version already used (`version_exists`), or a new slug too like an existing plugin's (`slug_confusable`)"),
         (status = 429, description = "Over the principal's limit of new plugins (default 5, then one per 10 minutes) or versions (64, then one a minute); `Retry-After` says when to try again"),
         (status = 413, description = "Body too large"),
         (status = 415, description = "Unsupported Content-Type"),

@@ -18,6 +18,7 @@ pub mod org;
 pub mod ownership;
 pub mod rate_limit;
 pub mod registry;
+pub mod request;
 pub mod search;
 pub mod slug;
 pub mod store;

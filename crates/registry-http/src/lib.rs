@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod multipart;
 pub mod openapi;
 pub mod problem;
+pub mod request_id;
 pub mod routes;
 pub mod session;
 pub mod state;

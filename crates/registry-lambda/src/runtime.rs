@@ -2,6 +2,7 @@
 //! environment, the AWS clients built once per container, and the runtime loop.
 
 use registry_core::rate_limit::{Rate, RateLimits, parse_setting};
+use registry_core::request::RequestId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -248,7 +249,22 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
 
 /// A function's router: its routes, the problem+json fallbacks, its state.
 pub fn function_router(routes: ApiRoutes, state: Arc<AppState>) -> Router {
-    serve_routes(routes, state)
+    serve_routes(routes, state).layer(axum::middleware::map_request(gateway_request_id))
+}
+
+/// Gives the request the id API Gateway gave it, so the function's logs, its
+/// `x-request-id` and the gateway's access logs name the same request.
+async fn gateway_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    if let Some(id) = id.as_deref().and_then(RequestId::from_gateway) {
+        request.extensions_mut().insert(id);
+    }
+    request
 }
 
 /// JSON logs for CloudWatch (the request id comes from the runtime's span), level

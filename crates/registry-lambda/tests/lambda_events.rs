@@ -786,3 +786,25 @@ async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cooki
         .await;
     assert_eq!(status, 303, "an unknown session is sent to sign in");
 }
+
+#[tokio::test]
+async fn a_function_answers_with_the_request_id_api_gateway_gave() {
+    use tower::ServiceExt;
+    let f = Functions::start().await;
+    let event = f.render("apigw/search.json", "", &[]).replace(
+        "\"requestId\": \"id\"",
+        "\"requestId\": \"JKJaXmPLvHcESHA=\"",
+    );
+    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
+    let response = f
+        .router(read_routes)
+        .oneshot(request.map(axum::body::Body::new))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-request-id"],
+        "JKJaXmPLvHcESHA=",
+        "the gateway's id, so its access log and the function's logs agree"
+    );
+}

@@ -179,7 +179,8 @@ pub fn all_routes(state: Arc<AppState>) -> Router {
 }
 
 /// `routes` ready to serve: problem+json answers for unknown routes (404) and wrong
-/// methods (405), and on a private registry no answer a shared cache may keep.
+/// methods (405), on a private registry no answer a shared cache may keep, and
+/// every request with its id (`x-request-id`).
 pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
     Router::from(routes)
         .fallback(no_such_route)
@@ -193,6 +194,9 @@ pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&state),
             keep_private_answers_private,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::request_id::assign_request_id,
         ))
         .with_state(state)
 }

@@ -325,3 +325,36 @@ async fn tags_of_any_case_are_normalized_in_details_and_search_only() {
     let found = app.get_json("/plugins/search?q=image-gen").await;
     assert_eq!(found["results"][0]["tags"], json!(["ai", "image-gen"]));
 }
+
+#[tokio::test]
+async fn every_answer_names_a_request_id_of_its_own() {
+    let app = TestApp::spawn().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for path in [
+        "/healthz",
+        "/healthz",
+        "/plugins/no-such-plugin",
+        "/no/such/route",
+    ] {
+        let response = app.get(path).await;
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(id.starts_with("req_") && id.len() == 20, "{path}: {id}");
+        assert!(seen.insert(id), "{path}: each request has its own id");
+    }
+    let refused = app
+        .send_body(
+            reqwest::Method::POST,
+            "/plugins",
+            Some("sk_unknown"),
+            "application/yaml",
+            "slug: x",
+        )
+        .await;
+    assert!(
+        refused.headers().contains_key("x-request-id"),
+        "refusals name theirs too"
+    );
+}

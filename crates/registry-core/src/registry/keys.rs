@@ -33,6 +33,13 @@ pub const MAX_KEY_LIFETIME_DAYS: u32 = 365;
 /// The most plugins one key may be limited to.
 pub const MAX_KEY_PLUGINS: usize = 100;
 
+/// Whether `name` (already trimmed) is 1 to `max` characters, none of them a
+/// control character: what every name people choose must be (a key's, a
+/// principal's, a team's), since names reach terminals, logs and pages.
+pub(crate) fn is_printable_name(name: &str, max: usize) -> bool {
+    !name.is_empty() && name.chars().count() <= max && !name.chars().any(char::is_control)
+}
+
 /// The plugin limit `raw` asks for, checked: every entry a slug, at least one,
 /// at most [`MAX_KEY_PLUGINS`].
 fn plugin_limit(raw: Option<&[String]>) -> Result<Option<PluginLimit>, FieldError> {
@@ -292,10 +299,7 @@ impl Registry {
     ) -> Result<CreatedKey, RegistryError> {
         let mut problems = Vec::new();
         let name = request.name.trim().to_owned();
-        if name.is_empty()
-            || name.chars().count() > MAX_KEY_NAME
-            || name.chars().any(char::is_control)
-        {
+        if !is_printable_name(&name, MAX_KEY_NAME) {
             problems.push(FieldError {
                 field: "name".into(),
                 message: format!("must be 1 to {MAX_KEY_NAME} printable characters"),
@@ -308,11 +312,11 @@ impl Registry {
             });
         }
         if let Some(new) = &request.new_principal
-            && (new.name.trim().is_empty() || new.name.chars().count() > MAX_KEY_NAME)
+            && !is_printable_name(new.name.trim(), MAX_KEY_NAME)
         {
             problems.push(FieldError {
                 field: "new_principal.name".into(),
-                message: format!("must be 1 to {MAX_KEY_NAME} characters"),
+                message: format!("must be 1 to {MAX_KEY_NAME} printable characters"),
             });
         }
         if lifetime.is_some_and(|days| !(1..=MAX_OPERATOR_KEY_LIFETIME_DAYS).contains(&days)) {

@@ -62,10 +62,10 @@ impl Registry {
         self.ownership_store()?;
         super::require_scope(Some(caller), Scope::Publish)?;
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_TEAM_NAME {
+        if !super::keys::is_printable_name(name, MAX_TEAM_NAME) {
             return Err(RegistryError::invalid_field(
                 "name",
-                format!("a team's name is 1 to {MAX_TEAM_NAME} characters"),
+                format!("a team's name is 1 to {MAX_TEAM_NAME} printable characters"),
             ));
         }
         let creator = self.principal_named(caller.principal.as_str()).await?;

@@ -374,12 +374,21 @@ async fn teams_own_plugins_for_their_members_and_always_keep_a_maintainer() {
     let team_id = team["id"].as_str().unwrap().to_owned();
     assert_eq!(team["members"][0]["principal"], ada.id.as_str());
     assert_eq!(team["members"][0]["role"], "maintainer");
-    expect_problem(
-        call(&app, Method::POST, "/teams", &ada.key, json!({"name": " "})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    for refused in [" ", "red\u{1b}[31m team"] {
+        expect_problem(
+            call(
+                &app,
+                Method::POST,
+                "/teams",
+                &ada.key,
+                json!({"name": refused}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
 
     let member_path = |who: &str| format!("/teams/{team_id}/members/{who}");
     let with_bob = ok_json(

@@ -21,8 +21,8 @@ use registry_aws::{
 use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInParts};
 use registry_core::slug::Slug;
 use registry_core::store::{
-    AccountStore, ArtifactStore, CatalogStore, ChangeJournal, FileArtifactStore, IndexStore,
-    KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, UploadStore, owner_only,
+    AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
+    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -136,6 +136,7 @@ struct Stores {
     keys: Arc<dyn KeyStore>,
     accounts: Arc<dyn AccountStore>,
     ownership: Arc<dyn OwnershipStore>,
+    audit: Arc<dyn AuditStore>,
     rate_limits: Arc<dyn RateLimitStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
@@ -198,6 +199,7 @@ pub async fn open_registry(
     )
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
     .with_ownership(stores.ownership)
+    .with_audit(stores.audit)
     .with_rate_limits(stores.rate_limits, config.rate_limits)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
@@ -261,6 +263,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 accounts: store.clone(),
                 ownership: store.clone(),
+                audit: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
@@ -289,6 +292,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 keys: store.clone(),
                 accounts: store.clone(),
                 ownership: store.clone(),
+                audit: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),

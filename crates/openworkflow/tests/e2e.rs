@@ -1293,4 +1293,44 @@ async fn owners_and_teams_are_managed_from_the_terminal() {
         .run(&["plugin", "owner", "remove", "shared", &bob_id])
         .fails_with(5);
     assert!(refused.stderr.contains("last owner"), "{}", refused.stderr);
+
+    // Each of those changes is in the plugin's audit log, which its owner reads.
+    let run = bob.run(&["plugin", "audit", "shared"]).ok();
+    let actions: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "owner_removed",
+            "plugin_updated",
+            "owner_added",
+            "owner_invited",
+            "version_published"
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("by bob ({bob_id})")),
+        "{}",
+        run.stdout
+    );
+    let paged = bob
+        .run(&["plugin", "audit", "shared", "--limit", "2", "--json"])
+        .ok()
+        .json();
+    let older = paged["next_before"].as_str().unwrap();
+    let run = bob
+        .run(&["plugin", "audit", "shared", "--before", older])
+        .ok();
+    assert!(
+        run.stdout.lines().next().unwrap().contains("owner_added"),
+        "{}",
+        run.stdout
+    );
+    // The whole log is an admin's: a person's key is refused with the auth exit code.
+    ada.run(&["audit"]).fails_with(3);
 }

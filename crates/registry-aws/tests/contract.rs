@@ -56,6 +56,13 @@ async fn dynamodb_keys_keep_the_key_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_audit_log_keeps_the_audit_store_contract() {
+    let (clients, settings) = resources("audit").await;
+    registry_core::store::contract::audit_store_contract(clients.dynamo_store(&settings), "ddb")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_rate_limits_keep_the_rate_limit_store_contract() {
     let (clients, settings) = resources("ratelimits").await;
     registry_core::store::contract::rate_limit_store_contract(

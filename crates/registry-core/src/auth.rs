@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::account::SessionId;
 use crate::error::RegistryError;
+use crate::request::RequestId;
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 
@@ -327,9 +328,18 @@ pub struct Caller {
     pub scopes: Scopes,
     /// The only plugins it may act on; `None`: every plugin its principal may.
     pub plugins: Option<PluginLimit>,
+    /// The request it acts in, for the audit log; `None` outside a request.
+    pub request: Option<RequestId>,
 }
 
 impl Caller {
+    /// The same caller, acting in `request`.
+    #[must_use]
+    pub fn in_request(mut self, request: Option<RequestId>) -> Self {
+        self.request = request;
+        self
+    }
+
     /// Whether the caller's key grants `needed`.
     pub fn can(&self, needed: Scope) -> bool {
         scopes_grant(&self.scopes, needed)

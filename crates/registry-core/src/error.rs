@@ -276,6 +276,9 @@ pub enum RegistryError {
         /// Who is not on what.
         detail: String,
     },
+    /// This registry was started without an audit store.
+    #[error("this registry keeps no audit log")]
+    AuditUnavailable,
     /// This registry was started without an ownership store.
     #[error("this registry keeps no owners or teams; its plugins belong to their first publishers")]
     OwnershipUnavailable,

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod api;
 pub mod artifact;
+pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod catalog;

@@ -9,6 +9,7 @@ use registry_core::RegistryError;
 use registry_core::auth::Caller;
 
 use crate::problem::ApiError;
+use crate::request_id::CurrentRequest;
 use crate::state::AppState;
 
 /// The authenticated caller, if the request carried a key. A key that is present
@@ -52,6 +53,6 @@ impl FromRequestParts<Arc<AppState>> for MaybeCaller {
             .or_else(|| text.strip_prefix("bearer "))
             .ok_or_else(|| unauthenticated("use 'Authorization: Bearer sk_...'"))?;
         let caller = state.registry.authenticate(secret.trim()).await?;
-        Ok(Self(Some(caller)))
+        Ok(Self(Some(caller.in_request(CurrentRequest::of(parts)))))
     }
 }

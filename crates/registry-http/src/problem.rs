@@ -206,6 +206,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::TeamNotFound { .. } => (S::NOT_FOUND, "team_not_found"),
             RegistryError::NotOnRoster { code, .. } => (S::NOT_FOUND, *code),
             RegistryError::OwnershipUnavailable => (S::NOT_FOUND, "owners_unavailable"),
+            RegistryError::AuditUnavailable => (S::NOT_FOUND, "audit_unavailable"),
             RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),
             RegistryError::CatalogPluginNotFound { .. } => {
                 (S::NOT_FOUND, "catalog_plugin_not_found")

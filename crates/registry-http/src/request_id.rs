@@ -2,8 +2,11 @@
 //! request's extensions, or a fresh one. Everything logged while it is served
 //! carries it, and the response names it in `x-request-id`.
 
-use axum::extract::Request;
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, Request};
 use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use registry_core::request::RequestId;
@@ -30,4 +33,24 @@ pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// The id of the request being served, for the services' audit records;
+/// `None` only when no id could be made.
+#[derive(Debug, Clone)]
+pub struct CurrentRequest(pub Option<RequestId>);
+
+impl CurrentRequest {
+    /// The id in `parts`' extensions.
+    pub fn of(parts: &Parts) -> Option<RequestId> {
+        parts.extensions.get::<RequestId>().cloned()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(Self::of(parts)))
+    }
 }

@@ -20,6 +20,7 @@ use registry_pages::Site;
 
 use crate::body::{media_type, read_limited};
 use crate::problem::ApiError;
+use crate::request_id::CurrentRequest;
 use crate::state::AppState;
 
 /// The session cookie.
@@ -68,7 +69,11 @@ impl FromRequestParts<Arc<AppState>> for BrowserSession {
         let Some(value) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Ok(Self(None));
         };
-        Ok(Self(state.registry.session_caller(value).await?))
+        let mut session = state.registry.session_caller(value).await?;
+        if let Some(session) = &mut session {
+            session.caller.request = CurrentRequest::of(parts);
+        }
+        Ok(Self(session))
     }
 }
 

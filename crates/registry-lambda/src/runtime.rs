@@ -220,6 +220,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
     )
     .with_uploads(clients.upload_store(&settings))
     .with_ownership(store.clone())
+    .with_audit(store.clone())
     .with_rate_limits(store.clone(), config.rate_limits)
     .with_org_catalog(OrgStores {
         orgs: store.clone(),

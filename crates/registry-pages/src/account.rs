@@ -70,6 +70,7 @@ struct KeyRow {
 struct PluginRow {
     slug: String,
     url: String,
+    audit_url: String,
     via: Option<String>,
 }
 
@@ -170,6 +171,7 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
         .map(|p| PluginRow {
             slug: p.slug.to_string(),
             url: site.plugin_url(p.slug.as_str()),
+            audit_url: site.plugin_audit_page_url(p.slug.as_str()),
             via: p.via_team.as_ref().map(|(_, name)| name.clone()),
         })
         .collect();

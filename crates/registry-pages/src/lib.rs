@@ -11,6 +11,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod chart;
 mod home;
 mod link;
@@ -22,6 +23,7 @@ mod site;
 
 pub use account::{AccountView, DeviceView, account_page, device_page, sign_in_page};
 pub use assets::{Asset, fingerprint, site_assets};
+pub use audit::audit_page;
 pub use chart::{CHART_DAYS, SVG_CONTENT_TYPE, chart_first_day, downloads_chart};
 pub use home::{HomeSummary, RecentPlugin, TagCount, home_page};
 pub use link::safe_link;

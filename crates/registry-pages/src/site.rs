@@ -142,6 +142,11 @@ impl Site {
         )
     }
 
+    /// The URL path of a plugin's audit-log page (for its owners).
+    pub(crate) fn plugin_audit_page_url(&self, slug: &str) -> String {
+        format!("{}/account/plugins/{slug}/audit", self.base)
+    }
+
     /// The URL path a new team's form posts to.
     pub(crate) fn create_team_url(&self) -> String {
         format!("{}/account/teams", self.base)

@@ -3,6 +3,7 @@
 //! inside one immediate transaction.
 
 mod accounts;
+mod audit;
 mod catalog;
 mod journal;
 mod keys;

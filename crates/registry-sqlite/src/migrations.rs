@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "slug_skeletons",
         sql: include_str!("../migrations/0008_slug_skeletons.sql"),
     },
+    Migration {
+        version: 9,
+        name: "audit_log",
+        sql: include_str!("../migrations/0009_audit_log.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

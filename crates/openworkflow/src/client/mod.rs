@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 mod api_key;
+mod audit;
 mod cache;
 mod checksum;
 mod error;

@@ -10,6 +10,7 @@ use openworkflow::store::PluginStore;
 
 use crate::output::Output;
 
+mod audit;
 mod auth;
 mod failure;
 mod mcp_router;
@@ -17,6 +18,7 @@ mod owners;
 mod plugin;
 
 use crate::progress::ProgressBars;
+use audit::{AuditPage, audit};
 use auth::{AuthCommand, auth};
 pub use failure::Failure;
 use failure::exit;
@@ -56,6 +58,8 @@ enum Group {
     /// Teams: they own plugins for their members.
     #[command(subcommand)]
     Team(TeamCommand),
+    /// The whole audit log, newest first (an admin key).
+    Audit(AuditPage),
     /// The MCP router: register running plugin instances and read routing tables
     /// (a key with the `router` scope).
     #[command(subcommand)]
@@ -123,6 +127,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         Group::Auth(command) => auth(command, &Context::load(registry, out)?, out).await,
         Group::Router(command) => router(command, &Context::load(registry, out)?, out).await,
         Group::Team(command) => team(command, &Context::load(registry, out)?, out).await,
+        Group::Audit(page) => audit(None, page, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),

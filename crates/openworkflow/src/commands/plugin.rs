@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::output::Output;
 
+use super::audit::AuditPage;
 use super::failure::{Failure, exit};
 use super::owners::OwnerCommand;
 use super::{Context, exact_version, split_plugin};
@@ -93,6 +94,13 @@ pub(super) enum PluginCommand {
     /// A plugin's owners: list, invite, remove, and answer invitations.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// A plugin's audit log, newest first (its owners).
+    Audit {
+        /// The plugin's slug.
+        plugin: String,
+        #[command(flatten)]
+        page: AuditPage,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +195,9 @@ pub(super) async fn plugin(
         PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
         PluginCommand::Owner(command) => super::owners::owner(command, cx, out).await,
+        PluginCommand::Audit { plugin, page } => {
+            super::audit::audit(Some(&plugin), page, cx, out).await
+        }
     }
 }
 

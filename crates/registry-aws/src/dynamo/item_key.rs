@@ -24,6 +24,7 @@
 //! | who is on a roster | `ROSTERS_OF#{principal}` | `ROSTER#{plugin:slug or team:principal}` | |
 //! | a slug's skeleton, claimed | `SKELETON#{skeleton}` | `SKELETON` | |
 //! | rate-limit mark | `RATE#{action}:{principal}` | `RATE` | |
+//! | audit record | `AUDIT#{plugin:slug or principal:id}` | `{audit id}` | `AUDIT` / `{audit id}` |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
@@ -35,6 +36,7 @@
 //! readers check `expires_at` meanwhile.
 
 use registry_core::account::{Identity, UserCode};
+use registry_core::audit::{AuditId, AuditSubject};
 use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
 use registry_core::mcp_router::InstanceId;
@@ -194,6 +196,11 @@ impl ItemKey {
         Self::new(format!("RATE#{key}"), "RATE")
     }
 
+    /// One record of the audit log.
+    pub fn audit_record(subject: &AuditSubject, id: &AuditId) -> Self {
+        Self::new(audit_partition(subject), id.as_str())
+    }
+
     /// An invitation of `invitee` to own `slug`.
     pub fn invitation(slug: &Slug, invitee: &PrincipalId) -> Self {
         Self::new(
@@ -250,6 +257,14 @@ pub fn plugin_partition(slug: &Slug) -> String {
 /// Sort-key prefix of one version's daily download counters.
 pub fn downloads_prefix(version: &PluginVersion) -> String {
     format!("{DOWNLOADS_PREFIX}{version}#")
+}
+
+/// `GSI1PK` of every audit record, so admins read the whole log newest first.
+pub const AUDIT_LOG: &str = "AUDIT";
+
+/// The partition of a subject's audit records.
+pub fn audit_partition(subject: &AuditSubject) -> String {
+    format!("AUDIT#{}", subject.storage_name())
 }
 
 /// Sort-key prefix of the rosters a principal is on.

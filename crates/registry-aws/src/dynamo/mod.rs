@@ -26,6 +26,7 @@ use self::item_key::ItemKey;
 use crate::error::{corrupt, storage_error};
 
 pub mod accounts;
+mod audit;
 mod catalog;
 pub mod item_key;
 mod keys;

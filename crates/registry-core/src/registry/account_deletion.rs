@@ -5,6 +5,7 @@
 //! account that owns nothing.
 
 use super::{Registry, SessionCaller};
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::error::RegistryError;
 use crate::ownership::{Role, RosterKey};
 use crate::slug::Slug;
@@ -48,6 +49,20 @@ impl Registry {
                         Ok(Some(remaining))
                     })
                     .await?;
+                let subject = match &key {
+                    RosterKey::PluginOwners(slug) => AuditSubject::Plugin(slug.clone()),
+                    RosterKey::TeamMembers(team) => AuditSubject::Principal(team.clone()),
+                };
+                let action = if is_team {
+                    AuditAction::TeamMemberRemoved
+                } else {
+                    AuditAction::OwnerRemoved
+                };
+                let detail = AuditDetail {
+                    note: Some("their account was deleted".to_owned()),
+                    ..AuditDetail::principal(me)
+                };
+                self.record(&session.caller, subject, action, detail).await;
                 if let RosterKey::PluginOwners(slug) = key
                     && roster.entries.is_empty()
                 {
@@ -73,6 +88,19 @@ impl Registry {
         accounts.delete_account_of(me).await?;
         accounts.delete_sessions_of(me).await?;
         tracing::info!(principal = %me, orphaned = orphaned.len(), keys_revoked, "account deleted");
+        self.record(
+            &session.caller,
+            AuditSubject::Principal(me.clone()),
+            AuditAction::AccountDeleted,
+            AuditDetail {
+                note: Some(format!(
+                    "{keys_revoked} key(s) revoked, {} plugin(s) orphaned",
+                    orphaned.len()
+                )),
+                ..AuditDetail::default()
+            },
+        )
+        .await;
         Ok(DeletedAccount {
             orphaned,
             keys_revoked,

@@ -13,6 +13,7 @@ use crate::account::{
 use crate::auth::{Caller, Credential, Scope, Scopes};
 use crate::error::RegistryError;
 use crate::registry::SessionCaller;
+use crate::request::RequestId;
 use crate::store::{Conflict, StorageError};
 
 /// The name a key from a device sign-in gets when the CLI names none.
@@ -159,8 +160,13 @@ impl Registry {
         }
     }
 
-    /// The CLI's poll: its key once the person approved, else why not yet.
-    pub async fn poll_device_grant(&self, device_code: &str) -> Result<CreatedKey, RegistryError> {
+    /// The CLI's poll (in `request`): its key once the person approved, else why
+    /// not yet.
+    pub async fn poll_device_grant(
+        &self,
+        device_code: &str,
+        request: Option<RequestId>,
+    ) -> Result<CreatedKey, RegistryError> {
         let parts = self.sign_in_parts()?;
         let flow = |code: &'static str, detail: &str| RegistryError::DeviceFlow {
             code,
@@ -223,6 +229,7 @@ impl Registry {
                     credential: Credential::Session(session.clone()),
                     scopes: Scopes::from([Scope::Publish]),
                     plugins: None,
+                    request,
                 };
                 self.create_key(
                     &approver,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Registry;
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{
     ApiKeyRecord, ApiKeySecret, Caller, Credential, KeyId, PluginLimit, Principal, PrincipalId,
     PrincipalKind, Scope, Scopes, scopes_grant,
@@ -174,6 +175,7 @@ impl Registry {
             credential: Credential::Key(record.id),
             scopes: record.scopes,
             plugins: record.plugins,
+            request: None,
         })
     }
 
@@ -243,7 +245,19 @@ impl Registry {
             }
             (false, days) => days,
         };
-        self.issue_key(request, target, lifetime).await
+        let created = self.issue_key(request, target, lifetime).await?;
+        let scopes: Vec<&str> = created.info.scopes.iter().map(|s| s.as_str()).collect();
+        self.record(
+            caller,
+            AuditSubject::Principal(created.info.principal.clone()),
+            AuditAction::KeyCreated,
+            AuditDetail {
+                note: Some(format!("scopes: {}", scopes.join(", "))),
+                ..AuditDetail::key(&created.info.id)
+            },
+        )
+        .await;
+        Ok(created)
     }
 
     /// Creates a key without a calling key: for the server's `create-key` command and
@@ -422,6 +436,13 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(key_id = %id, "API key revoked");
+        self.record(
+            caller,
+            AuditSubject::Principal(record.principal.clone()),
+            AuditAction::KeyRevoked,
+            AuditDetail::key(&id),
+        )
+        .await;
         let record = self.keys.key(&id).await?.ok_or_else(not_found)?;
         Ok(KeyInfo::from(&record))
     }

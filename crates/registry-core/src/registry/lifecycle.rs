@@ -5,6 +5,7 @@ use time::Duration;
 use super::contention::RaceRetry;
 use super::read::parse_version;
 use super::{Registry, latest_version, require_scope};
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::manifest::limits;
@@ -101,6 +102,16 @@ impl Registry {
         })
         .await?;
         if let Ok(parsed) = Slug::parse(slug) {
+            self.record(
+                caller,
+                AuditSubject::Plugin(parsed.clone()),
+                AuditAction::VersionDeprecated,
+                AuditDetail {
+                    note: Some(notice.reason.clone()),
+                    ..AuditDetail::version(&version)
+                },
+            )
+            .await;
             self.notify_changed(&parsed, Some(&version)).await;
         }
         Ok(Deprecated {
@@ -168,6 +179,13 @@ impl Registry {
         })
         .await?;
         tracing::info!(%slug, %version, principal = %caller.principal, "unpublished");
+        self.record(
+            caller,
+            AuditSubject::Plugin(parsed.clone()),
+            AuditAction::VersionUnpublished,
+            AuditDetail::version(&version),
+        )
+        .await;
         self.notify_changed(&parsed, None).await;
         Ok(Unpublished {
             slug: slug.to_owned(),

@@ -1,6 +1,7 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
 mod account_deletion;
+mod audit;
 mod changes;
 mod contention;
 mod device;
@@ -21,6 +22,7 @@ mod uploads;
 use std::sync::Arc;
 
 pub use account_deletion::DeletedAccount;
+pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use changes::ChangeListener;
 pub use device::{DEFAULT_DEVICE_KEY_NAME, DeviceStart};
 pub use health::HealthPassReport;
@@ -74,6 +76,7 @@ pub struct Registry {
     listener: Option<Arc<dyn ChangeListener>>,
     sign_in: Option<SignInParts>,
     ownership: Option<Arc<dyn OwnershipStore>>,
+    audit: Option<Arc<dyn crate::store::AuditStore>>,
     rate_limits: Option<(
         Arc<dyn crate::store::RateLimitStore>,
         crate::rate_limit::RateLimits,
@@ -102,6 +105,7 @@ impl Registry {
             listener: None,
             sign_in: None,
             ownership: None,
+            audit: None,
             rate_limits: None,
             clock,
             config,

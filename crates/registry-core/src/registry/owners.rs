@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Registry;
 use super::contention::RaceRetry;
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{Caller, PrincipalId, PrincipalKind, Scope};
 use crate::error::RegistryError;
 use crate::ownership::{
@@ -389,6 +390,16 @@ impl Registry {
             Err(other) => return Err(other.into()),
         }
         tracing::info!(slug = %plugin.slug, invitee = %invitee.id, principal = %caller.principal, transfer, "owner invited");
+        self.record(
+            caller,
+            AuditSubject::Plugin(plugin.slug.clone()),
+            AuditAction::OwnerInvited,
+            AuditDetail {
+                note: transfer.then(|| "hands the inviter's ownership over".to_owned()),
+                ..AuditDetail::principal(&invitee.id)
+            },
+        )
+        .await;
         self.describe_invitation(&invitation).await
     }
 
@@ -428,6 +439,13 @@ impl Registry {
         if answer == Answer::Decline {
             store.delete_invitation(&parsed, &invitee_id).await?;
             tracing::info!(%slug, %invitee, principal = %caller.principal, "invitation declined");
+            self.record(
+                caller,
+                AuditSubject::Plugin(parsed),
+                AuditAction::InvitationDeclined,
+                AuditDetail::principal(&invitee_id),
+            )
+            .await;
             return Ok(None);
         }
         let plugin = self.find_plugin(slug).await?;
@@ -462,6 +480,26 @@ impl Registry {
             .await?;
         store.delete_invitation(&parsed, &invitee_id).await?;
         tracing::info!(%slug, %invitee, principal = %caller.principal, transfer = invitation.transfer, "invitation accepted");
+        let subject = AuditSubject::Plugin(plugin.slug.clone());
+        self.record(
+            caller,
+            subject.clone(),
+            AuditAction::OwnerAdded,
+            AuditDetail::principal(&invitation.invitee),
+        )
+        .await;
+        if owners.entry(&invitation.invited_by).is_none() && invitation.transfer {
+            self.record(
+                caller,
+                subject,
+                AuditAction::OwnerRemoved,
+                AuditDetail {
+                    note: Some("handed over by accepting the invitation".to_owned()),
+                    ..AuditDetail::principal(&invitation.invited_by)
+                },
+            )
+            .await;
+        }
         self.describe_owners(&plugin.slug, &owners, true)
             .await
             .map(Some)
@@ -574,6 +612,13 @@ impl Registry {
             )
             .await?;
         tracing::info!(%slug, removed = %leaving, principal = %caller.principal, "owner removed");
+        self.record(
+            caller,
+            AuditSubject::Plugin(plugin.slug.clone()),
+            AuditAction::OwnerRemoved,
+            AuditDetail::principal(&leaving),
+        )
+        .await;
         self.describe_owners(&plugin.slug, &owners, true).await
     }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::contention::RaceRetry;
 use super::{Registry, highest_live_version, latest_version, require_scope};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::bundle::{check_file_name, validate_bundle};
 use crate::checksum::Sha256Digest;
@@ -225,6 +226,17 @@ impl Registry {
             match result {
                 Ok(()) => {
                     tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                    let action = match mode {
+                        Mode::Publish => AuditAction::VersionPublished,
+                        Mode::Update(_) => AuditAction::PluginUpdated,
+                    };
+                    self.record(
+                        caller,
+                        AuditSubject::Plugin(slug.clone()),
+                        action,
+                        AuditDetail::version(&version),
+                    )
+                    .await;
                     if !owners_checked {
                         // This publish made the plugin: its publisher is its owner.
                         self.store_first_owner(&slug, &caller.principal, record.published_at)

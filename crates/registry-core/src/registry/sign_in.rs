@@ -337,6 +337,7 @@ impl Registry {
                 credential: Credential::Session(session.id),
                 scopes: session_scopes(),
                 plugins: None,
+                request: None,
             },
             login: session.login,
             secret,

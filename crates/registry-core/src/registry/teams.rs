@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Registry;
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{Caller, Principal, PrincipalId, PrincipalKind, Scope};
 use crate::error::RegistryError;
 use crate::ownership::{MAX_ROSTER_ENTRIES, MAX_TEAM_NAME, Role, Roster, RosterEntry, RosterKey};
@@ -97,6 +98,16 @@ impl Registry {
             })
             .await?;
         tracing::info!(team = %team.id, principal = %caller.principal, "team created");
+        self.record(
+            caller,
+            AuditSubject::Principal(team.id.clone()),
+            AuditAction::TeamCreated,
+            AuditDetail {
+                note: Some(team.name.clone()),
+                ..AuditDetail::default()
+            },
+        )
+        .await;
         self.describe_team(&team, &roster).await
     }
 
@@ -176,6 +187,16 @@ impl Registry {
             })
             .await?;
         tracing::info!(team = %principal.id, member = %person.id, %role, principal = %caller.principal, "team member set");
+        self.record(
+            caller,
+            AuditSubject::Principal(principal.id.clone()),
+            AuditAction::TeamMemberSet,
+            AuditDetail {
+                role: Some(role),
+                ..AuditDetail::principal(&person.id)
+            },
+        )
+        .await;
         self.describe_team(&principal, &roster).await
     }
 
@@ -214,6 +235,13 @@ impl Registry {
             )
             .await?;
         tracing::info!(team = %principal.id, member = %leaving, principal = %caller.principal, "team member removed");
+        self.record(
+            caller,
+            AuditSubject::Principal(principal.id.clone()),
+            AuditAction::TeamMemberRemoved,
+            AuditDetail::principal(&leaving),
+        )
+        .await;
         self.describe_team(&principal, &roster).await
     }
 

@@ -23,6 +23,7 @@ pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteConditio
 pub use journal::{ChangeJournal, JournalEntry};
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
+use crate::audit::{AuditId, AuditRecord, AuditSubject};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::account::{
@@ -581,6 +582,23 @@ pub trait RateLimitStore: Send + Sync {
         from: Option<i64>,
         to: i64,
     ) -> Result<(), StorageError>;
+}
+
+/// The audit log ([`crate::audit`]): records are appended, never changed or
+/// removed.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `record` ([`Conflict::AlreadyExists`] if its id is taken).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StorageError>;
+
+    /// At most `limit` records, newest first, older than `before` when given:
+    /// those about `subject`, or every record when `subject` is `None`.
+    async fn audit_records(
+        &self,
+        subject: Option<&AuditSubject>,
+        before: Option<&AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

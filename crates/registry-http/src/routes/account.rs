@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
@@ -14,6 +15,7 @@ use registry_core::registry::{Answer, NewKey, SessionCaller};
 use registry_pages::{AccountView, Site};
 
 use crate::problem::ApiError;
+use crate::routes::audit::AuditParams;
 use crate::routes::plugins::search::page_failed;
 use crate::session::{
     BrowserSession, PostedForm, SESSION_COOKIE, SignedInForm, browser_answer, personal_page,
@@ -120,6 +122,48 @@ pub async fn revoke_key_form(
         state.registry.revoke_key(&session.caller, &key_id).await?;
         let site = Site::new(&state.registry.config().public_url);
         Ok(see_other(&format!("{}/account", site.base())))
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
+/// A plugin's audit log as a page, for its owners (and admins) signed in.
+#[utoipa::path(
+    get,
+    path = "/account/plugins/{slug}/audit",
+    params(("slug" = String, Path, description = "The plugin"), AuditParams),
+    responses(
+        (status = 200, description = "A page of the plugin's log, newest first, with a link to older changes", content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, returning here"),
+        (status = 400, description = "A `before` or `limit` that is not one", content_type = "text/html"),
+        (status = 403, description = "Not an owner of the plugin", content_type = "text/html"),
+        (status = 404, description = "No such plugin", content_type = "text/html"),
+    ),
+    tag = "sign-in"
+)]
+pub async fn plugin_audit_page(
+    State(state): State<Arc<AppState>>,
+    session: BrowserSession,
+    Path(slug): Path<String>,
+    params: Result<Query<AuditParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let site = Site::new(&state.registry.config().public_url);
+        let Some(session) = session.0 else {
+            let here = format!("/account/plugins/{slug}/audit");
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &here)
+                .finish();
+            return Ok(see_other(&format!("{}/auth/login?{query}", site.base())));
+        };
+        let query = crate::routes::query(params)?;
+        let log = state
+            .registry
+            .plugin_audit(&session.caller, &slug, &query.into())
+            .await?;
+        let html = registry_pages::audit_page(&site, &slug, &log).map_err(page_failed)?;
+        Ok(personal_page(StatusCode::OK, html))
     }
     .await;
     browser_answer(&state, &headers, result)

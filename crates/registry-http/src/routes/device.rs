@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
+use crate::request_id::CurrentRequest;
 use crate::routes::json_response;
 use crate::routes::plugins::search::page_failed;
 use crate::session::{BrowserSession, SignedInForm, browser_answer, personal_page, see_other};
@@ -81,6 +82,7 @@ pub async fn start_device_sign_in(
 )]
 pub async fn poll_device_sign_in(
     State(state): State<Arc<AppState>>,
+    CurrentRequest(request_id): CurrentRequest,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -88,7 +90,7 @@ pub async fn poll_device_sign_in(
     let request: DeviceTokenRequest = parse_json(&bytes)?;
     let created = state
         .registry
-        .poll_device_grant(&request.device_code)
+        .poll_device_grant(&request.device_code, request_id)
         .await?;
     Ok(json_response(
         StatusCode::OK,

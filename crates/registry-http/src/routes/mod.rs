@@ -1,6 +1,7 @@
 //! The routes, grouped so each Lambda function mounts only its own.
 
 pub mod account;
+pub mod audit;
 pub mod device;
 pub mod keys;
 pub mod mcp_router;
@@ -95,6 +96,8 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(teams::create_team, teams::list_teams))
         .routes(routes!(teams::get_team))
         .routes(routes!(teams::set_team_member, teams::remove_team_member))
+        .routes(routes!(audit::plugin_audit))
+        .routes(routes!(audit::audit_log))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.
@@ -105,6 +108,7 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(sign_in::finish_sign_in))
         .routes(routes!(sign_in::sign_out))
         .routes(routes!(account::account_page))
+        .routes(routes!(account::plugin_audit_page))
         .routes(routes!(account::create_key_form))
         .routes(routes!(account::revoke_key_form))
         .routes(routes!(account::answer_invitation_form))
@@ -238,6 +242,15 @@ async fn keep_private_answers_private(
 
 /// A JSON response with a cache policy: short and shared on a public registry,
 /// private on a private one.
+/// A route's query parameters, or 400 `invalid_parameter` saying what is wrong.
+pub(crate) fn query<T>(
+    params: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    params
+        .map(|axum::extract::Query(p)| p)
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))
+}
+
 pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T, private: bool) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(b) => b,

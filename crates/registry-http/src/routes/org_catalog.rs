@@ -24,7 +24,7 @@ use crate::auth::MaybeCaller;
 use crate::body::{disposition_file_name, media_type, named_upload, parse_json, read_limited};
 use crate::multipart::read_zip_part;
 use crate::problem::ApiError;
-use crate::routes::json_response;
+use crate::routes::{json_response, query};
 use crate::state::AppState;
 
 const MAX_PATCH_BODY: usize = 4 * 1024;
@@ -88,12 +88,6 @@ pub struct CatalogUploadParams {
 pub struct EnablementRequest {
     /// Enable (`true`) or disable (`false`) the plugin for this catalog.
     enabled: bool,
-}
-
-fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    params
-        .map(|Query(p)| p)
-        .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))
 }
 
 fn parse_source(raw: Option<&str>) -> Result<Option<CatalogSource>, ApiError> {

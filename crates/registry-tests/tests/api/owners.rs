@@ -10,13 +10,15 @@ use crate::helpers::{TestApp, expect_problem, plugin_yaml};
 use crate::oidc_issuer::TestIssuer;
 use crate::sign_in::{Browser, app_with};
 
-/// A person made by the admin key: their key (publish scope) and principal id.
-struct Person {
-    key: String,
-    id: String,
+/// A person made by the admin key: their key (publish scope), its id, and
+/// their principal id.
+pub(crate) struct Person {
+    pub(crate) key: String,
+    pub(crate) key_id: String,
+    pub(crate) id: String,
 }
 
-async fn person(app: &TestApp, name: &str) -> Person {
+pub(crate) async fn person(app: &TestApp, name: &str) -> Person {
     let response = app
         .send_body(
             Method::POST,
@@ -31,11 +33,12 @@ async fn person(app: &TestApp, name: &str) -> Person {
     let body: Value = response.json().await.unwrap();
     Person {
         key: body["key"].as_str().unwrap().to_owned(),
+        key_id: body["id"].as_str().unwrap().to_owned(),
         id: body["principal"].as_str().unwrap().to_owned(),
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -52,7 +55,7 @@ async fn call(
     .await
 }
 
-async fn ok_json(response: reqwest::Response, status: StatusCode) -> Value {
+pub(crate) async fn ok_json(response: reqwest::Response, status: StatusCode) -> Value {
     let got = response.status();
     let body = response.text().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -68,7 +71,7 @@ fn owner_ids(owners: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn invite(
+pub(crate) async fn invite(
     app: &TestApp,
     by: &Person,
     slug: &str,
@@ -85,7 +88,12 @@ async fn invite(
     .await
 }
 
-async fn accept(app: &TestApp, by: &Person, slug: &str, invitee: &str) -> reqwest::Response {
+pub(crate) async fn accept(
+    app: &TestApp,
+    by: &Person,
+    slug: &str,
+    invitee: &str,
+) -> reqwest::Response {
     call(
         app,
         Method::POST,
@@ -580,6 +588,7 @@ async fn a_key_limited_to_other_plugins_manages_no_owners_and_an_admin_may() {
     .await;
     let limited = Person {
         key: limited["key"].as_str().unwrap().to_owned(),
+        key_id: limited["id"].as_str().unwrap().to_owned(),
         id: ada.id.clone(),
     };
     expect_problem(
@@ -590,6 +599,7 @@ async fn a_key_limited_to_other_plugins_manages_no_owners_and_an_admin_may() {
     .await;
     let admin = Person {
         key: app.admin_key.clone(),
+        key_id: String::new(),
         id: String::new(),
     };
     ok_json(
@@ -628,6 +638,7 @@ async fn a_deleted_account_leaves_its_plugins_to_the_other_owners_or_orphaned() 
         .to_owned();
     let ada = Person {
         key: ada_key,
+        key_id: String::new(),
         id: ada_id,
     };
     let bob = person(&app, "bob").await;
@@ -708,9 +719,41 @@ async fn a_deleted_account_leaves_its_plugins_to_the_other_owners_or_orphaned() 
         "the remaining member inherits the team"
     );
 
+    // The audit log says who left, by their own session.
+    let kept_log = ok_json(
+        app.get_with_key("/plugins/kept-on/audit", &bob.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let left = &kept_log["records"][0];
+    assert_eq!(left["action"], "owner_removed", "{kept_log:#}");
+    assert_eq!(left["actor"], ada.id.as_str());
+    assert_eq!(left["detail"]["note"], "their account was deleted");
+    assert!(
+        left["credential"].as_str().unwrap().starts_with("ses_"),
+        "{left}"
+    );
+    let whole = ok_json(
+        app.get_with_key("/audit", &app.admin_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let deletion = whole["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "account_deleted")
+        .unwrap_or_else(|| panic!("no account_deleted record: {whole:#}"));
+    assert_eq!(deletion["subject"], format!("principal:{}", ada.id));
+    assert_eq!(
+        deletion["detail"]["note"],
+        "1 key(s) revoked, 1 plugin(s) orphaned"
+    );
+
     // An admin brings an orphan back by invitation.
     let admin = Person {
         key: app.admin_key.clone(),
+        key_id: String::new(),
         id: String::new(),
     };
     ok_json(

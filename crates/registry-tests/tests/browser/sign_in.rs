@@ -170,6 +170,23 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
         "the accepted plugin is ada's to publish"
     );
 
+    // The plugin's audit log, one click from the account page.
+    browser.open(&app.url("/account")).await;
+    browser
+        .find("a[aria-label='Audit log of weather']")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .wait_until(
+            "the log lists the publish, the acceptance and ada's own release",
+            "const log = document.querySelector('section.audit tbody'); return log !== null && log.textContent.includes('owner_added') && log.textContent.includes('version_published') && log.textContent.includes('ada');",
+        )
+        .await;
+    browser.assert_accessible("a plugin's audit log").await;
+    browser.open(&app.url("/account")).await;
+
     browser
         .find("form.sign-out button:not([name])")
         .await

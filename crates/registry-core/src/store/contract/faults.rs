@@ -168,6 +168,7 @@ fn publisher() -> Caller {
         credential: Credential::Key(KeyId::from_stored("key_author")),
         scopes: Scopes::from([Scope::Publish]),
         plugins: None,
+        request: None,
     }
 }
 

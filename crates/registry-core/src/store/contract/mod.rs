@@ -7,6 +7,7 @@
 
 mod accounts;
 mod artifacts;
+mod audit;
 mod catalog;
 pub mod faults;
 mod index;
@@ -19,6 +20,7 @@ mod rate_limits;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
+pub use audit::audit_store_contract;
 pub use catalog::catalog_contract;
 pub use index::index_store_contract;
 pub use journal::change_journal_contract;

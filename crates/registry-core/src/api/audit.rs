@@ -1,0 +1,4 @@
+//! The audit log's pages.
+
+pub use crate::audit::{AuditAction, AuditDetail};
+pub use crate::registry::{AuditEntry, AuditLog};

@@ -22,7 +22,8 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
-    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, UploadStore, owner_only,
+    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, ReportStore, UploadStore,
+    owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -137,6 +138,7 @@ struct Stores {
     accounts: Arc<dyn AccountStore>,
     ownership: Arc<dyn OwnershipStore>,
     audit: Arc<dyn AuditStore>,
+    reports: Arc<dyn ReportStore>,
     rate_limits: Arc<dyn RateLimitStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
@@ -200,6 +202,7 @@ pub async fn open_registry(
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
     .with_ownership(stores.ownership)
     .with_audit(stores.audit)
+    .with_reports(stores.reports)
     .with_rate_limits(stores.rate_limits, config.rate_limits)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
@@ -264,6 +267,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 accounts: store.clone(),
                 ownership: store.clone(),
                 audit: store.clone(),
+                reports: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
@@ -293,6 +297,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 accounts: store.clone(),
                 ownership: store.clone(),
                 audit: store.clone(),
+                reports: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),

@@ -133,6 +133,9 @@ struct RateLimitArgs {
     /// New versions per principal (`64/1m`: a CI matrix never trips it), or `off`.
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_RATE_NEW_VERSIONS", value_name = "BURST/PERIOD", value_parser = RateSetting::parse, default_value = "64/1m")]
     rate_new_versions: RateSetting,
+    /// Reports of plugins per principal, or `off`.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_RATE_REPORTS", value_name = "BURST/PERIOD", value_parser = RateSetting::parse, default_value = "10/6m")]
+    rate_reports: RateSetting,
 }
 
 /// A configured rate: `BURST/PERIOD`, or `off` (`None`).
@@ -150,6 +153,7 @@ impl RateLimitArgs {
         config.rate_limits = RateLimits {
             new_plugins: self.rate_new_plugins.0,
             new_versions: self.rate_new_versions.0,
+            reports: self.rate_reports.0,
         };
     }
 }

@@ -1333,4 +1333,44 @@ async fn owners_and_teams_are_managed_from_the_terminal() {
     );
     // The whole log is an admin's: a person's key is refused with the auth exit code.
     ada.run(&["audit"]).fails_with(3);
+
+    // Anyone reports a plugin; the admins list the reports and resolve them.
+    let run = ada
+        .run(&[
+            "plugin",
+            "report",
+            "shared@1.0.0",
+            "--reason",
+            "spam",
+            "--details",
+            "a test report",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .starts_with("Reported shared@1.0.0 to the registry's admins as spam"),
+        "{}",
+        run.stdout
+    );
+    ada.run(&[
+        "plugin",
+        "report",
+        "shared",
+        "--reason",
+        "boring",
+        "--details",
+        "x",
+    ])
+    .fails_with(2);
+    ada.run(&["report", "list"]).fails_with(3);
+    let admin = User::admin(&registry);
+    let open = admin.run(&["report", "list", "--json"]).ok().json();
+    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(open["reports"][0]["reporter"], ada_id.as_str());
+    let run = admin
+        .run(&["report", "resolve", &id, "--note", "not spam"])
+        .ok();
+    assert!(run.stdout.contains("resolved by"), "{}", run.stdout);
+    let run = admin.run(&["report", "list"]).ok();
+    assert_eq!(run.stdout.trim(), "No reports");
 }

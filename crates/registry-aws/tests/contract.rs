@@ -63,6 +63,13 @@ async fn dynamodb_audit_log_keeps_the_audit_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_reports_keep_the_report_store_contract() {
+    let (clients, settings) = resources("reports").await;
+    registry_core::store::contract::report_store_contract(clients.dynamo_store(&settings), "ddb")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_rate_limits_keep_the_rate_limit_store_contract() {
     let (clients, settings) = resources("ratelimits").await;
     registry_core::store::contract::rate_limit_store_contract(

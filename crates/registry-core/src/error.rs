@@ -276,6 +276,21 @@ pub enum RegistryError {
         /// Who is not on what.
         detail: String,
     },
+    /// No such report.
+    #[error("report '{id}' does not exist")]
+    ReportNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The report was already resolved.
+    #[error("report '{id}' was already resolved")]
+    ReportResolved {
+        /// The report.
+        id: String,
+    },
+    /// This registry was started without a report store.
+    #[error("this registry takes no reports")]
+    ReportsUnavailable,
     /// This registry was started without an audit store.
     #[error("this registry keeps no audit log")]
     AuditUnavailable,

@@ -15,6 +15,7 @@ pub mod checksum;
 pub mod error;
 pub mod manifest;
 pub mod mcp_router;
+pub mod moderation;
 pub mod org;
 pub mod ownership;
 pub mod rate_limit;

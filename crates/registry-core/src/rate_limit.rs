@@ -17,6 +17,8 @@ pub enum LimitedAction {
     NewPlugin,
     /// Publishing a version of an existing plugin.
     NewVersion,
+    /// Reporting a plugin to the admins.
+    Report,
 }
 
 impl LimitedAction {
@@ -25,6 +27,7 @@ impl LimitedAction {
         match self {
             Self::NewPlugin => "new-plugin",
             Self::NewVersion => "new-version",
+            Self::Report => "report",
         }
     }
 }
@@ -101,15 +104,19 @@ pub struct RateLimits {
     pub new_plugins: Option<Rate>,
     /// New versions of existing plugins, per principal.
     pub new_versions: Option<Rate>,
+    /// Reports of plugins, per principal.
+    pub reports: Option<Rate>,
 }
 
 impl Default for RateLimits {
     /// A burst of 5 new plugins then one per 10 minutes; a burst of 64 new
-    /// versions (a CI matrix publishing at once never trips it) then one a minute.
+    /// versions (a CI matrix publishing at once never trips it) then one a minute;
+    /// a burst of 10 reports then one every 6 minutes (10 an hour).
     fn default() -> Self {
         Self {
             new_plugins: Some(Rate::new(5, Duration::from_secs(600))),
             new_versions: Some(Rate::new(64, Duration::from_secs(60))),
+            reports: Some(Rate::new(10, Duration::from_secs(360))),
         }
     }
 }
@@ -120,6 +127,7 @@ impl RateLimits {
         match action {
             LimitedAction::NewPlugin => self.new_plugins,
             LimitedAction::NewVersion => self.new_versions,
+            LimitedAction::Report => self.reports,
         }
     }
 }

@@ -207,6 +207,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotOnRoster { code, .. } => (S::NOT_FOUND, *code),
             RegistryError::OwnershipUnavailable => (S::NOT_FOUND, "owners_unavailable"),
             RegistryError::AuditUnavailable => (S::NOT_FOUND, "audit_unavailable"),
+            RegistryError::ReportsUnavailable => (S::NOT_FOUND, "reports_unavailable"),
+            RegistryError::ReportNotFound { .. } => (S::NOT_FOUND, "report_not_found"),
+            RegistryError::ReportResolved { .. } => (S::CONFLICT, "report_resolved"),
             RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),
             RegistryError::CatalogPluginNotFound { .. } => {
                 (S::NOT_FOUND, "catalog_plugin_not_found")

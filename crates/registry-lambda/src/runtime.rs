@@ -173,6 +173,10 @@ impl LambdaConfig {
                     "OPENWORKFLOW_REGISTRY_RATE_NEW_VERSIONS",
                     RateLimits::default().new_versions,
                 )?,
+                reports: rate_var(
+                    "OPENWORKFLOW_REGISTRY_RATE_REPORTS",
+                    RateLimits::default().reports,
+                )?,
             },
         })
     }
@@ -221,6 +225,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
     .with_uploads(clients.upload_store(&settings))
     .with_ownership(store.clone())
     .with_audit(store.clone())
+    .with_reports(store.clone())
     .with_rate_limits(store.clone(), config.rate_limits)
     .with_org_catalog(OrgStores {
         orgs: store.clone(),

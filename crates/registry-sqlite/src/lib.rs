@@ -12,6 +12,7 @@ pub mod migrations;
 mod orgs;
 mod ownership;
 mod rate_limits;
+mod reports;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -74,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_log",
         sql: include_str!("../migrations/0009_audit_log.sql"),
     },
+    Migration {
+        version: 10,
+        name: "plugin_reports",
+        sql: include_str!("../migrations/0010_plugin_reports.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

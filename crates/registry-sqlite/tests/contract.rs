@@ -60,6 +60,13 @@ async fn sqlite_audit_log_keeps_the_audit_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_reports_keep_the_report_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::report_store_contract(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_rate_limits_keep_the_rate_limit_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
@@ -202,7 +209,8 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE accounts; DROP TABLE sessions; DROP TABLE login_attempts;
              DROP TABLE device_grants;
              DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
-             DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;",
+             DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;
+             DROP TABLE plugin_reports;",
         )
         .unwrap();
 

@@ -36,6 +36,7 @@ mod checksum;
 mod error;
 mod owners;
 mod progress;
+mod reports;
 mod retry;
 
 pub use api_key::ApiKey;

@@ -16,6 +16,7 @@ mod failure;
 mod mcp_router;
 mod owners;
 mod plugin;
+mod reports;
 
 use crate::progress::ProgressBars;
 use audit::{AuditPage, audit};
@@ -25,6 +26,7 @@ use failure::exit;
 use mcp_router::{RouterCommand, router};
 use owners::{TeamCommand, team};
 use plugin::{PluginCommand, canonical, list, plugin, validate};
+use reports::{ReportCommand, report};
 
 /// Install, validate, publish and verify OpenWorkflow plugins.
 ///
@@ -60,6 +62,9 @@ enum Group {
     Team(TeamCommand),
     /// The whole audit log, newest first (an admin key).
     Audit(AuditPage),
+    /// Reports of plugins: list and resolve them (an admin key).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// The MCP router: register running plugin instances and read routing tables
     /// (a key with the `router` scope).
     #[command(subcommand)]
@@ -128,6 +133,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         Group::Router(command) => router(command, &Context::load(registry, out)?, out).await,
         Group::Team(command) => team(command, &Context::load(registry, out)?, out).await,
         Group::Audit(page) => audit(None, page, &Context::load(registry, out)?, out).await,
+        Group::Report(command) => report(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),

@@ -23,7 +23,9 @@ use crate::output::Output;
 use super::audit::AuditPage;
 use super::failure::{Failure, exit};
 use super::owners::OwnerCommand;
+use super::reports::parse_reason;
 use super::{Context, exact_version, split_plugin};
+use registry_core::api::moderation::ReportReason;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum PluginCommand {
@@ -94,6 +96,17 @@ pub(super) enum PluginCommand {
     /// A plugin's owners: list, invite, remove, and answer invitations.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// Report a plugin (or `slug@version`) to the registry's admins.
+    Report {
+        /// `slug` or `slug@version`.
+        plugin: String,
+        /// malware, spam, impersonation, abuse, license or other.
+        #[arg(long, value_parser = parse_reason)]
+        reason: ReportReason,
+        /// What you saw (the admins read it).
+        #[arg(long)]
+        details: String,
+    },
     /// A plugin's audit log, newest first (its owners).
     Audit {
         /// The plugin's slug.
@@ -195,6 +208,11 @@ pub(super) async fn plugin(
         PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
         PluginCommand::Owner(command) => super::owners::owner(command, cx, out).await,
+        PluginCommand::Report {
+            plugin,
+            reason,
+            details,
+        } => super::reports::report_plugin(&plugin, reason, details, cx, out).await,
         PluginCommand::Audit { plugin, page } => {
             super::audit::audit(Some(&plugin), page, cx, out).await
         }

@@ -25,6 +25,7 @@
 //! | a slug's skeleton, claimed | `SKELETON#{skeleton}` | `SKELETON` | |
 //! | rate-limit mark | `RATE#{action}:{principal}` | `RATE` | |
 //! | audit record | `AUDIT#{plugin:slug or principal:id}` | `{audit id}` | `AUDIT` / `{audit id}` |
+//! | report of a plugin | `REPORT#{report id}` | `REPORT` | `REPORTS#open` or `REPORTS#resolved` / `{created_at}#{report id}` |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
@@ -40,6 +41,7 @@ use registry_core::audit::{AuditId, AuditSubject};
 use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
 use registry_core::mcp_router::InstanceId;
+use registry_core::moderation::ReportId;
 use registry_core::org::{OrgId, Permission};
 use registry_core::ownership::RosterKey;
 use registry_core::slug::Slug;
@@ -201,6 +203,11 @@ impl ItemKey {
         Self::new(audit_partition(subject), id.as_str())
     }
 
+    /// One report of a plugin.
+    pub fn report(id: &ReportId) -> Self {
+        Self::new(format!("REPORT#{id}"), "REPORT")
+    }
+
     /// An invitation of `invitee` to own `slug`.
     pub fn invitation(slug: &Slug, invitee: &PrincipalId) -> Self {
         Self::new(
@@ -266,6 +273,11 @@ pub const AUDIT_LOG: &str = "AUDIT";
 pub fn audit_partition(subject: &AuditSubject) -> String {
     format!("AUDIT#{}", subject.storage_name())
 }
+
+/// `GSI1PK` of the open reports.
+pub const OPEN_REPORTS: &str = "REPORTS#open";
+/// `GSI1PK` of the resolved reports.
+pub const RESOLVED_REPORTS: &str = "REPORTS#resolved";
 
 /// Sort-key prefix of the rosters a principal is on.
 pub const ROSTER_ENTRY_PREFIX: &str = "ROSTER#";

@@ -34,6 +34,7 @@ mod mcp_router;
 mod orgs;
 mod ownership;
 mod rate_limits;
+mod reports;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod device;
 pub mod keys;
 pub mod mcp_router;
+pub mod moderation;
 pub mod owners;
 pub mod plugins;
 

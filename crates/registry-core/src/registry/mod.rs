@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod mcp_router;
+mod moderation;
 mod org_catalog;
 mod orgs;
 mod owners;
@@ -34,6 +35,7 @@ pub use mcp_router::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterParts, McpRouterSettings,
     NewRegistration, Registered, RoutingTable,
 };
+pub use moderation::NewReport;
 pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
 };
@@ -77,6 +79,7 @@ pub struct Registry {
     sign_in: Option<SignInParts>,
     ownership: Option<Arc<dyn OwnershipStore>>,
     audit: Option<Arc<dyn crate::store::AuditStore>>,
+    reports: Option<Arc<dyn crate::store::ReportStore>>,
     rate_limits: Option<(
         Arc<dyn crate::store::RateLimitStore>,
         crate::rate_limit::RateLimits,
@@ -106,6 +109,7 @@ impl Registry {
             sign_in: None,
             ownership: None,
             audit: None,
+            reports: None,
             rate_limits: None,
             clock,
             config,

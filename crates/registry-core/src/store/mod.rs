@@ -33,6 +33,7 @@ use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
 use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
+use crate::moderation::{PluginReport, ReportId, Resolution};
 use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
 use crate::slug::Slug;
@@ -599,6 +600,31 @@ pub trait AuditStore: Send + Sync {
         before: Option<&AuditId>,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StorageError>;
+}
+
+/// Reports of plugins to the admins ([`crate::moderation`]).
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Stores a new report ([`Conflict::AlreadyExists`] if its id is taken).
+    async fn insert_report(&self, report: &PluginReport) -> Result<(), StorageError>;
+
+    /// A report by id.
+    async fn report(&self, id: &ReportId) -> Result<Option<PluginReport>, StorageError>;
+
+    /// At most `limit` reports, newest first: the open ones, or every one.
+    async fn reports(
+        &self,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<PluginReport>, StorageError>;
+
+    /// Closes an open report with `resolution`; [`Conflict::Missing`] if there
+    /// is no such report or it was already closed, and nothing is written.
+    async fn resolve_report(
+        &self,
+        id: &ReportId,
+        resolution: &Resolution,
+    ) -> Result<(), StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

@@ -10,6 +10,7 @@ pub mod org_catalog;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
+pub mod reports;
 pub mod sign_in;
 pub mod teams;
 pub mod uploads;
@@ -98,6 +99,9 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(teams::set_team_member, teams::remove_team_member))
         .routes(routes!(audit::plugin_audit))
         .routes(routes!(audit::audit_log))
+        .routes(routes!(reports::report_plugin))
+        .routes(routes!(reports::list_reports))
+        .routes(routes!(reports::resolve_report))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.

@@ -21,6 +21,7 @@ mod pages;
 mod publish;
 mod rate_limits;
 mod read;
+mod reports;
 mod sign_in;
 mod snapshots;
 mod uploads;

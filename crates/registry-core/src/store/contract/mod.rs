@@ -17,6 +17,7 @@ mod mcp_router;
 mod orgs;
 mod ownership;
 mod rate_limits;
+mod reports;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
@@ -29,6 +30,7 @@ pub use mcp_router::{mcp_router_store_contract, sample_instance};
 pub use orgs::{org_catalog_store_contract, org_store_contract, sample_catalog_row};
 pub use ownership::ownership_store_contract;
 pub use rate_limits::rate_limit_store_contract;
+pub use reports::report_store_contract;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

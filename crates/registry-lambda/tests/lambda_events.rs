@@ -70,6 +70,30 @@ async fn each_function_answers_its_api_gateway_events() {
         (status, body["code"].as_str()),
         (410, Some("version_unpublished"))
     );
+
+    // Every change above is in the plugin's audit log, each with the request
+    // id API Gateway gave its event; the keys function reads the log.
+    let (status, body) = f.invoke(key_routes, "apigw/plugin_audit.json", "").await;
+    assert_eq!(status, 200, "{body}");
+    let actions: Vec<(&str, &str)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["request_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("version_unpublished", "id"),
+            ("version_deprecated", "id"),
+            ("version_published", "id"),
+        ]
+    );
 }
 
 #[tokio::test]

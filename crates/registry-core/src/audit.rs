@@ -236,6 +236,30 @@ impl AuditDetail {
     }
 }
 
+/// The particulars in words, as the CLI and the pages show them:
+/// `version 1.2.0, principal prn_…, as member, key key_…, “note”`.
+impl fmt::Display for AuditDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(version) = &self.version {
+            parts.push(format!("version {version}"));
+        }
+        if let Some(principal) = &self.principal {
+            parts.push(format!("principal {principal}"));
+        }
+        if let Some(role) = &self.role {
+            parts.push(format!("as {role}"));
+        }
+        if let Some(key) = &self.key {
+            parts.push(format!("key {key}"));
+        }
+        if let Some(note) = &self.note {
+            parts.push(format!("“{note}”"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

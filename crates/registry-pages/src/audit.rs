@@ -3,7 +3,7 @@
 //! (notes, names), so it reaches the page only through the template's escaping.
 
 use askama::Template;
-use registry_core::registry::{AuditEntry, AuditLog};
+use registry_core::registry::AuditLog;
 
 use crate::RenderError;
 use crate::site::{Chrome, Site};
@@ -29,27 +29,6 @@ struct AuditPage<'a> {
     older_url: Option<String>,
 }
 
-fn detail_of(entry: &AuditEntry) -> String {
-    let d = &entry.detail;
-    let mut parts = Vec::new();
-    if let Some(version) = &d.version {
-        parts.push(format!("version {version}"));
-    }
-    if let Some(principal) = &d.principal {
-        parts.push(format!("principal {principal}"));
-    }
-    if let Some(role) = &d.role {
-        parts.push(format!("as {role}"));
-    }
-    if let Some(key) = &d.key {
-        parts.push(format!("key {key}"));
-    }
-    if let Some(note) = &d.note {
-        parts.push(format!("“{note}”"));
-    }
-    parts.join(", ")
-}
-
 /// The page of `slug`'s audit log showing `log`.
 pub fn audit_page(site: &Site, slug: &str, log: &AuditLog) -> Result<String, RenderError> {
     let rows = log
@@ -62,7 +41,7 @@ pub fn audit_page(site: &Site, slug: &str, log: &AuditLog) -> Result<String, Ren
             actor_id: e.actor.to_string(),
             credential: e.credential.clone().unwrap_or_default(),
             request_id: e.request_id.clone().unwrap_or_default(),
-            detail: detail_of(e),
+            detail: e.detail.to_string(),
         })
         .collect();
     let older_url = log.next_before.as_ref().map(|before| {

@@ -21,23 +21,7 @@ pub(super) struct AuditPage {
 }
 
 fn describe_entry(entry: &AuditEntry) -> String {
-    let detail = &entry.detail;
-    let mut particulars = Vec::new();
-    if let Some(version) = &detail.version {
-        particulars.push(format!("version {version}"));
-    }
-    if let Some(principal) = &detail.principal {
-        particulars.push(format!("principal {principal}"));
-    }
-    if let Some(role) = &detail.role {
-        particulars.push(format!("as {role}"));
-    }
-    if let Some(key) = &detail.key {
-        particulars.push(format!("key {key}"));
-    }
-    if let Some(note) = &detail.note {
-        particulars.push(format!("{note:?}"));
-    }
+    let detail = entry.detail.to_string();
     format!(
         "{}  {:<20} {:<24} by {} ({}) with {} in {}{}",
         entry.at,
@@ -47,10 +31,11 @@ fn describe_entry(entry: &AuditEntry) -> String {
         entry.actor,
         entry.credential.as_deref().unwrap_or("-"),
         entry.request_id.as_deref().unwrap_or("-"),
-        if particulars.is_empty() {
+        if detail.is_empty() {
             String::new()
         } else {
-            format!(": {}", particulars.join(", "))
+            // Notes are people's words: nothing in them moves the terminal.
+            format!(": {}", detail.escape_debug())
         }
     )
 }

@@ -6,31 +6,22 @@
 //! of publishes and owner changes, far below a partition's write capacity.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use registry_core::audit::{AuditId, AuditRecord, AuditSubject};
 use registry_core::store::codec::{from_json, to_json};
-use registry_core::store::{AuditStore, Conflict, StorageError};
+use registry_core::store::{AuditStore, StorageError};
 
 use super::item_key::{AUDIT_LOG, ItemKey, audit_partition};
-use super::{DynamoStore, GSI1, GSI1_PK, GSI1_SK, PK, SK, get_s, s};
-use crate::error::{conditional, storage_error};
+use super::{DynamoStore, Partition, get_s};
 
 #[async_trait]
 impl AuditStore for DynamoStore {
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StorageError> {
-        let key = ItemKey::audit_record(&record.subject, &record.id);
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(key.pk))
-            .item(SK, s(key.sk))
-            .item(GSI1_PK, s(AUDIT_LOG))
-            .item(GSI1_SK, s(record.id.as_str()))
-            .item("record", s(to_json(record)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        conditional(request.send().await, Conflict::AlreadyExists)
+        self.put_new_record(
+            ItemKey::audit_record(&record.subject, &record.id),
+            (AUDIT_LOG, record.id.as_str()),
+            to_json(record)?,
+        )
+        .await
     }
 
     async fn audit_records(
@@ -39,38 +30,13 @@ impl AuditStore for DynamoStore {
         before: Option<&AuditId>,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StorageError> {
-        let (partition_name, sort_name, partition, consistent) = match subject {
-            Some(subject) => (PK, SK, audit_partition(subject), true),
-            // A global index reads eventually consistently: a record may show
-            // there a moment after its subject's partition.
-            None => (GSI1_PK, GSI1_SK, AUDIT_LOG.to_owned(), false),
+        let own_partition = subject.map(audit_partition);
+        let partition = match &own_partition {
+            Some(pk) => Partition::Table(pk),
+            None => Partition::Gsi1(AUDIT_LOG),
         };
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .expression_attribute_names("#pk", partition_name)
-            .expression_attribute_values(":pk", s(partition))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .projection_expression("#record")
-            .expression_attribute_names("#record", "record");
-        request = match before {
-            Some(before) => request
-                .key_condition_expression("#pk = :pk AND #sk < :before")
-                .expression_attribute_names("#sk", sort_name)
-                .expression_attribute_values(":before", AttributeValue::S(before.to_string())),
-            None => request.key_condition_expression("#pk = :pk"),
-        };
-        request = if consistent {
-            request.consistent_read(true)
-        } else {
-            request.index_name(GSI1)
-        };
-        let output = request.send().await.map_err(storage_error)?;
-        output
-            .items
-            .unwrap_or_default()
+        self.newest_items(partition, before.map(AuditId::as_str), limit)
+            .await?
             .iter()
             .map(|item| from_json("audit record", get_s(item, "record")?))
             .collect()

@@ -56,6 +56,15 @@ pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// Which partition [`DynamoStore::newest_items`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Partition<'a> {
+    /// A `PK` of the table.
+    Table(&'a str),
+    /// A `GSI1PK` of the global index.
+    Gsi1(&'a str),
+}
+
 pub(crate) fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -306,6 +315,68 @@ impl DynamoStore {
                 return Ok(items);
             }
         }
+    }
+
+    /// Writes a new item holding `record` (JSON) at `key`, listed in GSI1 under
+    /// `listing` (`GSI1PK`, `GSI1SK`); [`Conflict::AlreadyExists`] if the key is
+    /// taken, and nothing is written.
+    pub(crate) async fn put_new_record(
+        &self,
+        key: ItemKey,
+        listing: (&str, &str),
+        record: String,
+    ) -> Result<(), StorageError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
+            .item(GSI1_PK, s(listing.0))
+            .item(GSI1_SK, s(listing.1))
+            .item("record", s(record))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        crate::error::conditional(
+            request.send().await,
+            registry_core::store::Conflict::AlreadyExists,
+        )
+    }
+
+    /// Up to `limit` items of one partition, highest sort key first, below the
+    /// sort key `below` when given: a partition of the table (read consistently)
+    /// or of GSI1 (which may lag a write by a moment).
+    pub(crate) async fn newest_items(
+        &self,
+        partition: Partition<'_>,
+        below: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StorageError> {
+        let (partition_name, sort_name, value) = match partition {
+            Partition::Table(pk) => (PK, SK, pk),
+            Partition::Gsi1(pk) => (GSI1_PK, GSI1_SK, pk),
+        };
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", partition_name)
+            .expression_attribute_values(":pk", s(value))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        request = match below {
+            Some(below) => request
+                .key_condition_expression("#pk = :pk AND #sk < :below")
+                .expression_attribute_names("#sk", sort_name)
+                .expression_attribute_values(":below", s(below)),
+            None => request.key_condition_expression("#pk = :pk"),
+        };
+        request = match partition {
+            Partition::Table(_) => request.consistent_read(true),
+            Partition::Gsi1(_) => request.index_name(GSI1),
+        };
+        let output = request.send().await.map_err(storage_error)?;
+        Ok(output.items.unwrap_or_default())
     }
 
     /// Every item whose `GSI1PK` is `partition`, in `GSI1SK` order. The index is

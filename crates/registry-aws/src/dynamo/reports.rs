@@ -8,8 +8,8 @@ use registry_core::store::codec::{from_json, to_json};
 use registry_core::store::{Conflict, ReportStore, StorageError};
 
 use super::item_key::{ItemKey, OPEN_REPORTS, RESOLVED_REPORTS};
-use super::{DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, get_s, s};
-use crate::error::{conditional, storage_error};
+use super::{DynamoStore, GSI1_PK, Item, PK, Partition, SK, get_s, s};
+use crate::error::conditional;
 
 fn listing_key(report: &PluginReport) -> String {
     format!("{}#{}", report.created_at, report.id)
@@ -19,56 +19,20 @@ fn decoded(item: &Item) -> Result<PluginReport, StorageError> {
     from_json("report", get_s(item, "record")?)
 }
 
-impl DynamoStore {
-    /// Up to `limit` reports of one listing partition, newest first.
-    async fn reports_in(
-        &self,
-        partition: &str,
-        limit: usize,
-    ) -> Result<Vec<PluginReport>, StorageError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#gpk = :partition")
-            .expression_attribute_names("#gpk", GSI1_PK)
-            .expression_attribute_values(":partition", s(partition))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(storage_error)?;
-        output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(decoded)
-            .collect()
-    }
-}
-
 #[async_trait]
 impl ReportStore for DynamoStore {
     async fn insert_report(&self, report: &PluginReport) -> Result<(), StorageError> {
-        let key = ItemKey::report(&report.id);
         let listing = if report.resolution.is_none() {
             OPEN_REPORTS
         } else {
             RESOLVED_REPORTS
         };
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(key.pk))
-            .item(SK, s(key.sk))
-            .item(GSI1_PK, s(listing))
-            .item(GSI1_SK, s(listing_key(report)))
-            .item("record", s(to_json(report)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        conditional(request.send().await, Conflict::AlreadyExists)
+        self.put_new_record(
+            ItemKey::report(&report.id),
+            (listing, &listing_key(report)),
+            to_json(report)?,
+        )
+        .await
     }
 
     async fn report(&self, id: &ReportId) -> Result<Option<PluginReport>, StorageError> {
@@ -85,9 +49,20 @@ impl ReportStore for DynamoStore {
         open_only: bool,
         limit: usize,
     ) -> Result<Vec<PluginReport>, StorageError> {
-        let mut found = self.reports_in(OPEN_REPORTS, limit).await?;
+        let mut partitions = vec![OPEN_REPORTS];
         if !open_only {
-            found.extend(self.reports_in(RESOLVED_REPORTS, limit).await?);
+            partitions.push(RESOLVED_REPORTS);
+        }
+        let mut found = Vec::new();
+        for partition in partitions {
+            for item in self
+                .newest_items(Partition::Gsi1(partition), None, limit)
+                .await?
+            {
+                found.push(decoded(&item)?);
+            }
+        }
+        if !open_only {
             found.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
             found.truncate(limit);
         }

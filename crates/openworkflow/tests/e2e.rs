@@ -1373,4 +1373,31 @@ async fn owners_and_teams_are_managed_from_the_terminal() {
     assert!(run.stdout.contains("resolved by"), "{}", run.stdout);
     let run = admin.run(&["report", "list"]).ok();
     assert_eq!(run.stdout.trim(), "No reports");
+
+    // An admin quarantines a version: its owner sees why; lifted, it is back.
+    let run = admin
+        .run(&[
+            "report",
+            "quarantine",
+            "shared@1.1.0",
+            "--reason",
+            "under review",
+        ])
+        .ok();
+    assert_eq!(
+        run.stdout.trim(),
+        "shared@1.1.0 is in quarantine: under review"
+    );
+    let run = bob.run(&["plugin", "owner", "list", "shared"]).ok();
+    assert!(
+        run.stdout.contains(": 1.1.0: under review"),
+        "{}",
+        run.stdout
+    );
+    bob.run(&["plugin", "install", "shared@1.1.0"])
+        .fails_with(4);
+    admin
+        .run(&["report", "quarantine", "shared@1.1.0", "--lift"])
+        .ok();
+    bob.run(&["plugin", "install", "shared@1.1.0"]).ok();
 }

@@ -152,6 +152,12 @@ pub enum AuditAction {
     TeamMemberRemoved,
     /// An account was deleted.
     AccountDeleted,
+    /// An admin put the plugin in quarantine.
+    PluginQuarantined,
+    /// An admin put a version in quarantine.
+    VersionQuarantined,
+    /// An admin lifted the plugin's (or a version's) quarantine.
+    QuarantineLifted,
     /// An action this build does not know, recorded by a newer registry: a
     /// reader of the log keeps working.
     #[serde(other)]
@@ -176,6 +182,9 @@ impl AuditAction {
             Self::TeamMemberSet => "team_member_set",
             Self::TeamMemberRemoved => "team_member_removed",
             Self::AccountDeleted => "account_deleted",
+            Self::PluginQuarantined => "plugin_quarantined",
+            Self::VersionQuarantined => "version_quarantined",
+            Self::QuarantineLifted => "quarantine_lifted",
             Self::Other => "other",
         }
     }

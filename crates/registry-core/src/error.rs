@@ -276,6 +276,16 @@ pub enum RegistryError {
         /// Who is not on what.
         detail: String,
     },
+    /// The plugin is in quarantine: it takes no new versions.
+    #[error(
+        "plugin '{slug}' is in quarantine ({reason}); it takes no new versions until an admin lifts it"
+    )]
+    PluginQuarantined {
+        /// The plugin.
+        slug: String,
+        /// Why, as the admin said.
+        reason: String,
+    },
     /// No such report.
     #[error("report '{id}' does not exist")]
     ReportNotFound {

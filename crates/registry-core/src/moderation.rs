@@ -102,6 +102,20 @@ pub struct Resolution {
     pub note: String,
 }
 
+/// Why and by whom a plugin or a version is hidden: admins quarantine what
+/// reports show to be harmful, and lift it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Quarantine {
+    /// Why, shown to the plugin's owners.
+    pub reason: String,
+    /// The admin's principal.
+    #[schema(value_type = String)]
+    pub by: PrincipalId,
+    /// Since when.
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+}
+
 /// One report, as stored and as admins list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginReport {

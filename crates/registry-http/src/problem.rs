@@ -208,6 +208,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::OwnershipUnavailable => (S::NOT_FOUND, "owners_unavailable"),
             RegistryError::AuditUnavailable => (S::NOT_FOUND, "audit_unavailable"),
             RegistryError::ReportsUnavailable => (S::NOT_FOUND, "reports_unavailable"),
+            RegistryError::PluginQuarantined { .. } => (S::FORBIDDEN, "plugin_quarantined"),
             RegistryError::ReportNotFound { .. } => (S::NOT_FOUND, "report_not_found"),
             RegistryError::ReportResolved { .. } => (S::CONFLICT, "report_resolved"),
             RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),

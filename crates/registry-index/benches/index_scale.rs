@@ -167,6 +167,7 @@ async fn version_record(
         published_by: PrincipalId::from_stored("prn_bench"),
         deprecated: None,
         unpublished_at: None,
+        quarantined: None,
     }
 }
 

@@ -92,6 +92,10 @@ pub fn render_plugin(
     public_url: &str,
     site: Option<&Site>,
 ) -> Result<Vec<RenderedFile>, RenderFileError> {
+    // A quarantined plugin has no files: every one it had is deleted.
+    if state.plugin.quarantined.is_some() {
+        return Ok(Vec::new());
+    }
     let renderer = PluginRenderer::new(&state.plugin, public_url, site);
     let mut files = Vec::with_capacity(state.versions.len() * 4 + 2);
     for record in &state.versions {
@@ -206,6 +210,10 @@ impl<'a> PluginRenderer<'a> {
             .bundle
             .as_ref()
             .map(|b| (IndexPath::Bundle(slug.clone(), v.clone()), b));
+        // A quarantined version has no files: to readers it is not there.
+        if record.quarantined.is_some() {
+            return Ok(Vec::new());
+        }
         if record.unpublished_at.is_some() {
             let problem = to_canonical_json(&unpublished_problem(slug.as_str(), &v.to_string()))?;
             let gone =
@@ -269,8 +277,12 @@ impl<'a> PluginRenderer<'a> {
     }
 }
 
-/// The plugin's entry in its search shard; `None` when nothing is published.
+/// The plugin's entry in its search shard; `None` when nothing is published or
+/// the plugin is quarantined.
 pub fn search_entry(plugin: &PluginRecord) -> Option<SearchHit> {
+    if plugin.quarantined.is_some() {
+        return None;
+    }
     SearchHit::of_listing(PluginListing {
         slug: plugin.slug.clone(),
         created_at: plugin.created_at,

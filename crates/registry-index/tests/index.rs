@@ -576,6 +576,17 @@ impl CatalogStore for MostRecordsAtOnce {
     async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
         self.inner.slug_with_skeleton(skeleton).await
     }
+    async fn set_plugin_quarantine(
+        &self,
+        slug: &Slug,
+        expected: u64,
+        quarantine: Option<&registry_core::moderation::Quarantine>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.inner
+            .set_plugin_quarantine(slug, expected, quarantine, at)
+            .await
+    }
 
     async fn create_plugin(
         &self,

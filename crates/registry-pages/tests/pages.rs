@@ -45,6 +45,7 @@ fn record_of(manifest: Manifest, published: &str, bytes: &[u8]) -> VersionRecord
         published_by: PrincipalId::from_stored("prn_owner"),
         deprecated: None,
         unpublished_at: None,
+        quarantined: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn github() -> (PluginRecord, VersionRecord) {
         published_at: at(day),
         deprecated: None,
         unpublished_at: None,
+        quarantined: None,
     };
     let mut deprecated = summary("1.1.0", "2024-05-02T09:00:00Z");
     deprecated.deprecated = Some(Deprecation {
@@ -73,6 +75,7 @@ fn github() -> (PluginRecord, VersionRecord) {
         updated_at: at("2024-09-21T08:00:00Z"),
         downloads: 15420,
         healthy_instances: 3,
+        quarantined: None,
         revision: 4,
         latest: None,
         versions: vec![
@@ -211,6 +214,7 @@ fn hostile_page() -> String {
         updated_at: record.published_at,
         downloads: 0,
         healthy_instances: 0,
+        quarantined: None,
         revision: 1,
         latest: None,
         versions: vec![VersionSummary::of(&record)],

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use registry_core::auth::PrincipalId;
+use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
@@ -45,11 +46,11 @@ struct PluginRow {
     revision: i64,
     latest: Option<String>,
     healthy_instances: i64,
+    quarantine: Option<String>,
 }
 
 /// The columns [`plugin_row`] reads, in its order.
-const PLUGIN_COLUMNS: &str =
-    "slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances";
+const PLUGIN_COLUMNS: &str = "slug, owner, created_at, updated_at, downloads, revision, latest, healthy_instances, quarantine";
 
 /// A plugin row and its raw version records, parsed.
 fn plugin_with_records(
@@ -90,6 +91,7 @@ fn plugin_of_row(
         revision,
         latest,
         healthy_instances,
+        quarantine,
     } = row;
     Ok(PluginRecord {
         slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
@@ -103,6 +105,9 @@ fn plugin_of_row(
             .map(|raw| from_json("latest summary", &raw))
             .transpose()?,
         versions,
+        quarantined: quarantine
+            .map(|raw| from_json("quarantine", &raw))
+            .transpose()?,
     })
 }
 
@@ -116,6 +121,7 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
         revision: row.get(5)?,
         latest: row.get(6)?,
         healthy_instances: row.get(7)?,
+        quarantine: row.get(8)?,
     })
 }
 
@@ -412,12 +418,50 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Missing));
             };
             let mut record: VersionRecord = from_json("version record", &raw)?;
-            change.apply(&mut record.deprecated, &mut record.unpublished_at);
+            change.apply(
+                &mut record.deprecated,
+                &mut record.unpublished_at,
+                &mut record.quarantined,
+            );
             tx.execute(
                 "UPDATE versions SET record = ?3 WHERE slug = ?1 AND version = ?2",
                 params![slug.as_str(), version.to_string(), to_json(&record)?],
             )
             .map_err(backend)?;
+            record_change(&tx, slug.as_str())?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_plugin_quarantine(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        quarantine: Option<&Quarantine>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let quarantine = quarantine.map(to_json).transpose()?;
+        let slug = slug.clone();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let updated = tx
+                .execute(
+                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, quarantine = ?4
+                     WHERE slug = ?1 AND revision = ?2",
+                    params![
+                        slug.as_str(),
+                        expected_revision as i64,
+                        at.to_string(),
+                        quarantine
+                    ],
+                )
+                .map_err(backend)?;
+            if updated == 0 {
+                return Err(StorageError::Conflict(Conflict::RevisionChanged));
+            }
             record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
         })

@@ -79,6 +79,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "plugin_reports",
         sql: include_str!("../migrations/0010_plugin_reports.sql"),
     },
+    Migration {
+        version: 11,
+        name: "plugin_quarantine",
+        sql: include_str!("../migrations/0011_plugin_quarantine.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

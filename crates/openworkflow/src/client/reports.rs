@@ -1,7 +1,8 @@
 //! Reports of plugins.
 
 use registry_core::api::moderation::{
-    PluginReport, ReportList, ReportRequest, ResolveReportRequest,
+    PluginReport, QuarantineRequest, QuarantineState, ReportList, ReportRequest,
+    ResolveReportRequest,
 };
 
 use super::{ClientError, RegistryClient, Repeatable};
@@ -30,6 +31,35 @@ impl RegistryClient {
         }
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `PUT /plugins/{slug}/quarantine`: hides a plugin or a version (admins).
+    pub async fn quarantine(
+        &self,
+        slug: &str,
+        request: &QuarantineRequest,
+    ) -> Result<QuarantineState, ClientError> {
+        let url = self.url_of(&["plugins", slug, "quarantine"]);
+        let response = self
+            .send(Repeatable::Yes, || self.http.put(url.clone()).json(request))
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `DELETE /plugins/{slug}/quarantine`: shows it again (admins).
+    pub async fn lift_quarantine(
+        &self,
+        slug: &str,
+        version: Option<&str>,
+    ) -> Result<QuarantineState, ClientError> {
+        let mut url = self.url_of(&["plugins", slug, "quarantine"]);
+        if let Some(version) = version {
+            url.query_pairs_mut().append_pair("version", version);
+        }
+        let response = self
+            .send(Repeatable::Yes, || self.http.delete(url.clone()))
             .await?;
         Self::json(&url, response).await
     }

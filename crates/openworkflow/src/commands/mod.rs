@@ -62,7 +62,7 @@ enum Group {
     Team(TeamCommand),
     /// The whole audit log, newest first (an admin key).
     Audit(AuditPage),
-    /// Reports of plugins: list and resolve them (an admin key).
+    /// Reports of plugins: list and resolve them, quarantine what is harmful (an admin key).
     #[command(subcommand)]
     Report(ReportCommand),
     /// The MCP router: register running plugin instances and read routing tables

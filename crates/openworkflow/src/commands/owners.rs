@@ -110,6 +110,14 @@ fn describe_owners(owners: &PluginOwners) -> String {
     for invitation in owners.invitations.iter().flatten() {
         lines.push(format!("invited: {}", describe_invitation(invitation)));
     }
+    for q in &owners.quarantined {
+        let what = q.version.as_deref().unwrap_or("the whole plugin");
+        lines.push(format!(
+            "quarantined by the admins since {}: {what}: {}",
+            q.since,
+            q.reason.escape_debug()
+        ));
+    }
     lines.join("\n")
 }
 

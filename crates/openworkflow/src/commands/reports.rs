@@ -2,7 +2,9 @@
 //! list|resolve` (admins).
 
 use clap::Subcommand;
-use registry_core::api::moderation::{PluginReport, ReportReason, ReportRequest};
+use registry_core::api::moderation::{
+    PluginReport, QuarantineRequest, ReportReason, ReportRequest,
+};
 
 use crate::output::Output;
 
@@ -16,6 +18,17 @@ pub(super) enum ReportCommand {
         /// Resolved reports too.
         #[arg(long)]
         all: bool,
+    },
+    /// Hide a plugin (or `slug@version`) from every reader but its owners.
+    Quarantine {
+        /// `slug` or `slug@version`.
+        plugin: String,
+        /// Why: the owners read it.
+        #[arg(long, required_unless_present = "lift")]
+        reason: Option<String>,
+        /// Lift the quarantine instead.
+        #[arg(long, conflicts_with = "reason")]
+        lift: bool,
     },
     /// Close a report, saying what was done.
     Resolve {
@@ -112,6 +125,30 @@ pub(super) async fn report(
                     }
                 },
                 || &list,
+            );
+        }
+        ReportCommand::Quarantine {
+            plugin,
+            reason,
+            lift,
+        } => {
+            let (slug, version) = split_plugin(&plugin)?;
+            let state = match (lift, reason) {
+                (true, _) => client.lift_quarantine(&slug, version.as_deref()).await?,
+                (false, reason) => {
+                    let request = QuarantineRequest {
+                        reason: reason.unwrap_or_default(),
+                        version,
+                    };
+                    client.quarantine(&slug, &request).await?
+                }
+            };
+            out.result(
+                || match &state.quarantine {
+                    Some(q) => format!("{plugin} is in quarantine: {}", q.reason.escape_debug()),
+                    None => format!("{plugin} is out of quarantine"),
+                },
+                || &state,
             );
         }
         ReportCommand::Resolve { id, note } => {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use registry_core::auth::PrincipalId;
+use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::slug_from_stored;
 use registry_core::store::{
@@ -146,6 +147,9 @@ impl CatalogStore for DynamoStore {
             revision: get_n(&meta, "revision")?,
             latest: listing.latest,
             versions,
+            quarantined: opt_s(&meta, "quarantine")
+                .map(|raw| from_json("quarantine", raw))
+                .transpose()?,
         }))
     }
 
@@ -257,12 +261,51 @@ impl CatalogStore for DynamoStore {
         let Some(mut record) = self.version(slug, version).await? else {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
-        change.apply(&mut record.deprecated, &mut record.unpublished_at);
+        change.apply(
+            &mut record.deprecated,
+            &mut record.unpublished_at,
+            &mut record.quarantined,
+        );
         let items = vec![
             self.update_plugin_row(slug, expected_revision, latest, at)?,
             self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
         ];
         self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::Missing])
+            .await
+    }
+
+    async fn set_plugin_quarantine(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        quarantine: Option<&Quarantine>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let plugin = ItemKey::plugin(slug);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(plugin.pk))
+            .key(SK, s(plugin.sk))
+            .condition_expression("#rev = :expected")
+            .expression_attribute_names("#rev", "revision")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#quarantine", "quarantine")
+            .expression_attribute_values(":expected", n(expected_revision))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", s(at.to_string()));
+        let update = match quarantine {
+            Some(quarantine) => update
+                .update_expression(
+                    "SET #rev = #rev + :one, #updated = :at, #quarantine = :quarantine",
+                )
+                .expression_attribute_values(":quarantine", s(to_json(quarantine)?)),
+            None => update
+                .update_expression("SET #rev = #rev + :one, #updated = :at REMOVE #quarantine"),
+        };
+        let item = TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build();
+        self.write_plugin(vec![item], &[Conflict::RevisionChanged])
             .await
     }
 

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::moderation::{PluginReport, ReportReason, Resolution};
+pub use crate::moderation::{PluginReport, Quarantine, ReportReason, Resolution};
+pub use crate::registry::QuarantineState;
 
 /// A report to make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -30,4 +31,15 @@ pub struct ResolveReportRequest {
 pub struct ReportList {
     /// The reports.
     pub reports: Vec<PluginReport>,
+}
+
+/// A quarantine to put in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRequest {
+    /// Why (1 to 500 characters): the plugin's owners read it.
+    pub reason: String,
+    /// Only this version; without it, the whole plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }

@@ -195,7 +195,7 @@ impl Registry {
     }
 
     /// Applies a change decided by `decide` from a fresh read, retrying on races.
-    async fn change_with_retries(
+    pub(super) async fn change_with_retries(
         &self,
         caller: &Caller,
         slug: &str,
@@ -231,7 +231,7 @@ impl Registry {
             let change = decide(&plugin)?;
             let mut after = plugin.versions.clone();
             for v in after.iter_mut().filter(|v| &v.version == version) {
-                change.apply(&mut v.deprecated, &mut v.unpublished_at);
+                change.apply(&mut v.deprecated, &mut v.unpublished_at, &mut v.quarantined);
             }
             let latest = self
                 .summary_for(

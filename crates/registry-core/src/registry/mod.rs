@@ -35,12 +35,12 @@ pub use mcp_router::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterParts, McpRouterSettings,
     NewRegistration, Registered, RoutingTable,
 };
-pub use moderation::NewReport;
+pub use moderation::{MAX_QUARANTINE_REASON, NewReport, QuarantineState};
 pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
 };
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
-pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners};
+pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners, QuarantineNotice};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
 pub use sign_in::{
@@ -180,9 +180,9 @@ pub fn require_scope(caller: Option<&Caller>, needed: Scope) -> Result<&Caller, 
 /// The version `GET /plugins/{slug}` shows by default (the README, API): among stable
 /// versions if any exist, else among pre-releases, the highest that is not
 /// deprecated, or the highest of all if every one is deprecated. Unpublished
-/// versions never count.
+/// and quarantined versions never count.
 pub fn latest_version(versions: &[VersionSummary]) -> Option<&VersionSummary> {
-    let live = || versions.iter().filter(|v| v.unpublished_at.is_none());
+    let live = || versions.iter().filter(|v| is_listed(v));
     let any_stable = live().any(|v| !v.version.is_prerelease());
     let pool = || live().filter(move |v| !any_stable || !v.version.is_prerelease());
     pool()
@@ -200,11 +200,16 @@ pub fn highest_live_version(versions: &[VersionSummary]) -> Option<&PluginVersio
         .max()
 }
 
-/// Versions for `versions` lists: live ones, newest first.
+/// Whether a version is shown to everyone: neither unpublished nor quarantined.
+pub fn is_listed(version: &VersionSummary) -> bool {
+    version.unpublished_at.is_none() && version.quarantined.is_none()
+}
+
+/// Versions for `versions` lists: listed ones ([`is_listed`]), newest first.
 pub fn listed_versions(versions: &[VersionSummary]) -> Vec<PluginVersion> {
     let mut live: Vec<PluginVersion> = versions
         .iter()
-        .filter(|v| v.unpublished_at.is_none())
+        .filter(|v| is_listed(v))
         .map(|v| v.version.clone())
         .collect();
     live.sort_by(|a, b| b.cmp(a));
@@ -228,6 +233,7 @@ mod tests {
                 deprecated_at: at,
             }),
             unpublished_at: unpublished.then_some(at),
+            quarantined: None,
         }
     }
 

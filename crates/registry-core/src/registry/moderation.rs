@@ -4,15 +4,17 @@
 use std::sync::Arc;
 
 use super::Registry;
+use super::contention::RaceRetry;
 use super::read::parse_version;
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::moderation::{
-    MAX_REPORT_DETAILS, MAX_REPORT_PAGE, MAX_RESOLUTION_NOTE, PluginReport, ReportId, ReportReason,
-    Resolution,
+    MAX_REPORT_DETAILS, MAX_REPORT_PAGE, MAX_RESOLUTION_NOTE, PluginReport, Quarantine, ReportId,
+    ReportReason, Resolution,
 };
 use crate::rate_limit::LimitedAction;
-use crate::store::{Conflict, ReportStore, StorageError};
+use crate::store::{Conflict, ReportStore, StorageError, VersionChange};
 
 /// What a reporter says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +154,127 @@ impl Registry {
         Ok(PluginReport {
             resolution: Some(resolution),
             ..report
+        })
+    }
+}
+
+/// Longest quarantine reason, in characters.
+pub const MAX_QUARANTINE_REASON: usize = 500;
+
+/// A plugin's quarantine as it now stands, after a change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct QuarantineState {
+    /// The plugin.
+    pub slug: String,
+    /// The version, when the change was to one version.
+    pub version: Option<String>,
+    /// The quarantine now in force there; `null` once lifted.
+    pub quarantine: Option<Quarantine>,
+}
+
+impl Registry {
+    /// Puts a plugin, or one version of it, in quarantine (admins): hidden
+    /// from reads, search, pages and installs; its owners still see it, with
+    /// `reason`. Quarantining again replaces the reason.
+    pub async fn quarantine(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: Option<&str>,
+        reason: &str,
+    ) -> Result<QuarantineState, RegistryError> {
+        super::require_scope(Some(caller), Scope::Admin)?;
+        let reason = reason.trim();
+        if !is_written_text(reason, MAX_QUARANTINE_REASON) {
+            return Err(RegistryError::invalid_field(
+                "reason",
+                format!("say why in 1 to {MAX_QUARANTINE_REASON} characters; the owners read it"),
+            ));
+        }
+        let quarantine = Quarantine {
+            reason: reason.to_owned(),
+            by: caller.principal.clone(),
+            at: self.clock.now(),
+        };
+        self.set_quarantine(caller, slug, version, Some(quarantine))
+            .await
+    }
+
+    /// Lifts the quarantine of a plugin or a version (admins); lifting what is
+    /// not quarantined changes nothing.
+    pub async fn lift_quarantine(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: Option<&str>,
+    ) -> Result<QuarantineState, RegistryError> {
+        super::require_scope(Some(caller), Scope::Admin)?;
+        self.set_quarantine(caller, slug, version, None).await
+    }
+
+    async fn set_quarantine(
+        &self,
+        caller: &Caller,
+        slug: &str,
+        version: Option<&str>,
+        quarantine: Option<Quarantine>,
+    ) -> Result<QuarantineState, RegistryError> {
+        let version = version.map(parse_version).transpose()?;
+        let plugin = match &version {
+            Some(version) => {
+                let change = VersionChange::Quarantine(quarantine.clone());
+                self.change_with_retries(caller, slug, version, |_| Ok(change.clone()))
+                    .await?;
+                self.find_plugin(slug).await?
+            }
+            None => {
+                let mut retry = RaceRetry::default();
+                loop {
+                    if !retry.another_attempt().await {
+                        return Err(RegistryError::ConcurrentUpdate {
+                            slug: slug.to_owned(),
+                        });
+                    }
+                    let plugin = self.find_plugin(slug).await?;
+                    match self
+                        .catalog
+                        .set_plugin_quarantine(
+                            &plugin.slug,
+                            plugin.revision,
+                            quarantine.as_ref(),
+                            self.clock.now(),
+                        )
+                        .await
+                    {
+                        Ok(()) => break plugin,
+                        Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+            }
+        };
+        let (action, note) = match (&quarantine, &version) {
+            (Some(q), None) => (AuditAction::PluginQuarantined, Some(q.reason.clone())),
+            (Some(q), Some(_)) => (AuditAction::VersionQuarantined, Some(q.reason.clone())),
+            (None, _) => (AuditAction::QuarantineLifted, None),
+        };
+        self.record(
+            caller,
+            AuditSubject::Plugin(plugin.slug.clone()),
+            action,
+            AuditDetail {
+                version: version.clone(),
+                note,
+                ..AuditDetail::default()
+            },
+        )
+        .await;
+        tracing::info!(slug = %plugin.slug, version = ?version.as_ref().map(ToString::to_string), %action, principal = %caller.principal, "quarantine changed");
+        self.notify_changed(&plugin.slug, None).await;
+        Ok(QuarantineState {
+            slug: plugin.slug.to_string(),
+            version: version.map(|v| v.to_string()),
+            quarantine,
         })
     }
 }

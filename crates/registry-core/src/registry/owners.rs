@@ -74,6 +74,39 @@ pub struct PluginOwners {
     /// Pending invitations; shown to owners and admins only, `null` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitations: Option<Vec<InvitationInfo>>,
+    /// What of the plugin an admin keeps in quarantine (hidden from everyone
+    /// else), and why; shown to owners and admins only, and only when something is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<QuarantineNotice>,
+}
+
+/// A quarantine as a plugin's owners see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuarantineNotice {
+    /// The version; `null` for the whole plugin.
+    pub version: Option<String>,
+    /// Why, as the admin said.
+    pub reason: String,
+    /// Since when.
+    #[schema(value_type = String)]
+    pub since: Timestamp,
+}
+
+/// The quarantines in force on `plugin`: its own, then its versions'.
+fn quarantine_notices(plugin: &PluginRecord) -> Vec<QuarantineNotice> {
+    let notice = |version: Option<String>, q: &crate::moderation::Quarantine| QuarantineNotice {
+        version,
+        reason: q.reason.clone(),
+        since: q.at,
+    };
+    let mut notices: Vec<QuarantineNotice> =
+        plugin.quarantined.iter().map(|q| notice(None, q)).collect();
+    for v in &plugin.versions {
+        if let Some(q) = &v.quarantined {
+            notices.push(notice(Some(v.version.to_string()), q));
+        }
+    }
+    notices
 }
 
 /// A plugin the caller acts as an owner of.
@@ -244,8 +277,13 @@ impl Registry {
             Some(caller) => caller.can(Scope::Admin) || self.acts_as_owner(caller, &owners).await?,
             None => false,
         };
-        self.describe_owners(&plugin.slug, &owners, sees_invitations)
-            .await
+        let mut described = self
+            .describe_owners(&plugin.slug, &owners, sees_invitations)
+            .await?;
+        if sees_invitations {
+            described.quarantined = quarantine_notices(&plugin);
+        }
+        Ok(described)
     }
 
     async fn describe_owners(
@@ -282,6 +320,7 @@ impl Registry {
             orphaned: owners.entries.is_empty(),
             owners: listed,
             invitations,
+            quarantined: Vec::new(),
         })
     }
 

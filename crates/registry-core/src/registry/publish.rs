@@ -153,6 +153,12 @@ impl Registry {
         };
         match existing {
             Some(plugin) => {
+                if let Some(quarantine) = &plugin.quarantined {
+                    return Err(RegistryError::PluginQuarantined {
+                        slug: slug.to_string(),
+                        reason: quarantine.reason.clone(),
+                    });
+                }
                 let owners = self.require_owner(caller, &plugin, false).await?;
                 owners_checked = true;
                 check_may_add(&plugin.versions, &version, &mode, &slug)?;
@@ -335,6 +341,7 @@ impl Registry {
             published_by: caller.principal.clone(),
             deprecated: None,
             unpublished_at: None,
+            quarantined: None,
         })
     }
 

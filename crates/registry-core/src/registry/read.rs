@@ -113,13 +113,19 @@ impl Registry {
         version: Option<&str>,
     ) -> Result<PluginDetails, RegistryError> {
         let plugin = self.find_plugin(slug).await?;
+        // What an admin quarantined is hidden: to everyone, it is not there.
+        if plugin.quarantined.is_some() {
+            return Err(RegistryError::PluginNotFound {
+                slug: slug.to_owned(),
+            });
+        }
         let chosen = match version {
             Some(raw) => {
                 let wanted = parse_version(raw)?;
                 let summary = plugin
                     .versions
                     .iter()
-                    .find(|v| v.version == wanted)
+                    .find(|v| v.version == wanted && v.quarantined.is_none())
                     .ok_or_else(|| RegistryError::VersionNotFound {
                         slug: slug.to_owned(),
                         version: wanted.to_string(),
@@ -173,6 +179,14 @@ impl Registry {
         let slug = parse_slug(slug)?;
         let version = parse_version(version)?;
         let record = self.version_record(&slug, &version).await?;
+        if record.quarantined.is_some()
+            || self.find_plugin(slug.as_str()).await?.quarantined.is_some()
+        {
+            return Err(RegistryError::VersionNotFound {
+                slug: slug.to_string(),
+                version: version.to_string(),
+            });
+        }
         if record.unpublished_at.is_some() {
             return Err(RegistryError::VersionGone {
                 slug: slug.to_string(),

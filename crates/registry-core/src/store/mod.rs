@@ -33,7 +33,7 @@ use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
 use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
-use crate::moderation::{PluginReport, ReportId, Resolution};
+use crate::moderation::{PluginReport, Quarantine, ReportId, Resolution};
 use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
 use crate::slug::Slug;
@@ -111,6 +111,9 @@ pub struct VersionRecord {
     pub deprecated: Option<Deprecation>,
     /// When it was unpublished; the row stays so the version string is never reused.
     pub unpublished_at: Option<Timestamp>,
+    /// Why it is hidden, while an admin keeps it in quarantine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<Quarantine>,
 }
 
 /// The short form of a version, as listed with its plugin.
@@ -124,6 +127,9 @@ pub struct VersionSummary {
     pub deprecated: Option<Deprecation>,
     /// When it was unpublished, if it was.
     pub unpublished_at: Option<Timestamp>,
+    /// Why it is hidden, while in quarantine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<Quarantine>,
 }
 
 impl VersionSummary {
@@ -134,6 +140,7 @@ impl VersionSummary {
             published_at: record.published_at,
             deprecated: record.deprecated.clone(),
             unpublished_at: record.unpublished_at,
+            quarantined: record.quarantined.clone(),
         }
     }
 }
@@ -189,6 +196,8 @@ pub struct PluginRecord {
     pub latest: Option<LatestSummary>,
     /// Every version ever published, unpublished ones included, in no set order.
     pub versions: Vec<VersionSummary>,
+    /// Why the whole plugin is hidden, while an admin keeps it in quarantine.
+    pub quarantined: Option<Quarantine>,
 }
 
 /// A plugin as listed for search: no per-version detail.
@@ -213,6 +222,8 @@ pub enum VersionChange {
     Deprecate(Deprecation),
     /// Mark unpublished at this instant.
     Unpublish(Timestamp),
+    /// Put in quarantine (`Some`), or lift it (`None`).
+    Quarantine(Option<Quarantine>),
 }
 
 impl VersionChange {
@@ -221,10 +232,12 @@ impl VersionChange {
         &self,
         deprecated: &mut Option<Deprecation>,
         unpublished_at: &mut Option<Timestamp>,
+        quarantined: &mut Option<Quarantine>,
     ) {
         match self {
             Self::Deprecate(notice) => *deprecated = Some(notice.clone()),
             Self::Unpublish(at) => *unpublished_at = Some(*at),
+            Self::Quarantine(state) => quarantined.clone_from(state),
         }
     }
 }
@@ -234,6 +247,17 @@ impl VersionChange {
 pub trait CatalogStore: Send + Sync {
     /// A plugin and the state of its versions.
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
+
+    /// Puts the whole plugin in quarantine (`Some`) or lifts it (`None`), if its
+    /// revision is still `expected_revision` ([`Conflict::RevisionChanged`]
+    /// otherwise); bumps the revision and `updated_at`, so the index rebuilds.
+    async fn set_plugin_quarantine(
+        &self,
+        slug: &Slug,
+        expected_revision: u64,
+        quarantine: Option<&Quarantine>,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
 
     /// A plugin and every version record in full, unpublished ones included (what
     /// the index builder renders). Stores that read both at once override this.

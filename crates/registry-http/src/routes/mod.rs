@@ -6,11 +6,11 @@ pub mod device;
 pub mod keys;
 pub mod mcp_router;
 pub mod meta;
+pub mod moderation;
 pub mod org_catalog;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
-pub mod reports;
 pub mod sign_in;
 pub mod teams;
 pub mod uploads;
@@ -99,9 +99,10 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(teams::set_team_member, teams::remove_team_member))
         .routes(routes!(audit::plugin_audit))
         .routes(routes!(audit::audit_log))
-        .routes(routes!(reports::report_plugin))
-        .routes(routes!(reports::list_reports))
-        .routes(routes!(reports::resolve_report))
+        .routes(routes!(moderation::report_plugin))
+        .routes(routes!(moderation::list_reports))
+        .routes(routes!(moderation::resolve_report))
+        .routes(routes!(moderation::quarantine, moderation::lift_quarantine))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.

@@ -146,7 +146,8 @@ impl IndexBuilder {
                     .cloned()
                     .collect();
                 let mut kept = BTreeSet::new();
-                if let Some(plugin) = &plugin {
+                // A quarantined plugin keeps no files: they all go below.
+                if let Some(plugin) = plugin.as_ref().filter(|p| p.quarantined.is_none()) {
                     let renderer =
                         PluginRenderer::new(plugin, &self.settings.public_url, self.site.as_ref());
                     let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{RACERS, at, conflict, race, sample_version, single_winner, slug};
 use crate::auth::PrincipalId;
+use crate::moderation::Quarantine;
 use crate::slug::Slug;
 use crate::store::{
     CatalogStore, Conflict, Deprecation, LatestSummary, VersionChange, VersionSummary,
@@ -22,7 +23,87 @@ pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
     listing_pages_past_one_page(Arc::clone(&catalog), prefix).await;
     version_records_page_through_every_version(Arc::clone(&catalog), prefix).await;
+    quarantine_is_conditional_and_reads_back(Arc::clone(&catalog), prefix).await;
     confusable_slugs_are_refused_under_races(catalog, prefix).await;
+}
+
+async fn quarantine_is_conditional_and_reads_back(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    let s = slug(&format!("{prefix}-quarantined"));
+    let record = sample_version(s.as_str(), "1.0.0");
+    let owner = PrincipalId::from_stored("prn_owner");
+    catalog
+        .create_plugin(&s, &owner, &record, &LatestSummary::of(&record))
+        .await
+        .expect("create");
+    let before = catalog.plugin(&s).await.expect("read").expect("there");
+    assert_eq!(before.quarantined, None);
+    let notice = Quarantine {
+        reason: "steals \"tokens\"".into(),
+        by: PrincipalId::from_stored("prn_admin"),
+        at: at("2026-06-01T00:00:00Z"),
+    };
+    let when = at("2026-06-01T00:00:01Z");
+    assert_eq!(
+        conflict(
+            catalog
+                .set_plugin_quarantine(&s, before.revision + 7, Some(&notice), when)
+                .await
+        ),
+        Conflict::RevisionChanged,
+        "a quarantine names the revision it was decided on"
+    );
+    catalog
+        .set_plugin_quarantine(&s, before.revision, Some(&notice), when)
+        .await
+        .expect("quarantine");
+    let held = catalog.plugin(&s).await.expect("read").expect("there");
+    assert_eq!(held.quarantined.as_ref(), Some(&notice));
+    assert_eq!(
+        held.revision,
+        before.revision + 1,
+        "a quarantine is a change"
+    );
+    assert_eq!(held.latest, before.latest, "the latest summary stays");
+
+    let v = record.version.clone();
+    catalog
+        .change_version(
+            &s,
+            held.revision,
+            &v,
+            &VersionChange::Quarantine(Some(notice.clone())),
+            Some(&LatestSummary::of(&record)),
+            when,
+        )
+        .await
+        .expect("quarantine a version");
+    let both = catalog.plugin(&s).await.expect("read").expect("there");
+    assert_eq!(both.versions[0].quarantined.as_ref(), Some(&notice));
+    let stored = catalog.version(&s, &v).await.expect("read").expect("there");
+    assert_eq!(
+        stored.quarantined.as_ref(),
+        Some(&notice),
+        "in the record too"
+    );
+
+    catalog
+        .set_plugin_quarantine(&s, both.revision, None, when)
+        .await
+        .expect("lift");
+    catalog
+        .change_version(
+            &s,
+            both.revision + 1,
+            &v,
+            &VersionChange::Quarantine(None),
+            Some(&LatestSummary::of(&record)),
+            when,
+        )
+        .await
+        .expect("lift the version's");
+    let lifted = catalog.plugin(&s).await.expect("read").expect("there");
+    assert_eq!(lifted.quarantined, None);
+    assert_eq!(lifted.versions[0].quarantined, None);
 }
 
 async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix: &str) {

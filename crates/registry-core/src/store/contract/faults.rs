@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::artifact::ArtifactKey;
 use crate::auth::{Caller, Credential, KeyId, PrincipalId, Scope, Scopes};
 use crate::manifest::DocumentFormat;
+use crate::moderation::Quarantine;
 use crate::registry::PublishBody;
 use crate::slug::Slug;
 use crate::store::{
@@ -115,6 +116,18 @@ impl CatalogStore for FailingCatalog {
     ) -> Result<(), StorageError> {
         self.inner
             .change_version(slug, expected, version, change, latest, at)
+            .await
+    }
+    async fn set_plugin_quarantine(
+        &self,
+        slug: &Slug,
+        expected: u64,
+        quarantine: Option<&Quarantine>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.check()?;
+        self.inner
+            .set_plugin_quarantine(slug, expected, quarantine, at)
             .await
     }
     async fn record_download(

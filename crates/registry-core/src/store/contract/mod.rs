@@ -77,6 +77,7 @@ pub fn sample_version(slug: &str, version: &str) -> VersionRecord {
         published_by: PrincipalId::from_stored("prn_owner"),
         deprecated: None,
         unpublished_at: None,
+        quarantined: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Reports of plugins: `POST /plugins/{slug}/reports` for anyone with a key,
-//! `GET /reports` and `POST /reports/{report_id}/resolve` for admins.
+//! Moderation. Reports of plugins: `POST /plugins/{slug}/reports` for anyone
+//! with a key, `GET /reports` and `POST /reports/{report_id}/resolve` for
+//! admins. Quarantine: `PUT` and `DELETE /plugins/{slug}/quarantine` for admins.
 
 use std::sync::Arc;
 
@@ -9,9 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use registry_core::api::moderation::{
-    PluginReport, ReportList, ReportRequest, ResolveReportRequest,
+    PluginReport, QuarantineRequest, ReportList, ReportRequest, ResolveReportRequest,
 };
-use registry_core::registry::NewReport;
+use registry_core::registry::{NewReport, QuarantineState};
 use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
@@ -149,4 +150,84 @@ pub async fn resolve_report(
         .resolve_report(caller, &report_id, &request.note)
         .await?;
     Ok(json_response(StatusCode::OK, &report, true))
+}
+
+/// Which version's quarantine to lift.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LiftParams {
+    /// The version; without it, the whole plugin's quarantine.
+    version: Option<String>,
+}
+
+/// Puts a plugin, or one version (`version`), in quarantine (admin keys): it
+/// is hidden from reads, search, pages and installs, while its owners see it
+/// with the reason. Again: replaces the reason.
+#[utoipa::path(
+    put,
+    path = "/plugins/{slug}/quarantine",
+    params(("slug" = String, Path, description = "The plugin")),
+    request_body = QuarantineRequest,
+    responses(
+        (status = 200, description = "In quarantine", body = QuarantineState),
+        (status = 400, description = "Not JSON, or not a version"),
+        (status = 401, description = "No key"),
+        (status = 403, description = "Not an admin key"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 409, description = "A concurrent change kept winning (`concurrent_update`)"),
+        (status = 410, description = "The version was unpublished"),
+        (status = 413, description = "A body over 16 KiB"),
+        (status = 415, description = "Not JSON"),
+        (status = 422, description = "A reason that is empty or over 500 characters"),
+    ),
+    security(("api_key" = [])),
+    tag = "moderation"
+)]
+pub async fn quarantine(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let bytes = read_limited(&headers, body, MAX_REPORT_BODY).await?;
+    let request: QuarantineRequest = parse_json(&bytes)?;
+    let changed = state
+        .registry
+        .quarantine(caller, &slug, request.version.as_deref(), &request.reason)
+        .await?;
+    Ok(json_response(StatusCode::OK, &changed, true))
+}
+
+/// Lifts the quarantine of a plugin, or of one version (`?version=`), so it
+/// shows again (admin keys).
+#[utoipa::path(
+    delete,
+    path = "/plugins/{slug}/quarantine",
+    params(("slug" = String, Path, description = "The plugin"), LiftParams),
+    responses(
+        (status = 200, description = "Lifted (or never there)", body = QuarantineState),
+        (status = 400, description = "Not a version"),
+        (status = 401, description = "No key"),
+        (status = 403, description = "Not an admin key"),
+        (status = 404, description = "No such plugin or version"),
+        (status = 409, description = "A concurrent change kept winning (`concurrent_update`)"),
+        (status = 410, description = "The version was unpublished"),
+    ),
+    security(("api_key" = [])),
+    tag = "moderation"
+)]
+pub async fn lift_quarantine(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path(slug): Path<String>,
+    params: Result<Query<LiftParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let params = query(params)?;
+    let changed = state
+        .registry
+        .lift_quarantine(caller, &slug, params.version.as_deref())
+        .await?;
+    Ok(json_response(StatusCode::OK, &changed, true))
 }

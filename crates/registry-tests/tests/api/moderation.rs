@@ -1,6 +1,7 @@
-//! Reports over HTTP, on the backend under test: anyone with a key reports a
-//! plugin or a version, within a rate limit; admins list and resolve reports;
-//! a report's author is never shown to the plugin's owners.
+//! Moderation over HTTP, on the backend under test: anyone with a key reports
+//! a plugin or a version, within a rate limit; admins list and resolve
+//! reports (whose authors the plugin's owners never see), and quarantine a
+//! plugin or a version: hidden from every reader but its owners, who see why.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -245,4 +246,206 @@ async fn reports_are_rate_limited_per_principal() {
         StatusCode::CREATED,
     )
     .await;
+}
+
+async fn quarantine(app: &TestApp, key: &str, slug: &str, body: Value) -> reqwest::Response {
+    call(
+        app,
+        Method::PUT,
+        &format!("/plugins/{slug}/quarantine"),
+        key,
+        body,
+    )
+    .await
+}
+
+async fn lift(app: &TestApp, slug: &str, query: &str) -> Value {
+    ok_json(
+        app.client
+            .delete(app.url(&format!("/plugins/{slug}/quarantine{query}")))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn hit_versions(app_search: &Value, slug: &str) -> Vec<String> {
+    app_search["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["slug"] == slug)
+        .map(|r| r["version"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_quarantined_version_is_hidden_from_readers_and_shown_to_its_owners_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let ada = person(&app, "ada").await;
+    app.publish_ok(&ada.key, "quarry", "1.0.0").await;
+    app.publish_ok(&ada.key, "quarry", "1.1.0").await;
+    let reason = "1.1.0 posts <b>tokens</b> away";
+    expect_problem(
+        quarantine(
+            &app,
+            &ada.key,
+            "quarry",
+            json!({"reason": reason, "version": "1.1.0"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "missing_scope",
+    )
+    .await;
+    let held = ok_json(
+        quarantine(
+            &app,
+            &app.admin_key,
+            "quarry",
+            json!({"reason": reason, "version": "1.1.0"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(held["quarantine"]["reason"], reason);
+
+    let details = app.get_json("/plugins/quarry").await;
+    assert_eq!(
+        details["version"], "1.0.0",
+        "the latest is the next listed one"
+    );
+    assert_eq!(details["versions"], json!(["1.0.0"]));
+    for path in [
+        "/plugins/quarry?version=1.1.0",
+        "/plugins/quarry/1.1.0/schema",
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let search = app.get_json("/plugins/search?q=quarry").await;
+    assert_eq!(hit_versions(&search, "quarry"), ["1.0.0"]);
+
+    let seen_by_owner = ok_json(
+        app.get_with_key("/plugins/quarry/owners", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(seen_by_owner["quarantined"][0]["version"], "1.1.0");
+    assert_eq!(seen_by_owner["quarantined"][0]["reason"], reason);
+    let seen_by_anyone = app.get_json("/plugins/quarry/owners").await;
+    assert!(
+        seen_by_anyone.get("quarantined").is_none(),
+        "{seen_by_anyone}"
+    );
+    let log = ok_json(
+        app.get_with_key("/plugins/quarry/audit", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(log["records"][0]["action"], "version_quarantined");
+    assert_eq!(log["records"][0]["detail"]["note"], reason);
+
+    let lifted = lift(&app, "quarry", "?version=1.1.0").await;
+    assert_eq!(lifted["quarantine"], Value::Null);
+    assert_eq!(app.get_json("/plugins/quarry").await["version"], "1.1.0");
+    assert_eq!(
+        app.get("/plugins/quarry/1.1.0/schema").await.status(),
+        StatusCode::OK
+    );
+    let log = ok_json(
+        app.get_with_key("/plugins/quarry/audit", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(log["records"][0]["action"], "quarantine_lifted");
+    assert_eq!(log["records"][0]["detail"]["version"], "1.1.0");
+    expect_problem(
+        quarantine(
+            &app,
+            &app.admin_key,
+            "quarry",
+            json!({"reason": "x", "version": "9.0.0"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "version_not_found",
+    )
+    .await;
+    expect_problem(
+        quarantine(&app, &app.admin_key, "quarry", json!({"reason": " "})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_quarantined_plugin_vanishes_for_readers_takes_no_versions_and_comes_back_when_lifted() {
+    let app = TestApp::spawn().await;
+    let ada = person(&app, "ada").await;
+    app.publish_ok(&ada.key, "shady", "1.0.0").await;
+    ok_json(
+        quarantine(
+            &app,
+            &app.admin_key,
+            "shady",
+            json!({"reason": "malware, report rpt_1"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    for path in [
+        "/plugins/shady",
+        "/plugins/shady/1.0.0/schema",
+        "/index/plugins/shady.json",
+    ] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let page = app
+        .client
+        .get(app.url("/plugins/shady"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND, "the page is gone too");
+    assert!(hit_versions(&app.get_json("/plugins/search?q=shady").await, "shady").is_empty());
+    expect_problem(
+        app.publish_yaml(&ada.key, &crate::helpers::plugin_yaml("shady", "1.0.1"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "plugin_quarantined",
+    )
+    .await;
+    let seen_by_owner = ok_json(
+        app.get_with_key("/plugins/shady/owners", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        seen_by_owner["quarantined"],
+        json!([{"version": null, "reason": "malware, report rpt_1", "since": "2026-03-02T12:00:00Z"}])
+    );
+
+    lift(&app, "shady", "").await;
+    assert_eq!(app.get_json("/plugins/shady").await["version"], "1.0.0");
+    assert_eq!(
+        hit_versions(&app.get_json("/plugins/search?q=shady").await, "shady"),
+        ["1.0.0"]
+    );
+    app.publish_ok(&ada.key, "shady", "1.0.1").await;
 }

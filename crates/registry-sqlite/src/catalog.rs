@@ -131,6 +131,47 @@ fn plugin_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PluginRow> {
 const SUMMARY_OF_RECORD: &str =
     "json_remove(record, '$.manifest', '$.schema', '$.bundle', '$.published_by')";
 
+/// The column of a plugin's row that a change sets, beside its revision and
+/// `updated_at`.
+#[derive(Debug, Clone, Copy)]
+enum PluginColumn {
+    /// The latest-version summary.
+    Latest,
+    /// The plugin's quarantine.
+    Quarantine,
+}
+
+/// Moves `slug`'s row from revision `expected` to the next, stamped `at`, with
+/// `column` set to `value`; [`Conflict::RevisionChanged`] if it is not at
+/// `expected`, and nothing is written.
+fn bump_plugin_row(
+    tx: &rusqlite::Transaction<'_>,
+    slug: &str,
+    expected: u64,
+    at: Timestamp,
+    column: PluginColumn,
+    value: Option<String>,
+) -> Result<(), StorageError> {
+    // Column names come from this enum alone, never from a caller's text.
+    let sql = match column {
+        PluginColumn::Latest => {
+            "UPDATE plugins SET revision = revision + 1, updated_at = ?3, latest = ?4
+             WHERE slug = ?1 AND revision = ?2"
+        }
+        PluginColumn::Quarantine => {
+            "UPDATE plugins SET revision = revision + 1, updated_at = ?3, quarantine = ?4
+             WHERE slug = ?1 AND revision = ?2"
+        }
+    };
+    let updated = tx
+        .execute(sql, params![slug, expected as i64, at.to_string(), value])
+        .map_err(backend)?;
+    if updated == 0 {
+        return Err(StorageError::Conflict(Conflict::RevisionChanged));
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// A plugin's row and its versions' raw records (`column` of each, such as
     /// [`SUMMARY_OF_RECORD`]), read in one trip.
@@ -354,21 +395,14 @@ impl CatalogStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let updated = tx
-                .execute(
-                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, latest = ?4
-                     WHERE slug = ?1 AND revision = ?2",
-                    params![
-                        slug.as_str(),
-                        expected_revision as i64,
-                        record.published_at.to_string(),
-                        latest_json
-                    ],
-                )
-                .map_err(backend)?;
-            if updated == 0 {
-                return Err(StorageError::Conflict(Conflict::RevisionChanged));
-            }
+            bump_plugin_row(
+                &tx,
+                slug.as_str(),
+                expected_revision,
+                record.published_at,
+                PluginColumn::Latest,
+                Some(latest_json),
+            )?;
             insert_version_row(&tx, &slug, &record)?;
             record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
@@ -391,21 +425,14 @@ impl CatalogStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let updated = tx
-                .execute(
-                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, latest = ?4
-                     WHERE slug = ?1 AND revision = ?2",
-                    params![
-                        slug.as_str(),
-                        expected_revision as i64,
-                        at.to_string(),
-                        latest_json
-                    ],
-                )
-                .map_err(backend)?;
-            if updated == 0 {
-                return Err(StorageError::Conflict(Conflict::RevisionChanged));
-            }
+            bump_plugin_row(
+                &tx,
+                slug.as_str(),
+                expected_revision,
+                at,
+                PluginColumn::Latest,
+                latest_json,
+            )?;
             let raw: Option<String> = tx
                 .query_row(
                     "SELECT record FROM versions WHERE slug = ?1 AND version = ?2",
@@ -447,21 +474,14 @@ impl CatalogStore for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let updated = tx
-                .execute(
-                    "UPDATE plugins SET revision = revision + 1, updated_at = ?3, quarantine = ?4
-                     WHERE slug = ?1 AND revision = ?2",
-                    params![
-                        slug.as_str(),
-                        expected_revision as i64,
-                        at.to_string(),
-                        quarantine
-                    ],
-                )
-                .map_err(backend)?;
-            if updated == 0 {
-                return Err(StorageError::Conflict(Conflict::RevisionChanged));
-            }
+            bump_plugin_row(
+                &tx,
+                slug.as_str(),
+                expected_revision,
+                at,
+                PluginColumn::Quarantine,
+                quarantine,
+            )?;
             record_change(&tx, slug.as_str())?;
             tx.commit().map_err(backend)
         })

@@ -77,12 +77,14 @@ impl DynamoStore {
     }
 
     /// The plugin-row update of every change: bump the revision it was read at,
-    /// stamp `updated_at`, and set or remove the latest summary.
+    /// stamp `updated_at`, and set (`Some`) or remove (`None`) the attribute
+    /// `attribute` holding `value` as JSON: the latest summary, the quarantine.
     fn update_plugin_row(
         &self,
         slug: &Slug,
         expected_revision: u64,
-        latest: Option<&LatestSummary>,
+        attribute: &'static str,
+        value: Option<String>,
         at: Timestamp,
     ) -> Result<TransactWriteItem, StorageError> {
         let plugin = ItemKey::plugin(slug);
@@ -93,16 +95,16 @@ impl DynamoStore {
             .condition_expression("#rev = :expected")
             .expression_attribute_names("#rev", "revision")
             .expression_attribute_names("#updated", "updated_at")
-            .expression_attribute_names("#latest", "latest")
+            .expression_attribute_names("#changed", attribute)
             .expression_attribute_values(":expected", n(expected_revision))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":at", s(at.to_string()));
-        update = match latest {
-            Some(latest) => update
-                .update_expression("SET #rev = #rev + :one, #updated = :at, #latest = :latest")
-                .expression_attribute_values(":latest", s(to_json(latest)?)),
+        update = match value {
+            Some(value) => update
+                .update_expression("SET #rev = #rev + :one, #updated = :at, #changed = :value")
+                .expression_attribute_values(":value", s(value)),
             None => {
-                update.update_expression("SET #rev = #rev + :one, #updated = :at REMOVE #latest")
+                update.update_expression("SET #rev = #rev + :one, #updated = :at REMOVE #changed")
             }
         };
         Ok(TransactWriteItem::builder()
@@ -111,13 +113,18 @@ impl DynamoStore {
     }
 }
 
+/// The plugin item's attribute holding its latest summary (JSON).
+const LATEST: &str = "latest";
+/// The plugin item's attribute holding its quarantine (JSON), while it has one.
+const QUARANTINE: &str = "quarantine";
+
 fn listing_of(item: &Item) -> Result<PluginListing, StorageError> {
     Ok(PluginListing {
         slug: Slug::parse(get_s(item, "slug")?).map_err(|e| corrupt("slug", e))?,
         created_at: timestamp(item, "created_at")?,
         updated_at: timestamp(item, "updated_at")?,
         downloads: get_n(item, "downloads")?,
-        latest: opt_s(item, "latest")
+        latest: opt_s(item, LATEST)
             .map(|raw| from_json("latest summary", raw))
             .transpose()?,
     })
@@ -147,7 +154,7 @@ impl CatalogStore for DynamoStore {
             revision: get_n(&meta, "revision")?,
             latest: listing.latest,
             versions,
-            quarantined: opt_s(&meta, "quarantine")
+            quarantined: opt_s(&meta, QUARANTINE)
                 .map(|raw| from_json("quarantine", raw))
                 .transpose()?,
         }))
@@ -200,7 +207,7 @@ impl CatalogStore for DynamoStore {
             ("updated_at".to_owned(), s(&at)),
             ("downloads".to_owned(), n(0)),
             ("revision".to_owned(), n(1)),
-            ("latest".to_owned(), s(to_json(latest)?)),
+            (LATEST.to_owned(), s(to_json(latest)?)),
         ]);
         let claim = ItemKey::skeleton(&slug.skeleton());
         let claim = HashMap::from([
@@ -240,7 +247,13 @@ impl CatalogStore for DynamoStore {
         latest: &LatestSummary,
     ) -> Result<(), StorageError> {
         let items = vec![
-            self.update_plugin_row(slug, expected_revision, Some(latest), record.published_at)?,
+            self.update_plugin_row(
+                slug,
+                expected_revision,
+                LATEST,
+                Some(to_json(latest)?),
+                record.published_at,
+            )?,
             self.put_version(slug, record)?,
         ];
         self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::VersionExists])
@@ -267,7 +280,13 @@ impl CatalogStore for DynamoStore {
             &mut record.quarantined,
         );
         let items = vec![
-            self.update_plugin_row(slug, expected_revision, latest, at)?,
+            self.update_plugin_row(
+                slug,
+                expected_revision,
+                LATEST,
+                latest.map(to_json).transpose()?,
+                at,
+            )?,
             self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
         ];
         self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::Missing])
@@ -281,30 +300,13 @@ impl CatalogStore for DynamoStore {
         quarantine: Option<&Quarantine>,
         at: Timestamp,
     ) -> Result<(), StorageError> {
-        let plugin = ItemKey::plugin(slug);
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PK, s(plugin.pk))
-            .key(SK, s(plugin.sk))
-            .condition_expression("#rev = :expected")
-            .expression_attribute_names("#rev", "revision")
-            .expression_attribute_names("#updated", "updated_at")
-            .expression_attribute_names("#quarantine", "quarantine")
-            .expression_attribute_values(":expected", n(expected_revision))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":at", s(at.to_string()));
-        let update = match quarantine {
-            Some(quarantine) => update
-                .update_expression(
-                    "SET #rev = #rev + :one, #updated = :at, #quarantine = :quarantine",
-                )
-                .expression_attribute_values(":quarantine", s(to_json(quarantine)?)),
-            None => update
-                .update_expression("SET #rev = #rev + :one, #updated = :at REMOVE #quarantine"),
-        };
-        let item = TransactWriteItem::builder()
-            .update(built(update.build())?)
-            .build();
+        let item = self.update_plugin_row(
+            slug,
+            expected_revision,
+            QUARANTINE,
+            quarantine.map(to_json).transpose()?,
+            at,
+        )?;
         self.write_plugin(vec![item], &[Conflict::RevisionChanged])
             .await
     }

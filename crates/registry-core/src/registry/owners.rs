@@ -277,6 +277,12 @@ impl Registry {
             Some(caller) => caller.can(Scope::Admin) || self.acts_as_owner(caller, &owners).await?,
             None => false,
         };
+        // A quarantined plugin is not there for anyone but its owners and admins.
+        if plugin.quarantined.is_some() && !sees_invitations {
+            return Err(RegistryError::PluginNotFound {
+                slug: plugin.slug.to_string(),
+            });
+        }
         let mut described = self
             .describe_owners(&plugin.slug, &owners, sees_invitations)
             .await?;

@@ -408,6 +408,7 @@ async fn a_quarantined_plugin_vanishes_for_readers_takes_no_versions_and_comes_b
         "/plugins/shady",
         "/plugins/shady/1.0.0/schema",
         "/index/plugins/shady.json",
+        "/plugins/shady/owners",
     ] {
         assert_eq!(
             app.get(path).await.status(),

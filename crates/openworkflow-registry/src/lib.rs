@@ -22,8 +22,8 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
-    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, ReportStore, UploadStore,
-    owner_only,
+    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, ReportStore,
+    TrustedPublishingStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -82,6 +82,9 @@ pub struct ServerConfig {
     pub sign_in: SignInSettings,
     /// Rate limits per principal.
     pub rate_limits: RateLimits,
+    /// The CI issuers whose OIDC tokens trusted publishing accepts (GitHub
+    /// Actions' and GitLab.com's unless configured otherwise; none: no exchange).
+    pub ci_issuers: Vec<(CiService, String)>,
 }
 
 impl ServerConfig {
@@ -99,6 +102,7 @@ impl ServerConfig {
             connections: ConnectionLimits::default(),
             sign_in: SignInSettings::default(),
             rate_limits: RateLimits::default(),
+            ci_issuers: CiTokenSettings::public_ci("").issuers,
         }
     }
 }
@@ -106,7 +110,9 @@ impl ServerConfig {
 pub use http_server::{ConnectionLimits, serve_http};
 pub use registry_aws::s3_needs_path_style;
 pub use registry_core::rate_limit::{Rate, RateLimits};
-pub use registry_identity::{GitHubSettings, OidcSettings, SignInSettings};
+pub use registry_identity::{
+    CiService, CiTokenSettings, GitHubSettings, OidcSettings, SignInSettings,
+};
 
 /// An opened registry: its services, its static index and the index's builder.
 #[derive(Clone)]
@@ -139,6 +145,7 @@ struct Stores {
     ownership: Arc<dyn OwnershipStore>,
     audit: Arc<dyn AuditStore>,
     reports: Arc<dyn ReportStore>,
+    trusted: Arc<dyn TrustedPublishingStore>,
     rate_limits: Arc<dyn RateLimitStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
@@ -203,6 +210,7 @@ pub async fn open_registry(
     .with_ownership(stores.ownership)
     .with_audit(stores.audit)
     .with_reports(stores.reports)
+    .with_trusted_publishing(stores.trusted)
     .with_rate_limits(stores.rate_limits, config.rate_limits)
     .with_org_catalog(stores.orgs)
     .with_mcp_router(
@@ -211,6 +219,17 @@ pub async fn open_registry(
     );
     if let Some(uploads) = stores.uploads {
         registry = registry.with_uploads(uploads);
+    }
+    if !config.ci_issuers.is_empty() {
+        let http = registry_identity::ProviderHttp::new()
+            .context("building the CI token issuers' HTTP client")?;
+        registry = registry.with_ci_tokens(Arc::new(registry_identity::CiTokenIssuers::new(
+            CiTokenSettings {
+                audience: config.public_url.trim_end_matches('/').to_owned(),
+                issuers: config.ci_issuers.clone(),
+            },
+            http,
+        )));
     }
     if config.sign_in.any() {
         let providers = config
@@ -268,6 +287,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 ownership: store.clone(),
                 audit: store.clone(),
                 reports: store.clone(),
+                trusted: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),
@@ -298,6 +318,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 ownership: store.clone(),
                 audit: store.clone(),
                 reports: store.clone(),
+                trusted: store.clone(),
                 rate_limits: store.clone(),
                 orgs: OrgStores {
                     orgs: store.clone(),

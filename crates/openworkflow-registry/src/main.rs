@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ADMIN_KEY_FILE, Backend, ConnectionLimits, GitHubSettings, OidcSettings, ServerConfig,
-    bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws, open_registry_now,
-    s3_needs_path_style, serve, shutdown_signal,
+    ADMIN_KEY_FILE, Backend, CiService, ConnectionLimits, GitHubSettings, OidcSettings,
+    ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws,
+    open_registry_now, s3_needs_path_style, serve, shutdown_signal,
 };
 use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
@@ -202,10 +202,25 @@ struct SignInArgs {
     /// GitHub's REST API (`{github_url}/api/v3` on GitHub Enterprise Server).
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITHUB_API_URL", default_value = registry_identity::GITHUB_API_URL)]
     github_api_url: String,
+    /// The GitHub Actions OIDC issuer whose tokens trusted publishing accepts
+    /// (empty: none).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITHUB_ACTIONS_ISSUER", default_value = registry_identity::GITHUB_ACTIONS_ISSUER)]
+    github_actions_issuer: String,
+    /// The GitLab OIDC issuer whose CI tokens trusted publishing accepts (a
+    /// self-managed GitLab's URL; empty: none).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITLAB_ISSUER", default_value = registry_identity::GITLAB_COM_ISSUER)]
+    gitlab_issuer: String,
 }
 
 impl SignInArgs {
     fn apply(self, config: &mut ServerConfig) {
+        config.ci_issuers = [
+            (CiService::GithubActions, self.github_actions_issuer),
+            (CiService::GitlabCi, self.gitlab_issuer),
+        ]
+        .into_iter()
+        .filter(|(_, issuer)| !issuer.trim().is_empty())
+        .collect();
         if let (Some(issuer), Some(client_id), Some(client_secret)) = (
             self.oidc_issuer,
             self.oidc_client_id,

@@ -70,6 +70,16 @@ async fn dynamodb_reports_keep_the_report_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_trusted_publishing_keeps_its_store_contract() {
+    let (clients, settings) = resources("trusted").await;
+    registry_core::store::contract::trusted_publishing_store_contract(
+        clients.dynamo_store(&settings),
+        "ddb",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_rate_limits_keep_the_rate_limit_store_contract() {
     let (clients, settings) = resources("ratelimits").await;
     registry_core::store::contract::rate_limit_store_contract(

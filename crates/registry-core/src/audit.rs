@@ -158,6 +158,12 @@ pub enum AuditAction {
     VersionQuarantined,
     /// An admin lifted the plugin's (or a version's) quarantine.
     QuarantineLifted,
+    /// A trusted publisher was registered (pending, for a plugin not made yet).
+    TrustedPublisherAdded,
+    /// A trusted publisher was removed.
+    TrustedPublisherRemoved,
+    /// A CI job exchanged its token for a publish token.
+    PublishTokenIssued,
     /// An action this build does not know, recorded by a newer registry: a
     /// reader of the log keeps working.
     #[serde(other)]
@@ -185,6 +191,9 @@ impl AuditAction {
             Self::PluginQuarantined => "plugin_quarantined",
             Self::VersionQuarantined => "version_quarantined",
             Self::QuarantineLifted => "quarantine_lifted",
+            Self::TrustedPublisherAdded => "trusted_publisher_added",
+            Self::TrustedPublisherRemoved => "trusted_publisher_removed",
+            Self::PublishTokenIssued => "publish_token_issued",
             Self::Other => "other",
         }
     }
@@ -232,6 +241,14 @@ impl AuditDetail {
     pub fn principal(principal: &PrincipalId) -> Self {
         Self {
             principal: Some(principal.clone()),
+            ..Self::default()
+        }
+    }
+
+    /// Just a note.
+    pub fn note(note: impl Into<String>) -> Self {
+        Self {
+            note: Some(note.into()),
             ..Self::default()
         }
     }

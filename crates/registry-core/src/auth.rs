@@ -16,11 +16,15 @@ use crate::error::RegistryError;
 use crate::request::RequestId;
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
+use crate::trusted_publishing::{PublishTokenId, PublisherId};
 
 /// Prefix of every API key secret.
 pub const KEY_PREFIX: &str = "sk_";
 /// Random bytes in a key secret.
 pub const KEY_RANDOM_BYTES: usize = 32;
+/// Prefix of every publish token secret (trusted publishing): distinct from a
+/// key's, so secret scanners and logs tell the two apart.
+pub const PUBLISH_TOKEN_PREFIX: &str = "owpt_";
 
 /// What a key may do.
 #[derive(
@@ -211,9 +215,25 @@ impl ApiKeySecret {
         )))
     }
 
-    /// Wraps a presented secret if it has the key shape; anything else cannot be a key.
+    /// Generates a new publish token secret ([`PUBLISH_TOKEN_PREFIX`]).
+    pub fn generate_publish_token() -> Result<Self, getrandom::Error> {
+        Ok(Self(format!(
+            "{PUBLISH_TOKEN_PREFIX}{}",
+            random_hex(KEY_RANDOM_BYTES)?
+        )))
+    }
+
+    /// Whether this is a publish token's secret rather than a key's.
+    pub fn is_publish_token(&self) -> bool {
+        self.0.starts_with(PUBLISH_TOKEN_PREFIX)
+    }
+
+    /// Wraps a presented secret if it has the shape of a key or a publish token;
+    /// anything else cannot be either.
     pub fn from_presented(raw: &str) -> Option<Self> {
-        let body = raw.strip_prefix(KEY_PREFIX)?;
+        let body = raw
+            .strip_prefix(KEY_PREFIX)
+            .or_else(|| raw.strip_prefix(PUBLISH_TOKEN_PREFIX))?;
         (body.len() >= 2 * KEY_RANDOM_BYTES
             && body.len() <= 256
             && body.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -306,6 +326,14 @@ pub enum Credential {
     Key(KeyId),
     /// A signed-in browser session.
     Session(SessionId),
+    /// A publish token from trusted publishing, with the publishers it was
+    /// granted through.
+    PublishToken {
+        /// The token's id.
+        id: PublishTokenId,
+        /// The publishers that granted it.
+        publishers: BTreeSet<PublisherId>,
+    },
 }
 
 impl fmt::Display for Credential {
@@ -313,6 +341,7 @@ impl fmt::Display for Credential {
         match self {
             Self::Key(id) => id.fmt(f),
             Self::Session(id) => id.fmt(f),
+            Self::PublishToken { id, .. } => id.fmt(f),
         }
     }
 }
@@ -338,6 +367,15 @@ impl Caller {
     pub fn in_request(mut self, request: Option<RequestId>) -> Self {
         self.request = request;
         self
+    }
+
+    /// The publishers a publish token was granted through; `None` for any other
+    /// credential.
+    pub fn publish_token_publishers(&self) -> Option<&BTreeSet<PublisherId>> {
+        match &self.credential {
+            Credential::PublishToken { publishers, .. } => Some(publishers),
+            _ => None,
+        }
     }
 
     /// Whether the caller's key grants `needed`.

@@ -367,6 +367,61 @@ pub enum RegistryError {
     /// This registry was started without the MCP router.
     #[error("this registry has no MCP router configured")]
     McpRouterUnavailable,
+    /// A CI token was refused before any publisher was looked at.
+    #[error("{0}")]
+    CiTokenRefused(#[from] crate::trusted_publishing::CiTokenError),
+    /// A CI token was exchanged before: each is accepted once.
+    #[error("this CI token was already exchanged; each is accepted once, so request a fresh one")]
+    CiTokenReplayed,
+    /// The CI job ran from a trigger that never publishes.
+    #[error(
+        "the workflow ran on '{trigger}', which runs with the repository's privileges on code from outside it; publish from a push, tag or release workflow"
+    )]
+    ForbiddenTrigger {
+        /// The trigger.
+        trigger: String,
+    },
+    /// No trusted publisher matches the CI job.
+    #[error(
+        "no plugin trusts {claims}; an owner registers it with 'openworkflow plugin publisher add' (or a pending publisher creates a new plugin)"
+    )]
+    NoTrustedPublisher {
+        /// What the token says about the job.
+        claims: String,
+    },
+    /// A publish token's publisher no longer publishes this plugin.
+    #[error("plugin '{slug}' no longer trusts the publisher this token was issued through")]
+    NotTrustedPublisher {
+        /// The plugin.
+        slug: String,
+    },
+    /// A publish token expired.
+    #[error("the publish token expired at {expired_at}; exchange a fresh CI token")]
+    PublishTokenExpired {
+        /// When it expired.
+        expired_at: crate::timestamp::Timestamp,
+    },
+    /// No such trusted publisher of the plugin (or not one the caller may see).
+    #[error("plugin '{slug}' has no trusted publisher '{id}'")]
+    PublisherNotFound {
+        /// The plugin.
+        slug: String,
+        /// The publisher asked for.
+        id: String,
+    },
+    /// The plugin already trusts this CI identity.
+    #[error("plugin '{slug}' already trusts {identity} (publisher {id})")]
+    PublisherExists {
+        /// The plugin.
+        slug: String,
+        /// The identity.
+        identity: String,
+        /// The publisher holding it.
+        id: String,
+    },
+    /// This registry was started without trusted publishing.
+    #[error("this registry has no trusted publishing configured")]
+    TrustedPublishingUnavailable,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -25,6 +25,7 @@ pub mod search;
 pub mod slug;
 pub mod store;
 pub mod timestamp;
+pub mod trusted_publishing;
 pub mod upload;
 pub mod version;
 

@@ -30,6 +30,7 @@ use crate::routes::api_routes;
         (name = "owners", description = "A plugin's owners (people and teams) and invitations to join them; the last owner is never removed"),
         (name = "audit", description = "The audit log: every change of state, with who made it, the key or session (by id) and the request id; a plugin's for its owners, all of it for admins"),
         (name = "moderation", description = "Anyone with a key reports a plugin or a version to the admins, who list the reports and resolve them; a report's author is shown to admins only"),
+        (name = "trusted publishing", description = "CI workflows publish with no stored secret: owners register a GitHub Actions workflow or GitLab pipeline by its ids, and a job exchanges its OIDC token for a publish token of at most 15 minutes for those plugins alone"),
         (name = "teams", description = "Teams own plugins for their members; maintainers manage the members"),
         (name = "sign-in", description = "People sign in through an OpenID Connect provider or GitHub, and manage their account in the browser (HTML pages; forms carry the session's anti-forgery token)"),
         (name = "org catalog", description = "An org's private catalog: its own plugins and the system plugins (cadence:org:plugins:read|write and membership)"),

@@ -10,6 +10,7 @@ use registry_core::RegistryError;
 use registry_core::bundle::BundleError;
 use registry_core::manifest::FieldError;
 use registry_core::store::StorageError;
+use registry_core::trusted_publishing::CiTokenError;
 
 use crate::deadline::BodyDeadlinePassed;
 
@@ -220,6 +221,22 @@ impl From<RegistryError> for ApiError {
             RegistryError::InstanceNotFound { .. } => (S::NOT_FOUND, "instance_not_found"),
             RegistryError::InstanceTaken { .. } => (S::CONFLICT, "instance_taken"),
             RegistryError::McpRouterUnavailable => (S::NOT_FOUND, "router_unavailable"),
+            RegistryError::CiTokenRefused(CiTokenError::IssuerUnavailable(_)) => {
+                (S::SERVICE_UNAVAILABLE, "oidc_issuer_unavailable")
+            }
+            RegistryError::CiTokenRefused(refusal) => (S::UNAUTHORIZED, refusal.code()),
+            RegistryError::CiTokenReplayed => (S::UNAUTHORIZED, "oidc_token_replayed"),
+            RegistryError::PublishTokenExpired { .. } => (S::UNAUTHORIZED, "publish_token_expired"),
+            RegistryError::ForbiddenTrigger { .. } => (S::FORBIDDEN, "forbidden_trigger"),
+            RegistryError::NoTrustedPublisher { .. } => (S::FORBIDDEN, "no_trusted_publisher"),
+            RegistryError::NotTrustedPublisher { .. } => (S::FORBIDDEN, "not_trusted_publisher"),
+            RegistryError::PublisherNotFound { .. } => {
+                (S::NOT_FOUND, "trusted_publisher_not_found")
+            }
+            RegistryError::PublisherExists { .. } => (S::CONFLICT, "trusted_publisher_exists"),
+            RegistryError::TrustedPublishingUnavailable => {
+                (S::NOT_FOUND, "trusted_publishing_unavailable")
+            }
             RegistryError::Storage(StorageError::Unavailable(_)) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,

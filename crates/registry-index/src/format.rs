@@ -46,6 +46,19 @@ pub struct IndexConfig {
     /// the index has no pages.
     #[serde(default)]
     pub pages: Option<String>,
+    /// Trusted publishing: the audience a CI job requests its OIDC token for, and
+    /// where it exchanges it for a publish token; `null` from an older index.
+    #[serde(default)]
+    pub trusted_publishing: Option<TrustedPublishingInfo>,
+}
+
+/// How a CI job publishes without a stored secret, as `config.json` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedPublishingInfo {
+    /// The `aud` the CI token must carry: the registry's public URL.
+    pub audience: String,
+    /// `POST` the token here (`{"token": "…"}`) for a publish token.
+    pub exchange_url: String,
 }
 
 /// A public key, as published in `config.json`.

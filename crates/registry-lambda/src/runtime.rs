@@ -16,7 +16,10 @@ use registry_core::registry::{
 };
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
-use registry_identity::{GitHubSettings, OidcSettings, SignInSettings};
+use registry_identity::{
+    CiService, CiTokenIssuers, CiTokenSettings, GitHubSettings, OidcSettings, ProviderHttp,
+    SignInSettings,
+};
 
 use lambda_http::LambdaEvent;
 
@@ -55,6 +58,10 @@ pub struct LambdaConfig {
     /// Publishing limits per principal: `OPENWORKFLOW_REGISTRY_RATE_NEW_PLUGINS`
     /// (default `5/10m`) and `_RATE_NEW_VERSIONS` (default `64/1m`), or `off`.
     pub rate_limits: RateLimits,
+    /// The CI issuers trusted publishing accepts:
+    /// `OPENWORKFLOW_REGISTRY_GITHUB_ACTIONS_ISSUER` and `_GITLAB_ISSUER` (GitHub
+    /// Actions' and GitLab.com's by default; empty: none).
+    pub ci_issuers: Vec<(CiService, String)>,
 }
 
 /// A client secret as the environment gives it: the value, or where it is kept.
@@ -178,8 +185,26 @@ impl LambdaConfig {
                     RateLimits::default().reports,
                 )?,
             },
+            ci_issuers: ci_issuers_from_env(),
         })
     }
+}
+
+/// The trusted CI issuers: each variable's value, its default when unset, none
+/// when set empty.
+fn ci_issuers_from_env() -> Vec<(CiService, String)> {
+    CiTokenSettings::public_ci("")
+        .issuers
+        .into_iter()
+        .filter_map(|(service, default)| {
+            let name = match service {
+                CiService::GithubActions => "OPENWORKFLOW_REGISTRY_GITHUB_ACTIONS_ISSUER",
+                CiService::GitlabCi => "OPENWORKFLOW_REGISTRY_GITLAB_ISSUER",
+            };
+            let issuer = std::env::var(name).unwrap_or(default);
+            (!issuer.trim().is_empty()).then_some((service, issuer))
+        })
+        .collect()
 }
 
 /// A rate from `name` (`BURST/PERIOD` or `off`), or `default` when it is not set.
@@ -226,6 +251,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
     .with_ownership(store.clone())
     .with_audit(store.clone())
     .with_reports(store.clone())
+    .with_trusted_publishing(store.clone())
     .with_rate_limits(store.clone(), config.rate_limits)
     .with_org_catalog(OrgStores {
         orgs: store.clone(),
@@ -235,6 +261,17 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         http_mcp_router(store.clone(), config.router, config.check_timeout)
             .context("building the health-check HTTP client")?,
     );
+    let registry = if config.ci_issuers.is_empty() {
+        registry
+    } else {
+        registry.with_ci_tokens(Arc::new(CiTokenIssuers::new(
+            CiTokenSettings {
+                audience: config.public_url.trim_end_matches('/').to_owned(),
+                issuers: config.ci_issuers.clone(),
+            },
+            ProviderHttp::new().context("building the CI token issuers' HTTP client")?,
+        )))
+    };
     let registry = if config.sign_in.any() {
         registry.with_sign_in(SignInParts {
             store,

@@ -13,6 +13,7 @@ mod orgs;
 mod ownership;
 mod rate_limits;
 mod reports;
+mod trusted_publishing;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -84,6 +84,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "plugin_quarantine",
         sql: include_str!("../migrations/0011_plugin_quarantine.sql"),
     },
+    Migration {
+        version: 12,
+        name: "trusted_publishing",
+        sql: include_str!("../migrations/0012_trusted_publishing.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

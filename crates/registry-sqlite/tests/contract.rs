@@ -67,6 +67,14 @@ async fn sqlite_reports_keep_the_report_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_trusted_publishing_keeps_its_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::trusted_publishing_store_contract(Arc::new(store), "sqlite")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_rate_limits_keep_the_rate_limit_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
@@ -210,7 +218,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE device_grants;
              DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
              DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;
-             DROP TABLE plugin_reports;
+             DROP TABLE plugin_reports; DROP TABLE trusted_publishers; DROP TABLE publish_tokens;
              ALTER TABLE plugins DROP COLUMN quarantine;",
         )
         .unwrap();

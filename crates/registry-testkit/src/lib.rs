@@ -5,6 +5,7 @@
 //! into a binary.
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod ci_issuer;
 pub mod oidc;
 
 use std::io::{Cursor, Write};

@@ -25,7 +25,7 @@ use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
 /// `expires_at` as the TTL attribute wants it; a time before 1970 is already gone.
-fn ttl(expires_at: Timestamp) -> aws_sdk_dynamodb::types::AttributeValue {
+pub(crate) fn ttl(expires_at: Timestamp) -> aws_sdk_dynamodb::types::AttributeValue {
     n(u64::try_from(expires_at.unix_seconds()).unwrap_or(0))
 }
 

@@ -26,13 +26,16 @@
 //! | rate-limit mark | `RATE#{action}:{principal}` | `RATE` | |
 //! | audit record | `AUDIT#{plugin:slug or principal:id}` | `{audit id}` | `AUDIT` / `{audit id}` |
 //! | report of a plugin | `REPORT#{report id}` | `REPORT` | `REPORTS#open` or `REPORTS#resolved` / `{created_at}#{report id}` |
+//! | trusted publisher | `TPUB#{slug}` | `{publisher id}` | `TPUB_CI#{github:repository id or gitlab:project id}` / `{created_at}#{publisher id}` |
+//! | publish token | `PUBTOKEN#{sha256 of secret}` | `TOKEN` | |
+//! | CI token claimed | `JTI#{issuer}#{jti}` | `JTI` | |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
 //! | session | `SESSION#{sha256 of secret}` | `SESSION` | `SESSIONS#{principal}` / `{created_at}#{session id}` |
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Sessions, sign-in attempts, device sign-ins, invitations and rate-limit marks carry a `ttl` (epoch seconds), the table's
+//! Sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -45,6 +48,7 @@ use registry_core::moderation::ReportId;
 use registry_core::org::{OrgId, Permission};
 use registry_core::ownership::RosterKey;
 use registry_core::slug::Slug;
+use registry_core::trusted_publishing::PublisherId;
 use registry_core::version::PluginVersion;
 
 /// The partition and sort key of one item.
@@ -216,6 +220,21 @@ impl ItemKey {
         )
     }
 
+    /// One trusted publisher of a plugin.
+    pub fn trusted_publisher(slug: &Slug, id: &PublisherId) -> Self {
+        Self::new(trusted_publishers_of(slug), id.as_str())
+    }
+
+    /// A publish token, by the hash of its secret.
+    pub fn publish_token(hash: &SecretHash) -> Self {
+        Self::new(format!("PUBTOKEN#{}", hash.to_hex()), "TOKEN")
+    }
+
+    /// The claim of a CI token's `(issuer, jti)`: each is exchanged once.
+    pub fn ci_token_claim(issuer: &str, jti: &str) -> Self {
+        Self::new(format!("JTI#{issuer}#{jti}"), "JTI")
+    }
+
     /// One MCP router instance of a plugin.
     pub fn router_instance(slug: &Slug, id: &InstanceId) -> Self {
         Self::new(route_partition(slug), format!("{INSTANCE_PREFIX}{id}"))
@@ -255,6 +274,17 @@ pub const PERMISSION_PREFIX: &str = "PERM#";
 pub const ROW_PREFIX: &str = "ROW#";
 /// Sort-key prefix of a plugin's router instances.
 pub const INSTANCE_PREFIX: &str = "INST#";
+
+/// The partition of a plugin's trusted publishers.
+pub fn trusted_publishers_of(slug: &Slug) -> String {
+    format!("TPUB#{slug}")
+}
+
+/// The GSI1 partition of the trusted publishers of one CI identity
+/// (`CiIdentity::lookup_key`), of any plugin.
+pub fn trusted_publishers_for_ci(lookup_key: &str) -> String {
+    format!("TPUB_CI#{lookup_key}")
+}
 
 /// A public plugin's partition: its item, versions and download counters.
 pub fn plugin_partition(slug: &Slug) -> String {

@@ -35,6 +35,7 @@ mod orgs;
 mod ownership;
 mod rate_limits;
 mod reports;
+mod trusted_publishing;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

@@ -15,6 +15,7 @@ pub mod mcp_router;
 pub mod moderation;
 pub mod owners;
 pub mod plugins;
+pub mod trusted_publishing;
 
 pub use crate::search::{SearchHit, SearchPage};
 

@@ -159,6 +159,9 @@ impl Registry {
                 .to_owned(),
         };
         let secret = ApiKeySecret::from_presented(presented).ok_or_else(invalid)?;
+        if secret.is_publish_token() {
+            return self.authenticate_publish_token(&secret).await;
+        }
         let hash = secret.hash();
         let record = self.keys.key_by_hash(&hash).await?.ok_or_else(invalid)?;
         if !record.hash.matches(&hash) || record.revoked_at.is_some() {

@@ -18,6 +18,7 @@ mod rate_limits;
 mod read;
 mod sign_in;
 mod teams;
+mod trusted_publishing;
 mod uploads;
 
 use std::sync::Arc;
@@ -57,6 +58,7 @@ use crate::timestamp::Clock;
 
 use crate::version::PluginVersion;
 pub use teams::{TeamInfo, TeamMemberInfo, TeamMembership};
+pub use trusted_publishing::{IssuedPublishToken, TrustedPublisherView};
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]
@@ -84,6 +86,8 @@ pub struct Registry {
         Arc<dyn crate::store::RateLimitStore>,
         crate::rate_limit::RateLimits,
     )>,
+    trusted: Option<Arc<dyn crate::store::TrustedPublishingStore>>,
+    ci_tokens: Option<Arc<dyn crate::trusted_publishing::CiTokenVerifier>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
 }
@@ -111,6 +115,8 @@ impl Registry {
             audit: None,
             reports: None,
             rate_limits: None,
+            trusted: None,
+            ci_tokens: None,
             clock,
             config,
         }
@@ -174,6 +180,15 @@ pub fn require_scope(caller: Option<&Caller>, needed: Scope) -> Result<&Caller, 
         Ok(caller)
     } else {
         Err(RegistryError::MissingScope { needed })
+    }
+}
+
+/// Checks that a caller is present and may publish: a key with the `publish`
+/// scope, or a publish token (whose plugins are checked where they are named).
+pub fn require_publish_right(caller: Option<&Caller>) -> Result<&Caller, RegistryError> {
+    match caller {
+        Some(c) if c.publish_token_publishers().is_some() => Ok(c),
+        other => require_scope(other, Scope::Publish),
     }
 }
 

@@ -194,6 +194,10 @@ impl Registry {
         caller: &Caller,
         owners: &Roster,
     ) -> Result<bool, RegistryError> {
+        // A publish token acts for a CI workflow, never as its registrant.
+        if caller.publish_token_publishers().is_some() {
+            return Ok(false);
+        }
         if owners.entry(&caller.principal).is_some() {
             return Ok(true);
         }

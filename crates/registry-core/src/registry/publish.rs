@@ -7,10 +7,10 @@
 use bytes::Bytes;
 
 use super::contention::RaceRetry;
-use super::{Registry, highest_live_version, latest_version, require_scope};
+use super::{Registry, highest_live_version, latest_version, require_publish_right};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::audit::{AuditAction, AuditDetail, AuditSubject};
-use crate::auth::{Caller, Scope};
+use crate::auth::Caller;
 use crate::bundle::{check_file_name, validate_bundle};
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
@@ -100,7 +100,7 @@ impl Registry {
         body: PublishBody,
         mode: Mode<'_>,
     ) -> Result<Published, RegistryError> {
-        require_scope(Some(caller), Scope::Publish)?;
+        require_publish_right(Some(caller))?;
         let (prepared, upload) = match body {
             PublishBody::Document { bytes, format } => {
                 (prepare_document(bytes, format, None)?, None)
@@ -159,7 +159,7 @@ impl Registry {
                         reason: quarantine.reason.clone(),
                     });
                 }
-                let owners = self.require_owner(caller, &plugin, false).await?;
+                let owners = self.require_publisher(caller, &plugin).await?;
                 owners_checked = true;
                 check_may_add(&plugin.versions, &version, &mode, &slug)?;
                 if !owners.exists() {
@@ -172,26 +172,16 @@ impl Registry {
                     slug: slug.to_string(),
                 });
             }
-            None => {
-                // A new slug may not read like a route or another plugin's slug.
-                if let Some(reserved) = slug.looks_reserved() {
-                    return Err(RegistryError::invalid_field(
-                        "slug",
-                        format!(
-                            "'{slug}' reads like the registry's reserved '{reserved}'; choose another slug"
-                        ),
-                    ));
-                }
-                if let Some(existing) = self.catalog.slug_with_skeleton(&slug.skeleton()).await?
-                    && existing != slug
-                {
-                    return Err(RegistryError::SlugConfusable {
-                        slug: slug.to_string(),
-                        existing: existing.to_string(),
-                    });
-                }
-            }
+            None => self.check_new_slug(&slug).await?,
         }
+        // Who owns the plugin if this publish makes it: the caller, or for a
+        // publish token, whoever registered the pending publisher it came through.
+        let new_owner = match caller.publish_token_publishers() {
+            Some(publishers) if !owners_checked => {
+                self.pending_owner_for(publishers, &slug).await?
+            }
+            _ => caller.principal.clone(),
+        };
 
         self.take_allowance(caller, action).await?;
         let record = self.store_artifacts(caller, prepared).await?;
@@ -206,17 +196,12 @@ impl Registry {
                 }
                 None => {
                     self.catalog
-                        .create_plugin(
-                            &slug,
-                            &caller.principal,
-                            &record,
-                            &LatestSummary::of(&record),
-                        )
+                        .create_plugin(&slug, &new_owner, &record, &LatestSummary::of(&record))
                         .await
                 }
                 Some(plugin) => {
                     if !owners_checked {
-                        self.require_owner(caller, &plugin, false).await?;
+                        self.require_publisher(caller, &plugin).await?;
                         owners_checked = true;
                     }
                     check_may_add(&plugin.versions, &version, &mode, &slug)?;
@@ -245,8 +230,9 @@ impl Registry {
                     .await;
                     if !owners_checked {
                         // This publish made the plugin: its publisher is its owner.
-                        self.store_first_owner(&slug, &caller.principal, record.published_at)
+                        self.store_first_owner(&slug, &new_owner, record.published_at)
                             .await;
+                        self.settle_pending_publishers(&slug, &new_owner).await;
                     }
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
@@ -289,6 +275,51 @@ impl Registry {
         Err(RegistryError::ConcurrentUpdate {
             slug: slug.to_string(),
         })
+    }
+
+    /// Refuses a new slug that is reserved-looking or confusable with a plugin's.
+    pub(super) async fn check_new_slug(&self, slug: &Slug) -> Result<(), RegistryError> {
+        if slug.is_reserved() {
+            return Err(RegistryError::invalid_field(
+                "slug",
+                format!("'{slug}' is reserved by the registry; choose another slug"),
+            ));
+        }
+        // A new slug may not read like a route or another plugin's slug.
+        if let Some(reserved) = slug.looks_reserved() {
+            return Err(RegistryError::invalid_field(
+                "slug",
+                format!(
+                    "'{slug}' reads like the registry's reserved '{reserved}'; choose another slug"
+                ),
+            ));
+        }
+        if let Some(existing) = self.catalog.slug_with_skeleton(&slug.skeleton()).await?
+            && existing != *slug
+        {
+            return Err(RegistryError::SlugConfusable {
+                slug: slug.to_string(),
+                existing: existing.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a caller that may not publish into `plugin`: a publish token whose
+    /// publishers the plugin no longer trusts, or a key not acting as an owner.
+    /// Returns the plugin's owners.
+    async fn require_publisher(
+        &self,
+        caller: &Caller,
+        plugin: &crate::store::PluginRecord,
+    ) -> Result<crate::ownership::Roster, RegistryError> {
+        match caller.publish_token_publishers() {
+            Some(publishers) => {
+                self.require_trusted_publisher(publishers, plugin).await?;
+                self.owner_roster(plugin).await
+            }
+            None => self.require_owner(caller, plugin, false).await,
+        }
     }
 
     async fn store_artifacts(

@@ -1,7 +1,7 @@
 //! `POST /uploads` and resolving a named upload into a bundle at publish time.
 
-use super::{Registry, require_scope};
-use crate::auth::{Caller, PrincipalId, Scope};
+use super::{Registry, require_publish_right};
+use crate::auth::{Caller, PrincipalId};
 use crate::bundle::{BundleError, MAX_BUNDLE_BYTES};
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
@@ -21,7 +21,7 @@ impl Registry {
         caller: &Caller,
         request: UploadRequest,
     ) -> Result<UploadTicket, RegistryError> {
-        require_scope(Some(caller), Scope::Publish)?;
+        require_publish_right(Some(caller))?;
         let uploads = self.upload_store()?;
         if request.size == 0 {
             return Err(RegistryError::InvalidParameter {

@@ -38,6 +38,7 @@ use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
+use crate::trusted_publishing::{PublishTokenRecord, PublisherId, TrustedPublisher};
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
 use crate::version::PluginVersion;
 
@@ -649,6 +650,43 @@ pub trait ReportStore: Send + Sync {
         id: &ReportId,
         resolution: &Resolution,
     ) -> Result<(), StorageError>;
+}
+
+/// Trusted publishers and the publish tokens exchanged for CI tokens
+/// ([`crate::trusted_publishing`]).
+#[async_trait]
+pub trait TrustedPublishingStore: Send + Sync {
+    /// Stores a new publisher ([`Conflict::AlreadyExists`] if its id is taken).
+    async fn insert_publisher(&self, publisher: &TrustedPublisher) -> Result<(), StorageError>;
+
+    /// Every publisher of `slug`, pending or not, oldest first.
+    async fn publishers_of(&self, slug: &Slug) -> Result<Vec<TrustedPublisher>, StorageError>;
+
+    /// Every publisher whose CI identity has `lookup_key`
+    /// ([`crate::trusted_publishing::CiIdentity::lookup_key`]), of any plugin.
+    async fn publishers_for_ci(
+        &self,
+        lookup_key: &str,
+    ) -> Result<Vec<TrustedPublisher>, StorageError>;
+
+    /// Replaces a stored publisher (activating a pending one); [`Conflict::Missing`]
+    /// if it is gone.
+    async fn replace_publisher(&self, publisher: &TrustedPublisher) -> Result<(), StorageError>;
+
+    /// Removes a publisher of `slug`; [`Conflict::Missing`] if there is none.
+    async fn remove_publisher(&self, slug: &Slug, id: &PublisherId) -> Result<(), StorageError>;
+
+    /// Stores a publish token, claiming its CI token's `(issuer, jti)` in the same
+    /// write: [`Conflict::AlreadyExists`] if that pair was claimed before (a
+    /// replayed CI token), and nothing is written. Records past their
+    /// `retain_until` may be dropped.
+    async fn insert_publish_token(&self, token: &PublishTokenRecord) -> Result<(), StorageError>;
+
+    /// A publish token by the hash of its secret.
+    async fn publish_token(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<PublishTokenRecord>, StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

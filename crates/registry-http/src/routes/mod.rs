@@ -13,6 +13,7 @@ pub mod owners;
 pub mod plugins;
 pub mod sign_in;
 pub mod teams;
+pub mod trusted_publishing;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -103,6 +104,11 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(moderation::list_reports))
         .routes(routes!(moderation::resolve_report))
         .routes(routes!(moderation::quarantine, moderation::lift_quarantine))
+        .routes(routes!(
+            trusted_publishing::list_trusted_publishers,
+            trusted_publishing::add_trusted_publisher
+        ))
+        .routes(routes!(trusted_publishing::remove_trusted_publisher))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.
@@ -112,6 +118,7 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(sign_in::start_sign_in))
         .routes(routes!(sign_in::finish_sign_in))
         .routes(routes!(sign_in::sign_out))
+        .routes(routes!(trusted_publishing::exchange_ci_token))
         .routes(routes!(account::account_page))
         .routes(routes!(account::plugin_audit_page))
         .routes(routes!(account::create_key_form))

@@ -10,7 +10,7 @@ use registry_core::RegistryError;
 use registry_core::checksum::Sha256Digest;
 use registry_core::upload::UploadRequest;
 
-use crate::auth::MaybeCaller;
+use crate::auth::PublishingCaller;
 use crate::body::{parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
@@ -36,7 +36,7 @@ const MAX_UPLOAD_REQUEST_BODY: usize = 4 * 1024;
 )]
 pub async fn create_upload(
     State(state): State<Arc<AppState>>,
-    caller: MaybeCaller,
+    PublishingCaller(caller): PublishingCaller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {

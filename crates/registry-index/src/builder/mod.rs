@@ -18,7 +18,7 @@ use registry_core::store::{ArtifactStore, CatalogStore, StorageError};
 use registry_core::timestamp::Clock;
 
 use crate::canonical::to_canonical_json;
-use crate::format::{FORMAT_VERSION, IndexConfig};
+use crate::format::{FORMAT_VERSION, IndexConfig, TrustedPublishingInfo};
 use crate::path::IndexPath;
 use crate::render::RenderedFile;
 use crate::search::IndexedSearch;
@@ -230,6 +230,10 @@ impl IndexBuilder {
                 .site
                 .as_ref()
                 .map(|_| registry_pages::fingerprint().to_owned()),
+            trusted_publishing: Some(TrustedPublishingInfo {
+                audience: url.clone(),
+                exchange_url: format!("{url}/auth/oidc/exchange"),
+            }),
         }
     }
 

@@ -70,6 +70,9 @@ impl Functions {
             },
             check_timeout: std::time::Duration::from_secs(2),
             rate_limits: registry_core::rate_limit::RateLimits::default(),
+            // Trusted publishing's exchange is tested over HTTP on both backends;
+            // here no CI issuer is trusted, so nothing reaches out.
+            ci_issuers: Vec::new(),
             // Signing in is offered; the tests hand sessions to the store and never
             // reach this (unrouted) GitHub.
             sign_in: registry_identity::SignInSettings {

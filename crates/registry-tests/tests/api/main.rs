@@ -24,4 +24,5 @@ mod rate_limits;
 mod read;
 mod sign_in;
 mod snapshots;
+mod trusted_publishing;
 mod uploads;

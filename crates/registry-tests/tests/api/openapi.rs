@@ -29,6 +29,7 @@ fn sample(parameter: &str) -> &'static str {
         "permission" => "sys_admin",
         "key_id" => "key_0123456789abcdef",
         "report_id" => "rpt_0123456789abcdef",
+        "publisher_id" => "tp_0123456789abcdef",
         "instance_id" => "github-1",
         "provider" => "oidc",
         other => panic!("no sample for the path parameter {{{other}}}: add one"),

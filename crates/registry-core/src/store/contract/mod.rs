@@ -18,6 +18,7 @@ mod orgs;
 mod ownership;
 mod rate_limits;
 mod reports;
+mod trusted_publishing;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
@@ -31,6 +32,7 @@ pub use orgs::{org_catalog_store_contract, org_store_contract, sample_catalog_ro
 pub use ownership::ownership_store_contract;
 pub use rate_limits::rate_limit_store_contract;
 pub use reports::report_store_contract;
+pub use trusted_publishing::trusted_publishing_store_contract;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

@@ -16,7 +16,7 @@ use registry_core::registry::{PublishBody, Published};
 use registry_core::slug::Slug;
 use serde::Deserialize;
 
-use crate::auth::MaybeCaller;
+use crate::auth::PublishingCaller;
 use crate::body::{disposition_file_name, media_type, named_upload, read_limited};
 use crate::problem::ApiError;
 use crate::routes::json_response;
@@ -84,7 +84,7 @@ async fn read_publish_body(
 )]
 pub async fn publish_plugin(
     State(state): State<Arc<AppState>>,
-    caller: MaybeCaller,
+    PublishingCaller(caller): PublishingCaller,
     params: Result<Query<PublishParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
@@ -129,7 +129,7 @@ pub async fn publish_plugin(
 )]
 pub async fn update_plugin(
     State(state): State<Arc<AppState>>,
-    caller: MaybeCaller,
+    PublishingCaller(caller): PublishingCaller,
     Path(slug): Path<String>,
     params: Result<Query<PublishParams>, QueryRejection>,
     headers: HeaderMap,

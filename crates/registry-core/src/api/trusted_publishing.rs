@@ -1,0 +1,22 @@
+//! Trusted publishing: registering CI workflows and exchanging CI tokens.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::registry::{IssuedPublishToken, TrustedPublisherView};
+pub use crate::trusted_publishing::CiIdentity;
+
+/// A plugin's trusted publishers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrustedPublisherList {
+    /// The publishers, oldest first.
+    pub publishers: Vec<TrustedPublisherView>,
+}
+
+/// What a CI job sends to `POST /auth/oidc/exchange`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// The OIDC token the CI service gave the job, requested with this registry's
+    /// audience (`config.json`'s `trusted_publishing.audience`).
+    pub token: String,
+}

@@ -1,0 +1,429 @@
+//! Trusted publishing over HTTP, on the backend under test: an owner registers a
+//! CI workflow; a job's OIDC token (signed by a key the test generates and serves
+//! as a JWKS from a loopback issuer) is exchanged for a publish token that
+//! publishes that plugin alone. Each kind of bad token is refused with its own
+//! problem code; a pending publisher creates its plugin.
+
+use registry_core::timestamp::Clock as _;
+use registry_core::trusted_publishing::PUBLISH_TOKEN_LIFETIME;
+use registry_testkit::ci_issuer::{CiIssuer, GithubJob};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_problem, plugin_yaml};
+use crate::owners::{Person, call, ok_json, person};
+
+/// A registry that trusts `issuer` as GitHub Actions'.
+async fn app_trusting(issuer: &CiIssuer) -> TestApp {
+    let issuer = issuer.issuer().to_owned();
+    TestApp::spawn_configured(move |config| {
+        config.ci_issuers = vec![(openworkflow_registry::CiService::GithubActions, issuer)];
+    })
+    .await
+}
+
+fn now(app: &TestApp) -> i64 {
+    app.clock.now().unix_seconds()
+}
+
+fn github_publisher(job: &GithubJob) -> Value {
+    json!({
+        "provider": "github_actions",
+        "repository": job.repository,
+        "repository_id": job.repository_id,
+        "repository_owner_id": job.repository_owner_id,
+        "workflow": job.workflow,
+    })
+}
+
+async fn register(app: &TestApp, owner: &Person, slug: &str, job: &GithubJob) -> Value {
+    ok_json(
+        call(
+            app,
+            Method::POST,
+            &format!("/plugins/{slug}/trusted-publishers"),
+            &owner.key,
+            github_publisher(job),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn exchange(app: &TestApp, token: &str) -> reqwest::Response {
+    app.send_body(
+        Method::POST,
+        "/auth/oidc/exchange",
+        None,
+        "application/json",
+        json!({ "token": token }).to_string(),
+    )
+    .await
+}
+
+async fn publish_token(app: &TestApp, token: &str) -> Value {
+    ok_json(exchange(app, token).await, StatusCode::OK).await
+}
+
+#[tokio::test]
+async fn a_registered_workflow_publishes_with_no_stored_secret() {
+    let issuer = CiIssuer::start().await;
+    let app = app_trusting(&issuer).await;
+    let config = app.get_json("/index/config.json").await;
+    assert_eq!(config["trusted_publishing"]["audience"], app.base.as_str());
+    assert_eq!(
+        config["trusted_publishing"]["exchange_url"],
+        app.url("/auth/oidc/exchange")
+    );
+    let ada = person(&app, "ada").await;
+    app.publish_ok(&ada.key, "tp-happy", "1.0.0").await;
+    app.publish_ok(&ada.key, "tp-other", "1.0.0").await;
+    let job = GithubJob::release();
+    let registered = register(&app, &ada, "tp-happy", &job).await;
+    assert_eq!(registered["pending"], false);
+    assert_eq!(registered["ci"]["repository_id"], "4242");
+
+    let ci_token = issuer.github_token(&job, &app.base, now(&app));
+    let issued = publish_token(&app, &ci_token).await;
+    let token = issued["token"].as_str().unwrap();
+    assert!(token.starts_with("owpt_"), "{issued}");
+    assert_eq!(issued["plugins"], json!(["tp-happy"]));
+    let expires =
+        registry_core::timestamp::Timestamp::parse(issued["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires <= app.clock.now().plus(PUBLISH_TOKEN_LIFETIME));
+
+    let published = app
+        .publish_yaml(token, &plugin_yaml("tp-happy", "1.1.0"))
+        .await;
+    assert_eq!(published.status(), StatusCode::CREATED);
+
+    // It publishes its plugins and does nothing else.
+    expect_problem(
+        app.publish_yaml(token, &plugin_yaml("tp-other", "1.1.0"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "key_not_for_plugin",
+    )
+    .await;
+    expect_problem(
+        app.deprecate(token, "tp-happy", "1.0.0", json!({"message": "old"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_problem(
+        app.get_with_key("/auth/keys", token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    let log = ok_json(
+        app.get_with_key("/plugins/tp-happy/audit", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let records = log["records"].as_array().unwrap();
+    let action = |i: usize| records[i]["action"].as_str().unwrap();
+    assert_eq!(
+        (action(0), action(1), action(2)),
+        (
+            "version_published",
+            "publish_token_issued",
+            "trusted_publisher_added"
+        ),
+        "{log}"
+    );
+    assert_eq!(records[0]["credential"], issued["id"]);
+    assert_eq!(records[0]["detail"]["version"], "1.1.0");
+    assert!(
+        records[1]["detail"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("octo-org/octo-plugins"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn each_bad_ci_token_is_refused_with_its_own_code() {
+    let issuer = CiIssuer::start().await;
+    let app = app_trusting(&issuer).await;
+    let ada = person(&app, "ada").await;
+    app.publish_ok(&ada.key, "tp-guarded", "1.0.0").await;
+    let job = GithubJob::release();
+    register(&app, &ada, "tp-guarded", &job).await;
+    let at = now(&app);
+
+    let wrong_audience = issuer.github_token(&job, "https://another-registry.example", at);
+    expect_problem(
+        exchange(&app, &wrong_audience).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_audience",
+    )
+    .await;
+
+    let mut expired = issuer.github_claims(&job, &app.base, at - 600);
+    expired["exp"] = json!(at - 120);
+    expect_problem(
+        exchange(&app, &issuer.sign(&expired)).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_expired",
+    )
+    .await;
+
+    let mut early = issuer.github_claims(&job, &app.base, at);
+    early["nbf"] = json!(at + 600);
+    expect_problem(
+        exchange(&app, &issuer.sign(&early)).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_not_yet_valid",
+    )
+    .await;
+
+    let good = issuer.github_claims(&job, &app.base, at);
+    expect_problem(
+        exchange(&app, &issuer.sign_with_foreign_key(&good)).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_signature",
+    )
+    .await;
+
+    let mut elsewhere = good.clone();
+    elsewhere["iss"] = json!("https://token.actions.example.net");
+    expect_problem(
+        exchange(&app, &issuer.sign(&elsewhere)).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_issuer",
+    )
+    .await;
+
+    expect_problem(
+        exchange(&app, "not-a-jwt").await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_malformed",
+    )
+    .await;
+
+    // The same repository name under another id: deleted and re-created by
+    // someone else, it is another repository.
+    let impostor = GithubJob {
+        repository_id: "9999".into(),
+        ..job.clone()
+    };
+    expect_problem(
+        exchange(&app, &issuer.github_token(&impostor, &app.base, at)).await,
+        StatusCode::FORBIDDEN,
+        "no_trusted_publisher",
+    )
+    .await;
+    let other_workflow = GithubJob {
+        workflow: "ci.yml".into(),
+        ..job.clone()
+    };
+    expect_problem(
+        exchange(&app, &issuer.github_token(&other_workflow, &app.base, at)).await,
+        StatusCode::FORBIDDEN,
+        "no_trusted_publisher",
+    )
+    .await;
+
+    for trigger in ["pull_request_target", "workflow_run"] {
+        let risky = GithubJob {
+            event_name: trigger.into(),
+            ..job.clone()
+        };
+        let body = expect_problem(
+            exchange(&app, &issuer.github_token(&risky, &app.base, at)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden_trigger",
+        )
+        .await;
+        assert!(body["detail"].as_str().unwrap().contains(trigger), "{body}");
+    }
+
+    // A good token is exchanged once.
+    let once = issuer.sign(&good);
+    publish_token(&app, &once).await;
+    expect_problem(
+        exchange(&app, &once).await,
+        StatusCode::UNAUTHORIZED,
+        "oidc_token_replayed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_pending_publisher_creates_its_plugin_owned_by_whoever_registered_it() {
+    let issuer = CiIssuer::start().await;
+    let app = app_trusting(&issuer).await;
+    let (ada, mallory) = (person(&app, "ada").await, person(&app, "mallory").await);
+    let job = GithubJob::release();
+    let pending = register(&app, &ada, "tp-fresh", &job).await;
+    assert_eq!(pending["pending"], true);
+    // Someone else's pending publisher for the same slug, from another repository.
+    let squatter = GithubJob {
+        repository: "mallory/tp-fresh".into(),
+        repository_id: "31337".into(),
+        repository_owner_id: "666".into(),
+        ..job.clone()
+    };
+    register(&app, &mallory, "tp-fresh", &squatter).await;
+    let listed = ok_json(
+        app.get_with_key("/plugins/tp-fresh/trusted-publishers", &ada.key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        listed["publishers"].as_array().unwrap().len(),
+        1,
+        "a registrant sees only their own pending publishers: {listed}"
+    );
+
+    let issued = publish_token(&app, &issuer.github_token(&job, &app.base, now(&app))).await;
+    let token = issued["token"].as_str().unwrap();
+    assert_eq!(issued["plugins"], json!(["tp-fresh"]));
+    let created = app
+        .publish_yaml(token, &plugin_yaml("tp-fresh", "1.0.0"))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let owners = ok_json(
+        app.get_with_key("/plugins/tp-fresh/owners", &ada.key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let owner_ids: Vec<&str> = owners["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(owner_ids, vec![ada.id.as_str()], "{owners}");
+    let publishers = ok_json(
+        app.get_with_key("/plugins/tp-fresh/trusted-publishers", &ada.key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let publishers = publishers["publishers"].as_array().unwrap();
+    assert_eq!(
+        publishers.len(),
+        1,
+        "the other pending publisher is dropped"
+    );
+    assert_eq!(publishers[0]["pending"], false);
+    assert_eq!(publishers[0]["id"], pending["id"]);
+
+    // The squatter's workflow now publishes nothing.
+    expect_problem(
+        exchange(&app, &issuer.github_token(&squatter, &app.base, now(&app))).await,
+        StatusCode::FORBIDDEN,
+        "no_trusted_publisher",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn only_owners_register_publishers_and_a_removed_one_stops_publishing_at_once() {
+    let issuer = CiIssuer::start().await;
+    let app = app_trusting(&issuer).await;
+    let (ada, bob) = (person(&app, "ada").await, person(&app, "bob").await);
+    app.publish_ok(&ada.key, "tp-owned", "1.0.0").await;
+    let job = GithubJob::release();
+    expect_problem(
+        call(
+            &app,
+            Method::POST,
+            "/plugins/tp-owned/trusted-publishers",
+            &bob.key,
+            github_publisher(&job),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let mut by_name = github_publisher(&job);
+    by_name["repository_id"] = json!("octo-org/octo-plugins");
+    let body = expect_problem(
+        call(
+            &app,
+            Method::POST,
+            "/plugins/tp-owned/trusted-publishers",
+            &ada.key,
+            by_name,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "repository_id", "{body}");
+    let registered = register(&app, &ada, "tp-owned", &job).await;
+    expect_problem(
+        call(
+            &app,
+            Method::POST,
+            "/plugins/tp-owned/trusted-publishers",
+            &ada.key,
+            github_publisher(&job),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "trusted_publisher_exists",
+    )
+    .await;
+
+    let issued = publish_token(&app, &issuer.github_token(&job, &app.base, now(&app))).await;
+    let token = issued["token"].as_str().unwrap();
+    let id = registered["id"].as_str().unwrap();
+    let removed = call(
+        &app,
+        Method::DELETE,
+        &format!("/plugins/tp-owned/trusted-publishers/{id}"),
+        &ada.key,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        app.publish_yaml(token, &plugin_yaml("tp-owned", "1.1.0"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_trusted_publisher",
+    )
+    .await;
+    expect_problem(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/plugins/tp-owned/trusted-publishers/{id}"),
+            &ada.key,
+            Value::Null,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "trusted_publisher_not_found",
+    )
+    .await;
+
+    // A publish token expires with the registry's clock.
+    register(&app, &ada, "tp-owned", &job).await;
+    let issued = publish_token(&app, &issuer.github_token(&job, &app.base, now(&app))).await;
+    app.clock
+        .advance(PUBLISH_TOKEN_LIFETIME + time::Duration::seconds(1));
+    expect_problem(
+        app.publish_yaml(
+            issued["token"].as_str().unwrap(),
+            &plugin_yaml("tp-owned", "1.1.0"),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "publish_token_expired",
+    )
+    .await;
+}

@@ -13,6 +13,7 @@
 //! - [`install`]: downloading, verifying and installing a plugin version.
 //! - [`signature`]: authors' GPG signatures, verified in pure Rust.
 //! - [`router`]: MCP router registration, for plugin instances and routers.
+//! - [`trusted_publishing`]: publishing from GitHub Actions with no stored secret.
 
 pub mod bundle;
 pub mod client;
@@ -22,6 +23,7 @@ pub mod install;
 pub mod mcp_router;
 pub mod signature;
 pub mod store;
+pub mod trusted_publishing;
 
 pub use client::{ApiKey, ClientError, Problem, RegistryClient};
 pub use config::{ConfigFile, Settings};

@@ -1401,3 +1401,97 @@ async fn owners_and_teams_are_managed_from_the_terminal() {
         .ok();
     bob.run(&["plugin", "install", "shared@1.1.0"]).ok();
 }
+
+/// The environment of a GitHub Actions job with `permissions: id-token: write`,
+/// its runner played by `issuer`.
+fn in_actions(command: &mut Command, issuer: &registry_testkit::ci_issuer::CiIssuer) {
+    command
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}?api-version=2.0", issuer.runner_url()),
+        )
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            registry_testkit::ci_issuer::ACTIONS_REQUEST_TOKEN,
+        );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_actions_job_publishes_with_no_key_through_trusted_publishing() {
+    use registry_testkit::ci_issuer::{CiIssuer, GithubJob};
+
+    let issuer = CiIssuer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[(
+            "OPENWORKFLOW_REGISTRY_GITHUB_ACTIONS_ISSUER",
+            issuer.issuer(),
+        )],
+    );
+    let (ada, ada_id) = person(&registry, "ada").await;
+    let added = ada
+        .run(&[
+            "plugin",
+            "publisher",
+            "add",
+            "ci-made",
+            "--github",
+            "octo-org/octo-plugins",
+            "--repository-id",
+            "4242",
+            "--owner-id",
+            "77",
+            "--workflow",
+            "release.yml",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(added["pending"], true, "{added}");
+
+    let job = User::new(&registry);
+    let schema = job.write("ci-made.yaml", &plugin_yaml("ci-made", "1.0.0"));
+    let outside = job.run(&["plugin", "publish", &schema]).fails_with(3);
+    assert!(
+        outside.stderr.contains("id-token: write"),
+        "{}",
+        outside.stderr
+    );
+
+    issuer.serve_runner_tokens_for(&GithubJob::release());
+    let mut publish = job.command(&["plugin", "publish", &schema]);
+    in_actions(&mut publish, &issuer);
+    let run = Run::of(publish.output().unwrap()).ok();
+    assert!(run.stderr.contains("trusted publishing"), "{}", run.stderr);
+
+    let owners = ada
+        .run(&["plugin", "owner", "list", "ci-made", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        owners["owners"][0]["principal"],
+        ada_id.as_str(),
+        "{owners}"
+    );
+    let publishers = ada
+        .run(&["plugin", "publisher", "list", "ci-made", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        publishers["publishers"][0]["pending"], false,
+        "{publishers}"
+    );
+
+    // Another workflow of the same repository is not trusted.
+    issuer.serve_runner_tokens_for(&GithubJob {
+        workflow: "ci.yml".into(),
+        ..GithubJob::release()
+    });
+    let newer = job.write("ci-made-2.yaml", &plugin_yaml("ci-made", "1.1.0"));
+    let mut refused = job.command(&["plugin", "publish", &newer]);
+    in_actions(&mut refused, &issuer);
+    let run = Run::of(refused.output().unwrap());
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("no plugin trusts"), "{}", run.stderr);
+}

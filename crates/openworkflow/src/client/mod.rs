@@ -38,6 +38,7 @@ mod owners;
 mod progress;
 mod reports;
 mod retry;
+mod trusted_publishing;
 
 pub use api_key::ApiKey;
 use cache::HttpCache;

@@ -16,6 +16,7 @@ mod failure;
 mod mcp_router;
 mod owners;
 mod plugin;
+mod publishers;
 mod reports;
 
 use crate::progress::ProgressBars;

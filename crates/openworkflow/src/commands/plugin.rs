@@ -7,11 +7,14 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 use openworkflow::bundle::zip_directory;
 use openworkflow::client::{
-    ClientError, DeprecationNotice, PublishPayload, RegistryClient, check_sha256,
+    ApiKey, ClientError, DeprecationNotice, PublishPayload, RegistryClient, check_sha256,
 };
 use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
 use openworkflow::signature::verify_document_signature;
+use openworkflow::trusted_publishing::{
+    ActionsIdTokenRequest, TrustedPublishingError, publish_token_from_actions,
+};
 use registry_core::bundle::validate_bundle;
 use registry_core::manifest::{
     DocumentFormat, FieldError, Manifest, ParsedDocument, parse_document, signed_content,
@@ -23,6 +26,7 @@ use crate::output::Output;
 use super::audit::AuditPage;
 use super::failure::{Failure, exit};
 use super::owners::OwnerCommand;
+use super::publishers::PublisherCommand;
 use super::reports::parse_reason;
 use super::{Context, exact_version, split_plugin};
 use registry_core::api::moderation::ReportReason;
@@ -96,6 +100,9 @@ pub(super) enum PluginCommand {
     /// A plugin's owners: list, invite, remove, and answer invitations.
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// The CI workflows trusted to publish a plugin with no stored secret.
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
     /// Report a plugin (or `slug@version`) to the registry's admins.
     Report {
         /// `slug` or `slug@version`.
@@ -208,6 +215,7 @@ pub(super) async fn plugin(
         PluginCommand::Canonical { file } => canonical(&file, out),
         PluginCommand::List => list(out),
         PluginCommand::Owner(command) => super::owners::owner(command, cx, out).await,
+        PluginCommand::Publisher(command) => super::publishers::publisher(command, cx, out).await,
         PluginCommand::Report {
             plugin,
             reason,
@@ -405,13 +413,31 @@ async fn publish(cx: &Context, out: &Output, args: &PublishArgs) -> Result<(), F
         );
         return Ok(());
     }
-    let client = cx.client()?;
+    let mut client = cx.client()?;
     if !client.has_key() {
-        return Err(
-            Failure::new(exit::AUTH, "publishing needs an API key").hint(
-                "set OPENWORKFLOW_REGISTRY_API_KEY, or store a key with `openworkflow auth login`",
-            ),
+        let Some(request) = ActionsIdTokenRequest::from_env(super::env_var) else {
+            return Err(
+                Failure::new(exit::AUTH, "publishing needs an API key").hint(
+                    "set OPENWORKFLOW_REGISTRY_API_KEY, store a key with `openworkflow auth login`, or publish from a GitHub Actions job with `permissions: id-token: write` and a trusted publisher",
+                ),
+            );
+        };
+        out.note(
+            "No API key: exchanging this GitHub Actions job's OIDC token (trusted publishing)…",
         );
+        let issued = publish_token_from_actions(&client, &request)
+            .await
+            .map_err(|e| match e {
+                TrustedPublishingError::Registry(e) => Failure::from(e),
+                other => Failure::new(exit::AUTH, other.to_string()),
+            })?;
+        out.note(&format!(
+            "Publish token {} for {} until {}",
+            issued.id,
+            issued.plugins.join(", "),
+            issued.expires_at
+        ));
+        client = client.with_key(ApiKey::new(issued.token));
     }
     out.note(&format!("Publishing {slug} {version} to {registry}…"));
     let published = client

@@ -97,6 +97,64 @@ async fn each_function_answers_its_api_gateway_events() {
 }
 
 #[tokio::test]
+async fn the_sign_in_function_exchanges_a_ci_token_and_the_publish_function_takes_the_result() {
+    use registry_testkit::ci_issuer::{CiIssuer, GithubJob};
+
+    let issuer = CiIssuer::start().await;
+    let f = Functions::start_trusting(vec![(
+        registry_identity::CiService::GithubActions,
+        issuer.issuer().to_owned(),
+    )])
+    .await;
+    // The admin registers a pending publisher for the spec's `github` plugin.
+    let admin = f.state.registry.authenticate(&f.key).await.unwrap();
+    let job = GithubJob::release();
+    f.state
+        .registry
+        .add_trusted_publisher(
+            &admin,
+            "github",
+            registry_core::trusted_publishing::CiIdentity::GithubActions {
+                repository: job.repository.clone(),
+                repository_id: job.repository_id.clone(),
+                repository_owner_id: job.repository_owner_id.clone(),
+                workflow: job.workflow.clone(),
+                environment: None,
+            },
+        )
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ci_token = issuer.github_token(&job, &f.config.public_url, now);
+    let body = serde_json::json!({ "token": ci_token }).to_string();
+    let (status, issued) = f
+        .invoke(sign_in_routes, "apigw/exchange_ci_token.json", &body)
+        .await;
+    assert_eq!(status, 200, "{issued}");
+    assert_eq!(issued["plugins"], serde_json::json!(["github"]));
+    let token = issued["token"].as_str().unwrap();
+
+    let (status, body) = f
+        .invoke_with(
+            publish_routes,
+            "apigw/publish_yaml.json",
+            GITHUB_YAML,
+            &[("{{API_KEY}}", token)],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // The same CI token, replayed through API Gateway, is refused.
+    let body = serde_json::json!({ "token": ci_token }).to_string();
+    let (status, refused) = f
+        .invoke(sign_in_routes, "apigw/exchange_ci_token.json", &body)
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (401, Some("oidc_token_replayed"))
+    );
+}
+
+#[tokio::test]
 async fn a_page_the_bucket_lacks_is_answered_by_the_search_function_with_the_not_found_page() {
     let f = Functions::start().await;
     let (status, body) = f

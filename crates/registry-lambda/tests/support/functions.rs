@@ -40,6 +40,11 @@ pub const INDEX_KEY_HEX: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2
 
 impl Functions {
     pub async fn start() -> Self {
+        Self::start_trusting(Vec::new()).await
+    }
+
+    /// As [`Self::start`], trusting `ci_issuers` for trusted publishing.
+    pub async fn start_trusting(ci_issuers: Vec<(registry_identity::CiService, String)>) -> Self {
         assert!(
             std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
             "needs DynamoDB Local and moto: run ./scripts/test.sh"
@@ -70,9 +75,8 @@ impl Functions {
             },
             check_timeout: std::time::Duration::from_secs(2),
             rate_limits: registry_core::rate_limit::RateLimits::default(),
-            // Trusted publishing's exchange is tested over HTTP on both backends;
-            // here no CI issuer is trusted, so nothing reaches out.
-            ci_issuers: Vec::new(),
+            // None unless a test serves a stand-in issuer on loopback.
+            ci_issuers,
             // Signing in is offered; the tests hand sessions to the store and never
             // reach this (unrouted) GitHub.
             sign_in: registry_identity::SignInSettings {
@@ -153,13 +157,13 @@ impl Functions {
     /// length), and any other `{{NAME}}` in `vars`.
     pub fn render(&self, fixture: &str, body: &str, vars: &[(&str, &str)]) -> String {
         let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
-        let event = std::fs::read_to_string(path)
-            .unwrap()
-            .replace("{{API_KEY}}", &self.key)
-            .replace("{{BODY_LENGTH}}", &body.len().to_string())
-            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap());
+        // `vars` first, so a test may send another key than the admin's.
+        let event = std::fs::read_to_string(path).unwrap();
         vars.iter()
             .fold(event, |event, (name, value)| event.replace(name, value))
+            .replace("{{API_KEY}}", &self.key)
+            .replace("{{BODY_LENGTH}}", &body.len().to_string())
+            .replace("\"{{BODY}}\"", &serde_json::to_string(body).unwrap())
     }
 
     /// As [`Self::invoke`], filling in the fixture's other `{{NAME}}` placeholders.

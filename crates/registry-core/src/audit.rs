@@ -164,6 +164,10 @@ pub enum AuditAction {
     TrustedPublisherRemoved,
     /// A CI job exchanged its token for a publish token.
     PublishTokenIssued,
+    /// An owner locked the plugin to trusted publishing.
+    PublishingLocked,
+    /// An owner, freshly signed in, lifted the lock.
+    PublishingUnlocked,
     /// An action this build does not know, recorded by a newer registry: a
     /// reader of the log keeps working.
     #[serde(other)]
@@ -194,6 +198,8 @@ impl AuditAction {
             Self::TrustedPublisherAdded => "trusted_publisher_added",
             Self::TrustedPublisherRemoved => "trusted_publisher_removed",
             Self::PublishTokenIssued => "publish_token_issued",
+            Self::PublishingLocked => "publishing_locked",
+            Self::PublishingUnlocked => "publishing_unlocked",
             Self::Other => "other",
         }
     }

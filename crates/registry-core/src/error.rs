@@ -419,6 +419,28 @@ pub enum RegistryError {
         /// The publisher holding it.
         id: String,
     },
+    /// The plugin is locked to trusted publishing: an API key may not publish it.
+    #[error(
+        "plugin '{slug}' is locked to trusted publishing: publish it from its trusted CI workflow (an owner may lift the lock on the account page, after signing in again)"
+    )]
+    TrustedPublishingRequired {
+        /// The plugin.
+        slug: String,
+    },
+    /// Locking a plugin that no CI workflow may publish would leave nobody able to.
+    #[error(
+        "plugin '{slug}' has no trusted publisher; register one before locking it to trusted publishing"
+    )]
+    LockNeedsPublisher {
+        /// The plugin.
+        slug: String,
+    },
+    /// The action needs a sign-in more recent than the session's.
+    #[error("this needs a fresh sign-in (within {minutes} minutes); sign in again and retry")]
+    FreshSignInRequired {
+        /// How recent, in minutes.
+        minutes: i64,
+    },
     /// This registry was started without trusted publishing.
     #[error("this registry has no trusted publishing configured")]
     TrustedPublishingUnavailable,

@@ -40,6 +40,21 @@ pub const MAX_CI_TOKEN: usize = 16 * 1024;
 /// on code or data from outside it: a token from one never publishes.
 pub const FORBIDDEN_GITHUB_TRIGGERS: [&str; 2] = ["pull_request_target", "workflow_run"];
 
+/// How recent a sign-in must be to lift a plugin's lock to trusted publishing:
+/// a session stolen hours ago cannot lift it.
+pub const FRESH_SIGN_IN: time::Duration = time::Duration::minutes(10);
+
+/// A plugin locked to trusted publishing: API keys may not publish it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublishingLock {
+    /// Who locked it.
+    #[schema(value_type = String)]
+    pub by: PrincipalId,
+    /// When.
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+}
+
 /// A trusted publisher's id: `tp_` + 16 hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -234,6 +234,11 @@ impl From<RegistryError> for ApiError {
                 (S::NOT_FOUND, "trusted_publisher_not_found")
             }
             RegistryError::PublisherExists { .. } => (S::CONFLICT, "trusted_publisher_exists"),
+            RegistryError::TrustedPublishingRequired { .. } => {
+                (S::FORBIDDEN, "trusted_publishing_required")
+            }
+            RegistryError::LockNeedsPublisher { .. } => (S::CONFLICT, "lock_needs_publisher"),
+            RegistryError::FreshSignInRequired { .. } => (S::FORBIDDEN, "fresh_sign_in_required"),
             RegistryError::TrustedPublishingUnavailable => {
                 (S::NOT_FOUND, "trusted_publishing_unavailable")
             }

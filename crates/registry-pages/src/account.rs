@@ -72,6 +72,8 @@ struct PluginRow {
     url: String,
     audit_url: String,
     via: Option<String>,
+    /// Where the form lifting its lock to trusted publishing posts, when locked.
+    unlock_url: Option<String>,
 }
 
 /// An invitation as the account page lists it.
@@ -173,6 +175,7 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
             url: site.plugin_url(p.slug.as_str()),
             audit_url: site.plugin_audit_page_url(p.slug.as_str()),
             via: p.via_team.as_ref().map(|(_, name)| name.clone()),
+            unlock_url: p.locked.then(|| site.plugin_unlock_url(p.slug.as_str())),
         })
         .collect();
     let invitations = view

@@ -147,6 +147,11 @@ impl Site {
         format!("{}/account/plugins/{slug}/audit", self.base)
     }
 
+    /// The URL path the form lifting a plugin's lock to trusted publishing posts to.
+    pub(crate) fn plugin_unlock_url(&self, slug: &str) -> String {
+        format!("{}/account/plugins/{slug}/unlock", self.base)
+    }
+
     /// The URL path a new team's form posts to.
     pub(crate) fn create_team_url(&self) -> String {
         format!("{}/account/teams", self.base)

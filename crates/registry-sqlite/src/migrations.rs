@@ -89,6 +89,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "trusted_publishing",
         sql: include_str!("../migrations/0012_trusted_publishing.sql"),
     },
+    Migration {
+        version: 13,
+        name: "publishing_locks",
+        sql: include_str!("../migrations/0013_publishing_locks.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -7,7 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use registry_core::auth::SecretHash;
 use registry_core::slug::Slug;
 use registry_core::store::{Conflict, StorageError, TrustedPublishingStore};
-use registry_core::trusted_publishing::{PublishTokenRecord, PublisherId, TrustedPublisher};
+use registry_core::trusted_publishing::{
+    PublishTokenRecord, PublisherId, PublishingLock, TrustedPublisher,
+};
 
 use crate::{SqliteStore, backend, from_json, to_json};
 
@@ -155,6 +157,43 @@ impl TrustedPublishingStore for SqliteStore {
             .map_err(backend)?
             .map(|raw| from_json("publish token", &raw))
             .transpose()
+        })
+        .await
+    }
+
+    async fn publishing_lock(&self, slug: &Slug) -> Result<Option<PublishingLock>, StorageError> {
+        let slug = slug.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT record FROM publishing_locks WHERE plugin = ?1",
+                [slug],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .map(|raw| from_json("publishing lock", &raw))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn set_publishing_lock(
+        &self,
+        slug: &Slug,
+        lock: Option<&PublishingLock>,
+    ) -> Result<(), StorageError> {
+        let (slug, json) = (slug.to_string(), lock.map(to_json).transpose()?);
+        self.with_conn(move |conn| {
+            match json {
+                Some(json) => conn.execute(
+                    "INSERT INTO publishing_locks (plugin, record) VALUES (?1, ?2)
+                     ON CONFLICT (plugin) DO UPDATE SET record = excluded.record",
+                    params![slug, json],
+                ),
+                None => conn.execute("DELETE FROM publishing_locks WHERE plugin = ?1", [slug]),
+            }
+            .map_err(backend)?;
+            Ok(())
         })
         .await
     }

@@ -219,6 +219,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
              DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;
              DROP TABLE plugin_reports; DROP TABLE trusted_publishers; DROP TABLE publish_tokens;
+             DROP TABLE publishing_locks;
              ALTER TABLE plugins DROP COLUMN quarantine;",
         )
         .unwrap();

@@ -2,7 +2,7 @@
 //! job's OIDC token for a publish token.
 
 use registry_core::api::trusted_publishing::{
-    CiIdentity, ExchangeRequest, IssuedPublishToken, TrustedPublisherList, TrustedPublisherView,
+    CiIdentity, ExchangeRequest, IssuedPublishToken, TrustedPublisherView, TrustedPublishing,
 };
 
 use super::{ApiKey, ClientError, RegistryClient, Repeatable};
@@ -16,11 +16,8 @@ impl RegistryClient {
         self
     }
 
-    /// `GET /plugins/{slug}/trusted-publishers`.
-    pub async fn trusted_publishers(
-        &self,
-        slug: &str,
-    ) -> Result<TrustedPublisherList, ClientError> {
+    /// `GET /plugins/{slug}/trusted-publishers`: the publishers and the lock.
+    pub async fn trusted_publishers(&self, slug: &str) -> Result<TrustedPublishing, ClientError> {
         let url = self.url_of(&["plugins", slug, "trusted-publishers"]);
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))
@@ -40,6 +37,19 @@ impl RegistryClient {
             .send(Repeatable::OnlyIfUnprocessed, || {
                 self.http.post(url.clone()).json(ci)
             })
+            .await?;
+        Self::json(&url, response).await
+    }
+
+    /// `PUT /plugins/{slug}/trusted-publishing-lock`: API keys may no longer
+    /// publish `slug`.
+    pub async fn lock_to_trusted_publishing(
+        &self,
+        slug: &str,
+    ) -> Result<TrustedPublishing, ClientError> {
+        let url = self.url_of(&["plugins", slug, "trusted-publishing-lock"]);
+        let response = self
+            .send(Repeatable::Yes, || self.http.put(url.clone()))
             .await?;
         Self::json(&url, response).await
     }

@@ -2,7 +2,7 @@
 //! plugin with no stored secret.
 
 use clap::{Args, Subcommand};
-use registry_core::api::trusted_publishing::{CiIdentity, TrustedPublisherView};
+use registry_core::api::trusted_publishing::{CiIdentity, TrustedPublisherView, TrustedPublishing};
 
 use crate::output::Output;
 
@@ -20,6 +20,12 @@ pub(super) enum PublisherCommand {
     /// for a slug nobody has taken yet, a pending publisher whose first release
     /// creates the plugin, owned by you.
     Add(AddPublisher),
+    /// Lock a plugin to trusted publishing: API keys may no longer publish it.
+    /// Lifting the lock takes a fresh sign-in on the account page.
+    Lock {
+        /// The plugin's slug.
+        plugin: String,
+    },
     /// Stop trusting a publisher; its publish tokens stop working at once.
     Remove {
         /// The plugin's slug.
@@ -87,6 +93,20 @@ impl AddPublisher {
     }
 }
 
+fn describe_all(plugin: &str, publishing: &TrustedPublishing) -> String {
+    let mut lines: Vec<String> = publishing.publishers.iter().map(describe).collect();
+    if lines.is_empty() {
+        lines.push(format!("{plugin} trusts no CI workflow"));
+    }
+    if let Some(lock) = &publishing.locked {
+        lines.push(format!(
+            "locked to trusted publishing since {} by {}: API keys may not publish it",
+            lock.at, lock.by
+        ));
+    }
+    lines.join("\n")
+}
+
 fn describe(publisher: &TrustedPublisherView) -> String {
     let pending = if publisher.pending {
         "  (pending: its first release creates the plugin)"
@@ -104,21 +124,12 @@ pub(super) async fn publisher(
     let client = cx.client()?;
     match command {
         PublisherCommand::List { plugin } => {
-            let list = client.trusted_publishers(&plugin).await?;
-            out.result(
-                || {
-                    if list.publishers.is_empty() {
-                        format!("{plugin} trusts no CI workflow")
-                    } else {
-                        list.publishers
-                            .iter()
-                            .map(describe)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    }
-                },
-                || &list,
-            );
+            let publishing = client.trusted_publishers(&plugin).await?;
+            out.result(|| describe_all(&plugin, &publishing), || &publishing);
+        }
+        PublisherCommand::Lock { plugin } => {
+            let publishing = client.lock_to_trusted_publishing(&plugin).await?;
+            out.result(|| describe_all(&plugin, &publishing), || &publishing);
         }
         PublisherCommand::Add(add) => {
             let (plugin, identity) = add.identity()?;

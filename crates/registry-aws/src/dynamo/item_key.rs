@@ -27,6 +27,7 @@
 //! | audit record | `AUDIT#{plugin:slug or principal:id}` | `{audit id}` | `AUDIT` / `{audit id}` |
 //! | report of a plugin | `REPORT#{report id}` | `REPORT` | `REPORTS#open` or `REPORTS#resolved` / `{created_at}#{report id}` |
 //! | trusted publisher | `TPUB#{slug}` | `{publisher id}` | `TPUB_CI#{github:repository id or gitlab:project id}` / `{created_at}#{publisher id}` |
+//! | plugin locked to trusted publishing | `TPUB#{slug}` | `LOCK` | |
 //! | publish token | `PUBTOKEN#{sha256 of secret}` | `TOKEN` | |
 //! | CI token claimed | `JTI#{issuer}#{jti}` | `JTI` | |
 //! | invitation to own a plugin | `INVITE#{slug}` | `TO#{invitee}` | `INVITED#{invitee}` / `{slug}` |
@@ -223,6 +224,11 @@ impl ItemKey {
     /// One trusted publisher of a plugin.
     pub fn trusted_publisher(slug: &Slug, id: &PublisherId) -> Self {
         Self::new(trusted_publishers_of(slug), id.as_str())
+    }
+
+    /// A plugin's lock to trusted publishing, beside its publishers.
+    pub fn publishing_lock(slug: &Slug) -> Self {
+        Self::new(trusted_publishers_of(slug), "LOCK")
     }
 
     /// A publish token, by the hash of its secret.

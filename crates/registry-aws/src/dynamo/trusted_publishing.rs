@@ -12,7 +12,9 @@ use registry_core::auth::SecretHash;
 use registry_core::slug::Slug;
 use registry_core::store::codec::{from_json, to_json};
 use registry_core::store::{Conflict, StorageError, TrustedPublishingStore};
-use registry_core::trusted_publishing::{PublishTokenRecord, PublisherId, TrustedPublisher};
+use registry_core::trusted_publishing::{
+    PublishTokenRecord, PublisherId, PublishingLock, TrustedPublisher,
+};
 
 use super::accounts::{TTL_ATTRIBUTE, ttl};
 use super::item_key::{ItemKey, trusted_publishers_for_ci, trusted_publishers_of};
@@ -144,5 +146,44 @@ impl TrustedPublishingStore for DynamoStore {
             .await?
             .map(|item| from_json("publish token", get_s(&item, "record")?))
             .transpose()
+    }
+
+    async fn publishing_lock(&self, slug: &Slug) -> Result<Option<PublishingLock>, StorageError> {
+        let key = ItemKey::publishing_lock(slug);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| from_json("publishing lock", get_s(&item, "record")?))
+            .transpose()
+    }
+
+    async fn set_publishing_lock(
+        &self,
+        slug: &Slug,
+        lock: Option<&PublishingLock>,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::publishing_lock(slug);
+        match lock {
+            Some(lock) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item(PK, s(key.pk))
+                .item(SK, s(key.sk))
+                .item("record", s(to_json(lock)?))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(crate::error::storage_error),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(key.pk))
+                .key(SK, s(key.sk))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(crate::error::storage_error),
+        }
     }
 }

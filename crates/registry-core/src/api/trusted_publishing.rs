@@ -2,15 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::registry::{IssuedPublishToken, TrustedPublisherView};
-pub use crate::trusted_publishing::CiIdentity;
-
-/// A plugin's trusted publishers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TrustedPublisherList {
-    /// The publishers, oldest first.
-    pub publishers: Vec<TrustedPublisherView>,
-}
+pub use crate::registry::{IssuedPublishToken, TrustedPublisherView, TrustedPublishing};
+pub use crate::trusted_publishing::{CiIdentity, PublishingLock};
 
 /// What a CI job sends to `POST /auth/oidc/exchange`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

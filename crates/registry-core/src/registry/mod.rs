@@ -58,7 +58,7 @@ use crate::timestamp::Clock;
 
 use crate::version::PluginVersion;
 pub use teams::{TeamInfo, TeamMemberInfo, TeamMembership};
-pub use trusted_publishing::{IssuedPublishToken, TrustedPublisherView};
+pub use trusted_publishing::{IssuedPublishToken, TrustedPublisherView, TrustedPublishing};
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]

@@ -116,6 +116,8 @@ pub struct OwnedPlugin {
     pub slug: Slug,
     /// The team it is owned through (id, name), or `None` when owned in person.
     pub via_team: Option<(PrincipalId, String)>,
+    /// Whether it is locked to trusted publishing.
+    pub locked: bool,
 }
 
 /// How to answer an invitation.
@@ -619,10 +621,19 @@ impl Registry {
                 }
             }
         }
-        Ok(owned
-            .into_iter()
-            .map(|(slug, via_team)| OwnedPlugin { slug, via_team })
-            .collect())
+        let mut plugins = Vec::with_capacity(owned.len());
+        for (slug, via_team) in owned {
+            let locked = match &self.trusted {
+                Some(store) => store.publishing_lock(&slug).await?.is_some(),
+                None => false,
+            };
+            plugins.push(OwnedPlugin {
+                slug,
+                via_team,
+                locked,
+            });
+        }
+        Ok(plugins)
     }
 
     /// Removes `principal` from the owners of `slug`; never the last owner.

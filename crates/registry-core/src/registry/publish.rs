@@ -318,7 +318,11 @@ impl Registry {
                 self.require_trusted_publisher(publishers, plugin).await?;
                 self.owner_roster(plugin).await
             }
-            None => self.require_owner(caller, plugin, false).await,
+            None => {
+                let owners = self.require_owner(caller, plugin, false).await?;
+                self.require_unlocked(&plugin.slug).await?;
+                Ok(owners)
+            }
         }
     }
 

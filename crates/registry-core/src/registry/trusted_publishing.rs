@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Registry;
+use super::{Registry, SessionCaller};
 use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{ApiKeySecret, Caller, Credential, PrincipalId, Scope};
 use crate::error::RegistryError;
@@ -16,8 +16,9 @@ use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, TrustedPublishingStore};
 use crate::timestamp::Timestamp;
 use crate::trusted_publishing::{
-    CI_TOKEN_LEEWAY, CiIdentity, CiTokenVerifier, MAX_CI_TOKEN, MAX_PUBLISHERS_PER_PLUGIN,
-    PUBLISH_TOKEN_LIFETIME, PublishTokenId, PublishTokenRecord, PublisherId, TrustedPublisher,
+    CI_TOKEN_LEEWAY, CiIdentity, CiTokenVerifier, FRESH_SIGN_IN, MAX_CI_TOKEN,
+    MAX_PUBLISHERS_PER_PLUGIN, PUBLISH_TOKEN_LIFETIME, PublishTokenId, PublishTokenRecord,
+    PublisherId, PublishingLock, TrustedPublisher,
 };
 
 /// A trusted publisher as the API shows it.
@@ -49,6 +50,15 @@ impl From<&TrustedPublisher> for TrustedPublisherView {
             created_at: publisher.created_at,
         }
     }
+}
+
+/// A plugin's trusted publishers and its lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrustedPublishing {
+    /// The publishers, oldest first.
+    pub publishers: Vec<TrustedPublisherView>,
+    /// Set when API keys may not publish the plugin.
+    pub locked: Option<PublishingLock>,
 }
 
 /// What `POST /auth/oidc/exchange` answers.
@@ -155,13 +165,13 @@ impl Registry {
         Ok(TrustedPublisherView::from(&publisher))
     }
 
-    /// The trusted publishers of `slug`: every one for its owners (and admins);
-    /// for a plugin not made yet, the caller's own pending ones.
+    /// The trusted publishers of `slug` and its lock: every one for its owners
+    /// (and admins); for a plugin not made yet, the caller's own pending ones.
     pub async fn trusted_publishers(
         &self,
         caller: &Caller,
         slug: &str,
-    ) -> Result<Vec<TrustedPublisherView>, RegistryError> {
+    ) -> Result<TrustedPublishing, RegistryError> {
         let store = self.trusted_store()?;
         let slug = Slug::parse(slug).map_err(|_| RegistryError::PluginNotFound {
             slug: slug.to_owned(),
@@ -177,7 +187,90 @@ impl Registry {
                 .filter(|p| p.pending_owner.as_ref() == Some(&caller.principal))
                 .collect(),
         };
-        Ok(shown.into_iter().map(TrustedPublisherView::from).collect())
+        Ok(TrustedPublishing {
+            publishers: shown.into_iter().map(TrustedPublisherView::from).collect(),
+            locked: store.publishing_lock(&slug).await?,
+        })
+    }
+
+    /// Locks a plugin to trusted publishing (an owner): API keys may no longer
+    /// publish it, only its trusted CI workflows.
+    pub async fn lock_to_trusted_publishing(
+        &self,
+        caller: &Caller,
+        slug: &str,
+    ) -> Result<TrustedPublishing, RegistryError> {
+        super::require_scope(Some(caller), Scope::Publish)?;
+        let store = self.trusted_store()?;
+        let plugin = self.find_plugin(slug).await?;
+        caller.check_plugin_limit(&plugin.slug)?;
+        self.require_owner(caller, &plugin, false).await?;
+        let publishers = store.publishers_of(&plugin.slug).await?;
+        if !publishers.iter().any(|p| p.pending_owner.is_none()) {
+            return Err(RegistryError::LockNeedsPublisher {
+                slug: plugin.slug.to_string(),
+            });
+        }
+        if store.publishing_lock(&plugin.slug).await?.is_none() {
+            let lock = PublishingLock {
+                by: caller.principal.clone(),
+                at: self.clock.now(),
+            };
+            store.set_publishing_lock(&plugin.slug, Some(&lock)).await?;
+            self.record(
+                caller,
+                AuditSubject::Plugin(plugin.slug.clone()),
+                AuditAction::PublishingLocked,
+                AuditDetail::default(),
+            )
+            .await;
+        }
+        self.trusted_publishers(caller, plugin.slug.as_str()).await
+    }
+
+    /// Lifts a plugin's lock to trusted publishing: an owner in the browser,
+    /// signed in within [`FRESH_SIGN_IN`], so a stolen session or key cannot.
+    /// The lift is in the plugin's audit log, which every owner reads.
+    pub async fn lift_publishing_lock(
+        &self,
+        session: &SessionCaller,
+        slug: &str,
+    ) -> Result<(), RegistryError> {
+        let store = self.trusted_store()?;
+        let plugin = self.find_plugin(slug).await?;
+        self.require_owner(&session.caller, &plugin, false).await?;
+        if session.signed_in_at < self.clock.now().plus(-FRESH_SIGN_IN) {
+            return Err(RegistryError::FreshSignInRequired {
+                minutes: FRESH_SIGN_IN.whole_minutes(),
+            });
+        }
+        if store.publishing_lock(&plugin.slug).await?.is_none() {
+            return Ok(());
+        }
+        store.set_publishing_lock(&plugin.slug, None).await?;
+        tracing::warn!(slug = %plugin.slug, principal = %session.caller.principal, "lock to trusted publishing lifted");
+        self.record(
+            &session.caller,
+            AuditSubject::Plugin(plugin.slug),
+            AuditAction::PublishingUnlocked,
+            AuditDetail::note(format!("signed in at {}", session.signed_in_at)),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Refuses an API key (or session) publishing into a plugin locked to
+    /// trusted publishing.
+    pub(super) async fn require_unlocked(&self, slug: &Slug) -> Result<(), RegistryError> {
+        let Some(store) = &self.trusted else {
+            return Ok(());
+        };
+        match store.publishing_lock(slug).await? {
+            Some(_) => Err(RegistryError::TrustedPublishingRequired {
+                slug: slug.to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Removes a trusted publisher: an owner (or admin) of the plugin, or the

@@ -38,7 +38,9 @@ use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
-use crate::trusted_publishing::{PublishTokenRecord, PublisherId, TrustedPublisher};
+use crate::trusted_publishing::{
+    PublishTokenRecord, PublisherId, PublishingLock, TrustedPublisher,
+};
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
 use crate::version::PluginVersion;
 
@@ -687,6 +689,17 @@ pub trait TrustedPublishingStore: Send + Sync {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<PublishTokenRecord>, StorageError>;
+
+    /// Whether `slug` is locked to trusted publishing, and by whom.
+    async fn publishing_lock(&self, slug: &Slug) -> Result<Option<PublishingLock>, StorageError>;
+
+    /// Locks `slug` to trusted publishing (`Some`) or lifts the lock (`None`);
+    /// setting what is already set is no error.
+    async fn set_publishing_lock(
+        &self,
+        slug: &Slug,
+        lock: Option<&PublishingLock>,
+    ) -> Result<(), StorageError>;
 }
 
 /// Organisations, their members, and the permissions principals hold.

@@ -244,6 +244,43 @@ pub async fn create_team_form(
     browser_answer(&state, &headers, result)
 }
 
+/// Lifts a plugin's lock to trusted publishing: its owner, signed in within the
+/// last ten minutes; an older session is sent to sign in again first.
+#[utoipa::path(
+    post,
+    path = "/account/plugins/{slug}/unlock",
+    params(("slug" = String, Path, description = "The plugin")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`csrf`"),
+    responses(
+        (status = 303, description = "Lifted: back to the account page; or the sign-in is older than ten minutes: to the sign-in page, returning to the account page"),
+        (status = 403, description = "Not an owner of the plugin", content_type = "text/html"),
+        (status = 404, description = "No such plugin", content_type = "text/html"),
+        (status = 415, description = "Not a form"),
+    ),
+    security(("session" = [])),
+    tag = "sign-in"
+)]
+pub async fn lift_publishing_lock_form(
+    State(state): State<Arc<AppState>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    SignedInForm { session, .. }: SignedInForm,
+) -> Response {
+    let result = async {
+        let site = Site::new(&state.registry.config().public_url);
+        match state.registry.lift_publishing_lock(&session, &slug).await {
+            Ok(()) => Ok(see_other(&format!("{}/account", site.base()))),
+            Err(RegistryError::FreshSignInRequired { .. }) => Ok(see_other(&format!(
+                "{}/auth/login?return_to=%2Faccount",
+                site.base()
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
 /// What the deletion form must be sent with, typed by the person.
 const DELETE_CONFIRMATION: &str = "delete my account";
 

@@ -109,6 +109,7 @@ pub fn key_routes() -> ApiRoutes {
             trusted_publishing::add_trusted_publisher
         ))
         .routes(routes!(trusted_publishing::remove_trusted_publisher))
+        .routes(routes!(trusted_publishing::lock_to_trusted_publishing))
 }
 
 /// Signing in and out, and the account pages: what the `sign-in` function serves.
@@ -126,6 +127,7 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(account::answer_invitation_form))
         .routes(routes!(account::create_team_form))
         .routes(routes!(account::delete_account_form))
+        .routes(routes!(account::lift_publishing_lock_form))
         .routes(routes!(device::start_device_sign_in))
         .routes(routes!(device::poll_device_sign_in))
         .routes(routes!(device::device_page, device::decide_device_sign_in))

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use registry_core::api::trusted_publishing::{
-    CiIdentity, ExchangeRequest, IssuedPublishToken, TrustedPublisherList, TrustedPublisherView,
+    CiIdentity, ExchangeRequest, IssuedPublishToken, TrustedPublisherView, TrustedPublishing,
 };
 use registry_core::trusted_publishing::MAX_CI_TOKEN;
 
@@ -57,14 +57,14 @@ pub async fn exchange_ci_token(
     Ok(json_response(StatusCode::OK, &issued, true))
 }
 
-/// A plugin's trusted publishers: its owners (and admins) see every one; for a
-/// plugin not made yet, the caller's own pending ones.
+/// A plugin's trusted publishers and its lock: its owners (and admins) see every
+/// one; for a plugin not made yet, the caller's own pending ones.
 #[utoipa::path(
     get,
     path = "/plugins/{slug}/trusted-publishers",
     params(("slug" = String, Path, description = "The plugin")),
     responses(
-        (status = 200, description = "The publishers", body = TrustedPublisherList),
+        (status = 200, description = "The publishers, and whether API keys are locked out", body = TrustedPublishing),
         (status = 401, description = "No key"),
         (status = 403, description = "Not an owner of the plugin"),
         (status = 404, description = "Not a slug, or no trusted publishing here"),
@@ -78,12 +78,38 @@ pub async fn list_trusted_publishers(
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
     let caller = caller.required()?;
-    let publishers = state.registry.trusted_publishers(caller, &slug).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &TrustedPublisherList { publishers },
-        true,
-    ))
+    let publishing = state.registry.trusted_publishers(caller, &slug).await?;
+    Ok(json_response(StatusCode::OK, &publishing, true))
+}
+
+/// Locks a plugin to trusted publishing (an owner): API keys then get 403
+/// `trusted_publishing_required`. Lifting it needs a fresh sign-in in the
+/// browser (the account page), never a key.
+#[utoipa::path(
+    put,
+    path = "/plugins/{slug}/trusted-publishing-lock",
+    params(("slug" = String, Path, description = "The plugin")),
+    responses(
+        (status = 200, description = "Locked (or already locked)", body = TrustedPublishing),
+        (status = 401, description = "No key"),
+        (status = 403, description = "Not an owner of the plugin, or a key without `publish` or limited to other plugins"),
+        (status = 404, description = "No such plugin, or no trusted publishing here"),
+        (status = 409, description = "No CI workflow may publish the plugin yet (`lock_needs_publisher`)"),
+    ),
+    security(("api_key" = [])),
+    tag = "trusted publishing"
+)]
+pub async fn lock_to_trusted_publishing(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let publishing = state
+        .registry
+        .lock_to_trusted_publishing(caller, &slug)
+        .await?;
+    Ok(json_response(StatusCode::OK, &publishing, true))
 }
 
 /// Registers a CI workflow that may publish the plugin: an owner for a plugin

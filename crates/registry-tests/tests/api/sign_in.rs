@@ -16,17 +16,19 @@ use crate::helpers::{GITHUB_YAML, TestApp, expect_problem, plugin_yaml};
 use crate::oidc_issuer::{CLIENT_ID, CLIENT_SECRET, TestIssuer, TokenPlan};
 
 pub(crate) async fn app_with(issuer: &TestIssuer) -> TestApp {
-    let issuer = issuer.base.clone();
-    TestApp::spawn_configured(move |config| {
-        config.sign_in.oidc = Some(OidcSettings {
-            id: "oidc".to_owned(),
-            display_name: "Test issuer".to_owned(),
-            issuer,
-            client_id: CLIENT_ID.to_owned(),
-            client_secret: CLIENT_SECRET.to_owned(),
-        });
-    })
-    .await
+    let settings = oidc_settings(issuer);
+    TestApp::spawn_configured(move |config| config.sign_in.oidc = Some(settings)).await
+}
+
+/// The registry's settings for signing in at `issuer`.
+pub(crate) fn oidc_settings(issuer: &TestIssuer) -> OidcSettings {
+    OidcSettings {
+        id: "oidc".to_owned(),
+        display_name: "Test issuer".to_owned(),
+        issuer: issuer.base.clone(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: CLIENT_SECRET.to_owned(),
+    }
 }
 
 /// A browser as far as the registry can tell: it keeps cookies, follows no

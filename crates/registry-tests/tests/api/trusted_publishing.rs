@@ -11,7 +11,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_problem, plugin_yaml};
+use crate::oidc_issuer::TestIssuer;
 use crate::owners::{Person, call, ok_json, person};
+use crate::sign_in::{Browser, oidc_settings};
 
 /// A registry that trusts `issuer` as GitHub Actions'.
 async fn app_trusting(issuer: &CiIssuer) -> TestApp {
@@ -426,4 +428,124 @@ async fn only_owners_register_publishers_and_a_removed_one_stops_publishing_at_o
         "publish_token_expired",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_locked_plugin_refuses_keys_and_only_a_fresh_sign_in_lifts_the_lock() {
+    let (ci, people) = (CiIssuer::start().await, TestIssuer::start().await);
+    let (github, sign_in) = (ci.issuer().to_owned(), oidc_settings(&people));
+    let app = TestApp::spawn_configured(move |config| {
+        config.ci_issuers = vec![(openworkflow_registry::CiService::GithubActions, github)];
+        config.sign_in.oidc = Some(sign_in);
+    })
+    .await;
+    let mut ada = Browser::new(&app);
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let key = ada.create_key("laptop", "30").await;
+    app.publish_ok(&key, "tp-locked", "1.0.0").await;
+    let lock = |key: String| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                Method::PUT,
+                "/plugins/tp-locked/trusted-publishing-lock",
+                &key,
+                Value::Null,
+            )
+            .await
+        }
+    };
+    expect_problem(
+        lock(key.clone()).await,
+        StatusCode::CONFLICT,
+        "lock_needs_publisher",
+    )
+    .await;
+    let job = GithubJob::release();
+    ok_json(
+        call(
+            &app,
+            Method::POST,
+            "/plugins/tp-locked/trusted-publishers",
+            &key,
+            github_publisher(&job),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let bob = person(&app, "bob").await;
+    expect_problem(
+        lock(bob.key.clone()).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let locked = ok_json(lock(key.clone()).await, StatusCode::OK).await;
+    assert!(locked["locked"]["at"].is_string(), "{locked}");
+
+    expect_problem(
+        app.publish_yaml(&key, &plugin_yaml("tp-locked", "1.1.0"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "trusted_publishing_required",
+    )
+    .await;
+    let issued = publish_token(&app, &ci.github_token(&job, &app.base, now(&app))).await;
+    let published = app
+        .publish_yaml(
+            issued["token"].as_str().unwrap(),
+            &plugin_yaml("tp-locked", "1.1.0"),
+        )
+        .await;
+    assert_eq!(published.status(), StatusCode::CREATED);
+
+    // A session signed in more than ten minutes ago is sent to sign in again.
+    app.clock.advance(time::Duration::minutes(11));
+    let page = ada.account_page().await;
+    assert!(page.contains("locked to trusted publishing"), "{page}");
+    let csrf = registry_testkit::oidc::csrf_token(&page);
+    let stale = ada
+        .post_form("/account/plugins/tp-locked/unlock", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(stale.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        stale.headers()["location"],
+        "/auth/login?return_to=%2Faccount"
+    );
+    expect_problem(
+        app.publish_yaml(&key, &plugin_yaml("tp-locked", "1.2.0"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "trusted_publishing_required",
+    )
+    .await;
+
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let csrf = registry_testkit::oidc::csrf_token(&ada.account_page().await);
+    let lifted = ada
+        .post_form("/account/plugins/tp-locked/unlock", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(lifted.headers()["location"], "/account");
+    app.publish_ok(&key, "tp-locked", "1.2.0").await;
+
+    let log = ok_json(
+        app.get_with_key("/plugins/tp-locked/audit", &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let actions: Vec<&str> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    let position = |action: &str| actions.iter().position(|a| *a == action);
+    assert!(
+        position("publishing_unlocked") < position("publishing_locked")
+            && position("publishing_unlocked").is_some(),
+        "{actions:?}"
+    );
 }

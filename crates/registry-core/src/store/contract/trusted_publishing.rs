@@ -9,7 +9,7 @@ use super::{at, conflict, exactly_one_wins, slug};
 use crate::auth::{ApiKeySecret, PrincipalId};
 use crate::store::{Conflict, TrustedPublishingStore};
 use crate::trusted_publishing::{
-    CiIdentity, PublishTokenId, PublishTokenRecord, PublisherId, TrustedPublisher,
+    CiIdentity, PublishTokenId, PublishTokenRecord, PublisherId, PublishingLock, TrustedPublisher,
 };
 
 fn github(repository_id: &str, workflow: &str) -> CiIdentity {
@@ -158,6 +158,46 @@ pub async fn trusted_publishing_store_contract(
         store.publish_token(&replay.hash).await.unwrap(),
         None,
         "a replay stores no token"
+    );
+
+    let locked = slug(&plugin);
+    assert_eq!(store.publishing_lock(&locked).await.unwrap(), None);
+    let lock = PublishingLock {
+        by: PrincipalId::from_stored("prn_first"),
+        at: at("2026-06-01T11:00:00Z"),
+    };
+    store
+        .set_publishing_lock(&locked, Some(&lock))
+        .await
+        .unwrap();
+    store
+        .set_publishing_lock(&locked, Some(&lock))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.publishing_lock(&locked).await.unwrap(),
+        Some(lock),
+        "a lock reads back whole, set twice or once"
+    );
+    assert!(
+        store
+            .publishers_of(&locked)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.plugin == locked),
+        "a lock is not a publisher"
+    );
+    assert_eq!(
+        store.publishing_lock(&slug(&other_plugin)).await.unwrap(),
+        None
+    );
+    store.set_publishing_lock(&locked, None).await.unwrap();
+    store.set_publishing_lock(&locked, None).await.unwrap();
+    assert_eq!(
+        store.publishing_lock(&locked).await.unwrap(),
+        None,
+        "a lock lifts"
     );
 
     let jti = format!("{prefix}-jti-raced");

@@ -15,10 +15,7 @@ use registry_core::store::{AccountStore, Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
 use super::item_key::{ItemKey, account_of_principal, sessions_of_principal};
-use super::{
-    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, n, opt_s, s,
-    timestamp,
-};
+use super::{DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, get_s, n, opt_s, s, timestamp};
 use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 
 /// The table's time-to-live attribute (epoch seconds).
@@ -122,17 +119,7 @@ impl AccountStore for DynamoStore {
             ("kind".to_owned(), s(principal.kind.as_str())),
             ("created_at".to_owned(), s(principal.created_at.to_string())),
         ]);
-        let items = vec![
-            self.conditional_put(account_item, "attribute_not_exists")?,
-            self.conditional_put(principal_item, "attribute_not_exists")?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::AlreadyExists))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.put_all_new(vec![account_item, principal_item]).await
     }
 
     async fn record_sign_in(
@@ -336,17 +323,7 @@ impl AccountStore for DynamoStore {
             ("hash".to_owned(), s(grant.hash.to_hex())),
             (TTL_ATTRIBUTE.to_owned(), ttl(grant.expires_at)),
         ]);
-        let items = vec![
-            self.conditional_put(grant_item, "attribute_not_exists")?,
-            self.conditional_put(code_item, "attribute_not_exists")?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::AlreadyExists))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.put_all_new(vec![grant_item, code_item]).await
     }
 
     async fn device_grant(&self, hash: &SecretHash) -> Result<Option<DeviceGrant>, StorageError> {

@@ -12,10 +12,7 @@ use registry_core::store::{Conflict, KeyStore, StorageError};
 use registry_core::timestamp::Timestamp;
 
 use super::item_key::{API_KEY_PREFIX, ItemKey, KEY, keys_of_principal};
-use super::{
-    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, opt_s, s,
-    timestamp,
-};
+use super::{DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, get_s, opt_s, s, timestamp};
 use crate::error::{conditional, corrupt, storage_error};
 
 fn key_record(item: &Item) -> Result<ApiKeyRecord, StorageError> {
@@ -114,17 +111,7 @@ impl KeyStore for DynamoStore {
             (SK.to_owned(), s(id_key.sk)),
             ("hash".to_owned(), s(key.hash.to_hex())),
         ]);
-        let items = vec![
-            self.conditional_put(key_item, "attribute_not_exists")?,
-            self.conditional_put(id_item, "attribute_not_exists")?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => {}
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                return Err(StorageError::Conflict(Conflict::AlreadyExists));
-            }
-            Err(TransactionOutcome::Failed(e)) => return Err(e),
-        }
+        self.put_all_new(vec![key_item, id_item]).await?;
         // Idempotent marker for `any_key_exists`, outside the transaction so that
         // concurrent key creations never conflict over it.
         let marker = ItemKey::keys_exist();

@@ -17,9 +17,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use registry_core::store::StorageError;
 use registry_core::store::codec::timestamp_from_stored;
 pub(crate) use registry_core::store::codec::{from_json, to_json};
+use registry_core::store::{Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
 use self::item_key::ItemKey;
@@ -166,9 +166,9 @@ impl DynamoStore {
             .expression_attribute_values(":since", s(since.to_string()))
             .send()
             .await;
-        match crate::error::conditional(result, registry_core::store::Conflict::Missing) {
+        match crate::error::conditional(result, Conflict::Missing) {
             Ok(()) => Ok(true),
-            Err(StorageError::Conflict(registry_core::store::Conflict::Missing)) => Ok(false),
+            Err(StorageError::Conflict(Conflict::Missing)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -228,6 +228,32 @@ impl DynamoStore {
             }
             return Err(TransactionOutcome::Failed(storage_error(error)));
         }
+    }
+
+    /// Runs a transaction whose every condition means the same conflict: any
+    /// failed condition is `on_condition`, and nothing was written.
+    pub(crate) async fn transact_or(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: Conflict,
+    ) -> Result<(), StorageError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionOutcome::ConditionFailed(_)) => {
+                Err(StorageError::Conflict(on_condition))
+            }
+            Err(TransactionOutcome::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Writes `items` in one transaction, each only if its key is absent:
+    /// [`Conflict::AlreadyExists`] if any is taken, and nothing is written.
+    pub(crate) async fn put_all_new(&self, items: Vec<Item>) -> Result<(), StorageError> {
+        let puts = items
+            .into_iter()
+            .map(|item| self.conditional_put(item, "attribute_not_exists"))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.transact_or(puts, Conflict::AlreadyExists).await
     }
 
     async fn bump_catalog_revision(&self) -> Result<(), StorageError> {
@@ -338,10 +364,7 @@ impl DynamoStore {
             .item("record", s(record))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK);
-        crate::error::conditional(
-            request.send().await,
-            registry_core::store::Conflict::AlreadyExists,
-        )
+        crate::error::conditional(request.send().await, Conflict::AlreadyExists)
     }
 
     /// Up to `limit` items of one partition, highest sort key first, below the

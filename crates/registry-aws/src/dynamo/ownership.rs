@@ -19,10 +19,7 @@ use super::item_key::{
     INVITEE_PREFIX, ItemKey, ROSTER_ENTRY_PREFIX, invitations_of_plugin, invitations_to,
     rosters_of_principal,
 };
-use super::{
-    DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, get_n, get_s, n, s,
-    timestamp,
-};
+use super::{DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, built, get_n, get_s, n, s, timestamp};
 use crate::error::{conditional, is_condition_failure, storage_error};
 
 fn invitation_record(item: &Item) -> Result<OwnerInvitation, StorageError> {
@@ -120,13 +117,7 @@ impl OwnershipStore for DynamoStore {
                 .build();
             items.push(TransactWriteItem::builder().delete(built(delete)?).build());
         }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::RevisionChanged))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.transact_or(items, Conflict::RevisionChanged).await
     }
 
     async fn rosters_of(

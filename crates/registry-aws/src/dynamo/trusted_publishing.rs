@@ -18,7 +18,7 @@ use registry_core::trusted_publishing::{
 
 use super::accounts::{TTL_ATTRIBUTE, ttl};
 use super::item_key::{ItemKey, trusted_publishers_for_ci, trusted_publishers_of};
-use super::{DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, get_s, s};
+use super::{DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, get_s, s};
 use crate::error::conditional;
 
 /// What every publisher id (its sort key) starts with: a partition query needs a
@@ -124,17 +124,7 @@ impl TrustedPublishingStore for DynamoStore {
             ("token".to_owned(), s(token.id.as_str())),
             (TTL_ATTRIBUTE.to_owned(), ttl(token.retain_until)),
         ]);
-        let items = vec![
-            self.conditional_put(claim_item, "attribute_not_exists")?,
-            self.conditional_put(token_item, "attribute_not_exists")?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TransactionOutcome::ConditionFailed(_)) => {
-                Err(StorageError::Conflict(Conflict::AlreadyExists))
-            }
-            Err(TransactionOutcome::Failed(e)) => Err(e),
-        }
+        self.put_all_new(vec![claim_item, token_item]).await
     }
 
     async fn publish_token(

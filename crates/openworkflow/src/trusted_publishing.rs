@@ -1,7 +1,9 @@
-//! Publishing from CI with no stored secret: inside a GitHub Actions job that may
-//! request an OIDC token (`permissions: id-token: write`), ask the runner for one
-//! with the audience the registry's `config.json` names, and exchange it at the
-//! registry for a publish token that lives at most 15 minutes.
+//! Publishing from CI with no stored secret: a CI job's OIDC token, exchanged at
+//! the registry for a publish token that lives at most 15 minutes. The token is
+//! the one GitLab CI (or another service) put in [`ID_TOKEN_VARIABLE`], or,
+//! inside a GitHub Actions job that may request one (`permissions: id-token:
+//! write`), one the runner hands out for the audience the registry's
+//! `config.json` names.
 
 use std::time::Duration;
 
@@ -10,6 +12,10 @@ use registry_index::format::IndexConfig;
 use serde::Deserialize;
 
 use crate::client::{ClientError, RegistryClient};
+
+/// The variable a CI job puts its OIDC token in, requested for the registry's
+/// audience (GitLab CI: `id_tokens: OPENWORKFLOW_REGISTRY_ID_TOKEN: aud: …`).
+pub const ID_TOKEN_VARIABLE: &str = "OPENWORKFLOW_REGISTRY_ID_TOKEN";
 
 /// The variable GitHub Actions sets to the runner's token request URL when a job
 /// may request OIDC tokens.
@@ -100,11 +106,38 @@ impl ActionsIdTokenRequest {
     }
 }
 
+/// Where a CI job's OIDC token comes from.
+#[derive(Debug)]
+pub enum CiTokenSource {
+    /// Given in [`ID_TOKEN_VARIABLE`] (GitLab CI's `id_tokens`, or any CI).
+    Given(String),
+    /// Asked of the GitHub Actions runner.
+    GithubActions(ActionsIdTokenRequest),
+}
+
+impl CiTokenSource {
+    /// The source `env` offers: a given token first, then GitHub Actions' runner.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        if let Some(token) = env(ID_TOKEN_VARIABLE).filter(|v| !v.trim().is_empty()) {
+            return Some(Self::Given(token.trim().to_owned()));
+        }
+        ActionsIdTokenRequest::from_env(env).map(Self::GithubActions)
+    }
+
+    /// What the CLI says it is doing.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Given(_) => ID_TOKEN_VARIABLE,
+            Self::GithubActions(_) => "this GitHub Actions job's OIDC token",
+        }
+    }
+}
+
 /// A publish token for this job: the audience and exchange URL from the
-/// registry's `config.json`, an OIDC token from the runner, and the exchange.
-pub async fn publish_token_from_actions(
+/// registry's `config.json`, the job's OIDC token, and the exchange.
+pub async fn publish_token_from_ci(
     client: &RegistryClient,
-    request: &ActionsIdTokenRequest,
+    source: &CiTokenSource,
 ) -> Result<IssuedPublishToken, TrustedPublishingError> {
     let config_bytes = client.index_file("config.json").await?;
     let config: IndexConfig =
@@ -115,7 +148,10 @@ pub async fn publish_token_from_actions(
     let offered = config
         .trusted_publishing
         .ok_or(TrustedPublishingError::NotOffered)?;
-    let token = request.token(&offered.audience).await?;
+    let token = match source {
+        CiTokenSource::Given(token) => token.clone(),
+        CiTokenSource::GithubActions(request) => request.token(&offered.audience).await?,
+    };
     Ok(client
         .exchange_ci_token(&offered.exchange_url, &token)
         .await?)

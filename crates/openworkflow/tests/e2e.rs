@@ -1495,3 +1495,67 @@ async fn a_github_actions_job_publishes_with_no_key_through_trusted_publishing()
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("no plugin trusts"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_job_publishes_with_the_id_token_it_was_given() {
+    use registry_testkit::ci_issuer::{CiIssuer, GitlabJob};
+
+    let issuer = CiIssuer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[("OPENWORKFLOW_REGISTRY_GITLAB_ISSUER", issuer.issuer())],
+    );
+    let (ada, _) = person(&registry, "ada").await;
+    ada.run(&[
+        "plugin",
+        "publisher",
+        "add",
+        "gitlab-made",
+        "--gitlab",
+        "octo-group/tools",
+        "--project-id",
+        "99",
+        "--ref",
+        "refs/tags/v1.0.0",
+    ])
+    .ok();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let job = User::new(&registry);
+    let schema = job.write("gitlab-made.yaml", &plugin_yaml("gitlab-made", "1.0.0"));
+    let token = issuer.gitlab_token(&GitlabJob::tag_release(), &registry.base, now);
+    let run = Run::of(
+        job.command(&["plugin", "publish", &schema])
+            .env("OPENWORKFLOW_REGISTRY_ID_TOKEN", &token)
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(
+        run.stderr.contains("OPENWORKFLOW_REGISTRY_ID_TOKEN"),
+        "{}",
+        run.stderr
+    );
+
+    // A pipeline for a branch is not the tag pipeline the publisher names.
+    let branch = GitlabJob {
+        git_ref: "main".into(),
+        ref_type: "branch".into(),
+        ..GitlabJob::tag_release()
+    };
+    let newer = job.write("gitlab-made-2.yaml", &plugin_yaml("gitlab-made", "1.1.0"));
+    let run = Run::of(
+        job.command(&["plugin", "publish", &newer])
+            .env(
+                "OPENWORKFLOW_REGISTRY_ID_TOKEN",
+                issuer.gitlab_token(&branch, &registry.base, now),
+            )
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("no plugin trusts"), "{}", run.stderr);
+}

@@ -54,6 +54,31 @@ impl GithubJob {
     }
 }
 
+/// What a GitLab CI job token says; [`CiIssuer::gitlab_token`] signs one.
+#[derive(Debug, Clone)]
+pub struct GitlabJob {
+    /// `group/project`.
+    pub project_path: String,
+    /// Its numeric id.
+    pub project_id: String,
+    /// The branch or tag name.
+    pub git_ref: String,
+    /// `branch` or `tag`.
+    pub ref_type: String,
+}
+
+impl GitlabJob {
+    /// A tag pipeline of `octo-group/tools` (id 99) for `v1.0.0`.
+    pub fn tag_release() -> Self {
+        Self {
+            project_path: "octo-group/tools".into(),
+            project_id: "99".into(),
+            git_ref: "v1.0.0".into(),
+            ref_type: "tag".into(),
+        }
+    }
+}
+
 struct Shared {
     issuer: String,
     key: SigningKey,
@@ -169,6 +194,28 @@ impl CiIssuer {
             claims["environment"] = json!(environment);
         }
         claims
+    }
+
+    /// A signed GitLab CI ID token for `job`, for `audience`, issued at `now`.
+    pub fn gitlab_token(&self, job: &GitlabJob, audience: &str, now: i64) -> String {
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti).expect("entropy");
+        self.sign(&json!({
+            "iss": self.shared.issuer,
+            "aud": audience,
+            "sub": format!("project_path:{}:ref_type:{}:ref:{}", job.project_path, job.ref_type, job.git_ref),
+            "jti": hex::encode(jti),
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 300,
+            "namespace_path": job.project_path.split('/').next().unwrap_or_default(),
+            "project_path": job.project_path,
+            "project_id": job.project_id,
+            "ref": job.git_ref,
+            "ref_type": job.ref_type,
+            "ref_protected": "true",
+            "pipeline_source": "push",
+        }))
     }
 
     /// A signed GitHub Actions token for `job` ([`Self::github_claims`]).

@@ -13,7 +13,7 @@ use openworkflow::index::{IndexCheck, IndexCheckError, check_schema};
 use openworkflow::install::{install_plugin, sniff_format};
 use openworkflow::signature::verify_document_signature;
 use openworkflow::trusted_publishing::{
-    ActionsIdTokenRequest, TrustedPublishingError, publish_token_from_actions,
+    CiTokenSource, TrustedPublishingError, publish_token_from_ci,
 };
 use registry_core::bundle::validate_bundle;
 use registry_core::manifest::{
@@ -415,17 +415,18 @@ async fn publish(cx: &Context, out: &Output, args: &PublishArgs) -> Result<(), F
     }
     let mut client = cx.client()?;
     if !client.has_key() {
-        let Some(request) = ActionsIdTokenRequest::from_env(super::env_var) else {
+        let Some(source) = CiTokenSource::from_env(super::env_var) else {
             return Err(
                 Failure::new(exit::AUTH, "publishing needs an API key").hint(
-                    "set OPENWORKFLOW_REGISTRY_API_KEY, store a key with `openworkflow auth login`, or publish from a GitHub Actions job with `permissions: id-token: write` and a trusted publisher",
+                    "set OPENWORKFLOW_REGISTRY_API_KEY, store a key with `openworkflow auth login`, or publish from CI through a trusted publisher: a GitHub Actions job with `permissions: id-token: write`, or a GitLab job with an `id_tokens` entry named OPENWORKFLOW_REGISTRY_ID_TOKEN",
                 ),
             );
         };
-        out.note(
-            "No API key: exchanging this GitHub Actions job's OIDC token (trusted publishing)…",
-        );
-        let issued = publish_token_from_actions(&client, &request)
+        out.note(&format!(
+            "No API key: exchanging {} (trusted publishing)…",
+            source.describe()
+        ));
+        let issued = publish_token_from_ci(&client, &source)
             .await
             .map_err(|e| match e {
                 TrustedPublishingError::Registry(e) => Failure::from(e),

@@ -211,21 +211,29 @@ impl Registry {
                 slug: plugin.slug.to_string(),
             });
         }
-        if store.publishing_lock(&plugin.slug).await?.is_none() {
-            let lock = PublishingLock {
-                by: caller.principal.clone(),
-                at: self.clock.now(),
-            };
-            store.set_publishing_lock(&plugin.slug, Some(&lock)).await?;
-            self.record(
-                caller,
-                AuditSubject::Plugin(plugin.slug.clone()),
-                AuditAction::PublishingLocked,
-                AuditDetail::default(),
-            )
-            .await;
-        }
-        self.trusted_publishers(caller, plugin.slug.as_str()).await
+        let locked = match store.publishing_lock(&plugin.slug).await? {
+            Some(lock) => lock,
+            None => {
+                let lock = PublishingLock {
+                    by: caller.principal.clone(),
+                    at: self.clock.now(),
+                };
+                store.set_publishing_lock(&plugin.slug, Some(&lock)).await?;
+                self.record(
+                    caller,
+                    AuditSubject::Plugin(plugin.slug.clone()),
+                    AuditAction::PublishingLocked,
+                    AuditDetail::default(),
+                )
+                .await;
+                lock
+            }
+        };
+        // The owner's view, from what was just read: no second round of reads.
+        Ok(TrustedPublishing {
+            publishers: publishers.iter().map(TrustedPublisherView::from).collect(),
+            locked: Some(locked),
+        })
     }
 
     /// Lifts a plugin's lock to trusted publishing: an owner in the browser,
@@ -392,16 +400,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(token_id = %record.id, issued_to = %record.issued_to, plugins = ?record.plugins, "publish token issued");
-        let caller = Caller {
-            principal: record.principal.clone(),
-            credential: Credential::PublishToken {
-                id: record.id.clone(),
-                publishers: record.publishers.clone(),
-            },
-            scopes: Default::default(),
-            plugins: Some(record.plugins.clone()),
-            request,
-        };
+        let caller = publish_token_caller(record.clone()).in_request(request);
         for slug in &record.plugins {
             self.record(
                 &caller,
@@ -439,16 +438,7 @@ impl Registry {
                 expired_at: record.expires_at,
             });
         }
-        Ok(Caller {
-            principal: record.principal,
-            credential: Credential::PublishToken {
-                id: record.id,
-                publishers: record.publishers,
-            },
-            scopes: Default::default(),
-            plugins: Some(record.plugins),
-            request: None,
-        })
+        Ok(publish_token_caller(record))
     }
 
     /// For a publish token publishing into `plugin`: the token's publishers must
@@ -517,6 +507,21 @@ impl Registry {
                 tracing::error!(%slug, publisher = %publisher.id, %error, "could not settle a pending publisher");
             }
         }
+    }
+}
+
+/// Who a publish token acts as: no scope, its plugins alone, its publishers
+/// named so each publish checks them again.
+fn publish_token_caller(record: PublishTokenRecord) -> Caller {
+    Caller {
+        principal: record.principal,
+        credential: Credential::PublishToken {
+            id: record.id,
+            publishers: record.publishers,
+        },
+        scopes: Default::default(),
+        plugins: Some(record.plugins),
+        request: None,
     }
 }
 

@@ -197,6 +197,15 @@ pub(crate) fn see_other(location: &str) -> Response {
     response
 }
 
+/// A `303 See Other` to the sign-in page, coming back to `here` (a path on this
+/// registry, from its root) once signed in.
+pub(crate) fn sign_in_first(site: &Site, here: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", here)
+        .finish();
+    see_other(&format!("{}/auth/login?{query}", site.base()))
+}
+
 /// Answers a browser route: `result` itself, or its error as a page for a
 /// browser and as a problem document for a program.
 pub(crate) fn browser_answer(

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use registry_core::registry::{
-    InvitationInfo, KeyInfo, OwnedPlugin, ProviderChoice, TeamMembership,
+    InvitationInfo, KeyInfo, OrgInfo, OwnedPlugin, ProviderChoice, TeamMembership,
 };
 use registry_core::timestamp::Timestamp;
 
@@ -104,6 +104,8 @@ pub struct AccountView<'a> {
     pub invitations: &'a [InvitationInfo],
     /// Their teams.
     pub teams: &'a [TeamMembership],
+    /// The orgs they belong to.
+    pub orgs: &'a [OrgInfo],
     /// What the last form did, if it did something worth saying.
     pub notice: Option<&'a str>,
     /// What was wrong with the last form, if anything.
@@ -120,6 +122,8 @@ struct AccountPage<'a> {
     keys: Vec<KeyRow>,
     plugins: Vec<PluginRow>,
     invitations: Vec<InvitationRow>,
+    /// (URL of its catalog page, name, id) of each org.
+    orgs: Vec<(String, String, String)>,
     create_key_url: String,
     create_team_url: String,
     delete_account_url: String,
@@ -200,6 +204,17 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
         keys,
         plugins,
         invitations,
+        orgs: view
+            .orgs
+            .iter()
+            .map(|o| {
+                (
+                    site.org_catalog_url(o.id.as_str(), None),
+                    o.name.clone(),
+                    o.id.to_string(),
+                )
+            })
+            .collect(),
         create_team_url: site.create_team_url(),
         delete_account_url: site.delete_account_url(),
         create_key_url: site.create_key_url(),

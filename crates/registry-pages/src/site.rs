@@ -162,6 +162,46 @@ impl Site {
         format!("{}/account/delete", self.base)
     }
 
+    /// The URL path of an org's catalog page, showing only `tag` when given.
+    pub(crate) fn org_catalog_url(&self, org: &str, tag: Option<&str>) -> String {
+        let page = format!("{}/account/orgs/{org}", self.base);
+        match tag {
+            None => page,
+            Some(tag) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("tag", tag)
+                    .finish();
+                format!("{page}?{query}")
+            }
+        }
+    }
+
+    /// The URL path of an org catalog plugin's page: its versions, and the
+    /// settings form of `version` (else of the version the list shows).
+    pub(crate) fn org_plugin_url(
+        &self,
+        org: &str,
+        pid: &str,
+        source: &str,
+        version: Option<&str>,
+    ) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("source", source);
+        if let Some(version) = version {
+            query.append_pair("version", version);
+        }
+        format!(
+            "{}/account/orgs/{org}/plugins/{pid}?{}",
+            self.base,
+            query.finish()
+        )
+    }
+
+    /// The URL path enabling or disabling an org catalog plugin posts to.
+    pub(crate) fn org_enablement_url(&self, org: &str) -> String {
+        format!("{}/account/orgs/{org}/enablement", self.base)
+    }
+
     /// The URL path of the home page.
     pub(crate) fn home_url(&self) -> String {
         format!("{}/", self.base)

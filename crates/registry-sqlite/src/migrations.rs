@@ -94,6 +94,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "publishing_locks",
         sql: include_str!("../migrations/0013_publishing_locks.sql"),
     },
+    Migration {
+        version: 14,
+        name: "org_members_by_principal",
+        sql: include_str!("../migrations/0014_org_members_by_principal.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

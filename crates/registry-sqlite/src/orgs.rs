@@ -131,6 +131,21 @@ impl OrgStore for SqliteStore {
         .await
     }
 
+    async fn orgs_of(&self, principal: &PrincipalId) -> Result<Vec<Org>, StorageError> {
+        let principal = principal.to_string();
+        self.with_conn(move |conn| {
+            let raws = select_all(
+                conn,
+                "SELECT o.record FROM org_members m JOIN orgs o ON o.id = m.org \
+                 WHERE m.principal = ?1 ORDER BY o.id",
+                [principal.as_str()],
+                |r| r.get::<_, String>(0),
+            )?;
+            raws.iter().map(|raw| from_json("org", raw)).collect()
+        })
+        .await
+    }
+
     async fn grant_permission(
         &self,
         principal: &PrincipalId,

@@ -13,7 +13,7 @@
 //! | catalog revision | `CATALOG` | `REVISION` | |
 //! | "some key exists" | `CATALOG` | `KEYS_EXIST` | |
 //! | org | `ORGS` | `ORG#{org}` | |
-//! | org member | `ORG#{org}` | `MEMBER#{principal}` | |
+//! | org member | `ORG#{org}` | `MEMBER#{principal}` | `MEMBER_OF#{principal}` / `{org}` |
 //! | org enablement of a system row | `ORG#{org}` | `ENABLED#{plugin_id}` | |
 //! | permission | `PRINCIPAL#{id}` | `PERM#{permission}` | |
 //! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` | |
@@ -353,6 +353,12 @@ pub fn keys_of_principal(id: &PrincipalId) -> String {
 /// `GSI1PK` of a principal's sessions, so signing out everywhere finds them.
 pub fn sessions_of_principal(id: &PrincipalId) -> String {
     format!("SESSIONS#{id}")
+}
+
+/// `GSI1PK` of a principal's org memberships, so the account page lists them
+/// with one query.
+pub fn memberships_of_principal(id: &PrincipalId) -> String {
+    format!("MEMBER_OF#{id}")
 }
 
 /// An org's partition: its members and enablements.

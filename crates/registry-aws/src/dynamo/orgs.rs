@@ -21,10 +21,11 @@ use registry_core::version::PluginVersion;
 
 use super::item_key::{
     ENABLED_PREFIX, ItemKey, MEMBER_PREFIX, ORG_PREFIX, ORGS, PERMISSION_PREFIX, ROW_PREFIX,
-    org_partition, principal_partition, scope_partition,
+    memberships_of_principal, org_partition, principal_partition, scope_partition,
 };
 use super::{
-    DynamoStore, Item, PK, SK, TransactionOutcome, from_json, get_s, s, timestamp, to_json,
+    DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, from_json, get_s, s,
+    timestamp, to_json,
 };
 use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
 
@@ -123,14 +124,30 @@ impl OrgStore for DynamoStore {
 
     async fn add_member(&self, membership: &Membership) -> Result<(), StorageError> {
         let key = ItemKey::member(&membership.org, &membership.principal);
+        let listing = memberships_of_principal(&membership.principal);
         let item = HashMap::from([
-            (PK.to_owned(), s(key.pk)),
-            (SK.to_owned(), s(key.sk)),
+            (PK.to_owned(), s(&key.pk)),
+            (SK.to_owned(), s(&key.sk)),
             ("principal".to_owned(), s(membership.principal.as_str())),
             ("added_at".to_owned(), s(membership.added_at.to_string())),
+            (GSI1_PK.to_owned(), s(listing.clone())),
+            (GSI1_SK.to_owned(), s(membership.org.as_str())),
         ]);
-        // Already a member: keep the original `added_at`.
-        self.put_item(item, true).await.map(|_| ())
+        if self.put_item(item, true).await? {
+            return Ok(());
+        }
+        // Already a member: keep the original `added_at`, and give a membership
+        // stored before memberships were listed by principal its listing keys.
+        self.update_item_at(&key.pk, &key.sk)
+            .update_expression("SET #gpk = :gpk, #gsk = :gsk")
+            .expression_attribute_names("#gpk", GSI1_PK)
+            .expression_attribute_names("#gsk", GSI1_SK)
+            .expression_attribute_values(":gpk", s(listing))
+            .expression_attribute_values(":gsk", s(membership.org.as_str()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(storage_error)
     }
 
     async fn remove_member(
@@ -159,6 +176,24 @@ impl OrgStore for DynamoStore {
                 })
             })
             .collect()
+    }
+
+    async fn orgs_of(&self, principal: &PrincipalId) -> Result<Vec<Org>, StorageError> {
+        let memberships = self
+            .query_gsi1(&memberships_of_principal(principal))
+            .await?;
+        let mut orgs = Vec::with_capacity(memberships.len());
+        for item in &memberships {
+            let id = OrgId::parse(get_s(item, GSI1_SK)?).map_err(|e| corrupt("org member", e))?;
+            // The index lags the table: a membership just removed may still be
+            // listed, and an org is never deleted, so re-reading it is enough.
+            if self.is_member(&id, principal).await?
+                && let Some(org) = self.org(&id).await?
+            {
+                orgs.push(org);
+            }
+        }
+        Ok(orgs)
     }
 
     async fn grant_permission(

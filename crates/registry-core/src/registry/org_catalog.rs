@@ -130,6 +130,19 @@ pub struct CatalogFilter {
     pub source: Option<CatalogSource>,
 }
 
+impl CatalogFilter {
+    /// Whether the list shows `plugin` under this filter (tags compare without
+    /// regard to ASCII case).
+    pub fn admits(&self, plugin: &CatalogPlugin) -> bool {
+        self.source.is_none_or(|s| s == plugin.source)
+            && self.enabled.is_none_or(|e| e == plugin.enabled)
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|tag| plugin.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
+    }
+}
+
 /// A plugin's settings form.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SettingsSchema {
@@ -326,17 +339,10 @@ impl Registry {
                 .push(entry);
         }
         Ok(groups
-            .into_iter()
-            .filter(|((_, source), _)| filter.source.is_none_or(|s| s == *source))
-            .filter_map(|(_, rows)| representative(&rows))
-            .filter(|v| {
-                filter.enabled.is_none_or(|e| e == v.enabled)
-                    && filter
-                        .tag
-                        .as_ref()
-                        .is_none_or(|tag| v.row.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
-            })
+            .into_values()
+            .filter_map(|rows| representative(&rows))
             .map(Visible::plugin)
+            .filter(|plugin| filter.admits(plugin))
             .collect())
     }
 

@@ -244,6 +244,26 @@ impl Registry {
         Ok(orgs.into_iter().map(OrgInfo::from).collect())
     }
 
+    /// The orgs `caller` belongs to, in id order (none on a registry without an
+    /// org catalog): what their account page links to.
+    pub async fn orgs_of_caller(&self, caller: &Caller) -> Result<Vec<OrgInfo>, RegistryError> {
+        let Some(stores) = self.orgs.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let orgs = stores.orgs.orgs_of(&caller.principal).await?;
+        Ok(orgs.into_iter().map(OrgInfo::from).collect())
+    }
+
+    /// The org a reader may read, as its pages name it.
+    pub async fn org_info(&self, reader: &OrgReader) -> Result<OrgInfo, RegistryError> {
+        match self.org_stores()?.orgs.org(&reader.org).await? {
+            Some(org) => Ok(org.into()),
+            None => Err(RegistryError::OrgNotFound {
+                org: reader.org.to_string(),
+            }),
+        }
+    }
+
     /// The org named by `raw`, which must exist.
     async fn existing_org(&self, raw: &str) -> Result<OrgId, RegistryError> {
         let not_found = || RegistryError::OrgNotFound {

@@ -727,6 +727,9 @@ pub trait OrgStore: Send + Sync {
     /// An org's members, in principal order.
     async fn members(&self, org: &OrgId) -> Result<Vec<Membership>, StorageError>;
 
+    /// The orgs `principal` belongs to, in id order.
+    async fn orgs_of(&self, principal: &PrincipalId) -> Result<Vec<Org>, StorageError>;
+
     /// Grants a permission; granting one already held succeeds.
     async fn grant_permission(
         &self,

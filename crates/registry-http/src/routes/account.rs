@@ -19,7 +19,7 @@ use crate::routes::audit::AuditParams;
 use crate::routes::plugins::search::page_failed;
 use crate::session::{
     BrowserSession, PostedForm, SESSION_COOKIE, SignedInForm, browser_answer, personal_page,
-    see_other, set_cookie,
+    see_other, set_cookie, sign_in_first,
 };
 use crate::state::AppState;
 
@@ -41,10 +41,7 @@ pub async fn account_page(
     let result = async {
         let site = Site::new(&state.registry.config().public_url);
         let Some(session) = session.0 else {
-            return Ok(see_other(&format!(
-                "{}/auth/login?return_to=%2Faccount",
-                site.base()
-            )));
+            return Ok(sign_in_first(&site, "/account"));
         };
         render(&state, &session, StatusCode::OK, Feedback::default()).await
     }
@@ -151,11 +148,10 @@ pub async fn plugin_audit_page(
     let result = async {
         let site = Site::new(&state.registry.config().public_url);
         let Some(session) = session.0 else {
-            let here = format!("/account/plugins/{slug}/audit");
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &here)
-                .finish();
-            return Ok(see_other(&format!("{}/auth/login?{query}", site.base())));
+            return Ok(sign_in_first(
+                &site,
+                &format!("/account/plugins/{slug}/audit"),
+            ));
         };
         let query = crate::routes::query(params)?;
         let log = state
@@ -270,10 +266,7 @@ pub async fn lift_publishing_lock_form(
         let site = Site::new(&state.registry.config().public_url);
         match state.registry.lift_publishing_lock(&session, &slug).await {
             Ok(()) => Ok(see_other(&format!("{}/account", site.base()))),
-            Err(RegistryError::FreshSignInRequired { .. }) => Ok(see_other(&format!(
-                "{}/auth/login?return_to=%2Faccount",
-                site.base()
-            ))),
+            Err(RegistryError::FreshSignInRequired { .. }) => Ok(sign_in_first(&site, "/account")),
             Err(error) => Err(error.into()),
         }
     }
@@ -438,6 +431,7 @@ async fn render(
     let plugins = none_without_ownership(state.registry.my_plugins(caller).await)?;
     let invitations = none_without_ownership(state.registry.my_invitations(caller).await)?;
     let teams = none_without_ownership(state.registry.my_teams(caller).await)?;
+    let orgs = state.registry.orgs_of_caller(caller).await?;
     let site = Site::new(&state.registry.config().public_url);
     let csrf_token = session.secret.csrf_token();
     let html = registry_pages::account_page(
@@ -451,6 +445,7 @@ async fn render(
             plugins: &plugins,
             invitations: &invitations,
             teams: &teams,
+            orgs: &orgs,
             notice: feedback.notice,
             error: feedback.error,
             now: state.registry.now(),

@@ -21,7 +21,7 @@ use crate::problem::ApiError;
 use crate::request_id::CurrentRequest;
 use crate::routes::json_response;
 use crate::routes::plugins::search::page_failed;
-use crate::session::{BrowserSession, SignedInForm, browser_answer, personal_page, see_other};
+use crate::session::{BrowserSession, SignedInForm, browser_answer, personal_page, sign_in_first};
 use crate::state::AppState;
 
 const MAX_DEVICE_BODY: usize = 4 * 1024;
@@ -136,10 +136,7 @@ pub async fn device_page(
                 here.push_str("?user_code=");
                 here.push_str(code);
             }
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &here)
-                .finish();
-            return Ok(see_other(&format!("{}/auth/login?{query}", site.base())));
+            return Ok(sign_in_first(&site, &here));
         };
         let raw = params.user_code.unwrap_or_default();
         let (key_name, error) = if raw.is_empty() {

@@ -8,6 +8,7 @@ pub mod mcp_router;
 pub mod meta;
 pub mod moderation;
 pub mod org_catalog;
+pub mod org_pages;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
@@ -112,7 +113,8 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(trusted_publishing::lock_to_trusted_publishing))
 }
 
-/// Signing in and out, and the account pages: what the `sign-in` function serves.
+/// Signing in and out, the account pages and the org catalog's pages: what the
+/// `sign-in` function serves.
 pub fn sign_in_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(sign_in::sign_in_page))
@@ -128,6 +130,9 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(account::create_team_form))
         .routes(routes!(account::delete_account_form))
         .routes(routes!(account::lift_publishing_lock_form))
+        .routes(routes!(org_pages::org_catalog_page))
+        .routes(routes!(org_pages::org_plugin_page))
+        .routes(routes!(org_pages::org_enablement_form))
         .routes(routes!(device::start_device_sign_in))
         .routes(routes!(device::poll_device_sign_in))
         .routes(routes!(device::device_page, device::decide_device_sign_in))

@@ -70,9 +70,9 @@ pub struct SourceParams {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SettingsSchemaParams {
     /// A version (default: the one the list shows).
-    version: Option<String>,
+    pub(crate) version: Option<String>,
     /// `org` or `system` (default: the org's own plugin when both exist).
-    source: Option<String>,
+    pub(crate) source: Option<String>,
 }
 
 /// Names a ZIP uploaded through `POST /uploads` instead of sending a body.
@@ -90,7 +90,7 @@ pub struct EnablementRequest {
     enabled: bool,
 }
 
-fn parse_source(raw: Option<&str>) -> Result<Option<CatalogSource>, ApiError> {
+pub(crate) fn parse_source(raw: Option<&str>) -> Result<Option<CatalogSource>, ApiError> {
     raw.map(CatalogSource::parse).transpose().map_err(|detail| {
         RegistryError::InvalidParameter {
             name: "source",

@@ -36,7 +36,11 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let app = TestApp::spawn().await;
+        Self::on(TestApp::spawn().await).await
+    }
+
+    /// The world on `app`, which may be configured for signing in.
+    async fn on(app: TestApp) -> Self {
         for (id, name) in [("acme", "Acme Corp"), ("globex", "Globex")] {
             let response = admin(
                 &app,
@@ -1419,4 +1423,225 @@ async fn administration_validates_and_is_idempotent() {
     .await
     .unwrap();
     assert_eq!(perms["permissions"], json!(["sys_admin"]));
+}
+
+/// A plugin ZIP whose manifest carries exactly `tags` and then `extra` lines.
+fn tagged_zip(pid: &str, version: &str, tags: &[&str], extra: &str) -> Vec<u8> {
+    let manifest = format!(
+        "{}{extra}",
+        registry_testkit::TestPlugin::new(pid, version)
+            .tags(tags)
+            .yaml()
+    );
+    zip_of(&[
+        ("plugin.yaml", manifest.as_bytes()),
+        ("agent/main.py", b"def run():\n    return 42\n"),
+    ])
+}
+
+/// The principal id the account page shows.
+fn principal_on(account_page: &str) -> String {
+    let marker = "<code id=\"principal-id\">";
+    let start = account_page.find(marker).expect("the principal id") + marker.len();
+    let end = account_page[start..].find('<').expect("its end") + start;
+    account_page[start..end].to_owned()
+}
+
+const SECRET_SETTINGS: &str = "settings_schema:\n  type: object\n  properties:\n    api_key:\n      type: string\n      title: API key\n      writeOnly: true\n      default: sk-never-on-a-page\n    region:\n      type: string\n      enum: [eu, us]\n      default: us\n  required: [api_key]\n";
+
+#[tokio::test]
+async fn the_org_catalog_pages_show_a_member_what_the_api_shows_under_the_same_gates() {
+    use crate::sign_in::{Browser, app_with};
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let w = World::on(app_with(&issuer).await).await;
+    let mut ada = Browser::new(&w.app);
+
+    // Not signed in: to the sign-in page, coming back to the org's page.
+    let response = ada.get("/account/orgs/acme?tag=search", true).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/auth/login?return_to=%2Faccount%2Forgs%2Facme%3Ftag%3Dsearch"
+    );
+
+    ada.sign_in_as(&issuer, "sub-ada", "ada").await;
+    let principal = principal_on(&ada.account_page().await);
+    w.upload_to_acme(&tagged_zip(
+        "web-search",
+        "1.0.0",
+        &["Search", "web"],
+        SECRET_SETTINGS,
+    ))
+    .await;
+    w.upload_to_acme(&tagged_zip(
+        "web-search",
+        "1.1.0",
+        &["search"],
+        SECRET_SETTINGS,
+    ))
+    .await;
+    w.upload_system(&tagged_zip("weather", "2.0.0", &["weather"], ""))
+        .await;
+    let response = w
+        .upload(
+            "/api/orgs/globex/plugins/upload",
+            &w.globex_writer.key,
+            Some("plugin.zip"),
+            &tagged_zip("globex-secrets", "1.0.0", &["search"], ""),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // Signed in, but neither permitted nor a member: refused as the API refuses.
+    let response = ada.get("/account/orgs/acme", true).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("web-search"), "{page}");
+    for (method, path) in [
+        (
+            Method::PUT,
+            format!("/api/principals/{principal}/permissions/{WRITE}"),
+        ),
+        (Method::PUT, format!("/api/orgs/acme/members/{principal}")),
+    ] {
+        assert_eq!(
+            admin(&w.app, method, &path, None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    // A member: the account page links the org, whose page lists its plugins
+    // and the system's, never another org's.
+    let account = ada.account_page().await;
+    assert!(account.contains("href=\"/account/orgs/acme\""), "{account}");
+    assert!(!account.contains("/account/orgs/globex"), "{account}");
+    let response = ada.get("/account/orgs/acme", true).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
+    let page = response.text().await.unwrap();
+    for shown in [
+        "web-search",
+        "1.1.0",
+        "weather",
+        "Acme Corp",
+        "search (1)",
+        "weather (1)",
+    ] {
+        assert!(page.contains(shown), "{shown} missing from {page}");
+    }
+    assert!(!page.contains("globex-secrets"), "{page}");
+    let filtered = ada.get("/account/orgs/acme?tag=SEARCH", true).await;
+    let filtered = filtered.text().await.unwrap();
+    assert!(
+        filtered.contains("web-search") && !filtered.contains(">weather<"),
+        "{filtered}"
+    );
+    let response = ada.get("/account/orgs/globex", true).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(!response.text().await.unwrap().contains("globex-secrets"));
+    assert_eq!(
+        ada.get("/account/orgs/nowhere", true).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A plugin's page: its versions, and the settings form with the write-only
+    // field masked (its default never shown).
+    let response = ada
+        .get(
+            "/account/orgs/acme/plugins/web-search?source=org&version=1.0.0",
+            true,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Settings form of 1.0.0"), "{page}");
+    assert!(page.contains("type=\"password\""), "{page}");
+    assert!(!page.contains("sk-never-on-a-page"), "{page}");
+    assert!(page.contains("<option selected>us</option>"), "{page}");
+    assert!(page.contains("data-version=\"1.1.0\"") && page.contains("data-version=\"1.0.0\""));
+
+    // Disabling from the page: the API sees it; a form without the session's
+    // token changes nothing.
+    let list = w.listed("acme", &w.acme_writer.key, "?source=org").await;
+    assert_eq!(list, vec!["org:web-search@1.1.0:on"]);
+    let versions = w
+        .json_ok(
+            "/api/orgs/acme/plugins/web-search/versions?source=org",
+            &w.acme_writer.key,
+        )
+        .await;
+    let newest = versions["versions"][0]["plugin_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let csrf = registry_testkit::oidc::csrf_token(&page);
+    let forged = ada
+        .post_form(
+            "/account/orgs/acme/enablement",
+            &[
+                ("csrf", "forged"),
+                ("plugin_id", &newest),
+                ("enabled", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let response = ada
+        .post_form(
+            "/account/orgs/acme/enablement",
+            &[
+                ("csrf", &csrf),
+                ("plugin_id", &newest),
+                ("enabled", "false"),
+                ("from", "plugin"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/account/orgs/acme/plugins/web-search?source=org"
+    );
+    assert_eq!(
+        w.listed("acme", &w.acme_writer.key, "?source=org").await,
+        vec!["org:web-search@1.0.0:on"],
+        "with 1.1.0 disabled, the list shows 1.0.0"
+    );
+
+    // A reader sees no buttons, and a post of theirs is refused.
+    let mut bob = Browser::new(&w.app);
+    bob.sign_in_as(&issuer, "sub-bob", "bob").await;
+    let bob_id = principal_on(&bob.account_page().await);
+    for path in [
+        format!("/api/principals/{bob_id}/permissions/{READ}"),
+        format!("/api/orgs/acme/members/{bob_id}"),
+    ] {
+        assert_eq!(
+            admin(&w.app, Method::PUT, &path, None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    let page = bob
+        .get("/account/orgs/acme", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("web-search"), "{page}");
+    assert!(
+        !page.contains("Disable") && !page.contains("Enable"),
+        "{page}"
+    );
+    let bob_csrf = registry_testkit::oidc::csrf_token(&bob.account_page().await);
+    let refused = bob
+        .post_form(
+            "/account/orgs/acme/enablement",
+            &[
+                ("csrf", &bob_csrf),
+                ("plugin_id", &newest),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

@@ -122,6 +122,24 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         conflict(store.remove_member(&org.id, &bob).await),
         Conflict::Missing
     );
+    store
+        .add_member(&Membership {
+            org: before.id.clone(),
+            principal: alice.clone(),
+            added_at: at("2026-01-03T00:00:00Z"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.orgs_of(&alice).await.unwrap(),
+        vec![before.clone(), org.clone()],
+        "a principal's orgs, in id order"
+    );
+    assert_eq!(
+        store.orgs_of(&bob).await.unwrap(),
+        Vec::<Org>::new(),
+        "a removed member belongs to no org"
+    );
 
     assert!(store.permissions(&alice).await.unwrap().is_empty());
     store

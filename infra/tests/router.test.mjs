@@ -13,7 +13,7 @@ function functionCode(name) {
   const lines = template.split('\n');
   const resource = lines.findIndex((l) => l === `  ${name}:`);
   assert.notEqual(resource, -1, `template.yaml has a ${name} resource`);
-  const offset = lines.slice(resource).findIndex((l) => /^\s+FunctionCode: \|\s*$/.test(l));
+  const offset = lines.slice(resource).findIndex((l) => /^\s+FunctionCode: (!Sub )?\|\s*$/.test(l));
   assert.notEqual(offset, -1, `${name} has an inline FunctionCode block`);
   const start = resource + offset;
   const body = [];
@@ -28,10 +28,12 @@ function functionCode(name) {
   return body.join('\n');
 }
 
-/** Loads the function with a stand-in for the `cloudfront` module that records
- *  which origin it selected. */
-function loadRouter() {
-  const code = functionCode('EdgeRouter');
+/** Loads the function, as a stack with `PrivateRegistry` = `privateRegistry`
+ *  deploys it, with a stand-in for the `cloudfront` module that records which
+ *  origin it selected. */
+function loadRouter(privateRegistry = 'false') {
+  const code = functionCode('EdgeRouter').replaceAll('${PrivateRegistry}', privateRegistry);
+  assert.doesNotMatch(code, /\$\{[A-Za-z]/, 'no other stack value is substituted');
   assert.match(code, /^import cf from 'cloudfront';/, 'cloudfront-js-2.0 origin helpers are imported');
   const selected = [];
   const groups = [];
@@ -84,6 +86,7 @@ function viewerRequest(method, uri, headers = {}, query = '') {
 }
 
 const route = loadRouter();
+const privateRoute = loadRouter('true');
 const AUTH = { authorization: { value: 'Bearer sk_0123' } };
 const ARTIFACT = '/artifacts/github/1.2.0/0f343b0931126a20f133d67c2b018a3b59e7c4e5d1e46b3a9c7b1d2e3f4a5b6c.zip';
 
@@ -176,4 +179,19 @@ test('an unpublished version is answered 410 from its marked index object', () =
   assert.equal(gone.statusCode, 410);
   assert.equal(gone.headers['x-amz-meta-status'], undefined, 'the marker stays internal');
   assert.equal(respond({ 'content-type': { value: 'application/json' } }).statusCode, 200);
+});
+
+test('on a private registry every request goes to the API with its key, pages and index objects included', () => {
+  const reads = ['/', '/plugins/github', '/index/plugins/github.json', '/index/pages/home.html', ARTIFACT, '/plugins/github/1.2.0/bundle'];
+  for (const uri of reads) {
+    for (const accept of ['application/json', 'text/html']) {
+      const headers = { ...AUTH, accept: { value: accept } };
+      const { origin, request, selections } = privateRoute(viewerRequest('GET', uri, headers, uri === '/plugins/github' ? 'version=1.2.0' : ''));
+      assert.equal(origin, 'api', `${uri} (${accept})`);
+      assert.equal(selections, 0);
+      assert.deepEqual(request.headers.authorization, AUTH.authorization, 'the API sees the key');
+      assert.equal(request.uri, uri, 'the path is not rewritten onto a bucket key');
+    }
+  }
+  assert.equal(route(viewerRequest('GET', '/plugins/github')).origin, 'artifacts', 'a public registry still reads from the bucket');
 });

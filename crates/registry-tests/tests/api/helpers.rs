@@ -344,3 +344,35 @@ pub fn patch_bytes(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
     assert!(patched > 0, "pattern not found");
     bytes
 }
+
+/// The boundary of [`multipart_upload`]'s bodies.
+pub const UPLOAD_BOUNDARY: &str = "owtest7d1f0c";
+
+/// A `multipart/form-data` body with the ZIP in the `file` part, as the org
+/// catalog's uploads take it: (its content type, the body).
+pub fn multipart_upload(file_name: Option<&str>, zip: &[u8]) -> (String, Vec<u8>) {
+    let disposition = match file_name {
+        Some(name) => format!("form-data; name=\"file\"; filename=\"{name}\""),
+        None => "form-data; name=\"file\"".to_owned(),
+    };
+    let mut body = format!(
+        "--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nuploaded by a test\r\n\
+         --{UPLOAD_BOUNDARY}\r\nContent-Disposition: {disposition}\r\nContent-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(zip);
+    body.extend_from_slice(format!("\r\n--{UPLOAD_BOUNDARY}--\r\n").as_bytes());
+    (
+        format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}"),
+        body,
+    )
+}
+
+/// A plugin ZIP whose manifest carries exactly `tags` and then `extra` lines.
+pub fn tagged_zip(pid: &str, version: &str, tags: &[&str], extra: &str) -> Vec<u8> {
+    let manifest = format!("{}{extra}", TestPlugin::new(pid, version).tags(tags).yaml());
+    zip_of(&[
+        ("plugin.yaml", manifest.as_bytes()),
+        ("agent/main.py", b"def run():\n    return 42\n"),
+    ])
+}

@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
-    TestApp, expect_problem, patch_bytes, plugin_yaml, sha256_hex, stored_zip_of, zip_of,
+    TestApp, UPLOAD_BOUNDARY as BOUNDARY, expect_problem, multipart_upload as multipart,
+    patch_bytes, plugin_yaml, sha256_hex, stored_zip_of, tagged_zip, zip_of,
 };
 
 const READ: &str = "cadence:org:plugins:read";
 const WRITE: &str = "cadence:org:plugins:write";
-const BOUNDARY: &str = "owtest7d1f0c";
 
 /// A principal with one key.
 struct Member {
@@ -222,22 +222,6 @@ async fn member(
         key: created["key"].as_str().expect("key").to_owned(),
         principal,
     }
-}
-
-/// A `multipart/form-data` body with the ZIP in the `file` part.
-fn multipart(file_name: Option<&str>, zip: &[u8]) -> (String, Vec<u8>) {
-    let disposition = match file_name {
-        Some(name) => format!("form-data; name=\"file\"; filename=\"{name}\""),
-        None => "form-data; name=\"file\"".to_owned(),
-    };
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nuploaded by a test\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: {disposition}\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(zip);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
 /// A plugin ZIP: the manifest (plus `extra` manifest lines) and some code.
@@ -1423,20 +1407,6 @@ async fn administration_validates_and_is_idempotent() {
     .await
     .unwrap();
     assert_eq!(perms["permissions"], json!(["sys_admin"]));
-}
-
-/// A plugin ZIP whose manifest carries exactly `tags` and then `extra` lines.
-fn tagged_zip(pid: &str, version: &str, tags: &[&str], extra: &str) -> Vec<u8> {
-    let manifest = format!(
-        "{}{extra}",
-        registry_testkit::TestPlugin::new(pid, version)
-            .tags(tags)
-            .yaml()
-    );
-    zip_of(&[
-        ("plugin.yaml", manifest.as_bytes()),
-        ("agent/main.py", b"def run():\n    return 42\n"),
-    ])
 }
 
 /// The principal id the account page shows.

@@ -21,40 +21,7 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
         .wait_for_address("/auth/login", Some("return_to=%2Faccount"))
         .await;
     browser.assert_accessible("the sign-in page").await;
-    browser
-        .link("main", "Sign in with Certified provider")
-        .await
-        .click()
-        .await
-        .expect("click");
-
-    // The provider's own sign-in: any login, then consent.
-    browser
-        .find("input[name=login]")
-        .await
-        .send_keys("ada")
-        .await
-        .expect("type");
-    browser
-        .find("input[name=password]")
-        .await
-        .send_keys("anything")
-        .await
-        .expect("type");
-    browser
-        .find("button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("click");
-    browser
-        .find("input[name=prompt][value=consent] ~ button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("click");
-
-    browser.wait_for_address("/account", None).await;
+    sign_in_at_the_certified_provider(&browser, "ada", "/account").await;
     let heading = browser.find("main h1").await.text().await.expect("text");
     assert_eq!(heading, "ada");
     browser.assert_accessible("the account page").await;
@@ -199,6 +166,46 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
         .wait_for_address("/auth/login", Some("return_to=%2Faccount"))
         .await;
     browser.close().await;
+}
+
+/// From the registry's sign-in page, signs `login` in at the certified provider
+/// (any password, then consent), as a person does; ends back at `landing`, the
+/// path signing in was asked to return to.
+pub async fn sign_in_at_the_certified_provider(browser: &Browser, login: &str, landing: &str) {
+    browser
+        .link("main", "Sign in with Certified provider")
+        .await
+        .click()
+        .await
+        .expect("click");
+
+    // The provider's own sign-in: any login, then consent.
+    browser
+        .find("input[name=login]")
+        .await
+        .send_keys(login)
+        .await
+        .expect("type");
+    browser
+        .find("input[name=password]")
+        .await
+        .send_keys("anything")
+        .await
+        .expect("type");
+    browser
+        .find("button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .find("input[name=prompt][value=consent] ~ button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+
+    browser.wait_for_address(landing, None).await;
 }
 
 fn with_state(callback: &url::Url, state: &str) -> url::Url {

@@ -33,9 +33,23 @@ async fn admin(app: &TestApp, method: Method, path: &str, body: Value, expected:
 /// Lets `principal` write to `org`'s catalog.
 async fn make_writer(app: &TestApp, principal: &str, org: &str) {
     let permission = format!("/api/principals/{principal}/permissions/{WRITE}");
-    admin(app, Method::PUT, &permission, Value::Null, StatusCode::NO_CONTENT).await;
+    admin(
+        app,
+        Method::PUT,
+        &permission,
+        Value::Null,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let membership = format!("/api/orgs/{org}/members/{principal}");
-    admin(app, Method::PUT, &membership, Value::Null, StatusCode::NO_CONTENT).await;
+    admin(
+        app,
+        Method::PUT,
+        &membership,
+        Value::Null,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
 }
 
 /// Uploads `zip` to `path` with `key`.
@@ -74,7 +88,12 @@ async fn a_member_browses_the_org_catalog_and_another_orgs_stays_closed() {
         .json::<Value>()
         .await
         .expect("json");
-    make_writer(&app, created["principal"].as_str().expect("principal"), "globex").await;
+    make_writer(
+        &app,
+        created["principal"].as_str().expect("principal"),
+        "globex",
+    )
+    .await;
     let globex_key = created["key"].as_str().expect("key");
     upload(
         &app,
@@ -104,7 +123,12 @@ async fn a_member_browses_the_org_catalog_and_another_orgs_stays_closed() {
         .await;
 
     browser.open(&app.url("/account")).await;
-    let ada = browser.find("#principal-id").await.text().await.expect("text");
+    let ada = browser
+        .find("#principal-id")
+        .await
+        .text()
+        .await
+        .expect("text");
     make_writer(&app, &ada, "acme").await;
     let acme_key = app
         .send_body(
@@ -144,7 +168,11 @@ async fn a_member_browses_the_org_catalog_and_another_orgs_stays_closed() {
     let listed = browser
         .script("return [...document.querySelectorAll('table.org-plugins tbody tr')].map(r => r.dataset.source + ':' + r.dataset.pid).join(' ');")
         .await;
-    assert_eq!(listed, json!("system:weather org:web-search"), "sorted by pid");
+    assert_eq!(
+        listed,
+        json!("system:weather org:web-search"),
+        "sorted by pid"
+    );
 
     // The tag filter.
     browser

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use registry_core::RegistryError;
 use registry_core::registry::{CatalogFilter, CatalogWriter, SessionCaller};
@@ -34,18 +34,10 @@ pub struct OrgPageParams {
     tag: Option<String>,
 }
 
-/// Where a page lives, from the registry's root, with its query: where signing
-/// in comes back to.
-fn here(path: &str, query: Option<(&str, &str)>) -> String {
-    match query {
-        None => path.to_owned(),
-        Some((name, value)) => {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair(name, value)
-                .finish();
-            format!("{path}?{query}")
-        }
-    }
+/// The page asked for, path and query: where signing in comes back to.
+fn here(uri: &Uri) -> &str {
+    uri.path_and_query()
+        .map_or_else(|| uri.path(), |p| p.as_str())
 }
 
 /// The write gate for a page's buttons: `Some` when the person may enable and
@@ -87,15 +79,14 @@ pub async fn org_catalog_page(
     session: BrowserSession,
     Path(org_id): Path<String>,
     params: Result<Query<OrgPageParams>, QueryRejection>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let site = Site::new(&state.registry.config().public_url);
         let params = query(params)?;
         let Some(session) = session.0 else {
-            let path = format!("/account/orgs/{org_id}");
-            let tag = params.tag.as_deref().map(|t| ("tag", t));
-            return Ok(sign_in_first(&site, &here(&path, tag)));
+            return Ok(sign_in_first(&site, here(&uri)));
         };
         let reader = state
             .registry
@@ -150,15 +141,14 @@ pub async fn org_plugin_page(
     session: BrowserSession,
     Path((org_id, pid)): Path<(String, String)>,
     params: Result<Query<SettingsSchemaParams>, QueryRejection>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let site = Site::new(&state.registry.config().public_url);
         let params = query(params)?;
         let Some(session) = session.0 else {
-            let path = format!("/account/orgs/{org_id}/plugins/{pid}");
-            let source = params.source.as_deref().map(|s| ("source", s));
-            return Ok(sign_in_first(&site, &here(&path, source)));
+            return Ok(sign_in_first(&site, here(&uri)));
         };
         let reader = state
             .registry

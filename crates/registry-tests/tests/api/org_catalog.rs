@@ -1433,6 +1433,17 @@ async fn the_org_catalog_pages_show_a_member_what_the_api_shows_under_the_same_g
         response.headers()["location"],
         "/auth/login?return_to=%2Faccount%2Forgs%2Facme%3Ftag%3Dsearch"
     );
+    let response = ada
+        .get(
+            "/account/orgs/acme/plugins/web-search?source=org&version=1.0.0",
+            true,
+        )
+        .await;
+    assert_eq!(
+        response.headers()["location"],
+        "/auth/login?return_to=%2Faccount%2Forgs%2Facme%2Fplugins%2Fweb-search%3Fsource%3Dorg%26version%3D1.0.0",
+        "the whole address asked for comes back after signing in"
+    );
 
     ada.sign_in_as(&issuer, "sub-ada", "ada").await;
     let principal = principal_on(&ada.account_page().await);

@@ -8,8 +8,11 @@ use axum::http::request::Parts;
 use registry_core::RegistryError;
 use registry_core::auth::Caller;
 
+use registry_index::path::FileKind;
+
 use crate::problem::ApiError;
 use crate::request_id::CurrentRequest;
+use crate::session::BrowserSession;
 use crate::state::AppState;
 
 /// The authenticated caller, if the request carried a key. A key that is present
@@ -48,6 +51,63 @@ impl FromRequestParts<Arc<AppState>> for MaybeCaller {
             .into());
         }
         Ok(Self(caller))
+    }
+}
+
+/// Who reads a route that serves pages as well as JSON: the caller a key names
+/// and, on a private registry, the signed-in browser a session cookie names.
+///
+/// The session counts for the web catalog's pages and what they load (their
+/// stylesheet, script and charts) and for nothing else: JSON, downloads, index
+/// files and search take a key, as on every other route.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    key: Option<Caller>,
+    session: Option<Caller>,
+}
+
+impl Reader {
+    /// Whether this reader is shown pages: anyone on a public registry, a
+    /// signed-in browser on a private one.
+    pub fn sees_pages(&self, state: &AppState) -> bool {
+        !state.registry.config().private || self.session.is_some()
+    }
+
+    /// The caller that may read a file of `kind` (`None`: an answer that is not
+    /// an index file, which only a key may read).
+    pub fn caller_for(&self, kind: Option<FileKind>) -> Option<&Caller> {
+        match kind {
+            Some(FileKind::Page | FileKind::Asset | FileKind::Chart) => {
+                self.key.as_ref().or(self.session.as_ref())
+            }
+            _ => self.key.as_ref(),
+        }
+    }
+
+    /// Whether neither a key nor a session came with the request.
+    pub fn is_anonymous(&self) -> bool {
+        self.key.is_none() && self.session.is_none()
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeCaller(key) = MaybeCaller::from_request_parts(parts, state).await?;
+        // A public registry's pages are everyone's: no session is looked up.
+        let session = if key.is_none() && state.registry.config().private {
+            BrowserSession::from_request_parts(parts, state)
+                .await?
+                .0
+                .map(|s| s.caller)
+        } else {
+            None
+        };
+        Ok(Self { key, session })
     }
 }
 

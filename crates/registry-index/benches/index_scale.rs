@@ -225,12 +225,12 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Runs the real `index-builder rebuild` (with `--private`: without pages),
+/// Runs the real `index-builder rebuild` (with `--no-pages`: without pages),
 /// sampling its peak RSS until it exits.
 fn rebuild_with_cli(
     data: &std::path::Path,
     out: &std::path::Path,
-    private: bool,
+    no_pages: bool,
 ) -> (Duration, u64) {
     let started = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_index-builder"))
@@ -243,7 +243,7 @@ fn rebuild_with_cli(
         .arg(data)
         .arg("--out")
         .arg(out)
-        .args(private.then_some("--private"))
+        .args(no_pages.then_some("--no-pages"))
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
@@ -310,7 +310,7 @@ async fn main() {
         (catalog, plugins)
     };
 
-    // Without pages (a private registry's index) and with them, alternately: the
+    // Without pages (`--no-pages`) and with them, alternately: the
     // same catalog in the same minutes, so the pages' cost reads straight off the
     // medians, and one slow moment of a shared machine does not decide it.
     let rounds: usize = std::env::var("INDEX_BENCH_REBUILDS")

@@ -74,10 +74,12 @@ enum Command {
         /// Rewrite every file, even those the previous index says are unchanged.
         #[arg(long)]
         force: bool,
-        /// The index of a private registry: `config.json` says reads need a key,
-        /// and there are no web catalog pages.
+        /// The index of a private registry: `config.json` says reads need a key.
         #[arg(long)]
         private: bool,
+        /// Write no web catalog pages (only the protocol's files).
+        #[arg(long)]
+        no_pages: bool,
     },
     /// Verifies an index directory: signatures, expiry and every file's hash.
     Verify {
@@ -129,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
             key_file,
             force,
             private,
+            no_pages,
         } => {
             let source = match (table, bucket, out) {
                 (Some(table), Some(bucket), _) => Source::Aws { table, bucket },
@@ -137,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut settings = IndexSettings::public(public_url);
             settings.auth_required = private;
+            settings.pages = !no_pages;
             rebuild(data, source, settings, key_file, force).await
         }
         Command::Verify { index, public_key } => verify(index, public_key).await,

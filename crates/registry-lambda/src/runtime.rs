@@ -281,7 +281,9 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
                 .map_err(|e| anyhow::anyhow!("configuring sign-in: {e}"))?,
         })
     } else {
-        registry
+        // The sign-in function makes the sessions; every other function reads
+        // them, so a private registry's pages know who is signed in.
+        registry.with_sessions(store)
     };
     Ok(Arc::new(AppState::new(
         Arc::new(registry),

@@ -115,6 +115,17 @@ impl Registry {
         self
     }
 
+    /// Reads the sessions another process signs people in to (a private
+    /// registry's read function shows their pages to them), offering no sign-in
+    /// itself.
+    #[must_use]
+    pub fn with_sessions(self, store: Arc<dyn AccountStore>) -> Self {
+        self.with_sign_in(SignInParts {
+            store,
+            providers: Vec::new(),
+        })
+    }
+
     pub(super) fn sign_in_parts(&self) -> Result<&SignInParts, RegistryError> {
         self.sign_in
             .as_ref()

@@ -86,6 +86,9 @@ pub struct IndexSettings {
     pub public_url: String,
     /// Whether reads need a key (written into `config.json`).
     pub auth_required: bool,
+    /// Whether the web catalog's pages are written. A private registry has them
+    /// too: its server shows them to signed-in readers only.
+    pub pages: bool,
     /// How long a signed timestamp stays valid.
     pub timestamp_lifetime: time::Duration,
 }
@@ -96,6 +99,7 @@ impl IndexSettings {
         Self {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             auth_required: false,
+            pages: true,
             timestamp_lifetime: time::Duration::days(1),
         }
     }
@@ -182,7 +186,7 @@ impl IndexBuilder {
         settings: IndexSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let site = (!settings.auth_required).then(|| Site::new(&settings.public_url));
+        let site = settings.pages.then(|| Site::new(&settings.public_url));
         Self {
             entries: site
                 .is_some()

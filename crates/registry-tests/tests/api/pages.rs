@@ -166,9 +166,99 @@ async fn the_home_page_lists_what_was_published() {
 }
 
 #[tokio::test]
-async fn a_private_registry_has_no_pages() {
-    let app = TestApp::spawn_private().await;
+async fn a_private_registrys_pages_are_for_signed_in_readers_and_unlock_nothing_else() {
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let settings = crate::sign_in::oidc_settings(&issuer);
+    let app = TestApp::spawn_configured(move |config| {
+        config.private = true;
+        config.sign_in.oidc = Some(settings);
+    })
+    .await;
     app.publish_ok(&app.admin_key, "github", "1.0.0").await;
+    let mut browser = crate::sign_in::Browser::new(&app);
+
+    // Not signed in: each page sends the browser to sign in, and back; a
+    // program without a key is refused as before.
+    for (page, back) in [
+        ("/", "%2F"),
+        (
+            "/plugins/github?version=1.0.0",
+            "%2Fplugins%2Fgithub%3Fversion%3D1.0.0",
+        ),
+        ("/search?q=git", "%2Fsearch%3Fq%3Dgit"),
+    ] {
+        let response = browser.get(page, true).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(
+            header(&response, reqwest::header::LOCATION),
+            format!("/auth/login?return_to={back}")
+        );
+    }
+    expect_problem(
+        browser.get("/plugins/github", false).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // Signed in: the pages, never cached by anyone else, and what they load.
+    browser.sign_in_as(&issuer, "sub-ada", "ada").await;
+    for page in [
+        "/",
+        "/plugins/github",
+        "/plugins/github?version=1.0.0",
+        "/search?q=git",
+    ] {
+        let response = browser.get(page, true).await;
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        assert_is_page(&response);
+        assert_eq!(
+            header(&response, CACHE_CONTROL),
+            "private, no-store",
+            "{page}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(html.contains("github"), "{page}: {html}");
+    }
+    let page = browser
+        .get("/plugins/github", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let stylesheet = page
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page links its stylesheet")
+        .to_owned();
+    let css = browser.get(&stylesheet, false).await;
+    assert_eq!(css.status(), StatusCode::OK, "{stylesheet}");
+    assert_eq!(header(&css, CONTENT_TYPE), "text/css; charset=utf-8");
+    assert_eq!(
+        browser.get("/plugins/nothing-here", true).await.status(),
+        StatusCode::NOT_FOUND,
+        "a page nobody has is the not-found page"
+    );
+
+    // The session unlocks pages only: JSON, downloads, index files and search
+    // still want a key.
+    for json in [
+        "/plugins/github",
+        "/plugins/github/1.0.0/schema",
+        "/index/plugins/github.json",
+        "/index/config.json",
+        "/plugins/search?q=git",
+    ] {
+        expect_problem(
+            browser.get(json, false).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+
+    // A key asking for HTML gets the JSON, as programs always have.
     let response = app
         .client
         .get(app.url("/plugins/github"))
@@ -179,15 +269,6 @@ async fn a_private_registry_has_no_pages() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, CONTENT_TYPE), "application/json");
-    assert!(!app.data.path().join("index/pages").exists());
-    let home = app
-        .client
-        .get(app.url("/"))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(home.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

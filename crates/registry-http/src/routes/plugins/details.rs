@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::registry::PluginDetails;
 use serde::Deserialize;
 
-use super::index_file::{index_path_of, serve_index_file_or_missing_page};
-use crate::auth::MaybeCaller;
+use super::index_file::{index_path_of, serve_index_file_or_missing_page, sign_in_for_page};
+use crate::auth::Reader;
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::state::AppState;
@@ -46,34 +46,45 @@ pub struct DetailsParams {
 )]
 pub async fn get_plugin(
     State(state): State<Arc<AppState>>,
-    caller: MaybeCaller,
+    reader: Reader,
     Path(slug): Path<String>,
-    RawQuery(query): RawQuery,
+    uri: Uri,
     headers: HeaderMap,
     params: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Response {
-    let answer = details_or_page(&state, caller, &slug, query.as_deref(), &headers, params).await;
+    let answer = details_or_page(&state, &reader, &slug, &uri, &headers, params).await;
     vary_on_accept(answer.unwrap_or_else(IntoResponse::into_response))
 }
 
 async fn details_or_page(
     state: &AppState,
-    caller: MaybeCaller,
+    reader: &Reader,
     slug: &str,
-    query: Option<&str>,
+    uri: &Uri,
     headers: &HeaderMap,
     params: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    state.registry.authorize_read(caller.0.as_ref())?;
+    if let Some(sign_in) = sign_in_for_page(state, reader, headers, uri) {
+        return Ok(sign_in);
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let path = index_path_of(
+        &format!("/plugins/{slug}"),
+        uri.query(),
+        accept,
+        reader.sees_pages(state),
+    );
+    if let Some(path) = &path {
+        state
+            .registry
+            .authorize_read(reader.caller_for(Some(path.kind())))?;
+        if let Some(response) = serve_index_file_or_missing_page(state, path, headers).await? {
+            return Ok(response);
+        }
+    }
+    state.registry.authorize_read(reader.caller_for(None))?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let path = index_path_of(state, &format!("/plugins/{slug}"), query, accept);
-    if let Some(path) = &path
-        && let Some(response) = serve_index_file_or_missing_page(state, path, headers).await?
-    {
-        return Ok(response);
-    }
     let details = state
         .registry
         .plugin_details(slug, params.version.as_deref())

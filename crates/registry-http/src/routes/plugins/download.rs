@@ -40,7 +40,7 @@ async fn from_index(
     uri: &str,
     headers: &HeaderMap,
 ) -> Result<Option<Response>, ApiError> {
-    let Some(path) = index_path_of(state, uri, None, None) else {
+    let Some(path) = index_path_of(uri, None, None, false) else {
         return Ok(None);
     };
     let response = serve_index_file(state, &path, headers).await?;

@@ -7,25 +7,28 @@
 //! covers an index still catching up.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::RegistryError;
 use registry_core::artifact::PRIVATE_CACHE_CONTROL;
-use registry_index::path::{EdgeRoute, FileKind, INDEX_PREFIX, IndexPath, edge_route};
+use registry_index::path::{
+    EdgeRoute, FileKind, INDEX_PREFIX, IndexPath, edge_route, prefers_html,
+};
 use registry_index::store::{Fetched, get_path};
 
+use crate::auth::Reader;
 use crate::problem::ApiError;
+use crate::session::sign_in_first;
 use crate::state::AppState;
 
 /// The index file a `GET` of `uri` (with `query`, asked for with `accept`) reads,
-/// if the CDN would map it; pages only on a registry that has them.
+/// if the CDN would map it; pages only for a reader shown them.
 pub(crate) fn index_path_of(
-    state: &AppState,
     uri: &str,
     query: Option<&str>,
     accept: Option<&str>,
+    pages: bool,
 ) -> Option<IndexPath> {
-    let pages = !state.registry.config().private;
     match edge_route("GET", uri, query, accept, pages) {
         EdgeRoute::Object(key) => IndexPath::parse(key.strip_prefix(INDEX_PREFIX)?),
         EdgeRoute::Api => None,
@@ -144,17 +147,41 @@ pub(crate) fn download_headers(headers: &mut HeaderMap) {
     );
 }
 
+/// On a private registry, a browser asking for a page with neither a key nor a
+/// session is sent to sign in, coming back to `uri` afterwards.
+pub(crate) fn sign_in_for_page(
+    state: &AppState,
+    reader: &Reader,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<Response> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let wants_page =
+        state.registry.config().private && reader.is_anonymous() && prefers_html(accept);
+    wants_page.then(|| {
+        let site = registry_pages::Site::new(&state.registry.config().public_url);
+        let here = uri
+            .path_and_query()
+            .map_or_else(|| uri.path(), |p| p.as_str());
+        sign_in_first(&site, here)
+    })
+}
+
 /// `GET /index/{path}`: any index file (config.json, the signed snapshot chain,
-/// search shards), as the CDN serves the bucket's `index/` prefix.
+/// search shards), as the CDN serves the bucket's `index/` prefix. On a private
+/// registry a signed-in browser reads the pages' files here too.
 pub async fn get_index_file(
     axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
-    caller: crate::auth::MaybeCaller,
+    reader: Reader,
     axum::extract::Path(path): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.registry.authorize_read(caller.0.as_ref())?;
     let not_found = || ApiError::not_found(format!("the index has no file {path}"));
-    let parsed = IndexPath::parse(&path).ok_or_else(not_found)?;
+    let parsed = IndexPath::parse(&path);
+    state
+        .registry
+        .authorize_read(reader.caller_for(parsed.as_ref().map(IndexPath::kind)))?;
+    let parsed = parsed.ok_or_else(not_found)?;
     // A missing page is the not-found page whoever asks: the CDN sends this
     // route a browser's request for a page the bucket does not have.
     serve_index_file_or_missing_page(&state, &parsed, &headers)
@@ -162,17 +189,24 @@ pub async fn get_index_file(
         .ok_or_else(not_found)
 }
 
-/// `GET /`: the web catalog's home page, on a registry that has pages.
+/// `GET /`: the web catalog's home page, for a reader shown pages.
 pub async fn get_home_page(
     axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
-    caller: crate::auth::MaybeCaller,
+    reader: Reader,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.registry.authorize_read(caller.0.as_ref())?;
+    if let Some(sign_in) = sign_in_for_page(&state, &reader, &headers, &uri) {
+        return Ok(sign_in);
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let Some(path) = index_path_of(&state, "/", None, accept) else {
+    let Some(path) = index_path_of("/", None, accept, reader.sees_pages(&state)) else {
+        state.registry.authorize_read(reader.caller_for(None))?;
         return Err(ApiError::no_such_route());
     };
+    state
+        .registry
+        .authorize_read(reader.caller_for(Some(path.kind())))?;
     serve_index_file(&state, &path, &headers)
         .await?
         .ok_or_else(|| ApiError::not_found("the home page is not built yet"))

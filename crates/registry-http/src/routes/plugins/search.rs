@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use registry_core::RegistryError;
 use registry_core::artifact::SHORT_CACHE_CONTROL;
 use registry_core::search::{SearchPage, SearchQuery};
+use registry_index::path::FileKind;
 use registry_pages::{
     MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, Site, bad_request_page, page_offset,
 };
 use serde::Deserialize;
 
-use crate::auth::MaybeCaller;
+use super::index_file::sign_in_for_page;
+use crate::auth::{MaybeCaller, Reader};
 use crate::problem::ApiError;
 use crate::routes::json_response;
 use crate::session::personal_page;
@@ -97,17 +99,25 @@ pub struct SearchPageParams {
 /// search can be shared as a link. Tag pages are searches (`/search?tag=vcs`).
 pub async fn search_page(
     State(state): State<Arc<AppState>>,
-    caller: MaybeCaller,
+    reader: Reader,
+    uri: Uri,
+    headers: HeaderMap,
     params: Result<Query<SearchPageParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    state.registry.authorize_read(caller.0.as_ref())?;
-    if state.registry.config().private {
+    if let Some(sign_in) = sign_in_for_page(&state, &reader, &headers, &uri) {
+        return Ok(sign_in);
+    }
+    if !reader.sees_pages(&state) {
+        state.registry.authorize_read(reader.caller_for(None))?;
         return Err(ApiError::no_such_route());
     }
+    state
+        .registry
+        .authorize_read(reader.caller_for(Some(FileKind::Page)))?;
     let site = Site::new(&state.registry.config().public_url);
     let bad_request = |message: String| -> Result<Response, ApiError> {
         let html = bad_request_page(&site, &message).map_err(page_failed)?;
-        Ok(page_response(StatusCode::BAD_REQUEST, html))
+        Ok(personal_page(StatusCode::BAD_REQUEST, html))
     };
     let params = match params {
         Ok(Query(params)) => params,
@@ -142,20 +152,16 @@ pub async fn search_page(
         .await
         .map_err(RegistryError::Storage)?;
     let html = registry_pages::search_page(&site, &request, &found).map_err(page_failed)?;
-    Ok(page_response(StatusCode::OK, html))
-}
-
-/// A page rendered for this request: short-cached like search results when it
-/// answers 200, with the pages' headers.
-fn page_response(status: StatusCode, html: String) -> Response {
-    let mut response = personal_page(status, html);
-    if status == StatusCode::OK {
+    let mut response = personal_page(StatusCode::OK, html);
+    // A private registry's results are its readers' alone (personal_page's
+    // `private, no-store`); a public one's may be cached briefly.
+    if !state.registry.config().private {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static(SHORT_CACHE_CONTROL),
         );
     }
-    response
+    Ok(response)
 }
 
 /// A page that would not render: logged in full, answered with a plain 500.

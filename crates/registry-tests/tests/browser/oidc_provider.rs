@@ -8,9 +8,15 @@ use crate::helpers::TestApp;
 /// Starts the provider and a registry (public, on the backend under test) that
 /// signs people in with it as `Certified provider`.
 pub async fn registry_with_certified_provider() -> (TestApp, CertifiedProvider) {
+    registry_with_certified_provider_where(false).await
+}
+
+/// As [`registry_with_certified_provider`], for a private registry when `private`.
+pub async fn registry_with_certified_provider_where(private: bool) -> (TestApp, CertifiedProvider) {
     let mut provider = CertifiedProvider::start();
     let issuer = provider.issuer.clone();
     let app = TestApp::spawn_configured(move |config| {
+        config.private = private;
         config.sign_in.oidc = Some(OidcSettings {
             id: "oidc".to_owned(),
             display_name: "Certified provider".to_owned(),

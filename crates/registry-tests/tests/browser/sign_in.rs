@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::driver::Browser;
 use crate::helpers::{GITHUB_YAML, plugin_yaml};
-use crate::oidc_provider::registry_with_certified_provider;
+use crate::oidc_provider::{
+    registry_with_certified_provider, registry_with_certified_provider_where,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_signs_out() {
@@ -164,6 +166,35 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
     browser.open(&app.url("/account")).await;
     browser
         .wait_for_address("/auth/login", Some("return_to=%2Faccount"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_registrys_page_asks_for_sign_in_and_then_shows_itself_styled() {
+    let (app, _provider) = registry_with_certified_provider_where(true).await;
+    assert_eq!(
+        app.publish_yaml(&app.admin_key, &plugin_yaml("weather", "1.0.0"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let browser = Browser::launch().await;
+    browser.open(&app.url("/plugins/weather")).await;
+    browser
+        .wait_for_address("/auth/login", Some("return_to=%2Fplugins%2Fweather"))
+        .await;
+    sign_in_at_the_certified_provider(&browser, "ada", "/plugins/weather").await;
+    assert_eq!(browser.status().await, 200);
+    let heading = browser.find("main h1").await.text().await.expect("text");
+    assert!(heading.contains("weather"), "{heading}");
+    // The stylesheet loaded through the same session: its rules are there.
+    let rules = browser
+        .script("return [...document.styleSheets].reduce((n, s) => n + s.cssRules.length, 0);")
+        .await;
+    assert!(rules.as_u64().is_some_and(|n| n > 10), "{rules}");
+    browser
+        .assert_accessible("a private registry's plugin page")
         .await;
     browser.close().await;
 }

@@ -14,7 +14,7 @@ use functions::{Bootstrap, Functions, GITHUB_YAML};
 use registry_core::checksum::Sha256Digest;
 use registry_http::routes::{
     deprecate_routes, key_routes, mcp_router_routes, org_catalog_routes, publish_routes,
-    read_routes, sign_in_routes, unpublish_routes,
+    read_routes, search_function_routes, sign_in_routes, unpublish_routes,
 };
 use registry_lambda::scheduled::{HealthCheckError, ScheduledEvent, run_health_checks};
 use runtime_api::{Outcome, RuntimeApi};
@@ -866,6 +866,71 @@ async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cooki
             &[("{{SESSION}}", &"0".repeat(64))],
         )
         .await;
+    assert_eq!(status, 303, "an unknown session is sent to sign in");
+}
+
+/// A private stack's search function answers a signed-in browser with the page:
+/// it has no sign-in of its own, and reads the sessions the sign-in function
+/// made. The session unlocks the page and nothing else.
+#[tokio::test]
+async fn a_private_stacks_search_function_shows_pages_to_the_sessions_the_sign_in_function_made() {
+    use registry_aws::AwsSettings;
+    use registry_core::account::{OpaqueSecret, SessionId, SessionRecord};
+    use registry_core::auth::PrincipalId;
+    use registry_core::store::AccountStore;
+    use registry_core::timestamp::{Clock, SystemClock};
+
+    let f = Functions::start_configured(|config| {
+        config.private = true;
+        config.sign_in = registry_identity::SignInSettings::default();
+    })
+    .await;
+    let (status, body) = f
+        .invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    f.stream_changes("github", "github").await;
+    let secret = OpaqueSecret::generate().unwrap();
+    let now = SystemClock.now();
+    f.clients
+        .dynamo_store(&AwsSettings {
+            table: f.config.table.clone(),
+            bucket: f.config.bucket.clone(),
+            force_path_style: true,
+        })
+        .insert_session(&SessionRecord {
+            id: SessionId::from_stored("ses_private_page"),
+            hash: secret.hash(),
+            principal: PrincipalId::from_stored("prn_private_reader"),
+            login: "reader".into(),
+            created_at: now,
+            expires_at: now.plus(time::Duration::hours(1)),
+        })
+        .await
+        .unwrap();
+    let page = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+    let unknown = "0".repeat(64);
+    let read = |accept: &'static str, session: String| {
+        let f = &f;
+        async move {
+            f.invoke_raw(
+                search_function_routes,
+                "apigw/private_plugin_page.json",
+                "",
+                &[("{{ACCEPT}}", accept), ("{{SESSION}}", &session)],
+            )
+            .await
+        }
+    };
+
+    let (status, content_type, body) = read(page, secret.expose().to_owned()).await;
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(body.contains("GitHub Integration"), "{body}");
+    let (status, _, _) = read("application/json", secret.expose().to_owned()).await;
+    assert_eq!(status, 401, "a session never unlocks the JSON");
+    let (status, _, _) = read(page, unknown).await;
     assert_eq!(status, 303, "an unknown session is sent to sign in");
 }
 

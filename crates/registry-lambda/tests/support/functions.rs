@@ -45,6 +45,11 @@ impl Functions {
 
     /// As [`Self::start`], trusting `ci_issuers` for trusted publishing.
     pub async fn start_trusting(ci_issuers: Vec<(registry_identity::CiService, String)>) -> Self {
+        Self::start_configured(|config| config.ci_issuers = ci_issuers).await
+    }
+
+    /// As [`Self::start`], with `configure` applied to the functions' settings.
+    pub async fn start_configured(configure: impl FnOnce(&mut LambdaConfig)) -> Self {
         assert!(
             std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
             "needs DynamoDB Local and moto: run ./scripts/test.sh"
@@ -76,7 +81,7 @@ impl Functions {
             check_timeout: std::time::Duration::from_secs(2),
             rate_limits: registry_core::rate_limit::RateLimits::default(),
             // None unless a test serves a stand-in issuer on loopback.
-            ci_issuers,
+            ci_issuers: Vec::new(),
             // Signing in is offered; the tests hand sessions to the store and never
             // reach this (unrouted) GitHub.
             sign_in: registry_identity::SignInSettings {
@@ -89,6 +94,8 @@ impl Functions {
                 }),
             },
         };
+        let mut config = config;
+        configure(&mut config);
         let state = lambda_state(&clients, &config).unwrap();
         let key = state
             .registry

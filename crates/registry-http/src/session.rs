@@ -197,6 +197,13 @@ pub(crate) fn see_other(location: &str) -> Response {
     response
 }
 
+/// The address a request asked for, path and query: where signing in comes
+/// back to.
+pub(crate) fn asked_for(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query()
+        .map_or_else(|| uri.path(), |p| p.as_str())
+}
+
 /// A `303 See Other` to the sign-in page, coming back to `here` (a path on this
 /// registry, from its root) once signed in.
 pub(crate) fn sign_in_first(site: &Site, here: &str) -> Response {

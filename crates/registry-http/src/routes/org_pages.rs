@@ -23,7 +23,8 @@ use crate::routes::org_catalog::{SettingsSchemaParams, parse_source};
 use crate::routes::plugins::search::page_failed;
 use crate::routes::query;
 use crate::session::{
-    BrowserSession, SignedInForm, browser_answer, personal_page, see_other, sign_in_first,
+    BrowserSession, SignedInForm, asked_for, browser_answer, personal_page, see_other,
+    sign_in_first,
 };
 use crate::state::AppState;
 
@@ -32,12 +33,6 @@ use crate::state::AppState;
 pub struct OrgPageParams {
     /// Only plugins with this tag (any case).
     tag: Option<String>,
-}
-
-/// The page asked for, path and query: where signing in comes back to.
-fn here(uri: &Uri) -> &str {
-    uri.path_and_query()
-        .map_or_else(|| uri.path(), |p| p.as_str())
 }
 
 /// The write gate for a page's buttons: `Some` when the person may enable and
@@ -86,7 +81,7 @@ pub async fn org_catalog_page(
         let site = Site::new(&state.registry.config().public_url);
         let params = query(params)?;
         let Some(session) = session.0 else {
-            return Ok(sign_in_first(&site, here(&uri)));
+            return Ok(sign_in_first(&site, asked_for(&uri)));
         };
         let reader = state
             .registry
@@ -148,7 +143,7 @@ pub async fn org_plugin_page(
         let site = Site::new(&state.registry.config().public_url);
         let params = query(params)?;
         let Some(session) = session.0 else {
-            return Ok(sign_in_first(&site, here(&uri)));
+            return Ok(sign_in_first(&site, asked_for(&uri)));
         };
         let reader = state
             .registry

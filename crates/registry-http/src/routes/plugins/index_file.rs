@@ -18,7 +18,7 @@ use registry_index::store::{Fetched, get_path};
 
 use crate::auth::Reader;
 use crate::problem::ApiError;
-use crate::session::sign_in_first;
+use crate::session::{asked_for, sign_in_first};
 use crate::state::AppState;
 
 /// The index file a `GET` of `uri` (with `query`, asked for with `accept`) reads,
@@ -160,10 +160,7 @@ pub(crate) fn sign_in_for_page(
         state.registry.config().private && reader.is_anonymous() && prefers_html(accept);
     wants_page.then(|| {
         let site = registry_pages::Site::new(&state.registry.config().public_url);
-        let here = uri
-            .path_and_query()
-            .map_or_else(|| uri.path(), |p| p.as_str());
-        sign_in_first(&site, here)
+        sign_in_first(&site, asked_for(uri))
     })
 }
 

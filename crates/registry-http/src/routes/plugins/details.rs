@@ -26,16 +26,19 @@ pub struct DetailsParams {
 /// Details of a plugin at its latest or a given version: the static index file
 /// (`index/plugins/{slug}.json`, `index/plugins/{slug}/{version}.json`). A
 /// browser, asking with `Accept: text/html` ahead of JSON, gets the plugin's page
-/// (`index/plugins/…`) on a public registry; everyone else the JSON.
+/// (`index/plugins/…`): on a public registry anyone, on a private one a signed-in
+/// browser (one with neither key nor session is sent to sign in); everyone else
+/// the JSON.
 #[utoipa::path(
     get,
     path = "/plugins/{slug}",
     params(("slug" = String, Path, description = "Plugin slug"), DetailsParams),
     responses(
-        (status = 200, description = "The plugin at that version: JSON, or its page for a browser on a public registry", content(
+        (status = 200, description = "The plugin at that version: JSON, or its page for a browser (on a private registry, a signed-in one)", content(
             (PluginDetails = "application/json"),
             (String = "text/html"),
         )),
+        (status = 303, description = "A private registry, and a browser with neither key nor session asking for the page: to the sign-in page, returning here"),
         (status = 304, description = "Not modified: the If-None-Match ETag still holds"),
         (status = 400, description = "Malformed version"),
         (status = 404, description = "No such plugin or version"),

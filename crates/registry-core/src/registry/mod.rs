@@ -38,9 +38,10 @@ pub use mcp_router::{
 };
 pub use moderation::{MAX_QUARANTINE_REASON, NewReport, QuarantineState};
 pub use org_catalog::{
-    CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, SettingsSchema,
+    CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, OrgPluginOverview,
+    SettingsSchema,
 };
-pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgReader, OrgStores};
+pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgPageAccess, OrgReader, OrgStores};
 pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners, QuarantineNotice};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};

@@ -143,6 +143,15 @@ impl CatalogFilter {
     }
 }
 
+/// What an org catalog plugin's page shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgPluginOverview {
+    /// The settings form of the version asked for, else of the one the list shows.
+    pub settings: SettingsSchema,
+    /// Every version from the settings form's source, highest first.
+    pub versions: Vec<CatalogPlugin>,
+}
+
 /// A plugin's settings form.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SettingsSchema {
@@ -199,6 +208,79 @@ impl OrgView {
                 .then(a.row.scope.source().cmp(&b.row.scope.source()))
         });
         found
+    }
+
+    /// Every version of `pid` the org sees, highest first.
+    fn versions(
+        &self,
+        pid: &str,
+        source: Option<CatalogSource>,
+    ) -> Result<Vec<CatalogPlugin>, RegistryError> {
+        let pid = parse_pid(pid)?;
+        let found = self.versions_of(&pid, source);
+        if found.is_empty() {
+            return Err(pid_not_found(&pid, source));
+        }
+        Ok(found.into_iter().map(Visible::plugin).collect())
+    }
+
+    /// The settings form of `pid` (see [`Registry::org_plugin_settings_schema`]).
+    fn settings_schema(
+        &self,
+        pid: &str,
+        version: Option<&str>,
+        source: Option<CatalogSource>,
+    ) -> Result<SettingsSchema, RegistryError> {
+        let pid = parse_pid(pid)?;
+        let found = self.versions_of(&pid, source);
+        if found.is_empty() {
+            return Err(pid_not_found(&pid, source));
+        }
+        let preferred = source.unwrap_or_else(|| {
+            if found
+                .iter()
+                .any(|v| v.row.scope.source() == CatalogSource::Org)
+            {
+                CatalogSource::Org
+            } else {
+                CatalogSource::System
+            }
+        });
+        let candidates: Vec<_> = found
+            .into_iter()
+            .filter(|v| v.row.scope.source() == preferred)
+            .collect();
+        let chosen = match version {
+            Some(raw) => {
+                let wanted = PluginVersion::parse(raw).map_err(|detail| {
+                    RegistryError::InvalidParameter {
+                        name: "version",
+                        detail,
+                    }
+                })?;
+                candidates
+                    .into_iter()
+                    .find(|v| v.row.version == wanted)
+                    .ok_or_else(|| RegistryError::CatalogPluginNotFound {
+                        detail: format!(
+                            "plugin '{pid}' has no version {wanted} from source {} in this org's catalog",
+                            preferred.as_str()
+                        ),
+                    })?
+            }
+            None => representative(&candidates).ok_or_else(|| pid_not_found(&pid, source))?,
+        };
+        let row = &chosen.row;
+        Ok(SettingsSchema {
+            plugin_id: row.plugin_id.clone(),
+            pid: row.pid.clone(),
+            source: row.scope.source(),
+            version: row.version.clone(),
+            settings_schema: row
+                .settings_schema
+                .clone()
+                .unwrap_or_else(empty_settings_schema),
+        })
     }
 }
 
@@ -354,13 +436,7 @@ impl Registry {
         pid: &str,
         source: Option<CatalogSource>,
     ) -> Result<Vec<CatalogPlugin>, RegistryError> {
-        let view = self.org_view(&reader.org).await?;
-        let pid = parse_pid(pid)?;
-        let found = view.versions_of(&pid, source);
-        if found.is_empty() {
-            return Err(pid_not_found(&pid, source));
-        }
-        Ok(found.into_iter().map(Visible::plugin).collect())
+        self.org_view(&reader.org).await?.versions(pid, source)
     }
 
     /// The settings form of a plugin: of `version` when given, else of the
@@ -373,57 +449,25 @@ impl Registry {
         version: Option<&str>,
         source: Option<CatalogSource>,
     ) -> Result<SettingsSchema, RegistryError> {
+        self.org_view(&reader.org)
+            .await?
+            .settings_schema(pid, version, source)
+    }
+
+    /// What an org catalog plugin's page shows, from one read of the catalog:
+    /// the settings form [`Self::org_plugin_settings_schema`] answers, and every
+    /// version from that form's source.
+    pub async fn org_plugin_overview(
+        &self,
+        reader: &OrgReader,
+        pid: &str,
+        version: Option<&str>,
+        source: Option<CatalogSource>,
+    ) -> Result<OrgPluginOverview, RegistryError> {
         let view = self.org_view(&reader.org).await?;
-        let pid = parse_pid(pid)?;
-        let found = view.versions_of(&pid, source);
-        if found.is_empty() {
-            return Err(pid_not_found(&pid, source));
-        }
-        let preferred = source.unwrap_or_else(|| {
-            if found
-                .iter()
-                .any(|v| v.row.scope.source() == CatalogSource::Org)
-            {
-                CatalogSource::Org
-            } else {
-                CatalogSource::System
-            }
-        });
-        let candidates: Vec<_> = found
-            .into_iter()
-            .filter(|v| v.row.scope.source() == preferred)
-            .collect();
-        let chosen = match version {
-            Some(raw) => {
-                let wanted = PluginVersion::parse(raw).map_err(|detail| {
-                    RegistryError::InvalidParameter {
-                        name: "version",
-                        detail,
-                    }
-                })?;
-                candidates
-                    .into_iter()
-                    .find(|v| v.row.version == wanted)
-                    .ok_or_else(|| RegistryError::CatalogPluginNotFound {
-                        detail: format!(
-                            "plugin '{pid}' has no version {wanted} from source {} in this org's catalog",
-                            preferred.as_str()
-                        ),
-                    })?
-            }
-            None => representative(&candidates).ok_or_else(|| pid_not_found(&pid, source))?,
-        };
-        let row = &chosen.row;
-        Ok(SettingsSchema {
-            plugin_id: row.plugin_id.clone(),
-            pid: row.pid.clone(),
-            source: row.scope.source(),
-            version: row.version.clone(),
-            settings_schema: row
-                .settings_schema
-                .clone()
-                .unwrap_or_else(empty_settings_schema),
-        })
+        let settings = view.settings_schema(pid, version, source)?;
+        let versions = view.versions(pid, Some(settings.source))?;
+        Ok(OrgPluginOverview { settings, versions })
     }
 
     /// Enables or disables a plugin for the writer's catalog. On an org's route, an

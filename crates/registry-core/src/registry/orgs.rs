@@ -53,6 +53,18 @@ impl CatalogWriter {
     }
 }
 
+/// What an org's page may do for its caller: read, perhaps write, and the org's
+/// name to show; only [`Registry::authorize_org_page`] makes one.
+#[derive(Debug, Clone)]
+pub struct OrgPageAccess {
+    /// The read gate, passed.
+    pub reader: OrgReader,
+    /// The write gate, when it passes too.
+    pub writer: Option<CatalogWriter>,
+    /// The org.
+    pub org: OrgInfo,
+}
+
 /// An org as shown to admins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrgInfo {
@@ -133,6 +145,37 @@ impl Registry {
         })
     }
 
+    /// The read gate and, from the same look at the caller's permissions and
+    /// membership, whether the write gate would pass too: what a page needs to
+    /// decide whether it shows its buttons.
+    pub async fn authorize_org_page(
+        &self,
+        caller: Option<&Caller>,
+        org: &str,
+    ) -> Result<OrgPageAccess, RegistryError> {
+        let caller = require_scope(caller, Scope::Read)?;
+        let held = self
+            .org_stores()?
+            .orgs
+            .permissions(&caller.principal)
+            .await?;
+        let org = self
+            .org_context_with(caller, org, Permission::OrgPluginsRead, &held)
+            .await?;
+        let writer = (caller.can(Scope::Publish) && held.contains(&Permission::OrgPluginsWrite))
+            .then(|| CatalogWriter {
+                scope: CatalogScope::Org(org.id.clone()),
+                principal: caller.principal.clone(),
+            });
+        Ok(OrgPageAccess {
+            reader: OrgReader {
+                org: org.id.clone(),
+            },
+            writer,
+            org: org.into(),
+        })
+    }
+
     /// The gate of system catalog writes: a `publish` key of a `sys_admin`.
     pub async fn authorize_system_write(
         &self,
@@ -155,8 +198,23 @@ impl Registry {
         org: &str,
         needed: Permission,
     ) -> Result<OrgId, RegistryError> {
+        let held = self
+            .org_stores()?
+            .orgs
+            .permissions(&caller.principal)
+            .await?;
+        Ok(self.org_context_with(caller, org, needed, &held).await?.id)
+    }
+
+    /// [`Self::org_context`] with the caller's permissions already read.
+    async fn org_context_with(
+        &self,
+        caller: &Caller,
+        org: &str,
+        needed: Permission,
+        held: &BTreeSet<Permission>,
+    ) -> Result<Org, RegistryError> {
         let stores = self.org_stores()?;
-        let held = stores.orgs.permissions(&caller.principal).await?;
         let granted = held.contains(&needed)
             || (needed == Permission::OrgPluginsRead
                 && held.contains(&Permission::OrgPluginsWrite));
@@ -164,9 +222,9 @@ impl Registry {
             return Err(RegistryError::MissingPermission { permission: needed });
         }
         let org = self.existing_org(org).await?;
-        if !stores.orgs.is_member(&org, &caller.principal).await? {
+        if !stores.orgs.is_member(&org.id, &caller.principal).await? {
             return Err(RegistryError::NotOrgMember {
-                org: org.to_string(),
+                org: org.id.to_string(),
             });
         }
         Ok(org)
@@ -254,26 +312,17 @@ impl Registry {
         Ok(orgs.into_iter().map(OrgInfo::from).collect())
     }
 
-    /// The org a reader may read, as its pages name it.
-    pub async fn org_info(&self, reader: &OrgReader) -> Result<OrgInfo, RegistryError> {
-        match self.org_stores()?.orgs.org(&reader.org).await? {
-            Some(org) => Ok(org.into()),
-            None => Err(RegistryError::OrgNotFound {
-                org: reader.org.to_string(),
-            }),
-        }
-    }
-
     /// The org named by `raw`, which must exist.
-    async fn existing_org(&self, raw: &str) -> Result<OrgId, RegistryError> {
+    async fn existing_org(&self, raw: &str) -> Result<Org, RegistryError> {
         let not_found = || RegistryError::OrgNotFound {
             org: raw.to_owned(),
         };
-        let org = OrgId::parse(raw).map_err(|_| not_found())?;
-        match self.org_stores()?.orgs.org(&org).await? {
-            Some(_) => Ok(org),
-            None => Err(not_found()),
-        }
+        let id = OrgId::parse(raw).map_err(|_| not_found())?;
+        self.org_stores()?
+            .orgs
+            .org(&id)
+            .await?
+            .ok_or_else(not_found)
     }
 
     /// Adds a principal to an org; adding a member again changes nothing.
@@ -284,7 +333,7 @@ impl Registry {
         principal: &PrincipalId,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
-        let org = self.existing_org(org).await?;
+        let org = self.existing_org(org).await?.id;
         self.principal_named(principal.as_str()).await?;
         let membership = Membership {
             org: org.clone(),
@@ -304,7 +353,7 @@ impl Registry {
         principal: &PrincipalId,
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
-        let org = self.existing_org(org).await?;
+        let org = self.existing_org(org).await?.id;
         let removed = self.org_stores()?.orgs.remove_member(&org, principal).await;
         missing_as(removed, || RegistryError::MemberNotFound {
             org: org.to_string(),
@@ -321,7 +370,7 @@ impl Registry {
         org: &str,
     ) -> Result<Vec<MemberInfo>, RegistryError> {
         self.require_platform_admin(caller).await?;
-        let org = self.existing_org(org).await?;
+        let org = self.existing_org(org).await?.id;
         let members = self.org_stores()?.orgs.members(&org).await?;
         Ok(members
             .into_iter()

@@ -14,11 +14,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::registry::{CatalogFilter, CatalogWriter, SessionCaller};
+use registry_core::registry::CatalogFilter;
 use registry_pages::{OrgCatalogView, OrgPluginView, Site};
 use serde::Deserialize;
 
-use crate::problem::ApiError;
 use crate::routes::org_catalog::{SettingsSchemaParams, parse_source};
 use crate::routes::plugins::search::page_failed;
 use crate::routes::query;
@@ -33,26 +32,6 @@ use crate::state::AppState;
 pub struct OrgPageParams {
     /// Only plugins with this tag (any case).
     tag: Option<String>,
-}
-
-/// The write gate for a page's buttons: `Some` when the person may enable and
-/// disable this org's plugins, `None` when a gate says no.
-async fn writer_of(
-    state: &AppState,
-    session: &SessionCaller,
-    org_id: &str,
-) -> Result<Option<CatalogWriter>, ApiError> {
-    match state
-        .registry
-        .authorize_org_write(Some(&session.caller), org_id)
-        .await
-    {
-        Ok(writer) => Ok(Some(writer)),
-        Err(RegistryError::MissingPermission { .. } | RegistryError::NotOrgMember { .. }) => {
-            Ok(None)
-        }
-        Err(error) => Err(error.into()),
-    }
 }
 
 /// An org's catalog as a page, for its signed-in members.
@@ -83,30 +62,28 @@ pub async fn org_catalog_page(
         let Some(session) = session.0 else {
             return Ok(sign_in_first(&site, asked_for(&uri)));
         };
-        let reader = state
+        let access = state
             .registry
-            .authorize_org_read(Some(&session.caller), &org_id)
+            .authorize_org_page(Some(&session.caller), &org_id)
             .await?;
-        let org = state.registry.org_info(&reader).await?;
         let all = state
             .registry
-            .list_org_plugins(&reader, &CatalogFilter::default())
+            .list_org_plugins(&access.reader, &CatalogFilter::default())
             .await?;
         let filter = CatalogFilter {
             tag: params.tag.clone(),
             ..CatalogFilter::default()
         };
         let shown: Vec<_> = all.iter().filter(|p| filter.admits(p)).cloned().collect();
-        let writer = writer_of(&state, &session, &org_id).await?;
         let csrf = session.secret.csrf_token();
         let html = registry_pages::org_catalog_page(
             &site,
             &OrgCatalogView {
-                org: &org,
+                org: &access.org,
                 all: &all,
                 shown: &shown,
                 tag: params.tag.as_deref(),
-                csrf_token: writer.is_some().then_some(csrf.as_str()),
+                csrf_token: access.writer.is_some().then_some(csrf.as_str()),
             },
         )
         .map_err(page_failed)?;
@@ -145,29 +122,23 @@ pub async fn org_plugin_page(
         let Some(session) = session.0 else {
             return Ok(sign_in_first(&site, asked_for(&uri)));
         };
-        let reader = state
+        let access = state
             .registry
-            .authorize_org_read(Some(&session.caller), &org_id)
+            .authorize_org_page(Some(&session.caller), &org_id)
             .await?;
         let source = parse_source(params.source.as_deref())?;
-        let settings = state
+        let overview = state
             .registry
-            .org_plugin_settings_schema(&reader, &pid, params.version.as_deref(), source)
+            .org_plugin_overview(&access.reader, &pid, params.version.as_deref(), source)
             .await?;
-        let versions = state
-            .registry
-            .org_plugin_versions(&reader, &pid, Some(settings.source))
-            .await?;
-        let org = state.registry.org_info(&reader).await?;
-        let writer = writer_of(&state, &session, &org_id).await?;
         let csrf = session.secret.csrf_token();
         let html = registry_pages::org_plugin_page(
             &site,
             &OrgPluginView {
-                org: &org,
-                versions: &versions,
-                settings: &settings,
-                csrf_token: writer.is_some().then_some(csrf.as_str()),
+                org: &access.org,
+                versions: &overview.versions,
+                settings: &overview.settings,
+                csrf_token: access.writer.is_some().then_some(csrf.as_str()),
             },
         )
         .map_err(page_failed)?;

@@ -4,8 +4,9 @@
 # moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
 # checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
 # installs Debian's gnupg, chromium and chromium-driver when missing, axe-core
-# into .tools/browser and oidc-provider into .tools/oidc (the browser suite starts
-# its own chromedriver and OpenID provider per test).
+# into .tools/browser, oidc-provider into .tools/oidc and aiosmtpd into
+# .tools/venv-smtp (the suites start their own chromedriver, OpenID provider and
+# SMTP server per test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,16 @@ export OIDC_PROVIDER_MODULE_DIR="$PWD/.tools/oidc/node_modules/oidc-provider"
 if [ ! -f "$OIDC_PROVIDER_MODULE_DIR/package.json" ] || ! grep -q "\"version\": \"${OIDC_PROVIDER_PACKAGE#oidc-provider@}\"" "$OIDC_PROVIDER_MODULE_DIR/package.json"; then
   step "installing $OIDC_PROVIDER_PACKAGE (npm) into .tools/oidc"
   npm install --no-audit --no-fund --silent --prefix .tools/oidc "$OIDC_PROVIDER_PACKAGE" >&2
+fi
+
+# aiosmtpd (PyPI), the SMTP server owners' notices are delivered to; its own
+# venv, so its pins never meet moto's or the SAM CLI's.
+AIOSMTPD_PACKAGE="aiosmtpd==1.4.6"
+export AIOSMTPD_PYTHON="$PWD/.tools/venv-smtp/bin/python"
+if ! "$AIOSMTPD_PYTHON" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '${AIOSMTPD_PACKAGE#aiosmtpd==}')" 2>/dev/null; then
+  step "installing $AIOSMTPD_PACKAGE (PyPI) into .tools/venv-smtp"
+  python3 -m venv .tools/venv-smtp
+  .tools/venv-smtp/bin/pip install --quiet --disable-pip-version-check "$AIOSMTPD_PACKAGE" >&2
 fi
 
 step "cargo fmt --check"

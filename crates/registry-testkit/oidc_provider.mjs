@@ -34,12 +34,12 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     token_endpoint_auth_method: 'client_secret_basic',
   }],
   pkce: { required: () => true },
-  claims: { openid: ['sub'], profile: ['preferred_username'], email: ['email'] },
+  claims: { openid: ['sub'], profile: ['preferred_username'], email: ['email', 'email_verified'] },
   async findAccount(ctx, sub) {
     return {
       accountId: sub,
       async claims() {
-        return { sub, preferred_username: sub, email: `${sub}@example.test` };
+        return { sub, preferred_username: sub, email: `${sub}@example.test`, email_verified: true };
       },
     };
   },

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     /// The CI issuers whose OIDC tokens trusted publishing accepts (GitHub
     /// Actions' and GitLab.com's unless configured otherwise; none: no exchange).
     pub ci_issuers: Vec<(CiService, String)>,
+    /// The SMTP relay owners' notices go through (none: the audit log only).
+    pub mail: Option<MailSettings>,
 }
 
 impl ServerConfig {
@@ -103,6 +105,7 @@ impl ServerConfig {
             sign_in: SignInSettings::default(),
             rate_limits: RateLimits::default(),
             ci_issuers: CiTokenSettings::public_ci("").issuers,
+            mail: None,
         }
     }
 }
@@ -113,6 +116,7 @@ pub use registry_core::rate_limit::{Rate, RateLimits};
 pub use registry_identity::{
     CiService, CiTokenSettings, GitHubSettings, OidcSettings, SignInSettings,
 };
+pub use registry_mail::MailSettings;
 
 /// An opened registry: its services, its static index and the index's builder.
 #[derive(Clone)]
@@ -230,6 +234,11 @@ pub async fn open_registry(
             },
             http,
         )));
+    }
+    if let Some(mail) = &config.mail {
+        let mailer = registry_mail::SmtpMailer::new(mail)
+            .map_err(|e| anyhow::anyhow!("configuring e-mail notices: {e}"))?;
+        registry = registry.with_mailer(Arc::new(mailer));
     }
     if config.sign_in.any() {
         let providers = config

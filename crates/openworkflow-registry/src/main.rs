@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
-    ADMIN_KEY_FILE, Backend, CiService, ConnectionLimits, GitHubSettings, OidcSettings,
-    ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws,
+    ADMIN_KEY_FILE, Backend, CiService, ConnectionLimits, GitHubSettings, MailSettings,
+    OidcSettings, ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws,
     open_registry_now, s3_needs_path_style, serve, shutdown_signal,
 };
 use registry_aws::AwsSettings;
@@ -210,6 +210,19 @@ struct SignInArgs {
     /// self-managed GitLab's URL; empty: none).
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_GITLAB_ISSUER", default_value = registry_identity::GITLAB_COM_ISSUER)]
     gitlab_issuer: String,
+    /// The SMTP relay owners' notices go through: `smtps://user:password@host`,
+    /// `smtp://user:password@host?tls=required` (STARTTLS), or `smtp://host:port`
+    /// (no TLS: a relay on this host only). Unset: no e-mail, the audit log only.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_SMTP_URL",
+        hide_env_values = true,
+        requires = "mail_from"
+    )]
+    smtp_url: Option<String>,
+    /// The From of every notice (`OpenWorkflow Registry <registry@example.com>`).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_MAIL_FROM", requires = "smtp_url")]
+    mail_from: Option<String>,
 }
 
 impl SignInArgs {
@@ -233,6 +246,9 @@ impl SignInArgs {
                 client_id,
                 client_secret,
             });
+        }
+        if let (Some(smtp_url), Some(from)) = (self.smtp_url, self.mail_from) {
+            config.mail = Some(MailSettings { smtp_url, from });
         }
         if let (Some(client_id), Some(client_secret)) =
             (self.github_client_id, self.github_client_secret)

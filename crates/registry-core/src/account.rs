@@ -27,6 +27,52 @@ pub const LOGIN_ATTEMPT_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Longest login name kept from a provider, in characters.
 pub const MAX_LOGIN_CHARS: usize = 100;
 
+/// Longest e-mail address kept, in bytes (RFC 5321's limit on a forward path).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// An e-mail address a provider vouched for (OpenID Connect's `email_verified`,
+/// GitHub's verified primary address): where the registry's notices to the
+/// person go. Only its shape is checked here; the relay decides the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// The address in `raw` if it has the shape of one (`local@domain`, no space,
+    /// no control character, nothing that would break out of a header), else
+    /// `None`: a provider's answer is data from elsewhere.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let (local, domain) = raw.rsplit_once('@')?;
+        let plain =
+            |c: char| !c.is_control() && !c.is_whitespace() && !"<>()[],;:\\\"@".contains(c);
+        (raw.len() <= MAX_EMAIL_BYTES
+            && !local.is_empty()
+            && !domain.is_empty()
+            && local.chars().all(plain)
+            && domain.chars().all(plain)
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.'))
+        .then(|| Self(raw.to_owned()))
+    }
+
+    /// Wraps a stored address.
+    pub fn from_stored(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A person as a provider knows them: its issuer and the subject id it never reuses.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
@@ -45,6 +91,9 @@ pub struct Account {
     pub principal: PrincipalId,
     /// Their login name at the last sign-in (shown, never used to find them).
     pub login: String,
+    /// Their verified e-mail address at the last sign-in, if the provider gave
+    /// one: where notices to them go.
+    pub email: Option<EmailAddress>,
     /// When the account was made (the first sign-in).
     pub created_at: Timestamp,
     /// When they last signed in.
@@ -310,6 +359,8 @@ pub struct VerifiedIdentity {
     pub identity: Identity,
     /// Their login name now.
     pub login: String,
+    /// Their e-mail address, only if the provider says it is verified.
+    pub email: Option<EmailAddress>,
 }
 
 /// Why a provider would not say who signed in.
@@ -389,6 +440,36 @@ mod tests {
         assert!(!one.csrf_token_matches(&other.csrf_token()));
         assert!(!one.csrf_token_matches(""));
         assert_ne!(one.csrf_token(), one.expose());
+    }
+
+    #[test]
+    fn an_email_address_is_kept_only_in_the_shape_of_one() {
+        for good in [
+            "ada@example.test",
+            "a.b+tag@mail.example.org",
+            " ada@example.test ",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(good).map(|a| a.as_str().to_owned()),
+                Some(good.trim().to_owned())
+            );
+        }
+        let long = format!("{}@example.test", "a".repeat(MAX_EMAIL_BYTES));
+        for bad in [
+            "",
+            "ada",
+            "@example.test",
+            "ada@",
+            "ada@localhost",
+            "ada@.example",
+            "ada smith@example.test",
+            "ada@example.test\r\nBcc: eve@example.test",
+            "Ada <ada@example.test>",
+            "ada@example.test,eve@example.test",
+            &long,
+        ] {
+            assert_eq!(EmailAddress::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

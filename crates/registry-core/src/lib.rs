@@ -16,6 +16,7 @@ pub mod error;
 pub mod manifest;
 pub mod mcp_router;
 pub mod moderation;
+pub mod notice;
 pub mod org;
 pub mod ownership;
 pub mod rate_limit;

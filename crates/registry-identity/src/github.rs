@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
 use registry_core::account::{
-    Identity, IdentityProvider, LoginAttempt, SignInError, SignInStart, VerifiedIdentity,
+    EmailAddress, Identity, IdentityProvider, LoginAttempt, SignInError, SignInStart,
+    VerifiedIdentity,
 };
 use serde::Deserialize;
 
@@ -53,6 +54,18 @@ struct GitHubUser {
     login: String,
 }
 
+/// One address of `GET /user/emails`, of what is needed.
+#[derive(Deserialize)]
+struct GitHubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+/// Most addresses read from `GET /user/emails`: GitHub caps an account's
+/// addresses well below this, and the answer is bounded by the HTTP client.
+const MAX_GITHUB_EMAILS: usize = 100;
+
 impl GitHubProvider {
     /// Sign-in through the GitHub at `issuer` (its web address) with an OAuth
     /// app's client id and secret.
@@ -70,6 +83,52 @@ impl GitHubProvider {
             endpoints,
             http,
         }
+    }
+
+    /// `GET {api}{path}` with the person's access token.
+    async fn api_get(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), crate::http::ProviderHttpError> {
+        let request = self
+            .http
+            .client()
+            .get(format!(
+                "{}{path}",
+                self.endpoints.api_url.trim_end_matches('/')
+            ))
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        self.http.send_plain(request).await
+    }
+
+    /// The person's primary address, if GitHub verified it: where notices go.
+    /// Without the `user:email` grant (or on any failure) there is none, and
+    /// the sign-in goes on without it.
+    async fn verified_primary_email(&self, token: &str) -> Option<EmailAddress> {
+        let answer = match self.api_get(token, "/user/emails").await {
+            Ok((status, body)) if status.is_success() => body,
+            Ok((status, _)) => {
+                tracing::warn!(%status, "GitHub's e-mail API gave no address");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "GitHub's e-mail API gave no address");
+                return None;
+            }
+        };
+        let emails: Vec<GitHubEmail> = serde_json::from_slice(&answer)
+            .map_err(
+                |e| tracing::warn!(error = %e, "GitHub's e-mail API answered something unexpected"),
+            )
+            .ok()?;
+        emails
+            .iter()
+            .take(MAX_GITHUB_EMAILS)
+            .find(|e| e.primary && e.verified)
+            .and_then(|e| EmailAddress::parse(&e.email))
     }
 
     async fn access_token(
@@ -136,7 +195,7 @@ impl IdentityProvider for GitHubProvider {
             .append_pair("client_id", &self.client_id)
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("state", &state)
-            .append_pair("scope", "read:user")
+            .append_pair("scope", "read:user user:email")
             .append_pair("code_challenge", challenge.as_str())
             .append_pair("code_challenge_method", "S256")
             .append_pair("allow_signup", "true");
@@ -157,19 +216,8 @@ impl IdentityProvider for GitHubProvider {
         let token = self
             .access_token(code, redirect_uri, &attempt.pkce_verifier)
             .await?;
-        let request = self
-            .http
-            .client()
-            .get(format!(
-                "{}/user",
-                self.endpoints.api_url.trim_end_matches('/')
-            ))
-            .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28");
         let (status, body) = self
-            .http
-            .send_plain(request)
+            .api_get(&token, "/user")
             .await
             .map_err(|e| SignInError::Unavailable(format!("GitHub's user API: {e}")))?;
         if !status.is_success() {
@@ -182,12 +230,14 @@ impl IdentityProvider for GitHubProvider {
                 "GitHub's user API answered something unexpected: {e}"
             ))
         })?;
+        let email = self.verified_primary_email(&token).await;
         Ok(VerifiedIdentity {
             identity: Identity {
                 issuer: self.issuer.clone(),
                 subject: user.id.to_string(),
             },
             login: user.login,
+            email,
         })
     }
 }

@@ -9,11 +9,13 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SubjectIdentifier, TokenResponse,
 };
 use registry_core::account::{
-    Identity, IdentityProvider, LoginAttempt, SignInError, SignInStart, VerifiedIdentity,
+    EmailAddress, Identity, IdentityProvider, LoginAttempt, SignInError, SignInStart,
+    VerifiedIdentity,
 };
 use tokio::sync::RwLock;
 
@@ -22,6 +24,17 @@ use crate::http::ProviderHttp;
 /// How long a discovery document (and the key set it names) is trusted before it
 /// is fetched again, so a provider's key rotation reaches the registry.
 const METADATA_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// A client made from a provider's discovery document: its authorization
+/// endpoint is certain, its token and UserInfo endpoints may be absent.
+type OidcClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
 
 /// What an operator configures for one OpenID Connect provider.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,17 +115,7 @@ impl OidcProvider {
         &self,
         metadata: CoreProviderMetadata,
         redirect_uri: &str,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        SignInError,
-    > {
+    ) -> Result<OidcClient, SignInError> {
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SignInError::Unavailable(format!("bad redirect URL: {e}")))?;
         Ok(CoreClient::from_provider_metadata(
@@ -121,6 +124,48 @@ impl OidcProvider {
             Some(ClientSecret::new(self.settings.client_secret.clone())),
         )
         .set_redirect_uri(redirect))
+    }
+
+    /// The verified address the UserInfo endpoint gives for `subject`, if the
+    /// provider has that endpoint. Its answer must name the ID token's subject.
+    /// A failure costs the person their notices, not their sign-in, so it is
+    /// logged and the address left out.
+    async fn user_info_email(
+        &self,
+        client: &OidcClient,
+        access_token: &AccessToken,
+        subject: &SubjectIdentifier,
+    ) -> Option<EmailAddress> {
+        let request = client
+            .user_info(access_token.clone(), Some(subject.clone()))
+            .ok()?;
+        let send = self.http.sender();
+        let answer: Result<
+            openidconnect::UserInfoClaims<
+                openidconnect::EmptyAdditionalClaims,
+                openidconnect::core::CoreGenderClaim,
+            >,
+            _,
+        > = request.request_async(&send).await;
+        match answer {
+            Ok(claims) => verified_email(claims.email(), claims.email_verified()),
+            Err(e) => {
+                tracing::warn!(provider = %self.settings.id, error = %error_chain(&e), "the UserInfo endpoint gave no address");
+                None
+            }
+        }
+    }
+}
+
+/// The address in `email` if the provider says it verified it; an unverified
+/// address could be anyone's, and notices must not go to anyone.
+fn verified_email(
+    email: Option<&openidconnect::EndUserEmail>,
+    verified: Option<bool>,
+) -> Option<EmailAddress> {
+    match (email, verified) {
+        (Some(email), Some(true)) => EmailAddress::parse(email.as_str()),
+        _ => None,
     }
 }
 
@@ -248,12 +293,23 @@ impl IdentityProvider for OidcProvider {
             })
             .or_else(|| claims.email().map(|email| email.as_str().to_owned()))
             .unwrap_or_else(|| claims.subject().as_str().to_owned());
+        let email = match verified_email(claims.email(), claims.email_verified()) {
+            Some(email) => Some(email),
+            // Providers that follow OpenID Connect Core 5.4 to the letter put
+            // the `email` scope's claims only in the UserInfo answer once an
+            // access token is issued.
+            None => {
+                self.user_info_email(&client, tokens.access_token(), claims.subject())
+                    .await
+            }
+        };
         Ok(VerifiedIdentity {
             identity: Identity {
                 issuer: claims.issuer().as_str().to_owned(),
                 subject: claims.subject().as_str().to_owned(),
             },
             login,
+            email,
         })
     }
 }

@@ -20,6 +20,7 @@ use registry_identity::{
     CiService, CiTokenIssuers, CiTokenSettings, GitHubSettings, OidcSettings, ProviderHttp,
     SignInSettings,
 };
+use registry_mail::{MailSettings, SmtpMailer};
 
 use lambda_http::LambdaEvent;
 
@@ -62,26 +63,51 @@ pub struct LambdaConfig {
     /// `OPENWORKFLOW_REGISTRY_GITHUB_ACTIONS_ISSUER` and `_GITLAB_ISSUER` (GitHub
     /// Actions' and GitLab.com's by default; empty: none).
     pub ci_issuers: Vec<(CiService, String)>,
+    /// The SMTP relay owners' notices go through: `OPENWORKFLOW_REGISTRY_MAIL_FROM`
+    /// and the relay's URL (`OPENWORKFLOW_REGISTRY_SMTP_URL`, or the Secrets
+    /// Manager secret `_SMTP_URL_ARN` names, since the URL holds a password).
+    pub mail: Option<MailSettings>,
 }
 
-/// A client secret as the environment gives it: the value, or where it is kept.
+/// A secret as the environment gives it: the value, or where it is kept.
 enum SecretSource {
     Value(String),
     SecretsManager(String),
 }
 
-/// The client secret of a provider whose variables start with `prefix`.
-fn secret_source(prefix: &str) -> Option<SecretSource> {
-    std::env::var(format!("{prefix}_CLIENT_SECRET"))
-        .ok()
-        .filter(|v| !v.is_empty())
+/// The secret in variable `name`, or in the Secrets Manager secret `{name}_ARN` names.
+fn secret_source(name: &str) -> Option<SecretSource> {
+    set_var(name)
         .map(SecretSource::Value)
-        .or_else(|| {
-            std::env::var(format!("{prefix}_CLIENT_SECRET_ARN"))
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(SecretSource::SecretsManager)
-        })
+        .or_else(|| set_var(&format!("{name}_ARN")).map(SecretSource::SecretsManager))
+}
+
+/// The secret `source` holds, read from Secrets Manager where it names one.
+async fn read_secret_source(
+    sdk: &aws_config::SdkConfig,
+    source: SecretSource,
+) -> anyhow::Result<String> {
+    match source {
+        SecretSource::Value(value) => Ok(value),
+        SecretSource::SecretsManager(arn) => read_secret_with(sdk, &arn)
+            .await
+            .with_context(|| format!("reading the secret {arn}")),
+    }
+}
+
+/// The mail relay the environment configures, its URL read from Secrets
+/// Manager where it names one (once per container).
+async fn mail_settings(sdk: &aws_config::SdkConfig) -> anyhow::Result<Option<MailSettings>> {
+    let (Some(source), Some(from)) = (
+        secret_source("OPENWORKFLOW_REGISTRY_SMTP_URL"),
+        set_var("OPENWORKFLOW_REGISTRY_MAIL_FROM"),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(MailSettings {
+        smtp_url: read_secret_source(sdk, source).await?,
+        from,
+    }))
 }
 
 /// A non-empty variable, or `None`.
@@ -92,20 +118,13 @@ fn set_var(name: &str) -> Option<String> {
 /// The providers the environment configures, their secrets read from Secrets
 /// Manager where it names them (once per container).
 async fn sign_in_settings(sdk: &aws_config::SdkConfig) -> anyhow::Result<SignInSettings> {
-    let secret = |source: SecretSource| async move {
-        match source {
-            SecretSource::Value(value) => Ok::<_, anyhow::Error>(value),
-            SecretSource::SecretsManager(arn) => read_secret_with(sdk, &arn)
-                .await
-                .with_context(|| format!("reading the client secret {arn}")),
-        }
-    };
+    let secret = |source: SecretSource| read_secret_source(sdk, source);
     let mut settings = SignInSettings::default();
     let oidc = "OPENWORKFLOW_REGISTRY_OIDC";
     if let (Some(issuer), Some(client_id), Some(source)) = (
         set_var(&format!("{oidc}_ISSUER")),
         set_var(&format!("{oidc}_CLIENT_ID")),
-        secret_source(oidc),
+        secret_source(&format!("{oidc}_CLIENT_SECRET")),
     ) {
         settings.oidc = Some(OidcSettings {
             id: "oidc".to_owned(),
@@ -119,7 +138,7 @@ async fn sign_in_settings(sdk: &aws_config::SdkConfig) -> anyhow::Result<SignInS
     let github = "OPENWORKFLOW_REGISTRY_GITHUB";
     if let (Some(client_id), Some(source)) = (
         set_var(&format!("{github}_CLIENT_ID")),
-        secret_source(github),
+        secret_source(&format!("{github}_CLIENT_SECRET")),
     ) {
         settings.github = Some(GitHubSettings {
             client_id,
@@ -186,6 +205,7 @@ impl LambdaConfig {
                 )?,
             },
             ci_issuers: ci_issuers_from_env(),
+            mail: None,
         })
     }
 }
@@ -272,6 +292,13 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
             ProviderHttp::new().context("building the CI token issuers' HTTP client")?,
         )))
     };
+    let registry = match &config.mail {
+        Some(mail) => registry.with_mailer(Arc::new(
+            SmtpMailer::new(mail)
+                .map_err(|e| anyhow::anyhow!("configuring e-mail notices: {e}"))?,
+        )),
+        None => registry,
+    };
     let registry = if config.sign_in.any() {
         registry.with_sign_in(SignInParts {
             store,
@@ -331,6 +358,7 @@ async fn load_state() -> anyhow::Result<Arc<AppState>> {
     let mut config = LambdaConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     config.sign_in = sign_in_settings(&sdk).await?;
+    config.mail = mail_settings(&sdk).await?;
     let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
     lambda_state(&clients, &config)
 }

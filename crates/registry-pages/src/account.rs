@@ -106,6 +106,10 @@ pub struct AccountView<'a> {
     pub teams: &'a [TeamMembership],
     /// The orgs they belong to.
     pub orgs: &'a [OrgInfo],
+    /// The verified e-mail address their provider gave at their last sign-in.
+    pub email: Option<&'a str>,
+    /// Whether this registry e-mails notices (to that address).
+    pub sends_notices: bool,
     /// What the last form did, if it did something worth saying.
     pub notice: Option<&'a str>,
     /// What was wrong with the last form, if anything.

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use registry_core::account::{
-    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionId, SessionRecord,
-    UserCode,
+    Account, DeviceGrant, DeviceGrantState, EmailAddress, Identity, LoginAttempt, SessionId,
+    SessionRecord, UserCode,
 };
 use registry_core::auth::{Principal, PrincipalId, SecretHash};
 use registry_core::store::codec::{secret_hash_from_stored, timestamp_from_stored};
@@ -13,6 +13,31 @@ use registry_core::store::{AccountStore, Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
 use crate::{SqliteStore, backend, corrupt, set_time_unless_since};
+
+const ACCOUNT_COLUMNS: &str = "issuer, subject, principal, login, email, created_at, signed_in_at";
+
+type AccountRow = ([String; 4], Option<String>, [String; 2]);
+
+fn account_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok((
+        [row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?],
+        row.get(4)?,
+        [row.get(5)?, row.get(6)?],
+    ))
+}
+
+fn account_record(
+    ([issuer, subject, principal, login], email, [created_at, signed_in_at]): AccountRow,
+) -> Result<Account, StorageError> {
+    Ok(Account {
+        identity: Identity { issuer, subject },
+        principal: PrincipalId::from_stored(principal),
+        login,
+        email: email.map(EmailAddress::from_stored),
+        created_at: timestamp_from_stored("created_at", &created_at)?,
+        signed_in_at: timestamp_from_stored("signed_in_at", &signed_in_at)?,
+    })
+}
 
 const SESSION_COLUMNS: &str = "hash, id, principal, login, created_at, expires_at";
 
@@ -140,31 +165,32 @@ impl AccountStore for SqliteStore {
     async fn account(&self, identity: &Identity) -> Result<Option<Account>, StorageError> {
         let identity = identity.clone();
         self.with_conn(move |conn| {
-            let row = conn
-                .query_row(
-                    "SELECT principal, login, created_at, signed_in_at FROM accounts
-                     WHERE issuer = ?1 AND subject = ?2",
-                    params![identity.issuer, identity.subject],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(backend)?;
-            row.map(|(principal, login, created_at, signed_in_at)| {
-                Ok(Account {
-                    identity: identity.clone(),
-                    principal: PrincipalId::from_stored(principal),
-                    login,
-                    created_at: timestamp_from_stored("created_at", &created_at)?,
-                    signed_in_at: timestamp_from_stored("signed_in_at", &signed_in_at)?,
-                })
-            })
+            conn.query_row(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE issuer = ?1 AND subject = ?2"
+                ),
+                params![identity.issuer, identity.subject],
+                account_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(account_record)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn account_of(&self, principal: &PrincipalId) -> Result<Option<Account>, StorageError> {
+        let principal = principal.as_str().to_owned();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE principal = ?1"),
+                [principal],
+                account_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(account_record)
             .transpose()
         })
         .await
@@ -182,13 +208,14 @@ impl AccountStore for SqliteStore {
                 .map_err(backend)?;
             let linked = tx
                 .execute(
-                    "INSERT OR IGNORE INTO accounts (issuer, subject, principal, login, created_at, signed_in_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT OR IGNORE INTO accounts (issuer, subject, principal, login, email, created_at, signed_in_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         a.identity.issuer,
                         a.identity.subject,
                         a.principal.as_str(),
                         a.login,
+                        a.email.as_ref().map(EmailAddress::as_str),
                         a.created_at.to_string(),
                         a.signed_in_at.to_string()
                     ],
@@ -213,14 +240,23 @@ impl AccountStore for SqliteStore {
         &self,
         identity: &Identity,
         login: &str,
+        email: Option<&EmailAddress>,
         at: Timestamp,
     ) -> Result<(), StorageError> {
         let (identity, login) = (identity.clone(), login.to_owned());
+        let email = email.map(|e| e.as_str().to_owned());
         self.with_conn(move |conn| {
             let updated = conn
                 .execute(
-                    "UPDATE accounts SET login = ?3, signed_in_at = ?4 WHERE issuer = ?1 AND subject = ?2",
-                    params![identity.issuer, identity.subject, login, at.to_string()],
+                    "UPDATE accounts SET login = ?3, email = ?4, signed_in_at = ?5
+                     WHERE issuer = ?1 AND subject = ?2",
+                    params![
+                        identity.issuer,
+                        identity.subject,
+                        login,
+                        email,
+                        at.to_string()
+                    ],
                 )
                 .map_err(backend)?;
             if updated == 0 {

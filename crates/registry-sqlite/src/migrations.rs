@@ -99,6 +99,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "org_members_by_principal",
         sql: include_str!("../migrations/0014_org_members_by_principal.sql"),
     },
+    Migration {
+        version: 15,
+        name: "account_email",
+        sql: include_str!("../migrations/0015_account_email.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -7,6 +7,7 @@
 
 pub mod ci_issuer;
 pub mod oidc;
+pub mod smtp;
 
 use std::io::{Cursor, Write};
 

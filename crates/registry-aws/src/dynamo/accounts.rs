@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use registry_core::account::{
-    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionId, SessionRecord,
-    UserCode,
+    Account, DeviceGrant, DeviceGrantState, EmailAddress, Identity, LoginAttempt, SessionId,
+    SessionRecord, UserCode,
 };
 use registry_core::auth::{Principal, PrincipalId, SecretHash};
 use registry_core::store::codec::secret_hash_from_stored;
@@ -24,6 +24,29 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 /// `expires_at` as the TTL attribute wants it; a time before 1970 is already gone.
 pub(crate) fn ttl(expires_at: Timestamp) -> aws_sdk_dynamodb::types::AttributeValue {
     n(u64::try_from(expires_at.unix_seconds()).unwrap_or(0))
+}
+
+/// An account item, its identity read back from its key.
+fn account_record(item: &Item) -> Result<Account, StorageError> {
+    let (pk, sk) = (get_s(item, PK)?, get_s(item, SK)?);
+    let identity = Identity {
+        issuer: pk
+            .strip_prefix("IDENTITY#")
+            .ok_or_else(|| corrupt("account key", pk))?
+            .to_owned(),
+        subject: sk
+            .strip_prefix("SUB#")
+            .ok_or_else(|| corrupt("account key", sk))?
+            .to_owned(),
+    };
+    Ok(Account {
+        identity,
+        principal: PrincipalId::from_stored(get_s(item, "principal")?),
+        login: get_s(item, "login")?.to_owned(),
+        email: opt_s(item, "email").map(EmailAddress::from_stored),
+        created_at: timestamp(item, "created_at")?,
+        signed_in_at: timestamp(item, "signed_in_at")?,
+    })
 }
 
 fn session_record(item: &Item) -> Result<SessionRecord, StorageError> {
@@ -77,16 +100,21 @@ fn device_grant(item: &Item) -> Result<DeviceGrant, StorageError> {
 impl AccountStore for DynamoStore {
     async fn account(&self, identity: &Identity) -> Result<Option<Account>, StorageError> {
         let key = ItemKey::account(identity);
-        let Some(item) = self.get(&key.pk, &key.sk).await? else {
-            return Ok(None);
-        };
-        Ok(Some(Account {
-            identity: identity.clone(),
-            principal: PrincipalId::from_stored(get_s(&item, "principal")?),
-            login: get_s(&item, "login")?.to_owned(),
-            created_at: timestamp(&item, "created_at")?,
-            signed_in_at: timestamp(&item, "signed_in_at")?,
-        }))
+        self.get(&key.pk, &key.sk)
+            .await?
+            .as_ref()
+            .map(account_record)
+            .transpose()
+    }
+
+    async fn account_of(&self, principal: &PrincipalId) -> Result<Option<Account>, StorageError> {
+        // The index may lag a moment behind a new account; notices, its only
+        // reader, are sent long after the account was made.
+        self.query_gsi1(&account_of_principal(principal))
+            .await?
+            .first()
+            .map(account_record)
+            .transpose()
     }
 
     async fn create_account(
@@ -96,7 +124,7 @@ impl AccountStore for DynamoStore {
     ) -> Result<(), StorageError> {
         let account_key = ItemKey::account(&account.identity);
         let principal_key = ItemKey::principal(&principal.id);
-        let account_item = HashMap::from([
+        let mut account_item = HashMap::from([
             (PK.to_owned(), s(account_key.pk)),
             (SK.to_owned(), s(account_key.sk)),
             ("principal".to_owned(), s(account.principal.as_str())),
@@ -112,6 +140,9 @@ impl AccountStore for DynamoStore {
                 s(account.signed_in_at.to_string()),
             ),
         ]);
+        if let Some(email) = &account.email {
+            account_item.insert("email".to_owned(), s(email.as_str()));
+        }
         let principal_item = HashMap::from([
             (PK.to_owned(), s(principal_key.pk)),
             (SK.to_owned(), s(principal_key.sk)),
@@ -126,20 +157,26 @@ impl AccountStore for DynamoStore {
         &self,
         identity: &Identity,
         login: &str,
+        email: Option<&EmailAddress>,
         at: Timestamp,
     ) -> Result<(), StorageError> {
         let key = ItemKey::account(identity);
-        let result = self
+        let update = self
             .update_item_at(&key.pk, &key.sk)
-            .update_expression("SET #login = :login, #at = :at")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#login", "login")
             .expression_attribute_names("#at", "signed_in_at")
+            .expression_attribute_names("#email", "email")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":login", s(login))
-            .expression_attribute_values(":at", s(at.to_string()))
-            .send()
-            .await;
+            .expression_attribute_values(":at", s(at.to_string()));
+        let update = match email {
+            Some(email) => update
+                .update_expression("SET #login = :login, #at = :at, #email = :email")
+                .expression_attribute_values(":email", s(email.as_str())),
+            None => update.update_expression("SET #login = :login, #at = :at REMOVE #email"),
+        };
+        let result = update.send().await;
         conditional(result, Conflict::Missing)
     }
 

@@ -10,6 +10,7 @@ mod keys;
 mod lifecycle;
 mod mcp_router;
 mod moderation;
+mod notices;
 mod org_catalog;
 mod orgs;
 mod owners;
@@ -37,6 +38,7 @@ pub use mcp_router::{
     NewRegistration, Registered, RoutingTable,
 };
 pub use moderation::{MAX_QUARANTINE_REASON, NewReport, QuarantineState};
+pub use notices::{NOTICE_WAIT, NoticeOutcome};
 pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, OrgPluginOverview,
     SettingsSchema,
@@ -89,6 +91,7 @@ pub struct Registry {
     )>,
     trusted: Option<Arc<dyn crate::store::TrustedPublishingStore>>,
     ci_tokens: Option<Arc<dyn crate::trusted_publishing::CiTokenVerifier>>,
+    mailer: Option<Arc<dyn crate::notice::Mailer>>,
     clock: Arc<dyn Clock>,
     config: RegistryConfig,
 }
@@ -118,6 +121,7 @@ impl Registry {
             rate_limits: None,
             trusted: None,
             ci_tokens: None,
+            mailer: None,
             clock,
             config,
         }
@@ -127,6 +131,14 @@ impl Registry {
     #[must_use]
     pub fn with_uploads(mut self, uploads: Arc<dyn UploadStore>) -> Self {
         self.uploads = Some(uploads);
+        self
+    }
+
+    /// Sends people notices by e-mail through `mailer` (without one, the
+    /// audit log is the only record they can read).
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::notice::Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 

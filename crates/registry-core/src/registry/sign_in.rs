@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::Registry;
 use crate::account::{
-    Account, IdentityProvider, LOGIN_ATTEMPT_LIFETIME, LoginAttempt, OpaqueSecret,
+    Account, EmailAddress, IdentityProvider, LOGIN_ATTEMPT_LIFETIME, LoginAttempt, OpaqueSecret,
     SESSION_LIFETIME, SessionId, SessionRecord, SignInError, clean_login,
 };
 use crate::auth::{Caller, Credential, Principal, PrincipalId, PrincipalKind, Scope, Scopes};
@@ -263,7 +263,7 @@ impl Registry {
         let login = clean_login(&verified.login);
         let now = self.clock.now();
         let (account, new_account) = self
-            .account_for(parts, verified.identity, login, now)
+            .account_for(parts, verified.identity, login, verified.email, now)
             .await?;
         let secret = OpaqueSecret::generate()?;
         let session = SessionRecord {
@@ -291,13 +291,19 @@ impl Registry {
         parts: &SignInParts,
         identity: crate::account::Identity,
         login: String,
+        email: Option<EmailAddress>,
         now: Timestamp,
     ) -> Result<(Account, bool), RegistryError> {
         if let Some(mut account) = parts.store.account(&identity).await? {
-            // Every sign-in is recorded: the login name may have changed at the
-            // provider, and the time says when the account was last used.
-            parts.store.record_sign_in(&identity, &login, now).await?;
+            // Every sign-in is recorded: the login name and address may have
+            // changed at the provider, and the time says when the account was
+            // last used.
+            parts
+                .store
+                .record_sign_in(&identity, &login, email.as_ref(), now)
+                .await?;
             account.login = login;
+            account.email = email;
             account.signed_in_at = now;
             return Ok((account, false));
         }
@@ -311,6 +317,7 @@ impl Registry {
             identity: identity.clone(),
             principal: principal.id.clone(),
             login,
+            email,
             created_at: now,
             signed_in_at: now,
         };

@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::notices::notices_note;
 use super::{Registry, SessionCaller};
+use crate::account::EmailAddress;
 use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::{ApiKeySecret, Caller, Credential, PrincipalId, Scope};
 use crate::error::RegistryError;
+use crate::notice::Notice;
 use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, TrustedPublishingStore};
 use crate::timestamp::Timestamp;
@@ -238,7 +241,8 @@ impl Registry {
 
     /// Lifts a plugin's lock to trusted publishing: an owner in the browser,
     /// signed in within [`FRESH_SIGN_IN`], so a stolen session or key cannot.
-    /// The lift is in the plugin's audit log, which every owner reads.
+    /// Every owner is told by e-mail (when a relay is configured), and the
+    /// lift is in the plugin's audit log, which every owner reads.
     pub async fn lift_publishing_lock(
         &self,
         session: &SessionCaller,
@@ -246,7 +250,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let store = self.trusted_store()?;
         let plugin = self.find_plugin(slug).await?;
-        self.require_owner(&session.caller, &plugin, false).await?;
+        let owners = self.require_owner(&session.caller, &plugin, false).await?;
         if session.signed_in_at < self.clock.now().plus(-FRESH_SIGN_IN) {
             return Err(RegistryError::FreshSignInRequired {
                 minutes: FRESH_SIGN_IN.whole_minutes(),
@@ -257,11 +261,27 @@ impl Registry {
         }
         store.set_publishing_lock(&plugin.slug, None).await?;
         tracing::warn!(slug = %plugin.slug, principal = %session.caller.principal, "lock to trusted publishing lifted");
+        let lifted_at = self.clock.now();
+        let told = self
+            .tell_owners(&owners, |to| {
+                lock_lifted_notice(
+                    to,
+                    &plugin.slug,
+                    &session.login,
+                    lifted_at,
+                    &self.config.public_url,
+                )
+            })
+            .await;
         self.record(
             &session.caller,
             AuditSubject::Plugin(plugin.slug),
             AuditAction::PublishingUnlocked,
-            AuditDetail::note(format!("signed in at {}", session.signed_in_at)),
+            AuditDetail::note(format!(
+                "signed in at {}; {}",
+                session.signed_in_at,
+                notices_note(told)
+            )),
         )
         .await;
         Ok(())
@@ -532,4 +552,31 @@ fn publisher_note(publisher: &TrustedPublisher) -> String {
         ""
     };
     format!("{}{pending}: {}", publisher.id, publisher.ci)
+}
+
+/// The message each owner gets when `login` lifts the lock on `slug`.
+fn lock_lifted_notice(
+    to: EmailAddress,
+    slug: &Slug,
+    login: &str,
+    at: Timestamp,
+    public_url: &str,
+) -> Notice {
+    Notice {
+        to,
+        subject: format!("Trusted publishing lock lifted on {slug}"),
+        body: format!(
+            "{login} lifted the lock to trusted publishing on the plugin {slug} at {at}, \
+             after signing in again at {public_url}.\n\
+             \n\
+             API keys of its owners can publish new versions of {slug} again; while it \
+             was locked, only its trusted publishers (CI workflows) could.\n\
+             \n\
+             If you did not expect this, lock it again (PUT {public_url}/plugins/{slug}/trusted-publishing-lock) \
+             and read the plugin's audit log: {public_url}/account/plugins/{slug}/audit\n\
+             \n\
+             You get this message because you own {slug} on {public_url}, yourself or \
+             through a team.\n"
+        ),
+    }
 }

@@ -27,7 +27,8 @@ use crate::audit::{AuditId, AuditRecord, AuditSubject};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::account::{
-    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, SessionRecord, UserCode,
+    Account, DeviceGrant, DeviceGrantState, EmailAddress, Identity, LoginAttempt, SessionRecord,
+    UserCode,
 };
 use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
@@ -471,13 +472,18 @@ pub trait AccountStore: Send + Sync {
         principal: &Principal,
     ) -> Result<(), StorageError>;
 
-    /// Records a sign-in: the login name the provider gives now, and when.
+    /// Records a sign-in: the login name and verified e-mail address the
+    /// provider gives now (no address: the stored one is forgotten), and when.
     async fn record_sign_in(
         &self,
         identity: &Identity,
         login: &str,
+        email: Option<&EmailAddress>,
         at: Timestamp,
     ) -> Result<(), StorageError>;
+
+    /// The account whose user principal is `principal`, if it has one.
+    async fn account_of(&self, principal: &PrincipalId) -> Result<Option<Account>, StorageError>;
 
     /// Unlinks the account of `principal` from its identity, so the next sign-in
     /// with that identity makes a new account; returns whether there was one.

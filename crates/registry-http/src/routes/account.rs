@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
+use registry_core::account::EmailAddress;
 use registry_core::auth::{Scope, Scopes};
 use registry_core::registry::{Answer, NewKey, SessionCaller};
 use registry_pages::{AccountView, Site};
@@ -432,6 +433,7 @@ async fn render(
     let invitations = none_without_ownership(state.registry.my_invitations(caller).await)?;
     let teams = none_without_ownership(state.registry.my_teams(caller).await)?;
     let orgs = state.registry.orgs_of_caller(caller).await?;
+    let email = state.registry.notice_address(caller).await?;
     let site = Site::new(&state.registry.config().public_url);
     let csrf_token = session.secret.csrf_token();
     let html = registry_pages::account_page(
@@ -446,6 +448,8 @@ async fn render(
             invitations: &invitations,
             teams: &teams,
             orgs: &orgs,
+            email: email.as_ref().map(EmailAddress::as_str),
+            sends_notices: state.registry.sends_notices(),
             notice: feedback.notice,
             error: feedback.error,
             now: state.registry.now(),

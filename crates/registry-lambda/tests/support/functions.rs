@@ -93,6 +93,8 @@ impl Functions {
                     api_url: "http://127.0.0.1:9/api".into(),
                 }),
             },
+            // No relay unless a test serves one on loopback.
+            mail: None,
         };
         let mut config = config;
         configure(&mut config);

@@ -1,5 +1,6 @@
 //! Signing in with GitHub, against a loopback **stand-in of GitHub's OAuth and
-//! REST endpoints** declared here (`/login/oauth/access_token` and `/api/user`,
+//! REST endpoints** declared here (`/login/oauth/access_token`, `/api/user` and
+//! `/api/user/emails`,
 //! answering as GitHub documents them, errors with `200` included): GitHub has
 //! no OpenID Connect discovery to run a certified provider against.
 
@@ -34,6 +35,9 @@ struct GitHubState {
     codes: Mutex<HashMap<String, (User, String)>>,
     /// access token → user
     tokens: Mutex<HashMap<String, User>>,
+    /// user id → what `GET /user/emails` answers (unset: 404, as GitHub
+    /// answers a token without the `user:email` scope)
+    emails: Mutex<HashMap<u64, Value>>,
 }
 
 /// The stand-in, serving on loopback until dropped.
@@ -57,6 +61,7 @@ impl StandInGitHub {
         let app = Router::new()
             .route("/login/oauth/access_token", post(access_token))
             .route("/api/user", get(user))
+            .route("/api/user/emails", get(emails))
             .with_state(Arc::clone(&state));
         let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { base, state, task }
@@ -75,6 +80,10 @@ impl StandInGitHub {
         assert_eq!(authorize.path(), "/login/oauth/authorize");
         assert_eq!(param("client_id"), CLIENT_ID);
         assert_eq!(param("code_challenge_method"), "S256");
+        assert!(
+            param("scope").split(' ').any(|s| s == "user:email"),
+            "the registry asks to read the person's addresses"
+        );
         let code = format!("gh-code-{id}-{}", param("state").len());
         let user = User {
             id,
@@ -123,16 +132,37 @@ async fn access_token(
     Json(json!({"access_token": token, "token_type": "bearer", "scope": "read:user"}))
 }
 
-async fn user(
-    State(state): State<Arc<GitHubState>>,
-    headers: HeaderMap,
-) -> (StatusCode, Json<Value>) {
+/// The user the request's bearer token was issued to.
+fn bearer(state: &GitHubState, headers: &HeaderMap) -> Option<User> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    match state.tokens.lock().unwrap().get(token) {
+    state.tokens.lock().unwrap().get(token).cloned()
+}
+
+async fn emails(
+    State(state): State<Arc<GitHubState>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let Some(user) = bearer(&state, &headers) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Bad credentials"})),
+        );
+    };
+    match state.emails.lock().unwrap().get(&user.id) {
+        Some(emails) => (StatusCode::OK, Json(emails.clone())),
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))),
+    }
+}
+
+async fn user(
+    State(state): State<Arc<GitHubState>>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    match bearer(&state, &headers).as_ref() {
         Some(user) => (
             StatusCode::OK,
             Json(json!({"id": user.id, "login": user.login, "type": "User"})),
@@ -187,6 +217,18 @@ async fn github_sign_in_follows_the_numeric_user_id_through_a_rename() {
     let github = StandInGitHub::start().await;
     let app = app_with(&github).await;
 
+    // Only the primary address GitHub verified is kept.
+    github.state.emails.lock().unwrap().insert(
+        583231,
+        json!([
+            {"email": "old@example.test", "primary": false, "verified": true, "visibility": null},
+            {"email": "octocat@example.test", "primary": true, "verified": true, "visibility": "private"},
+        ]),
+    );
+    github.state.emails.lock().unwrap().insert(
+        999001,
+        json!([{"email": "octocat@example.test", "primary": true, "verified": false, "visibility": null}]),
+    );
     let mut octo = Browser::new(&app);
     assert_eq!(
         sign_in(&mut octo, &github, 583231, "octocat")
@@ -194,7 +236,11 @@ async fn github_sign_in_follows_the_numeric_user_id_through_a_rename() {
             .status(),
         StatusCode::SEE_OTHER
     );
-    assert!(octo.account_page().await.contains(">octocat</h1>"));
+    let page = octo.account_page().await;
+    assert!(
+        page.contains(">octocat</h1>") && page.contains("<strong>octocat@example.test</strong>"),
+        "{page}"
+    );
     let key = octo.create_key("ci", "30").await;
     assert_eq!(
         app.publish_yaml(&key, &plugin_yaml("octo-tools", "1.0.0"))
@@ -204,6 +250,9 @@ async fn github_sign_in_follows_the_numeric_user_id_through_a_rename() {
     );
 
     // Renamed on GitHub: the same id, so the same account, plugins and keys.
+    // This time GitHub shows no addresses (as to a token without `user:email`):
+    // the sign-in goes on, and the old address is no longer vouched for.
+    github.state.emails.lock().unwrap().remove(&583231);
     let mut renamed = Browser::new(&app);
     assert_eq!(
         sign_in(&mut renamed, &github, 583231, "octocat-renamed")
@@ -213,7 +262,9 @@ async fn github_sign_in_follows_the_numeric_user_id_through_a_rename() {
     );
     let page = renamed.account_page().await;
     assert!(
-        page.contains(">octocat-renamed</h1>") && page.contains(">ci</td>"),
+        page.contains(">octocat-renamed</h1>")
+            && page.contains(">ci</td>")
+            && !page.contains("octocat@example.test"),
         "{page}"
     );
 
@@ -225,11 +276,10 @@ async fn github_sign_in_follows_the_numeric_user_id_through_a_rename() {
             .status(),
         StatusCode::SEE_OTHER
     );
+    let page = squatter.account_page().await;
     assert!(
-        squatter
-            .account_page()
-            .await
-            .contains("You have no keys yet.")
+        page.contains("You have no keys yet.") && !page.contains("octocat@example.test"),
+        "an address GitHub has not verified is not theirs: {page}"
     );
     let theirs = squatter.create_key("mine", "30").await;
     expect_problem(

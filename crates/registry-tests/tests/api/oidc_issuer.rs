@@ -22,7 +22,7 @@ use openidconnect::core::{
     CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
-    Audience, EmptyAdditionalClaims, EndUserUsername, IssuerUrl, JsonWebKeyId, Nonce,
+    Audience, EmptyAdditionalClaims, EndUserEmail, EndUserUsername, IssuerUrl, JsonWebKeyId, Nonce,
     PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use serde_json::{Value, json};
@@ -41,6 +41,8 @@ pub struct TokenPlan {
     pub subject: String,
     /// `preferred_username`.
     pub login: String,
+    /// `email` and `email_verified`.
+    pub email: Option<(String, bool)>,
     /// The nonce to put in the token; `None` copies the one the sign-in sent.
     pub nonce: Option<String>,
     /// The issuer to claim; `None` is the stand-in's own.
@@ -57,6 +59,7 @@ impl TokenPlan {
         Self {
             subject: subject.to_owned(),
             login: login.to_owned(),
+            email: Some((format!("{login}@example.test"), true)),
             nonce: None,
             issuer: None,
             audience: None,
@@ -218,7 +221,13 @@ async fn token(
         now + Duration::seconds(plan.expires_in),
         now - Duration::seconds(5),
         StandardClaims::<CoreGenderClaim>::new(SubjectIdentifier::new(plan.subject))
-            .set_preferred_username(Some(EndUserUsername::new(plan.login))),
+            .set_preferred_username(Some(EndUserUsername::new(plan.login)))
+            .set_email(
+                plan.email
+                    .as_ref()
+                    .map(|(e, _)| EndUserEmail::new(e.clone())),
+            )
+            .set_email_verified(plan.email.as_ref().map(|(_, verified)| *verified)),
         EmptyAdditionalClaims {},
     )
     .set_nonce(Some(Nonce::new(plan.nonce.unwrap_or(issued.nonce))));

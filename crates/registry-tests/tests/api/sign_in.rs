@@ -137,7 +137,13 @@ impl Browser {
 
     /// Signs in as `subject`, now called `login`, and checks it worked.
     pub(crate) async fn sign_in_as(&mut self, issuer: &TestIssuer, subject: &str, login: &str) {
-        let response = self.sign_in(issuer, TokenPlan::good(subject, login)).await;
+        self.sign_in_with(issuer, TokenPlan::good(subject, login))
+            .await;
+    }
+
+    /// Signs in with an ID token made to `plan`, and checks it worked.
+    pub(crate) async fn sign_in_with(&mut self, issuer: &TestIssuer, plan: TokenPlan) {
+        let response = self.sign_in(issuer, plan).await;
         assert_eq!(
             response.status(),
             StatusCode::SEE_OTHER,

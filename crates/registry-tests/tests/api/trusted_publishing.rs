@@ -7,11 +7,12 @@
 use registry_core::timestamp::Clock as _;
 use registry_core::trusted_publishing::PUBLISH_TOKEN_LIFETIME;
 use registry_testkit::ci_issuer::{CiIssuer, GithubJob};
+use registry_testkit::smtp::SmtpServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_problem, plugin_yaml};
-use crate::oidc_issuer::TestIssuer;
+use crate::oidc_issuer::{TestIssuer, TokenPlan};
 use crate::owners::{Person, call, ok_json, person};
 use crate::sign_in::{Browser, oidc_settings};
 
@@ -547,5 +548,247 @@ async fn a_locked_plugin_refuses_keys_and_only_a_fresh_sign_in_lifts_the_lock() 
         position("publishing_unlocked") < position("publishing_locked")
             && position("publishing_unlocked").is_some(),
         "{actions:?}"
+    );
+}
+
+/// Registers a GitHub workflow as `slug`'s trusted publisher and locks it.
+async fn lock_to_trusted_publishing(app: &TestApp, key: &str, slug: &str) {
+    ok_json(
+        call(
+            app,
+            Method::POST,
+            &format!("/plugins/{slug}/trusted-publishers"),
+            key,
+            github_publisher(&GithubJob::release()),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    ok_json(
+        call(
+            app,
+            Method::PUT,
+            &format!("/plugins/{slug}/trusted-publishing-lock"),
+            key,
+            Value::Null,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+/// The principal behind `key`.
+async fn principal_of(app: &TestApp, key: &str) -> String {
+    let keys = ok_json(app.get_with_key("/auth/keys", key).await, StatusCode::OK).await;
+    keys["keys"][0]["principal"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn lifting_the_lock_emails_every_owner_with_a_verified_address_through_the_relay() {
+    let (ci, people, relay) = (
+        CiIssuer::start().await,
+        TestIssuer::start().await,
+        SmtpServer::start(),
+    );
+    let (github, sign_in, smtp_url) = (
+        ci.issuer().to_owned(),
+        oidc_settings(&people),
+        relay.url.clone(),
+    );
+    let app = TestApp::spawn_configured(move |config| {
+        config.ci_issuers = vec![(openworkflow_registry::CiService::GithubActions, github)];
+        config.sign_in.oidc = Some(sign_in);
+        config.mail = Some(openworkflow_registry::MailSettings {
+            smtp_url,
+            from: "OpenWorkflow Registry <registry@example.test>".to_owned(),
+        });
+    })
+    .await;
+    // Ada owns the plugin herself; a team owns it too, with Bob (whose provider
+    // verified his address) and Carol (whose provider did not).
+    let mut ada = Browser::new(&app);
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let page = ada.account_page().await;
+    assert!(
+        page.contains("go to <strong>ada@example.test</strong>"),
+        "{page}"
+    );
+    let mut bob = Browser::new(&app);
+    bob.sign_in_as(&people, "subject-bob", "bob").await;
+    let mut carol = Browser::new(&app);
+    carol
+        .sign_in_with(
+            &people,
+            TokenPlan {
+                email: Some(("carol@example.test".to_owned(), false)),
+                ..TokenPlan::good("subject-carol", "carol")
+            },
+        )
+        .await;
+    let page = carol.account_page().await;
+    assert!(
+        page.contains("gave no verified e-mail address") && !page.contains("carol@example.test"),
+        "an unverified address is never kept: {page}"
+    );
+    let ada_key = ada.create_key("laptop", "30").await;
+    let bob_key = bob.create_key("laptop", "30").await;
+    let carol_key = carol.create_key("laptop", "30").await;
+    let carol_id = principal_of(&app, &carol_key).await;
+    app.publish_ok(&ada_key, "tp-notice", "1.0.0").await;
+
+    let team = ok_json(
+        call(
+            &app,
+            Method::POST,
+            "/teams",
+            &bob_key,
+            json!({"name": "Release crew"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    ok_json(
+        call(
+            &app,
+            Method::PUT,
+            &format!("/teams/{team_id}/members/{carol_id}"),
+            &bob_key,
+            json!({"role": "member"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let invited = call(
+        &app,
+        Method::POST,
+        "/plugins/tp-notice/owners",
+        &ada_key,
+        json!({"principal": team_id, "transfer": false}),
+    )
+    .await;
+    assert!(invited.status().is_success(), "{:?}", invited.text().await);
+    let accepted = call(
+        &app,
+        Method::POST,
+        &format!("/plugins/tp-notice/invitations/{team_id}/accept"),
+        &bob_key,
+        Value::Null,
+    )
+    .await;
+    assert!(
+        accepted.status().is_success(),
+        "{:?}",
+        accepted.text().await
+    );
+    lock_to_trusted_publishing(&app, &ada_key, "tp-notice").await;
+    assert!(relay.messages().is_empty(), "locking e-mails nobody");
+
+    let csrf = registry_testkit::oidc::csrf_token(&ada.account_page().await);
+    let lifted = ada
+        .post_form("/account/plugins/tp-notice/unlock", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
+
+    let log = ok_json(
+        app.get_with_key("/plugins/tp-notice/audit", &ada_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let unlocked = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "publishing_unlocked")
+        .expect("the lift is in the log");
+    let note = unlocked["detail"]["note"].as_str().unwrap();
+    let mails = relay.messages();
+    let mut to: Vec<&str> = mails.iter().filter_map(|m| m.header("to")).collect();
+    to.sort_unstable();
+    assert_eq!(
+        to,
+        ["ada@example.test", "bob@example.test"],
+        "one message per owner with a verified address, team members included ({note})"
+    );
+    for mail in &mails {
+        assert_eq!(
+            mail.header("from"),
+            Some("\"OpenWorkflow Registry\" <registry@example.test>")
+        );
+        assert_eq!(
+            mail.header("subject"),
+            Some("Trusted publishing lock lifted on tp-notice")
+        );
+        assert_eq!(mail.header("auto-submitted"), Some("auto-generated"));
+        assert!(
+            mail.body
+                .contains("ada lifted the lock to trusted publishing on the plugin tp-notice"),
+            "{}",
+            mail.body
+        );
+        assert!(
+            mail.body
+                .contains(&format!("{}/account/plugins/tp-notice/audit", app.base)),
+            "{}",
+            mail.body
+        );
+    }
+
+    assert!(
+        note.contains("owners told by e-mail: 2 sent, 1 without a verified address, 0 failed"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_never_keeps_a_lock_from_lifting_and_the_log_says_nobody_was_told() {
+    let (ci, people) = (CiIssuer::start().await, TestIssuer::start().await);
+    // A loopback port nobody listens on: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let (github, sign_in) = (ci.issuer().to_owned(), oidc_settings(&people));
+    let app = TestApp::spawn_configured(move |config| {
+        config.ci_issuers = vec![(openworkflow_registry::CiService::GithubActions, github)];
+        config.sign_in.oidc = Some(sign_in);
+        config.mail = Some(openworkflow_registry::MailSettings {
+            smtp_url: format!("smtp://127.0.0.1:{closed}"),
+            from: "registry@example.test".to_owned(),
+        });
+    })
+    .await;
+    let mut ada = Browser::new(&app);
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let key = ada.create_key("laptop", "30").await;
+    app.publish_ok(&key, "tp-unheard", "1.0.0").await;
+    lock_to_trusted_publishing(&app, &key, "tp-unheard").await;
+
+    let csrf = registry_testkit::oidc::csrf_token(&ada.account_page().await);
+    let lifted = ada
+        .post_form("/account/plugins/tp-unheard/unlock", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
+    app.publish_ok(&key, "tp-unheard", "1.1.0").await;
+    let log = ok_json(
+        app.get_with_key("/plugins/tp-unheard/audit", &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let note = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "publishing_unlocked")
+        .and_then(|r| r["detail"]["note"].as_str())
+        .expect("the lift is in the log")
+        .to_owned();
+    assert!(
+        note.contains("owners told by e-mail: 0 sent, 0 without a verified address, 1 failed"),
+        "{note}"
     );
 }

@@ -26,6 +26,15 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
     sign_in_at_the_certified_provider(&browser, "ada", "/account").await;
     let heading = browser.find("main h1").await.text().await.expect("text");
     assert_eq!(heading, "ada");
+    // The provider vouches for the address only in its UserInfo answer, as
+    // OpenID Connect Core 5.4 has it once an access token is issued.
+    let address = browser
+        .find("#notice-address strong")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(address, "ada@example.test");
     browser.assert_accessible("the account page").await;
     let cookies = browser.script("return document.cookie;").await;
     assert_eq!(

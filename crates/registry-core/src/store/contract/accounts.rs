@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::{at, conflict, race, single_winner};
 use crate::account::{
-    Account, DeviceGrant, DeviceGrantState, Identity, LoginAttempt, OpaqueSecret, SessionId,
-    SessionRecord, UserCode,
+    Account, DeviceGrant, DeviceGrantState, EmailAddress, Identity, LoginAttempt, OpaqueSecret,
+    SessionId, SessionRecord, UserCode,
 };
 use crate::auth::{Principal, PrincipalId, PrincipalKind};
 use crate::store::{AccountStore, Conflict, KeyStore};
@@ -29,6 +29,7 @@ pub async fn account_store_contract(
         identity: identity.clone(),
         principal: PrincipalId::from_stored(format!("prn_{prefix}_person")),
         login: "ada".into(),
+        email: EmailAddress::parse("ada@example.test"),
         created_at: at("2099-01-01T00:00:00Z"),
         signed_in_at: at("2099-01-01T00:00:00Z"),
     };
@@ -84,12 +85,39 @@ pub async fn account_store_contract(
         );
     }
 
+    assert_eq!(
+        stored.email, account.email,
+        "the verified address is kept with the account"
+    );
+    assert_eq!(
+        accounts.account_of(&won).await.unwrap().as_ref(),
+        Some(&stored),
+        "the account is found by its principal too"
+    );
+    assert!(
+        accounts
+            .account_of(&PrincipalId::from_stored(format!("prn_{prefix}_nobody")))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let moved = EmailAddress::parse("ada@new.example.test");
     accounts
-        .record_sign_in(&identity, "ada-renamed", at("2099-02-01T00:00:00Z"))
+        .record_sign_in(
+            &identity,
+            "ada-renamed",
+            moved.as_ref(),
+            at("2099-02-01T00:00:00Z"),
+        )
         .await
         .unwrap();
     let renamed = accounts.account(&identity).await.unwrap().expect("linked");
     assert_eq!(renamed.login, "ada-renamed");
+    assert_eq!(
+        renamed.email, moved,
+        "a sign-in brings the address up to date"
+    );
     assert_eq!(renamed.signed_in_at, at("2099-02-01T00:00:00Z"));
     assert_eq!(renamed.principal, won, "a rename keeps the principal");
     assert_eq!(renamed.created_at, account.created_at);
@@ -100,6 +128,28 @@ pub async fn account_store_contract(
     assert!(
         accounts.account(&other_issuer).await.unwrap().is_none(),
         "the same subject at another issuer is someone else"
+    );
+    accounts
+        .record_sign_in(&identity, "ada-renamed", None, at("2099-02-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts
+            .account_of(&won)
+            .await
+            .unwrap()
+            .and_then(|a| a.email),
+        None,
+        "an address the provider no longer vouches for is forgotten"
+    );
+    assert!(
+        matches!(
+            accounts
+                .record_sign_in(&other_issuer, "eve", None, at("2099-02-02T00:00:00Z"))
+                .await,
+            Err(crate::store::StorageError::Conflict(Conflict::Missing))
+        ),
+        "a sign-in is recorded only on an account that exists"
     );
 
     sessions(&*accounts, &won, prefix).await;
@@ -117,6 +167,10 @@ pub async fn account_store_contract(
     assert!(
         accounts.account(&identity).await.unwrap().is_none(),
         "a deleted account no longer answers for its identity"
+    );
+    assert!(
+        accounts.account_of(&won).await.unwrap().is_none(),
+        "nor for its principal: no notice goes to a deleted account"
     );
     assert!(
         keys.principal(&won).await.unwrap().is_some(),

@@ -955,3 +955,123 @@ async fn a_function_answers_with_the_request_id_api_gateway_gave() {
         "the gateway's id, so its access log and the function's logs agree"
     );
 }
+
+/// Lifting a trusted-publishing lock from a real API Gateway form event: the
+/// sign-in function, configured with a relay, e-mails the owner through it.
+#[tokio::test]
+async fn the_sign_in_function_lifts_a_lock_and_emails_the_owners_through_the_relay() {
+    use registry_aws::AwsSettings;
+    use registry_core::account::{
+        Account, EmailAddress, Identity, OpaqueSecret, SessionId, SessionRecord,
+    };
+    use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
+    use registry_core::ownership::{Role, RosterEntry, RosterKey};
+    use registry_core::slug::Slug;
+    use registry_core::store::{AccountStore, OwnershipStore, TrustedPublishingStore};
+    use registry_core::timestamp::{Clock, SystemClock};
+    use registry_core::trusted_publishing::PublishingLock;
+
+    let relay = registry_testkit::smtp::SmtpServer::start();
+    let smtp_url = relay.url.clone();
+    let f = Functions::start_configured(move |config| {
+        config.mail = Some(registry_mail::MailSettings {
+            smtp_url,
+            from: "registry@example.com".into(),
+        });
+    })
+    .await;
+    let (status, body) = f
+        .invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let store = f.clients.dynamo_store(&AwsSettings {
+        table: f.config.table.clone(),
+        bucket: f.config.bucket.clone(),
+        force_path_style: true,
+    });
+    let now = SystemClock.now();
+    let person = PrincipalId::from_stored("prn_lambda_owner");
+    store
+        .create_account(
+            &Account {
+                identity: Identity {
+                    issuer: "https://github.com".into(),
+                    subject: "4242".into(),
+                },
+                principal: person.clone(),
+                login: "lambda-owner".into(),
+                email: EmailAddress::parse("owner@example.com"),
+                created_at: now,
+                signed_in_at: now,
+            },
+            &Principal {
+                id: person.clone(),
+                name: "lambda-owner".into(),
+                kind: PrincipalKind::User,
+                created_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    let slug = Slug::parse("github").unwrap();
+    let owners = RosterKey::PluginOwners(slug.clone());
+    let roster = store.roster(&owners).await.unwrap();
+    store
+        .replace_roster(
+            &owners,
+            roster.revision,
+            &roster.with(RosterEntry {
+                principal: person.clone(),
+                role: Role::Owner,
+                since: now,
+            }),
+        )
+        .await
+        .unwrap();
+    store
+        .set_publishing_lock(
+            &slug,
+            Some(&PublishingLock {
+                by: person.clone(),
+                at: now,
+            }),
+        )
+        .await
+        .unwrap();
+    let secret = OpaqueSecret::generate().unwrap();
+    store
+        .insert_session(&SessionRecord {
+            id: SessionId::from_stored("ses_lambda_unlock"),
+            hash: secret.hash(),
+            principal: person,
+            login: "lambda-owner".into(),
+            created_at: now,
+            expires_at: now.plus(time::Duration::hours(1)),
+        })
+        .await
+        .unwrap();
+
+    let form = format!("csrf={}", secret.csrf_token());
+    let (status, _, page) = f
+        .invoke_raw(
+            sign_in_routes,
+            "apigw/unlock_plugin.json",
+            &form,
+            &[("{{SESSION}}", secret.expose())],
+        )
+        .await;
+    assert_eq!(status, 303, "{}", String::from_utf8_lossy(&page));
+    assert_eq!(store.publishing_lock(&slug).await.unwrap(), None);
+    let mails = relay.messages();
+    assert_eq!(mails.len(), 1, "the one owner with an address is told");
+    assert_eq!(mails[0].header("to"), Some("owner@example.com"));
+    assert_eq!(
+        mails[0].header("subject"),
+        Some("Trusted publishing lock lifted on github")
+    );
+    assert!(
+        mails[0].body.contains("lambda-owner lifted the lock"),
+        "{}",
+        mails[0].body
+    );
+}

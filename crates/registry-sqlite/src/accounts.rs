@@ -139,6 +139,26 @@ fn approver(state: &DeviceGrantState) -> (Option<String>, Option<String>) {
 }
 
 impl SqliteStore {
+    /// The account matching `condition` (on its unique key) with `values`.
+    async fn account_where(
+        &self,
+        condition: &'static str,
+        values: Vec<String>,
+    ) -> Result<Option<Account>, StorageError> {
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {condition}"),
+                rusqlite::params_from_iter(values),
+                account_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(account_record)
+            .transpose()
+        })
+        .await
+    }
+
     /// The device grant whose `column` (a unique one: `hash`, `user_code`) is `value`.
     async fn device_grant_where(
         &self,
@@ -163,37 +183,16 @@ impl SqliteStore {
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn account(&self, identity: &Identity) -> Result<Option<Account>, StorageError> {
-        let identity = identity.clone();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                &format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE issuer = ?1 AND subject = ?2"
-                ),
-                params![identity.issuer, identity.subject],
-                account_row,
-            )
-            .optional()
-            .map_err(backend)?
-            .map(account_record)
-            .transpose()
-        })
+        self.account_where(
+            "issuer = ?1 AND subject = ?2",
+            vec![identity.issuer.clone(), identity.subject.clone()],
+        )
         .await
     }
 
     async fn account_of(&self, principal: &PrincipalId) -> Result<Option<Account>, StorageError> {
-        let principal = principal.as_str().to_owned();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE principal = ?1"),
-                [principal],
-                account_row,
-            )
-            .optional()
-            .map_err(backend)?
-            .map(account_record)
-            .transpose()
-        })
-        .await
+        self.account_where("principal = ?1", vec![principal.as_str().to_owned()])
+            .await
     }
 
     async fn create_account(

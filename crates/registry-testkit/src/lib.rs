@@ -7,6 +7,7 @@
 
 pub mod ci_issuer;
 pub mod oidc;
+mod process;
 pub mod smtp;
 
 use std::io::{Cursor, Write};

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 
+use crate::process::ServerProcess;
 use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 
 /// The registry's client id at the provider.
@@ -18,19 +19,11 @@ pub const CLIENT_SECRET: &str = "test-suite-client-secret";
 pub struct CertifiedProvider {
     /// Its issuer URL.
     pub issuer: String,
-    child: Child,
+    // Held for its drop, which ends the provider.
+    _process: ServerProcess,
     stdin: Option<ChildStdin>,
     lines: Option<Lines<BufReader<ChildStdout>>>,
     log: tempfile::NamedTempFile,
-}
-
-impl Drop for CertifiedProvider {
-    fn drop(&mut self) {
-        if let Some(group) = rustix::process::Pid::from_raw(self.child.id() as i32) {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        let _ = self.child.wait();
-    }
 }
 
 impl CertifiedProvider {
@@ -57,7 +50,7 @@ impl CertifiedProvider {
         let stdin = child.stdin.take();
         let mut provider = Self {
             issuer: String::new(),
-            child,
+            _process: ServerProcess(child),
             stdin,
             lines: Some(lines),
             log,

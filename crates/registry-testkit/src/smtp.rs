@@ -5,8 +5,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::process::ServerProcess;
 
 /// How long the server may take to listen.
 const START_WAIT: Duration = Duration::from_secs(30);
@@ -17,17 +19,8 @@ pub struct SmtpServer {
     /// loopback only).
     pub url: String,
     maildir: tempfile::TempDir,
-    child: Child,
+    child: ServerProcess,
     log: tempfile::NamedTempFile,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        if let Some(group) = rustix::process::Pid::from_raw(self.child.id() as i32) {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        let _ = self.child.wait();
-    }
 }
 
 /// A message as the server stored it.
@@ -78,13 +71,13 @@ impl SmtpServer {
         let mut server = Self {
             url: format!("smtp://127.0.0.1:{port}"),
             maildir,
-            child,
+            child: ServerProcess(child),
             log,
         };
         let started = Instant::now();
         let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         while TcpStream::connect_timeout(&address.into(), Duration::from_millis(200)).is_err() {
-            let exited = server.child.try_wait().ok().flatten();
+            let exited = server.child.0.try_wait().ok().flatten();
             if exited.is_some() || started.elapsed() > START_WAIT {
                 let said = std::fs::read_to_string(server.log.path()).unwrap_or_default();
                 panic!("aiosmtpd did not listen on {address} ({exited:?}); it said:\n{said}");

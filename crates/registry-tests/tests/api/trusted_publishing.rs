@@ -579,6 +579,24 @@ async fn lock_to_trusted_publishing(app: &TestApp, key: &str, slug: &str) {
     .await;
 }
 
+/// What the audit log of `slug` says of its lock's lifting.
+async fn unlock_note(app: &TestApp, key: &str, slug: &str) -> String {
+    let log = ok_json(
+        app.get_with_key(&format!("/plugins/{slug}/audit"), key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "publishing_unlocked")
+        .and_then(|r| r["detail"]["note"].as_str())
+        .expect("the lift is in the log")
+        .to_owned()
+}
+
 /// The principal behind `key`.
 async fn principal_of(app: &TestApp, key: &str) -> String {
     let keys = ok_json(app.get_with_key("/auth/keys", key).await, StatusCode::OK).await;
@@ -694,18 +712,7 @@ async fn lifting_the_lock_emails_every_owner_with_a_verified_address_through_the
         .await;
     assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
 
-    let log = ok_json(
-        app.get_with_key("/plugins/tp-notice/audit", &ada_key).await,
-        StatusCode::OK,
-    )
-    .await;
-    let unlocked = log["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["action"] == "publishing_unlocked")
-        .expect("the lift is in the log");
-    let note = unlocked["detail"]["note"].as_str().unwrap();
+    let note = unlock_note(&app, &ada_key, "tp-notice").await;
     let mails = relay.messages();
     let mut to: Vec<&str> = mails.iter().filter_map(|m| m.header("to")).collect();
     to.sort_unstable();
@@ -774,19 +781,7 @@ async fn a_relay_that_is_down_never_keeps_a_lock_from_lifting_and_the_log_says_n
         .await;
     assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
     app.publish_ok(&key, "tp-unheard", "1.1.0").await;
-    let log = ok_json(
-        app.get_with_key("/plugins/tp-unheard/audit", &key).await,
-        StatusCode::OK,
-    )
-    .await;
-    let note = log["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["action"] == "publishing_unlocked")
-        .and_then(|r| r["detail"]["note"].as_str())
-        .expect("the lift is in the log")
-        .to_owned();
+    let note = unlock_note(&app, &key, "tp-unheard").await;
     assert!(
         note.contains("owners told by e-mail: 0 sent, 0 without a verified address, 1 failed"),
         "{note}"

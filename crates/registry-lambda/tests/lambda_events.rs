@@ -813,11 +813,7 @@ async fn the_org_catalog_function_answers_its_api_gateway_events() {
 /// header: the sign-in function still finds the session among them.
 #[tokio::test]
 async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cookies() {
-    use registry_aws::AwsSettings;
-    use registry_core::account::{OpaqueSecret, SessionId, SessionRecord};
     use registry_core::auth::PrincipalId;
-    use registry_core::store::AccountStore;
-    use registry_core::timestamp::{Clock, SystemClock};
 
     let f = Functions::start().await;
     let (status, content_type, page) = f
@@ -828,24 +824,13 @@ async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cooki
     let page = String::from_utf8(page.to_vec()).unwrap();
     assert!(page.contains("Sign in with GitHub"), "{page}");
 
-    let secret = OpaqueSecret::generate().unwrap();
-    let now = SystemClock.now();
-    let store = f.clients.dynamo_store(&AwsSettings {
-        table: f.config.table.clone(),
-        bucket: f.config.bucket.clone(),
-        force_path_style: true,
-    });
-    store
-        .insert_session(&SessionRecord {
-            id: SessionId::from_stored("ses_lambda_events"),
-            hash: secret.hash(),
-            principal: PrincipalId::from_stored("prn_lambda_events"),
-            login: "lambda-person".into(),
-            created_at: now,
-            expires_at: now.plus(time::Duration::hours(1)),
-        })
-        .await
-        .unwrap();
+    let secret = f
+        .signed_in(
+            "ses_lambda_events",
+            &PrincipalId::from_stored("prn_lambda_events"),
+            "lambda-person",
+        )
+        .await;
     let (status, _, page) = f
         .invoke_raw(
             sign_in_routes,
@@ -874,11 +859,7 @@ async fn the_sign_in_function_reads_the_session_from_an_api_gateway_events_cooki
 /// made. The session unlocks the page and nothing else.
 #[tokio::test]
 async fn a_private_stacks_search_function_shows_pages_to_the_sessions_the_sign_in_function_made() {
-    use registry_aws::AwsSettings;
-    use registry_core::account::{OpaqueSecret, SessionId, SessionRecord};
     use registry_core::auth::PrincipalId;
-    use registry_core::store::AccountStore;
-    use registry_core::timestamp::{Clock, SystemClock};
 
     let f = Functions::start_configured(|config| {
         config.private = true;
@@ -890,24 +871,13 @@ async fn a_private_stacks_search_function_shows_pages_to_the_sessions_the_sign_i
         .await;
     assert_eq!(status, 201, "{body}");
     f.stream_changes("github", "github").await;
-    let secret = OpaqueSecret::generate().unwrap();
-    let now = SystemClock.now();
-    f.clients
-        .dynamo_store(&AwsSettings {
-            table: f.config.table.clone(),
-            bucket: f.config.bucket.clone(),
-            force_path_style: true,
-        })
-        .insert_session(&SessionRecord {
-            id: SessionId::from_stored("ses_private_page"),
-            hash: secret.hash(),
-            principal: PrincipalId::from_stored("prn_private_reader"),
-            login: "reader".into(),
-            created_at: now,
-            expires_at: now.plus(time::Duration::hours(1)),
-        })
-        .await
-        .unwrap();
+    let secret = f
+        .signed_in(
+            "ses_private_page",
+            &PrincipalId::from_stored("prn_private_reader"),
+            "reader",
+        )
+        .await;
     let page = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
     let unknown = "0".repeat(64);
     let read = |accept: &'static str, session: String| {
@@ -960,10 +930,7 @@ async fn a_function_answers_with_the_request_id_api_gateway_gave() {
 /// sign-in function, configured with a relay, e-mails the owner through it.
 #[tokio::test]
 async fn the_sign_in_function_lifts_a_lock_and_emails_the_owners_through_the_relay() {
-    use registry_aws::AwsSettings;
-    use registry_core::account::{
-        Account, EmailAddress, Identity, OpaqueSecret, SessionId, SessionRecord,
-    };
+    use registry_core::account::{Account, EmailAddress, Identity};
     use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
     use registry_core::ownership::{Role, RosterEntry, RosterKey};
     use registry_core::slug::Slug;
@@ -984,11 +951,7 @@ async fn the_sign_in_function_lifts_a_lock_and_emails_the_owners_through_the_rel
         .invoke(publish_routes, "apigw/publish_yaml.json", GITHUB_YAML)
         .await;
     assert_eq!(status, 201, "{body}");
-    let store = f.clients.dynamo_store(&AwsSettings {
-        table: f.config.table.clone(),
-        bucket: f.config.bucket.clone(),
-        force_path_style: true,
-    });
+    let store = f.store();
     let now = SystemClock.now();
     let person = PrincipalId::from_stored("prn_lambda_owner");
     store
@@ -1038,18 +1001,9 @@ async fn the_sign_in_function_lifts_a_lock_and_emails_the_owners_through_the_rel
         )
         .await
         .unwrap();
-    let secret = OpaqueSecret::generate().unwrap();
-    store
-        .insert_session(&SessionRecord {
-            id: SessionId::from_stored("ses_lambda_unlock"),
-            hash: secret.hash(),
-            principal: person,
-            login: "lambda-owner".into(),
-            created_at: now,
-            expires_at: now.plus(time::Duration::hours(1)),
-        })
-        .await
-        .unwrap();
+    let secret = f
+        .signed_in("ses_lambda_unlock", &person, "lambda-owner")
+        .await;
 
     let form = format!("csrf={}", secret.csrf_token());
     let (status, _, page) = f

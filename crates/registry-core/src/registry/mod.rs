@@ -38,7 +38,6 @@ pub use mcp_router::{
     NewRegistration, Registered, RoutingTable,
 };
 pub use moderation::{MAX_QUARANTINE_REASON, NewReport, QuarantineState};
-pub use notices::{NOTICE_WAIT, NoticeOutcome};
 pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, OrgPluginOverview,
     SettingsSchema,

@@ -17,27 +17,17 @@ use crate::ownership::{Roster, RosterKey};
 
 /// The longest a request waits for the relay to accept its notices: a slow
 /// relay delays the answer this much at most, and never undoes the change.
-pub const NOTICE_WAIT: Duration = Duration::from_secs(15);
+pub(crate) const NOTICE_WAIT: Duration = Duration::from_secs(15);
 
 /// How many of the people told of a change a message reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NoticeOutcome {
+pub(crate) struct NoticeOutcome {
     /// Messages the relay accepted.
     pub sent: usize,
     /// People with no verified address (or none that could be sent to).
     pub unreachable: usize,
     /// Messages the relay refused or did not accept in time.
     pub failed: usize,
-}
-
-impl NoticeOutcome {
-    /// The outcome in words, for the audit log.
-    pub fn describe(&self) -> String {
-        format!(
-            "owners told by e-mail: {} sent, {} without a verified address, {} failed",
-            self.sent, self.unreachable, self.failed
-        )
-    }
 }
 
 impl Registry {
@@ -145,7 +135,13 @@ impl Registry {
 /// What the audit log says of the notices a change sent.
 pub(super) fn notices_note(outcome: Option<NoticeOutcome>) -> String {
     match outcome {
-        Some(outcome) => outcome.describe(),
+        Some(NoticeOutcome {
+            sent,
+            unreachable,
+            failed,
+        }) => format!(
+            "owners told by e-mail: {sent} sent, {unreachable} without a verified address, {failed} failed"
+        ),
         None => "no mail relay is configured; owners were not told by e-mail".to_owned(),
     }
 }

@@ -162,7 +162,9 @@ impl Registry {
         let org = self
             .org_context_with(caller, org, Permission::OrgPluginsRead, &held)
             .await?;
-        let writer = (caller.can(Scope::Publish) && held.contains(&Permission::OrgPluginsWrite))
+        // The write gate's own rules, on what the read gate already read (it
+        // found the caller a member of this org).
+        let writer = (caller.can(Scope::Publish) && grants(&held, Permission::OrgPluginsWrite))
             .then(|| CatalogWriter {
                 scope: CatalogScope::Org(org.id.clone()),
                 principal: caller.principal.clone(),
@@ -215,10 +217,7 @@ impl Registry {
         held: &BTreeSet<Permission>,
     ) -> Result<Org, RegistryError> {
         let stores = self.org_stores()?;
-        let granted = held.contains(&needed)
-            || (needed == Permission::OrgPluginsRead
-                && held.contains(&Permission::OrgPluginsWrite));
-        if !granted {
+        if !grants(held, needed) {
             return Err(RegistryError::MissingPermission { permission: needed });
         }
         let org = self.existing_org(org).await?;
@@ -476,4 +475,11 @@ fn field_error(
         field: field.into(),
         message: message.into(),
     }
+}
+
+/// Whether the permissions `held` grant `needed`: the write permission grants
+/// reading too.
+fn grants(held: &BTreeSet<Permission>, needed: Permission) -> bool {
+    held.contains(&needed)
+        || (needed == Permission::OrgPluginsRead && held.contains(&Permission::OrgPluginsWrite))
 }

@@ -127,6 +127,43 @@ impl Functions {
         }
     }
 
+    /// The registry's DynamoDB table, as its own store: what a test sets up or
+    /// checks behind the functions' backs.
+    pub fn store(&self) -> Arc<registry_aws::DynamoStore> {
+        self.clients.dynamo_store(&AwsSettings {
+            table: self.config.table.clone(),
+            bucket: self.config.bucket.clone(),
+            force_path_style: true,
+        })
+    }
+
+    /// A live session of `principal` (called `login`), signed in now, as the
+    /// sign-in function would have stored it; returns its cookie's secret.
+    pub async fn signed_in(
+        &self,
+        id: &str,
+        principal: &registry_core::auth::PrincipalId,
+        login: &str,
+    ) -> registry_core::account::OpaqueSecret {
+        use registry_core::account::{OpaqueSecret, SessionId, SessionRecord};
+        use registry_core::store::AccountStore;
+        use registry_core::timestamp::Clock;
+        let secret = OpaqueSecret::generate().unwrap();
+        let now = SystemClock.now();
+        self.store()
+            .insert_session(&SessionRecord {
+                id: SessionId::from_stored(id),
+                hash: secret.hash(),
+                principal: principal.clone(),
+                login: login.into(),
+                created_at: now,
+                expires_at: now.plus(time::Duration::hours(1)),
+            })
+            .await
+            .unwrap();
+        secret
+    }
+
     /// Delivers the fixture stream batch naming `slug` (and `other`) to the
     /// `index-builder` function, as Lambda's event source mapping would.
     pub async fn stream_changes(&self, slug: &str, other: &str) -> Value {

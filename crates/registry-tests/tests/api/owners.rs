@@ -38,6 +38,12 @@ pub(crate) async fn person(app: &TestApp, name: &str) -> Person {
     }
 }
 
+/// The principal behind `key`.
+pub(crate) async fn principal_of(app: &TestApp, key: &str) -> String {
+    let keys = ok_json(app.get_with_key("/auth/keys", key).await, StatusCode::OK).await;
+    keys["keys"][0]["principal"].as_str().unwrap().to_owned()
+}
+
 pub(crate) async fn call(
     app: &TestApp,
     method: Method,
@@ -628,18 +634,10 @@ async fn a_deleted_account_leaves_its_plugins_to_the_other_owners_or_orphaned() 
     let mut browser = Browser::new(&app);
     browser.sign_in_as(&issuer, "subject-ada", "ada").await;
     let ada_key = browser.create_key("laptop", "30").await;
-    let ada_id = ok_json(
-        app.get_with_key("/auth/keys", &ada_key).await,
-        StatusCode::OK,
-    )
-    .await["keys"][0]["principal"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let ada = Person {
+        id: principal_of(&app, &ada_key).await,
         key: ada_key,
         key_id: String::new(),
-        id: ada_id,
     };
     let bob = person(&app, "bob").await;
     app.publish_ok(&ada.key, "kept-on", "1.0.0").await;

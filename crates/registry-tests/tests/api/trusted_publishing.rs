@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_problem, plugin_yaml};
 use crate::oidc_issuer::{TestIssuer, TokenPlan};
-use crate::owners::{Person, call, ok_json, person};
+use crate::owners::{Person, call, ok_json, person, principal_of};
 use crate::sign_in::{Browser, oidc_settings};
 
 /// A registry that trusts `issuer` as GitHub Actions'.
@@ -595,12 +595,6 @@ async fn unlock_note(app: &TestApp, key: &str, slug: &str) -> String {
         .and_then(|r| r["detail"]["note"].as_str())
         .expect("the lift is in the log")
         .to_owned()
-}
-
-/// The principal behind `key`.
-async fn principal_of(app: &TestApp, key: &str) -> String {
-    let keys = ok_json(app.get_with_key("/auth/keys", key).await, StatusCode::OK).await;
-    keys["keys"][0]["principal"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

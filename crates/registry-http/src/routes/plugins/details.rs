@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use registry_core::registry::PluginDetails;
 use serde::Deserialize;
 
-use super::index_file::{index_path_of, serve_index_file_or_missing_page, sign_in_for_page};
+use super::index_file::{ReaderRoute, route_for_reader, serve_index_file_or_missing_page};
 use crate::auth::Reader;
 use crate::problem::ApiError;
 use crate::routes::json_response;
@@ -67,23 +67,15 @@ async fn details_or_page(
     headers: &HeaderMap,
     params: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    if let Some(sign_in) = sign_in_for_page(state, reader, headers, uri) {
-        return Ok(sign_in);
-    }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let path = index_path_of(
-        &format!("/plugins/{slug}"),
-        uri.query(),
-        accept,
-        reader.sees_pages(state),
-    );
-    if let Some(path) = &path {
-        state
-            .registry
-            .authorize_read(reader.caller_for(Some(path.kind())))?;
-        if let Some(response) = serve_index_file_or_missing_page(state, path, headers).await? {
-            return Ok(response);
+    let path = format!("/plugins/{slug}");
+    match route_for_reader(state, reader, &path, uri.query(), uri, headers)? {
+        ReaderRoute::SignIn(sign_in) => return Ok(sign_in),
+        ReaderRoute::File(file) => {
+            if let Some(response) = serve_index_file_or_missing_page(state, &file, headers).await? {
+                return Ok(response);
+            }
         }
+        ReaderRoute::Api => {}
     }
     state.registry.authorize_read(reader.caller_for(None))?;
     let Query(params) =

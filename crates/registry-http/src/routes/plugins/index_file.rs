@@ -164,6 +164,44 @@ pub(crate) fn sign_in_for_page(
     })
 }
 
+/// Where a route that serves pages as well as JSON finds its answer for a reader.
+pub(crate) enum ReaderRoute {
+    /// An anonymous browser on a private registry: this sends it to sign in.
+    SignIn(Response),
+    /// The index file the CDN would serve, which the reader may read.
+    File(IndexPath),
+    /// Nothing the CDN would serve: the route answers itself, under the API's
+    /// gate.
+    Api,
+}
+
+/// The answer a page-or-JSON route gives a `GET` of `path` (with `query`),
+/// decided in one order for every such route: a private registry's anonymous
+/// browser signs in first; otherwise the file the CDN would map the request
+/// to, the reader's right to it checked (a session counts for pages only).
+pub(crate) fn route_for_reader(
+    state: &AppState,
+    reader: &Reader,
+    path: &str,
+    query: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<ReaderRoute, ApiError> {
+    if let Some(sign_in) = sign_in_for_page(state, reader, headers, uri) {
+        return Ok(ReaderRoute::SignIn(sign_in));
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    match index_path_of(path, query, accept, reader.sees_pages(state)) {
+        Some(file) => {
+            state
+                .registry
+                .authorize_read(reader.caller_for(Some(file.kind())))?;
+            Ok(ReaderRoute::File(file))
+        }
+        None => Ok(ReaderRoute::Api),
+    }
+}
+
 /// `GET /index/{path}`: any index file (config.json, the signed snapshot chain,
 /// search shards), as the CDN serves the bucket's `index/` prefix. On a private
 /// registry a signed-in browser reads the pages' files here too.
@@ -193,17 +231,14 @@ pub async fn get_home_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(sign_in) = sign_in_for_page(&state, &reader, &headers, &uri) {
-        return Ok(sign_in);
-    }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let Some(path) = index_path_of("/", None, accept, reader.sees_pages(&state)) else {
-        state.registry.authorize_read(reader.caller_for(None))?;
-        return Err(ApiError::no_such_route());
+    let path = match route_for_reader(&state, &reader, "/", None, &uri, &headers)? {
+        ReaderRoute::SignIn(sign_in) => return Ok(sign_in),
+        ReaderRoute::File(path) => path,
+        ReaderRoute::Api => {
+            state.registry.authorize_read(reader.caller_for(None))?;
+            return Err(ApiError::no_such_route());
+        }
     };
-    state
-        .registry
-        .authorize_read(reader.caller_for(Some(path.kind())))?;
     serve_index_file(&state, &path, &headers)
         .await?
         .ok_or_else(|| ApiError::not_found("the home page is not built yet"))

@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub ci_issuers: Vec<(CiService, String)>,
     /// The SMTP relay owners' notices go through (none: the audit log only).
     pub mail: Option<MailSettings>,
+    /// Bytes of recently read index files kept in memory (0: none).
+    pub index_cache_bytes: usize,
 }
 
 impl ServerConfig {
@@ -106,6 +108,7 @@ impl ServerConfig {
             rate_limits: RateLimits::default(),
             ci_issuers: CiTokenSettings::public_ci("").issuers,
             mail: None,
+            index_cache_bytes: registry_index::DEFAULT_INDEX_CACHE_BYTES,
         }
     }
 }
@@ -265,7 +268,10 @@ pub async fn open_registry(
 async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
     let local = FileArtifactStore::new(&config.data_dir);
     let local_index = || -> Arc<dyn IndexStore> {
-        Arc::new(FileIndexStore::new(config.data_dir.join(INDEX_DIR)))
+        Arc::new(FileIndexStore::with_cache_budget(
+            config.data_dir.join(INDEX_DIR),
+            config.index_cache_bytes,
+        ))
     };
     // The SDK is loaded only when something AWS is configured.
     let aws = if config.backend == Backend::Embedded && config.bucket.is_none() {

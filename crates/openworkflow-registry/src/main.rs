@@ -282,6 +282,9 @@ struct ConnectionArgs {
         default_value_t = 256
     )]
     max_connections_per_client: u64,
+    /// Megabytes of recently read index files kept in memory, so hot reads skip the disk (0: none).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_INDEX_CACHE_MB", default_value_t = (registry_index::DEFAULT_INDEX_CACHE_BYTES / (1024 * 1024)) as u64, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    index_cache_mb: u64,
 }
 
 impl ConnectionArgs {
@@ -293,6 +296,7 @@ impl ConnectionArgs {
             max_connections: count(self.max_connections),
             max_connections_per_client: count(self.max_connections_per_client),
         };
+        config.index_cache_bytes = count(self.index_cache_mb.saturating_mul(1024 * 1024));
     }
 }
 

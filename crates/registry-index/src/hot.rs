@@ -16,8 +16,9 @@ use registry_core::store::IndexObject;
 
 /// Files larger than this are read from disk every time.
 const LARGEST_CACHED: usize = 256 * 1024;
-/// Bytes of file content the cache holds at most.
-const BUDGET: usize = 64 * 1024 * 1024;
+/// Bytes of file content the cache holds at most, unless the store is given
+/// another budget.
+pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
 /// Part of the budget an eviction sweep frees beyond what the new file needs, in
 /// 1/`SWEEP_SLACK_PARTS`: sweeping walks every entry, so one sweep makes room for
 /// many admissions rather than one.
@@ -88,13 +89,13 @@ struct Held {
 
 impl Default for HotFiles {
     fn default() -> Self {
-        Self::with_budget(BUDGET)
+        Self::with_budget(DEFAULT_BUDGET)
     }
 }
 
 impl HotFiles {
     /// A cache holding at most `budget` bytes of file content.
-    fn with_budget(budget: usize) -> Self {
+    pub(crate) fn with_budget(budget: usize) -> Self {
         Self {
             held: RwLock::default(),
             bytes: AtomicU64::new(0),

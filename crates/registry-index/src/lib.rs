@@ -32,6 +32,7 @@ pub const INDEX_KEY_FILE: &str = "index.key";
 
 pub use builder::InProcessIndexer;
 pub use builder::{ChangeReport, IndexBuilder, IndexError, IndexSettings};
+pub use hot::DEFAULT_BUDGET as DEFAULT_INDEX_CACHE_BYTES;
 pub use path::{IndexPath, Shard};
 pub use search::IndexedSearch;
 pub use signing::{IndexPublicKey, IndexSigningKey};

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use registry_core::artifact::{ArtifactKey, StoredArtifact};
 use registry_core::checksum::Sha256Digest;
-use registry_core::registry::{PluginDetails, latest_version, listed_versions};
+use registry_core::registry::{PluginDetails, latest_version};
 use registry_core::search::SearchHit;
 use registry_core::store::{PluginListing, PluginRecord, VersionRecord};
 use registry_core::version::PluginVersion;
@@ -116,15 +116,13 @@ pub fn latest_record<'a>(
     records.iter().find(|r| r.version == latest.version)
 }
 
-/// Renders one plugin's files, version by version: what every version's files
-/// share (the version list, the pages' versions table) is worked out once.
+/// Renders one plugin's files, version by version.
 ///
-/// Every version's details and page carry the plugin's version list, so a
-/// plugin's files weigh its number of versions squared together, and callers
-/// render them a few at a time.
+/// Only the latest version's details and page carry what moves with the plugin
+/// (its version list, downloads, router instances), so a change to a plugin
+/// changes its latest files and the version it touched, never every version's.
 pub struct PluginRenderer<'a> {
     plugin: &'a PluginRecord,
-    listed: Vec<PluginVersion>,
     public_url: &'a str,
     /// Present on a public registry: only its index has pages.
     pages: Option<PluginPages<'a>>,
@@ -140,14 +138,12 @@ pub struct PluginRenderer<'a> {
 impl<'a> PluginRenderer<'a> {
     /// The renderer of `plugin`'s files, with pages when `site` is given.
     pub fn new(plugin: &'a PluginRecord, public_url: &'a str, site: Option<&'a Site>) -> Self {
-        let listed = listed_versions(&plugin.versions);
         Self {
-            pages: site.map(|site| PluginPages::new(site, plugin, &listed)),
+            pages: site.map(|site| PluginPages::new(site, plugin)),
             latest: latest_version(&plugin.versions).map(|summary| summary.version.clone()),
             latest_details: OnceLock::new(),
             latest_page: OnceLock::new(),
             plugin,
-            listed,
             public_url,
         }
     }
@@ -261,12 +257,7 @@ impl<'a> PluginRenderer<'a> {
         record: &VersionRecord,
     ) -> Result<RenderedFile, RenderFileError> {
         self.once_for_latest(&self.latest_details, record, path, |path, _| {
-            let details = PluginDetails::with_listed(
-                self.plugin,
-                self.listed.clone(),
-                record.clone(),
-                self.public_url,
-            );
+            let details = PluginDetails::of(self.plugin, record.clone(), self.public_url);
             Ok(RenderedFile::bytes(
                 path,
                 to_canonical_json(&details)?,

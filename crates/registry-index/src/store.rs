@@ -130,6 +130,15 @@ enum Placement {
 }
 
 impl FileIndexStore {
+    /// Files under `root`, keeping up to `budget` bytes of recently read files in
+    /// memory (0: none).
+    pub fn with_cache_budget(root: impl Into<PathBuf>, budget: usize) -> Self {
+        Self {
+            hot: Arc::new(HotFiles::with_budget(budget)),
+            ..Self::new(root)
+        }
+    }
+
     /// Files under `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {

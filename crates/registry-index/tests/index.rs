@@ -522,6 +522,56 @@ async fn one_publish_rewrites_its_own_files_and_four_shared_ones() {
     );
 }
 
+#[tokio::test]
+async fn a_new_version_rewrites_the_plugins_own_files_and_the_former_latest_never_older_ones() {
+    let env = Env::new().await;
+    let slug = Slug::parse("tide").unwrap();
+    env.publish("tide", "1.0.0").await;
+    let release = |version: &'static str| {
+        env.registry.update_plugin(
+            &env.caller,
+            &slug,
+            PublishBody::Document {
+                bytes: Bytes::from(sample_document("tide", version)),
+                format: DocumentFormat::Yaml,
+            },
+        )
+    };
+    release("1.1.0").await.unwrap();
+    release("1.2.0").await.unwrap();
+    let probe = Env::builder_into(
+        &env.catalog,
+        &env.artifacts,
+        &env.clock,
+        &env.dir.path().join("probe"),
+    );
+    probe.rebuild(false).await.unwrap();
+    release("1.3.0").await.unwrap();
+    let report = probe
+        .update_plugins(std::slice::from_ref(&slug))
+        .await
+        .unwrap();
+    let v = |raw: &str| PluginVersion::parse(raw).unwrap();
+    let own: BTreeSet<IndexPath> = report
+        .written
+        .iter()
+        .filter(|p| p.slug().is_some())
+        .cloned()
+        .collect();
+    let expected: BTreeSet<IndexPath> = [
+        IndexPath::PluginDetails(slug.clone()),
+        IndexPath::PluginPage(slug.clone()),
+        IndexPath::Schema(slug.clone(), v("1.3.0")),
+        IndexPath::VersionDetails(slug.clone(), v("1.3.0")),
+        IndexPath::VersionPage(slug.clone(), v("1.3.0")),
+        // 1.2.0 was the latest: its files lose the plugin's list and counts.
+        IndexPath::VersionDetails(slug.clone(), v("1.2.0")),
+        IndexPath::VersionPage(slug.clone(), v("1.2.0")),
+    ]
+    .into();
+    assert_eq!(own, expected, "1.0.0 and 1.1.0 are left as they were");
+}
+
 /// A catalog that notes the most version records it handed out in one answer.
 struct MostRecordsAtOnce {
     inner: Arc<SqliteStore>,

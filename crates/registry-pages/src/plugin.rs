@@ -2,6 +2,7 @@
 
 use askama::Template;
 use registry_core::manifest::Manifest;
+use registry_core::registry::listed_versions;
 use registry_core::store::{PluginRecord, VersionRecord, VersionSummary};
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
@@ -93,8 +94,12 @@ struct PluginPage<'a, 'r> {
     versions: &'a [VersionRow],
 }
 
-/// The pages of one plugin's versions, sharing what every one of them shows (the
-/// versions table), so rendering all of a plugin's versions costs the table once.
+/// The pages of one plugin's versions.
+///
+/// Only the latest version's page (the plugin's own) shows what moves with the
+/// plugin: the versions table, downloads and router instances. Any other
+/// version's page shows that version and points at the plugin's page, so a new
+/// version never changes an older one's page.
 pub struct PluginPages<'a> {
     site: &'a Site,
     plugin: &'a PluginRecord,
@@ -102,13 +107,12 @@ pub struct PluginPages<'a> {
 }
 
 impl<'a> PluginPages<'a> {
-    /// The pages of `plugin`, whose live versions, newest first (as its details
-    /// list them), are `listed`.
-    pub fn new(site: &'a Site, plugin: &'a PluginRecord, listed: &[PluginVersion]) -> Self {
+    /// The pages of `plugin`.
+    pub fn new(site: &'a Site, plugin: &'a PluginRecord) -> Self {
         Self {
             site,
             plugin,
-            rows: version_rows(site, plugin, listed),
+            rows: version_rows(site, plugin, &listed_versions(&plugin.versions)),
         }
     }
 
@@ -192,14 +196,15 @@ impl<'a> PluginPages<'a> {
             bundle_sha256: record.bundle.as_ref().map(|b| b.sha256.to_hex()),
             signature_key: m.signature.as_ref().map(|s| s.key_id.clone()),
             changelog_html: m.changelog.as_deref().map(render_markdown),
-            versions: &self.rows,
+            versions: if is_latest { &self.rows } else { &[] },
             name: &m.name,
             description: &m.description,
             author: &m.author,
             license: &m.license,
             published: day_of(record.published_at),
             downloads: plugin.downloads,
-            downloads_chart: (plugin.downloads > 0).then(|| self.site.downloads_chart_url(slug)),
+            downloads_chart: (is_latest && plugin.downloads > 0)
+                .then(|| self.site.downloads_chart_url(slug)),
             chart_days: crate::chart::CHART_DAYS,
             healthy_instances: plugin.healthy_instances,
             is_latest,

@@ -6,7 +6,6 @@ use registry_core::artifact::{ArtifactKey, StoredArtifact};
 use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::manifest::{DocumentFormat, Manifest, parse_document};
-use registry_core::registry::listed_versions;
 use registry_core::search::{SearchHit, SearchPage};
 use registry_core::store::{Deprecation, PluginRecord, VersionRecord, VersionSummary};
 use registry_core::timestamp::Timestamp;
@@ -92,8 +91,7 @@ fn site() -> Site {
 }
 
 fn page_of(plugin: &PluginRecord, record: &VersionRecord, is_latest: bool) -> String {
-    let listed = listed_versions(&plugin.versions);
-    PluginPages::new(&site(), plugin, &listed)
+    PluginPages::new(&site(), plugin)
         .page(record, is_latest)
         .unwrap()
 }

@@ -13,25 +13,38 @@ use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
 
 /// The body of `GET /plugins/{slug}`: the version's manifest plus registry fields.
+///
+/// What describes the plugin as a whole and moves with each change to it (its
+/// version list, downloads, router instances, last change) is carried by the
+/// latest version's details only. Every other version's details hold what
+/// belongs to that version, so publishing, deprecating or a downloads roll-up
+/// rewrites one plugin's latest files rather than one file per version it ever had.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PluginDetails {
     /// Every manifest field of this version.
     #[serde(flatten)]
     pub manifest: Manifest,
-    /// Live versions, newest first.
+    /// Live versions, newest first; on the latest version's details only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Vec<String>)]
-    pub versions: Vec<PluginVersion>,
-    /// Downloads of the plugin as of the last roll-up.
-    pub downloads: u64,
+    pub versions: Option<Vec<PluginVersion>>,
+    /// Downloads of the plugin as of the last roll-up; on the latest version's
+    /// details only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    pub downloads: Option<u64>,
     /// MCP router instances of the plugin in the routing table (registered and
-    /// not removed by failed health checks).
-    pub healthy_instances: u64,
+    /// not removed by failed health checks); on the latest version's details only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    pub healthy_instances: Option<u64>,
     /// First publication of the plugin.
     #[schema(value_type = String)]
     pub created_at: Timestamp,
-    /// Last change to the plugin.
+    /// Last change to the plugin; on the latest version's details only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
-    pub updated_at: Timestamp,
+    pub updated_at: Option<Timestamp>,
     /// When this version was published.
     #[schema(value_type = String)]
     pub published_at: Timestamp,
@@ -52,31 +65,19 @@ pub struct PluginDetails {
 }
 
 impl PluginDetails {
-    /// The details of `record`, one version of `plugin`, with URLs under `public_url`.
+    /// The details of `record`, one version of `plugin`, with URLs under
+    /// `public_url`: with the plugin's own fields when it is the latest version.
     pub fn of(plugin: &PluginRecord, record: VersionRecord, public_url: &str) -> Self {
-        Self::with_listed(
-            plugin,
-            listed_versions(&plugin.versions),
-            record,
-            public_url,
-        )
-    }
-
-    /// [`PluginDetails::of`] with the plugin's live versions already listed, for
-    /// rendering every version of a plugin without sorting its versions each time.
-    pub fn with_listed(
-        plugin: &PluginRecord,
-        listed: Vec<PluginVersion>,
-        record: VersionRecord,
-        public_url: &str,
-    ) -> Self {
+        let is_latest =
+            latest_version(&plugin.versions).is_some_and(|latest| latest.version == record.version);
         let base = format!("{public_url}/plugins/{}/{}", plugin.slug, record.version);
+        let plugin_wide = |value| is_latest.then_some(value);
         Self {
-            versions: listed,
-            downloads: plugin.downloads,
-            healthy_instances: plugin.healthy_instances,
+            versions: is_latest.then(|| listed_versions(&plugin.versions)),
+            downloads: plugin_wide(plugin.downloads),
+            healthy_instances: plugin_wide(plugin.healthy_instances),
             created_at: plugin.created_at,
-            updated_at: plugin.updated_at,
+            updated_at: is_latest.then_some(plugin.updated_at),
             published_at: record.published_at,
             schema_url: format!("{base}/schema"),
             sha256: record.schema.sha256,

@@ -21,9 +21,19 @@ async fn details_pick_versions_and_refuse_unknown_ones() {
         json!(["2.0.0-beta.1", "1.10.0", "1.2.0", "1.0.0"])
     );
     assert_eq!(
-        app.get_json("/plugins/multi?version=1.2.0").await["version"],
-        "1.2.0"
+        app.get_json("/plugins/multi?version=1.10.0").await,
+        latest,
+        "the latest version's details are the plugin's"
     );
+    let older = app.get_json("/plugins/multi?version=1.2.0").await;
+    assert_eq!(older["version"], "1.2.0");
+    for plugin_wide in ["versions", "downloads", "healthy_instances", "updated_at"] {
+        assert!(
+            older.get(plugin_wide).is_none(),
+            "{plugin_wide} moves with the plugin, so only its latest details carry it"
+        );
+    }
+    assert_eq!(older["created_at"], latest["created_at"]);
     expect_problem(
         app.get("/plugins/multi?version=9.9.9").await,
         StatusCode::NOT_FOUND,

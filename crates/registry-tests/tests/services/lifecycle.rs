@@ -60,6 +60,7 @@ async fn unpublish_is_allowed_within_72_hours_then_only_deprecated_and_quiet() {
         details
             .versions
             .iter()
+            .flatten()
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         ["1.1.0"]

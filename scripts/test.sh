@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: formatting, lints, every test on both
-# storage backends. It installs and starts what the tests need (DynamoDB Local and
-# moto's S3 server, into .tools/, on free loopback ports) and stops them at the end,
+# The whole test suite, from a fresh clone: formatting, lints, every test on the
+# three storage backends. It installs and starts what the tests need (DynamoDB
+# Local and moto's S3 server, into .tools/, and Debian's PostgreSQL, each on a free
+# loopback port) and stops them at the end,
 # checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
 # installs Debian's gnupg, chromium and chromium-driver when missing, axe-core
 # into .tools/browser, oidc-provider into .tools/oidc and aiosmtpd into
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != "--with-servers" ]; then
-  exec ./scripts/aws-local.sh "$0" --with-servers
+  exec ./scripts/aws-local.sh ./scripts/postgres-local.sh "$0" --with-servers
 fi
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -71,6 +72,9 @@ step "the HTTP suite again, on the aws backend (DynamoDB Local + moto S3)"
 # Every cargo call below selects the same packages and features as the one above,
 # so each reuses its build instead of compiling the workspace again.
 OPENWORKFLOW_TEST_BACKEND=aws cargo test --workspace --all-features --locked --test api
+
+step "the HTTP suite again, on the postgres backend (PostgreSQL + files)"
+OPENWORKFLOW_TEST_BACKEND=postgres cargo test --workspace --all-features --locked --test api
 
 step "the AWS deployment: cfn-lint, sam validate --lint, the CloudFront Function"
 ./scripts/infra-check.sh

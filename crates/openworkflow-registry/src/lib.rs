@@ -22,8 +22,8 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
-    IndexStore, KeyStore, McpRouterStore, OwnershipStore, RateLimitStore, ReportStore,
-    TrustedPublishingStore, UploadStore, owner_only,
+    IndexStore, KeyStore, McpRouterStore, OrgCatalogStore, OrgStore, OwnershipStore,
+    RateLimitStore, ReportStore, TrustedPublishingStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -33,6 +33,7 @@ use registry_index::{
     IndexSigningKey, IndexedSearch,
 };
 use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
+use registry_postgres::PostgresStore;
 use registry_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -50,6 +51,11 @@ pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 pub enum Backend {
     /// SQLite in the data directory.
     Embedded,
+    /// A PostgreSQL database.
+    Postgres {
+        /// Its URL (`postgres://user:password@host:port/database`).
+        url: String,
+    },
     /// A DynamoDB table.
     Aws {
         /// The table's name.
@@ -159,6 +165,79 @@ struct Stores {
     artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
+}
+
+impl Stores {
+    /// Every port from one database (`store`), with artifacts and the index
+    /// beside it; no change journal and no presigned uploads.
+    fn in_one_database<S>(
+        store: Arc<S>,
+        artifacts: Arc<ReplicatedArtifactStore>,
+        index: Arc<dyn IndexStore>,
+    ) -> Self
+    where
+        S: CatalogStore
+            + KeyStore
+            + AccountStore
+            + OwnershipStore
+            + AuditStore
+            + ReportStore
+            + TrustedPublishingStore
+            + RateLimitStore
+            + OrgStore
+            + OrgCatalogStore
+            + McpRouterStore
+            + 'static,
+    {
+        Self {
+            catalog: store.clone(),
+            journal: None,
+            keys: store.clone(),
+            accounts: store.clone(),
+            ownership: store.clone(),
+            audit: store.clone(),
+            reports: store.clone(),
+            trusted: store.clone(),
+            rate_limits: store.clone(),
+            orgs: OrgStores {
+                orgs: store.clone(),
+                catalog: store.clone(),
+            },
+            router: store,
+            artifacts,
+            uploads: None,
+            index,
+        }
+    }
+}
+
+/// Artifacts in the data directory, replicated to the configured bucket when
+/// there is one and credentials to reach it.
+async fn local_artifacts(
+    config: &ServerConfig,
+    local: FileArtifactStore,
+    aws: Option<(AwsClients, aws_config::SdkConfig)>,
+) -> anyhow::Result<Arc<ReplicatedArtifactStore>> {
+    let mut remote: Option<Arc<dyn ArtifactStore>> = None;
+    if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
+        && credentials_available(&sdk).await
+    {
+        require_bucket(&clients, bucket).await?;
+        remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
+    }
+    Ok(Arc::new(ReplicatedArtifactStore::new(local, remote)))
+}
+
+/// `url` with any password replaced, for messages and logs.
+fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an unparseable URL)".to_owned(),
+    }
 }
 
 /// Opens the configured stores and builds the registry, with the index builder
@@ -274,7 +353,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
         ))
     };
     // The SDK is loaded only when something AWS is configured.
-    let aws = if config.backend == Backend::Embedded && config.bucket.is_none() {
+    let aws = if !matches!(config.backend, Backend::Aws { .. }) && config.bucket.is_none() {
         None
     } else {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -287,32 +366,19 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 SqliteStore::open(&db)
                     .with_context(|| format!("opening catalog {}", db.display()))?,
             );
-            let mut remote: Option<Arc<dyn ArtifactStore>> = None;
-            if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
-                && credentials_available(&sdk).await
-            {
-                require_bucket(&clients, bucket).await?;
-                remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
-            }
-            Ok(Stores {
-                catalog: store.clone(),
-                journal: Some(store.clone()),
-                keys: store.clone(),
-                accounts: store.clone(),
-                ownership: store.clone(),
-                audit: store.clone(),
-                reports: store.clone(),
-                trusted: store.clone(),
-                rate_limits: store.clone(),
-                orgs: OrgStores {
-                    orgs: store.clone(),
-                    catalog: store.clone(),
-                },
-                router: store,
-                artifacts: Arc::new(ReplicatedArtifactStore::new(local, remote)),
-                uploads: None,
-                index: local_index(),
-            })
+            let artifacts = local_artifacts(config, local, aws).await?;
+            let mut stores = Stores::in_one_database(store.clone(), artifacts, local_index());
+            stores.journal = Some(store);
+            Ok(stores)
+        }
+        (Backend::Postgres { url }, aws) => {
+            let store = Arc::new(PostgresStore::connect(url).await.with_context(|| {
+                format!("opening the PostgreSQL catalog at {}", redacted_url(url))
+            })?);
+            let artifacts = local_artifacts(config, local, aws).await?;
+            let mut stores = Stores::in_one_database(store.clone(), artifacts, local_index());
+            stores.journal = Some(store);
+            Ok(stores)
         }
         (Backend::Aws { table }, Some((clients, _))) => {
             let bucket = config.bucket.clone().context(
@@ -323,30 +389,16 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
             let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
             let s3: Arc<dyn ArtifactStore> =
                 Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
-            Ok(Stores {
-                catalog: store.clone(),
-                // The AWS deployment's journal is the table's stream, which the
-                // index-builder function reads; this process updates directly.
-                journal: None,
-                keys: store.clone(),
-                accounts: store.clone(),
-                ownership: store.clone(),
-                audit: store.clone(),
-                reports: store.clone(),
-                trusted: store.clone(),
-                rate_limits: store.clone(),
-                orgs: OrgStores {
-                    orgs: store.clone(),
-                    catalog: store.clone(),
-                },
-                router: store,
-                artifacts: Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
-                uploads: Some(Arc::new(S3UploadStore::new(
-                    clients.s3.clone(),
-                    bucket.clone(),
-                ))),
-                index: Arc::new(S3IndexStore::new(clients.s3, bucket)),
-            })
+            let mut stores = Stores::in_one_database(
+                store,
+                Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
+                Arc::new(S3IndexStore::new(clients.s3.clone(), bucket.clone())),
+            );
+            // The AWS deployment's journal is the table's stream, which the
+            // index-builder function reads; this process updates directly.
+            stores.journal = None;
+            stores.uploads = Some(Arc::new(S3UploadStore::new(clients.s3, bucket)));
+            Ok(stores)
         }
         (Backend::Aws { .. }, None) => {
             anyhow::bail!("the AWS SDK was not loaded for the aws backend")

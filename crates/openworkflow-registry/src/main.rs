@@ -42,14 +42,12 @@ struct StorageArgs {
         default_value = "./registry-data"
     )]
     data: PathBuf,
-    /// Catalog backend: `embedded` (SQLite) or `aws` (DynamoDB + S3).
-    #[arg(
-        long,
-        env = "OPENWORKFLOW_REGISTRY_BACKEND",
-        value_enum,
-        default_value = "embedded"
-    )]
-    backend: BackendKind,
+    /// Catalog backend: `embedded` (SQLite), `postgres` or `aws` (DynamoDB + S3); by default `postgres` when the database URL is one, else `embedded`.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_BACKEND", value_enum)]
+    backend: Option<BackendKind>,
+    /// The PostgreSQL database (`postgres://user:password@host:port/database`), for the postgres backend.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// DynamoDB table (the aws backend).
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_TABLE")]
     table: Option<String>,
@@ -61,13 +59,30 @@ struct StorageArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendKind {
     Embedded,
+    Postgres,
     Aws,
 }
 
 impl StorageArgs {
     fn config(&self, public_url: String, private: bool) -> anyhow::Result<ServerConfig> {
-        let backend = match self.backend {
+        let postgres_url = self
+            .database_url
+            .as_deref()
+            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"));
+        let kind = self.backend.unwrap_or(if postgres_url.is_some() {
+            BackendKind::Postgres
+        } else {
+            BackendKind::Embedded
+        });
+        let backend = match kind {
             BackendKind::Embedded => Backend::Embedded,
+            BackendKind::Postgres => Backend::Postgres {
+                url: postgres_url
+                    .context(
+                        "the postgres backend needs its database: set --database-url or DATABASE_URL to postgres://user:password@host:port/database",
+                    )?
+                    .to_owned(),
+            },
             BackendKind::Aws => {
                 if self.bucket.is_none() {
                     anyhow::bail!(

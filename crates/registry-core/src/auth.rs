@@ -98,6 +98,17 @@ pub fn scopes_grant(held: &Scopes, needed: Scope) -> bool {
     held.iter().any(|s| s.grants(needed))
 }
 
+/// Whether `raw`, an id a client named, has the shape of one: `prefix` and 1 to
+/// 64 ASCII letters, digits or underscores. Anything else names nothing and is
+/// answered as unknown without reaching a store (PostgreSQL text, for one,
+/// cannot hold the NUL a path may carry).
+pub fn id_shaped(raw: &str, prefix: &str) -> bool {
+    raw.strip_prefix(prefix).is_some_and(|rest| {
+        (1..=64).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
 /// Identifier of a principal (`prn_` + 16 hex characters).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -112,6 +123,11 @@ impl PrincipalId {
     /// Wraps a stored id.
     pub fn from_stored(raw: impl Into<String>) -> Self {
         Self(raw.into())
+    }
+
+    /// An id a client named, if it has the shape of one (see [`id_shaped`]).
+    pub fn parse(raw: &str) -> Option<Self> {
+        id_shaped(raw, "prn_").then(|| Self(raw.to_owned()))
     }
 
     /// The id as text.
@@ -185,9 +201,14 @@ impl KeyId {
         Ok(Self(format!("key_{}", random_hex(8)?)))
     }
 
-    /// Wraps an id from a request path or store.
+    /// Wraps a stored id.
     pub fn from_stored(raw: impl Into<String>) -> Self {
         Self(raw.into())
+    }
+
+    /// An id a client named, if it has the shape of one (see [`id_shaped`]).
+    pub fn parse(raw: &str) -> Option<Self> {
+        id_shaped(raw, "key_").then(|| Self(raw.to_owned()))
     }
 
     /// The id as text.
@@ -412,6 +433,19 @@ mod tests {
         assert_eq!(secret.expose().len(), 3 + 64);
         assert!(ApiKeySecret::from_presented(secret.expose()).is_some());
         assert!(!format!("{secret:?}").contains(&secret.expose()[3..]));
+    }
+
+    #[test]
+    fn principal_ids_from_clients_must_have_the_shape_of_one() {
+        let generated = PrincipalId::generate().expect("entropy");
+        assert_eq!(PrincipalId::parse(generated.as_str()), Some(generated));
+        assert!(PrincipalId::parse("prn_owner").is_some());
+        for bad in [
+            "", "prn_", "prn_\0", "prn_a\0b", "prn_a b", "usr_0123", "prn_../x",
+        ] {
+            assert!(PrincipalId::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(PrincipalId::parse(&format!("prn_{}", "a".repeat(65))).is_none());
     }
 
     #[test]

@@ -34,9 +34,14 @@ impl ReportId {
         Ok(Self(format!("rpt_{}", random_hex(8)?)))
     }
 
-    /// Wraps a stored id, or one from a request path.
+    /// Wraps a stored id.
     pub fn from_stored(raw: impl Into<String>) -> Self {
         Self(raw.into())
+    }
+
+    /// An id a client named, if it has the shape of one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        crate::auth::id_shaped(raw, "rpt_").then(|| Self(raw.to_owned()))
     }
 
     /// The id as text.

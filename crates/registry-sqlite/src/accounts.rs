@@ -8,11 +8,13 @@ use registry_core::account::{
     SessionRecord, UserCode,
 };
 use registry_core::auth::{Principal, PrincipalId, SecretHash};
-use registry_core::store::codec::{secret_hash_from_stored, timestamp_from_stored};
+use registry_core::store::codec::{
+    device_grant_state_from_stored, secret_hash_from_stored, timestamp_from_stored,
+};
 use registry_core::store::{AccountStore, Conflict, StorageError};
 use registry_core::timestamp::Timestamp;
 
-use crate::{SqliteStore, backend, corrupt, set_time_unless_since};
+use crate::{SqliteStore, backend, set_time_unless_since};
 
 const ACCOUNT_COLUMNS: &str = "issuer, subject, principal, login, email, created_at, signed_in_at";
 
@@ -94,23 +96,6 @@ fn grant_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GrantRow> {
     ))
 }
 
-fn grant_state(
-    state: &str,
-    principal: Option<String>,
-    session: Option<String>,
-) -> Result<DeviceGrantState, StorageError> {
-    Ok(match (state, principal, session) {
-        ("pending", _, _) => DeviceGrantState::Pending,
-        ("approved", Some(principal), Some(session)) => DeviceGrantState::Approved {
-            principal: PrincipalId::from_stored(principal),
-            session: SessionId::from_stored(session),
-        },
-        ("denied", _, _) => DeviceGrantState::Denied,
-        ("redeemed", _, _) => DeviceGrantState::Redeemed,
-        (other, _, _) => return Err(corrupt("device grant state", other)),
-    })
-}
-
 fn grant_record(
     (hash, user_code, key_name, created_at, expires_at, state, principal, session, polled): GrantRow,
 ) -> Result<DeviceGrant, StorageError> {
@@ -120,7 +105,7 @@ fn grant_record(
         key_name,
         created_at: timestamp_from_stored("created_at", &created_at)?,
         expires_at: timestamp_from_stored("expires_at", &expires_at)?,
-        state: grant_state(&state, principal, session)?,
+        state: device_grant_state_from_stored(&state, principal, session)?,
         last_polled_at: polled
             .map(|t| timestamp_from_stored("last_polled_at", &t))
             .transpose()?,

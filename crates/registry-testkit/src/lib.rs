@@ -7,6 +7,7 @@
 
 pub mod ci_issuer;
 pub mod oidc;
+pub mod postgres;
 mod process;
 pub mod smtp;
 

@@ -134,8 +134,8 @@ impl Registry {
                 format!("say what was done in 1 to {MAX_RESOLUTION_NOTE} characters"),
             ));
         }
-        let id = ReportId::from_stored(id);
-        let not_found = || RegistryError::ReportNotFound { id: id.to_string() };
+        let not_found = || RegistryError::ReportNotFound { id: id.to_owned() };
+        let id = ReportId::parse(id).ok_or_else(not_found)?;
         let report = store.report(&id).await?.ok_or_else(not_found)?;
         let resolution = Resolution {
             by: caller.principal.clone(),

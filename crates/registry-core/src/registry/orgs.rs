@@ -353,11 +353,14 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let org = self.existing_org(org).await?.id;
-        let removed = self.org_stores()?.orgs.remove_member(&org, principal).await;
-        missing_as(removed, || RegistryError::MemberNotFound {
+        let not_member = || RegistryError::MemberNotFound {
             org: org.to_string(),
             principal: principal.to_string(),
-        })?;
+        };
+        // An id no principal could have is no member, and never reaches the store.
+        PrincipalId::parse(principal.as_str()).ok_or_else(not_member)?;
+        let removed = self.org_stores()?.orgs.remove_member(&org, principal).await;
+        missing_as(removed, not_member)?;
         tracing::info!(%org, %principal, "org member removed");
         Ok(())
     }
@@ -407,15 +410,17 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require_platform_admin(caller).await?;
         let permission = parse_permission(permission)?;
+        let not_held = || RegistryError::PermissionNotHeld {
+            principal: principal.to_string(),
+            permission,
+        };
+        PrincipalId::parse(principal.as_str()).ok_or_else(not_held)?;
         let revoked = self
             .org_stores()?
             .orgs
             .revoke_permission(principal, permission)
             .await;
-        missing_as(revoked, || RegistryError::PermissionNotHeld {
-            principal: principal.to_string(),
-            permission,
-        })?;
+        missing_as(revoked, not_held)?;
         tracing::info!(%principal, %permission, "permission revoked");
         Ok(())
     }

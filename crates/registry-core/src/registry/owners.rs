@@ -470,7 +470,7 @@ impl Registry {
             invitee: invitee.to_owned(),
         };
         let parsed = Slug::parse(slug).map_err(|_| not_found())?;
-        let invitee_id = PrincipalId::from_stored(invitee);
+        let invitee_id = PrincipalId::parse(invitee).ok_or_else(not_found)?;
         let invitation = store
             .invitation(&parsed, &invitee_id)
             .await?
@@ -700,12 +700,11 @@ impl Registry {
         &self,
         raw: &str,
     ) -> Result<crate::auth::Principal, RegistryError> {
-        self.keys
-            .principal(&PrincipalId::from_stored(raw.trim()))
-            .await?
-            .ok_or_else(|| RegistryError::PrincipalNotFound {
-                principal: raw.to_owned(),
-            })
+        let not_found = || RegistryError::PrincipalNotFound {
+            principal: raw.to_owned(),
+        };
+        let id = PrincipalId::parse(raw.trim()).ok_or_else(not_found)?;
+        self.keys.principal(&id).await?.ok_or_else(not_found)
     }
 
     /// Applies `decide` to a fresh read of a roster, by compare-and-set, until it

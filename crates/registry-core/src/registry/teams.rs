@@ -253,9 +253,10 @@ impl Registry {
     ) -> Result<(Principal, Roster), RegistryError> {
         let store = self.ownership_store()?;
         super::require_scope(Some(caller), Scope::Read)?;
+        let id = PrincipalId::parse(team).ok_or_else(|| team_not_found(team))?;
         let principal = self
             .keys
-            .principal(&PrincipalId::from_stored(team))
+            .principal(&id)
             .await?
             .filter(|p| p.kind == PrincipalKind::Team)
             .ok_or_else(|| team_not_found(team))?;

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StorageError;
-use crate::auth::{PluginLimit, Scope, Scopes, SecretHash};
+use crate::account::{DeviceGrantState, SessionId};
+use crate::auth::{PluginLimit, PrincipalId, Scope, Scopes, SecretHash};
 use crate::ownership::{Role, RosterEntry, RosterKey};
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
@@ -84,7 +85,7 @@ pub fn roster_entry_from_stored(
     since: &str,
 ) -> Result<RosterEntry, StorageError> {
     Ok(RosterEntry {
-        principal: crate::auth::PrincipalId::from_stored(principal),
+        principal: PrincipalId::from_stored(principal),
         role: Role::parse(role).map_err(|e| corrupt("roster role", e))?,
         since: timestamp_from_stored("roster entry since", since)?,
     })
@@ -93,6 +94,25 @@ pub fn roster_entry_from_stored(
 /// A slug column or attribute read back.
 pub fn slug_from_stored(raw: &str) -> Result<Slug, StorageError> {
     Slug::parse(raw).map_err(|e| corrupt("slug", e))
+}
+
+/// A device grant's state read back from its three columns: the state's name and,
+/// once approved, who approved it and the session it signed in with.
+pub fn device_grant_state_from_stored(
+    state: &str,
+    principal: Option<String>,
+    session: Option<String>,
+) -> Result<DeviceGrantState, StorageError> {
+    Ok(match (state, principal, session) {
+        ("pending", _, _) => DeviceGrantState::Pending,
+        ("approved", Some(principal), Some(session)) => DeviceGrantState::Approved {
+            principal: PrincipalId::from_stored(principal),
+            session: SessionId::from_stored(session),
+        },
+        ("denied", _, _) => DeviceGrantState::Denied,
+        ("redeemed", _, _) => DeviceGrantState::Redeemed,
+        (other, _, _) => return Err(corrupt("device grant state", other)),
+    })
 }
 
 #[cfg(test)]

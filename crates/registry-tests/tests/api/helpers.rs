@@ -25,13 +25,16 @@ pub enum TestBackend {
     Embedded,
     /// DynamoDB Local and moto's S3, as `./scripts/test.sh` starts them.
     Aws,
+    /// PostgreSQL (a schema of its own on the server `./scripts/test.sh` starts)
+    /// and files.
+    Postgres,
 }
 
 fn backend_under_test() -> TestBackend {
-    if std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() == Ok("aws") {
-        TestBackend::Aws
-    } else {
-        TestBackend::Embedded
+    match std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() {
+        Ok("aws") => TestBackend::Aws,
+        Ok("postgres") => TestBackend::Postgres,
+        _ => TestBackend::Embedded,
     }
 }
 
@@ -109,10 +112,18 @@ impl TestApp {
         config.health_interval = std::time::Duration::from_secs(3600);
         config.check_timeout = std::time::Duration::from_millis(500);
         configure(&mut config);
-        if backend == TestBackend::Aws {
-            let (table, bucket) = fresh_aws_resources().await;
-            config.backend = Backend::Aws { table };
-            config.bucket = Some(bucket);
+        match backend {
+            TestBackend::Embedded => {}
+            TestBackend::Aws => {
+                let (table, bucket) = fresh_aws_resources().await;
+                config.backend = Backend::Aws { table };
+                config.bucket = Some(bucket);
+            }
+            TestBackend::Postgres => {
+                config.backend = Backend::Postgres {
+                    url: registry_testkit::postgres::fresh_schema_url("api").await,
+                };
+            }
         }
         let opened = open_registry(&config, clock.clone())
             .await

@@ -118,9 +118,21 @@ fn a_deprecated_version_page_links_its_replacement() {
         "{page}"
     );
     assert!(
-        page.contains(r#"<a href="/plugins/github">See the latest version</a>"#),
+        page.contains(r#"<a href="/plugins/github">its latest version</a>"#),
         "{page}"
     );
+    // What moves with the plugin is on its own page alone, so a new version
+    // never changes this one.
+    for moving in [
+        "versions-heading\">Versions",
+        "<dt>Downloads</dt>",
+        "Healthy router instances",
+    ] {
+        assert!(
+            !page.contains(moving),
+            "{moving} is on an older version's page"
+        );
+    }
     insta::assert_snapshot!(page);
 }
 

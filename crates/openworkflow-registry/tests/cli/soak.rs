@@ -100,13 +100,29 @@ fn soak_duration() -> Duration {
 
 /// Resident memory of `pid`, in KiB.
 fn resident_kib(pid: u32) -> u64 {
+    memory_kib(pid, "VmRSS")
+}
+
+/// One `KiB` figure of `/proc/{pid}/status` (`VmRSS`, `RssAnon`, `RssFile`...).
+fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap()
+}
+
+/// Resident memory by kind, for the report: what the heap holds (anonymous)
+/// and what mapped files hold.
+fn memory_breakdown(pid: u32) -> String {
+    format!(
+        "anonymous {} KiB, files {} KiB, shared {} KiB",
+        memory_kib(pid, "RssAnon"),
+        memory_kib(pid, "RssFile"),
+        memory_kib(pid, "RssShmem")
+    )
 }
 
 /// Runs the load against `server` and checks what it must; prints the figures.
@@ -198,11 +214,13 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
     // Memory once warm: minute one (a third of a shorter run).
     tokio::time::sleep((duration / 3).min(Duration::from_secs(60))).await;
     let warm_kib = resident_kib(server.child.id());
+    let warm_breakdown = memory_breakdown(server.child.id());
     for worker in workers {
         worker.await.unwrap();
     }
     let elapsed = started.elapsed();
     let end_kib = resident_kib(server.child.id());
+    let end_breakdown = memory_breakdown(server.child.id());
 
     let failures = failures.lock().unwrap().clone();
     assert!(
@@ -218,6 +236,7 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
     );
+    println!("  RSS warm: {warm_breakdown}; end: {end_breakdown}");
     for (kind, tally) in &mut tallies {
         let count = tally.latencies.len();
         println!(

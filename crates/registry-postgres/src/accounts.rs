@@ -112,24 +112,6 @@ impl PostgresStore {
             .map(grant_record)
             .transpose()
     }
-
-    /// Runs `sql` with `params` and returns how many rows it changed.
-    async fn execute(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, StorageError> {
-        let client = self.client().await?;
-        client.execute(sql, params).await.map_err(backend)
-    }
-}
-
-/// [`Conflict`] `if_none` when a write changed no row.
-fn changed_one(changed: u64, if_none: Conflict) -> Result<(), StorageError> {
-    if changed == 0 {
-        return Err(StorageError::Conflict(if_none));
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -200,20 +182,19 @@ impl AccountStore for PostgresStore {
         email: Option<&EmailAddress>,
         at: Timestamp,
     ) -> Result<(), StorageError> {
-        let changed = self
-            .execute(
-                "UPDATE accounts SET login = $3, email = $4, signed_in_at = $5
+        self.change_one(
+            "UPDATE accounts SET login = $3, email = $4, signed_in_at = $5
                  WHERE issuer = $1 AND subject = $2",
-                &[
-                    &identity.issuer,
-                    &identity.subject,
-                    &login,
-                    &email.map(EmailAddress::as_str),
-                    &at.to_string(),
-                ],
-            )
-            .await?;
-        changed_one(changed, Conflict::Missing)
+            &[
+                &identity.issuer,
+                &identity.subject,
+                &login,
+                &email.map(EmailAddress::as_str),
+                &at.to_string(),
+            ],
+            Conflict::Missing,
+        )
+        .await
     }
 
     async fn delete_account_of(&self, principal: &PrincipalId) -> Result<bool, StorageError> {
@@ -235,23 +216,22 @@ impl AccountStore for PostgresStore {
             &[&session.created_at.to_string()],
         )
         .await?;
-        let inserted = self
-            .execute(
-                &format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+        self.change_one(
+            &format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT DO NOTHING"
-                ),
-                &[
-                    &session.hash.to_hex(),
-                    &session.id.as_str(),
-                    &session.principal.as_str(),
-                    &session.login,
-                    &session.created_at.to_string(),
-                    &session.expires_at.to_string(),
-                ],
-            )
-            .await?;
-        changed_one(inserted, Conflict::AlreadyExists)
+            ),
+            &[
+                &session.hash.to_hex(),
+                &session.id.as_str(),
+                &session.principal.as_str(),
+                &session.login,
+                &session.created_at.to_string(),
+                &session.expires_at.to_string(),
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn session(&self, hash: &SecretHash) -> Result<Option<SessionRecord>, StorageError> {
@@ -295,8 +275,7 @@ impl AccountStore for PostgresStore {
                 .to_string()],
         )
         .await?;
-        let inserted = self
-            .execute(
+        self.change_one(
                 "INSERT INTO login_attempts (hash, provider, state, nonce, pkce_verifier, return_to, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[
@@ -307,10 +286,8 @@ impl AccountStore for PostgresStore {
                     &attempt.pkce_verifier,
                     &attempt.return_to,
                     &attempt.expires_at.to_string(),
-                ],
-            )
-            .await?;
-        changed_one(inserted, Conflict::AlreadyExists)
+                ], Conflict::AlreadyExists)
+        .await
     }
 
     async fn take_login_attempt(
@@ -349,8 +326,7 @@ impl AccountStore for PostgresStore {
         )
         .await?;
         let (principal, session) = approver(&grant.state);
-        let inserted = self
-            .execute(
+        self.change_one(
                 &format!(
                     "INSERT INTO device_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                      ON CONFLICT DO NOTHING"
@@ -365,10 +341,8 @@ impl AccountStore for PostgresStore {
                     &principal,
                     &session,
                     &grant.last_polled_at.map(|t| t.to_string()),
-                ],
-            )
-            .await?;
-        changed_one(inserted, Conflict::AlreadyExists)
+                ], Conflict::AlreadyExists)
+        .await
     }
 
     async fn device_grant(&self, hash: &SecretHash) -> Result<Option<DeviceGrant>, StorageError> {
@@ -389,14 +363,11 @@ impl AccountStore for PostgresStore {
         to: &DeviceGrantState,
     ) -> Result<(), StorageError> {
         let (principal, session) = approver(to);
-        let changed = self
-            .execute(
+        self.change_one(
                 "UPDATE device_grants SET state = $3, principal = COALESCE($4, principal), session = COALESCE($5, session)
                  WHERE hash = $1 AND state = $2",
-                &[&hash.to_hex(), &from.as_str(), &to.as_str(), &principal, &session],
-            )
-            .await?;
-        changed_one(changed, Conflict::Missing)
+                &[&hash.to_hex(), &from.as_str(), &to.as_str(), &principal, &session], Conflict::Missing)
+        .await
     }
 
     async fn record_device_poll(

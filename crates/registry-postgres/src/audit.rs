@@ -10,23 +10,17 @@ use crate::{PostgresStore, backend, from_json, signed, to_json};
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let added = client
-            .execute(
-                "INSERT INTO audit_log (id, subject, record) VALUES ($1, $2, $3)
+        self.change_one(
+            "INSERT INTO audit_log (id, subject, record) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
-                &[
-                    &record.id.to_string(),
-                    &record.subject.storage_name(),
-                    &to_json(record)?,
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if added == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            &[
+                &record.id.to_string(),
+                &record.subject.storage_name(),
+                &to_json(record)?,
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn audit_records(

@@ -36,24 +36,18 @@ fn key_record(row: &Row) -> Result<ApiKeyRecord, StorageError> {
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn create_principal(&self, principal: &Principal) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let inserted = client
-            .execute(
-                "INSERT INTO principals (id, name, kind, created_at) VALUES ($1, $2, $3, $4)
+        self.change_one(
+            "INSERT INTO principals (id, name, kind, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                &[
-                    &principal.id.as_str(),
-                    &principal.name,
-                    &principal.kind.as_str(),
-                    &principal.created_at.to_string(),
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if inserted == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            &[
+                &principal.id.as_str(),
+                &principal.name,
+                &principal.kind.as_str(),
+                &principal.created_at.to_string(),
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn principal(&self, id: &PrincipalId) -> Result<Option<Principal>, StorageError> {
@@ -77,9 +71,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn insert_key(&self, key: &ApiKeyRecord) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let inserted = client
-            .execute(
+        self.change_one(
                 "INSERT INTO api_keys (id, hash, principal, name, scopes, created_at, revoked_at, expires_at, plugins)
                  VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8) ON CONFLICT DO NOTHING",
                 &[
@@ -92,13 +84,9 @@ impl KeyStore for PostgresStore {
                     &key.expires_at.map(|t| t.to_string()),
                     &key.plugins.as_ref().map(plugins_to_stored),
                 ],
-            )
-            .await
-            .map_err(backend)?;
-        if inserted == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StorageError> {
@@ -150,18 +138,12 @@ impl KeyStore for PostgresStore {
     }
 
     async fn revoke_key(&self, id: &KeyId, at: Timestamp) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let updated = client
-            .execute(
-                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&id.as_str(), &at.to_string()],
-            )
-            .await
-            .map_err(backend)?;
-        if updated == 0 {
-            return Err(StorageError::Conflict(Conflict::Missing));
-        }
-        Ok(())
+        self.change_one(
+            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id.as_str(), &at.to_string()],
+            Conflict::Missing,
+        )
+        .await
     }
 
     async fn record_key_use(

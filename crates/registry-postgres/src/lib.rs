@@ -27,10 +27,11 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row, Transaction};
 
-use registry_core::store::StorageError;
 pub(crate) use registry_core::store::codec::{corrupt, from_json, to_json};
+use registry_core::store::{Conflict, StorageError};
 
 /// Connections the pool opens at most, unless the URL's `pool_size` says otherwise.
 const DEFAULT_POOL_SIZE: usize = 16;
@@ -163,6 +164,51 @@ impl PostgresStore {
         let value = body(&tx, args).await?;
         tx.commit().await.map_err(backend)?;
         Ok(value)
+    }
+}
+
+impl PostgresStore {
+    /// Runs `sql` with `params` and returns how many rows it changed.
+    pub(crate) async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        client.execute(sql, params).await.map_err(backend)
+    }
+
+    /// Runs `sql` with `params`; [`Conflict`] `if_none` when it changes no row.
+    pub(crate) async fn change_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        if_none: Conflict,
+    ) -> Result<(), StorageError> {
+        if self.execute(sql, params).await? == 0 {
+            return Err(StorageError::Conflict(if_none));
+        }
+        Ok(())
+    }
+
+    /// Every row `sql` selects with `params`.
+    pub(crate) async fn select_all(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StorageError> {
+        let client = self.client().await?;
+        client.query(sql, params).await.map_err(backend)
+    }
+
+    /// The one row `sql` selects with `params`, if any.
+    pub(crate) async fn select_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StorageError> {
+        let client = self.client().await?;
+        client.query_opt(sql, params).await.map_err(backend)
     }
 }
 

@@ -98,26 +98,20 @@ impl McpRouterStore for PostgresStore {
         instance: &McpRouterInstance,
         expected_registration: &str,
     ) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let replaced = client
-            .execute(
-                "UPDATE router_instances SET registration = $3, record = $4, health = $5
+        self.change_one(
+            "UPDATE router_instances SET registration = $3, record = $4, health = $5
                  WHERE slug = $1 AND instance_id = $2 AND registration = $6",
-                &[
-                    &instance.slug.as_str(),
-                    &instance.instance_id.to_string(),
-                    &instance.registration,
-                    &to_json(instance)?,
-                    &to_json(&instance.health)?,
-                    &expected_registration,
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if replaced == 0 {
-            return Err(StorageError::Conflict(Conflict::RevisionChanged));
-        }
-        Ok(())
+            &[
+                &instance.slug.as_str(),
+                &instance.instance_id.to_string(),
+                &instance.registration,
+                &to_json(instance)?,
+                &to_json(&instance.health)?,
+                &expected_registration,
+            ],
+            Conflict::RevisionChanged,
+        )
+        .await
     }
 
     async fn instance(
@@ -157,24 +151,18 @@ impl McpRouterStore for PostgresStore {
         registration: &str,
         health: &InstanceHealth,
     ) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE router_instances SET health = $4
+        self.change_one(
+            "UPDATE router_instances SET health = $4
                  WHERE slug = $1 AND instance_id = $2 AND registration = $3",
-                &[
-                    &slug.as_str(),
-                    &id.to_string(),
-                    &registration,
-                    &to_json(health)?,
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::Conflict(Conflict::Missing));
-        }
-        Ok(())
+            &[
+                &slug.as_str(),
+                &id.to_string(),
+                &registration,
+                &to_json(health)?,
+            ],
+            Conflict::Missing,
+        )
+        .await
     }
 
     async fn remove_instance(

@@ -18,43 +18,6 @@ use registry_core::version::PluginVersion;
 
 use crate::{PostgresStore, backend, corrupt, from_json, to_json};
 
-impl PostgresStore {
-    /// Every row `sql` selects with `params`.
-    async fn select_all(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, StorageError> {
-        let client = self.client().await?;
-        client.query(sql, params).await.map_err(backend)
-    }
-
-    /// The one row `sql` selects with `params`, if any.
-    async fn select_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, StorageError> {
-        let client = self.client().await?;
-        client.query_opt(sql, params).await.map_err(backend)
-    }
-
-    /// Runs `sql` with `params`; [`Conflict`] `if_none` when it changes no row.
-    async fn change_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        if_none: Conflict,
-    ) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let changed = client.execute(sql, params).await.map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::Conflict(if_none));
-        }
-        Ok(())
-    }
-}
-
 fn orgs_of_rows(rows: &[Row]) -> Result<Vec<Org>, StorageError> {
     rows.iter().map(|r| from_json("org", r.get(0))).collect()
 }

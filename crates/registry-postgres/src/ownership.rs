@@ -163,9 +163,7 @@ impl OwnershipStore for PostgresStore {
     }
 
     async fn insert_invitation(&self, invitation: &OwnerInvitation) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let inserted = client
-            .execute(
+        self.change_one(
                 &format!(
                     "INSERT INTO owner_invitations ({INVITATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT DO NOTHING"
@@ -178,13 +176,9 @@ impl OwnershipStore for PostgresStore {
                     &invitation.created_at.to_string(),
                     &invitation.expires_at.to_string(),
                 ],
-            )
-            .await
-            .map_err(backend)?;
-        if inserted == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn invitation(

@@ -10,24 +10,18 @@ use crate::{PostgresStore, backend, from_json, signed, to_json};
 #[async_trait]
 impl ReportStore for PostgresStore {
     async fn insert_report(&self, report: &PluginReport) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let added = client
-            .execute(
-                "INSERT INTO plugin_reports (id, created_at, open, record) VALUES ($1, $2, $3, $4)
+        self.change_one(
+            "INSERT INTO plugin_reports (id, created_at, open, record) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                &[
-                    &report.id.to_string(),
-                    &report.created_at.to_string(),
-                    &report.resolution.is_none(),
-                    &to_json(report)?,
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if added == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            &[
+                &report.id.to_string(),
+                &report.created_at.to_string(),
+                &report.resolution.is_none(),
+                &to_json(report)?,
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn report(&self, id: &ReportId) -> Result<Option<PluginReport>, StorageError> {

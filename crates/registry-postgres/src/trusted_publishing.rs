@@ -49,25 +49,19 @@ impl PostgresStore {
 #[async_trait]
 impl TrustedPublishingStore for PostgresStore {
     async fn insert_publisher(&self, publisher: &TrustedPublisher) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let added = client
-            .execute(
-                "INSERT INTO trusted_publishers (id, plugin, lookup_key, created_at, record)
+        self.change_one(
+            "INSERT INTO trusted_publishers (id, plugin, lookup_key, created_at, record)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[
-                    &publisher.id.to_string(),
-                    &publisher.plugin.as_str(),
-                    &publisher.ci.lookup_key(),
-                    &publisher.created_at.to_string(),
-                    &to_json(publisher)?,
-                ],
-            )
-            .await
-            .map_err(backend)?;
-        if added == 0 {
-            return Err(StorageError::Conflict(Conflict::AlreadyExists));
-        }
-        Ok(())
+            &[
+                &publisher.id.to_string(),
+                &publisher.plugin.as_str(),
+                &publisher.ci.lookup_key(),
+                &publisher.created_at.to_string(),
+                &to_json(publisher)?,
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
     }
 
     async fn publishers_of(&self, slug: &Slug) -> Result<Vec<TrustedPublisher>, StorageError> {
@@ -90,33 +84,21 @@ impl TrustedPublishingStore for PostgresStore {
     }
 
     async fn replace_publisher(&self, publisher: &TrustedPublisher) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE trusted_publishers SET record = $2 WHERE id = $1",
-                &[&publisher.id.to_string(), &to_json(publisher)?],
-            )
-            .await
-            .map_err(backend)?;
-        if changed == 0 {
-            return Err(StorageError::Conflict(Conflict::Missing));
-        }
-        Ok(())
+        self.change_one(
+            "UPDATE trusted_publishers SET record = $2 WHERE id = $1",
+            &[&publisher.id.to_string(), &to_json(publisher)?],
+            Conflict::Missing,
+        )
+        .await
     }
 
     async fn remove_publisher(&self, slug: &Slug, id: &PublisherId) -> Result<(), StorageError> {
-        let client = self.client().await?;
-        let removed = client
-            .execute(
-                "DELETE FROM trusted_publishers WHERE id = $1 AND plugin = $2",
-                &[&id.to_string(), &slug.as_str()],
-            )
-            .await
-            .map_err(backend)?;
-        if removed == 0 {
-            return Err(StorageError::Conflict(Conflict::Missing));
-        }
-        Ok(())
+        self.change_one(
+            "DELETE FROM trusted_publishers WHERE id = $1 AND plugin = $2",
+            &[&id.to_string(), &slug.as_str()],
+            Conflict::Missing,
+        )
+        .await
     }
 
     async fn insert_publish_token(&self, token: &PublishTokenRecord) -> Result<(), StorageError> {

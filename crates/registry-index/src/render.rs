@@ -256,8 +256,9 @@ impl<'a> PluginRenderer<'a> {
         path: IndexPath,
         record: &VersionRecord,
     ) -> Result<RenderedFile, RenderFileError> {
-        self.once_for_latest(&self.latest_details, record, path, |path, _| {
-            let details = PluginDetails::of(self.plugin, record.clone(), self.public_url);
+        self.once_for_latest(&self.latest_details, record, path, |path, is_latest| {
+            let details =
+                PluginDetails::of_version(self.plugin, record.clone(), self.public_url, is_latest);
             Ok(RenderedFile::bytes(
                 path,
                 to_canonical_json(&details)?,

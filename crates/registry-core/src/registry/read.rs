@@ -70,6 +70,18 @@ impl PluginDetails {
     pub fn of(plugin: &PluginRecord, record: VersionRecord, public_url: &str) -> Self {
         let is_latest =
             latest_version(&plugin.versions).is_some_and(|latest| latest.version == record.version);
+        Self::of_version(plugin, record, public_url, is_latest)
+    }
+
+    /// [`PluginDetails::of`] for a caller that already knows whether `record` is
+    /// the latest version: rendering every version of a plugin then costs no
+    /// search of its versions per version.
+    pub fn of_version(
+        plugin: &PluginRecord,
+        record: VersionRecord,
+        public_url: &str,
+        is_latest: bool,
+    ) -> Self {
         let base = format!("{public_url}/plugins/{}/{}", plugin.slug, record.version);
         let plugin_wide = |value| is_latest.then_some(value);
         Self {

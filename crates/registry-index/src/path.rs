@@ -275,6 +275,17 @@ impl IndexPath {
         }
     }
 
+    /// The version a file belongs to, for one version's own files.
+    pub fn version(&self) -> Option<&PluginVersion> {
+        match self {
+            Self::VersionDetails(_, version)
+            | Self::Schema(_, version)
+            | Self::Bundle(_, version)
+            | Self::VersionPage(_, version) => Some(version),
+            _ => None,
+        }
+    }
+
     /// The plugin this file belongs to, if it is one of a plugin's own files.
     pub fn slug(&self) -> Option<&Slug> {
         match self {

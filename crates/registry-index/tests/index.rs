@@ -18,9 +18,9 @@ use registry_core::search::{SearchQuery, index_of_catalog};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
 use registry_core::store::{
-    CatalogStore, ChangeJournal, Fetched, FileArtifactStore, IndexObject, IndexStore,
-    LatestSummary, PluginListing, PluginRecord, StorageError, VersionChange, VersionRecord,
-    WriteCondition,
+    CatalogStore, ChangeJournal, ChangeScope, Fetched, FileArtifactStore, IndexObject, IndexStore,
+    JournalEntry, LatestSummary, PluginListing, PluginRecord, StorageError, VersionChange,
+    VersionRecord, WriteCondition,
 };
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::version::PluginVersion;
@@ -573,19 +573,36 @@ async fn a_new_version_rewrites_the_plugins_own_files_and_the_former_latest_neve
 }
 
 /// A catalog that notes the most version records it handed out in one answer.
-struct MostRecordsAtOnce {
+struct CountedRecords {
     inner: Arc<SqliteStore>,
+    /// The most version records handed out by one call.
     most: AtomicUsize,
+    /// Version records handed out in all.
+    total: AtomicUsize,
 }
 
-impl MostRecordsAtOnce {
+impl CountedRecords {
+    fn over(inner: &Arc<SqliteStore>) -> Self {
+        Self {
+            inner: Arc::clone(inner),
+            most: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+        }
+    }
+
     fn handed_out(&self, records: usize) {
         self.most.fetch_max(records, Ordering::SeqCst);
+        self.total.fetch_add(records, Ordering::SeqCst);
+    }
+
+    /// Version records handed out since the last call.
+    fn take_total(&self) -> usize {
+        self.total.swap(0, Ordering::SeqCst)
     }
 }
 
 #[async_trait::async_trait]
-impl CatalogStore for MostRecordsAtOnce {
+impl CatalogStore for CountedRecords {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
         self.inner.plugin(slug).await
     }
@@ -621,7 +638,9 @@ impl CatalogStore for MostRecordsAtOnce {
         slug: &Slug,
         version: &PluginVersion,
     ) -> Result<Option<VersionRecord>, StorageError> {
-        self.inner.version(slug, version).await
+        let found = self.inner.version(slug, version).await?;
+        self.handed_out(usize::from(found.is_some()));
+        Ok(found)
     }
     async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
         self.inner.slug_with_skeleton(skeleton).await
@@ -726,10 +745,7 @@ async fn an_update_reads_a_long_history_a_page_at_a_time() {
         .unpublish_version(&env.caller, "long", "1.41.0")
         .await
         .unwrap();
-    let counting = Arc::new(MostRecordsAtOnce {
-        inner: Arc::clone(&env.catalog),
-        most: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(CountedRecords::over(&env.catalog));
     let out = env.dir.path().join("paged");
     let probe = IndexBuilder::new(
         counting.clone(),
@@ -751,6 +767,117 @@ async fn an_update_reads_a_long_history_a_page_at_a_time() {
     );
     let rebuilt = env.rebuild_fresh("rebuilt").await;
     assert_same_index(&out, &rebuilt);
+    verify_index(
+        &FileIndexStore::new(&out),
+        &key().public_key(),
+        Clock::now(&*env.clock),
+    )
+    .await
+    .unwrap();
+}
+
+/// A journal holding fixed entries, as a catalog write would have left them.
+struct FixedJournal(std::sync::Mutex<Vec<JournalEntry>>);
+
+#[async_trait::async_trait]
+impl ChangeJournal for FixedJournal {
+    async fn pending_changes(&self, limit: usize) -> Result<Vec<JournalEntry>, StorageError> {
+        let entries = self.0.lock().unwrap();
+        Ok(entries.iter().take(limit).cloned().collect())
+    }
+    async fn mark_applied(&self, seqs: &[u64]) -> Result<(), StorageError> {
+        self.0.lock().unwrap().retain(|e| !seqs.contains(&e.seq));
+        Ok(())
+    }
+}
+
+/// A publish renders the new version and the former latest, not the plugin's
+/// whole history (before, every publish rendered every version's page and
+/// details again, so its cost grew with the history); a deprecation renders that
+/// version and the latest, a downloads roll-up the latest alone. Each leaves
+/// what a full rebuild writes.
+#[tokio::test]
+async fn a_journaled_change_renders_only_the_versions_it_can_have_changed() {
+    const VERSIONS: usize = 30;
+    let env = Env::new().await;
+    for minor in 0..VERSIONS {
+        env.publish("long", &format!("1.{minor}.0")).await;
+    }
+    let counting = Arc::new(CountedRecords::over(&env.catalog));
+    let out = env.dir.path().join("scoped");
+    let probe = IndexBuilder::new(
+        counting.clone(),
+        env.artifacts.clone(),
+        Arc::new(FileIndexStore::new(&out)),
+        key(),
+        IndexSettings::public(PUBLIC_URL),
+        env.clock.clone(),
+    );
+    probe.rebuild(false).await.unwrap();
+    let slug = Slug::parse("long").unwrap();
+    let v = |raw: &str| PluginVersion::parse(raw).unwrap();
+    let changes: [(&str, ChangeScope, usize); 4] = [
+        // 1.30.0 and 1.29.0, the former latest.
+        ("publish", ChangeScope::Version(v("1.30.0")), 2),
+        // 1.3.0 and 1.30.0, the latest before and after.
+        ("deprecate", ChangeScope::Version(v("1.3.0")), 2),
+        // 1.30.0 and 1.29.0, the latest once 1.30.0 is gone.
+        ("unpublish", ChangeScope::Version(v("1.30.0")), 2),
+        ("roll-up", ChangeScope::Latest, 1),
+    ];
+    for (seq, (change, scope, expected)) in (1u64..).zip(changes) {
+        match change {
+            "publish" => {
+                env.publish("long", "1.30.0").await;
+            }
+            "deprecate" => {
+                env.registry
+                    .deprecate_version(&env.caller, "long", "1.3.0", "old", None)
+                    .await
+                    .unwrap();
+            }
+            "unpublish" => {
+                env.registry
+                    .unpublish_version(&env.caller, "long", "1.30.0")
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                env.registry
+                    .download_schema("long", "1.29.0")
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    env.registry.roll_up_downloads().await.unwrap(),
+                    std::slice::from_ref(&slug)
+                );
+            }
+        }
+        let journal = FixedJournal(std::sync::Mutex::new(vec![JournalEntry {
+            seq,
+            slug: slug.clone(),
+            scope,
+        }]));
+        counting.take_total();
+        probe.apply_journal(&journal).await.unwrap();
+        assert_eq!(
+            counting.take_total(),
+            expected,
+            "version records a {change} of one of {VERSIONS} versions renders"
+        );
+        assert!(
+            journal.0.lock().unwrap().is_empty(),
+            "the {change} is marked applied"
+        );
+        if change == "roll-up" {
+            probe
+                .draw_download_charts(std::slice::from_ref(&slug))
+                .await
+                .unwrap();
+        }
+        let rebuilt = env.rebuild_fresh(&format!("rebuilt-{seq}")).await;
+        assert_same_index(&out, &rebuilt);
+    }
     verify_index(
         &FileIndexStore::new(&out),
         &key().public_key(),
@@ -986,9 +1113,15 @@ async fn search_from_the_shards_answers_like_the_catalog() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Publish(usize),
+    /// A new version of plugin `.0`: the next minor, or (`.1`) its release
+    /// candidate, which only becomes the latest while no stable version is live.
+    Publish(usize, bool),
     Deprecate(usize, usize),
     Unpublish(usize, usize),
+    /// Quarantines (`.2`) or lifts the quarantine of version `.1` of plugin `.0`.
+    QuarantineVersion(usize, usize, bool),
+    /// Quarantines (`.1`) or lifts the quarantine of plugin `.0` as a whole.
+    QuarantinePlugin(usize, bool),
     Download(usize, usize),
     RollUp,
     Later,
@@ -996,10 +1129,12 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..4usize).prop_map(Op::Publish),
-        2 => (0..4usize, 0..4usize).prop_map(|(s, v)| Op::Deprecate(s, v)),
-        2 => (0..4usize, 0..4usize).prop_map(|(s, v)| Op::Unpublish(s, v)),
-        1 => (0..4usize, 0..4usize).prop_map(|(s, v)| Op::Download(s, v)),
+        4 => (0..4usize, prop::bool::weighted(0.3)).prop_map(|(s, rc)| Op::Publish(s, rc)),
+        2 => (0..4usize, 0..6usize).prop_map(|(s, v)| Op::Deprecate(s, v)),
+        2 => (0..4usize, 0..6usize).prop_map(|(s, v)| Op::Unpublish(s, v)),
+        1 => (0..4usize, 0..6usize, any::<bool>()).prop_map(|(s, v, q)| Op::QuarantineVersion(s, v, q)),
+        1 => (0..4usize, any::<bool>()).prop_map(|(s, q)| Op::QuarantinePlugin(s, q)),
+        1 => (0..4usize, 0..6usize).prop_map(|(s, v)| Op::Download(s, v)),
         1 => Just(Op::RollUp),
         1 => Just(Op::Later),
     ]
@@ -1008,34 +1143,76 @@ fn op() -> impl Strategy<Value = Op> {
 const SLUGS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 
 async fn apply(env: &Env, ops: &[Op]) {
-    let mut published: BTreeMap<usize, u32> = BTreeMap::new();
-    let version = |minor: u32| format!("1.{minor}.0");
+    // Each plugin's versions in the order published; the next minor to use.
+    let mut published: BTreeMap<usize, (Vec<String>, u32)> = BTreeMap::new();
     for op in ops {
         match op {
-            Op::Publish(s) => {
-                let next = published.get(s).map_or(0, |n| n + 1);
-                env.publish(SLUGS[*s], &version(next)).await;
-                published.insert(*s, next);
+            Op::Publish(s, rc) => {
+                let (versions, minor) = published.entry(*s).or_default();
+                let version = if *rc {
+                    format!("1.{minor}.0-rc.1")
+                } else {
+                    format!("1.{minor}.0")
+                };
+                *minor += 1;
+                // A release candidate first is refused by nothing; a refusal (a
+                // version not above the highest live one) must change nothing.
+                let body = PublishBody::Document {
+                    bytes: Bytes::from(sample_document(SLUGS[*s], &version)),
+                    format: DocumentFormat::Yaml,
+                };
+                if env
+                    .registry
+                    .publish_version(&env.caller, body)
+                    .await
+                    .is_ok()
+                {
+                    versions.push(version);
+                }
             }
-            Op::Deprecate(s, v) | Op::Unpublish(s, v) | Op::Download(s, v) => {
-                let Some(&latest) = published.get(s) else {
+            Op::Deprecate(s, v)
+            | Op::Unpublish(s, v)
+            | Op::QuarantineVersion(s, v, _)
+            | Op::Download(s, v) => {
+                let Some((versions, _)) = published.get(s).filter(|(v, _)| !v.is_empty()) else {
                     continue;
                 };
-                let v = version(u32::try_from(*v).unwrap().min(latest));
+                let v = &versions[(*v).min(versions.len() - 1)];
                 // Refusals (already unpublished, outside the window) are part of
                 // the sequence: they must change nothing.
                 let _ = match op {
                     Op::Deprecate(..) => env
                         .registry
-                        .deprecate_version(&env.caller, SLUGS[*s], &v, "superseded", None)
+                        .deprecate_version(&env.caller, SLUGS[*s], v, "superseded", None)
                         .await
                         .map(drop),
                     Op::Unpublish(..) => env
                         .registry
-                        .unpublish_version(&env.caller, SLUGS[*s], &v)
+                        .unpublish_version(&env.caller, SLUGS[*s], v)
                         .await
                         .map(drop),
-                    _ => env.registry.download_schema(SLUGS[*s], &v).await.map(drop),
+                    Op::QuarantineVersion(_, _, true) => env
+                        .registry
+                        .quarantine(&env.caller, SLUGS[*s], Some(v), "malware")
+                        .await
+                        .map(drop),
+                    Op::QuarantineVersion(_, _, false) => env
+                        .registry
+                        .lift_quarantine(&env.caller, SLUGS[*s], Some(v))
+                        .await
+                        .map(drop),
+                    _ => env.registry.download_schema(SLUGS[*s], v).await.map(drop),
+                };
+            }
+            Op::QuarantinePlugin(s, quarantine) => {
+                let _ = if *quarantine {
+                    env.registry
+                        .quarantine(&env.caller, SLUGS[*s], None, "malware")
+                        .await
+                } else {
+                    env.registry
+                        .lift_quarantine(&env.caller, SLUGS[*s], None)
+                        .await
                 };
             }
             Op::RollUp => {
@@ -1048,10 +1225,10 @@ async fn apply(env: &Env, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    fn incremental_updates_equal_a_full_rebuild(ops in prop::collection::vec(op(), 1..14)) {
+    fn incremental_updates_equal_a_full_rebuild(ops in prop::collection::vec(op(), 1..20)) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let env = Env::new().await;

@@ -11,7 +11,7 @@ use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
-    CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
+    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
 use registry_core::timestamp::{Timestamp, parse_day};
@@ -334,7 +334,7 @@ impl CatalogStore for PostgresStore {
                         return Err(StorageError::Conflict(Conflict::Confusable));
                     }
                     insert_version_row(tx, slug, first).await?;
-                    record_change(tx, slug.as_str()).await
+                    record_change(tx, slug.as_str(), &ChangeScope::Plugin).await
                 })
             },
         )
@@ -363,7 +363,12 @@ impl CatalogStore for PostgresStore {
                     )
                     .await?;
                     insert_version_row(tx, slug, record).await?;
-                    record_change(tx, slug.as_str()).await
+                    record_change(
+                        tx,
+                        slug.as_str(),
+                        &ChangeScope::Version(record.version.clone()),
+                    )
+                    .await
                 })
             },
         )
@@ -422,7 +427,12 @@ impl CatalogStore for PostgresStore {
                     )
                     .await
                     .map_err(backend)?;
-                    record_change(tx, slug.as_str()).await
+                    record_change(
+                        tx,
+                        slug.as_str(),
+                        &ChangeScope::Version(record.version.clone()),
+                    )
+                    .await
                 })
             },
         )
@@ -450,7 +460,7 @@ impl CatalogStore for PostgresStore {
                         quarantine.as_deref(),
                     )
                     .await?;
-                    record_change(tx, slug.as_str()).await
+                    record_change(tx, slug.as_str(), &ChangeScope::Plugin).await
                 })
             },
         )
@@ -535,7 +545,7 @@ impl CatalogStore for PostgresStore {
                         .map_err(backend)?;
                     let changed: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
                     for slug in &changed {
-                        record_change(tx, slug).await?;
+                        record_change(tx, slug, &ChangeScope::Latest).await?;
                     }
                     Ok(changed)
                 })

@@ -9,17 +9,22 @@ use async_trait::async_trait;
 use tokio_postgres::Transaction;
 
 use registry_core::slug::Slug;
-use registry_core::store::{ChangeJournal, JournalEntry, StorageError};
+use registry_core::store::{ChangeJournal, ChangeScope, JournalEntry, StorageError};
 
 use crate::{PostgresStore, backend, signed, unsigned};
 
-/// Appends `slug` to the journal and moves the catalog revision, inside `tx`: the
-/// one step every catalog write that changes a plugin's index files takes.
-pub(crate) async fn record_change(tx: &Transaction<'_>, slug: &str) -> Result<(), StorageError> {
+/// Appends `slug` and what of it changed to the journal and moves the catalog
+/// revision, inside `tx`: the one step every catalog write that changes a plugin's
+/// index files takes.
+pub(crate) async fn record_change(
+    tx: &Transaction<'_>,
+    slug: &str,
+    scope: &ChangeScope,
+) -> Result<(), StorageError> {
     tx.execute(
-        "INSERT INTO change_journal (slug, recorded_at)
-         VALUES ($1, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))",
-        &[&slug],
+        "INSERT INTO change_journal (slug, scope, recorded_at)
+         VALUES ($1, $2, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))",
+        &[&slug, &scope.to_stored()],
     )
     .await
     .map_err(backend)?;
@@ -38,7 +43,7 @@ impl ChangeJournal for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT seq, slug FROM change_journal ORDER BY seq LIMIT $1",
+                "SELECT seq, slug, scope FROM change_journal ORDER BY seq LIMIT $1",
                 &[&signed(limit as u64)],
             )
             .await
@@ -48,6 +53,7 @@ impl ChangeJournal for PostgresStore {
                 Ok(JournalEntry {
                     seq: unsigned(row.get(0)),
                     slug: Slug::parse(row.get::<_, &str>(1)).map_err(StorageError::Corrupt)?,
+                    scope: ChangeScope::from_stored(row.get(2)),
                 })
             })
             .collect()

@@ -6,7 +6,7 @@ use tokio_postgres::{Row, Transaction};
 
 use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use registry_core::slug::Slug;
-use registry_core::store::{Conflict, McpRouterStore, StorageError};
+use registry_core::store::{ChangeScope, Conflict, McpRouterStore, StorageError};
 
 use crate::journal::record_change;
 use crate::{PostgresStore, backend, from_json, to_json};
@@ -34,7 +34,7 @@ async fn move_count(tx: &Transaction<'_>, slug: &str, delta: i64) -> Result<(), 
         return Err(StorageError::Conflict(Conflict::Missing));
     }
     // The count is in the plugin's details, so the index owes it an update.
-    record_change(tx, slug).await
+    record_change(tx, slug, &ChangeScope::Latest).await
 }
 
 impl PostgresStore {

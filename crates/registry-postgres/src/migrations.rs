@@ -26,11 +26,18 @@ pub struct Migration {
 
 /// Every migration, oldest first. A new one is a new file and a new row here;
 /// a released one never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sql: include_str!("../migrations/0001_registry.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sql: include_str!("../migrations/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change_journal_scope",
+        sql: include_str!("../migrations/0002_change_journal_scope.sql"),
+    },
+];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7766_6d69_6772;

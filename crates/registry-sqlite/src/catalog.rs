@@ -10,7 +10,7 @@ use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
-    CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
+    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
 use registry_core::timestamp::{Timestamp, parse_day};
@@ -377,7 +377,7 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Confusable));
             }
             insert_version_row(&tx, &slug, &first)?;
-            record_change(&tx, slug.as_str())?;
+            record_change(&tx, slug.as_str(), &ChangeScope::Plugin)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -404,7 +404,11 @@ impl CatalogStore for SqliteStore {
                 Some(latest_json),
             )?;
             insert_version_row(&tx, &slug, &record)?;
-            record_change(&tx, slug.as_str())?;
+            record_change(
+                &tx,
+                slug.as_str(),
+                &ChangeScope::Version(record.version.clone()),
+            )?;
             tx.commit().map_err(backend)
         })
         .await
@@ -455,7 +459,11 @@ impl CatalogStore for SqliteStore {
                 params![slug.as_str(), version.to_string(), to_json(&record)?],
             )
             .map_err(backend)?;
-            record_change(&tx, slug.as_str())?;
+            record_change(
+                &tx,
+                slug.as_str(),
+                &ChangeScope::Version(record.version.clone()),
+            )?;
             tx.commit().map_err(backend)
         })
         .await
@@ -482,7 +490,7 @@ impl CatalogStore for SqliteStore {
                 PluginColumn::Quarantine,
                 quarantine,
             )?;
-            record_change(&tx, slug.as_str())?;
+            record_change(&tx, slug.as_str(), &ChangeScope::Plugin)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -572,7 +580,7 @@ impl CatalogStore for SqliteStore {
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
             for slug in &changed {
-                record_change(&tx, slug)?;
+                record_change(&tx, slug, &ChangeScope::Latest)?;
             }
             tx.commit().map_err(backend)?;
             let mut slugs = changed

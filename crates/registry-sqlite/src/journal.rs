@@ -5,20 +5,22 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use registry_core::slug::Slug;
-use registry_core::store::{ChangeJournal, JournalEntry, StorageError};
+use registry_core::store::{ChangeJournal, ChangeScope, JournalEntry, StorageError};
 
 use crate::{SqliteStore, backend};
 
-/// Appends `slug` to the journal and moves the catalog revision, inside `tx`: the
-/// one step every catalog write that changes a plugin's index files takes.
+/// Appends `slug` and what of it changed to the journal and moves the catalog
+/// revision, inside `tx`: the one step every catalog write that changes a plugin's
+/// index files takes.
 pub(crate) fn record_change(
     tx: &rusqlite::Transaction<'_>,
     slug: &str,
+    scope: &ChangeScope,
 ) -> Result<(), StorageError> {
     tx.prepare_cached(
-        "INSERT INTO change_journal (slug, recorded_at) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        "INSERT INTO change_journal (slug, scope, recorded_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
     )
-    .and_then(|mut s| s.execute(params![slug]))
+    .and_then(|mut s| s.execute(params![slug, scope.to_stored()]))
     .map_err(backend)?;
     tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE name = 'catalog_revision'")
         .and_then(|mut s| s.execute([]))
@@ -32,18 +34,23 @@ impl ChangeJournal for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT seq, slug FROM change_journal ORDER BY seq LIMIT ?1")
+                .prepare_cached("SELECT seq, slug, scope FROM change_journal ORDER BY seq LIMIT ?1")
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![limit], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })
                 .map_err(backend)?;
             rows.map(|row| {
-                let (seq, slug) = row.map_err(backend)?;
+                let (seq, slug, scope) = row.map_err(backend)?;
                 Ok(JournalEntry {
                     seq: u64::try_from(seq).unwrap_or(0),
                     slug: Slug::parse(&slug).map_err(StorageError::Corrupt)?,
+                    scope: ChangeScope::from_stored(&scope),
                 })
             })
             .collect()

@@ -11,7 +11,7 @@ use crate::orgs::select_all;
 use crate::{backend, from_json, to_json};
 use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
 use registry_core::slug::Slug;
-use registry_core::store::{Conflict, McpRouterStore, StorageError};
+use registry_core::store::{ChangeScope, Conflict, McpRouterStore, StorageError};
 
 const INSTANCE_COLUMNS: &str = "record, health";
 
@@ -56,7 +56,7 @@ fn move_count(tx: &rusqlite::Transaction<'_>, slug: &str, delta: i64) -> Result<
         return Err(StorageError::Conflict(Conflict::Missing));
     }
     // The count is in the plugin's details, so the index owes it an update.
-    record_change(tx, slug)
+    record_change(tx, slug, &ChangeScope::Latest)
 }
 
 #[async_trait]

@@ -104,6 +104,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "account_email",
         sql: include_str!("../migrations/0015_account_email.sql"),
     },
+    Migration {
+        version: 16,
+        name: "change_journal_scope",
+        sql: include_str!("../migrations/0016_change_journal_scope.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use files::FileArtifactStore;
 pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag};
-pub use journal::{ChangeJournal, JournalEntry};
+pub use journal::{ChangeJournal, ChangeScope, JournalEntry};
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::audit::{AuditId, AuditRecord, AuditSubject};

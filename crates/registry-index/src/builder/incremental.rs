@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use registry_core::registry::latest_version;
 use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
-use registry_core::store::{CatalogStore, Conflict, PluginRecord, StorageError, VersionRecord};
+use registry_core::store::{
+    CatalogStore, ChangeScope, Conflict, PluginRecord, StorageError, VersionRecord,
+};
 use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
@@ -21,6 +23,65 @@ use super::{
 
 /// Version records an incremental update reads at a time.
 const RECORDS_PER_PAGE: usize = 32;
+
+/// Which of a plugin's versions an update renders again. The latest version's
+/// files, and so the plugin's details and page, are rendered either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rerender {
+    /// Every version the plugin has.
+    Every,
+    /// These versions, and whichever version was the latest before they changed
+    /// (see [`ChangeScope`]: no other version's files can have changed).
+    Only(BTreeSet<PluginVersion>),
+}
+
+impl Rerender {
+    /// What renders whatever `scope` says changed.
+    pub fn of(scope: &ChangeScope) -> Self {
+        match scope {
+            ChangeScope::Plugin => Self::Every,
+            ChangeScope::Latest => Self::Only(BTreeSet::new()),
+            ChangeScope::Version(version) => Self::Only(BTreeSet::from([version.clone()])),
+        }
+    }
+
+    /// Widens this to also render what `other` renders.
+    pub fn absorb(&mut self, other: Self) {
+        match (&mut *self, other) {
+            (Self::Only(mine), Self::Only(theirs)) => mine.extend(theirs),
+            (_, _) => *self = Self::Every,
+        }
+    }
+
+    /// The versions of `plugin` to render, or `None` for every one.
+    ///
+    /// A change to some versions' records moves the latest version at most from
+    /// one of them, or from the latest of the others, to the latest now; so the
+    /// named versions, the latest of the others and the latest now cover every
+    /// version whose files can differ.
+    fn versions_of(&self, plugin: &PluginRecord) -> Option<BTreeSet<PluginVersion>> {
+        let Self::Only(named) = self else {
+            return None;
+        };
+        let others: Vec<_> = plugin
+            .versions
+            .iter()
+            .filter(|v| !named.contains(&v.version))
+            .cloned()
+            .collect();
+        let listed =
+            |version: &PluginVersion| plugin.versions.iter().any(|v| &v.version == version);
+        Some(
+            named
+                .iter()
+                .filter(|version| listed(version))
+                .chain(latest_version(&plugin.versions).map(|v| &v.version))
+                .chain(latest_version(&others).map(|v| &v.version))
+                .cloned()
+                .collect(),
+        )
+    }
+}
 
 /// A plugin's version records, read [`RECORDS_PER_PAGE`] at a time: an update
 /// holds a page of a plugin's versions, not all of them, however many it has.
@@ -63,6 +124,55 @@ impl<'a> RecordPages<'a> {
     }
 }
 
+/// The version records an update renders: every one the plugin lists, a page at a
+/// time, or only the chosen ones.
+enum VersionsToRender<'a> {
+    Every(RecordPages<'a>),
+    Only {
+        catalog: &'a dyn CatalogStore,
+        slug: &'a Slug,
+        versions: Option<BTreeSet<PluginVersion>>,
+    },
+}
+
+impl<'a> VersionsToRender<'a> {
+    fn new(
+        catalog: &'a dyn CatalogStore,
+        plugin: &'a PluginRecord,
+        only: Option<BTreeSet<PluginVersion>>,
+    ) -> Self {
+        match only {
+            None => Self::Every(RecordPages::new(catalog, plugin)),
+            Some(versions) => Self::Only {
+                catalog,
+                slug: &plugin.slug,
+                versions: Some(versions),
+            },
+        }
+    }
+
+    /// The next records; `None` once every one has come out.
+    async fn next(&mut self) -> Result<Option<Vec<VersionRecord>>, StorageError> {
+        match self {
+            Self::Every(pages) => pages.next().await,
+            Self::Only {
+                catalog,
+                slug,
+                versions,
+            } => {
+                let Some(versions) = versions.take() else {
+                    return Ok(None);
+                };
+                let mut records = Vec::with_capacity(versions.len());
+                for version in &versions {
+                    records.extend(catalog.version(slug, version).await?);
+                }
+                Ok(Some(records))
+            }
+        }
+    }
+}
+
 impl IndexBuilder {
     /// Brings the index up to date with these plugins (as the catalog now holds
     /// them): their own files, their search shards and bins, the snapshot and the
@@ -71,6 +181,16 @@ impl IndexBuilder {
     /// An index with no snapshot yet is built in full instead, so `config.json` and
     /// every plugin already in the catalog are in it from the first update on.
     pub async fn update_plugins(&self, slugs: &[Slug]) -> Result<ChangeReport, IndexError> {
+        let every = slugs.iter().map(|slug| (slug.clone(), Rerender::Every));
+        self.update_changed(&every.collect()).await
+    }
+
+    /// Like [`IndexBuilder::update_plugins`], rendering of each plugin only the
+    /// versions its change can have changed.
+    pub async fn update_changed(
+        &self,
+        changed: &BTreeMap<Slug, Rerender>,
+    ) -> Result<ChangeReport, IndexError> {
         if matches!(
             get_path(self.index.as_ref(), &IndexPath::Snapshot, None).await?,
             Fetched::Missing
@@ -78,12 +198,12 @@ impl IndexBuilder {
             return self.rebuild(false).await;
         }
         let mut report = ChangeReport::default();
-        let mut by_shard: BTreeMap<Shard, BTreeSet<Slug>> = BTreeMap::new();
-        for slug in slugs {
+        let mut by_shard: BTreeMap<Shard, BTreeMap<Slug, Rerender>> = BTreeMap::new();
+        for (slug, rerender) in changed {
             by_shard
                 .entry(Shard::of(slug))
                 .or_default()
-                .insert(slug.clone());
+                .insert(slug.clone(), rerender.clone());
         }
         let mut bins = BTreeMap::new();
         for (shard, group) in by_shard {
@@ -117,7 +237,7 @@ impl IndexBuilder {
     pub(super) async fn update_shard(
         &self,
         shard: Shard,
-        slugs: &BTreeSet<Slug>,
+        slugs: &BTreeMap<Slug, Rerender>,
         report: &mut ChangeReport,
     ) -> Result<Option<String>, IndexError> {
         let bin_path = IndexPath::Bin(shard);
@@ -138,20 +258,31 @@ impl IndexBuilder {
                 .map(|s| s.plugins.into_iter().map(|e| (e.slug.clone(), e)).collect())
                 .unwrap_or_default();
             let mut gone = Vec::new();
-            for slug in slugs {
+            for (slug, rerender) in slugs {
                 let plugin = self.catalog.plugin(slug).await?;
+                // A quarantined plugin keeps no files: they all go below.
+                let plugin = plugin.as_ref().filter(|p| p.quarantined.is_none());
+                let only = plugin.and_then(|p| rerender.versions_of(p));
+                // The files this update answers for: the plugin's own, and those of
+                // the versions it renders; any other version's stay as they are.
                 let previous: Vec<String> = files
                     .keys()
-                    .filter(|k| IndexPath::parse(k).is_some_and(|p| p.slug() == Some(slug)))
+                    .filter(|k| {
+                        IndexPath::parse(k).is_some_and(|p| {
+                            p.slug() == Some(slug)
+                                && only
+                                    .as_ref()
+                                    .is_none_or(|only| p.version().is_none_or(|v| only.contains(v)))
+                        })
+                    })
                     .cloned()
                     .collect();
                 let mut kept = BTreeSet::new();
-                // A quarantined plugin keeps no files: they all go below.
-                if let Some(plugin) = plugin.as_ref().filter(|p| p.quarantined.is_none()) {
+                if let Some(plugin) = plugin {
                     let renderer =
                         PluginRenderer::new(plugin, &self.settings.public_url, self.site.as_ref());
                     let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);
-                    let mut pages = RecordPages::new(self.catalog.as_ref(), plugin);
+                    let mut pages = VersionsToRender::new(self.catalog.as_ref(), plugin, only);
                     let mut latest = None;
                     // Each file is written as it is rendered, and dropped before the next.
                     while let Some(page) = pages.next().await? {
@@ -181,7 +312,7 @@ impl IndexBuilder {
                     files.remove(&key);
                     gone.extend(IndexPath::parse(&key));
                 }
-                match plugin.as_ref().and_then(search_entry) {
+                match plugin.and_then(search_entry) {
                     Some(entry) => {
                         entries.insert(slug.to_string(), entry);
                     }

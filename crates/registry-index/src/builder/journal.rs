@@ -1,11 +1,11 @@
 //! Draining the catalog's change journal into the index.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use registry_core::slug::Slug;
 use registry_core::store::ChangeJournal;
 
-use super::{ChangeReport, IndexBuilder, IndexError};
+use super::{ChangeReport, IndexBuilder, IndexError, Rerender};
 
 /// Journal entries applied per round.
 const JOURNAL_BATCH: usize = 256;
@@ -14,7 +14,7 @@ impl IndexBuilder {
     /// Applies every pending journal entry: the plugins' files, their bins, the
     /// snapshot and the timestamp, and only then marks the entries applied. A crash
     /// anywhere in between leaves them pending, and applying them again finishes
-    /// what was interrupted (see [`IndexBuilder::update_plugins`]).
+    /// what was interrupted (see [`IndexBuilder::update_changed`]).
     pub async fn apply_journal(
         &self,
         journal: &dyn ChangeJournal,
@@ -25,13 +25,17 @@ impl IndexBuilder {
             if entries.is_empty() {
                 return Ok(total);
             }
-            let slugs: Vec<Slug> = entries
-                .iter()
-                .map(|e| e.slug.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let report = self.update_plugins(&slugs).await?;
+            let mut changed: BTreeMap<Slug, Rerender> = BTreeMap::new();
+            for entry in &entries {
+                let rerender = Rerender::of(&entry.scope);
+                match changed.get_mut(&entry.slug) {
+                    Some(wider) => wider.absorb(rerender),
+                    None => {
+                        changed.insert(entry.slug.clone(), rerender);
+                    }
+                }
+            }
+            let report = self.update_changed(&changed).await?;
             total.absorb(report);
             let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
             journal.mark_applied(&seqs).await?;

@@ -36,6 +36,7 @@ mod pages;
 mod rebuild;
 
 pub use in_process::InProcessIndexer;
+pub use incremental::Rerender;
 
 /// How often a conditional write is retried after losing a race.
 pub(super) const CAS_ATTEMPTS: usize = 16;

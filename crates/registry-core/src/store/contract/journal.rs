@@ -2,7 +2,9 @@
 //! together, in order, and marking entries applied removes exactly those.
 
 use crate::auth::PrincipalId;
-use crate::store::{CatalogStore, ChangeJournal, Deprecation, LatestSummary, VersionChange};
+use crate::store::{
+    CatalogStore, ChangeJournal, ChangeScope, Deprecation, LatestSummary, VersionChange,
+};
 
 use super::{at, conflict, sample_version, slug};
 
@@ -45,6 +47,18 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
         pending_slugs().await,
         ["journal-a", "journal-b", "journal-a"],
         "each write appends its plugin, in commit order"
+    );
+    let scopes = |entries: Vec<crate::store::JournalEntry>| {
+        entries.into_iter().map(|e| e.scope).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        scopes(journal.pending_changes(100).await.unwrap()),
+        [
+            ChangeScope::Plugin,
+            ChangeScope::Plugin,
+            ChangeScope::Version(second.version.clone())
+        ],
+        "a new plugin may change anything of it; a new version, that version"
     );
 
     // A write that fails its condition appends nothing.
@@ -113,6 +127,27 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
         pending_slugs().await,
         ["journal-b", "journal-a"],
         "deprecating is journaled too"
+    );
+    assert_eq!(
+        journal.pending_changes(100).await.unwrap()[1].scope,
+        ChangeScope::Version(second.version.clone()),
+        "with the version it changed"
+    );
+    catalog
+        .record_download(&b, &other.version, at("2026-01-02T00:00:00Z").day())
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.roll_up_downloads().await.unwrap(),
+        std::slice::from_ref(&b)
+    );
+    assert_eq!(
+        journal.pending_changes(100).await.unwrap()[2..]
+            .iter()
+            .map(|e| (e.slug.to_string(), e.scope.clone()))
+            .collect::<Vec<_>>(),
+        [("journal-b".to_owned(), ChangeScope::Latest)],
+        "a downloads roll-up changes only what moves with the plugin"
     );
     let all: Vec<u64> = journal
         .pending_changes(100)

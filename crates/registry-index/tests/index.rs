@@ -137,6 +137,37 @@ impl Env {
         )
     }
 
+    /// A second builder, over a catalog that counts the version records it hands
+    /// out, with a full index built in `dir/name`.
+    async fn counted_probe(
+        &self,
+        name: &str,
+    ) -> (Arc<CountedRecords>, std::path::PathBuf, IndexBuilder) {
+        let counting = Arc::new(CountedRecords::over(&self.catalog));
+        let out = self.dir.path().join(name);
+        let probe = IndexBuilder::new(
+            counting.clone(),
+            self.artifacts.clone(),
+            Arc::new(FileIndexStore::new(&out)),
+            key(),
+            IndexSettings::public(PUBLIC_URL),
+            self.clock.clone(),
+        );
+        probe.rebuild(false).await.unwrap();
+        (counting, out, probe)
+    }
+
+    /// Asserts the index in `dir` verifies with the fixed key, now.
+    async fn assert_verifies(&self, dir: &Path) {
+        verify_index(
+            &FileIndexStore::new(dir),
+            &key().public_key(),
+            Clock::now(&*self.clock),
+        )
+        .await
+        .unwrap();
+    }
+
     fn incremental_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("incremental")
     }
@@ -745,17 +776,7 @@ async fn an_update_reads_a_long_history_a_page_at_a_time() {
         .unpublish_version(&env.caller, "long", "1.41.0")
         .await
         .unwrap();
-    let counting = Arc::new(CountedRecords::over(&env.catalog));
-    let out = env.dir.path().join("paged");
-    let probe = IndexBuilder::new(
-        counting.clone(),
-        env.artifacts.clone(),
-        Arc::new(FileIndexStore::new(&out)),
-        key(),
-        IndexSettings::public(PUBLIC_URL),
-        env.clock.clone(),
-    );
-    probe.rebuild(false).await.unwrap();
+    let (counting, out, probe) = env.counted_probe("paged").await;
     env.publish("long", &format!("1.{}.0", VERSIONS - 1)).await;
     counting.most.store(0, Ordering::SeqCst);
     let slug = Slug::parse("long").unwrap();
@@ -767,13 +788,7 @@ async fn an_update_reads_a_long_history_a_page_at_a_time() {
     );
     let rebuilt = env.rebuild_fresh("rebuilt").await;
     assert_same_index(&out, &rebuilt);
-    verify_index(
-        &FileIndexStore::new(&out),
-        &key().public_key(),
-        Clock::now(&*env.clock),
-    )
-    .await
-    .unwrap();
+    env.assert_verifies(&out).await;
 }
 
 /// A journal holding fixed entries, as a catalog write would have left them.
@@ -803,17 +818,7 @@ async fn a_journaled_change_renders_only_the_versions_it_can_have_changed() {
     for minor in 0..VERSIONS {
         env.publish("long", &format!("1.{minor}.0")).await;
     }
-    let counting = Arc::new(CountedRecords::over(&env.catalog));
-    let out = env.dir.path().join("scoped");
-    let probe = IndexBuilder::new(
-        counting.clone(),
-        env.artifacts.clone(),
-        Arc::new(FileIndexStore::new(&out)),
-        key(),
-        IndexSettings::public(PUBLIC_URL),
-        env.clock.clone(),
-    );
-    probe.rebuild(false).await.unwrap();
+    let (counting, out, probe) = env.counted_probe("scoped").await;
     let slug = Slug::parse("long").unwrap();
     let v = |raw: &str| PluginVersion::parse(raw).unwrap();
     let changes: [(&str, ChangeScope, usize); 4] = [
@@ -878,13 +883,7 @@ async fn a_journaled_change_renders_only_the_versions_it_can_have_changed() {
         let rebuilt = env.rebuild_fresh(&format!("rebuilt-{seq}")).await;
         assert_same_index(&out, &rebuilt);
     }
-    verify_index(
-        &FileIndexStore::new(&out),
-        &key().public_key(),
-        Clock::now(&*env.clock),
-    )
-    .await
-    .unwrap();
+    env.assert_verifies(&out).await;
 }
 
 /// What the test interrupts.

@@ -48,6 +48,8 @@ struct Env {
     write_budget: Arc<AtomicUsize>,
     /// Names of the threads the listener's index writes ran on.
     write_threads: Arc<std::sync::Mutex<BTreeSet<String>>>,
+    /// Keys the listener's index store read through its read cache.
+    cached_reads: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn key() -> IndexSigningKey {
@@ -64,10 +66,12 @@ impl Env {
         ));
         let write_budget = Arc::new(AtomicUsize::new(usize::MAX));
         let write_threads = Arc::default();
+        let cached_reads = Arc::default();
         let index = StopsAfter {
             inner: FileIndexStore::new(dir.path().join("incremental")),
             budget: Arc::clone(&write_budget),
             threads: Arc::clone(&write_threads),
+            cached_reads: Arc::clone(&cached_reads),
         };
         let builder = Arc::new(Self::builder_over(
             &catalog,
@@ -104,6 +108,7 @@ impl Env {
             caller,
             write_budget,
             write_threads,
+            cached_reads,
         }
     }
 
@@ -202,6 +207,7 @@ struct StopsAfter {
     inner: FileIndexStore,
     budget: Arc<AtomicUsize>,
     threads: Arc<std::sync::Mutex<BTreeSet<String>>>,
+    cached_reads: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl StopsAfter {
@@ -223,7 +229,16 @@ impl StopsAfter {
 #[async_trait::async_trait]
 impl IndexStore for StopsAfter {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, StorageError> {
+        self.cached_reads.lock().unwrap().push(key.to_owned());
         self.inner.get(key, if_none_match).await
+    }
+
+    async fn get_uncached(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, StorageError> {
+        self.inner.get_uncached(key, if_none_match).await
     }
 
     async fn put(
@@ -911,6 +926,26 @@ async fn index_writes_run_on_the_index_writer_thread_alone() {
         threads.into_iter().collect::<Vec<_>>(),
         ["index-writer"],
         "threads that wrote the index"
+    );
+}
+
+/// A publish's own reads of its plugin's files (to compare them before a rewrite,
+/// or the new details file's ETag for the response) bypass the store's read cache:
+/// kept there, each publish's one-off reads would push out files clients read, and
+/// the churn grows the heap the allocator keeps (the soak's memory figures).
+#[tokio::test]
+async fn a_publish_reads_no_plugin_file_through_the_read_cache() {
+    let env = Env::new().await;
+    env.publish("github", "1.0.0").await;
+    env.publish("github", "1.1.0").await;
+    let cached = env.cached_reads.lock().unwrap().clone();
+    let plugin_files: Vec<&String> = cached
+        .iter()
+        .filter(|k| IndexPath::parse(k).is_some_and(|p| p.slug().is_some()))
+        .collect();
+    assert!(
+        plugin_files.is_empty(),
+        "read through the cache: {plugin_files:?}"
     );
 }
 

@@ -10,6 +10,9 @@
 //! OPENWORKFLOW_SOAK_SECS=600 ./scripts/aws-local.sh \
 //!   cargo test --profile server -p openworkflow-registry --test cli soak -- --nocapture
 //! ```
+//!
+//! `OPENWORKFLOW_SOAK_PLUGINS=500` spreads the same publishes over ten times the
+//! plugins, each with a tenth of the version history by the end.
 
 // The figures printed are the soak's report (see them with --nocapture).
 #![allow(clippy::print_stdout)]
@@ -25,7 +28,15 @@ use registry_testkit::TestPlugin;
 use super::{SAME_PUBLIC_URL, Server, verify_index_of};
 
 const CONNECTIONS: usize = 64;
-const PLUGINS: usize = 50;
+/// How many fixed plugins the publishes take turns on (`OPENWORKFLOW_SOAK_PLUGINS`,
+/// 50 by default): fewer plugins means longer version histories by the end.
+static PLUGINS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("OPENWORKFLOW_SOAK_PLUGINS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(50)
+});
 /// The server's in-memory cache of index files, smaller than its 64 MB default.
 /// The cache is bounded by design and fills as reads reach files it has not
 /// held; here every publish adds files that reads then reach, so at the default
@@ -71,16 +82,16 @@ fn kind_of(n: u64) -> Kind {
 fn plugin_of(n: u64, kind: Kind) -> usize {
     let n = usize::try_from(n).unwrap();
     match kind {
-        Kind::Publish => (n / 50) % PLUGINS,
-        _ => (n + n / 100) % PLUGINS,
+        Kind::Publish => (n / 50) % *PLUGINS,
+        _ => (n + n / 100) % *PLUGINS,
     }
 }
 
 #[test]
 fn publishes_and_reads_go_round_every_plugin() {
     for wanted in [Kind::Publish, Kind::Details, Kind::Version] {
-        let mut per_plugin = vec![0; PLUGINS];
-        for n in (0..100 * PLUGINS as u64).filter(|&n| kind_of(n) == wanted) {
+        let mut per_plugin = vec![0; *PLUGINS];
+        for n in (0..100 * *PLUGINS as u64).filter(|&n| kind_of(n) == wanted) {
             per_plugin[plugin_of(n, wanted)] += 1;
         }
         assert!(
@@ -133,7 +144,7 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         .pool_max_idle_per_host(CONNECTIONS)
         .build()
         .unwrap();
-    let slugs: Vec<String> = (0..PLUGINS).map(|i| format!("soak-{i:02}")).collect();
+    let slugs: Vec<String> = (0..*PLUGINS).map(|i| format!("soak-{i:02}")).collect();
     for slug in &slugs {
         let status = super::publish_version(&client, &server.base, &admin, slug, "1.0.0").await;
         assert_eq!(status.unwrap(), 201);
@@ -286,7 +297,7 @@ async fn soak_on_the_embedded_backend() {
     let server = Server::start(data.path(), &[SAME_PUBLIC_URL, INDEX_CACHE]);
     soak(&server, "embedded", data.path()).await;
     server.terminate();
-    assert!(verify_index_of(data.path()).await > PLUGINS);
+    assert!(verify_index_of(data.path()).await > *PLUGINS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,5 +337,5 @@ async fn soak_on_the_aws_backend() {
         registry_index::verify::verify_index(&store, &key.public_key(), SystemClock.now())
             .await
             .unwrap_or_else(|e| panic!("the aws index does not verify: {e}"));
-    assert!(verified.files_checked > PLUGINS);
+    assert!(verified.files_checked > *PLUGINS);
 }

@@ -11,7 +11,7 @@ use registry_core::store::{BackendError, ChangeJournal};
 use registry_core::version::PluginVersion;
 
 use crate::path::IndexPath;
-use crate::store::{Fetched, get_path};
+use crate::store::{Fetched, get_path_uncached};
 
 use super::{ChangeReport, IndexBuilder};
 
@@ -129,7 +129,9 @@ impl ChangeListener for InProcessIndexer {
             return Ok(None);
         };
         let path = IndexPath::VersionDetails(slug.clone(), version.clone());
-        match get_path(self.builder.index.as_ref(), &path, None).await {
+        // A one-off read: kept in the store's cache, each publish's new file would
+        // push a hot one out, and the churn of entries fragments the heap.
+        match get_path_uncached(self.builder.index.as_ref(), &path, None).await {
             Ok(Fetched::Found { etag, .. }) => Ok(Some(etag)),
             Ok(_) => Ok(None),
             Err(e) => Err(Box::new(e)),

@@ -49,8 +49,11 @@ pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 /// Where the catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
-    /// SQLite in the data directory.
-    Embedded,
+    /// A SQLite file.
+    Embedded {
+        /// The file; `None`: [`CATALOG_FILE`] in the data directory.
+        file: Option<PathBuf>,
+    },
     /// A PostgreSQL database.
     Postgres {
         /// Its URL (`postgres://user:password@host:port/database`).
@@ -61,6 +64,57 @@ pub enum Backend {
         /// The table's name.
         table: String,
     },
+}
+
+impl Backend {
+    /// The catalog a `DATABASE_URL` names: `postgres://…` (or `postgresql://…`),
+    /// or `sqlite://PATH` for the embedded store (`sqlite:///abs/path` is
+    /// absolute, `sqlite://rel/path` relative to the working directory).
+    pub fn from_database_url(url: &str) -> Result<Self, DatabaseUrlError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres {
+                url: url.to_owned(),
+            });
+        }
+        let Some(path) = url.strip_prefix("sqlite://") else {
+            return Err(DatabaseUrlError::UnknownScheme);
+        };
+        // Options in a query string would be silently dropped here, and an
+        // in-memory catalog would lose every publish at exit: refuse both.
+        if path.is_empty() || path.contains('?') || path.starts_with(':') {
+            return Err(DatabaseUrlError::NotAFile);
+        }
+        Ok(Self::Embedded {
+            file: Some(PathBuf::from(path)),
+        })
+    }
+}
+
+/// Why a `DATABASE_URL` names no catalog this registry can open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseUrlError {
+    /// Neither PostgreSQL nor SQLite.
+    #[error(
+        "DATABASE_URL must be postgres://user:password@host:port/database or sqlite://PATH (sqlite:///absolute/path)"
+    )]
+    UnknownScheme,
+    /// A `sqlite:` URL without a file, or with options.
+    #[error(
+        "a sqlite:// DATABASE_URL names the catalog's file and nothing else (sqlite:///var/lib/registry/catalog.sqlite3): no in-memory database, no ?options"
+    )]
+    NotAFile,
+}
+
+/// Where artifacts and the static index live (`STORAGE_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// The data directory; artifacts are also copied to the bucket when one is
+    /// configured.
+    #[default]
+    Filesystem,
+    /// The bucket: artifacts, the signed index and staged uploads, so every node
+    /// over the same database and bucket serves the same files.
+    S3,
 }
 
 /// Everything needed to open a registry.
@@ -74,7 +128,10 @@ pub struct ServerConfig {
     pub private: bool,
     /// Where the catalog lives.
     pub backend: Backend,
-    /// S3 bucket artifacts replicate to (required with the AWS backend).
+    /// Where artifacts and the index live.
+    pub storage: Storage,
+    /// S3 bucket: the storage with [`Storage::S3`] (and the AWS backend), else
+    /// where artifacts replicate to.
     pub bucket: Option<String>,
     /// The MCP router's thresholds and address policy.
     pub router: McpRouterSettings,
@@ -104,7 +161,8 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             public_url: public_url.into(),
             private: false,
-            backend: Backend::Embedded,
+            backend: Backend::Embedded { file: None },
+            storage: Storage::Filesystem,
             bucket: None,
             router: McpRouterSettings::default(),
             health_interval: DEFAULT_HEALTH_INTERVAL,
@@ -209,23 +267,6 @@ impl Stores {
             index,
         }
     }
-}
-
-/// Artifacts in the data directory, replicated to the configured bucket when
-/// there is one and credentials to reach it.
-async fn local_artifacts(
-    config: &ServerConfig,
-    local: FileArtifactStore,
-    aws: Option<(AwsClients, aws_config::SdkConfig)>,
-) -> anyhow::Result<Arc<ReplicatedArtifactStore>> {
-    let mut remote: Option<Arc<dyn ArtifactStore>> = None;
-    if let (Some(bucket), Some((clients, sdk))) = (&config.bucket, aws)
-        && credentials_available(&sdk).await
-    {
-        require_bucket(&clients, bucket).await?;
-        remote = Some(Arc::new(S3ArtifactStore::new(clients.s3, bucket.clone())));
-    }
-    Ok(Arc::new(ReplicatedArtifactStore::new(local, remote)))
 }
 
 /// `url` with any password replaced, for messages and logs.
@@ -346,12 +387,6 @@ pub async fn open_registry(
 
 async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
     let local = FileArtifactStore::new(&config.data_dir);
-    let local_index = || -> Arc<dyn IndexStore> {
-        Arc::new(FileIndexStore::with_cache_budget(
-            config.data_dir.join(INDEX_DIR),
-            config.index_cache_bytes,
-        ))
-    };
     // The SDK is loaded only when something AWS is configured.
     let aws = if !matches!(config.backend, Backend::Aws { .. }) && config.bucket.is_none() {
         None
@@ -359,51 +394,92 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Some((AwsClients::from_config(&sdk, s3_needs_path_style()), sdk))
     };
-    match (&config.backend, aws) {
-        (Backend::Embedded, aws) => {
-            let db = config.data_dir.join(CATALOG_FILE);
+    let mut stores = match &config.backend {
+        Backend::Embedded { file } => {
+            let db = file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join(CATALOG_FILE));
             let store = Arc::new(
                 SqliteStore::open(&db)
                     .with_context(|| format!("opening catalog {}", db.display()))?,
             );
-            let artifacts = local_artifacts(config, local, aws).await?;
-            let mut stores = Stores::in_one_database(store.clone(), artifacts, local_index());
+            let mut stores = Stores::in_one_database(
+                store.clone(),
+                Arc::new(ReplicatedArtifactStore::new(local.clone(), None)),
+                local_index(config),
+            );
             stores.journal = Some(store);
-            Ok(stores)
+            stores
         }
-        (Backend::Postgres { url }, aws) => {
+        Backend::Postgres { url } => {
             let store = Arc::new(PostgresStore::connect(url).await.with_context(|| {
                 format!("opening the PostgreSQL catalog at {}", redacted_url(url))
             })?);
-            let artifacts = local_artifacts(config, local, aws).await?;
-            let mut stores = Stores::in_one_database(store.clone(), artifacts, local_index());
+            let mut stores = Stores::in_one_database(
+                store.clone(),
+                Arc::new(ReplicatedArtifactStore::new(local.clone(), None)),
+                local_index(config),
+            );
             stores.journal = Some(store);
-            Ok(stores)
+            stores
         }
-        (Backend::Aws { table }, Some((clients, _))) => {
-            let bucket = config.bucket.clone().context(
+        Backend::Aws { table } => {
+            let (clients, _) = aws.as_ref().context("the AWS SDK was not loaded")?;
+            let bucket = config.bucket.as_deref().context(
                 "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET",
             )?;
-            require_table(&clients, table, &bucket).await?;
-            require_bucket(&clients, &bucket).await?;
-            let store = Arc::new(DynamoStore::new(clients.dynamodb, table.clone()));
-            let s3: Arc<dyn ArtifactStore> =
-                Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.clone()));
+            require_table(clients, table, bucket).await?;
+            let store = Arc::new(DynamoStore::new(clients.dynamodb.clone(), table.clone()));
             let mut stores = Stores::in_one_database(
                 store,
-                Arc::new(ReplicatedArtifactStore::new(local, Some(s3))),
-                Arc::new(S3IndexStore::new(clients.s3.clone(), bucket.clone())),
+                Arc::new(ReplicatedArtifactStore::new(local.clone(), None)),
+                local_index(config),
             );
             // The AWS deployment's journal is the table's stream, which the
             // index-builder function reads; this process updates directly.
             stores.journal = None;
-            stores.uploads = Some(Arc::new(S3UploadStore::new(clients.s3, bucket)));
-            Ok(stores)
+            stores
         }
-        (Backend::Aws { .. }, None) => {
-            anyhow::bail!("the AWS SDK was not loaded for the aws backend")
+    };
+    let in_bucket = config.storage == Storage::S3 || matches!(config.backend, Backend::Aws { .. });
+    match (aws, config.bucket.as_deref()) {
+        (Some((clients, sdk)), Some(bucket)) if in_bucket => {
+            if !credentials_available(&sdk).await {
+                anyhow::bail!(
+                    "the bucket {bucket:?} holds the artifacts and the index, but no AWS credentials were found: give them as the SDK reads them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance or task role)"
+                );
+            }
+            require_bucket(&clients, bucket).await?;
+            let s3: Arc<dyn ArtifactStore> =
+                Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.to_owned()));
+            stores.artifacts = Arc::new(ReplicatedArtifactStore::new(local, Some(s3)));
+            stores.index = Arc::new(S3IndexStore::new(clients.s3.clone(), bucket.to_owned()));
+            stores.uploads = Some(Arc::new(S3UploadStore::new(clients.s3, bucket.to_owned())));
         }
+        (_, None) if in_bucket => {
+            anyhow::bail!(
+                "STORAGE_BACKEND=s3 needs a bucket: set S3_BUCKET (or --bucket / OPENWORKFLOW_REGISTRY_BUCKET)"
+            );
+        }
+        // Files stay in the data directory; artifacts are copied to the bucket
+        // when credentials reach it.
+        (Some((clients, sdk)), Some(bucket)) if credentials_available(&sdk).await => {
+            require_bucket(&clients, bucket).await?;
+            let s3: Arc<dyn ArtifactStore> =
+                Arc::new(S3ArtifactStore::new(clients.s3, bucket.to_owned()));
+            stores.artifacts = Arc::new(ReplicatedArtifactStore::new(local, Some(s3)));
+        }
+        _ => {}
     }
+    Ok(stores)
+}
+
+/// The index in the data directory, with its in-memory cache of hot files.
+fn local_index(config: &ServerConfig) -> Arc<dyn IndexStore> {
+    Arc::new(FileIndexStore::with_cache_budget(
+        config.data_dir.join(INDEX_DIR),
+        config.index_cache_bytes,
+    ))
 }
 
 /// Refuses to start on a bucket S3 says does not exist, with the fix in words:
@@ -668,4 +744,48 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_database_url_names_postgres_or_a_sqlite_file() {
+        for url in [
+            "postgres://u:p@db:5432/registry",
+            "postgresql://db/registry",
+        ] {
+            assert_eq!(
+                Backend::from_database_url(url),
+                Ok(Backend::Postgres { url: url.into() })
+            );
+        }
+        let file = |path: &str| Backend::Embedded {
+            file: Some(PathBuf::from(path)),
+        };
+        assert_eq!(
+            Backend::from_database_url("sqlite:///var/lib/registry/catalog.sqlite3"),
+            Ok(file("/var/lib/registry/catalog.sqlite3"))
+        );
+        assert_eq!(
+            Backend::from_database_url("sqlite://data/catalog.sqlite3"),
+            Ok(file("data/catalog.sqlite3"))
+        );
+        for not_a_file in ["sqlite://", "sqlite://:memory:", "sqlite://c.db?mode=ro"] {
+            assert_eq!(
+                Backend::from_database_url(not_a_file),
+                Err(DatabaseUrlError::NotAFile),
+                "{not_a_file}"
+            );
+        }
+        for unknown in ["mysql://db/r", "sqlite:catalog.db", "catalog.sqlite3", ""] {
+            assert_eq!(
+                Backend::from_database_url(unknown),
+                Err(DatabaseUrlError::UnknownScheme),
+                "{unknown}"
+            );
+        }
+    }
 }

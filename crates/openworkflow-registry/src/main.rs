@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openworkflow_registry::{
     ADMIN_KEY_FILE, Backend, CiService, ConnectionLimits, GitHubSettings, MailSettings,
-    OidcSettings, ServerConfig, bootstrap_admin_key, ensure_all_catalog_plugins_local, init_aws,
-    open_registry_now, s3_needs_path_style, serve, shutdown_signal,
+    OidcSettings, ServerConfig, Storage, bootstrap_admin_key, ensure_all_catalog_plugins_local,
+    init_aws, open_registry_now, s3_needs_path_style, serve, shutdown_signal,
 };
 use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
@@ -42,18 +42,30 @@ struct StorageArgs {
         default_value = "./registry-data"
     )]
     data: PathBuf,
-    /// Catalog backend: `embedded` (SQLite), `postgres` or `aws` (DynamoDB + S3); by default `postgres` when the database URL is one, else `embedded`.
+    /// Catalog backend: `embedded` (SQLite), `postgres` or `aws` (DynamoDB + S3); by default whatever the database URL names, else `embedded`.
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_BACKEND", value_enum)]
     backend: Option<BackendKind>,
-    /// The PostgreSQL database (`postgres://user:password@host:port/database`), for the postgres backend.
+    /// The catalog's database: `postgres://user:password@host:port/database`, or `sqlite://PATH` for the embedded store (default: catalog.sqlite3 in the data directory).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// Where artifacts and the index live: `filesystem` (the data directory) or `s3` (the bucket; needed by several nodes); the aws backend is always `s3`.
+    #[arg(long, env = "STORAGE_BACKEND", value_enum)]
+    storage: Option<StorageKind>,
     /// DynamoDB table (the aws backend).
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_TABLE")]
     table: Option<String>,
-    /// S3 bucket: the aws backend's artifacts, or where an embedded registry replicates them.
+    /// S3 bucket: where artifacts and the index live with `s3` storage, else where artifacts are copied to.
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_BUCKET")]
     bucket: Option<String>,
+    /// The spec's name for the bucket (`S3_BUCKET`); give it or --bucket, or both the same.
+    #[arg(long = "s3-bucket", env = "S3_BUCKET", hide = true)]
+    s3_bucket: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StorageKind {
+    Filesystem,
+    S3,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,41 +77,55 @@ enum BackendKind {
 
 impl StorageArgs {
     fn config(&self, public_url: String, private: bool) -> anyhow::Result<ServerConfig> {
-        let postgres_url = self
+        let named = self
             .database_url
             .as_deref()
-            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"));
-        let kind = self.backend.unwrap_or(if postgres_url.is_some() {
-            BackendKind::Postgres
-        } else {
-            BackendKind::Embedded
-        });
-        let backend = match kind {
-            BackendKind::Embedded => Backend::Embedded,
-            BackendKind::Postgres => Backend::Postgres {
-                url: postgres_url
-                    .context(
-                        "the postgres backend needs its database: set --database-url or DATABASE_URL to postgres://user:password@host:port/database",
-                    )?
-                    .to_owned(),
+            .map(Backend::from_database_url)
+            .transpose()?;
+        let backend = match (self.backend, named) {
+            (None, Some(backend)) => backend,
+            (None | Some(BackendKind::Embedded), None) => Backend::Embedded { file: None },
+            (Some(BackendKind::Embedded), Some(file @ Backend::Embedded { .. })) => file,
+            (Some(BackendKind::Postgres), Some(url @ Backend::Postgres { .. })) => url,
+            (Some(BackendKind::Postgres), None) => anyhow::bail!(
+                "the postgres backend needs its database: set --database-url or DATABASE_URL to postgres://user:password@host:port/database"
+            ),
+            (Some(BackendKind::Aws), None) => Backend::Aws {
+                table: self.table.clone().context(
+                    "the aws backend needs a table: set --table or OPENWORKFLOW_REGISTRY_TABLE",
+                )?,
             },
-            BackendKind::Aws => {
-                if self.bucket.is_none() {
-                    anyhow::bail!(
-                        "the aws backend needs a bucket: set --bucket or OPENWORKFLOW_REGISTRY_BUCKET"
-                    );
-                }
-                Backend::Aws {
-                    table: self.table.clone().context(
-                        "the aws backend needs a table: set --table or OPENWORKFLOW_REGISTRY_TABLE",
-                    )?,
-                }
-            }
+            (Some(kind), Some(_)) => anyhow::bail!(
+                "the {kind:?} backend was chosen (--backend / OPENWORKFLOW_REGISTRY_BACKEND), but DATABASE_URL names another catalog: unset one of the two",
+                kind = kind
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default()
+            ),
         };
+        let bucket = match (&self.bucket, &self.s3_bucket) {
+            (Some(ours), Some(spec)) if ours != spec => anyhow::bail!(
+                "OPENWORKFLOW_REGISTRY_BUCKET (or --bucket) is {ours:?} but S3_BUCKET is {spec:?}: set one of them"
+            ),
+            (ours, spec) => ours.clone().or_else(|| spec.clone()),
+        };
+        let storage = match (self.storage, &backend) {
+            (Some(StorageKind::Filesystem), Backend::Aws { .. }) => anyhow::bail!(
+                "the aws backend keeps artifacts and the index in its bucket: unset STORAGE_BACKEND or set it to s3"
+            ),
+            (Some(StorageKind::S3), _) | (None, Backend::Aws { .. }) => Storage::S3,
+            (Some(StorageKind::Filesystem) | None, _) => Storage::Filesystem,
+        };
+        if storage == Storage::S3 && bucket.is_none() {
+            anyhow::bail!(
+                "artifacts and the index go in a bucket (STORAGE_BACKEND=s3, or the aws backend): set S3_BUCKET (or --bucket / OPENWORKFLOW_REGISTRY_BUCKET)"
+            );
+        }
         let mut config = ServerConfig::embedded(self.data.clone(), public_url);
         config.private = private;
         config.backend = backend;
-        config.bucket = self.bucket.clone();
+        config.storage = storage;
+        config.bucket = bucket;
         Ok(config)
     }
 }

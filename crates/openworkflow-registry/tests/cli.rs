@@ -10,6 +10,8 @@ use registry_testkit::{TestPlugin, sha256_hex};
 
 #[path = "cli/soak.rs"]
 mod soak;
+#[path = "cli/spec_config.rs"]
+mod spec_config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_openworkflow-registry");
 

@@ -189,7 +189,7 @@ async fn main() {
         // `cargo test --benches` runs benches as tests; there is nothing to check here.
         return;
     }
-    run("embedded", Backend::Embedded, None).await;
+    run("embedded", Backend::Embedded { file: None }, None).await;
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
         println!(
             "aws backend skipped: run under ./scripts/aws-local.sh to measure it against DynamoDB Local and moto"

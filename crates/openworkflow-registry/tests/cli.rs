@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use registry_testkit::{TestPlugin, sha256_hex};
 
+#[path = "cli/shutdown.rs"]
+mod shutdown;
 #[path = "cli/soak.rs"]
 mod soak;
 #[path = "cli/spec_config.rs"]
@@ -65,7 +67,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for a clean exit, collecting stdout.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    fn terminate(self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -74,6 +76,12 @@ impl Server {
                 .unwrap()
                 .success()
         );
+        self.terminate_sent()
+    }
+
+    /// Waits (10 s at most) for the exit a SIGTERM already sent asked for,
+    /// collecting stdout.
+    fn terminate_sent(mut self) -> (std::process::ExitStatus, String) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -55,6 +55,18 @@ impl IndexStore for AbortAfterWrites {
         self.inner.get(key, if_none_match).await
     }
 
+    async fn get_uncached(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched, StorageError> {
+        self.inner.get_uncached(key, if_none_match).await
+    }
+
+    async fn check_reachable(&self) -> Result<(), StorageError> {
+        self.inner.check_reachable().await
+    }
+
     async fn put(
         &self,
         key: &str,

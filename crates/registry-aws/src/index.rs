@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use registry_core::store::{
     Conflict, Fetched, IndexObject, IndexStore, StorageError, WriteCondition,
@@ -35,6 +36,10 @@ impl S3IndexStore {
 
     fn object_key(key: &str) -> String {
         format!("{INDEX_KEY_PREFIX}{key}")
+    }
+
+    fn no_such_bucket(&self) -> String {
+        format!("the S3 bucket {:?} does not exist", self.bucket)
     }
 }
 
@@ -72,6 +77,11 @@ impl IndexStore for S3IndexStore {
             }
             Err(error) => match status_of(&error) {
                 Some(304) => Ok(Fetched::NotModified),
+                // A bucket that is gone is not a file that is missing: every read
+                // would answer 404 as if the registry were empty.
+                Some(404) if error.code() == Some("NoSuchBucket") => {
+                    Err(StorageError::Unavailable(self.no_such_bucket().into()))
+                }
                 Some(404) => Ok(Fetched::Missing),
                 _ => Err(storage_error(error)),
             },
@@ -143,5 +153,22 @@ impl IndexStore for S3IndexStore {
             .await
             .map_err(storage_error)?;
         Ok(())
+    }
+
+    async fn check_reachable(&self) -> Result<(), StorageError> {
+        match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(match status_of(&error) {
+                Some(404) => StorageError::Unavailable(self.no_such_bucket().into()),
+                Some(403) => StorageError::Unavailable(
+                    format!(
+                        "access to the S3 bucket {:?} is denied to these credentials",
+                        self.bucket
+                    )
+                    .into(),
+                ),
+                _ => storage_error(error),
+            }),
+        }
     }
 }

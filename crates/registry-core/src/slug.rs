@@ -14,6 +14,7 @@ pub const RESERVED_SLUGS: &[&str] = &[
     "index",
     "openapi.json",
     "healthz",
+    "readyz",
 ];
 
 /// Longest slug accepted.

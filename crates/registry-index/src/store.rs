@@ -353,6 +353,26 @@ impl IndexStore for FileIndexStore {
         self.read(key, if_none_match, Admission::Skip).await
     }
 
+    async fn check_reachable(&self) -> Result<(), StorageError> {
+        match tokio::fs::metadata(&self.root).await {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(StorageError::Unavailable(
+                format!(
+                    "the index directory {} is not a directory",
+                    self.root.display()
+                )
+                .into(),
+            )),
+            Err(e) => Err(StorageError::Unavailable(
+                format!(
+                    "the index directory {} cannot be read: {e}",
+                    self.root.display()
+                )
+                .into(),
+            )),
+        }
+    }
+
     async fn put(
         &self,
         key: &str,

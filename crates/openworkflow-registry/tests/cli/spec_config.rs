@@ -188,3 +188,94 @@ fn storage_settings_that_cannot_mean_one_thing_stop_the_start_with_the_fix() {
         "nothing was opened"
     );
 }
+
+/// A bucket deleted under a running registry: `/readyz` names it (and reads
+/// answer 503 rather than 404 as if the registry were empty), while `/healthz`
+/// still says the process is alive.
+#[tokio::test]
+async fn readyz_names_a_bucket_that_went_away_while_healthz_stays_alive() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+        "needs moto's S3: run ./scripts/test.sh"
+    );
+    let name = format!("spec-ready-{}", std::process::id());
+    init_aws(&[
+        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
+        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[("STORAGE_BACKEND", "s3"), ("S3_BUCKET", name.as_str())],
+    );
+    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    let client = reqwest::Client::new();
+    let status = publish_version(&client, &server.base, admin.trim(), "ready-check", "1.0.0")
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let clients = registry_aws::AwsClients::from_env(registry_aws::s3_needs_path_style()).await;
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        clients
+            .s3
+            .delete_object()
+            .bucket(&name)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    clients
+        .s3
+        .delete_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "unavailable");
+    assert_eq!(ready["checks"]["catalog"], "ok");
+    let storage = ready["checks"]["storage"].as_str().unwrap();
+    assert!(
+        storage.contains(&format!("the S3 bucket \"{name}\" does not exist")),
+        "{storage}"
+    );
+    let details = client
+        .get(format!("{}/plugins/ready-check", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        details.status(),
+        503,
+        "not a 404 as if the plugin were gone"
+    );
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    server.terminate();
+}

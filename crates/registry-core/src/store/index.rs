@@ -88,6 +88,13 @@ pub trait IndexStore: Send + Sync {
     /// Removes the file; removing one that is gone succeeds.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
 
+    /// Whether the store can be reached now, whatever it holds (a readiness
+    /// check); the error names what is missing. Stores with nothing to reach
+    /// answer `Ok`.
+    async fn check_reachable(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// An empty store to build a whole index in, swapped in for this one only when
     /// complete, so a rebuild a crash interrupts leaves the previous index whole;
     /// `None` where a store is rebuilt in place (the default).

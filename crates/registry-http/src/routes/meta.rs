@@ -1,5 +1,6 @@
-//! `GET /openapi.json` and `GET /healthz`
+//! `GET /openapi.json`, `GET /healthz` (alive) and `GET /readyz` (ready)
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::openapi::api_document_json;
@@ -24,38 +25,80 @@ pub async fn openapi_document() -> Response {
     response
 }
 
-/// Whether the registry can serve: `{"status": "ok"}` or `{"status": "unavailable"}`.
+/// That the process serves: `{"status": "ok"}`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HealthStatus {
-    /// `ok` or `unavailable`.
+    /// `ok`.
     status: &'static str,
 }
 
-/// The registry's own health: 200 when its catalog answers, 503 otherwise.
+/// Liveness: 200 whenever the process answers, whatever its database and storage
+/// do (an orchestrator restarting the process would not bring them back; that is
+/// what `/readyz` tells a load balancer).
 #[utoipa::path(
     get,
     path = "/healthz",
+    responses((status = 200, description = "The process serves", body = HealthStatus)),
+    tag = "meta"
+)]
+pub async fn health() -> Response {
+    (StatusCode::OK, axum::Json(HealthStatus { status: "ok" })).into_response()
+}
+
+/// Whether the registry can serve requests now, and what each dependency said.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ok` when every check passed, else `unavailable`.
+    status: &'static str,
+    /// `catalog` (the database) and `storage` (the index's directory or bucket):
+    /// `ok`, or what is wrong (`the S3 bucket "x" does not exist`).
+    checks: BTreeMap<&'static str, String>,
+}
+
+/// Readiness: 200 when the catalog's database and the index's storage both
+/// answer, else 503 naming what does not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
     responses(
-        (status = 200, description = "The catalog answers", body = HealthStatus),
-        (status = 503, description = "The catalog does not answer", body = HealthStatus),
+        (status = 200, description = "The database and the storage answer", body = Readiness),
+        (status = 503, description = "One of them does not; `checks` says which and why", body = Readiness),
     ),
     tag = "meta"
 )]
-pub async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.registry.catalog_revision().await {
-        Ok(_) => (StatusCode::OK, axum::Json(HealthStatus { status: "ok" })).into_response(),
-        Err(error) => {
-            tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                "health check failed"
-            );
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(HealthStatus {
-                    status: "unavailable",
-                }),
-            )
-                .into_response()
-        }
+pub async fn readiness(State(state): State<Arc<AppState>>) -> Response {
+    let (catalog, storage) = tokio::join!(
+        state.registry.catalog_revision(),
+        state.index.check_reachable()
+    );
+    let checks = BTreeMap::from([
+        ("catalog", outcome(catalog.map(|_| ()))),
+        ("storage", outcome(storage)),
+    ]);
+    let ready = checks.values().all(|c| c == "ok");
+    if !ready {
+        tracing::warn!(?checks, "not ready");
     }
+    let (code, status) = if ready {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (code, axum::Json(Readiness { status, checks })).into_response()
+}
+
+/// `ok`, or the error with its causes (`storage temporarily unavailable: the S3
+/// bucket "x" does not exist`).
+fn outcome<E: std::error::Error>(result: Result<(), E>) -> String {
+    let Err(error) = result else {
+        return "ok".to_owned();
+    };
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }

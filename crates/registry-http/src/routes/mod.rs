@@ -173,11 +173,12 @@ pub fn mcp_router_routes() -> ApiRoutes {
         .routes(routes!(mcp_router::deregister_instance))
 }
 
-/// `/openapi.json` and `/healthz`.
+/// `/openapi.json`, `/healthz` and `/readyz`.
 pub fn meta_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(meta::openapi_document))
         .routes(routes!(meta::health))
+        .routes(routes!(meta::readiness))
 }
 
 /// Every route with its description: what the self-hosted server mounts, and what

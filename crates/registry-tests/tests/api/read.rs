@@ -293,10 +293,17 @@ async fn a_private_registry_needs_a_read_key_for_every_read() {
 }
 
 #[tokio::test]
-async fn healthz_answers_ok_while_the_catalog_answers() {
+async fn healthz_says_alive_and_readyz_names_each_dependency_it_checked() {
     let app = TestApp::spawn().await;
     let health: Value = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "ok", "checks": {"catalog": "ok", "storage": "ok"}})
+    );
 }
 
 /// Tag case is presentation: `AI` is the tag `ai` in details and search, while the

@@ -68,6 +68,12 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit, collecting stdout.
     fn terminate(self) -> (std::process::ExitStatus, String) {
+        self.send_sigterm();
+        self.terminate_sent()
+    }
+
+    /// Sends SIGTERM, as an operator's `docker stop` or `systemctl stop` does.
+    fn send_sigterm(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -76,7 +82,6 @@ impl Server {
                 .unwrap()
                 .success()
         );
-        self.terminate_sent()
     }
 
     /// Waits (10 s at most) for the exit a SIGTERM already sent asked for,

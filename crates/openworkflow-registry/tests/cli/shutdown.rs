@@ -27,12 +27,7 @@ async fn a_publish_in_flight_at_sigterm_completes_and_new_connections_are_refuse
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(first).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = server.child.id().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    server.send_sigterm();
 
     // The listener closes promptly; the connection in flight stays open.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -88,12 +83,7 @@ async fn a_request_that_never_finishes_cannot_hold_the_stop_past_the_grace() {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = server.child.id().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    server.send_sigterm();
     let signalled_at = Instant::now();
     let deadline = signalled_at + Duration::from_secs(30);
     let status = loop {

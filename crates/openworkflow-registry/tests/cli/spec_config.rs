@@ -25,11 +25,7 @@ async fn the_spec_variables_run_postgres_with_artifacts_and_index_in_the_bucket(
         std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
         "needs moto's S3: run ./scripts/test.sh"
     );
-    let name = format!("spec-config-{}", std::process::id());
-    init_aws(&[
-        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
-        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
-    ]);
+    let name = new_bucket("spec-config");
     let url = registry_testkit::postgres::fresh_schema_url("spec_config").await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(
@@ -40,12 +36,8 @@ async fn the_spec_variables_run_postgres_with_artifacts_and_index_in_the_bucket(
             ("S3_BUCKET", name.as_str()),
         ],
     );
-    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
     let client = reqwest::Client::new();
-    let status = publish_version(&client, &server.base, admin.trim(), "spec-config", "1.0.0")
-        .await
-        .unwrap();
-    assert_eq!(status, 201);
+    publish_as_admin(&client, &server, data.path(), "spec-config").await;
     let schema = client
         .get(format!("{}/plugins/spec-config/1.0.0/schema", server.base))
         .send()
@@ -106,12 +98,8 @@ async fn a_sqlite_database_url_names_the_catalog_file() {
     assert!(url.starts_with("sqlite:///"), "an absolute path: {url}");
     let envs = [("DATABASE_URL", url.as_str())];
     let server = Server::start(data.path(), &envs);
-    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
     let client = reqwest::Client::new();
-    let status = publish_version(&client, &server.base, admin.trim(), "in-a-file", "1.0.0")
-        .await
-        .unwrap();
-    assert_eq!(status, 201);
+    publish_as_admin(&client, &server, data.path(), "in-a-file").await;
     server.terminate();
     assert!(file.exists(), "the catalog is the file the URL names");
     assert!(
@@ -198,22 +186,14 @@ async fn readyz_names_a_bucket_that_went_away_while_healthz_stays_alive() {
         std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
         "needs moto's S3: run ./scripts/test.sh"
     );
-    let name = format!("spec-ready-{}", std::process::id());
-    init_aws(&[
-        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
-        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
-    ]);
+    let name = new_bucket("spec-ready");
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(
         data.path(),
         &[("STORAGE_BACKEND", "s3"), ("S3_BUCKET", name.as_str())],
     );
-    let admin = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
     let client = reqwest::Client::new();
-    let status = publish_version(&client, &server.base, admin.trim(), "ready-check", "1.0.0")
-        .await
-        .unwrap();
-    assert_eq!(status, 201);
+    publish_as_admin(&client, &server, data.path(), "ready-check").await;
     let ready = client
         .get(format!("{}/readyz", server.base))
         .send()
@@ -278,4 +258,28 @@ async fn readyz_names_a_bucket_that_went_away_while_healthz_stays_alive() {
         .unwrap();
     assert_eq!(health.status(), 200);
     server.terminate();
+}
+
+/// A new bucket (and table, which `init-aws` makes beside it) named after `tag`.
+fn new_bucket(tag: &str) -> String {
+    let name = format!("{tag}-{}", std::process::id());
+    init_aws(&[
+        ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),
+        ("OPENWORKFLOW_REGISTRY_BUCKET", name.as_str()),
+    ]);
+    name
+}
+
+/// Publishes `slug` 1.0.0 with the admin key the first start wrote to `data`.
+async fn publish_as_admin(
+    client: &reqwest::Client,
+    server: &Server,
+    data: &std::path::Path,
+    slug: &str,
+) {
+    let admin = std::fs::read_to_string(data.join("admin.key")).unwrap();
+    let status = publish_version(client, &server.base, admin.trim(), slug, "1.0.0")
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
 }

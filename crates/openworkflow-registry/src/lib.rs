@@ -6,6 +6,7 @@
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 mod http_server;
+mod prometheus;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -205,6 +206,8 @@ pub struct OpenedRegistry {
     pub health_interval: Duration,
     /// The HTTP server's bounds on waits and connections.
     pub connections: ConnectionLimits,
+    /// The PostgreSQL catalog, when it is one (for its pool's metrics).
+    pub postgres: Option<Arc<PostgresStore>>,
 }
 
 /// The catalog, keys, artifacts, uploads and index a backend provides.
@@ -223,6 +226,8 @@ struct Stores {
     artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
+    /// The PostgreSQL store, when the catalog is there (its pool's use is a metric).
+    postgres: Option<Arc<PostgresStore>>,
 }
 
 impl Stores {
@@ -265,6 +270,7 @@ impl Stores {
             artifacts,
             uploads: None,
             index,
+            postgres: None,
         }
     }
 }
@@ -382,6 +388,7 @@ pub async fn open_registry(
         artifacts: stores.artifacts,
         health_interval: config.health_interval,
         connections: config.connections,
+        postgres: stores.postgres,
     })
 }
 
@@ -420,7 +427,8 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 Arc::new(ReplicatedArtifactStore::new(local.clone(), None)),
                 local_index(config),
             );
-            stores.journal = Some(store);
+            stores.journal = Some(store.clone());
+            stores.postgres = Some(store);
             stores
         }
         Backend::Aws { table } => {
@@ -610,7 +618,18 @@ pub async fn serve(
         Arc::clone(&opened.registry),
         opened.health_interval,
     ));
-    let state = AppState::with_search(opened.registry, opened.index, opened.search);
+    let mut state = AppState::with_search(opened.registry, opened.index, opened.search);
+    let mut upkeep = None;
+    match prometheus::PrometheusMetrics::new(opened.postgres) {
+        Ok(metrics) => {
+            let metrics = Arc::new(metrics);
+            upkeep = Some(tokio::spawn(fold_metrics_periodically(Arc::clone(
+                &metrics,
+            ))));
+            state = state.with_metrics(metrics);
+        }
+        Err(error) => tracing::warn!(%error, "no metrics: /metrics answers 404"),
+    }
     let app = registry_http::all_routes(Arc::new(state))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let result = serve_http(listener, app, opened.connections, shutdown)
@@ -618,7 +637,21 @@ pub async fn serve(
         .context("serving HTTP");
     background.abort();
     health.abort();
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
+    }
     result
+}
+
+/// Folds recorded histogram samples into their buckets every
+/// [`prometheus::UPKEEP_INTERVAL`], so memory stays bounded however rarely
+/// anything scrapes.
+async fn fold_metrics_periodically(metrics: Arc<prometheus::PrometheusMetrics>) {
+    let mut ticker = tokio::time::interval(prometheus::UPKEEP_INTERVAL);
+    loop {
+        ticker.tick().await;
+        metrics.run_upkeep();
+    }
 }
 
 /// Runs one health pass over every router instance every `interval`; the first

@@ -9,6 +9,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+pub mod request_metrics;
 pub mod routes;
 pub mod session;
 pub mod state;

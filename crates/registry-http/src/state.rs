@@ -16,6 +16,14 @@ pub struct AppState {
     /// Search over the index's shards, kept in memory (shared with the index
     /// builder in process, which draws the home page from the same entries).
     pub search: Arc<IndexedSearch>,
+    /// What `/metrics` renders; `None` where nothing collects metrics (404).
+    pub metrics: Option<Arc<dyn MetricsText>>,
+}
+
+/// The process's metrics in the Prometheus text format.
+pub trait MetricsText: Send + Sync {
+    /// Every metric as Prometheus reads it.
+    fn render(&self) -> String;
 }
 
 impl AppState {
@@ -43,6 +51,13 @@ impl AppState {
             registry,
             index,
             search,
+            metrics: None,
         }
+    }
+
+    /// This state, serving `metrics` at `/metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsText>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }

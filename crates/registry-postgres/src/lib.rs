@@ -53,6 +53,19 @@ pub struct PostgresStore {
     pool: Pool,
 }
 
+/// How the connection pool is used right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections lent out.
+    pub in_use: usize,
+    /// Connections open and waiting to be lent.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// The most connections the pool opens.
+    pub max: usize,
+}
+
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
@@ -62,6 +75,17 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// How the connection pool is used right now (for `/metrics`).
+    pub fn pool_use(&self) -> PoolUse {
+        let status = self.pool.status();
+        PoolUse {
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            waiting: status.waiting,
+            max: status.max_size,
+        }
+    }
+
     /// Connects to the database `url` names (`postgres://user@host:port/db`;
     /// `?options=-csearch_path%3Dschema` picks a schema) and brings its schema
     /// up to date.

@@ -36,6 +36,10 @@ enum CheckOutcome {
     NotRecorded,
 }
 
+/// Router health checks made, by `outcome` (`passed`, `failed`, `removed`: failed
+/// once too often, `not_recorded`).
+const HEALTH_CHECKS_TOTAL: &str = "registry_health_checks_total";
+
 impl Registry {
     /// Checks every registered instance once, at most the configured number at a
     /// time, and records each result.
@@ -67,6 +71,14 @@ impl Registry {
                 }
                 CheckOutcome::NotRecorded => report.not_recorded += 1,
             }
+        }
+        for (outcome, count) in [
+            ("passed", report.passed),
+            ("failed", report.failed),
+            ("removed", report.removed),
+            ("not_recorded", report.not_recorded),
+        ] {
+            metrics::counter!(HEALTH_CHECKS_TOTAL, "outcome" => outcome).increment(count as u64);
         }
         // Only a removal changes a plugin's `healthy_instances`, so only then is
         // its static index rewritten.

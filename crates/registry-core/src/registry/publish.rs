@@ -73,6 +73,9 @@ enum Mode<'a> {
     Update(&'a Slug),
 }
 
+/// Versions published (new plugins included).
+const PUBLISHES_TOTAL: &str = "registry_publishes_total";
+
 impl Registry {
     /// Publishes a version: creates the plugin (owned by the caller's principal) if
     /// the slug is new, else adds any version never used before.
@@ -217,6 +220,7 @@ impl Registry {
             match result {
                 Ok(()) => {
                     tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                    metrics::counter!(PUBLISHES_TOTAL).increment(1);
                     let action = match mode {
                         Mode::Publish => AuditAction::VersionPublished,
                         Mode::Update(_) => AuditAction::PluginUpdated,

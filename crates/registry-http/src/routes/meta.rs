@@ -1,4 +1,5 @@
-//! `GET /openapi.json`, `GET /healthz` (alive) and `GET /readyz` (ready)
+//! `GET /openapi.json`, `GET /healthz` (alive), `GET /readyz` (ready) and
+//! `GET /metrics` (Prometheus)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,4 +102,32 @@ fn outcome<E: std::error::Error>(result: Result<(), E>) -> String {
         cause = inner.source();
     }
     text
+}
+
+/// Media type of the Prometheus text exposition format.
+const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The process's metrics in the Prometheus text format: requests by route and
+/// status with latency histograms, publishes, index updates and their lag, health
+/// checks, database pool use. 404 where nothing collects them (the Lambda
+/// functions).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Every metric", content_type = "text/plain; version=0.0.4"),
+        (status = 404, description = "This deployment collects no metrics"),
+    ),
+    tag = "meta"
+)]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let Some(metrics) = &state.metrics else {
+        return crate::problem::ApiError::no_such_route().into_response();
+    };
+    let mut response = (StatusCode::OK, metrics.render()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+    );
+    response
 }

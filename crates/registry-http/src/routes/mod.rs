@@ -173,12 +173,13 @@ pub fn mcp_router_routes() -> ApiRoutes {
         .routes(routes!(mcp_router::deregister_instance))
 }
 
-/// `/openapi.json`, `/healthz` and `/readyz`.
+/// `/openapi.json`, `/healthz`, `/readyz` and `/metrics`.
 pub fn meta_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(meta::openapi_document))
         .routes(routes!(meta::health))
         .routes(routes!(meta::readiness))
+        .routes(routes!(meta::metrics))
 }
 
 /// Every route with its description: what the self-hosted server mounts, and what
@@ -218,6 +219,9 @@ pub fn serve_routes(routes: ApiRoutes, state: Arc<AppState>) -> Router {
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&state),
             keep_private_answers_private,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::request_metrics::record_request,
         ))
         .layer(axum::middleware::from_fn(
             crate::request_id::assign_request_id,

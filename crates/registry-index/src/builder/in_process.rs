@@ -18,6 +18,16 @@ use super::{ChangeReport, IndexBuilder};
 /// Blocking threads of the writer's runtime: its file writes and catalog reads.
 const WRITER_BLOCKING_THREADS: usize = 2;
 
+/// Seconds from a change reaching the indexer to the index having it (the wait
+/// behind earlier updates, then its own): how far the index lags the catalog.
+const LAG_SECONDS: &str = "registry_index_lag_seconds";
+/// Seconds one update took, once started.
+const UPDATE_SECONDS: &str = "registry_index_update_seconds";
+/// Updates made, by `outcome` (`ok`, `failed`).
+const UPDATES_TOTAL: &str = "registry_index_updates_total";
+/// Updates waiting for the writer.
+const QUEUED: &str = "registry_index_updates_queued";
+
 /// The local server's listener: updates the index right after each catalog write.
 ///
 /// Updates run one at a time on a thread of their own, so the directory store sees
@@ -38,6 +48,7 @@ pub struct InProcessIndexer {
 /// backlog), and where to answer.
 struct Job {
     slug: Option<Slug>,
+    queued_at: std::time::Instant,
     done: tokio::sync::oneshot::Sender<Result<ChangeReport, BackendError>>,
 }
 
@@ -59,6 +70,8 @@ impl InProcessIndexer {
             .spawn(move || {
                 runtime.block_on(async move {
                     while let Some(job) = queue.recv().await {
+                        metrics::gauge!(QUEUED).decrement(1.0);
+                        let started = std::time::Instant::now();
                         let update = async {
                             match (&journal, &job.slug) {
                                 (Some(journal), _) => writer.apply_journal(journal.as_ref()).await,
@@ -74,6 +87,11 @@ impl InProcessIndexer {
                             Ok(report) => report.map_err(|e| Box::new(e) as BackendError),
                             Err(_) => Err(Box::new(UpdatePanicked) as BackendError),
                         };
+                        metrics::histogram!(UPDATE_SECONDS).record(started.elapsed().as_secs_f64());
+                        metrics::histogram!(LAG_SECONDS)
+                            .record(job.queued_at.elapsed().as_secs_f64());
+                        let outcome = if report.is_ok() { "ok" } else { "failed" };
+                        metrics::counter!(UPDATES_TOTAL, "outcome" => outcome).increment(1);
                         // The caller may have gone (its request dropped): the update
                         // stands all the same.
                         let _ = job.done.send(report);
@@ -86,9 +104,17 @@ impl InProcessIndexer {
     /// Runs one update on the writer thread and waits for it.
     async fn update(&self, slug: Option<Slug>) -> Result<ChangeReport, BackendError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Job { slug, done })
-            .map_err(|_| WriterStopped)?;
+        // Counted before it is sent, so the writer never takes one off first.
+        metrics::gauge!(QUEUED).increment(1.0);
+        let sent = self.jobs.send(Job {
+            slug,
+            queued_at: std::time::Instant::now(),
+            done,
+        });
+        if sent.is_err() {
+            metrics::gauge!(QUEUED).decrement(1.0);
+            return Err(Box::new(WriterStopped));
+        }
         answer.await.map_err(|_| WriterStopped)?
     }
 

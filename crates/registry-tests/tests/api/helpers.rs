@@ -30,7 +30,7 @@ pub enum TestBackend {
     Postgres,
 }
 
-fn backend_under_test() -> TestBackend {
+pub fn backend_under_test() -> TestBackend {
     match std::env::var("OPENWORKFLOW_TEST_BACKEND").as_deref() {
         Ok("aws") => TestBackend::Aws,
         Ok("postgres") => TestBackend::Postgres,

@@ -13,6 +13,7 @@ mod instances;
 mod keys;
 mod lifecycle;
 mod mcp_router;
+mod metrics;
 mod moderation;
 mod oidc_issuer;
 mod openapi;

@@ -689,3 +689,30 @@ async fn router_keys_cannot_publish() {
         .await;
     expect_problem(response, StatusCode::FORBIDDEN, "missing_scope").await;
 }
+
+#[tokio::test]
+async fn health_checks_are_counted_by_outcome_in_the_metrics() {
+    let (app, router) = with_weather().await;
+    let healthy = FakeInstance::start(vec![Answer::Healthy("1.0.0")]).await;
+    let failing = FakeInstance::start(vec![Answer::Status(500)]).await;
+    app.register_ok(
+        &router,
+        &registration("weather", "1.0.0", "w-up", &healthy.health_url()),
+    )
+    .await;
+    app.register_ok(
+        &router,
+        &registration("weather", "1.0.0", "w-down", &failing.health_url()),
+    )
+    .await;
+    let before = crate::metrics::scrape(&app).await;
+    let report = app.health_pass().await;
+    assert_eq!((report.passed, report.failed), (1, 1));
+    let after = crate::metrics::scrape(&app).await;
+    for outcome in ["passed", "failed"] {
+        let labels = [("outcome", outcome)];
+        let grew = crate::metrics::total(&after, "registry_health_checks_total", &labels)
+            - crate::metrics::total(&before, "registry_health_checks_total", &labels);
+        assert!(grew >= 1.0, "{outcome}: grew by {grew}");
+    }
+}

@@ -755,20 +755,13 @@ fn verify_checks_the_signed_index_chain_and_pins_its_key() {
     assert!(run.stderr.contains("index key changed"), "{}", run.stderr);
     std::fs::write(&config_path, &pinned).unwrap();
 
-    // A bin altered on the server no longer matches the signed snapshot.
-    let bins = data.path().join("index/snapshot");
-    let bin = std::fs::read_dir(&bins)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .contains("plugins/tide/1.0.0/schema")
-        })
-        .expect("a bin lists the schema");
-    let text = std::fs::read_to_string(&bin).unwrap();
+    // The version bin listing the schema, altered on the server, no longer
+    // matches the hash the plugin's signed bin gives it.
+    let list = data.path().join("index/snapshot/plugins/tide/1-0-0.json");
+    let text = std::fs::read_to_string(&list).unwrap();
+    assert!(text.contains("plugins/tide/1.0.0/schema"), "{text}");
     std::fs::write(
-        &bin,
+        &list,
         text.replace("plugins/tide/1.0.0/schema", "plugins/tide/1.0.0/schemb"),
     )
     .unwrap();

@@ -13,8 +13,10 @@ use registry_core::search::SearchHit;
 use registry_core::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The layout version of every file described here.
-pub const FORMAT_VERSION: u32 = 1;
+/// The layout version of every file described here. Version 2 lists each
+/// version's files in a [`VersionBin`] (version 1 listed them in their plugin's
+/// bin), so a server finding a version 1 index rebuilds it.
+pub const FORMAT_VERSION: u32 = 2;
 /// Signature scheme of the snapshot chain.
 pub const SIGNATURE_ALGORITHM: &str = "ed25519";
 
@@ -90,6 +92,20 @@ pub struct Bin {
     pub format_version: u32,
     /// The bin's three-hex-digit name.
     pub bin: String,
+    /// Path inside the index to the lowercase hex SHA-256 of the file's bytes.
+    pub files: BTreeMap<String, String>,
+}
+
+/// `snapshot/plugins/{slug}/{group}.json`: the hash of every file of one group of
+/// a plugin's versions. Not signed: the plugin's signed bin lists its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionBin {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The plugin's slug.
+    pub plugin: String,
+    /// The group's name ([`crate::path::VersionGroup`]).
+    pub group: String,
     /// Path inside the index to the lowercase hex SHA-256 of the file's bytes.
     pub files: BTreeMap<String, String>,
 }

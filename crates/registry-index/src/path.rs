@@ -80,6 +80,77 @@ impl fmt::Display for Shard {
     }
 }
 
+/// Release versions one [`IndexPath::VersionBin`] covers at most: 16 minor by 16
+/// patch numbers of one major.
+const VERSION_GROUP_SPAN: u64 = 16;
+
+/// The versions of a plugin whose files one version bin lists: those sharing a
+/// major, a run of 16 minors and a run of 16 patches (pre-releases with their
+/// release). A publish rewrites one or two version bins of at most 256 releases,
+/// however long the plugin's history, and a plugin with a few versions has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionGroup {
+    major: u64,
+    minor_run: u64,
+    patch_run: u64,
+}
+
+impl VersionGroup {
+    /// The group `version` belongs to.
+    pub fn of(version: &PluginVersion) -> Self {
+        let v = version.semver();
+        Self {
+            major: v.major,
+            minor_run: v.minor / VERSION_GROUP_SPAN,
+            patch_run: v.patch / VERSION_GROUP_SPAN,
+        }
+    }
+
+    /// Parses the name used in paths (`1-0-2`): decimal numbers without leading
+    /// zeros, so each group has exactly one name.
+    pub fn parse(name: &str) -> Option<Self> {
+        let number = |raw: &str| -> Option<u64> {
+            let canonical = !raw.is_empty()
+                && raw.bytes().all(|b| b.is_ascii_digit())
+                && (raw == "0" || !raw.starts_with('0'));
+            canonical.then(|| raw.parse().ok()).flatten()
+        };
+        let mut parts = name.split('-');
+        let group = Self {
+            major: number(parts.next()?)?,
+            minor_run: number(parts.next()?)?,
+            patch_run: number(parts.next()?)?,
+        };
+        parts.next().is_none().then_some(group)
+    }
+}
+
+impl fmt::Display for VersionGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{}", self.major, self.minor_run, self.patch_run)
+    }
+}
+
+/// Where a file's hash is listed: a signed bin of the snapshot, or a version bin
+/// of a plugin (itself listed, by hash, in the plugin's bin).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Listing {
+    /// `snapshot/{shard}.json`.
+    Bin(Shard),
+    /// `snapshot/plugins/{slug}/{group}.json`.
+    VersionBin(Slug, VersionGroup),
+}
+
+impl Listing {
+    /// The file that holds the list.
+    pub fn path(&self) -> IndexPath {
+        match self {
+            Self::Bin(shard) => IndexPath::Bin(*shard),
+            Self::VersionBin(slug, group) => IndexPath::VersionBin(slug.clone(), *group),
+        }
+    }
+}
+
 /// The kind of an index file, which fixes its cache policy and default media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -97,6 +168,8 @@ pub enum FileKind {
     SearchShard,
     /// One signed bin of the snapshot.
     Bin,
+    /// The hashes of some of one plugin's versions' files.
+    VersionBin,
     /// The signed snapshot.
     Snapshot,
     /// The signed, short-lived timestamp.
@@ -149,6 +222,9 @@ pub enum IndexPath {
     SearchShard(Shard),
     /// `snapshot/{shard}.json`: signed hashes of every file of one shard.
     Bin(Shard),
+    /// `snapshot/plugins/{slug}/{group}.json`: hashes of the files of one group of
+    /// a plugin's versions, listed by hash in the plugin's bin.
+    VersionBin(Slug, VersionGroup),
     /// `snapshot.json`: signed hashes of every bin.
     Snapshot,
     /// `timestamp.json`: the signed, short-lived pointer to the snapshot.
@@ -205,6 +281,7 @@ impl IndexPath {
             Self::Bundle(slug, v) => format!("plugins/{slug}/{v}/bundle"),
             Self::SearchShard(shard) => format!("search/{shard}.json"),
             Self::Bin(shard) => format!("snapshot/{shard}.json"),
+            Self::VersionBin(slug, group) => format!("snapshot/plugins/{slug}/{group}.json"),
             Self::Snapshot => "snapshot.json".to_owned(),
             Self::Timestamp => "timestamp.json".to_owned(),
             Self::PluginPage(slug) => format!("plugins/{slug}.html"),
@@ -248,6 +325,10 @@ impl IndexPath {
                 file.strip_suffix(".json")?,
             )?)),
             ["snapshot", file] => Some(Self::Bin(Shard::parse(file.strip_suffix(".json")?)?)),
+            ["snapshot", "plugins", s, file] => Some(Self::VersionBin(
+                slug(s)?,
+                VersionGroup::parse(file.strip_suffix(".json")?)?,
+            )),
             ["pages", "home.html"] => Some(Self::HomePage),
             ["pages", "404.html"] => Some(Self::NotFoundPage),
             ["assets", name] => Some(Self::Asset(AssetName::parse(name)?)),
@@ -265,6 +346,7 @@ impl IndexPath {
             Self::Bundle(..) => FileKind::Bundle,
             Self::SearchShard(_) => FileKind::SearchShard,
             Self::Bin(_) => FileKind::Bin,
+            Self::VersionBin(..) => FileKind::VersionBin,
             Self::Snapshot => FileKind::Snapshot,
             Self::Timestamp => FileKind::Timestamp,
             Self::PluginPage(_) | Self::VersionPage(..) | Self::HomePage | Self::NotFoundPage => {
@@ -295,27 +377,35 @@ impl IndexPath {
             | Self::Bundle(slug, _)
             | Self::PluginPage(slug)
             | Self::VersionPage(slug, _)
+            | Self::VersionBin(slug, _)
             | Self::DownloadsChart(slug) => Some(slug),
             _ => None,
         }
     }
 
-    /// The bin whose signed list carries this file's hash; `None` for the files of
-    /// the chain itself (bins, snapshot, timestamp) and for the home page, which is
-    /// rewritten from the whole registry after every change (signing it would make
-    /// concurrent updates race on one signed object). A plugin's files and pages
-    /// and its search shard share a bin, so a change to one plugin rewrites exactly
-    /// one bin.
-    pub fn bin(&self) -> Option<Shard> {
+    /// Where this file's hash is listed; `None` for the signed files of the chain
+    /// (bins, snapshot, timestamp) and for the home page, which is rewritten from
+    /// the whole registry after every change (signing it would make concurrent
+    /// updates race on one signed object). A plugin's own files, its version bins
+    /// and its search shard share one bin; a version's files are listed in the
+    /// version bin of its [`VersionGroup`], so no bin grows with one plugin's
+    /// history.
+    pub fn listing(&self) -> Option<Listing> {
         match self {
-            Self::Config | Self::NotFoundPage | Self::Asset(_) => Some(CONFIG_BIN),
-            Self::SearchShard(shard) => Some(*shard),
+            Self::Config | Self::NotFoundPage | Self::Asset(_) => Some(Listing::Bin(CONFIG_BIN)),
+            Self::SearchShard(shard) => Some(Listing::Bin(*shard)),
             Self::Bin(_)
             | Self::Snapshot
             | Self::Timestamp
             | Self::HomePage
             | Self::DownloadsChart(_) => None,
-            plugin_file => plugin_file.slug().map(Shard::of),
+            plugin_file => {
+                let slug = plugin_file.slug()?;
+                Some(match plugin_file.version() {
+                    Some(version) => Listing::VersionBin(slug.clone(), VersionGroup::of(version)),
+                    None => Listing::Bin(Shard::of(slug)),
+                })
+            }
         }
     }
 }
@@ -562,6 +652,7 @@ mod tests {
             IndexPath::Snapshot,
             IndexPath::Timestamp,
             IndexPath::PluginPage(slug.clone()),
+            IndexPath::VersionBin(slug.clone(), VersionGroup::of(&v)),
             IndexPath::VersionPage(slug.clone(), v),
             IndexPath::HomePage,
             IndexPath::NotFoundPage,
@@ -578,22 +669,47 @@ mod tests {
             registry_pages::Site::new("https://registry.example.com").downloads_chart_url("github"),
             "the page shows the chart the roll-up draws"
         );
-        assert_eq!(IndexPath::DownloadsChart(slug).bin(), None, "unsigned");
+        assert_eq!(IndexPath::DownloadsChart(slug).listing(), None, "unsigned");
         assert_eq!(IndexPath::parse("search/400.json"), None, "out of range");
     }
 
     #[test]
-    fn a_plugins_files_share_one_bin_with_its_search_shard() {
+    fn a_plugins_own_files_share_its_search_shards_bin_and_its_versions_are_grouped() {
         let slug = Slug::parse("weather").unwrap();
         let shard = Shard::of(&slug);
-        let v = PluginVersion::parse("1.0.0").unwrap();
+        let v = |raw: &str| PluginVersion::parse(raw).unwrap();
+        let group = |raw: &str| VersionGroup::of(&v(raw));
         for path in [
             IndexPath::PluginDetails(slug.clone()),
-            IndexPath::VersionDetails(slug.clone(), v.clone()),
-            IndexPath::Schema(slug, v),
+            IndexPath::PluginPage(slug.clone()),
             IndexPath::SearchShard(shard),
+            IndexPath::VersionBin(slug.clone(), group("1.0.0")),
         ] {
-            assert_eq!(path.bin(), Some(shard));
+            assert_eq!(path.listing(), Some(Listing::Bin(shard)), "{path}");
+        }
+        for path in [
+            IndexPath::VersionDetails(slug.clone(), v("1.2.3")),
+            IndexPath::Schema(slug.clone(), v("1.2.3")),
+            IndexPath::Bundle(slug.clone(), v("1.2.3")),
+            IndexPath::VersionPage(slug.clone(), v("1.2.3")),
+        ] {
+            assert_eq!(
+                path.listing(),
+                Some(Listing::VersionBin(slug.clone(), group("1.2.3"))),
+                "{path}"
+            );
+        }
+        // A few versions share one group; a long run of patches or minors spreads.
+        assert_eq!(group("1.0.0"), group("1.2.0"));
+        assert_eq!(group("1.15.15"), group("1.0.0-rc.1"));
+        assert_ne!(group("1.0.16"), group("1.0.15"));
+        assert_ne!(group("1.16.0"), group("1.15.0"));
+        assert_ne!(group("2.0.0"), group("1.0.0"));
+        let path = IndexPath::VersionBin(slug, group("3.40.1000"));
+        assert_eq!(path.relative(), "snapshot/plugins/weather/3-2-62.json");
+        assert_eq!(IndexPath::parse(&path.relative()), Some(path));
+        for name in ["01-0-0", "1-0", "1-0-0-0", "1--0", "a-0-0", "+1-0-0"] {
+            assert_eq!(VersionGroup::parse(name), None, "{name}");
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Checking the signed snapshot chain, as a client does: the timestamp is signed
 //! and unexpired, it names the snapshot's hash, the snapshot (signed) names each
-//! bin's hash, and each bin (signed) names every file's hash.
+//! bin's hash, and each bin (signed) names every file's hash; a plugin's version
+//! files are named in its version bins, whose hashes its bin names.
 
 use registry_core::checksum::Sha256Digest;
 use registry_core::store::StorageError;
 use registry_core::timestamp::Timestamp;
 
-use crate::format::{Bin, Snapshot, TimestampDocument};
-use crate::path::IndexPath;
+use crate::format::{Bin, Snapshot, TimestampDocument, VersionBin};
+use crate::path::{IndexPath, Listing, Shard};
 use crate::signing::{IndexPublicKey, SigningError};
 use crate::store::{Fetched, IndexStore, get_path};
 
@@ -38,9 +39,12 @@ pub enum VerifyError {
         /// When it expired.
         expires_at: Timestamp,
     },
-    /// The file is not listed in its bin.
+    /// The file is not listed where a client looks for it.
     #[error("{0} is not in the signed index")]
     NotListed(String),
+    /// A list whose hash the chain vouches for is not a list.
+    #[error("{0} is not a version bin")]
+    Unreadable(String),
     /// Reading failed.
     #[error("reading the index failed")]
     Storage(#[from] StorageError),
@@ -133,20 +137,44 @@ pub async fn verify_file(
     bytes: &[u8],
 ) -> Result<TimestampDocument, VerifyError> {
     let (timestamp, snapshot) = verified_snapshot(store, key, now).await?;
-    let shard = path
-        .bin()
-        .ok_or_else(|| VerifyError::NotListed(path.relative()))?;
+    let not_listed = || VerifyError::NotListed(path.relative());
+    let listing = path.listing().ok_or_else(not_listed)?;
+    let shard = match &listing {
+        Listing::Bin(shard) => *shard,
+        Listing::VersionBin(slug, _) => Shard::of(slug),
+    };
     let bin_path = IndexPath::Bin(shard);
     let bin = verified_bin(store, key, &snapshot, &shard.to_string(), &bin_path).await?;
-    let expected = bin
-        .files
-        .get(&path.relative())
-        .ok_or_else(|| VerifyError::NotListed(path.relative()))?;
+    let files = match &listing {
+        Listing::Bin(_) => bin.files,
+        Listing::VersionBin(..) => {
+            let list_path = listing.path();
+            let list_sha = bin
+                .files
+                .get(&list_path.relative())
+                .ok_or_else(not_listed)?;
+            version_bin(store, &list_path, list_sha).await?.files
+        }
+    };
+    let expected = files.get(&path.relative()).ok_or_else(not_listed)?;
     check_hash(path, bytes, expected)?;
     Ok(timestamp)
 }
 
-/// Verifies the whole chain and every file it names.
+/// A version bin, checked against the hash its plugin's bin lists.
+async fn version_bin(
+    store: &dyn IndexStore,
+    path: &IndexPath,
+    sha: &str,
+) -> Result<VersionBin, VerifyError> {
+    let bytes = read(store, path).await?;
+    check_hash(path, &bytes, sha)?;
+    // Its hash is signed, so unreadable bytes are the signer's fault.
+    serde_json::from_slice(&bytes).map_err(|_| VerifyError::Unreadable(path.relative()))
+}
+
+/// Verifies the whole chain and every file it names, each listed where a client
+/// looks for it.
 pub async fn verify_index(
     store: &dyn IndexStore,
     key: &IndexPublicKey,
@@ -155,14 +183,23 @@ pub async fn verify_index(
     let (timestamp, snapshot) = verified_snapshot(store, key, now).await?;
     let mut files_checked = 0;
     for name in snapshot.bins.keys() {
-        let shard = crate::path::Shard::parse(name)
+        let shard = Shard::parse(name)
             .ok_or_else(|| VerifyError::NotListed(format!("snapshot/{name}.json")))?;
         let bin_path = IndexPath::Bin(shard);
         let bin = verified_bin(store, key, &snapshot, name, &bin_path).await?;
         for (relative, sha) in &bin.files {
-            let path = IndexPath::parse(relative)
-                .ok_or_else(|| VerifyError::NotListed(relative.clone()))?;
-            check_hash(&path, &read(store, &path).await?, sha)?;
+            let path = listed_path(relative, &Listing::Bin(shard))?;
+            if let IndexPath::VersionBin(slug, group) = &path {
+                let list = version_bin(store, &path, sha).await?;
+                let listing = Listing::VersionBin(slug.clone(), *group);
+                for (relative, sha) in &list.files {
+                    let path = listed_path(relative, &listing)?;
+                    check_hash(&path, &read(store, &path).await?, sha)?;
+                    files_checked += 1;
+                }
+            } else {
+                check_hash(&path, &read(store, &path).await?, sha)?;
+            }
             files_checked += 1;
         }
     }
@@ -170,4 +207,11 @@ pub async fn verify_index(
         timestamp,
         files_checked,
     })
+}
+
+/// The path `relative` names, if it is listed where it belongs (`listing`).
+fn listed_path(relative: &str, listing: &Listing) -> Result<IndexPath, VerifyError> {
+    IndexPath::parse(relative)
+        .filter(|path| path.listing().as_ref() == Some(listing))
+        .ok_or_else(|| VerifyError::NotListed(relative.to_owned()))
 }

@@ -25,7 +25,9 @@ use registry_core::store::{
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::version::PluginVersion;
 use registry_core::{Registry, RegistryConfig};
-use registry_index::path::{IndexPath, Shard};
+use registry_index::canonical::to_canonical_json;
+use registry_index::format::{Bin, Signed, Snapshot, VersionBin};
+use registry_index::path::{IndexPath, Shard, VersionGroup};
 use registry_index::verify::{VerifyError, verify_file, verify_index};
 use registry_index::{
     FileIndexStore, InProcessIndexer, IndexBuilder, IndexSettings, IndexSigningKey, IndexedSearch,
@@ -406,6 +408,11 @@ async fn every_file_kind_is_written_as_snapshotted() {
     insta::assert_json_snapshot!("snapshot", snapshot, {
         ".signatures[].sig" => "[signature]",
     });
+    let mut version_bin = read_json(&root, "snapshot/plugins/github/1-0-0.json");
+    for sha in version_bin["files"].as_object_mut().unwrap().values_mut() {
+        *sha = "[sha256]".into();
+    }
+    insta::assert_json_snapshot!("version_bin", version_bin);
     insta::assert_json_snapshot!("timestamp", read_json(&root, "timestamp.json"), {
         ".signatures[].sig" => "[signature]",
         ".signed.snapshot_sha256" => "[sha256]",
@@ -560,12 +567,97 @@ async fn one_publish_rewrites_its_own_files_and_four_shared_ones() {
             &IndexPath::Timestamp
         ]
     );
+    // The new version and the former latest share one version bin, as a plugin's
+    // first 256 releases of a major do.
+    let lists: Vec<&IndexPath> = report
+        .written
+        .iter()
+        .filter(|p| matches!(p, IndexPath::VersionBin(..)))
+        .collect();
+    let group = VersionGroup::of(&PluginVersion::parse("1.2.0").unwrap());
+    assert_eq!(lists, vec![&IndexPath::VersionBin(slug.clone(), group)]);
     assert!(
         report
             .written
             .iter()
             .all(|p| p.slug().is_none_or(|s| *s == slug))
     );
+}
+
+/// A rebuild in place (as on S3) of an index whose bins list each version's files
+/// with their plugin's, as format 1 did: every file stays, each now listed in its
+/// version bin, and nothing the old bins listed elsewhere is deleted.
+#[tokio::test]
+async fn a_rebuild_in_place_moves_an_older_layouts_entries_and_deletes_no_file_still_needed() {
+    let env = Env::new().await;
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        env.publish("tide", version).await;
+    }
+    env.publish("weather", "0.1.0").await;
+    let root = env.incremental_dir();
+    // What format 1 wrote, signed with the same key: a version's files listed in
+    // its plugin's bin.
+    let write = |path: &IndexPath, bytes: Vec<u8>| {
+        std::fs::write(root.join(path.relative()), bytes).unwrap();
+    };
+    let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
+    let mut moved = 0;
+    for shard in Shard::all() {
+        let Ok(bytes) = std::fs::read(root.join(IndexPath::Bin(shard).relative())) else {
+            continue;
+        };
+        let bin: Signed<Bin> = serde_json::from_slice(&bytes).unwrap();
+        let files = bins.entry(shard).or_default();
+        for (key, sha) in bin.signed.files {
+            let path = IndexPath::parse(&key).unwrap();
+            if !matches!(path, IndexPath::VersionBin(..)) {
+                files.insert(key, sha);
+                continue;
+            }
+            let list: VersionBin =
+                serde_json::from_slice(&std::fs::read(root.join(&key)).unwrap()).unwrap();
+            moved += list.files.len();
+            files.extend(list.files);
+            std::fs::remove_file(root.join(&key)).unwrap();
+        }
+    }
+    assert!(moved > 0, "the version bins listed files");
+    let mut snapshot = Snapshot {
+        format_version: 1,
+        bins: BTreeMap::new(),
+    };
+    for (shard, files) in bins {
+        let signed = key()
+            .sign(Bin {
+                format_version: 1,
+                bin: shard.to_string(),
+                files,
+            })
+            .unwrap();
+        let bytes = to_canonical_json(&signed).unwrap();
+        snapshot.bins.insert(
+            shard.to_string(),
+            registry_core::checksum::Sha256Digest::of(&bytes).to_hex(),
+        );
+        write(&IndexPath::Bin(shard), bytes);
+    }
+    write(
+        &IndexPath::Snapshot,
+        to_canonical_json(&key().sign(snapshot).unwrap()).unwrap(),
+    );
+
+    // A timestamp naming the new snapshot: the chain is whole and signed, but
+    // lists version files where format 2 clients do not look.
+    env.builder.renew_timestamp().await.unwrap();
+    assert!(matches!(
+        verify_index(&FileIndexStore::new(&root), &key().public_key(), Clock::now(&*env.clock)).await,
+        Err(VerifyError::NotListed(path)) if path.starts_with("plugins/")
+    ));
+
+    env.builder.rebuild(false).await.unwrap();
+    env.assert_verifies(&root).await;
+    let rebuilt = env.rebuild_fresh("rebuilt").await;
+    assert_same_index(&root, &rebuilt);
 }
 
 #[tokio::test]
@@ -613,6 +705,8 @@ async fn a_new_version_rewrites_the_plugins_own_files_and_the_former_latest_neve
         // 1.2.0 was the latest: its files lose the plugin's list and counts.
         IndexPath::VersionDetails(slug.clone(), v("1.2.0")),
         IndexPath::VersionPage(slug.clone(), v("1.2.0")),
+        // The list of their hashes, which also names 1.0.0's and 1.1.0's.
+        IndexPath::VersionBin(slug.clone(), VersionGroup::of(&v("1.3.0"))),
     ]
     .into();
     assert_eq!(own, expected, "1.0.0 and 1.1.0 are left as they were");
@@ -1057,6 +1151,40 @@ async fn the_signed_chain_verifies_and_catches_tampering_and_staleness() {
         Err(VerifyError::HashMismatch { path }) if path == details.relative()
     ));
     std::fs::write(root.join(details.relative()), &good).unwrap();
+
+    // A version's files are checked through its version bin, itself by hash.
+    let github = Slug::parse("github").unwrap();
+    let version = PluginVersion::parse("1.0.0").unwrap();
+    let schema = IndexPath::Schema(github.clone(), version.clone());
+    let schema_bytes = std::fs::read(root.join(schema.relative())).unwrap();
+    verify_file(&store, &public, now, &schema, &schema_bytes)
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify_file(&store, &public, now, &schema, b"slug: other").await,
+        Err(VerifyError::HashMismatch { path }) if path == schema.relative()
+    ));
+    let list = IndexPath::VersionBin(github, VersionGroup::of(&version)).relative();
+    let list_text = std::fs::read_to_string(root.join(&list)).unwrap();
+    let forged_list = list_text.replacen(
+        "\"plugins/github/1.0.0/schema\":\"",
+        "\"plugins/github/1.0.0/schema\":\"0",
+        1,
+    );
+    assert_ne!(forged_list, list_text);
+    std::fs::write(root.join(&list), forged_list).unwrap();
+    for result in [
+        verify_file(&store, &public, now, &schema, &schema_bytes).await,
+        verify_index(&store, &public, now)
+            .await
+            .map(|v| v.timestamp),
+    ] {
+        assert!(
+            matches!(&result, Err(VerifyError::HashMismatch { path }) if *path == list),
+            "{result:?}"
+        );
+    }
+    std::fs::write(root.join(&list), list_text).unwrap();
 
     let bin = IndexPath::Bin(Shard::of(&Slug::parse("github").unwrap())).relative();
     let bin_text = std::fs::read_to_string(root.join(&bin)).unwrap();

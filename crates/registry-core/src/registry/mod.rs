@@ -209,7 +209,14 @@ pub fn require_publish_right(caller: Option<&Caller>) -> Result<&Caller, Registr
 /// deprecated, or the highest of all if every one is deprecated. Unpublished
 /// and quarantined versions never count.
 pub fn latest_version(versions: &[VersionSummary]) -> Option<&VersionSummary> {
-    let live = || versions.iter().filter(|v| is_listed(v));
+    latest_version_among(versions.iter())
+}
+
+/// [`latest_version`] of some of a plugin's versions, without collecting them.
+pub fn latest_version_among<'a>(
+    versions: impl Iterator<Item = &'a VersionSummary> + Clone,
+) -> Option<&'a VersionSummary> {
+    let live = || versions.clone().filter(|v| is_listed(v));
     let any_stable = live().any(|v| !v.version.is_prerelease());
     let pool = || live().filter(move |v| !any_stable || !v.version.is_prerelease());
     pool()

@@ -1,9 +1,10 @@
 //! Incremental updates: "this plugin changed" rewrites its own files, then its
 //! search shard and bin, then the signed chain.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use registry_core::registry::latest_version;
+use registry_core::registry::{latest_version, latest_version_among};
 use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
 use registry_core::store::{
@@ -12,14 +13,53 @@ use registry_core::store::{
 use registry_core::version::PluginVersion;
 
 use crate::canonical::to_canonical_json;
-use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot};
-use crate::path::{IndexPath, JSON_CONTENT_TYPE, Shard};
+use crate::format::{Bin, FORMAT_VERSION, SearchShard, Signed, Snapshot, VersionBin};
+use crate::path::{IndexPath, JSON_CONTENT_TYPE, Listing, Shard, VersionGroup};
 use crate::render::{PluginRenderer, RenderedFile, latest_record, search_entry};
 use crate::store::{Fetched, WriteCondition, delete_path, get_path, object_at, put_path};
 
-use super::{
-    CAS_ATTEMPTS, ChangeReport, Current, IndexBuilder, IndexError, format_error, state_is_empty,
-};
+use super::{CAS_ATTEMPTS, ChangeReport, Current, IndexBuilder, IndexError, format_error};
+
+/// A list of file hashes (a plugin's bin or one of its version bins) as an update
+/// read it, with the files it is to list.
+#[derive(Default)]
+struct ListEdit {
+    files: BTreeMap<String, String>,
+    etag: Option<String>,
+    /// Hash of the list as read; `None` when there was none.
+    sha256: Option<String>,
+    /// Whether `files` differs from what was read.
+    changed: bool,
+}
+
+impl ListEdit {
+    fn insert(&mut self, key: String, sha: String) {
+        if self.files.get(&key) != Some(&sha) {
+            self.files.insert(key, sha);
+            self.changed = true;
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.changed |= self.files.remove(key).is_some();
+    }
+}
+
+/// The lists one plugin's update edits: its bin, and the version bins of the
+/// versions it answers for.
+struct PluginLists {
+    bin: ListEdit,
+    versions: BTreeMap<VersionGroup, ListEdit>,
+}
+
+impl PluginLists {
+    fn of(&mut self, listing: &Listing) -> Option<&mut ListEdit> {
+        match listing {
+            Listing::Bin(_) => Some(&mut self.bin),
+            Listing::VersionBin(_, group) => self.versions.get_mut(group),
+        }
+    }
+}
 
 /// Version records an incremental update reads at a time.
 const RECORDS_PER_PAGE: usize = 32;
@@ -63,12 +103,10 @@ impl Rerender {
         let Self::Only(named) = self else {
             return None;
         };
-        let others: Vec<_> = plugin
+        let others = plugin
             .versions
             .iter()
-            .filter(|v| !named.contains(&v.version))
-            .cloned()
-            .collect();
+            .filter(|v| !named.contains(&v.version));
         let listed =
             |version: &PluginVersion| plugin.versions.iter().any(|v| &v.version == version);
         Some(
@@ -76,7 +114,7 @@ impl Rerender {
                 .iter()
                 .filter(|version| listed(version))
                 .chain(latest_version(&plugin.versions).map(|v| &v.version))
-                .chain(latest_version(&others).map(|v| &v.version))
+                .chain(latest_version_among(others).map(|v| &v.version))
                 .cloned()
                 .collect(),
         )
@@ -198,18 +236,12 @@ impl IndexBuilder {
             return self.rebuild(false).await;
         }
         let mut report = ChangeReport::default();
-        let mut by_shard: BTreeMap<Shard, BTreeMap<Slug, Rerender>> = BTreeMap::new();
-        for (slug, rerender) in changed {
-            by_shard
-                .entry(Shard::of(slug))
-                .or_default()
-                .insert(slug.clone(), rerender.clone());
-        }
         let mut bins = BTreeMap::new();
-        for (shard, group) in by_shard {
-            report.plugins += group.len();
-            if let Some(bin_sha) = self.update_shard(shard, &group, &mut report).await? {
-                bins.insert(shard, bin_sha);
+        for (slug, rerender) in changed {
+            report.plugins += 1;
+            // A later plugin's answer for a bin they share is the newer one.
+            if let Some(sha) = self.update_plugin(slug, rerender, &mut report).await? {
+                bins.insert(Shard::of(slug), sha);
             }
         }
         // Each step below is checked against what is stored rather than against
@@ -227,92 +259,122 @@ impl IndexBuilder {
         self.update_home_page(&mut report).await?;
         Ok(report)
     }
-    /// Updates one shard's plugins; returns the hash of its bin as it now is
-    /// (`None` when the shard has no bin).
+
+    /// Updates one plugin's files, its search entry, its version bins and its bin;
+    /// returns the hash of its bin as it now is (`None` when it has none).
     ///
-    /// Files a plugin no longer has are deleted before the bin that drops them is
-    /// written: a crash in between leaves the bin naming a missing file, which the
-    /// repeated update deletes again and drops, rather than a file no bin names,
-    /// which nothing would find again.
-    pub(super) async fn update_shard(
+    /// The plugin's bin and search shard are read before the catalog and written
+    /// last, each only if unchanged since: a writer that read the catalog before
+    /// another's update cannot finish, and its retry renders again (and rewrites
+    /// every file) from the catalog as it now is.
+    ///
+    /// Files the plugin no longer has are deleted before the lists that drop them
+    /// are written: a crash in between leaves a list naming a missing file, which
+    /// the repeated update deletes again and drops, rather than a file no list
+    /// names, which nothing would find again.
+    async fn update_plugin(
         &self,
-        shard: Shard,
-        slugs: &BTreeMap<Slug, Rerender>,
+        slug: &Slug,
+        rerender: &Rerender,
         report: &mut ChangeReport,
     ) -> Result<Option<String>, IndexError> {
-        let bin_path = IndexPath::Bin(shard);
-        let shard_path = IndexPath::SearchShard(shard);
+        let home = Shard::of(slug);
+        let shard_path = IndexPath::SearchShard(home);
         for attempt in 0..CAS_ATTEMPTS {
-            // Read the shared files before the catalog: a writer that read the
-            // catalog earlier cannot then win the conditional write below.
-            let bin: Current<Signed<Bin>> = self.read_json(&bin_path).await?;
+            let bin: Current<Signed<Bin>> = self.read_json(&IndexPath::Bin(home)).await?;
+            let mut lists = PluginLists {
+                bin: ListEdit {
+                    files: bin.value.map(|b| b.signed.files).unwrap_or_default(),
+                    etag: bin.etag,
+                    sha256: bin.sha256,
+                    changed: false,
+                },
+                versions: BTreeMap::new(),
+            };
             let search: Current<SearchShard> = self.read_json(&shard_path).await?;
-            let old_files = bin
-                .value
-                .as_ref()
-                .map(|b| b.signed.files.clone())
-                .unwrap_or_default();
-            let mut files = old_files.clone();
-            let mut entries: BTreeMap<String, SearchHit> = search
-                .value
-                .map(|s| s.plugins.into_iter().map(|e| (e.slug.clone(), e)).collect())
-                .unwrap_or_default();
-            let mut gone = Vec::new();
-            for (slug, rerender) in slugs {
-                let plugin = self.catalog.plugin(slug).await?;
-                // A quarantined plugin keeps no files: they all go below.
-                let plugin = plugin.as_ref().filter(|p| p.quarantined.is_none());
-                let only = plugin.and_then(|p| rerender.versions_of(p));
-                // The files this update answers for: the plugin's own, and those of
-                // the versions it renders; any other version's stay as they are.
-                let previous: Vec<String> = files
-                    .keys()
-                    .filter(|k| {
-                        IndexPath::parse(k).is_some_and(|p| {
-                            p.slug() == Some(slug)
-                                && only
-                                    .as_ref()
-                                    .is_none_or(|only| p.version().is_none_or(|v| only.contains(v)))
-                        })
-                    })
-                    .cloned()
-                    .collect();
-                let mut kept = BTreeSet::new();
-                if let Some(plugin) = plugin {
-                    let renderer =
-                        PluginRenderer::new(plugin, &self.settings.public_url, self.site.as_ref());
-                    let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);
-                    let mut pages = VersionsToRender::new(self.catalog.as_ref(), plugin, only);
-                    let mut latest = None;
-                    // Each file is written as it is rendered, and dropped before the next.
-                    while let Some(page) = pages.next().await? {
-                        for record in &page {
-                            for file in renderer.version_files(record).map_err(rendering)? {
-                                self.keep_file(file, attempt > 0, &mut files, &mut kept, report)
-                                    .await?;
-                            }
-                        }
-                        latest = latest.or_else(|| latest_record(plugin, &page).cloned());
-                    }
-                    if let Some(summary) = latest_version(&plugin.versions) {
-                        // Without it the plugin's details would be dropped as gone.
-                        let latest = latest.ok_or_else(|| {
-                            StorageError::Corrupt(format!(
-                                "{slug}@{} is listed but has no record",
-                                summary.version
-                            ))
-                        })?;
-                        for file in renderer.latest_files(&latest).map_err(rendering)? {
-                            self.keep_file(file, attempt > 0, &mut files, &mut kept, report)
+            let plugin = self.catalog.plugin(slug).await?;
+            // A quarantined plugin keeps no files: they all go below.
+            let live = plugin.as_ref().filter(|p| p.quarantined.is_none());
+            let only = live.and_then(|p| rerender.versions_of(p));
+            // The versions whose files this update answers for; any other
+            // version's stay as they are.
+            let answered: BTreeSet<PluginVersion> = match &only {
+                Some(versions) => versions.clone(),
+                None => plugin
+                    .iter()
+                    .flat_map(|p| p.versions.iter().map(|v| v.version.clone()))
+                    .collect(),
+            };
+            for version in &answered {
+                let group = VersionGroup::of(version);
+                if let Entry::Vacant(entry) = lists.versions.entry(group) {
+                    entry.insert(self.read_version_bin(slug, group).await?);
+                }
+            }
+            let answers_for = |key: &String| {
+                IndexPath::parse(key).is_some_and(|p| {
+                    p.slug() == Some(slug)
+                        && !matches!(p, IndexPath::VersionBin(..))
+                        && p.version().is_none_or(|v| answered.contains(v))
+                })
+            };
+            let previous: Vec<String> = lists
+                .versions
+                .values()
+                .chain([&lists.bin])
+                .flat_map(|list| list.files.keys().filter(|k| answers_for(k)).cloned())
+                .collect();
+            let mut kept = BTreeSet::new();
+            if let Some(plugin) = live {
+                let renderer =
+                    PluginRenderer::new(plugin, &self.settings.public_url, self.site.as_ref());
+                let rendering = |e| format_error(&IndexPath::PluginDetails(slug.clone()), e);
+                let mut pages = VersionsToRender::new(self.catalog.as_ref(), plugin, only);
+                let mut latest = None;
+                // Each file is written as it is rendered, and dropped before the next.
+                while let Some(page) = pages.next().await? {
+                    for record in &page {
+                        for file in renderer.version_files(record).map_err(rendering)? {
+                            self.keep_file(file, attempt > 0, &mut lists, &mut kept, report)
                                 .await?;
                         }
                     }
+                    latest = latest.or_else(|| latest_record(plugin, &page).cloned());
                 }
-                for key in previous.into_iter().filter(|k| !kept.contains(k)) {
-                    files.remove(&key);
-                    gone.extend(IndexPath::parse(&key));
+                if let Some(summary) = latest_version(&plugin.versions) {
+                    // Without it the plugin's details would be dropped as gone.
+                    let latest = latest.ok_or_else(|| {
+                        StorageError::Corrupt(format!(
+                            "{slug}@{} is listed but has no record",
+                            summary.version
+                        ))
+                    })?;
+                    for file in renderer.latest_files(&latest).map_err(rendering)? {
+                        self.keep_file(file, attempt > 0, &mut lists, &mut kept, report)
+                            .await?;
+                    }
                 }
-                match plugin.and_then(search_entry) {
+            }
+            let mut gone = Vec::new();
+            for key in previous.into_iter().filter(|k| !kept.contains(k)) {
+                let Some(path) = IndexPath::parse(&key) else {
+                    continue;
+                };
+                if let Some(list) = path.listing().and_then(|l| lists.of(&l)) {
+                    list.remove(&key);
+                }
+                gone.push(path);
+            }
+
+            // Every plugin the catalog knows has a search shard and a bin, if only
+            // empty, as a rebuild writes them; a slug it does not know creates none.
+            let create = plugin.is_some();
+            if create || lists.bin.sha256.is_some() {
+                let mut entries: BTreeMap<String, SearchHit> = search
+                    .value
+                    .map(|s| s.plugins.into_iter().map(|e| (e.slug.clone(), e)).collect())
+                    .unwrap_or_default();
+                match live.and_then(search_entry) {
                     Some(entry) => {
                         entries.insert(slug.to_string(), entry);
                     }
@@ -320,36 +382,39 @@ impl IndexBuilder {
                         entries.remove(slug.as_str());
                     }
                 }
-            }
-            if state_is_empty(&files, &shard_path) && bin.value.is_none() {
-                return Ok(None);
-            }
-            let shard_bytes = self.search_shard_bytes(shard, entries.into_values().collect())?;
-            let shard_sha = registry_core::checksum::Sha256Digest::of(&shard_bytes).to_hex();
-            if attempt > 0 || files.get(&shard_path.relative()) != Some(&shard_sha) {
-                let size = shard_bytes.len();
-                let put = put_path(
-                    self.index.as_ref(),
-                    &shard_path,
-                    &object_at(&shard_path, shard_bytes, JSON_CONTENT_TYPE, 200),
-                    &WriteCondition::unchanged_since(search.etag.as_deref()),
-                )
-                .await;
-                match put {
-                    Ok(_) => report.wrote(&shard_path, size),
-                    Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
-                    Err(e) => return Err(e.into()),
+                let shard_bytes = self.search_shard_bytes(home, entries.into_values().collect())?;
+                let shard_sha = registry_core::checksum::Sha256Digest::of(&shard_bytes).to_hex();
+                if attempt > 0 || lists.bin.files.get(&shard_path.relative()) != Some(&shard_sha) {
+                    let size = shard_bytes.len();
+                    let put = put_path(
+                        self.index.as_ref(),
+                        &shard_path,
+                        &object_at(&shard_path, shard_bytes, JSON_CONTENT_TYPE, 200),
+                        &WriteCondition::unchanged_since(search.etag.as_deref()),
+                    )
+                    .await;
+                    match put {
+                        Ok(_) => report.wrote(&shard_path, size),
+                        Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
                 }
+                lists.bin.insert(shard_path.relative(), shard_sha);
             }
-            files.insert(shard_path.relative(), shard_sha);
-            if files == old_files {
-                return Ok(bin.sha256);
-            }
+
             for path in &gone {
                 delete_path(self.index.as_ref(), path).await?;
                 report.deleted.insert(path.clone());
             }
-            let bin_bytes = self.bin_bytes(shard, files)?;
+            if !self.write_version_bins(slug, &mut lists, report).await? {
+                continue;
+            }
+            let bin = lists.bin;
+            if !(bin.changed || (create && bin.sha256.is_none())) {
+                return Ok(bin.sha256);
+            }
+            let bin_path = IndexPath::Bin(home);
+            let bin_bytes = self.bin_bytes(home, bin.files)?;
             let bin_sha = registry_core::checksum::Sha256Digest::of(&bin_bytes).to_hex();
             let size = bin_bytes.len();
             match put_path(
@@ -368,25 +433,102 @@ impl IndexBuilder {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(IndexError::Contended(bin_path.relative()))
+        Err(IndexError::Contended(IndexPath::Bin(home).relative()))
     }
-    /// Writes `file` unless the bin already records its bytes (always, on a
-    /// `rewrite`), and records it in the bin's `files` and in `kept`.
+
+    /// One of a plugin's version bins as stored now.
+    async fn read_version_bin(
+        &self,
+        slug: &Slug,
+        group: VersionGroup,
+    ) -> Result<ListEdit, IndexError> {
+        let path = IndexPath::VersionBin(slug.clone(), group);
+        let list: Current<VersionBin> = self.read_json(&path).await?;
+        Ok(ListEdit {
+            files: list.value.map(|l| l.files).unwrap_or_default(),
+            etag: list.etag,
+            sha256: list.sha256,
+            changed: false,
+        })
+    }
+
+    /// Writes the version bins that changed, each unless another writer changed it
+    /// since it was read, deletes those left empty, and records what it did in the
+    /// plugin's bin; `false` when another writer came first.
+    async fn write_version_bins(
+        &self,
+        slug: &Slug,
+        lists: &mut PluginLists,
+        report: &mut ChangeReport,
+    ) -> Result<bool, IndexError> {
+        for (group, list) in std::mem::take(&mut lists.versions) {
+            let path = IndexPath::VersionBin(slug.clone(), group);
+            if list.files.is_empty() {
+                if list.sha256.is_some() {
+                    delete_path(self.index.as_ref(), &path).await?;
+                    report.deleted.insert(path.clone());
+                }
+                lists.bin.remove(&path.relative());
+                continue;
+            }
+            let sha = match (list.changed, list.sha256) {
+                (false, Some(sha)) => sha,
+                _ => {
+                    let bytes = self.version_bin_bytes(slug, group, list.files)?;
+                    let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
+                    let size = bytes.len();
+                    let put = put_path(
+                        self.index.as_ref(),
+                        &path,
+                        &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
+                        &WriteCondition::unchanged_since(list.etag.as_deref()),
+                    )
+                    .await;
+                    match put {
+                        Ok(_) => report.wrote(&path, size),
+                        Err(StorageError::Conflict(Conflict::RevisionChanged)) => {
+                            return Ok(false);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    sha
+                }
+            };
+            lists.bin.insert(path.relative(), sha);
+        }
+        Ok(true)
+    }
+
+    /// Writes `file` unless its list already records its bytes (always, on a
+    /// `rewrite`), and records it in that list and in `kept`.
     async fn keep_file(
         &self,
         file: RenderedFile,
         rewrite: bool,
-        files: &mut BTreeMap<String, String>,
+        lists: &mut PluginLists,
         kept: &mut BTreeSet<String>,
         report: &mut ChangeReport,
     ) -> Result<(), IndexError> {
         let key = file.path.relative();
+        let listing = file.path.listing().ok_or_else(|| {
+            IndexError::Storage(StorageError::Corrupt(format!("{key} is listed nowhere")))
+        })?;
+        if let Listing::VersionBin(slug, group) = &listing
+            && let Entry::Vacant(entry) = lists.versions.entry(*group)
+        {
+            entry.insert(self.read_version_bin(slug, *group).await?);
+        }
+        let Some(list) = lists.of(&listing) else {
+            return Err(IndexError::Storage(StorageError::Corrupt(format!(
+                "{key} is listed outside its plugin"
+            ))));
+        };
         let sha = file.sha256.to_hex();
-        if rewrite || files.get(&key) != Some(&sha) {
+        if rewrite || list.files.get(&key) != Some(&sha) {
             let size = self.write_rendered(&file).await?;
             report.wrote(&file.path, size);
         }
-        files.insert(key.clone(), sha);
+        list.insert(key.clone(), sha);
         kept.insert(key);
         Ok(())
     }
@@ -415,5 +557,20 @@ impl IndexBuilder {
             files,
         })?;
         to_canonical_json(&signed).map_err(|e| format_error(&IndexPath::Bin(shard), e))
+    }
+    pub(super) fn version_bin_bytes(
+        &self,
+        slug: &Slug,
+        group: VersionGroup,
+        files: BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, IndexError> {
+        let list = VersionBin {
+            format_version: FORMAT_VERSION,
+            plugin: slug.to_string(),
+            group: group.to_string(),
+            files,
+        };
+        to_canonical_json(&list)
+            .map_err(|e| format_error(&IndexPath::VersionBin(slug.clone(), group), e))
     }
 }

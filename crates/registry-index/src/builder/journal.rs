@@ -1,6 +1,7 @@
 //! Draining the catalog's change journal into the index.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use registry_core::slug::Slug;
 use registry_core::store::ChangeJournal;
@@ -28,10 +29,10 @@ impl IndexBuilder {
             let mut changed: BTreeMap<Slug, Rerender> = BTreeMap::new();
             for entry in &entries {
                 let rerender = Rerender::of(&entry.scope);
-                match changed.get_mut(&entry.slug) {
-                    Some(wider) => wider.absorb(rerender),
-                    None => {
-                        changed.insert(entry.slug.clone(), rerender);
+                match changed.entry(entry.slug.clone()) {
+                    Entry::Occupied(wider) => wider.into_mut().absorb(rerender),
+                    Entry::Vacant(slot) => {
+                        slot.insert(rerender);
                     }
                 }
             }

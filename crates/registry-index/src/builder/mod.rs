@@ -11,7 +11,7 @@
 //! (plugins are never removed from the catalog, only their versions unpublished),
 //! so shared files are never deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use registry_core::store::{ArtifactStore, CatalogStore, StorageError};
@@ -292,10 +292,4 @@ impl IndexBuilder {
         put_path(self.index.as_ref(), &path, &object, &WriteCondition::Always).await?;
         Ok(object.bytes.len())
     }
-}
-
-/// Whether a bin's files are only its search shard: no plugin file is left in it.
-pub(super) fn state_is_empty(files: &BTreeMap<String, String>, shard_path: &IndexPath) -> bool {
-    let shard_key = shard_path.relative();
-    files.keys().all(|k| *k == shard_key)
 }

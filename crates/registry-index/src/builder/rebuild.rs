@@ -10,8 +10,8 @@ use registry_core::search::SearchHit;
 use registry_core::slug::Slug;
 use registry_core::store::StorageError;
 
-use crate::format::{Bin, FORMAT_VERSION, Signed, Snapshot};
-use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Shard};
+use crate::format::{Bin, FORMAT_VERSION, Signed, Snapshot, VersionBin};
+use crate::path::{CONFIG_BIN, IndexPath, JSON_CONTENT_TYPE, Listing, Shard, VersionGroup};
 use crate::render::{FileSource, PluginState, RenderedFile, render_plugin, search_entry};
 use crate::store::{IndexObject, WriteCondition, delete_path, object_at, put_path};
 
@@ -44,19 +44,21 @@ impl IndexBuilder {
 
     async fn rebuild_in_place(&self, force: bool) -> Result<ChangeReport, IndexError> {
         let mut report = ChangeReport::default();
-        let old_bins = Arc::new(if force {
-            BTreeMap::new()
+        let old = Arc::new(if force {
+            OldLists::default()
         } else {
-            self.read_all_bins().await?
+            self.read_old_lists().await?
         });
         let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
+        // Kept only to tell, at the end, which files an in-place rebuild deletes.
+        let mut version_bins: BTreeMap<Listing, BTreeMap<String, String>> = BTreeMap::new();
         let mut shards: BTreeMap<Shard, Vec<SearchHit>> = BTreeMap::new();
 
         let config_sha = self
             .write_json_if_changed(
                 &IndexPath::Config,
                 self.config_bytes()?,
-                known_sha(&old_bins, &IndexPath::Config),
+                old.known_sha(&IndexPath::Config),
                 &mut report,
             )
             .await?;
@@ -69,7 +71,7 @@ impl IndexBuilder {
             bins.entry(CONFIG_BIN)
                 .or_default()
                 .insert(file.path.relative(), sha.clone());
-            if known_sha(&old_bins, &file.path) != Some(&sha) {
+            if old.known_sha(&file.path) != Some(&sha) {
                 site_files.push(file);
             }
         }
@@ -118,7 +120,7 @@ impl IndexBuilder {
             let results: Vec<_> = futures_util::stream::iter(batches)
                 .map(|batch| {
                     let this = self.clone();
-                    let old = Arc::clone(&old_bins);
+                    let old = Arc::clone(&old);
                     tokio::spawn(async move { this.rebuild_plugins(batch, &old).await })
                 })
                 .buffered(REBUILD_CONCURRENCY)
@@ -132,11 +134,12 @@ impl IndexBuilder {
                     for (path, size) in &outcome.written {
                         report.wrote(path, *size);
                     }
-                    let shard = outcome.shard;
-                    let bin = bins.entry(shard).or_default();
-                    bin.extend(outcome.files);
-                    let entries = shards.entry(shard).or_default();
-                    entries.extend(outcome.entry);
+                    bins.entry(outcome.shard).or_default().extend(outcome.files);
+                    version_bins.extend(outcome.version_bins);
+                    shards
+                        .entry(outcome.shard)
+                        .or_default()
+                        .extend(outcome.entry);
                 }
             }
         }
@@ -152,13 +155,13 @@ impl IndexBuilder {
             let path = IndexPath::SearchShard(shard);
             let bytes = self.search_shard_bytes(shard, entries)?;
             let sha = self
-                .write_json_if_changed(&path, bytes, known_sha(&old_bins, &path), &mut report)
+                .write_json_if_changed(&path, bytes, old.known_sha(&path), &mut report)
                 .await?;
             bins.entry(shard).or_default().insert(path.relative(), sha);
         }
         for (shard, files) in &bins {
             let bytes = self.bin_bytes(*shard, files.clone())?;
-            let old_sha = old_bins.get(shard).map(|(_, sha)| sha);
+            let old_sha = old.bin_shas.get(shard);
             let sha = self
                 .write_json_if_changed(&IndexPath::Bin(*shard), bytes, old_sha, &mut report)
                 .await?;
@@ -175,17 +178,27 @@ impl IndexBuilder {
         self.write_home_page(home_page, &mut report).await?;
         self.draw_download_charts(&downloaded).await?;
 
-        for (shard, (old_files, _)) in old_bins.iter() {
-            let new_files = bins.get(shard);
+        for old_files in old.lists.values() {
             for key in old_files.keys() {
-                if new_files.is_none_or(|f| !f.contains_key(key))
-                    && let Some(path) = IndexPath::parse(key)
-                {
+                // Looked up where the file is listed now: an index of an older
+                // format listed it elsewhere.
+                let Some(path) = IndexPath::parse(key) else {
+                    continue;
+                };
+                let listed = match path.listing() {
+                    Some(Listing::Bin(shard)) => bins.get(&shard),
+                    Some(listing) => version_bins.get(&listing),
+                    None => None,
+                }
+                .is_some_and(|files| files.contains_key(key));
+                if !listed {
                     delete_path(self.index.as_ref(), &path).await?;
                     report.deleted.insert(path);
                 }
             }
-            if new_files.is_none() {
+        }
+        for shard in old.bin_shas.keys() {
+            if !bins.contains_key(shard) {
                 delete_path(self.index.as_ref(), &IndexPath::Bin(*shard)).await?;
                 report.deleted.insert(IndexPath::Bin(*shard));
             }
@@ -215,7 +228,7 @@ impl IndexBuilder {
     async fn rebuild_plugins(
         &self,
         batch: Vec<PluginState>,
-        old_bins: &BTreeMap<Shard, (BTreeMap<String, String>, String)>,
+        old: &OldLists,
     ) -> Result<Vec<PluginOutcome>, IndexError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut changed = Vec::new();
@@ -228,16 +241,38 @@ impl IndexBuilder {
             let mut outcome = PluginOutcome {
                 shard: Shard::of(slug),
                 files: Vec::with_capacity(rendered.len()),
+                version_bins: Vec::new(),
                 written: Vec::new(),
                 entry: search_entry(&state.plugin),
             };
             let before = changed.len();
+            let mut groups: BTreeMap<VersionGroup, BTreeMap<String, String>> = BTreeMap::new();
             for file in rendered {
                 let sha = file.sha256.to_hex();
-                outcome.files.push((file.path.relative(), sha.clone()));
-                if known_sha(old_bins, &file.path) != Some(&sha) {
+                let key = file.path.relative();
+                let listing = file.path.listing();
+                if old.known_sha(&file.path) != Some(&sha) {
                     changed.push(file);
                 }
+                match listing {
+                    Some(Listing::VersionBin(_, group)) => {
+                        groups.entry(group).or_default().insert(key, sha);
+                    }
+                    _ => outcome.files.push((key, sha)),
+                }
+            }
+            for (group, files) in groups {
+                let path = IndexPath::VersionBin(slug.clone(), group);
+                let bytes = self.version_bin_bytes(slug, group, files.clone())?;
+                let list = RenderedFile::bytes(path.clone(), bytes, JSON_CONTENT_TYPE, 200);
+                let sha = list.sha256.to_hex();
+                if old.known_sha(&path) != Some(&sha) {
+                    changed.push(list);
+                }
+                outcome.files.push((path.relative(), sha));
+                outcome
+                    .version_bins
+                    .push((Listing::VersionBin(slug.clone(), group), files));
             }
             changed_per_plugin.push(changed.len() - before);
             outcomes.push(outcome);
@@ -284,36 +319,61 @@ impl IndexBuilder {
             })
             .collect()
     }
-    /// Every bin the current snapshot names, with its hash.
-    pub(super) async fn read_all_bins(
-        &self,
-    ) -> Result<BTreeMap<Shard, (BTreeMap<String, String>, String)>, IndexError> {
+    /// What the current snapshot lists: every bin, with its hash, and every
+    /// version bin they name (one read per version bin: only a rebuild in place,
+    /// as on S3, reads them).
+    pub(super) async fn read_old_lists(&self) -> Result<OldLists, IndexError> {
         let snapshot: Current<Signed<Snapshot>> = self.read_json(&IndexPath::Snapshot).await?;
-        let mut bins = BTreeMap::new();
+        let mut old = OldLists::default();
         for (name, sha) in snapshot.value.map(|s| s.signed.bins).unwrap_or_default() {
             let Some(shard) = Shard::parse(&name) else {
                 continue;
             };
             let bin: Current<Signed<Bin>> = self.read_json(&IndexPath::Bin(shard)).await?;
-            if let Some(bin) = bin.value {
-                bins.insert(shard, (bin.signed.files, sha));
+            let Some(bin) = bin.value else {
+                continue;
+            };
+            for key in bin.signed.files.keys() {
+                if let Some(IndexPath::VersionBin(slug, group)) = IndexPath::parse(key) {
+                    let path = IndexPath::VersionBin(slug.clone(), group);
+                    let list: Current<VersionBin> = self.read_json(&path).await?;
+                    if let Some(list) = list.value {
+                        old.lists
+                            .insert(Listing::VersionBin(slug, group), list.files);
+                    }
+                }
             }
+            old.lists.insert(Listing::Bin(shard), bin.signed.files);
+            old.bin_shas.insert(shard, sha);
         }
-        Ok(bins)
+        Ok(old)
+    }
+}
+
+/// What the index listed when a rebuild started.
+#[derive(Default)]
+pub(super) struct OldLists {
+    /// Each bin's and version bin's files.
+    lists: BTreeMap<Listing, BTreeMap<String, String>>,
+    /// Each bin's hash, as the snapshot names it.
+    bin_shas: BTreeMap<Shard, String>,
+}
+
+impl OldLists {
+    /// The hash the index lists for `path`, if it lists one.
+    fn known_sha(&self, path: &IndexPath) -> Option<&String> {
+        self.lists.get(&path.listing()?)?.get(&path.relative())
     }
 }
 
 /// One plugin's part of a rebuild.
 struct PluginOutcome {
+    /// The plugin's search shard, and bin.
     shard: Shard,
+    /// What its bin lists of it: its own files and its version bins, with their hashes.
     files: Vec<(String, String)>,
+    /// Each of its version bins' files.
+    version_bins: Vec<(Listing, BTreeMap<String, String>)>,
     written: Vec<(IndexPath, usize)>,
     entry: Option<SearchHit>,
-}
-
-fn known_sha<'a>(
-    old_bins: &'a BTreeMap<Shard, (BTreeMap<String, String>, String)>,
-    path: &IndexPath,
-) -> Option<&'a String> {
-    old_bins.get(&path.bin()?)?.0.get(&path.relative())
 }

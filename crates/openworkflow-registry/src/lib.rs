@@ -6,6 +6,7 @@
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 mod http_server;
+pub mod probe;
 mod prometheus;
 
 use std::path::{Path, PathBuf};

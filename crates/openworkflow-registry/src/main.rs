@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use openworkflow_registry::probe::{Probe, probe_address, probe_server};
 use openworkflow_registry::{
     ADMIN_KEY_FILE, Backend, CiService, ConnectionLimits, GitHubSettings, MailSettings,
     OidcSettings, ServerConfig, Storage, bootstrap_admin_key, ensure_all_catalog_plugins_local,
@@ -28,8 +29,36 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "openworkflow-registry", version, about)]
 struct Cli {
+    /// Log lines on stderr: `text` for a person, `json` (one object per line) for a log collector.
+    #[arg(
+        long,
+        global = true,
+        env = "OPENWORKFLOW_REGISTRY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
 }
 
 /// Where the registry keeps its data; shared by every command that opens it.
@@ -370,8 +399,25 @@ enum Command {
         #[command(flatten)]
         rate_limits: RateLimitArgs,
     },
+    /// Ask the running server whether it is ready (`GET /readyz` on loopback): exit 0 when it is, 1 with the reason when not. The container image's HEALTHCHECK.
+    Healthcheck {
+        /// Address the server listens on (its --listen); a wildcard address such as `0.0.0.0:8080` is probed on loopback.
+        #[arg(
+            long,
+            env = "OPENWORKFLOW_REGISTRY_LISTEN",
+            default_value = "127.0.0.1:8080"
+        )]
+        listen: String,
+        /// Only ask whether the process answers (`/healthz`), not whether its database and storage do.
+        #[arg(long)]
+        live: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Run one health pass over every registered MCP router instance now and print its report (JSON) on stdout.
-    HealthCheck {
+    #[command(alias = "health-check")]
+    CheckRouters {
         #[command(flatten)]
         storage: StorageArgs,
         #[command(flatten)]
@@ -418,14 +464,9 @@ enum Command {
 // threads; requests run on the HTTP threads' own runtimes (see `serve_http`).
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
         Command::Serve {
             storage,
             listen,
@@ -487,7 +528,24 @@ async fn main() -> anyhow::Result<()> {
             print_secret(created.secret.expose());
             Ok(())
         }
-        Command::HealthCheck { storage, router } => {
+        Command::Healthcheck {
+            listen,
+            live,
+            timeout,
+        } => {
+            let listen = tokio::net::lookup_host(&listen)
+                .await
+                .with_context(|| format!("resolving {listen}"))?
+                .next()
+                .with_context(|| format!("{listen} names no address"))?;
+            let probe = if live { Probe::Live } else { Probe::Ready };
+            let body = probe_server(probe_address(listen), probe, Duration::from_secs(timeout))
+                .await
+                .context("the registry is not healthy")?;
+            print_report(body.trim());
+            Ok(())
+        }
+        Command::CheckRouters { storage, router } => {
             let mut config = storage.config(String::new(), false)?;
             router.apply(&mut config);
             let opened = open_registry_now(&config).await?;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use registry_testkit::{TestPlugin, sha256_hex};
 
+#[path = "cli/image.rs"]
+mod image;
 #[path = "cli/shutdown.rs"]
 mod shutdown;
 #[path = "cli/soak.rs"]

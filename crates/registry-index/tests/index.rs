@@ -622,6 +622,16 @@ async fn a_rebuild_in_place_moves_an_older_layouts_entries_and_deletes_no_file_s
         }
     }
     assert!(moved > 0, "the version bins listed files");
+    let config = std::fs::read_to_string(root.join("config.json")).unwrap();
+    let config_v1 = config.replace("\"format_version\":2", "\"format_version\":1");
+    assert_ne!(config, config_v1);
+    let config_sha = registry_core::checksum::Sha256Digest::of(config_v1.as_bytes()).to_hex();
+    write(&IndexPath::Config, config_v1.into_bytes());
+    for files in bins.values_mut() {
+        if let Some(sha) = files.get_mut("config.json") {
+            *sha = config_sha.clone();
+        }
+    }
     let mut snapshot = Snapshot {
         format_version: 1,
         bins: BTreeMap::new(),
@@ -645,6 +655,10 @@ async fn a_rebuild_in_place_moves_an_older_layouts_entries_and_deletes_no_file_s
         &IndexPath::Snapshot,
         to_canonical_json(&key().sign(snapshot).unwrap()).unwrap(),
     );
+    assert!(
+        !env.builder.is_current().await.unwrap(),
+        "a server rebuilds a format 1 index at start"
+    );
 
     // A timestamp naming the new snapshot: the chain is whole and signed, but
     // lists version files where format 2 clients do not look.
@@ -656,6 +670,7 @@ async fn a_rebuild_in_place_moves_an_older_layouts_entries_and_deletes_no_file_s
 
     env.builder.rebuild(false).await.unwrap();
     env.assert_verifies(&root).await;
+    assert!(env.builder.is_current().await.unwrap());
     let rebuilt = env.rebuild_fresh("rebuilt").await;
     assert_same_index(&root, &rebuilt);
 }

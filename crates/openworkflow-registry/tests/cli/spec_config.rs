@@ -9,7 +9,7 @@ use super::{BIN, Server, init_aws, publish_version};
 
 /// Every storage variable, removed before a case sets its own, so the
 /// environment the suite runs in cannot decide a case.
-const STORAGE_VARIABLES: [&str; 7] = [
+pub(crate) const STORAGE_VARIABLES: [&str; 7] = [
     "DATABASE_URL",
     "STORAGE_BACKEND",
     "S3_BUCKET",

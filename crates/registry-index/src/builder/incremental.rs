@@ -384,20 +384,18 @@ impl IndexBuilder {
                 }
                 let shard_bytes = self.search_shard_bytes(home, entries.into_values().collect())?;
                 let shard_sha = registry_core::checksum::Sha256Digest::of(&shard_bytes).to_hex();
-                if attempt > 0 || lists.bin.files.get(&shard_path.relative()) != Some(&shard_sha) {
-                    let size = shard_bytes.len();
-                    let put = put_path(
-                        self.index.as_ref(),
-                        &shard_path,
-                        &object_at(&shard_path, shard_bytes, JSON_CONTENT_TYPE, 200),
-                        &WriteCondition::unchanged_since(search.etag.as_deref()),
-                    )
-                    .await;
-                    match put {
-                        Ok(_) => report.wrote(&shard_path, size),
-                        Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
+                if (attempt > 0 || lists.bin.files.get(&shard_path.relative()) != Some(&shard_sha))
+                    && self
+                        .put_unless_changed(
+                            &shard_path,
+                            shard_bytes,
+                            search.etag.as_deref(),
+                            report,
+                        )
+                        .await?
+                        .is_none()
+                {
+                    continue;
                 }
                 lists.bin.insert(shard_path.relative(), shard_sha);
             }
@@ -413,24 +411,17 @@ impl IndexBuilder {
             if !(bin.changed || (create && bin.sha256.is_none())) {
                 return Ok(bin.sha256);
             }
-            let bin_path = IndexPath::Bin(home);
             let bin_bytes = self.bin_bytes(home, bin.files)?;
-            let bin_sha = registry_core::checksum::Sha256Digest::of(&bin_bytes).to_hex();
-            let size = bin_bytes.len();
-            match put_path(
-                self.index.as_ref(),
-                &bin_path,
-                &object_at(&bin_path, bin_bytes, JSON_CONTENT_TYPE, 200),
-                &WriteCondition::unchanged_since(bin.etag.as_deref()),
-            )
-            .await
-            {
-                Ok(_) => {
-                    report.wrote(&bin_path, size);
-                    return Ok(Some(bin_sha));
-                }
-                Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
-                Err(e) => return Err(e.into()),
+            let written = self
+                .put_unless_changed(
+                    &IndexPath::Bin(home),
+                    bin_bytes,
+                    bin.etag.as_deref(),
+                    report,
+                )
+                .await?;
+            if written.is_some() {
+                return Ok(written);
             }
         }
         Err(IndexError::Contended(IndexPath::Bin(home).relative()))
@@ -475,28 +466,47 @@ impl IndexBuilder {
                 (false, Some(sha)) => sha,
                 _ => {
                     let bytes = self.version_bin_bytes(slug, group, list.files)?;
-                    let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
-                    let size = bytes.len();
-                    let put = put_path(
-                        self.index.as_ref(),
-                        &path,
-                        &object_at(&path, bytes, JSON_CONTENT_TYPE, 200),
-                        &WriteCondition::unchanged_since(list.etag.as_deref()),
-                    )
-                    .await;
-                    match put {
-                        Ok(_) => report.wrote(&path, size),
-                        Err(StorageError::Conflict(Conflict::RevisionChanged)) => {
-                            return Ok(false);
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    let written = self
+                        .put_unless_changed(&path, bytes, list.etag.as_deref(), report)
+                        .await?;
+                    let Some(sha) = written else {
+                        return Ok(false);
+                    };
                     sha
                 }
             };
             lists.bin.insert(path.relative(), sha);
         }
         Ok(true)
+    }
+
+    /// Writes a JSON file unless another writer changed it since it had `etag`
+    /// (`None`: it was not there); returns the hash of the bytes written, or `None`
+    /// when another writer came first.
+    async fn put_unless_changed(
+        &self,
+        path: &IndexPath,
+        bytes: Vec<u8>,
+        etag: Option<&str>,
+        report: &mut ChangeReport,
+    ) -> Result<Option<String>, IndexError> {
+        let sha = registry_core::checksum::Sha256Digest::of(&bytes).to_hex();
+        let size = bytes.len();
+        let put = put_path(
+            self.index.as_ref(),
+            path,
+            &object_at(path, bytes, JSON_CONTENT_TYPE, 200),
+            &WriteCondition::unchanged_since(etag),
+        )
+        .await;
+        match put {
+            Ok(_) => {
+                report.wrote(path, size);
+                Ok(Some(sha))
+            }
+            Err(StorageError::Conflict(Conflict::RevisionChanged)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Writes `file` unless its list already records its bytes (always, on a

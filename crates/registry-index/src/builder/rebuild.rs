@@ -50,7 +50,8 @@ impl IndexBuilder {
             self.read_old_lists().await?
         });
         let mut bins: BTreeMap<Shard, BTreeMap<String, String>> = BTreeMap::new();
-        // Kept only to tell, at the end, which files an in-place rebuild deletes.
+        // Kept only to tell, at the end, which files an in-place rebuild deletes:
+        // a rebuild from nothing (a fresh generation) deletes none, and holds none.
         let mut version_bins: BTreeMap<Listing, BTreeMap<String, String>> = BTreeMap::new();
         let mut shards: BTreeMap<Shard, Vec<SearchHit>> = BTreeMap::new();
 
@@ -135,7 +136,9 @@ impl IndexBuilder {
                         report.wrote(path, *size);
                     }
                     bins.entry(outcome.shard).or_default().extend(outcome.files);
-                    version_bins.extend(outcome.version_bins);
+                    if !old.lists.is_empty() {
+                        version_bins.extend(outcome.version_bins);
+                    }
                     shards
                         .entry(outcome.shard)
                         .or_default()

@@ -136,9 +136,7 @@ impl IndexBuilder {
                         report.wrote(path, *size);
                     }
                     bins.entry(outcome.shard).or_default().extend(outcome.files);
-                    if !old.lists.is_empty() {
-                        version_bins.extend(outcome.version_bins);
-                    }
+                    version_bins.extend(outcome.version_bins);
                     shards
                         .entry(outcome.shard)
                         .or_default()
@@ -266,16 +264,21 @@ impl IndexBuilder {
             }
             for (group, files) in groups {
                 let path = IndexPath::VersionBin(slug.clone(), group);
-                let bytes = self.version_bin_bytes(slug, group, files.clone())?;
+                // Only an in-place rebuild needs the lists afterwards, to decide
+                // what to delete.
+                let kept = (!old.lists.is_empty()).then(|| files.clone());
+                let bytes = self.version_bin_bytes(slug, group, files)?;
                 let list = RenderedFile::bytes(path.clone(), bytes, JSON_CONTENT_TYPE, 200);
                 let sha = list.sha256.to_hex();
                 if old.known_sha(&path) != Some(&sha) {
                     changed.push(list);
                 }
                 outcome.files.push((path.relative(), sha));
-                outcome
-                    .version_bins
-                    .push((Listing::VersionBin(slug.clone(), group), files));
+                if let Some(files) = kept {
+                    outcome
+                        .version_bins
+                        .push((Listing::VersionBin(slug.clone(), group), files));
+                }
             }
             changed_per_plugin.push(changed.len() - before);
             outcomes.push(outcome);
@@ -375,7 +378,7 @@ struct PluginOutcome {
     shard: Shard,
     /// What its bin lists of it: its own files and its version bins, with their hashes.
     files: Vec<(String, String)>,
-    /// Each of its version bins' files.
+    /// Each of its version bins' files, for an in-place rebuild only.
     version_bins: Vec<(Listing, BTreeMap<String, String>)>,
     written: Vec<(IndexPath, usize)>,
     entry: Option<SearchHit>,

@@ -24,8 +24,8 @@ use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInPa
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
-    IndexStore, KeyStore, McpRouterStore, OrgCatalogStore, OrgStore, OwnershipStore,
-    RateLimitStore, ReportStore, TrustedPublishingStore, UploadStore, owner_only,
+    IndexStore, KeyStore, McpRouterStore, NodeCoordination, OrgCatalogStore, OrgStore,
+    OwnershipStore, RateLimitStore, ReportStore, TrustedPublishingStore, UploadStore, owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -154,6 +154,9 @@ pub struct ServerConfig {
     pub mail: Option<MailSettings>,
     /// Bytes of recently read index files kept in memory (0: none).
     pub index_cache_bytes: usize,
+    /// The index signing key's file, when given rather than kept in the data
+    /// directory; read, never created (required when nodes share the index).
+    pub index_key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -175,7 +178,14 @@ impl ServerConfig {
             ci_issuers: CiTokenSettings::public_ci("").issuers,
             mail: None,
             index_cache_bytes: registry_index::DEFAULT_INDEX_CACHE_BYTES,
+            index_key_file: None,
         }
+    }
+
+    /// Whether several nodes can serve this registry: a PostgreSQL catalog with
+    /// artifacts and the index in a bucket, so nothing a node writes is its own.
+    pub fn shares_index(&self) -> bool {
+        matches!(self.backend, Backend::Postgres { .. }) && self.storage == Storage::S3
     }
 }
 
@@ -209,6 +219,11 @@ pub struct OpenedRegistry {
     pub connections: ConnectionLimits,
     /// The PostgreSQL catalog, when it is one (for its pool's metrics).
     pub postgres: Option<Arc<PostgresStore>>,
+    /// How processes sharing the catalog take turns (none on the aws backend,
+    /// whose index has one writer, the index-builder function).
+    pub coordination: Option<Arc<dyn NodeCoordination>>,
+    /// Whether other nodes may share the index (see [`ServerConfig::shares_index`]).
+    pub shares_index: bool,
 }
 
 /// The catalog, keys, artifacts, uploads and index a backend provides.
@@ -229,6 +244,7 @@ struct Stores {
     index: Arc<dyn IndexStore>,
     /// The PostgreSQL store, when the catalog is there (its pool's use is a metric).
     postgres: Option<Arc<PostgresStore>>,
+    coordination: Option<Arc<dyn NodeCoordination>>,
 }
 
 impl Stores {
@@ -272,6 +288,7 @@ impl Stores {
             uploads: None,
             index,
             postgres: None,
+            coordination: None,
         }
     }
 }
@@ -302,12 +319,7 @@ pub async fn open_registry(
     {
         stores.index = fault::arm(stores.index);
     }
-    let key_file = config.data_dir.join(INDEX_KEY_FILE);
-    let (key, created) = IndexSigningKey::load_or_create(&key_file)
-        .with_context(|| format!("loading the index signing key {}", key_file.display()))?;
-    if created {
-        tracing::info!(file = %key_file.display(), "created the index signing key");
-    }
+    let key = index_signing_key(config)?;
     let mut settings = IndexSettings::public(config.public_url.clone());
     settings.auth_required = config.private;
     let artifacts: Arc<dyn ArtifactStore> = stores.artifacts.clone();
@@ -318,17 +330,19 @@ pub async fn open_registry(
         Arc::clone(&stores.index),
         Duration::ZERO,
     ));
-    let builder = Arc::new(
-        IndexBuilder::new(
-            Arc::clone(&stores.catalog),
-            Arc::clone(&artifacts),
-            Arc::clone(&stores.index),
-            key,
-            settings,
-            Arc::clone(&clock),
-        )
-        .sharing_search(Arc::clone(&search)),
-    );
+    let mut builder = IndexBuilder::new(
+        Arc::clone(&stores.catalog),
+        Arc::clone(&artifacts),
+        Arc::clone(&stores.index),
+        key,
+        settings,
+        Arc::clone(&clock),
+    )
+    .sharing_search(Arc::clone(&search));
+    if let Some(coordination) = &stores.coordination {
+        builder = builder.taking_turns(Arc::clone(coordination));
+    }
+    let builder = Arc::new(builder);
     let indexer = Arc::new(InProcessIndexer::new(Arc::clone(&builder), stores.journal)?);
     let mut registry = Registry::new(
         stores.catalog,
@@ -390,7 +404,37 @@ pub async fn open_registry(
         health_interval: config.health_interval,
         connections: config.connections,
         postgres: stores.postgres,
+        coordination: stores.coordination,
+        shares_index: config.shares_index(),
     })
+}
+
+/// The index signing key: the file configured, which every node sharing the index
+/// must be given, else the one in the data directory, created on first start
+/// (enough for one node: a second node's own key finds the shared index signed by
+/// another, and it refuses to start, see [`ensure_index`]).
+fn index_signing_key(config: &ServerConfig) -> anyhow::Result<IndexSigningKey> {
+    if let Some(file) = &config.index_key_file {
+        let text = std::fs::read_to_string(file).with_context(|| {
+            format!(
+                "reading the index signing key {} (OPENWORKFLOW_REGISTRY_INDEX_KEY_FILE)",
+                file.display()
+            )
+        })?;
+        return IndexSigningKey::from_hex(&text).with_context(|| {
+            format!(
+                "the index signing key {} is not 64 hex characters (make one with `openssl rand -hex 32`)",
+                file.display()
+            )
+        });
+    }
+    let key_file = config.data_dir.join(INDEX_KEY_FILE);
+    let (key, created) = IndexSigningKey::load_or_create(&key_file)
+        .with_context(|| format!("loading the index signing key {}", key_file.display()))?;
+    if created {
+        tracing::info!(file = %key_file.display(), "created the index signing key");
+    }
+    Ok(key)
 }
 
 async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
@@ -416,7 +460,8 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 Arc::new(ReplicatedArtifactStore::new(local.clone(), None)),
                 local_index(config),
             );
-            stores.journal = Some(store);
+            stores.journal = Some(store.clone());
+            stores.coordination = Some(store);
             stores
         }
         Backend::Postgres { url } => {
@@ -429,6 +474,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
                 local_index(config),
             );
             stores.journal = Some(store.clone());
+            stores.coordination = Some(store.clone());
             stores.postgres = Some(store);
             stores
         }
@@ -595,7 +641,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    ensure_index(&opened.builder).await?;
+    ensure_index(&opened.builder, opened.shares_index).await?;
     opened
         .indexer
         .catch_up()
@@ -614,10 +660,12 @@ pub async fn serve(
         Arc::clone(&opened.registry),
         Arc::clone(&opened.builder),
         Arc::clone(&opened.indexer),
+        opened.coordination.clone(),
     ));
     let health = tokio::spawn(check_health_periodically(
         Arc::clone(&opened.registry),
         opened.health_interval,
+        opened.coordination.clone(),
     ));
     let mut state = AppState::with_search(opened.registry, opened.index, opened.search);
     let mut upkeep = None;
@@ -657,12 +705,20 @@ async fn fold_metrics_periodically(metrics: Arc<prometheus::PrometheusMetrics>) 
 
 /// Runs one health pass over every router instance every `interval`; the first
 /// after one interval, so instances registering at start-up get a moment to come up.
-async fn check_health_periodically(registry: Arc<Registry>, interval: Duration) {
+/// Of the nodes sharing the catalog, one runs each period's pass.
+async fn check_health_periodically(
+    registry: Arc<Registry>,
+    interval: Duration,
+    coordination: Option<Arc<dyn NodeCoordination>>,
+) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     // A pass slower than the interval delays the next instead of bunching them.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if !claim_this_period(coordination.as_deref(), HEALTH_JOB, interval).await {
+            continue;
+        }
         match registry.run_health_pass().await {
             Ok(report) if report.checked > 0 => tracing::info!(
                 checked = report.checked,
@@ -680,22 +736,77 @@ async fn check_health_periodically(registry: Arc<Registry>, interval: Duration) 
     }
 }
 
-/// Rebuilds the index unless it exists and matches this server's settings.
-pub async fn ensure_index(builder: &IndexBuilder) -> anyhow::Result<()> {
-    if builder.is_current().await.context("reading the index")? {
-        return Ok(());
-    }
-    let report = builder
-        .rebuild(false)
+/// Rebuilds the index unless it exists and matches this server's settings: as the
+/// index's one writer, so of nodes starting together on a new bucket one builds it
+/// and the others find it current. With `shared`, an index another key signed or
+/// naming another public URL is refused, not rebuilt: it is other nodes' too.
+pub async fn ensure_index(builder: &IndexBuilder, shared: bool) -> anyhow::Result<()> {
+    builder
+        .as_sole_writer(async {
+            if builder.is_current().await.context("reading the index")? {
+                return Ok(());
+            }
+            if shared
+                && let Some(foreign) = builder.foreign_index().await.context("reading the index")?
+            {
+                let ours = builder.config();
+                anyhow::bail!(
+                    "the index in the bucket is signed with key {} for {}, and this node would sign it with key {} for {}: nodes sharing a bucket share one index key and one public URL, so give every node the same --index-key-file (OPENWORKFLOW_REGISTRY_INDEX_KEY_FILE; `openssl rand -hex 32` makes one) and the same --public-url (OPENWORKFLOW_REGISTRY_PUBLIC_URL). To move the registry to a new key or address on purpose, stop every node, delete index/config.json from the bucket and start one node: it rebuilds the index",
+                    foreign.key_id,
+                    foreign.api_url,
+                    ours.index_public_key.key_id,
+                    ours.api_url
+                );
+            }
+            let report = builder
+                .rebuild(false)
+                .await
+                .context("rebuilding the index")?;
+            tracing::info!(
+                plugins = report.plugins,
+                written = report.written.len(),
+                removed = report.deleted.len(),
+                "index rebuilt"
+            );
+            Ok(())
+        })
         .await
-        .context("rebuilding the index")?;
-    tracing::info!(
-        plugins = report.plugins,
-        written = report.written.len(),
-        removed = report.deleted.len(),
-        "index rebuilt"
-    );
-    Ok(())
+}
+
+/// The scheduled job of the router's health passes.
+const HEALTH_JOB: &str = "router-health";
+/// The scheduled job of the download roll-up.
+const ROLLUP_JOB: &str = "download-rollup";
+
+/// Whether this process runs `job`, done every `interval`, now: a process alone
+/// always does; of processes sharing the catalog, the one that claims the current
+/// period (wall-clock time in whole intervals) does.
+async fn claim_this_period(
+    coordination: Option<&dyn NodeCoordination>,
+    job: &str,
+    interval: Duration,
+) -> bool {
+    let Some(coordination) = coordination else {
+        return true;
+    };
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let period = since_epoch.as_millis() / interval.as_millis().max(1);
+    match coordination
+        .claim_scheduled_run(job, u64::try_from(period).unwrap_or(u64::MAX))
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::warn!(
+                job,
+                error = &error as &dyn std::error::Error,
+                "claiming a scheduled run failed; skipping it"
+            );
+            false
+        }
+    }
 }
 
 /// Folds the daily download counters into each plugin's total (and so into the
@@ -710,7 +821,7 @@ pub async fn roll_up_downloads(
         .await
         .context("rolling up the download counters")?;
     builder
-        .draw_download_charts(&changed)
+        .as_sole_writer(builder.draw_download_charts(&changed))
         .await
         .context("drawing the downloads charts")?;
     Ok(changed)
@@ -720,6 +831,7 @@ async fn maintain_periodically(
     registry: Arc<Registry>,
     builder: Arc<IndexBuilder>,
     indexer: Arc<InProcessIndexer>,
+    coordination: Option<Arc<dyn NodeCoordination>>,
 ) {
     let mut ticker = tokio::time::interval(DOWNLOAD_ROLLUP_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -732,17 +844,30 @@ async fn maintain_periodically(
                 "applying the change journal failed"
             );
         }
-        match roll_up_downloads(&registry, &builder).await {
-            Ok(changed) if !changed.is_empty() => {
-                tracing::info!(changed = changed.len(), "download counters rolled up");
+        if claim_this_period(
+            coordination.as_deref(),
+            ROLLUP_JOB,
+            DOWNLOAD_ROLLUP_INTERVAL,
+        )
+        .await
+        {
+            match roll_up_downloads(&registry, &builder).await {
+                Ok(changed) if !changed.is_empty() => {
+                    tracing::info!(changed = changed.len(), "download counters rolled up");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(
+                    error = &*error as &dyn std::error::Error,
+                    "download roll-up failed"
+                ),
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(
-                error = &*error as &dyn std::error::Error,
-                "download roll-up failed"
-            ),
         }
-        if let Err(error) = builder.renew_timestamp_if_due().await {
+        // Every node asks, as the index's one writer: the first to find the
+        // timestamp due renews it, and the rest find it renewed.
+        if let Err(error) = builder
+            .as_sole_writer(builder.renew_timestamp_if_due())
+            .await
+        {
             tracing::warn!(
                 error = &error as &dyn std::error::Error,
                 "renewing the index timestamp failed"

@@ -89,6 +89,9 @@ struct StorageArgs {
     /// The spec's name for the bucket (`S3_BUCKET`); give it or --bucket, or both the same.
     #[arg(long = "s3-bucket", env = "S3_BUCKET", hide = true)]
     s3_bucket: Option<String>,
+    /// File holding the index signing key (64 hex characters: `openssl rand -hex 32`); required, and the same file on every node, when the catalog is in PostgreSQL and the index in a bucket; default: index.key in the data directory, created on first start.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_INDEX_KEY_FILE")]
+    index_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +158,7 @@ impl StorageArgs {
         config.backend = backend;
         config.storage = storage;
         config.bucket = bucket;
+        config.index_key_file = self.index_key_file.clone();
         Ok(config)
     }
 }
@@ -485,12 +489,18 @@ async fn main() -> anyhow::Result<()> {
                 public_url.unwrap_or_else(|| format!("http://{local}")),
                 private,
             )?;
+
             router.apply(&mut config);
             connections.apply(&mut config);
             sign_in.apply(&mut config);
             rate_limits.apply(&mut config);
             let opened = open_registry_now(&config).await?;
-            if let Some(created) = bootstrap_admin_key(&opened.registry, &storage.data).await? {
+            // As the one writer, so nodes started together make one admin key.
+            let bootstrapped = opened
+                .builder
+                .as_sole_writer(bootstrap_admin_key(&opened.registry, &storage.data))
+                .await?;
+            if let Some(created) = bootstrapped {
                 announce_admin_key(&storage.data.join(ADMIN_KEY_FILE), created.secret.expose());
             }
             tracing::info!(

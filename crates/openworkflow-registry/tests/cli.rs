@@ -10,6 +10,8 @@ use registry_testkit::{TestPlugin, sha256_hex};
 
 #[path = "cli/image.rs"]
 mod image;
+#[path = "cli/nodes.rs"]
+mod nodes;
 #[path = "cli/shutdown.rs"]
 mod shutdown;
 #[path = "cli/soak.rs"]

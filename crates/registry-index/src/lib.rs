@@ -31,7 +31,7 @@ pub const INDEX_DIR: &str = "index";
 pub const INDEX_KEY_FILE: &str = "index.key";
 
 pub use builder::InProcessIndexer;
-pub use builder::{ChangeReport, IndexBuilder, IndexError, IndexSettings};
+pub use builder::{ChangeReport, ForeignIndex, IndexBuilder, IndexError, IndexSettings, Rerender};
 pub use hot::DEFAULT_BUDGET as DEFAULT_INDEX_CACHE_BYTES;
 pub use path::{IndexPath, Shard};
 pub use search::IndexedSearch;

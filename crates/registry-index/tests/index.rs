@@ -31,6 +31,7 @@ use registry_index::path::{IndexPath, Shard, VersionGroup};
 use registry_index::verify::{VerifyError, verify_file, verify_index};
 use registry_index::{
     FileIndexStore, InProcessIndexer, IndexBuilder, IndexSettings, IndexSigningKey, IndexedSearch,
+    Rerender,
 };
 use registry_sqlite::SqliteStore;
 
@@ -511,6 +512,49 @@ async fn replayed_and_reordered_changes_rewrite_nothing_and_match_a_rebuild() {
         .update_plugins(&[Slug::parse("alpha").unwrap()])
         .await
         .unwrap();
+    let rebuilt = env.rebuild_fresh("rebuilt").await;
+    assert_same_index(&env.incremental_dir(), &rebuilt);
+}
+
+/// Two versions committed before either is indexed, and applied one at a time in
+/// the wrong order (as nodes draining a journal whose later entry became visible
+/// first do): the former latest's files still say "latest" unless the update
+/// renders the version the index showed as the latest.
+#[tokio::test]
+async fn versions_applied_out_of_order_leave_no_stale_latest() {
+    let env = Env::new().await;
+    env.publish("alpha", "1.0.0").await;
+    // The same catalog with no listener: its publishes reach only the journal.
+    let unindexed = Registry::new(
+        env.catalog.clone(),
+        env.artifacts.clone(),
+        env.catalog.clone(),
+        env.clock.clone(),
+        RegistryConfig {
+            public_url: PUBLIC_URL.to_owned(),
+            private: false,
+        },
+    );
+    for version in ["2.0.0", "2.1.0"] {
+        unindexed
+            .publish_version(
+                &env.caller,
+                PublishBody::Document {
+                    bytes: Bytes::from(sample_document("alpha", version)),
+                    format: DocumentFormat::Yaml,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let alpha = Slug::parse("alpha").unwrap();
+    for version in ["2.1.0", "2.0.0"] {
+        let only = Rerender::Only(BTreeSet::from([PluginVersion::parse(version).unwrap()]));
+        env.builder
+            .update_changed(&BTreeMap::from([(alpha.clone(), only)]))
+            .await
+            .unwrap();
+    }
     let rebuilt = env.rebuild_fresh("rebuilt").await;
     assert_same_index(&env.incremental_dir(), &rebuilt);
 }

@@ -11,6 +11,7 @@
 mod accounts;
 mod audit;
 mod catalog;
+mod coordination;
 mod journal;
 mod keys;
 mod mcp_router;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "change_journal_scope",
         sql: include_str!("../migrations/0002_change_journal_scope.sql"),
     },
+    Migration {
+        version: 3,
+        name: "scheduled_runs",
+        sql: include_str!("../migrations/0003_scheduled_runs.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).

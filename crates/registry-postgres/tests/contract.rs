@@ -31,6 +31,17 @@ async fn postgres_journal_keeps_the_change_journal_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_nodes_keep_the_node_coordination_contract() {
+    // Two stores (two pools) on one schema, as two nodes would hold.
+    let url = registry_testkit::postgres::fresh_schema_url("coordination").await;
+    let mut nodes: Vec<Arc<dyn registry_core::store::NodeCoordination>> = Vec::new();
+    for _ in 0..2 {
+        nodes.push(Arc::new(PostgresStore::connect(&url).await.unwrap()));
+    }
+    contract::node_coordination_contract(nodes, "postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_keys_keep_the_key_store_contract() {
     key_store_contract(Arc::new(store("keys").await), "postgres").await;
 }

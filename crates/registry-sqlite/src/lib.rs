@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod catalog;
+mod coordination;
 mod journal;
 mod keys;
 mod mcp_router;
@@ -27,6 +28,8 @@ use registry_core::store::{StorageError, owner_only};
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// The index writer's lease (see [`registry_core::store::NodeCoordination`]).
+    index_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -64,6 +67,7 @@ impl SqliteStore {
         migrations::apply(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            index_writer: Arc::default(),
         })
     }
 

@@ -109,6 +109,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "change_journal_scope",
         sql: include_str!("../migrations/0016_change_journal_scope.sql"),
     },
+    Migration {
+        version: 17,
+        name: "scheduled_runs",
+        sql: include_str!("../migrations/0017_scheduled_runs.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -34,6 +34,17 @@ async fn sqlite_journal_keeps_the_change_journal_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_keeps_the_node_coordination_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::node_coordination_contract(
+        vec![Arc::new(store.clone()), Arc::new(store)],
+        "sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_keys_keep_the_key_store_contract() {
     let store = SqliteStore::in_memory().unwrap();
     key_store_contract(Arc::new(store), "sqlite").await;
@@ -219,7 +230,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE rosters; DROP TABLE roster_entries; DROP TABLE owner_invitations;
              DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;
              DROP TABLE plugin_reports; DROP TABLE trusted_publishers; DROP TABLE publish_tokens;
-             DROP TABLE publishing_locks;
+             DROP TABLE publishing_locks; DROP TABLE scheduled_runs;
              ALTER TABLE plugins DROP COLUMN quarantine;",
         )
         .unwrap();

@@ -1,7 +1,9 @@
-//! Publish and details latency through HTTP, on the embedded backend and on the aws
-//! backend against DynamoDB Local and moto. Run with the local servers up:
+//! Publish, details and search latency through HTTP, on the embedded backend, on
+//! PostgreSQL (artifacts and index in the data directory, then in moto's bucket),
+//! and on the aws backend against DynamoDB Local and moto. Run with the local
+//! servers up:
 //!
-//!     ./scripts/aws-local.sh cargo bench -p registry-tests --bench latency
+//!     ./scripts/aws-local.sh ./scripts/postgres-local.sh cargo bench -p registry-tests --bench latency
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -12,12 +14,13 @@
 use std::time::{Duration, Instant};
 
 use openworkflow_registry::{
-    Backend, ServerConfig, bootstrap_admin_key, init_aws, open_registry_now, s3_needs_path_style,
-    serve,
+    Backend, ServerConfig, Storage, bootstrap_admin_key, init_aws, open_registry_now,
+    s3_needs_path_style, serve,
 };
 
 const PUBLISHES: usize = 200;
 const DETAIL_READS: usize = 1_000;
+const SEARCHES: usize = 1_000;
 const CATALOG_UPLOADS: usize = 100;
 const LARGE_UPLOADS: usize = 10;
 const CATALOG_READS: usize = 500;
@@ -123,12 +126,13 @@ fn report(backend: &str, what: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn run(backend_name: &str, backend: Backend, bucket: Option<String>) {
+async fn run(backend_name: &str, backend: Backend, storage: Storage, bucket: Option<String>) {
     let data = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = ServerConfig::embedded(data.path(), base.clone());
     config.backend = backend;
+    config.storage = storage;
     config.bucket = bucket;
     let opened = open_registry_now(&config).await.unwrap();
     let admin = bootstrap_admin_key(&opened.registry, data.path())
@@ -178,6 +182,21 @@ async fn run(backend_name: &str, backend: Backend, bucket: Option<String>) {
         reads.push(started.elapsed());
     }
     report(backend_name, "details", reads);
+
+    let mut searches = Vec::with_capacity(SEARCHES);
+    for i in 0..SEARCHES {
+        let query = ["bench", "latency", "bench-4", "plugin"][i % 4];
+        let started = Instant::now();
+        let response = client
+            .get(format!("{base}/plugins/search?q={query}&limit=10"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let _ = response.bytes().await.unwrap();
+        searches.push(started.elapsed());
+    }
+    report(backend_name, "search", searches);
     org_catalog(backend_name, &base, &key, &client).await;
     let _ = stop.send(());
     let _ = server.await;
@@ -189,8 +208,45 @@ async fn main() {
         // `cargo test --benches` runs benches as tests; there is nothing to check here.
         return;
     }
-    run("embedded", Backend::Embedded { file: None }, None).await;
-    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+    run(
+        "embedded",
+        Backend::Embedded { file: None },
+        Storage::Filesystem,
+        None,
+    )
+    .await;
+    let aws_up = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some();
+    if std::env::var_os(registry_testkit::postgres::URL_VARIABLE).is_some() {
+        let url = registry_testkit::postgres::fresh_schema_url("bench_pg").await;
+        run(
+            "postgres",
+            Backend::Postgres { url },
+            Storage::Filesystem,
+            None,
+        )
+        .await;
+        if aws_up {
+            let bucket = format!("bench-pg-{}", std::process::id());
+            init_aws(&registry_aws::AwsSettings {
+                table: bucket.clone(),
+                bucket: bucket.clone(),
+                force_path_style: s3_needs_path_style(),
+            })
+            .await
+            .unwrap();
+            let url = registry_testkit::postgres::fresh_schema_url("bench_pg_s3").await;
+            run(
+                "pg+s3",
+                Backend::Postgres { url },
+                Storage::S3,
+                Some(bucket),
+            )
+            .await;
+        }
+    } else {
+        println!("postgres skipped: run under ./scripts/postgres-local.sh to measure it");
+    }
+    if !aws_up {
         println!(
             "aws backend skipped: run under ./scripts/aws-local.sh to measure it against DynamoDB Local and moto"
         );
@@ -208,6 +264,7 @@ async fn main() {
         Backend::Aws {
             table: name.clone(),
         },
+        Storage::S3,
         Some(name),
     )
     .await;

@@ -261,7 +261,7 @@ async fn readyz_names_a_bucket_that_went_away_while_healthz_stays_alive() {
 }
 
 /// A new bucket (and table, which `init-aws` makes beside it) named after `tag`.
-fn new_bucket(tag: &str) -> String {
+pub(crate) fn new_bucket(tag: &str) -> String {
     let name = format!("{tag}-{}", std::process::id());
     init_aws(&[
         ("OPENWORKFLOW_REGISTRY_TABLE", name.as_str()),

@@ -9,6 +9,7 @@
 pub mod codec;
 #[cfg(feature = "contract")]
 pub mod contract;
+mod coordination;
 mod files;
 mod index;
 mod journal;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use coordination::{IndexWriterLease, NodeCoordination, SoleWriter};
 pub use files::FileArtifactStore;
 pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use journal::{ChangeJournal, ChangeScope, JournalEntry};

@@ -39,6 +39,8 @@ const QUEUED: &str = "registry_index_updates_queued";
 /// With a change journal, each update drains the journal (the write just made is
 /// in it, committed with the catalog row), so what an earlier failure or crash
 /// left undone is finished too; without one, only the plugin named is updated.
+/// A drain holds the index writer's lease: nodes sharing the catalog take turns,
+/// and a node that waited finds its change already applied or still pending.
 pub struct InProcessIndexer {
     builder: Arc<IndexBuilder>,
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
@@ -74,7 +76,11 @@ impl InProcessIndexer {
                         let started = std::time::Instant::now();
                         let update = async {
                             match (&journal, &job.slug) {
-                                (Some(journal), _) => writer.apply_journal(journal.as_ref()).await,
+                                (Some(journal), _) => {
+                                    writer
+                                        .as_sole_writer(writer.apply_journal(journal.as_ref()))
+                                        .await
+                                }
                                 (None, Some(slug)) => {
                                     writer.update_plugins(std::slice::from_ref(slug)).await
                                 }

@@ -94,12 +94,24 @@ impl Rerender {
     }
 
     /// The versions of `plugin` to render, or `None` for every one.
+    /// `shown_latest` is the version the index shows as the latest now (its
+    /// search entry's, written after that version's files in the same update).
     ///
     /// A change to some versions' records moves the latest version at most from
     /// one of them, or from the latest of the others, to the latest now; so the
     /// named versions, the latest of the others and the latest now cover every
-    /// version whose files can differ.
-    fn versions_of(&self, plugin: &PluginRecord) -> Option<BTreeSet<PluginVersion>> {
+    /// version whose files can differ, when the catalog changed only by them.
+    /// It may have changed by more: a version committed after the journal was
+    /// read is in the catalog but not among the named, and it can displace the
+    /// former latest from "the latest of the others" while its own update, later,
+    /// sees the former latest as long gone. So the version the index still shows
+    /// as the latest is rendered too: whatever the catalog did meanwhile, it is the
+    /// one whose files say "latest" and may no longer.
+    fn versions_of(
+        &self,
+        plugin: &PluginRecord,
+        shown_latest: Option<&PluginVersion>,
+    ) -> Option<BTreeSet<PluginVersion>> {
         let Self::Only(named) = self else {
             return None;
         };
@@ -112,6 +124,7 @@ impl Rerender {
         Some(
             named
                 .iter()
+                .chain(shown_latest)
                 .filter(|version| listed(version))
                 .chain(latest_version(&plugin.versions).map(|v| &v.version))
                 .chain(latest_version_among(others).map(|v| &v.version))
@@ -295,7 +308,11 @@ impl IndexBuilder {
             let plugin = self.catalog.plugin(slug).await?;
             // A quarantined plugin keeps no files: they all go below.
             let live = plugin.as_ref().filter(|p| p.quarantined.is_none());
-            let only = live.and_then(|p| rerender.versions_of(p));
+            let shown_latest = search.value.as_ref().and_then(|shard| {
+                let entry = shard.plugins.iter().find(|e| e.slug == slug.as_str())?;
+                PluginVersion::parse(&entry.version).ok()
+            });
+            let only = live.and_then(|p| rerender.versions_of(p, shown_latest.as_ref()));
             // The versions whose files this update answers for; any other
             // version's stay as they are.
             let answered: BTreeSet<PluginVersion> = match &only {

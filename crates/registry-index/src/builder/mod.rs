@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use registry_core::store::{ArtifactStore, CatalogStore, StorageError};
+use registry_core::store::{ArtifactStore, CatalogStore, NodeCoordination, StorageError};
 use registry_core::timestamp::Clock;
 
 use crate::canonical::to_canonical_json;
@@ -47,6 +47,9 @@ pub(super) const REBUILD_PAGE: usize = 500;
 pub(super) const REBUILD_BATCH: usize = 50;
 /// Batches a rebuild works on at once.
 pub(super) const REBUILD_CONCURRENCY: usize = 8;
+/// How long a writer waits for the index writer's lease: longer than any update,
+/// shorter than a client's patience with a publish.
+pub const LEASE_WAIT: Duration = Duration::from_secs(60);
 
 /// Why an index update failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,16 @@ pub(super) fn format_error(path: &IndexPath, error: impl std::fmt::Display) -> I
         path: path.relative(),
         detail: error.to_string(),
     }
+}
+
+/// The identity of an index another key or address wrote (see
+/// [`IndexBuilder::foreign_index`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignIndex {
+    /// The id of the key the stored index is signed with.
+    pub key_id: String,
+    /// The address the stored index names.
+    pub api_url: String,
 }
 
 /// Settings of the index.
@@ -167,6 +180,8 @@ pub struct IndexBuilder {
     /// Every plugin's search entry, kept current, for the home page.
     entries: Option<Arc<IndexedSearch>>,
     clock: Arc<dyn Clock>,
+    /// The processes sharing the catalog, which take turns writing the index.
+    turns: Option<Arc<dyn NodeCoordination>>,
 }
 
 /// A shared file as read: its decoded content and the ETag to write against.
@@ -199,7 +214,32 @@ impl IndexBuilder {
             settings,
             site,
             clock,
+            turns: None,
         }
+    }
+
+    /// The same builder, writing only as the one writer among the processes
+    /// `turns` coordinates (see [`IndexBuilder::as_sole_writer`]).
+    pub fn taking_turns(mut self, turns: Arc<dyn NodeCoordination>) -> Self {
+        self.turns = Some(turns);
+        self
+    }
+
+    /// Runs `work` (index writes, or anything else only one process may do at a
+    /// time) holding the index writer's lease, so that of the processes sharing the
+    /// catalog one writes at a time and the signed chain stays linear; without
+    /// coordination, at once. Waits at most [`LEASE_WAIT`].
+    pub async fn as_sole_writer<T, E: From<StorageError>>(
+        &self,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let Some(turns) = &self.turns else {
+            return work.await;
+        };
+        let lease = turns.lead_index_writes(LEASE_WAIT).await?;
+        let result = work.await;
+        lease.release().await;
+        result
     }
 
     /// The same builder reading every plugin's search entry, for the home page,
@@ -260,6 +300,31 @@ impl IndexBuilder {
             _ => false,
         };
         Ok(has_timestamp && config_matches)
+    }
+
+    /// What identifies the index already in the store, when it is not this
+    /// builder's: signed with another key, or naming another address. A node
+    /// sharing a bucket must not rebuild such an index as its own (clients pin the
+    /// key, and the address is every node's); `None` when the store holds no index
+    /// or this builder's.
+    pub async fn foreign_index(&self) -> Result<Option<ForeignIndex>, IndexError> {
+        let path = IndexPath::Config;
+        let stored = match get_path_uncached(self.index.as_ref(), &path, None).await? {
+            Fetched::Found { object, .. } => object,
+            Fetched::Missing | Fetched::NotModified => return Ok(None),
+        };
+        let stored: IndexConfig =
+            serde_json::from_slice(&stored.bytes).map_err(|e| format_error(&path, e))?;
+        let ours = self.config();
+        if stored.index_public_key.key_id == ours.index_public_key.key_id
+            && stored.api_url == ours.api_url
+        {
+            return Ok(None);
+        }
+        Ok(Some(ForeignIndex {
+            key_id: stored.index_public_key.key_id,
+            api_url: stored.api_url,
+        }))
     }
 
     async fn read_json<T: serde::de::DeserializeOwned>(

@@ -140,7 +140,7 @@ async fn a_server_started_over_an_existing_catalog_builds_its_missing_index() {
     let opened = openworkflow_registry::open_registry(&config, app.clock.clone())
         .await
         .unwrap();
-    openworkflow_registry::ensure_index(&opened.builder)
+    openworkflow_registry::ensure_index(&opened.builder, false)
         .await
         .unwrap();
     assert!(app.data.path().join("index/plugins/github.json").exists());

@@ -6,6 +6,7 @@
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 mod http_server;
+pub mod migrate_store;
 pub mod probe;
 mod prometheus;
 
@@ -527,6 +528,23 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
         _ => {}
     }
     Ok(stores)
+}
+
+/// The artifact store in `bucket` (its `artifacts/` and `catalog/` keys), checked:
+/// credentials found and the bucket there.
+pub async fn bucket_artifacts(bucket: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    if !credentials_available(&sdk).await {
+        anyhow::bail!(
+            "copying artifacts to the bucket {bucket:?} needs AWS credentials: give them as the SDK reads them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance or task role)"
+        );
+    }
+    let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
+    require_bucket(&clients, bucket).await?;
+    Ok(Arc::new(S3ArtifactStore::new(
+        clients.s3,
+        bucket.to_owned(),
+    )))
 }
 
 /// The index in the data directory, with its in-memory cache of hot files.

@@ -453,6 +453,21 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Copy an embedded registry into PostgreSQL (every table: catalog, keys, accounts, orgs, org catalog, router, counters, audit log) and, with --bucket, its artifacts into the bucket; check every table's rows and every file's SHA-256 in both, and print what was copied (JSON) on stdout. Safe to re-run: a second run writes nothing. Stop the embedded registry first.
+    MigrateStore {
+        /// The embedded catalog: `sqlite:///path/to/catalog.sqlite3` (in the data directory unless configured otherwise).
+        #[arg(long, value_name = "SQLITE_URL")]
+        from: String,
+        /// The PostgreSQL database: `postgres://user:password@host:port/database` (empty, or filled by an earlier run from the same registry).
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: String,
+        /// The embedded registry's data directory, whose artifacts go to --bucket (default: the directory holding the catalog file).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Copy the artifacts into this bucket, where the registry on PostgreSQL keeps them with STORAGE_BACKEND=s3 (default: they stay in the data directory, for STORAGE_BACKEND=filesystem).
+        #[arg(long)]
+        bucket: Option<String>,
+    },
     /// Create the DynamoDB table (stream enabled) and S3 bucket, for local testing and self-hosting.
     InitAws {
         /// DynamoDB table to create.
@@ -553,6 +568,52 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("the registry is not healthy")?;
             print_report(body.trim());
+            Ok(())
+        }
+        Command::MigrateStore {
+            from,
+            to,
+            data,
+            bucket,
+        } => {
+            let Backend::Embedded { file: Some(file) } = Backend::from_database_url(&from)? else {
+                anyhow::bail!(
+                    "--from names the embedded registry's catalog: sqlite:///path/to/catalog.sqlite3"
+                );
+            };
+            let Backend::Postgres { url } = Backend::from_database_url(&to)? else {
+                anyhow::bail!(
+                    "--to names a PostgreSQL database: postgres://user:password@host:port/database"
+                );
+            };
+            let tables = openworkflow_registry::migrate_store::migrate_catalog(&file, &url).await?;
+            let artifacts = match &bucket {
+                Some(bucket) => {
+                    let data = data
+                        .or_else(|| file.parent().map(Path::to_path_buf))
+                        .context("the catalog file has no directory: give --data")?;
+                    let store = openworkflow_registry::bucket_artifacts(bucket).await?;
+                    Some(
+                        openworkflow_registry::migrate_store::migrate_artifacts(&data, store)
+                            .await?,
+                    )
+                }
+                None => None,
+            };
+            let report = serde_json::json!({
+                "tables": tables.iter().map(|t| serde_json::json!({
+                    "table": t.table,
+                    "rows": t.rows,
+                    "written": t.written,
+                    "sha256": t.sha256,
+                })).collect::<Vec<_>>(),
+                "artifacts": artifacts.map(|a| serde_json::json!({
+                    "files": a.files,
+                    "copied": a.copied,
+                    "bytes": a.bytes,
+                })),
+            });
+            print_report(&report.to_string());
             Ok(())
         }
         Command::CheckRouters { storage, router } => {

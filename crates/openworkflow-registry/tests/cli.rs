@@ -10,6 +10,8 @@ use registry_testkit::{TestPlugin, sha256_hex};
 
 #[path = "cli/image.rs"]
 mod image;
+#[path = "cli/migrate_store.rs"]
+mod migrate_store;
 #[path = "cli/nodes.rs"]
 mod nodes;
 #[path = "cli/shutdown.rs"]

@@ -41,3 +41,135 @@ pub async fn fresh_schema_url(tag: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-csearch_path%3D{schema}")
 }
+
+/// A PostgreSQL server of one test's own, for a test that stops and starts it
+/// (the shared one must stay up for the others). Debian's `postgresql` must be
+/// installed (`./scripts/postgres-local.sh` installs it); as root, the server runs
+/// as the `postgres` user, which PostgreSQL requires.
+pub struct PrivateServer {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl PrivateServer {
+    /// Makes a cluster in a temporary directory and starts it on a free loopback port.
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("Debian's postgresql is installed (./scripts/postgres-local.sh installs it)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .max()
+            .expect("a PostgreSQL version with initdb");
+        let dir = tempfile::Builder::new()
+            .prefix("openworkflow-private-pg")
+            .tempdir()
+            .expect("a temporary directory");
+        if rustix::process::geteuid().is_root() {
+            run(std::process::Command::new("chown")
+                .arg("postgres:")
+                .arg(dir.path()));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|probe| probe.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let server = Self { dir, bin, port };
+        server.as_server_user(
+            "initdb",
+            &[
+                "-D",
+                &server.data(),
+                "-U",
+                "registry",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+        );
+        server.resume();
+        server
+    }
+
+    /// The superuser URL of the server's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://registry@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (fast: open sessions are ended).
+    pub fn stop(&self) {
+        self.as_server_user("pg_ctl", &["stop", "-D", &self.data(), "-m", "fast", "-s"]);
+    }
+
+    /// Starts the stopped server again, on the same port, and waits until it accepts.
+    pub fn resume(&self) {
+        let options = format!(
+            "-h 127.0.0.1 -p {} -k {} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        self.as_server_user(
+            "pg_ctl",
+            &[
+                "start",
+                "-D",
+                &self.data(),
+                "-l",
+                log.to_str().expect("a UTF-8 temporary path"),
+                "-w",
+                "-t",
+                "60",
+                "-s",
+                "-o",
+                &options,
+            ],
+        );
+    }
+
+    fn data(&self) -> String {
+        self.dir
+            .path()
+            .join("data")
+            .to_str()
+            .expect("a UTF-8 temporary path")
+            .to_owned()
+    }
+
+    fn as_server_user(&self, program: &str, args: &[&str]) {
+        run(self.server_user_command(program).args(args));
+    }
+
+    /// `program` of the server's version, as the user the server runs as.
+    fn server_user_command(&self, program: &str) -> std::process::Command {
+        let program = self.bin.join(program);
+        if rustix::process::geteuid().is_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        // A server the test left stopped makes this fail, which is fine.
+        let _ = self
+            .server_user_command("pg_ctl")
+            .args(["stop", "-D", &self.data(), "-m", "immediate", "-s"])
+            .output();
+    }
+}
+
+/// Runs `command`, panicking with its output when it fails.
+fn run(command: &mut std::process::Command) {
+    let output = command.output().expect("run a PostgreSQL program");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

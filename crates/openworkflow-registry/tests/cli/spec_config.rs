@@ -283,3 +283,54 @@ async fn publish_as_admin(
         .unwrap();
     assert_eq!(status, 201);
 }
+
+/// PostgreSQL stopped under a running registry: `/readyz` answers 503 naming the
+/// catalog while `/healthz` stays alive, and 200 again once PostgreSQL is back,
+/// with writes working again (the pool replaces the connections it lost).
+#[tokio::test]
+async fn readyz_follows_postgres_going_away_and_coming_back() {
+    let postgres = registry_testkit::postgres::PrivateServer::start();
+    let url = postgres.url();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[("DATABASE_URL", url.as_str())]);
+    let client = reqwest::Client::new();
+    let readyz = || async {
+        let answer = client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json::<serde_json::Value>().await.unwrap())
+    };
+    assert_eq!(readyz().await.0, 200);
+
+    postgres.stop();
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unavailable");
+    let catalog = body["checks"]["catalog"].as_str().unwrap();
+    assert_ne!(catalog, "ok", "{body}");
+    let alive = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+
+    postgres.resume();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = readyz().await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not ready 20 s after PostgreSQL came back: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    publish_as_admin(&client, &server, data.path(), "back-again").await;
+    server.terminate();
+}

@@ -4,7 +4,7 @@
 # Local and moto's S3 server, into .tools/, and Debian's PostgreSQL, each on a free
 # loopback port) and stops them at the end,
 # checks the SAM template offline with cfn-lint and the SAM CLI (also into .tools/),
-# installs Debian's gnupg, chromium and chromium-driver when missing, axe-core
+# installs Debian's gnupg, openssl, chromium and chromium-driver when missing, axe-core
 # into .tools/browser, oidc-provider into .tools/oidc and aiosmtpd into
 # .tools/venv-smtp (the suites start their own chromedriver, OpenID provider and
 # SMTP server per test).
@@ -21,9 +21,11 @@ step() { printf '\n==> %s\n' "$*"; }
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Debian packages the tests drive: the CLI's signature test signs with the real
-# gpg; the browser suite runs headless Chromium through chromedriver.
+# gpg; the browser suite runs headless Chromium through chromedriver; the
+# PostgreSQL TLS test makes its CA and certificate with openssl.
 missing=()
 command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -530,6 +530,18 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
     Ok(stores)
 }
 
+/// The public URL when none is configured: the address listened on, except that
+/// a wildcard address (`0.0.0.0:8080` in the container image) is no address a
+/// client can use, so links name `localhost` and its port instead. Anything
+/// serving other machines should set the public URL.
+pub fn default_public_url(listening: std::net::SocketAddr) -> String {
+    if listening.ip().is_unspecified() {
+        format!("http://localhost:{}", listening.port())
+    } else {
+        format!("http://{listening}")
+    }
+}
+
 /// The artifact store in `bucket` (its `artifacts/` and `catalog/` keys), checked:
 /// credentials found and the bucket there.
 pub async fn bucket_artifacts(bucket: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
@@ -927,6 +939,15 @@ pub async fn shutdown_signal() {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_default_public_url_never_names_a_wildcard_address() {
+        let url = |addr: &str| default_public_url(addr.parse().unwrap());
+        assert_eq!(url("0.0.0.0:8080"), "http://localhost:8080");
+        assert_eq!(url("[::]:8080"), "http://localhost:8080");
+        assert_eq!(url("127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(url("[::1]:9000"), "http://[::1]:9000");
+    }
 
     #[test]
     fn a_database_url_names_postgres_or_a_sqlite_file() {

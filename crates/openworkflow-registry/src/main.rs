@@ -387,7 +387,7 @@ enum Command {
             default_value = "127.0.0.1:8080"
         )]
         listen: String,
-        /// Base URL written into responses (default: http://{listen}).
+        /// Base URL written into responses (default: http://{listen}, or http://localhost:{port} when listening on every interface).
         #[arg(long, env = "OPENWORKFLOW_REGISTRY_PUBLIC_URL")]
         public_url: Option<String>,
         /// Require a key with the `read` scope for every read.
@@ -500,8 +500,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             let local = listener.local_addr().context("reading the bound address")?;
+            if public_url.is_none() && local.ip().is_unspecified() {
+                tracing::warn!(
+                    %local,
+                    "no public URL is set, so links name localhost: set OPENWORKFLOW_REGISTRY_PUBLIC_URL to the address clients use"
+                );
+            }
             let mut config = storage.config(
-                public_url.unwrap_or_else(|| format!("http://{local}")),
+                public_url.unwrap_or_else(|| openworkflow_registry::default_public_url(local)),
                 private,
             )?;
 

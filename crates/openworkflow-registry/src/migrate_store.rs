@@ -245,10 +245,9 @@ pub async fn migrate_catalog(from: &Path, to: &str) -> anyhow::Result<Vec<TableC
     registry_postgres::PostgresStore::connect(to)
         .await
         .context("opening the PostgreSQL catalog")?;
-    let (client, connection) = tokio_postgres::connect(to, tokio_postgres::NoTls)
+    let client = registry_postgres::PostgresStore::connect_client(to)
         .await
         .context("connecting to PostgreSQL")?;
-    let driver = tokio::spawn(connection);
     let tables = describe_tables(&client).await?;
     let mut copies = Vec::with_capacity(tables.len());
     for table in &tables {
@@ -278,8 +277,6 @@ pub async fn migrate_catalog(from: &Path, to: &str) -> anyhow::Result<Vec<TableC
             sha256,
         });
     }
-    drop(client);
-    let _ = driver.await;
     Ok(copies)
 }
 

@@ -20,6 +20,7 @@ mod orgs;
 mod ownership;
 mod rate_limits;
 mod reports;
+mod tls;
 mod trusted_publishing;
 
 use std::future::Future;
@@ -30,6 +31,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row, Transaction};
+
+use tls::TlsSetting;
+pub use tls::TlsSettingError;
 
 pub(crate) use registry_core::store::codec::{corrupt, from_json, to_json};
 use registry_core::store::{Conflict, StorageError};
@@ -88,23 +92,22 @@ impl PostgresStore {
     }
 
     /// Connects to the database `url` names (`postgres://user@host:port/db`;
-    /// `?options=-csearch_path%3Dschema` picks a schema) and brings its schema
-    /// up to date.
+    /// `?options=-csearch_path%3Dschema` picks a schema; `?sslmode=verify-full`,
+    /// with `&sslrootcert=/path/ca.pem` for a private CA, connects over TLS) and
+    /// brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StorageError::Backend(Box::new(e)))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        config.application_name("openworkflow-registry");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let (config, tls) = connection_config(url)?;
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            TlsSetting::Off => Manager::from_config(config, NoTls, manager_config),
+            TlsSetting::Verified { roots } => Manager::from_config(
+                config,
+                tls::rustls_connector(roots.as_deref())?,
+                manager_config,
+            ),
+        };
         let pool = Pool::builder(manager)
             .max_size(DEFAULT_POOL_SIZE)
             .wait_timeout(Some(POOL_WAIT))
@@ -116,6 +119,27 @@ impl PostgresStore {
         let mut client = store.client().await?;
         migrations::apply(&mut client).await?;
         Ok(store)
+    }
+
+    /// One connection of its own to the database `url` names, outside any pool
+    /// (for operator tools), with the same TLS settings as [`PostgresStore::connect`].
+    pub async fn connect_client(url: &str) -> Result<tokio_postgres::Client, StorageError> {
+        let (config, tls) = connection_config(url)?;
+        let unavailable = |e: tokio_postgres::Error| StorageError::Unavailable(Box::new(e));
+        let client = match tls {
+            TlsSetting::Off => {
+                let (client, connection) = config.connect(NoTls).await.map_err(unavailable)?;
+                tokio::spawn(connection);
+                client
+            }
+            TlsSetting::Verified { roots } => {
+                let connector = tls::rustls_connector(roots.as_deref())?;
+                let (client, connection) = config.connect(connector).await.map_err(unavailable)?;
+                tokio::spawn(connection);
+                client
+            }
+        };
+        Ok(client)
     }
 
     /// A pooled connection.
@@ -235,6 +259,23 @@ impl PostgresStore {
         let client = self.client().await?;
         client.query_opt(sql, params).await.map_err(backend)
     }
+}
+
+/// The driver's settings for `url`, and the TLS it asks for.
+fn connection_config(url: &str) -> Result<(tokio_postgres::Config, TlsSetting), StorageError> {
+    let (url, tls) = tls::split_tls_setting(url).map_err(|e| StorageError::Backend(Box::new(e)))?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StorageError::Backend(Box::new(e)))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.application_name("openworkflow-registry");
+    config.ssl_mode(match tls {
+        TlsSetting::Off => tokio_postgres::config::SslMode::Disable,
+        TlsSetting::Verified { .. } => tokio_postgres::config::SslMode::Require,
+    });
+    Ok((config, tls))
 }
 
 /// A number below `n` from the OS's random source (0 when it fails).

@@ -135,3 +135,58 @@ async fn postgres_failed_publishes_leave_nothing_visible() {
     )
     .await;
 }
+
+/// `error` and every error under it, in one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    text
+}
+
+/// TLS as a `DATABASE_URL` asks for it, against a server with a certificate of a CA
+/// of the test's own: verified against the CA the URL names; refused when the
+/// roots do not vouch for the server; never a silent fallback to plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server() {
+    let server = registry_testkit::postgres::PrivateServer::start_with_tls();
+    let verified = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        server.url(),
+        server.ca_file().display()
+    );
+    // The store migrates over the verified connection, and its sessions are TLS.
+    let store = PostgresStore::connect(&verified).await.unwrap();
+    key_store_contract(Arc::new(store), "postgres-tls").await;
+    let client = PostgresStore::connect_client(&verified).await.unwrap();
+    let encrypted: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the session is encrypted");
+
+    // `require` verifies too: the system's roots do not know the test's CA.
+    let unvouched = PostgresStore::connect_client(&format!("{}?sslmode=require", server.url()))
+        .await
+        .expect_err("a server no root vouches for is refused");
+    let said = chain(&unvouched);
+    assert!(said.contains("certificate"), "{said}");
+
+    for mode in ["prefer", "allow"] {
+        let refused = PostgresStore::connect(&format!("{}?sslmode={mode}", server.url()))
+            .await
+            .expect_err("a mode that may fall back to plain text is refused");
+        let said = chain(&refused);
+        assert!(
+            said.contains(&format!("sslmode={mode} is not supported")),
+            "{said}"
+        );
+    }
+}

@@ -50,11 +50,22 @@ pub struct PrivateServer {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
+    tls: bool,
 }
 
 impl PrivateServer {
     /// Makes a cluster in a temporary directory and starts it on a free loopback port.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// The same, also accepting TLS with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a CA of its own (see [`PrivateServer::ca_file`]).
+    pub fn start_with_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("Debian's postgresql is installed (./scripts/postgres-local.sh installs it)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -74,7 +85,15 @@ impl PrivateServer {
             .and_then(|probe| probe.local_addr())
             .expect("a free loopback port")
             .port();
-        let server = Self { dir, bin, port };
+        let server = Self {
+            dir,
+            bin,
+            port,
+            tls,
+        };
+        if tls {
+            server.make_certificates();
+        }
         server.as_server_user(
             "initdb",
             &[
@@ -103,11 +122,17 @@ impl PrivateServer {
 
     /// Starts the stopped server again, on the same port, and waits until it accepts.
     pub fn resume(&self) {
-        let options = format!(
+        let mut options = format!(
             "-h 127.0.0.1 -p {} -k {} -c fsync=off",
             self.port,
             self.dir.path().display()
         );
+        if self.tls {
+            let dir = self.dir.path().display();
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key"
+            ));
+        }
         let log = self.dir.path().join("server.log");
         self.as_server_user(
             "pg_ctl",
@@ -125,6 +150,88 @@ impl PrivateServer {
                 &options,
             ],
         );
+    }
+
+    /// The PEM file of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A CA and a server certificate signed by it, by the `openssl` command, owned by
+    /// the user the server runs as (PostgreSQL refuses a key others can read).
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            run(std::process::Command::new("openssl")
+                .current_dir(dir)
+                .args(args));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=OpenWorkflow test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the certificate's extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        if rustix::process::geteuid().is_root() {
+            run(std::process::Command::new("chown")
+                .arg("postgres:")
+                .arg(dir.join("server.key"))
+                .arg(dir.join("server.crt")));
+        }
+        run(std::process::Command::new("chmod")
+            .arg("0600")
+            .arg(dir.join("server.key")));
     }
 
     fn data(&self) -> String {

@@ -11,6 +11,8 @@
     clippy::print_stdout
 )]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use openworkflow_registry::{
@@ -110,20 +112,8 @@ fn manifest(slug: &str, version: &str) -> String {
     )
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn report(backend: &str, what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{backend:>8} {what:<28} n={:<5} p50={:>8.2?} p90={:>8.2?} p99={:>8.2?}",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99)
-    );
+fn report(backend: &str, what: &str, samples: Vec<Duration>) {
+    common::report(&format!("{backend:>8} {what}"), samples);
 }
 
 async fn run(backend_name: &str, backend: Backend, storage: Storage, bucket: Option<String>) {
@@ -226,14 +216,7 @@ async fn main() {
         )
         .await;
         if aws_up {
-            let bucket = format!("bench-pg-{}", std::process::id());
-            init_aws(&registry_aws::AwsSettings {
-                table: bucket.clone(),
-                bucket: bucket.clone(),
-                force_path_style: s3_needs_path_style(),
-            })
-            .await
-            .unwrap();
+            let bucket = common::new_aws_resources("bench-pg").await;
             let url = registry_testkit::postgres::fresh_schema_url("bench_pg_s3").await;
             run(
                 "pg+s3",

@@ -11,11 +11,12 @@
     clippy::print_stdout
 )]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use openworkflow_registry::{
-    Backend, ServerConfig, Storage, bootstrap_admin_key, init_aws, open_registry_now,
-    s3_needs_path_style, serve,
+    Backend, ServerConfig, Storage, bootstrap_admin_key, open_registry_now, serve,
 };
 
 const NODES: usize = 3;
@@ -28,22 +29,6 @@ const PUBLIC_URL: &str = "http://registry.bench";
 
 fn manifest(slug: &str, version: &str) -> String {
     registry_testkit::TestPlugin::new(slug, version).yaml()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{what:<40} n={:<5} p50={:>8.2?} p90={:>8.2?} p99={:>8.2?}",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99)
-    );
 }
 
 async fn publish(client: &reqwest::Client, base: &str, key: &str, slug: &str, version: &str) {
@@ -71,14 +56,7 @@ async fn main() {
         );
         return;
     }
-    let bucket = format!("bench-nodes-{}", std::process::id());
-    init_aws(&registry_aws::AwsSettings {
-        table: bucket.clone(),
-        bucket: bucket.clone(),
-        force_path_style: s3_needs_path_style(),
-    })
-    .await
-    .unwrap();
+    let bucket = common::new_aws_resources("bench-nodes").await;
     let url = registry_testkit::postgres::fresh_schema_url("bench_nodes").await;
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("index.key");
@@ -162,7 +140,7 @@ async fn main() {
         elapsed.as_secs_f64(),
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
-    report("publish (concurrent, spread over nodes)", latencies);
+    common::report("publish (concurrent, spread over nodes)", latencies);
 
     // Visibility: published on one node, read by version on the next.
     let mut delays = Vec::with_capacity(VISIBILITY_SAMPLES);
@@ -188,7 +166,7 @@ async fn main() {
         }
         delays.push(published.elapsed());
     }
-    report("readable on another node after the 201", delays);
+    common::report("readable on another node after the 201", delays);
 
     for (stop, server) in stops {
         let _ = stop.send(());

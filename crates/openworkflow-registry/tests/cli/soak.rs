@@ -223,12 +223,26 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         })
         .collect();
     // Memory once warm: minute one (a third of a shorter run).
-    tokio::time::sleep((duration / 3).min(Duration::from_secs(60))).await;
+    let warm_after = (duration / 3).min(Duration::from_secs(60));
+    tokio::time::sleep(warm_after).await;
     let warm_kib = resident_kib(server.child.id());
     let warm_breakdown = memory_breakdown(server.child.id());
+    // Then every tenth of the rest, for the report: whether memory levels off or
+    // keeps growing.
+    let pid = server.child.id();
+    let step = (duration.saturating_sub(warm_after) / 10).max(Duration::from_secs(1));
+    let sampler = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while started.elapsed() + step < duration {
+            tokio::time::sleep(step).await;
+            samples.push((started.elapsed().as_secs(), resident_kib(pid)));
+        }
+        samples
+    });
     for worker in workers {
         worker.await.unwrap();
     }
+    let samples = sampler.await.unwrap();
     let elapsed = started.elapsed();
     let end_kib = resident_kib(server.child.id());
     let end_breakdown = memory_breakdown(server.child.id());
@@ -248,6 +262,11 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         total as f64 / elapsed.as_secs_f64()
     );
     println!("  RSS warm: {warm_breakdown}; end: {end_breakdown}");
+    let series: Vec<String> = samples
+        .iter()
+        .map(|(at, kib)| format!("{at} s: {} MB", kib / 1024))
+        .collect();
+    println!("  RSS over the run: {}", series.join(", "));
     for (kind, tally) in &mut tallies {
         let count = tally.latencies.len();
         println!(

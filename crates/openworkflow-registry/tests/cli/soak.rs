@@ -111,11 +111,12 @@ fn soak_duration() -> Duration {
 
 /// Resident memory of `pid`, in KiB.
 fn resident_kib(pid: u32) -> u64 {
-    memory_kib(pid, "VmRSS")
+    status_figure(pid, "VmRSS")
 }
 
-/// One `KiB` figure of `/proc/{pid}/status` (`VmRSS`, `RssAnon`, `RssFile`...).
-fn memory_kib(pid: u32, field: &str) -> u64 {
+/// One figure of `/proc/{pid}/status`: KiB for `VmRSS`, `RssAnon`, `RssFile`...,
+/// a count for `Threads`.
+fn status_figure(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
@@ -125,14 +126,15 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
-/// Resident memory by kind, for the report: what the heap holds (anonymous)
-/// and what mapped files hold.
+/// Resident memory by kind, for the report: what the heap and the threads'
+/// stacks hold (anonymous), what mapped files hold, and how many threads there are.
 fn memory_breakdown(pid: u32) -> String {
     format!(
-        "anonymous {} KiB, files {} KiB, shared {} KiB",
-        memory_kib(pid, "RssAnon"),
-        memory_kib(pid, "RssFile"),
-        memory_kib(pid, "RssShmem")
+        "anonymous {} KiB, files {} KiB, shared {} KiB, {} threads",
+        status_figure(pid, "RssAnon"),
+        status_figure(pid, "RssFile"),
+        status_figure(pid, "RssShmem"),
+        status_figure(pid, "Threads")
     )
 }
 
@@ -235,7 +237,11 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         let mut samples = Vec::new();
         while started.elapsed() + step < duration {
             tokio::time::sleep(step).await;
-            samples.push((started.elapsed().as_secs(), resident_kib(pid)));
+            samples.push((
+                started.elapsed().as_secs(),
+                status_figure(pid, "RssAnon"),
+                status_figure(pid, "Threads"),
+            ));
         }
         samples
     });
@@ -264,9 +270,9 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
     println!("  RSS warm: {warm_breakdown}; end: {end_breakdown}");
     let series: Vec<String> = samples
         .iter()
-        .map(|(at, kib)| format!("{at} s: {} MB", kib / 1024))
+        .map(|(at, kib, threads)| format!("{at} s: {} MB ({threads} threads)", kib / 1024))
         .collect();
-    println!("  RSS over the run: {}", series.join(", "));
+    println!("  anonymous RSS over the run: {}", series.join(", "));
     for (kind, tally) in &mut tallies {
         let count = tally.latencies.len();
         println!(

@@ -500,11 +500,7 @@ async fn open_stores(config: &ServerConfig) -> anyhow::Result<Stores> {
     let in_bucket = config.storage == Storage::S3 || matches!(config.backend, Backend::Aws { .. });
     match (aws, config.bucket.as_deref()) {
         (Some((clients, sdk)), Some(bucket)) if in_bucket => {
-            if !credentials_available(&sdk).await {
-                anyhow::bail!(
-                    "the bucket {bucket:?} holds the artifacts and the index, but no AWS credentials were found: give them as the SDK reads them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance or task role)"
-                );
-            }
+            require_credentials(&sdk, bucket, "holds the artifacts and the index").await?;
             require_bucket(&clients, bucket).await?;
             let s3: Arc<dyn ArtifactStore> =
                 Arc::new(S3ArtifactStore::new(clients.s3.clone(), bucket.to_owned()));
@@ -546,11 +542,7 @@ pub fn default_public_url(listening: std::net::SocketAddr) -> String {
 /// credentials found and the bucket there.
 pub async fn bucket_artifacts(bucket: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    if !credentials_available(&sdk).await {
-        anyhow::bail!(
-            "copying artifacts to the bucket {bucket:?} needs AWS credentials: give them as the SDK reads them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance or task role)"
-        );
-    }
+    require_credentials(&sdk, bucket, "is to receive the artifacts").await?;
     let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
     require_bucket(&clients, bucket).await?;
     Ok(Arc::new(S3ArtifactStore::new(
@@ -565,6 +557,21 @@ fn local_index(config: &ServerConfig) -> Arc<dyn IndexStore> {
         config.data_dir.join(INDEX_DIR),
         config.index_cache_bytes,
     ))
+}
+
+/// Refuses to go on without AWS credentials for `bucket`, which `role` (what the
+/// bucket is for, as the message says it), with where the SDK looks for them.
+async fn require_credentials(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+    role: &str,
+) -> anyhow::Result<()> {
+    if credentials_available(sdk).await {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the bucket {bucket:?} {role}, but no AWS credentials were found: give them as the SDK reads them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance or task role)"
+    )
 }
 
 /// Refuses to start on a bucket S3 says does not exist, with the fix in words:

@@ -251,10 +251,10 @@ pub async fn migrate_catalog(from: &Path, to: &str) -> anyhow::Result<Vec<TableC
     let tables = describe_tables(&client).await?;
     let mut copies = Vec::with_capacity(tables.len());
     for table in &tables {
-        let written = copy_table(from, &client, table)
+        let copied = copy_table(from, &client, table)
             .await
             .with_context(|| format!("copying table {}", table.name))?;
-        let (rows, sha256) = check_table(from, &client, table)
+        let (rows, sha256) = check_table(&copied, &client, table)
             .await
             .with_context(|| format!("checking table {}", table.name))?;
         for column in &table.identity {
@@ -273,7 +273,7 @@ pub async fn migrate_catalog(from: &Path, to: &str) -> anyhow::Result<Vec<TableC
         copies.push(TableCopy {
             table: table.name.clone(),
             rows,
-            written,
+            written: copied.written,
             sha256,
         });
     }
@@ -408,19 +408,37 @@ fn read_rows(
     receiver
 }
 
-/// Upserts every row of `table`; returns how many were written.
+/// What one pass over a table of the embedded store did and read.
+struct Copied {
+    /// Rows the upserts wrote.
+    written: u64,
+    /// Rows read from the embedded store.
+    rows: u64,
+    /// Their checksum, in key order (see [`Value::digest`]).
+    digest: Sha256,
+}
+
+/// Upserts every row of `table`, checksumming the rows as they pass, so the check
+/// reads the embedded store no second time.
 async fn copy_table(
     from: &Path,
     client: &tokio_postgres::Client,
     table: &Table,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Copied> {
     let statement = client.prepare(&table.upsert()).await?;
     let mut batches = read_rows(from, table);
-    let mut written = 0;
+    let mut copied = Copied {
+        written: 0,
+        rows: 0,
+        digest: Sha256::new(),
+    };
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
         let mut params = Vec::with_capacity(batch.len());
         for row in batch {
+            copied.rows += 1;
+            row.iter()
+                .for_each(|value| value.digest(&mut copied.digest));
             let row: Vec<Box<dyn ToSql + Sync + Send>> = row
                 .iter()
                 .zip(&table.columns)
@@ -441,26 +459,19 @@ async fn copy_table(
         .buffered(ROWS_PER_BATCH)
         .try_collect()
         .await?;
-        written += counts.iter().sum::<u64>();
+        copied.written += counts.iter().sum::<u64>();
     }
-    Ok(written)
+    Ok(copied)
 }
 
-/// Counts and checksums `table` in both stores; fails unless they agree.
+/// Counts and checksums `table` in PostgreSQL; fails unless it agrees with what
+/// the copy read from the embedded store.
 async fn check_table(
-    from: &Path,
+    copied: &Copied,
     client: &tokio_postgres::Client,
     table: &Table,
 ) -> anyhow::Result<(u64, String)> {
-    let mut source = Sha256::new();
-    let mut source_rows = 0u64;
-    let mut batches = read_rows(from, table);
-    while let Some(batch) = batches.recv().await {
-        for row in batch? {
-            source_rows += 1;
-            row.iter().for_each(|value| value.digest(&mut source));
-        }
-    }
+    let (source_rows, source) = (copied.rows, copied.digest.clone());
     let sql = format!(
         "SELECT {} FROM {} ORDER BY {}",
         table.column_list(),

@@ -227,6 +227,13 @@ async fn aws_stores_never_show_a_half_published_version() {
     registry_core::store::contract::faults::failed_publishes_leave_nothing_visible(
         store.clone(),
         clients.s3_store(&settings),
+        store.clone(),
+        "ddb",
+    )
+    .await;
+    registry_core::store::contract::faults::publishes_read_no_version_history(
+        store.clone(),
+        clients.s3_store(&settings),
         store,
         "ddb",
     )

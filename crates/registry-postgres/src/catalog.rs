@@ -11,8 +11,8 @@ use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
-    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
-    VersionChange, VersionRecord, VersionSummary,
+    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord,
+    StorageError, VersionChange, VersionRecord, VersionSummary,
 };
 use registry_core::timestamp::{Timestamp, parse_day};
 use registry_core::version::PluginVersion;
@@ -54,10 +54,14 @@ async fn insert_version_row(
 }
 
 fn plugin_of_row(row: &Row, versions: Vec<VersionSummary>) -> Result<PluginRecord, StorageError> {
+    Ok(head_of_row(row)?.with_versions(versions))
+}
+
+fn head_of_row(row: &Row) -> Result<PluginHead, StorageError> {
     let slug: &str = row.get(0);
     let latest: Option<&str> = row.get(6);
     let quarantine: Option<&str> = row.get(8);
-    Ok(PluginRecord {
+    Ok(PluginHead {
         slug: Slug::parse(slug).map_err(|e| corrupt("slug", e))?,
         owner: PrincipalId::from_stored(row.get::<_, String>(1)),
         created_at: timestamp_from_stored("created_at", row.get(2))?,
@@ -68,7 +72,6 @@ fn plugin_of_row(row: &Row, versions: Vec<VersionSummary>) -> Result<PluginRecor
         latest: latest
             .map(|raw| from_json("latest summary", raw))
             .transpose()?,
-        versions,
         quarantined: quarantine
             .map(|raw| from_json("quarantine", raw))
             .transpose()?,
@@ -182,6 +185,38 @@ impl CatalogStore for PostgresStore {
             .map(|r| from_json::<VersionSummary>("version record", r.get(0)))
             .collect::<Result<Vec<_>, _>>()?;
         plugin_of_row(&row, summaries).map(Some)
+    }
+
+    async fn plugin_head(&self, slug: &Slug) -> Result<Option<PluginHead>, StorageError> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE slug = $1"),
+                &[&slug.as_str()],
+            )
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(head_of_row)
+            .transpose()
+    }
+
+    async fn highest_live_version(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<PluginVersion>, StorageError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT version FROM versions
+                 WHERE slug = $1 AND (record::jsonb ->> 'unpublished_at') IS NULL
+                 ORDER BY sort_key DESC LIMIT 1",
+                &[&slug.as_str()],
+            )
+            .await
+            .map_err(backend)?;
+        row.map(|r| PluginVersion::parse(r.get::<_, &str>(0)).map_err(|e| corrupt("version", e)))
+            .transpose()
     }
 
     async fn plugin_with_versions(

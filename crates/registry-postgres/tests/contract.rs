@@ -129,6 +129,13 @@ async fn postgres_failed_publishes_leave_nothing_visible() {
     let artifacts = Arc::new(registry_core::store::FileArtifactStore::new(dir.path()));
     contract::faults::failed_publishes_leave_nothing_visible(
         store.clone(),
+        artifacts.clone(),
+        store.clone(),
+        "postgres",
+    )
+    .await;
+    contract::faults::publishes_read_no_version_history(
+        store.clone(),
         artifacts,
         store,
         "postgres",

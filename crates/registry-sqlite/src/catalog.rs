@@ -10,8 +10,8 @@ use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
-    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
-    VersionChange, VersionRecord, VersionSummary,
+    CatalogStore, ChangeScope, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord,
+    StorageError, VersionChange, VersionRecord, VersionSummary,
 };
 use registry_core::timestamp::{Timestamp, parse_day};
 use registry_core::version::PluginVersion;
@@ -82,6 +82,10 @@ fn plugin_of_row(
     row: PluginRow,
     versions: Vec<VersionSummary>,
 ) -> Result<PluginRecord, StorageError> {
+    Ok(head_of_row(row)?.with_versions(versions))
+}
+
+fn head_of_row(row: PluginRow) -> Result<PluginHead, StorageError> {
     let PluginRow {
         slug,
         owner,
@@ -93,7 +97,7 @@ fn plugin_of_row(
         healthy_instances,
         quarantine,
     } = row;
-    Ok(PluginRecord {
+    Ok(PluginHead {
         slug: Slug::parse(&slug).map_err(|e| corrupt("slug", e))?,
         owner: PrincipalId::from_stored(owner),
         created_at: timestamp_from_stored("created_at", &created_at)?,
@@ -104,7 +108,6 @@ fn plugin_of_row(
         latest: latest
             .map(|raw| from_json("latest summary", &raw))
             .transpose()?,
-        versions,
         quarantined: quarantine
             .map(|raw| from_json("quarantine", &raw))
             .transpose()?,
@@ -214,6 +217,45 @@ impl CatalogStore for SqliteStore {
         self.plugin_row_and_records(slug, SUMMARY_OF_RECORD)
             .await?
             .map(|(row, records)| plugin_with_summaries(row, &records))
+            .transpose()
+    }
+
+    async fn plugin_head(&self, slug: &Slug) -> Result<Option<PluginHead>, StorageError> {
+        let slug = slug.clone();
+        self.with_conn(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE slug = ?1"
+            ))
+            .map_err(backend)?
+            .query_row([slug.as_str()], plugin_row)
+            .optional()
+            .map_err(backend)
+        })
+        .await?
+        .map(head_of_row)
+        .transpose()
+    }
+
+    async fn highest_live_version(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<PluginVersion>, StorageError> {
+        let slug = slug.clone();
+        let version: Option<String> = self
+            .with_conn(move |conn| {
+                conn.prepare_cached(
+                    "SELECT version FROM versions
+                     WHERE slug = ?1 AND json_extract(record, '$.unpublished_at') IS NULL
+                     ORDER BY sort_key DESC LIMIT 1",
+                )
+                .map_err(backend)?
+                .query_row([slug.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        version
+            .map(|v| PluginVersion::parse(&v).map_err(|e| corrupt("version", e)))
             .transpose()
     }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
 use registry_core::ownership::{Role, RosterEntry, RosterKey};
 use registry_core::store::FileArtifactStore;
-use registry_core::store::contract::faults::failed_publishes_leave_nothing_visible;
+use registry_core::store::contract::faults::{
+    failed_publishes_leave_nothing_visible, publishes_read_no_version_history,
+};
 use registry_core::store::contract::sample_version;
 use registry_core::store::contract::{
     account_store_contract, artifact_store_contract, catalog_contract, key_store_contract,
@@ -297,5 +299,12 @@ async fn embedded_stores_never_show_a_half_published_version() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let artifacts = Arc::new(FileArtifactStore::new(dir.path()));
-    failed_publishes_leave_nothing_visible(store.clone(), artifacts, store, "sqlite").await;
+    failed_publishes_leave_nothing_visible(
+        store.clone(),
+        artifacts.clone(),
+        store.clone(),
+        "sqlite",
+    )
+    .await;
+    publishes_read_no_version_history(store.clone(), artifacts, store, "sqlite").await;
 }

@@ -10,7 +10,7 @@ use registry_core::moderation::Quarantine;
 use registry_core::slug::Slug;
 use registry_core::store::codec::slug_from_stored;
 use registry_core::store::{
-    CatalogStore, Conflict, LatestSummary, PluginListing, PluginRecord, StorageError,
+    CatalogStore, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
 use registry_core::timestamp::{Timestamp, parse_day};
@@ -21,8 +21,8 @@ use super::item_key::{
     downloads_prefix, plugin_partition,
 };
 use super::{
-    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_n,
-    get_s, n, opt_s, s, timestamp, to_json,
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, Partition, SK, TransactionOutcome, built,
+    from_json, get_n, get_s, n, opt_s, s, timestamp, to_json,
 };
 use crate::error::{corrupt, is_condition_failure, storage_error};
 
@@ -130,6 +130,24 @@ fn listing_of(item: &Item) -> Result<PluginListing, StorageError> {
     })
 }
 
+/// A plugin's own row from its metadata item.
+fn head_of(meta: &Item) -> Result<PluginHead, StorageError> {
+    let listing = listing_of(meta)?;
+    Ok(PluginHead {
+        slug: listing.slug,
+        owner: PrincipalId::from_stored(get_s(meta, "owner")?),
+        created_at: listing.created_at,
+        updated_at: listing.updated_at,
+        downloads: listing.downloads,
+        healthy_instances: get_n(meta, "healthy_instances")?,
+        revision: get_n(meta, "revision")?,
+        latest: listing.latest,
+        quarantined: opt_s(meta, QUARANTINE)
+            .map(|raw| from_json("quarantine", raw))
+            .transpose()?,
+    })
+}
+
 #[async_trait]
 impl CatalogStore for DynamoStore {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
@@ -143,21 +161,47 @@ impl CatalogStore for DynamoStore {
             .iter()
             .map(|item| from_json::<VersionSummary>("version summary", get_s(item, "summary")?))
             .collect::<Result<Vec<_>, _>>()?;
-        let listing = listing_of(&meta)?;
-        Ok(Some(PluginRecord {
-            slug: listing.slug,
-            owner: PrincipalId::from_stored(get_s(&meta, "owner")?),
-            created_at: listing.created_at,
-            updated_at: listing.updated_at,
-            downloads: listing.downloads,
-            healthy_instances: get_n(&meta, "healthy_instances")?,
-            revision: get_n(&meta, "revision")?,
-            latest: listing.latest,
-            versions,
-            quarantined: opt_s(&meta, QUARANTINE)
-                .map(|raw| from_json("quarantine", raw))
-                .transpose()?,
-        }))
+        Ok(Some(head_of(&meta)?.with_versions(versions)))
+    }
+
+    async fn highest_live_version(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<PluginVersion>, StorageError> {
+        // Version items sort by semver precedence; read them from the highest down
+        // (every version key sorts below the prefix's last character raised by
+        // one) until one is not unpublished: usually the first.
+        const AT_ONCE: usize = 4;
+        let partition = ItemKey::plugin(slug).pk;
+        let mut below = format!("{}$", VERSION_PREFIX.trim_end_matches('#'));
+        loop {
+            let items = self
+                .newest_items(Partition::Table(&partition), Some(&below), AT_ONCE)
+                .await?;
+            if items.is_empty() {
+                return Ok(None);
+            }
+            for item in &items {
+                let key = get_s(item, SK)?;
+                if !key.starts_with(VERSION_PREFIX) {
+                    return Ok(None);
+                }
+                let summary: VersionSummary =
+                    from_json("version summary", get_s(item, "summary")?)?;
+                if summary.unpublished_at.is_none() {
+                    return Ok(Some(summary.version));
+                }
+                key.clone_into(&mut below);
+            }
+        }
+    }
+
+    async fn plugin_head(&self, slug: &Slug) -> Result<Option<PluginHead>, StorageError> {
+        let key = ItemKey::plugin(slug);
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|meta| head_of(&meta))
+            .transpose()
     }
 
     async fn version_records_page(

@@ -145,7 +145,7 @@ impl Registry {
         let store = self.audit_store()?;
         let plugin = self.find_plugin(slug).await?;
         caller.check_plugin_limit(&plugin.slug)?;
-        self.require_owner(caller, &plugin, true).await?;
+        self.require_owner(caller, &plugin.head(), true).await?;
         let subject = AuditSubject::Plugin(plugin.slug);
         let records = store
             .audit_records(Some(&subject), before.as_ref(), limit)

@@ -213,7 +213,7 @@ impl Registry {
             // An admin key moderates: it may deprecate or unpublish anyone's release
             // (under the same rules), though it never publishes into another's plugin.
             if !owners_checked {
-                self.require_owner(caller, &plugin, true).await?;
+                self.require_owner(caller, &plugin.head(), true).await?;
                 owners_checked = true;
             }
             let Some(summary) = plugin.versions.iter().find(|v| &v.version == version) else {

@@ -225,6 +225,25 @@ pub fn latest_version_among<'a>(
         .or_else(|| pool().max_by(|a, b| a.version.cmp(&b.version)))
 }
 
+/// Whether `added`, a version new to its plugin (so neither deprecated,
+/// unpublished nor quarantined), is the [`latest_version`] once it joins versions
+/// whose latest is `current`.
+///
+/// `current` alone decides it: a stable latest means the plugin has stable
+/// versions, so a pre-release never displaces it; a deprecated latest means every
+/// version it was chosen among is deprecated, so any newcomer of that kind (or a
+/// stable one, over pre-releases) displaces it; otherwise the higher one wins.
+pub fn becomes_latest(current: Option<&VersionSummary>, added: &PluginVersion) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    match (current.version.is_prerelease(), added.is_prerelease()) {
+        (false, true) => false,
+        (true, false) => true,
+        _ => current.deprecated.is_some() || added > &current.version,
+    }
+}
+
 /// The highest live version, whatever its state: what an update must exceed.
 pub fn highest_live_version(versions: &[VersionSummary]) -> Option<&PluginVersion> {
     versions
@@ -312,5 +331,60 @@ mod tests {
         ];
         assert_eq!(latest(&vs).as_deref(), Some("1.0.0"));
         assert_eq!(latest(&[summary("1.1.0", false, true)]), None);
+    }
+
+    /// Every plugin of up to five versions from a fixed pool, each version absent
+    /// or live, deprecated, unpublished or quarantined; with every pool version it
+    /// lacks added: the latest computed over all of them agrees with
+    /// [`becomes_latest`], which sees only the latest before.
+    #[test]
+    fn becoming_latest_needs_only_the_latest_before() {
+        use crate::moderation::Quarantine;
+        const POOL: [&str; 5] = [
+            "0.9.0-beta.1",
+            "1.0.0",
+            "1.0.1-rc.1",
+            "1.1.0",
+            "2.0.0-alpha",
+        ];
+        const STATES: usize = 5; // absent, live, deprecated, unpublished, quarantined
+        let mut checked = 0;
+        for mut code in 0..STATES.pow(POOL.len() as u32) {
+            let mut versions = Vec::new();
+            let mut missing = Vec::new();
+            for v in POOL {
+                let state = code % STATES;
+                code /= STATES;
+                if state == 0 {
+                    missing.push(v);
+                    continue;
+                }
+                let mut s = summary(v, state == 2, state == 3);
+                if state == 4 {
+                    s.quarantined = Some(Quarantine {
+                        reason: "held".into(),
+                        at: s.published_at,
+                        by: crate::auth::PrincipalId::from_stored("admin".to_owned()),
+                    });
+                }
+                versions.push(s);
+            }
+            let before = latest_version(&versions).cloned();
+            for v in missing {
+                let added = summary(v, false, false);
+                let mut after = versions.clone();
+                after.push(added.clone());
+                let expected = latest(&after);
+                let predicted = if becomes_latest(before.as_ref(), &added.version) {
+                    Some(v.to_owned())
+                } else {
+                    before.as_ref().map(|b| b.version.to_string())
+                };
+                assert_eq!(predicted, expected, "adding {v} to {versions:?}");
+                checked += 1;
+            }
+        }
+        // Each version is missing from a fifth of the plugins.
+        assert_eq!(checked, POOL.len() * STATES.pow(POOL.len() as u32 - 1));
     }
 }

@@ -20,7 +20,7 @@ use crate::ownership::{
     INVITATION_LIFETIME, MAX_ROSTER_ENTRIES, OwnerInvitation, Role, Roster, RosterEntry, RosterKey,
 };
 use crate::slug::Slug;
-use crate::store::{Conflict, OwnershipStore, PluginRecord, StorageError};
+use crate::store::{Conflict, OwnershipStore, PluginHead, PluginRecord, StorageError};
 use crate::timestamp::Timestamp;
 
 /// One owner of a plugin, as listed.
@@ -145,10 +145,7 @@ impl Registry {
     }
 
     /// The owners of `plugin`: those stored, or its first publisher alone.
-    pub(crate) async fn owner_roster(
-        &self,
-        plugin: &PluginRecord,
-    ) -> Result<Roster, RegistryError> {
+    pub(crate) async fn owner_roster(&self, plugin: &PluginHead) -> Result<Roster, RegistryError> {
         let stored = match &self.ownership {
             Some(store) => {
                 store
@@ -221,7 +218,7 @@ impl Registry {
     pub(crate) async fn require_owner(
         &self,
         caller: &Caller,
-        plugin: &PluginRecord,
+        plugin: &PluginHead,
         admin_may: bool,
     ) -> Result<Roster, RegistryError> {
         let owners = self.owner_roster(plugin).await?;
@@ -278,7 +275,7 @@ impl Registry {
     ) -> Result<PluginOwners, RegistryError> {
         self.authorize_read(caller)?;
         let plugin = self.find_plugin(slug).await?;
-        let owners = self.owner_roster(&plugin).await?;
+        let owners = self.owner_roster(&plugin.head()).await?;
         let sees_invitations = match caller {
             Some(caller) => caller.can(Scope::Admin) || self.acts_as_owner(caller, &owners).await?,
             None => false,
@@ -375,7 +372,7 @@ impl Registry {
     ) -> Result<InvitationInfo, RegistryError> {
         let store = self.ownership_store()?;
         let plugin = self.plugin_to_manage(caller, slug).await?;
-        let owners = self.require_owner(caller, &plugin, true).await?;
+        let owners = self.require_owner(caller, &plugin.head(), true).await?;
         let invitee = self.principal_named(invitee).await?;
         if invitee.kind == PrincipalKind::Org {
             return Err(RegistryError::invalid_field(
@@ -480,7 +477,9 @@ impl Registry {
         if !answers_for_invitee {
             let withdraws = answer == Answer::Decline && {
                 let plugin = self.find_plugin(slug).await?;
-                self.require_owner(caller, &plugin, true).await.is_ok()
+                self.require_owner(caller, &plugin.head(), true)
+                    .await
+                    .is_ok()
             };
             if !withdraws {
                 // Nobody learns of another's invitations by guessing.
@@ -645,7 +644,7 @@ impl Registry {
     ) -> Result<PluginOwners, RegistryError> {
         self.ownership_store()?;
         let plugin = self.plugin_to_manage(caller, slug).await?;
-        self.require_owner(caller, &plugin, true).await?;
+        self.require_owner(caller, &plugin.head(), true).await?;
         let leaving = PrincipalId::from_stored(principal);
         let owners = self
             .change_roster(
@@ -721,7 +720,7 @@ impl Registry {
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
             let current = match plugin {
-                Some(plugin) => self.owner_roster(plugin).await?,
+                Some(plugin) => self.owner_roster(&plugin.head()).await?,
                 None => store.roster(&key).await?,
             };
             let Some(entries) = decide(&current)? else {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::contention::RaceRetry;
-use super::{Registry, highest_live_version, latest_version, require_publish_right};
+use super::{Registry, becomes_latest, require_publish_right};
 use crate::artifact::{ArtifactKey, StoredArtifact, ZIP_CONTENT_TYPE};
 use crate::audit::{AuditAction, AuditDetail, AuditSubject};
 use crate::auth::Caller;
@@ -17,7 +17,9 @@ use crate::error::RegistryError;
 use crate::manifest::{DocumentFormat, Manifest, ParsedDocument, parse_document};
 use crate::rate_limit::LimitedAction;
 use crate::slug::Slug;
-use crate::store::{Conflict, LatestSummary, StorageError, VersionRecord, VersionSummary};
+use crate::store::{
+    Conflict, LatestSummary, PluginHead, StorageError, VersionRecord, VersionSummary,
+};
 use crate::upload::UploadId;
 use crate::version::PluginVersion;
 
@@ -141,14 +143,14 @@ impl Registry {
         let version = manifest.version.clone();
         caller.check_plugin_limit(&slug)?;
 
-        // Fail fast on the common refusals before writing any artifact. The plugin
-        // read here (a summary of every version) is let go before the writes and
-        // the wait for the index, so publishes queued behind others hold nothing
-        // that grows with their plugins' histories.
+        // Fail fast on the common refusals before writing any artifact. A publish
+        // reads the plugin's row and the records of the versions it weighs (the
+        // one it adds, the latest), never every version's: nothing it holds grows
+        // with the plugin's history.
         // Who owns a plugin is checked once: a publish racing an owner change
         // is decided by the owners it started under.
         let mut owners_checked = false;
-        let existing = self.catalog.plugin(&slug).await?;
+        let existing = self.catalog.plugin_head(&slug).await?;
         let action = if existing.is_some() {
             LimitedAction::NewVersion
         } else {
@@ -164,7 +166,7 @@ impl Registry {
                 }
                 let owners = self.require_publisher(caller, &plugin).await?;
                 owners_checked = true;
-                check_may_add(&plugin.versions, &version, &mode, &slug)?;
+                self.check_may_add(&slug, &version, &mode).await?;
                 if !owners.exists() {
                     self.store_first_owner(&slug, &plugin.owner, plugin.created_at)
                         .await;
@@ -191,7 +193,10 @@ impl Registry {
         let mut previous = None;
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
-            let result = match self.catalog.plugin(&slug).await? {
+            // The version checks come after the row is read: a version added
+            // since moves the row's revision, so the write below fails and the
+            // next attempt sees it.
+            let result = match self.catalog.plugin_head(&slug).await? {
                 None if matches!(mode, Mode::Update(_)) => {
                     return Err(RegistryError::PluginNotFound {
                         slug: slug.to_string(),
@@ -207,11 +212,8 @@ impl Registry {
                         self.require_publisher(caller, &plugin).await?;
                         owners_checked = true;
                     }
-                    check_may_add(&plugin.versions, &version, &mode, &slug)?;
-                    previous = highest_live_version(&plugin.versions).cloned();
-                    let latest = self
-                        .latest_after_adding(&slug, &plugin.versions, &record)
-                        .await?;
+                    previous = self.check_may_add(&slug, &version, &mode).await?;
+                    let latest = self.latest_after_adding(&plugin, &record).await?;
                     self.catalog
                         .add_version(&slug, plugin.revision, &record, &latest)
                         .await
@@ -315,7 +317,7 @@ impl Registry {
     async fn require_publisher(
         &self,
         caller: &Caller,
-        plugin: &crate::store::PluginRecord,
+        plugin: &PluginHead,
     ) -> Result<crate::ownership::Roster, RegistryError> {
         match caller.publish_token_publishers() {
             Some(publishers) => {
@@ -384,20 +386,65 @@ impl Registry {
         })
     }
 
-    /// The latest summary once `record` joins `versions`.
+    /// The latest summary once `record`, a new version, joins `plugin`: the row's
+    /// latest or the new version, decided by [`becomes_latest`] from the row's
+    /// latest version's record alone.
     async fn latest_after_adding(
         &self,
-        slug: &Slug,
-        versions: &[VersionSummary],
+        plugin: &PluginHead,
         record: &VersionRecord,
     ) -> Result<LatestSummary, RegistryError> {
-        let mut all = versions.to_vec();
-        all.push(VersionSummary::of(record));
-        self.summary_for(slug, latest_version(&all).map(|v| &v.version), Some(record))
-            .await?
-            .ok_or_else(|| RegistryError::ConcurrentUpdate {
-                slug: slug.to_string(),
-            })
+        let current = match &plugin.latest {
+            None => None,
+            Some(latest) => Some((
+                latest,
+                self.catalog
+                    .version(&plugin.slug, &latest.version)
+                    .await?
+                    .ok_or_else(|| RegistryError::ConcurrentUpdate {
+                        slug: plugin.slug.to_string(),
+                    })?,
+            )),
+        };
+        Ok(match current {
+            Some((latest, current))
+                if !becomes_latest(Some(&VersionSummary::of(&current)), &record.version) =>
+            {
+                latest.clone()
+            }
+            _ => LatestSummary::of(record),
+        })
+    }
+
+    /// Refuses a version string the plugin has ever used and, for an update, one
+    /// not above its highest live version, which it returns (`None` for a
+    /// publish, which may add any version never used).
+    async fn check_may_add(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        mode: &Mode<'_>,
+    ) -> Result<Option<PluginVersion>, RegistryError> {
+        if let Some(existing) = self.catalog.version(slug, version).await? {
+            return Err(version_exists(
+                slug,
+                version,
+                existing.unpublished_at.is_some(),
+            ));
+        }
+        let Mode::Update(_) = mode else {
+            return Ok(None);
+        };
+        let highest = self.catalog.highest_live_version(slug).await?;
+        if let Some(highest) = &highest
+            && version <= highest
+        {
+            return Err(RegistryError::VersionNotIncremented {
+                version: version.to_string(),
+                latest: highest.to_string(),
+            });
+        }
+        Ok(highest)
     }
 
     /// The latest summary for `latest`, reading its record unless it is `at_hand`.
@@ -455,31 +502,6 @@ fn prepare_document(
         schema_format,
         bundle,
     })
-}
-
-fn check_may_add(
-    versions: &[VersionSummary],
-    version: &PluginVersion,
-    mode: &Mode<'_>,
-    slug: &Slug,
-) -> Result<(), RegistryError> {
-    if let Some(existing) = versions.iter().find(|v| &v.version == version) {
-        return Err(version_exists(
-            slug,
-            version,
-            existing.unpublished_at.is_some(),
-        ));
-    }
-    if let Mode::Update(_) = mode
-        && let Some(highest) = highest_live_version(versions)
-        && version <= highest
-    {
-        return Err(RegistryError::VersionNotIncremented {
-            version: version.to_string(),
-            latest: highest.to_string(),
-        });
-    }
-    Ok(())
 }
 
 fn version_exists(slug: &Slug, version: &PluginVersion, unpublished: bool) -> RegistryError {

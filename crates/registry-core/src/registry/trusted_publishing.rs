@@ -16,7 +16,7 @@ use crate::auth::{ApiKeySecret, Caller, Credential, PrincipalId, Scope};
 use crate::error::RegistryError;
 use crate::notice::Notice;
 use crate::slug::Slug;
-use crate::store::{Conflict, PluginRecord, StorageError, TrustedPublishingStore};
+use crate::store::{Conflict, PluginHead, StorageError, TrustedPublishingStore};
 use crate::timestamp::Timestamp;
 use crate::trusted_publishing::{
     CI_TOKEN_LEEWAY, CiIdentity, CiTokenVerifier, FRESH_SIGN_IN, MAX_CI_TOKEN,
@@ -122,7 +122,7 @@ impl Registry {
         caller.check_plugin_limit(&slug)?;
         let pending_owner = match self.catalog.plugin(&slug).await? {
             Some(plugin) => {
-                self.require_owner(caller, &plugin, false).await?;
+                self.require_owner(caller, &plugin.head(), false).await?;
                 None
             }
             None => {
@@ -182,7 +182,7 @@ impl Registry {
         let publishers = store.publishers_of(&slug).await?;
         let shown: Vec<&TrustedPublisher> = match self.catalog.plugin(&slug).await? {
             Some(plugin) => {
-                self.require_owner(caller, &plugin, true).await?;
+                self.require_owner(caller, &plugin.head(), true).await?;
                 publishers.iter().collect()
             }
             None => publishers
@@ -207,7 +207,7 @@ impl Registry {
         let store = self.trusted_store()?;
         let plugin = self.find_plugin(slug).await?;
         caller.check_plugin_limit(&plugin.slug)?;
-        self.require_owner(caller, &plugin, false).await?;
+        self.require_owner(caller, &plugin.head(), false).await?;
         let publishers = store.publishers_of(&plugin.slug).await?;
         if !publishers.iter().any(|p| p.pending_owner.is_none()) {
             return Err(RegistryError::LockNeedsPublisher {
@@ -250,7 +250,9 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let store = self.trusted_store()?;
         let plugin = self.find_plugin(slug).await?;
-        let owners = self.require_owner(&session.caller, &plugin, false).await?;
+        let owners = self
+            .require_owner(&session.caller, &plugin.head(), false)
+            .await?;
         if session.signed_in_at < self.clock.now().plus(-FRESH_SIGN_IN) {
             return Err(RegistryError::FreshSignInRequired {
                 minutes: FRESH_SIGN_IN.whole_minutes(),
@@ -322,7 +324,7 @@ impl Registry {
             .ok_or_else(not_found)?;
         match self.catalog.plugin(&parsed).await? {
             Some(plugin) => {
-                self.require_owner(caller, &plugin, true).await?;
+                self.require_owner(caller, &plugin.head(), true).await?;
             }
             None if publisher.pending_owner.as_ref() == Some(&caller.principal)
                 || caller.can(Scope::Admin) => {}
@@ -466,7 +468,7 @@ impl Registry {
     pub(super) async fn require_trusted_publisher(
         &self,
         publishers: &BTreeSet<PublisherId>,
-        plugin: &PluginRecord,
+        plugin: &PluginHead,
     ) -> Result<(), RegistryError> {
         let store = self.trusted_store()?;
         let current = store.publishers_of(&plugin.slug).await?;

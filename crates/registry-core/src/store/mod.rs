@@ -180,6 +180,59 @@ impl LatestSummary {
     }
 }
 
+/// A plugin's own row, without its versions: what a publish checks, so that
+/// its reads do not grow with the plugin's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginHead {
+    /// The slug.
+    pub slug: Slug,
+    /// The principal that first published it.
+    pub owner: PrincipalId,
+    /// When its first version was published.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Downloads as of the last roll-up.
+    pub downloads: u64,
+    /// Router instances in the routing table (see [`PluginRecord::healthy_instances`]).
+    pub healthy_instances: u64,
+    /// Compare-and-set revision, bumped by every change.
+    pub revision: u64,
+    /// Latest-version metadata; `None` once every version is unpublished.
+    pub latest: Option<LatestSummary>,
+    /// Why the whole plugin is hidden, while an admin keeps it in quarantine.
+    pub quarantined: Option<Quarantine>,
+}
+
+impl PluginHead {
+    /// The plugin with these versions.
+    pub fn with_versions(self, versions: Vec<VersionSummary>) -> PluginRecord {
+        let Self {
+            slug,
+            owner,
+            created_at,
+            updated_at,
+            downloads,
+            healthy_instances,
+            revision,
+            latest,
+            quarantined,
+        } = self;
+        PluginRecord {
+            slug,
+            owner,
+            created_at,
+            updated_at,
+            downloads,
+            healthy_instances,
+            revision,
+            latest,
+            versions,
+            quarantined,
+        }
+    }
+}
+
 /// A plugin with the state of all its versions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginRecord {
@@ -204,6 +257,23 @@ pub struct PluginRecord {
     pub versions: Vec<VersionSummary>,
     /// Why the whole plugin is hidden, while an admin keeps it in quarantine.
     pub quarantined: Option<Quarantine>,
+}
+
+impl PluginRecord {
+    /// The plugin's own row, without its versions.
+    pub fn head(&self) -> PluginHead {
+        PluginHead {
+            slug: self.slug.clone(),
+            owner: self.owner.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            downloads: self.downloads,
+            healthy_instances: self.healthy_instances,
+            revision: self.revision,
+            latest: self.latest.clone(),
+            quarantined: self.quarantined.clone(),
+        }
+    }
 }
 
 /// A plugin as listed for search: no per-version detail.
@@ -253,6 +323,25 @@ impl VersionChange {
 pub trait CatalogStore: Send + Sync {
     /// A plugin and the state of its versions.
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
+
+    /// A plugin's own row without its versions: one read however long its
+    /// history. Stores override this; the default reads every version.
+    async fn plugin_head(&self, slug: &Slug) -> Result<Option<PluginHead>, StorageError> {
+        Ok(self.plugin(slug).await?.map(|plugin| plugin.head()))
+    }
+
+    /// The highest version of a plugin not unpublished (quarantined ones count):
+    /// what an update must exceed. Stores that can find it without reading every
+    /// version's state override this.
+    async fn highest_live_version(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<PluginVersion>, StorageError> {
+        Ok(self
+            .plugin(slug)
+            .await?
+            .and_then(|plugin| crate::registry::highest_live_version(&plugin.versions).cloned()))
+    }
 
     /// Puts the whole plugin in quarantine (`Some`) or lifts it (`None`), if its
     /// revision is still `expected_revision` ([`Conflict::RevisionChanged`]

@@ -23,6 +23,7 @@ pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
     downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
     listing_pages_past_one_page(Arc::clone(&catalog), prefix).await;
     version_records_page_through_every_version(Arc::clone(&catalog), prefix).await;
+    head_and_highest_live_version_agree_with_the_plugin(Arc::clone(&catalog), prefix).await;
     quarantine_is_conditional_and_reads_back(Arc::clone(&catalog), prefix).await;
     confusable_slugs_are_refused_under_races(catalog, prefix).await;
 }
@@ -344,6 +345,74 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
         gone.latest.is_none(),
         "no live version leaves no latest summary"
     );
+}
+
+/// What a publish reads instead of every version's state: the plugin's row, and
+/// the highest version not unpublished (semver order, not text order; quarantined
+/// versions count, pre-releases too).
+async fn head_and_highest_live_version_agree_with_the_plugin(
+    catalog: Arc<dyn CatalogStore>,
+    prefix: &str,
+) {
+    let s = slug(&format!("{prefix}-head"));
+    assert_eq!(catalog.plugin_head(&s).await.unwrap(), None);
+    assert_eq!(catalog.highest_live_version(&s).await.unwrap(), None);
+    create_plugin_at(catalog.as_ref(), &s, "1.9.0").await;
+    for version in ["1.10.0", "1.10.1-rc.1", "1.2.0"] {
+        let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+        let record = sample_version(s.as_str(), version);
+        catalog
+            .add_version(&s, plugin.revision, &record, &LatestSummary::of(&record))
+            .await
+            .expect("add");
+    }
+    let highest = |v: &str| Some(PluginVersion::parse(v).unwrap());
+    assert_eq!(
+        catalog.highest_live_version(&s).await.unwrap(),
+        highest("1.10.1-rc.1"),
+        "the highest by semver precedence (1.10 above 1.9 and 1.2)"
+    );
+    let when = at("2026-01-03T00:00:00Z");
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(
+        catalog.plugin_head(&s).await.unwrap(),
+        Some(plugin.head()),
+        "the head is the plugin without its versions"
+    );
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &PluginVersion::parse("1.10.1-rc.1").unwrap(),
+            &VersionChange::Unpublish(when),
+            None,
+            when,
+        )
+        .await
+        .expect("unpublish");
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    catalog
+        .change_version(
+            &s,
+            plugin.revision,
+            &PluginVersion::parse("1.10.0").unwrap(),
+            &VersionChange::Quarantine(Some(Quarantine {
+                reason: "held".into(),
+                by: PrincipalId::from_stored("prn_admin"),
+                at: when,
+            })),
+            None,
+            when,
+        )
+        .await
+        .expect("quarantine");
+    assert_eq!(
+        catalog.highest_live_version(&s).await.unwrap(),
+        highest("1.10.0"),
+        "an unpublished version no longer counts; a quarantined one still does"
+    );
+    let plugin = catalog.plugin(&s).await.unwrap().unwrap();
+    assert_eq!(catalog.plugin_head(&s).await.unwrap(), Some(plugin.head()));
 }
 
 async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, prefix: &str) {

@@ -2,7 +2,7 @@
 //! half-published version on any backend.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,8 +14,8 @@ use crate::moderation::Quarantine;
 use crate::registry::PublishBody;
 use crate::slug::Slug;
 use crate::store::{
-    ArtifactStore, CatalogStore, KeyStore, LatestSummary, PluginListing, PluginRecord, PutOutcome,
-    StorageError, VersionChange, VersionRecord,
+    ArtifactStore, CatalogStore, KeyStore, LatestSummary, PluginHead, PluginListing, PluginRecord,
+    PutOutcome, StorageError, VersionChange, VersionRecord,
 };
 use crate::timestamp::{SystemClock, Timestamp};
 use crate::version::PluginVersion;
@@ -51,12 +51,26 @@ impl ArtifactStore for FailingArtifacts {
 }
 
 /// A catalog whose publishing writes fail while `fail` is set: the crash
-/// between the artifact write and the catalog write.
+/// between the artifact write and the catalog write. It also counts reads of a
+/// whole plugin (every version's state), which a publish must not need.
 pub struct FailingCatalog {
     /// The real catalog.
     pub inner: Arc<dyn CatalogStore>,
     /// Whether publishing writes fail.
     pub fail: AtomicBool,
+    /// Reads of a plugin with every version's state, so far.
+    pub whole_plugin_reads: AtomicUsize,
+}
+
+impl FailingCatalog {
+    /// `inner`, its writes not failing yet.
+    pub fn new(inner: Arc<dyn CatalogStore>) -> Self {
+        Self {
+            inner,
+            fail: AtomicBool::new(false),
+            whole_plugin_reads: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl FailingCatalog {
@@ -72,7 +86,17 @@ impl FailingCatalog {
 #[async_trait]
 impl CatalogStore for FailingCatalog {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
+        self.whole_plugin_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.plugin(slug).await
+    }
+    async fn plugin_head(&self, slug: &Slug) -> Result<Option<PluginHead>, StorageError> {
+        self.inner.plugin_head(slug).await
+    }
+    async fn highest_live_version(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<PluginVersion>, StorageError> {
+        self.inner.highest_live_version(slug).await
     }
     async fn version(
         &self,
@@ -168,6 +192,67 @@ impl CatalogStore for FailingCatalog {
     }
 }
 
+/// A publish, an update and a refused publish read the plugin's row and the
+/// versions they weigh, never every version's state: what a publish holds does not
+/// grow with the plugin's history.
+pub async fn publishes_read_no_version_history(
+    catalog: Arc<dyn CatalogStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    keys: Arc<dyn KeyStore>,
+    prefix: &str,
+) {
+    let counted = Arc::new(FailingCatalog::new(catalog));
+    let registry = registry(counted.clone(), artifacts, keys);
+    let slug = format!("{prefix}-history");
+    let whole_reads_of = |what: &str, before: usize| {
+        assert_eq!(
+            counted.whole_plugin_reads.load(Ordering::SeqCst),
+            before,
+            "{what} read the whole plugin"
+        );
+    };
+    for version in ["1.0.0", "1.1.0", "0.9.0", "2.0.0-rc.1"] {
+        registry
+            .publish_version(&publisher(), document(&slug, version))
+            .await
+            .expect("publish");
+    }
+    whole_reads_of("a publish", 0);
+    let parsed = Slug::parse(&slug).expect("slug");
+    let updated = registry
+        .update_plugin(&publisher(), &parsed, document(&slug, "2.0.0"))
+        .await
+        .expect("update");
+    assert_eq!(
+        updated.previous_version.map(|v| v.to_string()).as_deref(),
+        Some("2.0.0-rc.1"),
+        "an update names the highest version before it"
+    );
+    whole_reads_of("an update", 0);
+    let stale = registry
+        .update_plugin(&publisher(), &parsed, document(&slug, "1.5.0"))
+        .await;
+    assert!(
+        matches!(stale, Err(RegistryError::VersionNotIncremented { .. })),
+        "{stale:?}"
+    );
+    let again = registry
+        .publish_version(&publisher(), document(&slug, "1.1.0"))
+        .await;
+    assert!(
+        matches!(again, Err(RegistryError::VersionExists { .. })),
+        "{again:?}"
+    );
+    whole_reads_of("a refused publish", 0);
+    let details = registry.plugin_details(&slug, None).await.expect("details");
+    assert_eq!(
+        details.manifest.version.to_string(),
+        "2.0.0",
+        "the latest moved to the update, over the pre-release"
+    );
+    assert_eq!(details.versions.map(|v| v.len()), Some(5));
+}
+
 fn document(slug: &str, version: &str) -> PublishBody {
     PublishBody::Document {
         bytes: Bytes::from(super::sample_document(slug, version)),
@@ -214,10 +299,7 @@ pub async fn failed_publishes_leave_nothing_visible(
         inner: artifacts,
         fail: AtomicBool::new(true),
     });
-    let failing_catalog = Arc::new(FailingCatalog {
-        inner: catalog,
-        fail: AtomicBool::new(false),
-    });
+    let failing_catalog = Arc::new(FailingCatalog::new(catalog));
     let registry = registry(failing_catalog.clone(), failing_artifacts.clone(), keys);
     let slug = format!("{prefix}-fragile");
 

@@ -16,18 +16,28 @@ mod rate_limits;
 mod reports;
 mod trusted_publishing;
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, mpsc};
 
 use rusqlite::Connection;
 
 pub(crate) use registry_core::store::codec::{corrupt, from_json, to_json};
 use registry_core::store::{StorageError, owner_only};
 
+/// Work for the database's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
 /// The store in one SQLite file: every port `registry_core::store` names.
+///
+/// Its one connection lives on a thread of its own, which runs the store's work
+/// one job at a time. The connection serialized that work anyway; running it on one
+/// thread rather than on whichever thread of the blocking pool was free keeps what
+/// SQLite allocates (row buffers, its page cache) in one allocator arena, instead of
+/// raising the high-water mark of every pool thread's arena in turn.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
     /// The index writer's lease (see [`registry_core::store::NodeCoordination`]).
     index_writer: Arc<tokio::sync::Mutex<()>>,
 }
@@ -65,8 +75,19 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         migrations::apply(&mut conn)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        // The thread ends, closing the connection, once every clone of the store
+        // (every sender) is gone.
+        std::thread::Builder::new()
+            .name("sqlite".to_owned())
+            .spawn(move || {
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StorageError::Backend(Box::new(e)))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            jobs,
             index_writer: Arc::default(),
         })
     }
@@ -76,13 +97,20 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StorageError::Backend(Box::new(e)))?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // A panicking job fails its caller, not the thread: an open
+            // transaction rolls back as it unwinds, and the next job runs.
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)));
+            // The caller may have stopped waiting; then nobody needs the answer.
+            let _ = answer.send(outcome.unwrap_or_else(|_| Err(gone("a database job panicked"))));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| gone("the database thread has stopped"))?;
+        answered
+            .await
+            .map_err(|_| gone("the database thread dropped a job"))?
     }
 }
 
@@ -110,6 +138,11 @@ pub(crate) fn set_time_unless_since(
         )
         .map_err(backend)?;
     Ok(set == 1)
+}
+
+/// A failure of the database's thread rather than of SQLite.
+fn gone(what: &'static str) -> StorageError {
+    StorageError::Backend(what.into())
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StorageError {

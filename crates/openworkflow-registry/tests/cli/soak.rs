@@ -142,8 +142,12 @@ fn memory_breakdown(pid: u32) -> String {
 async fn soak(server: &Server, backend: &str, data: &Path) {
     let admin = std::fs::read_to_string(data.join("admin.key")).unwrap();
     let admin = admin.trim().to_owned();
+    // The server closes a keep-alive connection idle for its header timeout (15 s)
+    // without a word, as HTTP allows; a client that picks such a connection from
+    // its pool at that instant gets a send error. A client lets them go first.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let slugs: Vec<String> = (0..*PLUGINS).map(|i| format!("soak-{i:02}")).collect();

@@ -25,6 +25,12 @@ use registry_core::registry::{
 };
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, as crates.io's server runs: it purges freed pages on a timer, where glibc
+/// keeps each thread arena's high-water mark and a server's resident size creeps up.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage or AWS.
 #[derive(Debug, Parser)]
 #[command(name = "openworkflow-registry", version, about)]

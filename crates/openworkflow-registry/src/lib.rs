@@ -158,6 +158,8 @@ pub struct ServerConfig {
     /// The index signing key's file, when given rather than kept in the data
     /// directory; read, never created (required when nodes share the index).
     pub index_key_file: Option<PathBuf>,
+    /// How long daily download counters are kept (monthly totals stay forever).
+    pub download_retention: registry_core::downloads::Retention,
 }
 
 impl ServerConfig {
@@ -180,6 +182,7 @@ impl ServerConfig {
             mail: None,
             index_cache_bytes: registry_index::DEFAULT_INDEX_CACHE_BYTES,
             index_key_file: None,
+            download_retention: registry_core::downloads::Retention::default(),
         }
     }
 
@@ -356,6 +359,7 @@ pub async fn open_registry(
         },
     )
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
+    .with_download_retention(config.download_retention)
     .with_ownership(stores.ownership)
     .with_audit(stores.audit)
     .with_reports(stores.reports)

@@ -16,6 +16,7 @@ use registry_aws::AwsSettings;
 use registry_aws::replicated::{LocalCopy, SyncProgress};
 use registry_core::artifact::StoredArtifact;
 use registry_core::auth::{PrincipalId, Scope, Scopes};
+use registry_core::downloads::Retention;
 use std::time::Duration;
 
 use registry_core::mcp_router::TargetPolicy;
@@ -30,6 +31,11 @@ use tracing_subscriber::EnvFilter;
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// A download retention in days, refused below the minimum when parsed.
+fn parse_retention_days(raw: &str) -> Result<u16, String> {
+    Retention::from_setting(Some(raw)).map(Retention::in_days)
+}
 
 /// The OpenWorkflow plugin registry, self-hosted: one process, embedded storage or AWS.
 #[derive(Debug, Parser)]
@@ -408,6 +414,9 @@ enum Command {
         sign_in: Box<SignInArgs>,
         #[command(flatten)]
         rate_limits: RateLimitArgs,
+        /// Days daily download counters are kept (at least 90); monthly totals are kept forever.
+        #[arg(long, env = registry_core::downloads::RETENTION_SETTING, default_value_t = registry_core::downloads::MIN_RETENTION_DAYS, value_parser = parse_retention_days)]
+        download_retention_days: u16,
     },
     /// Ask the running server whether it is ready (`GET /readyz` on loopback): exit 0 when it is, 1 with the reason when not. The container image's HEALTHCHECK.
     Healthcheck {
@@ -501,6 +510,7 @@ async fn main() -> anyhow::Result<()> {
             connections,
             sign_in,
             rate_limits,
+            download_retention_days,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -521,6 +531,8 @@ async fn main() -> anyhow::Result<()> {
             connections.apply(&mut config);
             sign_in.apply(&mut config);
             rate_limits.apply(&mut config);
+            config.download_retention =
+                Retention::days(download_retention_days).map_err(anyhow::Error::msg)?;
             let opened = open_registry_now(&config).await?;
             // As the one writer, so nodes started together make one admin key.
             let bootstrapped = opened

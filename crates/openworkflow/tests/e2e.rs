@@ -1552,3 +1552,88 @@ async fn a_gitlab_job_publishes_with_the_id_token_it_was_given() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("no plugin trusts"), "{}", run.stderr);
 }
+
+/// `GET path` on the registry with `key`, through curl, as JSON.
+fn api_json(registry: &Registry, path: &str, key: &str) -> serde_json::Value {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H"])
+        .arg(format!("Authorization: Bearer {key}"))
+        .arg(format!("{}{path}", registry.base))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn stats_chart_a_plugins_downloads_and_json_is_the_apis_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start(data.path());
+    let admin = User::admin(&registry);
+    let file = admin.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    admin.run(&["plugin", "publish", &file]).ok();
+    // Two people install it: two downloads by this CLI.
+    for _ in 0..2 {
+        User::new(&registry)
+            .run(&["plugin", "install", "weather"])
+            .ok();
+    }
+
+    let cli = admin
+        .run(&["plugin", "stats", "weather", "--days", "7", "--json"])
+        .ok()
+        .json();
+    let query = format!(
+        "/plugins/weather/analytics?from={}&to={}&granularity=day",
+        cli["from"].as_str().unwrap(),
+        cli["to"].as_str().unwrap()
+    );
+    assert_eq!(cli, api_json(&registry, &query, &registry.admin_key()));
+    assert_eq!(cli["periods"].as_array().unwrap().len(), 7);
+    assert_eq!(cli["total"], 2);
+    assert_eq!(
+        cli["clients"][0]["client"],
+        format!("openworkflow/{}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let run = admin
+        .run(&["plugin", "stats", "weather", "--days", "7"])
+        .ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("weather: 2 downloads in the 7 days"),
+        "{}",
+        run.stdout
+    );
+    // Seven days, the downloads all today: six blank days, then the full bar.
+    assert_eq!(lines[1], "        █", "{}", run.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("1.0.0") && l.ends_with("100%")),
+        "{}",
+        run.stdout
+    );
+
+    // Someone who neither owns it nor holds the analytics scope is told so.
+    let created = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H"])
+        .arg(format!("Authorization: Bearer {}", registry.admin_key()))
+        .args(["-H", "content-type: application/json", "--data"])
+        .arg(r#"{"name":"someone else","scopes":["publish"],"new_principal":{"name":"someone else","kind":"team"}}"#)
+        .arg(format!("{}/auth/keys", registry.base))
+        .output()
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let stranger = User {
+        key: Some(created["key"].as_str().unwrap().to_owned()),
+        ..User::new(&registry)
+    };
+    let refused = stranger.run(&["plugin", "stats", "weather"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("analytics"), "{}", refused.stderr);
+}

@@ -5,6 +5,7 @@
 //! settings (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
 //! credentials) apply unchanged.
 
+pub mod cdn_logs;
 #[cfg(feature = "cloudfront")]
 pub mod cloudfront;
 pub mod dynamo;

@@ -12,8 +12,8 @@ use registry_core::auth::PrincipalId;
 use registry_core::checksum::Sha256Digest;
 use registry_core::slug::Slug;
 use registry_core::store::contract::{
-    account_store_contract, artifact_store_contract, catalog_contract, index_store_contract,
-    key_store_contract,
+    DailyExpiry, account_store_contract, artifact_store_contract, catalog_contract,
+    index_store_contract, key_store_contract,
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
@@ -46,7 +46,12 @@ async fn resources(name: &str) -> (AwsClients, AwsSettings) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_catalog_keeps_the_catalog_contract() {
     let (clients, settings) = resources("catalog").await;
-    catalog_contract(clients.dynamo_store(&settings), "ddb").await;
+    catalog_contract(
+        clients.dynamo_store(&settings),
+        "ddb",
+        DailyExpiry::StoreExpires,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

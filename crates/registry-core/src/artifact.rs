@@ -66,6 +66,18 @@ impl ArtifactKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The plugin and version a published schema's or bundle's key names
+    /// (`artifacts/{slug}/{version}/{sha256}.{extension}`), or `None` for any
+    /// other key (org-catalog bundles included).
+    pub fn plugin_version_of(key: &str) -> Option<(Slug, PluginVersion)> {
+        match key.split('/').collect::<Vec<_>>().as_slice() {
+            ["artifacts", slug, version, file] if file.contains('.') => {
+                Some((Slug::parse(slug).ok()?, PluginVersion::parse(version).ok()?))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ArtifactKey {
@@ -85,4 +97,33 @@ pub struct StoredArtifact {
     pub size: u64,
     /// Media type it is served with.
     pub content_type: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_keys_name_their_plugin_and_version() {
+        let slug = Slug::parse("github").unwrap();
+        let version = PluginVersion::parse("1.2.0-rc.1").unwrap();
+        let sha = Sha256Digest::of(b"schema");
+        for key in [
+            ArtifactKey::schema(&slug, &version, &sha, DocumentFormat::Yaml),
+            ArtifactKey::bundle(&slug, &version, &sha),
+        ] {
+            assert_eq!(
+                ArtifactKey::plugin_version_of(key.as_str()),
+                Some((slug.clone(), version.clone()))
+            );
+        }
+        let org = ArtifactKey::catalog_bundle(&CatalogScope::System, &slug, &version, &sha);
+        for other in [
+            org.as_str(),
+            "artifacts/github/1.2.0",
+            "artifacts/Git Hub/1.2.0/a.zip",
+        ] {
+            assert_eq!(ArtifactKey::plugin_version_of(other), None, "{other}");
+        }
+    }
 }

@@ -48,13 +48,21 @@ pub enum Scope {
     Publish,
     /// Register MCP router instances (implies `read`).
     Router,
+    /// Read any plugin's usage analytics (implies `read`).
+    Analytics,
     /// Everything, including managing every principal's keys.
     Admin,
 }
 
 impl Scope {
     /// All scopes, for help texts.
-    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Publish, Scope::Router, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Read,
+        Scope::Publish,
+        Scope::Router,
+        Scope::Analytics,
+        Scope::Admin,
+    ];
 
     /// The scope's wire name.
     pub fn as_str(self) -> &'static str {
@@ -62,6 +70,7 @@ impl Scope {
             Self::Read => "read",
             Self::Publish => "publish",
             Self::Router => "router",
+            Self::Analytics => "analytics",
             Self::Admin => "admin",
         }
     }
@@ -72,7 +81,7 @@ impl Scope {
             .into_iter()
             .find(|s| s.as_str() == raw)
             .ok_or_else(|| {
-                format!("unknown scope {raw:?}; expected read, publish, router or admin")
+                format!("unknown scope {raw:?}; expected read, publish, router, analytics or admin")
             })
     }
 
@@ -80,7 +89,8 @@ impl Scope {
     pub fn grants(self, needed: Scope) -> bool {
         self == needed
             || self == Scope::Admin
-            || (needed == Scope::Read && matches!(self, Scope::Publish | Scope::Router))
+            || (needed == Scope::Read
+                && matches!(self, Scope::Publish | Scope::Router | Scope::Analytics))
     }
 }
 

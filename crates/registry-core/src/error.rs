@@ -90,6 +90,12 @@ pub enum RegistryError {
         /// What is wrong.
         detail: String,
     },
+    /// A day or week range reaches back before the daily counters kept.
+    #[error("{detail}")]
+    RangeBeyondRetention {
+        /// The retention and what to ask instead.
+        detail: String,
+    },
     /// The document is not well-formed JSON or YAML.
     #[error("the {format:?} document could not be parsed: {detail}")]
     MalformedDocument {

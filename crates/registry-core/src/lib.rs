@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bundle;
 pub mod catalog;
 pub mod checksum;
+pub mod downloads;
 pub mod error;
 pub mod manifest;
 pub mod mcp_router;

@@ -163,6 +163,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
             RegistryError::KeyNotForPlugin { .. } => (S::FORBIDDEN, "key_not_for_plugin"),
             RegistryError::InvalidParameter { .. } => (S::BAD_REQUEST, "invalid_parameter"),
+            RegistryError::RangeBeyondRetention { .. } => {
+                (S::UNPROCESSABLE_ENTITY, "range_beyond_retention")
+            }
             RegistryError::MalformedDocument { .. } => (S::BAD_REQUEST, "malformed_document"),
             RegistryError::Invalid { problems } => {
                 return Self {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use registry_aws::dynamo::item_key::public_plugin_of;
+use registry_core::downloads::Retention;
 use registry_core::slug::Slug;
 use registry_core::store::{CatalogStore, CdnInvalidator};
 use serde::{Deserialize, Serialize};
@@ -107,6 +108,7 @@ pub struct IndexFunction {
     builder: Arc<IndexBuilder>,
     catalog: Arc<dyn CatalogStore>,
     cdn: Option<Arc<dyn CdnInvalidator>>,
+    retention: Retention,
 }
 
 impl IndexFunction {
@@ -120,7 +122,15 @@ impl IndexFunction {
             builder,
             catalog,
             cdn,
+            retention: Retention::default(),
         }
+    }
+
+    /// Keeps daily download counters for `retention` (by default the minimum).
+    #[must_use]
+    pub fn with_download_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Handles a DynamoDB Streams batch.
@@ -197,7 +207,10 @@ impl IndexFunction {
     /// Rolls up downloads into the catalog and the index, and renews the
     /// timestamp when due.
     pub async fn handle_schedule(&self) -> Result<ScheduledReport, IndexError> {
-        let changed = self.catalog.roll_up_downloads().await?;
+        let changed = self
+            .catalog
+            .roll_up_downloads(self.builder.today(), self.retention)
+            .await?;
         self.builder.draw_download_charts(&changed).await?;
         let report = self.builder.update_plugins(&changed).await?;
         self.invalidate(&report).await;

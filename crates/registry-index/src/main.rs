@@ -17,6 +17,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use registry_aws::secrets::read_secret_with;
 use registry_aws::{AwsClients, AwsSettings, CloudFrontInvalidator, s3_needs_path_style};
+use registry_core::downloads::{RETENTION_SETTING, Retention};
 use registry_core::store::{
     ArtifactStore, CatalogStore, CdnInvalidator, FileArtifactStore, IndexStore,
 };
@@ -201,7 +202,9 @@ async fn lambda_function() -> anyhow::Result<IndexFunction> {
         index_settings,
         Arc::new(SystemClock),
     );
-    Ok(IndexFunction::new(Arc::new(builder), catalog, cdn))
+    let retention = Retention::from_setting(std::env::var(RETENTION_SETTING).ok().as_deref())
+        .map_err(anyhow::Error::msg)?;
+    Ok(IndexFunction::new(Arc::new(builder), catalog, cdn).with_download_retention(retention))
 }
 
 /// Where a rebuild reads the catalog and writes the index.

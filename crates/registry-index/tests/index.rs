@@ -12,15 +12,19 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use registry_core::auth::Caller;
 use registry_core::auth::PrincipalId;
+use registry_core::downloads::{
+    DownloadClient, DownloadCount, DownloadKey, LogPart, LogPartOutcome, MonthlyDownloadCount,
+    Retention, YearMonth,
+};
 use registry_core::manifest::DocumentFormat;
 use registry_core::registry::PublishBody;
 use registry_core::search::{SearchQuery, index_of_catalog};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
 use registry_core::store::{
-    CatalogStore, ChangeJournal, ChangeScope, Fetched, FileArtifactStore, IndexObject, IndexStore,
-    JournalEntry, LatestSummary, PluginListing, PluginRecord, StorageError, VersionChange,
-    VersionRecord, WriteCondition,
+    CatalogStore, ChangeJournal, ChangeScope, DownloadCounters, Fetched, FileArtifactStore,
+    IndexObject, IndexStore, JournalEntry, LatestSummary, PluginListing, PluginRecord,
+    StorageError, VersionChange, VersionRecord, WriteCondition,
 };
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::version::PluginVersion;
@@ -801,6 +805,74 @@ impl CountedRecords {
 }
 
 #[async_trait::async_trait]
+impl DownloadCounters for CountedRecords {
+    async fn record_download(
+        &self,
+        key: &DownloadKey,
+        retention: Retention,
+    ) -> Result<(), StorageError> {
+        self.inner.record_download(key, retention).await
+    }
+    async fn count_log_part(
+        &self,
+        part: &LogPart,
+        counts: &[DownloadCount],
+        retention: Retention,
+    ) -> Result<LogPartOutcome, StorageError> {
+        self.inner.count_log_part(part, counts, retention).await
+    }
+    async fn log_file_counted(&self, file: &str) -> Result<bool, StorageError> {
+        self.inner.log_file_counted(file).await
+    }
+    async fn mark_log_file_counted(
+        &self,
+        file: &str,
+        at: Timestamp,
+        retention: Retention,
+    ) -> Result<(), StorageError> {
+        self.inner.mark_log_file_counted(file, at, retention).await
+    }
+    async fn downloads_since(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        since: time::Date,
+    ) -> Result<u64, StorageError> {
+        self.inner.downloads_since(slug, version, since).await
+    }
+    async fn daily_downloads(
+        &self,
+        slug: &Slug,
+        since: time::Date,
+    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
+        self.inner.daily_downloads(slug, since).await
+    }
+    async fn download_counts(
+        &self,
+        slug: &Slug,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DownloadCount>, StorageError> {
+        self.inner.download_counts(slug, from, to).await
+    }
+    async fn monthly_download_counts(
+        &self,
+        slug: &Slug,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<MonthlyDownloadCount>, StorageError> {
+        self.inner.monthly_download_counts(slug, from, to).await
+    }
+    async fn roll_up_downloads(
+        &self,
+        today: time::Date,
+        retention: Retention,
+    ) -> Result<Vec<Slug>, StorageError> {
+        self.inner.roll_up_downloads(today, retention).await
+    }
+}
+
+#[async_trait::async_trait]
 impl CatalogStore for CountedRecords {
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError> {
         self.inner.plugin(slug).await
@@ -886,32 +958,6 @@ impl CatalogStore for CountedRecords {
         self.inner
             .change_version(slug, expected, version, change, latest, at)
             .await
-    }
-    async fn record_download(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        day: time::Date,
-    ) -> Result<(), StorageError> {
-        self.inner.record_download(slug, version, day).await
-    }
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        self.inner.downloads_since(slug, version, since).await
-    }
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        self.inner.daily_downloads(slug, since).await
-    }
-    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
-        self.inner.roll_up_downloads().await
     }
     async fn catalog_revision(&self) -> Result<u64, StorageError> {
         self.inner.catalog_revision().await
@@ -1017,9 +1063,8 @@ async fn a_journaled_change_renders_only_the_versions_it_can_have_changed() {
             }
             _ => {
                 env.registry
-                    .download_schema("long", "1.29.0")
-                    .await
-                    .unwrap();
+                    .count_download(&slug, &v("1.29.0"), DownloadClient::Other)
+                    .await;
                 assert_eq!(
                     env.registry.roll_up_downloads().await.unwrap(),
                     std::slice::from_ref(&slug)
@@ -1422,7 +1467,20 @@ async fn apply(env: &Env, ops: &[Op]) {
                         .lift_quarantine(&env.caller, SLUGS[*s], Some(v))
                         .await
                         .map(drop),
-                    _ => env.registry.download_schema(SLUGS[*s], v).await.map(drop),
+                    _ => {
+                        // A download as the server makes one: sent, then counted.
+                        let sent = env.registry.download_schema(SLUGS[*s], v).await;
+                        if let Ok(download) = &sent {
+                            env.registry
+                                .count_download(
+                                    &download.slug,
+                                    &download.version,
+                                    DownloadClient::Other,
+                                )
+                                .await;
+                        }
+                        sent.map(drop)
+                    }
                 };
             }
             Op::QuarantinePlugin(s, quarantine) => {

@@ -1,7 +1,8 @@
 //! The registry on AWS Lambda: each function's `main` (in `src/bin/`) is one call
 //! into [`runtime`], which builds the DynamoDB and S3 state once per container and
 //! serves that function's routes from `registry-http`; [`scheduled`] holds the
-//! handlers EventBridge schedules invoke.
+//! handlers EventBridge schedules invoke; [`download_log`] counts the CDN's logs.
 
+pub mod download_log;
 pub mod runtime;
 pub mod scheduled;

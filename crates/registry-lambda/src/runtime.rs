@@ -10,6 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use registry_aws::secrets::read_secret_with;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
+use registry_core::downloads::{RETENTION_SETTING, Retention};
 use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, OrgStores, SignInParts,
@@ -67,6 +68,9 @@ pub struct LambdaConfig {
     /// and the relay's URL (`OPENWORKFLOW_REGISTRY_SMTP_URL`, or the Secrets
     /// Manager secret `_SMTP_URL_ARN` names, since the URL holds a password).
     pub mail: Option<MailSettings>,
+    /// `OPENWORKFLOW_REGISTRY_DOWNLOAD_RETENTION_DAYS`: how long daily download
+    /// counters are kept (default and minimum 90).
+    pub download_retention: Retention,
 }
 
 /// A secret as the environment gives it: the value, or where it is kept.
@@ -206,6 +210,8 @@ impl LambdaConfig {
             },
             ci_issuers: ci_issuers_from_env(),
             mail: None,
+            download_retention: Retention::from_setting(set_var(RETENTION_SETTING).as_deref())
+                .map_err(anyhow::Error::msg)?,
         })
     }
 }
@@ -268,6 +274,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         },
     )
     .with_uploads(clients.upload_store(&settings))
+    .with_download_retention(config.download_retention)
     .with_ownership(store.clone())
     .with_audit(store.clone())
     .with_reports(store.clone())
@@ -379,6 +386,40 @@ pub async fn run_scheduled_health_checks() -> Result<(), lambda_http::Error> {
         move |event: LambdaEvent<ScheduledEvent>| {
             let state = Arc::clone(&state);
             async move { run_health_checks(&state.registry, event.payload).await }
+        },
+    ))
+    .await
+}
+
+/// The whole life of the `download-log` function: an SQS queue of S3 events
+/// announcing CloudFront log files, counted into the table's download counters.
+/// It needs only `OPENWORKFLOW_REGISTRY_TABLE` (and the retention setting).
+pub async fn run_download_log_counter() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let table = std::env::var("OPENWORKFLOW_REGISTRY_TABLE")
+        .context("OPENWORKFLOW_REGISTRY_TABLE is not set")?;
+    let retention = Retention::from_setting(set_var(RETENTION_SETTING).as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&sdk, s3_needs_path_style());
+    let counters = clients.dynamo_store(&AwsSettings {
+        table,
+        bucket: String::new(),
+        force_path_style: s3_needs_path_style(),
+    });
+    let function = Arc::new(crate::download_log::DownloadLogFunction::new(
+        registry_aws::cdn_logs::CdnLogBucket::new(clients.s3.clone()),
+        counters,
+        retention,
+        Arc::new(SystemClock),
+    ));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let function = Arc::clone(&function);
+            async move {
+                let outcome = function.handle(&event.payload).await;
+                Ok::<_, lambda_http::Error>(outcome.response)
+            }
         },
     ))
     .await

@@ -2,6 +2,8 @@
 //! `lambda_http`'s own event parsing, over DynamoDB Local and moto's S3 server.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "events/download_log.rs"]
+mod download_log;
 #[path = "support/functions.rs"]
 mod functions;
 #[path = "support/runtime_api.rs"]
@@ -687,11 +689,20 @@ async fn the_index_builder_rolls_up_on_its_schedule_and_refuses_other_events() {
     let f = Functions::start().await;
     publish(&f, "alpha", "1.2.0").await;
     f.stream_changes("alpha", "alpha").await;
-    f.state
+    let download = f
+        .state
         .registry
         .download_schema("alpha", "1.2.0")
         .await
         .unwrap();
+    f.state
+        .registry
+        .count_download(
+            &download.slug,
+            &download.version,
+            registry_core::downloads::DownloadClient::Other,
+        )
+        .await;
     let event: Value =
         serde_json::from_str(&f.render("eventbridge/scheduled.json", "", &[])).unwrap();
     let report = f.index_builder.handle(event).await.unwrap();

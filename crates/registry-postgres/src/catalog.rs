@@ -1,5 +1,5 @@
-//! The catalog port in PostgreSQL: plugins, versions and their daily download
-//! counters.
+//! The catalog port in PostgreSQL: plugins and versions (download counters are
+//! in `downloads.rs`).
 
 use std::collections::HashMap;
 
@@ -14,7 +14,7 @@ use registry_core::store::{
     CatalogStore, ChangeScope, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord,
     StorageError, VersionChange, VersionRecord, VersionSummary,
 };
-use registry_core::timestamp::{Timestamp, parse_day};
+use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
 use crate::journal::record_change;
@@ -500,98 +500,6 @@ impl CatalogStore for PostgresStore {
             },
         )
         .await
-    }
-
-    async fn record_download(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        day: time::Date,
-    ) -> Result<(), StorageError> {
-        // One statement: atomic without a transaction of its own.
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO daily_downloads (slug, version, day, count) VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (slug, version, day) DO UPDATE SET count = daily_downloads.count + 1",
-                &[&slug.as_str(), &version.to_string(), &day.to_string()],
-            )
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        let client = self.client().await?;
-        let total: i64 = client
-            .query_one(
-                "SELECT COALESCE(SUM(count), 0)::BIGINT FROM daily_downloads
-                 WHERE slug = $1 AND version = $2 AND day >= $3",
-                &[&slug.as_str(), &version.to_string(), &since.to_string()],
-            )
-            .await
-            .map_err(backend)?
-            .get(0);
-        Ok(unsigned(total))
-    }
-
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT day, SUM(count)::BIGINT FROM daily_downloads WHERE slug = $1 AND day >= $2
-                 GROUP BY day ORDER BY day",
-                &[&slug.as_str(), &since.to_string()],
-            )
-            .await
-            .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let day: &str = row.get(0);
-                let day = parse_day(day)
-                    .ok_or_else(|| StorageError::Corrupt(format!("download day {day}")))?;
-                Ok((day, unsigned(row.get(1))))
-            })
-            .collect()
-    }
-
-    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
-        let changed: Vec<String> = self
-            .write((), |tx, ()| {
-                Box::pin(async move {
-                    let rows = tx
-                        .query(
-                            "UPDATE plugins SET downloads = totals.total
-                             FROM (SELECT slug, SUM(count)::BIGINT AS total FROM daily_downloads GROUP BY slug) AS totals
-                             WHERE plugins.slug = totals.slug AND plugins.downloads != totals.total
-                             RETURNING plugins.slug",
-                            &[],
-                        )
-                        .await
-                        .map_err(backend)?;
-                    let changed: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-                    for slug in &changed {
-                        record_change(tx, slug, &ChangeScope::Latest).await?;
-                    }
-                    Ok(changed)
-                })
-            })
-            .await?;
-        let mut slugs = changed
-            .iter()
-            .map(|raw| Slug::parse(raw).map_err(StorageError::Corrupt))
-            .collect::<Result<Vec<_>, _>>()?;
-        slugs.sort();
-        Ok(slugs)
     }
 
     async fn catalog_revision(&self) -> Result<u64, StorageError> {

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "scheduled_runs",
         sql: include_str!("../migrations/0003_scheduled_runs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "downloads_by_client_and_month",
+        sql: include_str!("../migrations/0004_downloads_by_client_and_month.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use registry_core::store::contract::{
-    self, account_store_contract, catalog_contract, key_store_contract, org_catalog_store_contract,
-    org_store_contract,
+    self, DailyExpiry, account_store_contract, catalog_contract, key_store_contract,
+    org_catalog_store_contract, org_store_contract,
 };
 use registry_postgres::PostgresStore;
 use registry_postgres::migrations::MIGRATIONS;
@@ -21,7 +21,12 @@ async fn store(name: &str) -> PostgresStore {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_catalog_keeps_the_catalog_contract() {
-    catalog_contract(Arc::new(store("catalog").await), "postgres").await;
+    catalog_contract(
+        Arc::new(store("catalog").await),
+        "postgres",
+        DailyExpiry::RollUpDeletes,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

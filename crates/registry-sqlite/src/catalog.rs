@@ -1,4 +1,5 @@
-//! The catalog port in SQLite: plugins, versions and their daily download counters.
+//! The catalog port in SQLite: plugins and versions (download counters are in
+//! `downloads.rs`).
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use registry_core::store::{
     CatalogStore, ChangeScope, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord,
     StorageError, VersionChange, VersionRecord, VersionSummary,
 };
-use registry_core::timestamp::{Timestamp, parse_day};
+use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
 use crate::journal::record_change;
@@ -534,103 +535,6 @@ impl CatalogStore for SqliteStore {
             )?;
             record_change(&tx, slug.as_str(), &ChangeScope::Plugin)?;
             tx.commit().map_err(backend)
-        })
-        .await
-    }
-
-    async fn record_download(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        day: time::Date,
-    ) -> Result<(), StorageError> {
-        let (slug, version) = (slug.clone(), version.to_string());
-        self.with_conn(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO daily_downloads (slug, version, day, count) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (slug, version, day) DO UPDATE SET count = count + 1",
-            )
-            .and_then(|mut s| s.execute(params![slug.as_str(), version, day.to_string()]))
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        let (slug, version) = (slug.clone(), version.to_string());
-        self.with_conn(move |conn| {
-            let total: i64 = conn
-                .query_row(
-                    "SELECT COALESCE(SUM(count), 0) FROM daily_downloads WHERE slug = ?1 AND version = ?2 AND day >= ?3",
-                    params![slug.as_str(), version, since.to_string()],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(u64::try_from(total).unwrap_or(0))
-        })
-        .await
-    }
-
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        let slug = slug.clone();
-        self.with_conn(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT day, SUM(count) FROM daily_downloads WHERE slug = ?1 AND day >= ?2
-                     GROUP BY day ORDER BY day",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![slug.as_str(), since.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(backend)?;
-            rows.map(|row| {
-                let (day, count) = row.map_err(backend)?;
-                let day = parse_day(&day)
-                    .ok_or_else(|| StorageError::Corrupt(format!("download day {day}")))?;
-                Ok((day, u64::try_from(count).unwrap_or(0)))
-            })
-            .collect()
-        })
-        .await
-    }
-
-    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
-        self.with_conn(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let changed: Vec<String> = {
-                let mut stmt = tx
-                    .prepare(
-                        "UPDATE plugins SET downloads = totals.total
-                         FROM (SELECT slug, SUM(count) AS total FROM daily_downloads GROUP BY slug) AS totals
-                         WHERE plugins.slug = totals.slug AND plugins.downloads != totals.total
-                         RETURNING plugins.slug",
-                    )
-                    .map_err(backend)?;
-                let rows = stmt.query_map([], |r| r.get(0)).map_err(backend)?;
-                rows.collect::<Result<_, _>>().map_err(backend)?
-            };
-            for slug in &changed {
-                record_change(&tx, slug, &ChangeScope::Latest)?;
-            }
-            tx.commit().map_err(backend)?;
-            let mut slugs = changed
-                .iter()
-                .map(|raw| Slug::parse(raw).map_err(StorageError::Corrupt))
-                .collect::<Result<Vec<_>, _>>()?;
-            slugs.sort();
-            Ok(slugs)
         })
         .await
     }

@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod coordination;
+mod downloads;
 mod journal;
 mod keys;
 mod mcp_router;

@@ -114,6 +114,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "scheduled_runs",
         sql: include_str!("../migrations/0017_scheduled_runs.sql"),
     },
+    Migration {
+        version: 18,
+        name: "downloads_by_client_and_month",
+        sql: include_str!("../migrations/0018_downloads_by_client_and_month.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use registry_core::auth::{Principal, PrincipalId, PrincipalKind};
+use registry_core::downloads::{DownloadClient, DownloadCount, DownloadKey};
 use registry_core::ownership::{Role, RosterEntry, RosterKey};
 use registry_core::store::FileArtifactStore;
 use registry_core::store::contract::faults::{
@@ -13,10 +14,13 @@ use registry_core::store::contract::faults::{
 };
 use registry_core::store::contract::sample_version;
 use registry_core::store::contract::{
-    account_store_contract, artifact_store_contract, catalog_contract, key_store_contract,
+    DailyExpiry, account_store_contract, artifact_store_contract, catalog_contract,
+    key_store_contract,
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
-use registry_core::store::{CatalogStore, KeyStore, LatestSummary, OwnershipStore};
+use registry_core::store::{
+    CatalogStore, DownloadCounters, KeyStore, LatestSummary, OwnershipStore,
+};
 use registry_core::timestamp::Timestamp;
 use registry_sqlite::SqliteStore;
 use registry_sqlite::migrations::MIGRATIONS;
@@ -25,7 +29,7 @@ use registry_sqlite::migrations::MIGRATIONS;
 async fn sqlite_catalog_keeps_the_catalog_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
-    catalog_contract(Arc::new(store), "sqlite").await;
+    catalog_contract(Arc::new(store), "sqlite", DailyExpiry::RollUpDeletes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -233,7 +237,13 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE rate_marks; DROP TABLE slug_skeletons; DROP TABLE audit_log;
              DROP TABLE plugin_reports; DROP TABLE trusted_publishers; DROP TABLE publish_tokens;
              DROP TABLE publishing_locks; DROP TABLE scheduled_runs;
-             ALTER TABLE plugins DROP COLUMN quarantine;",
+             ALTER TABLE plugins DROP COLUMN quarantine;
+             DROP TABLE monthly_downloads; DROP TABLE sealed_download_months;
+             DROP TABLE counted_log_parts; DROP TABLE counted_log_files;
+             DROP TABLE daily_downloads;
+             CREATE TABLE daily_downloads (slug TEXT NOT NULL, version TEXT NOT NULL,
+                 day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (slug, version, day));
+             INSERT INTO daily_downloads VALUES ('migrated', '1.0.0', '2026-11-30', 4);",
         )
         .unwrap();
 
@@ -267,6 +277,20 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
             "migration 8 claims {claimed}'s skeleton as the Rust computes it"
         );
     }
+    let day = time::macros::date!(2026 - 11 - 30);
+    assert_eq!(
+        store.download_counts(&slug, day, day).await.unwrap(),
+        vec![DownloadCount {
+            key: DownloadKey {
+                slug: slug.clone(),
+                version: published.version.clone(),
+                day,
+                client: DownloadClient::Other,
+            },
+            count: 4,
+        }],
+        "downloads counted before clients were are kept, as other clients'"
+    );
     assert_eq!(recorded_migrations(&path), every_migration());
 }
 

@@ -18,6 +18,7 @@ mod owners;
 mod plugin;
 mod publishers;
 mod reports;
+mod stats;
 
 use crate::progress::ProgressBars;
 use audit::{AuditPage, audit};

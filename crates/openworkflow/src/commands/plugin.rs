@@ -114,6 +114,15 @@ pub(super) enum PluginCommand {
         #[arg(long)]
         details: String,
     },
+    /// A plugin's downloads per day as a chart, with its versions and clients
+    /// (its owners, or a key with the analytics scope).
+    Stats {
+        /// The plugin's slug.
+        plugin: String,
+        /// Days to show, ending today (at most what the registry keeps: 90 by default).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=750))]
+        days: u16,
+    },
     /// A plugin's audit log, newest first (its owners).
     Audit {
         /// The plugin's slug.
@@ -221,6 +230,7 @@ pub(super) async fn plugin(
             reason,
             details,
         } => super::reports::report_plugin(&plugin, reason, details, cx, out).await,
+        PluginCommand::Stats { plugin, days } => super::stats::stats(&plugin, days, cx, out).await,
         PluginCommand::Audit { plugin, page } => {
             super::audit::audit(Some(&plugin), page, cx, out).await
         }

@@ -1,7 +1,7 @@
-//! The catalog port on the single DynamoDB table: plugins, versions and their
-//! download counters.
+//! The catalog port on the single DynamoDB table: plugins and versions (download
+//! counters are in `downloads.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -13,25 +13,15 @@ use registry_core::store::{
     CatalogStore, Conflict, LatestSummary, PluginHead, PluginListing, PluginRecord, StorageError,
     VersionChange, VersionRecord, VersionSummary,
 };
-use registry_core::timestamp::{Timestamp, parse_day};
+use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
-use super::item_key::{
-    DOWNLOADS_PREFIX, ItemKey, META, PUBLIC_LISTING, PUBLIC_PLUGIN_PREFIX, VERSION_PREFIX,
-    downloads_prefix, plugin_partition,
-};
+use super::item_key::{ItemKey, PUBLIC_LISTING, VERSION_PREFIX};
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, Partition, SK, TransactionOutcome, built,
     from_json, get_n, get_s, n, opt_s, s, timestamp, to_json,
 };
-use crate::error::{corrupt, is_condition_failure, storage_error};
-
-/// The slug of a public plugin's partition key.
-fn slug_of_partition(pk: &str) -> Result<Slug, StorageError> {
-    pk.strip_prefix(PUBLIC_PLUGIN_PREFIX)
-        .and_then(|raw| Slug::parse(raw).ok())
-        .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
-}
+use crate::error::{corrupt, storage_error};
 
 impl DynamoStore {
     fn version_item(&self, slug: &Slug, record: &VersionRecord) -> Result<Item, StorageError> {
@@ -353,107 +343,6 @@ impl CatalogStore for DynamoStore {
         )?;
         self.write_plugin(vec![item], &[Conflict::RevisionChanged])
             .await
-    }
-
-    async fn record_download(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        day: time::Date,
-    ) -> Result<(), StorageError> {
-        let key = ItemKey::daily_downloads(slug, version, day);
-        self.add_one(&key.pk, &key.sk, "count").await
-    }
-
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        let from = ItemKey::daily_downloads(slug, version, since);
-        let items = self
-            .query_prefix(&from.pk, &downloads_prefix(version), &[SK, "count"])
-            .await?;
-        let mut total = 0;
-        for item in &items {
-            if get_s(item, SK)? >= from.sk.as_str() {
-                total += get_n(item, "count")?;
-            }
-        }
-        Ok(total)
-    }
-
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        // One partition holds the plugin's counters; a version's are `DL#{v}#{day}`,
-        // so the day is the sort key's last part.
-        let items = self
-            .query_prefix(&plugin_partition(slug), DOWNLOADS_PREFIX, &[SK, "count"])
-            .await?;
-        let mut days: BTreeMap<time::Date, u64> = BTreeMap::new();
-        for item in &items {
-            let sk = get_s(item, SK)?;
-            let day = sk
-                .rsplit_once('#')
-                .and_then(|(_, day)| parse_day(day))
-                .ok_or_else(|| StorageError::Corrupt(format!("download counter key {sk}")))?;
-            if day >= since {
-                *days.entry(day).or_default() += get_n(item, "count")?;
-            }
-        }
-        Ok(days.into_iter().collect())
-    }
-
-    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError> {
-        let mut totals: HashMap<String, u64> = HashMap::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(#sk, :dl)")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":dl", s(DOWNLOADS_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(storage_error)?;
-            for item in output.items.unwrap_or_default() {
-                *totals.entry(get_s(&item, PK)?.to_owned()).or_default() += get_n(&item, "count")?;
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        let mut changed = Vec::new();
-        for (pk, total) in totals {
-            let result = self
-                .update_item_at(&pk, META)
-                .update_expression("SET #downloads = :total")
-                .condition_expression("attribute_exists(#pk) AND #downloads <> :total")
-                .expression_attribute_names("#downloads", "downloads")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":total", n(total))
-                .send()
-                .await;
-            match result {
-                Ok(_) => changed.push(slug_of_partition(&pk)?),
-                // Unchanged total (or a plugin gone since): nothing to write.
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(storage_error(e)),
-            }
-        }
-        if !changed.is_empty() {
-            self.bump_catalog_revision().await?;
-        }
-        changed.sort();
-        Ok(changed)
     }
 
     async fn catalog_revision(&self) -> Result<u64, StorageError> {

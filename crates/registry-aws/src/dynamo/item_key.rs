@@ -6,7 +6,11 @@
 //! | --- | --- | --- | --- |
 //! | plugin | `PLUGIN#public#{slug}` | `META` | `PLUGINS#public` / `{slug}` |
 //! | version | `PLUGIN#public#{slug}` | `V#{sortable semver}` | |
-//! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}` | |
+//! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}#{client}` | |
+//! | monthly downloads | `PLUGIN#public#{slug}` | `DM#{version}#{yyyy-mm}#{client}` | |
+//! | download months sealed | `CATALOG` | `SEALED_MONTHS` | |
+//! | CDN log part counted | `LOGFILE#{object key}` | `PART#{number}` | |
+//! | CDN log file counted | `LOGFILE#{object key}` | `DONE` | |
 //! | principal | `PRINCIPAL#{id}` | `META` | |
 //! | API key | `KEY#{sha256 of key}` | `KEY` | `KEYS#{principal}` / `{created_at}#{key id}` |
 //! | key id → hash | `KEYID#{key id}` | `KEY` | |
@@ -36,7 +40,7 @@
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
+//! Daily download counters, counted log parts and files, sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -44,6 +48,7 @@ use registry_core::account::{Identity, UserCode};
 use registry_core::audit::{AuditId, AuditSubject};
 use registry_core::auth::{KeyId, PrincipalId, SecretHash};
 use registry_core::catalog::{CatalogPluginId, CatalogScope};
+use registry_core::downloads::{DownloadClient, DownloadKey, LogPart, YearMonth};
 use registry_core::mcp_router::InstanceId;
 use registry_core::moderation::ReportId;
 use registry_core::org::{OrgId, Permission};
@@ -82,12 +87,48 @@ impl ItemKey {
         )
     }
 
-    /// A version's downloads on one day.
-    pub fn daily_downloads(slug: &Slug, version: &PluginVersion, day: time::Date) -> Self {
+    /// A version's downloads by one client on one day.
+    pub fn daily_downloads(key: &DownloadKey) -> Self {
+        Self::new(
+            plugin_partition(&key.slug),
+            format!(
+                "{}{}#{}",
+                downloads_prefix(&key.version),
+                key.day,
+                key.client
+            ),
+        )
+    }
+
+    /// A version's downloads by one client in one month.
+    pub fn monthly_downloads(
+        slug: &Slug,
+        version: &PluginVersion,
+        month: YearMonth,
+        client: &DownloadClient,
+    ) -> Self {
         Self::new(
             plugin_partition(slug),
-            format!("{}{day}", downloads_prefix(version)),
+            format!("{MONTHLY_DOWNLOADS_PREFIX}{version}#{month}#{client}"),
         )
+    }
+
+    /// The months whose download totals are sealed (a string set, `months`).
+    pub fn sealed_download_months() -> Self {
+        Self::new(CATALOG, "SEALED_MONTHS")
+    }
+
+    /// The marker of one counted part of a CDN log file.
+    pub fn log_part(part: &LogPart) -> Self {
+        Self::new(
+            log_file_partition(&part.file),
+            format!("PART#{}", part.number),
+        )
+    }
+
+    /// The marker of a CDN log file counted to the end.
+    pub fn log_file(file: &str) -> Self {
+        Self::new(log_file_partition(file), "DONE")
     }
 
     /// A principal.
@@ -268,6 +309,8 @@ pub const PUBLIC_PLUGIN_PREFIX: &str = "PLUGIN#public#";
 pub const VERSION_PREFIX: &str = "V#";
 /// Sort-key prefix of every daily download counter.
 pub const DOWNLOADS_PREFIX: &str = "DL#";
+/// Sort-key prefix of every monthly download total.
+pub const MONTHLY_DOWNLOADS_PREFIX: &str = "DM#";
 /// Sort-key prefix of orgs in [`ORGS`].
 pub const ORG_PREFIX: &str = "ORG#";
 /// Sort-key prefix of an org's members.
@@ -300,6 +343,33 @@ pub fn plugin_partition(slug: &Slug) -> String {
 /// Sort-key prefix of one version's daily download counters.
 pub fn downloads_prefix(version: &PluginVersion) -> String {
     format!("{DOWNLOADS_PREFIX}{version}#")
+}
+
+/// The partition of one CDN log file's markers.
+fn log_file_partition(file: &str) -> String {
+    format!("LOGFILE#{file}")
+}
+
+/// The version, day and client a daily counter's sort key names. Counters written
+/// before clients were counted (`DL#{version}#{day}`) are [`DownloadClient::Other`].
+pub fn daily_downloads_of(sk: &str) -> Option<(PluginVersion, time::Date, DownloadClient)> {
+    let mut parts = sk.strip_prefix(DOWNLOADS_PREFIX)?.split('#');
+    let version = PluginVersion::parse(parts.next()?).ok()?;
+    let day = registry_core::timestamp::parse_day(parts.next()?)?;
+    let client = match parts.next() {
+        None => DownloadClient::Other,
+        Some(label) => DownloadClient::try_from(label.to_owned()).ok()?,
+    };
+    parts.next().is_none().then_some((version, day, client))
+}
+
+/// The version, month and client a monthly total's sort key names.
+pub fn monthly_downloads_of(sk: &str) -> Option<(PluginVersion, YearMonth, DownloadClient)> {
+    let mut parts = sk.strip_prefix(MONTHLY_DOWNLOADS_PREFIX)?.split('#');
+    let version = PluginVersion::parse(parts.next()?).ok()?;
+    let month = YearMonth::parse(parts.next()?)?;
+    let client = DownloadClient::try_from(parts.next()?.to_owned()).ok()?;
+    parts.next().is_none().then_some((version, month, client))
 }
 
 /// `GSI1PK` of every audit record, so admins read the whole log newest first.
@@ -411,9 +481,33 @@ mod tests {
         assert_eq!(ItemKey::plugin(&github).sk, "META");
         assert!(ItemKey::version(&github, &v).sk.starts_with("V#"));
         let day = time::macros::date!(2026 - 12 - 01);
+        let cli = DownloadClient::from_user_agent(Some("openworkflow/0.4.1"));
+        let counter = DownloadKey {
+            slug: github.clone(),
+            version: v.clone(),
+            day,
+            client: cli.clone(),
+        };
         assert_eq!(
-            ItemKey::daily_downloads(&github, &v, day).sk,
-            "DL#1.2.0#2026-12-01"
+            ItemKey::daily_downloads(&counter).sk,
+            "DL#1.2.0#2026-12-01#openworkflow/0.4.1"
+        );
+        assert_eq!(
+            daily_downloads_of("DL#1.2.0#2026-12-01#openworkflow/0.4.1"),
+            Some((v.clone(), day, cli.clone()))
+        );
+        // Counters from before clients were counted.
+        assert_eq!(
+            daily_downloads_of("DL#1.2.0#2026-12-01"),
+            Some((v.clone(), day, DownloadClient::Other))
+        );
+        assert_eq!(daily_downloads_of("DL#1.2.0#2026-12-01#other#x"), None);
+        let month = YearMonth::of(day);
+        let total = ItemKey::monthly_downloads(&github, &v, month, &cli);
+        assert_eq!(total.sk, "DM#1.2.0#2026-12#openworkflow/0.4.1");
+        assert_eq!(
+            monthly_downloads_of(&total.sk),
+            Some((v.clone(), month, cli))
         );
         assert_eq!(
             ItemKey::org(&OrgId::parse("acme").unwrap_or_else(|e| panic!("{e}"))),
@@ -433,7 +527,13 @@ mod tests {
         }
         let day = time::macros::date!(2026 - 12 - 01);
         for key in [
-            ItemKey::daily_downloads(&github, &v, day),
+            ItemKey::daily_downloads(&DownloadKey {
+                slug: github.clone(),
+                version: v.clone(),
+                day,
+                client: DownloadClient::Other,
+            }),
+            ItemKey::monthly_downloads(&github, &v, YearMonth::of(day), &DownloadClient::Other),
             ItemKey::router_instance(
                 &github,
                 &InstanceId::parse("i-1").unwrap_or_else(|e| panic!("{e}")),

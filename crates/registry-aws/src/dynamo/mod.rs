@@ -28,6 +28,7 @@ use crate::error::{corrupt, storage_error};
 pub mod accounts;
 mod audit;
 mod catalog;
+mod downloads;
 pub mod item_key;
 mod keys;
 mod mcp_router;

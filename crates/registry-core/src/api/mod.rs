@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PROBLEM_TYPE_BASE;
 use crate::manifest::FieldError;
 
+pub mod analytics;
 pub mod audit;
 pub mod device;
 pub mod keys;

@@ -1,6 +1,7 @@
 //! The registry services: the protocol's rules over the storage ports. No HTTP here.
 
 mod account_deletion;
+mod analytics;
 mod audit;
 mod changes;
 mod contention;
@@ -24,7 +25,11 @@ mod uploads;
 
 use std::sync::Arc;
 
+pub use crate::api::analytics::{
+    ClientShare, Granularity, PeriodDownloads, PluginAnalytics, VersionDownloads,
+};
 pub use account_deletion::DeletedAccount;
+pub use analytics::{AnalyticsQuery, MAX_PERIODS};
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
 pub use changes::ChangeListener;
 pub use device::{DEFAULT_DEVICE_KEY_NAME, DeviceStart};
@@ -92,6 +97,7 @@ pub struct Registry {
     ci_tokens: Option<Arc<dyn crate::trusted_publishing::CiTokenVerifier>>,
     mailer: Option<Arc<dyn crate::notice::Mailer>>,
     clock: Arc<dyn Clock>,
+    download_retention: crate::downloads::Retention,
     config: RegistryConfig,
 }
 
@@ -122,8 +128,22 @@ impl Registry {
             ci_tokens: None,
             mailer: None,
             clock,
+            download_retention: crate::downloads::Retention::default(),
             config,
         }
+    }
+
+    /// Keeps daily download counters for `retention` (by default the minimum,
+    /// [`crate::downloads::MIN_RETENTION_DAYS`]); monthly totals are kept forever.
+    #[must_use]
+    pub fn with_download_retention(mut self, retention: crate::downloads::Retention) -> Self {
+        self.download_retention = retention;
+        self
+    }
+
+    /// How long daily download counters are kept.
+    pub fn download_retention(&self) -> crate::downloads::Retention {
+        self.download_retention
     }
 
     /// Takes bundles through presigned uploads into `uploads` as well as in the body.
@@ -172,10 +192,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Folds daily download counters into each plugin's `downloads`; returns the
-    /// plugins whose total changed.
+    /// Folds daily download counters into monthly totals and each plugin's
+    /// `downloads`, dropping daily counters past retention; returns the plugins
+    /// whose total changed.
     pub async fn roll_up_downloads(&self) -> Result<Vec<Slug>, RegistryError> {
-        let changed = self.catalog.roll_up_downloads().await?;
+        let changed = self
+            .catalog
+            .roll_up_downloads(self.clock.now().day(), self.download_retention)
+            .await?;
         for slug in &changed {
             self.notify_changed(slug, None).await;
         }

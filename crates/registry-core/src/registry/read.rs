@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Registry, latest_version, listed_versions};
 use crate::checksum::Sha256Digest;
+use crate::downloads::{DownloadClient, DownloadKey};
 use crate::error::RegistryError;
 use crate::manifest::Manifest;
 use crate::slug::Slug;
@@ -104,6 +105,10 @@ impl PluginDetails {
 /// An artifact to send.
 #[derive(Debug, Clone)]
 pub struct Download {
+    /// The plugin it belongs to.
+    pub slug: Slug,
+    /// The version it belongs to.
+    pub version: PluginVersion,
     /// The bytes.
     pub bytes: Bytes,
     /// Their media type.
@@ -165,7 +170,9 @@ impl Registry {
         PluginDetails::of(plugin, record, &self.config.public_url)
     }
 
-    /// The schema document of a version, exactly as published; counts a download.
+    /// The schema document of a version, exactly as published. Not counted here:
+    /// whoever sends it counts it ([`Registry::count_download`]), since only a
+    /// body sent is a download (a `HEAD` is not).
     pub async fn download_schema(
         &self,
         slug: &str,
@@ -174,7 +181,7 @@ impl Registry {
         self.download(slug, version, ArtifactKind::Schema).await
     }
 
-    /// The bundle of a version; counts a download.
+    /// The bundle of a version; counted as [`Registry::download_schema`] is.
     pub async fn download_bundle(
         &self,
         slug: &str,
@@ -223,20 +230,32 @@ impl Registry {
                 key: artifact.key.to_string(),
             }
         })?;
-        self.count_download(&slug, &version).await;
         Ok(Download {
+            slug,
+            version,
             bytes,
             content_type: artifact.content_type.clone(),
             sha256: artifact.sha256,
         })
     }
 
-    /// Counts one download of a version. Best effort: a lost count must not cost
-    /// the user the download, so a failure is logged, not returned.
-    pub async fn count_download(&self, slug: &Slug, version: &PluginVersion) {
+    /// Counts one download of a version by `client`. Best effort: a lost count
+    /// must not cost the user the download, so a failure is logged, not returned.
+    pub async fn count_download(
+        &self,
+        slug: &Slug,
+        version: &PluginVersion,
+        client: DownloadClient,
+    ) {
+        let key = DownloadKey {
+            slug: slug.clone(),
+            version: version.clone(),
+            day: self.clock.now().day(),
+            client,
+        };
         if let Err(error) = self
             .catalog
-            .record_download(slug, version, self.clock.now().day())
+            .record_download(&key, self.download_retention)
             .await
         {
             tracing::warn!(%slug, %version, error = &error as &dyn std::error::Error, "download not counted");

@@ -10,6 +10,7 @@ pub mod codec;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod coordination;
+mod downloads;
 mod files;
 mod index;
 mod journal;
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use coordination::{IndexWriterLease, NodeCoordination, SoleWriter};
+pub use downloads::DownloadCounters;
 pub use files::FileArtifactStore;
 pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use journal::{ChangeJournal, ChangeScope, JournalEntry};
@@ -318,9 +320,10 @@ impl VersionChange {
     }
 }
 
-/// The plugin catalog: plugins, versions and download counters.
+/// The plugin catalog: plugins, versions and (through [`DownloadCounters`]) their
+/// download counters.
 #[async_trait]
-pub trait CatalogStore: Send + Sync {
+pub trait CatalogStore: DownloadCounters {
     /// A plugin and the state of its versions.
     async fn plugin(&self, slug: &Slug) -> Result<Option<PluginRecord>, StorageError>;
 
@@ -465,34 +468,6 @@ pub trait CatalogStore: Send + Sync {
         latest: Option<&LatestSummary>,
         at: Timestamp,
     ) -> Result<(), StorageError>;
-
-    /// Counts one download of a version on `day` (an atomic increment).
-    async fn record_download(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        day: time::Date,
-    ) -> Result<(), StorageError>;
-
-    /// Downloads of a version on `since` and every later day.
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError>;
-
-    /// A plugin's downloads per day, every version together, on `since` and every
-    /// later day, in day order; days without a download are left out.
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError>;
-
-    /// Sets every plugin's `downloads` to the sum of its daily counters; returns the
-    /// plugins whose total changed.
-    async fn roll_up_downloads(&self) -> Result<Vec<Slug>, StorageError>;
 
     /// A number that changes whenever any listing could have changed, so readers
     /// can cache listings and revalidate cheaply.

@@ -1,6 +1,7 @@
 //! The routes, grouped so each Lambda function mounts only its own.
 
 pub mod account;
+pub mod analytics;
 pub mod audit;
 pub mod device;
 pub mod keys;
@@ -86,7 +87,8 @@ pub fn unpublish_routes() -> ApiRoutes {
     OpenApiRouter::new().routes(routes!(plugins::unpublish::unpublish_version))
 }
 
-/// API keys, plugin owners, invitations and teams: what the `keys` function serves.
+/// API keys, plugin owners, invitations, teams, the audit log and analytics: what
+/// the `keys` function serves.
 pub fn key_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(keys::create_key, keys::list_keys))
@@ -99,6 +101,7 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(teams::create_team, teams::list_teams))
         .routes(routes!(teams::get_team))
         .routes(routes!(teams::set_team_member, teams::remove_team_member))
+        .routes(routes!(analytics::plugin_analytics))
         .routes(routes!(audit::plugin_audit))
         .routes(routes!(audit::audit_log))
         .routes(routes!(moderation::report_plugin))

@@ -16,6 +16,11 @@ use crate::store::{WriteCondition, object_at, put_path};
 use super::{IndexBuilder, IndexError};
 
 impl IndexBuilder {
+    /// Today (UTC), by the builder's clock.
+    pub fn today(&self) -> time::Date {
+        self.clock.now().day()
+    }
+
     /// Draws the downloads chart of each of `slugs` over the 90 days ending
     /// today; returns how many it wrote. A registry without pages draws none.
     pub async fn draw_download_charts(&self, slugs: &[Slug]) -> Result<usize, IndexError> {

@@ -95,6 +95,7 @@ impl Functions {
             },
             // No relay unless a test serves one on loopback.
             mail: None,
+            download_retention: registry_core::downloads::Retention::default(),
         };
         let mut config = config;
         configure(&mut config);

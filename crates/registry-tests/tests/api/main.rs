@@ -1,6 +1,7 @@
 //! End-to-end tests of the registry API over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod analytics;
 mod audit;
 mod bundles;
 mod connections;

@@ -97,6 +97,44 @@ async fn downloads_count_per_day_and_reach_details_at_roll_up() {
     assert_eq!(app.get_json("/plugins/counted").await["downloads"], 3);
 }
 
+/// A download is a body sent: a `HEAD`, a 304 or an error is none, and the CDN's
+/// own path to the file (`/index/plugins/...`) counts like the protocol's.
+#[tokio::test]
+async fn only_bodies_sent_count_on_every_path() {
+    let app = TestApp::spawn().await;
+    app.publish_ok(&app.admin_key, "paths", "1.0.0").await;
+    let schema = "/plugins/paths/1.0.0/schema";
+    for _ in 0..2 {
+        let head = app.client.head(app.url(schema)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+    }
+    let first = app.get(schema).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first.headers()[reqwest::header::ETAG].clone();
+    let revalidated = app
+        .client
+        .get(app.url(schema))
+        .header(reqwest::header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    for _ in 0..3 {
+        let direct = app.get("/index/plugins/paths/1.0.0/schema").await;
+        assert_eq!(direct.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        app.get("/plugins/paths/1.0.0/bundle").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.roll_up().await;
+    assert_eq!(
+        app.get_json("/plugins/paths").await["downloads"],
+        4,
+        "one GET of the protocol's path and three of the index's"
+    );
+}
+
 #[tokio::test]
 async fn search_matches_filters_pages_and_ranks() {
     let app = TestApp::spawn().await;

@@ -43,7 +43,14 @@ async fn unpublish_is_allowed_within_72_hours_then_only_deprecated_and_quiet() {
         .deprecate_version(&owner, "tide", "1.0.0", "use 1.1.0", Some("1.1.0"))
         .await
         .unwrap();
-    s.registry.download_schema("tide", "1.0.0").await.unwrap();
+    let download = s.registry.download_schema("tide", "1.0.0").await.unwrap();
+    s.registry
+        .count_download(
+            &download.slug,
+            &download.version,
+            registry_core::downloads::DownloadClient::Other,
+        )
+        .await;
     assert_eq!(
         refusal(s.registry.unpublish_version(&owner, "tide", "1.0.0").await),
         "UnpublishRefused",

@@ -1,5 +1,5 @@
 //! The catalog port's contract: exclusive creation, conditional version changes,
-//! one winner of racing writers, download counters, paged listings and a plugin's
+//! one winner of racing writers, download counters (`downloads.rs`), paged listings and a plugin's
 //! versions read a page at a time.
 
 use std::sync::Arc;
@@ -15,12 +15,16 @@ use crate::version::PluginVersion;
 
 /// Runs every catalog check against `catalog`; slugs are prefixed with `prefix` so
 /// one database can host several runs.
-pub async fn catalog_contract(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+pub async fn catalog_contract(
+    catalog: Arc<dyn CatalogStore>,
+    prefix: &str,
+    expiry: super::downloads::DailyExpiry,
+) {
     create_is_exclusive_under_races(Arc::clone(&catalog), prefix).await;
     add_version_is_conditional(Arc::clone(&catalog), prefix).await;
     add_version_races_have_one_winner(Arc::clone(&catalog), prefix).await;
     change_version_is_conditional(Arc::clone(&catalog), prefix).await;
-    downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
+    super::downloads::download_counter_contract(Arc::clone(&catalog), prefix, expiry).await;
     listing_pages_past_one_page(Arc::clone(&catalog), prefix).await;
     version_records_page_through_every_version(Arc::clone(&catalog), prefix).await;
     head_and_highest_live_version_agree_with_the_plugin(Arc::clone(&catalog), prefix).await;
@@ -144,7 +148,7 @@ async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix:
 
 /// Creates plugin `s` owned by `prn_owner` with `version` as its first version, and
 /// returns that version's record.
-async fn create_plugin_at(
+pub(super) async fn create_plugin_at(
     catalog: &dyn CatalogStore,
     s: &Slug,
     version: &str,
@@ -413,98 +417,6 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
     );
     let plugin = catalog.plugin(&s).await.unwrap().unwrap();
     assert_eq!(catalog.plugin_head(&s).await.unwrap(), Some(plugin.head()));
-}
-
-async fn downloads_count_atomically_and_roll_up(catalog: Arc<dyn CatalogStore>, prefix: &str) {
-    let s = slug(&format!("{prefix}-dl"));
-    let first = create_plugin_at(catalog.as_ref(), &s, "1.0.0").await;
-    let day = |d: u8| time::Date::from_calendar_date(2026, time::Month::March, d).expect("date");
-    let results = race(|i| {
-        let (catalog, s, v) = (Arc::clone(&catalog), s.clone(), first.version.clone());
-        async move {
-            catalog
-                .record_download(&s, &v, day(if i % 4 == 0 { 1 } else { 5 }))
-                .await
-        }
-    })
-    .await;
-    for result in results {
-        result.expect("counted");
-    }
-    assert_eq!(
-        catalog
-            .downloads_since(&s, &first.version, day(1))
-            .await
-            .unwrap(),
-        RACERS as u64,
-        "no lost increments"
-    );
-    assert_eq!(
-        catalog
-            .downloads_since(&s, &first.version, day(2))
-            .await
-            .unwrap(),
-        (RACERS - RACERS / 4) as u64
-    );
-    assert_eq!(
-        catalog
-            .downloads_since(&s, &first.version, day(6))
-            .await
-            .unwrap(),
-        0
-    );
-
-    // Per day, every version together: a second version's downloads join the
-    // first's on the same day.
-    let second = PluginVersion::parse("1.1.0").expect("version");
-    catalog.record_download(&s, &second, day(5)).await.unwrap();
-    assert_eq!(
-        catalog.daily_downloads(&s, day(1)).await.unwrap(),
-        vec![
-            (day(1), (RACERS / 4) as u64),
-            (day(5), (RACERS - RACERS / 4 + 1) as u64)
-        ]
-    );
-    assert_eq!(
-        catalog.daily_downloads(&s, day(2)).await.unwrap(),
-        vec![(day(5), (RACERS - RACERS / 4 + 1) as u64)],
-        "days before `since` are left out"
-    );
-    assert!(
-        catalog
-            .daily_downloads(&s, day(6))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let other = slug(&format!("{prefix}-dl-other"));
-    create_plugin_at(catalog.as_ref(), &other, "1.0.0").await;
-    assert!(
-        catalog
-            .daily_downloads(&other, day(1))
-            .await
-            .unwrap()
-            .is_empty(),
-        "another plugin's counters are its own"
-    );
-
-    assert_eq!(
-        catalog.plugin(&s).await.unwrap().unwrap().downloads,
-        0,
-        "counting never touches the plugin row"
-    );
-    assert_eq!(catalog.roll_up_downloads().await.unwrap(), vec![s.clone()]);
-    assert_eq!(
-        catalog.plugin(&s).await.unwrap().unwrap().downloads,
-        RACERS as u64 + 1
-    );
-    let revision = catalog.catalog_revision().await.unwrap();
-    assert!(catalog.roll_up_downloads().await.unwrap().is_empty());
-    assert_eq!(
-        catalog.catalog_revision().await.unwrap(),
-        revision,
-        "an idle roll-up changes nothing"
-    );
 }
 
 async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &str) {

@@ -133,12 +133,22 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
         ChangeScope::Version(second.version.clone()),
         "with the version it changed"
     );
+    let downloaded = crate::downloads::DownloadKey {
+        slug: b.clone(),
+        version: other.version.clone(),
+        day: at("2026-01-02T00:00:00Z").day(),
+        client: crate::downloads::DownloadClient::Other,
+    };
+    let retention = crate::downloads::Retention::default();
     catalog
-        .record_download(&b, &other.version, at("2026-01-02T00:00:00Z").day())
+        .record_download(&downloaded, retention)
         .await
         .unwrap();
     assert_eq!(
-        catalog.roll_up_downloads().await.unwrap(),
+        catalog
+            .roll_up_downloads(at("2026-01-03T00:00:00Z").day(), retention)
+            .await
+            .unwrap(),
         std::slice::from_ref(&b)
     );
     assert_eq!(

@@ -209,6 +209,7 @@ pub async fn get_index_file(
     axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
     reader: Reader,
     axum::extract::Path(path): axum::extract::Path<String>,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("the index has no file {path}"));
@@ -219,9 +220,13 @@ pub async fn get_index_file(
     let parsed = parsed.ok_or_else(not_found)?;
     // A missing page is the not-found page whoever asks: the CDN sends this
     // route a browser's request for a page the bucket does not have.
-    serve_index_file_or_missing_page(&state, &parsed, &headers)
+    let response = serve_index_file_or_missing_page(&state, &parsed, &headers)
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    // The CDN's own path to a schema or bundle is a download like any other.
+    let status = response.status();
+    super::download::count_if_downloaded(&state, &method, &parsed, &headers, status).await;
+    Ok(response)
 }
 
 /// `GET /`: the web catalog's home page, for a reader shown pages.

@@ -1,0 +1,73 @@
+//! `GET /plugins/{slug}/analytics`: a plugin's downloads per period, version and
+//! client.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How downloads are grouped in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// One period a UTC day.
+    Day,
+    /// One period an ISO week, Monday to Sunday.
+    Week,
+    /// One period a calendar month.
+    Month,
+}
+
+/// One period's downloads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeriodDownloads {
+    /// The period's first day.
+    #[schema(value_type = String, example = "2026-11-30")]
+    pub start: String,
+    /// Downloads in it, every version together.
+    pub downloads: u64,
+    /// Downloads in it per version (versions without any are left out).
+    pub versions: BTreeMap<String, u64>,
+}
+
+/// One version's downloads over the whole range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionDownloads {
+    /// The version.
+    pub version: String,
+    /// Its downloads in the range.
+    pub downloads: u64,
+}
+
+/// One client's part of the range's downloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClientShare {
+    /// `openworkflow/X.Y.Z` for the CLI at that version, `other` for every other client.
+    pub client: String,
+    /// Its downloads in the range.
+    pub downloads: u64,
+    /// Its part of the range's downloads, from 0 to 1.
+    pub share: f64,
+}
+
+/// The body of `GET /plugins/{slug}/analytics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PluginAnalytics {
+    /// The plugin.
+    pub slug: String,
+    /// The first day counted (a month's first day for months).
+    #[schema(value_type = String, example = "2026-11-01")]
+    pub from: String,
+    /// The last day counted.
+    #[schema(value_type = String, example = "2026-11-30")]
+    pub to: String,
+    /// How the periods are grouped.
+    pub granularity: Granularity,
+    /// Downloads in the range.
+    pub total: u64,
+    /// Every period of the range in order, those without downloads included.
+    pub periods: Vec<PeriodDownloads>,
+    /// Versions downloaded in the range, newest first.
+    pub versions: Vec<VersionDownloads>,
+    /// Clients, most downloads first.
+    pub clients: Vec<ClientShare>,
+}

@@ -71,6 +71,7 @@ struct PluginRow {
     slug: String,
     url: String,
     audit_url: String,
+    analytics_url: String,
     via: Option<String>,
     /// Where the form lifting its lock to trusted publishing posts, when locked.
     unlock_url: Option<String>,
@@ -182,6 +183,7 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
             slug: p.slug.to_string(),
             url: site.plugin_url(p.slug.as_str()),
             audit_url: site.plugin_audit_page_url(p.slug.as_str()),
+            analytics_url: site.plugin_analytics_page_url(p.slug.as_str()),
             via: p.via_team.as_ref().map(|(_, name)| name.clone()),
             unlock_url: p.locked.then(|| site.plugin_unlock_url(p.slug.as_str())),
         })

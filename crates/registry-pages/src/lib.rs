@@ -10,6 +10,7 @@
 //! the CDN: rendering depends on its inputs alone, never on the clock.
 
 mod account;
+mod analytics;
 mod assets;
 mod audit;
 mod chart;
@@ -23,6 +24,7 @@ mod search;
 mod site;
 
 pub use account::{AccountView, DeviceView, account_page, device_page, sign_in_page};
+pub use analytics::{analytics_page, stacked_chart};
 pub use assets::{Asset, fingerprint, site_assets};
 pub use audit::audit_page;
 pub use chart::{CHART_DAYS, SVG_CONTENT_TYPE, chart_first_day, downloads_chart};

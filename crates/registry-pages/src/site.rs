@@ -147,6 +147,11 @@ impl Site {
         format!("{}/account/plugins/{slug}/audit", self.base)
     }
 
+    /// The URL path of a plugin's analytics page (for its owners).
+    pub(crate) fn plugin_analytics_page_url(&self, slug: &str) -> String {
+        format!("{}/account/plugins/{slug}/analytics", self.base)
+    }
+
     /// The URL path the form lifting a plugin's lock to trusted publishing posts to.
     pub(crate) fn plugin_unlock_url(&self, slug: &str) -> String {
         format!("{}/account/plugins/{slug}/unlock", self.base)

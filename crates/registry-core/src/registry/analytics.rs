@@ -87,8 +87,11 @@ fn previous_month(month: YearMonth) -> YearMonth {
 /// What a caller asks for: a range of days and how to group them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnalyticsQuery {
-    /// The first day (default: 30 days, 12 weeks or 12 months before `to`).
+    /// The first day (default: `days` before `to`, else 30 days, 12 weeks or 12
+    /// months before it).
     pub from: Option<Date>,
+    /// How many days the range holds, `to` included, when `from` is not given.
+    pub days: Option<u16>,
     /// The last day (default: today).
     pub to: Option<Date>,
     /// The grouping (default: day).
@@ -101,6 +104,7 @@ impl AnalyticsQuery {
     pub fn from_params(
         from: Option<&str>,
         to: Option<&str>,
+        days: Option<&str>,
         granularity: Option<&str>,
     ) -> Result<Self, RegistryError> {
         let day = |name: &'static str, raw: Option<&str>| {
@@ -112,8 +116,19 @@ impl AnalyticsQuery {
             })
             .transpose()
         };
+        let days = days
+            .map(|raw| {
+                raw.parse::<u16>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                    RegistryError::InvalidParameter {
+                        name: "days",
+                        detail: format!("{raw:?} is not a number of days from 1 up"),
+                    }
+                })
+            })
+            .transpose()?;
         Ok(Self {
             from: day("from", from)?,
+            days,
             to: day("to", to)?,
             granularity: granularity
                 .map(Granularity::parse)
@@ -174,7 +189,11 @@ impl Registry {
         let today = self.clock.now().day();
         let granularity = query.granularity;
         let to = query.to.unwrap_or(today);
-        let from = query.from.unwrap_or_else(|| granularity.default_from(to));
+        let from = match (query.from, query.days) {
+            (Some(from), _) => from,
+            (None, Some(days)) => to - Duration::days(i64::from(days) - 1),
+            (None, None) => granularity.default_from(to),
+        };
         if from > to {
             return Err(RegistryError::InvalidParameter {
                 name: "from",

@@ -16,6 +16,7 @@ use registry_core::registry::{Answer, NewKey, SessionCaller};
 use registry_pages::{AccountView, Site};
 
 use crate::problem::ApiError;
+use crate::routes::analytics::AnalyticsParams;
 use crate::routes::audit::AuditParams;
 use crate::routes::plugins::search::page_failed;
 use crate::session::{
@@ -160,6 +161,49 @@ pub async fn plugin_audit_page(
             .plugin_audit(&session.caller, &slug, &query.into())
             .await?;
         let html = registry_pages::audit_page(&site, &slug, &log).map_err(page_failed)?;
+        Ok(personal_page(StatusCode::OK, html))
+    }
+    .await;
+    browser_answer(&state, &headers, result)
+}
+
+/// A plugin's downloads as a page, for its owners (and analysts) signed in: a
+/// stacked chart, one colour a version, and each version's and client's share.
+#[utoipa::path(
+    get,
+    path = "/account/plugins/{slug}/analytics",
+    params(("slug" = String, Path, description = "The plugin"), AnalyticsParams),
+    responses(
+        (status = 200, description = "The plugin's downloads over the range", content_type = "text/html"),
+        (status = 303, description = "Not signed in: to the sign-in page, returning here"),
+        (status = 400, description = "A range that is not one", content_type = "text/html"),
+        (status = 403, description = "Not an owner of the plugin", content_type = "text/html"),
+        (status = 404, description = "No such plugin", content_type = "text/html"),
+        (status = 422, description = "Days or weeks before what the registry keeps", content_type = "text/html"),
+    ),
+    tag = "sign-in"
+)]
+pub async fn plugin_analytics_page(
+    State(state): State<Arc<AppState>>,
+    session: BrowserSession,
+    Path(slug): Path<String>,
+    params: Result<Query<AnalyticsParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let site = Site::new(&state.registry.config().public_url);
+        let Some(session) = session.0 else {
+            return Ok(sign_in_first(
+                &site,
+                &format!("/account/plugins/{slug}/analytics"),
+            ));
+        };
+        let query = crate::routes::query(params)?.query()?;
+        let analytics = state
+            .registry
+            .plugin_analytics(Some(&session.caller), &slug, query)
+            .await?;
+        let html = registry_pages::analytics_page(&site, &analytics).map_err(page_failed)?;
         Ok(personal_page(StatusCode::OK, html))
     }
     .await;

@@ -8,6 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use registry_core::RegistryError;
 use registry_core::registry::{AnalyticsQuery, PluginAnalytics};
 use serde::Deserialize;
 
@@ -23,8 +24,22 @@ pub struct AnalyticsParams {
     from: Option<String>,
     /// The last day, `YYYY-MM-DD` (default: today, UTC).
     to: Option<String>,
+    /// Instead of `from`: the range holds this many days, `to` included.
+    days: Option<String>,
     /// `day` (default), `week` (ISO weeks, from Monday) or `month`.
     granularity: Option<String>,
+}
+
+impl AnalyticsParams {
+    /// The query these parameters name.
+    pub(crate) fn query(&self) -> Result<AnalyticsQuery, RegistryError> {
+        AnalyticsQuery::from_params(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.days.as_deref(),
+            self.granularity.as_deref(),
+        )
+    }
 }
 
 /// A plugin's downloads per period (every period of the range, empty ones
@@ -52,12 +67,7 @@ pub async fn plugin_analytics(
     params: Result<Query<AnalyticsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = caller.required()?;
-    let params = query(params)?;
-    let query = AnalyticsQuery::from_params(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.granularity.as_deref(),
-    )?;
+    let query = query(params)?.query()?;
     let analytics = state
         .registry
         .plugin_analytics(Some(caller), &slug, query)

@@ -127,6 +127,7 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(trusted_publishing::exchange_ci_token))
         .routes(routes!(account::account_page))
         .routes(routes!(account::plugin_audit_page))
+        .routes(routes!(account::plugin_analytics_page))
         .routes(routes!(account::create_key_form))
         .routes(routes!(account::revoke_key_form))
         .routes(routes!(account::answer_invitation_form))

@@ -89,6 +89,13 @@ async fn owners_see_downloads_per_day_version_and_client() {
         })
     );
 
+    // `days` counts back from `to`, which it includes.
+    let two = analytics_json(&app, &owner, "?days=2&to=2026-03-03").await;
+    assert_eq!(
+        (two["from"].as_str(), two["total"].as_u64()),
+        (Some("2026-03-02"), Some(6))
+    );
+
     // The defaults: the 30 days up to today.
     let recent = analytics_json(&app, &owner, "").await;
     assert_eq!(recent["to"], "2026-03-03");

@@ -4,6 +4,7 @@
 //! (npm's oidc-provider) and points the suite at them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod analytics;
 mod catalog;
 mod driver;
 mod oidc_provider;

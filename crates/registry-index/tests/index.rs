@@ -12,19 +12,16 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use registry_core::auth::Caller;
 use registry_core::auth::PrincipalId;
-use registry_core::downloads::{
-    DownloadClient, DownloadCount, DownloadKey, LogPart, LogPartOutcome, MonthlyDownloadCount,
-    Retention, YearMonth,
-};
+use registry_core::downloads::DownloadClient;
 use registry_core::manifest::DocumentFormat;
 use registry_core::registry::PublishBody;
 use registry_core::search::{SearchQuery, index_of_catalog};
 use registry_core::slug::Slug;
 use registry_core::store::contract::sample_document;
 use registry_core::store::{
-    CatalogStore, ChangeJournal, ChangeScope, DownloadCounters, Fetched, FileArtifactStore,
-    IndexObject, IndexStore, JournalEntry, LatestSummary, PluginListing, PluginRecord,
-    StorageError, VersionChange, VersionRecord, WriteCondition,
+    CatalogStore, ChangeJournal, ChangeScope, Fetched, FileArtifactStore, IndexObject, IndexStore,
+    JournalEntry, LatestSummary, PluginListing, PluginRecord, StorageError, VersionChange,
+    VersionRecord, WriteCondition,
 };
 use registry_core::timestamp::{Clock, ManualClock, Timestamp};
 use registry_core::version::PluginVersion;
@@ -804,73 +801,7 @@ impl CountedRecords {
     }
 }
 
-#[async_trait::async_trait]
-impl DownloadCounters for CountedRecords {
-    async fn record_download(
-        &self,
-        key: &DownloadKey,
-        retention: Retention,
-    ) -> Result<(), StorageError> {
-        self.inner.record_download(key, retention).await
-    }
-    async fn count_log_part(
-        &self,
-        part: &LogPart,
-        counts: &[DownloadCount],
-        retention: Retention,
-    ) -> Result<LogPartOutcome, StorageError> {
-        self.inner.count_log_part(part, counts, retention).await
-    }
-    async fn log_file_counted(&self, file: &str) -> Result<bool, StorageError> {
-        self.inner.log_file_counted(file).await
-    }
-    async fn mark_log_file_counted(
-        &self,
-        file: &str,
-        at: Timestamp,
-        retention: Retention,
-    ) -> Result<(), StorageError> {
-        self.inner.mark_log_file_counted(file, at, retention).await
-    }
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        self.inner.downloads_since(slug, version, since).await
-    }
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        self.inner.daily_downloads(slug, since).await
-    }
-    async fn download_counts(
-        &self,
-        slug: &Slug,
-        from: time::Date,
-        to: time::Date,
-    ) -> Result<Vec<DownloadCount>, StorageError> {
-        self.inner.download_counts(slug, from, to).await
-    }
-    async fn monthly_download_counts(
-        &self,
-        slug: &Slug,
-        from: YearMonth,
-        to: YearMonth,
-    ) -> Result<Vec<MonthlyDownloadCount>, StorageError> {
-        self.inner.monthly_download_counts(slug, from, to).await
-    }
-    async fn roll_up_downloads(
-        &self,
-        today: time::Date,
-        retention: Retention,
-    ) -> Result<Vec<Slug>, StorageError> {
-        self.inner.roll_up_downloads(today, retention).await
-    }
-}
+registry_core::delegate_download_counters!(CountedRecords, inner);
 
 #[async_trait::async_trait]
 impl CatalogStore for CountedRecords {

@@ -140,7 +140,7 @@ pub fn stacked_chart(analytics: &PluginAnalytics) -> String {
     let summary = format!(
         "Downloads of {} per {} from {} to {}: {} in all",
         analytics.slug,
-        unit_of(analytics.granularity),
+        analytics.granularity.as_str(),
         analytics.from,
         analytics.to,
         analytics.total
@@ -215,14 +215,6 @@ pub fn stacked_chart(analytics: &PluginAnalytics) -> String {
     svg
 }
 
-fn unit_of(granularity: Granularity) -> &'static str {
-    match granularity {
-        Granularity::Day => "day",
-        Granularity::Week => "week",
-        Granularity::Month => "month",
-    }
-}
-
 /// The page of `analytics`, one of `slug`'s ranges.
 pub fn analytics_page(site: &Site, analytics: &PluginAnalytics) -> Result<String, RenderError> {
     let slug = analytics.slug.as_str();
@@ -257,7 +249,7 @@ pub fn analytics_page(site: &Site, analytics: &PluginAnalytics) -> Result<String
         account_url: site.account_url(),
         from: &analytics.from,
         to: &analytics.to,
-        unit: unit_of(analytics.granularity),
+        unit: analytics.granularity.as_str(),
         total: analytics.total,
         chart: stacked_chart(analytics),
         series,

@@ -23,12 +23,7 @@ impl RegistryClient {
             if let Some(to) = to {
                 query.append_pair("to", to);
             }
-            let granularity = match granularity {
-                Granularity::Day => "day",
-                Granularity::Week => "week",
-                Granularity::Month => "month",
-            };
-            query.append_pair("granularity", granularity);
+            query.append_pair("granularity", granularity.as_str());
         }
         let response = self
             .send(Repeatable::Yes, || self.http.get(url.clone()))

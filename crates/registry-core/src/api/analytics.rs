@@ -17,6 +17,20 @@ pub enum Granularity {
     Month,
 }
 
+impl Granularity {
+    /// Every granularity, in order of length.
+    pub const ALL: [Self; 3] = [Self::Day, Self::Week, Self::Month];
+
+    /// The wire name: `day`, `week` or `month`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+        }
+    }
+}
+
 /// One period's downloads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeriodDownloads {

@@ -26,15 +26,13 @@ pub const MAX_PERIODS: usize = 750;
 impl Granularity {
     /// Reads `day`, `week` or `month`.
     pub fn parse(raw: &str) -> Result<Self, RegistryError> {
-        match raw {
-            "day" => Ok(Self::Day),
-            "week" => Ok(Self::Week),
-            "month" => Ok(Self::Month),
-            _ => Err(RegistryError::InvalidParameter {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == raw)
+            .ok_or_else(|| RegistryError::InvalidParameter {
                 name: "granularity",
                 detail: format!("{raw:?} is not day, week or month"),
-            }),
-        }
+            })
     }
 
     /// The first day of the period holding `day`.

@@ -9,16 +9,13 @@ use bytes::Bytes;
 
 use crate::artifact::ArtifactKey;
 use crate::auth::{Caller, Credential, KeyId, PrincipalId, Scope, Scopes};
-use crate::downloads::{
-    DownloadCount, DownloadKey, LogPart, LogPartOutcome, MonthlyDownloadCount, Retention, YearMonth,
-};
 use crate::manifest::DocumentFormat;
 use crate::moderation::Quarantine;
 use crate::registry::PublishBody;
 use crate::slug::Slug;
 use crate::store::{
-    ArtifactStore, CatalogStore, DownloadCounters, KeyStore, LatestSummary, PluginHead,
-    PluginListing, PluginRecord, PutOutcome, StorageError, VersionChange, VersionRecord,
+    ArtifactStore, CatalogStore, KeyStore, LatestSummary, PluginHead, PluginListing, PluginRecord,
+    PutOutcome, StorageError, VersionChange, VersionRecord,
 };
 use crate::timestamp::{SystemClock, Timestamp};
 use crate::version::PluginVersion;
@@ -86,73 +83,7 @@ impl FailingCatalog {
     }
 }
 
-#[async_trait]
-impl DownloadCounters for FailingCatalog {
-    async fn record_download(
-        &self,
-        key: &DownloadKey,
-        retention: Retention,
-    ) -> Result<(), StorageError> {
-        self.inner.record_download(key, retention).await
-    }
-    async fn count_log_part(
-        &self,
-        part: &LogPart,
-        counts: &[DownloadCount],
-        retention: Retention,
-    ) -> Result<LogPartOutcome, StorageError> {
-        self.inner.count_log_part(part, counts, retention).await
-    }
-    async fn log_file_counted(&self, file: &str) -> Result<bool, StorageError> {
-        self.inner.log_file_counted(file).await
-    }
-    async fn mark_log_file_counted(
-        &self,
-        file: &str,
-        at: Timestamp,
-        retention: Retention,
-    ) -> Result<(), StorageError> {
-        self.inner.mark_log_file_counted(file, at, retention).await
-    }
-    async fn downloads_since(
-        &self,
-        slug: &Slug,
-        version: &PluginVersion,
-        since: time::Date,
-    ) -> Result<u64, StorageError> {
-        self.inner.downloads_since(slug, version, since).await
-    }
-    async fn daily_downloads(
-        &self,
-        slug: &Slug,
-        since: time::Date,
-    ) -> Result<Vec<(time::Date, u64)>, StorageError> {
-        self.inner.daily_downloads(slug, since).await
-    }
-    async fn download_counts(
-        &self,
-        slug: &Slug,
-        from: time::Date,
-        to: time::Date,
-    ) -> Result<Vec<DownloadCount>, StorageError> {
-        self.inner.download_counts(slug, from, to).await
-    }
-    async fn monthly_download_counts(
-        &self,
-        slug: &Slug,
-        from: YearMonth,
-        to: YearMonth,
-    ) -> Result<Vec<MonthlyDownloadCount>, StorageError> {
-        self.inner.monthly_download_counts(slug, from, to).await
-    }
-    async fn roll_up_downloads(
-        &self,
-        today: time::Date,
-        retention: Retention,
-    ) -> Result<Vec<Slug>, StorageError> {
-        self.inner.roll_up_downloads(today, retention).await
-    }
-}
+crate::delegate_download_counters!(FailingCatalog, inner);
 
 #[async_trait]
 impl CatalogStore for FailingCatalog {

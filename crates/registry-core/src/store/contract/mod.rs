@@ -5,6 +5,85 @@
 //! Each check panics with a message naming the broken guarantee, as tests do.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+/// Implements [`crate::store::DownloadCounters`] for a test wrapper by handing every
+/// call to its `$inner` store, as wrappers that watch the catalog need.
+#[macro_export]
+macro_rules! delegate_download_counters {
+    ($wrapper:ty, $inner:ident) => {
+        #[::async_trait::async_trait]
+        impl $crate::store::DownloadCounters for $wrapper {
+            async fn record_download(
+                &self,
+                key: &$crate::downloads::DownloadKey,
+                retention: $crate::downloads::Retention,
+            ) -> Result<(), $crate::store::StorageError> {
+                self.$inner.record_download(key, retention).await
+            }
+            async fn count_log_part(
+                &self,
+                part: &$crate::downloads::LogPart,
+                counts: &[$crate::downloads::DownloadCount],
+                retention: $crate::downloads::Retention,
+            ) -> Result<$crate::downloads::LogPartOutcome, $crate::store::StorageError> {
+                self.$inner.count_log_part(part, counts, retention).await
+            }
+            async fn log_file_counted(
+                &self,
+                file: &str,
+            ) -> Result<bool, $crate::store::StorageError> {
+                self.$inner.log_file_counted(file).await
+            }
+            async fn mark_log_file_counted(
+                &self,
+                file: &str,
+                at: $crate::timestamp::Timestamp,
+                retention: $crate::downloads::Retention,
+            ) -> Result<(), $crate::store::StorageError> {
+                self.$inner.mark_log_file_counted(file, at, retention).await
+            }
+            async fn downloads_since(
+                &self,
+                slug: &$crate::slug::Slug,
+                version: &$crate::version::PluginVersion,
+                since: time::Date,
+            ) -> Result<u64, $crate::store::StorageError> {
+                self.$inner.downloads_since(slug, version, since).await
+            }
+            async fn daily_downloads(
+                &self,
+                slug: &$crate::slug::Slug,
+                since: time::Date,
+            ) -> Result<Vec<(time::Date, u64)>, $crate::store::StorageError> {
+                self.$inner.daily_downloads(slug, since).await
+            }
+            async fn download_counts(
+                &self,
+                slug: &$crate::slug::Slug,
+                from: time::Date,
+                to: time::Date,
+            ) -> Result<Vec<$crate::downloads::DownloadCount>, $crate::store::StorageError> {
+                self.$inner.download_counts(slug, from, to).await
+            }
+            async fn monthly_download_counts(
+                &self,
+                slug: &$crate::slug::Slug,
+                from: $crate::downloads::YearMonth,
+                to: $crate::downloads::YearMonth,
+            ) -> Result<Vec<$crate::downloads::MonthlyDownloadCount>, $crate::store::StorageError>
+            {
+                self.$inner.monthly_download_counts(slug, from, to).await
+            }
+            async fn roll_up_downloads(
+                &self,
+                today: time::Date,
+                retention: $crate::downloads::Retention,
+            ) -> Result<Vec<$crate::slug::Slug>, $crate::store::StorageError> {
+                self.$inner.roll_up_downloads(today, retention).await
+            }
+        }
+    };
+}
+
 mod accounts;
 mod artifacts;
 mod audit;

@@ -333,5 +333,82 @@ async fn s3_uploads_sign_size_type_and_digest_and_read_back_capped() {
 async fn dynamodb_router_keeps_the_router_store_contract() {
     let (clients, settings) = resources("router").await;
     let store = clients.dynamo_store(&settings);
-    registry_core::store::contract::mcp_router_store_contract(store.clone(), store, "ddb").await;
+    registry_core::store::contract::mcp_router_store_contract(
+        store.clone(),
+        store,
+        "ddb",
+        DailyExpiry::StoreExpires,
+    )
+    .await;
+}
+
+/// The `ttl` (epoch seconds) of the item at `pk`/`sk`.
+async fn ttl_of(clients: &AwsClients, settings: &AwsSettings, pk: &str, sk: &str) -> Option<i64> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = clients
+        .dynamodb
+        .get_item()
+        .table_name(&settings.table)
+        .key("PK", AttributeValue::S(pk.to_owned()))
+        .key("SK", AttributeValue::S(sk.to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_else(|| panic!("no item {pk} {sk}"));
+    match item.get("ttl") {
+        Some(AttributeValue::N(n)) => Some(n.parse().unwrap()),
+        _ => None,
+    }
+}
+
+/// DynamoDB drops daily items by its TTL instead of a pruning job, so each one
+/// must carry the end of its retention (what the contract leaves to adapters).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn daily_items_carry_the_end_of_their_retention_as_ttl() {
+    use registry_core::downloads::{DownloadClient, DownloadKey, Retention};
+    use registry_core::store::{DownloadCounters, McpRouterStore};
+
+    let (clients, settings) = resources("ttl").await;
+    let store = clients.dynamo_store(&settings);
+    let slug = Slug::parse("kept").unwrap();
+    let day = time::macros::date!(2026 - 03 - 02);
+    let retention = Retention::from_setting(Some("120")).unwrap();
+    let end = retention.expiry_of(day);
+    assert_eq!(
+        end,
+        time::macros::datetime!(2026-07-01 00:00 UTC).unix_timestamp(),
+        "kept through the 120th day after it"
+    );
+
+    store
+        .record_download(
+            &DownloadKey {
+                slug: slug.clone(),
+                version: PluginVersion::parse("1.0.0").unwrap(),
+                day,
+                client: DownloadClient::Other,
+            },
+            retention,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl_of(
+            &clients,
+            &settings,
+            "PLUGIN#public#kept",
+            "DL#1.0.0#2026-03-02#other"
+        )
+        .await,
+        Some(end)
+    );
+    store
+        .record_healthy_instances(day, &[(slug, 2)], retention)
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl_of(&clients, &settings, "ROUTE#kept", "HEALTHY#2026-03-02").await,
+        Some(end)
+    );
 }

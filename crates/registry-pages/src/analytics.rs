@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use askama::Template;
-use registry_core::api::analytics::{Granularity, PluginAnalytics};
+use registry_core::api::analytics::{Granularity, PeriodInstances, PluginAnalytics};
 
 use crate::RenderError;
 use crate::site::{Chrome, Site};
@@ -66,6 +66,7 @@ struct AnalyticsPage<'a> {
     series: Vec<Series>,
     clients: Vec<ClientRow>,
     periods: Vec<PeriodRow>,
+    instances: &'a [PeriodInstances],
     ranges: Vec<RangeLink>,
 }
 
@@ -270,6 +271,7 @@ pub fn analytics_page(site: &Site, analytics: &PluginAnalytics) -> Result<String
                 downloads: p.downloads,
             })
             .collect(),
+        instances: &analytics.instances,
         ranges,
     }
     .render()
@@ -319,6 +321,7 @@ mod tests {
                 .map(|(version, downloads)| VersionDownloads { version, downloads })
                 .collect(),
             clients: Vec::new(),
+            instances: Vec::new(),
         }
     }
 
@@ -348,5 +351,23 @@ mod tests {
         assert_eq!(series[6].downloads, 2 + 3 + 4);
         // Six named segments and one for the rest.
         assert_eq!(stacked_chart(&analytics).matches("<rect").count(), 7);
+    }
+
+    #[test]
+    fn healthy_instances_get_a_table_only_when_there_are_any() {
+        let site = crate::site::Site::new("https://registry.example.org");
+        let mut figures = analytics(&[&[("1.0.0", 1)]]);
+        let page = analytics_page(&site, &figures).unwrap();
+        assert!(!page.contains("class=\"instances\""));
+        figures.instances = vec![PeriodInstances {
+            start: "2026-11-01".to_owned(),
+            lowest: 1,
+            highest: 3,
+        }];
+        let page = analytics_page(&site, &figures).unwrap();
+        assert!(
+            page.contains("<tr><td>2026-11-01</td><td>1</td><td>3</td></tr>"),
+            "{page}"
+        );
     }
 }

@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use tokio_postgres::{Row, Transaction};
 
-use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
+use registry_core::downloads::Retention;
+use registry_core::mcp_router::{
+    DailyHealthyInstances, InstanceHealth, InstanceId, McpRouterInstance,
+};
 use registry_core::slug::Slug;
 use registry_core::store::{ChangeScope, Conflict, McpRouterStore, StorageError};
 
@@ -191,5 +194,65 @@ impl McpRouterStore for PostgresStore {
             },
         )
         .await
+    }
+
+    async fn record_healthy_instances(
+        &self,
+        day: time::Date,
+        counts: &[(Slug, u32)],
+        retention: Retention,
+    ) -> Result<(), StorageError> {
+        let first_kept = retention.first_kept_day(day).to_string();
+        let day = day.to_string();
+        self.write(
+            (counts, day, first_kept),
+            |tx, (counts, day, first_kept)| {
+                Box::pin(async move {
+                    let upsert = tx
+                        .prepare(
+                            "INSERT INTO daily_healthy_instances (slug, day, lowest, highest)
+                             VALUES ($1, $2, $3, $3)
+                             ON CONFLICT (slug, day) DO UPDATE SET
+                                 lowest = LEAST(daily_healthy_instances.lowest, excluded.lowest),
+                                 highest = GREATEST(daily_healthy_instances.highest, excluded.highest)",
+                        )
+                        .await
+                        .map_err(backend)?;
+                    for (slug, count) in counts.iter() {
+                        tx.execute(&upsert, &[&slug.as_str(), day, &i64::from(*count)])
+                            .await
+                            .map_err(backend)?;
+                    }
+                    tx.execute(
+                        "DELETE FROM daily_healthy_instances WHERE day < $1",
+                        &[first_kept],
+                    )
+                    .await
+                    .map_err(backend)?;
+                    Ok(())
+                })
+            },
+        )
+        .await
+    }
+
+    async fn healthy_instance_history(
+        &self,
+        slug: &Slug,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyHealthyInstances>, StorageError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT day, lowest, highest FROM daily_healthy_instances
+                 WHERE slug = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+                &[&slug.as_str(), &from.to_string(), &to.to_string()],
+            )
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| DailyHealthyInstances::from_stored(row.get(0), row.get(1), row.get(2)))
+            .collect()
     }
 }

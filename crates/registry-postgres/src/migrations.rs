@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "downloads_by_client_and_month",
         sql: include_str!("../migrations/0004_downloads_by_client_and_month.sql"),
     },
+    Migration {
+        version: 5,
+        name: "healthy_instance_history",
+        sql: include_str!("../migrations/0005_healthy_instance_history.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).

@@ -95,7 +95,13 @@ async fn postgres_org_catalog_keeps_the_org_catalog_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_router_keeps_the_router_store_contract() {
     let store = Arc::new(store("router").await);
-    contract::mcp_router_store_contract(store.clone(), store, "postgres").await;
+    contract::mcp_router_store_contract(
+        store.clone(),
+        store,
+        "postgres",
+        DailyExpiry::RollUpDeletes,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,7 +9,10 @@ use crate::SqliteStore;
 use crate::journal::record_change;
 use crate::orgs::select_all;
 use crate::{backend, from_json, to_json};
-use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
+use registry_core::downloads::Retention;
+use registry_core::mcp_router::{
+    DailyHealthyInstances, InstanceHealth, InstanceId, McpRouterInstance,
+};
 use registry_core::slug::Slug;
 use registry_core::store::{ChangeScope, Conflict, McpRouterStore, StorageError};
 
@@ -202,6 +205,76 @@ impl McpRouterStore for SqliteStore {
             }
             move_count(&tx, &slug, -1)?;
             tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn record_healthy_instances(
+        &self,
+        day: time::Date,
+        counts: &[(Slug, u32)],
+        retention: Retention,
+    ) -> Result<(), StorageError> {
+        let counts: Vec<(String, u32)> = counts
+            .iter()
+            .map(|(slug, count)| (slug.to_string(), *count))
+            .collect();
+        let first_kept = retention.first_kept_day(day).to_string();
+        let day = day.to_string();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            {
+                let mut upsert = tx
+                    .prepare(
+                        "INSERT INTO daily_healthy_instances (slug, day, lowest, highest)
+                         VALUES (?1, ?2, ?3, ?3)
+                         ON CONFLICT (slug, day) DO UPDATE SET
+                             lowest = MIN(lowest, excluded.lowest),
+                             highest = MAX(highest, excluded.highest)",
+                    )
+                    .map_err(backend)?;
+                for (slug, count) in &counts {
+                    upsert.execute(params![slug, day, count]).map_err(backend)?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM daily_healthy_instances WHERE day < ?1",
+                params![first_kept],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn healthy_instance_history(
+        &self,
+        slug: &Slug,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyHealthyInstances>, StorageError> {
+        let (slug, from, to) = (slug.to_string(), from.to_string(), to.to_string());
+        self.with_conn(move |conn| {
+            select_all(
+                conn,
+                "SELECT day, lowest, highest FROM daily_healthy_instances
+                 WHERE slug = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+                params![slug, from, to],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?
+            .iter()
+            .map(|(day, lowest, highest)| {
+                DailyHealthyInstances::from_stored(day, *lowest, *highest)
+            })
+            .collect()
         })
         .await
     }

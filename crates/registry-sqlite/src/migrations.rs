@@ -119,6 +119,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "downloads_by_client_and_month",
         sql: include_str!("../migrations/0018_downloads_by_client_and_month.sql"),
     },
+    Migration {
+        version: 19,
+        name: "healthy_instance_history",
+        sql: include_str!("../migrations/0019_healthy_instance_history.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -122,7 +122,13 @@ async fn sqlite_org_catalog_keeps_the_org_catalog_contract() {
 async fn sqlite_router_keeps_the_router_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap());
-    registry_core::store::contract::mcp_router_store_contract(store.clone(), store, "sqlite").await;
+    registry_core::store::contract::mcp_router_store_contract(
+        store.clone(),
+        store,
+        "sqlite",
+        DailyExpiry::RollUpDeletes,
+    )
+    .await;
 }
 
 #[test]
@@ -240,6 +246,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              ALTER TABLE plugins DROP COLUMN quarantine;
              DROP TABLE monthly_downloads; DROP TABLE sealed_download_months;
              DROP TABLE counted_log_parts; DROP TABLE counted_log_files;
+             DROP TABLE daily_healthy_instances;
              DROP TABLE daily_downloads;
              CREATE TABLE daily_downloads (slug TEXT NOT NULL, version TEXT NOT NULL,
                  day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (slug, version, day));

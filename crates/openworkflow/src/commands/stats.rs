@@ -131,6 +131,18 @@ pub(crate) fn describe(analytics: &PluginAnalytics) -> String {
             analytics.total,
         ));
     }
+    if let (Some(first), Some(last)) = (analytics.instances.first(), analytics.instances.last()) {
+        let fewest = analytics.instances.iter().map(|p| p.lowest).min();
+        let most = analytics.instances.iter().map(|p| p.highest).max();
+        lines.push(String::new());
+        lines.push(format!(
+            "Healthy router instances from {} to {}: {} at the fewest, {} at the most",
+            first.start,
+            last.start,
+            fewest.unwrap_or(0),
+            most.unwrap_or(0)
+        ));
+    }
     lines.join("\n")
 }
 
@@ -178,6 +190,40 @@ mod tests {
         assert_eq!(
             lines.last().map(String::as_str),
             Some("  (2 more: 2 downloads, 20%)")
+        );
+    }
+
+    #[test]
+    fn healthy_instances_are_summed_up_under_the_downloads() {
+        use registry_core::api::analytics::PeriodInstances;
+        let instances = |list: &[(&str, u32, u32)]| {
+            list.iter()
+                .map(|(start, lowest, highest)| PeriodInstances {
+                    start: (*start).to_owned(),
+                    lowest: *lowest,
+                    highest: *highest,
+                })
+                .collect()
+        };
+        let mut analytics = PluginAnalytics {
+            slug: "weather".to_owned(),
+            from: "2026-03-02".to_owned(),
+            to: "2026-03-03".to_owned(),
+            granularity: Granularity::Day,
+            total: 0,
+            periods: Vec::new(),
+            versions: Vec::new(),
+            clients: Vec::new(),
+            instances: Vec::new(),
+        };
+        assert!(!describe(&analytics).contains("router"), "none, no line");
+        analytics.instances = instances(&[("2026-03-02", 2, 3), ("2026-03-03", 1, 2)]);
+        assert!(
+            describe(&analytics).ends_with(
+                "Healthy router instances from 2026-03-02 to 2026-03-03: 1 at the fewest, 3 at the most"
+            ),
+            "{}",
+            describe(&analytics)
         );
     }
 }

@@ -23,6 +23,7 @@
 //! | catalog row | `CATALOG#{scope}` | `ROW#{pid}#{sortable semver}` | |
 //! | plugin id → row | `CATROW#{plugin_id}` | `ROW` | |
 //! | router instance | `ROUTE#{slug}` | `INST#{instance_id}` | `ROUTES` / `{slug}#{instance_id}` |
+//! | a plugin's healthy instances on a day | `ROUTE#{slug}` | `HEALTHY#{yyyy-mm-dd}` | |
 //! | account | `IDENTITY#{issuer}` | `SUB#{subject}` | `ACCOUNT#{principal}` / `ACCOUNT` |
 //! | roster (plugin owners, team members) | `ROSTER#{plugin:slug or team:principal}` | `ROSTER` | |
 //! | who is on a roster | `ROSTERS_OF#{principal}` | `ROSTER#{plugin:slug or team:principal}` | |
@@ -40,7 +41,7 @@
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
 //!
-//! Daily download counters, counted log parts and files, sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
+//! Daily download counters, days of healthy instances, counted log parts and files, sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -286,6 +287,11 @@ impl ItemKey {
     pub fn router_instance(slug: &Slug, id: &InstanceId) -> Self {
         Self::new(route_partition(slug), format!("{INSTANCE_PREFIX}{id}"))
     }
+
+    /// A plugin's healthy instances on one day (`lowest`, `highest`).
+    pub fn healthy_instances(slug: &Slug, day: time::Date) -> Self {
+        Self::new(route_partition(slug), format!("{HEALTHY_PREFIX}{day}"))
+    }
 }
 
 /// The sort key of every item that is the thing itself (plugin, principal).
@@ -323,6 +329,8 @@ pub const PERMISSION_PREFIX: &str = "PERM#";
 pub const ROW_PREFIX: &str = "ROW#";
 /// Sort-key prefix of a plugin's router instances.
 pub const INSTANCE_PREFIX: &str = "INST#";
+/// Sort-key prefix of a plugin's days of healthy instances.
+pub const HEALTHY_PREFIX: &str = "HEALTHY#";
 
 /// The partition of a plugin's trusted publishers.
 pub fn trusted_publishers_of(slug: &Slug) -> String {

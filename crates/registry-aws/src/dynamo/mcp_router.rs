@@ -13,16 +13,24 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
-use registry_core::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
+use futures_util::{StreamExt, TryStreamExt};
+use registry_core::downloads::Retention;
+use registry_core::mcp_router::{
+    DailyHealthyInstances, InstanceHealth, InstanceId, McpRouterInstance,
+};
 use registry_core::slug::Slug;
 use registry_core::store::{Conflict, McpRouterStore, StorageError};
 
-use super::item_key::{INSTANCE_PREFIX, ItemKey, ROUTES, route_partition};
+use super::accounts::TTL_ATTRIBUTE;
+use super::item_key::{HEALTHY_PREFIX, INSTANCE_PREFIX, ItemKey, ROUTES, route_partition};
 use super::{
-    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_s,
-    n, s, to_json,
+    DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_n,
+    get_s, n, s, to_json,
 };
-use crate::error::{conditional, storage_error};
+use crate::error::{conditional, is_condition_failure, storage_error};
+
+/// Days of healthy instances written at once during one pass.
+const HEALTHY_WRITES_IN_FLIGHT: usize = 16;
 
 /// An instance item: its registration, with the health that changes after it.
 fn instance_of(item: &Item) -> Result<McpRouterInstance, StorageError> {
@@ -72,6 +80,36 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder()
             .update(built(update.build())?)
             .build())
+    }
+
+    /// Moves one bound of a plugin's day (`lowest` down or `highest` up) to
+    /// `count` when `count` goes past it: a conditional write, so racing passes
+    /// keep the true extreme, and one that finds nothing to move writes nothing.
+    async fn widen_healthy_day(
+        &self,
+        key: &ItemKey,
+        bound: &str,
+        count: u32,
+        ttl: u64,
+    ) -> Result<(), StorageError> {
+        let past = if bound == "lowest" { ">" } else { "<" };
+        let result = self
+            .update_item_at(&key.pk, &key.sk)
+            .update_expression("SET #bound = :count, #ttl = :ttl")
+            .condition_expression(format!(
+                "attribute_not_exists(#bound) OR #bound {past} :count"
+            ))
+            .expression_attribute_names("#bound", bound)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":count", n(u64::from(count)))
+            .expression_attribute_values(":ttl", n(ttl))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(storage_error(e)),
+        }
     }
 
     fn delete_instance(
@@ -234,5 +272,61 @@ impl McpRouterStore for DynamoStore {
             }
             Err(TransactionOutcome::Failed(e)) => Err(e),
         }
+    }
+
+    async fn record_healthy_instances(
+        &self,
+        day: time::Date,
+        counts: &[(Slug, u32)],
+        // Each day carries its own expiry (the table's TTL).
+        retention: Retention,
+    ) -> Result<(), StorageError> {
+        let ttl = u64::try_from(retention.expiry_of(day)).unwrap_or(0);
+        let keys: Vec<_> = counts
+            .iter()
+            .map(|(slug, count)| (ItemKey::healthy_instances(slug, day), *count))
+            .collect();
+        // Collected first: a closure inside the stream trips the compiler's
+        // higher-ranked lifetime check under `async_trait`.
+        let writes: Vec<_> = keys
+            .iter()
+            .flat_map(|(key, count)| {
+                ["lowest", "highest"].map(|bound| self.widen_healthy_day(key, bound, *count, ttl))
+            })
+            .collect();
+        futures_util::stream::iter(writes)
+            .buffer_unordered(HEALTHY_WRITES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn healthy_instance_history(
+        &self,
+        slug: &Slug,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyHealthyInstances>, StorageError> {
+        let mut days = Vec::new();
+        for item in self
+            .query_prefix(
+                &route_partition(slug),
+                HEALTHY_PREFIX,
+                &[SK, "lowest", "highest"],
+            )
+            .await?
+        {
+            let sk = get_s(&item, SK)?;
+            let stored = DailyHealthyInstances::from_stored(
+                sk.strip_prefix(HEALTHY_PREFIX).unwrap_or(sk),
+                i64::try_from(get_n(&item, "lowest")?).unwrap_or(i64::MAX),
+                i64::try_from(get_n(&item, "highest")?).unwrap_or(i64::MAX),
+            )?;
+            // A day past its expiry may linger until DynamoDB deletes it.
+            if (from..=to).contains(&stored.day) {
+                days.push(stored);
+            }
+        }
+        Ok(days)
     }
 }

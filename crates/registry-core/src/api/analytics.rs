@@ -63,6 +63,19 @@ pub struct ClientShare {
     pub share: f64,
 }
 
+/// One period's healthy router instances: the fewest and the most that passed a
+/// health pass in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeriodInstances {
+    /// The period's first day.
+    #[schema(value_type = String, example = "2026-11-30")]
+    pub start: String,
+    /// The fewest instances one pass found healthy.
+    pub lowest: u32,
+    /// The most instances one pass found healthy.
+    pub highest: u32,
+}
+
 /// The body of `GET /plugins/{slug}/analytics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginAnalytics {
@@ -84,4 +97,8 @@ pub struct PluginAnalytics {
     pub versions: Vec<VersionDownloads>,
     /// Clients, most downloads first.
     pub clients: Vec<ClientShare>,
+    /// For a plugin with router instances: the periods health passes checked
+    /// them, in order (periods without a pass are left out; empty otherwise).
+    #[serde(default)]
+    pub instances: Vec<PeriodInstances>,
 }

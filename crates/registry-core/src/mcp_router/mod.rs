@@ -71,6 +71,36 @@ impl fmt::Display for InstanceId {
     }
 }
 
+/// One day of a plugin's healthy instances: the fewest and the most that passed
+/// a health pass that day. Passes count instances that answered, so a dip below
+/// the routing table's size shows before the failures remove anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyHealthyInstances {
+    /// The UTC day.
+    pub day: time::Date,
+    /// The fewest healthy instances one pass found that day.
+    pub lowest: u32,
+    /// The most healthy instances one pass found that day.
+    pub highest: u32,
+}
+
+impl DailyHealthyInstances {
+    /// A day as a store keeps it: the day as `YYYY-MM-DD` and two counts.
+    pub fn from_stored(
+        day: &str,
+        lowest: i64,
+        highest: i64,
+    ) -> Result<Self, crate::store::StorageError> {
+        let corrupt =
+            || crate::store::StorageError::Corrupt(format!("healthy instances of day {day:?}"));
+        Ok(Self {
+            day: crate::timestamp::parse_day(day).ok_or_else(corrupt)?,
+            lowest: u32::try_from(lowest).map_err(|_| corrupt())?,
+            highest: u32::try_from(highest).map_err(|_| corrupt())?,
+        })
+    }
+}
+
 /// The result of the checks so far of one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceHealth {

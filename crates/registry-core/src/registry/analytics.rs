@@ -11,7 +11,7 @@ use time::{Date, Duration};
 
 use super::Registry;
 use crate::api::analytics::{
-    ClientShare, Granularity, PeriodDownloads, PluginAnalytics, VersionDownloads,
+    ClientShare, Granularity, PeriodDownloads, PeriodInstances, PluginAnalytics, VersionDownloads,
 };
 use crate::auth::{Caller, Scope};
 use crate::downloads::{DownloadClient, YearMonth};
@@ -228,7 +228,45 @@ impl Registry {
         let gathered = self
             .gather_downloads(&parsed, granularity, from, to, first_kept)
             .await?;
-        Ok(lay_out(slug, granularity, from, to, &periods, gathered))
+        let mut analytics = lay_out(slug, granularity, from, to, &periods, gathered);
+        analytics.instances = self
+            .healthy_instances_by_period(&parsed, granularity, from, to)
+            .await?;
+        Ok(analytics)
+    }
+
+    /// A plugin's healthy router instances per period, from the days health
+    /// passes recorded (none without a router).
+    async fn healthy_instances_by_period(
+        &self,
+        slug: &Slug,
+        granularity: Granularity,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<PeriodInstances>, RegistryError> {
+        let Some(router) = &self.router else {
+            return Ok(Vec::new());
+        };
+        let mut periods: BTreeMap<Date, (u32, u32)> = BTreeMap::new();
+        for day in router
+            .store
+            .healthy_instance_history(slug, from, to)
+            .await?
+        {
+            let (lowest, highest) = periods
+                .entry(granularity.period_of(day.day))
+                .or_insert((day.lowest, day.highest));
+            *lowest = (*lowest).min(day.lowest);
+            *highest = (*highest).max(day.highest);
+        }
+        Ok(periods
+            .into_iter()
+            .map(|(start, (lowest, highest))| PeriodInstances {
+                start: start.to_string(),
+                lowest,
+                highest,
+            })
+            .collect())
     }
 
     /// Downloads of `slug` from `from` to `to`, grouped by period, version and
@@ -358,6 +396,7 @@ fn lay_out(
             })
             .collect(),
         clients,
+        instances: Vec::new(),
     }
 }
 

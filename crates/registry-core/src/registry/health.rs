@@ -2,7 +2,7 @@
 //! called concurrently, judged by the spec's rules, recorded; the Nth consecutive
 //! failure takes an instance out of the routing table.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 
@@ -51,8 +51,11 @@ impl Registry {
         // part of a large table for next time instead of starving the same tail.
         instances.sort_by_key(|instance| instance.health.last_checked_at);
         let concurrency = router.settings.check_concurrency.max(1);
-        let outcomes: Vec<CheckOutcome> = futures_util::stream::iter(instances)
-            .map(|instance| self.check_instance(router, instance))
+        let outcomes: Vec<(Slug, CheckOutcome)> = futures_util::stream::iter(instances)
+            .map(|instance| async {
+                let slug = instance.slug.clone();
+                (slug, self.check_instance(router, instance).await)
+            })
             .buffer_unordered(concurrency)
             .collect()
             .await;
@@ -61,9 +64,15 @@ impl Registry {
             ..HealthPassReport::default()
         };
         let mut shrunk = BTreeSet::new();
-        for outcome in outcomes {
+        // Every plugin checked, with how many of its instances passed.
+        let mut healthy: BTreeMap<Slug, u32> = BTreeMap::new();
+        for (slug, outcome) in outcomes {
+            let passed = healthy.entry(slug).or_default();
             match outcome {
-                CheckOutcome::Passed => report.passed += 1,
+                CheckOutcome::Passed => {
+                    report.passed += 1;
+                    *passed += 1;
+                }
                 CheckOutcome::Failed => report.failed += 1,
                 CheckOutcome::Removed(slug) => {
                     report.removed += 1;
@@ -79,6 +88,19 @@ impl Registry {
             ("not_recorded", report.not_recorded),
         ] {
             metrics::counter!(HEALTH_CHECKS_TOTAL, "outcome" => outcome).increment(count as u64);
+        }
+        let counts: Vec<(Slug, u32)> = healthy.into_iter().collect();
+        if let Err(error) = router
+            .store
+            .record_healthy_instances(self.clock.now().day(), &counts, self.download_retention)
+            .await
+        {
+            // The history is for owners' charts; routing never reads it, so the
+            // pass's results stand.
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "recording the pass's healthy instances failed"
+            );
         }
         // Only a removal changes a plugin's `healthy_instances`, so only then is
         // its static index rewritten.

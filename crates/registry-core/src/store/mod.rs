@@ -37,7 +37,7 @@ use crate::account::{
 use crate::auth::{ApiKeyRecord, KeyId, Principal, PrincipalId, SecretHash};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use crate::manifest::Manifest;
-use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance};
+use crate::mcp_router::{DailyHealthyInstances, InstanceHealth, InstanceId, McpRouterInstance};
 use crate::moderation::{PluginReport, Quarantine, ReportId, Resolution};
 use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
@@ -920,6 +920,24 @@ pub trait McpRouterStore: Send + Sync {
         id: &InstanceId,
         registration: Option<&str>,
     ) -> Result<(), StorageError>;
+
+    /// Folds one health pass's healthy-instance count of each plugin into its day
+    /// (the day's lowest and highest). Days before `retention` may be dropped.
+    async fn record_healthy_instances(
+        &self,
+        day: time::Date,
+        counts: &[(Slug, u32)],
+        retention: crate::downloads::Retention,
+    ) -> Result<(), StorageError>;
+
+    /// A plugin's days from `from` to `to`, both included, in day order; days
+    /// without a pass are left out.
+    async fn healthy_instance_history(
+        &self,
+        slug: &Slug,
+        from: time::Date,
+        to: time::Date,
+    ) -> Result<Vec<DailyHealthyInstances>, StorageError>;
 }
 
 /// Plugins read at once by the default [`CatalogStore::plugins_with_versions_page`].

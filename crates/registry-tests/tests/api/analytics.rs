@@ -85,7 +85,8 @@ async fn owners_see_downloads_per_day_version_and_client() {
             "clients": [
                 { "client": CLI, "downloads": 5, "share": 5.0 / 6.0 },
                 { "client": "other", "downloads": 1, "share": 1.0 / 6.0 }
-            ]
+            ],
+            "instances": []
         })
     );
 

@@ -716,3 +716,59 @@ async fn health_checks_are_counted_by_outcome_in_the_metrics() {
         assert!(grew >= 1.0, "{outcome}: grew by {grew}");
     }
 }
+
+#[tokio::test]
+async fn owners_see_each_days_fewest_and_most_healthy_instances_in_their_analytics() {
+    let (app, router) = with_weather().await;
+    let steady = FakeInstance::start(vec![Answer::Healthy("1.0.0")]).await;
+    let fading = FakeInstance::start(vec![Answer::Healthy("1.0.0"), Answer::Status(503)]).await;
+    for (id, instance) in [("steady", &steady), ("fading", &fading)] {
+        app.register_ok(
+            &router,
+            &registration("weather", "1.0.0", id, &instance.health_url()),
+        )
+        .await;
+    }
+    let analytics = |query: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .get_with_key(
+                    &format!("/plugins/weather/analytics{query}"),
+                    &app.admin_key,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()["instances"].clone()
+        }
+    };
+    assert_eq!(analytics("?days=2").await, json!([]), "no pass, no history");
+
+    // Day one: both pass, then one fails (and stays in the table).
+    app.health_pass().await;
+    app.health_pass().await;
+    // Day two: the failing one is removed on its third failure.
+    app.clock.advance(time::Duration::days(1));
+    app.health_pass().await;
+    let report = app.health_pass().await;
+    assert_eq!(report.removed, 1);
+    app.health_pass().await;
+    assert_eq!(
+        analytics("?days=2").await,
+        json!([
+            {"start": "2026-03-02", "lowest": 1, "highest": 2},
+            {"start": "2026-03-03", "lowest": 1, "highest": 1}
+        ]),
+        "a day's fewest and most instances that passed"
+    );
+    assert_eq!(
+        analytics("?granularity=week").await,
+        json!([{"start": "2026-03-02", "lowest": 1, "highest": 2}]),
+        "weeks span their days"
+    );
+    assert_eq!(
+        analytics("?from=2026-03-03").await,
+        json!([{"start": "2026-03-03", "lowest": 1, "highest": 1}]),
+        "only the range asked for"
+    );
+}

@@ -4,9 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{RACERS, conflict, sample_version};
+use time::macros::date;
+
+use super::{DailyExpiry, RACERS, conflict, sample_version};
 use crate::auth::PrincipalId;
-use crate::mcp_router::{InstanceHealth, InstanceId, McpRouterInstance, TargetUrl};
+use crate::downloads::Retention;
+use crate::mcp_router::{
+    DailyHealthyInstances, InstanceHealth, InstanceId, McpRouterInstance, TargetUrl,
+};
 use crate::slug::Slug;
 use crate::store::{CatalogStore, Conflict, LatestSummary, McpRouterStore};
 use crate::timestamp::Timestamp;
@@ -58,7 +63,9 @@ pub async fn mcp_router_store_contract(
     catalog: Arc<dyn CatalogStore>,
     router: Arc<dyn McpRouterStore>,
     prefix: &str,
+    expiry: DailyExpiry,
 ) {
+    healthy_instances_keep_each_days_extremes(Arc::clone(&router), prefix, expiry).await;
     let slug = published(&catalog, &format!("{prefix}-routed")).await;
     let other = published(&catalog, &format!("{prefix}-routed-too")).await;
 
@@ -227,4 +234,106 @@ pub async fn mcp_router_store_contract(
         router.instances(&slug).await.unwrap().len() as u64,
         "the count equals the table after racing writes"
     );
+}
+
+/// A day of healthy instances is the fewest and the most of the day's passes,
+/// per plugin, whatever order (or race) the passes land in.
+async fn healthy_instances_keep_each_days_extremes(
+    router: Arc<dyn McpRouterStore>,
+    prefix: &str,
+    expiry: DailyExpiry,
+) {
+    let (one, two) = (
+        Slug::parse(&format!("{prefix}-healthy-one")).unwrap(),
+        Slug::parse(&format!("{prefix}-healthy-two")).unwrap(),
+    );
+    let retention = Retention::default();
+    let (mar2, mar3, mar4) = (
+        date!(2026 - 03 - 02),
+        date!(2026 - 03 - 03),
+        date!(2026 - 03 - 04),
+    );
+    let day = |day, lowest, highest| DailyHealthyInstances {
+        day,
+        lowest,
+        highest,
+    };
+    for (on, counts) in [
+        (mar2, vec![(one.clone(), 2), (two.clone(), 1)]),
+        (mar2, vec![(one.clone(), 3)]),
+        (mar2, vec![(one.clone(), 1)]),
+        (mar2, vec![(one.clone(), 2)]),
+        (mar3, vec![(one.clone(), 0)]),
+    ] {
+        router
+            .record_healthy_instances(on, &counts, retention)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        router
+            .healthy_instance_history(&one, mar2, mar4)
+            .await
+            .unwrap(),
+        [day(mar2, 1, 3), day(mar3, 0, 0)],
+        "each day keeps its passes' fewest and most, in day order"
+    );
+    assert_eq!(
+        router
+            .healthy_instance_history(&one, mar3, mar3)
+            .await
+            .unwrap(),
+        [day(mar3, 0, 0)],
+        "only the days asked for"
+    );
+    assert_eq!(
+        router
+            .healthy_instance_history(&two, mar2, mar4)
+            .await
+            .unwrap(),
+        [day(mar2, 1, 1)],
+        "plugins are kept apart"
+    );
+
+    // Passes racing on one day: the extremes survive every interleaving.
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (router, one) = (Arc::clone(&router), one.clone());
+            tokio::spawn(async move {
+                router
+                    .record_healthy_instances(mar4, &[(one, i as u32 + 5)], retention)
+                    .await
+            })
+        })
+        .collect();
+    for racer in racers {
+        racer.await.expect("racer").unwrap();
+    }
+    assert_eq!(
+        router
+            .healthy_instance_history(&one, mar4, mar4)
+            .await
+            .unwrap(),
+        [day(mar4, 5, RACERS as u32 + 4)]
+    );
+
+    // A pass past the retention drops the days it no longer keeps (DynamoDB
+    // lets its TTL do it, which the adapter's own test checks).
+    let later = mar4 + time::Duration::days(i64::from(retention.in_days()));
+    router
+        .record_healthy_instances(later, &[(two.clone(), 4)], retention)
+        .await
+        .unwrap();
+    let kept = router
+        .healthy_instance_history(&one, mar2, later)
+        .await
+        .unwrap();
+    match expiry {
+        DailyExpiry::RollUpDeletes => assert_eq!(
+            kept,
+            [day(mar4, 5, RACERS as u32 + 4)],
+            "days before the retention are dropped"
+        ),
+        DailyExpiry::StoreExpires => assert_eq!(kept.len(), 3),
+    }
 }

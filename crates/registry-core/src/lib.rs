@@ -29,6 +29,7 @@ pub mod store;
 pub mod timestamp;
 pub mod trusted_publishing;
 pub mod upload;
+pub mod usage;
 pub mod version;
 
 pub use error::RegistryError;

@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn healthy_instances_get_a_table_only_when_there_are_any() {
-        let site = crate::site::Site::new("https://registry.example.org");
+        let site = Site::new("https://registry.example.org");
         let mut figures = analytics(&[&[("1.0.0", 1)]]);
         let page = analytics_page(&site, &figures).unwrap();
         assert!(!page.contains("class=\"instances\""));

@@ -12,6 +12,7 @@ use registry_core::downloads::{
 use registry_core::slug::Slug;
 use registry_core::store::{ChangeScope, DownloadCounters, StorageError};
 use registry_core::timestamp::{Timestamp, parse_day};
+use registry_core::usage::{RegistryUsage, RegistryUsageTally};
 use registry_core::version::PluginVersion;
 
 use crate::journal::record_change;
@@ -328,5 +329,58 @@ impl DownloadCounters for PostgresStore {
             .collect::<Result<Vec<_>, _>>()?;
         slugs.sort();
         Ok(slugs)
+    }
+
+    async fn registry_usage(&self, today: Date) -> Result<Option<RegistryUsage>, StorageError> {
+        let since = RegistryUsageTally::new(today).start().to_string();
+        // One snapshot, so downloads, publishes and new plugins agree.
+        let (downloads, publishes, created) = self
+            .read(since, |tx, since| {
+                Box::pin(async move {
+                    let downloads = tx
+                        .query(
+                            "SELECT slug, day, SUM(count)::BIGINT FROM daily_downloads
+                             WHERE day >= $1 GROUP BY slug, day",
+                            &[since],
+                        )
+                        .await
+                        .map_err(backend)?;
+                    // Stored times are RFC 3339 text, which sorts as time does.
+                    let publishes = tx
+                        .query(
+                            "SELECT published_at FROM (
+                                 SELECT record::jsonb ->> 'published_at' AS published_at FROM versions
+                             ) AS published WHERE published_at >= $1",
+                            &[since],
+                        )
+                        .await
+                        .map_err(backend)?;
+                    let created = tx
+                        .query("SELECT created_at FROM plugins WHERE created_at >= $1", &[since])
+                        .await
+                        .map_err(backend)?;
+                    Ok((downloads, publishes, created))
+                })
+            })
+            .await?;
+        let mut tally = RegistryUsageTally::new(today);
+        for row in &downloads {
+            let (slug, day, count): (&str, &str, i64) = (row.get(0), row.get(1), row.get(2));
+            let day = parse_day(day).ok_or_else(|| corrupt_row("day", day))?;
+            tally.add_downloads(slug, day, unsigned(count));
+        }
+        let day_of = |row: &Row| {
+            let at: &str = row.get(0);
+            Timestamp::parse(at)
+                .map(|at| at.day())
+                .map_err(|_| corrupt_row("time", at))
+        };
+        for row in &publishes {
+            tally.add_publish(day_of(row)?);
+        }
+        for row in &created {
+            tally.add_new_plugin(day_of(row)?);
+        }
+        Ok(Some(tally.finish()))
     }
 }

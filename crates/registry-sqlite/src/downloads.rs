@@ -12,6 +12,7 @@ use registry_core::downloads::{
 use registry_core::slug::Slug;
 use registry_core::store::{ChangeScope, DownloadCounters, StorageError};
 use registry_core::timestamp::{Timestamp, parse_day};
+use registry_core::usage::{RegistryUsage, RegistryUsageTally};
 use registry_core::version::PluginVersion;
 
 use crate::journal::record_change;
@@ -363,6 +364,57 @@ impl DownloadCounters for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             slugs.sort();
             Ok(slugs)
+        })
+        .await
+    }
+
+    async fn registry_usage(&self, today: Date) -> Result<Option<RegistryUsage>, StorageError> {
+        self.with_conn(move |conn| {
+            let mut tally = RegistryUsageTally::new(today);
+            let since = tally.start().to_string();
+            let mut downloads = conn
+                .prepare(
+                    "SELECT slug, day, SUM(count) FROM daily_downloads
+                     WHERE day >= ?1 GROUP BY slug, day",
+                )
+                .map_err(backend)?;
+            let mut rows = downloads.query(params![since]).map_err(backend)?;
+            while let Some(row) = rows.next().map_err(backend)? {
+                let (slug, day, count): (String, String, i64) = (
+                    row.get(0).map_err(backend)?,
+                    row.get(1).map_err(backend)?,
+                    row.get(2).map_err(backend)?,
+                );
+                let day = parse_day(&day).ok_or_else(|| corrupt_row("day", &day))?;
+                tally.add_downloads(&slug, day, u64::try_from(count).unwrap_or(0));
+            }
+            // Stored times are RFC 3339 text, which sorts as time does.
+            for (sql, new_plugin) in [
+                (
+                    "SELECT json_extract(record, '$.published_at') FROM versions
+                     WHERE json_extract(record, '$.published_at') >= ?1",
+                    false,
+                ),
+                (
+                    "SELECT created_at FROM plugins WHERE created_at >= ?1",
+                    true,
+                ),
+            ] {
+                let mut stmt = conn.prepare(sql).map_err(backend)?;
+                let mut rows = stmt.query(params![since]).map_err(backend)?;
+                while let Some(row) = rows.next().map_err(backend)? {
+                    let at: String = row.get(0).map_err(backend)?;
+                    let day = Timestamp::parse(&at)
+                        .map_err(|_| corrupt_row("time", &at))?
+                        .day();
+                    if new_plugin {
+                        tally.add_new_plugin(day);
+                    } else {
+                        tally.add_publish(day);
+                    }
+                }
+            }
+            Ok(Some(tally.finish()))
         })
         .await
     }

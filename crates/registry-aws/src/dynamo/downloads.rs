@@ -20,18 +20,21 @@ use registry_core::downloads::{
 use registry_core::slug::Slug;
 use registry_core::store::{DownloadCounters, StorageError};
 use registry_core::timestamp::Timestamp;
+use registry_core::usage::{RegistryUsage, RegistryUsageTally};
 use registry_core::version::PluginVersion;
 
 use super::accounts::TTL_ATTRIBUTE;
 use super::item_key::{
     DOWNLOADS_PREFIX, ItemKey, META, MONTHLY_DOWNLOADS_PREFIX, PUBLIC_PLUGIN_PREFIX,
-    daily_downloads_of, downloads_prefix, monthly_downloads_of, plugin_partition,
+    VERSION_PREFIX, daily_downloads_of, downloads_prefix, monthly_downloads_of, plugin_partition,
 };
 use super::{DynamoStore, Item, PK, SK, TransactionOutcome, built, get_n, get_s, n, s};
 use crate::error::{is_condition_failure, storage_error};
 
 /// The attribute holding a counter's value.
 const COUNT: &str = "count";
+/// The attribute holding the registry's usage as the last roll-up tallied it.
+const USAGE: &str = "usage";
 
 /// `ADD count :n SET ttl = :ttl`: an increment that also (re)sets the counter's
 /// expiry, as one atomic update.
@@ -50,6 +53,44 @@ fn slug_of(pk: &str) -> Result<Slug, StorageError> {
     pk.strip_prefix(PUBLIC_PLUGIN_PREFIX)
         .and_then(|raw| Slug::parse(raw).ok())
         .ok_or_else(|| StorageError::Corrupt(format!("not a public plugin key: {pk}")))
+}
+
+/// One item of a public plugin's partition that the roll-up reads.
+enum UsageItem {
+    /// A counter (`DL#…`) or a month's total (`DM#…`): `(PK, SK, count)`.
+    Downloads(String, String, u64),
+    /// A plugin created on a day.
+    Plugin(Date),
+    /// A version published on a day.
+    Version(Date),
+}
+
+/// The one field of a version's summary the roll-up needs.
+#[derive(serde::Deserialize)]
+struct PublishedAt {
+    published_at: Timestamp,
+}
+
+impl UsageItem {
+    fn of(item: &Item) -> Result<Self, StorageError> {
+        let sk = get_s(item, SK)?;
+        if sk == META {
+            let at = get_s(item, "created_at")?;
+            let at = Timestamp::parse(at)
+                .map_err(|e| StorageError::Corrupt(format!("plugin created_at {at:?}: {e}")))?;
+            Ok(Self::Plugin(at.day()))
+        } else if sk.starts_with(VERSION_PREFIX) {
+            let summary: PublishedAt =
+                super::from_json("version summary", get_s(item, "summary")?)?;
+            Ok(Self::Version(summary.published_at.day()))
+        } else {
+            Ok(Self::Downloads(
+                get_s(item, PK)?.to_owned(),
+                sk.to_owned(),
+                get_n(item, COUNT)?,
+            ))
+        }
+    }
 }
 
 impl DynamoStore {
@@ -77,8 +118,9 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Every download counter and total of the table, as `(PK, SK, count)`.
-    async fn scan_download_items(&self) -> Result<Vec<(String, String, u64)>, StorageError> {
+    /// Every public plugin's download counters and totals, plugin items and
+    /// version items (the facts of the registry's usage), in one scan.
+    async fn scan_usage_items(&self) -> Result<Vec<UsageItem>, StorageError> {
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -86,27 +128,26 @@ impl DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("begins_with(#sk, :daily) OR begins_with(#sk, :monthly)")
-                .projection_expression("#pk, #sk, #count")
+                .filter_expression(
+                    "begins_with(#pk, :public) AND (begins_with(#sk, :daily) OR begins_with(#sk, :monthly) OR #sk = :meta OR begins_with(#sk, :version))",
+                )
+                .projection_expression("#pk, #sk, #count, #created, #summary")
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_names("#count", COUNT)
+                .expression_attribute_names("#created", "created_at")
+                .expression_attribute_names("#summary", "summary")
+                .expression_attribute_values(":public", s(PUBLIC_PLUGIN_PREFIX))
                 .expression_attribute_values(":daily", s(DOWNLOADS_PREFIX))
                 .expression_attribute_values(":monthly", s(MONTHLY_DOWNLOADS_PREFIX))
+                .expression_attribute_values(":meta", s(META))
+                .expression_attribute_values(":version", s(VERSION_PREFIX))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(storage_error)?;
             for item in output.items.unwrap_or_default() {
-                let pk = get_s(&item, PK)?;
-                // Only public plugins' partitions hold counters.
-                if pk.starts_with(PUBLIC_PLUGIN_PREFIX) {
-                    found.push((
-                        pk.to_owned(),
-                        get_s(&item, SK)?.to_owned(),
-                        get_n(&item, COUNT)?,
-                    ));
-                }
+                found.push(UsageItem::of(&item)?);
             }
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -332,8 +373,21 @@ impl DownloadCounters for DynamoStore {
         // written again.
         let mut written: HashMap<MonthKey, u64> = HashMap::new();
         let mut totals: HashMap<String, u64> = HashMap::new();
-        for (pk, sk, count) in self.scan_download_items().await? {
+        let mut usage = RegistryUsageTally::new(today);
+        for item in self.scan_usage_items().await? {
+            let (pk, sk, count) = match item {
+                UsageItem::Downloads(pk, sk, count) => (pk, sk, count),
+                UsageItem::Plugin(day) => {
+                    usage.add_new_plugin(day);
+                    continue;
+                }
+                UsageItem::Version(day) => {
+                    usage.add_publish(day);
+                    continue;
+                }
+            };
             if let Some((version, day, client)) = daily_downloads_of(&sk) {
+                usage.add_downloads(&slug_of(&pk)?.to_string(), day, count);
                 let month = YearMonth::of(day);
                 if !sealed.contains(&month) {
                     *open_months.entry((pk, version, month, client)).or_default() += count;
@@ -401,10 +455,28 @@ impl DownloadCounters for DynamoStore {
                 Err(e) => return Err(storage_error(e)),
             }
         }
+        let key = ItemKey::registry_usage();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(key.pk))
+            .item(SK, s(key.sk))
+            .item(USAGE, s(super::to_json(&usage.finish())?))
+            .send()
+            .await
+            .map_err(storage_error)?;
         if !changed.is_empty() {
             self.bump_catalog_revision().await?;
         }
         changed.sort();
         Ok(changed)
+    }
+
+    async fn registry_usage(&self, _today: Date) -> Result<Option<RegistryUsage>, StorageError> {
+        let key = ItemKey::registry_usage();
+        self.get(&key.pk, &key.sk)
+            .await?
+            .map(|item| super::from_json("registry usage", get_s(&item, USAGE)?))
+            .transpose()
     }
 }

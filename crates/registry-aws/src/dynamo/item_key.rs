@@ -9,6 +9,7 @@
 //! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}#{client}` | |
 //! | monthly downloads | `PLUGIN#public#{slug}` | `DM#{version}#{yyyy-mm}#{client}` | |
 //! | download months sealed | `CATALOG` | `SEALED_MONTHS` | |
+//! | the registry's usage, as the last roll-up tallied it | `CATALOG` | `USAGE` | |
 //! | CDN log part counted | `LOGFILE#{object key}` | `PART#{number}` | |
 //! | CDN log file counted | `LOGFILE#{object key}` | `DONE` | |
 //! | principal | `PRINCIPAL#{id}` | `META` | |
@@ -112,6 +113,11 @@ impl ItemKey {
             plugin_partition(slug),
             format!("{MONTHLY_DOWNLOADS_PREFIX}{version}#{month}#{client}"),
         )
+    }
+
+    /// The registry's usage as the last roll-up tallied it (JSON, `usage`).
+    pub fn registry_usage() -> Self {
+        Self::new(CATALOG, "USAGE")
     }
 
     /// The months whose download totals are sealed (a string set, `months`).

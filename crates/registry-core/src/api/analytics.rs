@@ -1,5 +1,5 @@
 //! `GET /plugins/{slug}/analytics`: a plugin's downloads per period, version and
-//! client.
+//! client; `GET /analytics/registry`: the registry's as a whole.
 
 use std::collections::BTreeMap;
 
@@ -101,4 +101,54 @@ pub struct PluginAnalytics {
     /// them, in order (periods without a pass are left out; empty otherwise).
     #[serde(default)]
     pub instances: Vec<PeriodInstances>,
+}
+
+/// One week of the registry's activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegistryWeek {
+    /// The week's Monday.
+    #[schema(value_type = String, example = "2026-11-30")]
+    pub start: String,
+    /// Versions published in it (a new plugin's first version included).
+    pub publishes: u64,
+    /// Plugins created in it.
+    pub new_plugins: u64,
+    /// Downloads of every plugin in it.
+    pub downloads: u64,
+}
+
+/// One day's downloads of every plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegistryDay {
+    /// The UTC day.
+    #[schema(value_type = String, example = "2026-12-03")]
+    pub day: String,
+    /// Downloads on it.
+    pub downloads: u64,
+}
+
+/// A plugin among the busiest of a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TopPlugin {
+    /// The plugin.
+    pub slug: String,
+    /// Its downloads in the range.
+    pub downloads: u64,
+}
+
+/// The body of `GET /analytics/registry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegistryAnalytics {
+    /// The first day counted (a Monday).
+    #[schema(value_type = String, example = "2026-09-14")]
+    pub from: String,
+    /// The last day counted: today, or on AWS the day of the last roll-up.
+    #[schema(value_type = String, example = "2026-12-03")]
+    pub to: String,
+    /// Every week of the range, oldest first (the last may be partial).
+    pub weeks: Vec<RegistryWeek>,
+    /// Every day of the range, in order.
+    pub days: Vec<RegistryDay>,
+    /// The plugins downloaded most in the range, most first (at most 20).
+    pub top_plugins: Vec<TopPlugin>,
 }

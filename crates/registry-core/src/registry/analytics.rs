@@ -11,12 +11,14 @@ use time::{Date, Duration};
 
 use super::Registry;
 use crate::api::analytics::{
-    ClientShare, Granularity, PeriodDownloads, PeriodInstances, PluginAnalytics, VersionDownloads,
+    ClientShare, Granularity, PeriodDownloads, PeriodInstances, PluginAnalytics, RegistryAnalytics,
+    RegistryDay, RegistryWeek, TopPlugin, VersionDownloads,
 };
 use crate::auth::{Caller, Scope};
 use crate::downloads::{DownloadClient, YearMonth};
 use crate::error::RegistryError;
 use crate::slug::Slug;
+use crate::usage::{RegistryUsage, RegistryUsageTally, USAGE_WEEKS, usage_start};
 use crate::version::PluginVersion;
 
 /// Most periods one answer holds: about two years of days or weeks, twenty years
@@ -235,6 +237,43 @@ impl Registry {
         Ok(analytics)
     }
 
+    /// The registry's activity over the last `weeks` weeks (default and most:
+    /// [`USAGE_WEEKS`]), for admins and keys with the `analytics` scope.
+    pub async fn registry_analytics(
+        &self,
+        caller: Option<&Caller>,
+        weeks: Option<&str>,
+    ) -> Result<RegistryAnalytics, RegistryError> {
+        let caller = caller.ok_or_else(|| RegistryError::Unauthenticated {
+            detail: "registry analytics need an API key or a session: send 'Authorization: Bearer sk_...'"
+                .to_owned(),
+        })?;
+        if !caller.can(Scope::Analytics) {
+            return Err(RegistryError::Forbidden {
+                detail: "registry analytics are for admins and keys with the analytics scope"
+                    .to_owned(),
+            });
+        }
+        let weeks = match weeks {
+            None => USAGE_WEEKS,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=USAGE_WEEKS).contains(n))
+                .ok_or_else(|| RegistryError::InvalidParameter {
+                    name: "weeks",
+                    detail: format!("{raw:?} is not a number of weeks from 1 to {USAGE_WEEKS}"),
+                })?,
+        };
+        let today = self.clock.now().day();
+        // A store that tallies at roll-up has nothing before its first one.
+        let usage = match self.catalog.registry_usage(today).await? {
+            Some(usage) => usage,
+            None => RegistryUsageTally::new(today).finish(),
+        };
+        Ok(registry_analytics_of(&usage, weeks))
+    }
+
     /// A plugin's healthy router instances per period, from the days health
     /// passes recorded (none without a router).
     async fn healthy_instances_by_period(
@@ -321,6 +360,49 @@ impl Registry {
             }
         }
         Ok(gathered)
+    }
+}
+
+/// The last `weeks` weeks of `usage` as the API answers them.
+fn registry_analytics_of(usage: &RegistryUsage, weeks: usize) -> RegistryAnalytics {
+    let start = usage_start(usage.as_of);
+    let skipped = USAGE_WEEKS - weeks;
+    let from = start + Duration::weeks(skipped as i64);
+    RegistryAnalytics {
+        from: from.to_string(),
+        to: usage.as_of.to_string(),
+        weeks: usage
+            .weeks
+            .iter()
+            .enumerate()
+            .skip(skipped)
+            .map(|(index, week)| RegistryWeek {
+                start: (start + Duration::weeks(index as i64)).to_string(),
+                publishes: week.publishes,
+                new_plugins: week.new_plugins,
+                downloads: week.downloads,
+            })
+            .collect(),
+        days: usage
+            .daily_downloads
+            .iter()
+            .enumerate()
+            .skip(skipped * 7)
+            .map(|(index, downloads)| RegistryDay {
+                day: (start + Duration::days(index as i64)).to_string(),
+                downloads: *downloads,
+            })
+            .collect(),
+        top_plugins: usage
+            .top_plugins
+            .get(weeks - 1)
+            .into_iter()
+            .flatten()
+            .map(|plugin| TopPlugin {
+                slug: plugin.slug.clone(),
+                downloads: plugin.downloads,
+            })
+            .collect(),
     }
 }
 

@@ -26,7 +26,8 @@ mod uploads;
 use std::sync::Arc;
 
 pub use crate::api::analytics::{
-    ClientShare, Granularity, PeriodDownloads, PluginAnalytics, VersionDownloads,
+    ClientShare, Granularity, PeriodDownloads, PeriodInstances, PluginAnalytics, RegistryAnalytics,
+    RegistryDay, RegistryWeek, TopPlugin, VersionDownloads,
 };
 pub use account_deletion::DeletedAccount;
 pub use analytics::{AnalyticsQuery, MAX_PERIODS};

@@ -91,4 +91,12 @@ pub trait DownloadCounters: Send + Sync {
         today: Date,
         retention: Retention,
     ) -> Result<Vec<Slug>, StorageError>;
+
+    /// The registry's usage up to `today` (see [`crate::usage`]), tallied when
+    /// asked or as the last roll-up tallied it (then up to the roll-up's day);
+    /// `None` from a store of the second kind that has not rolled up yet.
+    async fn registry_usage(
+        &self,
+        today: Date,
+    ) -> Result<Option<crate::usage::RegistryUsage>, StorageError>;
 }

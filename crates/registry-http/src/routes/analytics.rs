@@ -1,6 +1,7 @@
 //! `GET /plugins/{slug}/analytics`: a plugin's downloads per period, version and
-//! client, for its owners and keys with the `analytics` scope. Never cached by a
-//! shared cache.
+//! client, for its owners and keys with the `analytics` scope; `GET
+//! /analytics/registry`: the registry's activity, for admins and that scope.
+//! Never cached by a shared cache.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::registry::{AnalyticsQuery, PluginAnalytics};
+use registry_core::registry::{AnalyticsQuery, PluginAnalytics, RegistryAnalytics};
 use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
@@ -71,6 +72,42 @@ pub async fn plugin_analytics(
     let analytics = state
         .registry
         .plugin_analytics(Some(caller), &slug, query)
+        .await?;
+    Ok(json_response(StatusCode::OK, &analytics, true))
+}
+
+/// How many weeks.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RegistryAnalyticsParams {
+    /// Weeks up to and including the current one, 1 to 12 (default 12).
+    weeks: Option<String>,
+}
+
+/// The registry's activity: versions published, plugins created and downloads
+/// per week, downloads per day, and the plugins downloaded most.
+#[utoipa::path(
+    get,
+    path = "/analytics/registry",
+    params(RegistryAnalyticsParams),
+    responses(
+        (status = 200, description = "The registry's activity", body = RegistryAnalytics),
+        (status = 400, description = "`weeks` not a number from 1 to 12 (`invalid_parameter`)"),
+        (status = 401, description = "No key or session"),
+        (status = 403, description = "Neither an admin nor a key with the `analytics` scope"),
+    ),
+    security(("api_key" = [])),
+    tag = "analytics"
+)]
+pub async fn registry_analytics(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    params: Result<Query<RegistryAnalyticsParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let params = query(params)?;
+    let analytics = state
+        .registry
+        .registry_analytics(Some(caller), params.weeks.as_deref())
         .await?;
     Ok(json_response(StatusCode::OK, &analytics, true))
 }

@@ -102,6 +102,7 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(teams::get_team))
         .routes(routes!(teams::set_team_member, teams::remove_team_member))
         .routes(routes!(analytics::plugin_analytics))
+        .routes(routes!(analytics::registry_analytics))
         .routes(routes!(audit::plugin_audit))
         .routes(routes!(audit::audit_log))
         .routes(routes!(moderation::report_plugin))

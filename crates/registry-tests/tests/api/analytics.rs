@@ -204,3 +204,104 @@ async fn bad_ranges_say_what_to_ask_instead() {
     let months = analytics_json(&app, &owner, "?from=2025-11-01&granularity=month").await;
     assert_eq!(months["periods"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn analysts_read_the_registrys_publishes_new_plugins_and_downloads() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_principal_key("stats-owner", &["publish"]).await;
+    let analyst = app.new_principal_key("analyst", &["analytics"]).await;
+    // Monday 2 March: two new plugins, three versions; downloads on two days.
+    app.publish_ok(&owner, "stats", "1.0.0").await;
+    let updated = app
+        .update(&owner, "stats", &plugin_yaml("stats", "1.1.0"))
+        .await;
+    assert_eq!(updated.status(), StatusCode::OK);
+    app.publish_ok(&app.admin_key, "quiet", "0.1.0").await;
+    download(&app, "1.0.0", CLI, 3).await;
+    app.clock.advance(time::Duration::days(1));
+    download(&app, "1.1.0", "curl/8.5.0", 1).await;
+    // On AWS the figures are the roll-up's; elsewhere it changes nothing here.
+    app.roll_up().await;
+
+    let registry = |key: Option<&str>, query: &'static str| {
+        let app = &app;
+        let key = key.map(str::to_owned);
+        async move {
+            let url = format!("/analytics/registry{query}");
+            match key {
+                Some(key) => app.get_with_key(&url, &key).await,
+                None => app.client.get(app.url(&url)).send().await.unwrap(),
+            }
+        }
+    };
+    expect_problem(
+        registry(None, "").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    expect_problem(
+        registry(Some(&owner), "").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    for (query, complaint) in [
+        ("?weeks=0", "\"0\""),
+        ("?weeks=13", "\"13\""),
+        ("?weeks=x", "\"x\""),
+    ] {
+        let problem = expect_problem(
+            registry(Some(&analyst), query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains(complaint),
+            "{query}: {problem}"
+        );
+    }
+
+    for key in [&analyst, &app.admin_key] {
+        let response = registry(Some(key), "").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CACHE_CONTROL], "private, no-store");
+        let figures: Value = response.json().await.unwrap();
+        assert_eq!(
+            (figures["from"].as_str(), figures["to"].as_str()),
+            (Some("2025-12-15"), Some("2026-03-03")),
+            "twelve weeks from a Monday to today"
+        );
+        let weeks = figures["weeks"].as_array().unwrap();
+        assert_eq!(weeks.len(), 12);
+        assert_eq!(weeks[0]["start"], "2025-12-15");
+        assert_eq!(
+            weeks[11],
+            json!({"start": "2026-03-02", "publishes": 3, "new_plugins": 2, "downloads": 4})
+        );
+        let days = figures["days"].as_array().unwrap();
+        assert_eq!(days.len(), 11 * 7 + 2, "every day of the range");
+        assert_eq!(
+            days[days.len() - 2..],
+            [
+                json!({"day": "2026-03-02", "downloads": 3}),
+                json!({"day": "2026-03-03", "downloads": 1})
+            ]
+        );
+        assert_eq!(
+            figures["top_plugins"],
+            json!([{"slug": "stats", "downloads": 4}]),
+            "a plugin never downloaded is not among the busiest"
+        );
+    }
+
+    let last_week: Value = registry(Some(&analyst), "?weeks=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last_week["from"], "2026-03-02");
+    assert_eq!(last_week["weeks"].as_array().unwrap().len(), 1);
+    assert_eq!(last_week["days"].as_array().unwrap().len(), 2);
+}

@@ -35,7 +35,9 @@ pub(super) async fn download_counter_contract(
 ) {
     downloads_count_atomically_and_roll_up(Arc::clone(&catalog), prefix).await;
     a_full_log_part_counts_at_once(Arc::clone(&catalog), prefix).await;
-    clients_log_parts_and_months(catalog, prefix, expiry).await;
+    clients_log_parts_and_months(Arc::clone(&catalog), prefix, expiry).await;
+    // Last: its roll-up is years after the others' days.
+    registry_usage_counts_publishes_new_plugins_and_downloads(catalog, prefix).await;
 }
 
 /// The largest part a log file is cut into is one write (DynamoDB: one
@@ -356,4 +358,139 @@ async fn clients_log_parts_and_months(
             "and so are the log files counted then"
         );
     }
+}
+
+/// The registry's usage: publishes and new plugins by the day their records
+/// carry, downloads by counter, the busiest plugins by span. Its days are years
+/// after every other check's, which it must leave out.
+async fn registry_usage_counts_publishes_new_plugins_and_downloads(
+    catalog: Arc<dyn CatalogStore>,
+    prefix: &str,
+) {
+    use crate::store::{LatestSummary, VersionRecord};
+    use crate::timestamp::Timestamp;
+    use crate::usage::{PluginDownloads, WeekUsage, usage_start};
+
+    let released = |slug: &Slug, version: &str, at: &str| VersionRecord {
+        published_at: Timestamp::parse(at).unwrap(),
+        ..super::sample_version(slug.as_str(), version)
+    };
+    let owner = crate::auth::PrincipalId::from_stored("prn_owner");
+    let (busy, quiet) = (
+        slug(&format!("{prefix}-usage-busy")),
+        slug(&format!("{prefix}-usage-quiet")),
+    );
+    // Thursday 12 June 2031; its week began on Monday the 9th.
+    let today = date!(2031 - 06 - 12);
+    let first = released(&busy, "1.0.0", "2031-06-10T10:00:00Z");
+    catalog
+        .create_plugin(&busy, &owner, &first, &LatestSummary::of(&first))
+        .await
+        .unwrap();
+    let update = released(&busy, "1.1.0", "2031-06-11T23:59:59Z");
+    let revision = catalog.plugin(&busy).await.unwrap().unwrap().revision;
+    catalog
+        .add_version(&busy, revision, &update, &LatestSummary::of(&update))
+        .await
+        .unwrap();
+    let old = released(&quiet, "0.1.0", "2031-06-02T00:00:00Z");
+    catalog
+        .create_plugin(&quiet, &owner, &old, &LatestSummary::of(&old))
+        .await
+        .unwrap();
+    let retention = Retention::default();
+    for _ in 0..3 {
+        catalog
+            .record_download(
+                &key(
+                    &busy,
+                    "1.0.0",
+                    date!(2031 - 06 - 10),
+                    &DownloadClient::Other,
+                ),
+                retention,
+            )
+            .await
+            .unwrap();
+    }
+    let counts = [
+        DownloadCount {
+            key: key(
+                &quiet,
+                "0.1.0",
+                date!(2031 - 06 - 03),
+                &DownloadClient::Other,
+            ),
+            count: 2,
+        },
+        // Before the twelve weeks: not in the figures.
+        DownloadCount {
+            key: key(
+                &quiet,
+                "0.1.0",
+                usage_start(today) - time::Duration::days(1),
+                &DownloadClient::Other,
+            ),
+            count: 50,
+        },
+    ];
+    let part = LogPart {
+        file: format!("{prefix}/usage.gz"),
+        number: 0,
+    };
+    catalog
+        .count_log_part(&part, &counts, retention)
+        .await
+        .unwrap();
+
+    catalog.roll_up_downloads(today, retention).await.unwrap();
+    let usage = catalog
+        .registry_usage(today)
+        .await
+        .unwrap()
+        .expect("tallied by now");
+    assert_eq!(usage.as_of, today);
+    assert_eq!(
+        usage.weeks[11],
+        WeekUsage {
+            publishes: 2,
+            new_plugins: 1,
+            downloads: 3
+        },
+        "this week: two versions of one new plugin, three downloads"
+    );
+    assert_eq!(
+        usage.weeks[10],
+        WeekUsage {
+            publishes: 1,
+            new_plugins: 1,
+            downloads: 2
+        }
+    );
+    assert_eq!(
+        usage.weeks[..10]
+            .iter()
+            .map(|w| w.publishes + w.new_plugins + w.downloads)
+            .sum::<u64>(),
+        0,
+        "nothing else in these weeks: {:?}",
+        usage.weeks
+    );
+    let start = usage_start(today);
+    let on = |day: Date| usage.daily_downloads[(day - start).whole_days() as usize];
+    assert_eq!(
+        (
+            on(date!(2031 - 06 - 03)),
+            on(date!(2031 - 06 - 10)),
+            on(today)
+        ),
+        (2, 3, 0)
+    );
+    assert_eq!(usage.daily_downloads.iter().sum::<u64>(), 5);
+    let plugin = |slug: &Slug, downloads| PluginDownloads {
+        slug: slug.to_string(),
+        downloads,
+    };
+    assert_eq!(usage.top_plugins[0], [plugin(&busy, 3)]);
+    assert_eq!(usage.top_plugins[1], [plugin(&busy, 3), plugin(&quiet, 2)]);
 }

@@ -80,6 +80,13 @@ macro_rules! delegate_download_counters {
             ) -> Result<Vec<$crate::slug::Slug>, $crate::store::StorageError> {
                 self.$inner.roll_up_downloads(today, retention).await
             }
+
+            async fn registry_usage(
+                &self,
+                today: time::Date,
+            ) -> Result<Option<$crate::usage::RegistryUsage>, $crate::store::StorageError> {
+                self.$inner.registry_usage(today).await
+            }
         }
     };
 }

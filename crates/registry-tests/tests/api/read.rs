@@ -127,11 +127,26 @@ async fn only_bodies_sent_count_on_every_path() {
         app.get("/plugins/paths/1.0.0/bundle").await.status(),
         StatusCode::NOT_FOUND
     );
+    // The server never answers part of a body (no 206): a ranged GET gets the
+    // whole of it, and counts as the download it is.
+    let whole = first.bytes().await.unwrap();
+    for path in [schema, "/index/plugins/paths/1.0.0/schema"] {
+        let ranged = app
+            .client
+            .get(app.url(path))
+            .header(reqwest::header::RANGE, "bytes=5-9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ranged.status(), StatusCode::OK, "{path}");
+        assert!(ranged.headers().get(reqwest::header::ACCEPT_RANGES).is_none());
+        assert_eq!(ranged.bytes().await.unwrap(), whole, "{path}");
+    }
     app.roll_up().await;
     assert_eq!(
         app.get_json("/plugins/paths").await["downloads"],
-        4,
-        "one GET of the protocol's path and three of the index's"
+        6,
+        "two GETs of the protocol's path and four of the index's, ranged or not"
     );
 }
 

@@ -139,7 +139,12 @@ async fn only_bodies_sent_count_on_every_path() {
             .await
             .unwrap();
         assert_eq!(ranged.status(), StatusCode::OK, "{path}");
-        assert!(ranged.headers().get(reqwest::header::ACCEPT_RANGES).is_none());
+        assert!(
+            ranged
+                .headers()
+                .get(reqwest::header::ACCEPT_RANGES)
+                .is_none()
+        );
         assert_eq!(ranged.bytes().await.unwrap(), whole, "{path}");
     }
     app.roll_up().await;

@@ -160,6 +160,8 @@ pub struct ServerConfig {
     pub index_key_file: Option<PathBuf>,
     /// How long daily download counters are kept (monthly totals stay forever).
     pub download_retention: registry_core::downloads::Retention,
+    /// Whether new versions wait for a reviewer (by default none do).
+    pub review: registry_core::review::ReviewPolicy,
 }
 
 impl ServerConfig {
@@ -183,6 +185,7 @@ impl ServerConfig {
             index_cache_bytes: registry_index::DEFAULT_INDEX_CACHE_BYTES,
             index_key_file: None,
             download_retention: registry_core::downloads::Retention::default(),
+            review: registry_core::review::ReviewPolicy::default(),
         }
     }
 
@@ -360,6 +363,7 @@ pub async fn open_registry(
     )
     .with_listener(Arc::clone(&indexer) as Arc<dyn registry_core::registry::ChangeListener>)
     .with_download_retention(config.download_retention)
+    .with_review_policy(config.review.clone())
     .with_ownership(stores.ownership)
     .with_audit(stores.audit)
     .with_reports(stores.reports)

@@ -24,6 +24,7 @@ use registry_core::rate_limit::{Rate, RateLimits, parse_setting};
 use registry_core::registry::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, NewKey,
 };
+use registry_core::review::{AutoApproval, ReviewPolicy};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, as crates.io's server runs: it purges freed pages on a timer, where glibc
@@ -244,6 +245,45 @@ impl RateLimitArgs {
     }
 }
 
+/// Whether new versions wait for a reviewer, and which skip the wait.
+#[derive(Debug, Args)]
+struct ReviewArgs {
+    /// `none` (every valid publish is live at once) or `required` (a new version waits for a reviewer: a key with the `review` scope).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_REVIEW_POLICY", value_name = "none|required", value_parser = ReviewPolicy::parse_mode, default_value = "none")]
+    review_policy: bool,
+    /// Publishes by this principal, or by members of this team, skip review (`prn_...`; repeat, or separate with commas).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE", value_name = "PRINCIPAL", value_delimiter = ',', value_parser = parse_principal)]
+    review_auto_approve: Vec<PrincipalId>,
+    /// Publishes through trusted publishing (a CI job's token) skip review.
+    #[arg(
+        long,
+        env = "OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE_TRUSTED_PUBLISHING"
+    )]
+    review_auto_approve_trusted_publishing: bool,
+    /// Patch releases of a plugin readers already see (same major and minor as its latest) skip review.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE_PATCHES")]
+    review_auto_approve_patches: bool,
+}
+
+impl ReviewArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        config.review = ReviewPolicy {
+            required: self.review_policy,
+            auto_approve: AutoApproval {
+                publishers: self.review_auto_approve.clone(),
+                trusted_publishing: self.review_auto_approve_trusted_publishing,
+                patch_releases: self.review_auto_approve_patches,
+            },
+        };
+    }
+}
+
+/// A principal id as an operator writes it.
+fn parse_principal(raw: &str) -> Result<PrincipalId, String> {
+    PrincipalId::parse(raw.trim())
+        .ok_or_else(|| format!("{raw:?} is not a principal id (prn_ and 16 hex characters)"))
+}
+
 /// Who may sign in with a browser, and through which provider.
 #[derive(Debug, Args)]
 struct SignInArgs {
@@ -414,6 +454,8 @@ enum Command {
         sign_in: Box<SignInArgs>,
         #[command(flatten)]
         rate_limits: RateLimitArgs,
+        #[command(flatten)]
+        review: ReviewArgs,
         /// Days daily download counters are kept (at least 90); monthly totals are kept forever.
         #[arg(long, env = registry_core::downloads::RETENTION_SETTING, default_value_t = registry_core::downloads::MIN_RETENTION_DAYS, value_parser = parse_retention_days)]
         download_retention_days: u16,
@@ -510,6 +552,7 @@ async fn main() -> anyhow::Result<()> {
             connections,
             sign_in,
             rate_limits,
+            review,
             download_retention_days,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -531,6 +574,7 @@ async fn main() -> anyhow::Result<()> {
             connections.apply(&mut config);
             sign_in.apply(&mut config);
             rate_limits.apply(&mut config);
+            review.apply(&mut config);
             config.download_retention =
                 Retention::days(download_retention_days).map_err(anyhow::Error::msg)?;
             let opened = open_registry_now(&config).await?;

@@ -1637,3 +1637,57 @@ fn stats_chart_a_plugins_downloads_and_json_is_the_apis_answer() {
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("analytics"), "{}", refused.stderr);
 }
+
+#[test]
+fn a_publish_held_for_review_says_so_and_installs_once_approved() {
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[("OPENWORKFLOW_REGISTRY_REVIEW_POLICY", "required")],
+    );
+    let admin = User::admin(&registry);
+    let file = admin.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    let run = admin.run(&["plugin", "publish", &file]).ok();
+    let review = format!("{}/reviews/weather@1.0.0", registry.base);
+    assert!(
+        run.stdout.contains(&format!(
+            "Submitted weather 1.0.0 to {} for review: {review}",
+            registry.base
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("Waiting"),
+        "no wait for a held version: {}",
+        run.stderr
+    );
+    let user = User::new(&registry);
+    let refused = user.run(&["plugin", "install", "weather"]);
+    assert_ne!(
+        refused.code, 0,
+        "nothing to install yet: {}",
+        refused.stdout
+    );
+
+    let approved = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
+        .arg(format!("Authorization: Bearer {}", registry.admin_key()))
+        .arg(format!("{review}/approve"))
+        .output()
+        .unwrap();
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+    user.run(&["plugin", "install", "weather"]).ok();
+
+    let json_file = admin.write("weather2.yaml", &plugin_yaml("weather", "1.1.0"));
+    let report = admin
+        .run(&["plugin", "publish", &json_file, "--json"])
+        .ok()
+        .json();
+    assert_eq!(report["status"], "pending_review");
+    assert_eq!(report["visible"], false);
+}

@@ -168,6 +168,12 @@ pub enum AuditAction {
     PublishingLocked,
     /// An owner, freshly signed in, lifted the lock.
     PublishingUnlocked,
+    /// A version was submitted and waits for a reviewer.
+    VersionSubmittedForReview,
+    /// A reviewer approved a version: it is published.
+    VersionApproved,
+    /// A reviewer rejected a version.
+    VersionRejected,
     /// An action this build does not know, recorded by a newer registry: a
     /// reader of the log keeps working.
     #[serde(other)]
@@ -200,6 +206,9 @@ impl AuditAction {
             Self::PublishTokenIssued => "publish_token_issued",
             Self::PublishingLocked => "publishing_locked",
             Self::PublishingUnlocked => "publishing_unlocked",
+            Self::VersionSubmittedForReview => "version_submitted_for_review",
+            Self::VersionApproved => "version_approved",
+            Self::VersionRejected => "version_rejected",
             Self::Other => "other",
         }
     }

@@ -50,17 +50,20 @@ pub enum Scope {
     Router,
     /// Read any plugin's usage analytics (implies `read`).
     Analytics,
+    /// Read, approve and reject versions held for review (implies `read`).
+    Review,
     /// Everything, including managing every principal's keys.
     Admin,
 }
 
 impl Scope {
     /// All scopes, for help texts.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Read,
         Scope::Publish,
         Scope::Router,
         Scope::Analytics,
+        Scope::Review,
         Scope::Admin,
     ];
 
@@ -71,6 +74,7 @@ impl Scope {
             Self::Publish => "publish",
             Self::Router => "router",
             Self::Analytics => "analytics",
+            Self::Review => "review",
             Self::Admin => "admin",
         }
     }
@@ -81,7 +85,7 @@ impl Scope {
             .into_iter()
             .find(|s| s.as_str() == raw)
             .ok_or_else(|| {
-                format!("unknown scope {raw:?}; expected read, publish, router, analytics or admin")
+                format!("unknown scope {raw:?}; expected read, publish, router, analytics, review or admin")
             })
     }
 
@@ -90,7 +94,10 @@ impl Scope {
         self == needed
             || self == Scope::Admin
             || (needed == Scope::Read
-                && matches!(self, Scope::Publish | Scope::Router | Scope::Analytics))
+                && matches!(
+                    self,
+                    Scope::Publish | Scope::Router | Scope::Analytics | Scope::Review
+                ))
     }
 }
 

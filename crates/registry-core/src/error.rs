@@ -292,6 +292,35 @@ pub enum RegistryError {
         /// Why, as the admin said.
         reason: String,
     },
+    /// The version waits for a reviewer (or was rejected): it is decided on, not
+    /// deprecated or unpublished.
+    #[error(
+        "{slug}@{version} is {state} review: a reviewer approves or rejects it; it cannot be deprecated or unpublished meanwhile"
+    )]
+    VersionUnderReview {
+        /// The plugin.
+        slug: String,
+        /// The version.
+        version: String,
+        /// `pending` or `rejected`.
+        state: &'static str,
+    },
+    /// No version under review by that id.
+    #[error(
+        "there is no review '{id}' (a review id is slug@version, for a version submitted for review)"
+    )]
+    ReviewNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The review was decided already.
+    #[error("review '{id}' was already {state}; a decision is final")]
+    ReviewDecided {
+        /// The review.
+        id: String,
+        /// `approved` or `rejected`.
+        state: &'static str,
+    },
     /// No such report.
     #[error("report '{id}' does not exist")]
     ReportNotFound {

@@ -23,6 +23,7 @@ pub mod ownership;
 pub mod rate_limit;
 pub mod registry;
 pub mod request;
+pub mod review;
 pub mod search;
 pub mod slug;
 pub mod store;

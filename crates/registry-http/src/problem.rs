@@ -214,6 +214,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::ReportsUnavailable => (S::NOT_FOUND, "reports_unavailable"),
             RegistryError::PluginQuarantined { .. } => (S::FORBIDDEN, "plugin_quarantined"),
             RegistryError::ReportNotFound { .. } => (S::NOT_FOUND, "report_not_found"),
+            RegistryError::VersionUnderReview { .. } => (S::CONFLICT, "version_under_review"),
+            RegistryError::ReviewNotFound { .. } => (S::NOT_FOUND, "review_not_found"),
+            RegistryError::ReviewDecided { .. } => (S::CONFLICT, "review_decided"),
             RegistryError::ReportResolved { .. } => (S::CONFLICT, "report_resolved"),
             RegistryError::PermissionNotHeld { .. } => (S::NOT_FOUND, "permission_not_held"),
             RegistryError::CatalogPluginNotFound { .. } => {

@@ -168,6 +168,7 @@ async fn version_record(
         deprecated: None,
         unpublished_at: None,
         quarantined: None,
+        review: None,
     }
 }
 
@@ -187,13 +188,13 @@ async fn generate(data: &std::path::Path, plugins: usize) -> Arc<SqliteStore> {
             let latest = LatestSummary::of(&record);
             if n == 0 {
                 catalog
-                    .create_plugin(&parsed, &owner, &record, &latest)
+                    .create_plugin(&parsed, &owner, &record, Some(&latest))
                     .await
                     .unwrap();
             } else {
                 let revision = catalog.plugin(&parsed).await.unwrap().unwrap().revision;
                 catalog
-                    .add_version(&parsed, revision, &record, &latest)
+                    .add_version(&parsed, revision, &record, Some(&latest))
                     .await
                     .unwrap();
             }
@@ -398,7 +399,12 @@ async fn main() {
     )
     .await;
     catalog
-        .add_version(&slug, plugin.revision, &record, &LatestSummary::of(&record))
+        .add_version(
+            &slug,
+            plugin.revision,
+            &record,
+            Some(&LatestSummary::of(&record)),
+        )
         .await
         .unwrap();
     let started = Instant::now();

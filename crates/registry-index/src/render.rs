@@ -206,8 +206,9 @@ impl<'a> PluginRenderer<'a> {
             .bundle
             .as_ref()
             .map(|b| (IndexPath::Bundle(slug.clone(), v.clone()), b));
-        // A quarantined version has no files: to readers it is not there.
-        if record.quarantined.is_some() {
+        // A quarantined version, or one under review, has no files: to readers
+        // it is not there.
+        if record.quarantined.is_some() || record.review.is_some() {
             return Ok(Vec::new());
         }
         if record.unpublished_at.is_some() {

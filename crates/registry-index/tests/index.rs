@@ -847,6 +847,13 @@ impl CatalogStore for CountedRecords {
     async fn slug_with_skeleton(&self, skeleton: &str) -> Result<Option<Slug>, StorageError> {
         self.inner.slug_with_skeleton(skeleton).await
     }
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        self.inner.versions_pending_review(limit).await
+    }
+
     async fn set_plugin_quarantine(
         &self,
         slug: &Slug,
@@ -864,7 +871,7 @@ impl CatalogStore for CountedRecords {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         self.inner.create_plugin(slug, owner, first, latest).await
     }
@@ -873,7 +880,7 @@ impl CatalogStore for CountedRecords {
         slug: &Slug,
         expected: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         self.inner.add_version(slug, expected, record, latest).await
     }

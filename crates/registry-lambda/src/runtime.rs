@@ -10,11 +10,13 @@ use anyhow::Context;
 use axum::Router;
 use registry_aws::secrets::read_secret_with;
 use registry_aws::{AwsClients, AwsSettings, s3_needs_path_style};
+use registry_core::auth::PrincipalId;
 use registry_core::downloads::{RETENTION_SETTING, Retention};
 use registry_core::mcp_router::TargetPolicy;
 use registry_core::registry::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, OrgStores, SignInParts,
 };
+use registry_core::review::{AutoApproval, ReviewPolicy};
 use registry_core::timestamp::SystemClock;
 use registry_core::{Registry, RegistryConfig};
 use registry_identity::{
@@ -71,6 +73,10 @@ pub struct LambdaConfig {
     /// `OPENWORKFLOW_REGISTRY_DOWNLOAD_RETENTION_DAYS`: how long daily download
     /// counters are kept (default and minimum 90).
     pub download_retention: Retention,
+    /// `OPENWORKFLOW_REGISTRY_REVIEW_POLICY` (`none` or `required`) and its
+    /// auto-approval rules (`..._REVIEW_AUTO_APPROVE`, a comma-separated list of
+    /// principals and teams; `..._TRUSTED_PUBLISHING` and `..._PATCHES`, `true`).
+    pub review: ReviewPolicy,
 }
 
 /// A secret as the environment gives it: the value, or where it is kept.
@@ -212,8 +218,41 @@ impl LambdaConfig {
             mail: None,
             download_retention: Retention::from_setting(set_var(RETENTION_SETTING).as_deref())
                 .map_err(anyhow::Error::msg)?,
+            review: review_policy_from_env()?,
         })
     }
+}
+
+/// The review policy the environment names (none when unset).
+fn review_policy_from_env() -> anyhow::Result<ReviewPolicy> {
+    let flag = |name: &str| set_var(name).is_some_and(|v| v.trim() == "true");
+    let publishers = set_var("OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            PrincipalId::parse(p).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE: {p:?} is not a principal id"
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ReviewPolicy {
+        required: match set_var("OPENWORKFLOW_REGISTRY_REVIEW_POLICY") {
+            None => false,
+            Some(raw) => ReviewPolicy::parse_mode(&raw)
+                .map_err(|e| anyhow::anyhow!("OPENWORKFLOW_REGISTRY_REVIEW_POLICY: {e}"))?,
+        },
+        auto_approve: AutoApproval {
+            publishers,
+            trusted_publishing: flag(
+                "OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE_TRUSTED_PUBLISHING",
+            ),
+            patch_releases: flag("OPENWORKFLOW_REGISTRY_REVIEW_AUTO_APPROVE_PATCHES"),
+        },
+    })
 }
 
 /// The trusted CI issuers: each variable's value, its default when unset, none
@@ -275,6 +314,7 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
     )
     .with_uploads(clients.upload_store(&settings))
     .with_download_retention(config.download_retention)
+    .with_review_policy(config.review.clone())
     .with_ownership(store.clone())
     .with_audit(store.clone())
     .with_reports(store.clone())

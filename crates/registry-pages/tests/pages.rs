@@ -45,6 +45,7 @@ fn record_of(manifest: Manifest, published: &str, bytes: &[u8]) -> VersionRecord
         deprecated: None,
         unpublished_at: None,
         quarantined: None,
+        review: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn github() -> (PluginRecord, VersionRecord) {
         deprecated: None,
         unpublished_at: None,
         quarantined: None,
+        review: None,
     };
     let mut deprecated = summary("1.1.0", "2024-05-02T09:00:00Z");
     deprecated.deprecated = Some(Deprecation {

@@ -8,6 +8,7 @@ use tokio_postgres::{Row, Transaction};
 
 use registry_core::auth::PrincipalId;
 use registry_core::moderation::Quarantine;
+use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
@@ -29,6 +30,12 @@ const PLUGIN_COLUMNS: &str = "slug, owner, created_at, updated_at, downloads, re
 const SUMMARY_OF_RECORD: &str =
     "(record::jsonb - 'manifest' - 'schema' - 'bundle' - 'published_by')::text";
 
+/// The `review` column of a version's row: its review state's name, `NULL` once
+/// approved, so the pending ones are one indexed lookup.
+fn review_column(record: &VersionRecord) -> Option<&'static str> {
+    record.review.as_ref().map(ReviewState::as_str)
+}
+
 async fn insert_version_row(
     tx: &Transaction<'_>,
     slug: &Slug,
@@ -36,13 +43,14 @@ async fn insert_version_row(
 ) -> Result<(), StorageError> {
     let inserted = tx
         .execute(
-            "INSERT INTO versions (slug, version, sort_key, record) VALUES ($1, $2, $3, $4)
+            "INSERT INTO versions (slug, version, sort_key, record, review) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
             &[
                 &slug.as_str(),
                 &record.version.to_string(),
                 &record.version.sort_key(),
                 &to_json(record)?,
+                &review_column(record),
             ],
         )
         .await
@@ -337,9 +345,9 @@ impl CatalogStore for PostgresStore {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
-        let latest = to_json(latest)?;
+        let latest = latest.map(to_json).transpose()?;
         self.write(
             (slug, owner, first, latest),
             |tx, (slug, owner, first, latest)| {
@@ -381,9 +389,9 @@ impl CatalogStore for PostgresStore {
         slug: &Slug,
         expected_revision: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
-        let latest = to_json(latest)?;
+        let latest = latest.map(to_json).transpose()?;
         self.write(
             (slug, expected_revision, record, latest),
             |tx, (slug, expected, record, latest)| {
@@ -394,7 +402,7 @@ impl CatalogStore for PostgresStore {
                         *expected,
                         record.published_at,
                         PluginColumn::Latest,
-                        Some(latest),
+                        latest.as_deref(),
                     )
                     .await?;
                     insert_version_row(tx, slug, record).await?;
@@ -408,6 +416,24 @@ impl CatalogStore for PostgresStore {
             },
         )
         .await
+    }
+
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT record FROM versions WHERE review = 'pending'
+                 ORDER BY record::jsonb -> 'review' ->> 'submitted_at', slug, sort_key LIMIT $1",
+                &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|row| from_json("version record", row.get(0)))
+            .collect()
     }
 
     async fn change_version(
@@ -451,14 +477,10 @@ impl CatalogStore for PostgresStore {
                         return Err(StorageError::Conflict(Conflict::Missing));
                     };
                     let mut record: VersionRecord = from_json("version record", row.get(0))?;
-                    change.apply(
-                        &mut record.deprecated,
-                        &mut record.unpublished_at,
-                        &mut record.quarantined,
-                    );
+                    change.apply(record.lifecycle());
                     tx.execute(
-                        "UPDATE versions SET record = $3 WHERE slug = $1 AND version = $2",
-                        &[&slug.as_str(), version, &to_json(&record)?],
+                        "UPDATE versions SET record = $3, review = $4 WHERE slug = $1 AND version = $2",
+                        &[&slug.as_str(), version, &to_json(&record)?, &review_column(&record)],
                     )
                     .await
                     .map_err(backend)?;

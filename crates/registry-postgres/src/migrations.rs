@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "healthy_instance_history",
         sql: include_str!("../migrations/0005_healthy_instance_history.sql"),
     },
+    Migration {
+        version: 6,
+        name: "version_review",
+        sql: include_str!("../migrations/0006_version_review.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use registry_core::auth::PrincipalId;
 use registry_core::moderation::Quarantine;
+use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{
@@ -20,6 +21,12 @@ use registry_core::version::PluginVersion;
 use crate::journal::record_change;
 use crate::{SqliteStore, backend, corrupt, from_json, to_json};
 
+/// The `review` column of a version's row: its review state's name, `NULL` once
+/// approved, so the pending ones are one indexed lookup.
+fn review_column(record: &VersionRecord) -> Option<&'static str> {
+    record.review.as_ref().map(ReviewState::as_str)
+}
+
 fn insert_version_row(
     tx: &rusqlite::Transaction<'_>,
     slug: &Slug,
@@ -27,8 +34,8 @@ fn insert_version_row(
 ) -> Result<(), StorageError> {
     let inserted = tx
         .execute(
-            "INSERT OR IGNORE INTO versions (slug, version, sort_key, record) VALUES (?1, ?2, ?3, ?4)",
-            params![slug.as_str(), record.version.to_string(), record.version.sort_key(), to_json(record)?],
+            "INSERT OR IGNORE INTO versions (slug, version, sort_key, record, review) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![slug.as_str(), record.version.to_string(), record.version.sort_key(), to_json(record)?, review_column(record)],
         )
         .map_err(backend)?;
     if inserted == 0 {
@@ -392,10 +399,14 @@ impl CatalogStore for SqliteStore {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
-        let (slug, owner, first, latest_json) =
-            (slug.clone(), owner.clone(), first.clone(), to_json(latest)?);
+        let (slug, owner, first, latest_json) = (
+            slug.clone(),
+            owner.clone(),
+            first.clone(),
+            latest.map(to_json).transpose()?,
+        );
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let at = first.published_at.to_string();
@@ -431,9 +442,13 @@ impl CatalogStore for SqliteStore {
         slug: &Slug,
         expected_revision: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
-        let (slug, record, latest_json) = (slug.clone(), record.clone(), to_json(latest)?);
+        let (slug, record, latest_json) = (
+            slug.clone(),
+            record.clone(),
+            latest.map(to_json).transpose()?,
+        );
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -444,7 +459,7 @@ impl CatalogStore for SqliteStore {
                 expected_revision,
                 record.published_at,
                 PluginColumn::Latest,
-                Some(latest_json),
+                latest_json,
             )?;
             insert_version_row(&tx, &slug, &record)?;
             record_change(
@@ -453,6 +468,26 @@ impl CatalogStore for SqliteStore {
                 &ChangeScope::Version(record.version.clone()),
             )?;
             tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let raw: Vec<String> = crate::orgs::select_all(
+                conn,
+                "SELECT record FROM versions WHERE review = 'pending'
+                 ORDER BY json_extract(record, '$.review.submitted_at'), slug, sort_key LIMIT ?1",
+                params![limit],
+                |r| r.get(0),
+            )?;
+            raw.iter()
+                .map(|record| from_json("version record", record))
+                .collect()
         })
         .await
     }
@@ -492,14 +527,15 @@ impl CatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Missing));
             };
             let mut record: VersionRecord = from_json("version record", &raw)?;
-            change.apply(
-                &mut record.deprecated,
-                &mut record.unpublished_at,
-                &mut record.quarantined,
-            );
+            change.apply(record.lifecycle());
             tx.execute(
-                "UPDATE versions SET record = ?3 WHERE slug = ?1 AND version = ?2",
-                params![slug.as_str(), version.to_string(), to_json(&record)?],
+                "UPDATE versions SET record = ?3, review = ?4 WHERE slug = ?1 AND version = ?2",
+                params![
+                    slug.as_str(),
+                    version.to_string(),
+                    to_json(&record)?,
+                    review_column(&record)
+                ],
             )
             .map_err(backend)?;
             record_change(

@@ -124,6 +124,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "healthy_instance_history",
         sql: include_str!("../migrations/0019_healthy_instance_history.sql"),
     },
+    Migration {
+        version: 20,
+        name: "version_review",
+        sql: include_str!("../migrations/0020_version_review.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

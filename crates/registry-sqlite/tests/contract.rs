@@ -215,7 +215,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
                 &odd.manifest.slug,
                 &principal.id,
                 &odd,
-                &LatestSummary::of(&odd),
+                Some(&LatestSummary::of(&odd)),
             )
             .await
             .unwrap();
@@ -224,7 +224,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
                 &slug,
                 &principal.id,
                 &published,
-                &LatestSummary::of(&published),
+                Some(&LatestSummary::of(&published)),
             )
             .await
             .unwrap();
@@ -247,6 +247,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              DROP TABLE monthly_downloads; DROP TABLE sealed_download_months;
              DROP TABLE counted_log_parts; DROP TABLE counted_log_files;
              DROP TABLE daily_healthy_instances;
+             DROP INDEX versions_in_review; ALTER TABLE versions DROP COLUMN review;
              DROP TABLE daily_downloads;
              CREATE TABLE daily_downloads (slug TEXT NOT NULL, version TEXT NOT NULL,
                  day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (slug, version, day));

@@ -16,8 +16,8 @@ use registry_core::api::device::{
 };
 use registry_core::api::keys::{CreateKeyRequest, CreatedKeyResponse, KeyInfo, KeyList};
 use registry_core::api::plugins::{
-    CreateUploadRequest, DeprecateRequest, DeprecateResponse, PublishResponse, UnpublishResponse,
-    UpdateResponse, UploadTicketResponse,
+    CreateUploadRequest, DeprecateRequest, DeprecateResponse, PendingReviewResponse,
+    PublishResponse, UnpublishResponse, UpdateResponse, UploadTicketResponse,
 };
 use registry_core::auth::Scope;
 use registry_core::manifest::DocumentFormat;
@@ -167,13 +167,14 @@ impl PublishPayload {
 /// with the new details' ETag from the headers: what `--json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
-    /// `published` or `updated`.
+    /// `published`, `updated`, or `pending_review` when the registry holds the
+    /// version for a reviewer.
     pub status: String,
     /// The plugin.
     pub slug: String,
     /// The new version.
     pub version: String,
-    /// The plugin's URL (publish).
+    /// The plugin's URL (publish); the review's while the version waits for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The highest version before this one (update).
@@ -553,6 +554,17 @@ impl RegistryClient {
             }
         };
         let details_etag = header_text(response.headers(), ETAG);
+        if response.status() == StatusCode::ACCEPTED {
+            let answer: PendingReviewResponse = Self::json(&url, response).await?;
+            return Ok(Published {
+                status: answer.status,
+                slug: answer.slug,
+                version: answer.version,
+                url: Some(answer.review_url),
+                previous_version: None,
+                details_etag: None,
+            });
+        }
         Ok(if update.is_some() {
             let answer: UpdateResponse = Self::json(&url, response).await?;
             Published {

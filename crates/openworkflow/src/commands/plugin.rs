@@ -454,6 +454,26 @@ async fn publish(cx: &Context, out: &Output, args: &PublishArgs) -> Result<(), F
     let published = client
         .publish(&local.payload, args.update.then_some(slug.as_str()))
         .await?;
+    if published.status == "pending_review" {
+        // Nothing to wait for: the version appears when a reviewer approves it.
+        let review = published.url.clone().unwrap_or_default();
+        out.result(
+            || {
+                format!(
+                    "Submitted {slug} {version} to {registry} for review: {review}\nIt becomes installable once a reviewer approves it."
+                )
+            },
+            || PublishReport {
+                status: &published.status,
+                slug: &slug,
+                version: &version,
+                previous_version: None,
+                registry: &registry,
+                visible: false,
+            },
+        );
+        return Ok(());
+    }
     let visible = if args.no_wait || published.details_etag.is_some() {
         published.details_etag.is_some()
     } else {

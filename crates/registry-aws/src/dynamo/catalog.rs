@@ -16,7 +16,7 @@ use registry_core::store::{
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
 
-use super::item_key::{ItemKey, PUBLIC_LISTING, VERSION_PREFIX};
+use super::item_key::{ItemKey, PENDING_REVIEWS, PUBLIC_LISTING, VERSION_PREFIX};
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, Partition, SK, TransactionOutcome, built,
     from_json, get_n, get_s, n, opt_s, s, timestamp, to_json,
@@ -26,7 +26,7 @@ use crate::error::{corrupt, storage_error};
 impl DynamoStore {
     fn version_item(&self, slug: &Slug, record: &VersionRecord) -> Result<Item, StorageError> {
         let key = ItemKey::version(slug, &record.version);
-        Ok(HashMap::from([
+        let mut item = HashMap::from([
             (PK.to_owned(), s(key.pk)),
             (SK.to_owned(), s(key.sk)),
             ("version".to_owned(), s(record.version.to_string())),
@@ -35,7 +35,21 @@ impl DynamoStore {
                 s(to_json(&VersionSummary::of(record))?),
             ),
             ("record".to_owned(), s(to_json(record)?)),
-        ]))
+        ]);
+        // A pending version is listed for reviewers; the listing drops it as soon
+        // as a decision rewrites the item without these.
+        if let Some(review) = record.review.as_ref().filter(|r| r.is_pending()) {
+            item.insert(GSI1_PK.to_owned(), s(PENDING_REVIEWS));
+            item.insert(
+                GSI1_SK.to_owned(),
+                s(format!(
+                    "{}#{slug}#{}",
+                    review.submitted_at(),
+                    record.version.sort_key()
+                )),
+            );
+        }
+        Ok(item)
     }
 
     fn put_version(
@@ -226,11 +240,11 @@ impl CatalogStore for DynamoStore {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         let at = first.published_at.to_string();
         let plugin = ItemKey::plugin(slug);
-        let meta = HashMap::from([
+        let mut row = HashMap::from([
             (PK.to_owned(), s(plugin.pk)),
             (SK.to_owned(), s(plugin.sk)),
             (GSI1_PK.to_owned(), s(PUBLIC_LISTING)),
@@ -241,8 +255,10 @@ impl CatalogStore for DynamoStore {
             ("updated_at".to_owned(), s(&at)),
             ("downloads".to_owned(), n(0)),
             ("revision".to_owned(), n(1)),
-            (LATEST.to_owned(), s(to_json(latest)?)),
         ]);
+        if let Some(latest) = latest {
+            row.insert(LATEST.to_owned(), s(to_json(latest)?));
+        }
         let claim = ItemKey::skeleton(&slug.skeleton());
         let claim = HashMap::from([
             (PK.to_owned(), s(claim.pk)),
@@ -250,7 +266,7 @@ impl CatalogStore for DynamoStore {
             ("slug".to_owned(), s(slug.as_str())),
         ]);
         let items = vec![
-            self.conditional_put(meta, "attribute_not_exists")?,
+            self.conditional_put(row, "attribute_not_exists")?,
             self.conditional_put(claim, "attribute_not_exists")?,
             self.put_version(slug, first)?,
         ];
@@ -278,20 +294,52 @@ impl CatalogStore for DynamoStore {
         slug: &Slug,
         expected_revision: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         let items = vec![
             self.update_plugin_row(
                 slug,
                 expected_revision,
                 LATEST,
-                Some(to_json(latest)?),
+                latest.map(to_json).transpose()?,
                 record.published_at,
             )?,
             self.put_version(slug, record)?,
         ];
         self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::VersionExists])
             .await
+    }
+
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        while records.len() < limit {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#pk = :pending")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":pending", s(PENDING_REVIEWS))
+                .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(storage_error)?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_json("version record", get_s(&item, "record")?)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        records.truncate(limit);
+        Ok(records)
     }
 
     async fn change_version(
@@ -308,11 +356,7 @@ impl CatalogStore for DynamoStore {
         let Some(mut record) = self.version(slug, version).await? else {
             return Err(StorageError::Conflict(Conflict::Missing));
         };
-        change.apply(
-            &mut record.deprecated,
-            &mut record.unpublished_at,
-            &mut record.quarantined,
-        );
+        change.apply(record.lifecycle());
         let items = vec![
             self.update_plugin_row(
                 slug,

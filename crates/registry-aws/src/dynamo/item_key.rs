@@ -5,7 +5,7 @@
 //! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
 //! | --- | --- | --- | --- |
 //! | plugin | `PLUGIN#public#{slug}` | `META` | `PLUGINS#public` / `{slug}` |
-//! | version | `PLUGIN#public#{slug}` | `V#{sortable semver}` | |
+//! | version | `PLUGIN#public#{slug}` | `V#{sortable semver}` | while pending review: `REVIEWS#pending` / `{submitted_at}#{slug}#{sortable semver}` |
 //! | daily downloads | `PLUGIN#public#{slug}` | `DL#{version}#{yyyy-mm-dd}#{client}` | |
 //! | monthly downloads | `PLUGIN#public#{slug}` | `DM#{version}#{yyyy-mm}#{client}` | |
 //! | download months sealed | `CATALOG` | `SEALED_MONTHS` | |
@@ -312,6 +312,8 @@ const CATALOG: &str = "CATALOG";
 pub const ORGS: &str = "ORGS";
 /// `GSI1PK` of every public plugin: the listing index.
 pub const PUBLIC_LISTING: &str = "PLUGINS#public";
+/// GSI1 partition listing the versions waiting for a reviewer.
+pub const PENDING_REVIEWS: &str = "REVIEWS#pending";
 /// `GSI1PK` of every router instance: a health pass lists them with one query.
 pub const ROUTES: &str = "ROUTES";
 

@@ -20,6 +20,22 @@ pub struct PublishResponse {
     pub url: String,
 }
 
+/// `POST /plugins` or `PUT /plugins/{slug}` answered 202: the version waits for a
+/// reviewer and is not readable until approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PendingReviewResponse {
+    /// `pending_review`
+    pub status: String,
+    /// The plugin.
+    pub slug: String,
+    /// The version submitted (its string is taken now).
+    pub version: String,
+    /// The review's id, `slug@version`.
+    pub review_id: String,
+    /// Where the submitter follows the review.
+    pub review_url: String,
+}
+
 /// `PUT /plugins/{slug}` answered 200.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpdateResponse {

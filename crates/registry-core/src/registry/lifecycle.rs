@@ -228,10 +228,21 @@ impl Registry {
                     version: version.to_string(),
                 });
             }
+            if let Some(review) = &summary.review {
+                return Err(RegistryError::VersionUnderReview {
+                    slug: slug.to_owned(),
+                    version: version.to_string(),
+                    state: if review.is_pending() {
+                        "pending"
+                    } else {
+                        "rejected after"
+                    },
+                });
+            }
             let change = decide(&plugin)?;
             let mut after = plugin.versions.clone();
             for v in after.iter_mut().filter(|v| &v.version == version) {
-                change.apply(&mut v.deprecated, &mut v.unpublished_at, &mut v.quarantined);
+                change.apply(v.lifecycle());
             }
             let latest = self
                 .summary_for(

@@ -18,6 +18,7 @@ mod owners;
 mod publish;
 mod rate_limits;
 mod read;
+mod review;
 mod sign_in;
 mod teams;
 mod trusted_publishing;
@@ -52,6 +53,7 @@ pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgPageAccess, OrgReader, Org
 pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners, QuarantineNotice};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
+pub use review::{ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView, ReviewedArtifact};
 pub use sign_in::{
     DEFAULT_RETURN_TO, ProviderChoice, SessionCaller, SignInParts, SignedIn, StartedSignIn,
     safe_return_to,
@@ -99,6 +101,7 @@ pub struct Registry {
     mailer: Option<Arc<dyn crate::notice::Mailer>>,
     clock: Arc<dyn Clock>,
     download_retention: crate::downloads::Retention,
+    review: crate::review::ReviewPolicy,
     config: RegistryConfig,
 }
 
@@ -130,8 +133,16 @@ impl Registry {
             mailer: None,
             clock,
             download_retention: crate::downloads::Retention::default(),
+            review: crate::review::ReviewPolicy::default(),
             config,
         }
+    }
+
+    /// Holds new versions for a reviewer as `policy` says (by default none are).
+    #[must_use]
+    pub fn with_review_policy(mut self, policy: crate::review::ReviewPolicy) -> Self {
+        self.review = policy;
+        self
     }
 
     /// Keeps daily download counters for `retention` (by default the minimum,
@@ -278,9 +289,16 @@ pub fn highest_live_version(versions: &[VersionSummary]) -> Option<&PluginVersio
         .max()
 }
 
-/// Whether a version is shown to everyone: neither unpublished nor quarantined.
+/// Whether a version is shown to everyone: neither unpublished, quarantined nor
+/// under review (pending or rejected).
 pub fn is_listed(version: &VersionSummary) -> bool {
-    version.unpublished_at.is_none() && version.quarantined.is_none()
+    version.unpublished_at.is_none() && !is_hidden(version)
+}
+
+/// Whether readers must not learn a version exists (404, not 410): quarantined,
+/// or under review.
+pub fn is_hidden(version: &VersionSummary) -> bool {
+    version.quarantined.is_some() || version.review.is_some()
 }
 
 /// Versions for `versions` lists: listed ones ([`is_listed`]), newest first.
@@ -312,6 +330,7 @@ mod tests {
             }),
             unpublished_at: unpublished.then_some(at),
             quarantined: None,
+            review: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
 use crate::manifest::{DocumentFormat, Manifest, ParsedDocument, parse_document};
 use crate::rate_limit::LimitedAction;
+use crate::review::{ReviewState, is_patch_release};
 use crate::slug::Slug;
 use crate::store::{
     Conflict, LatestSummary, PluginHead, StorageError, VersionRecord, VersionSummary,
@@ -56,11 +57,15 @@ pub struct Published {
     pub version: PluginVersion,
     /// The highest version before this one (updates only).
     pub previous_version: Option<PluginVersion>,
-    /// The plugin's URL.
+    /// The plugin's URL; while the version waits for review, the review's.
     pub url: String,
     /// ETag of the new version's details document, when the index was built in
-    /// process (the local server); `None` when it is built after the fact (AWS).
+    /// process (the local server); `None` when it is built after the fact (AWS),
+    /// or while the version waits for review.
     pub details_etag: Option<String>,
+    /// Whether the version waits for a reviewer: it has no details, files or
+    /// listing until approved.
+    pub pending_review: bool,
 }
 
 pub(super) struct Prepared {
@@ -156,7 +161,7 @@ impl Registry {
         } else {
             LimitedAction::NewPlugin
         };
-        match existing {
+        match &existing {
             Some(plugin) => {
                 if let Some(quarantine) = &plugin.quarantined {
                     return Err(RegistryError::PluginQuarantined {
@@ -164,7 +169,7 @@ impl Registry {
                         reason: quarantine.reason.clone(),
                     });
                 }
-                let owners = self.require_publisher(caller, &plugin).await?;
+                let owners = self.require_publisher(caller, plugin).await?;
                 owners_checked = true;
                 self.check_may_add(&slug, &version, &mode).await?;
                 if !owners.exists() {
@@ -189,7 +194,16 @@ impl Registry {
         };
 
         self.take_allowance(caller, action).await?;
-        let record = self.store_artifacts(caller, prepared).await?;
+        let mut record = self.store_artifacts(caller, prepared).await?;
+        let pending_review = self.review.required
+            && !self
+                .auto_approved(caller, existing.as_ref(), &version)
+                .await?;
+        if pending_review {
+            record.review = Some(ReviewState::Pending {
+                submitted_at: record.published_at,
+            });
+        }
         let mut previous = None;
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
@@ -203,8 +217,10 @@ impl Registry {
                     });
                 }
                 None => {
+                    // A plugin whose only version waits for review shows nothing.
+                    let latest = (!pending_review).then(|| LatestSummary::of(&record));
                     self.catalog
-                        .create_plugin(&slug, &new_owner, &record, &LatestSummary::of(&record))
+                        .create_plugin(&slug, &new_owner, &record, latest.as_ref())
                         .await
                 }
                 Some(plugin) => {
@@ -213,9 +229,14 @@ impl Registry {
                         owners_checked = true;
                     }
                     previous = self.check_may_add(&slug, &version, &mode).await?;
-                    let latest = self.latest_after_adding(&plugin, &record).await?;
+                    // A version waiting for review leaves what readers see as it is.
+                    let latest = if pending_review {
+                        plugin.latest.clone()
+                    } else {
+                        Some(self.latest_after_adding(&plugin, &record).await?)
+                    };
                     self.catalog
-                        .add_version(&slug, plugin.revision, &record, &latest)
+                        .add_version(&slug, plugin.revision, &record, latest.as_ref())
                         .await
                 }
             };
@@ -224,6 +245,7 @@ impl Registry {
                     tracing::info!(%slug, %version, principal = %caller.principal, "published");
                     metrics::counter!(PUBLISHES_TOTAL).increment(1);
                     let action = match mode {
+                        _ if pending_review => AuditAction::VersionSubmittedForReview,
                         Mode::Publish => AuditAction::VersionPublished,
                         Mode::Update(_) => AuditAction::PluginUpdated,
                     };
@@ -243,9 +265,18 @@ impl Registry {
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
-                    let details_etag = self.notify_changed(&slug, Some(&version)).await;
+                    // The journal has the change either way; only a live version
+                    // has details to wait for.
+                    let details_etag = self
+                        .notify_changed(&slug, (!pending_review).then_some(&version))
+                        .await;
                     return Ok(Published {
-                        url: format!("{}/plugins/{slug}", self.config.public_url),
+                        pending_review,
+                        url: if pending_review {
+                            format!("{}/reviews/{slug}@{version}", self.config.public_url)
+                        } else {
+                            format!("{}/plugins/{slug}", self.config.public_url)
+                        },
                         details_etag,
                         previous_version: if matches!(mode, Mode::Update(_)) {
                             previous
@@ -261,7 +292,12 @@ impl Registry {
                     continue;
                 }
                 Err(StorageError::Conflict(Conflict::VersionExists)) => {
-                    return Err(version_exists(&slug, &version, false));
+                    return Err(match self.catalog.version(&slug, &version).await? {
+                        Some(existing) => version_exists(&slug, &version, &existing),
+                        None => RegistryError::ConcurrentUpdate {
+                            slug: slug.to_string(),
+                        },
+                    });
                 }
                 // A confusable slug was published between the check and this write.
                 Err(StorageError::Conflict(Conflict::Confusable)) => {
@@ -281,6 +317,38 @@ impl Registry {
         Err(RegistryError::ConcurrentUpdate {
             slug: slug.to_string(),
         })
+    }
+
+    /// Whether the policy's auto-approval rules let this publish skip review: by
+    /// its publisher (a listed principal, a member of a listed team, or trusted
+    /// publishing), or as a patch release of a plugin readers already see.
+    async fn auto_approved(
+        &self,
+        caller: &Caller,
+        existing: Option<&PluginHead>,
+        version: &PluginVersion,
+    ) -> Result<bool, RegistryError> {
+        let rules = &self.review.auto_approve;
+        if caller.publish_token_publishers().is_some() {
+            if rules.trusted_publishing {
+                return Ok(true);
+            }
+        } else if !rules.publishers.is_empty() {
+            if rules.publishers.contains(&caller.principal) {
+                return Ok(true);
+            }
+            let teams = self.teams_of(&caller.principal).await?;
+            if teams
+                .iter()
+                .any(|(team, _)| rules.publishers.contains(team))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(rules.patch_releases
+            && existing
+                .and_then(|plugin| plugin.latest.as_ref())
+                .is_some_and(|latest| is_patch_release(&latest.version, version)))
     }
 
     /// Refuses a new slug that is reserved-looking or confusable with a plugin's.
@@ -383,6 +451,7 @@ impl Registry {
             deprecated: None,
             unpublished_at: None,
             quarantined: None,
+            review: None,
         })
     }
 
@@ -426,11 +495,7 @@ impl Registry {
         mode: &Mode<'_>,
     ) -> Result<Option<PluginVersion>, RegistryError> {
         if let Some(existing) = self.catalog.version(slug, version).await? {
-            return Err(version_exists(
-                slug,
-                version,
-                existing.unpublished_at.is_some(),
-            ));
+            return Err(version_exists(slug, version, &existing));
         }
         let Mode::Update(_) = mode else {
             return Ok(None);
@@ -504,13 +569,20 @@ fn prepare_document(
     })
 }
 
-fn version_exists(slug: &Slug, version: &PluginVersion, unpublished: bool) -> RegistryError {
-    let detail = if unpublished {
-        format!(
+fn version_exists(slug: &Slug, version: &PluginVersion, existing: &VersionRecord) -> RegistryError {
+    let detail = match &existing.review {
+        Some(review) if review.is_pending() => format!(
+            "{slug}@{version} was submitted already and waits for review; bump the version to submit changes"
+        ),
+        Some(_) => format!(
+            "{slug}@{version} was rejected in review; a version string is never reused, so bump the version"
+        ),
+        None if existing.unpublished_at.is_some() => format!(
             "{slug}@{version} was published and later unpublished; a version string is never reused, so bump the version"
-        )
-    } else {
-        format!("{slug}@{version} is already published; bump the version to publish changes")
+        ),
+        None => {
+            format!("{slug}@{version} is already published; bump the version to publish changes")
+        }
     };
     RegistryError::VersionExists { detail }
 }

@@ -3,13 +3,13 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{Registry, latest_version, listed_versions};
+use super::{Registry, is_hidden, latest_version, listed_versions};
 use crate::checksum::Sha256Digest;
 use crate::downloads::{DownloadClient, DownloadKey};
 use crate::error::RegistryError;
 use crate::manifest::Manifest;
 use crate::slug::Slug;
-use crate::store::{Deprecation, PluginRecord, VersionRecord};
+use crate::store::{Deprecation, PluginRecord, VersionRecord, VersionSummary};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
 
@@ -143,7 +143,7 @@ impl Registry {
                 let summary = plugin
                     .versions
                     .iter()
-                    .find(|v| v.version == wanted && v.quarantined.is_none())
+                    .find(|v| v.version == wanted && !is_hidden(v))
                     .ok_or_else(|| RegistryError::VersionNotFound {
                         slug: slug.to_owned(),
                         version: wanted.to_string(),
@@ -199,7 +199,7 @@ impl Registry {
         let slug = parse_slug(slug)?;
         let version = parse_version(version)?;
         let record = self.version_record(&slug, &version).await?;
-        if record.quarantined.is_some()
+        if is_hidden(&VersionSummary::of(&record))
             || self.find_plugin(slug.as_str()).await?.quarantined.is_some()
         {
             return Err(RegistryError::VersionNotFound {

@@ -41,6 +41,7 @@ use crate::mcp_router::{DailyHealthyInstances, InstanceHealth, InstanceId, McpRo
 use crate::moderation::{PluginReport, Quarantine, ReportId, Resolution};
 use crate::org::{Membership, Org, OrgId, Permission};
 use crate::ownership::{OwnerInvitation, Roster, RosterEntry, RosterKey};
+use crate::review::ReviewState;
 use crate::slug::Slug;
 use crate::timestamp::Timestamp;
 use crate::trusted_publishing::{
@@ -122,6 +123,38 @@ pub struct VersionRecord {
     /// Why it is hidden, while an admin keeps it in quarantine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantined: Option<Quarantine>,
+    /// Its review, while it waits for one or after it was rejected; `None` once
+    /// approved (or where none was required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+}
+
+impl VersionRecord {
+    /// The fields a [`VersionChange`] may change.
+    pub fn lifecycle(&mut self) -> VersionLifecycle<'_> {
+        VersionLifecycle {
+            published_at: &mut self.published_at,
+            deprecated: &mut self.deprecated,
+            unpublished_at: &mut self.unpublished_at,
+            quarantined: &mut self.quarantined,
+            review: &mut self.review,
+        }
+    }
+}
+
+/// A version's lifecycle fields, borrowed from a record or a summary.
+#[derive(Debug)]
+pub struct VersionLifecycle<'a> {
+    /// When it was published (for a reviewed version: approved).
+    pub published_at: &'a mut Timestamp,
+    /// Its deprecation notice.
+    pub deprecated: &'a mut Option<Deprecation>,
+    /// When it was unpublished.
+    pub unpublished_at: &'a mut Option<Timestamp>,
+    /// Its quarantine.
+    pub quarantined: &'a mut Option<Quarantine>,
+    /// Its review.
+    pub review: &'a mut Option<ReviewState>,
 }
 
 /// The short form of a version, as listed with its plugin.
@@ -138,6 +171,9 @@ pub struct VersionSummary {
     /// Why it is hidden, while in quarantine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantined: Option<Quarantine>,
+    /// Its review, while pending or after a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
 }
 
 impl VersionSummary {
@@ -149,6 +185,18 @@ impl VersionSummary {
             deprecated: record.deprecated.clone(),
             unpublished_at: record.unpublished_at,
             quarantined: record.quarantined.clone(),
+            review: record.review.clone(),
+        }
+    }
+
+    /// The fields a [`VersionChange`] may change.
+    pub fn lifecycle(&mut self) -> VersionLifecycle<'_> {
+        VersionLifecycle {
+            published_at: &mut self.published_at,
+            deprecated: &mut self.deprecated,
+            unpublished_at: &mut self.unpublished_at,
+            quarantined: &mut self.quarantined,
+            review: &mut self.review,
         }
     }
 }
@@ -302,20 +350,25 @@ pub enum VersionChange {
     Unpublish(Timestamp),
     /// Put in quarantine (`Some`), or lift it (`None`).
     Quarantine(Option<Quarantine>),
+    /// Approve a version under review at this instant, which becomes its
+    /// publication time (the unpublish window starts then).
+    Approve(Timestamp),
+    /// Reject a version under review.
+    Reject(ReviewState),
 }
 
 impl VersionChange {
     /// Applies the change to a version's lifecycle fields (of a record or a summary).
-    pub fn apply(
-        &self,
-        deprecated: &mut Option<Deprecation>,
-        unpublished_at: &mut Option<Timestamp>,
-        quarantined: &mut Option<Quarantine>,
-    ) {
+    pub fn apply(&self, fields: VersionLifecycle<'_>) {
         match self {
-            Self::Deprecate(notice) => *deprecated = Some(notice.clone()),
-            Self::Unpublish(at) => *unpublished_at = Some(*at),
-            Self::Quarantine(state) => quarantined.clone_from(state),
+            Self::Deprecate(notice) => *fields.deprecated = Some(notice.clone()),
+            Self::Unpublish(at) => *fields.unpublished_at = Some(*at),
+            Self::Quarantine(state) => fields.quarantined.clone_from(state),
+            Self::Approve(at) => {
+                *fields.review = None;
+                *fields.published_at = *at;
+            }
+            Self::Reject(state) => *fields.review = Some(state.clone()),
         }
     }
 }
@@ -345,6 +398,13 @@ pub trait CatalogStore: DownloadCounters {
             .await?
             .and_then(|plugin| crate::registry::highest_live_version(&plugin.versions).cloned()))
     }
+
+    /// Versions waiting for a reviewer, the longest waiting first, at most
+    /// `limit` (each record names its plugin in its manifest).
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError>;
 
     /// Puts the whole plugin in quarantine (`Some`) or lifts it (`None`), if its
     /// revision is still `expected_revision` ([`Conflict::RevisionChanged`]
@@ -442,7 +502,7 @@ pub trait CatalogStore: DownloadCounters {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError>;
 
     /// Adds a version to a plugin at `expected_revision`. Fails with
@@ -453,7 +513,7 @@ pub trait CatalogStore: DownloadCounters {
         slug: &Slug,
         expected_revision: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError>;
 
     /// Changes one version's lifecycle state and the plugin's latest summary, at

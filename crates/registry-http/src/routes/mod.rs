@@ -13,6 +13,7 @@ pub mod org_pages;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
+pub mod reviews;
 pub mod sign_in;
 pub mod teams;
 pub mod trusted_publishing;
@@ -87,8 +88,8 @@ pub fn unpublish_routes() -> ApiRoutes {
     OpenApiRouter::new().routes(routes!(plugins::unpublish::unpublish_version))
 }
 
-/// API keys, plugin owners, invitations, teams, the audit log and analytics: what
-/// the `keys` function serves.
+/// API keys, plugin owners, invitations, teams, the audit log, analytics and
+/// reviews: what the `keys` function serves.
 pub fn key_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(keys::create_key, keys::list_keys))
@@ -115,6 +116,12 @@ pub fn key_routes() -> ApiRoutes {
         ))
         .routes(routes!(trusted_publishing::remove_trusted_publisher))
         .routes(routes!(trusted_publishing::lock_to_trusted_publishing))
+        .routes(routes!(reviews::list_reviews))
+        .routes(routes!(reviews::get_review))
+        .routes(routes!(reviews::review_schema))
+        .routes(routes!(reviews::review_bundle))
+        .routes(routes!(reviews::approve_review))
+        .routes(routes!(reviews::reject_review))
 }
 
 /// Signing in and out, the account pages and the org catalog's pages: what the

@@ -96,6 +96,7 @@ impl Functions {
             // No relay unless a test serves one on loopback.
             mail: None,
             download_retention: registry_core::downloads::Retention::default(),
+            review: registry_core::review::ReviewPolicy::default(),
         };
         let mut config = config;
         configure(&mut config);

@@ -45,7 +45,8 @@ pub struct TestApp {
     pub registry: Arc<Registry>,
     pub builder: Arc<IndexBuilder>,
     pub clock: Arc<ManualClock>,
-    pub data: TempDir,
+    pub data: Arc<TempDir>,
+    config: ServerConfig,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -145,7 +146,39 @@ impl TestApp {
             registry,
             builder,
             clock,
-            data,
+            data: Arc::new(data),
+            config,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// A second node over the same stores and clock, with `configure` applied to
+    /// this one's settings: what a registry restarted with other settings is.
+    pub async fn spawn_beside(&self, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = self.config.clone();
+        config.public_url = base.clone();
+        configure(&mut config);
+        let opened = open_registry(&config, self.clock.clone())
+            .await
+            .expect("open registry");
+        let (registry, builder) = (Arc::clone(&opened.registry), Arc::clone(&opened.builder));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(serve(opened, listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            admin_key: self.admin_key.clone(),
+            client: reqwest::Client::new(),
+            registry,
+            builder,
+            clock: Arc::clone(&self.clock),
+            data: Arc::clone(&self.data),
+            config,
             shutdown: Some(tx),
         }
     }

@@ -24,6 +24,7 @@ mod pages;
 mod publish;
 mod rate_limits;
 mod read;
+mod reviews;
 mod sign_in;
 mod snapshots;
 mod trusted_publishing;

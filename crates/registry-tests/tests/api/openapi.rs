@@ -32,6 +32,7 @@ fn sample(parameter: &str) -> &'static str {
         "publisher_id" => "tp_0123456789abcdef",
         "instance_id" => "github-1",
         "provider" => "oidc",
+        "review_id" => "github@1.2.0",
         other => panic!("no sample for the path parameter {{{other}}}: add one"),
     }
 }

@@ -25,7 +25,7 @@ async fn app_trusting(issuer: &CiIssuer) -> TestApp {
     .await
 }
 
-fn now(app: &TestApp) -> i64 {
+pub(crate) fn now(app: &TestApp) -> i64 {
     app.clock.now().unix_seconds()
 }
 
@@ -39,7 +39,7 @@ fn github_publisher(job: &GithubJob) -> Value {
     })
 }
 
-async fn register(app: &TestApp, owner: &Person, slug: &str, job: &GithubJob) -> Value {
+pub(crate) async fn register(app: &TestApp, owner: &Person, slug: &str, job: &GithubJob) -> Value {
     ok_json(
         call(
             app,
@@ -65,7 +65,7 @@ async fn exchange(app: &TestApp, token: &str) -> reqwest::Response {
     .await
 }
 
-async fn publish_token(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn publish_token(app: &TestApp, token: &str) -> Value {
     ok_json(exchange(app, token).await, StatusCode::OK).await
 }
 

@@ -37,7 +37,7 @@ async fn quarantine_is_conditional_and_reads_back(catalog: Arc<dyn CatalogStore>
     let record = sample_version(s.as_str(), "1.0.0");
     let owner = PrincipalId::from_stored("prn_owner");
     catalog
-        .create_plugin(&s, &owner, &record, &LatestSummary::of(&record))
+        .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)))
         .await
         .expect("create");
     let before = catalog.plugin(&s).await.expect("read").expect("there");
@@ -119,7 +119,7 @@ async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix:
         async move {
             let owner = PrincipalId::from_stored(format!("prn_{i}"));
             catalog
-                .create_plugin(&s, &owner, &record, &LatestSummary::of(&record))
+                .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)))
                 .await
         }
     })
@@ -159,7 +159,7 @@ pub(super) async fn create_plugin_at(
             s,
             &PrincipalId::from_stored("prn_owner"),
             &first,
-            &LatestSummary::of(&first),
+            Some(&LatestSummary::of(&first)),
         )
         .await
         .unwrap();
@@ -171,7 +171,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
     let owner = PrincipalId::from_stored("prn_owner");
     let first = sample_version(s.as_str(), "1.0.0");
     catalog
-        .create_plugin(&s, &owner, &first, &LatestSummary::of(&first))
+        .create_plugin(&s, &owner, &first, Some(&LatestSummary::of(&first)))
         .await
         .expect("create");
     let before = catalog.plugin(&s).await.unwrap().unwrap();
@@ -182,7 +182,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             &s,
             before.revision + 7,
             &second,
-            &LatestSummary::of(&second),
+            Some(&LatestSummary::of(&second)),
         )
         .await;
     assert_eq!(
@@ -191,7 +191,12 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
         "a stale revision is refused"
     );
     let again = catalog
-        .add_version(&s, before.revision, &first, &LatestSummary::of(&first))
+        .add_version(
+            &s,
+            before.revision,
+            &first,
+            Some(&LatestSummary::of(&first)),
+        )
         .await;
     assert_eq!(
         conflict(again),
@@ -207,7 +212,12 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
 
     let revision_before = catalog.catalog_revision().await.unwrap();
     catalog
-        .add_version(&s, before.revision, &second, &LatestSummary::of(&second))
+        .add_version(
+            &s,
+            before.revision,
+            &second,
+            Some(&LatestSummary::of(&second)),
+        )
         .await
         .expect("add");
     let after = catalog.plugin(&s).await.unwrap().unwrap();
@@ -240,7 +250,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             &slug(&format!("{prefix}-absent")),
             1,
             &second,
-            &LatestSummary::of(&second),
+            Some(&LatestSummary::of(&second)),
         )
         .await;
     assert_eq!(
@@ -259,7 +269,7 @@ async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefi
         async move {
             let record = sample_version(s.as_str(), &format!("2.0.{i}"));
             catalog
-                .add_version(&s, revision, &record, &LatestSummary::of(&record))
+                .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
                 .await
         }
     })
@@ -366,7 +376,12 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
         let plugin = catalog.plugin(&s).await.unwrap().unwrap();
         let record = sample_version(s.as_str(), version);
         catalog
-            .add_version(&s, plugin.revision, &record, &LatestSummary::of(&record))
+            .add_version(
+                &s,
+                plugin.revision,
+                &record,
+                Some(&LatestSummary::of(&record)),
+            )
             .await
             .expect("add");
     }
@@ -452,7 +467,7 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), "1.1.0");
         catalog
-            .add_version(&s, revision, &record, &LatestSummary::of(&record))
+            .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
             .await
             .unwrap();
     }
@@ -517,7 +532,7 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), version);
         catalog
-            .add_version(&s, revision, &record, &LatestSummary::of(&record))
+            .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
             .await
             .unwrap();
     }
@@ -596,7 +611,7 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
     let first = slug(&format!("{prefix}-look-alike"));
     let record = sample_version(first.as_str(), "1.0.0");
     catalog
-        .create_plugin(&first, &owner, &record, &LatestSummary::of(&record))
+        .create_plugin(&first, &owner, &record, Some(&LatestSummary::of(&record)))
         .await
         .unwrap();
     assert_eq!(
@@ -609,7 +624,7 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
     assert_eq!(
         conflict(
             catalog
-                .create_plugin(&alike, &owner, &record, &LatestSummary::of(&record))
+                .create_plugin(&alike, &owner, &record, Some(&LatestSummary::of(&record)))
                 .await
         ),
         Conflict::Confusable,
@@ -642,7 +657,7 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
                     &spelled,
                     &PrincipalId::from_stored(format!("prn_{i}")),
                     &record,
-                    &LatestSummary::of(&record),
+                    Some(&LatestSummary::of(&record)),
                 )
                 .await
         }

@@ -116,7 +116,7 @@ impl CatalogStore for FailingCatalog {
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         self.check()?;
         self.inner.create_plugin(slug, owner, first, latest).await
@@ -126,7 +126,7 @@ impl CatalogStore for FailingCatalog {
         slug: &Slug,
         expected: u64,
         record: &VersionRecord,
-        latest: &LatestSummary,
+        latest: Option<&LatestSummary>,
     ) -> Result<(), StorageError> {
         self.check()?;
         self.inner.add_version(slug, expected, record, latest).await
@@ -144,6 +144,14 @@ impl CatalogStore for FailingCatalog {
             .change_version(slug, expected, version, change, latest, at)
             .await
     }
+    async fn versions_pending_review(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>, StorageError> {
+        self.check()?;
+        self.inner.versions_pending_review(limit).await
+    }
+
     async fn set_plugin_quarantine(
         &self,
         slug: &Slug,

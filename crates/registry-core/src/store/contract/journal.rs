@@ -29,18 +29,18 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
     let owner = PrincipalId::from_stored("prn_owner");
     let first = sample_version("journal-a", "1.0.0");
     catalog
-        .create_plugin(&a, &owner, &first, &LatestSummary::of(&first))
+        .create_plugin(&a, &owner, &first, Some(&LatestSummary::of(&first)))
         .await
         .unwrap();
     let other = sample_version("journal-b", "1.0.0");
     catalog
-        .create_plugin(&b, &owner, &other, &LatestSummary::of(&other))
+        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)))
         .await
         .unwrap();
     let second = sample_version("journal-a", "1.1.0");
     let revision = catalog.plugin(&a).await.unwrap().unwrap().revision;
     catalog
-        .add_version(&a, revision, &second, &LatestSummary::of(&second))
+        .add_version(&a, revision, &second, Some(&LatestSummary::of(&second)))
         .await
         .unwrap();
     assert_eq!(
@@ -67,12 +67,12 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
             &a,
             revision,
             &sample_version("journal-a", "1.2.0"),
-            &LatestSummary::of(&second),
+            Some(&LatestSummary::of(&second)),
         )
         .await;
     let _ = conflict(stale);
     let exists = catalog
-        .create_plugin(&b, &owner, &other, &LatestSummary::of(&other))
+        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)))
         .await;
     let _ = conflict(exists);
     assert_eq!(

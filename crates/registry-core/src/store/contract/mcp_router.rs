@@ -42,7 +42,7 @@ async fn published(catalog: &Arc<dyn CatalogStore>, raw: &str) -> Slug {
             &slug,
             &PrincipalId::from_stored("prn_owner"),
             &record,
-            &LatestSummary::of(&record),
+            Some(&LatestSummary::of(&record)),
         )
         .await
         .expect("create plugin");

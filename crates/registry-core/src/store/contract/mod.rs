@@ -170,6 +170,7 @@ pub fn sample_version(slug: &str, version: &str) -> VersionRecord {
         deprecated: None,
         unpublished_at: None,
         quarantined: None,
+        review: None,
     }
 }
 

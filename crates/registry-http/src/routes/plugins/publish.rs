@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use registry_core::RegistryError;
-use registry_core::api::plugins::{PublishResponse, UpdateResponse};
+use registry_core::api::plugins::{PendingReviewResponse, PublishResponse, UpdateResponse};
 use registry_core::artifact::ZIP_CONTENT_TYPE;
 use registry_core::bundle::MAX_BUNDLE_BYTES;
 use registry_core::manifest::{DocumentFormat, MAX_SCHEMA_DOCUMENT_BYTES};
@@ -71,6 +71,7 @@ async fn read_publish_body(
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
         (status = 201, description = "Published", body = PublishResponse),
+        (status = 202, description = "Submitted: the registry requires review, and the version waits for a reviewer (`Location`: the review)", body = PendingReviewResponse),
         (status = 400, description = "Malformed document or bundle"),
         (status = 403, description = "Slug owned by another principal, or key lacks publish"),
         (status = 409, description = "Version already used (`version_exists`), or a new slug too like an existing plugin's (`slug_confusable`)"),
@@ -92,6 +93,9 @@ pub async fn publish_plugin(
     let caller = caller.required()?;
     let body = read_publish_body(&headers, body, params).await?;
     let published = state.registry.publish_version(caller, body).await?;
+    if published.pending_review {
+        return Ok(pending_review_response(&published));
+    }
     let mut response = json_response(
         StatusCode::CREATED,
         &PublishResponse {
@@ -115,6 +119,7 @@ pub async fn publish_plugin(
         content(("application/json"), ("application/yaml"), ("application/zip"))),
     responses(
         (status = 200, description = "Updated", body = UpdateResponse),
+        (status = 202, description = "Submitted: the registry requires review, and the version waits for a reviewer (`Location`: the review)", body = PendingReviewResponse),
         (status = 400, description = "Malformed document or bundle"),
         (status = 403, description = "The plugin is owned by another principal, or the key lacks publish"),
         (status = 404, description = "No such plugin"),
@@ -140,6 +145,9 @@ pub async fn update_plugin(
         Slug::parse(&slug).map_err(|_| RegistryError::PluginNotFound { slug: slug.clone() })?;
     let body = read_publish_body(&headers, body, params).await?;
     let published = state.registry.update_plugin(caller, &slug, body).await?;
+    if published.pending_review {
+        return Ok(pending_review_response(&published));
+    }
     let mut response = json_response(
         StatusCode::OK,
         &UpdateResponse {
@@ -170,4 +178,23 @@ fn set_published_headers(response: &mut Response, published: &Published) {
     {
         headers.insert(header::ETAG, etag);
     }
+}
+
+/// 202 for a version held for review, with the review's address as `Location`.
+fn pending_review_response(published: &Published) -> Response {
+    let mut response = json_response(
+        StatusCode::ACCEPTED,
+        &PendingReviewResponse {
+            status: "pending_review".to_owned(),
+            slug: published.slug.to_string(),
+            version: published.version.to_string(),
+            review_id: format!("{}@{}", published.slug, published.version),
+            review_url: published.url.clone(),
+        },
+        true,
+    );
+    if let Ok(location) = HeaderValue::from_str(&published.url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }

@@ -1670,16 +1670,28 @@ fn a_publish_held_for_review_says_so_and_installs_once_approved() {
         refused.stdout
     );
 
-    let approved = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "-X", "POST", "-H"])
-        .arg(format!("Authorization: Bearer {}", registry.admin_key()))
-        .arg(format!("{review}/approve"))
-        .output()
-        .unwrap();
+    let queue = admin.run(&["review", "list"]).ok();
     assert!(
-        approved.status.success(),
+        queue
+            .stdout
+            .starts_with("weather@1.0.0  pending  submitted "),
         "{}",
-        String::from_utf8_lossy(&approved.stdout)
+        queue.stdout
+    );
+    assert!(queue.stdout.contains("(a new plugin)"), "{}", queue.stdout);
+    let shown = admin.run(&["review", "show", "weather@1.0.0"]).ok();
+    assert!(
+        shown.stdout.contains(&format!("{review}/schema")),
+        "{}",
+        shown.stdout
+    );
+    let approved = admin.run(&["review", "approve", "weather@1.0.0"]).ok();
+    assert_eq!(
+        approved.stdout.trim(),
+        format!(
+            "Approved weather@1.0.0: published at {}/plugins/weather",
+            registry.base
+        )
     );
     user.run(&["plugin", "install", "weather"]).ok();
 
@@ -1690,4 +1702,16 @@ fn a_publish_held_for_review_says_so_and_installs_once_approved() {
         .json();
     assert_eq!(report["status"], "pending_review");
     assert_eq!(report["visible"], false);
+    let unsaid = admin.run(&["review", "reject", "weather@1.1.0", "--comment", " "]);
+    assert_ne!(unsaid.code, 0, "a rejection says why");
+    admin
+        .run(&["review", "reject", "weather@1.1.0", "--comment", "no tests"])
+        .ok();
+    let mine = admin.run(&["review", "list", "--plugin", "weather"]).ok();
+    assert!(
+        mine.stdout.contains("weather@1.1.0  rejected"),
+        "{}",
+        mine.stdout
+    );
+    assert!(mine.stdout.contains(": no tests"), "{}", mine.stdout);
 }

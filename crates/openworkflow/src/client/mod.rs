@@ -39,6 +39,7 @@ mod owners;
 mod progress;
 mod reports;
 mod retry;
+mod reviews;
 mod trusted_publishing;
 
 pub use api_key::ApiKey;

@@ -18,6 +18,7 @@ mod owners;
 mod plugin;
 mod publishers;
 mod reports;
+mod reviews;
 mod stats;
 
 use crate::progress::ProgressBars;
@@ -29,6 +30,7 @@ use mcp_router::{RouterCommand, router};
 use owners::{TeamCommand, team};
 use plugin::{PluginCommand, canonical, list, plugin, validate};
 use reports::{ReportCommand, report};
+use reviews::{ReviewCommand, review};
 
 /// Install, validate, publish and verify OpenWorkflow plugins.
 ///
@@ -67,6 +69,10 @@ enum Group {
     /// Reports of plugins: list and resolve them, quarantine what is harmful (an admin key).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Versions held for review: list, show, approve and reject them (a key with
+    /// the `review` scope; owners list and show their own).
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// The MCP router: register running plugin instances and read routing tables
     /// (a key with the `router` scope).
     #[command(subcommand)]
@@ -136,6 +142,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         Group::Team(command) => team(command, &Context::load(registry, out)?, out).await,
         Group::Audit(page) => audit(None, page, &Context::load(registry, out)?, out).await,
         Group::Report(command) => report(command, &Context::load(registry, out)?, out).await,
+        Group::Review(command) => review(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),

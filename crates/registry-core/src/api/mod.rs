@@ -16,6 +16,7 @@ pub mod mcp_router;
 pub mod moderation;
 pub mod owners;
 pub mod plugins;
+pub mod reviews;
 pub mod trusted_publishing;
 
 pub use crate::search::{SearchHit, SearchPage};

@@ -30,6 +30,9 @@ pub use crate::api::analytics::{
     ClientShare, Granularity, PeriodDownloads, PeriodInstances, PluginAnalytics, RegistryAnalytics,
     RegistryDay, RegistryWeek, TopPlugin, VersionDownloads,
 };
+pub use crate::api::reviews::{
+    ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView, ReviewedArtifact,
+};
 pub use account_deletion::DeletedAccount;
 pub use analytics::{AnalyticsQuery, MAX_PERIODS};
 pub use audit::{AuditEntry, AuditLog, AuditQuery};
@@ -53,7 +56,6 @@ pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgPageAccess, OrgReader, Org
 pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners, QuarantineNotice};
 pub use publish::{PublishBody, Published};
 pub use read::{Download, PluginDetails};
-pub use review::{ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView, ReviewedArtifact};
 pub use sign_in::{
     DEFAULT_RETURN_TO, ProviderChoice, SessionCaller, SignInParts, SignedIn, StartedSignIn,
     safe_return_to,

@@ -6,96 +6,20 @@
 //! publication time, and so the unpublish window) and moves the latest. The
 //! index then renders it exactly as a publish would.
 
-use serde::Serialize;
-
 use super::contention::RaceRetry;
+use super::notices::notices_note;
 use super::{Download, Registry, latest_version};
+use crate::account::EmailAddress;
+use crate::api::reviews::{
+    ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView, ReviewedArtifact,
+};
 use crate::audit::{AuditAction, AuditDetail, AuditSubject};
-use crate::auth::{Caller, PrincipalId, Scope};
+use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
-use crate::manifest::Manifest;
+use crate::notice::Notice;
 use crate::review::{MAX_REVIEW_COMMENT, MAX_REVIEW_PAGE, ReviewId, ReviewState};
 use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, VersionChange, VersionRecord};
-use crate::timestamp::Timestamp;
-
-/// An artifact of a version under review, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ReviewedArtifact {
-    /// Its SHA-256, hex.
-    pub sha256: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Where reviewers and owners fetch it (never cached, never counted).
-    pub url: String,
-}
-
-/// What a reviewer decided, with why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ReviewDecisionView {
-    /// `rejected`.
-    pub state: String,
-    /// The reviewer.
-    #[schema(value_type = String)]
-    pub decided_by: PrincipalId,
-    /// When.
-    #[schema(value_type = String)]
-    pub decided_at: Timestamp,
-    /// Why.
-    pub comment: String,
-}
-
-/// A version under review, as reviewers and the plugin's owners see it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ReviewView {
-    /// `slug@version`.
-    pub id: String,
-    /// The plugin.
-    pub slug: String,
-    /// The version submitted.
-    pub version: String,
-    /// `pending` or `rejected`.
-    pub state: String,
-    /// When it was submitted.
-    #[schema(value_type = String)]
-    pub submitted_at: Timestamp,
-    /// Who submitted it.
-    #[schema(value_type = String)]
-    pub submitted_by: PrincipalId,
-    /// The version readers see today, if any (what this one would follow).
-    pub current_version: Option<String>,
-    /// The validated manifest: every field passed the publish checks.
-    #[schema(value_type = Object)]
-    pub manifest: Manifest,
-    /// The schema document exactly as submitted.
-    pub schema: ReviewedArtifact,
-    /// The bundle, when submitted as one (its ZIP passed the bundle checks).
-    pub bundle: Option<ReviewedArtifact>,
-    /// The rejection, once rejected.
-    pub decision: Option<ReviewDecisionView>,
-}
-
-/// The answer to an approval or a rejection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ReviewOutcome {
-    /// `slug@version`.
-    pub id: String,
-    /// `approved` or `rejected`.
-    pub state: String,
-    /// The plugin's URL (approved versions are readable there now).
-    pub url: String,
-    /// ETag of the approved version's details, when the index was built in
-    /// process.
-    #[serde(skip)]
-    pub details_etag: Option<String>,
-}
-
-/// `GET /reviews`.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ReviewList {
-    /// The reviews, the longest waiting first.
-    pub reviews: Vec<ReviewView>,
-}
 
 impl Registry {
     /// Whether `caller` may decide reviews.
@@ -293,17 +217,7 @@ impl Registry {
         id: &str,
         comment: Option<&str>,
     ) -> Result<ReviewOutcome, RegistryError> {
-        let caller = Self::require_reviewer(caller)?;
-        let comment = review_comment(comment, false)?;
-        let id = self.decide(caller, id, true, comment.clone()).await?;
-        tracing::info!(review = %id, principal = %caller.principal, "approved");
-        let details_etag = self.notify_changed(&id.slug, Some(&id.version)).await;
-        Ok(ReviewOutcome {
-            url: format!("{}/plugins/{}", self.config.public_url, id.slug),
-            id: id.to_string(),
-            state: "approved".to_owned(),
-            details_etag,
-        })
+        self.review_decision(caller, id, true, comment).await
     }
 
     /// Rejects a pending version: its version string stays taken, and its owners
@@ -314,15 +228,35 @@ impl Registry {
         id: &str,
         comment: Option<&str>,
     ) -> Result<ReviewOutcome, RegistryError> {
+        self.review_decision(caller, id, false, comment).await
+    }
+
+    async fn review_decision(
+        &self,
+        caller: Option<&Caller>,
+        id: &str,
+        approve: bool,
+        comment: Option<&str>,
+    ) -> Result<ReviewOutcome, RegistryError> {
         let caller = Self::require_reviewer(caller)?;
-        let comment = review_comment(comment, true)?;
-        let id = self.decide(caller, id, false, comment).await?;
-        tracing::info!(review = %id, principal = %caller.principal, "rejected");
+        // A rejection says why: its owners read it.
+        let comment = review_comment(comment, !approve)?;
+        let id = self.decide(caller, id, approve, comment).await?;
+        let state = if approve { "approved" } else { "rejected" };
+        tracing::info!(review = %id, principal = %caller.principal, state, "review decided");
+        let (url, details_etag) = if approve {
+            (
+                format!("{}/plugins/{}", self.config.public_url, id.slug),
+                self.notify_changed(&id.slug, Some(&id.version)).await,
+            )
+        } else {
+            (format!("{}/reviews/{id}", self.config.public_url), None)
+        };
         Ok(ReviewOutcome {
-            url: format!("{}/reviews/{id}", self.config.public_url),
             id: id.to_string(),
-            state: "rejected".to_owned(),
-            details_etag: None,
+            state: state.to_owned(),
+            url,
+            details_etag,
         })
     }
 
@@ -393,8 +327,26 @@ impl Registry {
                 .await
             {
                 Ok(()) => {
+                    // The owners hear of the decision; the notices' outcome goes
+                    // to the audit log with the comment.
+                    let owners = self.owner_roster(&plugin.head()).await?;
+                    let told = self
+                        .tell_owners(&owners, |to| {
+                            decision_notice(
+                                to,
+                                &id,
+                                approve,
+                                comment.as_deref(),
+                                &self.config.public_url,
+                            )
+                        })
+                        .await;
+                    let told = notices_note(told);
                     let detail = AuditDetail {
-                        note: comment,
+                        note: Some(match &comment {
+                            Some(comment) => format!("{comment} ({told})"),
+                            None => told,
+                        }),
                         ..AuditDetail::version(&id.version)
                     };
                     let action = if approve {
@@ -435,6 +387,51 @@ fn review_comment(raw: Option<&str>, required: bool) -> Result<Option<String>, R
             "comment",
             format!("at most {MAX_REVIEW_COMMENT} characters"),
         )),
+        // It reaches owners' mailboxes and terminals: lines, but no control codes.
+        Some(c) if c.chars().any(|ch| ch.is_control() && ch != '\n') => {
+            Err(RegistryError::invalid_field(
+                "comment",
+                "no control characters (line breaks are fine)".to_owned(),
+            ))
+        }
         other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// The message each owner gets when a reviewer decides on `id`.
+fn decision_notice(
+    to: EmailAddress,
+    id: &ReviewId,
+    approved: bool,
+    comment: Option<&str>,
+    public_url: &str,
+) -> Notice {
+    let ReviewId { slug, version } = id;
+    let said = comment.map_or_else(String::new, |c| format!("\nThe reviewer wrote:\n\n  {c}\n"));
+    let (subject, what) = if approved {
+        (
+            format!("{slug} {version} was approved and published"),
+            format!(
+                "A reviewer approved {slug} {version}: it is published now, at {public_url}/plugins/{slug}\n"
+            ),
+        )
+    } else {
+        (
+            format!("{slug} {version} was rejected in review"),
+            format!(
+                "A reviewer rejected {slug} {version}; it will not be published. Its version \
+                 string stays taken, so publish the fix as a new version.\n"
+            ),
+        )
+    };
+    Notice {
+        to,
+        subject,
+        body: format!(
+            "{what}{said}\nThe review: {public_url}/reviews/{id}\n\
+             \n\
+             You get this message because you own {slug} on {public_url}, yourself or \
+             through a team.\n"
+        ),
     }
 }

@@ -10,6 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use registry_core::api::reviews::ReviewDecisionRequest;
 use registry_core::registry::{ReviewList, ReviewOutcome, ReviewView};
 use serde::Deserialize;
 
@@ -27,16 +28,6 @@ pub struct ReviewListParams {
     /// Only this plugin's reviews, pending and rejected (its owners may ask);
     /// without it, every pending review (reviewers only).
     plugin: Option<String>,
-}
-
-/// A reviewer's decision.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewDecisionRequest {
-    /// Why: optional for an approval, required for a rejection (the owners read
-    /// it); at most 2000 characters.
-    #[serde(default)]
-    pub comment: Option<String>,
 }
 
 /// Versions under review, the longest waiting first.
@@ -159,12 +150,48 @@ pub async fn review_bundle(
     artifact(&state, caller, &id, true).await
 }
 
-async fn decision(headers: &HeaderMap, body: Body) -> Result<ReviewDecisionRequest, ApiError> {
+/// A decision from its request: the outcome, with the approved version's
+/// address (or the review's) as `Location` and its details' ETag when known.
+async fn decide(
+    state: &AppState,
+    caller: MaybeCaller,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
     let bytes = read_limited(headers, body, MAX_DECISION_BODY).await?;
-    if bytes.is_empty() {
-        return Ok(ReviewDecisionRequest::default());
+    let request = if bytes.is_empty() {
+        ReviewDecisionRequest::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let comment = request.comment.as_deref();
+    let outcome = if approve {
+        state
+            .registry
+            .approve_review(Some(caller), id, comment)
+            .await?
+    } else {
+        state
+            .registry
+            .reject_review(Some(caller), id, comment)
+            .await?
+    };
+    let mut response = json_response(StatusCode::OK, &outcome, true);
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&outcome.url) {
+        headers.insert(header::LOCATION, location);
     }
-    parse_json(&bytes)
+    if let Some(etag) = outcome
+        .details_etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(response)
 }
 
 /// Approves a pending version: it is published now, as a publish would.
@@ -194,25 +221,7 @@ pub async fn approve_review(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = caller.required()?;
-    let request = decision(&headers, body).await?;
-    let outcome = state
-        .registry
-        .approve_review(Some(caller), &id, request.comment.as_deref())
-        .await?;
-    let mut response = json_response(StatusCode::OK, &outcome, true);
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&outcome.url) {
-        headers.insert(header::LOCATION, location);
-    }
-    if let Some(etag) = outcome
-        .details_etag
-        .as_deref()
-        .and_then(|e| HeaderValue::from_str(e).ok())
-    {
-        headers.insert(header::ETAG, etag);
-    }
-    Ok(response)
+    decide(&state, caller, &id, &headers, body, true).await
 }
 
 /// Rejects a pending version, saying why; its version string stays taken.
@@ -222,7 +231,7 @@ pub async fn approve_review(
     params(("review_id" = String, Path, description = "slug@version")),
     request_body = ReviewDecisionRequest,
     responses(
-        (status = 200, description = "Rejected", body = ReviewOutcome),
+        (status = 200, description = "Rejected (`Location`: the review)", body = ReviewOutcome),
         (status = 400, description = "Not JSON"),
         (status = 401, description = "No key or session"),
         (status = 403, description = "No `review` scope"),
@@ -242,11 +251,5 @@ pub async fn reject_review(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = caller.required()?;
-    let request = decision(&headers, body).await?;
-    let outcome = state
-        .registry
-        .reject_review(Some(caller), &id, request.comment.as_deref())
-        .await?;
-    Ok(json_response(StatusCode::OK, &outcome, true))
+    decide(&state, caller, &id, &headers, body, false).await
 }

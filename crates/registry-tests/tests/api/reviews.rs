@@ -458,3 +458,94 @@ async fn trusted_publishing_may_skip_review_while_keys_wait() {
         "2.0.0"
     );
 }
+
+#[tokio::test]
+async fn owners_read_each_decision_in_their_mail() {
+    use crate::oidc_issuer::TestIssuer;
+    use crate::sign_in::{Browser, oidc_settings};
+    use registry_testkit::smtp::SmtpServer;
+
+    let (people, relay) = (TestIssuer::start().await, SmtpServer::start());
+    let (sign_in, smtp_url) = (oidc_settings(&people), relay.url.clone());
+    let app = TestApp::spawn_configured(move |config| {
+        config.review.required = true;
+        config.sign_in.oidc = Some(sign_in);
+        config.mail = Some(openworkflow_registry::MailSettings {
+            smtp_url,
+            from: "OpenWorkflow Registry <registry@example.test>".to_owned(),
+        });
+    })
+    .await;
+    let mut ada = Browser::new(&app);
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let ada_key = ada.create_key("laptop", "30").await;
+    let reviewer = app.new_principal_key("reviewer", &["review"]).await;
+    submit(&app, &ada_key, "mailed", "1.0.0").await;
+    submit(&app, &ada_key, "mailed", "1.1.0").await;
+    assert!(relay.messages().is_empty(), "a submission mails nobody");
+
+    expect_problem(
+        decide(
+            &app,
+            &reviewer,
+            "mailed@1.1.0",
+            "reject",
+            json!({"comment": "bad\u{1b}[31m"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let rejected = decide(
+        &app,
+        &reviewer,
+        "mailed@1.1.0",
+        "reject",
+        json!({"comment": "it asks for a password in plain text"}),
+    )
+    .await;
+    assert_eq!(rejected.status(), StatusCode::OK);
+    let approved = decide(&app, &reviewer, "mailed@1.0.0", "approve", json!({})).await;
+    assert_eq!(approved.status(), StatusCode::OK);
+
+    let mails = relay.messages();
+    let subjects: Vec<&str> = mails.iter().filter_map(|m| m.header("subject")).collect();
+    assert_eq!(
+        subjects,
+        [
+            "mailed 1.1.0 was rejected in review",
+            "mailed 1.0.0 was approved and published"
+        ]
+    );
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.header("to") == Some("ada@example.test"))
+    );
+    assert!(
+        mails[0]
+            .body
+            .contains("it asks for a password in plain text")
+            && mails[0]
+                .body
+                .contains(&format!("{}/reviews/mailed@1.1.0", app.base)),
+        "{}",
+        mails[0].body
+    );
+    let log = ok_json(
+        app.get_with_key("/plugins/mailed/audit", &ada_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let rejection = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "version_rejected")
+        .unwrap();
+    assert_eq!(
+        rejection["detail"]["note"],
+        "it asks for a password in plain text (owners told by e-mail: 1 sent, 0 without a verified address, 0 failed)"
+    );
+}

@@ -29,6 +29,7 @@ pub async fn catalog_contract(
     version_records_page_through_every_version(Arc::clone(&catalog), prefix).await;
     head_and_highest_live_version_agree_with_the_plugin(Arc::clone(&catalog), prefix).await;
     quarantine_is_conditional_and_reads_back(Arc::clone(&catalog), prefix).await;
+    pending_versions_are_listed_until_decided(Arc::clone(&catalog), prefix).await;
     confusable_slugs_are_refused_under_races(catalog, prefix).await;
 }
 
@@ -675,4 +676,106 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
             "{spelled}"
         );
     }
+}
+
+/// Versions waiting for review are listed, the longest waiting first, until a
+/// decision rewrites them; a decision changes only the review's fields.
+async fn pending_versions_are_listed_until_decided(catalog: Arc<dyn CatalogStore>, prefix: &str) {
+    use crate::review::ReviewState;
+    use crate::store::{VersionChange, VersionRecord};
+
+    let pending = |slug: &Slug, version: &str, submitted: &str| VersionRecord {
+        review: Some(ReviewState::Pending {
+            submitted_at: at(submitted),
+        }),
+        ..sample_version(slug.as_str(), version)
+    };
+    let ours = |records: Vec<VersionRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .filter(|r| {
+                r.manifest
+                    .slug
+                    .as_str()
+                    .starts_with(&format!("{prefix}-held"))
+            })
+            .map(|r| format!("{}@{}", r.manifest.slug, r.version))
+            .collect()
+    };
+    let owner = PrincipalId::from_stored("prn_owner");
+    let (live, fresh) = (
+        slug(&format!("{prefix}-held-live")),
+        slug(&format!("{prefix}-held-new")),
+    );
+    let first = sample_version(live.as_str(), "1.0.0");
+    catalog
+        .create_plugin(&live, &owner, &first, Some(&LatestSummary::of(&first)))
+        .await
+        .unwrap();
+    let update = pending(&live, "1.1.0", "2026-04-02T00:00:00Z");
+    let revision = catalog.plugin(&live).await.unwrap().unwrap().revision;
+    catalog
+        .add_version(&live, revision, &update, Some(&LatestSummary::of(&first)))
+        .await
+        .unwrap();
+    // A plugin whose only version waits has no latest.
+    let new = pending(&fresh, "0.1.0", "2026-04-01T00:00:00Z");
+    catalog
+        .create_plugin(&fresh, &owner, &new, None)
+        .await
+        .unwrap();
+    assert_eq!(catalog.plugin(&fresh).await.unwrap().unwrap().latest, None);
+    assert_eq!(
+        ours(catalog.versions_pending_review(100).await.unwrap()),
+        [format!("{fresh}@0.1.0"), format!("{live}@1.1.0")],
+        "the longest waiting first"
+    );
+    assert_eq!(
+        catalog.versions_pending_review(1).await.unwrap().len(),
+        1,
+        "at most the limit"
+    );
+
+    let approved_at = at("2026-04-03T00:00:00Z");
+    let revision = catalog.plugin(&live).await.unwrap().unwrap().revision;
+    let version = PluginVersion::parse("1.1.0").unwrap();
+    catalog
+        .change_version(
+            &live,
+            revision,
+            &version,
+            &VersionChange::Approve(approved_at),
+            Some(&LatestSummary::of(&update)),
+            approved_at,
+        )
+        .await
+        .unwrap();
+    let rejected = ReviewState::Rejected {
+        submitted_at: at("2026-04-01T00:00:00Z"),
+        decided_by: PrincipalId::from_stored("prn_reviewer"),
+        decided_at: approved_at,
+        comment: "no".into(),
+    };
+    let revision = catalog.plugin(&fresh).await.unwrap().unwrap().revision;
+    catalog
+        .change_version(
+            &fresh,
+            revision,
+            &PluginVersion::parse("0.1.0").unwrap(),
+            &VersionChange::Reject(rejected.clone()),
+            None,
+            approved_at,
+        )
+        .await
+        .unwrap();
+    assert!(ours(catalog.versions_pending_review(100).await.unwrap()).is_empty());
+    let record = catalog.version(&live, &version).await.unwrap().unwrap();
+    assert_eq!(
+        (record.review, record.published_at),
+        (None, approved_at),
+        "approval starts the version's life"
+    );
+    let plugin = catalog.plugin(&fresh).await.unwrap().unwrap();
+    assert_eq!(plugin.versions[0].review, Some(rejected));
+    assert_eq!(plugin.latest, None);
 }

@@ -1,0 +1,96 @@
+//! The review API's bodies: `GET /reviews`, `GET /reviews/{id}` and the
+//! decisions `POST /reviews/{id}/approve|reject`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::PrincipalId;
+use crate::manifest::Manifest;
+use crate::timestamp::Timestamp;
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecisionRequest {
+    /// Why: optional for an approval, required for a rejection (the owners read
+    /// it); at most 2000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// An artifact of a version under review, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewedArtifact {
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Where reviewers and owners fetch it (never cached, never counted).
+    pub url: String,
+}
+
+/// What a reviewer decided, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewDecisionView {
+    /// `rejected`.
+    pub state: String,
+    /// The reviewer.
+    #[schema(value_type = String)]
+    pub decided_by: PrincipalId,
+    /// When.
+    #[schema(value_type = String)]
+    pub decided_at: Timestamp,
+    /// Why.
+    pub comment: String,
+}
+
+/// A version under review, as reviewers and the plugin's owners see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    /// `slug@version`.
+    pub id: String,
+    /// The plugin.
+    pub slug: String,
+    /// The version submitted.
+    pub version: String,
+    /// `pending` or `rejected`.
+    pub state: String,
+    /// When it was submitted.
+    #[schema(value_type = String)]
+    pub submitted_at: Timestamp,
+    /// Who submitted it.
+    #[schema(value_type = String)]
+    pub submitted_by: PrincipalId,
+    /// The version readers see today, if any (what this one would follow).
+    pub current_version: Option<String>,
+    /// The validated manifest: every field passed the publish checks.
+    #[schema(value_type = Object)]
+    pub manifest: Manifest,
+    /// The schema document exactly as submitted.
+    pub schema: ReviewedArtifact,
+    /// The bundle, when submitted as one (its ZIP passed the bundle checks).
+    pub bundle: Option<ReviewedArtifact>,
+    /// The rejection, once rejected.
+    pub decision: Option<ReviewDecisionView>,
+}
+
+/// The answer to an approval or a rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewOutcome {
+    /// `slug@version`.
+    pub id: String,
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// The plugin's URL (approved versions are readable there now).
+    pub url: String,
+    /// ETag of the approved version's details, when the index was built in
+    /// process.
+    #[serde(skip)]
+    pub details_etag: Option<String>,
+}
+
+/// `GET /reviews`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewList {
+    /// The reviews, the longest waiting first.
+    pub reviews: Vec<ReviewView>,
+}

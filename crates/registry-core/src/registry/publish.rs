@@ -80,8 +80,8 @@ enum Mode<'a> {
     Update(&'a Slug),
 }
 
-/// Versions published (new plugins included).
-const PUBLISHES_TOTAL: &str = "registry_publishes_total";
+/// Versions published (new plugins included; a reviewed version when approved).
+pub(super) const PUBLISHES_TOTAL: &str = "registry_publishes_total";
 
 impl Registry {
     /// Publishes a version: creates the plugin (owned by the caller's principal) if
@@ -242,8 +242,12 @@ impl Registry {
             };
             match result {
                 Ok(()) => {
-                    tracing::info!(%slug, %version, principal = %caller.principal, "published");
-                    metrics::counter!(PUBLISHES_TOTAL).increment(1);
+                    if pending_review {
+                        tracing::info!(%slug, %version, principal = %caller.principal, "submitted for review");
+                    } else {
+                        tracing::info!(%slug, %version, principal = %caller.principal, "published");
+                        metrics::counter!(PUBLISHES_TOTAL).increment(1);
+                    }
                     let action = match mode {
                         _ if pending_review => AuditAction::VersionSubmittedForReview,
                         Mode::Publish => AuditAction::VersionPublished,

@@ -6,6 +6,8 @@
 //! publication time, and so the unpublish window) and moves the latest. The
 //! index then renders it exactly as a publish would.
 
+use std::collections::BTreeMap;
+
 use super::contention::RaceRetry;
 use super::notices::notices_note;
 use super::{Download, Registry, latest_version};
@@ -20,6 +22,7 @@ use crate::notice::Notice;
 use crate::review::{MAX_REVIEW_COMMENT, MAX_REVIEW_PAGE, ReviewId, ReviewState};
 use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, VersionChange, VersionRecord};
+use crate::version::PluginVersion;
 
 impl Registry {
     /// Whether `caller` may decide reviews.
@@ -67,9 +70,10 @@ impl Registry {
         Ok((id, plugin, record))
     }
 
-    fn review_view(&self, plugin: &PluginRecord, record: VersionRecord) -> ReviewView {
+    /// The view of `record`, a version of a plugin whose readers see `current`.
+    fn review_view(&self, current: Option<&PluginVersion>, record: VersionRecord) -> ReviewView {
         let id = ReviewId {
-            slug: plugin.slug.clone(),
+            slug: record.manifest.slug.clone(),
             version: record.version.clone(),
         };
         let base = format!("{}/reviews/{id}", self.config.public_url);
@@ -81,7 +85,7 @@ impl Registry {
         let review = record.review.clone();
         ReviewView {
             id: id.to_string(),
-            slug: plugin.slug.to_string(),
+            slug: id.slug.to_string(),
             version: record.version.to_string(),
             state: review
                 .as_ref()
@@ -91,7 +95,7 @@ impl Registry {
                 .as_ref()
                 .map_or(record.published_at, ReviewState::submitted_at),
             submitted_by: record.published_by.clone(),
-            current_version: latest_version(&plugin.versions).map(|v| v.version.to_string()),
+            current_version: current.map(PluginVersion::to_string),
             schema: artifact(&record.schema, "schema"),
             bundle: record.bundle.as_ref().map(|b| artifact(b, "bundle")),
             decision: match review {
@@ -122,16 +126,21 @@ impl Registry {
         let Some(raw) = plugin else {
             Self::require_reviewer(caller)?;
             let mut reviews = Vec::new();
+            // Each plugin's row once, for the version its readers see today.
+            let mut current: BTreeMap<Slug, Option<PluginVersion>> = BTreeMap::new();
             for record in self
                 .catalog
                 .versions_pending_review(MAX_REVIEW_PAGE)
                 .await?
             {
-                // Its plugin, for the version readers see today.
-                let Some(plugin) = self.catalog.plugin(&record.manifest.slug).await? else {
-                    continue;
-                };
-                reviews.push(self.review_view(&plugin, record));
+                let slug = &record.manifest.slug;
+                if !current.contains_key(slug) {
+                    let head = self.catalog.plugin_head(slug).await?;
+                    let latest = head.and_then(|h| h.latest).map(|l| l.version);
+                    current.insert(slug.clone(), latest);
+                }
+                let latest = current.get(slug).cloned().flatten();
+                reviews.push(self.review_view(latest.as_ref(), record));
             }
             return Ok(ReviewList { reviews });
         };
@@ -156,10 +165,11 @@ impl Registry {
                 });
             }
         }
+        let current = latest_version(&plugin.versions).map(|v| v.version.clone());
         let mut reviews: Vec<ReviewView> = records
             .into_iter()
             .filter(|record| record.review.is_some())
-            .map(|record| self.review_view(&plugin, record))
+            .map(|record| self.review_view(current.as_ref(), record))
             .collect();
         reviews.sort_by(|a, b| a.submitted_at.cmp(&b.submitted_at).then(a.id.cmp(&b.id)));
         Ok(ReviewList { reviews })
@@ -172,7 +182,8 @@ impl Registry {
         id: &str,
     ) -> Result<ReviewView, RegistryError> {
         let (_, plugin, record) = self.reviewed_version(caller, id).await?;
-        Ok(self.review_view(&plugin, record))
+        let current = latest_version(&plugin.versions).map(|v| v.version.clone());
+        Ok(self.review_view(current.as_ref(), record))
     }
 
     /// The schema or bundle of a version under review, for its reviewers and
@@ -245,6 +256,7 @@ impl Registry {
         let state = if approve { "approved" } else { "rejected" };
         tracing::info!(review = %id, principal = %caller.principal, state, "review decided");
         let (url, details_etag) = if approve {
+            metrics::counter!(super::publish::PUBLISHES_TOTAL).increment(1);
             (
                 format!("{}/plugins/{}", self.config.public_url, id.slug),
                 self.notify_changed(&id.slug, Some(&id.version)).await,

@@ -179,6 +179,29 @@ pub struct CatalogRow {
     pub uploaded_at: Timestamp,
     /// When its enablement last changed.
     pub updated_at: Timestamp,
+    /// Its review, while it waits for one (an org that requires review) or after
+    /// a rejection; such a row is in no list and no read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::review::ReviewState>,
+}
+
+impl CatalogRow {
+    /// Applies a reviewer's decision (`None`: approved) to a row waiting for
+    /// one; a row not waiting is refused with [`Conflict::RevisionChanged`].
+    pub fn decide_review(
+        &mut self,
+        decision: Option<&crate::review::ReviewState>,
+    ) -> Result<(), crate::store::Conflict> {
+        if !self
+            .review
+            .as_ref()
+            .is_some_and(crate::review::ReviewState::is_pending)
+        {
+            return Err(crate::store::Conflict::RevisionChanged);
+        }
+        self.review = decision.cloned();
+        Ok(())
+    }
 }
 
 /// An org's own choice about one system row.

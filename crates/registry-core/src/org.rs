@@ -38,6 +38,10 @@ pub enum Permission {
     /// Upload, enable and disable in an org's catalog (with membership).
     #[serde(rename = "cadence:org:plugins:write")]
     OrgPluginsWrite,
+    /// Approve and reject uploads held for review in an org's catalog (with
+    /// membership; grants reading too).
+    #[serde(rename = "cadence:org:plugins:review")]
+    OrgPluginsReview,
     /// Platform administrator: the system catalog, orgs, members and permissions.
     #[serde(rename = "sys_admin")]
     SysAdmin,
@@ -45,9 +49,10 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 3] = [
+    pub const ALL: [Permission; 4] = [
         Permission::OrgPluginsRead,
         Permission::OrgPluginsWrite,
+        Permission::OrgPluginsReview,
         Permission::SysAdmin,
     ];
 
@@ -56,6 +61,7 @@ impl Permission {
         match self {
             Self::OrgPluginsRead => "cadence:org:plugins:read",
             Self::OrgPluginsWrite => "cadence:org:plugins:write",
+            Self::OrgPluginsReview => "cadence:org:plugins:review",
             Self::SysAdmin => "sys_admin",
         }
     }
@@ -67,7 +73,7 @@ impl Permission {
             .find(|p| p.as_str() == raw)
             .ok_or_else(|| {
                 format!(
-                    "unknown permission {raw:?}; expected cadence:org:plugins:read, cadence:org:plugins:write or sys_admin"
+                    "unknown permission {raw:?}; expected cadence:org:plugins:read, cadence:org:plugins:write, cadence:org:plugins:review or sys_admin"
                 )
             })
     }
@@ -138,6 +144,10 @@ pub struct Org {
     pub name: String,
     /// When it was created.
     pub created_at: Timestamp,
+    /// Whether each upload to its catalog waits for a reviewer (`false`: live at
+    /// once, as before review existed).
+    #[serde(default)]
+    pub review_required: bool,
 }
 
 /// One principal's membership of an org.

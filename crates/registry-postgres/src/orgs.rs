@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
@@ -46,6 +47,37 @@ impl OrgStore for PostgresStore {
                 .select_all("SELECT record FROM orgs ORDER BY id", &[])
                 .await?,
         )
+    }
+
+    async fn set_org_review_required(
+        &self,
+        org: &OrgId,
+        required: bool,
+    ) -> Result<(), StorageError> {
+        self.write((org, required), |tx, (org, required)| {
+            Box::pin(async move {
+                let Some(row) = tx
+                    .query_opt(
+                        "SELECT record FROM orgs WHERE id = $1 FOR UPDATE",
+                        &[&org.as_str()],
+                    )
+                    .await
+                    .map_err(backend)?
+                else {
+                    return Err(StorageError::Conflict(Conflict::Missing));
+                };
+                let mut stored: Org = from_json("org", row.get(0))?;
+                stored.review_required = *required;
+                tx.execute(
+                    "UPDATE orgs SET record = $2 WHERE id = $1",
+                    &[&org.as_str(), &to_json(&stored)?],
+                )
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn add_member(&self, membership: &Membership) -> Result<(), StorageError> {
@@ -276,6 +308,39 @@ impl OrgCatalogStore for PostgresStore {
             &[&id.as_str(), &enabled, &at.to_string()],
             Conflict::Missing,
         )
+        .await
+    }
+
+    async fn decide_row_review(
+        &self,
+        id: &CatalogPluginId,
+        decision: Option<&ReviewState>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.write((id, decision, at), |tx, (id, decision, at)| {
+            Box::pin(async move {
+                let Some(found) = tx
+                    .query_opt(
+                        "SELECT record, enabled, updated_at FROM catalog_rows WHERE plugin_id = $1 FOR UPDATE",
+                        &[&id.as_str()],
+                    )
+                    .await
+                    .map_err(backend)?
+                else {
+                    return Err(StorageError::Conflict(Conflict::Missing));
+                };
+                let mut row = catalog_row(&found)?;
+                row.decide_review(*decision).map_err(StorageError::Conflict)?;
+                row.updated_at = *at;
+                tx.execute(
+                    "UPDATE catalog_rows SET record = $2, updated_at = $3 WHERE plugin_id = $1",
+                    &[&id.as_str(), &to_json(&row)?, &at.to_string()],
+                )
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
         .await
     }
 

@@ -11,6 +11,7 @@ use crate::{backend, corrupt, from_json, to_json};
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
 use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
@@ -56,6 +57,35 @@ impl OrgStore for SqliteStore {
                 r.get::<_, String>(0)
             })?;
             raws.iter().map(|raw| from_json("org", raw)).collect()
+        })
+        .await
+    }
+
+    async fn set_org_review_required(
+        &self,
+        org: &OrgId,
+        required: bool,
+    ) -> Result<(), StorageError> {
+        let id = org.to_string();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let raw: Option<String> = tx
+                .query_row("SELECT record FROM orgs WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let Some(raw) = raw else {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            };
+            let mut org: Org = from_json("org", &raw)?;
+            org.review_required = required;
+            tx.execute(
+                "UPDATE orgs SET record = ?2 WHERE id = ?1",
+                params![id, to_json(&org)?],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }
@@ -354,6 +384,42 @@ impl OrgCatalogStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Missing));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn decide_row_review(
+        &self,
+        id: &CatalogPluginId,
+        decision: Option<&ReviewState>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let (id, decision) = (id.to_string(), decision.cloned());
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let found = tx
+                .query_row(
+                    &format!("SELECT {ROW_COLUMNS} FROM catalog_rows WHERE plugin_id = ?1"),
+                    [&id],
+                    read_row,
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((raw, enabled, updated_at)) = found else {
+                return Err(StorageError::Conflict(Conflict::Missing));
+            };
+            let mut row = catalog_row(&raw, enabled, &updated_at)?;
+            row.decide_review(decision.as_ref())
+                .map_err(StorageError::Conflict)?;
+            row.updated_at = at;
+            tx.execute(
+                "UPDATE catalog_rows SET record = ?2, updated_at = ?3 WHERE plugin_id = ?1",
+                params![id, to_json(&row)?, at.to_string()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }

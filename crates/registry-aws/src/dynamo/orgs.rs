@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
 use registry_core::timestamp::Timestamp;
@@ -120,6 +121,32 @@ impl OrgStore for DynamoStore {
             .iter()
             .map(|item| from_json("org", get_s(item, "record")?))
             .collect()
+    }
+
+    async fn set_org_review_required(
+        &self,
+        org: &OrgId,
+        required: bool,
+    ) -> Result<(), StorageError> {
+        let key = ItemKey::org(org);
+        let Some(item) = self.get(&key.pk, &key.sk).await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        let before = get_s(&item, "record")?.to_owned();
+        let mut stored: Org = from_json("org", &before)?;
+        stored.review_required = required;
+        // Written only over the record it read: the org item holds nothing else
+        // that changes, so a race is another policy change, and the last wins.
+        let result = self
+            .update_item_at(&key.pk, &key.sk)
+            .update_expression("SET #record = :record")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":record", s(to_json(&stored)?))
+            .send()
+            .await;
+        conditional(result, Conflict::Missing)
     }
 
     async fn add_member(&self, membership: &Membership) -> Result<(), StorageError> {
@@ -319,6 +346,39 @@ impl OrgCatalogStore for DynamoStore {
             .send()
             .await;
         conditional(result, Conflict::Missing)
+    }
+
+    async fn decide_row_review(
+        &self,
+        id: &CatalogPluginId,
+        decision: Option<&ReviewState>,
+        at: Timestamp,
+    ) -> Result<(), StorageError> {
+        let pointer_key = ItemKey::catalog_row_pointer(id);
+        let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        let (pk, sk) = (get_s(&pointer, "row_pk")?, get_s(&pointer, "row_sk")?);
+        let Some(item) = self.get(pk, sk).await? else {
+            return Err(StorageError::Conflict(Conflict::Missing));
+        };
+        let before = get_s(&item, "record")?.to_owned();
+        let mut row = catalog_row(&item)?;
+        row.decide_review(decision)
+            .map_err(StorageError::Conflict)?;
+        // Conditional on the record read: a decision made meanwhile changed it.
+        let result = self
+            .update_item_at(pk, sk)
+            .update_expression("SET #record = :record, #updated = :at")
+            .condition_expression("#record = :before")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_values(":record", s(to_json(&row)?))
+            .expression_attribute_values(":before", s(before))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await;
+        conditional(result, Conflict::RevisionChanged)
     }
 
     async fn org_enablements(

@@ -94,3 +94,46 @@ pub struct ReviewList {
     /// The reviews, the longest waiting first.
     pub reviews: Vec<ReviewView>,
 }
+
+/// An upload to an org's catalog held for review, as the org's reviewers and
+/// writers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrgReviewView {
+    /// The catalog row (`plg_...`).
+    #[schema(value_type = String)]
+    pub plugin_id: crate::catalog::CatalogPluginId,
+    /// The plugin's id (its manifest slug).
+    pub pid: String,
+    /// The version uploaded.
+    pub version: String,
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// `pending` or `rejected`.
+    pub state: String,
+    /// When it was uploaded.
+    #[schema(value_type = String)]
+    pub submitted_at: Timestamp,
+    /// Who uploaded it.
+    #[schema(value_type = String)]
+    pub submitted_by: PrincipalId,
+    /// The rejection, once rejected.
+    pub decision: Option<ReviewDecisionView>,
+}
+
+/// `GET /api/orgs/{org_id}/reviews`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrgReviewList {
+    /// The org's uploads under review, the longest waiting first.
+    pub reviews: Vec<OrgReviewView>,
+}
+
+/// `PUT /api/orgs/{org_id}/review-policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgReviewPolicy {
+    /// `none` (uploads are live at once) or `required` (each waits for a member
+    /// with `cadence:org:plugins:review`).
+    pub review: String,
+}

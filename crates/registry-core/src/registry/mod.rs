@@ -13,6 +13,7 @@ mod mcp_router;
 mod moderation;
 mod notices;
 mod org_catalog;
+mod org_review;
 mod orgs;
 mod owners;
 mod publish;

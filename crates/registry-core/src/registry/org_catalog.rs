@@ -20,6 +20,7 @@ use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope, CatalogSource, O
 use crate::checksum::Sha256Digest;
 use crate::error::RegistryError;
 use crate::manifest::empty_settings_schema;
+use crate::review::ReviewState;
 use crate::slug::Slug;
 use crate::store::{Conflict, StorageError};
 use crate::timestamp::Timestamp;
@@ -117,6 +118,9 @@ pub struct CatalogUploaded {
     pub plugin: CatalogPlugin,
     /// `false` when the same ZIP was already there (a retried upload).
     pub created: bool,
+    /// Whether the row waits for the org's reviewers (shown in no list until
+    /// approved).
+    pub pending_review: bool,
 }
 
 /// Filters of the catalog list.
@@ -351,7 +355,11 @@ impl Registry {
             uploaded_by: writer.principal.clone(),
             uploaded_at: now,
             updated_at: now,
+            review: None,
         };
+        if self.org_upload_held(&scope, &writer.principal).await? {
+            row.review = Some(ReviewState::Pending { submitted_at: now });
+        }
         for _ in 0..ID_ATTEMPTS {
             match stores.catalog.insert_row(&row).await {
                 Ok(()) => {
@@ -362,6 +370,7 @@ impl Registry {
                     return Ok(CatalogUploaded {
                         plugin: CatalogPlugin::of(&row, row.enabled, row.updated_at),
                         created: true,
+                        pending_review: row.review.is_some(),
                     });
                 }
                 Err(StorageError::Conflict(Conflict::AlreadyExists)) => {
@@ -390,8 +399,10 @@ impl Registry {
             catalog.rows(&CatalogScope::System),
             catalog.org_enablements(org),
         )?;
+        // An upload under review (or rejected) is in no list and no read.
         let mut rows: Vec<Visible> = own
             .into_iter()
+            .filter(|row| row.review.is_none())
             .map(|row| Visible {
                 enabled: row.enabled,
                 at: row.updated_at,
@@ -485,7 +496,11 @@ impl Registry {
             detail: format!("no plugin with plugin_id '{plugin_id}' in this catalog"),
         };
         let id = CatalogPluginId::parse(plugin_id).ok_or_else(not_found)?;
-        let row = catalog.row(&id).await?.ok_or_else(not_found)?;
+        let row = catalog
+            .row(&id)
+            .await?
+            .filter(|row| row.review.is_none())
+            .ok_or_else(not_found)?;
         let now = self.clock.now();
         let (effective, at) = match (&writer.scope, &row.scope) {
             (CatalogScope::Org(mine), CatalogScope::Org(owner)) if mine == owner => {
@@ -577,6 +592,7 @@ fn existing_upload(
     Ok(CatalogUploaded {
         plugin: CatalogPlugin::of(&existing, existing.enabled, existing.updated_at),
         created: false,
+        pending_review: existing.review.is_some(),
     })
 }
 

@@ -209,7 +209,7 @@ impl Registry {
     }
 
     /// [`Self::org_context`] with the caller's permissions already read.
-    async fn org_context_with(
+    pub(super) async fn org_context_with(
         &self,
         caller: &Caller,
         org: &str,
@@ -247,7 +247,10 @@ impl Registry {
     }
 
     /// Platform administration needs an `admin` key of a `sys_admin` principal.
-    async fn require_platform_admin(&self, caller: Option<&Caller>) -> Result<(), RegistryError> {
+    pub(super) async fn require_platform_admin(
+        &self,
+        caller: Option<&Caller>,
+    ) -> Result<(), RegistryError> {
         let caller = require_scope(caller, Scope::Admin)?;
         self.require_permission(caller, Permission::SysAdmin).await
     }
@@ -281,6 +284,7 @@ impl Registry {
             id: id.clone(),
             name: name.to_owned(),
             created_at: self.clock.now(),
+            review_required: false,
         };
         match self.org_stores()?.orgs.create_org(&org).await {
             Err(StorageError::Conflict(Conflict::AlreadyExists)) => Err(RegistryError::OrgExists {
@@ -312,7 +316,7 @@ impl Registry {
     }
 
     /// The org named by `raw`, which must exist.
-    async fn existing_org(&self, raw: &str) -> Result<Org, RegistryError> {
+    pub(super) async fn existing_org(&self, raw: &str) -> Result<Org, RegistryError> {
         let not_found = || RegistryError::OrgNotFound {
             org: raw.to_owned(),
         };
@@ -484,7 +488,9 @@ fn field_error(
 
 /// Whether the permissions `held` grant `needed`: the write permission grants
 /// reading too.
-fn grants(held: &BTreeSet<Permission>, needed: Permission) -> bool {
+pub(super) fn grants(held: &BTreeSet<Permission>, needed: Permission) -> bool {
     held.contains(&needed)
-        || (needed == Permission::OrgPluginsRead && held.contains(&Permission::OrgPluginsWrite))
+        || (needed == Permission::OrgPluginsRead
+            && (held.contains(&Permission::OrgPluginsWrite)
+                || held.contains(&Permission::OrgPluginsReview)))
 }

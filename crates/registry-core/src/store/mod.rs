@@ -846,6 +846,14 @@ pub trait OrgStore: Send + Sync {
     /// Every org, in id order.
     async fn list_orgs(&self) -> Result<Vec<Org>, StorageError>;
 
+    /// Sets whether uploads to an org's catalog wait for a reviewer;
+    /// [`Conflict::Missing`] if there is no such org.
+    async fn set_org_review_required(
+        &self,
+        org: &OrgId,
+        required: bool,
+    ) -> Result<(), StorageError>;
+
     /// Adds a member; adding one already there changes nothing and succeeds.
     async fn add_member(&self, membership: &Membership) -> Result<(), StorageError>;
 
@@ -911,6 +919,17 @@ pub trait OrgCatalogStore: Send + Sync {
         &self,
         id: &CatalogPluginId,
         enabled: bool,
+        at: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// Decides a row waiting for review: `None` approves it, a rejection keeps
+    /// it hidden; either way `updated_at` becomes `at`. [`Conflict::Missing`] if
+    /// there is no such row, [`Conflict::RevisionChanged`] if it is not waiting
+    /// (decided already); nothing is written then.
+    async fn decide_row_review(
+        &self,
+        id: &CatalogPluginId,
+        decision: Option<&ReviewState>,
         at: Timestamp,
     ) -> Result<(), StorageError>;
 

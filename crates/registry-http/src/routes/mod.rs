@@ -10,6 +10,7 @@ pub mod meta;
 pub mod moderation;
 pub mod org_catalog;
 pub mod org_pages;
+pub mod org_reviews;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
@@ -167,6 +168,10 @@ pub fn org_catalog_routes() -> ApiRoutes {
         ))
         .routes(routes!(org_catalog::org_plugin_versions))
         .routes(routes!(org_catalog::org_plugin_settings_schema))
+        .routes(routes!(org_reviews::set_org_review_policy))
+        .routes(routes!(org_reviews::list_org_reviews))
+        .routes(routes!(org_reviews::approve_org_review))
+        .routes(routes!(org_reviews::reject_org_review))
         .routes(routes!(org_catalog::list_system_plugins))
         .routes(routes!(org_catalog::upload_system_plugin))
         .routes(routes!(

@@ -228,6 +228,7 @@ pub async fn org_plugin_settings_schema(
         content(("multipart/form-data"), ("application/zip"))),
     responses(
         (status = 201, description = "Uploaded and discovered", body = CatalogPlugin),
+        (status = 202, description = "Uploaded, and held for the org's reviewers: in no list until approved", body = CatalogPlugin),
         (status = 200, description = "The same ZIP was already uploaded", body = CatalogPlugin),
         (status = 400, description = "Not a .zip name, not a ZIP, unsafe or malformed archive, no manifest"),
         (status = 403, description = "Missing cadence:org:plugins:write, or not a member"),
@@ -321,7 +322,9 @@ async fn upload(
         }
     };
     let uploaded = state.registry.upload_catalog_plugin(writer, body).await?;
-    let status = if uploaded.created {
+    let status = if uploaded.pending_review {
+        StatusCode::ACCEPTED
+    } else if uploaded.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK

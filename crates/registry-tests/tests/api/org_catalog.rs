@@ -1626,3 +1626,202 @@ async fn the_org_catalog_pages_show_a_member_what_the_api_shows_under_the_same_g
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_org_that_requires_review_shows_an_upload_only_once_its_reviewer_approves() {
+    let w = World::new().await;
+    let policy = |key: &str, review: &str| {
+        let (key, body) = (key.to_owned(), json!({ "review": review }));
+        let w = &w;
+        async move {
+            w.call(
+                Method::PUT,
+                "/api/orgs/acme/review-policy",
+                Some(&key),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        policy(&w.acme_writer.key, "required").await.status(),
+        StatusCode::FORBIDDEN,
+        "only platform admins set it"
+    );
+    expect_problem(
+        policy(&w.app.admin_key, "sometimes").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let set = policy(&w.app.admin_key, "required").await;
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(
+        set.json::<Value>().await.unwrap(),
+        json!({"review": "required"})
+    );
+    let reviewer = member(
+        &w.app,
+        "acme-reviewer",
+        &["read"],
+        &["cadence:org:plugins:review"],
+        &["acme"],
+    )
+    .await;
+
+    let held = w
+        .upload(
+            "/api/orgs/acme/plugins/upload",
+            &w.acme_writer.key,
+            Some("plugin.zip"),
+            &plugin_zip("held-tool", "1.0.0", ""),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED, "held for review");
+    let row: Value = held.json().await.unwrap();
+    let plugin_id = row["plugin_id"].as_str().unwrap().to_owned();
+    assert!(
+        w.listed("acme", &w.acme_reader.key, "").await.is_empty(),
+        "in no list until approved"
+    );
+    assert_eq!(
+        w.call(
+            Method::GET,
+            "/api/orgs/acme/plugins/held-tool/versions",
+            Some(&w.acme_reader.key),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        w.set_enabled("acme", &row["plugin_id"], &w.acme_writer.key, true)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "nor enabled behind the reviewers' back"
+    );
+    // The same version again is the same upload, still held.
+    let again = w
+        .upload(
+            "/api/orgs/acme/plugins/upload",
+            &w.acme_writer.key,
+            Some("plugin.zip"),
+            &plugin_zip("held-tool", "1.0.0", ""),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+
+    // Reviewers and writers list it; a reader does not; another org's do not.
+    for key in [&reviewer.key, &w.acme_writer.key] {
+        let list = w.json_ok("/api/orgs/acme/reviews", key).await;
+        assert_eq!(list["reviews"][0]["plugin_id"], plugin_id.as_str());
+        assert_eq!(list["reviews"][0]["state"], "pending");
+    }
+    assert_eq!(
+        w.call(
+            Method::GET,
+            "/api/orgs/acme/reviews",
+            Some(&w.acme_reader.key),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let decide = |key: &str, verb: &str, body: Value| {
+        let (key, path) = (
+            key.to_owned(),
+            format!("/api/orgs/acme/reviews/{plugin_id}/{verb}"),
+        );
+        let w = &w;
+        async move { w.call(Method::POST, &path, Some(&key), Some(body)).await }
+    };
+    assert_eq!(
+        decide(&w.acme_writer.key, "approve", json!({}))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a writer does not approve"
+    );
+    assert_eq!(
+        w.call(
+            Method::POST,
+            &format!("/api/orgs/globex/reviews/{plugin_id}/approve"),
+            Some(&w.app.admin_key),
+            Some(json!({}))
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND,
+        "an upload is decided in its own org"
+    );
+    let approved = decide(&reviewer.key, "approve", json!({})).await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    assert_eq!(approved.json::<Value>().await.unwrap()["state"], "approved");
+    assert_eq!(
+        w.listed("acme", &w.acme_reader.key, "").await,
+        ["org:held-tool@1.0.0:on"]
+    );
+    expect_problem(
+        decide(&reviewer.key, "reject", json!({"comment": "late"})).await,
+        StatusCode::CONFLICT,
+        "review_decided",
+    )
+    .await;
+
+    // A rejection says why and keeps the version taken; reviewers' own uploads
+    // and other orgs' are not held.
+    let second = w
+        .upload(
+            "/api/orgs/acme/plugins/upload",
+            &w.acme_writer.key,
+            Some("plugin.zip"),
+            &plugin_zip("held-tool", "1.1.0", ""),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::ACCEPTED);
+    let second_id = second.json::<Value>().await.unwrap()["plugin_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reject = |body: Value| {
+        let path = format!("/api/orgs/acme/reviews/{second_id}/reject");
+        let (w, key) = (&w, reviewer.key.clone());
+        async move { w.call(Method::POST, &path, Some(&key), Some(body)).await }
+    };
+    expect_problem(
+        reject(json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        reject(json!({"comment": "it phones home"})).await.status(),
+        StatusCode::OK
+    );
+    let list = w
+        .json_ok("/api/orgs/acme/reviews", &w.acme_writer.key)
+        .await;
+    let rejected = &list["reviews"][0];
+    assert_eq!(rejected["state"], "rejected");
+    assert_eq!(rejected["decision"]["comment"], "it phones home");
+    assert_eq!(
+        w.listed("acme", &w.acme_reader.key, "").await,
+        ["org:held-tool@1.0.0:on"],
+        "a rejected upload is never shown"
+    );
+    assert_eq!(
+        w.upload(
+            "/api/orgs/globex/plugins/upload",
+            &w.globex_writer.key,
+            Some("plugin.zip"),
+            &plugin_zip("globex-tool", "1.0.0", ""),
+        )
+        .await
+        .status(),
+        StatusCode::CREATED,
+        "another org's policy is its own"
+    );
+}

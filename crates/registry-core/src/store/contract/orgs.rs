@@ -38,6 +38,7 @@ pub fn sample_catalog_row(scope: &CatalogScope, pid: &str, version: &str) -> Cat
         enabled: true,
         uploaded_by: PrincipalId::from_stored("prn_uploader"),
         uploaded_at: at("2026-01-01T00:00:00Z"),
+        review: None,
         updated_at: at("2026-01-01T00:00:00Z"),
         pid,
         version,
@@ -50,6 +51,7 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         id: OrgId::parse(&format!("{prefix}-acme")).unwrap(),
         name: "Acme".into(),
         created_at: at("2026-01-01T00:00:00Z"),
+        review_required: false,
     };
     exactly_one_wins(
         |_| {
@@ -67,6 +69,7 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         id: OrgId::parse(&format!("{prefix}-aardvark")).unwrap(),
         name: "A".into(),
         created_at: org.created_at,
+        review_required: false,
     };
     store.create_org(&before).await.unwrap();
     let listed: Vec<_> = store
@@ -83,6 +86,22 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
             .rev()
             .collect::<Vec<_>>(),
         "orgs are listed in id order"
+    );
+
+    // The review policy changes that flag alone.
+    store.set_org_review_required(&org.id, true).await.unwrap();
+    assert_eq!(
+        store.org(&org.id).await.unwrap(),
+        Some(Org {
+            review_required: true,
+            ..org.clone()
+        })
+    );
+    store.set_org_review_required(&org.id, false).await.unwrap();
+    assert_eq!(store.org(&org.id).await.unwrap(), Some(org.clone()));
+    assert_eq!(
+        conflict(store.set_org_review_required(&other, true).await),
+        Conflict::Missing
     );
 
     let alice = PrincipalId::from_stored(format!("prn_{prefix}_alice"));
@@ -188,6 +207,7 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
 
 /// Runs every org-catalog check; org ids are prefixed with `prefix`.
 pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix: &str) {
+    held_rows_are_decided_once(Arc::clone(&store), prefix).await;
     let org = OrgId::parse(&format!("{prefix}-acme")).unwrap();
     let scope = CatalogScope::Org(org.clone());
     let first = sample_catalog_row(&scope, "web-search", "1.9.0");
@@ -304,5 +324,90 @@ pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix:
     assert!(
         store.org_enablements(&other_id).await.unwrap().is_empty(),
         "choices are per org"
+    );
+}
+
+/// A row held for review is decided once: approval clears its review, a
+/// rejection keeps it, and a second decision (or one on a row never held) is
+/// refused without a write.
+async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &str) {
+    use crate::review::ReviewState;
+
+    let scope = CatalogScope::Org(OrgId::parse(&format!("{prefix}-held")).unwrap());
+    let submitted_at = at("2026-02-01T00:00:00Z");
+    let held = |pid: &str| CatalogRow {
+        review: Some(ReviewState::Pending { submitted_at }),
+        ..sample_catalog_row(&scope, pid, "1.0.0")
+    };
+    let (approved, rejected, live) = (
+        held("approve-me"),
+        held("reject-me"),
+        sample_catalog_row(&scope, "live", "1.0.0"),
+    );
+    for row in [&approved, &rejected, &live] {
+        store.insert_row(row).await.unwrap();
+    }
+    assert_eq!(
+        store.row(&approved.plugin_id).await.unwrap(),
+        Some(approved.clone())
+    );
+    let decided_at = at("2026-02-02T00:00:00Z");
+    store
+        .decide_row_review(&approved.plugin_id, None, decided_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.row(&approved.plugin_id).await.unwrap(),
+        Some(CatalogRow {
+            review: None,
+            updated_at: decided_at,
+            ..approved.clone()
+        })
+    );
+    let rejection = ReviewState::Rejected {
+        submitted_at,
+        decided_by: PrincipalId::from_stored("prn_reviewer"),
+        decided_at,
+        comment: "no".into(),
+    };
+    store
+        .decide_row_review(&rejected.plugin_id, Some(&rejection), decided_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .row(&rejected.plugin_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .review,
+        Some(rejection.clone())
+    );
+    for decided in [&approved, &rejected, &live] {
+        assert_eq!(
+            conflict(
+                store
+                    .decide_row_review(&decided.plugin_id, None, decided_at)
+                    .await
+            ),
+            Conflict::RevisionChanged,
+            "{} is not waiting",
+            decided.pid
+        );
+    }
+    assert_eq!(
+        store
+            .row(&rejected.plugin_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .review,
+        Some(rejection),
+        "a refused decision writes nothing"
+    );
+    let unknown = CatalogPluginId::generate().unwrap();
+    assert_eq!(
+        conflict(store.decide_row_review(&unknown, None, decided_at).await),
+        Conflict::Missing
     );
 }

@@ -1,0 +1,272 @@
+//! Review in an org's catalog: an org that requires it holds each upload (from
+//! anyone but its own reviewers) until a member with
+//! `cadence:org:plugins:review`, or a platform admin, decides.
+//!
+//! A held upload is a catalog row with a review state: its version is taken at
+//! once (the row's uniqueness decides races), and the org's lists, versions and
+//! settings never show it until it is approved.
+
+use super::{Registry, require_scope};
+use crate::api::reviews::{OrgReviewList, OrgReviewPolicy, OrgReviewView, ReviewDecisionView};
+use crate::audit::{AuditAction, AuditDetail, AuditSubject};
+use crate::auth::{Caller, Scope};
+use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope};
+use crate::error::RegistryError;
+use crate::org::{Org, Permission};
+use crate::review::{MAX_REVIEW_COMMENT, ReviewPolicy, ReviewState};
+use crate::store::{Conflict, StorageError};
+
+impl Registry {
+    /// Sets whether an org's uploads wait for review (platform admins).
+    pub async fn set_org_review_policy(
+        &self,
+        caller: Option<&Caller>,
+        org: &str,
+        policy: &OrgReviewPolicy,
+    ) -> Result<OrgReviewPolicy, RegistryError> {
+        self.require_platform_admin(caller).await?;
+        let required = ReviewPolicy::parse_mode(&policy.review)
+            .map_err(|detail| RegistryError::invalid_field("review", detail))?;
+        let org = self.existing_org(org).await?;
+        match self
+            .org_stores()?
+            .orgs
+            .set_org_review_required(&org.id, required)
+            .await
+        {
+            Err(StorageError::Conflict(Conflict::Missing)) => Err(RegistryError::OrgNotFound {
+                org: org.id.to_string(),
+            }),
+            other => other.map_err(RegistryError::from),
+        }?;
+        tracing::info!(org = %org.id, required, "org review policy set");
+        Ok(OrgReviewPolicy {
+            review: if required { "required" } else { "none" }.to_owned(),
+        })
+    }
+
+    /// Whether an upload by `principal` into `org`'s catalog waits for review.
+    pub(super) async fn org_upload_held(
+        &self,
+        scope: &CatalogScope,
+        principal: &crate::auth::PrincipalId,
+    ) -> Result<bool, RegistryError> {
+        let CatalogScope::Org(org) = scope else {
+            return Ok(false);
+        };
+        let stores = self.org_stores()?;
+        let Some(org) = stores.orgs.org(org).await? else {
+            return Ok(false);
+        };
+        if !org.review_required {
+            return Ok(false);
+        }
+        // Its own reviewers' uploads are theirs to approve: they go through.
+        let held = stores.orgs.permissions(principal).await?;
+        Ok(!(held.contains(&Permission::OrgPluginsReview) || held.contains(&Permission::SysAdmin)))
+    }
+
+    /// The org a caller may review in: a platform admin, or a member holding
+    /// `cadence:org:plugins:review`.
+    async fn org_reviewer(&self, caller: Option<&Caller>, org: &str) -> Result<Org, RegistryError> {
+        let caller = require_scope(caller, Scope::Read)?;
+        let held = self
+            .org_stores()?
+            .orgs
+            .permissions(&caller.principal)
+            .await?;
+        if held.contains(&Permission::SysAdmin) && caller.can(Scope::Admin) {
+            return self.existing_org(org).await;
+        }
+        self.org_context_with(caller, org, Permission::OrgPluginsReview, &held)
+            .await
+    }
+
+    /// An org's uploads under review: for its reviewers, and for its writers
+    /// (who uploaded them).
+    pub async fn list_org_reviews(
+        &self,
+        caller: Option<&Caller>,
+        org: &str,
+    ) -> Result<OrgReviewList, RegistryError> {
+        let scope = match self.org_reviewer(caller, org).await {
+            Ok(org) => CatalogScope::Org(org.id),
+            Err(RegistryError::MissingPermission { .. }) => {
+                self.authorize_org_write(caller, org).await?.scope().clone()
+            }
+            Err(e) => return Err(e),
+        };
+        let mut reviews: Vec<OrgReviewView> = self
+            .org_stores()?
+            .catalog
+            .rows(&scope)
+            .await?
+            .into_iter()
+            .filter_map(org_review_view)
+            .collect();
+        reviews.sort_by(|a, b| {
+            a.submitted_at
+                .cmp(&b.submitted_at)
+                .then(a.plugin_id.cmp(&b.plugin_id))
+        });
+        Ok(OrgReviewList { reviews })
+    }
+
+    /// Approves (`approve`) or rejects an upload held for review in `org`.
+    pub async fn decide_org_review(
+        &self,
+        caller: Option<&Caller>,
+        org: &str,
+        plugin_id: &str,
+        approve: bool,
+        comment: Option<&str>,
+    ) -> Result<OrgReviewView, RegistryError> {
+        let org = self.org_reviewer(caller, org).await?;
+        let caller = require_scope(caller, Scope::Read)?;
+        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        if !approve && comment.is_none() {
+            return Err(RegistryError::invalid_field(
+                "comment",
+                "say why the upload is rejected: its uploader reads it".to_owned(),
+            ));
+        }
+        if let Some(c) = comment
+            && (c.chars().count() > MAX_REVIEW_COMMENT
+                || c.chars().any(|ch| ch.is_control() && ch != '\n'))
+        {
+            return Err(RegistryError::invalid_field(
+                "comment",
+                format!("at most {MAX_REVIEW_COMMENT} characters, no control characters"),
+            ));
+        }
+        let not_found = || RegistryError::CatalogPluginNotFound {
+            detail: format!(
+                "no upload '{plugin_id}' waits for review in org '{}'",
+                org.id
+            ),
+        };
+        let id = CatalogPluginId::parse(plugin_id).ok_or_else(not_found)?;
+        let catalog = &self.org_stores()?.catalog;
+        let row = catalog
+            .row(&id)
+            .await?
+            .filter(|row| row.scope == CatalogScope::Org(org.id.clone()))
+            .ok_or_else(not_found)?;
+        let Some(submitted_at) = row.review.as_ref().map(ReviewState::submitted_at) else {
+            // Live already: approved, or uploaded before the org required review.
+            return Err(RegistryError::ReviewDecided {
+                id: id.to_string(),
+                state: "approved",
+            });
+        };
+        let now = self.clock.now();
+        let decision = (!approve).then(|| ReviewState::Rejected {
+            submitted_at,
+            decided_by: caller.principal.clone(),
+            decided_at: now,
+            comment: comment.unwrap_or_default().to_owned(),
+        });
+        match catalog.decide_row_review(&id, decision.as_ref(), now).await {
+            Ok(()) => {}
+            Err(StorageError::Conflict(Conflict::RevisionChanged)) => {
+                return Err(RegistryError::ReviewDecided {
+                    id: id.to_string(),
+                    state: match &row.review {
+                        Some(ReviewState::Rejected { .. }) => "rejected",
+                        _ => "decided",
+                    },
+                });
+            }
+            Err(StorageError::Conflict(Conflict::Missing)) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        }
+        let action = if approve {
+            AuditAction::VersionApproved
+        } else {
+            AuditAction::VersionRejected
+        };
+        self.record(
+            caller,
+            AuditSubject::Principal(caller.principal.clone()),
+            action,
+            AuditDetail {
+                note: Some(format!(
+                    "org {} catalog: {}@{} ({id}){}",
+                    org.id,
+                    row.pid,
+                    row.version,
+                    comment.map_or_else(String::new, |c| format!(": {c}"))
+                )),
+                ..AuditDetail::version(&row.version)
+            },
+        )
+        .await;
+        tracing::info!(org = %org.id, plugin_id = %id, approve, "org upload decided");
+        let decided = CatalogRow {
+            review: decision,
+            updated_at: now,
+            ..row
+        };
+        Ok(OrgReviewView {
+            state: decided
+                .review
+                .as_ref()
+                .map_or("approved", ReviewState::as_str)
+                .to_owned(),
+            ..org_review_view_of(&decided, submitted_at)
+        })
+    }
+}
+
+/// The review view of a row under review; `None` for a row that is not.
+fn org_review_view(row: CatalogRow) -> Option<OrgReviewView> {
+    let submitted_at = row.review.as_ref()?.submitted_at();
+    Some(org_review_view_of(&row, submitted_at))
+}
+
+fn org_review_view_of(
+    row: &CatalogRow,
+    submitted_at: crate::timestamp::Timestamp,
+) -> OrgReviewView {
+    OrgReviewView {
+        plugin_id: row.plugin_id.clone(),
+        pid: row.pid.to_string(),
+        version: row.version.to_string(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        state: row
+            .review
+            .as_ref()
+            .map_or("approved", ReviewState::as_str)
+            .to_owned(),
+        submitted_at,
+        submitted_by: row.uploaded_by.clone(),
+        decision: match &row.review {
+            Some(ReviewState::Rejected {
+                decided_by,
+                decided_at,
+                comment,
+                ..
+            }) => Some(ReviewDecisionView {
+                state: "rejected".to_owned(),
+                decided_by: decided_by.clone(),
+                decided_at: *decided_at,
+                comment: comment.clone(),
+            }),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::orgs::grants;
+    use super::*;
+
+    #[test]
+    fn the_review_permission_grants_reading_but_not_writing() {
+        let held = [Permission::OrgPluginsReview].into_iter().collect();
+        assert!(grants(&held, Permission::OrgPluginsRead));
+        assert!(!grants(&held, Permission::OrgPluginsWrite));
+    }
+}

@@ -6,14 +6,15 @@
 //! once (the row's uniqueness decides races), and the org's lists, versions and
 //! settings never show it until it is approved.
 
+use super::review::{decision_action, review_comment};
 use super::{Registry, require_scope};
 use crate::api::reviews::{OrgReviewList, OrgReviewPolicy, OrgReviewView, ReviewDecisionView};
-use crate::audit::{AuditAction, AuditDetail, AuditSubject};
+use crate::audit::{AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope};
 use crate::error::RegistryError;
 use crate::org::{Org, Permission};
-use crate::review::{MAX_REVIEW_COMMENT, ReviewPolicy, ReviewState};
+use crate::review::{ReviewPolicy, ReviewState};
 use crate::store::{Conflict, StorageError};
 
 impl Registry {
@@ -123,22 +124,7 @@ impl Registry {
     ) -> Result<OrgReviewView, RegistryError> {
         let org = self.org_reviewer(caller, org).await?;
         let caller = require_scope(caller, Scope::Read)?;
-        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-        if !approve && comment.is_none() {
-            return Err(RegistryError::invalid_field(
-                "comment",
-                "say why the upload is rejected: its uploader reads it".to_owned(),
-            ));
-        }
-        if let Some(c) = comment
-            && (c.chars().count() > MAX_REVIEW_COMMENT
-                || c.chars().any(|ch| ch.is_control() && ch != '\n'))
-        {
-            return Err(RegistryError::invalid_field(
-                "comment",
-                format!("at most {MAX_REVIEW_COMMENT} characters, no control characters"),
-            ));
-        }
+        let comment = review_comment(comment, !approve)?;
         let not_found = || RegistryError::CatalogPluginNotFound {
             detail: format!(
                 "no upload '{plugin_id}' waits for review in org '{}'",
@@ -164,7 +150,7 @@ impl Registry {
             submitted_at,
             decided_by: caller.principal.clone(),
             decided_at: now,
-            comment: comment.unwrap_or_default().to_owned(),
+            comment: comment.clone().unwrap_or_default(),
         });
         match catalog.decide_row_review(&id, decision.as_ref(), now).await {
             Ok(()) => {}
@@ -180,22 +166,19 @@ impl Registry {
             Err(StorageError::Conflict(Conflict::Missing)) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         }
-        let action = if approve {
-            AuditAction::VersionApproved
-        } else {
-            AuditAction::VersionRejected
-        };
         self.record(
             caller,
             AuditSubject::Principal(caller.principal.clone()),
-            action,
+            decision_action(approve),
             AuditDetail {
                 note: Some(format!(
                     "org {} catalog: {}@{} ({id}){}",
                     org.id,
                     row.pid,
                     row.version,
-                    comment.map_or_else(String::new, |c| format!(": {c}"))
+                    comment
+                        .as_deref()
+                        .map_or_else(String::new, |c| format!(": {c}"))
                 )),
                 ..AuditDetail::version(&row.version)
             },

@@ -361,15 +361,10 @@ impl Registry {
                         }),
                         ..AuditDetail::version(&id.version)
                     };
-                    let action = if approve {
-                        AuditAction::VersionApproved
-                    } else {
-                        AuditAction::VersionRejected
-                    };
                     self.record(
                         caller,
                         AuditSubject::Plugin(id.slug.clone()),
-                        action,
+                        decision_action(approve),
                         detail,
                     )
                     .await;
@@ -388,12 +383,15 @@ impl Registry {
 
 /// A reviewer's comment, trimmed and bounded; `required` for a rejection, whose
 /// owners need to know why.
-fn review_comment(raw: Option<&str>, required: bool) -> Result<Option<String>, RegistryError> {
+pub(super) fn review_comment(
+    raw: Option<&str>,
+    required: bool,
+) -> Result<Option<String>, RegistryError> {
     let comment = raw.map(str::trim).filter(|c| !c.is_empty());
     match comment {
         None if required => Err(RegistryError::invalid_field(
             "comment",
-            "say why the version is rejected: its owners read it".to_owned(),
+            "say why it is rejected: whoever submitted it reads it".to_owned(),
         )),
         Some(c) if c.chars().count() > MAX_REVIEW_COMMENT => Err(RegistryError::invalid_field(
             "comment",
@@ -445,5 +443,14 @@ fn decision_notice(
              You get this message because you own {slug} on {public_url}, yourself or \
              through a team.\n"
         ),
+    }
+}
+
+/// What the audit log calls a reviewer's decision.
+pub(super) fn decision_action(approve: bool) -> AuditAction {
+    if approve {
+        AuditAction::VersionApproved
+    } else {
+        AuditAction::VersionRejected
     }
 }

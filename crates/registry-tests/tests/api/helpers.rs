@@ -420,3 +420,74 @@ pub fn tagged_zip(pid: &str, version: &str, tags: &[&str], extra: &str) -> Vec<u
         ("agent/main.py", b"def run():\n    return 42\n"),
     ])
 }
+
+/// What a server said to a chunked body it refused while the body was streaming.
+pub struct StreamedRefusal {
+    /// The answer's head (status line and headers).
+    pub head: String,
+    /// Body bytes sent before the answer came (or the connection closed).
+    pub sent: usize,
+}
+
+/// Streams a chunked request body of up to `total` bytes (`first`, then
+/// filler) to `path` over a raw connection, reading the answer alongside. A
+/// server that refuses part-way may close the connection while the client still
+/// writes; an HTTP client library then reports the broken pipe and drops the
+/// answer, so this reads it from the socket itself.
+pub async fn stream_until_answered(
+    app: &TestApp,
+    path: &str,
+    headers: &str,
+    first: Vec<u8>,
+    total: usize,
+) -> StreamedRefusal {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const CHUNK: usize = 64 * 1024;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}Transfer-Encoding: chunked\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.expect("write head");
+    let answer = tokio::spawn(async move {
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+        String::from_utf8_lossy(&received).into_owned()
+    });
+    let mut sent = 0usize;
+    let mut first = Some(first);
+    while sent < total && !answer.is_finished() {
+        let mut payload = first.take().unwrap_or_default();
+        payload.resize(CHUNK, b'A');
+        let framed = [
+            format!("{:x}\r\n", payload.len()).as_bytes(),
+            &payload,
+            b"\r\n",
+        ]
+        .concat();
+        if writer.write_all(&framed).await.is_err() {
+            break; // The server closed the connection after answering.
+        }
+        sent += payload.len();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    if !answer.is_finished() {
+        // Everything was sent without an answer: end the body, so the caller's
+        // assertions fail instead of the test waiting forever.
+        let _ = writer.write_all(b"0\r\n\r\n").await;
+    }
+    StreamedRefusal {
+        head: answer.await.expect("reader"),
+        sent,
+    }
+}

@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
     TestApp, UPLOAD_BOUNDARY as BOUNDARY, expect_problem, multipart_upload as multipart,
-    patch_bytes, plugin_yaml, sha256_hex, stored_zip_of, tagged_zip, zip_of,
+    patch_bytes, plugin_yaml, sha256_hex, stored_zip_of, stream_until_answered, tagged_zip, zip_of,
 };
 
 const READ: &str = "cadence:org:plugins:read";
@@ -1113,56 +1113,22 @@ async fn bad_uploads_get_clear_errors_and_leave_nothing() {
 async fn an_oversized_streamed_upload_is_refused_before_it_is_sent() {
     let w = World::new().await;
     let address = w.app.base.trim_start_matches("http://").to_owned();
-    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let head = format!(
-        "POST /api/orgs/acme/plugins/upload HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nTransfer-Encoding: chunked\r\n\r\n",
-        w.acme_writer.key
-    );
-    writer.write_all(head.as_bytes()).await.unwrap();
-    let response = tokio::spawn(async move {
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 4096];
-        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
-            match reader.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buffer[..n]),
-            }
-        }
-        String::from_utf8_lossy(&received).into_owned()
-    });
-
     const TOTAL: usize = 50 * 1024 * 1024;
-    const CHUNK: usize = 64 * 1024;
     let part_head = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.zip\"\r\n\r\nPK\x03\x04"
     );
-    let mut sent = 0usize;
-    let mut first = Some(part_head.into_bytes());
-    while sent < TOTAL && !response.is_finished() {
-        let mut payload = first.take().unwrap_or_default();
-        payload.resize(CHUNK, b'A');
-        let framed = [
-            format!("{:x}\r\n", payload.len()).as_bytes(),
-            &payload,
-            b"\r\n",
-        ]
-        .concat();
-        if writer.write_all(&framed).await.is_err() {
-            break; // The server closed the connection after answering.
-        }
-        sent += payload.len();
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    if !response.is_finished() {
-        // Everything was sent without an answer: end the body so the test fails
-        // on the assertions below instead of waiting forever.
-        let end = format!("\r\n--{BOUNDARY}--\r\n");
-        let framed = format!("{:x}\r\n{end}\r\n0\r\n\r\n", end.len());
-        let _ = writer.write_all(framed.as_bytes()).await;
-    }
-    let head = response.await.unwrap();
+    let refusal = stream_until_answered(
+        &w.app,
+        "/api/orgs/acme/plugins/upload",
+        &format!(
+            "Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n",
+            w.acme_writer.key
+        ),
+        part_head.into_bytes(),
+        TOTAL,
+    )
+    .await;
+    let head = refusal.head;
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -1170,8 +1136,9 @@ async fn an_oversized_streamed_upload_is_refused_before_it_is_sent() {
         "{head}"
     );
     assert!(
-        sent < TOTAL / 2,
-        "the refusal came after {sent} bytes of {TOTAL}"
+        refusal.sent < TOTAL / 2,
+        "the refusal came after {} bytes of {TOTAL}",
+        refusal.sent
     );
 
     // A declared length over the cap is refused before any of the body is sent.

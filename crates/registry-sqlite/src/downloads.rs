@@ -31,6 +31,11 @@ fn stored_count(count: u64) -> Result<i64, StorageError> {
     i64::try_from(count).map_err(|_| StorageError::Corrupt(format!("download count {count}")))
 }
 
+/// A counter row as `version, period, client, count` (a day's or a month's).
+fn counter_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
 fn corrupt_row(what: &str, raw: &str) -> StorageError {
     StorageError::Corrupt(format!("download counter {what} {raw:?}"))
 }
@@ -218,14 +223,7 @@ impl DownloadCounters for SqliteStore {
             let rows = stmt
                 .query_map(
                     params![slug.as_str(), from.to_string(), to.to_string()],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                        ))
-                    },
+                    counter_row,
                 )
                 .map_err(backend)?;
             let mut counts = rows
@@ -255,14 +253,7 @@ impl DownloadCounters for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![slug.as_str(), from.key(), to.key()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
+                .query_map(params![slug.as_str(), from.key(), to.key()], counter_row)
                 .map_err(backend)?;
             let mut totals = rows
                 .map(|row| {

@@ -17,6 +17,7 @@ use registry_core::store::contract::{
 };
 use registry_core::store::contract::{org_catalog_store_contract, org_store_contract};
 use registry_core::store::{ArtifactStore, FileArtifactStore, UploadStore};
+use registry_core::timestamp::Timestamp;
 use registry_core::upload::{PresignedPut, UploadId, UploadKey, UploadRequest};
 use registry_core::version::PluginVersion;
 
@@ -72,6 +73,51 @@ async fn dynamodb_reports_keep_the_report_store_contract() {
     let (clients, settings) = resources("reports").await;
     registry_core::store::contract::report_store_contract(clients.dynamo_store(&settings), "ddb")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_webhooks_keep_the_webhook_store_contract() {
+    let (clients, settings) = resources("webhooks").await;
+    registry_core::store::contract::webhook_store_contract(
+        clients.dynamo_store(&settings),
+        "ddb",
+        true,
+    )
+    .await;
+}
+
+/// The delivery log ages out by DynamoDB's time to live, a day after the
+/// registry's own pruning would have dropped it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_carry_the_end_of_the_delivery_log_as_ttl() {
+    use registry_core::store::WebhookStore;
+    use registry_core::webhook::{
+        DELIVERY_LOG_DAYS, Delivery, EventData, EventKind, SubscriptionId, WebhookEvent,
+    };
+
+    let (clients, settings) = resources("hook-ttl").await;
+    let store = clients.dynamo_store(&settings);
+    let made = Timestamp::parse("2026-03-02T10:00:00Z").unwrap();
+    let event = WebhookEvent::new(EventKind::VersionPublished, made, EventData::default()).unwrap();
+    let to = SubscriptionId::from_stored("whk_0123456789abcdef");
+    let delivery = Delivery::of(&event, &event.body(), &to, made).unwrap();
+    store
+        .insert_deliveries(std::slice::from_ref(&delivery))
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl_of(
+            &clients,
+            &settings,
+            &format!("HOOK#{to}"),
+            &format!("DELIVERY#{}", delivery.id)
+        )
+        .await,
+        Some(
+            made.plus(time::Duration::days(DELIVERY_LOG_DAYS + 1))
+                .unix_seconds()
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -32,6 +32,7 @@ pub mod trusted_publishing;
 pub mod upload;
 pub mod usage;
 pub mod version;
+pub mod webhook;
 
 pub use error::RegistryError;
 pub use registry::{Registry, RegistryConfig};

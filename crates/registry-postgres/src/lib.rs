@@ -23,6 +23,7 @@ mod rate_limits;
 mod reports;
 mod tls;
 mod trusted_publishing;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

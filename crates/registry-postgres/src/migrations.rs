@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "version_review",
         sql: include_str!("../migrations/0006_version_review.sql"),
     },
+    Migration {
+        version: 7,
+        name: "webhooks",
+        sql: include_str!("../migrations/0007_webhooks.sql"),
+    },
 ];
 
 /// The advisory lock key migrations hold ("owfmigr" in ASCII).

@@ -68,6 +68,11 @@ async fn postgres_audit_log_keeps_the_audit_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_webhooks_keep_the_webhook_store_contract() {
+    contract::webhook_store_contract(Arc::new(store("webhooks").await), "postgres", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_reports_keep_the_report_store_contract() {
     contract::report_store_contract(Arc::new(store("reports").await), "postgres").await;
 }

@@ -16,6 +16,7 @@ mod ownership;
 mod rate_limits;
 mod reports;
 mod trusted_publishing;
+mod webhooks;
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;

@@ -129,6 +129,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "version_review",
         sql: include_str!("../migrations/0020_version_review.sql"),
     },
+    Migration {
+        version: 21,
+        name: "webhooks",
+        sql: include_str!("../migrations/0021_webhooks.sql"),
+    },
 ];
 
 /// Why a database could not be brought to this build's schema.

@@ -77,6 +77,13 @@ async fn sqlite_audit_log_keeps_the_audit_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_webhooks_keep_the_webhook_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::webhook_store_contract(Arc::new(store), "sqlite", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_reports_keep_the_report_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
@@ -246,7 +253,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
              ALTER TABLE plugins DROP COLUMN quarantine;
              DROP TABLE monthly_downloads; DROP TABLE sealed_download_months;
              DROP TABLE counted_log_parts; DROP TABLE counted_log_files;
-             DROP TABLE daily_healthy_instances;
+             DROP TABLE daily_healthy_instances; DROP TABLE webhook_subscriptions; DROP TABLE webhook_deliveries;
              DROP INDEX versions_in_review; ALTER TABLE versions DROP COLUMN review;
              DROP TABLE daily_downloads;
              CREATE TABLE daily_downloads (slug TEXT NOT NULL, version TEXT NOT NULL,

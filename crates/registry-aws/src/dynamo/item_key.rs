@@ -41,8 +41,10 @@
 //! | sign-in attempt | `LOGIN#{sha256 of secret}` | `LOGIN` | |
 //! | device sign-in | `DEVICE#{sha256 of device code}` | `DEVICE` | |
 //! | user code → device sign-in | `USERCODE#{user code}` | `DEVICE` | |
+//! | webhook subscription | `HOOK#{subscription id}` | `HOOK` | `HOOKS#{registry, plugin:slug or org:id}` / `{created_at}#{subscription id}` |
+//! | webhook delivery | `HOOK#{subscription id}` | `DELIVERY#{delivery id}` | while pending: `DELIVERIES#due` / `{due, 12 digits}#{delivery id}` |
 //!
-//! Daily download counters, days of healthy instances, counted log parts and files, sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens and CI token claims carry a `ttl` (epoch seconds), the table's
+//! Daily download counters, days of healthy instances, counted log parts and files, sessions, sign-in attempts, device sign-ins, invitations, rate-limit marks, publish tokens, CI token claims and webhook deliveries carry a `ttl` (epoch seconds), the table's
 //! time-to-live attribute: DynamoDB deletes them some time after they lapse, and
 //! readers check `expires_at` meanwhile.
 
@@ -58,6 +60,7 @@ use registry_core::ownership::RosterKey;
 use registry_core::slug::Slug;
 use registry_core::trusted_publishing::PublisherId;
 use registry_core::version::PluginVersion;
+use registry_core::webhook::{DeliveryId, HookScope, SubscriptionId};
 
 /// The partition and sort key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,6 +301,41 @@ impl ItemKey {
     pub fn healthy_instances(slug: &Slug, day: time::Date) -> Self {
         Self::new(route_partition(slug), format!("{HEALTHY_PREFIX}{day}"))
     }
+
+    /// A webhook subscription.
+    pub fn webhook_subscription(id: &SubscriptionId) -> Self {
+        Self::new(hook_partition(id), "HOOK")
+    }
+
+    /// One delivery of a webhook subscription, in its partition so that its
+    /// log is one query.
+    pub fn webhook_delivery(subscription: &SubscriptionId, id: &DeliveryId) -> Self {
+        Self::new(
+            hook_partition(subscription),
+            format!("{DELIVERY_PREFIX}{id}"),
+        )
+    }
+}
+
+/// A webhook subscription's partition: the subscription and its deliveries.
+pub fn hook_partition(id: &SubscriptionId) -> String {
+    format!("HOOK#{id}")
+}
+
+/// `GSI1PK` of a scope's webhook subscriptions.
+pub fn hooks_of_scope(scope: &HookScope) -> String {
+    format!("HOOKS#{}", scope.storage_name())
+}
+
+/// Sort-key prefix of a subscription's deliveries.
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+/// `GSI1PK` of pending deliveries, by the time they are due.
+pub const DUE_DELIVERIES: &str = "DELIVERIES#due";
+
+/// `GSI1SK` of a pending delivery: due time (zero-padded Unix seconds) first,
+/// so a range query up to now finds the due ones.
+pub fn due_delivery_key(due: i64, id: &DeliveryId) -> String {
+    format!("{due:012}#{id}")
 }
 
 /// The sort key of every item that is the thing itself (plugin, principal).

@@ -37,6 +37,7 @@ mod ownership;
 mod rate_limits;
 mod reports;
 mod trusted_publishing;
+mod webhooks;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

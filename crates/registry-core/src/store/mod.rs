@@ -15,6 +15,7 @@ mod files;
 mod index;
 mod journal;
 pub mod owner_only;
+mod webhooks;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -25,6 +26,7 @@ pub use downloads::DownloadCounters;
 pub use files::FileArtifactStore;
 pub use index::{Fetched, IndexGeneration, IndexObject, IndexStore, WriteCondition, content_etag};
 pub use journal::{ChangeJournal, ChangeScope, JournalEntry};
+pub use webhooks::WebhookStore;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::audit::{AuditId, AuditRecord, AuditSubject};

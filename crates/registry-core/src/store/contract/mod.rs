@@ -107,6 +107,7 @@ mod ownership;
 mod rate_limits;
 mod reports;
 mod trusted_publishing;
+mod webhooks;
 
 pub use accounts::account_store_contract;
 pub use artifacts::artifact_store_contract;
@@ -123,6 +124,7 @@ pub use ownership::ownership_store_contract;
 pub use rate_limits::rate_limit_store_contract;
 pub use reports::report_store_contract;
 pub use trusted_publishing::trusted_publishing_store_contract;
+pub use webhooks::webhook_store_contract;
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

@@ -1,0 +1,313 @@
+//! The webhook port's contract: subscriptions read back whole by scope;
+//! deliveries read back newest first; claims hand each due delivery to one
+//! claimer at a time, again once its lease runs out, never once it is finished;
+//! removing a subscription takes its pending deliveries with it.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::{RACERS, at, conflict, slug};
+use crate::auth::PrincipalId;
+use crate::mcp_router::TargetUrl;
+use crate::org::OrgId;
+use crate::store::{Conflict, WebhookStore};
+use crate::timestamp::Timestamp;
+use crate::webhook::{
+    Delivery, DeliveryAttempt, DeliveryId, DeliveryState, EventData, EventKind, HookScope,
+    RetrySchedule, SigningSecret, Subscription, SubscriptionId, WebhookEvent,
+};
+
+fn subscription(scope: HookScope, n: u32) -> Subscription {
+    Subscription {
+        id: SubscriptionId::generate().expect("entropy"),
+        scope,
+        url: TargetUrl::parse(&format!("https://hooks.example.com/{n}")).expect("url"),
+        events: BTreeSet::from([EventKind::VersionPublished, EventKind::VersionRejected]),
+        secret: SigningSecret::generate().expect("entropy"),
+        created_by: PrincipalId::from_stored("prn_owner"),
+        created_at: at(&format!("2026-12-01T10:00:{n:02}Z")),
+    }
+}
+
+fn delivery(to: &Subscription, made: Timestamp) -> Delivery {
+    let event = WebhookEvent::new(
+        EventKind::VersionPublished,
+        made,
+        EventData {
+            slug: Some("weather".into()),
+            reason: Some("says \"hi\"\n".into()),
+            ..EventData::default()
+        },
+    )
+    .expect("entropy");
+    Delivery::of(&event, &event.body(), &to.id, made).expect("entropy")
+}
+
+fn failed(at_: Timestamp) -> DeliveryAttempt {
+    DeliveryAttempt {
+        at: at_,
+        status: Some(503),
+        error: None,
+        duration_ms: 12,
+    }
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<&DeliveryId> {
+    deliveries.iter().map(|d| &d.id).collect()
+}
+
+/// Runs every webhook-store check against an empty store. A store whose
+/// deliveries `age_out_by_themselves` (DynamoDB's time to live) prunes nothing
+/// when asked; its adapter's own tests check the expiry it sets instead.
+pub async fn webhook_store_contract(
+    store: Arc<dyn WebhookStore>,
+    prefix: &str,
+    age_out_by_themselves: bool,
+) {
+    let plugin = HookScope::Plugin(slug(&format!("{prefix}-hooked")));
+    let org = HookScope::Org(OrgId::parse(&format!("{prefix}-org")).expect("org"));
+    let first = subscription(plugin.clone(), 1);
+    let second = subscription(plugin.clone(), 2);
+    let other = subscription(org.clone(), 3);
+    for s in [&second, &first, &other] {
+        store.insert_subscription(s).await.unwrap();
+    }
+    assert_eq!(
+        conflict(store.insert_subscription(&first).await),
+        Conflict::AlreadyExists,
+        "a subscription is never overwritten"
+    );
+    assert_eq!(
+        store.subscription(&first.id).await.unwrap().as_ref(),
+        Some(&first),
+        "a subscription reads back whole, secret included"
+    );
+    assert_eq!(
+        store.subscriptions(&plugin).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "a scope's subscriptions, oldest first"
+    );
+    assert_eq!(
+        store.subscriptions(&org).await.unwrap(),
+        vec![other.clone()]
+    );
+    assert!(
+        store
+            .subscriptions(&HookScope::Registry)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Three deliveries to `first`, made a second apart; one to `other`.
+    let t0 = at("2026-12-01T12:00:00Z");
+    let made: Vec<Delivery> = (0..3)
+        .map(|n| delivery(&first, t0.plus(time::Duration::seconds(n))))
+        .collect();
+    store.insert_deliveries(&made).await.unwrap();
+    let elsewhere = delivery(&other, t0);
+    store
+        .insert_deliveries(std::slice::from_ref(&elsewhere))
+        .await
+        .unwrap();
+    store.insert_deliveries(&[]).await.unwrap();
+    assert_eq!(
+        store
+            .delivery(&first.id, &made[1].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&made[1]),
+        "a delivery reads back whole, body byte for byte"
+    );
+    assert_eq!(
+        store.delivery(&other.id, &made[1].id).await.unwrap(),
+        None,
+        "a delivery is found only under its own subscription"
+    );
+    assert_eq!(
+        ids(&store.deliveries(&first.id, 10).await.unwrap()),
+        vec![&made[2].id, &made[1].id, &made[0].id],
+        "the log is newest first"
+    );
+    assert_eq!(
+        store.deliveries(&first.id, 2).await.unwrap().len(),
+        2,
+        "limit"
+    );
+
+    // Nothing is due before its time.
+    let before = t0.plus(time::Duration::seconds(-1));
+    assert!(
+        store
+            .claim_due_deliveries(before, t0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is due before its time"
+    );
+    let now = t0.plus(time::Duration::seconds(1));
+    let lease = now.plus(time::Duration::seconds(30));
+    let claimed = store.claim_due_deliveries(now, lease, 2).await.unwrap();
+    assert_eq!(claimed.len(), 2, "a claim takes at most its limit");
+    let claimed_ids: HashSet<&DeliveryId> = claimed.iter().map(|d| &d.id).collect();
+    assert_eq!(
+        claimed_ids,
+        HashSet::from([&made[0].id, &elsewhere.id]),
+        "the earliest due go first"
+    );
+    let rest = store.claim_due_deliveries(now, lease, 10).await.unwrap();
+    assert_eq!(
+        ids(&rest),
+        vec![&made[1].id],
+        "a leased delivery is not claimed again; one due later is"
+    );
+    assert!(
+        store
+            .claim_due_deliveries(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every due delivery is leased"
+    );
+    let after_lease = lease.plus(time::Duration::seconds(1));
+    let reclaimed = store
+        .claim_due_deliveries(
+            after_lease,
+            after_lease.plus(time::Duration::seconds(30)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reclaimed.len(),
+        4,
+        "once a lease runs out its delivery is due again (a node died mid-attempt)"
+    );
+
+    // A failure puts it off; a success finishes it.
+    let schedule = RetrySchedule::default();
+    let mut retried = reclaimed
+        .iter()
+        .find(|d| d.id == made[0].id)
+        .cloned()
+        .expect("made[0] reclaimed");
+    retried.record(failed(after_lease), &schedule, 0.0);
+    store.record_delivery(&retried).await.unwrap();
+    assert_eq!(
+        store
+            .delivery(&first.id, &made[0].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&retried),
+        "a recorded attempt reads back"
+    );
+    let mut done = reclaimed
+        .iter()
+        .find(|d| d.id == made[1].id)
+        .cloned()
+        .expect("made[1] reclaimed");
+    done.record(
+        DeliveryAttempt {
+            status: Some(204),
+            ..failed(after_lease)
+        },
+        &schedule,
+        0.0,
+    );
+    store.record_delivery(&done).await.unwrap();
+    let much_later = after_lease.plus(time::Duration::hours(1));
+    let due = store
+        .claim_due_deliveries(much_later, much_later.plus(time::Duration::seconds(30)), 10)
+        .await
+        .unwrap();
+    let due_ids: HashSet<&DeliveryId> = due.iter().map(|d| &d.id).collect();
+    assert!(
+        due_ids.contains(&made[0].id),
+        "recording ends the lease; a retry is due at its time"
+    );
+    assert!(
+        !due_ids.contains(&made[1].id),
+        "a delivered delivery is never claimed again"
+    );
+
+    // Racing claimers share the due deliveries without overlap.
+    let racing: Vec<Delivery> = (0..RACERS).map(|_| delivery(&second, t0)).collect();
+    store.insert_deliveries(&racing).await.unwrap();
+    let claims = join_all((0..RACERS).map(|_| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .claim_due_deliveries(much_later, much_later.plus(time::Duration::seconds(30)), 3)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let mut seen = HashSet::new();
+    for claim in claims.iter().flatten() {
+        assert!(
+            seen.insert(claim.id.clone()),
+            "{} was claimed twice",
+            claim.id
+        );
+    }
+    for d in &racing {
+        assert!(seen.contains(&d.id), "{} was never claimed", d.id);
+    }
+
+    // Removing a subscription takes its pending deliveries, not its log.
+    store.delete_subscription(&first.id).await.unwrap();
+    assert_eq!(store.subscription(&first.id).await.unwrap(), None);
+    assert_eq!(
+        conflict(store.delete_subscription(&first.id).await),
+        Conflict::Missing
+    );
+    assert_eq!(
+        ids(&store.deliveries(&first.id, 10).await.unwrap()),
+        vec![&made[1].id],
+        "finished deliveries stay in the log; pending ones go"
+    );
+    assert_eq!(
+        conflict(store.record_delivery(&retried).await),
+        Conflict::Missing,
+        "an attempt on a removed delivery is not written back"
+    );
+    let last = at("2026-12-31T00:00:00Z");
+    let left = store
+        .claim_due_deliveries(last, last.plus(time::Duration::seconds(30)), 100)
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|d| d.subscription != first.id),
+        "a removed subscription's deliveries are never claimed"
+    );
+
+    // Pruning drops finished deliveries made before the cut, nothing pending.
+    let mut dead = elsewhere.clone();
+    dead.state = DeliveryState::Dead;
+    dead.next_attempt_at = None;
+    store.record_delivery(&dead).await.unwrap();
+    let pruned = store
+        .prune_deliveries(t0.plus(time::Duration::seconds(2)))
+        .await
+        .unwrap();
+    if age_out_by_themselves {
+        assert_eq!(pruned, 0);
+        return;
+    }
+    assert_eq!(
+        pruned, 2,
+        "the delivered and the dead delivery made before the cut"
+    );
+    assert!(store.deliveries(&first.id, 10).await.unwrap().is_empty());
+    assert!(store.deliveries(&other.id, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.deliveries(&second.id, 100).await.unwrap().len(),
+        RACERS,
+        "pending deliveries are never pruned"
+    );
+}

@@ -1,0 +1,210 @@
+//! The webhook port in PostgreSQL: subscriptions and deliveries, each whole as
+//! JSON, with the columns their listings and the delivery queue select on.
+//! Every node's delivery worker claims from the same table; `FOR UPDATE SKIP
+//! LOCKED` lets their claims pass each other instead of queueing or colliding.
+
+use async_trait::async_trait;
+
+use registry_core::store::{Conflict, StorageError, WebhookStore};
+use registry_core::timestamp::Timestamp;
+use registry_core::webhook::{
+    Delivery, DeliveryId, DeliveryState, HookScope, Subscription, SubscriptionId,
+};
+
+use crate::{PostgresStore, backend, from_json, signed, to_json};
+
+fn due_at(delivery: &Delivery) -> Option<i64> {
+    match delivery.state {
+        DeliveryState::Pending => delivery.next_attempt_at.map(|t| t.unix_seconds()),
+        DeliveryState::Delivered | DeliveryState::Dead => None,
+    }
+}
+
+fn deliveries_of(rows: &[tokio_postgres::Row]) -> Result<Vec<Delivery>, StorageError> {
+    rows.iter()
+        .map(|row| from_json("delivery", row.get("record")))
+        .collect()
+}
+
+#[async_trait]
+impl WebhookStore for PostgresStore {
+    async fn insert_subscription(&self, subscription: &Subscription) -> Result<(), StorageError> {
+        self.change_one(
+            "INSERT INTO webhook_subscriptions (id, scope, created_at, record)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[
+                &subscription.id.as_str(),
+                &subscription.scope.storage_name(),
+                &subscription.created_at.to_string(),
+                &to_json(subscription)?,
+            ],
+            Conflict::AlreadyExists,
+        )
+        .await
+    }
+
+    async fn subscription(
+        &self,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StorageError> {
+        self.select_one(
+            "SELECT record FROM webhook_subscriptions WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await?
+        .map(|row| from_json("webhook subscription", row.get(0)))
+        .transpose()
+    }
+
+    async fn subscriptions(&self, scope: &HookScope) -> Result<Vec<Subscription>, StorageError> {
+        self.select_all(
+            "SELECT record FROM webhook_subscriptions WHERE scope = $1 ORDER BY created_at, id",
+            &[&scope.storage_name()],
+        )
+        .await?
+        .iter()
+        .map(|row| from_json("webhook subscription", row.get(0)))
+        .collect()
+    }
+
+    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<(), StorageError> {
+        self.write(id.to_string(), |tx, id| {
+            Box::pin(async move {
+                let removed = tx
+                    .execute("DELETE FROM webhook_subscriptions WHERE id = $1", &[id])
+                    .await
+                    .map_err(backend)?;
+                if removed == 0 {
+                    return Err(StorageError::Conflict(Conflict::Missing));
+                }
+                tx.execute(
+                    "DELETE FROM webhook_deliveries
+                     WHERE subscription_id = $1 AND state = 'pending'",
+                    &[id],
+                )
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StorageError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+        let subscriptions: Vec<&str> = deliveries.iter().map(|d| d.subscription.as_str()).collect();
+        let created: Vec<String> = deliveries
+            .iter()
+            .map(|d| d.created_at.to_string())
+            .collect();
+        let states: Vec<&str> = deliveries.iter().map(|d| d.state.as_str()).collect();
+        let due: Vec<Option<i64>> = deliveries.iter().map(due_at).collect();
+        let records = deliveries
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<String>, _>>()?;
+        // One statement: all rows or none.
+        self.execute(
+            "INSERT INTO webhook_deliveries
+             (id, subscription_id, created_at, state, due_at, record)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+                                  $5::bigint[], $6::text[])",
+            &[&ids, &subscriptions, &created, &states, &due, &records],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delivery(
+        &self,
+        subscription: &SubscriptionId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StorageError> {
+        self.select_one(
+            "SELECT record FROM webhook_deliveries WHERE id = $1 AND subscription_id = $2",
+            &[&id.as_str(), &subscription.as_str()],
+        )
+        .await?
+        .map(|row| from_json("delivery", row.get(0)))
+        .transpose()
+    }
+
+    async fn deliveries(
+        &self,
+        subscription: &SubscriptionId,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        let rows = self
+            .select_all(
+                "SELECT record FROM webhook_deliveries WHERE subscription_id = $1
+                 ORDER BY id DESC LIMIT $2",
+                &[&subscription.as_str(), &signed(limit as u64)],
+            )
+            .await?;
+        deliveries_of(&rows)
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        let rows = self
+            .select_all(
+                "UPDATE webhook_deliveries SET lease_until = $2
+                 WHERE id IN (
+                     SELECT id FROM webhook_deliveries
+                     WHERE due_at IS NOT NULL AND due_at <= $1
+                       AND (lease_until IS NULL OR lease_until <= $1)
+                     ORDER BY due_at, id LIMIT $3
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING due_at, id, record",
+                &[
+                    &now.unix_seconds(),
+                    &lease_until.unix_seconds(),
+                    &signed(limit as u64),
+                ],
+            )
+            .await?;
+        // RETURNING comes in no promised order.
+        let mut keyed: Vec<(i64, String, &tokio_postgres::Row)> = rows
+            .iter()
+            .map(|row| (row.get("due_at"), row.get("id"), row))
+            .collect();
+        keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        keyed
+            .into_iter()
+            .map(|(_, _, row)| from_json("delivery", row.get("record")))
+            .collect()
+    }
+
+    async fn record_delivery(&self, delivery: &Delivery) -> Result<(), StorageError> {
+        self.change_one(
+            "UPDATE webhook_deliveries
+             SET state = $2, due_at = $3, lease_until = NULL, record = $4
+             WHERE id = $1",
+            &[
+                &delivery.id.as_str(),
+                &delivery.state.as_str(),
+                &due_at(delivery),
+                &to_json(delivery)?,
+            ],
+            Conflict::Missing,
+        )
+        .await
+    }
+
+    async fn prune_deliveries(&self, before: Timestamp) -> Result<usize, StorageError> {
+        let removed = self
+            .execute(
+                "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1",
+                &[&before.to_string()],
+            )
+            .await?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+}

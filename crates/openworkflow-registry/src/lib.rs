@@ -9,6 +9,7 @@ mod http_server;
 pub mod migrate_store;
 pub mod probe;
 mod prometheus;
+pub mod webhook_worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,12 +22,15 @@ use registry_aws::{
     AwsClients, AwsSettings, DynamoStore, ReplicatedArtifactStore, S3ArtifactStore, S3IndexStore,
     S3UploadStore,
 };
-use registry_core::registry::{CreatedKey, McpRouterSettings, OrgStores, SignInParts};
+use registry_core::registry::{
+    CreatedKey, McpRouterSettings, OrgStores, SignInParts, WebhookParts, WebhookSettings,
+};
 use registry_core::slug::Slug;
 use registry_core::store::{
     AccountStore, ArtifactStore, AuditStore, CatalogStore, ChangeJournal, FileArtifactStore,
     IndexStore, KeyStore, McpRouterStore, NodeCoordination, OrgCatalogStore, OrgStore,
-    OwnershipStore, RateLimitStore, ReportStore, TrustedPublishingStore, UploadStore, owner_only,
+    OwnershipStore, RateLimitStore, ReportStore, TrustedPublishingStore, UploadStore, WebhookStore,
+    owner_only,
 };
 use registry_core::timestamp::{Clock, SystemClock};
 use registry_core::{Registry, RegistryConfig};
@@ -35,10 +39,11 @@ use registry_index::{
     FileIndexStore, INDEX_DIR, INDEX_KEY_FILE, InProcessIndexer, IndexBuilder, IndexSettings,
     IndexSigningKey, IndexedSearch,
 };
-use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, HttpWebhookSender, http_mcp_router};
 use registry_postgres::PostgresStore;
 use registry_sqlite::SqliteStore;
 use tokio::net::TcpListener;
+use webhook_worker::{WakeDeliveryWorker, deliver_webhooks_continuously};
 
 /// File name of the catalog database inside the data directory.
 pub const CATALOG_FILE: &str = "catalog.sqlite3";
@@ -162,6 +167,10 @@ pub struct ServerConfig {
     pub download_retention: registry_core::downloads::Retention,
     /// Whether new versions wait for a reviewer (by default none do).
     pub review: registry_core::review::ReviewPolicy,
+    /// Webhook targets' address policy, retries and attempt timeout.
+    pub webhooks: WebhookSettings,
+    /// How often the delivery worker looks for due deliveries unprompted.
+    pub webhook_poll: Duration,
 }
 
 impl ServerConfig {
@@ -186,6 +195,8 @@ impl ServerConfig {
             index_key_file: None,
             download_retention: registry_core::downloads::Retention::default(),
             review: registry_core::review::ReviewPolicy::default(),
+            webhooks: WebhookSettings::default(),
+            webhook_poll: webhook_worker::DEFAULT_WEBHOOK_POLL,
         }
     }
 
@@ -222,6 +233,10 @@ pub struct OpenedRegistry {
     pub artifacts: Arc<ReplicatedArtifactStore>,
     /// How often `serve` runs the router's health checks.
     pub health_interval: Duration,
+    /// Wakes the webhook delivery worker `serve` runs.
+    pub webhook_wake: Arc<WakeDeliveryWorker>,
+    /// How often the delivery worker looks for due deliveries unprompted.
+    pub webhook_poll: Duration,
     /// The HTTP server's bounds on waits and connections.
     pub connections: ConnectionLimits,
     /// The PostgreSQL catalog, when it is one (for its pool's metrics).
@@ -246,6 +261,7 @@ struct Stores {
     rate_limits: Arc<dyn RateLimitStore>,
     orgs: OrgStores,
     router: Arc<dyn McpRouterStore>,
+    webhooks: Arc<dyn WebhookStore>,
     artifacts: Arc<ReplicatedArtifactStore>,
     uploads: Option<Arc<dyn UploadStore>>,
     index: Arc<dyn IndexStore>,
@@ -274,6 +290,7 @@ impl Stores {
             + OrgStore
             + OrgCatalogStore
             + McpRouterStore
+            + WebhookStore
             + 'static,
     {
         Self {
@@ -290,7 +307,8 @@ impl Stores {
                 orgs: store.clone(),
                 catalog: store.clone(),
             },
-            router: store,
+            router: store.clone(),
+            webhooks: store,
             artifacts,
             uploads: None,
             index,
@@ -377,6 +395,16 @@ pub async fn open_registry(
     if let Some(uploads) = stores.uploads {
         registry = registry.with_uploads(uploads);
     }
+    let webhook_wake = Arc::new(WakeDeliveryWorker::default());
+    registry = registry.with_webhooks(WebhookParts {
+        store: stores.webhooks,
+        sender: Arc::new(
+            HttpWebhookSender::new(config.webhooks.policy, config.webhooks.attempt_timeout)
+                .context("building the webhook HTTP client")?,
+        ),
+        queue: Arc::clone(&webhook_wake) as Arc<dyn registry_core::webhook::DeliveryQueue>,
+        settings: config.webhooks,
+    });
     if !config.ci_issuers.is_empty() {
         let http = registry_identity::ProviderHttp::new()
             .context("building the CI token issuers' HTTP client")?;
@@ -411,6 +439,8 @@ pub async fn open_registry(
         indexer,
         artifacts: stores.artifacts,
         health_interval: config.health_interval,
+        webhook_wake,
+        webhook_poll: config.webhook_poll,
         connections: config.connections,
         postgres: stores.postgres,
         coordination: stores.coordination,
@@ -712,6 +742,11 @@ pub async fn serve(
         opened.health_interval,
         opened.coordination.clone(),
     ));
+    let deliveries = tokio::spawn(deliver_webhooks_continuously(
+        Arc::clone(&opened.registry),
+        Arc::clone(&opened.webhook_wake),
+        opened.webhook_poll,
+    ));
     let mut state = AppState::with_search(opened.registry, opened.index, opened.search);
     let mut upkeep = None;
     match prometheus::PrometheusMetrics::new(opened.postgres) {
@@ -731,6 +766,7 @@ pub async fn serve(
         .context("serving HTTP");
     background.abort();
     health.abort();
+    deliveries.abort();
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }
@@ -906,6 +942,14 @@ async fn maintain_periodically(
                     "download roll-up failed"
                 ),
             }
+        }
+        match registry.prune_webhook_deliveries().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "old webhook deliveries dropped"),
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "dropping old webhook deliveries failed"
+            ),
         }
         // Every node asks, as the index's one writer: the first to find the
         // timestamp due renews it, and the rest find it renewed.

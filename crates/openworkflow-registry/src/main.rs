@@ -21,10 +21,12 @@ use std::time::Duration;
 
 use registry_core::mcp_router::TargetPolicy;
 use registry_core::rate_limit::{Rate, RateLimits, parse_setting};
+use registry_core::registry::WebhookSettings;
 use registry_core::registry::{
     DEFAULT_CHECK_CONCURRENCY, DEFAULT_FAILURE_THRESHOLD, McpRouterSettings, NewKey,
 };
 use registry_core::review::{AutoApproval, ReviewPolicy};
+use registry_core::webhook::RetrySchedule;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, as crates.io's server runs: it purges freed pages on a timer, where glibc
@@ -191,7 +193,7 @@ struct RouterArgs {
     /// One health check's time limit, in milliseconds.
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_HEALTH_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     health_timeout_ms: u64,
-    /// Let router instances name loopback addresses (local development and tests only; link-local and metadata addresses stay refused).
+    /// Let router instances and webhook subscriptions name loopback addresses (local development and tests only; link-local and metadata addresses stay refused).
     #[arg(long, env = "OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     allow_loopback_targets: bool,
 }
@@ -201,6 +203,7 @@ impl RouterArgs {
         config.router = McpRouterSettings {
             policy: TargetPolicy {
                 allow_loopback: self.allow_loopback_targets,
+                allow_private: true,
             },
             failure_threshold: self.health_failures,
             check_concurrency: usize::try_from(self.health_concurrency)
@@ -275,6 +278,49 @@ impl ReviewArgs {
                 patch_releases: self.review_auto_approve_patches,
             },
         };
+    }
+}
+
+/// Webhook deliveries: which addresses subscriptions may name, and how failed
+/// deliveries are retried.
+#[derive(Debug, Args)]
+struct WebhookArgs {
+    /// Let webhook subscriptions name private networks (10/8, 172.16/12, 192.168/16, fc00::/7): only where every plugin owner may reach your network.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    webhook_allow_private_targets: bool,
+    /// Seconds before a failed delivery's first retry; each later wait doubles.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_FIRST_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_retry_first_secs: u64,
+    /// The longest wait between retries, in seconds.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_LONGEST_SECS", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_retry_longest_secs: u64,
+    /// Seconds after it is made that a delivery is still retried; then it is dead.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_WINDOW_SECS", default_value_t = 86400, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_retry_window_secs: u64,
+    /// One delivery attempt's time limit, in milliseconds.
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    webhook_timeout_ms: u64,
+    /// Milliseconds between looks for due deliveries (retries, and those other nodes stored).
+    #[arg(long, env = "OPENWORKFLOW_REGISTRY_WEBHOOK_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    webhook_poll_ms: u64,
+}
+
+impl WebhookArgs {
+    /// After [`RouterArgs::apply`]: loopback targets are allowed for both or neither.
+    fn apply(&self, config: &mut ServerConfig) {
+        config.webhooks = WebhookSettings {
+            policy: TargetPolicy {
+                allow_loopback: config.router.policy.allow_loopback,
+                allow_private: self.webhook_allow_private_targets,
+            },
+            retry: RetrySchedule {
+                first: Duration::from_secs(self.webhook_retry_first_secs),
+                longest: Duration::from_secs(self.webhook_retry_longest_secs),
+                window: Duration::from_secs(self.webhook_retry_window_secs),
+            },
+            attempt_timeout: Duration::from_millis(self.webhook_timeout_ms),
+        };
+        config.webhook_poll = Duration::from_millis(self.webhook_poll_ms);
     }
 }
 
@@ -456,6 +502,8 @@ enum Command {
         rate_limits: RateLimitArgs,
         #[command(flatten)]
         review: ReviewArgs,
+        #[command(flatten)]
+        webhooks: WebhookArgs,
         /// Days daily download counters are kept (at least 90); monthly totals are kept forever.
         #[arg(long, env = registry_core::downloads::RETENTION_SETTING, default_value_t = registry_core::downloads::MIN_RETENTION_DAYS, value_parser = parse_retention_days)]
         download_retention_days: u16,
@@ -553,6 +601,7 @@ async fn main() -> anyhow::Result<()> {
             sign_in,
             rate_limits,
             review,
+            webhooks,
             download_retention_days,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -575,6 +624,7 @@ async fn main() -> anyhow::Result<()> {
             sign_in.apply(&mut config);
             rate_limits.apply(&mut config);
             review.apply(&mut config);
+            webhooks.apply(&mut config);
             config.download_retention =
                 Retention::days(download_retention_days).map_err(anyhow::Error::msg)?;
             let opened = open_registry_now(&config).await?;

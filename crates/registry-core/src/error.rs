@@ -402,6 +402,35 @@ pub enum RegistryError {
     /// This registry was started without the MCP router.
     #[error("this registry has no MCP router configured")]
     McpRouterUnavailable,
+    /// No such webhook subscription, or not one the caller manages.
+    #[error("there is no webhook subscription '{id}' that you manage")]
+    WebhookNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// No such delivery of the subscription.
+    #[error(
+        "webhook subscription '{subscription}' has no delivery '{id}' (deliveries stay in the log for 30 days)"
+    )]
+    DeliveryNotFound {
+        /// The subscription.
+        subscription: String,
+        /// The delivery asked for.
+        id: String,
+    },
+    /// The scope holds as many subscriptions as it may.
+    #[error(
+        "{scope} already has {max} webhook subscriptions, the most it may hold: remove one first"
+    )]
+    TooManyWebhooks {
+        /// The scope.
+        scope: String,
+        /// The most it may hold.
+        max: usize,
+    },
+    /// This registry was started without webhooks.
+    #[error("this registry sends no webhooks")]
+    WebhooksUnavailable,
     /// A CI token was refused before any publisher was looked at.
     #[error("{0}")]
     CiTokenRefused(#[from] crate::trusted_publishing::CiTokenError),

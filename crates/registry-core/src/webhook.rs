@@ -44,6 +44,33 @@ pub const MAX_ATTEMPT_ERROR: usize = 300;
 /// How long a finished delivery stays in the log.
 pub const DELIVERY_LOG_DAYS: i64 = 30;
 
+/// Sends deliveries over the network: the HTTP side of webhooks, kept behind
+/// a port so the services never touch a client (and tests can stand in).
+#[async_trait::async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// The addresses `host` resolves to, for checking a target before it is stored.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<std::net::IpAddr>, String>;
+
+    /// POSTs `body` (JSON) with `headers` to `url`, following no redirect and
+    /// connecting only to addresses the policy allows: the status answered, or
+    /// why there was none.
+    async fn post(
+        &self,
+        url: &TargetUrl,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String>;
+}
+
+/// Tells the delivery side that deliveries were stored and are due: self-hosted
+/// it wakes the delivery worker; on AWS it would put them on the queue the
+/// delivery function reads.
+#[async_trait::async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// `deliveries`, stored, are due now.
+    async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), crate::store::BackendError>;
+}
+
 /// What happened.
 #[derive(
     Debug,

@@ -29,6 +29,7 @@ use crate::routes::api_routes;
         (name = "keys", description = "API keys"),
         (name = "owners", description = "A plugin's owners (people and teams) and invitations to join them; the last owner is never removed"),
         (name = "review", description = "Versions held for review where the registry requires it: reviewers list, read, approve and reject them; owners follow their own"),
+        (name = "webhooks", description = "Signed HTTP callbacks (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`) when versions are published, held for review, approved, rejected, deprecated or unpublished, and when the router removes an instance; retried with backoff for 24 hours, each delivery logged"),
         (name = "analytics", description = "A plugin's downloads per day, week or month, per version and per client, for its owners and keys with the analytics scope; never cached by a shared cache"),
         (name = "audit", description = "The audit log: every change of state, with who made it, the key or session (by id) and the request id; a plugin's for its owners, all of it for admins"),
         (name = "moderation", description = "Anyone with a key reports a plugin or a version to the admins, who list the reports and resolve them; a report's author is shown to admins only"),

@@ -227,6 +227,10 @@ impl From<RegistryError> for ApiError {
             RegistryError::InstanceNotFound { .. } => (S::NOT_FOUND, "instance_not_found"),
             RegistryError::InstanceTaken { .. } => (S::CONFLICT, "instance_taken"),
             RegistryError::McpRouterUnavailable => (S::NOT_FOUND, "router_unavailable"),
+            RegistryError::WebhookNotFound { .. } => (S::NOT_FOUND, "webhook_not_found"),
+            RegistryError::DeliveryNotFound { .. } => (S::NOT_FOUND, "delivery_not_found"),
+            RegistryError::TooManyWebhooks { .. } => (S::CONFLICT, "too_many_webhooks"),
+            RegistryError::WebhooksUnavailable => (S::NOT_FOUND, "webhooks_unavailable"),
             RegistryError::CiTokenRefused(CiTokenError::IssuerUnavailable(_)) => {
                 (S::SERVICE_UNAVAILABLE, "oidc_issuer_unavailable")
             }

@@ -185,6 +185,7 @@ impl LambdaConfig {
                 policy: TargetPolicy {
                     allow_loopback: std::env::var("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS")
                         .is_ok_and(|v| v == "1" || v == "true"),
+                    allow_private: true,
                 },
                 failure_threshold: positive_var(
                     "OPENWORKFLOW_REGISTRY_HEALTH_FAILURES",

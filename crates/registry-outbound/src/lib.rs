@@ -1,7 +1,9 @@
-//! The HTTP side of the router's health checks: a `reqwest` client that resolves
-//! names itself and connects only to addresses the [`TargetPolicy`] allows, follows
-//! no redirect, uses no proxy, gives up after the timeout and reads at most
-//! [`MAX_HEALTH_ANSWER`] bytes of an answer.
+//! The HTTP side of the requests the registry makes to others' servers: the
+//! router's health checks and webhook deliveries. Each uses a `reqwest` client
+//! that resolves names itself and connects only to addresses the
+//! [`TargetPolicy`] allows, follows no redirect, uses no proxy, gives up after
+//! the timeout and reads at most [`MAX_HEALTH_ANSWER`] bytes of an answer (a
+//! webhook receiver's answer is not read at all: only its status counts).
 //!
 //! Checking addresses in the resolver, not only at registration, is what stops
 //! DNS rebinding: a name that resolved to a public address when registered and to
@@ -18,6 +20,7 @@ use bytes::BytesMut;
 use registry_core::mcp_router::{HealthProbe, ProbeAnswer, TargetPolicy, TargetUrl};
 use registry_core::registry::{McpRouterParts, McpRouterSettings};
 use registry_core::store::McpRouterStore;
+use registry_core::webhook::WebhookSender;
 
 /// How long one health check may take, by default.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,17 +50,14 @@ pub struct HttpHealthProbe {
 impl HttpHealthProbe {
     /// A probe that calls only what `policy` allows, each call within `timeout`.
     pub fn new(policy: TargetPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .dns_resolver(PolicyResolver { policy })
-            .user_agent(concat!(
+        let client = policy_client(
+            policy,
+            timeout,
+            concat!(
                 "openworkflow-registry-health-check/",
                 env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
+            ),
+        )?;
         Ok(Self {
             client,
             policy,
@@ -66,25 +66,102 @@ impl HttpHealthProbe {
     }
 
     fn describe(&self, error: &reqwest::Error) -> String {
-        if error.is_timeout() {
-            return format!("no answer within {:?}", self.timeout);
+        describe(error, self.timeout)
+    }
+}
+
+/// Why a request got no answer, with the innermost causes.
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {timeout:?}");
+    }
+    // The innermost causes say what happened (refused, reset, forbidden address).
+    let mut text = if error.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
         }
-        // The innermost causes say what happened (refused, reset, forbidden address).
-        let mut text = if error.is_connect() {
-            "could not connect".to_owned()
-        } else {
-            "request failed".to_owned()
-        };
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let line = cause.to_string();
-            if !text.ends_with(&line) {
-                text.push_str(": ");
-                text.push_str(&line);
-            }
-            source = cause.source();
+        source = cause.source();
+    }
+    text
+}
+
+/// A client that calls only what `policy` allows, each call within `timeout`,
+/// naming itself `agent`.
+fn policy_client(
+    policy: TargetPolicy,
+    timeout: Duration,
+    agent: &str,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .dns_resolver(PolicyResolver { policy })
+        .user_agent(agent)
+        .build()
+}
+
+/// Webhook deliveries over HTTP(S).
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    policy: TargetPolicy,
+    timeout: Duration,
+}
+
+impl HttpWebhookSender {
+    /// A sender that calls only what `policy` allows, each call within `timeout`.
+    pub fn new(policy: TargetPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            client: policy_client(
+                policy,
+                timeout,
+                concat!("openworkflow-registry-webhooks/", env!("CARGO_PKG_VERSION")),
+            )?,
+            policy,
+            timeout,
+        })
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        lookup(host, port).await
+    }
+
+    async fn post(
+        &self,
+        url: &TargetUrl,
+        headers: &[(&'static str, String)],
+        body: &str,
+    ) -> Result<u16, String> {
+        if let Some(ip) = url.ip_literal() {
+            // The resolver never sees a literal address.
+            self.policy.check_ip(ip)?;
         }
-        text
+        let mut request = self
+            .client
+            .post(url.url().clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        // Only the status counts; the answer's body is never read.
+        let response = request
+            .send()
+            .await
+            .map_err(|e| describe(&e, self.timeout))?;
+        Ok(response.status().as_u16())
     }
 }
 

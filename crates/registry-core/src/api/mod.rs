@@ -18,6 +18,7 @@ pub mod owners;
 pub mod plugins;
 pub mod reviews;
 pub mod trusted_publishing;
+pub mod webhooks;
 
 pub use crate::search::{SearchHit, SearchPage};
 

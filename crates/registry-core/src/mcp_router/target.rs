@@ -6,7 +6,11 @@
 //! caller cannot. So a target must be http(s) without credentials, and every address
 //! its host resolves to must be an ordinary unicast address. Loopback is allowed
 //! only when the operator says so (local development and tests); link-local,
-//! metadata, unspecified, multicast and broadcast addresses never are.
+//! metadata, unspecified, multicast and broadcast addresses never are. Private
+//! networks (10/8, 172.16/12, 192.168/16, fc00::/7) are where a router's instances
+//! usually live, so the router allows them; webhooks, whose targets any plugin
+//! owner names, refuse them unless the operator allows them, so a stranger's
+//! subscription cannot reach the operator's own network.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -105,16 +109,30 @@ impl<'de> Deserialize<'de> for TargetUrl {
 pub struct TargetPolicy {
     /// Whether loopback addresses are allowed (`OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS=1`).
     pub allow_loopback: bool,
+    /// Whether private networks are allowed (10/8, 172.16/12, 192.168/16, fc00::/7).
+    pub allow_private: bool,
 }
 
 impl TargetPolicy {
-    /// Production: no loopback.
+    /// Production webhooks: no loopback, no private networks.
     pub const STRICT: Self = Self {
         allow_loopback: false,
+        allow_private: false,
+    };
+
+    /// Production router instances: private networks, no loopback.
+    pub const INSTANCES: Self = Self {
+        allow_loopback: false,
+        allow_private: true,
     };
 
     /// Why the registry will not call `ip`, or `Ok` when it will.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+        if !self.allow_private && is_private(ip) {
+            return Err(format!(
+                "{ip} is on a private network; the registry calls only public addresses here (an operator allows private networks with OPENWORKFLOW_REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS=1)"
+            ));
+        }
         match refusal(ip) {
             Some(Refusal::Loopback) if self.allow_loopback => Ok(()),
             Some(Refusal::Loopback) => Err(format!(
@@ -140,6 +158,34 @@ impl TargetPolicy {
                 .map_err(|why| format!("{host} resolves to {why}"))?;
         }
         Ok(())
+    }
+
+    /// Whether `url` may be called: its literal address, or every address its
+    /// host resolves to (by `resolve`), allowed. Nothing is sent to it.
+    pub async fn check_url<F, Fut>(&self, url: &TargetUrl, resolve: F) -> Result<(), String>
+    where
+        F: FnOnce(String, u16) -> Fut,
+        Fut: Future<Output = Result<Vec<IpAddr>, String>>,
+    {
+        if let Some(ip) = url.ip_literal() {
+            return self.check_ip(ip);
+        }
+        let resolved = resolve(url.host().to_owned(), url.port())
+            .await
+            .map_err(|e| format!("{} does not resolve: {e}", url.host()))?;
+        self.check_resolved(url.host(), &resolved)
+    }
+}
+
+/// Whether `ip` is on a private network, in either family or carried in IPv6.
+fn is_private(ip: IpAddr) -> bool {
+    let private_v4 = |v4: Ipv4Addr| v4.is_private();
+    match ip {
+        IpAddr::V4(v4) => private_v4(v4),
+        IpAddr::V6(v6) => {
+            embedded_v4(v6).into_iter().flatten().any(private_v4)
+                || v6.segments()[0] & 0xfe00 == 0xfc00
+        }
     }
 }
 
@@ -291,8 +337,8 @@ mod tests {
     }
 
     #[test]
-    fn strict_policy_refuses_loopback_link_local_and_metadata() {
-        let strict = TargetPolicy::STRICT;
+    fn instance_policy_refuses_loopback_link_local_and_metadata() {
+        let strict = TargetPolicy::INSTANCES;
         for bad in [
             "127.0.0.1",
             "127.8.9.10",
@@ -349,6 +395,7 @@ mod tests {
     fn allowing_loopback_allows_nothing_else() {
         let dev = TargetPolicy {
             allow_loopback: true,
+            allow_private: false,
         };
         assert!(dev.check_ip(ip("127.0.0.1")).is_ok());
         assert!(dev.check_ip(ip("::1")).is_ok());
@@ -358,8 +405,44 @@ mod tests {
     }
 
     #[test]
-    fn one_refused_address_refuses_the_host() {
+    fn the_strict_policy_refuses_private_networks_in_every_spelling() {
         let strict = TargetPolicy::STRICT;
+        for private in [
+            "10.0.0.5",
+            "10.255.255.255",
+            "172.16.0.9",
+            "172.31.255.1",
+            "192.168.1.20",
+            "fd12:3456::1",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+            "2002:c0a8:0101::1",
+            "64:ff9b::ac10:1",
+        ] {
+            let refused = strict.check_ip(ip(private));
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|why| why.contains("private network")),
+                "{private}: {refused:?}"
+            );
+            assert!(TargetPolicy::INSTANCES.check_ip(ip(private)).is_ok());
+        }
+        for public in [
+            "172.32.0.1",
+            "172.15.255.255",
+            "8.8.8.8",
+            "2001:db8::1",
+            "fe00::1",
+        ] {
+            assert!(strict.check_ip(ip(public)).is_ok(), "{public} was refused");
+        }
+        assert!(strict.check_ip(ip("127.0.0.1")).is_err());
+    }
+
+    #[test]
+    fn one_refused_address_refuses_the_host() {
+        let strict = TargetPolicy::INSTANCES;
         assert!(strict.check_resolved("svc", &[ip("10.0.0.1")]).is_ok());
         let mixed = strict.check_resolved("svc", &[ip("10.0.0.1"), ip("169.254.169.254")]);
         assert!(mixed.is_err_and(|why| why.contains("169.254.169.254")));

@@ -155,6 +155,18 @@ impl Registry {
                     }
                 })
         };
+        if let Ok(CheckOutcome::Removed(_)) = &written {
+            let data = crate::webhook::EventData {
+                slug: Some(slug.to_string()),
+                version: Some(instance.version.to_string()),
+                instance_id: Some(id.to_string()),
+                reason: health.last_error.clone(),
+                url: Some(instance.url.to_string()),
+                ..crate::webhook::EventData::default()
+            };
+            self.emit_for_plugin(crate::webhook::EventKind::RouterInstanceRemoved, slug, data)
+                .await;
+        }
         match written {
             Ok(outcome) => outcome,
             // Re-registered or deregistered while it was being checked: the

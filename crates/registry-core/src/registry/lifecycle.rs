@@ -13,6 +13,7 @@ use crate::slug::Slug;
 use crate::store::{Conflict, Deprecation, PluginRecord, StorageError, VersionChange};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
+use crate::webhook::EventKind;
 
 /// How long after publication a version may be unpublished unconditionally.
 pub const UNPUBLISH_GRACE: Duration = Duration::hours(72);
@@ -113,6 +114,14 @@ impl Registry {
             )
             .await;
             self.notify_changed(&parsed, Some(&version)).await;
+            self.emit_version_event(
+                EventKind::VersionDeprecated,
+                &parsed,
+                &version,
+                Some(&caller.principal),
+                Some(&notice.reason),
+            )
+            .await;
         }
         Ok(Deprecated {
             slug: slug.to_owned(),
@@ -187,6 +196,14 @@ impl Registry {
         )
         .await;
         self.notify_changed(&parsed, None).await;
+        self.emit_version_event(
+            EventKind::VersionUnpublished,
+            &parsed,
+            &version,
+            Some(&caller.principal),
+            None,
+        )
+        .await;
         Ok(Unpublished {
             slug: slug.to_owned(),
             version: version.to_string(),

@@ -35,7 +35,7 @@ pub struct McpRouterSettings {
 impl Default for McpRouterSettings {
     fn default() -> Self {
         Self {
-            policy: TargetPolicy::STRICT,
+            policy: TargetPolicy::INSTANCES,
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             check_concurrency: DEFAULT_CHECK_CONCURRENCY,
         }
@@ -404,16 +404,13 @@ impl Registry {
 /// Whether the router may call `url`: its literal address, or every address its
 /// host resolves to, allowed by the policy. Nothing is sent to it.
 pub(super) async fn reachable(router: &McpRouterParts, url: &TargetUrl) -> Result<(), String> {
-    let policy = router.settings.policy;
-    if let Some(ip) = url.ip_literal() {
-        return policy.check_ip(ip);
-    }
-    let resolved = router
-        .probe
-        .resolve(url.host(), url.port())
+    router
+        .settings
+        .policy
+        .check_url(url, |host, port| async move {
+            router.probe.resolve(&host, port).await
+        })
         .await
-        .map_err(|e| format!("{} does not resolve: {e}", url.host()))?;
-    policy.check_resolved(url.host(), &resolved)
 }
 
 /// `result`'s value, or `None` with its problem recorded under `name`.

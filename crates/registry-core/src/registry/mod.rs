@@ -24,6 +24,7 @@ mod sign_in;
 mod teams;
 mod trusted_publishing;
 mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ use crate::timestamp::Clock;
 use crate::version::PluginVersion;
 pub use teams::{TeamInfo, TeamMemberInfo, TeamMembership};
 pub use trusted_publishing::{IssuedPublishToken, TrustedPublisherView, TrustedPublishing};
+pub use webhooks::{DEFAULT_ATTEMPT_TIMEOUT, DeliveryPassReport, WebhookParts, WebhookSettings};
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]
@@ -102,6 +104,7 @@ pub struct Registry {
     trusted: Option<Arc<dyn crate::store::TrustedPublishingStore>>,
     ci_tokens: Option<Arc<dyn crate::trusted_publishing::CiTokenVerifier>>,
     mailer: Option<Arc<dyn crate::notice::Mailer>>,
+    webhooks: Option<WebhookParts>,
     clock: Arc<dyn Clock>,
     download_retention: crate::downloads::Retention,
     review: crate::review::ReviewPolicy,
@@ -134,6 +137,7 @@ impl Registry {
             trusted: None,
             ci_tokens: None,
             mailer: None,
+            webhooks: None,
             clock,
             download_retention: crate::downloads::Retention::default(),
             review: crate::review::ReviewPolicy::default(),

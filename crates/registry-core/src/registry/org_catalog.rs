@@ -367,6 +367,13 @@ impl Registry {
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
+                    let event = if row.review.is_some() {
+                        crate::webhook::EventKind::VersionPendingReview
+                    } else {
+                        crate::webhook::EventKind::VersionPublished
+                    };
+                    self.emit_org_row_event(event, &row, &writer.principal, None)
+                        .await;
                     return Ok(CatalogUploaded {
                         plugin: CatalogPlugin::of(&row, row.enabled, row.updated_at),
                         created: true,

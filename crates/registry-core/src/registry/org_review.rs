@@ -16,6 +16,7 @@ use crate::error::RegistryError;
 use crate::org::{Org, Permission};
 use crate::review::{ReviewPolicy, ReviewState};
 use crate::store::{Conflict, StorageError};
+use crate::webhook::EventKind;
 
 impl Registry {
     /// Sets whether an org's uploads wait for review (platform admins).
@@ -69,7 +70,11 @@ impl Registry {
 
     /// The org a caller may review in: a platform admin, or a member holding
     /// `cadence:org:plugins:review`.
-    async fn org_reviewer(&self, caller: Option<&Caller>, org: &str) -> Result<Org, RegistryError> {
+    pub(super) async fn org_reviewer(
+        &self,
+        caller: Option<&Caller>,
+        org: &str,
+    ) -> Result<Org, RegistryError> {
         let caller = require_scope(caller, Scope::Read)?;
         let held = self
             .org_stores()?
@@ -190,6 +195,16 @@ impl Registry {
             updated_at: now,
             ..row
         };
+        let (by, why) = (&caller.principal, comment.as_deref());
+        if approve {
+            self.emit_org_row_event(EventKind::VersionApproved, &decided, by, why)
+                .await;
+            self.emit_org_row_event(EventKind::VersionPublished, &decided, by, None)
+                .await;
+        } else {
+            self.emit_org_row_event(EventKind::VersionRejected, &decided, by, why)
+                .await;
+        }
         Ok(OrgReviewView {
             state: decided
                 .review

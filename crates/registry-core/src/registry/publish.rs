@@ -23,6 +23,7 @@ use crate::store::{
 };
 use crate::upload::UploadId;
 use crate::version::PluginVersion;
+use crate::webhook::EventKind;
 
 /// What a publish request carries.
 #[derive(Debug, Clone)]
@@ -273,6 +274,13 @@ impl Registry {
                     // has details to wait for.
                     let details_etag = self
                         .notify_changed(&slug, (!pending_review).then_some(&version))
+                        .await;
+                    let event = if pending_review {
+                        EventKind::VersionPendingReview
+                    } else {
+                        EventKind::VersionPublished
+                    };
+                    self.emit_version_event(event, &slug, &version, Some(&caller.principal), None)
                         .await;
                     return Ok(Published {
                         pending_review,

@@ -23,6 +23,7 @@ use crate::review::{MAX_REVIEW_COMMENT, MAX_REVIEW_PAGE, ReviewId, ReviewState};
 use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, VersionChange, VersionRecord};
 use crate::version::PluginVersion;
+use crate::webhook::EventKind;
 
 impl Registry {
     /// Whether `caller` may decide reviews.
@@ -252,7 +253,7 @@ impl Registry {
         let caller = Self::require_reviewer(caller)?;
         // A rejection says why: its owners read it.
         let comment = review_comment(comment, !approve)?;
-        let id = self.decide(caller, id, approve, comment).await?;
+        let id = self.decide(caller, id, approve, comment.clone()).await?;
         let state = if approve { "approved" } else { "rejected" };
         tracing::info!(review = %id, principal = %caller.principal, state, "review decided");
         let (url, details_etag) = if approve {
@@ -264,6 +265,18 @@ impl Registry {
         } else {
             (format!("{}/reviews/{id}", self.config.public_url), None)
         };
+        let decided = if approve {
+            EventKind::VersionApproved
+        } else {
+            EventKind::VersionRejected
+        };
+        let by = Some(&caller.principal);
+        self.emit_version_event(decided, &id.slug, &id.version, by, comment.as_deref())
+            .await;
+        if approve {
+            self.emit_version_event(EventKind::VersionPublished, &id.slug, &id.version, by, None)
+                .await;
+        }
         Ok(ReviewOutcome {
             id: id.to_string(),
             state: state.to_owned(),

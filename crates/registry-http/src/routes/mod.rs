@@ -19,6 +19,7 @@ pub mod sign_in;
 pub mod teams;
 pub mod trusted_publishing;
 pub mod uploads;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -89,8 +90,8 @@ pub fn unpublish_routes() -> ApiRoutes {
     OpenApiRouter::new().routes(routes!(plugins::unpublish::unpublish_version))
 }
 
-/// API keys, plugin owners, invitations, teams, the audit log, analytics and
-/// reviews: what the `keys` function serves.
+/// API keys, plugin owners, invitations, teams, the audit log, analytics,
+/// reviews and webhook subscriptions: what the `keys` function serves.
 pub fn key_routes() -> ApiRoutes {
     OpenApiRouter::new()
         .routes(routes!(keys::create_key, keys::list_keys))
@@ -123,6 +124,10 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(reviews::review_bundle))
         .routes(routes!(reviews::approve_review))
         .routes(routes!(reviews::reject_review))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// Signing in and out, the account pages and the org catalog's pages: what the

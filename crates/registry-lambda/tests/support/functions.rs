@@ -75,6 +75,7 @@ impl Functions {
             router: McpRouterSettings {
                 policy: TargetPolicy {
                     allow_loopback: true,
+                    allow_private: true,
                 },
                 ..McpRouterSettings::default()
             },

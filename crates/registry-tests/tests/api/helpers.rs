@@ -112,6 +112,11 @@ impl TestApp {
         config.router.policy.allow_loopback = true;
         config.health_interval = std::time::Duration::from_secs(3600);
         config.check_timeout = std::time::Duration::from_millis(500);
+        // Webhook receivers are servers on loopback too; the delivery worker
+        // looks often, and retries wait for the test to move the clock.
+        config.webhooks.policy.allow_loopback = true;
+        config.webhooks.attempt_timeout = std::time::Duration::from_secs(2);
+        config.webhook_poll = std::time::Duration::from_millis(50);
         configure(&mut config);
         match backend {
             TestBackend::Embedded => {}
@@ -181,6 +186,32 @@ impl TestApp {
             config,
             shutdown: Some(tx),
         }
+    }
+
+    /// Stops this node, as a restart does, and waits until its port refuses
+    /// connections.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let address = self.base.trim_start_matches("http://").to_owned();
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&address).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("{} still accepts connections after its shutdown", self.base);
+    }
+
+    /// The test clock's time, as the registry writes it.
+    pub fn clock_now(&self) -> String {
+        registry_core::timestamp::Clock::now(&*self.clock).to_string()
+    }
+
+    /// The test clock's time in Unix seconds.
+    pub fn clock_unix_seconds(&self) -> i64 {
+        registry_core::timestamp::Clock::now(&*self.clock).unix_seconds()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -29,3 +29,4 @@ mod sign_in;
 mod snapshots;
 mod trusted_publishing;
 mod uploads;
+mod webhooks;

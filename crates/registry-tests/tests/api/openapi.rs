@@ -33,6 +33,8 @@ fn sample(parameter: &str) -> &'static str {
         "instance_id" => "github-1",
         "provider" => "oidc",
         "review_id" => "github@1.2.0",
+        "webhook_id" => "whk_0123456789abcdef",
+        "delivery_id" => "dlv_00692e7a3c0123456789ab",
         other => panic!("no sample for the path parameter {{{other}}}: add one"),
     }
 }

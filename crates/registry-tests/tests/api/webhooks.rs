@@ -1,0 +1,611 @@
+//! Webhooks over HTTP: subscriptions, signed deliveries to real receivers on
+//! loopback, retries on the test's clock, the dead-letter state, redelivery, a
+//! restart mid-retry, and the address policy.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use reqwest::Response;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_problem};
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// A webhook receiver on loopback: it answers from a script (then 204) and
+/// keeps every request.
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(script: Vec<u16>) -> Self {
+        Self::start_on("127.0.0.1:0", script).await
+    }
+
+    /// A receiver on `address` (a port the test chose).
+    async fn start_on(address: &str, script: Vec<u16>) -> Self {
+        let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let kept = Arc::clone(&received);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (kept, script) = (Arc::clone(&kept), Arc::clone(&script));
+                async move {
+                    kept.lock().unwrap().push(Received { headers, body });
+                    let status = script.lock().unwrap().pop_front().unwrap_or(204);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` requests have arrived.
+    async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..400 {
+            let got = self.received();
+            if got.len() >= count {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the receiver got {} of {count} requests",
+            self.received().len()
+        );
+    }
+}
+
+async fn json_of(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+async fn post_json(app: &TestApp, path: &str, key: &str, body: &Value) -> Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn get_json_with(app: &TestApp, path: &str, key: &str) -> Response {
+    app.get_with_key(path, key).await
+}
+
+/// Subscribes `url` to `events` of `plugin` as `key`; the created subscription.
+async fn subscribe(app: &TestApp, key: &str, plugin: &str, url: &str, events: &[&str]) -> Value {
+    json_of(
+        post_json(
+            app,
+            "/webhooks",
+            key,
+            &json!({"url": url, "events": events, "plugin": plugin}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn deliveries(app: &TestApp, key: &str, webhook: &str) -> Vec<Value> {
+    let log = json_of(
+        get_json_with(app, &format!("/webhooks/{webhook}/deliveries"), key).await,
+        StatusCode::OK,
+    )
+    .await;
+    log["deliveries"].as_array().expect("deliveries").clone()
+}
+
+/// Waits until the newest delivery's log shows `attempts` attempts.
+async fn wait_for_attempts(app: &TestApp, key: &str, webhook: &str, attempts: usize) -> Value {
+    for _ in 0..400 {
+        let log = deliveries(app, key, webhook).await;
+        if let Some(newest) = log.first()
+            && newest["attempts"].as_array().map(Vec::len) == Some(attempts)
+        {
+            return newest.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "no delivery reached {attempts} attempts: {:?}",
+        deliveries(app, key, webhook).await
+    );
+}
+
+/// Runs the README's verification snippet (between its `webhook-verify`
+/// markers) with Python on `received`: whether it accepts it.
+fn readme_recipe_accepts(secret: &str, received: &Received, body: &[u8]) -> bool {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README");
+    let start = readme
+        .find("<!-- webhook-verify -->")
+        .expect("start marker");
+    let end = readme.find("<!-- /webhook-verify -->").expect("end marker");
+    let snippet = readme[start..end]
+        .lines()
+        .skip_while(|l| !l.starts_with("```python"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("body"), body).expect("body");
+    let headers: serde_json::Map<String, Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .into_iter()
+            .map(|name| {
+                let value = received.headers[name].to_str().expect("header text");
+                (name.to_owned(), Value::from(value))
+            })
+            .collect();
+    std::fs::write(
+        dir.path().join("headers.json"),
+        serde_json::to_vec(&headers).expect("json"),
+    )
+    .expect("headers");
+    // The test's clock is not the wall clock: the window is opened wide here,
+    // and the timestamp is checked against the test's clock by the caller.
+    let program = format!(
+        "{snippet}\n\nimport json, sys\nheaders = json.load(open(sys.argv[2]))\nbody = open(sys.argv[3], 'rb').read()\nsys.exit(0 if verify(sys.argv[1], headers, body, tolerance=10**10) else 1)\n"
+    );
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .arg(secret)
+        .arg(dir.path().join("headers.json"))
+        .arg(dir.path().join("body"))
+        .status()
+        .expect("python3 runs");
+    status.success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_verify_with_the_documented_recipe_and_a_changed_body_does_not() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(vec![]).await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    app.publish_ok(&owner, "hooked", "1.0.0").await;
+    let created = subscribe(
+        &app,
+        &owner,
+        "hooked",
+        &receiver.url,
+        &["version.published", "version.deprecated"],
+    )
+    .await;
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["scope"], "plugin:hooked");
+
+    app.publish_ok(&owner, "hooked", "1.1.0").await;
+    let got = receiver.wait_for(1).await;
+    let delivery = &got[0];
+    assert!(readme_recipe_accepts(&secret, delivery, &delivery.body));
+    let mut changed = delivery.body.to_vec();
+    let last = changed.len() - 2;
+    changed[last] ^= 1;
+    assert!(!readme_recipe_accepts(&secret, delivery, &changed));
+    assert!(!readme_recipe_accepts(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        delivery,
+        &delivery.body
+    ));
+
+    let event: Value = serde_json::from_slice(&delivery.body).expect("json body");
+    assert_eq!(event["type"], "version.published");
+    assert_eq!(
+        event["id"],
+        delivery.headers["webhook-id"].to_str().unwrap()
+    );
+    assert_eq!(event["data"]["slug"], "hooked");
+    assert_eq!(event["data"]["version"], "1.1.0");
+    assert_eq!(event["timestamp"], app.clock_now());
+    assert_eq!(
+        delivery.headers["webhook-timestamp"].to_str().unwrap(),
+        app.clock_unix_seconds().to_string(),
+        "sent at the registry's time"
+    );
+    assert_eq!(delivery.headers["content-type"], "application/json");
+
+    // Events the subscription did not ask for are not sent.
+    let other = app.new_principal_key("other", &["publish"]).await;
+    app.publish_ok(&other, "unhooked", "1.0.0").await;
+    let log = wait_for_attempts(&app, &owner, created["id"].as_str().unwrap(), 1).await;
+    assert_eq!(log["state"], "delivered");
+    assert_eq!(log["attempts"][0]["status"], 204);
+    assert_eq!(receiver.received().len(), 1);
+
+    // A deprecation is one of its events.
+    let deprecated = app
+        .deprecate(&owner, "hooked", "1.0.0", json!({"reason": "use 1.1.0"}))
+        .await;
+    assert_eq!(deprecated.status(), StatusCode::OK);
+    let got = receiver.wait_for(2).await;
+    let event: Value = serde_json::from_slice(&got[1].body).expect("json body");
+    assert_eq!(event["type"], "version.deprecated");
+    assert_eq!(event["data"]["reason"], "use 1.1.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_twice_then_succeeding_gets_one_successful_delivery() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(vec![500, 503]).await;
+    let created = json_of(
+        post_json(
+            &app,
+            "/webhooks",
+            &app.admin_key,
+            &json!({"url": receiver.url, "events": ["version.published"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["scope"], "registry");
+    app.publish_ok(&app.admin_key, "flaky", "1.0.0").await;
+
+    let first = wait_for_attempts(&app, &app.admin_key, &webhook, 1).await;
+    assert_eq!(first["state"], "pending");
+    // Not due until the clock reaches the retry: nothing more arrives meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+    app.clock.advance(time::Duration::seconds(30));
+    let second = wait_for_attempts(&app, &app.admin_key, &webhook, 2).await;
+    assert_eq!(second["state"], "pending");
+    app.clock.advance(time::Duration::seconds(60));
+    let third = wait_for_attempts(&app, &app.admin_key, &webhook, 3).await;
+    assert_eq!(third["state"], "delivered");
+    let statuses: Vec<&Value> = third["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(500), &json!(503), &json!(204)]);
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 3, "one request per attempt, no more");
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "retries keep the event id: {ids:?}"
+    );
+    assert_eq!(deliveries(&app, &app.admin_key, &webhook).await.len(), 1);
+    app.clock.advance(time::Duration::hours(2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "a delivered delivery is never sent again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_the_whole_window_ends_dead_and_can_be_redelivered() {
+    let app = TestApp::spawn_configured(|config| {
+        config.webhooks.retry.window = Duration::from_secs(100);
+    })
+    .await;
+    // A port nothing listens on: every attempt is refused.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let closed = format!("http://{address}/hook");
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    app.publish_ok(&owner, "lonely", "1.0.0").await;
+    let created = subscribe(&app, &owner, "lonely", &closed, &["version.published"]).await;
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    app.publish_ok(&owner, "lonely", "1.1.0").await;
+
+    let mut attempts = 1;
+    let mut newest = wait_for_attempts(&app, &owner, &webhook, attempts).await;
+    while newest["state"] == "pending" {
+        let due = time::OffsetDateTime::parse(
+            newest["next_attempt_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let now = time::OffsetDateTime::parse(
+            &app.clock_now(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        app.clock.advance(due - now);
+        attempts += 1;
+        newest = wait_for_attempts(&app, &owner, &webhook, attempts).await;
+    }
+    assert_eq!(newest["state"], "dead");
+    assert!(attempts >= 3, "retried before giving up: {newest}");
+    assert!(
+        newest["attempts"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("connect")),
+        "{newest}"
+    );
+    assert_eq!(newest["next_attempt_at"], Value::Null);
+
+    // Once the receiver is back, a redelivery gets through.
+    let receiver = Receiver::start_on(&address.to_string(), vec![]).await;
+    let dead_id = newest["id"].as_str().unwrap().to_owned();
+    let again = json_of(
+        app.client
+            .post(app.url(&format!(
+                "/webhooks/{webhook}/deliveries/{dead_id}/redeliver"
+            )))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(again["event_id"], newest["event_id"]);
+    assert_ne!(again["id"], newest["id"]);
+    assert_eq!(again["state"], "pending");
+    let got = receiver.wait_for(1).await;
+    assert_eq!(
+        got[0].headers["webhook-id"].to_str().unwrap(),
+        newest["event_id"].as_str().unwrap(),
+        "a redelivery carries the event's id"
+    );
+    let delivered = wait_for_attempts(&app, &owner, &webhook, 1).await;
+    assert_eq!(
+        (&delivered["id"], &delivered["state"]),
+        (&again["id"], &json!("delivered"))
+    );
+    let missing = app
+        .client
+        .post(app.url(&format!(
+            "/webhooks/{webhook}/deliveries/dlv_00692e7a3c0123456789ab/redeliver"
+        )))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, StatusCode::NOT_FOUND, "delivery_not_found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_the_server_mid_retry_loses_no_delivery() {
+    let mut first = TestApp::spawn().await;
+    let receiver = Receiver::start(vec![502]).await;
+    let owner = first.new_principal_key("owner", &["publish"]).await;
+    first.publish_ok(&owner, "durable", "1.0.0").await;
+    let created = subscribe(
+        &first,
+        &owner,
+        "durable",
+        &receiver.url,
+        &["version.published"],
+    )
+    .await;
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    first.publish_ok(&owner, "durable", "1.1.0").await;
+    let failed = wait_for_attempts(&first, &owner, &webhook, 1).await;
+    assert_eq!(failed["state"], "pending");
+
+    first.stop().await;
+    let second = first.spawn_beside(|_| {}).await;
+    second.clock.advance(time::Duration::seconds(30));
+    let done = wait_for_attempts(&second, &owner, &webhook, 2).await;
+    assert_eq!(done["state"], "delivered");
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_for_those_who_manage_their_scope() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let stranger = app.new_principal_key("stranger", &["publish"]).await;
+    app.publish_ok(&owner, "guarded", "1.0.0").await;
+    let url = "http://127.0.0.1:9/hook";
+
+    let refused = post_json(
+        &app,
+        "/webhooks",
+        &stranger,
+        &json!({"url": url, "events": ["version.published"], "plugin": "guarded"}),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let registry_wide = post_json(
+        &app,
+        "/webhooks",
+        &owner,
+        &json!({"url": url, "events": ["version.published"]}),
+    )
+    .await;
+    assert_eq!(registry_wide.status(), StatusCode::FORBIDDEN);
+    let unknown = post_json(
+        &app,
+        "/webhooks",
+        &owner,
+        &json!({"url": url, "events": ["version.published"], "plugin": "nobody"}),
+    )
+    .await;
+    expect_problem(unknown, StatusCode::NOT_FOUND, "plugin_not_found").await;
+
+    let created = subscribe(&app, &owner, "guarded", url, &["version.unpublished"]).await;
+    let id = created["id"].as_str().unwrap();
+    assert!(created.get("secret").is_some());
+    let listed = json_of(
+        get_json_with(&app, "/webhooks?plugin=guarded", &owner).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1);
+    assert!(
+        listed["webhooks"][0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+    let by_admin = get_json_with(&app, &format!("/webhooks/{id}"), &app.admin_key).await;
+    assert_eq!(by_admin.status(), StatusCode::OK);
+
+    // A stranger learns nothing of it.
+    for path in [
+        format!("/webhooks/{id}"),
+        format!("/webhooks/{id}/deliveries"),
+    ] {
+        let hidden = get_json_with(&app, &path, &stranger).await;
+        expect_problem(hidden, StatusCode::NOT_FOUND, "webhook_not_found").await;
+    }
+    let delete = app
+        .client
+        .delete(app.url(&format!("/webhooks/{id}")))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(delete, StatusCode::NOT_FOUND, "webhook_not_found").await;
+    let delete = app
+        .client
+        .delete(app.url(&format!("/webhooks/{id}")))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    let gone = get_json_with(&app, &format!("/webhooks/{id}"), &owner).await;
+    expect_problem(gone, StatusCode::NOT_FOUND, "webhook_not_found").await;
+    let anonymous = app.client.get(app.url("/webhooks")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_and_events_are_checked_before_anything_is_stored() {
+    let app = TestApp::spawn().await;
+    for (url, says) in [
+        ("http://10.1.2.3/hook", "private network"),
+        ("http://192.168.0.10/hook", "private network"),
+        ("http://[fd00::1]/hook", "private network"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://[::ffff:172.16.0.1]/hook", "private network"),
+        ("ftp://example.com/hook", "http or https"),
+        ("http://user:pw@example.com/hook", "user name"),
+    ] {
+        let refused = post_json(
+            &app,
+            "/webhooks",
+            &app.admin_key,
+            &json!({"url": url, "events": ["version.published"]}),
+        )
+        .await;
+        let problem = expect_problem(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert!(problem.to_string().contains(says), "{url}: {problem}");
+    }
+    let unknown_event = post_json(
+        &app,
+        "/webhooks",
+        &app.admin_key,
+        &json!({"url": "http://127.0.0.1:9/", "events": ["version.eaten"]}),
+    )
+    .await;
+    let problem = expect_problem(
+        unknown_event,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        problem.to_string().contains("version.published"),
+        "{problem}"
+    );
+    let no_event = post_json(
+        &app,
+        "/webhooks",
+        &app.admin_key,
+        &json!({"url": "http://127.0.0.1:9/", "events": []}),
+    )
+    .await;
+    expect_problem(
+        no_event,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let not_json = app
+        .client
+        .post(app.url("/webhooks"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "text/plain")
+        .body("url=x")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        not_json,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let listed = json_of(
+        get_json_with(&app, "/webhooks", &app.admin_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["webhooks"], json!([]), "nothing refused was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_networks_are_allowed_only_where_the_operator_says() {
+    let app = TestApp::spawn_configured(|config| {
+        config.webhooks.policy.allow_private = true;
+    })
+    .await;
+    let created = post_json(
+        &app,
+        "/webhooks",
+        &app.admin_key,
+        &json!({"url": "http://10.1.2.3/hook", "events": ["version.published"]}),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let metadata = post_json(
+        &app,
+        "/webhooks",
+        &app.admin_key,
+        &json!({"url": "http://169.254.169.254/", "events": ["version.published"]}),
+    )
+    .await;
+    assert_eq!(
+        metadata.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "metadata stays refused"
+    );
+}

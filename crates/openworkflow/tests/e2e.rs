@@ -1715,3 +1715,101 @@ fn a_publish_held_for_review_says_so_and_installs_once_approved() {
     );
     assert!(mine.stdout.contains(": no tests"), "{}", mine.stdout);
 }
+
+#[test]
+fn webhooks_are_added_listed_delivered_with_retries_redelivered_and_removed() {
+    use std::sync::atomic::AtomicUsize;
+    let data = tempfile::tempdir().unwrap();
+    let registry = Registry::start_with(
+        data.path(),
+        &[
+            ("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS", "1"),
+            ("OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_FIRST_SECS", "1"),
+        ],
+    );
+    // A receiver that fails its first request and takes the rest.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    support::serve_http(listener, move |_| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            ("500 Internal Server Error", String::new())
+        } else {
+            ("204 No Content", String::new())
+        }
+    });
+    let admin = User::admin(&registry);
+    let first = admin.write("weather.yaml", &plugin_yaml("weather", "1.0.0"));
+    admin.run(&["plugin", "publish", &first]).ok();
+
+    let added = admin
+        .run(&[
+            "webhook",
+            "add",
+            &hook,
+            "--plugin",
+            "weather",
+            "--event",
+            "version.published",
+        ])
+        .ok();
+    let id = added
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("whk_"))
+        .expect("a subscription id")
+        .to_owned();
+    assert!(
+        added.stdout.starts_with(&format!(
+            "Subscribed {id}  plugin:weather  {hook}  version.published\nSigning secret (shown once): whsec_"
+        )),
+        "{}",
+        added.stdout
+    );
+    let listed = admin.run(&["webhook", "list", "--plugin", "weather"]).ok();
+    assert_eq!(
+        listed.stdout.trim(),
+        format!("{id}  plugin:weather  {hook}  version.published")
+    );
+
+    let second = admin.write("weather2.yaml", &plugin_yaml("weather", "1.1.0"));
+    admin.run(&["plugin", "publish", &second]).ok();
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = admin.run(&["webhook", "deliveries", &id]).ok().stdout;
+        if log.contains("delivered") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let line = log.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("dlv_")
+            && line.ends_with("version.published  delivered  2 attempt(s) (500, 204)"),
+        "{log}"
+    );
+    let delivery = line.split_whitespace().next().unwrap();
+    let again = admin.run(&["webhook", "redeliver", &id, delivery]).ok();
+    assert!(
+        again
+            .stdout
+            .starts_with(&format!("Queued {delivery} (event evt_")),
+        "{}",
+        again.stdout
+    );
+    for _ in 0..100 {
+        if calls.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "the redelivery arrived");
+
+    let removed = admin.run(&["webhook", "remove", &id]).ok();
+    assert_eq!(removed.stdout.trim(), format!("Removed {id}"));
+    let empty = admin.run(&["webhook", "list", "--plugin", "weather"]).ok();
+    assert_eq!(empty.stdout.trim(), "No webhook subscriptions");
+    let refused = admin.run(&["webhook", "list", "--plugin", "weather", "--org", "acme"]);
+    assert_ne!(refused.code, 0, "a plugin or an org, not both");
+}

@@ -41,6 +41,7 @@ mod reports;
 mod retry;
 mod reviews;
 mod trusted_publishing;
+mod webhooks;
 
 pub use api_key::ApiKey;
 use cache::HttpCache;

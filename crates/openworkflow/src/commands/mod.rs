@@ -20,6 +20,7 @@ mod publishers;
 mod reports;
 mod reviews;
 mod stats;
+mod webhooks;
 
 use crate::progress::ProgressBars;
 use audit::{AuditPage, audit};
@@ -31,6 +32,7 @@ use owners::{TeamCommand, team};
 use plugin::{PluginCommand, canonical, list, plugin, validate};
 use reports::{ReportCommand, report};
 use reviews::{ReviewCommand, review};
+use webhooks::{WebhookCommand, webhook};
 
 /// Install, validate, publish and verify OpenWorkflow plugins.
 ///
@@ -73,6 +75,10 @@ enum Group {
     /// the `review` scope; owners list and show their own).
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Webhooks: signed HTTP callbacks when versions are published, reviewed,
+    /// deprecated or unpublished (a plugin's owners, an org's reviewers, or admins).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// The MCP router: register running plugin instances and read routing tables
     /// (a key with the `router` scope).
     #[command(subcommand)]
@@ -143,6 +149,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), Failure> {
         Group::Audit(page) => audit(None, page, &Context::load(registry, out)?, out).await,
         Group::Report(command) => report(command, &Context::load(registry, out)?, out).await,
         Group::Review(command) => review(command, &Context::load(registry, out)?, out).await,
+        Group::Webhook(command) => webhook(command, &Context::load(registry, out)?, out).await,
         Group::Plugin(PluginCommand::Validate { file }) => validate(&file, out),
         Group::Plugin(PluginCommand::Canonical { file }) => canonical(&file, out),
         Group::Plugin(PluginCommand::List) => list(out),

@@ -83,6 +83,6 @@ step "the AWS deployment: cfn-lint, sam validate --lint, the CloudFront Function
 
 step "benchmarks compile and run once (figures: see README, Measured)"
 cargo test --profile bench -p registry-core --bench registry --locked -- --test
-cargo test --workspace --all-features --locked --bench cold_start --bench index_scale --bench health_pass
+cargo test --workspace --all-features --locked --bench cold_start --bench index_scale --bench health_pass --bench webhooks
 
 printf '\nAll checks passed.\n'

@@ -1,5 +1,6 @@
 //! What the HTTP benches share: percentiles, the report line, and a fresh bucket
-//! (and table) on the local AWS stand-ins.
+//! (and table) on the local AWS stand-ins. Each bench uses part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs a command with Amazon's DynamoDB Local and moto's S3 server on free loopback
-# ports, installing both into .tools/ first, and stops them afterwards (also when
-# the command fails). The command sees the AWS SDK's own variables pointing at them.
+# Runs a command with Amazon's DynamoDB Local and moto's server (S3, and SQS beside
+# it) on free loopback ports, installing both into .tools/ first, and stops them
+# afterwards (also when the command fails). The command sees the AWS SDK's own
+# variables pointing at them.
 #
 #   scripts/aws-local.sh cargo test -p registry-aws
 set -euo pipefail
@@ -80,6 +81,7 @@ log "DynamoDB Local on 127.0.0.1:$DYNAMODB_PORT, moto S3 on 127.0.0.1:$S3_PORT"
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$S3_PORT"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$S3_PORT"
 export AWS_REGION=us-east-1
 # Local servers accept any credentials; these keep the SDK from looking elsewhere.
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true

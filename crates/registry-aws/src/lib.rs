@@ -17,6 +17,8 @@ pub mod s3;
 pub mod secrets;
 pub mod setup;
 pub mod uploads;
+#[cfg(feature = "webhook-queue")]
+pub mod webhook_queue;
 
 use std::sync::Arc;
 
@@ -53,6 +55,9 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// S3.
     pub s3: aws_sdk_s3::Client,
+    /// SQS, for the webhook delivery queue.
+    #[cfg(feature = "webhook-queue")]
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl AwsClients {
@@ -70,6 +75,8 @@ impl AwsClients {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            #[cfg(feature = "webhook-queue")]
+            sqs: aws_sdk_sqs::Client::new(config),
         }
     }
 

@@ -63,12 +63,22 @@ pub trait WebhookSender: Send + Sync {
 }
 
 /// Tells the delivery side that deliveries were stored and are due: self-hosted
-/// it wakes the delivery worker; on AWS it would put them on the queue the
-/// delivery function reads.
+/// it wakes the delivery worker (the delivery table is the queue); on AWS it
+/// puts them on the SQS queue the delivery function reads.
 #[async_trait::async_trait]
 pub trait DeliveryQueue: Send + Sync {
     /// `deliveries`, stored, are due now.
     async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), crate::store::BackendError>;
+
+    /// `delivery`, stored and pending, is due at its `next_attempt_at` (a retry,
+    /// or a message that came early). Where the store is the queue, nothing to do.
+    async fn enqueue_retry(
+        &self,
+        _delivery: &Delivery,
+        _now: Timestamp,
+    ) -> Result<(), crate::store::BackendError> {
+        Ok(())
+    }
 }
 
 /// What happened.

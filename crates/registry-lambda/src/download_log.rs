@@ -17,28 +17,13 @@ use registry_cdn_log::{LogTally, Recorded, RejectedLine, record_tally, tally_log
 use registry_core::downloads::Retention;
 use registry_core::store::{BackendError, DownloadCounters, StorageError};
 use registry_core::timestamp::Clock;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::io::SyncIoBridge;
 
+use crate::sqs::{SqsBatchResponse, SqsItemFailure};
+
 /// Bytes read from S3 at a time, and decompressed at a time.
 const READ_BUFFER: usize = 64 * 1024;
-
-/// The answer to an SQS batch: the messages Lambda must deliver again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SqsBatchResponse {
-    /// Messages that failed.
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<SqsItemFailure>,
-}
-
-/// One message to deliver again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SqsItemFailure {
-    /// The message's `messageId`.
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
 
 /// What counting one log file did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,9 +27,12 @@ use registry_mail::{MailSettings, SmtpMailer};
 
 use lambda_http::LambdaEvent;
 
+use registry_aws::webhook_queue::SqsDeliveryQueue;
+use registry_core::registry::{WebhookParts, WebhookSettings};
+use registry_core::webhook::RetrySchedule;
 use registry_http::routes::{ApiRoutes, serve_routes};
 use registry_http::state::AppState;
-use registry_outbound::{DEFAULT_CHECK_TIMEOUT, http_mcp_router};
+use registry_outbound::{DEFAULT_CHECK_TIMEOUT, HttpWebhookSender, http_mcp_router};
 
 use crate::scheduled::{ScheduledEvent, run_health_checks};
 
@@ -77,6 +80,14 @@ pub struct LambdaConfig {
     /// auto-approval rules (`..._REVIEW_AUTO_APPROVE`, a comma-separated list of
     /// principals and teams; `..._TRUSTED_PUBLISHING` and `..._PATCHES`, `true`).
     pub review: ReviewPolicy,
+    /// `OPENWORKFLOW_REGISTRY_WEBHOOK_QUEUE_URL`: the SQS queue webhook
+    /// deliveries go through (none: no webhooks).
+    pub webhook_queue_url: Option<String>,
+    /// Webhook targets and retries: `OPENWORKFLOW_REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS`,
+    /// `..._RETRY_FIRST_SECS` (30), `..._RETRY_LONGEST_SECS` (7200),
+    /// `..._RETRY_WINDOW_SECS` (86400) and `..._TIMEOUT_MS` (10000); loopback as
+    /// for the router.
+    pub webhooks: WebhookSettings,
 }
 
 /// A secret as the environment gives it: the value, or where it is kept.
@@ -220,8 +231,44 @@ impl LambdaConfig {
             download_retention: Retention::from_setting(set_var(RETENTION_SETTING).as_deref())
                 .map_err(anyhow::Error::msg)?,
             review: review_policy_from_env()?,
+            webhook_queue_url: set_var("OPENWORKFLOW_REGISTRY_WEBHOOK_QUEUE_URL"),
+            webhooks: webhook_settings_from_env()?,
         })
     }
+}
+
+/// The webhook settings the environment names (the defaults where unset).
+fn webhook_settings_from_env() -> anyhow::Result<WebhookSettings> {
+    let defaults = WebhookSettings::default();
+    let seconds = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+        Ok(Duration::from_secs(positive_var(name, default.as_secs())?))
+    };
+    Ok(WebhookSettings {
+        policy: TargetPolicy {
+            allow_loopback: set_var("OPENWORKFLOW_REGISTRY_ALLOW_LOOPBACK_TARGETS")
+                .is_some_and(|v| v == "1" || v == "true"),
+            allow_private: set_var("OPENWORKFLOW_REGISTRY_WEBHOOK_ALLOW_PRIVATE_TARGETS")
+                .is_some_and(|v| v == "1" || v == "true"),
+        },
+        retry: RetrySchedule {
+            first: seconds(
+                "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_FIRST_SECS",
+                defaults.retry.first,
+            )?,
+            longest: seconds(
+                "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_LONGEST_SECS",
+                defaults.retry.longest,
+            )?,
+            window: seconds(
+                "OPENWORKFLOW_REGISTRY_WEBHOOK_RETRY_WINDOW_SECS",
+                defaults.retry.window,
+            )?,
+        },
+        attempt_timeout: Duration::from_millis(positive_var(
+            "OPENWORKFLOW_REGISTRY_WEBHOOK_TIMEOUT_MS",
+            u64::try_from(defaults.attempt_timeout.as_millis()).unwrap_or(10_000),
+        )?),
+    })
 }
 
 /// The review policy the environment names (none when unset).
@@ -329,6 +376,18 @@ pub fn lambda_state(clients: &AwsClients, config: &LambdaConfig) -> anyhow::Resu
         http_mcp_router(store.clone(), config.router, config.check_timeout)
             .context("building the health-check HTTP client")?,
     );
+    let registry = match &config.webhook_queue_url {
+        Some(queue_url) => registry.with_webhooks(WebhookParts {
+            store: store.clone(),
+            sender: Arc::new(
+                HttpWebhookSender::new(config.webhooks.policy, config.webhooks.attempt_timeout)
+                    .context("building the webhook HTTP client")?,
+            ),
+            queue: Arc::new(SqsDeliveryQueue::new(clients.sqs.clone(), queue_url)),
+            settings: config.webhooks,
+        }),
+        None => registry,
+    };
     let registry = if config.ci_issuers.is_empty() {
         registry
     } else {
@@ -427,6 +486,24 @@ pub async fn run_scheduled_health_checks() -> Result<(), lambda_http::Error> {
         move |event: LambdaEvent<ScheduledEvent>| {
             let state = Arc::clone(&state);
             async move { run_health_checks(&state.registry, event.payload).await }
+        },
+    ))
+    .await
+}
+
+/// The whole life of the `webhook-delivery` function: an SQS queue of stored
+/// webhook deliveries, each attempted and recorded, retries queued again.
+pub async fn run_webhook_delivery() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let state = load_state().await?;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let state = Arc::clone(&state);
+            async move {
+                let outcome =
+                    crate::webhook_delivery::deliver_batch(&state.registry, &event.payload).await;
+                Ok::<_, lambda_http::Error>(outcome.response)
+            }
         },
     ))
     .await

@@ -1,11 +1,15 @@
 //! The scheduled `health-check` function: EventBridge scheduled events in, one
-//! health pass over every MCP router instance, a report out. A table that does not
-//! answer fails the invocation (and so raises the function's error alarm).
+//! health pass over every MCP router instance, a report out. It also sends the
+//! webhook deliveries whose queue message was lost (overdue past
+//! [`OVERDUE_DELIVERY_GRACE`]). A table that does not answer fails the
+//! invocation (and so raises the function's error alarm).
 
 use lambda_http::lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 
-use registry_core::registry::HealthPassReport;
+use std::time::Duration;
+
+use registry_core::registry::{DeliveryPassReport, HealthPassReport};
 use registry_core::{Registry, RegistryError};
 
 /// `detail-type` of the events an EventBridge schedule sends.
@@ -42,7 +46,15 @@ pub struct HealthCheckReport {
     /// What the pass did.
     #[serde(flatten)]
     pub pass: HealthPassReport,
+    /// Webhook deliveries found overdue (their queue message lost) and attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue_deliveries: Option<DeliveryPassReport>,
 }
+
+/// How long past its time a webhook delivery must be before the schedule sends
+/// it: a queue message waits at most 15 minutes, and its attempt holds the
+/// delivery a little longer, so anything later has lost its message.
+pub const OVERDUE_DELIVERY_GRACE: Duration = Duration::from_secs(20 * 60);
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +69,8 @@ pub enum HealthCheckError {
         /// The event's source.
         event_source: String,
     },
-    /// The routing table could not be read.
-    #[error("the routing table did not answer: {0}")]
+    /// The routing table (or the webhook deliveries) could not be read.
+    #[error("the table did not answer: {0}")]
     Catalog(#[from] RegistryError),
 }
 
@@ -87,10 +99,20 @@ pub async fn run_health_checks(
         });
     }
     let pass = registry.run_health_pass().await?;
+    let overdue_deliveries = if registry.sends_webhooks() {
+        Some(
+            registry
+                .deliver_overdue_webhooks(OVERDUE_DELIVERY_GRACE)
+                .await?,
+        )
+    } else {
+        None
+    };
     let report = HealthCheckReport {
         event_id: event.id,
         scheduled_at: event.time,
         pass,
+        overdue_deliveries,
     };
     tracing::info!(
         event = %report.event_id,

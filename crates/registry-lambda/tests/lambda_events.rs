@@ -8,6 +8,8 @@ mod download_log;
 mod functions;
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
+#[path = "events/webhook_delivery.rs"]
+mod webhook_delivery;
 
 use std::io::Write;
 

@@ -182,6 +182,31 @@ impl WebhookStore for PostgresStore {
             .collect()
     }
 
+    async fn claim_delivery(
+        &self,
+        subscription: &SubscriptionId,
+        id: &DeliveryId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError> {
+        self.select_one(
+            "UPDATE webhook_deliveries SET lease_until = $4
+             WHERE id = $1 AND subscription_id = $2
+               AND due_at IS NOT NULL AND due_at <= $3
+               AND (lease_until IS NULL OR lease_until <= $3)
+             RETURNING record",
+            &[
+                &id.as_str(),
+                &subscription.as_str(),
+                &now.unix_seconds(),
+                &lease_until.unix_seconds(),
+            ],
+        )
+        .await?
+        .map(|row| from_json("delivery", row.get(0)))
+        .transpose()
+    }
+
     async fn record_delivery(&self, delivery: &Delivery) -> Result<(), StorageError> {
         self.change_one(
             "UPDATE webhook_deliveries

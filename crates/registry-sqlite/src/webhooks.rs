@@ -235,6 +235,33 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn claim_delivery(
+        &self,
+        subscription: &SubscriptionId,
+        id: &DeliveryId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError> {
+        let (subscription, id) = (subscription.to_string(), id.to_string());
+        let (now, lease_until) = (now.unix_seconds(), lease_until.unix_seconds());
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "UPDATE webhook_deliveries SET lease_until = ?4
+                 WHERE id = ?1 AND subscription_id = ?2
+                   AND due_at IS NOT NULL AND due_at <= ?3
+                   AND (lease_until IS NULL OR lease_until <= ?3)
+                 RETURNING record",
+                params![id, subscription, now, lease_until],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .map(|raw| from_json("delivery", &raw))
+            .transpose()
+        })
+        .await
+    }
+
     async fn record_delivery(&self, delivery: &Delivery) -> Result<(), StorageError> {
         let (id, state, due, record) = (
             delivery.id.to_string(),

@@ -70,14 +70,14 @@ fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
 }
 
 impl DynamoStore {
-    /// Leases one delivery the due list named, if it is still due and free.
+    /// Leases the delivery at `pk`/`sk`, if it is still due and free.
     async fn lease_delivery(
         &self,
-        listed: &Item,
+        pk: &str,
+        sk: &str,
         now: i64,
         lease_until: i64,
     ) -> Result<Option<Delivery>, StorageError> {
-        let (pk, sk) = (get_s(listed, PK)?, get_s(listed, SK)?);
         let result = self
             .update_item_at(pk, sk)
             .update_expression("SET lease_until = :lease")
@@ -259,7 +259,8 @@ impl WebhookStore for DynamoStore {
                 .await
                 .map_err(storage_error)?;
             for listed in output.items.unwrap_or_default() {
-                if let Some(delivery) = self.lease_delivery(&listed, now, lease_until).await? {
+                let (pk, sk) = (get_s(&listed, PK)?, get_s(&listed, SK)?);
+                if let Some(delivery) = self.lease_delivery(pk, sk, now, lease_until).await? {
                     claimed.push(delivery);
                     if claimed.len() >= limit {
                         return Ok(claimed);
@@ -271,6 +272,23 @@ impl WebhookStore for DynamoStore {
                 return Ok(claimed);
             }
         }
+    }
+
+    async fn claim_delivery(
+        &self,
+        subscription: &SubscriptionId,
+        id: &DeliveryId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError> {
+        let key = ItemKey::webhook_delivery(subscription, id);
+        self.lease_delivery(
+            &key.pk,
+            &key.sk,
+            now.unix_seconds(),
+            lease_until.unix_seconds(),
+        )
+        .await
     }
 
     async fn record_delivery(&self, delivery: &Delivery) -> Result<(), StorageError> {

@@ -73,7 +73,10 @@ use crate::timestamp::Clock;
 use crate::version::PluginVersion;
 pub use teams::{TeamInfo, TeamMemberInfo, TeamMembership};
 pub use trusted_publishing::{IssuedPublishToken, TrustedPublisherView, TrustedPublishing};
-pub use webhooks::{DEFAULT_ATTEMPT_TIMEOUT, DeliveryPassReport, WebhookParts, WebhookSettings};
+pub use webhooks::{
+    DEFAULT_ATTEMPT_TIMEOUT, DeliveryPassReport, QueuedDeliveryOutcome, WebhookParts,
+    WebhookSettings,
+};
 
 /// Settings of one registry.
 #[derive(Debug, Clone)]

@@ -76,6 +76,24 @@ pub struct WebhookParts {
     pub settings: WebhookSettings,
 }
 
+/// What became of one queue message's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuedDeliveryOutcome {
+    /// It was attempted; its state now.
+    Attempted(DeliveryState),
+    /// Its next attempt is later: it went back on the queue.
+    NotYetDue,
+    /// Another attempt holds it now.
+    Leased,
+    /// It was delivered or is dead already.
+    Finished,
+    /// It (or its subscription) was removed.
+    Gone,
+    /// The message names no delivery.
+    NotADelivery,
+}
+
 /// What one delivery pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryPassReport {
@@ -98,6 +116,11 @@ impl Registry {
     pub fn with_webhooks(mut self, parts: WebhookParts) -> Self {
         self.webhooks = Some(parts);
         self
+    }
+
+    /// Whether this registry sends webhooks.
+    pub fn sends_webhooks(&self) -> bool {
+        self.webhooks.is_some()
     }
 
     fn webhook_parts(&self) -> Result<&WebhookParts, RegistryError> {
@@ -478,14 +501,19 @@ impl Registry {
 
     /// Claims the deliveries due now and attempts each, a few at a time.
     pub async fn deliver_due_webhooks(&self) -> Result<DeliveryPassReport, RegistryError> {
+        self.deliver_due_at(self.clock.now()).await
+    }
+
+    /// Claims the deliveries due by `cut` and attempts each, a few at a time.
+    async fn deliver_due_at(
+        &self,
+        cut: crate::timestamp::Timestamp,
+    ) -> Result<DeliveryPassReport, RegistryError> {
         let parts = self.webhook_parts()?;
-        let now = self.clock.now();
-        let lease = parts.settings.attempt_timeout + LEASE_MARGIN;
-        let lease_until =
-            now.plus(time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE));
+        let lease_until = self.lease_until(parts, self.clock.now());
         let claimed = parts
             .store
-            .claim_due_deliveries(now, lease_until, DELIVERY_BATCH)
+            .claim_due_deliveries(cut, lease_until, DELIVERY_BATCH)
             .await?;
         let attempts: Vec<_> = claimed
             .into_iter()
@@ -521,6 +549,79 @@ impl Registry {
             metrics::counter!(DELIVERIES_TOTAL, "outcome" => label).increment(1);
         }
         Ok(report)
+    }
+
+    /// Delivers what one queue message names (the AWS delivery function): the
+    /// delivery is claimed, attempted and recorded, and a retry goes back on the
+    /// queue. A message for a delivery that is finished, gone or leased to
+    /// another attempt is done with; one that came early goes back on the queue
+    /// until its time. `Err` means the message must be delivered again.
+    pub async fn deliver_one(
+        &self,
+        subscription: &str,
+        delivery: &str,
+    ) -> Result<QueuedDeliveryOutcome, RegistryError> {
+        let parts = self.webhook_parts()?;
+        let (Some(subscription), Some(id)) = (
+            SubscriptionId::parse(subscription),
+            DeliveryId::parse(delivery),
+        ) else {
+            return Ok(QueuedDeliveryOutcome::NotADelivery);
+        };
+        let now = self.clock.now();
+        if let Some(claimed) = parts
+            .store
+            .claim_delivery(&subscription, &id, now, self.lease_until(parts, now))
+            .await?
+        {
+            return match self.attempt_delivery(parts, claimed).await {
+                Some(state) => Ok(QueuedDeliveryOutcome::Attempted(state)),
+                None => Err(RegistryError::Storage(StorageError::Unavailable(
+                    "the attempt, or its retry, could not be recorded".into(),
+                ))),
+            };
+        }
+        match parts.store.delivery(&subscription, &id).await? {
+            Some(pending)
+                if pending.state == DeliveryState::Pending
+                    && pending.next_attempt_at.is_some_and(|due| due > now) =>
+            {
+                parts
+                    .queue
+                    .enqueue_retry(&pending, now)
+                    .await
+                    .map_err(|e| RegistryError::Storage(StorageError::Unavailable(e)))?;
+                Ok(QueuedDeliveryOutcome::NotYetDue)
+            }
+            Some(pending) if pending.state == DeliveryState::Pending => {
+                Ok(QueuedDeliveryOutcome::Leased)
+            }
+            Some(_) => Ok(QueuedDeliveryOutcome::Finished),
+            None => Ok(QueuedDeliveryOutcome::Gone),
+        }
+    }
+
+    /// Attempts deliveries due for longer than `grace` (on AWS, those whose
+    /// queue message was lost: a message waits at most 15 minutes).
+    pub async fn deliver_overdue_webhooks(
+        &self,
+        grace: Duration,
+    ) -> Result<DeliveryPassReport, RegistryError> {
+        let cut = self
+            .clock
+            .now()
+            .plus(-time::Duration::try_from(grace).unwrap_or(time::Duration::ZERO));
+        self.deliver_due_at(cut).await
+    }
+
+    /// When a claim made `now` runs out: the attempt's time and a margin to record it.
+    fn lease_until(
+        &self,
+        parts: &WebhookParts,
+        now: crate::timestamp::Timestamp,
+    ) -> crate::timestamp::Timestamp {
+        let lease = parts.settings.attempt_timeout + LEASE_MARGIN;
+        now.plus(time::Duration::try_from(lease).unwrap_or(time::Duration::MINUTE))
     }
 
     /// One attempt at `delivery`: its new state, or `None` when its
@@ -572,6 +673,14 @@ impl Registry {
         };
         delivery.record(attempt, &parts.settings.retry, random_jitter());
         match parts.store.record_delivery(&delivery).await {
+            Ok(()) if delivery.state == DeliveryState::Pending => {
+                if let Err(e) = parts.queue.enqueue_retry(&delivery, self.clock.now()).await {
+                    // Recorded, so the overdue sweep finds it if nothing else does.
+                    tracing::warn!(delivery = %delivery.id, error = %e, "a retry could not be queued");
+                    return None;
+                }
+                Some(delivery.state)
+            }
             Ok(()) => Some(delivery.state),
             Err(StorageError::Conflict(Conflict::Missing)) => None,
             Err(e) => {

@@ -55,6 +55,17 @@ pub trait WebhookStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Delivery>, StorageError>;
 
+    /// Leases one delivery until `lease_until` if it is pending, due by `now`
+    /// and not leased past `now`: what a queue message naming it claims. `None`
+    /// when it is not (finished, not yet due, leased by another, or gone).
+    async fn claim_delivery(
+        &self,
+        subscription: &SubscriptionId,
+        id: &DeliveryId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Delivery>, StorageError>;
+
     /// Writes a claimed delivery's new state (its attempts, state and next due
     /// time) and ends its lease. [`super::Conflict::Missing`] if it is gone (its
     /// subscription was removed meanwhile).

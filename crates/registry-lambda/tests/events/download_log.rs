@@ -46,7 +46,7 @@ fn moto_endpoint() -> String {
 }
 
 /// One SQS action through its JSON protocol.
-async fn sqs(action: &str, body: Value) -> Value {
+pub(crate) async fn sqs(action: &str, body: Value) -> Value {
     let response = reqwest::Client::new()
         .post(moto_endpoint())
         // moto tells the service a request is for by its credential scope.
@@ -116,7 +116,7 @@ async fn notifying_log_bucket(f: &Functions, bucket: &str) -> (String, String) {
 
 /// Every message waiting on the queue, as Lambda's SQS event source hands them
 /// to a function: one event, one record per message.
-async fn sqs_event(queue_url: &str, queue_arn: &str) -> Value {
+pub(crate) async fn sqs_event(queue_url: &str, queue_arn: &str) -> Value {
     let mut records = Vec::new();
     for _ in 0..10 {
         let received = sqs(

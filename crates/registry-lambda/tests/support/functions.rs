@@ -98,6 +98,9 @@ impl Functions {
             mail: None,
             download_retention: registry_core::downloads::Retention::default(),
             review: registry_core::review::ReviewPolicy::default(),
+            // None unless a test makes a queue on moto.
+            webhook_queue_url: None,
+            webhooks: registry_core::registry::WebhookSettings::default(),
         };
         let mut config = config;
         configure(&mut config);
@@ -265,7 +268,13 @@ pub struct Bootstrap(pub std::process::Child);
 
 impl Bootstrap {
     pub fn spawn(bin: &str, f: &Functions, api: &RuntimeApi) -> Self {
+        Self::spawn_with(bin, f, api, &[])
+    }
+
+    /// As [`Self::spawn`], with `envs` set as well.
+    pub fn spawn_with(bin: &str, f: &Functions, api: &RuntimeApi, envs: &[(&str, &str)]) -> Self {
         let child = std::process::Command::new(bin)
+            .envs(envs.iter().copied())
             .envs(api.lambda_env("registry-function"))
             .env("OPENWORKFLOW_REGISTRY_TABLE", &f.config.table)
             .env("OPENWORKFLOW_REGISTRY_BUCKET", &f.config.bucket)

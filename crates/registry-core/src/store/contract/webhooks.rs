@@ -259,6 +259,81 @@ pub async fn webhook_store_contract(
         assert!(seen.contains(&d.id), "{} was never claimed", d.id);
     }
 
+    // One delivery claimed by name, as a queue message claims it.
+    let named_to = subscription(org.clone(), 4);
+    store.insert_subscription(&named_to).await.unwrap();
+    let made_at = t0.plus(time::Duration::seconds(10));
+    let mut named = delivery(&named_to, made_at);
+    store
+        .insert_deliveries(std::slice::from_ref(&named))
+        .await
+        .unwrap();
+    let lease_of = |at: Timestamp| at.plus(time::Duration::seconds(30));
+    assert_eq!(
+        store
+            .claim_delivery(&named_to.id, &named.id, t0, lease_of(t0))
+            .await
+            .unwrap(),
+        None,
+        "not before it is due"
+    );
+    assert_eq!(
+        store
+            .claim_delivery(&other.id, &named.id, made_at, lease_of(made_at))
+            .await
+            .unwrap(),
+        None,
+        "only under its own subscription"
+    );
+    assert_eq!(
+        store
+            .claim_delivery(&named_to.id, &named.id, made_at, lease_of(made_at))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&named),
+        "a due, free delivery is leased by name"
+    );
+    assert_eq!(
+        store
+            .claim_delivery(&named_to.id, &named.id, made_at, lease_of(made_at))
+            .await
+            .unwrap(),
+        None,
+        "a leased delivery is not claimed again"
+    );
+    named.record(
+        DeliveryAttempt {
+            status: Some(200),
+            ..failed(made_at)
+        },
+        &schedule,
+        0.0,
+    );
+    store.record_delivery(&named).await.unwrap();
+    let later = lease_of(made_at).plus(time::Duration::seconds(1));
+    assert_eq!(
+        store
+            .claim_delivery(&named_to.id, &named.id, later, lease_of(later))
+            .await
+            .unwrap(),
+        None,
+        "a finished delivery is never claimed"
+    );
+    assert_eq!(
+        store
+            .claim_delivery(
+                &named_to.id,
+                &DeliveryId::generate(t0).expect("entropy"),
+                later,
+                lease_of(later)
+            )
+            .await
+            .unwrap(),
+        None,
+        "a delivery that does not exist is not made by claiming it"
+    );
+
     // Removing a subscription takes its pending deliveries, not its log.
     store.delete_subscription(&first.id).await.unwrap();
     assert_eq!(store.subscription(&first.id).await.unwrap(), None);

@@ -428,6 +428,32 @@ pub enum RegistryError {
         /// The most it may hold.
         max: usize,
     },
+    /// A review's checks have not all passed, so it cannot be approved.
+    #[error(
+        "review '{id}' waits for its checks: {detail}; approve it once every check passed (a reviewer may run one again)"
+    )]
+    ChecksNotPassed {
+        /// The review.
+        id: String,
+        /// Each check that did not pass, and why.
+        detail: String,
+    },
+    /// The review waits for no check of that name.
+    #[error("review '{id}' waits for no check named '{name}'")]
+    CheckNotFound {
+        /// The review.
+        id: String,
+        /// The check asked for.
+        name: String,
+    },
+    /// The check cannot take an answer now.
+    #[error("check '{name}' takes no answer: {detail}")]
+    CheckClosed {
+        /// The check.
+        name: String,
+        /// Why.
+        detail: String,
+    },
     /// This registry was started without webhooks.
     #[error("this registry sends no webhooks")]
     WebhooksUnavailable,

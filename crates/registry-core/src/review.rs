@@ -31,6 +31,9 @@ pub enum ReviewState {
     Pending {
         /// When it was submitted.
         submitted_at: Timestamp,
+        /// The checks it waits for (webhook subscriptions marked as checks).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        checks: Vec<CheckRun>,
     },
     /// Refused: the version string stays taken and the version is never shown.
     Rejected {
@@ -62,9 +65,93 @@ impl ReviewState {
     /// When the version was submitted.
     pub fn submitted_at(&self) -> Timestamp {
         match self {
-            Self::Pending { submitted_at } | Self::Rejected { submitted_at, .. } => *submitted_at,
+            Self::Pending { submitted_at, .. } | Self::Rejected { submitted_at, .. } => {
+                *submitted_at
+            }
         }
     }
+}
+
+/// Longest check name.
+pub const MAX_CHECK_NAME: usize = 40;
+/// Longest summary a check answers with.
+pub const MAX_CHECK_SUMMARY: usize = 1000;
+
+/// One run of a check a review waits for: a webhook subscription marked as a
+/// check was sent the pending version with a token, and answers with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRun {
+    /// The check's name (its subscription's), unique within the review.
+    pub name: String,
+    /// The subscription it was sent to.
+    pub subscription: crate::webhook::SubscriptionId,
+    /// SHA-256 (hex) of the token this run answers with; the token itself is
+    /// only in the delivery.
+    pub token_sha256: String,
+    /// When it was asked.
+    pub requested_at: Timestamp,
+    /// When it fails unanswered.
+    pub deadline: Timestamp,
+    /// Its answer, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<CheckAnswer>,
+}
+
+/// What a check answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckAnswer {
+    /// Whether it passed.
+    pub passed: bool,
+    /// When it answered.
+    pub at: Timestamp,
+    /// Where its report is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What it found, in a line or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// Where a check stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Asked, not answered, within its time.
+    Pending,
+    /// Answered: passed.
+    Passed,
+    /// Answered: failed.
+    Failed,
+    /// Not answered in time: counts as failed until it is run again.
+    TimedOut,
+}
+
+impl CheckRun {
+    /// Where it stands at `now`.
+    pub fn status(&self, now: Timestamp) -> CheckStatus {
+        match &self.answer {
+            Some(answer) if answer.passed => CheckStatus::Passed,
+            Some(_) => CheckStatus::Failed,
+            None if now > self.deadline => CheckStatus::TimedOut,
+            None => CheckStatus::Pending,
+        }
+    }
+}
+
+/// A check's name as a subscription gives it: lowercase letters, digits and
+/// dashes, starting with a letter or digit.
+pub fn check_name_problem(name: &str) -> Option<String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_CHECK_NAME
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (!valid).then(|| {
+        format!(
+            "a check's name is 1 to {MAX_CHECK_NAME} lowercase letters, digits and dashes (got {name:?})"
+        )
+    })
 }
 
 /// A review's id, `{slug}@{version}`: a version string is never reused, so it
@@ -172,7 +259,10 @@ mod tests {
     #[test]
     fn states_are_tagged_on_the_wire() {
         let at = Timestamp::parse("2026-03-02T12:00:00Z").unwrap();
-        let pending = ReviewState::Pending { submitted_at: at };
+        let pending = ReviewState::Pending {
+            submitted_at: at,
+            checks: Vec::new(),
+        };
         assert_eq!(
             serde_json::to_string(&pending).unwrap(),
             r#"{"state":"pending","submitted_at":"2026-03-02T12:00:00Z"}"#

@@ -355,6 +355,33 @@ pub struct Subscription {
     pub created_by: PrincipalId,
     /// When.
     pub created_at: Timestamp,
+    /// Set when reviews wait for its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckSettings>,
+}
+
+/// A subscription that is a check: each version submitted for review waits for
+/// its answer, given within `timeout_secs` or counted as failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckSettings {
+    /// The check's name, as the review lists it (`malware-scan`).
+    pub name: String,
+    /// Seconds it has to answer.
+    pub timeout_secs: u64,
+}
+
+/// What a check's delivery carries so that it can answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckInvite {
+    /// The check's name.
+    pub name: String,
+    /// Where to answer: `POST` `{"conclusion": "pass"|"fail", "url", "summary"}`.
+    pub answer_url: String,
+    /// The bearer token that answer carries (this run's only).
+    pub token: String,
+    /// The time to answer by.
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline: Timestamp,
 }
 
 impl Subscription {
@@ -394,6 +421,9 @@ pub struct EventData {
     /// Where to read more (the version's API URL, the review's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// For a check's `version.pending_review`: how to answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckInvite>,
 }
 
 /// An event, as every delivery of it carries it.

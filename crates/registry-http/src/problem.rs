@@ -231,6 +231,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::DeliveryNotFound { .. } => (S::NOT_FOUND, "delivery_not_found"),
             RegistryError::TooManyWebhooks { .. } => (S::CONFLICT, "too_many_webhooks"),
             RegistryError::WebhooksUnavailable => (S::NOT_FOUND, "webhooks_unavailable"),
+            RegistryError::ChecksNotPassed { .. } => (S::CONFLICT, "checks_not_passed"),
+            RegistryError::CheckNotFound { .. } => (S::NOT_FOUND, "check_not_found"),
+            RegistryError::CheckClosed { .. } => (S::CONFLICT, "check_closed"),
             RegistryError::CiTokenRefused(CiTokenError::IssuerUnavailable(_)) => {
                 (S::SERVICE_UNAVAILABLE, "oidc_issuer_unavailable")
             }

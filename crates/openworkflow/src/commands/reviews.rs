@@ -85,6 +85,20 @@ fn describe_in_full(review: &ReviewView) -> String {
             bundle.sha256, bundle.size, bundle.url
         ));
     }
+    for check in &review.checks {
+        let status = serde_json::to_value(check.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut line = format!("  check {} {status}", check.name.escape_debug());
+        if let Some(url) = &check.url {
+            line.push_str(&format!(" {}", url.escape_debug()));
+        }
+        if let Some(summary) = &check.summary {
+            line.push_str(&format!(": {}", summary.escape_debug()));
+        }
+        lines.push(line);
+    }
     lines.join("\n")
 }
 

@@ -3,7 +3,7 @@
 //! whole registry (admins).
 
 use clap::Subcommand;
-use registry_core::api::webhooks::{DeliveryView, NewWebhook, WebhookView};
+use registry_core::api::webhooks::{DeliveryView, NewCheck, NewWebhook, WebhookView};
 use registry_core::webhook::EventKind;
 
 use crate::output::Output;
@@ -29,6 +29,13 @@ pub(super) enum WebhookCommand {
         /// router.instance_removed.
         #[arg(long = "event", value_name = "EVENT")]
         events: Vec<String>,
+        /// Make it a check named NAME: each version submitted for review waits
+        /// for its pass or fail (it receives version.pending_review).
+        #[arg(long, value_name = "NAME")]
+        check: Option<String>,
+        /// Seconds the check has to answer before it counts as failed (default 3600).
+        #[arg(long, value_name = "SECS", requires = "check")]
+        check_timeout: Option<u64>,
     },
     /// A scope's subscriptions: a plugin's, an org's, or (neither) the registry's.
     List {
@@ -60,8 +67,11 @@ pub(super) enum WebhookCommand {
 
 fn describe_webhook(webhook: &WebhookView) -> String {
     let events: Vec<&str> = webhook.events.iter().map(|e| e.as_str()).collect();
+    let check = webhook.check.as_ref().map_or_else(String::new, |c| {
+        format!("  check {} ({} s)", c.name, c.timeout_secs)
+    });
     format!(
-        "{}  {}  {}  {}",
+        "{}  {}  {}  {}{check}",
         webhook.id,
         webhook.scope,
         webhook.url,
@@ -104,8 +114,10 @@ pub(super) async fn webhook(
             plugin,
             org,
             events,
+            check,
+            check_timeout,
         } => {
-            let events = if events.is_empty() {
+            let events = if events.is_empty() && check.is_none() {
                 EventKind::ALL
                     .iter()
                     .map(|e| e.as_str().to_owned())
@@ -119,6 +131,10 @@ pub(super) async fn webhook(
                     events,
                     plugin,
                     org,
+                    check: check.map(|name| NewCheck {
+                        name,
+                        timeout_secs: check_timeout,
+                    }),
                 })
                 .await?;
             out.result(

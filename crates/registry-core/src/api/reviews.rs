@@ -71,6 +71,10 @@ pub struct ReviewView {
     pub bundle: Option<ReviewedArtifact>,
     /// The rejection, once rejected.
     pub decision: Option<ReviewDecisionView>,
+    /// The checks it waits for (webhook subscriptions marked as checks): it is
+    /// approved only once each passed.
+    #[serde(default)]
+    pub checks: Vec<CheckView>,
 }
 
 /// The answer to an approval or a rejection.
@@ -136,4 +140,55 @@ pub struct OrgReviewPolicy {
     /// `none` (uploads are live at once) or `required` (each waits for a member
     /// with `cadence:org:plugins:review`).
     pub review: String,
+}
+
+/// A check's answer, as it sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckAnswerRequest {
+    /// `pass` or `fail`.
+    pub conclusion: String,
+    /// Where its report is (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What it found, in a line or two (at most 1000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// A check as reviewers and owners see it (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckView {
+    /// Its name.
+    pub name: String,
+    /// `pending`, `passed`, `failed` or `timed_out`.
+    pub status: crate::review::CheckStatus,
+    /// When it was asked.
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: Timestamp,
+    /// When it fails unanswered.
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline: Timestamp,
+    /// When it answered.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answered_at: Option<Timestamp>,
+    /// Its report.
+    pub url: Option<String>,
+    /// What it found.
+    pub summary: Option<String>,
+}
+
+impl CheckView {
+    /// The view of `run` at `now`.
+    pub fn of(run: &crate::review::CheckRun, now: Timestamp) -> Self {
+        Self {
+            name: run.name.clone(),
+            status: run.status(now),
+            requested_at: run.requested_at,
+            deadline: run.deadline,
+            answered_at: run.answer.as_ref().map(|a| a.at),
+            url: run.answer.as_ref().and_then(|a| a.url.clone()),
+            summary: run.answer.as_ref().and_then(|a| a.summary.clone()),
+        }
+    }
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::PrincipalId;
 use crate::timestamp::Timestamp;
-use crate::webhook::{Delivery, DeliveryAttempt, DeliveryState, EventKind, Subscription};
+use crate::webhook::{
+    CheckSettings, Delivery, DeliveryAttempt, DeliveryState, EventKind, Subscription,
+};
 
 /// A new subscription. Name a `plugin` (its owners) or an `org` (its reviewers
 /// and platform admins), or neither for every event of the registry (admins).
@@ -24,6 +26,22 @@ pub struct NewWebhook {
     /// The org catalog whose events to receive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// Make it a check: each version submitted for review (in the registry or
+    /// the plugin) waits for its answer. It receives `version.pending_review`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<NewCheck>,
+}
+
+/// A check's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCheck {
+    /// Its name, as reviews list it: lowercase letters, digits and dashes.
+    pub name: String,
+    /// Seconds it has to answer (60 to 604800; default 3600): unanswered, it
+    /// fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// A subscription as the people who manage it see it (never its secret).
@@ -43,6 +61,9 @@ pub struct WebhookView {
     /// When.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// Set for a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckSettings>,
 }
 
 impl WebhookView {
@@ -55,6 +76,7 @@ impl WebhookView {
             events: subscription.events.iter().copied().collect(),
             created_by: subscription.created_by.clone(),
             created_at: subscription.created_at,
+            check: subscription.check.clone(),
         }
     }
 }

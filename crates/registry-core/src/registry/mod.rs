@@ -20,6 +20,7 @@ mod publish;
 mod rate_limits;
 mod read;
 mod review;
+mod review_checks;
 mod sign_in;
 mod teams;
 mod trusted_publishing;
@@ -33,7 +34,8 @@ pub use crate::api::analytics::{
     RegistryDay, RegistryWeek, TopPlugin, VersionDownloads,
 };
 pub use crate::api::reviews::{
-    ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView, ReviewedArtifact,
+    CheckAnswerRequest, CheckView, ReviewDecisionView, ReviewList, ReviewOutcome, ReviewView,
+    ReviewedArtifact,
 };
 pub use account_deletion::DeletedAccount;
 pub use analytics::{AnalyticsQuery, MAX_PERIODS};

@@ -358,7 +358,10 @@ impl Registry {
             review: None,
         };
         if self.org_upload_held(&scope, &writer.principal).await? {
-            row.review = Some(ReviewState::Pending { submitted_at: now });
+            row.review = Some(ReviewState::Pending {
+                submitted_at: now,
+                checks: Vec::new(),
+            });
         }
         for _ in 0..ID_ATTEMPTS {
             match stores.catalog.insert_row(&row).await {

@@ -200,9 +200,15 @@ impl Registry {
             && !self
                 .auto_approved(caller, existing.as_ref(), &version)
                 .await?;
+        let mut invites = Vec::new();
         if pending_review {
+            let (checks, sent) = self
+                .start_checks(&slug, &version, record.published_at)
+                .await?;
+            invites = sent;
             record.review = Some(ReviewState::Pending {
                 submitted_at: record.published_at,
+                checks,
             });
         }
         let mut previous = None;
@@ -275,13 +281,20 @@ impl Registry {
                     let details_etag = self
                         .notify_changed(&slug, (!pending_review).then_some(&version))
                         .await;
-                    let event = if pending_review {
-                        EventKind::VersionPendingReview
+                    if pending_review {
+                        self.emit_pending_review(&slug, &version, &caller.principal, &invites)
+                            .await;
                     } else {
-                        EventKind::VersionPublished
-                    };
-                    self.emit_version_event(event, &slug, &version, Some(&caller.principal), None)
+                        let actor = Some(&caller.principal);
+                        self.emit_version_event(
+                            EventKind::VersionPublished,
+                            &slug,
+                            &version,
+                            actor,
+                            None,
+                        )
                         .await;
+                    }
                     return Ok(Published {
                         pending_review,
                         url: if pending_review {

@@ -27,7 +27,7 @@ use crate::webhook::EventKind;
 
 impl Registry {
     /// Whether `caller` may decide reviews.
-    fn require_reviewer(caller: Option<&Caller>) -> Result<&Caller, RegistryError> {
+    pub(super) fn require_reviewer(caller: Option<&Caller>) -> Result<&Caller, RegistryError> {
         let caller = caller.ok_or_else(|| RegistryError::Unauthenticated {
             detail: "reviews need an API key or a session: send 'Authorization: Bearer sk_...'"
                 .to_owned(),
@@ -99,6 +99,13 @@ impl Registry {
             current_version: current.map(PluginVersion::to_string),
             schema: artifact(&record.schema, "schema"),
             bundle: record.bundle.as_ref().map(|b| artifact(b, "bundle")),
+            checks: match &review {
+                Some(ReviewState::Pending { checks, .. }) => checks
+                    .iter()
+                    .map(|run| crate::api::reviews::CheckView::of(run, self.clock.now()))
+                    .collect(),
+                _ => Vec::new(),
+            },
             decision: match review {
                 Some(ReviewState::Rejected {
                     decided_by,
@@ -307,7 +314,15 @@ impl Registry {
                 .find(|v| v.version == id.version)
                 .ok_or_else(not_found)?;
             let submitted_at = match &summary.review {
-                Some(ReviewState::Pending { submitted_at }) => *submitted_at,
+                Some(ReviewState::Pending {
+                    submitted_at,
+                    checks,
+                }) => {
+                    if approve {
+                        super::review_checks::require_passed(&id, checks, self.clock.now())?;
+                    }
+                    *submitted_at
+                }
                 Some(ReviewState::Rejected { .. }) => {
                     return Err(RegistryError::ReviewDecided {
                         id: id.to_string(),

@@ -20,17 +20,22 @@ use crate::auth::{Caller, Scope};
 use crate::error::RegistryError;
 use crate::manifest::FieldError;
 use crate::mcp_router::{TargetPolicy, TargetUrl};
+use crate::review::check_name_problem;
 use crate::slug::Slug;
 use crate::store::{Conflict, StorageError, WebhookStore};
 use crate::webhook::{
-    DeliveryAttempt, DeliveryId, DeliveryQueue, DeliveryState, EventData, EventKind, HEADER_ID,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, HookScope, MAX_DELIVERY_PAGE, MAX_SUBSCRIPTIONS_PER_SCOPE,
-    RetrySchedule, SigningSecret, Subscription, SubscriptionId, WebhookEvent, WebhookSender,
-    random_jitter,
+    CheckInvite, CheckSettings, DeliveryAttempt, DeliveryId, DeliveryQueue, DeliveryState,
+    EventData, EventKind, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, HookScope,
+    MAX_DELIVERY_PAGE, MAX_SUBSCRIPTIONS_PER_SCOPE, RetrySchedule, SigningSecret, Subscription,
+    SubscriptionId, WebhookEvent, WebhookSender, random_jitter,
 };
 
 /// How long one delivery attempt may take, by default.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seconds a check has to answer, unless its subscription says otherwise.
+pub const DEFAULT_CHECK_TIMEOUT_SECS: u64 = 3600;
+/// The times a check may be given to answer, in seconds: a minute to a week.
+pub const CHECK_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;
 /// Deliveries one pass claims at most.
 const DELIVERY_BATCH: usize = 32;
 /// Deliveries in flight at once within a pass.
@@ -245,7 +250,41 @@ impl Registry {
                 }),
             }
         }
-        if body.events.is_empty() {
+        let check = match &body.check {
+            None => None,
+            Some(asked) => {
+                if let Some(message) = check_name_problem(&asked.name) {
+                    problems.push(FieldError {
+                        field: "check.name".to_owned(),
+                        message,
+                    });
+                }
+                let timeout_secs = asked.timeout_secs.unwrap_or(DEFAULT_CHECK_TIMEOUT_SECS);
+                if !CHECK_TIMEOUT_SECS.contains(&timeout_secs) {
+                    problems.push(FieldError {
+                        field: "check.timeout_secs".to_owned(),
+                        message: format!(
+                            "between {} and {} seconds (got {timeout_secs})",
+                            CHECK_TIMEOUT_SECS.start(),
+                            CHECK_TIMEOUT_SECS.end()
+                        ),
+                    });
+                }
+                if matches!(scope, HookScope::Org(_)) {
+                    problems.push(FieldError {
+                        field: "check".to_owned(),
+                        message: "checks gate the registry's reviews: subscribe one for the registry or a plugin".to_owned(),
+                    });
+                }
+                // A check receives what it decides on.
+                events.insert(EventKind::VersionPendingReview);
+                Some(CheckSettings {
+                    name: asked.name.clone(),
+                    timeout_secs,
+                })
+            }
+        };
+        if body.events.is_empty() && check.is_none() {
             problems.push(FieldError {
                 field: "events".to_owned(),
                 message: "name at least one event".to_owned(),
@@ -254,11 +293,31 @@ impl Registry {
         let Some(url) = url.filter(|_| problems.is_empty()) else {
             return Err(RegistryError::Invalid { problems });
         };
-        if parts.store.subscriptions(&scope).await?.len() >= MAX_SUBSCRIPTIONS_PER_SCOPE {
+        let existing = parts.store.subscriptions(&scope).await?;
+        if existing.len() >= MAX_SUBSCRIPTIONS_PER_SCOPE {
             return Err(RegistryError::TooManyWebhooks {
                 scope: scope.storage_name(),
                 max: MAX_SUBSCRIPTIONS_PER_SCOPE,
             });
+        }
+        if let Some(check) = &check {
+            let mut rivals = existing;
+            if let HookScope::Plugin(_) = &scope {
+                rivals.extend(parts.store.subscriptions(&HookScope::Registry).await?);
+            }
+            if rivals
+                .iter()
+                .filter_map(|s| s.check.as_ref())
+                .any(|other| other.name == check.name)
+            {
+                return Err(RegistryError::invalid_field(
+                    "check.name",
+                    format!(
+                        "a check named {:?} already decides these reviews",
+                        check.name
+                    ),
+                ));
+            }
         }
         let subscription = Subscription {
             id: SubscriptionId::generate().map_err(|_| RegistryError::Entropy)?,
@@ -268,6 +327,7 @@ impl Registry {
             secret: SigningSecret::generate().map_err(|_| RegistryError::Entropy)?,
             created_by: caller.principal.clone(),
             created_at: self.clock.now(),
+            check,
         };
         parts.store.insert_subscription(&subscription).await?;
         tracing::info!(
@@ -380,10 +440,21 @@ impl Registry {
     /// Tells every subscription in `scopes` that wants `kind` of an event about
     /// `data`. Never fails the change it reports: a failure is logged.
     pub(super) async fn emit(&self, kind: EventKind, scopes: &[HookScope], data: EventData) {
+        self.emit_with_invites(kind, scopes, data, &[]).await;
+    }
+
+    /// As [`Self::emit`], each check in `invites` told how to answer.
+    pub(super) async fn emit_with_invites(
+        &self,
+        kind: EventKind,
+        scopes: &[HookScope],
+        data: EventData,
+        invites: &[(SubscriptionId, CheckInvite)],
+    ) {
         let Some(parts) = &self.webhooks else {
             return;
         };
-        if let Err(e) = self.store_event(parts, kind, scopes, data).await {
+        if let Err(e) = self.store_event(parts, kind, scopes, data, invites).await {
             tracing::error!(event = %kind, error = %e, "a webhook event could not be stored; its deliveries are lost");
         }
     }
@@ -398,6 +469,27 @@ impl Registry {
         .await;
     }
 
+    /// Tells subscribers that a version waits for review, and each check
+    /// (`invites`) how to answer.
+    pub(super) async fn emit_pending_review(
+        &self,
+        slug: &Slug,
+        version: &crate::version::PluginVersion,
+        actor: &crate::auth::PrincipalId,
+        invites: &[(SubscriptionId, CheckInvite)],
+    ) {
+        let data = self.version_event_data(
+            EventKind::VersionPendingReview,
+            slug,
+            version,
+            Some(actor),
+            None,
+        );
+        let scopes = [HookScope::Registry, HookScope::Plugin(slug.clone())];
+        self.emit_with_invites(EventKind::VersionPendingReview, &scopes, data, invites)
+            .await;
+    }
+
     /// Tells subscribers to a registry plugin's events that `actor` did `kind`
     /// to one of its versions, for `reason` when there is one.
     pub(super) async fn emit_version_event(
@@ -408,6 +500,19 @@ impl Registry {
         actor: Option<&crate::auth::PrincipalId>,
         reason: Option<&str>,
     ) {
+        let data = self.version_event_data(kind, slug, version, actor, reason);
+        self.emit_for_plugin(kind, slug, data).await;
+    }
+
+    /// What a version's event says.
+    pub(super) fn version_event_data(
+        &self,
+        kind: EventKind,
+        slug: &Slug,
+        version: &crate::version::PluginVersion,
+        actor: Option<&crate::auth::PrincipalId>,
+        reason: Option<&str>,
+    ) -> EventData {
         let in_review = matches!(
             kind,
             EventKind::VersionPendingReview
@@ -416,7 +521,7 @@ impl Registry {
         );
         let review_id = format!("{slug}@{version}");
         let base = &self.config.public_url;
-        let data = EventData {
+        EventData {
             slug: Some(slug.to_string()),
             version: Some(version.to_string()),
             url: Some(if in_review {
@@ -428,8 +533,7 @@ impl Registry {
             actor: actor.map(ToString::to_string),
             reason: reason.map(str::to_owned),
             ..EventData::default()
-        };
-        self.emit_for_plugin(kind, slug, data).await;
+        }
     }
 
     /// Tells subscribers to an org catalog's events that `actor` did `kind` to
@@ -456,12 +560,44 @@ impl Registry {
         self.emit(kind, &[HookScope::Org(org.clone())], data).await;
     }
 
+    /// Sends one subscription a check's invitation to answer about `data`.
+    pub(super) async fn emit_to_one(
+        &self,
+        subscription: &Subscription,
+        data: EventData,
+        invite: CheckInvite,
+    ) {
+        let Some(parts) = &self.webhooks else {
+            return;
+        };
+        let now = self.clock.now();
+        let stored = async {
+            let mut event = WebhookEvent::new(EventKind::VersionPendingReview, now, data)
+                .map_err(|_| RegistryError::Entropy)?;
+            event.data.check = Some(invite);
+            let delivery =
+                crate::webhook::Delivery::of(&event, &event.body(), &subscription.id, now)
+                    .map_err(|_| RegistryError::Entropy)?;
+            parts
+                .store
+                .insert_deliveries(std::slice::from_ref(&delivery))
+                .await?;
+            self.wake_delivery(parts, std::slice::from_ref(&delivery))
+                .await;
+            Ok::<(), RegistryError>(())
+        };
+        if let Err(e) = stored.await {
+            tracing::error!(webhook = %subscription.id, error = %e, "a check's invitation could not be stored");
+        }
+    }
+
     async fn store_event(
         &self,
         parts: &WebhookParts,
         kind: EventKind,
         scopes: &[HookScope],
         data: EventData,
+        invites: &[(SubscriptionId, CheckInvite)],
     ) -> Result<(), RegistryError> {
         let mut targets = Vec::new();
         for scope in scopes {
@@ -482,7 +618,17 @@ impl Registry {
         let body = event.body();
         let deliveries = targets
             .iter()
-            .map(|s| crate::webhook::Delivery::of(&event, &body, &s.id, now))
+            .map(|s| {
+                // A check's copy of the event says how to answer (its token is its own).
+                match invites.iter().find(|(to, _)| to == &s.id) {
+                    Some((_, invite)) => {
+                        let mut own = event.clone();
+                        own.data.check = Some(invite.clone());
+                        crate::webhook::Delivery::of(&own, &own.body(), &s.id, now)
+                    }
+                    None => crate::webhook::Delivery::of(&event, &body, &s.id, now),
+                }
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| RegistryError::Entropy)?;
         parts.store.insert_deliveries(&deliveries).await?;

@@ -357,6 +357,9 @@ pub enum VersionChange {
     Approve(Timestamp),
     /// Reject a version under review.
     Reject(ReviewState),
+    /// Replace the checks a pending version waits for (a run started again,
+    /// an answer recorded).
+    Checks(Vec<crate::review::CheckRun>),
 }
 
 impl VersionChange {
@@ -371,6 +374,11 @@ impl VersionChange {
                 *fields.published_at = *at;
             }
             Self::Reject(state) => *fields.review = Some(state.clone()),
+            Self::Checks(runs) => {
+                if let Some(ReviewState::Pending { checks, .. }) = fields.review {
+                    checks.clone_from(runs);
+                }
+            }
         }
     }
 }

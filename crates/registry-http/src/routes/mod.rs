@@ -124,6 +124,8 @@ pub fn key_routes() -> ApiRoutes {
         .routes(routes!(reviews::review_bundle))
         .routes(routes!(reviews::approve_review))
         .routes(routes!(reviews::reject_review))
+        .routes(routes!(reviews::answer_check))
+        .routes(routes!(reviews::rerun_check))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::list_deliveries))

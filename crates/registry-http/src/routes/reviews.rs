@@ -11,11 +11,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::api::reviews::ReviewDecisionRequest;
-use registry_core::registry::{ReviewList, ReviewOutcome, ReviewView};
+use registry_core::registry::{
+    CheckAnswerRequest, CheckView, ReviewList, ReviewOutcome, ReviewView,
+};
 use serde::Deserialize;
 
 use crate::auth::MaybeCaller;
-use crate::body::{parse_json, read_limited};
+use crate::body::{media_type, parse_json, read_limited};
 use crate::problem::ApiError;
 use crate::routes::{json_response, query};
 use crate::state::AppState;
@@ -252,4 +254,84 @@ pub async fn reject_review(
     body: Body,
 ) -> Result<Response, ApiError> {
     decide(&state, caller, &id, &headers, body, false).await
+}
+
+/// A check's answer: `pass` or `fail`, with a link to its report. Authenticated
+/// by the token the check's delivery carried (`data.check.token`), not by a key.
+#[utoipa::path(
+    post,
+    path = "/reviews/{review_id}/checks/{check}",
+    params(
+        ("review_id" = String, Path, description = "slug@version"),
+        ("check" = String, Path, description = "The check's name"),
+    ),
+    request_body = CheckAnswerRequest,
+    responses(
+        (status = 200, description = "Recorded", body = CheckView),
+        (status = 400, description = "Not JSON"),
+        (status = 401, description = "No token, or not this run's (`unauthenticated`)"),
+        (status = 404, description = "No such review, or no such check of it"),
+        (status = 409, description = "The review was decided (`review_decided`), or the check answered already or ran out of time (`check_closed`)"),
+        (status = 413, description = "A body over 16 KiB"),
+        (status = 415, description = "A body that is not `application/json`"),
+        (status = 422, description = "A conclusion other than pass or fail, a link that is not http(s), a summary too long"),
+    ),
+    security(("api_key" = [])),
+    tag = "review"
+)]
+pub async fn answer_check(
+    State(state): State<Arc<AppState>>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    if media_type(&headers).is_some_and(|t| t != "application/json") {
+        return Err(ApiError::unsupported_media_type(
+            "send the answer as application/json",
+        ));
+    }
+    let bytes = read_limited(&headers, body, MAX_DECISION_BODY).await?;
+    let answer: CheckAnswerRequest = parse_json(&bytes)?;
+    let view = state
+        .registry
+        .answer_check(&id, &name, token, &answer)
+        .await?;
+    Ok(json_response(StatusCode::OK, &view, true))
+}
+
+/// Runs a check again (reviewers): a new token and time to answer, sent to its
+/// subscription as a new `version.pending_review` delivery.
+#[utoipa::path(
+    post,
+    path = "/reviews/{review_id}/checks/{check}/rerun",
+    params(
+        ("review_id" = String, Path, description = "slug@version"),
+        ("check" = String, Path, description = "The check's name"),
+    ),
+    responses(
+        (status = 202, description = "Asked again", body = CheckView),
+        (status = 401, description = "No key or session"),
+        (status = 403, description = "No `review` scope"),
+        (status = 404, description = "No such review or check, or no webhooks here"),
+        (status = 409, description = "The review was decided (`review_decided`), or the check's subscription is gone (`check_closed`)"),
+    ),
+    security(("api_key" = [])),
+    tag = "review"
+)]
+pub async fn rerun_check(
+    State(state): State<Arc<AppState>>,
+    caller: MaybeCaller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let caller = caller.required()?;
+    let view = state.registry.rerun_check(Some(caller), &id, &name).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &view, true))
 }

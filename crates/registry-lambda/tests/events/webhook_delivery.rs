@@ -89,6 +89,7 @@ async fn the_built_delivery_function_sends_retries_and_reports_only_the_failed_m
                     events: vec!["version.published".into()],
                     plugin: None,
                     org: None,
+                    check: None,
                 },
             )
             .await

@@ -34,6 +34,7 @@ fn sample(parameter: &str) -> &'static str {
         "provider" => "oidc",
         "review_id" => "github@1.2.0",
         "webhook_id" => "whk_0123456789abcdef",
+        "check" => "malware-scan",
         "delivery_id" => "dlv_00692e7a3c0123456789ab",
         other => panic!("no sample for the path parameter {{{other}}}: add one"),
     }

@@ -609,3 +609,264 @@ async fn private_networks_are_allowed_only_where_the_operator_says() {
         "metadata stays refused"
     );
 }
+
+/// The check's invitation in a delivery: its answer URL and token.
+fn invitation(received: &Received) -> (String, String) {
+    let event: Value = serde_json::from_slice(&received.body).expect("json body");
+    assert_eq!(event["type"], "version.pending_review", "{event}");
+    (
+        event["data"]["check"]["answer_url"]
+            .as_str()
+            .expect("answer_url")
+            .to_owned(),
+        event["data"]["check"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned(),
+    )
+}
+
+async fn answer(app: &TestApp, url: &str, token: Option<&str>, body: Value) -> Response {
+    let mut request = app.client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request")
+}
+
+async fn approve(app: &TestApp, id: &str) -> Response {
+    app.client
+        .post(app.url(&format!("/reviews/{id}/approve")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn check_status(app: &TestApp, id: &str) -> Value {
+    let review = json_of(
+        get_json_with(app, &format!("/reviews/{id}"), &app.admin_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    review["checks"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_check_blocks_approval_until_it_is_run_again_and_passes() {
+    let app = TestApp::spawn_configured(|config| config.review.required = true).await;
+    let receiver = Receiver::start(vec![]).await;
+    let created = json_of(
+        post_json(
+            &app,
+            "/webhooks",
+            &app.admin_key,
+            &json!({"url": receiver.url, "events": [], "check": {"name": "malware-scan", "timeout_secs": 600}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["events"], json!(["version.pending_review"]));
+    assert_eq!(
+        created["check"],
+        json!({"name": "malware-scan", "timeout_secs": 600})
+    );
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let held = app
+        .publish(
+            &owner,
+            "application/yaml",
+            crate::helpers::plugin_yaml("scanned", "1.0.0"),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    let id = "scanned@1.0.0";
+
+    let got = receiver.wait_for(1).await;
+    let (answer_url, token) = invitation(&got[0]);
+    assert_eq!(
+        answer_url,
+        app.url(&format!("/reviews/{id}/checks/malware-scan"))
+    );
+    assert!(token.starts_with("chk_"));
+    assert_eq!(check_status(&app, id).await["status"], "pending");
+    let waiting = approve(&app, id).await;
+    let problem = expect_problem(waiting, StatusCode::CONFLICT, "checks_not_passed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("malware-scan has not answered")
+    );
+
+    // Only this run's token answers; a key does not.
+    for wrong in [None, Some("chk_0000"), Some(app.admin_key.as_str())] {
+        let refused = answer(&app, &answer_url, wrong, json!({"conclusion": "pass"})).await;
+        expect_problem(refused, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    let odd = answer(
+        &app,
+        &answer_url,
+        Some(&token),
+        json!({"conclusion": "maybe"}),
+    )
+    .await;
+    expect_problem(odd, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let failed = json_of(
+        answer(
+            &app,
+            &answer_url,
+            Some(&token),
+            json!({"conclusion": "fail", "url": "https://scanner.example/r/1", "summary": "reads ~/.ssh"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(failed["status"], "failed");
+    let blocked = approve(&app, id).await;
+    let problem = expect_problem(blocked, StatusCode::CONFLICT, "checks_not_passed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("malware-scan failed")
+    );
+    let again = answer(
+        &app,
+        &answer_url,
+        Some(&token),
+        json!({"conclusion": "pass"}),
+    )
+    .await;
+    expect_problem(again, StatusCode::CONFLICT, "check_closed").await;
+    let shown = check_status(&app, id).await;
+    assert_eq!(shown["url"], "https://scanner.example/r/1");
+    assert_eq!(shown["summary"], "reads ~/.ssh");
+    assert!(shown.get("token").is_none() && shown.get("token_sha256").is_none());
+
+    // A reviewer runs it again: a new token, sent to the check alone.
+    let rerun = app
+        .client
+        .post(app.url(&format!("/reviews/{id}/checks/malware-scan/rerun")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(rerun, StatusCode::ACCEPTED).await["status"],
+        "pending"
+    );
+    let got = receiver.wait_for(2).await;
+    let (_, fresh) = invitation(&got[1]);
+    assert_ne!(fresh, token);
+    let stale = answer(
+        &app,
+        &answer_url,
+        Some(&token),
+        json!({"conclusion": "pass"}),
+    )
+    .await;
+    expect_problem(stale, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let passed = answer(
+        &app,
+        &answer_url,
+        Some(&fresh),
+        json!({"conclusion": "pass"}),
+    )
+    .await;
+    assert_eq!(json_of(passed, StatusCode::OK).await["status"], "passed");
+    assert_eq!(approve(&app, id).await.status(), StatusCode::OK);
+    assert_eq!(app.get("/plugins/scanned").await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_does_not_answer_in_time_fails_closed() {
+    let app = TestApp::spawn_configured(|config| config.review.required = true).await;
+    let receiver = Receiver::start(vec![]).await;
+    json_of(
+        post_json(
+            &app,
+            "/webhooks",
+            &app.admin_key,
+            &json!({"url": receiver.url, "events": ["version.published"], "check": {"name": "licence", "timeout_secs": 60}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let held = app
+        .publish(
+            &owner,
+            "application/yaml",
+            crate::helpers::plugin_yaml("slow", "1.0.0"),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    let (answer_url, token) = invitation(&receiver.wait_for(1).await[0]);
+    app.clock.advance(time::Duration::seconds(59));
+    assert_eq!(check_status(&app, "slow@1.0.0").await["status"], "pending");
+    app.clock.advance(time::Duration::seconds(2));
+    assert_eq!(
+        check_status(&app, "slow@1.0.0").await["status"],
+        "timed_out"
+    );
+    let refused = approve(&app, "slow@1.0.0").await;
+    let problem = expect_problem(refused, StatusCode::CONFLICT, "checks_not_passed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("licence did not answer in time")
+    );
+    let late = answer(
+        &app,
+        &answer_url,
+        Some(&token),
+        json!({"conclusion": "pass"}),
+    )
+    .await;
+    expect_problem(late, StatusCode::CONFLICT, "check_closed").await;
+    // Rejecting needs no check.
+    let rejected = app
+        .client
+        .post(app.url("/reviews/slow@1.0.0/reject"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"comment": "no licence report"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rejected.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_are_checked_and_unique_where_they_decide() {
+    let app = TestApp::spawn().await;
+    let make = |check: Value| {
+        let body = json!({"url": "http://127.0.0.1:9/hook", "events": [], "check": check});
+        let app = &app;
+        async move { post_json(app, "/webhooks", &app.admin_key, &body).await }
+    };
+    for bad in [
+        json!({"name": "Malware Scan"}),
+        json!({"name": "scan", "timeout_secs": 5}),
+        json!({"name": ""}),
+    ] {
+        expect_problem(
+            make(bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    assert_eq!(
+        make(json!({"name": "scan"})).await.status(),
+        StatusCode::CREATED
+    );
+    let twice = make(json!({"name": "scan"})).await;
+    let problem =
+        expect_problem(twice, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(problem.to_string().contains("already decides"), "{problem}");
+}

@@ -687,6 +687,7 @@ async fn pending_versions_are_listed_until_decided(catalog: Arc<dyn CatalogStore
     let pending = |slug: &Slug, version: &str, submitted: &str| VersionRecord {
         review: Some(ReviewState::Pending {
             submitted_at: at(submitted),
+            checks: Vec::new(),
         }),
         ..sample_version(slug.as_str(), version)
     };

@@ -336,7 +336,10 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
     let scope = CatalogScope::Org(OrgId::parse(&format!("{prefix}-held")).unwrap());
     let submitted_at = at("2026-02-01T00:00:00Z");
     let held = |pid: &str| CatalogRow {
-        review: Some(ReviewState::Pending { submitted_at }),
+        review: Some(ReviewState::Pending {
+            submitted_at,
+            checks: Vec::new(),
+        }),
         ..sample_catalog_row(&scope, pid, "1.0.0")
     };
     let (approved, rejected, live) = (

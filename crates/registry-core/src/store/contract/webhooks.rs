@@ -28,6 +28,10 @@ fn subscription(scope: HookScope, n: u32) -> Subscription {
         secret: SigningSecret::generate().expect("entropy"),
         created_by: PrincipalId::from_stored("prn_owner"),
         created_at: at(&format!("2026-12-01T10:00:{n:02}Z")),
+        check: (n == 2).then(|| crate::webhook::CheckSettings {
+            name: "malware-scan".into(),
+            timeout_secs: 3600,
+        }),
     }
 }
 

@@ -133,6 +133,7 @@ struct AccountPage<'a> {
     create_team_url: String,
     delete_account_url: String,
     sign_out_url: String,
+    reviews_url: String,
     default_days: u32,
     max_days: u32,
 }
@@ -225,6 +226,7 @@ pub fn account_page(site: &Site, view: &AccountView<'_>) -> Result<String, Rende
         delete_account_url: site.delete_account_url(),
         create_key_url: site.create_key_url(),
         sign_out_url: site.sign_out_url(),
+        reviews_url: site.review_queue_url(),
         default_days: registry_core::registry::DEFAULT_KEY_LIFETIME_DAYS,
         max_days: registry_core::registry::MAX_KEY_LIFETIME_DAYS,
     }

@@ -20,6 +20,7 @@ mod markdown;
 mod org;
 mod plugin;
 mod problem;
+mod review;
 mod search;
 mod site;
 
@@ -34,6 +35,7 @@ pub use markdown::render_markdown;
 pub use org::{OrgCatalogView, OrgPluginView, org_catalog_page, org_plugin_page};
 pub use plugin::PluginPages;
 pub use problem::{bad_request_page, gone_page, not_found_page, refusal_page};
+pub use review::{deliveries_page, review_page, review_queue_page};
 pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, page_offset, search_page};
 pub use site::{
     CONTENT_SECURITY_POLICY, DOWNLOAD_CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site,

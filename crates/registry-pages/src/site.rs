@@ -147,6 +147,16 @@ impl Site {
         format!("{}/account/plugins/{slug}/audit", self.base)
     }
 
+    /// The URL path of the page listing the reviews of a person's plugins.
+    pub(crate) fn review_queue_url(&self) -> String {
+        format!("{}/account/reviews", self.base)
+    }
+
+    /// The URL path of one review's page.
+    pub(crate) fn review_page_url(&self, id: &str) -> String {
+        format!("{}/account/reviews/{id}", self.base)
+    }
+
     /// The URL path of a plugin's analytics page (for its owners).
     pub(crate) fn plugin_analytics_page_url(&self, slug: &str) -> String {
         format!("{}/account/plugins/{slug}/analytics", self.base)

@@ -344,3 +344,133 @@ fn the_downloads_chart() {
         day(100)
     ));
 }
+
+/// A rejected version under review whose checks answered with hostile text and
+/// links, and a subscription whose receiver answered with hostile errors.
+mod review_pages {
+    use super::*;
+    use registry_core::api::reviews::{
+        CheckView, ReviewDecisionView, ReviewView, ReviewedArtifact,
+    };
+    use registry_core::api::webhooks::{DeliveryList, DeliveryView, WebhookView};
+    use registry_core::review::CheckStatus;
+    use registry_core::webhook::{DeliveryAttempt, DeliveryState, EventKind};
+
+    fn review() -> ReviewView {
+        let doc = include_str!("fixtures/full.yaml");
+        let manifest = parse_document(doc.as_bytes(), DocumentFormat::Yaml).unwrap();
+        let check = |name: &str, status, url: Option<&str>, summary: Option<&str>| CheckView {
+            name: name.into(),
+            status,
+            requested_at: at("2026-12-04T10:00:00Z"),
+            deadline: at("2026-12-04T11:00:00Z"),
+            answered_at: url.map(|_| at("2026-12-04T10:05:00Z")),
+            url: url.map(str::to_owned),
+            summary: summary.map(str::to_owned),
+        };
+        ReviewView {
+            id: "github@1.3.0".into(),
+            slug: "github".into(),
+            version: "1.3.0".into(),
+            state: "rejected".into(),
+            submitted_at: at("2026-12-04T10:00:00Z"),
+            submitted_by: PrincipalId::from_stored("prn_owner"),
+            current_version: Some("1.2.0".into()),
+            manifest,
+            schema: ReviewedArtifact {
+                sha256: "ab".repeat(32),
+                size: 1234,
+                url: "https://registry.example.com/reviews/github@1.3.0/schema".into(),
+            },
+            bundle: None,
+            decision: Some(ReviewDecisionView {
+                state: "rejected".into(),
+                decided_by: PrincipalId::from_stored("prn_reviewer"),
+                decided_at: at("2026-12-04T12:00:00Z"),
+                comment: "<img src=x onerror=alert(1)> reads ~/.ssh".into(),
+            }),
+            checks: vec![
+                check(
+                    "malware-scan",
+                    CheckStatus::Failed,
+                    Some("javascript:alert(1)"),
+                    Some("<script>alert(2)</script>"),
+                ),
+                check(
+                    "licence",
+                    CheckStatus::Passed,
+                    Some("https://scanner.example/r/1?a=1&b=<2>"),
+                    None,
+                ),
+                check("slow", CheckStatus::TimedOut, None, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_review_page_shows_checks_and_the_rejection_as_text() {
+        let page = registry_pages::review_page(&site(), &review()).unwrap();
+        assert!(!page.contains("<script>alert(2)") && !page.contains("<img src=x"));
+        assert!(!page.contains("href=\"javascript:"), "only http(s) links");
+        assert!(page.contains("did not answer in time (failed)"));
+        insta::assert_snapshot!(page);
+    }
+
+    #[test]
+    fn the_review_queue_page() {
+        let mut pending = review();
+        pending.state = "pending".into();
+        pending.current_version = None;
+        insta::assert_snapshot!(
+            registry_pages::review_queue_page(&site(), &[review(), pending]).unwrap()
+        );
+        let empty = registry_pages::review_queue_page(&site(), &[]).unwrap();
+        assert!(empty.contains("Nothing of yours is under review."));
+    }
+
+    #[test]
+    fn a_subscriptions_deliveries_page_shows_attempts_as_text() {
+        let webhook = WebhookView {
+            id: "whk_0123456789abcdef".into(),
+            scope: "plugin:github".into(),
+            url: "https://hooks.example.com/<x>".into(),
+            events: vec![EventKind::VersionPublished, EventKind::VersionDeprecated],
+            created_by: PrincipalId::from_stored("prn_owner"),
+            created_at: at("2026-12-01T00:00:00Z"),
+            check: None,
+        };
+        let attempt = |status: Option<u16>, error: Option<&str>| DeliveryAttempt {
+            at: at("2026-12-04T10:00:00Z"),
+            status,
+            error: error.map(str::to_owned),
+            duration_ms: 12,
+        };
+        let log = DeliveryList {
+            deliveries: vec![
+                DeliveryView {
+                    id: "dlv_00692e7a3c0123456789ab".into(),
+                    event_id: "evt_8f14e45fceea167a5a36dedd".into(),
+                    event_type: EventKind::VersionPublished,
+                    state: DeliveryState::Pending,
+                    created_at: at("2026-12-04T10:00:00Z"),
+                    next_attempt_at: Some(at("2026-12-04T10:00:30Z")),
+                    attempts: vec![attempt(None, Some("could not connect: <b>refused</b>"))],
+                    body: "{}".into(),
+                },
+                DeliveryView {
+                    id: "dlv_00692e7a000123456789ab".into(),
+                    event_id: "evt_000000000000000000000000".into(),
+                    event_type: EventKind::VersionDeprecated,
+                    state: DeliveryState::Delivered,
+                    created_at: at("2026-12-04T09:00:00Z"),
+                    next_attempt_at: None,
+                    attempts: vec![attempt(Some(503), None), attempt(Some(204), None)],
+                    body: "{}".into(),
+                },
+            ],
+        };
+        let page = registry_pages::deliveries_page(&site(), &webhook, &log).unwrap();
+        assert!(!page.contains("<b>refused"));
+        insta::assert_snapshot!(page);
+    }
+}

@@ -124,6 +124,18 @@ impl Registry {
         }
     }
 
+    /// The reviews, pending and rejected, of every plugin `caller` owns (in
+    /// person or through a team), the longest waiting first.
+    pub async fn my_reviews(&self, caller: &Caller) -> Result<ReviewList, RegistryError> {
+        let mut reviews = Vec::new();
+        for plugin in self.my_plugins(caller).await? {
+            let slug = plugin.slug.to_string();
+            reviews.extend(self.list_reviews(Some(caller), Some(&slug)).await?.reviews);
+        }
+        reviews.sort_by(|a, b| a.submitted_at.cmp(&b.submitted_at).then(a.id.cmp(&b.id)));
+        Ok(ReviewList { reviews })
+    }
+
     /// Versions under review: every pending one for a reviewer; with `plugin`,
     /// that plugin's pending and rejected ones, for a reviewer or its owners.
     pub async fn list_reviews(

@@ -870,3 +870,95 @@ async fn check_names_are_checked_and_unique_where_they_decide() {
         expect_problem(twice, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert!(problem.to_string().contains("already decides"), "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_follow_their_reviews_and_deliveries_on_pages_behind_sign_in() {
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let settings = crate::sign_in::oidc_settings(&issuer);
+    let app = TestApp::spawn_configured(move |config| {
+        config.sign_in.oidc = Some(settings);
+        config.review.required = true;
+    })
+    .await;
+    let receiver = Receiver::start(vec![503]).await;
+    let mut ada = crate::sign_in::Browser::new(&app);
+    ada.sign_in_as(&issuer, "subject-ada", "ada").await;
+    let key = ada.create_key("laptop", "30").await;
+    let held = app
+        .publish(
+            &key,
+            "application/yaml",
+            crate::helpers::plugin_yaml("paged", "1.0.0"),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    // The owner's plugin exists once a version is approved; then a hook on it.
+    assert_eq!(approve(&app, "paged@1.0.0").await.status(), StatusCode::OK);
+    let hook = subscribe(
+        &app,
+        &key,
+        "paged",
+        &receiver.url,
+        &["version.pending_review"],
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let held = app
+        .publish(
+            &key,
+            "application/yaml",
+            crate::helpers::plugin_yaml("paged", "1.1.0"),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    wait_for_attempts(&app, &key, &hook_id, 1).await;
+
+    let account = ada.account_page().await;
+    assert!(
+        account.contains("/account/reviews"),
+        "the account page links the reviews"
+    );
+    let queue = ada.get("/account/reviews", true).await;
+    assert_eq!(queue.status(), StatusCode::OK);
+    let queue = queue.text().await.unwrap();
+    assert!(queue.contains("/account/reviews/paged@1.1.0"), "{queue}");
+    let page = ada.get("/account/reviews/paged@1.1.0", true).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Review of paged@1.1.0") && page.contains("pending"),
+        "{page}"
+    );
+    let deliveries = ada.get(&format!("/account/webhooks/{hook_id}"), true).await;
+    assert_eq!(deliveries.status(), StatusCode::OK);
+    let deliveries = deliveries.text().await.unwrap();
+    assert!(
+        deliveries.contains("version.pending_review") && deliveries.contains("503"),
+        "{deliveries}"
+    );
+
+    let mut eve = crate::sign_in::Browser::new(&app);
+    eve.sign_in_as(&issuer, "subject-eve", "eve").await;
+    for path in [
+        "/account/reviews/paged@1.1.0".to_owned(),
+        format!("/account/webhooks/{hook_id}"),
+    ] {
+        let refused = eve.get(&path, true).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{path}");
+        let page = refused.text().await.unwrap();
+        assert!(
+            !page.contains("Review of") && !page.contains("version.pending_review"),
+            "nothing of it: {page}"
+        );
+    }
+    let theirs = eve
+        .get("/account/reviews", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(theirs.contains("Nothing of yours is under review."));
+    let mut stranger = crate::sign_in::Browser::new(&app);
+    let redirected = stranger.get("/account/reviews", true).await;
+    assert_eq!(redirected.status(), StatusCode::SEE_OTHER);
+}

@@ -9,6 +9,7 @@ mod catalog;
 mod driver;
 mod oidc_provider;
 mod org_catalog;
+mod reviews;
 mod sign_in;
 // The API suite's server harness; this suite uses part of it.
 #[allow(dead_code, unused_imports)]

@@ -13,10 +13,17 @@ pub async fn registry_with_certified_provider() -> (TestApp, CertifiedProvider) 
 
 /// As [`registry_with_certified_provider`], for a private registry when `private`.
 pub async fn registry_with_certified_provider_where(private: bool) -> (TestApp, CertifiedProvider) {
+    registry_with_certified_provider_configured(move |config| config.private = private).await
+}
+
+/// As [`registry_with_certified_provider`], with `configure` applied first.
+pub async fn registry_with_certified_provider_configured(
+    configure: impl FnOnce(&mut openworkflow_registry::ServerConfig) + Send + 'static,
+) -> (TestApp, CertifiedProvider) {
     let mut provider = CertifiedProvider::start();
     let issuer = provider.issuer.clone();
     let app = TestApp::spawn_configured(move |config| {
-        config.private = private;
+        configure(config);
         config.sign_in.oidc = Some(OidcSettings {
             id: "oidc".to_owned(),
             display_name: "Certified provider".to_owned(),

@@ -593,6 +593,14 @@ impl Delivery {
         }
     }
 
+    /// When it is due, in Unix seconds, while pending: what a queue orders by.
+    pub fn due_at_seconds(&self) -> Option<i64> {
+        match self.state {
+            DeliveryState::Pending => self.next_attempt_at.map(|t| t.unix_seconds()),
+            DeliveryState::Delivered | DeliveryState::Dead => None,
+        }
+    }
+
     /// Ends a pending delivery that can never be made (its subscription is gone).
     pub fn abandon(&mut self, at: Timestamp, why: &str) {
         self.attempts.push(DeliveryAttempt {

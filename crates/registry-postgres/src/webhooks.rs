@@ -7,18 +7,9 @@ use async_trait::async_trait;
 
 use registry_core::store::{Conflict, StorageError, WebhookStore};
 use registry_core::timestamp::Timestamp;
-use registry_core::webhook::{
-    Delivery, DeliveryId, DeliveryState, HookScope, Subscription, SubscriptionId,
-};
+use registry_core::webhook::{Delivery, DeliveryId, HookScope, Subscription, SubscriptionId};
 
 use crate::{PostgresStore, backend, from_json, signed, to_json};
-
-fn due_at(delivery: &Delivery) -> Option<i64> {
-    match delivery.state {
-        DeliveryState::Pending => delivery.next_attempt_at.map(|t| t.unix_seconds()),
-        DeliveryState::Delivered | DeliveryState::Dead => None,
-    }
-}
 
 fn deliveries_of(rows: &[tokio_postgres::Row]) -> Result<Vec<Delivery>, StorageError> {
     rows.iter()
@@ -101,7 +92,7 @@ impl WebhookStore for PostgresStore {
             .map(|d| d.created_at.to_string())
             .collect();
         let states: Vec<&str> = deliveries.iter().map(|d| d.state.as_str()).collect();
-        let due: Vec<Option<i64>> = deliveries.iter().map(due_at).collect();
+        let due: Vec<Option<i64>> = deliveries.iter().map(Delivery::due_at_seconds).collect();
         let records = deliveries
             .iter()
             .map(to_json)
@@ -215,7 +206,7 @@ impl WebhookStore for PostgresStore {
             &[
                 &delivery.id.as_str(),
                 &delivery.state.as_str(),
-                &due_at(delivery),
+                &delivery.due_at_seconds(),
                 &to_json(delivery)?,
             ],
             Conflict::Missing,

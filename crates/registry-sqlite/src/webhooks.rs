@@ -6,18 +6,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use registry_core::store::{Conflict, StorageError, WebhookStore};
 use registry_core::timestamp::Timestamp;
-use registry_core::webhook::{
-    Delivery, DeliveryId, DeliveryState, HookScope, Subscription, SubscriptionId,
-};
+use registry_core::webhook::{Delivery, DeliveryId, HookScope, Subscription, SubscriptionId};
 
 use crate::{SqliteStore, backend, from_json, to_json};
-
-fn due_at(delivery: &Delivery) -> Option<i64> {
-    match delivery.state {
-        DeliveryState::Pending => delivery.next_attempt_at.map(|t| t.unix_seconds()),
-        DeliveryState::Delivered | DeliveryState::Dead => None,
-    }
-}
 
 fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -120,7 +111,7 @@ impl WebhookStore for SqliteStore {
                     d.subscription.to_string(),
                     d.created_at.to_string(),
                     d.state.as_str(),
-                    due_at(d),
+                    d.due_at_seconds(),
                     to_json(d)?,
                 ))
             })
@@ -266,7 +257,7 @@ impl WebhookStore for SqliteStore {
         let (id, state, due, record) = (
             delivery.id.to_string(),
             delivery.state.as_str(),
-            due_at(delivery),
+            delivery.due_at_seconds(),
             to_json(delivery)?,
         );
         self.with_conn(move |conn| {

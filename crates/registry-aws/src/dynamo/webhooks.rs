@@ -30,13 +30,6 @@ fn number(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn due_at(delivery: &Delivery) -> Option<i64> {
-    match delivery.state {
-        DeliveryState::Pending => delivery.next_attempt_at.map(|t| t.unix_seconds()),
-        DeliveryState::Delivered | DeliveryState::Dead => None,
-    }
-}
-
 fn delivery_of(item: &Item) -> Result<Delivery, StorageError> {
     from_json("delivery", get_s(item, "record")?)
 }
@@ -61,7 +54,7 @@ fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
         ("state".to_owned(), s(delivery.state.as_str())),
         ("ttl".to_owned(), number(expiry(delivery))),
     ]);
-    if let Some(due) = due_at(delivery) {
+    if let Some(due) = delivery.due_at_seconds() {
         item.insert(GSI1_PK.to_owned(), s(DUE_DELIVERIES));
         item.insert(GSI1_SK.to_owned(), s(due_delivery_key(due, &delivery.id)));
         item.insert("due_at".to_owned(), number(due));
@@ -302,7 +295,7 @@ impl WebhookStore for DynamoStore {
             .expression_attribute_names("#gsk", GSI1_SK)
             .expression_attribute_values(":record", s(to_json(delivery)?))
             .expression_attribute_values(":state", s(delivery.state.as_str()));
-        request = match due_at(delivery) {
+        request = match delivery.due_at_seconds() {
             Some(due) => request
                 .update_expression(
                     "SET #record = :record, #state = :state, #gpk = :due_list, \

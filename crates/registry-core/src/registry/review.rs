@@ -325,29 +325,10 @@ impl Registry {
                 .iter()
                 .find(|v| v.version == id.version)
                 .ok_or_else(not_found)?;
-            let submitted_at = match &summary.review {
-                Some(ReviewState::Pending {
-                    submitted_at,
-                    checks,
-                }) => {
-                    if approve {
-                        super::review_checks::require_passed(&id, checks, self.clock.now())?;
-                    }
-                    *submitted_at
-                }
-                Some(ReviewState::Rejected { .. }) => {
-                    return Err(RegistryError::ReviewDecided {
-                        id: id.to_string(),
-                        state: "rejected",
-                    });
-                }
-                None => {
-                    return Err(RegistryError::ReviewDecided {
-                        id: id.to_string(),
-                        state: "approved",
-                    });
-                }
-            };
+            let (submitted_at, checks) = pending_review(&id, summary.review.as_ref())?;
+            if approve {
+                super::review_checks::require_passed(&id, checks, self.clock.now())?;
+            }
             let now = self.clock.now();
             let change = if approve {
                 VersionChange::Approve(now)
@@ -418,6 +399,28 @@ impl Registry {
         Err(RegistryError::ConcurrentUpdate {
             slug: id.slug.to_string(),
         })
+    }
+}
+
+/// When the pending review `review` (of `id`) was submitted and the checks it
+/// waits for; a decided one is [`RegistryError::ReviewDecided`].
+pub(super) fn pending_review<'a>(
+    id: &ReviewId,
+    review: Option<&'a ReviewState>,
+) -> Result<(crate::timestamp::Timestamp, &'a [crate::review::CheckRun]), RegistryError> {
+    match review {
+        Some(ReviewState::Pending {
+            submitted_at,
+            checks,
+        }) => Ok((*submitted_at, checks)),
+        Some(ReviewState::Rejected { .. }) => Err(RegistryError::ReviewDecided {
+            id: id.to_string(),
+            state: "rejected",
+        }),
+        None => Err(RegistryError::ReviewDecided {
+            id: id.to_string(),
+            state: "approved",
+        }),
     }
 }
 

@@ -145,21 +145,9 @@ impl Registry {
                 .iter()
                 .find(|v| v.version == id.version)
                 .ok_or_else(not_found)?;
-            let mut checks = match &summary.review {
-                Some(ReviewState::Pending { checks, .. }) => checks.clone(),
-                Some(ReviewState::Rejected { .. }) => {
-                    return Err(RegistryError::ReviewDecided {
-                        id: id.to_string(),
-                        state: "rejected",
-                    });
-                }
-                None => {
-                    return Err(RegistryError::ReviewDecided {
-                        id: id.to_string(),
-                        state: "approved",
-                    });
-                }
-            };
+            let mut checks = super::review::pending_review(&id, summary.review.as_ref())?
+                .1
+                .to_vec();
             let now = self.clock.now();
             let out = change(&mut checks, now)?;
             let head = plugin.head();

@@ -8,7 +8,7 @@ use reqwest::header::USER_AGENT;
 use crate::driver::Browser;
 use crate::helpers::GITHUB_YAML;
 use crate::oidc_provider::registry_with_certified_provider;
-use crate::sign_in::sign_in_at_the_certified_provider;
+use crate::sign_in::{make_key_on_the_account_page, sign_in_at_the_certified_provider};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_sees_a_bar_a_day_and_who_downloaded() {
@@ -16,19 +16,7 @@ async fn an_owner_sees_a_bar_a_day_and_who_downloaded() {
     let browser = Browser::launch().await;
     assert_eq!(browser.open(&app.url("/account")).await, 200);
     sign_in_at_the_certified_provider(&browser, "ada", "/account").await;
-    browser
-        .find("#key-name")
-        .await
-        .send_keys("laptop")
-        .await
-        .expect("type");
-    browser
-        .find("form.create-key button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("click");
-    let key = browser.find("#new-key").await.text().await.expect("text");
+    let key = make_key_on_the_account_page(&browser, "laptop").await;
     assert_eq!(
         app.publish_yaml(&key, GITHUB_YAML).await.status(),
         StatusCode::CREATED

@@ -43,19 +43,7 @@ async fn a_person_signs_in_with_a_certified_provider_makes_a_key_publishes_and_s
         "no script can read the session"
     );
 
-    browser
-        .find("#key-name")
-        .await
-        .send_keys("laptop")
-        .await
-        .expect("type");
-    browser
-        .find("form.create-key button[type=submit]")
-        .await
-        .click()
-        .await
-        .expect("click");
-    let secret = browser.find("#new-key").await.text().await.expect("text");
+    let secret = make_key_on_the_account_page(&browser, "laptop").await;
     assert!(secret.starts_with("sk_"), "{secret}");
     browser
         .assert_accessible("the account page with a new key")
@@ -206,6 +194,24 @@ async fn a_private_registrys_page_asks_for_sign_in_and_then_shows_itself_styled(
         .assert_accessible("a private registry's plugin page")
         .await;
     browser.close().await;
+}
+
+/// Makes a key named `name` with the account page's form (the browser is on
+/// it, signed in) and returns its secret, which the page shows once.
+pub async fn make_key_on_the_account_page(browser: &Browser, name: &str) -> String {
+    browser
+        .find("#key-name")
+        .await
+        .send_keys(name)
+        .await
+        .expect("type");
+    browser
+        .find("form.create-key button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser.find("#new-key").await.text().await.expect("text")
 }
 
 /// From the registry's sign-in page, signs `login` in at the certified provider

@@ -6,6 +6,7 @@
 //! once (the row's uniqueness decides races), and the org's lists, versions and
 //! settings never show it until it is approved.
 
+use super::notices::notices_note;
 use super::review::{decision_action, review_comment};
 use super::{Registry, require_scope};
 use crate::api::reviews::{OrgReviewList, OrgReviewPolicy, OrgReviewView, ReviewDecisionView};
@@ -13,7 +14,9 @@ use crate::audit::{AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope};
 use crate::error::RegistryError;
-use crate::org::{Org, Permission};
+use crate::notice::Notice;
+use crate::org::{Org, OrgId, Permission};
+use crate::ownership::{Role, Roster, RosterEntry};
 use crate::review::{ReviewPolicy, ReviewState};
 use crate::store::{Conflict, StorageError};
 use crate::webhook::EventKind;
@@ -171,19 +174,34 @@ impl Registry {
             Err(StorageError::Conflict(Conflict::Missing)) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         }
+        // Whoever uploaded it hears of the decision, as a plugin's owners do.
+        let uploader = Roster {
+            entries: vec![RosterEntry {
+                principal: row.uploaded_by.clone(),
+                role: Role::Owner,
+                since: row.uploaded_at,
+            }],
+            revision: 0,
+        };
+        let told = self
+            .tell_owners(&uploader, |to| {
+                org_decision_notice(to, &org.id, &row, approve, comment.as_deref())
+            })
+            .await;
         self.record(
             caller,
             AuditSubject::Principal(caller.principal.clone()),
             decision_action(approve),
             AuditDetail {
                 note: Some(format!(
-                    "org {} catalog: {}@{} ({id}){}",
+                    "org {} catalog: {}@{} ({id}){} ({})",
                     org.id,
                     row.pid,
                     row.version,
                     comment
                         .as_deref()
-                        .map_or_else(String::new, |c| format!(": {c}"))
+                        .map_or_else(String::new, |c| format!(": {c}")),
+                    notices_note(told)
                 )),
                 ..AuditDetail::version(&row.version)
             },
@@ -253,6 +271,41 @@ fn org_review_view_of(
             }),
             _ => None,
         },
+    }
+}
+
+/// The message telling an upload's uploader what a reviewer of `org` decided.
+fn org_decision_notice(
+    to: crate::account::EmailAddress,
+    org: &OrgId,
+    row: &CatalogRow,
+    approved: bool,
+    comment: Option<&str>,
+) -> Notice {
+    let (pid, version, id) = (&row.pid, &row.version, &row.plugin_id);
+    let said = comment.map_or_else(String::new, |c| format!("\nThe reviewer wrote:\n\n  {c}\n"));
+    let (subject, what) = if approved {
+        (
+            format!("{pid} {version} was approved in the {org} catalog"),
+            format!(
+                "A reviewer of {org} approved your upload {pid} {version} ({id}): the org's catalog shows it now.\n"
+            ),
+        )
+    } else {
+        (
+            format!("{pid} {version} was rejected in the {org} catalog"),
+            format!(
+                "A reviewer of {org} rejected your upload {pid} {version} ({id}); the org's catalog will not show it. \
+                 Its version stays taken there, so upload the fix as a new version.\n"
+            ),
+        )
+    };
+    Notice {
+        to,
+        subject,
+        body: format!(
+            "{what}{said}\nYou get this message because you uploaded it to {org}'s catalog.\n"
+        ),
     }
 }
 

@@ -1792,3 +1792,99 @@ async fn an_org_that_requires_review_shows_an_upload_only_once_its_reviewer_appr
         "another org's policy is its own"
     );
 }
+
+#[tokio::test]
+async fn an_uploader_reads_each_org_review_decision_in_their_mail() {
+    use crate::oidc_issuer::TestIssuer;
+    use crate::sign_in::{Browser, oidc_settings};
+    use registry_testkit::smtp::SmtpServer;
+
+    let (people, relay) = (TestIssuer::start().await, SmtpServer::start());
+    let (sign_in, smtp_url) = (oidc_settings(&people), relay.url.clone());
+    let app = TestApp::spawn_configured(move |config| {
+        config.sign_in.oidc = Some(sign_in);
+        config.mail = Some(openworkflow_registry::MailSettings {
+            smtp_url,
+            from: "OpenWorkflow Registry <registry@example.test>".to_owned(),
+        });
+    })
+    .await;
+    let w = World::on(app).await;
+    let mut ada = Browser::new(&w.app);
+    ada.sign_in_as(&people, "subject-ada", "ada").await;
+    let key = ada.create_key("laptop", "30").await;
+    let keys = w.json_ok("/auth/keys", &key).await;
+    let principal = keys["keys"][0]["principal"]
+        .as_str()
+        .expect("principal")
+        .to_owned();
+    for path in [
+        format!("/api/principals/{principal}/permissions/{WRITE}"),
+        format!("/api/orgs/acme/members/{principal}"),
+    ] {
+        assert_eq!(
+            admin(&w.app, Method::PUT, &path, None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    let policy = w
+        .call(
+            Method::PUT,
+            "/api/orgs/acme/review-policy",
+            Some(&w.app.admin_key),
+            Some(json!({"review": "required"})),
+        )
+        .await;
+    assert_eq!(policy.status(), StatusCode::OK);
+    let reviewer = member(
+        &w.app,
+        "acme-reviewer",
+        &["read"],
+        &["cadence:org:plugins:review"],
+        &["acme"],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for version in ["1.0.0", "1.1.0"] {
+        let held = w
+            .upload(
+                "/api/orgs/acme/plugins/upload",
+                &key,
+                Some("plugin.zip"),
+                &plugin_zip("mailed-tool", version, ""),
+            )
+            .await;
+        assert_eq!(held.status(), StatusCode::ACCEPTED);
+        let row: Value = held.json().await.unwrap();
+        ids.push(row["plugin_id"].as_str().unwrap().to_owned());
+    }
+    assert!(relay.messages().is_empty(), "an upload mails nobody");
+    for (id, verb, body) in [
+        (&ids[1], "reject", json!({"comment": "it phones home"})),
+        (&ids[0], "approve", json!({})),
+    ] {
+        let decided = w
+            .call(
+                Method::POST,
+                &format!("/api/orgs/acme/reviews/{id}/{verb}"),
+                Some(&reviewer.key),
+                Some(body),
+            )
+            .await;
+        assert_eq!(decided.status(), StatusCode::OK, "{verb}");
+    }
+    let mails = relay.messages();
+    let subjects: Vec<&str> = mails.iter().filter_map(|m| m.header("subject")).collect();
+    assert_eq!(
+        subjects,
+        [
+            "mailed-tool 1.1.0 was rejected in the acme catalog",
+            "mailed-tool 1.0.0 was approved in the acme catalog"
+        ]
+    );
+    assert!(
+        mails[0].body.contains("it phones home"),
+        "the rejection says why: {}",
+        mails[0].body
+    );
+}

@@ -148,6 +148,14 @@ pub struct Org {
     /// once, as before review existed).
     #[serde(default)]
     pub review_required: bool,
+    /// Which uploads skip review where it is required: by these principals or
+    /// members of these teams, or patch releases of a plugin the org shows.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub review_auto_approve: crate::review::AutoApproval,
+}
+
+fn is_default(rules: &crate::review::AutoApproval) -> bool {
+    rules == &crate::review::AutoApproval::default()
 }
 
 /// One principal's membership of an org.

@@ -182,7 +182,7 @@ impl fmt::Display for ReviewId {
 }
 
 /// Which publishes skip review under a policy that requires it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AutoApproval {
     /// Publishes by these principals, or by members of these teams.
     pub publishers: Vec<PrincipalId>,

@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::AutoApproval;
 use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
@@ -49,34 +50,39 @@ impl OrgStore for PostgresStore {
         )
     }
 
-    async fn set_org_review_required(
+    async fn set_org_review_policy(
         &self,
         org: &OrgId,
         required: bool,
+        auto_approve: &AutoApproval,
     ) -> Result<(), StorageError> {
-        self.write((org, required), |tx, (org, required)| {
-            Box::pin(async move {
-                let Some(row) = tx
-                    .query_opt(
-                        "SELECT record FROM orgs WHERE id = $1 FOR UPDATE",
-                        &[&org.as_str()],
+        self.write(
+            (org, required, auto_approve),
+            |tx, (org, required, auto_approve)| {
+                Box::pin(async move {
+                    let Some(row) = tx
+                        .query_opt(
+                            "SELECT record FROM orgs WHERE id = $1 FOR UPDATE",
+                            &[&org.as_str()],
+                        )
+                        .await
+                        .map_err(backend)?
+                    else {
+                        return Err(StorageError::Conflict(Conflict::Missing));
+                    };
+                    let mut stored: Org = from_json("org", row.get(0))?;
+                    stored.review_required = *required;
+                    stored.review_auto_approve = (*auto_approve).clone();
+                    tx.execute(
+                        "UPDATE orgs SET record = $2 WHERE id = $1",
+                        &[&org.as_str(), &to_json(&stored)?],
                     )
                     .await
-                    .map_err(backend)?
-                else {
-                    return Err(StorageError::Conflict(Conflict::Missing));
-                };
-                let mut stored: Org = from_json("org", row.get(0))?;
-                stored.review_required = *required;
-                tx.execute(
-                    "UPDATE orgs SET record = $2 WHERE id = $1",
-                    &[&org.as_str(), &to_json(&stored)?],
-                )
-                .await
-                .map_err(backend)?;
-                Ok(())
-            })
-        })
+                    .map_err(backend)?;
+                    Ok(())
+                })
+            },
+        )
         .await
     }
 

@@ -11,6 +11,7 @@ use crate::{backend, corrupt, from_json, to_json};
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::AutoApproval;
 use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::codec::timestamp_from_stored;
@@ -61,12 +62,13 @@ impl OrgStore for SqliteStore {
         .await
     }
 
-    async fn set_org_review_required(
+    async fn set_org_review_policy(
         &self,
         org: &OrgId,
         required: bool,
+        auto_approve: &AutoApproval,
     ) -> Result<(), StorageError> {
-        let id = org.to_string();
+        let (id, auto_approve) = (org.to_string(), auto_approve.clone());
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -80,6 +82,7 @@ impl OrgStore for SqliteStore {
             };
             let mut org: Org = from_json("org", &raw)?;
             org.review_required = required;
+            org.review_auto_approve = auto_approve;
             tx.execute(
                 "UPDATE orgs SET record = ?2 WHERE id = ?1",
                 params![id, to_json(&org)?],

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
+use registry_core::review::AutoApproval;
 use registry_core::review::ReviewState;
 use registry_core::slug::Slug;
 use registry_core::store::{Conflict, OrgCatalogStore, OrgStore, StorageError};
@@ -123,10 +124,11 @@ impl OrgStore for DynamoStore {
             .collect()
     }
 
-    async fn set_org_review_required(
+    async fn set_org_review_policy(
         &self,
         org: &OrgId,
         required: bool,
+        auto_approve: &AutoApproval,
     ) -> Result<(), StorageError> {
         let key = ItemKey::org(org);
         let Some(item) = self.get(&key.pk, &key.sk).await? else {
@@ -135,6 +137,7 @@ impl OrgStore for DynamoStore {
         let before = get_s(&item, "record")?.to_owned();
         let mut stored: Org = from_json("org", &before)?;
         stored.review_required = required;
+        stored.review_auto_approve = auto_approve.clone();
         // Written only over the record it read: the org item holds nothing else
         // that changes, so a race is another policy change, and the last wins.
         let result = self

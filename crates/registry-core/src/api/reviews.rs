@@ -140,6 +140,14 @@ pub struct OrgReviewPolicy {
     /// `none` (uploads are live at once) or `required` (each waits for a member
     /// with `cadence:org:plugins:review`).
     pub review: String,
+    /// Uploads by these principals, or by members of these teams (`prn_…`),
+    /// skip review.
+    #[serde(default)]
+    pub auto_approve_publishers: Vec<String>,
+    /// Patch releases of a plugin the org's catalog shows (same major and
+    /// minor as its highest shown version, no pre-release) skip review.
+    #[serde(default)]
+    pub auto_approve_patches: bool,
 }
 
 /// A check's answer, as it sends it.

@@ -357,7 +357,10 @@ impl Registry {
             updated_at: now,
             review: None,
         };
-        if self.org_upload_held(&scope, &writer.principal).await? {
+        if self
+            .org_upload_held(&scope, &writer.principal, &row.pid, &row.version)
+            .await?
+        {
             row.review = Some(ReviewState::Pending {
                 submitted_at: now,
                 checks: Vec::new(),

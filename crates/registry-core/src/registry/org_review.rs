@@ -32,11 +32,28 @@ impl Registry {
         self.require_platform_admin(caller).await?;
         let required = ReviewPolicy::parse_mode(&policy.review)
             .map_err(|detail| RegistryError::invalid_field("review", detail))?;
+        let publishers = policy
+            .auto_approve_publishers
+            .iter()
+            .map(|raw| {
+                crate::auth::PrincipalId::parse(raw.trim()).ok_or_else(|| {
+                    RegistryError::invalid_field(
+                        "auto_approve_publishers",
+                        format!("{raw:?} is not a principal id (prn_ and 16 hex characters)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rules = crate::review::AutoApproval {
+            publishers,
+            trusted_publishing: false,
+            patch_releases: policy.auto_approve_patches,
+        };
         let org = self.existing_org(org).await?;
         match self
             .org_stores()?
             .orgs
-            .set_org_review_required(&org.id, required)
+            .set_org_review_policy(&org.id, required, &rules)
             .await
         {
             Err(StorageError::Conflict(Conflict::Missing)) => Err(RegistryError::OrgNotFound {
@@ -47,14 +64,19 @@ impl Registry {
         tracing::info!(org = %org.id, required, "org review policy set");
         Ok(OrgReviewPolicy {
             review: if required { "required" } else { "none" }.to_owned(),
+            auto_approve_publishers: rules.publishers.iter().map(ToString::to_string).collect(),
+            auto_approve_patches: rules.patch_releases,
         })
     }
 
-    /// Whether an upload by `principal` into `org`'s catalog waits for review.
+    /// Whether an upload of `pid` at `version` by `principal` into `org`'s
+    /// catalog waits for review.
     pub(super) async fn org_upload_held(
         &self,
         scope: &CatalogScope,
         principal: &crate::auth::PrincipalId,
+        pid: &crate::slug::Slug,
+        version: &crate::version::PluginVersion,
     ) -> Result<bool, RegistryError> {
         let CatalogScope::Org(org) = scope else {
             return Ok(false);
@@ -68,7 +90,34 @@ impl Registry {
         }
         // Its own reviewers' uploads are theirs to approve: they go through.
         let held = stores.orgs.permissions(principal).await?;
-        Ok(!(held.contains(&Permission::OrgPluginsReview) || held.contains(&Permission::SysAdmin)))
+        if held.contains(&Permission::OrgPluginsReview) || held.contains(&Permission::SysAdmin) {
+            return Ok(false);
+        }
+        let rules = &org.review_auto_approve;
+        if rules.publishers.contains(principal)
+            || (!rules.publishers.is_empty()
+                && self
+                    .teams_of(principal)
+                    .await?
+                    .iter()
+                    .any(|(team, _)| rules.publishers.contains(team)))
+        {
+            return Ok(false);
+        }
+        if rules.patch_releases {
+            let shown = stores
+                .catalog
+                .rows(scope)
+                .await?
+                .into_iter()
+                .filter(|row| &row.pid == pid && row.review.is_none())
+                .map(|row| row.version)
+                .max();
+            if shown.is_some_and(|highest| crate::review::is_patch_release(&highest, version)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The org a caller may review in: a platform admin, or a member holding

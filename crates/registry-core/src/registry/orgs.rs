@@ -285,6 +285,7 @@ impl Registry {
             name: name.to_owned(),
             created_at: self.clock.now(),
             review_required: false,
+            review_auto_approve: crate::review::AutoApproval::default(),
         };
         match self.org_stores()?.orgs.create_org(&org).await {
             Err(StorageError::Conflict(Conflict::AlreadyExists)) => Err(RegistryError::OrgExists {

@@ -856,12 +856,13 @@ pub trait OrgStore: Send + Sync {
     /// Every org, in id order.
     async fn list_orgs(&self) -> Result<Vec<Org>, StorageError>;
 
-    /// Sets whether uploads to an org's catalog wait for a reviewer;
-    /// [`Conflict::Missing`] if there is no such org.
-    async fn set_org_review_required(
+    /// Sets whether uploads to an org's catalog wait for a reviewer, and which
+    /// skip the wait; [`Conflict::Missing`] if there is no such org.
+    async fn set_org_review_policy(
         &self,
         org: &OrgId,
         required: bool,
+        auto_approve: &crate::review::AutoApproval,
     ) -> Result<(), StorageError>;
 
     /// Adds a member; adding one already there changes nothing and succeeds.

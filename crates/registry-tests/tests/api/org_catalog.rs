@@ -1625,7 +1625,7 @@ async fn an_org_that_requires_review_shows_an_upload_only_once_its_reviewer_appr
     assert_eq!(set.status(), StatusCode::OK);
     assert_eq!(
         set.json::<Value>().await.unwrap(),
-        json!({"review": "required"})
+        json!({"review": "required", "auto_approve_publishers": [], "auto_approve_patches": false})
     );
     let reviewer = member(
         &w.app,
@@ -1886,5 +1886,105 @@ async fn an_uploader_reads_each_org_review_decision_in_their_mail() {
         mails[0].body.contains("it phones home"),
         "the rejection says why: {}",
         mails[0].body
+    );
+}
+
+#[tokio::test]
+async fn an_orgs_auto_approval_rules_let_listed_publishers_and_patch_releases_through() {
+    let w = World::new().await;
+    let policy = |body: Value| {
+        let w = &w;
+        async move {
+            w.call(
+                Method::PUT,
+                "/api/orgs/acme/review-policy",
+                Some(&w.app.admin_key),
+                Some(body),
+            )
+            .await
+        }
+    };
+    expect_problem(
+        policy(json!({"review": "required", "auto_approve_publishers": ["bob"]})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let trusted = member(&w.app, "acme-ci", &["publish"], &[WRITE], &["acme"]).await;
+    let set = policy(json!({
+        "review": "required",
+        "auto_approve_publishers": [trusted.principal],
+        "auto_approve_patches": true
+    }))
+    .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(
+        set.json::<Value>().await.unwrap(),
+        json!({"review": "required", "auto_approve_publishers": [trusted.principal], "auto_approve_patches": true})
+    );
+    let reviewer = member(
+        &w.app,
+        "acme-reviewer",
+        &["read"],
+        &["cadence:org:plugins:review"],
+        &["acme"],
+    )
+    .await;
+    let upload = |key: &str, pid: &str, version: &str| {
+        let (w, key) = (&w, key.to_owned());
+        let zip = plugin_zip(pid, version, "");
+        async move {
+            w.upload(
+                "/api/orgs/acme/plugins/upload",
+                &key,
+                Some("plugin.zip"),
+                &zip,
+            )
+            .await
+        }
+    };
+
+    // A listed publisher's upload is live at once.
+    assert_eq!(
+        upload(&trusted.key, "ci-tool", "1.0.0").await.status(),
+        StatusCode::CREATED
+    );
+    // Anyone else's waits, until a version is shown; then its patch releases
+    // go through, and anything more waits again.
+    let held = upload(&w.acme_writer.key, "patched", "1.0.0").await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    let id = held.json::<Value>().await.unwrap()["plugin_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        upload(&w.acme_writer.key, "patched", "1.0.1")
+            .await
+            .status(),
+        StatusCode::ACCEPTED,
+        "nothing of it is shown yet"
+    );
+    let approved = w
+        .call(
+            Method::POST,
+            &format!("/api/orgs/acme/reviews/{id}/approve"),
+            Some(&reviewer.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    assert_eq!(
+        upload(&w.acme_writer.key, "patched", "1.0.2")
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "a patch release of a shown version"
+    );
+    assert_eq!(
+        upload(&w.acme_writer.key, "patched", "1.1.0")
+            .await
+            .status(),
+        StatusCode::ACCEPTED,
+        "a minor release waits"
     );
 }

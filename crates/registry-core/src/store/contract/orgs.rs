@@ -52,6 +52,7 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         name: "Acme".into(),
         created_at: at("2026-01-01T00:00:00Z"),
         review_required: false,
+        review_auto_approve: crate::review::AutoApproval::default(),
     };
     exactly_one_wins(
         |_| {
@@ -70,6 +71,7 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         name: "A".into(),
         created_at: org.created_at,
         review_required: false,
+        review_auto_approve: crate::review::AutoApproval::default(),
     };
     store.create_org(&before).await.unwrap();
     let listed: Vec<_> = store
@@ -88,19 +90,31 @@ pub async fn org_store_contract(store: Arc<dyn OrgStore>, prefix: &str) {
         "orgs are listed in id order"
     );
 
-    // The review policy changes that flag alone.
-    store.set_org_review_required(&org.id, true).await.unwrap();
+    // The review policy changes its fields alone.
+    let rules = crate::review::AutoApproval {
+        publishers: vec![PrincipalId::from_stored(format!("prn_{prefix}_ci"))],
+        trusted_publishing: false,
+        patch_releases: true,
+    };
+    store
+        .set_org_review_policy(&org.id, true, &rules)
+        .await
+        .unwrap();
     assert_eq!(
         store.org(&org.id).await.unwrap(),
         Some(Org {
             review_required: true,
+            review_auto_approve: rules.clone(),
             ..org.clone()
         })
     );
-    store.set_org_review_required(&org.id, false).await.unwrap();
+    store
+        .set_org_review_policy(&org.id, false, &crate::review::AutoApproval::default())
+        .await
+        .unwrap();
     assert_eq!(store.org(&org.id).await.unwrap(), Some(org.clone()));
     assert_eq!(
-        conflict(store.set_org_review_required(&other, true).await),
+        conflict(store.set_org_review_policy(&other, true, &rules).await),
         Conflict::Missing
     );
 

@@ -1,9 +1,11 @@
 //! Organisations, memberships and the permissions principals hold.
 //!
 //! A key authenticates a principal; what the principal may do in an org catalog
-//! comes from its permissions (`cadence:org:plugins:read|write`, `sys_admin`) and
-//! its memberships. The spec's `org_context` rule: a caller must both hold the
-//! permission and belong to the org.
+//! comes from its permissions (`cadence:org:plugins:read|write|review`,
+//! `sys_admin`) and its memberships. The spec's `org_context` rule: a caller must
+//! both hold the permission and belong to the org. One permission is the
+//! registry's own: `registry:review` makes a person a reviewer of the registry's
+//! review queue in their browser sessions.
 
 use std::fmt;
 
@@ -42,6 +44,10 @@ pub enum Permission {
     /// membership; grants reading too).
     #[serde(rename = "cadence:org:plugins:review")]
     OrgPluginsReview,
+    /// Approve and reject versions held by the registry's own review policy, from
+    /// a browser session too (an API key decides with its `review` scope).
+    #[serde(rename = "registry:review")]
+    RegistryReview,
     /// Platform administrator: the system catalog, orgs, members and permissions.
     #[serde(rename = "sys_admin")]
     SysAdmin,
@@ -49,10 +55,11 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 4] = [
+    pub const ALL: [Permission; 5] = [
         Permission::OrgPluginsRead,
         Permission::OrgPluginsWrite,
         Permission::OrgPluginsReview,
+        Permission::RegistryReview,
         Permission::SysAdmin,
     ];
 
@@ -62,6 +69,7 @@ impl Permission {
             Self::OrgPluginsRead => "cadence:org:plugins:read",
             Self::OrgPluginsWrite => "cadence:org:plugins:write",
             Self::OrgPluginsReview => "cadence:org:plugins:review",
+            Self::RegistryReview => "registry:review",
             Self::SysAdmin => "sys_admin",
         }
     }
@@ -73,7 +81,7 @@ impl Permission {
             .find(|p| p.as_str() == raw)
             .ok_or_else(|| {
                 format!(
-                    "unknown permission {raw:?}; expected cadence:org:plugins:read, cadence:org:plugins:write, cadence:org:plugins:review or sys_admin"
+                    "unknown permission {raw:?}; expected cadence:org:plugins:read, cadence:org:plugins:write, cadence:org:plugins:review, registry:review or sys_admin"
                 )
             })
     }

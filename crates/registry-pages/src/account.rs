@@ -115,6 +115,9 @@ pub struct AccountView<'a> {
     pub notice: Option<&'a str>,
     /// What was wrong with the last form, if anything.
     pub error: Option<&'a str>,
+    /// How many versions and uploads wait for their decision, for a person who
+    /// reviews (the registry's queue or an org's); `None` for anyone else.
+    pub awaiting_review: Option<usize>,
     /// Now, to tell live keys from expired ones.
     pub now: Timestamp,
 }

@@ -35,7 +35,9 @@ pub use markdown::render_markdown;
 pub use org::{OrgCatalogView, OrgPluginView, org_catalog_page, org_plugin_page};
 pub use plugin::PluginPages;
 pub use problem::{bad_request_page, gone_page, not_found_page, refusal_page};
-pub use review::{deliveries_page, review_page, review_queue_page};
+pub use review::{
+    ReviewPageView, ReviewQueueView, deliveries_page, review_page, review_queue_page,
+};
 pub use search::{MAX_PAGE, RESULTS_PER_PAGE, SearchRequest, page_offset, search_page};
 pub use site::{
     CONTENT_SECURITY_POLICY, DOWNLOAD_CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, Site,

@@ -157,6 +157,30 @@ impl Site {
         format!("{}/account/reviews/{id}", self.base)
     }
 
+    /// The URL path a reviewer's decision on one review posts to.
+    pub(crate) fn review_decision_url(&self, id: &str) -> String {
+        format!("{}/account/reviews/{id}/decision", self.base)
+    }
+
+    /// The URL path running one check of a review again posts to.
+    pub(crate) fn check_rerun_url(&self, id: &str, check: &str) -> String {
+        format!("{}/account/reviews/{id}/checks/{check}/rerun", self.base)
+    }
+
+    /// The URL path downloading what a review holds (`schema` or `bundle`)
+    /// with the session.
+    pub(crate) fn review_artifact_url(&self, id: &str, what: &str) -> String {
+        format!("{}/account/reviews/{id}/{what}", self.base)
+    }
+
+    /// The URL path a decision on an org's held upload posts to.
+    pub(crate) fn org_review_decision_url(&self, org: &str, plugin_id: &str) -> String {
+        format!(
+            "{}/account/orgs/{org}/reviews/{plugin_id}/decision",
+            self.base
+        )
+    }
+
     /// The URL path of a plugin's analytics page (for its owners).
     pub(crate) fn plugin_analytics_page_url(&self, slug: &str) -> String {
         format!("{}/account/plugins/{slug}/analytics", self.base)

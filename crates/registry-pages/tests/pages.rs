@@ -350,11 +350,15 @@ fn the_downloads_chart() {
 mod review_pages {
     use super::*;
     use registry_core::api::reviews::{
-        CheckView, ReviewDecisionView, ReviewView, ReviewedArtifact,
+        CheckView, OrgReviewView, ReviewDecisionView, ReviewView, ReviewedArtifact,
     };
     use registry_core::api::webhooks::{DeliveryList, DeliveryView, WebhookView};
+    use registry_core::catalog::CatalogPluginId;
+    use registry_core::org::OrgId;
+    use registry_core::registry::{DecisionQueue, OrgDecisions, OrgInfo};
     use registry_core::review::CheckStatus;
     use registry_core::webhook::{DeliveryAttempt, DeliveryState, EventKind};
+    use registry_pages::{ReviewPageView, ReviewQueueView};
 
     fn review() -> ReviewView {
         let doc = include_str!("fixtures/full.yaml");
@@ -409,23 +413,118 @@ mod review_pages {
 
     #[test]
     fn a_review_page_shows_checks_and_the_rejection_as_text() {
-        let page = registry_pages::review_page(&site(), &review()).unwrap();
+        let page =
+            registry_pages::review_page(&site(), &review(), ReviewPageView::default()).unwrap();
+        assert!(
+            !page.contains("method=\"post\""),
+            "an owner's view has nothing to decide"
+        );
+        assert!(
+            page.contains("href=\"/account/reviews/github@1.3.0/schema\""),
+            "downloads go through the session's route, not the API's"
+        );
         assert!(!page.contains("<script>alert(2)") && !page.contains("<img src=x"));
         assert!(!page.contains("href=\"javascript:"), "only http(s) links");
         assert!(page.contains("did not answer in time (failed)"));
         insta::assert_snapshot!(page);
     }
 
-    #[test]
-    fn the_review_queue_page() {
+    fn pending() -> ReviewView {
         let mut pending = review();
         pending.state = "pending".into();
         pending.current_version = None;
-        insta::assert_snapshot!(
-            registry_pages::review_queue_page(&site(), &[review(), pending]).unwrap()
+        pending.decision = None;
+        pending
+    }
+
+    #[test]
+    fn a_reviewer_decides_a_pending_review_and_runs_its_checks_again_from_its_page() {
+        let page = registry_pages::review_page(
+            &site(),
+            &pending(),
+            ReviewPageView {
+                decide_csrf: Some("csrf-token"),
+                error: Some("say why <b>it</b> is rejected"),
+            },
+        )
+        .unwrap();
+        assert!(page.contains("action=\"/account/reviews/github@1.3.0/decision\""));
+        assert!(
+            page.contains("action=\"/account/reviews/github@1.3.0/checks/malware-scan/rerun\"")
         );
-        let empty = registry_pages::review_queue_page(&site(), &[]).unwrap();
+        assert_eq!(
+            page.matches("value=\"csrf-token\"").count(),
+            4,
+            "each form carries it"
+        );
+        assert!(
+            page.contains("say why &#60;b&#62;it&#60;/b&#62; is rejected"),
+            "{page}"
+        );
+        insta::assert_snapshot!(page);
+    }
+
+    fn queue() -> DecisionQueue {
+        let upload = |hex: &str, name: &str| OrgReviewView {
+            plugin_id: CatalogPluginId::from_stored(format!("plg_{hex}")),
+            pid: "weather".into(),
+            version: "2.0.0".into(),
+            name: name.into(),
+            description: "<script>alert(3)</script>".into(),
+            state: "pending".into(),
+            submitted_at: at("2026-12-04T09:00:00Z"),
+            submitted_by: PrincipalId::from_stored("prn_uploader"),
+            decision: None,
+        };
+        DecisionQueue {
+            registry: Some(vec![pending()]),
+            orgs: vec![OrgDecisions {
+                org: OrgInfo {
+                    id: OrgId::parse("acme").unwrap(),
+                    name: "Acme <Corp>".into(),
+                    created_at: at("2026-11-01T00:00:00Z"),
+                },
+                reviews: vec![upload("0123456789abcdef", "Weather <b>")],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_review_queue_page() {
+        let own = [review(), pending()];
+        let decisions = queue();
+        let page = registry_pages::review_queue_page(
+            &site(),
+            &ReviewQueueView {
+                own: &own,
+                decisions: &decisions,
+                csrf_token: "csrf-token",
+                error: None,
+            },
+        )
+        .unwrap();
+        assert!(!page.contains("<script>alert(3)") && !page.contains("Acme <Corp>"));
+        assert!(
+            page.contains("action=\"/account/orgs/acme/reviews/plg_0123456789abcdef/decision\"")
+        );
+        insta::assert_snapshot!(page);
+
+        let nothing = DecisionQueue::default();
+        let empty = registry_pages::review_queue_page(
+            &site(),
+            &ReviewQueueView {
+                own: &[],
+                decisions: &nothing,
+                csrf_token: "csrf-token",
+                error: None,
+            },
+        )
+        .unwrap();
         assert!(empty.contains("Nothing of yours is under review."));
+        assert!(
+            !empty.contains("Waiting for your review") && !empty.contains("method=\"post\""),
+            "someone who reviews nothing sees no queue: {empty}"
+        );
     }
 
     #[test]

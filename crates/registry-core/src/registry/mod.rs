@@ -56,6 +56,7 @@ pub use org_catalog::{
     CatalogFilter, CatalogPlugin, CatalogUploadBody, CatalogUploaded, OrgPluginOverview,
     SettingsSchema,
 };
+pub use org_review::{DecisionQueue, OrgDecisions};
 pub use orgs::{CatalogWriter, MemberInfo, OrgInfo, OrgPageAccess, OrgReader, OrgStores};
 pub use owners::{Answer, InvitationInfo, OwnedPlugin, OwnerInfo, PluginOwners, QuarantineNotice};
 pub use publish::{PublishBody, Published};

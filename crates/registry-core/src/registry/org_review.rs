@@ -8,8 +8,10 @@
 
 use super::notices::notices_note;
 use super::review::{decision_action, review_comment};
-use super::{Registry, require_scope};
-use crate::api::reviews::{OrgReviewList, OrgReviewPolicy, OrgReviewView, ReviewDecisionView};
+use super::{OrgInfo, Registry, require_scope};
+use crate::api::reviews::{
+    OrgReviewList, OrgReviewPolicy, OrgReviewView, ReviewDecisionView, ReviewView,
+};
 use crate::audit::{AuditDetail, AuditSubject};
 use crate::auth::{Caller, Scope};
 use crate::catalog::{CatalogPluginId, CatalogRow, CatalogScope};
@@ -20,6 +22,38 @@ use crate::ownership::{Role, Roster, RosterEntry};
 use crate::review::{ReviewPolicy, ReviewState};
 use crate::store::{Conflict, StorageError};
 use crate::webhook::EventKind;
+
+/// What waits for one reviewer's decision.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionQueue {
+    /// The registry's pending versions; `None` for a caller who does not review
+    /// the registry.
+    pub registry: Option<Vec<ReviewView>>,
+    /// Each org the caller reviews in, with its pending uploads.
+    pub orgs: Vec<OrgDecisions>,
+}
+
+impl DecisionQueue {
+    /// Whether the caller reviews anything: the registry's queue or an org's.
+    pub fn reviews_anything(&self) -> bool {
+        self.registry.is_some() || !self.orgs.is_empty()
+    }
+
+    /// How many versions and uploads wait, everywhere the caller reviews.
+    pub fn waiting(&self) -> usize {
+        self.registry.as_ref().map_or(0, Vec::len)
+            + self.orgs.iter().map(|o| o.reviews.len()).sum::<usize>()
+    }
+}
+
+/// One org's uploads waiting for a decision.
+#[derive(Debug, Clone)]
+pub struct OrgDecisions {
+    /// The org.
+    pub org: OrgInfo,
+    /// Its pending uploads, the longest waiting first.
+    pub reviews: Vec<OrgReviewView>,
+}
 
 impl Registry {
     /// Sets whether an org's uploads wait for review (platform admins).
@@ -154,10 +188,21 @@ impl Registry {
             }
             Err(e) => return Err(e),
         };
+        Ok(OrgReviewList {
+            reviews: self.org_reviews_in(&scope).await?,
+        })
+    }
+
+    /// The uploads under review in `scope`, pending and rejected, the longest
+    /// waiting first.
+    async fn org_reviews_in(
+        &self,
+        scope: &CatalogScope,
+    ) -> Result<Vec<OrgReviewView>, RegistryError> {
         let mut reviews: Vec<OrgReviewView> = self
             .org_stores()?
             .catalog
-            .rows(&scope)
+            .rows(scope)
             .await?
             .into_iter()
             .filter_map(org_review_view)
@@ -167,7 +212,42 @@ impl Registry {
                 .cmp(&b.submitted_at)
                 .then(a.plugin_id.cmp(&b.plugin_id))
         });
-        Ok(OrgReviewList { reviews })
+        Ok(reviews)
+    }
+
+    /// What waits for `caller` to decide: every pending version of the
+    /// registry for a reviewer (`review`, which a session has through
+    /// `registry:review`), and the pending uploads of each org it reviews in.
+    pub async fn awaiting_decision(&self, caller: &Caller) -> Result<DecisionQueue, RegistryError> {
+        let registry = if caller.can(Scope::Review) {
+            Some(self.list_reviews(Some(caller), None).await?.reviews)
+        } else {
+            None
+        };
+        let mut orgs = Vec::new();
+        for org in self.orgs_of_caller(caller).await? {
+            let org = match self.org_reviewer(Some(caller), org.id.as_str()).await {
+                Ok(org) => org,
+                Err(
+                    RegistryError::MissingPermission { .. } | RegistryError::NotOrgMember { .. },
+                ) => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let scope = CatalogScope::Org(org.id.clone());
+            let reviews = self
+                .org_reviews_in(&scope)
+                .await?
+                .into_iter()
+                .filter(|r| r.decision.is_none())
+                .collect();
+            orgs.push(OrgDecisions {
+                org: org.into(),
+                reviews,
+            });
+        }
+        Ok(DecisionQueue { registry, orgs })
     }
 
     /// Approves (`approve`) or rejects an upload held for review in `org`.

@@ -20,6 +20,7 @@ use crate::account::{
 };
 use crate::auth::{Caller, Credential, Principal, PrincipalId, PrincipalKind, Scope, Scopes};
 use crate::error::RegistryError;
+use crate::org::Permission;
 use crate::store::{AccountStore, Conflict, StorageError};
 use crate::timestamp::Timestamp;
 
@@ -84,9 +85,16 @@ pub struct SessionCaller {
     pub signed_in_at: Timestamp,
 }
 
-/// What a signed-in person may do from the browser: what a publish key may.
-fn session_scopes() -> Scopes {
-    Scopes::from([Scope::Publish])
+/// What a signed-in person may do from the browser: what a publish key may,
+/// and review for a person holding `registry:review`. Never `admin`: a
+/// session rides on a cookie, so it carries no power a stolen page could abuse
+/// beyond the person's own work.
+fn session_scopes(reviewer: bool) -> Scopes {
+    let mut scopes = Scopes::from([Scope::Publish]);
+    if reviewer {
+        scopes.insert(Scope::Review);
+    }
+    scopes
 }
 
 /// `raw` if it is a path on this registry, else the default: a sign-in never
@@ -349,11 +357,21 @@ impl Registry {
         if !session.hash.matches(&secret.hash()) || session.expires_at <= self.clock.now() {
             return Ok(None);
         }
+        // Read on every request, so a revoked grant ends at once, not at the
+        // session's end.
+        let reviewer = match &self.orgs {
+            Some(stores) => stores
+                .orgs
+                .permissions(&session.principal)
+                .await?
+                .contains(&Permission::RegistryReview),
+            None => false,
+        };
         Ok(Some(SessionCaller {
             caller: Caller {
                 principal: session.principal,
                 credential: Credential::Session(session.id),
-                scopes: session_scopes(),
+                scopes: session_scopes(reviewer),
                 plugins: None,
                 request: None,
             },

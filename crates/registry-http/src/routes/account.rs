@@ -478,6 +478,7 @@ async fn render(
     let teams = none_without_ownership(state.registry.my_teams(caller).await)?;
     let orgs = state.registry.orgs_of_caller(caller).await?;
     let email = state.registry.notice_address(caller).await?;
+    let decisions = state.registry.awaiting_decision(caller).await?;
     let site = Site::new(&state.registry.config().public_url);
     let csrf_token = session.secret.csrf_token();
     let html = registry_pages::account_page(
@@ -496,74 +497,12 @@ async fn render(
             sends_notices: state.registry.sends_notices(),
             notice: feedback.notice,
             error: feedback.error,
+            awaiting_review: decisions.reviews_anything().then(|| decisions.waiting()),
             now: state.registry.now(),
         },
     )
     .map_err(page_failed)?;
     Ok(personal_page(status, html))
-}
-
-/// The reviews of the signed-in person's plugins, as a page: each version that
-/// waits for a reviewer or was rejected.
-#[utoipa::path(
-    get,
-    path = "/account/reviews",
-    responses(
-        (status = 200, description = "The reviews of your plugins, the longest waiting first", content_type = "text/html"),
-        (status = 303, description = "Not signed in: to the sign-in page, returning here"),
-        (status = 404, description = "This registry keeps no owners", content_type = "text/html"),
-    ),
-    tag = "sign-in"
-)]
-pub async fn review_queue_page(
-    State(state): State<Arc<AppState>>,
-    session: BrowserSession,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let site = Site::new(&state.registry.config().public_url);
-        let Some(session) = session.0 else {
-            return Ok(sign_in_first(&site, "/account/reviews"));
-        };
-        let reviews = state.registry.my_reviews(&session.caller).await?;
-        let html =
-            registry_pages::review_queue_page(&site, &reviews.reviews).map_err(page_failed)?;
-        Ok(personal_page(StatusCode::OK, html))
-    }
-    .await;
-    browser_answer(&state, &headers, result)
-}
-
-/// One version under review as a page, for its owners (and reviewers): its
-/// state, its checks, what was submitted and, once rejected, why.
-#[utoipa::path(
-    get,
-    path = "/account/reviews/{review_id}",
-    params(("review_id" = String, Path, description = "slug@version")),
-    responses(
-        (status = 200, description = "The review", content_type = "text/html"),
-        (status = 303, description = "Not signed in: to the sign-in page, returning here"),
-        (status = 404, description = "No such review, or not one of your plugins'", content_type = "text/html"),
-    ),
-    tag = "sign-in"
-)]
-pub async fn review_page(
-    State(state): State<Arc<AppState>>,
-    session: BrowserSession,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let site = Site::new(&state.registry.config().public_url);
-        let Some(session) = session.0 else {
-            return Ok(sign_in_first(&site, &format!("/account/reviews/{id}")));
-        };
-        let review = state.registry.review(Some(&session.caller), &id).await?;
-        let html = registry_pages::review_page(&site, &review).map_err(page_failed)?;
-        Ok(personal_page(StatusCode::OK, html))
-    }
-    .await;
-    browser_answer(&state, &headers, result)
 }
 
 /// A webhook subscription's deliveries as a page, for who manages its scope.

@@ -14,6 +14,7 @@ pub mod org_reviews;
 pub mod orgs;
 pub mod owners;
 pub mod plugins;
+pub mod review_pages;
 pub mod reviews;
 pub mod sign_in;
 pub mod teams;
@@ -144,8 +145,13 @@ pub fn sign_in_routes() -> ApiRoutes {
         .routes(routes!(account::account_page))
         .routes(routes!(account::plugin_audit_page))
         .routes(routes!(account::plugin_analytics_page))
-        .routes(routes!(account::review_queue_page))
-        .routes(routes!(account::review_page))
+        .routes(routes!(review_pages::review_queue_page))
+        .routes(routes!(review_pages::review_page))
+        .routes(routes!(review_pages::review_schema_download))
+        .routes(routes!(review_pages::review_bundle_download))
+        .routes(routes!(review_pages::decide_review_form))
+        .routes(routes!(review_pages::rerun_check_form))
+        .routes(routes!(review_pages::decide_org_review_form))
         .routes(routes!(account::deliveries_page))
         .routes(routes!(account::create_key_form))
         .routes(routes!(account::revoke_key_form))

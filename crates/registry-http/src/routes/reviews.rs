@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::api::reviews::ReviewDecisionRequest;
 use registry_core::registry::{
-    CheckAnswerRequest, CheckView, ReviewList, ReviewOutcome, ReviewView,
+    CheckAnswerRequest, CheckView, Download, ReviewList, ReviewOutcome, ReviewView,
 };
 use serde::Deserialize;
 
@@ -94,6 +94,12 @@ async fn artifact(
         .registry
         .review_artifact(Some(caller), id, bundle)
         .await?;
+    Ok(held_artifact_response(download))
+}
+
+/// What a review holds, as submitted: never cached, never sniffed into
+/// something a browser would run, and always a download, never shown inline.
+pub(crate) fn held_artifact_response(download: Download) -> Response {
     let mut response = (StatusCode::OK, download.bytes).into_response();
     let headers = response.headers_mut();
     if let Ok(content_type) = HeaderValue::from_str(&download.content_type) {
@@ -107,7 +113,11 @@ async fn artifact(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Ok(response)
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    response
 }
 
 /// The schema document exactly as submitted.

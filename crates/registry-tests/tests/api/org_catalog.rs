@@ -1377,7 +1377,7 @@ async fn administration_validates_and_is_idempotent() {
 }
 
 /// The principal id the account page shows.
-fn principal_on(account_page: &str) -> String {
+pub(crate) fn principal_on(account_page: &str) -> String {
     let marker = "<code id=\"principal-id\">";
     let start = account_page.find(marker).expect("the principal id") + marker.len();
     let end = account_page[start..].find('<').expect("its end") + start;
@@ -1986,5 +1986,132 @@ async fn an_orgs_auto_approval_rules_let_listed_publishers_and_patch_releases_th
             .status(),
         StatusCode::ACCEPTED,
         "a minor release waits"
+    );
+}
+
+#[tokio::test]
+async fn an_org_reviewer_decides_held_uploads_on_the_reviews_page() {
+    use crate::sign_in::{Browser, app_with};
+    use registry_testkit::oidc::csrf_token;
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let w = World::on(app_with(&issuer).await).await;
+    let set = w
+        .call(
+            Method::PUT,
+            "/api/orgs/acme/review-policy",
+            Some(&w.app.admin_key),
+            Some(json!({"review": "required"})),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let mut ids = Vec::new();
+    for version in ["1.0.0", "1.1.0"] {
+        let held = w
+            .upload(
+                "/api/orgs/acme/plugins/upload",
+                &w.acme_writer.key,
+                Some("plugin.zip"),
+                &plugin_zip("paged-tool", version, ""),
+            )
+            .await;
+        assert_eq!(held.status(), StatusCode::ACCEPTED);
+        let row: Value = held.json().await.unwrap();
+        ids.push(row["plugin_id"].as_str().unwrap().to_owned());
+    }
+
+    let mut ada = Browser::new(&w.app);
+    ada.sign_in_as(&issuer, "sub-ada", "ada").await;
+    let principal = principal_on(&ada.account_page().await);
+    // The permission without membership decides nothing in acme.
+    let path = format!("/api/principals/{principal}/permissions/cadence:org:plugins:review");
+    assert_eq!(
+        admin(&w.app, Method::PUT, &path, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let csrf = csrf_token(&ada.account_page().await);
+    let decide = format!("/account/orgs/acme/reviews/{}/decision", ids[0]);
+    let outsider = ada
+        .post_form(&decide, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    assert_eq!(outsider.status(), StatusCode::FORBIDDEN);
+    let path = format!("/api/orgs/acme/members/{principal}");
+    assert_eq!(
+        admin(&w.app, Method::PUT, &path, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let account = ada.account_page().await;
+    assert!(
+        account.contains("2 versions wait for your review"),
+        "{account}"
+    );
+    let queue = ada
+        .get("/account/reviews", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(queue.contains("Waiting in Acme Corp"), "{queue}");
+    for id in &ids {
+        assert!(
+            queue.contains(&format!("/account/orgs/acme/reviews/{id}/decision")),
+            "{queue}"
+        );
+    }
+    assert!(
+        !queue.contains("Waiting for your review"),
+        "an org's reviewer does not review the registry"
+    );
+
+    let reject = format!("/account/orgs/acme/reviews/{}/decision", ids[1]);
+    let unexplained = ada
+        .post_form(&reject, &[("csrf", &csrf), ("decision", "reject")])
+        .await;
+    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = unexplained.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("say why it is rejected"),
+        "{page}"
+    );
+    let rejected = ada
+        .post_form(
+            &reject,
+            &[
+                ("csrf", &csrf),
+                ("decision", "reject"),
+                ("comment", "phones home"),
+            ],
+        )
+        .await;
+    assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
+    let approved = ada
+        .post_form(&decide, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(approved.headers()["location"], "/account/reviews");
+
+    assert_eq!(
+        w.listed("acme", &w.acme_reader.key, "").await,
+        ["org:paged-tool@1.0.0:on"],
+        "approved, and only that one"
+    );
+    let reviews = w
+        .json_ok("/api/orgs/acme/reviews", &w.acme_writer.key)
+        .await;
+    assert_eq!(reviews["reviews"][0]["plugin_id"], ids[1].as_str());
+    assert_eq!(reviews["reviews"][0]["decision"]["comment"], "phones home");
+    assert_eq!(
+        reviews["reviews"][0]["decision"]["decided_by"],
+        principal.as_str()
+    );
+    let queue = ada
+        .get("/account/reviews", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        queue.contains("No upload to this org waits for review."),
+        "{queue}"
     );
 }

@@ -549,3 +549,174 @@ async fn owners_read_each_decision_in_their_mail() {
         "it asks for a password in plain text (owners told by e-mail: 1 sent, 0 without a verified address, 0 failed)"
     );
 }
+
+/// `PUT` (grant) or `DELETE` (revoke) `permission` for `principal`, as the admin.
+async fn set_permission(app: &TestApp, method: Method, principal: &str, permission: &str) {
+    let response = app
+        .client
+        .request(
+            method,
+            app.url(&format!(
+                "/api/principals/{principal}/permissions/{permission}"
+            )),
+        )
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_person_granted_registry_review_decides_held_versions_on_the_reviews_pages() {
+    use registry_testkit::oidc::csrf_token;
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let settings = crate::sign_in::oidc_settings(&issuer);
+    let app = TestApp::spawn_configured(move |config| {
+        config.sign_in.oidc = Some(settings);
+        config.review.required = true;
+    })
+    .await;
+    let owner = person(&app, "owner").await.key;
+    let submitted = plugin_yaml("weather", "1.0.0");
+    submit(&app, &owner, "weather", "1.0.0").await;
+    submit(&app, &owner, "weather", "1.1.0").await;
+
+    let mut ada = crate::sign_in::Browser::new(&app);
+    ada.sign_in_as(&issuer, "subject-ada", "ada").await;
+    let account = ada.account_page().await;
+    let principal = crate::org_catalog::principal_on(&account);
+    assert!(
+        !account.contains("wait for your review"),
+        "no queue for someone who does not review: {account}"
+    );
+    let csrf = csrf_token(&account);
+    let queue = ada
+        .get("/account/reviews", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!queue.contains("Waiting for your review"), "{queue}");
+    let refused = ada
+        .post_form(
+            "/account/reviews/weather@1.0.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ada.get("/account/reviews/weather@1.0.0", true)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "a stranger's review is not hers to read"
+    );
+
+    set_permission(&app, Method::PUT, &principal, "registry:review").await;
+    let account = ada.account_page().await;
+    assert!(
+        account.contains("2 versions wait for your review"),
+        "{account}"
+    );
+    let queue = ada
+        .get("/account/reviews", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        queue.contains("Waiting for your review")
+            && queue.contains("href=\"/account/reviews/weather@1.0.0\"")
+            && queue.contains("href=\"/account/reviews/weather@1.1.0\""),
+        "{queue}"
+    );
+    let page = ada.get("/account/reviews/weather@1.0.0", true).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("action=\"/account/reviews/weather@1.0.0/decision\""),
+        "{page}"
+    );
+    let schema = ada
+        .get("/account/reviews/weather@1.0.0/schema", false)
+        .await;
+    assert_eq!(schema.status(), StatusCode::OK);
+    assert_eq!(schema.headers()["content-disposition"], "attachment");
+    assert_eq!(schema.headers()[CACHE_CONTROL], "private, no-store");
+    assert_eq!(schema.text().await.unwrap(), submitted, "byte for byte");
+
+    // A rejection must say why: the page says so, and nothing changes.
+    let unexplained = ada
+        .post_form(
+            "/account/reviews/weather@1.1.0/decision",
+            &[("csrf", &csrf), ("decision", "reject"), ("comment", "  ")],
+        )
+        .await;
+    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = unexplained.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("say why it is rejected"),
+        "{page}"
+    );
+    let approved = ada
+        .post_form(
+            "/account/reviews/weather@1.0.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(approved.headers()[LOCATION], "/account/reviews");
+    let details = ok_json(app.get("/plugins/weather").await, StatusCode::OK).await;
+    assert_eq!(details["version"], "1.0.0", "live, as a publish would be");
+    let rejected = ada
+        .post_form(
+            "/account/reviews/weather@1.1.0/decision",
+            &[
+                ("csrf", &csrf),
+                ("decision", "reject"),
+                ("comment", "it phones <home>"),
+            ],
+        )
+        .await;
+    assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
+    let again = ada
+        .post_form(
+            "/account/reviews/weather@1.1.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a decision is final");
+    assert!(again.text().await.unwrap().contains("a decision is final"));
+    let review = ok_json(
+        app.get_with_key("/reviews/weather@1.1.0", &owner).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(review["state"], "rejected");
+    assert_eq!(review["decision"]["comment"], "it phones <home>");
+    assert_eq!(review["decision"]["decided_by"], principal.as_str());
+    let actions = audit_actions(&app, &owner, "weather").await;
+    assert!(
+        actions.iter().any(|a| a == "version_approved")
+            && actions.iter().any(|a| a == "version_rejected"),
+        "{actions:?}"
+    );
+
+    // Revoked: the very next request of the same session no longer decides.
+    submit(&app, &owner, "weather", "1.2.0").await;
+    set_permission(&app, Method::DELETE, &principal, "registry:review").await;
+    let revoked = ada
+        .post_form(
+            "/account/reviews/weather@1.2.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::FORBIDDEN);
+    let review = ok_json(
+        app.get_with_key("/reviews/weather@1.2.0", &owner).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(review["state"], "pending");
+}

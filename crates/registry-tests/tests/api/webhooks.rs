@@ -962,3 +962,106 @@ async fn owners_follow_their_reviews_and_deliveries_on_pages_behind_sign_in() {
     let redirected = stranger.get("/account/reviews", true).await;
     assert_eq!(redirected.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_runs_a_timed_out_check_again_and_approves_on_the_reviews_page() {
+    use registry_testkit::oidc::csrf_token;
+    let issuer = crate::oidc_issuer::TestIssuer::start().await;
+    let settings = crate::sign_in::oidc_settings(&issuer);
+    let app = TestApp::spawn_configured(move |config| {
+        config.sign_in.oidc = Some(settings);
+        config.review.required = true;
+    })
+    .await;
+    let receiver = Receiver::start(vec![]).await;
+    json_of(
+        post_json(
+            &app,
+            "/webhooks",
+            &app.admin_key,
+            &json!({"url": receiver.url, "events": [], "check": {"name": "licence", "timeout_secs": 60}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let held = app
+        .publish(
+            &owner,
+            "application/yaml",
+            crate::helpers::plugin_yaml("slow", "1.0.0"),
+        )
+        .await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    receiver.wait_for(1).await;
+    app.clock.advance(time::Duration::seconds(61));
+
+    let mut ada = crate::sign_in::Browser::new(&app);
+    ada.sign_in_as(&issuer, "subject-ada", "ada").await;
+    let account = ada.account_page().await;
+    let principal = crate::org_catalog::principal_on(&account);
+    let grant = app
+        .client
+        .put(app.url(&format!(
+            "/api/principals/{principal}/permissions/registry:review"
+        )))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    let csrf = csrf_token(&account);
+
+    let page = ada
+        .get("/account/reviews/slow@1.0.0", true)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("did not answer in time (failed)")
+            && page.contains("action=\"/account/reviews/slow@1.0.0/checks/licence/rerun\""),
+        "{page}"
+    );
+    let blocked = ada
+        .post_form(
+            "/account/reviews/slow@1.0.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(blocked.status(), StatusCode::CONFLICT);
+    let page = blocked.text().await.unwrap();
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("licence did not answer in time"),
+        "the review's page says why: {page}"
+    );
+
+    let rerun = ada
+        .post_form(
+            "/account/reviews/slow@1.0.0/checks/licence/rerun",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(rerun.status(), StatusCode::SEE_OTHER);
+    assert_eq!(rerun.headers()["location"], "/account/reviews/slow@1.0.0");
+    assert_eq!(check_status(&app, "slow@1.0.0").await["status"], "pending");
+    let (answer_url, token) = invitation(&receiver.wait_for(2).await[1]);
+    let passed = answer(
+        &app,
+        &answer_url,
+        Some(&token),
+        json!({"conclusion": "pass"}),
+    )
+    .await;
+    assert_eq!(passed.status(), StatusCode::OK);
+    let approved = ada
+        .post_form(
+            "/account/reviews/slow@1.0.0/decision",
+            &[("csrf", &csrf), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let details = json_of(app.get("/plugins/slow").await, StatusCode::OK).await;
+    assert_eq!(details["version"], "1.0.0");
+}

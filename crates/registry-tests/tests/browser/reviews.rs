@@ -1,9 +1,11 @@
 //! Review pages in headless Chromium: an owner, signed in, follows the account
 //! page's link to the reviews of their plugins, opens one waiting for a check,
-//! and reads a webhook subscription's deliveries; each page passes axe.
+//! and reads a webhook subscription's deliveries; a reviewer rejects one held
+//! version with a comment and approves another from the pages; each page
+//! passes axe.
 
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::driver::Browser;
 use crate::helpers::GITHUB_YAML;
@@ -37,7 +39,7 @@ async fn an_owner_follows_a_review_waiting_for_a_check_and_its_deliveries() {
         app.publish_yaml(&key, GITHUB_YAML).await.status(),
         StatusCode::ACCEPTED
     );
-    let hook: serde_json::Value = app
+    let hook: Value = app
         .client
         .post(app.url("/webhooks"))
         .bearer_auth(&key)
@@ -88,4 +90,119 @@ async fn an_owner_follows_a_review_waiting_for_a_check_and_its_deliveries() {
         .assert_accessible("a subscription's deliveries")
         .await;
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_rejects_and_approves_held_versions_in_the_browser() {
+    let (app, _provider) =
+        registry_with_certified_provider_configured(|config| config.review.required = true).await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    for version in ["1.0.0", "1.1.0"] {
+        let yaml = crate::helpers::plugin_yaml("weather", version);
+        assert_eq!(
+            app.publish_yaml(&owner, &yaml).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+
+    let browser = Browser::launch().await;
+    assert_eq!(browser.open(&app.url("/account")).await, 200);
+    sign_in_at_the_certified_provider(&browser, "rita", "/account").await;
+    let rita = browser
+        .find("#principal-id")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let granted = app
+        .send_body(
+            Method::PUT,
+            &format!("/api/principals/{rita}/permissions/registry:review"),
+            Some(&app.admin_key),
+            "application/json",
+            String::new(),
+        )
+        .await;
+    assert_eq!(granted.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(browser.open(&app.url("/account")).await, 200);
+    browser
+        .link("#awaiting-review", "2 versions wait for your review")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser.wait_for_address("/account/reviews", None).await;
+    browser
+        .assert_accessible("the reviews page of a reviewer")
+        .await;
+    browser
+        .link("table.awaiting", "weather@1.1.0")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .wait_for_address("/account/reviews/weather@1.1.0", None)
+        .await;
+    browser
+        .assert_accessible("a review's page with its decision form")
+        .await;
+    browser
+        .find("#review-comment")
+        .await
+        .send_keys("the icon is someone else's")
+        .await
+        .expect("type");
+    browser
+        .find("form.decide button[value=reject]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser.wait_for_address("/account/reviews", None).await;
+    let waiting = browser
+        .script(
+            "return Array.from(document.querySelectorAll('table.awaiting a')).map(a => a.innerText);",
+        )
+        .await;
+    assert_eq!(
+        waiting,
+        json!(["weather@1.0.0"]),
+        "the rejected one is gone"
+    );
+
+    browser
+        .link("table.awaiting", "weather@1.0.0")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser
+        .wait_for_address("/account/reviews/weather@1.0.0", None)
+        .await;
+    browser
+        .find("form.decide button[value=approve]")
+        .await
+        .click()
+        .await
+        .expect("click");
+    browser.wait_for_address("/account/reviews", None).await;
+    let empty = browser.find("main").await.text().await.expect("text");
+    assert!(empty.contains("Nothing waits for review."), "{empty}");
+    browser.close().await;
+
+    let details: Value = app.get("/plugins/weather").await.json().await.unwrap();
+    assert_eq!(details["version"], "1.0.0");
+    let rejected: Value = app
+        .get_with_key("/reviews/weather@1.1.0", &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected["decision"]["comment"],
+        "the icon is someone else's"
+    );
+    assert_eq!(rejected["decision"]["decided_by"], rita.as_str());
 }

@@ -192,9 +192,13 @@ impl Registry {
             .await
         {
             Ok(_) => Ok(subscription),
-            Err(RegistryError::Unauthenticated { detail }) => {
-                Err(RegistryError::Unauthenticated { detail })
-            }
+            // Who the caller is, and whether the stores answered, are no secret
+            // of the subscription's: only a refusal hides that it exists.
+            Err(
+                error @ (RegistryError::Unauthenticated { .. }
+                | RegistryError::Storage(_)
+                | RegistryError::Entropy),
+            ) => Err(error),
             Err(_) => Err(not_found()),
         }
     }

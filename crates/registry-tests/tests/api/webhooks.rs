@@ -1065,3 +1065,41 @@ async fn a_reviewer_runs_a_timed_out_check_again_and_approves_on_the_reviews_pag
     let details = json_of(app.get("/plugins/slow").await, StatusCode::OK).await;
     assert_eq!(details["version"], "1.0.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failing_while_a_subscription_is_checked_is_a_server_error_not_a_404() {
+    let app = TestApp::spawn_on(crate::helpers::TestBackend::Embedded).await;
+    let owner = app.new_principal_key("owner", &["publish"]).await;
+    let published = app
+        .publish(
+            &owner,
+            "application/yaml",
+            crate::helpers::plugin_yaml("broken", "1.0.0"),
+        )
+        .await;
+    assert_eq!(published.status(), StatusCode::CREATED);
+    let receiver = Receiver::start(vec![]).await;
+    let hook = subscribe(
+        &app,
+        &owner,
+        "broken",
+        &receiver.url,
+        &["version.published"],
+    )
+    .await;
+    let path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
+    assert_eq!(
+        get_json_with(&app, &path, &owner).await.status(),
+        StatusCode::OK
+    );
+    // The owners' table goes away under the running server: reading who may
+    // manage the subscription now fails, which is the server's fault, not a
+    // subscription that does not exist.
+    let db = app.data.path().join(openworkflow_registry::CATALOG_FILE);
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch("ALTER TABLE roster_entries RENAME TO roster_entries_gone")
+        .unwrap();
+    let failed = get_json_with(&app, &path, &owner).await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}

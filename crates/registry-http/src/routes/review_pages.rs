@@ -182,19 +182,10 @@ pub async fn decide_review_form(
             Ok(false) => state.registry.reject_review(caller, &id, comment).await,
             Err(error) => Err(error),
         };
-        match decided {
-            Ok(_) => {
-                let site = Site::new(&state.registry.config().public_url);
-                Ok(see_other(&format!("{}/account/reviews", site.base())))
-            }
-            Err(error) => match said_on_the_page(&error) {
-                Some(status) => {
-                    let message = error.to_string();
-                    render_review(&state, &session, &id, status, Some(&message)).await
-                }
-                None => Err(error.into()),
-            },
-        }
+        after_decision(&state, decided, async |status, message| {
+            render_review(&state, &session, &id, status, Some(message)).await
+        })
+        .await
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -282,19 +273,10 @@ pub async fn decide_org_review_form(
             }
             Err(error) => Err(error),
         };
-        match decided {
-            Ok(_) => {
-                let site = Site::new(&state.registry.config().public_url);
-                Ok(see_other(&format!("{}/account/reviews", site.base())))
-            }
-            Err(error) => match said_on_the_page(&error) {
-                Some(status) => {
-                    let message = error.to_string();
-                    render_queue(&state, &session, status, Some(&message)).await
-                }
-                None => Err(error.into()),
-            },
-        }
+        after_decision(&state, decided, async |status, message| {
+            render_queue(&state, &session, status, Some(message)).await
+        })
+        .await
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -309,6 +291,26 @@ fn decision(form: &PostedForm) -> Result<bool, RegistryError> {
             "decision",
             format!("approve or reject, not {:?}", other.unwrap_or_default()),
         )),
+    }
+}
+
+/// Where a decision's form leads: the reviews page once decided; a refusal
+/// the page explains, rendered by `refused` with its status and message; any
+/// other refusal as an error page.
+async fn after_decision<T>(
+    state: &AppState,
+    decided: Result<T, RegistryError>,
+    refused: impl AsyncFnOnce(StatusCode, &str) -> Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    match decided {
+        Ok(_) => {
+            let site = Site::new(&state.registry.config().public_url);
+            Ok(see_other(&format!("{}/account/reviews", site.base())))
+        }
+        Err(error) => match said_on_the_page(&error) {
+            Some(status) => refused(status, &error.to_string()).await,
+            None => Err(error.into()),
+        },
     }
 }
 

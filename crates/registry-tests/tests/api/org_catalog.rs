@@ -1991,8 +1991,7 @@ async fn an_orgs_auto_approval_rules_let_listed_publishers_and_patch_releases_th
 
 #[tokio::test]
 async fn an_org_reviewer_decides_held_uploads_on_the_reviews_page() {
-    use crate::sign_in::{Browser, app_with};
-    use registry_testkit::oidc::csrf_token;
+    use crate::sign_in::app_with;
     let issuer = crate::oidc_issuer::TestIssuer::start().await;
     let w = World::on(app_with(&issuer).await).await;
     let set = w
@@ -2019,16 +2018,15 @@ async fn an_org_reviewer_decides_held_uploads_on_the_reviews_page() {
         ids.push(row["plugin_id"].as_str().unwrap().to_owned());
     }
 
-    let mut ada = Browser::new(&w.app);
-    ada.sign_in_as(&issuer, "sub-ada", "ada").await;
-    let principal = principal_on(&ada.account_page().await);
+    let (mut ada, principal, csrf) = crate::reviews::signed_in(&w.app, &issuer, "ada").await;
     // The permission without membership decides nothing in acme.
-    let path = format!("/api/principals/{principal}/permissions/cadence:org:plugins:review");
-    assert_eq!(
-        admin(&w.app, Method::PUT, &path, None).await.status(),
-        StatusCode::NO_CONTENT
-    );
-    let csrf = csrf_token(&ada.account_page().await);
+    crate::reviews::set_permission(
+        &w.app,
+        Method::PUT,
+        &principal,
+        "cadence:org:plugins:review",
+    )
+    .await;
     let decide = format!("/account/orgs/acme/reviews/{}/decision", ids[0]);
     let outsider = ada
         .post_form(&decide, &[("csrf", &csrf), ("decision", "approve")])

@@ -551,7 +551,12 @@ async fn owners_read_each_decision_in_their_mail() {
 }
 
 /// `PUT` (grant) or `DELETE` (revoke) `permission` for `principal`, as the admin.
-async fn set_permission(app: &TestApp, method: Method, principal: &str, permission: &str) {
+pub(crate) async fn set_permission(
+    app: &TestApp,
+    method: Method,
+    principal: &str,
+    permission: &str,
+) {
     let response = app
         .client
         .request(
@@ -567,9 +572,24 @@ async fn set_permission(app: &TestApp, method: Method, principal: &str, permissi
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
+/// `login`, signed in at `issuer`: their browser, principal id and form token.
+pub(crate) async fn signed_in(
+    app: &TestApp,
+    issuer: &crate::oidc_issuer::TestIssuer,
+    login: &str,
+) -> (crate::sign_in::Browser, String, String) {
+    let mut browser = crate::sign_in::Browser::new(app);
+    browser
+        .sign_in_as(issuer, &format!("subject-{login}"), login)
+        .await;
+    let account = browser.account_page().await;
+    let principal = crate::org_catalog::principal_on(&account);
+    let csrf = registry_testkit::oidc::csrf_token(&account);
+    (browser, principal, csrf)
+}
+
 #[tokio::test]
 async fn a_person_granted_registry_review_decides_held_versions_on_the_reviews_pages() {
-    use registry_testkit::oidc::csrf_token;
     let issuer = crate::oidc_issuer::TestIssuer::start().await;
     let settings = crate::sign_in::oidc_settings(&issuer);
     let app = TestApp::spawn_configured(move |config| {
@@ -582,15 +602,11 @@ async fn a_person_granted_registry_review_decides_held_versions_on_the_reviews_p
     submit(&app, &owner, "weather", "1.0.0").await;
     submit(&app, &owner, "weather", "1.1.0").await;
 
-    let mut ada = crate::sign_in::Browser::new(&app);
-    ada.sign_in_as(&issuer, "subject-ada", "ada").await;
-    let account = ada.account_page().await;
-    let principal = crate::org_catalog::principal_on(&account);
+    let (mut ada, principal, csrf) = signed_in(&app, &issuer, "ada").await;
     assert!(
-        !account.contains("wait for your review"),
-        "no queue for someone who does not review: {account}"
+        !ada.account_page().await.contains("wait for your review"),
+        "no queue for someone who does not review"
     );
-    let csrf = csrf_token(&account);
     let queue = ada
         .get("/account/reviews", true)
         .await

@@ -965,7 +965,6 @@ async fn owners_follow_their_reviews_and_deliveries_on_pages_behind_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_runs_a_timed_out_check_again_and_approves_on_the_reviews_page() {
-    use registry_testkit::oidc::csrf_token;
     let issuer = crate::oidc_issuer::TestIssuer::start().await;
     let settings = crate::sign_in::oidc_settings(&issuer);
     let app = TestApp::spawn_configured(move |config| {
@@ -997,21 +996,8 @@ async fn a_reviewer_runs_a_timed_out_check_again_and_approves_on_the_reviews_pag
     receiver.wait_for(1).await;
     app.clock.advance(time::Duration::seconds(61));
 
-    let mut ada = crate::sign_in::Browser::new(&app);
-    ada.sign_in_as(&issuer, "subject-ada", "ada").await;
-    let account = ada.account_page().await;
-    let principal = crate::org_catalog::principal_on(&account);
-    let grant = app
-        .client
-        .put(app.url(&format!(
-            "/api/principals/{principal}/permissions/registry:review"
-        )))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
-    let csrf = csrf_token(&account);
+    let (mut ada, principal, csrf) = crate::reviews::signed_in(&app, &issuer, "ada").await;
+    crate::reviews::set_permission(&app, reqwest::Method::PUT, &principal, "registry:review").await;
 
     let page = ada
         .get("/account/reviews/slow@1.0.0", true)

@@ -2065,12 +2065,12 @@ async fn an_org_reviewer_decides_held_uploads_on_the_reviews_page() {
     let unexplained = ada
         .post_form(&reject, &[("csrf", &csrf), ("decision", "reject")])
         .await;
-    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = unexplained.text().await.unwrap();
-    assert!(
-        page.contains("role=\"alert\"") && page.contains("say why it is rejected"),
-        "{page}"
-    );
+    crate::reviews::refused_on_the_page(
+        unexplained,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "say why it is rejected",
+    )
+    .await;
     let rejected = ada
         .post_form(
             &reject,

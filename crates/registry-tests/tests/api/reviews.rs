@@ -572,6 +572,26 @@ pub(crate) async fn set_permission(
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
+/// Checks that a form was refused with `status`, on a page whose alert says
+/// `says`.
+pub(crate) async fn refused_on_the_page(
+    response: reqwest::Response,
+    status: StatusCode,
+    says: &str,
+) {
+    assert_eq!(response.status(), status);
+    let page = response.text().await.unwrap();
+    let alert = page
+        .find("role=\"alert\"")
+        .map(|at| &page[at..])
+        .unwrap_or_else(|| panic!("no alert on {page}"));
+    let alert = &alert[..alert.find("</p>").unwrap_or(alert.len())];
+    assert!(
+        alert.contains(says),
+        "the alert says {alert:?}, not {says:?}"
+    );
+}
+
 /// `login`, signed in at `issuer`: their browser, principal id and form token.
 pub(crate) async fn signed_in(
     app: &TestApp,
@@ -669,12 +689,12 @@ async fn a_person_granted_registry_review_decides_held_versions_on_the_reviews_p
             &[("csrf", &csrf), ("decision", "reject"), ("comment", "  ")],
         )
         .await;
-    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = unexplained.text().await.unwrap();
-    assert!(
-        page.contains("role=\"alert\"") && page.contains("say why it is rejected"),
-        "{page}"
-    );
+    refused_on_the_page(
+        unexplained,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "say why it is rejected",
+    )
+    .await;
     let approved = ada
         .post_form(
             "/account/reviews/weather@1.0.0/decision",

@@ -1016,12 +1016,12 @@ async fn a_reviewer_runs_a_timed_out_check_again_and_approves_on_the_reviews_pag
             &[("csrf", &csrf), ("decision", "approve")],
         )
         .await;
-    assert_eq!(blocked.status(), StatusCode::CONFLICT);
-    let page = blocked.text().await.unwrap();
-    assert!(
-        page.contains("role=\"alert\"") && page.contains("licence did not answer in time"),
-        "the review's page says why: {page}"
-    );
+    crate::reviews::refused_on_the_page(
+        blocked,
+        StatusCode::CONFLICT,
+        "licence did not answer in time",
+    )
+    .await;
 
     let rerun = ada
         .post_form(

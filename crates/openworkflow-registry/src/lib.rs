@@ -208,6 +208,7 @@ impl ServerConfig {
 }
 
 pub use http_server::{ConnectionLimits, serve_http};
+pub use prometheus::{HeapFigures, report_heap_figures};
 pub use registry_aws::s3_needs_path_style;
 pub use registry_core::rate_limit::{Rate, RateLimits};
 pub use registry_identity::{

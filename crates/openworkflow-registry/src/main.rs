@@ -35,6 +35,23 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's figures for `/metrics`: what live objects hold beside what the
+/// allocator keeps resident, so a growing resident size can be told apart from
+/// a growing heap.
+#[cfg(not(target_env = "msvc"))]
+fn jemalloc_figures() -> Option<openworkflow_registry::HeapFigures> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The figures are cached until the epoch moves.
+    epoch::advance().ok()?;
+    let read = |figure: tikv_jemalloc_ctl::Result<usize>| figure.ok().map(|n| n as u64);
+    Some(openworkflow_registry::HeapFigures {
+        allocated: read(stats::allocated::read())?,
+        active: read(stats::active::read())?,
+        resident: read(stats::resident::read())?,
+        metadata: read(stats::metadata::read())?,
+    })
+}
+
 /// A download retention in days, refused below the minimum when parsed.
 fn parse_retention_days(raw: &str) -> Result<u16, String> {
     Retention::from_setting(Some(raw)).map(Retention::in_days)
@@ -590,6 +607,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    #[cfg(not(target_env = "msvc"))]
+    openworkflow_registry::report_heap_figures(jemalloc_figures);
     match cli.command {
         Command::Serve {
             storage,

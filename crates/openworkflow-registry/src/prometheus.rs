@@ -1,5 +1,6 @@
 //! What `/metrics` renders: a Prometheus recorder, installed as the process's
-//! `metrics` recorder once, plus the database pool's use read at each scrape.
+//! `metrics` recorder once, plus the database pool's use and the allocator's
+//! figures, read at each scrape.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -21,6 +22,34 @@ const POOL_CONNECTIONS: &str = "registry_db_pool_connections";
 const POOL_WAITING: &str = "registry_db_pool_waiting";
 /// The most connections the pool opens.
 const POOL_MAX: &str = "registry_db_pool_max_connections";
+
+/// Bytes of the heap by `kind`: `allocated` (live objects), `active` (the
+/// pages those occupy), `resident` (pages the allocator holds in memory, its
+/// own bookkeeping and freed pages not yet returned included) and `metadata`.
+const HEAP_BYTES: &str = "registry_heap_bytes";
+
+/// What the process's allocator says of its heap, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapFigures {
+    /// Held by live objects.
+    pub allocated: u64,
+    /// In pages holding live objects.
+    pub active: u64,
+    /// In pages the allocator keeps resident.
+    pub resident: u64,
+    /// The allocator's own bookkeeping.
+    pub metadata: u64,
+}
+
+/// Where `/metrics` reads the heap's figures: set by the binary that chose the
+/// allocator (a library cannot know which one its process runs).
+static HEAP_FIGURES: OnceLock<fn() -> Option<HeapFigures>> = OnceLock::new();
+
+/// Lets `/metrics` report the allocator's figures through `reader`; the first
+/// reader given stays.
+pub fn report_heap_figures(reader: fn() -> Option<HeapFigures>) {
+    let _ = HEAP_FIGURES.set(reader);
+}
 
 /// The recorder, or why it could not be installed, for the whole process: the
 /// `metrics` facade takes one recorder per process, and tests run several
@@ -63,6 +92,16 @@ impl MetricsText for PrometheusMetrics {
             metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(pool.idle as f64);
             metrics::gauge!(POOL_WAITING).set(pool.waiting as f64);
             metrics::gauge!(POOL_MAX).set(pool.max as f64);
+        }
+        if let Some(heap) = HEAP_FIGURES.get().and_then(|read| read()) {
+            for (kind, bytes) in [
+                ("allocated", heap.allocated),
+                ("active", heap.active),
+                ("resident", heap.resident),
+                ("metadata", heap.metadata),
+            ] {
+                metrics::gauge!(HEAP_BYTES, "kind" => kind).set(bytes as f64);
+            }
         }
         self.handle.render()
     }

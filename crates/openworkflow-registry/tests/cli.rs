@@ -258,6 +258,44 @@ async fn the_private_switch_is_read_from_the_environment() {
     server.terminate();
 }
 
+/// The figure of `name` with `labels` in a Prometheus text page.
+fn prometheus_figure(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {page}"))
+}
+
+#[tokio::test]
+async fn metrics_tell_the_heap_in_use_from_what_the_allocator_keeps_resident() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let page = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let heap =
+        |kind: &str| prometheus_figure(&page, &format!("registry_heap_bytes{{kind=\"{kind}\"}}"));
+    let (allocated, active, resident) = (heap("allocated"), heap("active"), heap("resident"));
+    assert!(allocated > 0.0 && heap("metadata") > 0.0, "{page}");
+    assert!(
+        allocated <= active && active <= resident,
+        "live objects fit in their pages, and those in what is resident: {allocated} {active} {resident}"
+    );
+    let rss_kib: f64 = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(
+        resident <= rss_kib * 1024.0,
+        "the allocator's resident pages are part of the process's: {resident} > {rss_kib} KiB"
+    );
+    server.terminate();
+}
+
 #[test]
 fn create_key_refuses_unknown_principals_and_scopes_clearly() {
     let data = tempfile::tempdir().unwrap();

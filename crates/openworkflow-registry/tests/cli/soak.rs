@@ -2,7 +2,8 @@
 //! publishes from 64 connections, for `OPENWORKFLOW_SOAK_SECS` seconds (30 by
 //! default) on each backend, then checked: no 5xx, every 201 readable, and a
 //! verified index; runs of five minutes or more also hold resident memory at the
-//! end within 10% of minute one.
+//! end within 10% of minute one, and the live heap at rest within 10% of minute
+//! one's under load.
 //!
 //! Ten minutes on both backends, with the figures printed:
 //!
@@ -10,6 +11,11 @@
 //! OPENWORKFLOW_SOAK_SECS=600 ./scripts/aws-local.sh \
 //!   cargo test --profile server -p openworkflow-registry --test cli soak -- --nocapture
 //! ```
+//!
+//! The report sets the process's anonymous memory beside the allocator's own
+//! figures from `/metrics` (live objects, resident pages), at minute one, every
+//! tenth of the run, at the end, and at rest three seconds after the load
+//! stops, so a growing resident size can be told from a growing heap.
 //!
 //! `OPENWORKFLOW_SOAK_PLUGINS=500` spreads the same publishes over ten times the
 //! plugins, each with a tenth of the version history by the end.
@@ -126,6 +132,24 @@ fn status_figure(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
+/// The heap's figures from `/metrics`, in KiB: (what live objects hold, what
+/// the allocator keeps resident).
+async fn heap_kib(client: &reqwest::Client, base: &str) -> (u64, u64) {
+    let page = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let figure = |kind: &str| {
+        super::prometheus_figure(&page, &format!("registry_heap_bytes{{kind=\"{kind}\"}}")) as u64
+            / 1024
+    };
+    (figure("allocated"), figure("resident"))
+}
+
 /// Resident memory by kind, for the report: what the heap and the threads'
 /// stacks hold (anonymous), what mapped files hold, and how many threads there are.
 fn memory_breakdown(pid: u32) -> String {
@@ -233,17 +257,22 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
     tokio::time::sleep(warm_after).await;
     let warm_kib = resident_kib(server.child.id());
     let warm_breakdown = memory_breakdown(server.child.id());
+    let warm_heap = heap_kib(&client, &server.base).await;
     // Then every tenth of the rest, for the report: whether memory levels off or
     // keeps growing.
     let pid = server.child.id();
     let step = (duration.saturating_sub(warm_after) / 10).max(Duration::from_secs(1));
+    let (sampling, base) = (client.clone(), server.base.clone());
     let sampler = tokio::spawn(async move {
         let mut samples = Vec::new();
         while started.elapsed() + step < duration {
             tokio::time::sleep(step).await;
+            let (live, held) = heap_kib(&sampling, &base).await;
             samples.push((
                 started.elapsed().as_secs(),
                 status_figure(pid, "RssAnon"),
+                live,
+                held,
                 status_figure(pid, "Threads"),
             ));
         }
@@ -256,6 +285,12 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
     let elapsed = started.elapsed();
     let end_kib = resident_kib(server.child.id());
     let end_breakdown = memory_breakdown(server.child.id());
+    let end_heap = heap_kib(&client, &server.base).await;
+    // Once the load has stopped and the allocator's purge (after a second) has
+    // run: what the heap holds at rest.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rest_heap = heap_kib(&client, &server.base).await;
+    let rest_anon = status_figure(server.child.id(), "RssAnon");
 
     let failures = failures.lock().unwrap().clone();
     assert!(
@@ -272,9 +307,20 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         total as f64 / elapsed.as_secs_f64()
     );
     println!("  RSS warm: {warm_breakdown}; end: {end_breakdown}");
+    println!(
+        "  heap live / resident (KiB): warm {} / {}, end {} / {}, at rest 3 s later {} / {} (anonymous {rest_anon} KiB)",
+        warm_heap.0, warm_heap.1, end_heap.0, end_heap.1, rest_heap.0, rest_heap.1
+    );
     let series: Vec<String> = samples
         .iter()
-        .map(|(at, kib, threads)| format!("{at} s: {} MB ({threads} threads)", kib / 1024))
+        .map(|(at, anon, live, held, threads)| {
+            format!(
+                "{at} s: {} MB (heap {:.1} live, {:.1} resident; {threads} threads)",
+                anon / 1024,
+                *live as f64 / 1024.0,
+                *held as f64 / 1024.0
+            )
+        })
         .collect();
     println!("  anonymous RSS over the run: {}", series.join(", "));
     for (kind, tally) in &mut tallies {
@@ -293,6 +339,14 @@ async fn soak(server: &Server, backend: &str, data: &Path) {
         assert!(
             end_kib * 10 <= warm_kib * 11,
             "{backend}: resident memory grew from {warm_kib} KiB to {end_kib} KiB"
+        );
+        // What the registry itself holds, apart from pages an allocator keeps:
+        // at rest after the run no more than under load at minute one.
+        assert!(
+            rest_heap.0 * 10 <= warm_heap.0 * 11,
+            "{backend}: the live heap grew from {} KiB to {} KiB",
+            warm_heap.0,
+            rest_heap.0
         );
     }
 

@@ -120,7 +120,7 @@ impl Site {
     }
 
     /// The URL path of the account page.
-    pub(crate) fn account_url(&self) -> String {
+    pub fn account_url(&self) -> String {
         format!("{}/account", self.base)
     }
 
@@ -148,12 +148,12 @@ impl Site {
     }
 
     /// The URL path of the page listing the reviews of a person's plugins.
-    pub(crate) fn review_queue_url(&self) -> String {
+    pub fn review_queue_url(&self) -> String {
         format!("{}/account/reviews", self.base)
     }
 
     /// The URL path of one review's page.
-    pub(crate) fn review_page_url(&self, id: &str) -> String {
+    pub fn review_page_url(&self, id: &str) -> String {
         format!("{}/account/reviews/{id}", self.base)
     }
 
@@ -276,7 +276,7 @@ impl<'a> Chrome<'a> {
         self.site.search_url()
     }
 
-    pub(crate) fn account_url(&self) -> String {
+    pub fn account_url(&self) -> String {
         self.site.account_url()
     }
 }

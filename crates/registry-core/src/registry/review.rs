@@ -320,12 +320,7 @@ impl Registry {
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
             let plugin = self.catalog.plugin(&id.slug).await?.ok_or_else(not_found)?;
-            let summary = plugin
-                .versions
-                .iter()
-                .find(|v| v.version == id.version)
-                .ok_or_else(not_found)?;
-            let (submitted_at, checks) = pending_review(&id, summary.review.as_ref())?;
+            let (submitted_at, checks) = pending_review(&plugin, &id).ok_or_else(not_found)??;
             if approve {
                 super::review_checks::require_passed(&id, checks, self.clock.now())?;
             }
@@ -402,13 +397,15 @@ impl Registry {
     }
 }
 
-/// When the pending review `review` (of `id`) was submitted and the checks it
-/// waits for; a decided one is [`RegistryError::ReviewDecided`].
+/// When `id`'s pending review in `plugin` was submitted and the checks it waits
+/// for; `None` when the plugin has no such version, and a decided one is
+/// [`RegistryError::ReviewDecided`].
 pub(super) fn pending_review<'a>(
+    plugin: &'a PluginRecord,
     id: &ReviewId,
-    review: Option<&'a ReviewState>,
-) -> Result<(crate::timestamp::Timestamp, &'a [crate::review::CheckRun]), RegistryError> {
-    match review {
+) -> Option<Result<(crate::timestamp::Timestamp, &'a [crate::review::CheckRun]), RegistryError>> {
+    let summary = plugin.versions.iter().find(|v| v.version == id.version)?;
+    Some(match summary.review.as_ref() {
         Some(ReviewState::Pending {
             submitted_at,
             checks,
@@ -421,7 +418,7 @@ pub(super) fn pending_review<'a>(
             id: id.to_string(),
             state: "approved",
         }),
-    }
+    })
 }
 
 /// A reviewer's comment, trimmed and bounded; `required` for a rejection, whose

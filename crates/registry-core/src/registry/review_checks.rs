@@ -140,12 +140,8 @@ impl Registry {
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
             let plugin = self.catalog.plugin(&id.slug).await?.ok_or_else(not_found)?;
-            let summary = plugin
-                .versions
-                .iter()
-                .find(|v| v.version == id.version)
-                .ok_or_else(not_found)?;
-            let mut checks = super::review::pending_review(&id, summary.review.as_ref())?
+            let mut checks = super::review::pending_review(&plugin, &id)
+                .ok_or_else(not_found)??
                 .1
                 .to_vec();
             let now = self.clock.now();

@@ -120,7 +120,7 @@ pub async fn revoke_key_form(
     let result = async {
         state.registry.revoke_key(&session.caller, &key_id).await?;
         let site = Site::new(&state.registry.config().public_url);
-        Ok(see_other(&format!("{}/account", site.base())))
+        Ok(see_other(&site.account_url()))
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -310,7 +310,7 @@ pub async fn lift_publishing_lock_form(
     let result = async {
         let site = Site::new(&state.registry.config().public_url);
         match state.registry.lift_publishing_lock(&session, &slug).await {
-            Ok(()) => Ok(see_other(&format!("{}/account", site.base()))),
+            Ok(()) => Ok(see_other(&site.account_url())),
             Err(RegistryError::FreshSignInRequired { .. }) => Ok(sign_in_first(&site, "/account")),
             Err(error) => Err(error.into()),
         }

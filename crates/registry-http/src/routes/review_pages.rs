@@ -223,7 +223,7 @@ pub async fn rerun_check_form(
             .rerun_check(Some(&session.caller), &id, &check)
             .await?;
         let site = Site::new(&state.registry.config().public_url);
-        Ok(see_other(&format!("{}/account/reviews/{id}", site.base())))
+        Ok(see_other(&site.review_page_url(&id)))
     }
     .await;
     browser_answer(&state, &headers, result)
@@ -305,7 +305,7 @@ async fn after_decision<T>(
     match decided {
         Ok(_) => {
             let site = Site::new(&state.registry.config().public_url);
-            Ok(see_other(&format!("{}/account/reviews", site.base())))
+            Ok(see_other(&site.review_queue_url()))
         }
         Err(error) => match said_on_the_page(&error) {
             Some(status) => refused(status, &error.to_string()).await,

@@ -76,6 +76,18 @@ async fn dynamodb_reports_keep_the_report_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_deliveries_commit_with_their_change() {
+    let (clients, settings) = resources("told").await;
+    let store = clients.dynamo_store(&settings);
+    registry_core::store::contract::deliveries_commit_with_their_change_contract(
+        store.as_ref(),
+        store.as_ref(),
+        "ddb",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_webhooks_keep_the_webhook_store_contract() {
     let (clients, settings) = resources("webhooks").await;
     registry_core::store::contract::webhook_store_contract(
@@ -269,6 +281,20 @@ async fn a_replicated_store_reads_through_to_s3_and_keeps_a_local_copy() {
         Some(&b"published elsewhere"[..]),
         "cached locally"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aws_a_crash_after_the_commit_loses_no_event() {
+    let (clients, settings) = resources("crash").await;
+    let store = clients.dynamo_store(&settings);
+    registry_core::store::contract::faults::a_crash_after_the_commit_loses_no_event(
+        store.clone(),
+        clients.s3_store(&settings),
+        store.clone(),
+        store,
+        "ddb",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -188,13 +188,13 @@ async fn generate(data: &std::path::Path, plugins: usize) -> Arc<SqliteStore> {
             let latest = LatestSummary::of(&record);
             if n == 0 {
                 catalog
-                    .create_plugin(&parsed, &owner, &record, Some(&latest))
+                    .create_plugin(&parsed, &owner, &record, Some(&latest), &[])
                     .await
                     .unwrap();
             } else {
                 let revision = catalog.plugin(&parsed).await.unwrap().unwrap().revision;
                 catalog
-                    .add_version(&parsed, revision, &record, Some(&latest))
+                    .add_version(&parsed, revision, &record, Some(&latest), &[])
                     .await
                     .unwrap();
             }
@@ -404,6 +404,7 @@ async fn main() {
             plugin.revision,
             &record,
             Some(&LatestSummary::of(&record)),
+            &[],
         )
         .await
         .unwrap();

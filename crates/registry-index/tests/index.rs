@@ -872,8 +872,11 @@ impl CatalogStore for CountedRecords {
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
-        self.inner.create_plugin(slug, owner, first, latest).await
+        self.inner
+            .create_plugin(slug, owner, first, latest, told)
+            .await
     }
     async fn add_version(
         &self,
@@ -881,8 +884,11 @@ impl CatalogStore for CountedRecords {
         expected: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
-        self.inner.add_version(slug, expected, record, latest).await
+        self.inner
+            .add_version(slug, expected, record, latest, told)
+            .await
     }
     async fn change_version(
         &self,
@@ -892,9 +898,10 @@ impl CatalogStore for CountedRecords {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
         self.inner
-            .change_version(slug, expected, version, change, latest, at)
+            .change_version(slug, expected, version, change, latest, at, told)
             .await
     }
     async fn catalog_revision(&self) -> Result<u64, StorageError> {

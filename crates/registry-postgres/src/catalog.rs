@@ -17,8 +17,10 @@ use registry_core::store::{
 };
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
+use registry_core::webhook::Delivery;
 
 use crate::journal::record_change;
+use crate::webhooks::insert_delivery_rows;
 use crate::{PostgresStore, backend, corrupt, from_json, signed, to_json, unsigned};
 
 /// The columns [`plugin_of_row`] reads, in its order.
@@ -346,11 +348,12 @@ impl CatalogStore for PostgresStore {
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let latest = latest.map(to_json).transpose()?;
         self.write(
-            (slug, owner, first, latest),
-            |tx, (slug, owner, first, latest)| {
+            (slug, owner, first, latest, told),
+            |tx, (slug, owner, first, latest, told)| {
                 Box::pin(async move {
                     let at = first.published_at.to_string();
                     let inserted = tx
@@ -377,7 +380,8 @@ impl CatalogStore for PostgresStore {
                         return Err(StorageError::Conflict(Conflict::Confusable));
                     }
                     insert_version_row(tx, slug, first).await?;
-                    record_change(tx, slug.as_str(), &ChangeScope::Plugin).await
+                    record_change(tx, slug.as_str(), &ChangeScope::Plugin).await?;
+                    insert_delivery_rows(tx, told).await
                 })
             },
         )
@@ -390,11 +394,12 @@ impl CatalogStore for PostgresStore {
         expected_revision: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let latest = latest.map(to_json).transpose()?;
         self.write(
-            (slug, expected_revision, record, latest),
-            |tx, (slug, expected, record, latest)| {
+            (slug, expected_revision, record, latest, told),
+            |tx, (slug, expected, record, latest, told)| {
                 Box::pin(async move {
                     bump_plugin_row(
                         tx,
@@ -411,7 +416,8 @@ impl CatalogStore for PostgresStore {
                         slug.as_str(),
                         &ChangeScope::Version(record.version.clone()),
                     )
-                    .await
+                    .await?;
+                    insert_delivery_rows(tx, told).await
                 })
             },
         )
@@ -444,6 +450,7 @@ impl CatalogStore for PostgresStore {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let latest = latest.map(to_json).transpose()?;
         self.write(
@@ -454,8 +461,9 @@ impl CatalogStore for PostgresStore {
                 change,
                 latest,
                 at,
+                told,
             ),
-            |tx, (slug, expected, version, change, latest, at)| {
+            |tx, (slug, expected, version, change, latest, at, told)| {
                 Box::pin(async move {
                     bump_plugin_row(
                         tx,
@@ -489,7 +497,8 @@ impl CatalogStore for PostgresStore {
                         slug.as_str(),
                         &ChangeScope::Version(record.version.clone()),
                     )
-                    .await
+                    .await?;
+                    insert_delivery_rows(tx, told).await
                 })
             },
         )

@@ -17,6 +17,68 @@ fn deliveries_of(rows: &[tokio_postgres::Row]) -> Result<Vec<Delivery>, StorageE
         .collect()
 }
 
+/// Inserts deliveries from [`DeliveryColumns::params`], one row per element.
+const INSERT_DELIVERIES: &str = "INSERT INTO webhook_deliveries
+     (id, subscription_id, created_at, state, due_at, record)
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+                          $5::bigint[], $6::text[])";
+
+/// Deliveries as one array per column of their table.
+struct DeliveryColumns<'a> {
+    ids: Vec<&'a str>,
+    subscriptions: Vec<&'a str>,
+    created: Vec<String>,
+    states: Vec<&'static str>,
+    due: Vec<Option<i64>>,
+    records: Vec<String>,
+}
+
+impl<'a> DeliveryColumns<'a> {
+    fn of(deliveries: &'a [Delivery]) -> Result<Self, StorageError> {
+        Ok(Self {
+            ids: deliveries.iter().map(|d| d.id.as_str()).collect(),
+            subscriptions: deliveries.iter().map(|d| d.subscription.as_str()).collect(),
+            created: deliveries
+                .iter()
+                .map(|d| d.created_at.to_string())
+                .collect(),
+            states: deliveries.iter().map(|d| d.state.as_str()).collect(),
+            due: deliveries.iter().map(Delivery::due_at_seconds).collect(),
+            records: deliveries
+                .iter()
+                .map(to_json)
+                .collect::<Result<Vec<String>, _>>()?,
+        })
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 6] {
+        [
+            &self.ids,
+            &self.subscriptions,
+            &self.created,
+            &self.states,
+            &self.due,
+            &self.records,
+        ]
+    }
+}
+
+/// Inserts deliveries within a catalog change's own transaction, so the change
+/// and its deliveries commit together.
+pub(crate) async fn insert_delivery_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    deliveries: &[Delivery],
+) -> Result<(), StorageError> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let columns = DeliveryColumns::of(deliveries)?;
+    tx.execute(INSERT_DELIVERIES, &columns.params())
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl WebhookStore for PostgresStore {
     async fn insert_subscription(&self, subscription: &Subscription) -> Result<(), StorageError> {
@@ -85,27 +147,9 @@ impl WebhookStore for PostgresStore {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
-        let subscriptions: Vec<&str> = deliveries.iter().map(|d| d.subscription.as_str()).collect();
-        let created: Vec<String> = deliveries
-            .iter()
-            .map(|d| d.created_at.to_string())
-            .collect();
-        let states: Vec<&str> = deliveries.iter().map(|d| d.state.as_str()).collect();
-        let due: Vec<Option<i64>> = deliveries.iter().map(Delivery::due_at_seconds).collect();
-        let records = deliveries
-            .iter()
-            .map(to_json)
-            .collect::<Result<Vec<String>, _>>()?;
+        let columns = DeliveryColumns::of(deliveries)?;
         // One statement: all rows or none.
-        self.execute(
-            "INSERT INTO webhook_deliveries
-             (id, subscription_id, created_at, state, due_at, record)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
-                                  $5::bigint[], $6::text[])",
-            &[&ids, &subscriptions, &created, &states, &due, &records],
-        )
-        .await?;
+        self.execute(INSERT_DELIVERIES, &columns.params()).await?;
         Ok(())
     }
 

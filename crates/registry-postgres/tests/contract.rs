@@ -36,6 +36,12 @@ async fn postgres_journal_keeps_the_change_journal_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_deliveries_commit_with_their_change() {
+    let store = store("told").await;
+    contract::deliveries_commit_with_their_change_contract(&store, &store, "postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_nodes_keep_the_node_coordination_contract() {
     // Two stores (two pools) on one schema, as two nodes would hold.
     let url = registry_testkit::postgres::fresh_schema_url("coordination").await;
@@ -136,6 +142,20 @@ async fn an_empty_database_gets_every_migration_once_and_a_second_start_none() {
         .await
         .unwrap();
     assert!(again.is_empty(), "a second start applies nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_crash_after_the_commit_loses_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(store("crash").await);
+    contract::faults::a_crash_after_the_commit_loses_no_event(
+        store.clone(),
+        Arc::new(registry_core::store::FileArtifactStore::new(dir.path())),
+        store.clone(),
+        store,
+        "postgres",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -17,8 +17,10 @@ use registry_core::store::{
 };
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
+use registry_core::webhook::Delivery;
 
 use crate::journal::record_change;
+use crate::webhooks::{delivery_rows, insert_delivery_rows};
 use crate::{SqliteStore, backend, corrupt, from_json, to_json};
 
 /// The `review` column of a version's row: its review state's name, `NULL` once
@@ -400,6 +402,7 @@ impl CatalogStore for SqliteStore {
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let (slug, owner, first, latest_json) = (
             slug.clone(),
@@ -407,6 +410,7 @@ impl CatalogStore for SqliteStore {
             first.clone(),
             latest.map(to_json).transpose()?,
         );
+        let told = delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let at = first.published_at.to_string();
@@ -432,6 +436,7 @@ impl CatalogStore for SqliteStore {
             }
             insert_version_row(&tx, &slug, &first)?;
             record_change(&tx, slug.as_str(), &ChangeScope::Plugin)?;
+            insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -443,12 +448,14 @@ impl CatalogStore for SqliteStore {
         expected_revision: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let (slug, record, latest_json) = (
             slug.clone(),
             record.clone(),
             latest.map(to_json).transpose()?,
         );
+        let told = delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -467,6 +474,7 @@ impl CatalogStore for SqliteStore {
                 slug.as_str(),
                 &ChangeScope::Version(record.version.clone()),
             )?;
+            insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -500,9 +508,11 @@ impl CatalogStore for SqliteStore {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let latest_json = latest.map(to_json).transpose()?;
         let (slug, version, change) = (slug.clone(), version.clone(), change.clone());
+        let told = delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -543,6 +553,7 @@ impl CatalogStore for SqliteStore {
                 slug.as_str(),
                 &ChangeScope::Version(record.version.clone()),
             )?;
+            insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await

@@ -18,6 +18,48 @@ fn read_deliveries(rows: Vec<String>) -> Result<Vec<Delivery>, StorageError> {
     rows.iter().map(|raw| from_json("delivery", raw)).collect()
 }
 
+/// Deliveries as their table's columns: id, subscription, created, state, due
+/// and the whole record.
+pub(crate) type DeliveryRow = (String, String, String, &'static str, Option<i64>, String);
+
+/// `deliveries` as rows to insert (encoded before a connection is taken).
+pub(crate) fn delivery_rows(deliveries: &[Delivery]) -> Result<Vec<DeliveryRow>, StorageError> {
+    deliveries
+        .iter()
+        .map(|d| {
+            Ok((
+                d.id.to_string(),
+                d.subscription.to_string(),
+                d.created_at.to_string(),
+                d.state.as_str(),
+                d.due_at_seconds(),
+                to_json(d)?,
+            ))
+        })
+        .collect()
+}
+
+/// Inserts delivery rows within a caller's transaction (a catalog change's
+/// own, so the change and its deliveries commit together).
+pub(crate) fn insert_delivery_rows(
+    conn: &rusqlite::Connection,
+    rows: &[DeliveryRow],
+) -> Result<(), StorageError> {
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries
+             (id, subscription_id, created_at, state, due_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(backend)?;
+    for (id, subscription, created_at, state, due, record) in rows {
+        insert
+            .execute(params![id, subscription, created_at, state, due, record])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn insert_subscription(&self, subscription: &Subscription) -> Result<(), StorageError> {
@@ -103,37 +145,12 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StorageError> {
-        let rows = deliveries
-            .iter()
-            .map(|d| {
-                Ok((
-                    d.id.to_string(),
-                    d.subscription.to_string(),
-                    d.created_at.to_string(),
-                    d.state.as_str(),
-                    d.due_at_seconds(),
-                    to_json(d)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StorageError>>()?;
+        let rows = delivery_rows(deliveries)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO webhook_deliveries
-                         (id, subscription_id, created_at, state, due_at, record)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .map_err(backend)?;
-                for (id, subscription, created_at, state, due, record) in &rows {
-                    insert
-                        .execute(params![id, subscription, created_at, state, due, record])
-                        .map_err(backend)?;
-                }
-            }
+            insert_delivery_rows(&tx, &rows)?;
             tx.commit().map_err(backend)
         })
         .await

@@ -40,6 +40,30 @@ async fn sqlite_journal_keeps_the_change_journal_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_deliveries_commit_with_their_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    registry_core::store::contract::deliveries_commit_with_their_change_contract(
+        &store, &store, "sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_crash_after_the_commit_loses_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap());
+    registry_core::store::contract::faults::a_crash_after_the_commit_loses_no_event(
+        store.clone(),
+        Arc::new(FileArtifactStore::new(dir.path())),
+        store.clone(),
+        store,
+        "sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_keeps_the_node_coordination_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
@@ -223,6 +247,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
                 &principal.id,
                 &odd,
                 Some(&LatestSummary::of(&odd)),
+                &[],
             )
             .await
             .unwrap();
@@ -232,6 +257,7 @@ async fn a_database_from_before_versioned_migrations_keeps_its_data() {
                 &principal.id,
                 &published,
                 Some(&LatestSummary::of(&published)),
+                &[],
             )
             .await
             .unwrap();

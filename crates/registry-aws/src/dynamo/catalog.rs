@@ -15,8 +15,10 @@ use registry_core::store::{
 };
 use registry_core::timestamp::Timestamp;
 use registry_core::version::PluginVersion;
+use registry_core::webhook::Delivery;
 
 use super::item_key::{ItemKey, PENDING_REVIEWS, PUBLIC_LISTING, VERSION_PREFIX};
+use super::webhooks::delivery_item;
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, Partition, SK, TransactionOutcome, built,
     from_json, get_n, get_s, n, opt_s, s, timestamp, to_json,
@@ -64,9 +66,17 @@ impl DynamoStore {
     /// condition on item `i` to `conflicts[i]` (the last one past the end).
     async fn write_plugin(
         &self,
-        items: Vec<TransactWriteItem>,
+        mut items: Vec<TransactWriteItem>,
         conflicts: &[Conflict],
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
+        // After the change's own items, so a failed condition's index still
+        // names its conflict. An event's deliveries number at most 80 (two
+        // events to two scopes of at most 20 subscriptions), within a
+        // transaction's 100 items beside the change's three.
+        for delivery in told {
+            items.push(self.conditional_put(delivery_item(delivery)?, "attribute_not_exists")?);
+        }
         match self.transact(items).await {
             Ok(()) => self.bump_catalog_revision().await,
             Err(TransactionOutcome::ConditionFailed(index)) => Err(StorageError::Conflict(
@@ -241,6 +251,7 @@ impl CatalogStore for DynamoStore {
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let at = first.published_at.to_string();
         let plugin = ItemKey::plugin(slug);
@@ -277,6 +288,7 @@ impl CatalogStore for DynamoStore {
                 Conflict::Confusable,
                 Conflict::VersionExists,
             ],
+            told,
         )
         .await
     }
@@ -295,6 +307,7 @@ impl CatalogStore for DynamoStore {
         expected_revision: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         let items = vec![
             self.update_plugin_row(
@@ -306,8 +319,12 @@ impl CatalogStore for DynamoStore {
             )?,
             self.put_version(slug, record)?,
         ];
-        self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::VersionExists])
-            .await
+        self.write_plugin(
+            items,
+            &[Conflict::RevisionChanged, Conflict::VersionExists],
+            told,
+        )
+        .await
     }
 
     async fn versions_pending_review(
@@ -350,6 +367,7 @@ impl CatalogStore for DynamoStore {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         // The record is read outside the transaction; the revision condition makes
         // the write fail if anything changed the plugin since.
@@ -367,7 +385,7 @@ impl CatalogStore for DynamoStore {
             )?,
             self.conditional_put(self.version_item(slug, &record)?, "attribute_exists")?,
         ];
-        self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::Missing])
+        self.write_plugin(items, &[Conflict::RevisionChanged, Conflict::Missing], told)
             .await
     }
 
@@ -385,7 +403,7 @@ impl CatalogStore for DynamoStore {
             quarantine.map(to_json).transpose()?,
             at,
         )?;
-        self.write_plugin(vec![item], &[Conflict::RevisionChanged])
+        self.write_plugin(vec![item], &[Conflict::RevisionChanged], &[])
             .await
     }
 

@@ -45,7 +45,7 @@ fn expiry(delivery: &Delivery) -> i64 {
         .unix_seconds()
 }
 
-fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
+pub(crate) fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
     let key = ItemKey::webhook_delivery(&delivery.subscription, &delivery.id);
     let mut item = HashMap::from([
         (PK.to_owned(), s(key.pk)),

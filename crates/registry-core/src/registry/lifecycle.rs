@@ -13,7 +13,7 @@ use crate::slug::Slug;
 use crate::store::{Conflict, Deprecation, PluginRecord, StorageError, VersionChange};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
-use crate::webhook::EventKind;
+use crate::webhook::{Delivery, EventKind};
 
 /// How long after publication a version may be unpublished unconditionally.
 pub const UNPUBLISH_GRACE: Duration = Duration::hours(72);
@@ -80,28 +80,30 @@ impl Registry {
             replacement_version: replacement.clone(),
             deprecated_at: self.clock.now(),
         };
-        self.change_with_retries(caller, slug, &version, |plugin| {
-            if let Some(r) = &replacement {
-                let live = plugin
-                    .versions
-                    .iter()
-                    .any(|v| &v.version == r && v.unpublished_at.is_none());
-                if !live {
-                    return Err(RegistryError::invalid_field(
-                        "replacement_version",
-                        format!("{}@{r} is not a published version", plugin.slug),
-                    ));
+        let event = (EventKind::VersionDeprecated, Some(notice.reason.as_str()));
+        let told = self
+            .change_with_retries(caller, slug, &version, Some(event), |plugin| {
+                if let Some(r) = &replacement {
+                    let live = plugin
+                        .versions
+                        .iter()
+                        .any(|v| &v.version == r && v.unpublished_at.is_none());
+                    if !live {
+                        return Err(RegistryError::invalid_field(
+                            "replacement_version",
+                            format!("{}@{r} is not a published version", plugin.slug),
+                        ));
+                    }
+                    if *r == version {
+                        return Err(RegistryError::invalid_field(
+                            "replacement_version",
+                            "a version cannot replace itself",
+                        ));
+                    }
                 }
-                if *r == version {
-                    return Err(RegistryError::invalid_field(
-                        "replacement_version",
-                        "a version cannot replace itself",
-                    ));
-                }
-            }
-            Ok(VersionChange::Deprecate(notice.clone()))
-        })
-        .await?;
+                Ok(VersionChange::Deprecate(notice.clone()))
+            })
+            .await?;
         if let Ok(parsed) = Slug::parse(slug) {
             self.record(
                 caller,
@@ -114,15 +116,8 @@ impl Registry {
             )
             .await;
             self.notify_changed(&parsed, Some(&version)).await;
-            self.emit_version_event(
-                EventKind::VersionDeprecated,
-                &parsed,
-                &version,
-                Some(&caller.principal),
-                Some(&notice.reason),
-            )
-            .await;
         }
+        self.told(&told).await;
         Ok(Deprecated {
             slug: slug.to_owned(),
             version: version.to_string(),
@@ -153,7 +148,9 @@ impl Registry {
             .await?;
         // Like the download count, read outside the compare-and-set: it only refuses.
         let routed = self.live_instances_of(&parsed, &version).await?;
-        self.change_with_retries(caller, slug, &version, |plugin| {
+        let event = (EventKind::VersionUnpublished, None);
+        let told = self
+            .change_with_retries(caller, slug, &version, Some(event), |plugin| {
             let Some(summary) = plugin.versions.iter().find(|v| v.version == version) else {
                 return Err(RegistryError::VersionNotFound { slug: slug.to_owned(), version: version.to_string() });
             };
@@ -196,14 +193,7 @@ impl Registry {
         )
         .await;
         self.notify_changed(&parsed, None).await;
-        self.emit_version_event(
-            EventKind::VersionUnpublished,
-            &parsed,
-            &version,
-            Some(&caller.principal),
-            None,
-        )
-        .await;
+        self.told(&told).await;
         Ok(Unpublished {
             slug: slug.to_owned(),
             version: version.to_string(),
@@ -211,14 +201,17 @@ impl Registry {
         })
     }
 
-    /// Applies a change decided by `decide` from a fresh read, retrying on races.
+    /// Applies a change decided by `decide` from a fresh read, retrying on races,
+    /// with the webhook deliveries of `event` (its kind and reason), which it
+    /// returns for the delivery side to be told.
     pub(super) async fn change_with_retries(
         &self,
         caller: &Caller,
         slug: &str,
         version: &PluginVersion,
+        event: Option<(EventKind, Option<&str>)>,
         decide: impl Fn(&PluginRecord) -> Result<VersionChange, RegistryError>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Vec<Delivery>, RegistryError> {
         // A key limited to other plugins learns nothing, not even whether this one exists.
         if let Ok(parsed) = Slug::parse(slug) {
             caller.check_plugin_limit(&parsed)?;
@@ -268,6 +261,14 @@ impl Registry {
                     None,
                 )
                 .await?;
+            let told = match event {
+                Some((kind, reason)) => {
+                    let by = Some(&caller.principal);
+                    self.version_deliveries(kind, &plugin.slug, version, by, reason, &[])
+                        .await?
+                }
+                None => Vec::new(),
+            };
             let at = self.clock.now();
             match self
                 .catalog
@@ -278,10 +279,11 @@ impl Registry {
                     &change,
                     latest.as_ref(),
                     at,
+                    &told,
                 )
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(told),
                 Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
                 Err(StorageError::Conflict(Conflict::Missing)) => {
                     return Err(RegistryError::VersionNotFound {

@@ -223,7 +223,7 @@ impl Registry {
         let plugin = match &version {
             Some(version) => {
                 let change = VersionChange::Quarantine(quarantine.clone());
-                self.change_with_retries(caller, slug, version, |_| Ok(change.clone()))
+                self.change_with_retries(caller, slug, version, None, |_| Ok(change.clone()))
                     .await?;
                 self.find_plugin(slug).await?
             }

@@ -211,6 +211,15 @@ impl Registry {
                 checks,
             });
         }
+        let kind = if pending_review {
+            EventKind::VersionPendingReview
+        } else {
+            EventKind::VersionPublished
+        };
+        let by = Some(&caller.principal);
+        let told = self
+            .version_deliveries(kind, &slug, &version, by, None, &invites)
+            .await?;
         let mut previous = None;
         let mut retry = RaceRetry::default();
         while retry.another_attempt().await {
@@ -227,7 +236,7 @@ impl Registry {
                     // A plugin whose only version waits for review shows nothing.
                     let latest = (!pending_review).then(|| LatestSummary::of(&record));
                     self.catalog
-                        .create_plugin(&slug, &new_owner, &record, latest.as_ref())
+                        .create_plugin(&slug, &new_owner, &record, latest.as_ref(), &told)
                         .await
                 }
                 Some(plugin) => {
@@ -243,7 +252,7 @@ impl Registry {
                         Some(self.latest_after_adding(&plugin, &record).await?)
                     };
                     self.catalog
-                        .add_version(&slug, plugin.revision, &record, latest.as_ref())
+                        .add_version(&slug, plugin.revision, &record, latest.as_ref(), &told)
                         .await
                 }
             };
@@ -281,20 +290,7 @@ impl Registry {
                     let details_etag = self
                         .notify_changed(&slug, (!pending_review).then_some(&version))
                         .await;
-                    if pending_review {
-                        self.emit_pending_review(&slug, &version, &caller.principal, &invites)
-                            .await;
-                    } else {
-                        let actor = Some(&caller.principal);
-                        self.emit_version_event(
-                            EventKind::VersionPublished,
-                            &slug,
-                            &version,
-                            actor,
-                            None,
-                        )
-                        .await;
-                    }
+                    self.told(&told).await;
                     return Ok(Published {
                         pending_review,
                         url: if pending_review {

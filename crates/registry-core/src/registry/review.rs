@@ -23,7 +23,6 @@ use crate::review::{MAX_REVIEW_COMMENT, MAX_REVIEW_PAGE, ReviewId, ReviewState};
 use crate::slug::Slug;
 use crate::store::{Conflict, PluginRecord, StorageError, VersionChange, VersionRecord};
 use crate::version::PluginVersion;
-use crate::webhook::EventKind;
 
 impl Registry {
     /// Whether `caller` may decide reviews.
@@ -272,7 +271,7 @@ impl Registry {
         let caller = Self::require_reviewer(caller)?;
         // A rejection says why: its owners read it.
         let comment = review_comment(comment, !approve)?;
-        let id = self.decide(caller, id, approve, comment.clone()).await?;
+        let (id, told) = self.decide(caller, id, approve, comment.clone()).await?;
         let state = if approve { "approved" } else { "rejected" };
         tracing::info!(review = %id, principal = %caller.principal, state, "review decided");
         let (url, details_etag) = if approve {
@@ -284,18 +283,8 @@ impl Registry {
         } else {
             (format!("{}/reviews/{id}", self.config.public_url), None)
         };
-        let decided = if approve {
-            EventKind::VersionApproved
-        } else {
-            EventKind::VersionRejected
-        };
-        let by = Some(&caller.principal);
-        self.emit_version_event(decided, &id.slug, &id.version, by, comment.as_deref())
-            .await;
-        if approve {
-            self.emit_version_event(EventKind::VersionPublished, &id.slug, &id.version, by, None)
-                .await;
-        }
+        // Subscribers hear of it once readers can see it.
+        self.told(&told).await;
         Ok(ReviewOutcome {
             id: id.to_string(),
             state: state.to_owned(),
@@ -304,15 +293,16 @@ impl Registry {
         })
     }
 
-    /// Writes a decision on a pending version, retrying on races with other
-    /// changes to the plugin; a review decided meanwhile is refused.
+    /// Writes a decision on a pending version with its webhook deliveries
+    /// (returned, for the delivery side to be told), retrying on races with
+    /// other changes to the plugin; a review decided meanwhile is refused.
     async fn decide(
         &self,
         caller: &Caller,
         raw_id: &str,
         approve: bool,
         comment: Option<String>,
-    ) -> Result<ReviewId, RegistryError> {
+    ) -> Result<(ReviewId, Vec<crate::webhook::Delivery>), RegistryError> {
         let not_found = || RegistryError::ReviewNotFound {
             id: raw_id.to_owned(),
         };
@@ -342,6 +332,10 @@ impl Registry {
             let latest = self
                 .summary_for(&id.slug, latest_version(&after).map(|v| &v.version), None)
                 .await?;
+            let by = Some(&caller.principal);
+            let deliveries = self
+                .decision_deliveries(&id.slug, &id.version, approve, by, comment.as_deref())
+                .await?;
             match self
                 .catalog
                 .change_version(
@@ -351,6 +345,7 @@ impl Registry {
                     &change,
                     latest.as_ref(),
                     now,
+                    &deliveries,
                 )
                 .await
             {
@@ -384,7 +379,7 @@ impl Registry {
                         detail,
                     )
                     .await;
-                    return Ok(id);
+                    return Ok((id, deliveries));
                 }
                 Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
                 Err(StorageError::Conflict(Conflict::Missing)) => return Err(not_found()),

@@ -156,6 +156,7 @@ impl Registry {
                     &VersionChange::Checks(checks),
                     head.latest.as_ref(),
                     now,
+                    &[],
                 )
                 .await
             {

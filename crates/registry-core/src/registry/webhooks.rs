@@ -71,7 +71,8 @@ impl Default for WebhookSettings {
 /// What webhooks need: their store, the network, the queue, their settings.
 #[derive(Clone)]
 pub struct WebhookParts {
-    /// Subscriptions and deliveries.
+    /// Subscriptions and deliveries: the catalog's own backend, since the
+    /// catalog writes a change's deliveries in the change's transaction.
     pub store: Arc<dyn WebhookStore>,
     /// Sends deliveries.
     pub sender: Arc<dyn WebhookSender>,
@@ -473,39 +474,72 @@ impl Registry {
         .await;
     }
 
-    /// Tells subscribers that a version waits for review, and each check
-    /// (`invites`) how to answer.
-    pub(super) async fn emit_pending_review(
-        &self,
-        slug: &Slug,
-        version: &crate::version::PluginVersion,
-        actor: &crate::auth::PrincipalId,
-        invites: &[(SubscriptionId, CheckInvite)],
-    ) {
-        let data = self.version_event_data(
-            EventKind::VersionPendingReview,
-            slug,
-            version,
-            Some(actor),
-            None,
-        );
-        let scopes = [HookScope::Registry, HookScope::Plugin(slug.clone())];
-        self.emit_with_invites(EventKind::VersionPendingReview, &scopes, data, invites)
-            .await;
-    }
-
-    /// Tells subscribers to a registry plugin's events that `actor` did `kind`
-    /// to one of its versions, for `reason` when there is one.
-    pub(super) async fn emit_version_event(
+    /// The deliveries of an event about one of a registry plugin's versions
+    /// (`actor` did `kind`, for `reason` when there is one; each check in
+    /// `invites` told how to answer), for the catalog to write with the change
+    /// itself. None when this registry sends no webhooks.
+    pub(super) async fn version_deliveries(
         &self,
         kind: EventKind,
         slug: &Slug,
         version: &crate::version::PluginVersion,
         actor: Option<&crate::auth::PrincipalId>,
         reason: Option<&str>,
-    ) {
+        invites: &[(SubscriptionId, CheckInvite)],
+    ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
+        let Some(parts) = &self.webhooks else {
+            return Ok(Vec::new());
+        };
         let data = self.version_event_data(kind, slug, version, actor, reason);
-        self.emit_for_plugin(kind, slug, data).await;
+        let scopes = [HookScope::Registry, HookScope::Plugin(slug.clone())];
+        self.event_deliveries(parts, kind, &scopes, data, invites)
+            .await
+    }
+
+    /// The deliveries of both events a decision makes (`VersionApproved` then
+    /// `VersionPublished`, or `VersionRejected`), for one catalog write.
+    pub(super) async fn decision_deliveries(
+        &self,
+        slug: &Slug,
+        version: &crate::version::PluginVersion,
+        approve: bool,
+        actor: Option<&crate::auth::PrincipalId>,
+        comment: Option<&str>,
+    ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
+        let decided = if approve {
+            EventKind::VersionApproved
+        } else {
+            EventKind::VersionRejected
+        };
+        let mut told = self
+            .version_deliveries(decided, slug, version, actor, comment, &[])
+            .await?;
+        if approve {
+            told.extend(
+                self.version_deliveries(
+                    EventKind::VersionPublished,
+                    slug,
+                    version,
+                    actor,
+                    None,
+                    &[],
+                )
+                .await?,
+            );
+        }
+        Ok(told)
+    }
+
+    /// Tells the delivery side of deliveries a catalog change has just
+    /// committed (a failure leaves them to the next pass).
+    pub(super) async fn told(&self, deliveries: &[crate::webhook::Delivery]) {
+        if let (Some(parts), false) = (&self.webhooks, deliveries.is_empty()) {
+            tracing::debug!(
+                deliveries = deliveries.len(),
+                "webhook deliveries committed with their change"
+            );
+            self.wake_delivery(parts, deliveries).await;
+        }
     }
 
     /// What a version's event says.
@@ -603,6 +637,28 @@ impl Registry {
         data: EventData,
         invites: &[(SubscriptionId, CheckInvite)],
     ) -> Result<(), RegistryError> {
+        let deliveries = self
+            .event_deliveries(parts, kind, scopes, data, invites)
+            .await?;
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        parts.store.insert_deliveries(&deliveries).await?;
+        tracing::debug!(kind = %kind, deliveries = deliveries.len(), "webhook event stored");
+        self.wake_delivery(parts, &deliveries).await;
+        Ok(())
+    }
+
+    /// One delivery of an event to each subscription in `scopes` that wants
+    /// `kind` (a check's copy says how to answer: its token is its own).
+    async fn event_deliveries(
+        &self,
+        parts: &WebhookParts,
+        kind: EventKind,
+        scopes: &[HookScope],
+        data: EventData,
+        invites: &[(SubscriptionId, CheckInvite)],
+    ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
         let mut targets = Vec::new();
         for scope in scopes {
             targets.extend(
@@ -615,30 +671,23 @@ impl Registry {
             );
         }
         if targets.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let now = self.clock.now();
         let event = WebhookEvent::new(kind, now, data).map_err(|_| RegistryError::Entropy)?;
         let body = event.body();
-        let deliveries = targets
+        targets
             .iter()
-            .map(|s| {
-                // A check's copy of the event says how to answer (its token is its own).
-                match invites.iter().find(|(to, _)| to == &s.id) {
-                    Some((_, invite)) => {
-                        let mut own = event.clone();
-                        own.data.check = Some(invite.clone());
-                        crate::webhook::Delivery::of(&own, &own.body(), &s.id, now)
-                    }
-                    None => crate::webhook::Delivery::of(&event, &body, &s.id, now),
+            .map(|s| match invites.iter().find(|(to, _)| to == &s.id) {
+                Some((_, invite)) => {
+                    let mut own = event.clone();
+                    own.data.check = Some(invite.clone());
+                    crate::webhook::Delivery::of(&own, &own.body(), &s.id, now)
                 }
+                None => crate::webhook::Delivery::of(&event, &body, &s.id, now),
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| RegistryError::Entropy)?;
-        parts.store.insert_deliveries(&deliveries).await?;
-        tracing::debug!(event = %event.id, kind = %kind, deliveries = deliveries.len(), "webhook event stored");
-        self.wake_delivery(parts, &deliveries).await;
-        Ok(())
+            .map_err(|_| RegistryError::Entropy)
     }
 
     /// Tells the delivery side of stored deliveries; if that fails they are

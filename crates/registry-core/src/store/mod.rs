@@ -51,6 +51,7 @@ use crate::trusted_publishing::{
 };
 use crate::upload::{FetchedUpload, PresignedPut, UploadKey, UploadRequest};
 use crate::version::PluginVersion;
+use crate::webhook::Delivery;
 
 /// A boxed error from a storage backend, kept whole (never flattened to a string).
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -507,28 +508,38 @@ pub trait CatalogStore: DownloadCounters {
     /// Creates a plugin with its first version, and claims its slug's skeleton.
     /// Fails with [`Conflict::PluginExists`] if the slug exists, or
     /// [`Conflict::Confusable`] if another slug holds its skeleton, writing nothing.
+    /// `told` are the change's webhook deliveries (see [`WebhookStore`]), written
+    /// in the same transaction.
     async fn create_plugin(
         &self,
         slug: &Slug,
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError>;
 
     /// Adds a version to a plugin at `expected_revision`. Fails with
     /// [`Conflict::VersionExists`] if the version was ever published, or
     /// [`Conflict::RevisionChanged`] if the plugin moved on; writes nothing then.
+    /// `told` as for [`Self::create_plugin`].
     async fn add_version(
         &self,
         slug: &Slug,
         expected_revision: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError>;
 
     /// Changes one version's lifecycle state and the plugin's latest summary, at
     /// `expected_revision` ([`Conflict::RevisionChanged`] otherwise;
     /// [`Conflict::Missing`] if the version does not exist).
+    /// `told` as for [`Self::create_plugin`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one compare-and-set write: each argument is part of the one change"
+    )]
     async fn change_version(
         &self,
         slug: &Slug,
@@ -537,6 +548,7 @@ pub trait CatalogStore: DownloadCounters {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError>;
 
     /// A number that changes whenever any listing could have changed, so readers

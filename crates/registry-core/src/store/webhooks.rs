@@ -9,6 +9,11 @@ use crate::webhook::{Delivery, DeliveryId, HookScope, Subscription, Subscription
 
 /// Subscriptions and their deliveries.
 ///
+/// The deliveries of a change to a registry plugin are written by the catalog
+/// in the change's own transaction ([`super::CatalogStore::add_version`] and its
+/// kin), so a committed change is never left untold whatever crashes after it:
+/// a backend's webhook store reads the deliveries its catalog writes.
+///
 /// Claiming is what lets several nodes share the queue: a claimed delivery is
 /// leased to its claimer until `lease_until`, and no other claim returns it
 /// before then, so each attempt is made by one node (a node that dies

@@ -38,7 +38,7 @@ async fn quarantine_is_conditional_and_reads_back(catalog: Arc<dyn CatalogStore>
     let record = sample_version(s.as_str(), "1.0.0");
     let owner = PrincipalId::from_stored("prn_owner");
     catalog
-        .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)))
+        .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)), &[])
         .await
         .expect("create");
     let before = catalog.plugin(&s).await.expect("read").expect("there");
@@ -80,6 +80,7 @@ async fn quarantine_is_conditional_and_reads_back(catalog: Arc<dyn CatalogStore>
             &VersionChange::Quarantine(Some(notice.clone())),
             Some(&LatestSummary::of(&record)),
             when,
+            &[],
         )
         .await
         .expect("quarantine a version");
@@ -104,6 +105,7 @@ async fn quarantine_is_conditional_and_reads_back(catalog: Arc<dyn CatalogStore>
             &VersionChange::Quarantine(None),
             Some(&LatestSummary::of(&record)),
             when,
+            &[],
         )
         .await
         .expect("lift the version's");
@@ -120,7 +122,7 @@ async fn create_is_exclusive_under_races(catalog: Arc<dyn CatalogStore>, prefix:
         async move {
             let owner = PrincipalId::from_stored(format!("prn_{i}"));
             catalog
-                .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)))
+                .create_plugin(&s, &owner, &record, Some(&LatestSummary::of(&record)), &[])
                 .await
         }
     })
@@ -161,6 +163,7 @@ pub(super) async fn create_plugin_at(
             &PrincipalId::from_stored("prn_owner"),
             &first,
             Some(&LatestSummary::of(&first)),
+            &[],
         )
         .await
         .unwrap();
@@ -172,7 +175,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
     let owner = PrincipalId::from_stored("prn_owner");
     let first = sample_version(s.as_str(), "1.0.0");
     catalog
-        .create_plugin(&s, &owner, &first, Some(&LatestSummary::of(&first)))
+        .create_plugin(&s, &owner, &first, Some(&LatestSummary::of(&first)), &[])
         .await
         .expect("create");
     let before = catalog.plugin(&s).await.unwrap().unwrap();
@@ -184,6 +187,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             before.revision + 7,
             &second,
             Some(&LatestSummary::of(&second)),
+            &[],
         )
         .await;
     assert_eq!(
@@ -197,6 +201,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             before.revision,
             &first,
             Some(&LatestSummary::of(&first)),
+            &[],
         )
         .await;
     assert_eq!(
@@ -218,6 +223,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             before.revision,
             &second,
             Some(&LatestSummary::of(&second)),
+            &[],
         )
         .await
         .expect("add");
@@ -252,6 +258,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             1,
             &second,
             Some(&LatestSummary::of(&second)),
+            &[],
         )
         .await;
     assert_eq!(
@@ -270,7 +277,13 @@ async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefi
         async move {
             let record = sample_version(s.as_str(), &format!("2.0.{i}"));
             catalog
-                .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
+                .add_version(
+                    &s,
+                    revision,
+                    &record,
+                    Some(&LatestSummary::of(&record)),
+                    &[],
+                )
                 .await
         }
     })
@@ -302,6 +315,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             &VersionChange::Deprecate(notice.clone()),
             None,
             when,
+            &[],
         )
         .await;
     assert_eq!(conflict(stale), Conflict::RevisionChanged);
@@ -314,6 +328,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             &VersionChange::Deprecate(notice.clone()),
             None,
             when,
+            &[],
         )
         .await;
     assert_eq!(conflict(absent), Conflict::Missing);
@@ -331,6 +346,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             &VersionChange::Deprecate(notice.clone()),
             Some(&LatestSummary::of(&first)),
             when,
+            &[],
         )
         .await
         .expect("deprecate");
@@ -347,6 +363,7 @@ async fn change_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &
             &VersionChange::Unpublish(when),
             None,
             when,
+            &[],
         )
         .await
         .expect("unpublish");
@@ -382,6 +399,7 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
                 plugin.revision,
                 &record,
                 Some(&LatestSummary::of(&record)),
+                &[],
             )
             .await
             .expect("add");
@@ -407,6 +425,7 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
             &VersionChange::Unpublish(when),
             None,
             when,
+            &[],
         )
         .await
         .expect("unpublish");
@@ -423,6 +442,7 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
             })),
             None,
             when,
+            &[],
         )
         .await
         .expect("quarantine");
@@ -468,7 +488,13 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), "1.1.0");
         catalog
-            .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
+            .add_version(
+                &s,
+                revision,
+                &record,
+                Some(&LatestSummary::of(&record)),
+                &[],
+            )
             .await
             .unwrap();
     }
@@ -533,7 +559,13 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), version);
         catalog
-            .add_version(&s, revision, &record, Some(&LatestSummary::of(&record)))
+            .add_version(
+                &s,
+                revision,
+                &record,
+                Some(&LatestSummary::of(&record)),
+                &[],
+            )
             .await
             .unwrap();
     }
@@ -559,6 +591,7 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
                 &change,
                 None,
                 when,
+                &[],
             )
             .await
             .unwrap();
@@ -612,7 +645,13 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
     let first = slug(&format!("{prefix}-look-alike"));
     let record = sample_version(first.as_str(), "1.0.0");
     catalog
-        .create_plugin(&first, &owner, &record, Some(&LatestSummary::of(&record)))
+        .create_plugin(
+            &first,
+            &owner,
+            &record,
+            Some(&LatestSummary::of(&record)),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -625,7 +664,13 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
     assert_eq!(
         conflict(
             catalog
-                .create_plugin(&alike, &owner, &record, Some(&LatestSummary::of(&record)))
+                .create_plugin(
+                    &alike,
+                    &owner,
+                    &record,
+                    Some(&LatestSummary::of(&record)),
+                    &[]
+                )
                 .await
         ),
         Conflict::Confusable,
@@ -659,6 +704,7 @@ async fn confusable_slugs_are_refused_under_races(catalog: Arc<dyn CatalogStore>
                     &PrincipalId::from_stored(format!("prn_{i}")),
                     &record,
                     Some(&LatestSummary::of(&record)),
+                    &[],
                 )
                 .await
         }
@@ -710,19 +756,25 @@ async fn pending_versions_are_listed_until_decided(catalog: Arc<dyn CatalogStore
     );
     let first = sample_version(live.as_str(), "1.0.0");
     catalog
-        .create_plugin(&live, &owner, &first, Some(&LatestSummary::of(&first)))
+        .create_plugin(&live, &owner, &first, Some(&LatestSummary::of(&first)), &[])
         .await
         .unwrap();
     let update = pending(&live, "1.1.0", "2026-04-02T00:00:00Z");
     let revision = catalog.plugin(&live).await.unwrap().unwrap().revision;
     catalog
-        .add_version(&live, revision, &update, Some(&LatestSummary::of(&first)))
+        .add_version(
+            &live,
+            revision,
+            &update,
+            Some(&LatestSummary::of(&first)),
+            &[],
+        )
         .await
         .unwrap();
     // A plugin whose only version waits has no latest.
     let new = pending(&fresh, "0.1.0", "2026-04-01T00:00:00Z");
     catalog
-        .create_plugin(&fresh, &owner, &new, None)
+        .create_plugin(&fresh, &owner, &new, None, &[])
         .await
         .unwrap();
     assert_eq!(catalog.plugin(&fresh).await.unwrap().unwrap().latest, None);
@@ -748,6 +800,7 @@ async fn pending_versions_are_listed_until_decided(catalog: Arc<dyn CatalogStore
             &VersionChange::Approve(approved_at),
             Some(&LatestSummary::of(&update)),
             approved_at,
+            &[],
         )
         .await
         .unwrap();
@@ -766,6 +819,7 @@ async fn pending_versions_are_listed_until_decided(catalog: Arc<dyn CatalogStore
             &VersionChange::Reject(rejected.clone()),
             None,
             approved_at,
+            &[],
         )
         .await
         .unwrap();

@@ -384,18 +384,24 @@ async fn registry_usage_counts_publishes_new_plugins_and_downloads(
     let today = date!(2031 - 06 - 12);
     let first = released(&busy, "1.0.0", "2031-06-10T10:00:00Z");
     catalog
-        .create_plugin(&busy, &owner, &first, Some(&LatestSummary::of(&first)))
+        .create_plugin(&busy, &owner, &first, Some(&LatestSummary::of(&first)), &[])
         .await
         .unwrap();
     let update = released(&busy, "1.1.0", "2031-06-11T23:59:59Z");
     let revision = catalog.plugin(&busy).await.unwrap().unwrap().revision;
     catalog
-        .add_version(&busy, revision, &update, Some(&LatestSummary::of(&update)))
+        .add_version(
+            &busy,
+            revision,
+            &update,
+            Some(&LatestSummary::of(&update)),
+            &[],
+        )
         .await
         .unwrap();
     let old = released(&quiet, "0.1.0", "2031-06-02T00:00:00Z");
     catalog
-        .create_plugin(&quiet, &owner, &old, Some(&LatestSummary::of(&old)))
+        .create_plugin(&quiet, &owner, &old, Some(&LatestSummary::of(&old)), &[])
         .await
         .unwrap();
     let retention = Retention::default();

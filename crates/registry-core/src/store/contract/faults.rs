@@ -19,6 +19,7 @@ use crate::store::{
 };
 use crate::timestamp::{SystemClock, Timestamp};
 use crate::version::PluginVersion;
+use crate::webhook::Delivery;
 use crate::{Registry, RegistryConfig, RegistryError};
 
 /// An artifact store whose writes fail while `fail` is set.
@@ -60,6 +61,9 @@ pub struct FailingCatalog {
     pub fail: AtomicBool,
     /// Reads of a plugin with every version's state, so far.
     pub whole_plugin_reads: AtomicUsize,
+    /// Whether the process "dies" right after a version write commits: the
+    /// write stands, and nothing after it in the request runs.
+    pub crash_after_commit: AtomicBool,
 }
 
 impl FailingCatalog {
@@ -69,6 +73,7 @@ impl FailingCatalog {
             inner,
             fail: AtomicBool::new(false),
             whole_plugin_reads: AtomicUsize::new(0),
+            crash_after_commit: AtomicBool::new(false),
         }
     }
 }
@@ -80,6 +85,14 @@ impl FailingCatalog {
         } else {
             Ok(())
         }
+    }
+
+    /// Ends the task (a panic) if a crash after the commit is asked for.
+    fn committed(&self, written: Result<(), StorageError>) -> Result<(), StorageError> {
+        if written.is_ok() && self.crash_after_commit.load(Ordering::SeqCst) {
+            panic!("injected crash right after the catalog commit");
+        }
+        written
     }
 }
 
@@ -117,9 +130,14 @@ impl CatalogStore for FailingCatalog {
         owner: &PrincipalId,
         first: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         self.check()?;
-        self.inner.create_plugin(slug, owner, first, latest).await
+        let written = self
+            .inner
+            .create_plugin(slug, owner, first, latest, told)
+            .await;
+        self.committed(written)
     }
     async fn add_version(
         &self,
@@ -127,9 +145,14 @@ impl CatalogStore for FailingCatalog {
         expected: u64,
         record: &VersionRecord,
         latest: Option<&LatestSummary>,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
         self.check()?;
-        self.inner.add_version(slug, expected, record, latest).await
+        let written = self
+            .inner
+            .add_version(slug, expected, record, latest, told)
+            .await;
+        self.committed(written)
     }
     async fn change_version(
         &self,
@@ -139,10 +162,13 @@ impl CatalogStore for FailingCatalog {
         change: &VersionChange,
         latest: Option<&LatestSummary>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError> {
-        self.inner
-            .change_version(slug, expected, version, change, latest, at)
-            .await
+        let written = self
+            .inner
+            .change_version(slug, expected, version, change, latest, at, told)
+            .await;
+        self.committed(written)
     }
     async fn versions_pending_review(
         &self,
@@ -346,5 +372,135 @@ pub async fn failed_publishes_leave_nothing_visible(
     assert_eq!(
         download.bytes.as_ref(),
         super::sample_document(&slug, "1.1.0").as_bytes()
+    );
+}
+
+/// Stands in for the network: nothing is sent (these checks read the stored
+/// deliveries), and nothing is woken.
+struct NoDelivery;
+
+#[async_trait]
+impl crate::webhook::WebhookSender for NoDelivery {
+    async fn resolve(&self, host: &str, _port: u16) -> Result<Vec<std::net::IpAddr>, String> {
+        Err(format!("{host}: these checks resolve no name"))
+    }
+
+    async fn post(
+        &self,
+        url: &crate::mcp_router::TargetUrl,
+        _headers: &[(&'static str, String)],
+        _body: &str,
+    ) -> Result<u16, String> {
+        Err(format!("{url}: these checks send nothing"))
+    }
+}
+
+#[async_trait]
+impl crate::webhook::DeliveryQueue for NoDelivery {
+    async fn enqueue(
+        &self,
+        _deliveries: &[Delivery],
+    ) -> Result<(), crate::store::BackendError> {
+        Ok(())
+    }
+}
+
+/// A publish or a deprecation whose process dies right after the catalog
+/// commits still tells its subscribers: the change's deliveries were
+/// committed with it, so a crash cannot leave a live version untold.
+pub async fn a_crash_after_the_commit_loses_no_event(
+    catalog: Arc<dyn CatalogStore>,
+    artifacts: Arc<dyn ArtifactStore>,
+    keys: Arc<dyn KeyStore>,
+    hooks: Arc<dyn crate::store::WebhookStore>,
+    prefix: &str,
+) {
+    use crate::webhook::{EventKind, HookScope, SigningSecret, Subscription, SubscriptionId};
+
+    let crashing = Arc::new(FailingCatalog::new(catalog));
+    let registry = Arc::new(registry(crashing.clone(), artifacts, keys).with_webhooks(
+        crate::registry::WebhookParts {
+            store: hooks.clone(),
+            sender: Arc::new(NoDelivery),
+            queue: Arc::new(NoDelivery),
+            settings: crate::registry::WebhookSettings::default(),
+        },
+    ));
+    let slug = format!("{prefix}-crashing");
+    let parsed = Slug::parse(&slug).expect("slug");
+    let subscription = Subscription {
+        id: SubscriptionId::generate().expect("entropy"),
+        scope: HookScope::Plugin(parsed.clone()),
+        url: crate::mcp_router::TargetUrl::parse("https://hooks.example.com/told").expect("url"),
+        events: [EventKind::VersionPublished, EventKind::VersionDeprecated].into(),
+        secret: SigningSecret::generate().expect("entropy"),
+        created_by: PrincipalId::from_stored("prn_author"),
+        created_at: crate::timestamp::Clock::now(&SystemClock),
+        check: None,
+    };
+    hooks
+        .insert_subscription(&subscription)
+        .await
+        .expect("subscribe");
+    registry
+        .publish_version(&publisher(), document(&slug, "1.0.0"))
+        .await
+        .expect("publish");
+
+    crashing.crash_after_commit.store(true, Ordering::SeqCst);
+    let publishing = Arc::clone(&registry);
+    let document_slug = slug.clone();
+    let crashed = tokio::spawn(async move {
+        publishing
+            .publish_version(&publisher(), document(&document_slug, "1.1.0"))
+            .await
+    })
+    .await;
+    assert!(crashed.is_err_and(|e| e.is_panic()), "the publish died");
+    let deprecating = Arc::clone(&registry);
+    let deprecated_slug = slug.clone();
+    let crashed = tokio::spawn(async move {
+        deprecating
+            .deprecate_version(
+                &publisher(),
+                &deprecated_slug,
+                "1.0.0",
+                "use 1.1.0",
+                Some("1.1.0"),
+            )
+            .await
+    })
+    .await;
+    assert!(crashed.is_err_and(|e| e.is_panic()), "the deprecation died");
+    crashing.crash_after_commit.store(false, Ordering::SeqCst);
+
+    let details = registry
+        .plugin_details(&slug, Some("1.0.0"))
+        .await
+        .expect("committed");
+    assert!(details.deprecated.is_some(), "the deprecation committed");
+    let mut told: Vec<(EventKind, String)> = hooks
+        .deliveries(&subscription.id, 100)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .map(|d| {
+            let body: serde_json::Value = serde_json::from_str(&d.body).expect("json");
+            (
+                d.kind,
+                body["data"]["version"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    told.sort();
+    let mut committed = vec![
+        (EventKind::VersionPublished, "1.0.0".to_owned()),
+        (EventKind::VersionPublished, "1.1.0".to_owned()),
+        (EventKind::VersionDeprecated, "1.0.0".to_owned()),
+    ];
+    committed.sort();
+    assert_eq!(
+        told, committed,
+        "every committed change is told, the crashed ones too"
     );
 }

@@ -29,18 +29,24 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
     let owner = PrincipalId::from_stored("prn_owner");
     let first = sample_version("journal-a", "1.0.0");
     catalog
-        .create_plugin(&a, &owner, &first, Some(&LatestSummary::of(&first)))
+        .create_plugin(&a, &owner, &first, Some(&LatestSummary::of(&first)), &[])
         .await
         .unwrap();
     let other = sample_version("journal-b", "1.0.0");
     catalog
-        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)))
+        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)), &[])
         .await
         .unwrap();
     let second = sample_version("journal-a", "1.1.0");
     let revision = catalog.plugin(&a).await.unwrap().unwrap().revision;
     catalog
-        .add_version(&a, revision, &second, Some(&LatestSummary::of(&second)))
+        .add_version(
+            &a,
+            revision,
+            &second,
+            Some(&LatestSummary::of(&second)),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -68,11 +74,12 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
             revision,
             &sample_version("journal-a", "1.2.0"),
             Some(&LatestSummary::of(&second)),
+            &[],
         )
         .await;
     let _ = conflict(stale);
     let exists = catalog
-        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)))
+        .create_plugin(&b, &owner, &other, Some(&LatestSummary::of(&other)), &[])
         .await;
     let _ = conflict(exists);
     assert_eq!(
@@ -120,6 +127,7 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
             }),
             Some(&LatestSummary::of(&first)),
             at("2026-01-02T00:00:00Z"),
+            &[],
         )
         .await
         .unwrap();

@@ -43,6 +43,7 @@ async fn published(catalog: &Arc<dyn CatalogStore>, raw: &str) -> Slug {
             &PrincipalId::from_stored("prn_owner"),
             &record,
             Some(&LatestSummary::of(&record)),
+            &[],
         )
         .await
         .expect("create plugin");

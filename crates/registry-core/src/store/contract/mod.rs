@@ -124,7 +124,7 @@ pub use ownership::ownership_store_contract;
 pub use rate_limits::rate_limit_store_contract;
 pub use reports::report_store_contract;
 pub use trusted_publishing::trusted_publishing_store_contract;
-pub use webhooks::webhook_store_contract;
+pub use webhooks::{deliveries_commit_with_their_change_contract, webhook_store_contract};
 
 use crate::artifact::{ArtifactKey, StoredArtifact};
 use crate::auth::PrincipalId;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use super::{RACERS, at, conflict, slug};
+use super::{RACERS, at, conflict, sample_version, slug};
 use crate::auth::PrincipalId;
 use crate::mcp_router::TargetUrl;
 use crate::org::OrgId;
@@ -389,4 +389,165 @@ pub async fn webhook_store_contract(
         RACERS,
         "pending deliveries are never pruned"
     );
+}
+
+/// Runs the checks that a change to a registry plugin and its webhook
+/// deliveries commit together: a write that succeeds leaves its deliveries
+/// stored and claimable, one refused for a conflict leaves none. `hooks` must
+/// see what `catalog` writes (one backend).
+pub async fn deliveries_commit_with_their_change_contract(
+    catalog: &dyn crate::store::CatalogStore,
+    hooks: &dyn WebhookStore,
+    prefix: &str,
+) {
+    use crate::store::{Deprecation, LatestSummary, VersionChange};
+
+    let name = format!("{prefix}-told");
+    let plugin = slug(&name);
+    let owner = PrincipalId::from_stored("prn_owner");
+    let to = subscription(HookScope::Plugin(plugin.clone()), 1);
+    hooks.insert_subscription(&to).await.unwrap();
+    let made = at("2026-12-01T11:00:00Z");
+    let stored = || async {
+        let mut found: Vec<DeliveryId> = hooks
+            .deliveries(&to.id, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        found
+    };
+    let sorted = |mut told: Vec<&Delivery>| {
+        told.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        told.into_iter().map(|d| d.id.clone()).collect::<Vec<_>>()
+    };
+
+    let first = sample_version(&name, "1.0.0");
+    let created = delivery(&to, made);
+    catalog
+        .create_plugin(
+            &plugin,
+            &owner,
+            &first,
+            Some(&LatestSummary::of(&first)),
+            std::slice::from_ref(&created),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored().await,
+        sorted(vec![&created]),
+        "created with the plugin"
+    );
+
+    let head = catalog.plugin_head(&plugin).await.unwrap().expect("plugin");
+    let second = sample_version(&name, "1.1.0");
+    let stale = delivery(&to, made);
+    assert_eq!(
+        conflict(
+            catalog
+                .add_version(
+                    &plugin,
+                    head.revision + 1,
+                    &second,
+                    Some(&LatestSummary::of(&second)),
+                    std::slice::from_ref(&stale),
+                )
+                .await
+        ),
+        Conflict::RevisionChanged
+    );
+    let taken = delivery(&to, made);
+    assert_eq!(
+        conflict(
+            catalog
+                .add_version(
+                    &plugin,
+                    head.revision,
+                    &first,
+                    Some(&LatestSummary::of(&first)),
+                    std::slice::from_ref(&taken),
+                )
+                .await
+        ),
+        Conflict::VersionExists
+    );
+    assert_eq!(
+        stored().await,
+        sorted(vec![&created]),
+        "a refused version leaves none of its deliveries"
+    );
+    let added = delivery(&to, made);
+    catalog
+        .add_version(
+            &plugin,
+            head.revision,
+            &second,
+            Some(&LatestSummary::of(&second)),
+            std::slice::from_ref(&added),
+        )
+        .await
+        .unwrap();
+
+    let head = catalog.plugin_head(&plugin).await.unwrap().expect("plugin");
+    let deprecate = VersionChange::Deprecate(Deprecation {
+        reason: "use 1.1.0".into(),
+        replacement_version: Some(second.version.clone()),
+        deprecated_at: made,
+    });
+    let latest = Some(LatestSummary::of(&second));
+    let lost = delivery(&to, made);
+    assert_eq!(
+        conflict(
+            catalog
+                .change_version(
+                    &plugin,
+                    head.revision + 1,
+                    &first.version,
+                    &deprecate,
+                    latest.as_ref(),
+                    made,
+                    std::slice::from_ref(&lost),
+                )
+                .await
+        ),
+        Conflict::RevisionChanged
+    );
+    // Two events of one change (an approval and its publication) go together.
+    let (changed, also) = (delivery(&to, made), delivery(&to, made));
+    catalog
+        .change_version(
+            &plugin,
+            head.revision,
+            &first.version,
+            &deprecate,
+            latest.as_ref(),
+            made,
+            &[changed.clone(), also.clone()],
+        )
+        .await
+        .unwrap();
+    let committed = sorted(vec![&created, &added, &changed, &also]);
+    assert_eq!(
+        stored().await,
+        committed,
+        "each change's deliveries, and only theirs"
+    );
+
+    // The queue finds them as it finds any other: due at once, whole.
+    let claimed = hooks
+        .claim_due_deliveries(made, at("2026-12-01T11:05:00Z"), 100)
+        .await
+        .unwrap();
+    let mut claimed_ids: Vec<DeliveryId> = claimed
+        .iter()
+        .filter(|d| d.subscription == to.id)
+        .map(|d| d.id.clone())
+        .collect();
+    claimed_ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(claimed_ids, committed);
+    let read_back = claimed.iter().find(|d| d.id == added.id).expect("claimed");
+    assert_eq!(read_back.body, added.body);
 }

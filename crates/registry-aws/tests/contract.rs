@@ -82,6 +82,8 @@ async fn dynamodb_deliveries_commit_with_their_change() {
     registry_core::store::contract::deliveries_commit_with_their_change_contract(
         store.as_ref(),
         store.as_ref(),
+        store.as_ref(),
+        store.as_ref(),
         "ddb",
     )
     .await;

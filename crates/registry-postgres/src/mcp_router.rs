@@ -173,10 +173,11 @@ impl McpRouterStore for PostgresStore {
         slug: &Slug,
         id: &InstanceId,
         registration: Option<&str>,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
         self.write(
-            (slug, id.to_string(), registration),
-            |tx, (slug, id, registration)| {
+            (slug, id.to_string(), registration, told),
+            |tx, (slug, id, registration, told)| {
                 Box::pin(async move {
                     let removed = tx
                         .execute(
@@ -189,7 +190,8 @@ impl McpRouterStore for PostgresStore {
                     if removed == 0 {
                         return Err(StorageError::Conflict(Conflict::Missing));
                     }
-                    move_count(tx, slug.as_str(), -1).await
+                    move_count(tx, slug.as_str(), -1).await?;
+                    crate::webhooks::insert_delivery_rows(tx, told).await
                 })
             },
         )

@@ -207,9 +207,13 @@ fn catalog_row(row: &Row) -> Result<CatalogRow, StorageError> {
 
 #[async_trait]
 impl OrgCatalogStore for PostgresStore {
-    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError> {
+    async fn insert_row(
+        &self,
+        row: &CatalogRow,
+        told: &[registry_core::webhook::Delivery],
+    ) -> Result<(), StorageError> {
         let record = to_json(row)?;
-        self.write((row, record), |tx, (row, record)| {
+        self.write((row, record, told), |tx, (row, record, told)| {
             Box::pin(async move {
                 let exists = |sql: &'static str, params: Vec<String>| async move {
                     let params: Vec<&(dyn ToSql + Sync)> =
@@ -255,7 +259,7 @@ impl OrgCatalogStore for PostgresStore {
                 )
                 .await
                 .map_err(backend)?;
-                Ok(())
+                crate::webhooks::insert_delivery_rows(tx, told).await
             })
         })
         .await
@@ -322,8 +326,9 @@ impl OrgCatalogStore for PostgresStore {
         id: &CatalogPluginId,
         decision: Option<&ReviewState>,
         at: Timestamp,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
-        self.write((id, decision, at), |tx, (id, decision, at)| {
+        self.write((id, decision, at, told), |tx, (id, decision, at, told)| {
             Box::pin(async move {
                 let Some(found) = tx
                     .query_opt(
@@ -344,7 +349,7 @@ impl OrgCatalogStore for PostgresStore {
                 )
                 .await
                 .map_err(backend)?;
-                Ok(())
+                crate::webhooks::insert_delivery_rows(tx, told).await
             })
         })
         .await

@@ -38,7 +38,10 @@ async fn postgres_journal_keeps_the_change_journal_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_deliveries_commit_with_their_change() {
     let store = store("told").await;
-    contract::deliveries_commit_with_their_change_contract(&store, &store, "postgres").await;
+    contract::deliveries_commit_with_their_change_contract(
+        &store, &store, &store, &store, "postgres",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -186,9 +186,11 @@ impl McpRouterStore for SqliteStore {
         slug: &Slug,
         id: &InstanceId,
         registration: Option<&str>,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
         let (slug, id) = (slug.to_string(), id.to_string());
         let registration = registration.map(str::to_owned);
+        let told = crate::webhooks::delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -204,6 +206,7 @@ impl McpRouterStore for SqliteStore {
                 return Err(StorageError::Conflict(Conflict::Missing));
             }
             move_count(&tx, &slug, -1)?;
+            crate::webhooks::insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await

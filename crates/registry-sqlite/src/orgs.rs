@@ -267,9 +267,14 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, bool, String)> {
 
 #[async_trait]
 impl OrgCatalogStore for SqliteStore {
-    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError> {
+    async fn insert_row(
+        &self,
+        row: &CatalogRow,
+        told: &[registry_core::webhook::Delivery],
+    ) -> Result<(), StorageError> {
         let row = row.clone();
         let record = to_json(&row)?;
+        let told = crate::webhooks::delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -307,6 +312,7 @@ impl OrgCatalogStore for SqliteStore {
                 ],
             )
             .map_err(backend)?;
+            crate::webhooks::insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -396,8 +402,10 @@ impl OrgCatalogStore for SqliteStore {
         id: &CatalogPluginId,
         decision: Option<&ReviewState>,
         at: Timestamp,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
         let (id, decision) = (id.to_string(), decision.cloned());
+        let told = crate::webhooks::delivery_rows(told)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -422,6 +430,7 @@ impl OrgCatalogStore for SqliteStore {
                 params![id, to_json(&row)?, at.to_string()],
             )
             .map_err(backend)?;
+            crate::webhooks::insert_delivery_rows(&tx, &told)?;
             tx.commit().map_err(backend)
         })
         .await

@@ -44,7 +44,7 @@ async fn sqlite_deliveries_commit_with_their_change() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.sqlite3")).unwrap();
     registry_core::store::contract::deliveries_commit_with_their_change_contract(
-        &store, &store, "sqlite",
+        &store, &store, &store, &store, "sqlite",
     )
     .await;
 }

@@ -18,7 +18,6 @@ use registry_core::version::PluginVersion;
 use registry_core::webhook::Delivery;
 
 use super::item_key::{ItemKey, PENDING_REVIEWS, PUBLIC_LISTING, VERSION_PREFIX};
-use super::webhooks::delivery_item;
 use super::{
     DynamoStore, GSI1, GSI1_PK, GSI1_SK, Item, PK, Partition, SK, TransactionOutcome, built,
     from_json, get_n, get_s, n, opt_s, s, timestamp, to_json,
@@ -70,13 +69,7 @@ impl DynamoStore {
         conflicts: &[Conflict],
         told: &[Delivery],
     ) -> Result<(), StorageError> {
-        // After the change's own items, so a failed condition's index still
-        // names its conflict. An event's deliveries number at most 80 (two
-        // events to two scopes of at most 20 subscriptions), within a
-        // transaction's 100 items beside the change's three.
-        for delivery in told {
-            items.push(self.conditional_put(delivery_item(delivery)?, "attribute_not_exists")?);
-        }
+        items.extend(self.delivery_puts(told)?);
         match self.transact(items).await {
             Ok(()) => self.bump_catalog_revision().await,
             Err(TransactionOutcome::ConditionFailed(index)) => Err(StorageError::Conflict(

@@ -246,11 +246,13 @@ impl McpRouterStore for DynamoStore {
         slug: &Slug,
         id: &InstanceId,
         registration: Option<&str>,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
-        let items = vec![
+        let mut items = vec![
             self.delete_instance(slug, id, registration)?,
             self.count_instance(slug, false)?,
         ];
+        items.extend(self.delivery_puts(told)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactionOutcome::ConditionFailed(0)) => {
@@ -259,10 +261,9 @@ impl McpRouterStore for DynamoStore {
             // The count was already zero (or the plugin row is gone): remove the
             // instance anyway, so the table never keeps what it was told to drop.
             Err(TransactionOutcome::ConditionFailed(_)) => {
-                match self
-                    .transact(vec![self.delete_instance(slug, id, registration)?])
-                    .await
-                {
+                let mut items = vec![self.delete_instance(slug, id, registration)?];
+                items.extend(self.delivery_puts(told)?);
+                match self.transact(items).await {
                     Ok(()) => Ok(()),
                     Err(TransactionOutcome::ConditionFailed(_)) => {
                         Err(StorageError::Conflict(Conflict::Missing))

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use registry_core::auth::PrincipalId;
 use registry_core::catalog::{CatalogPluginId, CatalogRow, CatalogScope, OrgChoice};
 use registry_core::org::{Membership, Org, OrgId, Permission};
@@ -26,7 +26,7 @@ use super::item_key::{
     memberships_of_principal, org_partition, principal_partition, scope_partition,
 };
 use super::{
-    DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, from_json, get_s, s,
+    DynamoStore, GSI1_PK, GSI1_SK, Item, PK, SK, TransactionOutcome, built, from_json, get_s, s,
     timestamp, to_json,
 };
 use crate::error::{conditional, corrupt, is_condition_failure, storage_error};
@@ -265,7 +265,11 @@ impl OrgStore for DynamoStore {
 
 #[async_trait]
 impl OrgCatalogStore for DynamoStore {
-    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError> {
+    async fn insert_row(
+        &self,
+        row: &CatalogRow,
+        told: &[registry_core::webhook::Delivery],
+    ) -> Result<(), StorageError> {
         let ItemKey { pk, sk } = ItemKey::catalog_row(&row.scope, &row.pid, &row.version);
         let pointer_key = ItemKey::catalog_row_pointer(&row.plugin_id);
         let row_item = HashMap::from([
@@ -284,10 +288,11 @@ impl OrgCatalogStore for DynamoStore {
         ]);
         // The id pointer first: when both conditions fail, the first is reported,
         // and a taken id is what the contract names first.
-        let items = vec![
+        let mut items = vec![
             self.conditional_put(pointer, "attribute_not_exists")?,
             self.conditional_put(row_item, "attribute_not_exists")?,
         ];
+        items.extend(self.delivery_puts(told)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactionOutcome::ConditionFailed(0)) => {
@@ -356,6 +361,7 @@ impl OrgCatalogStore for DynamoStore {
         id: &CatalogPluginId,
         decision: Option<&ReviewState>,
         at: Timestamp,
+        told: &[registry_core::webhook::Delivery],
     ) -> Result<(), StorageError> {
         let pointer_key = ItemKey::catalog_row_pointer(id);
         let Some(pointer) = self.get(&pointer_key.pk, &pointer_key.sk).await? else {
@@ -370,18 +376,23 @@ impl OrgCatalogStore for DynamoStore {
         row.decide_review(decision)
             .map_err(StorageError::Conflict)?;
         // Conditional on the record read: a decision made meanwhile changed it.
-        let result = self
-            .update_item_at(pk, sk)
-            .update_expression("SET #record = :record, #updated = :at")
-            .condition_expression("#record = :before")
-            .expression_attribute_names("#record", "record")
-            .expression_attribute_names("#updated", "updated_at")
-            .expression_attribute_values(":record", s(to_json(&row)?))
-            .expression_attribute_values(":before", s(before))
-            .expression_attribute_values(":at", s(at.to_string()))
-            .send()
-            .await;
-        conditional(result, Conflict::RevisionChanged)
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .update_expression("SET #record = :record, #updated = :at")
+                .condition_expression("#record = :before")
+                .expression_attribute_names("#record", "record")
+                .expression_attribute_names("#updated", "updated_at")
+                .expression_attribute_values(":record", s(to_json(&row)?))
+                .expression_attribute_values(":before", s(before))
+                .expression_attribute_values(":at", s(at.to_string()))
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.delivery_puts(told)?);
+        self.transact_or(items, Conflict::RevisionChanged).await
     }
 
     async fn org_enablements(

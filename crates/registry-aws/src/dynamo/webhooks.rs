@@ -45,7 +45,7 @@ fn expiry(delivery: &Delivery) -> i64 {
         .unix_seconds()
 }
 
-pub(crate) fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
+fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
     let key = ItemKey::webhook_delivery(&delivery.subscription, &delivery.id);
     let mut item = HashMap::from([
         (PK.to_owned(), s(key.pk)),
@@ -63,6 +63,20 @@ pub(crate) fn delivery_item(delivery: &Delivery) -> Result<Item, StorageError> {
 }
 
 impl DynamoStore {
+    /// Puts of a change's deliveries, for the change's own transaction: they
+    /// go after its items, so a failed condition's index still names the
+    /// change's conflict. An event reaches at most 40 subscriptions (two scopes
+    /// of at most 20) and a change makes at most two, so a change's own few
+    /// items and its deliveries fit a transaction's 100.
+    pub(crate) fn delivery_puts(
+        &self,
+        told: &[Delivery],
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StorageError> {
+        told.iter()
+            .map(|d| self.conditional_put(delivery_item(d)?, "attribute_not_exists"))
+            .collect()
+    }
+
     /// Leases the delivery at `pk`/`sk`, if it is still due and free.
     async fn lease_delivery(
         &self,

@@ -132,11 +132,27 @@ impl Registry {
             &instance.registration,
         );
         let threshold = router.settings.failure_threshold.max(1);
+        let mut told = Vec::new();
         let written = if health.consecutive_failures >= threshold {
+            let data = crate::webhook::EventData {
+                slug: Some(slug.to_string()),
+                version: Some(instance.version.to_string()),
+                instance_id: Some(id.to_string()),
+                reason: health.last_error.clone(),
+                url: Some(instance.url.to_string()),
+                ..crate::webhook::EventData::default()
+            };
+            let kind = crate::webhook::EventKind::RouterInstanceRemoved;
+            match self.plugin_deliveries(kind, slug, data, &[]).await {
+                Ok(deliveries) => told = deliveries,
+                Err(error) => {
+                    tracing::warn!(%slug, instance = %id, error = %error, "the removal's subscribers could not be read; the instance is removed untold");
+                }
+            }
             tracing::warn!(%slug, instance = %id, failures = health.consecutive_failures, error = health.last_error.as_deref().unwrap_or_default(), "instance removed from the routing table");
             router
                 .store
-                .remove_instance(slug, id, Some(registration))
+                .remove_instance(slug, id, Some(registration), &told)
                 .await
                 .map(|()| CheckOutcome::Removed(slug.clone()))
         } else {
@@ -156,16 +172,7 @@ impl Registry {
                 })
         };
         if let Ok(CheckOutcome::Removed(_)) = &written {
-            let data = crate::webhook::EventData {
-                slug: Some(slug.to_string()),
-                version: Some(instance.version.to_string()),
-                instance_id: Some(id.to_string()),
-                reason: health.last_error.clone(),
-                url: Some(instance.url.to_string()),
-                ..crate::webhook::EventData::default()
-            };
-            self.emit_for_plugin(crate::webhook::EventKind::RouterInstanceRemoved, slug, data)
-                .await;
+            self.told(&told).await;
         }
         match written {
             Ok(outcome) => outcome,

@@ -203,7 +203,7 @@ impl Registry {
             }
             match router
                 .store
-                .remove_instance(&parsed_slug, &id, Some(&instance.registration))
+                .remove_instance(&parsed_slug, &id, Some(&instance.registration), &[])
                 .await
             {
                 Ok(()) => {

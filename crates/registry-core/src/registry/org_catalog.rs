@@ -366,20 +366,23 @@ impl Registry {
                 checks: Vec::new(),
             });
         }
+        let event = if row.review.is_some() {
+            crate::webhook::EventKind::VersionPendingReview
+        } else {
+            crate::webhook::EventKind::VersionPublished
+        };
         for _ in 0..ID_ATTEMPTS {
-            match stores.catalog.insert_row(&row).await {
+            // The event names the row's id, so each attempt at an id has its own.
+            let told = self
+                .org_row_deliveries(event, &row, &writer.principal, None)
+                .await?;
+            match stores.catalog.insert_row(&row, &told).await {
                 Ok(()) => {
                     tracing::info!(scope = %scope, pid = %row.pid, version = %row.version, plugin_id = %row.plugin_id, "catalog plugin uploaded");
                     if let Some(key) = &upload {
                         self.discard_upload(key).await;
                     }
-                    let event = if row.review.is_some() {
-                        crate::webhook::EventKind::VersionPendingReview
-                    } else {
-                        crate::webhook::EventKind::VersionPublished
-                    };
-                    self.emit_org_row_event(event, &row, &writer.principal, None)
-                        .await;
+                    self.told(&told).await;
                     return Ok(CatalogUploaded {
                         plugin: CatalogPlugin::of(&row, row.enabled, row.updated_at),
                         created: true,

@@ -289,7 +289,28 @@ impl Registry {
             decided_at: now,
             comment: comment.clone().unwrap_or_default(),
         });
-        match catalog.decide_row_review(&id, decision.as_ref(), now).await {
+        let decided = CatalogRow {
+            review: decision.clone(),
+            updated_at: now,
+            ..row.clone()
+        };
+        let (by, why) = (&caller.principal, comment.as_deref());
+        let mut deliveries = Vec::new();
+        let events = if approve {
+            vec![
+                (EventKind::VersionApproved, why),
+                (EventKind::VersionPublished, None),
+            ]
+        } else {
+            vec![(EventKind::VersionRejected, why)]
+        };
+        for (kind, reason) in events {
+            deliveries.extend(self.org_row_deliveries(kind, &decided, by, reason).await?);
+        }
+        match catalog
+            .decide_row_review(&id, decision.as_ref(), now, &deliveries)
+            .await
+        {
             Ok(()) => {}
             Err(StorageError::Conflict(Conflict::RevisionChanged)) => {
                 return Err(RegistryError::ReviewDecided {
@@ -337,21 +358,7 @@ impl Registry {
         )
         .await;
         tracing::info!(org = %org.id, plugin_id = %id, approve, "org upload decided");
-        let decided = CatalogRow {
-            review: decision,
-            updated_at: now,
-            ..row
-        };
-        let (by, why) = (&caller.principal, comment.as_deref());
-        if approve {
-            self.emit_org_row_event(EventKind::VersionApproved, &decided, by, why)
-                .await;
-            self.emit_org_row_event(EventKind::VersionPublished, &decided, by, None)
-                .await;
-        } else {
-            self.emit_org_row_event(EventKind::VersionRejected, &decided, by, why)
-                .await;
-        }
+        self.told(&deliveries).await;
         Ok(OrgReviewView {
             state: decided
                 .review

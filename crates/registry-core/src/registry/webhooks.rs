@@ -442,38 +442,6 @@ impl Registry {
         Ok(DeliveryView::of(&again))
     }
 
-    /// Tells every subscription in `scopes` that wants `kind` of an event about
-    /// `data`. Never fails the change it reports: a failure is logged.
-    pub(super) async fn emit(&self, kind: EventKind, scopes: &[HookScope], data: EventData) {
-        self.emit_with_invites(kind, scopes, data, &[]).await;
-    }
-
-    /// As [`Self::emit`], each check in `invites` told how to answer.
-    pub(super) async fn emit_with_invites(
-        &self,
-        kind: EventKind,
-        scopes: &[HookScope],
-        data: EventData,
-        invites: &[(SubscriptionId, CheckInvite)],
-    ) {
-        let Some(parts) = &self.webhooks else {
-            return;
-        };
-        if let Err(e) = self.store_event(parts, kind, scopes, data, invites).await {
-            tracing::error!(event = %kind, error = %e, "a webhook event could not be stored; its deliveries are lost");
-        }
-    }
-
-    /// Tells subscribers to a registry plugin's events.
-    pub(super) async fn emit_for_plugin(&self, kind: EventKind, slug: &Slug, data: EventData) {
-        self.emit(
-            kind,
-            &[HookScope::Registry, HookScope::Plugin(slug.clone())],
-            data,
-        )
-        .await;
-    }
-
     /// The deliveries of an event about one of a registry plugin's versions
     /// (`actor` did `kind`, for `reason` when there is one; each check in
     /// `invites` told how to answer), for the catalog to write with the change
@@ -487,13 +455,8 @@ impl Registry {
         reason: Option<&str>,
         invites: &[(SubscriptionId, CheckInvite)],
     ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
-        let Some(parts) = &self.webhooks else {
-            return Ok(Vec::new());
-        };
         let data = self.version_event_data(kind, slug, version, actor, reason);
-        let scopes = [HookScope::Registry, HookScope::Plugin(slug.clone())];
-        self.event_deliveries(parts, kind, &scopes, data, invites)
-            .await
+        self.plugin_deliveries(kind, slug, data, invites).await
     }
 
     /// The deliveries of both events a decision makes (`VersionApproved` then
@@ -530,8 +493,8 @@ impl Registry {
         Ok(told)
     }
 
-    /// Tells the delivery side of deliveries a catalog change has just
-    /// committed (a failure leaves them to the next pass).
+    /// Tells the delivery side of deliveries a change has just committed
+    /// with itself (a failure leaves them to the next pass).
     pub(super) async fn told(&self, deliveries: &[crate::webhook::Delivery]) {
         if let (Some(parts), false) = (&self.webhooks, deliveries.is_empty()) {
             tracing::debug!(
@@ -574,17 +537,19 @@ impl Registry {
         }
     }
 
-    /// Tells subscribers to an org catalog's events that `actor` did `kind` to
-    /// one of its rows (a system row's events go to no org).
-    pub(super) async fn emit_org_row_event(
+    /// The deliveries of an event about an org catalog's row (`actor` did
+    /// `kind`, for `reason` when there is one), for the org catalog to write
+    /// with the change; a system row's events go to no org.
+    pub(super) async fn org_row_deliveries(
         &self,
         kind: EventKind,
         row: &crate::catalog::CatalogRow,
         actor: &crate::auth::PrincipalId,
         reason: Option<&str>,
-    ) {
-        let crate::catalog::CatalogScope::Org(org) = &row.scope else {
-            return;
+    ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
+        let (Some(parts), crate::catalog::CatalogScope::Org(org)) = (&self.webhooks, &row.scope)
+        else {
+            return Ok(Vec::new());
         };
         let data = EventData {
             org: Some(org.to_string()),
@@ -595,7 +560,27 @@ impl Registry {
             reason: reason.map(str::to_owned),
             ..EventData::default()
         };
-        self.emit(kind, &[HookScope::Org(org.clone())], data).await;
+        self.event_deliveries(parts, kind, &[HookScope::Org(org.clone())], data, &[])
+            .await
+    }
+
+    /// The deliveries of an event about a registry plugin, to its and the
+    /// registry's subscribers (each check in `invites` told how to answer),
+    /// for the store to write with the change. None when this registry sends
+    /// no webhooks.
+    pub(super) async fn plugin_deliveries(
+        &self,
+        kind: EventKind,
+        slug: &Slug,
+        data: EventData,
+        invites: &[(SubscriptionId, CheckInvite)],
+    ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
+        let Some(parts) = &self.webhooks else {
+            return Ok(Vec::new());
+        };
+        let scopes = [HookScope::Registry, HookScope::Plugin(slug.clone())];
+        self.event_deliveries(parts, kind, &scopes, data, invites)
+            .await
     }
 
     /// Sends one subscription a check's invitation to answer about `data`.
@@ -627,26 +612,6 @@ impl Registry {
         if let Err(e) = stored.await {
             tracing::error!(webhook = %subscription.id, error = %e, "a check's invitation could not be stored");
         }
-    }
-
-    async fn store_event(
-        &self,
-        parts: &WebhookParts,
-        kind: EventKind,
-        scopes: &[HookScope],
-        data: EventData,
-        invites: &[(SubscriptionId, CheckInvite)],
-    ) -> Result<(), RegistryError> {
-        let deliveries = self
-            .event_deliveries(parts, kind, scopes, data, invites)
-            .await?;
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        parts.store.insert_deliveries(&deliveries).await?;
-        tracing::debug!(kind = %kind, deliveries = deliveries.len(), "webhook event stored");
-        self.wake_delivery(parts, &deliveries).await;
-        Ok(())
     }
 
     /// One delivery of an event to each subscription in `scopes` that wants

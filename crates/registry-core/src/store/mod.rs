@@ -920,8 +920,9 @@ pub trait OrgStore: Send + Sync {
 pub trait OrgCatalogStore: Send + Sync {
     /// Stores a new row. Fails with [`Conflict::AlreadyExists`] if the id is taken,
     /// else with [`Conflict::VersionExists`] if its scope already has that pid at
-    /// that version; writes nothing then.
-    async fn insert_row(&self, row: &CatalogRow) -> Result<(), StorageError>;
+    /// that version; writes nothing then. `told` are the upload's webhook
+    /// deliveries, written in the same transaction.
+    async fn insert_row(&self, row: &CatalogRow, told: &[Delivery]) -> Result<(), StorageError>;
 
     /// A row by id.
     async fn row(&self, id: &CatalogPluginId) -> Result<Option<CatalogRow>, StorageError>;
@@ -948,12 +949,14 @@ pub trait OrgCatalogStore: Send + Sync {
     /// Decides a row waiting for review: `None` approves it, a rejection keeps
     /// it hidden; either way `updated_at` becomes `at`. [`Conflict::Missing`] if
     /// there is no such row, [`Conflict::RevisionChanged`] if it is not waiting
-    /// (decided already); nothing is written then.
+    /// (decided already); nothing is written then. `told` as for
+    /// [`Self::insert_row`].
     async fn decide_row_review(
         &self,
         id: &CatalogPluginId,
         decision: Option<&ReviewState>,
         at: Timestamp,
+        told: &[Delivery],
     ) -> Result<(), StorageError>;
 
     /// Which system rows an org has enabled or disabled for itself.
@@ -1015,12 +1018,14 @@ pub trait McpRouterStore: Send + Sync {
     ) -> Result<(), StorageError>;
 
     /// Removes an instance (only the registration `registration`, when given);
-    /// [`Conflict::Missing`] if there is no such instance.
+    /// [`Conflict::Missing`] if there is no such instance. `told` are the
+    /// removal's webhook deliveries, written in the same transaction.
     async fn remove_instance(
         &self,
         slug: &Slug,
         id: &InstanceId,
         registration: Option<&str>,
+        told: &[Delivery],
     ) -> Result<(), StorageError>;
 
     /// Folds one health pass's healthy-instance count of each plugin into its day

@@ -397,10 +397,7 @@ impl crate::webhook::WebhookSender for NoDelivery {
 
 #[async_trait]
 impl crate::webhook::DeliveryQueue for NoDelivery {
-    async fn enqueue(
-        &self,
-        _deliveries: &[Delivery],
-    ) -> Result<(), crate::store::BackendError> {
+    async fn enqueue(&self, _deliveries: &[Delivery]) -> Result<(), crate::store::BackendError> {
         Ok(())
     }
 }

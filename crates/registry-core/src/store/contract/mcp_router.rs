@@ -187,17 +187,17 @@ pub async fn mcp_router_store_contract(
 
     // Removal: conditional when a registration is named, and counted down.
     assert_eq!(
-        conflict(router.remove_instance(&slug, &a, Some("reg-a")).await),
+        conflict(router.remove_instance(&slug, &a, Some("reg-a"), &[]).await),
         Conflict::Missing
     );
     router
-        .remove_instance(&slug, &a, Some("reg-a2"))
+        .remove_instance(&slug, &a, Some("reg-a2"), &[])
         .await
         .unwrap();
     let b = InstanceId::parse("b").unwrap();
-    router.remove_instance(&slug, &b, None).await.unwrap();
+    router.remove_instance(&slug, &b, None, &[]).await.unwrap();
     assert_eq!(
-        conflict(router.remove_instance(&slug, &b, None).await),
+        conflict(router.remove_instance(&slug, &b, None, &[]).await),
         Conflict::Missing
     );
     assert_eq!(

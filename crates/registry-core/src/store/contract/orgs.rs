@@ -225,13 +225,13 @@ pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix:
     let org = OrgId::parse(&format!("{prefix}-acme")).unwrap();
     let scope = CatalogScope::Org(org.clone());
     let first = sample_catalog_row(&scope, "web-search", "1.9.0");
-    store.insert_row(&first).await.unwrap();
+    store.insert_row(&first, &[]).await.unwrap();
     assert_eq!(
         store.row(&first.plugin_id).await.unwrap(),
         Some(first.clone())
     );
     assert_eq!(
-        conflict(store.insert_row(&first).await),
+        conflict(store.insert_row(&first, &[]).await),
         Conflict::AlreadyExists,
         "a plugin id is used once"
     );
@@ -242,7 +242,7 @@ pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix:
             let store = Arc::clone(&store);
             let mut row = same_version.clone();
             row.plugin_id = CatalogPluginId::generate().unwrap();
-            async move { store.insert_row(&row).await }
+            async move { store.insert_row(&row, &[]).await }
         },
         Conflict::VersionExists,
         "a scope holds one row per pid and version",
@@ -261,13 +261,13 @@ pub async fn org_catalog_store_contract(store: Arc<dyn OrgCatalogStore>, prefix:
 
     let system_twin = sample_catalog_row(&CatalogScope::System, "web-search", "2.0.0");
     store
-        .insert_row(&system_twin)
+        .insert_row(&system_twin, &[])
         .await
         .expect("the same pid and version may exist in another scope");
     let newer = sample_catalog_row(&scope, "web-search", "1.10.0");
     let alpha = sample_catalog_row(&scope, "alpha", "0.1.0");
-    store.insert_row(&newer).await.unwrap();
-    store.insert_row(&alpha).await.unwrap();
+    store.insert_row(&newer, &[]).await.unwrap();
+    store.insert_row(&alpha, &[]).await.unwrap();
     let order: Vec<String> = store
         .rows(&scope)
         .await
@@ -362,7 +362,7 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
         sample_catalog_row(&scope, "live", "1.0.0"),
     );
     for row in [&approved, &rejected, &live] {
-        store.insert_row(row).await.unwrap();
+        store.insert_row(row, &[]).await.unwrap();
     }
     assert_eq!(
         store.row(&approved.plugin_id).await.unwrap(),
@@ -370,7 +370,7 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
     );
     let decided_at = at("2026-02-02T00:00:00Z");
     store
-        .decide_row_review(&approved.plugin_id, None, decided_at)
+        .decide_row_review(&approved.plugin_id, None, decided_at, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -388,7 +388,7 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
         comment: "no".into(),
     };
     store
-        .decide_row_review(&rejected.plugin_id, Some(&rejection), decided_at)
+        .decide_row_review(&rejected.plugin_id, Some(&rejection), decided_at, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -404,7 +404,7 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
         assert_eq!(
             conflict(
                 store
-                    .decide_row_review(&decided.plugin_id, None, decided_at)
+                    .decide_row_review(&decided.plugin_id, None, decided_at, &[])
                     .await
             ),
             Conflict::RevisionChanged,
@@ -424,7 +424,11 @@ async fn held_rows_are_decided_once(store: Arc<dyn OrgCatalogStore>, prefix: &st
     );
     let unknown = CatalogPluginId::generate().unwrap();
     assert_eq!(
-        conflict(store.decide_row_review(&unknown, None, decided_at).await),
+        conflict(
+            store
+                .decide_row_review(&unknown, None, decided_at, &[])
+                .await
+        ),
         Conflict::Missing
     );
 }

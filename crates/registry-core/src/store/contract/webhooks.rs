@@ -391,12 +391,15 @@ pub async fn webhook_store_contract(
     );
 }
 
-/// Runs the checks that a change to a registry plugin and its webhook
-/// deliveries commit together: a write that succeeds leaves its deliveries
-/// stored and claimable, one refused for a conflict leaves none. `hooks` must
-/// see what `catalog` writes (one backend).
+/// Runs the checks that a change and its webhook deliveries commit together,
+/// for every write that makes events (a registry plugin's versions, an org
+/// catalog's rows, the routing table's removals): a write that succeeds leaves
+/// its deliveries stored and claimable, one refused for a conflict leaves none.
+/// `hooks` must see what the others write (one backend).
 pub async fn deliveries_commit_with_their_change_contract(
     catalog: &dyn crate::store::CatalogStore,
+    orgs: &dyn crate::store::OrgCatalogStore,
+    router: &dyn crate::store::McpRouterStore,
     hooks: &dyn WebhookStore,
     prefix: &str,
 ) {
@@ -529,7 +532,70 @@ pub async fn deliveries_commit_with_their_change_contract(
         )
         .await
         .unwrap();
-    let committed = sorted(vec![&created, &added, &changed, &also]);
+    let mut committed = vec![&created, &added, &changed, &also];
+
+    // An org catalog's upload, and the decision on it.
+    let scope = crate::catalog::CatalogScope::Org(
+        OrgId::parse(&format!("{prefix}-told-org")).expect("org"),
+    );
+    let mut row = super::sample_catalog_row(&scope, &name, "1.0.0");
+    row.review = Some(crate::review::ReviewState::Pending {
+        submitted_at: made,
+        checks: Vec::new(),
+    });
+    let uploaded = delivery(&to, made);
+    orgs.insert_row(&row, std::slice::from_ref(&uploaded))
+        .await
+        .unwrap();
+    let twice = delivery(&to, made);
+    assert_eq!(
+        conflict(orgs.insert_row(&row, std::slice::from_ref(&twice)).await),
+        Conflict::AlreadyExists
+    );
+    let approved = delivery(&to, made);
+    orgs.decide_row_review(&row.plugin_id, None, made, std::slice::from_ref(&approved))
+        .await
+        .unwrap();
+    let again = delivery(&to, made);
+    assert_eq!(
+        conflict(
+            orgs.decide_row_review(&row.plugin_id, None, made, std::slice::from_ref(&again))
+                .await
+        ),
+        Conflict::RevisionChanged
+    );
+    committed.extend([&uploaded, &approved]);
+
+    // The routing table's removal of a failing instance.
+    let instance = super::sample_instance(&plugin, "told-1", "reg-1");
+    router.insert_instance(&instance).await.unwrap();
+    let removed = delivery(&to, made);
+    router
+        .remove_instance(
+            &plugin,
+            &instance.instance_id,
+            Some("reg-1"),
+            std::slice::from_ref(&removed),
+        )
+        .await
+        .unwrap();
+    let gone = delivery(&to, made);
+    assert_eq!(
+        conflict(
+            router
+                .remove_instance(
+                    &plugin,
+                    &instance.instance_id,
+                    Some("reg-1"),
+                    std::slice::from_ref(&gone),
+                )
+                .await
+        ),
+        Conflict::Missing
+    );
+    committed.push(&removed);
+
+    let committed = sorted(committed);
     assert_eq!(
         stored().await,
         committed,

@@ -21,7 +21,6 @@ use crate::org::{Org, OrgId, Permission};
 use crate::ownership::{Role, Roster, RosterEntry};
 use crate::review::{ReviewPolicy, ReviewState};
 use crate::store::{Conflict, StorageError};
-use crate::webhook::EventKind;
 
 /// What waits for one reviewer's decision.
 #[derive(Debug, Clone, Default)]
@@ -296,15 +295,7 @@ impl Registry {
         };
         let (by, why) = (&caller.principal, comment.as_deref());
         let mut deliveries = Vec::new();
-        let events = if approve {
-            vec![
-                (EventKind::VersionApproved, why),
-                (EventKind::VersionPublished, None),
-            ]
-        } else {
-            vec![(EventKind::VersionRejected, why)]
-        };
-        for (kind, reason) in events {
+        for (kind, reason) in super::webhooks::decision_events(approve, why) {
             deliveries.extend(self.org_row_deliveries(kind, &decided, by, reason).await?);
         }
         match catalog

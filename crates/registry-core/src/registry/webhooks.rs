@@ -459,8 +459,8 @@ impl Registry {
         self.plugin_deliveries(kind, slug, data, invites).await
     }
 
-    /// The deliveries of both events a decision makes (`VersionApproved` then
-    /// `VersionPublished`, or `VersionRejected`), for one catalog write.
+    /// The deliveries of the events a decision on one of a registry plugin's
+    /// versions makes ([`decision_events`]), for one catalog write.
     pub(super) async fn decision_deliveries(
         &self,
         slug: &Slug,
@@ -469,25 +469,11 @@ impl Registry {
         actor: Option<&crate::auth::PrincipalId>,
         comment: Option<&str>,
     ) -> Result<Vec<crate::webhook::Delivery>, RegistryError> {
-        let decided = if approve {
-            EventKind::VersionApproved
-        } else {
-            EventKind::VersionRejected
-        };
-        let mut told = self
-            .version_deliveries(decided, slug, version, actor, comment, &[])
-            .await?;
-        if approve {
+        let mut told = Vec::new();
+        for (kind, reason) in decision_events(approve, comment) {
             told.extend(
-                self.version_deliveries(
-                    EventKind::VersionPublished,
-                    slug,
-                    version,
-                    actor,
-                    None,
-                    &[],
-                )
-                .await?,
+                self.version_deliveries(kind, slug, version, actor, reason, &[])
+                    .await?,
             );
         }
         Ok(told)
@@ -862,5 +848,21 @@ impl Registry {
             .now()
             .plus(-time::Duration::days(crate::webhook::DELIVERY_LOG_DAYS));
         Ok(parts.store.prune_deliveries(before).await?)
+    }
+}
+
+/// The events a review decision makes, each with its reason: an approval is
+/// `VersionApproved` then `VersionPublished`, a rejection `VersionRejected`.
+pub(super) fn decision_events(
+    approve: bool,
+    comment: Option<&str>,
+) -> Vec<(EventKind, Option<&str>)> {
+    if approve {
+        vec![
+            (EventKind::VersionApproved, comment),
+            (EventKind::VersionPublished, None),
+        ]
+    } else {
+        vec![(EventKind::VersionRejected, comment)]
     }
 }

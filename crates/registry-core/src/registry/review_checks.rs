@@ -17,7 +17,7 @@ use crate::slug::Slug;
 use crate::store::{Conflict, StorageError, VersionChange};
 use crate::timestamp::Timestamp;
 use crate::version::PluginVersion;
-use crate::webhook::{CheckInvite, EventKind, HookScope, SubscriptionId};
+use crate::webhook::{CheckInvite, Delivery, HookScope, SubscriptionId};
 
 /// Longest link a check answers with.
 const MAX_CHECK_URL: usize = 2048;
@@ -126,12 +126,13 @@ impl Registry {
         Ok((runs, invites))
     }
 
-    /// Changes the checks of the pending review `raw_id` by `change`, retrying
-    /// on races with other changes of the plugin.
+    /// Changes the checks of the pending review `raw_id` by `change`, which
+    /// also gives the webhook deliveries the change makes (written with it,
+    /// then told), retrying on races with other changes of the plugin.
     async fn change_checks<T>(
         &self,
         raw_id: &str,
-        change: impl Fn(&mut Vec<CheckRun>, Timestamp) -> Result<T, RegistryError>,
+        change: impl Fn(&mut Vec<CheckRun>, Timestamp) -> Result<(T, Vec<Delivery>), RegistryError>,
     ) -> Result<(ReviewId, T), RegistryError> {
         let not_found = || RegistryError::ReviewNotFound {
             id: raw_id.to_owned(),
@@ -145,7 +146,7 @@ impl Registry {
                 .1
                 .to_vec();
             let now = self.clock.now();
-            let out = change(&mut checks, now)?;
+            let (out, told) = change(&mut checks, now)?;
             let head = plugin.head();
             match self
                 .catalog
@@ -156,11 +157,14 @@ impl Registry {
                     &VersionChange::Checks(checks),
                     head.latest.as_ref(),
                     now,
-                    &[],
+                    &told,
                 )
                 .await
             {
-                Ok(()) => return Ok((id, out)),
+                Ok(()) => {
+                    self.told(&told).await;
+                    return Ok((id, out));
+                }
                 Err(StorageError::Conflict(Conflict::RevisionChanged)) => continue,
                 Err(StorageError::Conflict(Conflict::Missing)) => return Err(not_found()),
                 Err(e) => return Err(e.into()),
@@ -255,7 +259,7 @@ impl Registry {
                     url: url.clone(),
                     summary: summary.map(str::to_owned),
                 });
-                Ok(CheckView::of(run, now))
+                Ok((CheckView::of(run, now), Vec::new()))
             })
             .await?;
         tracing::info!(review = %id, check = name, passed, "check answered");
@@ -308,7 +312,7 @@ impl Registry {
                 c.timeout_secs
             });
         let base = self.config.public_url.clone();
-        let (_, (view, invite)) = self
+        let (_, view) = self
             .change_checks(raw_id, |checks, now| {
                 let run = checks
                     .iter_mut()
@@ -316,19 +320,18 @@ impl Registry {
                     .ok_or_else(not_found)?;
                 let (fresh, invite) = new_run(&base, &id, name, &subscription.id, timeout, now)?;
                 *run = fresh;
-                Ok((CheckView::of(run, now), invite))
+                // Only this check is asked again, with its new token.
+                let invitation = self.check_invitation(
+                    &subscription.id,
+                    &id.slug,
+                    &id.version,
+                    &caller.principal,
+                    invite,
+                    now,
+                )?;
+                Ok((CheckView::of(run, now), vec![invitation]))
             })
             .await?;
-        let data = self.version_event_data(
-            EventKind::VersionPendingReview,
-            &id.slug,
-            &id.version,
-            Some(&caller.principal),
-            None,
-        );
-        // Only this check is asked again: its own scope, its own invitation,
-        // and no other subscription there hears of it.
-        self.emit_to_one(&subscription, data, invite).await;
         tracing::info!(review = %id, check = name, by = %caller.principal, "check run again");
         Ok(view)
     }

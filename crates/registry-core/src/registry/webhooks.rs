@@ -569,35 +569,24 @@ impl Registry {
             .await
     }
 
-    /// Sends one subscription a check's invitation to answer about `data`.
-    pub(super) async fn emit_to_one(
+    /// A check's invitation to answer about a version waiting for review
+    /// (asked again by `actor`), as one delivery to its own subscription: no
+    /// other subscription hears of it.
+    pub(super) fn check_invitation(
         &self,
-        subscription: &Subscription,
-        data: EventData,
+        to: &SubscriptionId,
+        slug: &Slug,
+        version: &crate::version::PluginVersion,
+        actor: &crate::auth::PrincipalId,
         invite: CheckInvite,
-    ) {
-        let Some(parts) = &self.webhooks else {
-            return;
-        };
-        let now = self.clock.now();
-        let stored = async {
-            let mut event = WebhookEvent::new(EventKind::VersionPendingReview, now, data)
-                .map_err(|_| RegistryError::Entropy)?;
-            event.data.check = Some(invite);
-            let delivery =
-                crate::webhook::Delivery::of(&event, &event.body(), &subscription.id, now)
-                    .map_err(|_| RegistryError::Entropy)?;
-            parts
-                .store
-                .insert_deliveries(std::slice::from_ref(&delivery))
-                .await?;
-            self.wake_delivery(parts, std::slice::from_ref(&delivery))
-                .await;
-            Ok::<(), RegistryError>(())
-        };
-        if let Err(e) = stored.await {
-            tracing::error!(webhook = %subscription.id, error = %e, "a check's invitation could not be stored");
-        }
+        now: crate::timestamp::Timestamp,
+    ) -> Result<crate::webhook::Delivery, RegistryError> {
+        let kind = EventKind::VersionPendingReview;
+        let data = self.version_event_data(kind, slug, version, Some(actor), None);
+        let mut event = WebhookEvent::new(kind, now, data).map_err(|_| RegistryError::Entropy)?;
+        event.data.check = Some(invite);
+        crate::webhook::Delivery::of(&event, &event.body(), to, now)
+            .map_err(|_| RegistryError::Entropy)
     }
 
     /// One delivery of an event to each subscription in `scopes` that wants

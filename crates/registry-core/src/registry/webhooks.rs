@@ -583,10 +583,8 @@ impl Registry {
     ) -> Result<crate::webhook::Delivery, RegistryError> {
         let kind = EventKind::VersionPendingReview;
         let data = self.version_event_data(kind, slug, version, Some(actor), None);
-        let mut event = WebhookEvent::new(kind, now, data).map_err(|_| RegistryError::Entropy)?;
-        event.data.check = Some(invite);
-        crate::webhook::Delivery::of(&event, &event.body(), to, now)
-            .map_err(|_| RegistryError::Entropy)
+        let event = WebhookEvent::new(kind, now, data).map_err(|_| RegistryError::Entropy)?;
+        invitation(&event, invite, to, now)
     }
 
     /// One delivery of an event to each subscription in `scopes` that wants
@@ -619,15 +617,11 @@ impl Registry {
         targets
             .iter()
             .map(|s| match invites.iter().find(|(to, _)| to == &s.id) {
-                Some((_, invite)) => {
-                    let mut own = event.clone();
-                    own.data.check = Some(invite.clone());
-                    crate::webhook::Delivery::of(&own, &own.body(), &s.id, now)
-                }
-                None => crate::webhook::Delivery::of(&event, &body, &s.id, now),
+                Some((_, invite)) => invitation(&event, invite.clone(), &s.id, now),
+                None => crate::webhook::Delivery::of(&event, &body, &s.id, now)
+                    .map_err(|_| RegistryError::Entropy),
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| RegistryError::Entropy)
+            .collect()
     }
 
     /// Tells the delivery side of stored deliveries; if that fails they are
@@ -838,6 +832,18 @@ impl Registry {
             .plus(-time::Duration::days(crate::webhook::DELIVERY_LOG_DAYS));
         Ok(parts.store.prune_deliveries(before).await?)
     }
+}
+
+/// A check's own copy of `event`, saying how to answer (its token is its own).
+fn invitation(
+    event: &WebhookEvent,
+    invite: CheckInvite,
+    to: &SubscriptionId,
+    now: crate::timestamp::Timestamp,
+) -> Result<crate::webhook::Delivery, RegistryError> {
+    let mut own = event.clone();
+    own.data.check = Some(invite);
+    crate::webhook::Delivery::of(&own, &own.body(), to, now).map_err(|_| RegistryError::Entropy)
 }
 
 /// The events a review decision makes, each with its reason: an approval is

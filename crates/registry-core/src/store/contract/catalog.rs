@@ -181,29 +181,13 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
     let before = catalog.plugin(&s).await.unwrap().unwrap();
     let second = sample_version(s.as_str(), "1.1.0");
 
-    let stale = catalog
-        .add_version(
-            &s,
-            before.revision + 7,
-            &second,
-            Some(&LatestSummary::of(&second)),
-            &[],
-        )
-        .await;
+    let stale = super::add_as_latest(&*catalog, &s, before.revision + 7, &second).await;
     assert_eq!(
         conflict(stale),
         Conflict::RevisionChanged,
         "a stale revision is refused"
     );
-    let again = catalog
-        .add_version(
-            &s,
-            before.revision,
-            &first,
-            Some(&LatestSummary::of(&first)),
-            &[],
-        )
-        .await;
+    let again = super::add_as_latest(&*catalog, &s, before.revision, &first).await;
     assert_eq!(
         conflict(again),
         Conflict::VersionExists,
@@ -217,14 +201,7 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
     assert_eq!(unchanged.versions.len(), 1);
 
     let revision_before = catalog.catalog_revision().await.unwrap();
-    catalog
-        .add_version(
-            &s,
-            before.revision,
-            &second,
-            Some(&LatestSummary::of(&second)),
-            &[],
-        )
+    super::add_as_latest(&*catalog, &s, before.revision, &second)
         .await
         .expect("add");
     let after = catalog.plugin(&s).await.unwrap().unwrap();
@@ -252,15 +229,8 @@ async fn add_version_is_conditional(catalog: Arc<dyn CatalogStore>, prefix: &str
             .unwrap()
             .is_none()
     );
-    let never = catalog
-        .add_version(
-            &slug(&format!("{prefix}-absent")),
-            1,
-            &second,
-            Some(&LatestSummary::of(&second)),
-            &[],
-        )
-        .await;
+    let never =
+        super::add_as_latest(&*catalog, &slug(&format!("{prefix}-absent")), 1, &second).await;
     assert_eq!(
         conflict(never),
         Conflict::RevisionChanged,
@@ -276,15 +246,7 @@ async fn add_version_races_have_one_winner(catalog: Arc<dyn CatalogStore>, prefi
         let (catalog, s) = (Arc::clone(&catalog), s.clone());
         async move {
             let record = sample_version(s.as_str(), &format!("2.0.{i}"));
-            catalog
-                .add_version(
-                    &s,
-                    revision,
-                    &record,
-                    Some(&LatestSummary::of(&record)),
-                    &[],
-                )
-                .await
+            super::add_as_latest(&*catalog, &s, revision, &record).await
         }
     })
     .await;
@@ -393,14 +355,7 @@ async fn head_and_highest_live_version_agree_with_the_plugin(
     for version in ["1.10.0", "1.10.1-rc.1", "1.2.0"] {
         let plugin = catalog.plugin(&s).await.unwrap().unwrap();
         let record = sample_version(s.as_str(), version);
-        catalog
-            .add_version(
-                &s,
-                plugin.revision,
-                &record,
-                Some(&LatestSummary::of(&record)),
-                &[],
-            )
+        super::add_as_latest(&*catalog, &s, plugin.revision, &record)
             .await
             .expect("add");
     }
@@ -487,14 +442,7 @@ async fn listing_pages_past_one_page(catalog: Arc<dyn CatalogStore>, prefix: &st
         let s = slug(&format!("{page_prefix}-{i:02}"));
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), "1.1.0");
-        catalog
-            .add_version(
-                &s,
-                revision,
-                &record,
-                Some(&LatestSummary::of(&record)),
-                &[],
-            )
+        super::add_as_latest(&*catalog, &s, revision, &record)
             .await
             .unwrap();
     }
@@ -558,14 +506,7 @@ async fn version_records_page_through_every_version(catalog: Arc<dyn CatalogStor
     for version in &versions[1..] {
         let revision = catalog.plugin(&s).await.unwrap().unwrap().revision;
         let record = sample_version(s.as_str(), version);
-        catalog
-            .add_version(
-                &s,
-                revision,
-                &record,
-                Some(&LatestSummary::of(&record)),
-                &[],
-            )
+        super::add_as_latest(&*catalog, &s, revision, &record)
             .await
             .unwrap();
     }

@@ -389,14 +389,7 @@ async fn registry_usage_counts_publishes_new_plugins_and_downloads(
         .unwrap();
     let update = released(&busy, "1.1.0", "2031-06-11T23:59:59Z");
     let revision = catalog.plugin(&busy).await.unwrap().unwrap().revision;
-    catalog
-        .add_version(
-            &busy,
-            revision,
-            &update,
-            Some(&LatestSummary::of(&update)),
-            &[],
-        )
+    super::add_as_latest(&*catalog, &busy, revision, &update)
         .await
         .unwrap();
     let old = released(&quiet, "0.1.0", "2031-06-02T00:00:00Z");

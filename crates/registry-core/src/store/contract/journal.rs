@@ -39,14 +39,7 @@ pub async fn change_journal_contract(catalog: &dyn CatalogStore, journal: &dyn C
         .unwrap();
     let second = sample_version("journal-a", "1.1.0");
     let revision = catalog.plugin(&a).await.unwrap().unwrap().revision;
-    catalog
-        .add_version(
-            &a,
-            revision,
-            &second,
-            Some(&LatestSummary::of(&second)),
-            &[],
-        )
+    super::add_as_latest(catalog, &a, revision, &second)
         .await
         .unwrap();
     assert_eq!(

@@ -134,6 +134,25 @@ use crate::slug::Slug;
 use crate::store::{Conflict, StorageError, VersionRecord};
 use crate::timestamp::Timestamp;
 
+/// Adds `record` to `slug` at `revision` as its latest version, telling no
+/// subscriber.
+pub(crate) async fn add_as_latest(
+    catalog: &dyn crate::store::CatalogStore,
+    slug: &Slug,
+    revision: u64,
+    record: &VersionRecord,
+) -> Result<(), StorageError> {
+    catalog
+        .add_version(
+            slug,
+            revision,
+            record,
+            Some(&crate::store::LatestSummary::of(record)),
+            &[],
+        )
+        .await
+}
+
 /// How many writers race in the concurrency checks.
 pub const RACERS: usize = 16;
 
